@@ -1,0 +1,68 @@
+// Every error groupconv raises is built here, so messages stay consistent and
+// callers can tell argument mistakes (ArgumentError, with the argument's name)
+// from failures while running (ExecutionError).
+
+export class ArgumentError extends TypeError {
+  /** Name of the offending argument, e.g. 'groups' or 'weight.shape'. */
+  readonly argument: string;
+  constructor(argument: string, message: string) {
+    super(`${argument}: ${message}`);
+    this.name = 'ArgumentError';
+    this.argument = argument;
+  }
+}
+
+export class ExecutionError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ExecutionError';
+  }
+}
+
+const show = (value: unknown): string => {
+  if (Array.isArray(value)) return `[${value.map(show).join(', ')}]`;
+  if (typeof value === 'string') return `'${value}'`;
+  return String(value);
+};
+
+export const describe = show;
+
+export const errors = {
+  notATensor: (name: string, value: unknown) =>
+    new ArgumentError(name, `expected a tensor { shape: number[], data: Float32Array }, got ${value === null ? 'null' : typeof value}`),
+  notFloat32: (name: string, value: unknown) =>
+    new ArgumentError(`${name}.data`, `expected a Float32Array, got ${value?.constructor?.name ?? typeof value}`),
+  badShapeValue: (name: string, shape: unknown) =>
+    new ArgumentError(`${name}.shape`, `every dimension must be a non-negative integer, got ${show(shape)}`),
+  dataLength: (name: string, shape: number[], expected: number, actual: number) =>
+    new ArgumentError(`${name}.data`, `shape ${show(shape)} holds ${expected} values but data has ${actual}`),
+  rank: (name: string, expected: string, shape: number[]) =>
+    new ArgumentError(`${name}.shape`, `expected ${expected}, got shape ${show(shape)} (rank ${shape.length})`),
+  notPositiveInteger: (name: string, value: unknown) =>
+    new ArgumentError(name, `must be a positive integer, got ${show(value)}`),
+  notNonNegativeInteger: (name: string, value: unknown) =>
+    new ArgumentError(name, `must be a non-negative integer, got ${show(value)}`),
+  badPair: (name: string, value: unknown, what: string) =>
+    new ArgumentError(name, `expected ${what}, got ${show(value)}`),
+  channelsNotDivisible: (name: string, channels: number, groups: number) =>
+    new ArgumentError(name, `${channels} channels are not divisible by groups=${groups}`),
+  weightInChannels: (weightShape: number[], inputShape: number[], groups: number) =>
+    new ArgumentError(
+      'weight.shape',
+      `with groups=${groups}, weight ${show(weightShape)} expects input with ${weightShape[1] * groups} channels, but input ${show(inputShape)} has ${inputShape[1]}`,
+    ),
+  biasLength: (biasShape: number[], outChannels: number) =>
+    new ArgumentError('bias.shape', `expected a 1-D bias of ${outChannels} values (one per output channel), got shape ${show(biasShape)}`),
+  sameWithStride: (stride: [number, number]) =>
+    new ArgumentError('padding', `'same' is only supported with stride 1, got stride ${show(stride)}`),
+  kernelTooLarge: (padded: [number, number], effective: [number, number]) =>
+    new ArgumentError(
+      'weight.shape',
+      `the dilated kernel (${effective[0]} x ${effective[1]}) is larger than the padded input (${padded[0]} x ${padded[1]})`,
+    ),
+  unknownOption: (name: string, key: string, known: readonly string[]) =>
+    new ArgumentError(name, `unknown option '${key}' (known: ${known.join(', ')})`),
+  shapeMismatch: (name: string, expected: number[], actual: number[]) =>
+    new ArgumentError(name, `expected shape ${show(expected)}, got ${show(actual)}`),
+  invalid: (name: string, message: string) => new ArgumentError(name, message),
+};

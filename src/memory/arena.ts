@@ -1,0 +1,142 @@
+// The "device memory" of groupconv: one process-wide shared WebAssembly.Memory.
+// Its buffer is a SharedArrayBuffer, so worker threads and WebAssembly kernels
+// read and write tensors placed here in place, with no copy. Blocks are freed
+// explicitly (dispose) or when the owning Float32Array is garbage collected.
+
+const PAGE_BYTES = 65536;
+/** Bytes at the bottom of the memory left to WebAssembly modules (static data, stack). */
+export const RESERVED_LOW_BYTES = 1 << 20;
+const ALIGN = 64;
+const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit
+
+interface Block {
+  offset: number;
+  bytes: number;
+}
+
+export class SharedArena {
+  readonly memory: WebAssembly.Memory;
+  private top = RESERVED_LOW_BYTES;
+  /** Free blocks, sorted by offset, adjacent ones merged. */
+  private freeList: Block[] = [];
+  private live = new Map<number, number>();
+  private liveBytes = 0;
+  private peakBytes = 0;
+  private readonly registry = new FinalizationRegistry<number>((offset) => this.free(offset));
+
+  constructor(memory?: WebAssembly.Memory) {
+    this.memory =
+      memory ?? new WebAssembly.Memory({ initial: (RESERVED_LOW_BYTES / PAGE_BYTES) * 2, maximum: MAX_PAGES, shared: true });
+  }
+
+  get buffer(): SharedArrayBuffer {
+    return this.memory.buffer as unknown as SharedArrayBuffer;
+  }
+
+  /** Reserves `bytes` (rounded up to 64) and returns the byte offset. */
+  allocate(bytes: number): number {
+    const size = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
+    let offset = -1;
+    for (let i = 0; i < this.freeList.length; i++) {
+      const block = this.freeList[i];
+      if (block.bytes >= size) {
+        offset = block.offset;
+        if (block.bytes === size) this.freeList.splice(i, 1);
+        else {
+          block.offset += size;
+          block.bytes -= size;
+        }
+        break;
+      }
+    }
+    if (offset < 0) {
+      offset = this.top;
+      this.ensureCapacity(offset + size);
+      this.top += size;
+    }
+    this.live.set(offset, size);
+    this.liveBytes += size;
+    this.peakBytes = Math.max(this.peakBytes, this.liveBytes);
+    return offset;
+  }
+
+  /** A Float32Array of `length` zeros in shared memory, freed when it is collected. */
+  allocateFloat32(length: number): Float32Array {
+    const offset = this.allocate(length * 4);
+    const view = new Float32Array(this.buffer, offset, length);
+    view.fill(0);
+    this.registry.register(view, offset, view);
+    return view;
+  }
+
+  /** Frees the block behind a view from allocateFloat32 now rather than at collection. */
+  release(view: Float32Array): boolean {
+    if (!this.owns(view)) return false;
+    if (!this.live.has(view.byteOffset)) return false;
+    this.registry.unregister(view);
+    this.free(view.byteOffset);
+    return true;
+  }
+
+  /** Whether a typed array is a view of this arena's memory. */
+  owns(view: ArrayBufferView): boolean {
+    // After a grow, memory.buffer is a new SharedArrayBuffer object over the same
+    // memory, so compare by identity with the current buffer or by growing history.
+    return view.buffer === this.buffer || this.previousBuffers.has(view.buffer as SharedArrayBuffer);
+  }
+
+  stats(): { liveBytes: number; peakBytes: number; capacityBytes: number; blocks: number } {
+    return { liveBytes: this.liveBytes, peakBytes: this.peakBytes, capacityBytes: this.buffer.byteLength, blocks: this.live.size };
+  }
+
+  private previousBuffers = new WeakSet<SharedArrayBuffer>();
+
+  private ensureCapacity(endByte: number): void {
+    const current = this.buffer.byteLength;
+    if (endByte <= current) return;
+    // Grow geometrically so repeated allocations do not grow page by page.
+    const wanted = Math.max(endByte, Math.min(current * 2, current + (512 << 20)));
+    const pages = Math.ceil((wanted - current) / PAGE_BYTES);
+    const needed = Math.ceil((endByte - current) / PAGE_BYTES);
+    this.previousBuffers.add(this.buffer);
+    try {
+      this.memory.grow(Math.min(pages, MAX_PAGES - current / PAGE_BYTES));
+    } catch {
+      this.memory.grow(needed); // throws RangeError when even that does not fit
+    }
+  }
+
+  private free(offset: number): void {
+    const size = this.live.get(offset);
+    if (size === undefined) return;
+    this.live.delete(offset);
+    this.liveBytes -= size;
+    // Insert sorted and merge with neighbours.
+    let i = 0;
+    while (i < this.freeList.length && this.freeList[i].offset < offset) i++;
+    this.freeList.splice(i, 0, { offset, bytes: size });
+    const next = this.freeList[i + 1];
+    if (next && offset + size === next.offset) {
+      this.freeList[i].bytes += next.bytes;
+      this.freeList.splice(i + 1, 1);
+    }
+    const prev = this.freeList[i - 1];
+    if (prev && prev.offset + prev.bytes === offset) {
+      prev.bytes += this.freeList[i].bytes;
+      this.freeList.splice(i, 1);
+    }
+    const last = this.freeList[this.freeList.length - 1];
+    if (last && last.offset + last.bytes === this.top) {
+      this.top = last.offset;
+      this.freeList.pop();
+    }
+  }
+}
+
+let arena: SharedArena | undefined;
+
+/** The process-wide arena shared by the engine's workers and the WebAssembly kernels. */
+export function sharedArena(): SharedArena {
+  arena ??= new SharedArena();
+  return arena;
+}

@@ -1,0 +1,35 @@
+// The golden conv2d suite, written once and run against every backend
+// (tfjs style): a backend is anything that turns conv2d's arguments into a tensor.
+import { describe, expect, it } from 'vitest';
+import type { Conv2dOptions, Tensor } from '../../src/index.js';
+import { convArguments, convCases, worstViolation } from './golden.js';
+
+export type ConvBackend = (input: Tensor, weight: Tensor, bias: Tensor | null, options: Conv2dOptions) => Tensor | Promise<Tensor>;
+
+export function goldenConvSuite(name: string, backend: ConvBackend): void {
+  describe(`golden conv2d: ${name}`, () => {
+    it('has the 63 conv2d cases of the golden set (13 of them errors)', () => {
+      expect(convCases.length).toBe(63);
+      expect(convCases.filter((c) => c.expect_error).length).toBe(13);
+    });
+
+    for (const c of convCases) {
+      if (c.expect_error) {
+        it(`${c.id} throws (${c.note})`, async () => {
+          const { input, weight, bias, options } = convArguments(c);
+          await expect(async () => backend(input, weight, bias, options)).rejects.toMatchObject({ name: 'ArgumentError' });
+        });
+      } else {
+        it(`${c.id}: ${c.note}`, async () => {
+          const { input, weight, bias, options, expected } = convArguments(c);
+          const inputCopy = input.data.slice();
+          const got = await backend(input, weight, bias, options);
+          expect(got.shape).toEqual(expected!.shape);
+          expect(got.data.length).toBe(expected!.data.length);
+          expect(worstViolation(got.data, expected!.data, c.atol!, c.rtol!)).toBeNull();
+          expect(input.data).toEqual(inputCopy); // inputs are never modified
+        });
+      }
+    }
+  });
+}
