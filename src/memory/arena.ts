@@ -24,7 +24,11 @@ export class SharedArena {
   private peakBytes = 0;
   private readonly registry = new FinalizationRegistry<number>((offset) => this.free(offset));
 
+  /** False in worker threads: only the thread that created the arena allocates (its free list is thread-local). */
+  readonly canAllocate: boolean;
+
   constructor(memory?: WebAssembly.Memory) {
+    this.canAllocate = memory === undefined;
     this.memory =
       memory ?? new WebAssembly.Memory({ initial: (RESERVED_LOW_BYTES / PAGE_BYTES) * 2, maximum: MAX_PAGES, shared: true });
   }
@@ -35,6 +39,7 @@ export class SharedArena {
 
   /** Reserves `bytes` (rounded up to 64) and returns the byte offset. */
   allocate(bytes: number): number {
+    if (!this.canAllocate) throw new Error('this thread attached to the shared arena and cannot allocate; allocate on the main thread');
     const size = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
     let offset = -1;
     for (let i = 0; i < this.freeList.length; i++) {
@@ -134,6 +139,21 @@ export class SharedArena {
 }
 
 let arena: SharedArena | undefined;
+
+/**
+ * In a worker thread: use the main thread's memory (sent in workerData) as this
+ * thread's arena, so views and kernels address the same bytes.
+ */
+export function attachSharedArena(memory: WebAssembly.Memory): SharedArena {
+  if (arena && arena.memory !== memory) throw new Error('this thread already has a different shared arena');
+  arena ??= new SharedArena(memory);
+  return arena;
+}
+
+/** A Float32Array view of `length` floats at `byteOffset` in the shared arena. */
+export function arenaView(byteOffset: number, length: number): Float32Array {
+  return new Float32Array(sharedArena().buffer, byteOffset, length);
+}
 
 /** The process-wide arena shared by the engine's workers and the WebAssembly kernels. */
 export function sharedArena(): SharedArena {
