@@ -1,6 +1,6 @@
 // Prepared layers (weights placed in shared memory once), `out`, and profiles.
 import { afterAll, describe, expect, it } from 'vitest';
-import { GroupedConvEngine, Random, dispose, isShared, sharedArena, zeros, type Tensor } from '../src/index.js';
+import { Conv2d, GroupedConvEngine, Random, conv2d, dispose, isShared, sharedArena, zeros, type Tensor } from '../src/index.js';
 import { firstBitDifference, singleThreadPlan } from './support/random-conv.js';
 
 const random = new Random(7);
@@ -57,6 +57,15 @@ describe('prepared layers', () => {
     expect(() => engine.layer(filled([15, 4, 3, 3]), null, { groups: 2 })).toThrow(/15 channels are not divisible by groups=2/);
     expect(() => engine.layer(weight, filled([8]), options)).toThrow(/bias/);
     expect(() => engine.layer(weight, bias, { groups: 2, paddin: 1 } as never)).toThrow(/unknown option 'paddin'/);
+  });
+});
+
+describe('as a ConvRunner', () => {
+  it('runs a Conv2d layer through the engine with the same result as on one thread', async () => {
+    const layer = new Conv2d({ inChannels: 8, outChannels: 12, kernelSize: 3, padding: 1, groups: 4, seed: 3 });
+    const input = filled([2, 8, 7, 7]);
+    const output = await layer.forwardWith(engine, input);
+    expect(firstBitDifference(output.data, conv2d(input, layer.weight, layer.bias, layer.options).data)).toBe(-1);
   });
 });
 

@@ -87,6 +87,8 @@ for (let r = 0; r < runs; r++) {
 
 const [direct1, one, two] = [median(times.direct), median(times.one), median(times.two)];
 console.log(`\nmedians: main thread ${fmt(direct1)}, engine 1 worker ${fmt(one)}, engine 2 workers ${fmt(two)}`);
+const [bestDirect, bestOne, bestTwo] = [times.direct, times.one, times.two].map((xs) => Math.min(...xs));
+console.log(`best runs: main thread ${fmt(bestDirect)}, engine 1 worker ${fmt(bestOne)}, engine 2 workers ${fmt(bestTwo)} (2 vs 1: ${(bestOne / bestTwo).toFixed(3)}x; 1 worker vs main: ${(((bestOne - bestDirect) / bestDirect) * 100).toFixed(2)}%)`);
 console.log(`speed-up 2 workers vs 1 worker: ${(one / two).toFixed(3)}x (target >= 1.85x)`);
 console.log(`engine 1 worker vs main thread: ${(((one - direct1) / direct1) * 100).toFixed(2)}% slower (target <= 5%)`);
 console.log(
