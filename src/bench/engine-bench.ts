@@ -3,6 +3,7 @@
 //   2. the engine with 1 worker vs the same kernel (runPlan) called directly on the main thread;
 //   3. the round trip of an empty task through the pool (and of a whole call on a 1x1 tensor).
 // Run: npm run bench:engine [-- --runs 5 --batch 8 --pings 2000]  (under flock on a shared machine)
+import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { fullSlice, resolveConv2d } from '../conv/geometry.js';
@@ -69,31 +70,73 @@ const direct = () => runPlan(plan, input.data, weight.data, bias.data, out.data,
 direct();
 for (const layer of layers.values()) await layer.run(input, { out });
 
-const times = { direct: [] as number[], one: [] as number[], two: [] as number[] };
-const profiles: Array<{ imbalance: number; dispatchOverheadMs: number; wallMs: number }> = [];
-for (let r = 0; r < runs; r++) {
-  // Interleaved, so slow drifts of the shared machine hit every variant alike.
-  let start = absoluteNow();
-  direct();
-  times.direct.push(absoluteNow() - start);
-  start = absoluteNow();
-  await layers.get(1)!.run(input, { out });
-  times.one.push(absoluteNow() - start);
-  const { profile } = await layers.get(2)!.run(input, { out, profile: true });
-  times.two.push(profile.wallMs);
-  profiles.push(profile);
-  console.log(`run ${r + 1}: main thread ${fmt(times.direct[r])}, 1 worker ${fmt(times.one[r])}, 2 workers ${fmt(times.two[r])}`);
+/**
+ * CPU time (in core-ms) that other processes used: the machine's busy time from
+ * /proc/stat minus this process's own (all its threads). Linux only; null elsewhere.
+ */
+function otherCpuProbe(): (() => number) | null {
+  if (process.platform !== 'linux') return null;
+  const machineBusyMs = () => {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
+    const idle = fields[3] + (fields[4] ?? 0);
+    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+    return ((total - idle) * 1000) / 100; // USER_HZ is 100 on Linux
+  };
+  const ownMs = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  const machine0 = machineBusyMs();
+  const own0 = ownMs();
+  return () => machineBusyMs() - machine0 - (ownMs() - own0);
 }
 
-const [direct1, one, two] = [median(times.direct), median(times.one), median(times.two)];
-console.log(`\nmedians: main thread ${fmt(direct1)}, engine 1 worker ${fmt(one)}, engine 2 workers ${fmt(two)}`);
-const [bestDirect, bestOne, bestTwo] = [times.direct, times.one, times.two].map((xs) => Math.min(...xs));
-console.log(`best runs: main thread ${fmt(bestDirect)}, engine 1 worker ${fmt(bestOne)}, engine 2 workers ${fmt(bestTwo)} (2 vs 1: ${(bestOne / bestTwo).toFixed(3)}x; 1 worker vs main: ${(((bestOne - bestDirect) / bestDirect) * 100).toFixed(2)}%)`);
-console.log(`speed-up 2 workers vs 1 worker: ${(one / two).toFixed(3)}x (target >= 1.85x)`);
-console.log(`engine 1 worker vs main thread: ${(((one - direct1) / direct1) * 100).toFixed(2)}% slower (target <= 5%)`);
-console.log(
-  `2-worker profile medians: imbalance ${median(profiles.map((p) => p.imbalance)).toFixed(3)}, dispatch overhead ${fmt(median(profiles.map((p) => p.dispatchOverheadMs)))}`,
-);
+interface Round {
+  direct: number;
+  one: number;
+  two: number;
+  /** Cores kept busy by other processes during the round (null when unknown). */
+  otherCores: number | null;
+  imbalance: number;
+  dispatchOverheadMs: number;
+}
+const rounds: Round[] = [];
+for (let r = 0; r < runs; r++) {
+  // Each round runs every variant once, so slow drifts of the shared machine hit them alike.
+  const probe = otherCpuProbe();
+  const roundStart = absoluteNow();
+  let start = absoluteNow();
+  direct();
+  const directMs = absoluteNow() - start;
+  start = absoluteNow();
+  await layers.get(1)!.run(input, { out });
+  const oneMs = absoluteNow() - start;
+  const { profile } = await layers.get(2)!.run(input, { out, profile: true });
+  const otherCores = probe ? Math.max(0, probe()) / (absoluteNow() - roundStart) : null;
+  rounds.push({ direct: directMs, one: oneMs, two: profile.wallMs, otherCores, imbalance: profile.imbalance, dispatchOverheadMs: profile.dispatchOverheadMs });
+  console.log(
+    `round ${r + 1}: main thread ${fmt(directMs)}, 1 worker ${fmt(oneMs)}, 2 workers ${fmt(profile.wallMs)}` +
+      (otherCores === null ? '' : `; other processes kept ${otherCores.toFixed(2)} cores busy`),
+  );
+}
+
+/** A round counts as quiet when other processes used less than this many cores on average. */
+const QUIET_CORES = 0.15;
+function report(label: string, selected: Round[]): void {
+  if (selected.length === 0) {
+    console.log(`\n${label}: none`);
+    return;
+  }
+  const [d, o, t] = [median(selected.map((r) => r.direct)), median(selected.map((r) => r.one)), median(selected.map((r) => r.two))];
+  console.log(`\n${label} (${selected.length} rounds), medians: main thread ${fmt(d)}, engine 1 worker ${fmt(o)}, engine 2 workers ${fmt(t)}`);
+  console.log(`  speed-up 2 workers vs 1 worker: ${(o / t).toFixed(3)}x (target >= 1.85x)`);
+  console.log(`  engine 1 worker vs main thread: ${(((o - d) / d) * 100).toFixed(2)}% slower (target <= 5%)`);
+  console.log(
+    `  2-worker profile: imbalance ${median(selected.map((r) => r.imbalance)).toFixed(3)}, dispatch overhead ${fmt(median(selected.map((r) => r.dispatchOverheadMs)))}`,
+  );
+}
+report('all rounds', rounds);
+if (rounds.some((r) => r.otherCores !== null)) report(`quiet rounds (other processes < ${QUIET_CORES} cores)`, rounds.filter((r) => r.otherCores !== null && r.otherCores < QUIET_CORES));
 
 // Round trips: an empty task through the pool, then a whole call on the smallest convolution.
 const engine = engines.get(2)!;
