@@ -194,54 +194,58 @@ export class GroupedConvEngine implements ConvRunner {
     if (signal?.aborted) throw errors.aborted(signal.reason);
     const tasks = partitionConv(g, policy, this.workers);
 
-    // Every argument is checked: from here on the call owns arena blocks, released in `finally`.
+    // Every argument is checked: from here on the call owns arena blocks, all released in `finally`
+    // (also when an allocation itself fails part way).
     const arena = sharedArena();
     const owned: Float32Array[] = [];
-    const plan = layer.acquirePlan(g);
-    const shared = toShared(x);
-    if (shared !== x) owned.push(shared.data);
-    const output = options.out ?? zeros(shape, { shared: true });
-    const controlBlock = arena.allocateFloat32(1);
-    owned.push(controlBlock);
-    const call = new Call(new Int32Array(controlBlock.buffer, controlBlock.byteOffset, 1));
-    const onAbort = () => call.fail(errors.aborted(signal!.reason));
-    signal?.addEventListener('abort', onAbort, { once: true });
-    this.calls.add(call);
-
+    let plan: PlanEntry | null = null;
+    let output: Tensor | null = options.out ?? null;
+    let call: Call | null = null;
+    const onAbort = () => call?.fail(errors.aborted(signal!.reason));
     const timings: TaskTiming[] = [];
-    let firstDispatch = absoluteNow();
+    let firstDispatch = callStart;
     try {
+      plan = layer.acquirePlan(g);
+      const shared = toShared(x);
+      if (shared !== x) owned.push(shared.data);
+      output ??= zeros(shape, { shared: true });
+      const controlBlock = arena.allocateFloat32(1);
+      owned.push(controlBlock);
       const messages = tasks.map((task) => {
         // At least one float: a kernel then always gets an arena view (a worker cannot allocate one itself).
-        const scratchFloats = Math.max(1, layer.scratchFloats(plan, task), layer.scratchFloats(plan, { ...task, batchEnd: task.batchStart + 1 }));
+        const scratchFloats = Math.max(1, layer.scratchFloats(plan!, task), layer.scratchFloats(plan!, { ...task, batchEnd: task.batchStart + 1 }));
         const scratch = arena.allocateFloat32(scratchFloats);
         owned.push(scratch);
-        return taskMessage(plan, layer, shared, output, scratch, task, controlBlock.byteOffset);
+        return taskMessage(plan!, layer, shared, output!, scratch, task, controlBlock.byteOffset);
       });
+
+      const running = new Call(new Int32Array(controlBlock.buffer, controlBlock.byteOffset, 1));
+      call = running;
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.calls.add(running);
       firstDispatch = absoluteNow();
       const runs = tasks.map((task, i) => {
         const submitTime = absoluteNow();
         return this.pool.run(messages[i]).then(
           // A task only stops early (report.cancelled) after call.fail, so call.error already says why.
           (report: TaskReport) => void timings.push({ task, submitTime, report }),
-          (error: unknown) => call.fail(describeTaskFailure(task, tasks.length, error)),
+          (error: unknown) => running.fail(describeTaskFailure(task, tasks.length, error)),
         );
       });
-      call.settled = Promise.all(runs);
-      await call.settled;
+      running.settled = Promise.all(runs);
+      await running.settled;
+      if (running.error !== null) throw running.error;
+    } catch (error) {
+      // Every task has settled (or none was dispatched): no worker writes to the output any more.
+      if (output && options.out === undefined) dispose(output);
+      throw error;
     } finally {
       signal?.removeEventListener('abort', onAbort);
-      this.calls.delete(call);
+      if (call) this.calls.delete(call);
       for (const block of owned) arena.release(block);
-      layer.releasePlan(plan);
+      if (plan) layer.releasePlan(plan);
     }
     const callEnd = absoluteNow();
-
-    if (call.error !== null) {
-      // No worker writes to it any more (every task has settled): safe to free.
-      if (options.out === undefined) dispose(output);
-      throw call.error;
-    }
     if (!options.profile) return output;
     timings.sort((a, b) => a.task.index - b.task.index);
     return { output, profile: buildProfile(g, policy, this.workers, callStart, firstDispatch, callEnd, timings) };
