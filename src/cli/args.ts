@@ -122,7 +122,8 @@ function integerList(flag: string, text: string): number[] {
   if (items.some((item) => item.trim() === '')) throw bad(flag, `expected a comma-separated list of positive integers, got '${text}'`);
   const values = items.map((item) => {
     if (!/^\s*\d+\s*$/.test(item) || Number(item) < 1) {
-      throw bad(flag, `expected a comma-separated list of positive integers, got '${item.trim()}' in '${text}'`);
+      const where = items.length > 1 ? ` in '${text}'` : '';
+      throw bad(flag, `expected a comma-separated list of positive integers, got '${item.trim()}'${where}`);
     }
     return integer(flag, item, 1);
   });

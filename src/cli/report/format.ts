@@ -11,6 +11,7 @@ export function formatMs(ms: number): string {
 
 export function formatRate(value: number): string {
   if (!Number.isFinite(value)) return '-';
+  if (value < 1) return value.toFixed(3);
   if (value < 10) return value.toFixed(2);
   if (value < 100) return value.toFixed(1);
   return value.toFixed(0);
@@ -36,4 +37,11 @@ export function textTable(columns: readonly Column[], rows: readonly string[][])
       .join('  ')
       .trimEnd();
   return [line(columns.map((c) => c.header)), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/** A FLOP count with a unit that keeps three significant digits: "7.17 GFLOP", "28.9 MFLOP". */
+export function formatFlops(flops: number): string {
+  const units: Array<[number, string]> = [[1e12, 'TFLOP'], [1e9, 'GFLOP'], [1e6, 'MFLOP'], [1e3, 'kFLOP']];
+  for (const [scale, unit] of units) if (flops >= scale) return `${Number((flops / scale).toPrecision(3))} ${unit}`;
+  return `${flops} FLOP`;
 }

@@ -1,6 +1,6 @@
 // The report printed on stdout: the machine, then one table per layer.
 import type { BenchReport, MachineInfo, PointResult } from '../bench.js';
-import { formatMs, formatPercent, formatRate, formatRatio, textTable, type Column } from './format.js';
+import { formatFlops, formatMs, formatPercent, formatRate, formatRatio, textTable, type Column } from './format.js';
 
 const COLUMNS: Column[] = [
   { header: 'groups', align: 'right' },
@@ -45,11 +45,11 @@ export function formatReport(report: BenchReport): string {
     const batches = [...new Set([...rows.map((r) => r.batch), ...skipped.map((s) => s.batch)])];
     for (const batch of batches) {
       const batchRows = rows.filter((r) => r.batch === batch);
-      const gflop = [...new Map(batchRows.map((r) => [r.groups, (r.gflops * r.medianMs) / 1e3])).entries()]
-        .map(([groups, g]) => `${g.toFixed(g < 1 ? 3 : 2)} at groups ${groups}`)
+      const work = [...new Map(batchRows.map((r) => [r.groups, r.gflops * r.medianMs * 1e6])).entries()]
+        .map(([groups, flops]) => `${formatFlops(flops)} at groups ${groups}`)
         .join(', ');
       out.push(`${layer.name}: ${layer.description}`);
-      out.push(`  ${layer.shape}, batch ${batch}${layer.kernel ? `, kernel ${layer.kernel}` : ''}${gflop ? `; GFLOP per call: ${gflop}` : ''}`);
+      out.push(`  ${layer.shape}, batch ${batch}${layer.kernel ? `, kernel ${layer.kernel}` : ''}${work ? `; per call: ${work}` : ''}`);
       if (batchRows.length > 0) out.push(textTable(COLUMNS, batchRows.map(resultRow)));
       for (const s of skipped.filter((s) => s.batch === batch)) out.push(`  skipped groups ${s.groups}: ${s.reason}`);
       out.push('');
