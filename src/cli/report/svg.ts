@@ -22,6 +22,13 @@ function text(x: number, y: number, content: string, attrs = ''): string {
   return `<text x="${n(x)}" y="${n(y)}" ${attrs}>${escapeXml(content)}</text>`;
 }
 
+/** A tick label with as many decimals as the tick step needs ("0", "2.5", "0.25"). */
+export function tickLabel(value: number, ticks: readonly number[]): string {
+  const step = ticks.length > 1 ? ticks[1] - ticks[0] : 1;
+  const decimals = Math.max(0, Math.min(6, -Math.floor(Math.log10(step) + 1e-9)));
+  return value.toFixed(decimals);
+}
+
 /** Round tick values covering [0, max]: steps of 1, 2 or 5 times a power of ten. */
 export function niceTicks(max: number, target = 5): number[] {
   if (!(max > 0)) return [0, 1];
@@ -83,7 +90,7 @@ function speedupPanel(top: number, title: string, layer: string, batch: number, 
   }
   for (const t of yTicks) {
     parts.push(`<line x1="${n(x0)}" x2="${n(x0 + plotW)}" y1="${n(sy(t))}" y2="${n(sy(t))}" stroke="#e2e2e2"/>`);
-    parts.push(text(x0 - 8, sy(t) + 4, `${t}x`, `font-size="12" text-anchor="end" fill="#333"`));
+    parts.push(text(x0 - 8, sy(t) + 4, `${tickLabel(t, yTicks)}x`, `font-size="12" text-anchor="end" fill="#333"`));
   }
   for (let w = 1; w <= maxWorkers; w++) {
     parts.push(`<line x1="${n(sx(w))}" x2="${n(sx(w))}" y1="${n(y0 + plotH)}" y2="${n(y0 + plotH + 5)}" stroke="#333"/>`);
@@ -170,10 +177,10 @@ function ganttPanel(top: number, timeline: Timeline): { svg: string; height: num
       `font-size="16" font-weight="bold"`,
     ),
   );
-  parts.push(text(MARGIN.left, top + 40, 'Each bar is one task on a worker thread, coloured by its first group; the dashed line is the call\'s wall time.', `font-size="12" fill="#555"`));
+  parts.push(text(MARGIN.left, top + 40, 'Each bar is one task on a worker thread, coloured by its first group; grey: waiting in the queue; dashed: the call\'s end.', `font-size="12" fill="#555"`));
   for (const t of ticks) {
     parts.push(`<line x1="${n(sx(t))}" x2="${n(sx(t))}" y1="${n(y0)}" y2="${n(y0 + plotH)}" stroke="#e2e2e2"/>`);
-    parts.push(text(sx(t), y0 + plotH + 18, formatMs(t), `font-size="12" text-anchor="middle" fill="#333"`));
+    parts.push(text(sx(t), y0 + plotH + 18, tickLabel(t, ticks), `font-size="12" text-anchor="middle" fill="#333"`));
   }
   threads.forEach((thread, row) => {
     const y = y0 + row * ROW_HEIGHT;
@@ -187,6 +194,12 @@ function ganttPanel(top: number, timeline: Timeline): { svg: string; height: num
     const w = Math.max(1, sx(task.endMs) - xa);
     const color = PALETTE[task.groupStart % PALETTE.length];
     const label = taskLabel(task, timeline);
+    // The wait between handing the task to the pool and a worker starting it.
+    const queuedFrom = Math.max(0, task.startMs - task.queueWaitMs);
+    if (sx(task.startMs) - sx(queuedFrom) >= 1) {
+      const ym = y + (ROW_HEIGHT - 10) / 2;
+      parts.push(`<line class="queued" x1="${n(sx(queuedFrom))}" x2="${n(xa)}" y1="${n(ym)}" y2="${n(ym)}" stroke="#999" stroke-width="2"/>`);
+    }
     parts.push(
       `<rect class="task" x="${n(xa)}" y="${n(y)}" width="${n(w)}" height="${ROW_HEIGHT - 10}" fill="${color}" fill-opacity="0.85" stroke="#fff" data-thread="${task.threadId}" data-group-start="${task.groupStart}" data-group-end="${task.groupEnd}" data-start-ms="${task.startMs.toFixed(3)}" data-end-ms="${task.endMs.toFixed(3)}"><title>${escapeXml(`${label}: ${formatMs(task.startMs)}-${formatMs(task.endMs)} ms (compute ${formatMs(task.computeMs)} ms, queued ${formatMs(task.queueWaitMs)} ms)`)}</title></rect>`,
     );
@@ -207,6 +220,8 @@ function ganttPanel(top: number, timeline: Timeline): { svg: string; height: num
     parts.push(text(lx + 20, ly + 1, label, `font-size="12"`));
     ly += 18;
   }
+  parts.push(`<line x1="${n(lx)}" x2="${n(lx + 14)}" y1="${n(ly - 3)}" y2="${n(ly - 3)}" stroke="#999" stroke-width="2"/>`);
+  parts.push(text(lx + 20, ly + 1, 'queued', `font-size="12"`));
   parts.push('</g>');
   return { svg: parts.join('\n'), height: 48 + plotH + 50 };
 }
