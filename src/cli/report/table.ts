@@ -32,7 +32,7 @@ export function resultRow(r: PointResult): string[] {
     formatRatio(r.speedup, 'x'),
     formatPercent(r.efficiency),
     formatRatio(r.imbalance),
-    formatPercent(r.overheadShare, 1),
+    r.overheadShare > 0 && r.overheadShare < 0.0005 ? '<0.1%' : formatPercent(r.overheadShare, 1),
     String(r.runs),
   ];
 }
