@@ -67,6 +67,13 @@ describe('bench reports', () => {
     expect(text).toContain('skipped groups 3: 256 output channels are not divisible by groups=3');
   });
 
+  it('table: an overhead too small for one decimal reads <0.1%, not 0.0%', () => {
+    const report = sampleReport();
+    report.results = [{ ...report.results[0], overheadShare: 0.0001 }];
+    const row = formatReport(report).split('\n').find((l) => /^\s+1\s+1\s+balanced/.test(l))!;
+    expect(row.trim().split(/\s+/)[9]).toBe('<0.1%');
+  });
+
   it('formats', () => {
     expect([formatMs(0.01234), formatMs(4.567), formatMs(45.67), formatMs(20290.4)]).toEqual(['0.012', '4.57', '45.7', '20290']);
     expect([formatFlops(7_166_361_600), formatFlops(28_901_376), formatFlops(41_472), formatFlops(12)]).toEqual(['7.17 GFLOP', '28.9 MFLOP', '41.5 kFLOP', '12 FLOP']);
