@@ -127,18 +127,33 @@ describe('failures in workers', () => {
 });
 
 describe('cancellation', () => {
+  // Tasks of these calls wait in their worker until the call is cancelled: abort and close land on running tasks.
+  const held = () => faulty(FAULT.waitForCancel, 0);
+
   it('an AbortSignal cancels a running call with an AbortError; memory is returned and the engine still works', async () => {
-    const e = engine({ workers: 2 });
+    const e = engine({ workers: 2, workerFile: faultyWorker });
     await e.warmup();
     const before = live();
     const controller = new AbortController();
-    const running = e.conv2d(large.input, large.weight, large.bias, { ...large.options, signal: controller.signal });
-    setTimeout(() => controller.abort(new Error('user pressed stop')), 50);
+    const running = e.conv2d(held(), small.weight, small.bias, { ...small.options, signal: controller.signal });
+    setTimeout(() => controller.abort(new Error('user pressed stop')), 20);
     const error = await running.catch((err: unknown) => err);
     expect(error).toBeInstanceOf(AbortError);
     expect((error as Error).message).toBe('conv2d was aborted: user pressed stop');
     expect(live()).toBe(before);
     await expectCorrect(e);
+  });
+
+  it('aborts a real computation between images', async () => {
+    const e = engine({ workers: 2 });
+    await e.warmup();
+    const before = live();
+    const controller = new AbortController();
+    const running = e.conv2d(large.input, large.weight, large.bias, { ...large.options, signal: controller.signal });
+    controller.abort('stop');
+    await expect(running).rejects.toBeInstanceOf(AbortError);
+    expect(live()).toBe(before);
+    await expectCorrect(e, large);
   });
 
   it('an already aborted signal rejects at once', async () => {
@@ -147,12 +162,12 @@ describe('cancellation', () => {
   });
 
   it('close() while calls run rejects them cleanly, resolves, is idempotent, and later calls reject', async () => {
-    const e = new GroupedConvEngine({ workers: 2 });
+    const e = new GroupedConvEngine({ workers: 2, workerFile: faultyWorker });
     await e.warmup();
     const before = live();
-    const running = [1, 2, 3].map(() => e.conv2d(large.input, large.weight, large.bias, large.options).catch((err: unknown) => err));
+    const running = [1, 2, 3].map(() => e.conv2d(held(), small.weight, small.bias, small.options).catch((err: unknown) => err));
     const layer = e.layer(small.weight, small.bias, small.options);
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await new Promise((resolve) => setTimeout(resolve, 20));
     await Promise.all([e.close(), e.close()]);
     const errors = await Promise.all(running);
     for (const err of errors) {

@@ -62,7 +62,7 @@ const layers = new Map([...engines].map(([w, e]) => [w, e.layer(weight, bias, op
 // The direct call: the same plan contract the workers use, on this thread, over the whole output.
 const plan = planConv(geometry, weight.data);
 const scratchFloats = planScratchFloats(plan, fullSlice(geometry));
-const scratch = scratchFloats > 0 ? new Float32Array(scratchFloats) : null;
+const scratch = zeros([Math.max(1, scratchFloats)], { shared: true }).data; // in the arena, as the engine's
 const direct = () => runPlan(plan, input.data, weight.data, bias.data, out.data, fullSlice(geometry), scratch);
 
 // One untimed pass of each warms the JIT on every thread.

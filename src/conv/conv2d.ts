@@ -1,5 +1,6 @@
 import { fullSlice, outputShapeOf, resolveConv2d, type Conv2dOptions } from './geometry.js';
 import { referenceKernel } from '../kernels/reference.js';
+import { planConv, releasePlan, runPlan } from '../kernels/plan.js';
 import type { ConvKernel } from '../kernels/kernel.js';
 import { numel, type Tensor } from '../tensor/tensor.js';
 
@@ -9,8 +10,21 @@ import { numel, type Tensor } from '../tensor/tensor.js';
  * Returns a new tensor; the inputs are not modified.
  */
 export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Tensor {
-  return conv2dWith(referenceKernel, input, weight, bias, options);
+  return conv2dWith(fastKernel, input, weight, bias, options);
 }
+
+/**
+ * The fast kernels (WebAssembly SIMD, chosen by shape; the reference kernel
+ * where SIMD is missing) as a ConvKernel: plan, run, release in one call.
+ */
+export const fastKernel: ConvKernel = (g, input, weight, bias, output, slice) => {
+  const plan = planConv(g, weight);
+  try {
+    runPlan(plan, input, weight, bias, output, slice, null);
+  } finally {
+    releasePlan(plan);
+  }
+};
 
 /** The reference convolution (direct loops, double-precision sums): the oracle for every other path. */
 export function referenceConv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Tensor {

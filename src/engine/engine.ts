@@ -70,6 +70,7 @@ class Call {
   fail(error: unknown): void {
     if (this.error === null) this.error = error;
     Atomics.store(this.control, 0, 1);
+    Atomics.notify(this.control, 0); // for a task that waits on the flag rather than polling it
   }
 }
 
@@ -211,9 +212,10 @@ export class GroupedConvEngine implements ConvRunner {
     let firstDispatch = absoluteNow();
     try {
       const messages = tasks.map((task) => {
-        const scratchFloats = Math.max(layer.scratchFloats(plan, task), layer.scratchFloats(plan, { ...task, batchEnd: task.batchStart + 1 }));
-        const scratch = scratchFloats > 0 ? arena.allocateFloat32(scratchFloats) : null;
-        if (scratch) owned.push(scratch);
+        // At least one float: a kernel then always gets an arena view (a worker cannot allocate one itself).
+        const scratchFloats = Math.max(1, layer.scratchFloats(plan, task), layer.scratchFloats(plan, { ...task, batchEnd: task.batchStart + 1 }));
+        const scratch = arena.allocateFloat32(scratchFloats);
+        owned.push(scratch);
         return taskMessage(plan, layer, shared, output, scratch, task, controlBlock.byteOffset);
       });
       firstDispatch = absoluteNow();

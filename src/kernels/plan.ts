@@ -1,5 +1,32 @@
 import type { ConvGeometry, ConvSlice } from '../conv/geometry.js';
+import { ExecutionError } from '../errors.js';
+import { sharedArena } from '../memory/arena.js';
 import { referenceKernel } from './reference.js';
+import { hasWasmSimd, wasmConvSlice } from './wasm/runtime.js';
+
+/**
+ * Kernel kinds, chosen by layer shape. The WebAssembly kinds share one
+ * implicit-GEMM core (see wasm/assembly/conv.ts) and differ in tiling and in
+ * what is copied: depthwise runs one output channel x 16 positions per tile,
+ * the others 4 output channels x 12 positions; a stride-1 unpadded layer
+ * (pointwise included) reads its input in place.
+ */
+export type KernelKind = 'reference' | 'depthwise' | 'pointwise' | 'small-groups' | 'general';
+
+/** Where the WebAssembly kernel finds its tap table and how it lays out a group's input. */
+export interface WasmLayout {
+  /** Byte offset in the arena of the tap table: one i32 byte offset per (input channel, ky, kx). */
+  tapsByteOffset: number;
+  tapCount: number;
+  planeHeight: number;
+  planeWidth: number;
+  /** Floats between input channels in the phase-plane copy. */
+  channelStride: number;
+  /** Stride 1 and no padding: the input already has the phase-plane layout and is read in place. */
+  directInput: boolean;
+  /** Output positions per channel in plane layout: (outHeight - 1) * planeWidth + outWidth. */
+  positions: number;
+}
 
 /**
  * How one convolution will be computed, decided once per layer on the main
@@ -8,21 +35,160 @@ import { referenceKernel } from './reference.js';
  * run there on any slice.
  */
 export interface KernelPlan {
-  /** Kernel name, e.g. 'reference'. */
-  kind: string;
+  /** Kernel name, e.g. 'reference' or 'depthwise'. */
+  kind: KernelKind;
   geometry: ConvGeometry;
   /** Weights repacked for the kernel, in the shared arena: byte offset and float count. */
   packed: { byteOffset: number; length: number } | null;
+  /** Present for the WebAssembly kinds. */
+  wasm: WasmLayout | null;
+}
+
+let forceJs = false;
+
+/**
+ * Internal switch (tests, benchmarks): plan the JavaScript reference kernel
+ * even where WebAssembly SIMD is available, as on a runtime without it.
+ */
+export function setForceJsKernels(force: boolean): void {
+  forceJs = force;
+}
+
+/** Whether planConv will choose WebAssembly SIMD kernels. */
+export function wasmKernelsAvailable(): boolean {
+  return !forceJs && hasWasmSimd();
+}
+
+function chooseKind(g: ConvGeometry): KernelKind {
+  if (!wasmKernelsAvailable()) return 'reference';
+  if (g.inChannelsPerGroup === 1) return 'depthwise';
+  if (g.kernelHeight === 1 && g.kernelWidth === 1) return 'pointwise';
+  if (g.inChannelsPerGroup <= 16) return 'small-groups';
+  return 'general';
+}
+
+function layoutOf(g: ConvGeometry): Omit<WasmLayout, 'tapsByteOffset'> {
+  const directInput = g.strideH === 1 && g.strideW === 1 && g.padTop + g.padBottom + g.padLeft + g.padRight === 0;
+  const paddedH = g.inHeight + g.padTop + g.padBottom;
+  const paddedW = g.inWidth + g.padLeft + g.padRight;
+  const planeHeight = Math.ceil(paddedH / g.strideH);
+  const planeWidth = Math.ceil(paddedW / g.strideW);
+  const channelStride = directInput ? g.inHeight * g.inWidth : g.strideH * g.strideW * planeHeight * planeWidth;
+  return {
+    tapCount: g.inChannelsPerGroup * g.kernelHeight * g.kernelWidth,
+    planeHeight,
+    planeWidth,
+    channelStride,
+    directInput,
+    positions: (g.outHeight - 1) * planeWidth + g.outWidth,
+  };
+}
+
+/**
+ * Tap t = (ic, ky, kx) reads padded input (oy*sH + ky*dH, ox*sW + kx*dW). With
+ * ky*dH = qy*sH + ry, that is row oy + qy of phase ry (columns alike), so the
+ * tap is a fixed offset from output position oy * planeWidth + ox.
+ */
+function tapOffsets(g: ConvGeometry, layout: Omit<WasmLayout, 'tapsByteOffset'>): Int32Array {
+  const taps = new Int32Array(layout.tapCount);
+  const phaseFloats = layout.planeHeight * layout.planeWidth;
+  let t = 0;
+  for (let ic = 0; ic < g.inChannelsPerGroup; ic++) {
+    for (let ky = 0; ky < g.kernelHeight; ky++) {
+      const ry = (ky * g.dilationH) % g.strideH;
+      const qy = Math.floor((ky * g.dilationH) / g.strideH);
+      for (let kx = 0; kx < g.kernelWidth; kx++) {
+        const rx = (kx * g.dilationW) % g.strideW;
+        const qx = Math.floor((kx * g.dilationW) / g.strideW);
+        const offset = ic * layout.channelStride + (ry * g.strideW + rx) * phaseFloats + qy * layout.planeWidth + qx;
+        taps[t++] = offset * 4;
+      }
+    }
+  }
+  return taps;
+}
+
+/**
+ * Weights per group: floor(coutG / 4) blocks laid out [tap][4 channels], then
+ * the remaining channels one by one as [tap] (PyTorch's [Cout, Cin/G, kH, kW]
+ * order already lists a channel's taps in tap-table order).
+ */
+function packWeights(g: ConvGeometry, weight: Float32Array, into: Float32Array): void {
+  const taps = g.inChannelsPerGroup * g.kernelHeight * g.kernelWidth;
+  const coutG = g.outChannelsPerGroup;
+  const blocks = coutG >> 2;
+  let at = 0;
+  for (let group = 0; group < g.groups; group++) {
+    const first = group * coutG;
+    for (let b = 0; b < blocks; b++) {
+      for (let t = 0; t < taps; t++) {
+        for (let j = 0; j < 4; j++) into[at++] = weight[(first + b * 4 + j) * taps + t];
+      }
+    }
+    for (let oc = first + blocks * 4; oc < first + coutG; oc++) {
+      into.set(weight.subarray(oc * taps, (oc + 1) * taps), at);
+      at += taps;
+    }
+  }
 }
 
 /** Chooses a kernel for the geometry and packs its weights (main thread: packing may allocate). */
-export function planConv(geometry: ConvGeometry, _weight: Float32Array): KernelPlan {
-  return { kind: 'reference', geometry, packed: null };
+export function planConv(geometry: ConvGeometry, weight: Float32Array): KernelPlan {
+  const kind = chooseKind(geometry);
+  if (kind === 'reference') return { kind, geometry, packed: null, wasm: null };
+  const layout = layoutOf(geometry);
+  const weightFloats = geometry.outChannels * layout.tapCount;
+  const arena = sharedArena();
+  // One block: packed weights, then the tap table (64-byte aligned by the arena).
+  const byteOffset = arena.allocate((weightFloats + layout.tapCount) * 4);
+  packWeights(geometry, weight, new Float32Array(arena.buffer, byteOffset, weightFloats));
+  const tapsByteOffset = byteOffset + weightFloats * 4;
+  new Int32Array(arena.buffer, tapsByteOffset, layout.tapCount).set(tapOffsets(geometry, layout));
+  return { kind, geometry, packed: { byteOffset, length: weightFloats }, wasm: { ...layout, tapsByteOffset } };
 }
 
 /** Floats of scratch memory one task over `slice` needs (allocated by the main thread per task). */
-export function planScratchFloats(_plan: KernelPlan, _slice: ConvSlice): number {
-  return 0;
+export function planScratchFloats(plan: KernelPlan, _slice: ConvSlice): number {
+  const layout = plan.wasm;
+  if (!layout) return 0;
+  const g = plan.geometry;
+  const planes = layout.directInput ? 0 : g.inChannelsPerGroup * layout.channelStride;
+  const rows = layout.planeWidth === g.outWidth ? 0 : 4 * layout.positions;
+  return planes + rows;
+}
+
+function sliceIsEmpty(s: ConvSlice): boolean {
+  return s.batchEnd <= s.batchStart || s.outChannelEnd <= s.outChannelStart;
+}
+
+/**
+ * Arena addresses for the kernel's operands: views of the arena are used in
+ * place; anything else is staged through temporary arena blocks (main thread
+ * only), and the slice's output is copied back.
+ */
+class Operands {
+  private readonly temporary: number[] = [];
+  private readonly arena = sharedArena();
+
+  address(array: Float32Array, copyIn: boolean): number {
+    if (this.arena.owns(array)) return array.byteOffset;
+    const offset = this.temporaryBlock(array.length);
+    if (copyIn) new Float32Array(this.arena.buffer, offset, array.length).set(array);
+    return offset;
+  }
+
+  temporaryBlock(floats: number): number {
+    if (!this.arena.canAllocate) {
+      throw new ExecutionError('runPlan on a worker thread needs its tensors and scratch in the shared arena (views of the shared memory)');
+    }
+    const offset = this.arena.allocate(Math.max(1, floats) * 4);
+    this.temporary.push(offset);
+    return offset;
+  }
+
+  release(): void {
+    for (const offset of this.temporary) this.arena.releaseBlock(offset);
+  }
 }
 
 /** Computes `slice` of the output with the plan's kernel; the same code on every thread. */
@@ -33,10 +199,70 @@ export function runPlan(
   bias: Float32Array | null,
   output: Float32Array,
   slice: ConvSlice,
-  _scratch: Float32Array | null,
+  scratch: Float32Array | null,
 ): void {
-  referenceKernel(plan.geometry, input, weight, bias, output, slice);
+  const g = plan.geometry;
+  const layout = plan.wasm;
+  if (!layout || !plan.packed) {
+    referenceKernel(g, input, weight, bias, output, slice);
+    return;
+  }
+  if (sliceIsEmpty(slice)) return;
+  const operands = new Operands();
+  try {
+    const inputAt = operands.address(input, true);
+    const biasAt = bias ? operands.address(bias, true) : 0;
+    const outputInPlace = sharedArena().owns(output);
+    const outputAt = operands.address(output, false);
+    const scratchFloats = planScratchFloats(plan, slice);
+    const scratchAt = scratch && scratch.length >= scratchFloats ? operands.address(scratch, false) : operands.temporaryBlock(scratchFloats);
+    wasmConvSlice()(
+      inputAt,
+      outputAt,
+      biasAt,
+      plan.packed.byteOffset,
+      layout.tapsByteOffset,
+      scratchAt,
+      g.inChannels,
+      g.inHeight,
+      g.inWidth,
+      g.outChannels,
+      g.outHeight,
+      g.outWidth,
+      g.inChannelsPerGroup,
+      g.outChannelsPerGroup,
+      layout.tapCount,
+      g.strideH,
+      g.strideW,
+      g.padTop,
+      g.padLeft,
+      layout.planeHeight,
+      layout.planeWidth,
+      layout.channelStride,
+      layout.directInput ? 1 : 0,
+      slice.batchStart,
+      slice.batchEnd,
+      slice.outChannelStart,
+      slice.outChannelEnd,
+    );
+    if (!outputInPlace) {
+      const staged = new Float32Array(sharedArena().buffer, outputAt, output.length);
+      const plane = g.outHeight * g.outWidth;
+      for (let n = slice.batchStart; n < slice.batchEnd; n++) {
+        const from = (n * g.outChannels + slice.outChannelStart) * plane;
+        const to = (n * g.outChannels + slice.outChannelEnd) * plane;
+        output.set(staged.subarray(from, to), from);
+      }
+    }
+  } finally {
+    operands.release();
+  }
 }
 
-/** Frees what planConv allocated (packed weights). */
-export function releasePlan(_plan: KernelPlan): void {}
+/** Frees what planConv allocated (packed weights and tap table). Safe to call twice. */
+export function releasePlan(plan: KernelPlan): void {
+  if (!plan.packed) return;
+  sharedArena().releaseBlock(plan.packed.byteOffset);
+  plan.packed = null;
+  plan.wasm = null;
+}

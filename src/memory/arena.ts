@@ -83,6 +83,13 @@ export class SharedArena {
     return true;
   }
 
+  /** Frees a block from allocate() by its byte offset (blocks that no typed array owns, e.g. packed kernel weights). */
+  releaseBlock(byteOffset: number): boolean {
+    if (!this.canAllocate || !this.live.has(byteOffset)) return false;
+    this.free(byteOffset);
+    return true;
+  }
+
   /** Whether a typed array is a view of this arena's memory. */
   owns(view: ArrayBufferView): boolean {
     // After a grow, memory.buffer is a new SharedArrayBuffer object over the same

@@ -1,0 +1,77 @@
+// The engine splits a layer's output by images and output channels across
+// workers and must match one thread bit for bit. Each output element's sum
+// order is fixed by the plan, so any slicing must give identical bits, and a
+// slice must write its own elements and nothing else.
+import { describe, expect, it } from 'vitest';
+import { Random, conv2d, zeros, type Conv2dOptions, type ConvSlice, type Tensor } from '../src/index.js';
+import type { KernelPlan } from '../src/kernels/plan.js';
+import { runThroughPlan } from './support/kernel-run.js';
+
+function randomTensor(r: Random, shape: number[]): Tensor {
+  const t = zeros(shape);
+  for (let i = 0; i < t.data.length; i++) t.data[i] = r.normal();
+  return t;
+}
+
+/** Random cuts of [0, n) into consecutive ranges. */
+function cuts(r: Random, n: number, pieces: number): [number, number][] {
+  const points = new Set([0, n]);
+  for (let i = 0; i < pieces - 1; i++) points.add(r.int(0, n));
+  const sorted = [...points].sort((a, b) => a - b);
+  return sorted.slice(1).map((end, i) => [sorted[i], end]);
+}
+
+function randomSlicing(r: Random, plan: KernelPlan): ConvSlice[] {
+  const g = plan.geometry;
+  const slices: ConvSlice[] = [];
+  for (const [batchStart, batchEnd] of cuts(r, g.batch, r.int(1, 3))) {
+    for (const [outChannelStart, outChannelEnd] of cuts(r, g.outChannels, r.int(2, 6))) {
+      slices.push({ batchStart, batchEnd, outChannelStart, outChannelEnd });
+    }
+  }
+  return slices;
+}
+
+const bits = (t: Tensor) => new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length);
+
+const layers: [string, number[], number[], Conv2dOptions][] = [
+  ['dense 3x3 (4-channel tiles + single-channel remainder)', [3, 6, 11, 13], [11, 6, 3, 3], { padding: 1 }],
+  ['groups=2, 5x5, groups of 9 output channels', [2, 20, 9, 9], [18, 10, 5, 5], { padding: 2, groups: 2 }],
+  ['depthwise, multiplier 2, stride 2', [3, 7, 15, 12], [14, 1, 3, 3], { groups: 7, stride: 2, padding: 1 }],
+  ['grouped 1x1 read in place', [2, 24, 7, 9], [24, 3, 1, 1], { groups: 8 }],
+  ['dilated, asymmetric same padding', [2, 12, 10, 10], [12, 4, 2, 3], { groups: 3, padding: 'same', dilation: [2, 1] }],
+];
+
+describe('results do not depend on how the output is sliced', () => {
+  for (const [name, xShape, wShape, options] of layers) {
+    it(name, () => {
+      const r = new Random(xShape.reduce((a, b) => a * 31 + b, 5));
+      const input = randomTensor(r, xShape);
+      const weight = randomTensor(r, wShape);
+      const bias = randomTensor(r, [wShape[0]]);
+      const whole = runThroughPlan(input, weight, bias, options).output;
+      expect(whole.data.some(Number.isNaN)).toBe(false);
+      for (let trial = 0; trial < 6; trial++) {
+        const sliced = runThroughPlan(input, weight, bias, options, (plan) => randomSlicing(r, plan)).output;
+        expect(bits(sliced)).toEqual(bits(whole)); // NaN left anywhere would differ too
+      }
+      // The single-thread public path (plain arrays, staged) gives the same bits.
+      expect(bits(conv2d(input, weight, bias, options))).toEqual(bits(whole));
+    });
+  }
+
+  it('a slice writes only its own elements', () => {
+    const r = new Random(3);
+    const input = randomTensor(r, [2, 8, 9, 9]);
+    const weight = randomTensor(r, [12, 2, 3, 3]);
+    const slice = { batchStart: 1, batchEnd: 2, outChannelStart: 3, outChannelEnd: 9 };
+    const { output } = runThroughPlan(input, weight, null, { groups: 4, padding: 1 }, () => [slice]);
+    const plane = 81;
+    for (let i = 0; i < output.data.length; i++) {
+      const n = Math.floor(i / (12 * plane));
+      const oc = Math.floor(i / plane) % 12;
+      const inside = n === 1 && oc >= 3 && oc < 9;
+      expect(Number.isNaN(output.data[i])).toBe(!inside);
+    }
+  });
+});

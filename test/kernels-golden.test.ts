@@ -1,0 +1,63 @@
+// The golden suite through the fast kernels: in place on shared memory (the
+// engine's way), and through the JavaScript fallback used where WebAssembly
+// SIMD is missing.
+import { afterAll, describe, expect, it } from 'vitest';
+import { conv2d, resolveShapes } from '../src/index.js';
+import { planConv, releasePlan, setForceJsKernels, wasmKernelsAvailable } from '../src/kernels/plan.js';
+import { hasWasmSimd } from '../src/kernels/wasm/runtime.js';
+import { goldenConvSuite } from './support/conv-suite.js';
+import { runThroughPlan } from './support/kernel-run.js';
+
+describe('kernel choice', () => {
+  it('has WebAssembly SIMD on this Node', () => {
+    expect(hasWasmSimd()).toBe(true);
+  });
+
+  const cases: [string, number[], number[], object, string][] = [
+    ['depthwise', [1, 8, 10, 10], [8, 1, 3, 3], { groups: 8, padding: 1 }, 'depthwise'],
+    ['depthwise with channel multiplier 2', [1, 8, 10, 10], [16, 1, 3, 3], { groups: 8 }, 'depthwise'],
+    ['grouped 1x1 with stride', [1, 8, 10, 10], [8, 2, 1, 1], { groups: 4, stride: 2 }, 'pointwise'],
+    ['small groups (4 channels each)', [1, 16, 10, 10], [16, 4, 3, 3], { groups: 4, padding: 1 }, 'small-groups'],
+    ['large groups (48 channels each)', [1, 96, 9, 9], [64, 48, 5, 5], { groups: 2, padding: 2 }, 'general'],
+  ];
+  for (const [name, x, w, options, kind] of cases) {
+    it(`${name} -> ${kind}`, () => {
+      const plan = planConv(resolveShapes(x, w, null, options).geometry, new Float32Array(w.reduce((a, b) => a * b)));
+      expect(plan.kind).toBe(kind);
+      expect(plan.packed).not.toBeNull();
+      releasePlan(plan);
+      expect(plan.packed).toBeNull();
+    });
+  }
+});
+
+goldenConvSuite('fast kernels, in place on shared memory', (input, weight, bias, options) => {
+  const { plan, output } = runThroughPlan(input, weight, bias, options);
+  expect(plan.kind).not.toBe('reference');
+  return output;
+});
+
+goldenConvSuite('fast kernels, plain arrays staged through the arena', conv2d);
+
+describe('JavaScript fallback', () => {
+  afterAll(() => setForceJsKernels(false));
+  it('is chosen when forced, as on a runtime without SIMD', () => {
+    setForceJsKernels(true);
+    expect(wasmKernelsAvailable()).toBe(false);
+    const plan = planConv(resolveShapes([1, 4, 5, 5], [4, 1, 3, 3], null, { groups: 4 }).geometry, new Float32Array(36));
+    expect(plan.kind).toBe('reference');
+    expect(plan.packed).toBeNull();
+    setForceJsKernels(false);
+  });
+});
+
+goldenConvSuite('JavaScript fallback (forced)', (input, weight, bias, options) => {
+  setForceJsKernels(true);
+  try {
+    const { plan, output } = runThroughPlan(input, weight, bias, options);
+    expect(plan.kind).toBe('reference');
+    return output;
+  } finally {
+    setForceJsKernels(false);
+  }
+});

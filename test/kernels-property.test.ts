@@ -1,0 +1,77 @@
+// Property test: the fast kernels agree with the reference convolution on many
+// random layer shapes per kernel kind (seeded, so failures reproduce), with
+// sizes that leave SIMD and tile remainders, strides, dilations, paddings
+// ('same' with an odd total included), batches and bias or none.
+import { describe, expect, it } from 'vitest';
+import { Random, referenceConv2d, zeros, type Conv2dOptions, type Tensor } from '../src/index.js';
+import type { KernelKind } from '../src/kernels/plan.js';
+import { goldenTolerance, runThroughPlan } from './support/kernel-run.js';
+
+interface Spec {
+  input: number[];
+  weight: number[];
+  bias: boolean;
+  options: Conv2dOptions;
+}
+
+function randomSpec(r: Random, kind: KernelKind): Spec {
+  const pick = <T>(values: T[]): T => values[r.int(0, values.length - 1)];
+  const groups = kind === 'general' ? pick([1, 2, 3]) : kind === 'depthwise' ? r.int(1, 12) : r.int(1, 6);
+  const cinG = kind === 'depthwise' ? 1 : kind === 'small-groups' ? r.int(2, 16) : kind === 'general' ? r.int(17, 40) : r.int(2, 20);
+  const coutG = kind === 'depthwise' ? pick([1, 1, 2, 3]) : r.int(1, 11);
+  const pointwise = kind === 'pointwise';
+  const kh = pointwise ? 1 : r.int(kind === 'small-groups' || kind === 'general' ? 2 : 1, 5);
+  const kw = pointwise ? 1 : r.int(kind === 'small-groups' || kind === 'general' ? 2 : 1, 5);
+  const stride: [number, number] = [r.int(1, 3), r.int(1, 3)];
+  const dilation: [number, number] = pointwise ? [1, 1] : [r.int(1, 2), r.int(1, 3)];
+  let padding: Conv2dOptions['padding'];
+  const style = r.int(0, 3);
+  if (style === 0 && !pointwise) {
+    padding = 'same';
+    stride[0] = stride[1] = 1;
+  } else if (style === 1) padding = 'valid';
+  else padding = [r.int(0, 3), r.int(0, 3)];
+  const h = r.int((kh - 1) * dilation[0] + 1, 23);
+  const w = r.int((kw - 1) * dilation[1] + 1, 23);
+  return {
+    input: [r.int(1, 3), groups * cinG, h, w],
+    weight: [groups * coutG, cinG, kh, kw],
+    bias: r.uniform(0, 1) < 0.6,
+    options: { groups, stride, dilation, padding },
+  };
+}
+
+function randomTensor(r: Random, shape: number[]): Tensor {
+  const t = zeros(shape);
+  for (let i = 0; i < t.data.length; i++) t.data[i] = r.normal();
+  return t;
+}
+
+const SPECS_PER_KIND = 40;
+
+for (const kind of ['depthwise', 'pointwise', 'small-groups', 'general'] as KernelKind[]) {
+  describe(`${kind} kernel vs referenceConv2d`, () => {
+    const r = new Random(7 + kind.length);
+    for (let i = 0; i < SPECS_PER_KIND; i++) {
+      const spec = randomSpec(r, kind);
+      const seed = r.int(0, 1 << 30);
+      it(`#${i}: input [${spec.input}] weight [${spec.weight}] ${JSON.stringify(spec.options)}${spec.bias ? ' +bias' : ''}`, () => {
+        const data = new Random(seed);
+        const input = randomTensor(data, spec.input);
+        const weight = randomTensor(data, spec.weight);
+        const bias = spec.bias ? randomTensor(data, [spec.weight[0]]) : null;
+        const { plan, output } = runThroughPlan(input, weight, bias, spec.options);
+        expect(plan.kind).toBe(kind);
+        const expected = referenceConv2d(input, weight, bias, spec.options);
+        expect(output.shape).toEqual(expected.shape);
+        const { atol, rtol } = goldenTolerance(input, weight);
+        let worst = 0;
+        for (let j = 0; j < expected.data.length; j++) {
+          const excess = Math.abs(output.data[j] - expected.data[j]) - (atol + rtol * Math.abs(expected.data[j]));
+          if (!(excess <= 0)) worst = Math.max(worst, Number.isNaN(excess) ? Infinity : excess);
+        }
+        expect(worst).toBe(0);
+      });
+    }
+  });
+}
