@@ -19,6 +19,18 @@ export class ExecutionError extends Error {
   }
 }
 
+/** A model that does not fit its devices' memory budget: what each device needs, and what it has. */
+export class DeviceMemoryError extends ExecutionError {
+  constructor(
+    message: string,
+    readonly neededBytes: number[],
+    readonly budgetBytes: number,
+  ) {
+    super(message);
+    this.name = 'DeviceMemoryError';
+  }
+}
+
 const show = (value: unknown): string => {
   if (Array.isArray(value)) return `[${value.map(show).join(', ')}]`;
   if (typeof value === 'string') return `'${value}'`;
@@ -65,4 +77,5 @@ export const errors = {
   shapeMismatch: (name: string, expected: number[], actual: number[]) =>
     new ArgumentError(name, `expected shape ${show(expected)}, got ${show(actual)}`),
   invalid: (name: string, message: string) => new ArgumentError(name, message),
+  deviceMemory: (message: string, neededBytes: number[], budgetBytes: number) => new DeviceMemoryError(message, neededBytes, budgetBytes),
 };
