@@ -74,6 +74,8 @@ export interface SplitRun {
   /** Bytes received across devices, summed over layers, per device. */
   exchangedBytes: number[];
   memory: DeviceMemory[];
+  /** Kernels the convolutions ran with (KernelPlan.kind). */
+  kernels: string[];
 }
 
 /** The smallest square input an AlexNet with this pooled size takes (227 for pooled = 6). */
@@ -259,6 +261,7 @@ export class SplitAlexNet {
       hostOutBytes: rangeBytes([0, classes], x.shape[0], 1),
       exchangedBytes: Array.from({ length: D }, (_, d) => layers.reduce((sum, l) => sum + l.devices[d].receivedBytes, 0)),
       memory,
+      kernels: [...new Set(this.planSets.get(key)!.plans.flat().filter((p) => p !== null).map((p) => p.kind))],
     };
     return { shape: logits.shape, data: logits.data };
   }
@@ -320,12 +323,3 @@ export class SplitAlexNet {
     await Promise.all(this.devices.map((device) => device.close()));
   }
 }
-
-/** Total parameters and weight bytes of each device. */
-export function deviceTotals(pieces: readonly DevicePiece[][]): { parameters: number; weightBytes: number }[] {
-  return pieces.map((own) => {
-    const parameters = own.reduce((sum, p) => sum + p.parameters, 0);
-    return { parameters, weightBytes: parameters * 4 };
-  });
-}
-
