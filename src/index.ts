@@ -23,3 +23,7 @@ export { maxPool2d, adaptiveAvgPool2d, type MaxPool2dOptions } from './ops/pooli
 export { loadSafetensors, saveSafetensors, parseSafetensors, serializeSafetensors } from './io/safetensors.js';
 export { Random } from './random.js';
 export * as models from './models/index.js';
+export { DeviceMemoryError } from './errors.js';
+export { SplitAlexNet, alexNetInputSize, GTX580_BYTES, type SplitOptions, type SplitRun, type LayerRun } from './devices/split-model.js';
+export { runAlexNetSplit, type RunSplitOptions } from './devices/run-split.js';
+export { formatSplitReport, type SplitReport } from './devices/report.js';
