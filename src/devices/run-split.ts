@@ -38,16 +38,6 @@ export function randomImages(batch: number, size: number, seed = 1): Tensor {
   return { shape: [batch, 3, size, size], data };
 }
 
-async function timedRuns(split: SplitAlexNet, x: Tensor, repeat: number): Promise<{ wallMs: number; run: SplitRun; logits: Tensor }> {
-  const walls: number[] = [];
-  let logits: Tensor | null = null;
-  for (let i = 0; i < repeat; i++) {
-    logits = await split.forward(x);
-    walls.push(split.lastRun!.wallMs);
-  }
-  return { wallMs: median(walls), run: split.lastRun!, logits: logits! };
-}
-
 /** Loads the split (refused if it does not fit), runs it, and the one-device baseline. Closes every device it starts. */
 export async function runAlexNetSplit(options: RunSplitOptions = {}): Promise<SplitReport> {
   const model = options.model ?? new AlexNet();
@@ -60,35 +50,41 @@ export async function runAlexNetSplit(options: RunSplitOptions = {}): Promise<Sp
   const x = randomImages(batch, inputSize, options.seed ?? 1);
 
   const split = await SplitAlexNet.create(model, { devices, batch, budgetBytes, linkGbps: options.linkGbps });
-  let main: Awaited<ReturnType<typeof timedRuns>>;
-  try {
-    log(`running on ${devices} device${devices > 1 ? 's' : ''}...`);
-    main = await timedRuns(split, x, repeat);
-  } finally {
-    await split.close();
-  }
-
-  let baseline: SplitReport['baseline'] = null;
+  let single: SplitAlexNet | null = null;
+  let refused: string | null = null;
+  const walls: number[] = [];
+  const baselineWalls: number[] = [];
+  let logits!: Tensor;
   let baselineLogits: Tensor | null = null;
-  if ((options.baseline ?? devices > 1) && devices !== 1) {
-    let refused: string | null = null;
-    let single: SplitAlexNet;
-    try {
-      single = await SplitAlexNet.create(model, { devices: 1, batch, budgetBytes });
-    } catch (error) {
-      if (!(error instanceof DeviceMemoryError)) throw error;
-      refused = error.message;
-      single = await SplitAlexNet.create(model, { devices: 1, batch, budgetBytes: Infinity });
+  let baselineRun: SplitRun | null = null;
+  try {
+    if ((options.baseline ?? devices > 1) && devices !== 1) {
+      try {
+        single = await SplitAlexNet.create(model, { devices: 1, batch, budgetBytes });
+      } catch (error) {
+        if (!(error instanceof DeviceMemoryError)) throw error;
+        refused = error.message;
+        single = await SplitAlexNet.create(model, { devices: 1, batch, budgetBytes: Infinity });
+      }
     }
-    try {
-      log('running on 1 device...');
-      const result = await timedRuns(single, x, repeat);
-      baseline = { wallMs: result.wallMs, run: result.run, refused };
-      baselineLogits = result.logits;
-    } finally {
-      await single.close();
+    // Alternate the split and the one-device runs, so a load that comes and goes
+    // on a shared machine weighs on both alike.
+    for (let i = 0; i < repeat; i++) {
+      log(`pass ${i + 1} of ${repeat}: ${devices} device${devices > 1 ? 's' : ''}...`);
+      logits = await split.forward(x);
+      walls.push(split.lastRun!.wallMs);
+      if (single) {
+        log(`pass ${i + 1} of ${repeat}: 1 device...`);
+        baselineLogits = await single.forward(x);
+        baselineWalls.push(single.lastRun!.wallMs);
+        baselineRun = single.lastRun!;
+      }
     }
+  } finally {
+    await Promise.all([split.close(), single?.close()]);
   }
+  const main = { wallMs: median(walls), run: split.lastRun!, logits };
+  const baseline: SplitReport['baseline'] = baselineRun ? { wallMs: median(baselineWalls), run: baselineRun, refused } : null;
 
   let maxDiff: number | null = null;
   let bitwise: boolean | null = null;
