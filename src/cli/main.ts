@@ -4,11 +4,13 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ArgumentError } from '../errors.js';
+import { alexnetCommand } from './commands/alexnet.js';
 import { benchCommand } from './commands/bench.js';
+import { inferCommand } from './commands/infer.js';
 import type { CliIO, Command } from './commands/command.js';
 import { createEngine } from './engine.js';
 
-export const COMMANDS: readonly Command[] = [benchCommand(createEngine)];
+export const COMMANDS: readonly Command[] = [benchCommand(createEngine), alexnetCommand, inferCommand];
 
 export function topUsage(commands: readonly Command[] = COMMANDS): string {
   const width = Math.max(...commands.map((c) => c.name.length));

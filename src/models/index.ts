@@ -1,0 +1,2 @@
+// Models, exported from the package as the `models` namespace. One line per model.
+export { AlexNet, ALEXNET_PAPER, alexNetParameterCount, alexNetConfigOf, type AlexNetConfig, type AlexNetOptions } from './alexnet.js';
