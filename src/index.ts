@@ -22,3 +22,4 @@ export { batchNorm2d, localResponseNorm, type BatchNormParameters, type LocalRes
 export { maxPool2d, adaptiveAvgPool2d, type MaxPool2dOptions } from './ops/pooling.js';
 export { loadSafetensors, saveSafetensors, parseSafetensors, serializeSafetensors } from './io/safetensors.js';
 export { Random } from './random.js';
+export * as models from './models/index.js';
