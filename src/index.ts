@@ -22,4 +22,9 @@ export { batchNorm2d, localResponseNorm, type BatchNormParameters, type LocalRes
 export { maxPool2d, adaptiveAvgPool2d, type MaxPool2dOptions } from './ops/pooling.js';
 export { loadSafetensors, saveSafetensors, parseSafetensors, serializeSafetensors } from './io/safetensors.js';
 export { Random } from './random.js';
+export { GroupedConvEngine, type GroupedConvEngineOptions, type EngineRunOptions, type EngineConv2dOptions, type ProfiledResult } from './engine/engine.js';
+export { EngineLayer } from './engine/layer.js';
+export type { ConvProfile, TaskProfile, ThreadProfile } from './engine/profile.js';
+export { partitionConv, partitionImbalance, PARTITION_POLICIES, type PartitionPolicy, type ConvTask } from './scheduler/partition.js';
+export { TaskError, AbortError, type TaskLocation } from './errors.js';
 export * as models from './models/index.js';
