@@ -3,7 +3,7 @@
 import { models } from '../src/index.js';
 import { compareWithPyTorch, describeModel } from './zoo-demo.js';
 
-describeModel(
+await describeModel(
   'DepthwiseSeparableConv({ inChannels: 32, outChannels: 64 })',
   new models.DepthwiseSeparableConv({ inChannels: 32, outChannels: 64, seed: 1 }),
   [4, 32, 64, 64],

@@ -4,5 +4,5 @@
 import { models } from '../src/index.js';
 import { compareWithPyTorch, describeModel } from './zoo-demo.js';
 
-describeModel('GlobalDepthwiseConv({ channels: 512, size: 7 })', new models.GlobalDepthwiseConv({ channels: 512, size: 7, seed: 1 }), [8, 512, 7, 7]);
+await describeModel('GlobalDepthwiseConv({ channels: 512, size: 7 })', new models.GlobalDepthwiseConv({ channels: 512, size: 7, seed: 1 }), [8, 512, 7, 7]);
 compareWithPyTorch(new models.GlobalDepthwiseConv({ channels: 64, size: 7 }), 'global_depthwise_conv');

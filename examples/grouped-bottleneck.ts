@@ -3,7 +3,7 @@
 import { models } from '../src/index.js';
 import { compareWithPyTorch, describeModel } from './zoo-demo.js';
 
-describeModel(
+await describeModel(
   'GroupedBottleneck({ inChannels: 64, outChannels: 128, groups: 8, stride: 2 })',
   new models.GroupedBottleneck({ inChannels: 64, outChannels: 128, groups: 8, stride: 2, seed: 1 }),
   [2, 64, 32, 32],

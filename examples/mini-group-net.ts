@@ -3,5 +3,5 @@
 import { models } from '../src/index.js';
 import { compareWithPyTorch, describeModel } from './zoo-demo.js';
 
-describeModel('MiniGroupNet({ groups: 8 })', new models.MiniGroupNet({ groups: 8, seed: 1 }), [4, 3, 64, 64]);
+await describeModel('MiniGroupNet({ groups: 8 })', new models.MiniGroupNet({ groups: 8, seed: 1 }), [4, 3, 64, 64]);
 compareWithPyTorch(new models.MiniGroupNet({ groups: 8 }), 'mini_group_net');

@@ -3,5 +3,5 @@
 import { models } from '../src/index.js';
 import { compareWithPyTorch, describeModel } from './zoo-demo.js';
 
-describeModel('ResNeXtBlock({ inChannels: 256 })', new models.ResNeXtBlock({ inChannels: 256, seed: 1 }), [1, 256, 14, 14]);
+await describeModel('ResNeXtBlock({ inChannels: 256 })', new models.ResNeXtBlock({ inChannels: 256, seed: 1 }), [1, 256, 14, 14]);
 compareWithPyTorch(new models.ResNeXtBlock({ inChannels: 64, cardinality: 8, bottleneckWidth: 4 }), 'resnext_block');

@@ -3,5 +3,5 @@
 import { models } from '../src/index.js';
 import { compareWithPyTorch, describeModel } from './zoo-demo.js';
 
-describeModel('ShuffleBlock({ inChannels: 256, outChannels: 256 })', new models.ShuffleBlock({ inChannels: 256, outChannels: 256, seed: 1 }), [1, 256, 28, 28]);
+await describeModel('ShuffleBlock({ inChannels: 256, outChannels: 256 })', new models.ShuffleBlock({ inChannels: 256, outChannels: 256, seed: 1 }), [1, 256, 28, 28]);
 compareWithPyTorch(new models.ShuffleBlock({ inChannels: 64, outChannels: 64, groups: 4 }), 'shuffle_block');

@@ -2,7 +2,7 @@
 // PyTorch weights of the test fixture and compare with PyTorch's output.
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadSafetensors, models, numel, Random, type Tensor } from '../src/index.js';
+import { GroupedConvEngine, loadSafetensors, models, numel, Random, type Tensor } from '../src/index.js';
 
 const FIXTURES = fileURLToPath(new URL('../test/fixtures/zoo/', import.meta.url));
 
@@ -13,15 +13,34 @@ export function randomInput(shape: number[], seed = 1): Tensor {
   return { shape, data };
 }
 
-/** Prints the model's size and state_dict names, and the output shape for `inputShape`. */
-export function describeModel(label: string, model: models.ZooModel, inputShape: number[]): void {
+/**
+ * Prints the model's size and state_dict names, then runs it on random data of
+ * `inputShape`: on this thread, and with its convolutions on a 2-worker GroupedConvEngine.
+ */
+export async function describeModel(label: string, model: models.ZooModel, inputShape: number[]): Promise<void> {
   const keys = Object.keys(model.stateDict());
   console.log(`${label}`);
   console.log(`  parameters: ${model.parameterCount().toLocaleString('en-US')}`);
   console.log(`  state_dict: ${keys.length} tensors (${keys.slice(0, 4).join(', ')}${keys.length > 4 ? ', ...' : ''})`);
-  const started = performance.now();
-  const y = model.forward(randomInput(inputShape));
+  const x = randomInput(inputShape);
+  let started = performance.now();
+  const y = model.forward(x);
   console.log(`  forward [${inputShape.join(', ')}] -> [${y.shape.join(', ')}] in ${(performance.now() - started).toFixed(0)} ms (one thread)`);
+  const engine = new GroupedConvEngine({ workers: 2 });
+  try {
+    started = performance.now();
+    await model.forwardWith(engine, x); // the first call also starts the workers
+    const first = performance.now() - started;
+    started = performance.now();
+    const z = await model.forwardWith(engine, x);
+    const identical = z.data.every((v, i) => Object.is(v, y.data[i]));
+    console.log(
+      `  forwardWith(engine) in ${(performance.now() - started).toFixed(0)} ms (2 workers; first call ${first.toFixed(0)} ms with worker start-up), ` +
+        `${identical ? 'identical to' : 'DIFFERENT from'} forward`,
+    );
+  } finally {
+    await engine.close();
+  }
 }
 
 /**

@@ -1,8 +1,6 @@
 // ConvRunners the model tests run through: the single-thread conv2d, an
-// independent per-group decomposition, and (once it is on this branch) the
-// GroupedConvEngine with 2 workers.
-import * as groupconv from '../../src/index.js';
-import { conv2d, type Conv2dOptions, type ConvRunner, type Tensor } from '../../src/index.js';
+// independent per-group decomposition, and the GroupedConvEngine.
+import { conv2d, GroupedConvEngine, type Conv2dOptions, type ConvRunner, type Tensor } from '../../src/index.js';
 
 /** conv2d itself: forwardWith through it must equal forward bit for bit. */
 export const singleThreadRunner: ConvRunner = { conv2d: (input, weight, bias, options) => conv2d(input, weight, bias, options) };
@@ -41,17 +39,7 @@ export const perGroupRunner: ConvRunner = {
   },
 };
 
-interface ClosableRunner extends ConvRunner {
-  close(): Promise<void>;
-}
-
-/** The GroupedConvEngine's constructor when this branch has it (issue 3), else undefined. */
-const Engine = (groupconv as Record<string, unknown>).GroupedConvEngine as (new (options: { workers: number }) => ClosableRunner) | undefined;
-
-export const engineAvailable = typeof Engine === 'function';
-
 /** A GroupedConvEngine with `workers` workers; close it when done. */
-export function createEngine(workers: number): ClosableRunner {
-  if (!Engine) throw new Error('GroupedConvEngine is not exported from src/index.ts on this branch');
-  return new Engine({ workers });
+export function createEngine(workers: number): GroupedConvEngine {
+  return new GroupedConvEngine({ workers });
 }
