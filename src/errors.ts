@@ -19,6 +19,18 @@ export class ExecutionError extends Error {
   }
 }
 
+/** A model that does not fit its devices' memory budget: what each device needs, and what it has. */
+export class DeviceMemoryError extends ExecutionError {
+  constructor(
+    message: string,
+    readonly neededBytes: number[],
+    readonly budgetBytes: number,
+  ) {
+    super(message);
+    this.name = 'DeviceMemoryError';
+  }
+}
+
 /** Where in a convolution a failed task was: its groups and its slice of the output. */
 export interface TaskLocation {
   index: number;
@@ -103,6 +115,7 @@ export const errors = {
   shapeMismatch: (name: string, expected: number[], actual: number[]) =>
     new ArgumentError(name, `expected shape ${show(expected)}, got ${show(actual)}`),
   invalid: (name: string, message: string) => new ArgumentError(name, message),
+  deviceMemory: (message: string, neededBytes: number[], budgetBytes: number) => new DeviceMemoryError(message, neededBytes, budgetBytes),
   taskThrew: (task: TaskLocation, tasks: number, cause: unknown) =>
     new TaskError(`task ${task.index + 1} of ${tasks} (${describeTask(task)}) failed in its worker: ${reasonOf(cause)}`, task, tasks, { cause }),
   workerDied: (task: TaskLocation, tasks: number, cause: unknown) =>

@@ -27,3 +27,8 @@ export { EngineLayer } from './engine/layer.js';
 export type { ConvProfile, TaskProfile, ThreadProfile } from './engine/profile.js';
 export { partitionConv, partitionImbalance, PARTITION_POLICIES, type PartitionPolicy, type ConvTask } from './scheduler/partition.js';
 export { TaskError, AbortError, type TaskLocation } from './errors.js';
+export * as models from './models/index.js';
+export { DeviceMemoryError } from './errors.js';
+export { SplitAlexNet, alexNetInputSize, GTX580_BYTES, type SplitOptions, type SplitRun, type LayerRun } from './devices/split-model.js';
+export { runAlexNetSplit, type RunSplitOptions } from './devices/run-split.js';
+export { formatSplitReport, type SplitReport } from './devices/report.js';

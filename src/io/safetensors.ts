@@ -5,7 +5,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { ArgumentError } from '../errors.js';
 import { numel, type Tensor } from '../tensor/tensor.js';
 
-const BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
+// Integer tensors (a PyTorch checkpoint's BatchNorm num_batches_tracked is I64)
+// are read as float32 too: exact up to 2^24, which is all such counters need.
+const BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1 };
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
 function malformed(source: string, why: string): ArgumentError {
@@ -24,7 +26,7 @@ function halfToFloat(h: number): number {
   return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
 }
 
-/** Tensors from the bytes of a .safetensors file; F16, BF16 and F64 are converted to float32. */
+/** Tensors from the bytes of a .safetensors file; F16, BF16, F64 and integer dtypes are converted to float32. */
 export function parseSafetensors(bytes: Uint8Array, source = 'safetensors data'): Record<string, Tensor> {
   if (bytes.length < 8) throw malformed(source, `file is ${bytes.length} bytes, too short for the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -45,7 +47,7 @@ export function parseSafetensors(bytes: Uint8Array, source = 'safetensors data')
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') continue;
     const { dtype, shape, data_offsets: offsets } = entry ?? ({} as never);
-    if (!(dtype in BYTES)) throw malformed(source, `tensor '${name}' has dtype ${dtype}; supported: F32, F16, BF16, F64`);
+    if (!(dtype in BYTES)) throw malformed(source, `tensor '${name}' has dtype ${dtype}; supported: ${Object.keys(BYTES).join(', ')}`);
     if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) throw malformed(source, `tensor '${name}' has a bad shape`);
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isInteger(o) && o >= 0) || offsets[0] > offsets[1]) {
       throw malformed(source, `tensor '${name}' has bad data_offsets`);
@@ -72,6 +74,21 @@ export function parseSafetensors(bytes: Uint8Array, source = 'safetensors data')
           // bfloat16 is the top half of a float32.
           bits[0] = view.getUint16(at + 2 * i, true) << 16;
           data[i] = bitsAsFloat[0];
+          break;
+        case 'I64':
+          data[i] = Number(view.getBigInt64(at + 8 * i, true));
+          break;
+        case 'I32':
+          data[i] = view.getInt32(at + 4 * i, true);
+          break;
+        case 'I16':
+          data[i] = view.getInt16(at + 2 * i, true);
+          break;
+        case 'I8':
+          data[i] = view.getInt8(at + i);
+          break;
+        case 'U8':
+          data[i] = view.getUint8(at + i);
           break;
       }
     }

@@ -1,0 +1,63 @@
+// The report printed on stdout: the machine, then one table per layer.
+import type { BenchReport, MachineInfo, PointResult } from '../bench.js';
+import { formatFlops, formatMs, formatPercent, formatRate, formatRatio, textTable, type Column } from './format.js';
+
+const COLUMNS: Column[] = [
+  { header: 'groups', align: 'right' },
+  { header: 'workers', align: 'right' },
+  { header: 'policy', align: 'left' },
+  { header: 'median ms', align: 'right' },
+  { header: 'GFLOP/s', align: 'right' },
+  { header: 'images/s', align: 'right' },
+  { header: 'speedup', align: 'right' },
+  { header: 'efficiency', align: 'right' },
+  { header: 'imbalance', align: 'right' },
+  { header: 'overhead', align: 'right' },
+  { header: 'runs', align: 'right' },
+];
+
+export function machineHeader(machine: MachineInfo): string {
+  const kernel = machine.kernel ? `, kernel ${machine.kernel}` : '';
+  return `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node} (${machine.platform}-${machine.arch})${kernel}`;
+}
+
+export function resultRow(r: PointResult): string[] {
+  return [
+    String(r.groups),
+    String(r.workers),
+    r.policy,
+    formatMs(r.medianMs),
+    formatRate(r.gflops),
+    formatRate(r.imagesPerSec),
+    formatRatio(r.speedup, 'x'),
+    formatPercent(r.efficiency),
+    formatRatio(r.imbalance),
+    r.overheadShare > 0 && r.overheadShare < 0.0005 ? '<0.1%' : formatPercent(r.overheadShare, 1),
+    String(r.runs),
+  ];
+}
+
+export function formatReport(report: BenchReport): string {
+  const out: string[] = [machineHeader(report.machine), ''];
+  for (const layer of report.layers) {
+    const rows = report.results.filter((r) => r.layer === layer.name);
+    const skipped = report.skipped.filter((s) => s.layer === layer.name);
+    const batches = [...new Set([...rows.map((r) => r.batch), ...skipped.map((s) => s.batch)])];
+    for (const batch of batches) {
+      const batchRows = rows.filter((r) => r.batch === batch);
+      const work = [...new Map(batchRows.map((r) => [r.groups, r.gflops * r.medianMs * 1e6])).entries()]
+        .map(([groups, flops]) => `${formatFlops(flops)} at groups ${groups}`)
+        .join(', ');
+      out.push(`${layer.name}: ${layer.description}`);
+      out.push(`  ${layer.shape}, batch ${batch}${layer.kernel ? `, kernel ${layer.kernel}` : ''}${work ? `; per call: ${work}` : ''}`);
+      if (batchRows.length > 0) out.push(textTable(COLUMNS, batchRows.map(resultRow)));
+      for (const s of skipped.filter((s) => s.batch === batch)) out.push(`  skipped groups ${s.groups}: ${s.reason}`);
+      out.push('');
+    }
+  }
+  out.push(
+    'speedup: against 1 worker (same groups and policy); efficiency: speedup / workers; imbalance: busiest worker / mean worker busy time;',
+    'overhead: share of the wall time outside the busiest worker\'s compute (dispatch, messaging, waiting).',
+  );
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,81 @@
+// A device's share of an activation: a contiguous range of channels (or, after
+// flatten, of features) of the whole batch. Pieces travel between devices and
+// are stitched back together here; the same code runs on the host and in the
+// device workers.
+import type { Tensor } from '../tensor/tensor.js';
+
+/** Half-open range [start, end) of channels (features after flatten). */
+export type Range = [number, number];
+
+/** Channels [start, start + shape[1]) of a tensor of shape [N, C, ...spatial]. */
+export interface Activation {
+  /** [N, channels held, ...spatial]: the local tensor. */
+  shape: number[];
+  data: Float32Array;
+  /** Index of the first channel held, in the whole tensor's numbering. */
+  start: number;
+}
+
+export function rangeOf(a: Activation): Range {
+  return [a.start, a.start + a.shape[1]];
+}
+
+export function overlap(a: Range, b: Range): Range | null {
+  const start = Math.max(a[0], b[0]);
+  const end = Math.min(a[1], b[1]);
+  return start < end ? [start, end] : null;
+}
+
+export function rangeLength(r: Range): number {
+  return r[1] - r[0];
+}
+
+/** Values per channel per sample (the product of the spatial dimensions). */
+export function planeOf(shape: readonly number[]): number {
+  let p = 1;
+  for (let i = 2; i < shape.length; i++) p *= shape[i];
+  return p;
+}
+
+/**
+ * Channels `range` of the whole tensor, copied out of `pieces` (which must
+ * cover the range between them; overlaps are fine). Copies whole channel
+ * planes, so values are exactly the pieces' values.
+ */
+export function gather(pieces: readonly Activation[], range: Range): Activation {
+  if (pieces.length === 0) throw new Error('gather: no pieces');
+  const [N] = pieces[0].shape;
+  const spatial = pieces[0].shape.slice(2);
+  const plane = planeOf(pieces[0].shape);
+  const channels = rangeLength(range);
+  const data = new Float32Array(N * channels * plane);
+  let covered = 0;
+  const seen = new Uint8Array(channels);
+  for (const piece of pieces) {
+    const within = overlap(rangeOf(piece), range);
+    if (!within) continue;
+    const held = piece.shape[1];
+    const count = rangeLength(within);
+    for (let n = 0; n < N; n++) {
+      const from = (n * held + (within[0] - piece.start)) * plane;
+      const to = (n * channels + (within[0] - range[0])) * plane;
+      data.set(piece.data.subarray(from, from + count * plane), to);
+    }
+    for (let c = within[0]; c < within[1]; c++) {
+      if (!seen[c - range[0]]) covered++;
+      seen[c - range[0]] = 1;
+    }
+  }
+  if (covered !== channels) throw new Error(`gather: pieces cover ${covered} of the ${channels} channels [${range[0]}, ${range[1]})`);
+  return { shape: [N, channels, ...spatial], data, start: range[0] };
+}
+
+/** The activation as a plain tensor (its local channels). */
+export function asTensor(a: Activation): Tensor {
+  return { shape: a.shape, data: a.data };
+}
+
+/** Bytes of `range` of an activation whose per-sample channel plane is `plane`, for a batch of N. */
+export function rangeBytes(range: Range, batch: number, plane: number): number {
+  return rangeLength(range) * batch * plane * 4;
+}

@@ -1,0 +1,325 @@
+// AlexNet split over simulated GPUs, the way Krizhevsky ran it on two GTX 580s:
+// each device a long-lived worker thread holding its half of every layer's
+// weights; the host moves activations between devices only where a layer
+// needs the other half, and counts every byte it moves.
+import { performance } from 'node:perf_hooks';
+import * as Comlink from 'comlink';
+import { fullSlice } from '../conv/geometry.js';
+import { errors, ExecutionError } from '../errors.js';
+import { planConv, planScratchFloats, releasePlan, type KernelPlan } from '../kernels/plan.js';
+import type { Conv2d } from '../layers/conv2d.js';
+import { sharedArena } from '../memory/arena.js';
+import type { AlexNet } from '../models/alexnet.js';
+import { checkTensor, type Tensor } from '../tensor/tensor.js';
+import { gather, rangeBytes, type Activation } from './activation.js';
+import { pieceGeometry } from './compute.js';
+import { Device } from './device.js';
+import type { ScratchLocation } from './device-state.js';
+import {
+  alexNetLayers,
+  deviceMemory,
+  layerCosts,
+  layerShapes,
+  partition,
+  rows,
+  transfersInto,
+  type DeviceLayerCost,
+  type DeviceMemory,
+  type DevicePiece,
+  type LayerShapes,
+  type LayerSpec,
+} from './partition.js';
+
+/** A GTX 580's memory. */
+export const GTX580_BYTES = 3 * 2 ** 30;
+export const GIB = 2 ** 30;
+
+export interface SplitOptions {
+  /** Number of devices (worker threads). Default 2. */
+  devices?: number;
+  /** Batch size the memory budget is checked for at load. Default 1. */
+  batch?: number;
+  /** Input side, height = width. Default: the smallest the model takes (227 for the paper's AlexNet). */
+  inputSize?: number;
+  /** Memory of each device in bytes. Default 3 GiB, a GTX 580's. */
+  budgetBytes?: number;
+  /** Simulated link bandwidth between devices in gigabits per second; each transfer waits bytes / bandwidth. Default: no delay. */
+  linkGbps?: number;
+}
+
+export interface DeviceLayerRun extends DeviceLayerCost {
+  computeMs: number;
+  /** Time assembling the input from the own share and received pieces. */
+  assembleMs: number;
+  /** Simulated time on the link for the received bytes (0 without --link-gbps). */
+  linkMs: number;
+}
+
+export interface LayerRun {
+  name: string;
+  label: string;
+  /** Wall-clock time of the layer on the host: exchange, link delay and the slowest device. */
+  wallMs: number;
+  devices: DeviceLayerRun[];
+}
+
+export interface SplitRun {
+  devices: number;
+  inputShape: number[];
+  wallMs: number;
+  layers: LayerRun[];
+  /** Bytes the host sent (the image, to every device) and received (the logits). */
+  hostInBytes: number;
+  hostOutBytes: number;
+  /** Bytes received across devices, summed over layers, per device. */
+  exchangedBytes: number[];
+  memory: DeviceMemory[];
+  /** Kernels the convolutions ran with (KernelPlan.kind). */
+  kernels: string[];
+}
+
+/** The smallest square input an AlexNet with this pooled size takes (227 for pooled = 6). */
+export function alexNetInputSize(pooled: number): number {
+  const pool = (out: number) => 2 * out + 1; // MaxPool2d(3, 2) inverted
+  return 4 * (pool(pool(pool(pooled))) - 1) + 11; // conv1: 11x11, stride 4
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+  if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  if (bytes >= 2 ** 10) return `${(bytes / 2 ** 10).toFixed(1)} KiB`;
+  return `${bytes} B`;
+}
+
+function checkBudget(memory: DeviceMemory[], budgetBytes: number, what: string): void {
+  if (memory.every((m) => m.totalBytes <= budgetBytes)) return;
+  const needs = memory
+    .map((m) => `device ${m.device} needs ${formatBytes(m.totalBytes)} (${formatBytes(m.weightBytes)} weights + ${formatBytes(m.activationBytes)} activations at ${m.peakLayer})`)
+    .join('; ');
+  const n = memory.length;
+  throw errors.deviceMemory(
+    `${what} does not fit ${n} device${n > 1 ? 's' : ''} of ${formatBytes(budgetBytes)}: ${needs}; each has ${formatBytes(budgetBytes)}`,
+    memory.map((m) => m.totalBytes),
+    budgetBytes,
+  );
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+interface PlanSet {
+  /** plans[device][layer] */
+  plans: (KernelPlan | null)[][];
+  scratch: Float32Array[];
+}
+
+export class SplitAlexNet {
+  readonly layers: LayerSpec[];
+  readonly deviceCount: number;
+  readonly budgetBytes: number;
+  readonly linkGbps: number;
+  /** Memory each device needs for the batch and input size given at load. */
+  readonly memory: DeviceMemory[];
+  /** Each device's pieces; the weight buffers now live in the devices (only shapes and counts remain here). */
+  readonly pieces: DevicePiece[][];
+  private readonly planSets = new Map<string, PlanSet>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  lastRun: SplitRun | null = null;
+
+  private constructor(
+    private readonly model: AlexNet,
+    private readonly devices: Device[],
+    layers: LayerSpec[],
+    pieces: DevicePiece[][],
+    options: Required<SplitOptions>,
+    memory: DeviceMemory[],
+  ) {
+    this.layers = layers;
+    this.pieces = pieces;
+    this.deviceCount = devices.length;
+    this.budgetBytes = options.budgetBytes;
+    this.linkGbps = options.linkGbps;
+    this.memory = memory;
+  }
+
+  /**
+   * Splits the model's weights over `devices` worker threads. Refuses, before
+   * starting any thread, a model whose share does not fit a device's budget
+   * for the given batch.
+   */
+  static async create(model: AlexNet, options: SplitOptions = {}): Promise<SplitAlexNet> {
+    const resolved: Required<SplitOptions> = {
+      devices: options.devices ?? 2,
+      batch: options.batch ?? 1,
+      inputSize: options.inputSize ?? alexNetInputSize(model.config.pooled),
+      budgetBytes: options.budgetBytes ?? GTX580_BYTES,
+      linkGbps: options.linkGbps ?? Infinity,
+    };
+    const { devices, batch, inputSize, budgetBytes, linkGbps } = resolved;
+    if (!Number.isInteger(devices) || devices <= 0) throw errors.notPositiveInteger('devices', devices);
+    if (!Number.isInteger(batch) || batch <= 0) throw errors.notPositiveInteger('batch', batch);
+    if (!Number.isInteger(inputSize) || inputSize <= 0) throw errors.notPositiveInteger('inputSize', inputSize);
+    if (!(budgetBytes > 0)) throw errors.invalid('budgetBytes', `must be a positive number of bytes, got ${budgetBytes}`);
+    if (!(linkGbps > 0)) throw errors.invalid('linkGbps', `must be a positive number of gigabits per second, got ${linkGbps}`);
+
+    const layers = alexNetLayers(model);
+    const pieces = partition(layers, devices, model.config.pooled ** 2);
+    const shapes = layerShapes(layers, [batch, 3, inputSize, inputSize]);
+    const memory = deviceMemory(pieces, shapes, layers);
+    checkBudget(memory, budgetBytes, `AlexNet at batch ${batch} (${inputSize}x${inputSize})`);
+
+    const started: Device[] = [];
+    try {
+      for (let d = 0; d < devices; d++) started.push(new Device(d));
+      await Promise.all(
+        started.map((device, d) => {
+          const buffers = pieces[d].flatMap((p) => [p.weight?.data.buffer, p.bias?.data.buffer]).filter((b): b is ArrayBuffer => !!b);
+          return device.call((api) => api.load(Comlink.transfer(pieces[d], buffers)));
+        }),
+      );
+    } catch (error) {
+      await Promise.all(started.map((device) => device.close()));
+      throw error;
+    }
+    return new SplitAlexNet(model, started, layers, pieces, resolved, memory);
+  }
+
+  /** Per layer, per device: parameters, weight bytes, bytes received and working set, for an input shape. */
+  costs(inputShape: number[]): DeviceLayerCost[][] {
+    return layerCosts(this.pieces, layerShapes(this.layers, inputShape));
+  }
+
+  /** Memory each device needs for an input shape. */
+  memoryFor(inputShape: number[]): DeviceMemory[] {
+    return deviceMemory(this.pieces, layerShapes(this.layers, inputShape), this.layers);
+  }
+
+  /** Logits [N, classes] for x [N, 3, H, W]; the run's timings and traffic are in `lastRun`. */
+  forward(x: Tensor): Promise<Tensor> {
+    const run = this.queue.then(() => this.forwardNow(x));
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  private checkInput(x: Tensor): LayerShapes[] {
+    checkTensor('x', x, [4]);
+    if (x.shape[1] !== 3) throw errors.invalid('x.shape', `AlexNet takes 3 input channels, got shape [${x.shape}]`);
+    const shapes = layerShapes(this.layers, x.shape);
+    const flat = shapes.find((_, i) => this.layers[i].op.kind === 'flatten')!;
+    const fc6Inputs = (this.model.classifier.layers[1] as unknown as { weight: Tensor }).weight.shape[1];
+    if (flat.output[1] !== fc6Inputs) {
+      const p = this.model.config.pooled;
+      throw errors.invalid('x.shape', `input ${x.shape[2]}x${x.shape[3]} gives ${flat.input[2]}x${flat.input[3]} maps before fc6, which expects ${p}x${p}`);
+    }
+    return shapes;
+  }
+
+  private async forwardNow(x: Tensor): Promise<Tensor> {
+    if (this.closed) throw new ExecutionError('the split model is closed');
+    const shapes = this.checkInput(x);
+    const memory = deviceMemory(this.pieces, shapes, this.layers);
+    checkBudget(memory, this.budgetBytes, `AlexNet at batch ${x.shape[0]} (${x.shape[2]}x${x.shape[3]})`);
+    const key = x.shape.join('x');
+    await this.ensurePlans(key, shapes);
+    const costs = layerCosts(this.pieces, shapes);
+    const D = this.deviceCount;
+    const start = performance.now();
+
+    const image: Activation = { shape: [...x.shape], data: x.data, start: 0 };
+    await Promise.all(this.devices.map((device) => device.call((api) => api.setInput(image))));
+    const layers: LayerRun[] = [];
+    for (let layer = 0; layer < this.layers.length; layer++) {
+      const t0 = performance.now();
+      const transfers = transfersInto(this.pieces, layer);
+      // Read every piece before any device overwrites its activation with this layer's output.
+      const received = await Promise.all(
+        transfers.map((list) => Promise.all(list.map((t) => this.devices[t.from].call((api) => api.read(t.range[0], t.range[1]))))),
+      );
+      const timings = await Promise.all(
+        this.devices.map(async (device, d) => {
+          const linkMs = Number.isFinite(this.linkGbps) ? ((costs[layer][d].receivedBytes * 8) / (this.linkGbps * 1e9)) * 1000 : 0;
+          if (linkMs > 0) await sleep(linkMs);
+          const pieces = received[d];
+          const timing = await device.call((api) => api.run(layer, Comlink.transfer(pieces, pieces.map((p) => p.data.buffer)), key));
+          return { ...costs[layer][d], ...timing, linkMs };
+        }),
+      );
+      const spec = this.layers[layer];
+      layers.push({ name: spec.name, label: spec.label, wallMs: performance.now() - t0, devices: timings });
+    }
+    const last = this.pieces.map((p) => p[p.length - 1].produces);
+    const outputs = await Promise.all(this.devices.map((device, d) => device.call((api) => api.read(last[d][0], last[d][1]))));
+    const classes = shapes[shapes.length - 1].output[1];
+    const logits = gather(outputs, [0, classes]);
+    const wallMs = performance.now() - start;
+    this.lastRun = {
+      devices: D,
+      inputShape: [...x.shape],
+      wallMs,
+      layers,
+      hostInBytes: x.data.byteLength * D,
+      hostOutBytes: rangeBytes([0, classes], x.shape[0], 1),
+      exchangedBytes: Array.from({ length: D }, (_, d) => layers.reduce((sum, l) => sum + l.devices[d].receivedBytes, 0)),
+      memory,
+      kernels: [...new Set(this.planSets.get(key)!.plans.flat().filter((p) => p !== null).map((p) => p.kind))],
+    };
+    return { shape: logits.shape, data: logits.data };
+  }
+
+  /** Kernel plans for every device's convolutions at this input shape, made once on the host and sent to the devices. */
+  private async ensurePlans(key: string, shapes: LayerShapes[]): Promise<void> {
+    if (this.planSets.has(key)) return;
+    if (this.planSets.size >= 4) await this.dropPlans(this.planSets.keys().next().value!);
+    const set: PlanSet = { plans: [], scratch: [] };
+    this.planSets.set(key, set);
+    const locations: (ScratchLocation | null)[][] = [];
+    for (let d = 0; d < this.deviceCount; d++) {
+      const plans: (KernelPlan | null)[] = [];
+      const scratch: (ScratchLocation | null)[] = [];
+      this.pieces[d].forEach((piece, layer) => {
+        if (piece.op.kind !== 'conv') {
+          plans.push(null);
+          scratch.push(null);
+          return;
+        }
+        const geometry = pieceGeometry(piece, shapes[layer].input);
+        // The host still has the whole weight: plan (and pack, for fast kernels) this device's rows of it.
+        const weight = rows((this.layers[layer].module as Conv2d).weight, piece.produces);
+        const plan = planConv(geometry, weight.data);
+        plans.push(plan);
+        const floats = planScratchFloats(plan, fullSlice(geometry));
+        if (floats > 0) {
+          const buffer = sharedArena().allocateFloat32(floats);
+          set.scratch.push(buffer);
+          scratch.push({ byteOffset: buffer.byteOffset, length: floats });
+        } else scratch.push(null);
+      });
+      set.plans.push(plans);
+      locations.push(scratch);
+    }
+    await Promise.all(this.devices.map((device, d) => device.call((api) => api.setPlans(key, set.plans[d], locations[d]))));
+  }
+
+  private async dropPlans(key: string): Promise<void> {
+    const set = this.planSets.get(key);
+    if (!set) return;
+    this.planSets.delete(key);
+    await Promise.all(this.devices.map((device) => device.call((api) => api.dropPlans(key)).catch(() => {})));
+    this.releasePlanSet(set);
+  }
+
+  private releasePlanSet(set: PlanSet): void {
+    for (const plans of set.plans) for (const plan of plans) if (plan) releasePlan(plan);
+    for (const buffer of set.scratch) sharedArena().release(buffer);
+  }
+
+  /** Stops the device threads and frees the kernel plans. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue;
+    for (const set of this.planSets.values()) this.releasePlanSet(set);
+    this.planSets.clear();
+    await Promise.all(this.devices.map((device) => device.close()));
+  }
+}

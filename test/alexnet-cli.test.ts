@@ -1,0 +1,103 @@
+// `groupconv alexnet` and `groupconv infer`, driven through the CLI's main()
+// on the reduced-width PyTorch fixture.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../src/cli/main.js';
+import { loadSafetensors, saveSafetensors } from '../src/index.js';
+import { expectClose } from './support/close.js';
+
+const DIR = join(import.meta.dirname, 'fixtures', 'alexnet');
+const weights = join(DIR, 'tiny-weights.safetensors');
+const ioFile = join(DIR, 'tiny-io.safetensors');
+const tmp = mkdtempSync(join(tmpdir(), 'groupconv-alexnet-cli-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s), isTTY: false } };
+  const code = await main(argv, io as never);
+  return { code, stdout, stderr };
+}
+
+describe('groupconv infer', () => {
+  it("writes PyTorch's logits as 'output', the same bits on 1 and 2 devices", async () => {
+    const outs = [];
+    for (const devices of ['1', '2']) {
+      const out = join(tmp, `y${devices}.safetensors`);
+      const r = await cli('infer', '--model', 'alexnet', '--weights', weights, '--input', ioFile, '--out', out, '--devices', devices);
+      expect(r.code, r.stderr).toBe(0);
+      const y = loadSafetensors(out).output;
+      expect(y.shape).toEqual([2, 10]);
+      expectClose(y.data, loadSafetensors(ioFile).output.data, 1e-4, 1e-4);
+      outs.push(y.data);
+    }
+    expect(outs[1]).toEqual(outs[0]);
+  });
+
+  it('fails in one line with exit code 2 on bad arguments', async () => {
+    const noInput = join(tmp, 'no-input.safetensors');
+    saveSafetensors(noInput, { x: { shape: [1], data: new Float32Array(1) } });
+    const truncated = join(tmp, 'truncated.safetensors');
+    const bytes = readFileSync(weights);
+    (await import('node:fs')).writeFileSync(truncated, bytes.subarray(0, bytes.length - 10));
+    const out = join(tmp, 'y.safetensors');
+    const cases: [string[], RegExp][] = [
+      [['--weights', weights, '--input', ioFile, '--out', out], /--model: is required/],
+      [['--model', 'vgg', '--weights', weights, '--input', ioFile, '--out', out], /--model: unknown model 'vgg'/],
+      [['--model', 'alexnet', '--weights', join(tmp, 'nope'), '--input', ioFile, '--out', out], /--weights: file '.*nope' does not exist/],
+      [['--model', 'alexnet', '--weights', weights, '--input', noInput, '--out', out], /--input: .* has no tensor named 'input' \(it has: x\)/],
+      [['--model', 'alexnet', '--weights', truncated, '--input', ioFile, '--out', out], /--weights: .*truncated/],
+      [['--model', 'alexnet', '--weights', weights, '--input', ioFile, '--out', out, '--devices', 'two'], /--devices: expected a positive integer/],
+      [['--model', 'alexnet', '--weights', weights, '--input', ioFile, '--out', join(tmp, 'missing-dir', 'y.safetensors')], /--out: directory .* does not exist/],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await cli('infer', ...argv);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
+});
+
+describe('groupconv alexnet', () => {
+  it('prints the per-layer split report and writes it as JSON', async () => {
+    const json = join(tmp, 'report.json');
+    const r = await cli('alexnet', '--weights', weights, '--devices', '2', '--batch', '2', '--link-gbps', '10', '--json', json);
+    expect(r.code, r.stderr).toBe(0);
+    for (const label of ['conv1', 'lrn1', 'conv2', 'conv3', 'conv4', 'conv5', 'fc6', 'fc7', 'fc8']) expect(r.stdout).toMatch(new RegExp(`\\b${label}\\b`));
+    expect(r.stdout).toMatch(/on 2 devices: batch 2, input 99x99/);
+    expect(r.stdout).toMatch(/speedup of 2 devices over 1 on the same batch: \d+\.\d\dx/);
+    expect(r.stdout).toMatch(/logits: bitwise identical on 1 and 2 devices/);
+    expect(r.stdout).toMatch(/device 1: .* weights \+ .* at conv1/);
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    expect(report.run.devices).toBe(2);
+    expect(report.logitsBitwiseEqual).toBe(true);
+    expect(report.deviceWeights.map((d: { parameters: number }) => d.parameters)).toEqual([41_069, 41_069]);
+    expect(report.run.layers).toHaveLength(23);
+    expect(report.linkGbps).toBe(10);
+  });
+
+  it('refuses, with exit code 1, a model that does not fit the budget', async () => {
+    const r = await cli('alexnet', '--weights', weights, '--devices', '1', '--batch', '2', '--budget-gb', '0.0001');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/refused: AlexNet at batch 2 \(99x99\) does not fit 1 device of 104\.9 KiB: device 0 needs .*; each has 104\.9 KiB/);
+  });
+
+  it('fails in one line with exit code 2 on bad arguments', async () => {
+    for (const [argv, message] of [
+      [['--batch', '0'], /--batch: expected a positive integer, got '0'/],
+      [['--budget-gb', 'lots'], /--budget-gb: expected a positive number/],
+      [['--link-gbps', '0'], /--link-gbps: expected a positive number/],
+      [['--frobnicate'], /Unknown option '--frobnicate'/],
+      [['--weights', weights, '--devices', '3'], /--devices: conv2: a device's \d+ outputs would straddle its 2 groups unevenly/],
+    ] as [string[], RegExp][]) {
+      const r = await cli('alexnet', ...argv);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
+});

@@ -1,0 +1,96 @@
+// AlexNet on device worker threads: the same logits on 1, 2 and 4 devices (bit
+// for bit), PyTorch's logits within tolerance, the traffic actually moved, the
+// memory budget, and clean shutdown. Uses the reduced-width PyTorch fixture.
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ArgumentError, DeviceMemoryError, ExecutionError, loadSafetensors, models, SplitAlexNet, type Tensor } from '../src/index.js';
+import { expectClose } from './support/close.js';
+
+const DIR = join(import.meta.dirname, 'fixtures', 'alexnet');
+const weights = loadSafetensors(join(DIR, 'tiny-weights.safetensors'));
+const io = loadSafetensors(join(DIR, 'tiny-io.safetensors'));
+const model = models.AlexNet.fromStateDict(weights);
+
+const open: SplitAlexNet[] = [];
+async function split(options: Parameters<typeof SplitAlexNet.create>[1]): Promise<SplitAlexNet> {
+  const s = await SplitAlexNet.create(model, options);
+  open.push(s);
+  return s;
+}
+afterAll(async () => {
+  await Promise.all(open.map((s) => s.close()));
+});
+
+const bits = (t: Tensor) => Array.from(new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length));
+
+describe('AlexNet split over devices', () => {
+  const results = new Map<number, Tensor>();
+
+  it.each([1, 2, 4])('on %i device(s) gives PyTorch logits', async (devices) => {
+    const s = await split({ devices, batch: 2 });
+    const y = await s.forward(io.input);
+    expect(y.shape).toEqual([2, 10]);
+    expectClose(y.data, io.output.data, 1e-4, 1e-4, `logits on ${devices} devices`);
+    results.set(devices, y);
+    await s.close();
+  });
+
+  it('gives bitwise the same logits on 1, 2 and 4 devices, and as the model on this thread', () => {
+    const host = model.forward(io.input);
+    for (const devices of [1, 2, 4]) expect(bits(results.get(devices)!), `${devices} devices`).toEqual(bits(host));
+  });
+
+  it('moves exactly the bytes the partition says, and times every layer on every device', async () => {
+    const s = await split({ devices: 2, batch: 2, linkGbps: 0.01 });
+    await s.forward(io.input);
+    const run = s.lastRun!;
+    const costs = s.costs([2, 3, 99, 99]);
+    expect(run.layers.map((l) => l.devices.map((d) => d.receivedBytes))).toEqual(costs.map((l) => l.map((d) => d.receivedBytes)));
+    // lrn1 on the 16-channel, 23x23 conv1 output: 2 maps of the other device's, for 2 images.
+    expect(run.layers[2].devices.map((d) => d.receivedBytes)).toEqual([2 * 23 * 23 * 2 * 4, 2 * 23 * 23 * 2 * 4]);
+    expect(run.exchangedBytes).toEqual([0, 1].map((d) => costs.reduce((sum, l) => sum + l[d].receivedBytes, 0)));
+    // The simulated link: bytes * 8 / 0.01 Gbit/s.
+    expect(run.layers[2].devices[0].linkMs).toBeCloseTo(((2 * 23 * 23 * 2 * 4 * 8) / 1e7) * 1000, 9);
+    expect(run.layers[0].devices[0].linkMs).toBe(0);
+    expect(run.hostInBytes).toBe(2 * io.input.data.byteLength);
+    expect(run.hostOutBytes).toBe(2 * 10 * 4);
+    expect(run.kernels.length).toBeGreaterThan(0);
+    for (const layer of run.layers) for (const d of layer.devices) expect(d.computeMs).toBeGreaterThanOrEqual(0);
+    await s.close();
+  });
+
+  it('refuses at load a model that does not fit one device but runs on two, quoting need and budget', async () => {
+    const two = await split({ devices: 2, batch: 2, budgetBytes: Infinity });
+    const one = await split({ devices: 1, batch: 2, budgetBytes: Infinity });
+    const budget = Math.floor((one.memory[0].totalBytes + two.memory[0].totalBytes) / 2);
+    await Promise.all([one.close(), two.close()]);
+    let refusal: unknown;
+    await SplitAlexNet.create(model, { devices: 1, batch: 2, budgetBytes: budget }).catch((e) => (refusal = e));
+    expect(refusal).toBeInstanceOf(DeviceMemoryError);
+    expect((refusal as DeviceMemoryError).neededBytes).toEqual([one.memory[0].totalBytes]);
+    expect((refusal as Error).message).toMatch(/does not fit 1 device of .*: device 0 needs .* weights \+ .* activations at conv1\); each has /);
+    const fits = await split({ devices: 2, batch: 2, budgetBytes: budget });
+    expectClose((await fits.forward(io.input)).data, io.output.data, 1e-4, 1e-4);
+    // A bigger batch than planned for is checked again at forward time.
+    const big = { shape: [64, 3, 99, 99], data: new Float32Array(64 * 3 * 99 * 99) };
+    await expect(fits.forward(big)).rejects.toThrow(DeviceMemoryError);
+    await fits.close();
+  });
+
+  it('rejects bad input without breaking the devices, and refuses work once closed', async () => {
+    const s = await split({ devices: 2, batch: 2 });
+    await expect(s.forward({ shape: [1, 3, 64, 64], data: new Float32Array(3 * 64 * 64) })).rejects.toThrow(ArgumentError);
+    await expect(s.forward({ shape: [1, 3, 131, 131], data: new Float32Array(3 * 131 * 131) })).rejects.toThrow(/expects 2x2/);
+    expect(bits(await s.forward(io.input))).toEqual(bits(results.get(2)!));
+    await s.close();
+    await s.close(); // twice is fine
+    await expect(s.forward(io.input)).rejects.toThrow(ExecutionError);
+  });
+
+  it('rejects bad options before starting any thread', async () => {
+    await expect(SplitAlexNet.create(model, { devices: 0 })).rejects.toThrow(/devices: must be a positive integer/);
+    await expect(SplitAlexNet.create(model, { devices: 3 })).rejects.toThrow(/straddle/);
+    await expect(SplitAlexNet.create(model, { budgetBytes: -1 })).rejects.toThrow(/budgetBytes/);
+    await expect(SplitAlexNet.create(model, { linkGbps: 0 })).rejects.toThrow(/linkGbps/);
+  });
+});
