@@ -99,7 +99,7 @@ describe('safetensors failures', () => {
     const cases: [Uint8Array, RegExp][] = [
       [file('{not json'), /header is not valid JSON/],
       [file('[1, 2]'), /header is not a JSON object/],
-      [file({ a: { dtype: 'I32', shape: [2], data_offsets: [0, 8] } }, f32), /tensor 'a' has dtype I32; supported: F32, F16, BF16, F64/],
+      [file({ a: { dtype: 'C64', shape: [1], data_offsets: [0, 8] } }, f32), /tensor 'a' has dtype C64; supported: F32, F16, BF16, F64, I64/],
       [file({ a: { dtype: 'F32', shape: [2, -1], data_offsets: [0, 8] } }, f32), /tensor 'a' has a bad shape/],
       [file({ a: { dtype: 'F32', shape: [2], data_offsets: [8, 0] } }, f32), /tensor 'a' has bad data_offsets/],
       [file({ a: { dtype: 'F32', shape: [2] } }, f32), /tensor 'a' has bad data_offsets/],
