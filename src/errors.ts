@@ -115,6 +115,10 @@ export const errors = {
   shapeMismatch: (name: string, expected: number[], actual: number[]) =>
     new ArgumentError(name, `expected shape ${show(expected)}, got ${show(actual)}`),
   invalid: (name: string, message: string) => new ArgumentError(name, message),
+  arenaExhausted: (missingBytes: number, capacityBytes: number, maxBytes: number) =>
+    new RangeError(
+      `shared arena: cannot grow by ${missingBytes} bytes (capacity ${capacityBytes} bytes, limit ${maxBytes} bytes, or the system refused the memory)`,
+    ),
   deviceMemory: (message: string, neededBytes: number[], budgetBytes: number) => new DeviceMemoryError(message, neededBytes, budgetBytes),
   taskThrew: (task: TaskLocation, tasks: number, cause: unknown) =>
     new TaskError(`task ${task.index + 1} of ${tasks} (${describeTask(task)}) failed in its worker: ${reasonOf(cause)}`, task, tasks, { cause }),

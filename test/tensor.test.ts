@@ -98,6 +98,19 @@ describe('shared arena', () => {
     dispose(first, big);
   });
 
+  it('an allocation past the 4 GiB limit throws and leaves the arena usable', () => {
+    const arena = sharedArena();
+    const before = arena.stats();
+    expect(() => zeros([2 ** 30 + 1], { shared: true })).toThrow(/shared arena: cannot grow/);
+    expect(arena.stats().liveBytes).toBe(before.liveBytes);
+    expect(arena.stats().blocks).toBe(before.blocks);
+    const next = zeros([8], { shared: true });
+    next.data[7] = 3;
+    expect(next.data.byteOffset + 32).toBeLessThanOrEqual(arena.stats().capacityBytes);
+    dispose(next);
+    expect(arena.stats().liveBytes).toBe(before.liveBytes);
+  });
+
   it('dispose of a tensor that is not shared does nothing', () => {
     const plain = zeros([4]);
     dispose(plain);

@@ -3,6 +3,8 @@
 // read and write tensors placed here in place, with no copy. Blocks are freed
 // explicitly (dispose) or when the owning Float32Array is garbage collected.
 
+import { errors } from '../errors.js';
+
 const PAGE_BYTES = 65536;
 /** Bytes at the bottom of the memory left to WebAssembly modules (static data, stack). */
 export const RESERVED_LOW_BYTES = 1 << 20;
@@ -106,15 +108,21 @@ export class SharedArena {
   private ensureCapacity(endByte: number): void {
     const current = this.buffer.byteLength;
     if (endByte <= current) return;
-    // Grow geometrically so repeated allocations do not grow page by page.
-    const wanted = Math.max(endByte, Math.min(current * 2, current + (512 << 20)));
-    const pages = Math.ceil((wanted - current) / PAGE_BYTES);
+    const maxBytes = MAX_PAGES * PAGE_BYTES;
+    if (endByte > maxBytes) throw errors.arenaExhausted(endByte - current, current, maxBytes);
+    // Grow geometrically so repeated allocations do not grow page by page,
+    // but never past the limit, and fall back to the exact need.
+    const wanted = Math.min(maxBytes, Math.max(endByte, Math.min(current * 2, current + (512 << 20))));
     const needed = Math.ceil((endByte - current) / PAGE_BYTES);
     this.previousBuffers.add(this.buffer);
     try {
-      this.memory.grow(Math.min(pages, MAX_PAGES - current / PAGE_BYTES));
+      this.memory.grow(Math.ceil((wanted - current) / PAGE_BYTES));
     } catch {
-      this.memory.grow(needed); // throws RangeError when even that does not fit
+      try {
+        this.memory.grow(needed);
+      } catch {
+        throw errors.arenaExhausted(endByte - current, current, maxBytes);
+      }
     }
   }
 
