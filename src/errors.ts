@@ -19,6 +19,44 @@ export class ExecutionError extends Error {
   }
 }
 
+/** Where in a convolution a failed task was: its groups and its slice of the output. */
+export interface TaskLocation {
+  index: number;
+  groupStart: number;
+  groupEnd: number;
+  outChannelStart: number;
+  outChannelEnd: number;
+  batchStart: number;
+  batchEnd: number;
+}
+
+/** A task of a GroupedConvEngine call failed in its worker (it threw, or the worker died); `task` says which. */
+export class TaskError extends ExecutionError {
+  readonly task: TaskLocation;
+  readonly tasks: number;
+  constructor(message: string, task: TaskLocation, tasks: number, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TaskError';
+    this.task = task;
+    this.tasks = tasks;
+  }
+}
+
+/** A GroupedConvEngine call was cancelled by its AbortSignal; `cause` is the signal's reason. */
+export class AbortError extends ExecutionError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AbortError';
+  }
+}
+
+const describeTask = (t: TaskLocation): string => {
+  const groups = t.groupEnd - t.groupStart === 1 ? `group ${t.groupStart}` : `groups ${t.groupStart}..${t.groupEnd - 1}`;
+  return `${groups}, output channels [${t.outChannelStart}, ${t.outChannelEnd}), images [${t.batchStart}, ${t.batchEnd})`;
+};
+
+const reasonOf = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause));
+
 const show = (value: unknown): string => {
   if (Array.isArray(value)) return `[${value.map(show).join(', ')}]`;
   if (typeof value === 'string') return `'${value}'`;
@@ -65,4 +103,17 @@ export const errors = {
   shapeMismatch: (name: string, expected: number[], actual: number[]) =>
     new ArgumentError(name, `expected shape ${show(expected)}, got ${show(actual)}`),
   invalid: (name: string, message: string) => new ArgumentError(name, message),
+  taskThrew: (task: TaskLocation, tasks: number, cause: unknown) =>
+    new TaskError(`task ${task.index + 1} of ${tasks} (${describeTask(task)}) failed in its worker: ${reasonOf(cause)}`, task, tasks, { cause }),
+  workerDied: (task: TaskLocation, tasks: number, cause: unknown) =>
+    new TaskError(
+      `task ${task.index + 1} of ${tasks} (${describeTask(task)}) failed: the worker running it died (${reasonOf(cause)}); the pool replaces it`,
+      task,
+      tasks,
+      { cause },
+    ),
+  aborted: (reason: unknown) => new AbortError(`conv2d was aborted: ${reasonOf(reason)}`, { cause: reason }),
+  engineClosed: () => new ExecutionError('the GroupedConvEngine is closed; create a new engine to run more convolutions'),
+  closedWhileRunning: () => new ExecutionError('the GroupedConvEngine was closed while this call was running; its result was discarded'),
+  layerClosed: () => new ExecutionError('this engine layer was closed; prepare it again with engine.layer(weight, bias, options)'),
 };

@@ -3,6 +3,7 @@ import { checkConvOptions, convFlops, outputShapeOf, resolveShapes, type Conv2dO
 import { errors } from '../errors.js';
 import { Random, uniformArray } from '../random.js';
 import type { Tensor } from '../tensor/tensor.js';
+import type { ConvRunner } from './conv-runner.js';
 import { Module } from './module.js';
 
 export interface Conv2dLayerOptions {
@@ -17,11 +18,6 @@ export interface Conv2dLayerOptions {
   bias?: boolean;
   /** Seed of the initialisation; layers built with the same seed get the same weights. */
   seed?: number;
-}
-
-/** Anything that can run a convolution: the single-thread path or a GroupedConvEngine. */
-export interface ConvRunner {
-  conv2d(input: Tensor, weight: Tensor, bias: Tensor | null, options: Conv2dOptions): Tensor | Promise<Tensor>;
 }
 
 let nextSeed = 1;
@@ -77,7 +73,7 @@ export class Conv2d extends Module {
   }
 
   /** The same convolution through another runner, e.g. a GroupedConvEngine. */
-  forwardOn(runner: ConvRunner, x: Tensor): Tensor | Promise<Tensor> {
+  override async forwardWith(runner: ConvRunner, x: Tensor): Promise<Tensor> {
     return runner.conv2d(x, this.weight, this.bias, this.options);
   }
 

@@ -1,5 +1,6 @@
 import { ArgumentError, errors } from '../errors.js';
 import { checkTensor, numel, type Tensor } from '../tensor/tensor.js';
+import type { ConvRunner } from './conv-runner.js';
 
 export type StateDict = Record<string, Tensor>;
 
@@ -9,6 +10,18 @@ export type StateDict = Record<string, Tensor>;
  * (`features.0.weight`, `bn3.running_var`, ...).
  */
 export abstract class Module {
+  /** The forward pass on this thread. */
+  abstract forward(x: Tensor): Tensor;
+
+  /**
+   * The same forward pass with every convolution sent to `runner` (e.g. a
+   * GroupedConvEngine). Layers without convolutions compute on this thread;
+   * containers and models override it to route their children.
+   */
+  async forwardWith(_runner: ConvRunner, x: Tensor): Promise<Tensor> {
+    return this.forward(x);
+  }
+
   private readonly parametersByName = new Map<string, Tensor | null>();
   private readonly buffersByName = new Map<string, Tensor>();
   private readonly children = new Map<string, Module>();

@@ -1,0 +1,318 @@
+// GroupedConvEngine: one convolution's groups computed on several worker
+// threads at once, the way AlexNet ran its two halves on two GPUs. Tensors live
+// in the shared arena (the "device memory"); tasks carry only offsets and a
+// slice of the output; each task writes its own disjoint slice, so there is
+// nothing to concatenate.
+import { availableParallelism } from 'node:os';
+import type { ResourceLimits } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { outputShapeOf, resolveConv2d, resolveShapes, type Conv2dOptions } from '../conv/geometry.js';
+import { errors } from '../errors.js';
+import type { ConvRunner } from '../layers/conv-runner.js';
+import { sharedArena } from '../memory/arena.js';
+import { partitionConv, PARTITION_POLICIES, type ConvTask, type PartitionPolicy } from '../scheduler/partition.js';
+import { checkTensor, dispose, isShared, toShared, zeros, type Tensor } from '../tensor/tensor.js';
+import { EngineLayer, type PlanEntry } from './layer.js';
+import { buildProfile, type ConvProfile, type TaskTiming } from './profile.js';
+import { absoluteNow, type ArenaRef, type ConvTaskMessage, type TaskReport, type WorkerMessage } from './protocol.js';
+import { defaultWorkerFile, workerFileOf } from './worker-file.js';
+
+export interface GroupedConvEngineOptions {
+  /** Worker threads in the pool (default: the machine's available parallelism). */
+  workers?: number;
+  /** How a convolution is cut into tasks (default 'balanced'); see PartitionPolicy. */
+  policy?: PartitionPolicy;
+  /** Limits for each worker thread (piscina resourceLimits); a worker that exceeds them dies and is replaced. */
+  resourceLimits?: ResourceLimits;
+  /**
+   * How idle workers wait for work (piscina's `atomics`): 'sync' (default) blocks
+   * them in Atomics.wait, the lowest latency; 'async' and 'disabled' keep their event loops running.
+   */
+  atomics?: 'sync' | 'async' | 'disabled';
+  /**
+   * Advanced: the worker entry, a module whose default export is (or wraps)
+   * workers/conv-worker's handler. A .ts entry works only when running from the sources.
+   */
+  workerFile?: string | URL;
+}
+
+export interface EngineRunOptions {
+  /** Resolve to `{ output, profile }` with where the time went. */
+  profile?: boolean;
+  /**
+   * Write the result here instead of allocating: a shared tensor
+   * (zeros(shape, { shared: true })) of the output's shape. If the call fails its contents are unspecified.
+   */
+  out?: Tensor;
+  /** Cancels the call: its tasks stop before their next image and the call rejects with an AbortError. */
+  signal?: AbortSignal;
+  /** Overrides the engine's policy for this call. */
+  policy?: PartitionPolicy;
+}
+
+export type EngineConv2dOptions = Conv2dOptions & EngineRunOptions;
+
+export interface ProfiledResult {
+  output: Tensor;
+  profile: ConvProfile;
+}
+
+const ENGINE_OPTION_KEYS = ['workers', 'policy', 'resourceLimits', 'atomics', 'workerFile'] as const;
+const RUN_OPTION_KEYS = ['profile', 'out', 'signal', 'policy'] as const;
+
+/** One call in flight: its cancel flag in shared memory and the first error that ended it. */
+class Call {
+  error: unknown = null;
+  settled: Promise<unknown> = Promise.resolve();
+  constructor(private readonly control: Int32Array) {}
+
+  /** Ends the call with `error` (the first one wins) and tells its running tasks to stop. */
+  fail(error: unknown): void {
+    if (this.error === null) this.error = error;
+    Atomics.store(this.control, 0, 1);
+    Atomics.notify(this.control, 0); // for a task that waits on the flag rather than polling it
+  }
+}
+
+export class GroupedConvEngine implements ConvRunner {
+  readonly workers: number;
+  readonly policy: PartitionPolicy;
+  private readonly pool: Piscina;
+  private readonly calls = new Set<Call>();
+  private closing: Promise<void> | null = null;
+  /** The last error the pool reported outside any task (a worker that died while idle); it was replaced. */
+  lastPoolError: unknown = null;
+
+  constructor(options: GroupedConvEngineOptions = {}) {
+    if (options === null || typeof options !== 'object') throw errors.invalid('options', 'expected an object');
+    for (const key of Object.keys(options)) {
+      if (!(ENGINE_OPTION_KEYS as readonly string[]).includes(key)) throw errors.unknownOption('options', key, ENGINE_OPTION_KEYS);
+    }
+    const workers = options.workers ?? availableParallelism();
+    if (!Number.isInteger(workers) || workers < 1) throw errors.notPositiveInteger('workers', workers);
+    this.workers = workers;
+    this.policy = checkPolicy(options.policy ?? 'balanced');
+    if (options.atomics !== undefined && !['sync', 'async', 'disabled'].includes(options.atomics)) {
+      throw errors.invalid('atomics', `expected 'sync', 'async' or 'disabled', got ${String(options.atomics)}`);
+    }
+    const file = options.workerFile === undefined ? defaultWorkerFile() : workerFileOf(options.workerFile);
+    this.pool = new Piscina({
+      filename: file.filename,
+      workerData: { memory: sharedArena().memory, entry: file.entry },
+      // A fixed pool: every worker starts now and stays (piscina unrefs idle
+      // workers, so a script that forgets close() still exits).
+      minThreads: workers,
+      maxThreads: workers,
+      idleTimeout: Infinity,
+      resourceLimits: options.resourceLimits,
+      atomics: options.atomics ?? 'sync',
+      recordTiming: false,
+    });
+    // A worker dying between tasks is reported here rather than through a call; the pool replaces it.
+    this.pool.on('error', (error: unknown) => {
+      this.lastPoolError = error;
+    });
+  }
+
+  get closed(): boolean {
+    return this.closing !== null;
+  }
+
+  /**
+   * Places `weight` and `bias` in shared memory once, so every `run(input)`
+   * sends workers only the input: the GPU holding its half of the model.
+   */
+  layer(weight: Tensor, bias: Tensor | null | undefined, options: Conv2dOptions = {}): EngineLayer {
+    if (this.closed) throw errors.engineClosed();
+    return new EngineLayer(this, weight, bias ?? null, options);
+  }
+
+  /** torch.nn.functional.conv2d on the pool: the same checks, errors and results as `conv2d`. */
+  conv2d(input: Tensor, weight: Tensor, bias: Tensor | null | undefined, options: EngineConv2dOptions & { profile: true }): Promise<ProfiledResult>;
+  conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, options?: EngineConv2dOptions): Promise<Tensor>;
+  async conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, options: EngineConv2dOptions = {}): Promise<Tensor | ProfiledResult> {
+    if (options === null || typeof options !== 'object') throw errors.invalid('options', 'expected an object');
+    const { profile, out, signal, policy, ...convOptions } = options;
+    resolveConv2d(input, weight, bias, convOptions); // conv2d's own checks, in its order, before anything else
+    const layer = this.layer(weight, bias, convOptions);
+    try {
+      return await layer.run(input, { profile, out, signal, policy });
+    } finally {
+      layer.close();
+    }
+  }
+
+  /** conv2d resolving to `{ output, profile }`. */
+  conv2dProfiled(input: Tensor, weight: Tensor, bias?: Tensor | null, options: EngineConv2dOptions = {}): Promise<ProfiledResult> {
+    return this.conv2d(input, weight, bias, { ...options, profile: true });
+  }
+
+  /** Starts every worker thread and waits until each has run an empty task, so timings exclude start-up. */
+  async warmup(): Promise<number[]> {
+    const reports = await Promise.all(Array.from({ length: this.workers }, () => this.send({ kind: 'ping' })));
+    return reports.map((r) => r.threadId).sort((a, b) => a - b);
+  }
+
+  /** The round trip of one empty task through the pool. */
+  async ping(): Promise<{ threadId: number; roundTripMs: number }> {
+    const start = absoluteNow();
+    const report = await this.send({ kind: 'ping' });
+    return { threadId: report.threadId, roundTripMs: absoluteNow() - start };
+  }
+
+  /**
+   * Ends every worker. Calls still running are cancelled (their tasks stop
+   * before the next image) and reject; later calls reject. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const running = [...this.calls];
+      for (const call of running) call.fail(errors.closedWhileRunning());
+      await Promise.allSettled(running.map((c) => c.settled));
+      await this.pool.destroy();
+    })();
+    return this.closing;
+  }
+
+  private send(message: WorkerMessage): Promise<TaskReport> {
+    if (this.closed) return Promise.reject(errors.engineClosed());
+    return this.pool.run(message) as Promise<TaskReport>;
+  }
+
+  /** Runs a prepared layer on an input (checked by the caller). */
+  async execute(layer: EngineLayer, input: Tensor, options: EngineRunOptions): Promise<Tensor | ProfiledResult> {
+    const callStart = absoluteNow();
+    if (this.closed) throw errors.engineClosed();
+    checkRunOptions(options);
+    const x = checkTensor('input', input, [3, 4]);
+    const resolved = resolveShapes(x.shape, layer.weight.shape, layer.bias?.shape ?? null, layer.options);
+    const g = resolved.geometry;
+    const shape = outputShapeOf(resolved);
+    if (options.out !== undefined) checkOut(options.out, shape, [x, layer.weight, layer.bias]);
+    const policy = options.policy ?? this.policy;
+    const signal = options.signal;
+    if (signal?.aborted) throw errors.aborted(signal.reason);
+    const tasks = partitionConv(g, policy, this.workers);
+
+    // Every argument is checked: from here on the call owns arena blocks, all released in `finally`
+    // (also when an allocation itself fails part way).
+    const arena = sharedArena();
+    const owned: Float32Array[] = [];
+    let plan: PlanEntry | null = null;
+    let output: Tensor | null = options.out ?? null;
+    let call: Call | null = null;
+    const onAbort = () => call?.fail(errors.aborted(signal!.reason));
+    const timings: TaskTiming[] = [];
+    let firstDispatch = callStart;
+    try {
+      plan = layer.acquirePlan(g);
+      const shared = toShared(x);
+      if (shared !== x) owned.push(shared.data);
+      output ??= zeros(shape, { shared: true });
+      const controlBlock = arena.allocateFloat32(1);
+      owned.push(controlBlock);
+      const messages = tasks.map((task) => {
+        // At least one float: a kernel then always gets an arena view (a worker cannot allocate one itself).
+        const scratchFloats = Math.max(1, layer.scratchFloats(plan!, task), layer.scratchFloats(plan!, { ...task, batchEnd: task.batchStart + 1 }));
+        const scratch = arena.allocateFloat32(scratchFloats);
+        owned.push(scratch);
+        return taskMessage(plan!, layer, shared, output!, scratch, task, controlBlock.byteOffset);
+      });
+
+      const running = new Call(new Int32Array(controlBlock.buffer, controlBlock.byteOffset, 1));
+      call = running;
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.calls.add(running);
+      firstDispatch = absoluteNow();
+      const runs = tasks.map((task, i) => {
+        const submitTime = absoluteNow();
+        return this.pool.run(messages[i]).then(
+          // A task only stops early (report.cancelled) after call.fail, so call.error already says why.
+          (report: TaskReport) => void timings.push({ task, submitTime, report }),
+          (error: unknown) => running.fail(describeTaskFailure(task, tasks.length, error)),
+        );
+      });
+      running.settled = Promise.all(runs);
+      await running.settled;
+      if (running.error !== null) throw running.error;
+    } catch (error) {
+      // Every task has settled (or none was dispatched): no worker writes to the output any more.
+      if (output && options.out === undefined) dispose(output);
+      throw error;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      if (call) this.calls.delete(call);
+      for (const block of owned) arena.release(block);
+      if (plan) layer.releasePlan(plan);
+    }
+    const callEnd = absoluteNow();
+    if (!options.profile) return output;
+    timings.sort((a, b) => a.task.index - b.task.index);
+    return { output, profile: buildProfile(g, policy, this.workers, callStart, firstDispatch, callEnd, timings) };
+  }
+}
+
+function taskMessage(
+  plan: PlanEntry,
+  layer: EngineLayer,
+  input: Tensor,
+  output: Tensor,
+  scratch: Float32Array | null,
+  task: ConvTask,
+  control: number,
+): ConvTaskMessage {
+  return {
+    kind: 'conv',
+    planId: plan.id,
+    plan: plan.ref,
+    input: refOf(input.data),
+    weight: refOf(layer.weight.data),
+    bias: layer.bias ? refOf(layer.bias.data) : null,
+    output: refOf(output.data),
+    scratch: scratch ? refOf(scratch) : null,
+    slice: { batchStart: task.batchStart, batchEnd: task.batchEnd, outChannelStart: task.outChannelStart, outChannelEnd: task.outChannelEnd },
+    control,
+  };
+}
+
+const refOf = (data: Float32Array): ArenaRef => ({ byteOffset: data.byteOffset, length: data.length });
+
+function describeTaskFailure(task: ConvTask, tasks: number, error: unknown): Error {
+  const died =
+    (error as { code?: string } | null)?.code === 'ERR_WORKER_OUT_OF_MEMORY' ||
+    (error instanceof Error && /^worker exited with code/.test(error.message));
+  return died ? errors.workerDied(task, tasks, error) : errors.taskThrew(task, tasks, error);
+}
+
+function checkPolicy(policy: unknown): PartitionPolicy {
+  if (!PARTITION_POLICIES.includes(policy as PartitionPolicy)) {
+    throw errors.invalid('policy', `expected one of ${PARTITION_POLICIES.map((p) => `'${p}'`).join(', ')}, got ${String(policy)}`);
+  }
+  return policy as PartitionPolicy;
+}
+
+function checkRunOptions(options: EngineRunOptions): void {
+  if (options === null || typeof options !== 'object') throw errors.invalid('options', 'expected an object');
+  for (const [key, value] of Object.entries(options)) {
+    if (!(RUN_OPTION_KEYS as readonly string[]).includes(key)) throw errors.unknownOption('options', key, RUN_OPTION_KEYS);
+    if (value === undefined) continue;
+    if (key === 'policy') checkPolicy(value);
+    if (key === 'signal' && !(value instanceof AbortSignal)) throw errors.invalid('signal', 'expected an AbortSignal');
+    if (key === 'profile' && typeof value !== 'boolean') throw errors.invalid('profile', `expected a boolean, got ${String(value)}`);
+  }
+}
+
+function checkOut(out: Tensor, shape: number[], inputs: Array<Tensor | null>): void {
+  checkTensor('out', out);
+  if (out.shape.length !== shape.length || out.shape.some((d, i) => d !== shape[i])) throw errors.shapeMismatch('out.shape', shape, out.shape);
+  if (!isShared(out)) throw errors.invalid('out', 'must live in shared memory: allocate it with zeros(shape, { shared: true })');
+  const start = out.data.byteOffset;
+  const end = start + out.data.byteLength;
+  for (const t of inputs) {
+    if (!t || !isShared(t)) continue;
+    if (t.data.byteOffset < end && start < t.data.byteOffset + t.data.byteLength) {
+      throw errors.invalid('out', 'must not overlap the input, weight or bias');
+    }
+  }
+}
+

@@ -1,0 +1,130 @@
+// A convolution prepared on a GroupedConvEngine: its weights (and bias) are in
+// shared memory once, and its kernel plans (one per input shape) are made once
+// and cached by the workers, so each run sends only the input's location.
+import { checkConvOptions, type Conv2dOptions, type ConvGeometry, type ConvSlice } from '../conv/geometry.js';
+import { errors } from '../errors.js';
+import { planConv, planScratchFloats, releasePlan, type KernelPlan } from '../kernels/plan.js';
+import { sharedArena } from '../memory/arena.js';
+import { checkTensor, dispose, toShared, type Tensor } from '../tensor/tensor.js';
+import type { EngineRunOptions, GroupedConvEngine, ProfiledResult } from './engine.js';
+import type { ArenaRef } from './protocol.js';
+import { encodePlan } from './task-runner.js';
+
+/** A kernel plan, and its JSON in the arena for the workers. */
+export interface PlanEntry {
+  id: number;
+  key: string;
+  plan: KernelPlan;
+  ref: ArenaRef;
+  block: Float32Array;
+  /** Calls running with this plan: it is released only when none is. */
+  users: number;
+}
+
+let nextPlanId = 1;
+/** Plans kept for input shapes not in use, per layer (each may hold packed weights). */
+const IDLE_PLANS_KEPT = 4;
+
+export class EngineLayer {
+  /** The weight and bias in shared memory (copies, unless they were shared tensors already). */
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  readonly options: Conv2dOptions;
+  private readonly owned: Tensor[] = [];
+  private readonly plans = new Map<string, PlanEntry>();
+  private running = 0;
+  private closed = false;
+
+  constructor(
+    private readonly engine: GroupedConvEngine,
+    weight: Tensor,
+    bias: Tensor | null,
+    options: Conv2dOptions,
+  ) {
+    const w = checkTensor('weight', weight, [4]);
+    const b = bias === null ? null : checkTensor('bias', bias);
+    const { groups } = checkConvOptions(options);
+    const outChannels = w.shape[0];
+    if (outChannels % groups !== 0) throw errors.channelsNotDivisible('weight.shape[0] (output channels)', outChannels, groups);
+    if (b && (b.shape.length !== 1 || b.shape[0] !== outChannels)) throw errors.biasLength(b.shape, outChannels);
+    if (w.shape[2] === 0 || w.shape[3] === 0) throw errors.invalid('weight.shape', `kernel size must be positive, got ${w.shape[2]} x ${w.shape[3]}`);
+    this.options = { ...options };
+    this.weight = this.own(w);
+    this.bias = b ? this.own(b) : null;
+  }
+
+  private own(t: Tensor): Tensor {
+    const shared = toShared(t);
+    if (shared !== t) this.owned.push(shared);
+    return shared;
+  }
+
+  /** Runs the convolution on `input`; resolves to a new shared tensor (or `out`), or `{ output, profile }` with `profile: true`. */
+  run(input: Tensor, options: EngineRunOptions & { profile: true }): Promise<ProfiledResult>;
+  run(input: Tensor, options?: EngineRunOptions): Promise<Tensor>;
+  async run(input: Tensor, options: EngineRunOptions = {}): Promise<Tensor | ProfiledResult> {
+    if (this.closed) throw errors.layerClosed();
+    this.running++;
+    try {
+      return await this.engine.execute(this, input, options);
+    } finally {
+      this.running--;
+      if (this.closed && this.running === 0) this.free();
+    }
+  }
+
+  /** `run` resolving to `{ output, profile }`. */
+  runProfiled(input: Tensor, options: EngineRunOptions = {}): Promise<ProfiledResult> {
+    return this.run(input, { ...options, profile: true });
+  }
+
+  /** Frees the layer's shared memory (after the runs in flight finish). Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.running === 0) this.free();
+  }
+
+  /** The plan for this geometry, made on first use; pair with releasePlan. */
+  acquirePlan(g: ConvGeometry): PlanEntry {
+    const key = `${g.batch}x${g.inHeight}x${g.inWidth}`;
+    let entry = this.plans.get(key);
+    if (entry) {
+      this.plans.delete(key); // re-inserted below: Map order is least recently used first
+    } else {
+      const plan = planConv(g, this.weight.data);
+      const bytes = encodePlan(plan);
+      const block = sharedArena().allocateFloat32(Math.ceil(bytes.length / 4));
+      new Uint8Array(block.buffer, block.byteOffset, bytes.length).set(bytes);
+      entry = { id: nextPlanId++, key, plan, ref: { byteOffset: block.byteOffset, length: bytes.length }, block, users: 0 };
+    }
+    this.plans.set(key, entry);
+    entry.users++;
+    return entry;
+  }
+
+  releasePlan(entry: PlanEntry): void {
+    entry.users--;
+    let idle = [...this.plans.values()].filter((e) => e.users === 0);
+    while (idle.length > IDLE_PLANS_KEPT) {
+      this.dropPlan(idle[0]);
+      idle = idle.slice(1);
+    }
+  }
+
+  scratchFloats(entry: PlanEntry, slice: ConvSlice): number {
+    return planScratchFloats(entry.plan, slice);
+  }
+
+  private dropPlan(entry: PlanEntry): void {
+    this.plans.delete(entry.key);
+    releasePlan(entry.plan);
+    sharedArena().release(entry.block);
+  }
+
+  private free(): void {
+    for (const entry of [...this.plans.values()]) this.dropPlan(entry);
+    dispose(...this.owned);
+    this.owned.length = 0;
+  }
+}

@@ -1,0 +1,29 @@
+import { errors } from '../errors.js';
+import { checkTensor, type Tensor } from '../tensor/tensor.js';
+
+/** torch.nn.functional.linear: x [..., in] times weight [out, in] transposed, plus bias [out]. */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  checkTensor('x', x);
+  checkTensor('weight', weight, [2]);
+  const [outFeatures, inFeatures] = weight.shape;
+  if (x.shape.length < 1 || x.shape[x.shape.length - 1] !== inFeatures) {
+    throw errors.invalid('x.shape', `last dimension must be ${inFeatures} (weight [${weight.shape}]), got [${x.shape}]`);
+  }
+  if (bias) {
+    checkTensor('bias', bias, [1]);
+    if (bias.shape[0] !== outFeatures) throw errors.shapeMismatch('bias.shape', [outFeatures], bias.shape);
+  }
+  const rows = x.data.length / inFeatures;
+  const out = new Float32Array(rows * outFeatures);
+  const w = weight.data;
+  for (let r = 0; r < rows; r++) {
+    const xRow = r * inFeatures;
+    for (let o = 0; o < outFeatures; o++) {
+      const wRow = o * inFeatures;
+      let sum = 0;
+      for (let i = 0; i < inFeatures; i++) sum += x.data[xRow + i] * w[wRow + i];
+      out[r * outFeatures + o] = sum + (bias ? bias.data[o] : 0);
+    }
+  }
+  return { shape: [...x.shape.slice(0, -1), outFeatures], data: out };
+}

@@ -1,0 +1,41 @@
+// Results never depend on the worker count or the policy: bit for bit what the
+// same kernel computes on one thread.
+import { afterAll, describe, expect, it } from 'vitest';
+import { GroupedConvEngine, Random, type PartitionPolicy } from '../src/index.js';
+import { firstBitDifference, randomConv, singleThreadPlan } from './support/random-conv.js';
+
+const engines = [1, 2, 3].flatMap((workers) => (['group', 'balanced'] as PartitionPolicy[]).map((policy) => new GroupedConvEngine({ workers, policy })));
+afterAll(() => Promise.all(engines.map((e) => e.close())));
+
+describe('engine vs the kernel on one thread', () => {
+  it('is bitwise identical on 60 random specifications, at 1-3 workers under both policies', async () => {
+    const random = new Random(2024);
+    for (let trial = 0; trial < 60; trial++) {
+      const spec = randomConv(random);
+      const expected = singleThreadPlan(spec);
+      const results = await Promise.all(engines.map((e) => e.conv2d(spec.input, spec.weight, spec.bias, spec.options)));
+      results.forEach((got, i) => {
+        const where = `trial ${trial}, engine ${i} (${engines[i].workers} workers, ${engines[i].policy}), options ${JSON.stringify(spec.options)}, input ${JSON.stringify(spec.input.shape)}`;
+        expect(got.shape, where).toEqual(expected.shape);
+        expect(firstBitDifference(got.data, expected.data), where).toBe(-1);
+      });
+    }
+  });
+
+  it('splits a larger grouped convolution across images, channels and groups with the same bits', async () => {
+    const random = new Random(5);
+    // groups 2, batch 5: balanced cuts it differently at 2 and 3 workers (groups, then channels).
+    const big = {
+      input: { shape: [5, 8, 12, 12], data: Float32Array.from({ length: 5 * 8 * 144 }, () => random.normal()) },
+      weight: { shape: [12, 4, 3, 3], data: Float32Array.from({ length: 12 * 4 * 9 }, () => random.normal()) },
+      bias: { shape: [12], data: Float32Array.from({ length: 12 }, () => random.normal()) },
+      options: { groups: 2, padding: 1 },
+    };
+    const expected = singleThreadPlan(big);
+    for (const engine of engines) {
+      const { output, profile } = await engine.conv2dProfiled(big.input, big.weight, big.bias, big.options);
+      expect(firstBitDifference(output.data, expected.data)).toBe(-1);
+      expect(profile.tasks.length).toBe(engine.policy === 'group' ? 2 : engine.workers === 1 ? 1 : engine.workers);
+    }
+  });
+});
