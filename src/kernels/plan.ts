@@ -7,9 +7,10 @@ import { hasWasmSimd, wasmConvSlice } from './wasm/runtime.js';
 /**
  * Kernel kinds, chosen by layer shape. The WebAssembly kinds share one
  * implicit-GEMM core (see wasm/assembly/conv.ts) and differ in tiling and in
- * what is copied: depthwise runs one output channel x 16 positions per tile,
- * the others 4 output channels x 12 positions; a stride-1 unpadded layer
- * (pointwise included) reads its input in place.
+ * what is copied: depthwise runs one output channel x 16 positions per tile
+ * (3x3: its 9 weights held in registers), the others 4 output channels x 8
+ * positions; a stride-1 unpadded layer (pointwise included) reads its input
+ * in place, with no copy.
  */
 export type KernelKind = 'reference' | 'depthwise' | 'pointwise' | 'small-groups' | 'general';
 

@@ -16,7 +16,6 @@
 //   then added in float32 (no FMA), whichever tile or the scalar tail computes
 //   it, so results are bitwise independent of how the output is sliced.
 
-
 // Rows here are short (tens of floats): V8 runs memory.copy / memory.fill as
 // calls into the runtime, which cost more than the copy itself, so copy inline.
 @inline function copyFloats(dst: usize, src: usize, count: i32): void {
