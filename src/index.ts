@@ -7,7 +7,7 @@ export { viewOf, channelRange, channelGroup, materialize, at } from './tensor/vi
 export { sharedArena, SharedArena } from './memory/arena.js';
 export type { Conv2dOptions, ConvGeometry, ConvSlice, Pair, Padding } from './conv/geometry.js';
 export { resolveConv2d, resolveShapes, checkConvOptions, convFlops, sliceMacs, fullSlice, outputShapeOf } from './conv/geometry.js';
-export { conv2d, referenceConv2d, conv2dWith } from './conv/conv2d.js';
+export { conv2d, referenceConv2d, conv2dWith, fastKernel } from './conv/conv2d.js';
 export type { ConvKernel } from './kernels/kernel.js';
 export { referenceKernel } from './kernels/reference.js';
 export { channelShuffle } from './ops/channel-shuffle.js';

@@ -4,7 +4,7 @@
 // slice must write its own elements and nothing else.
 import { describe, expect, it } from 'vitest';
 import { Random, conv2d, zeros, type Conv2dOptions, type ConvSlice, type Tensor } from '../src/index.js';
-import type { KernelPlan } from '../src/kernels/plan.js';
+import { setPlaneMode, type KernelPlan } from '../src/kernels/plan.js';
 import { runThroughPlan } from './support/kernel-run.js';
 
 function randomTensor(r: Random, shape: number[]): Tensor {
@@ -44,7 +44,18 @@ const layers: [string, number[], number[], Conv2dOptions][] = [
 
 describe('results do not depend on how the output is sliced', () => {
   for (const [name, xShape, wShape, options] of layers) {
-    it(name, () => {
+    for (const mode of [false, true]) it(`${name}, ${mode ? 'plane' : 'row'} mode`, () => {
+      setPlaneMode(mode);
+      try {
+        checkSlicings(xShape, wShape, options);
+      } finally {
+        setPlaneMode(null);
+      }
+    });
+  }
+
+  function checkSlicings(xShape: number[], wShape: number[], options: Conv2dOptions): void {
+    {
       const r = new Random(xShape.reduce((a, b) => a * 31 + b, 5));
       const input = randomTensor(r, xShape);
       const weight = randomTensor(r, wShape);
@@ -57,7 +68,7 @@ describe('results do not depend on how the output is sliced', () => {
       }
       // The single-thread public path (plain arrays, staged) gives the same bits.
       expect(bits(conv2d(input, weight, bias, options))).toEqual(bits(whole));
-    });
+    }
   }
 
   it('a slice writes only its own elements', () => {

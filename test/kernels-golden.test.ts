@@ -3,7 +3,7 @@
 // SIMD is missing.
 import { afterAll, describe, expect, it } from 'vitest';
 import { conv2d, resolveShapes } from '../src/index.js';
-import { planConv, releasePlan, setForceJsKernels, wasmKernelsAvailable } from '../src/kernels/plan.js';
+import { planConv, releasePlan, setForceJsKernels, setPlaneMode, wasmKernelsAvailable } from '../src/kernels/plan.js';
 import { hasWasmSimd } from '../src/kernels/wasm/runtime.js';
 import { goldenConvSuite } from './support/conv-suite.js';
 import { runThroughPlan } from './support/kernel-run.js';
@@ -38,6 +38,17 @@ goldenConvSuite('fast kernels, in place on shared memory', (input, weight, bias,
 });
 
 goldenConvSuite('fast kernels, plain arrays staged through the arena', conv2d);
+
+for (const mode of [true, false]) {
+  goldenConvSuite(`fast kernels, ${mode ? 'plane' : 'row'} mode forced`, (input, weight, bias, options) => {
+    setPlaneMode(mode);
+    try {
+      return runThroughPlan(input, weight, bias, options).output;
+    } finally {
+      setPlaneMode(null);
+    }
+  });
+}
 
 describe('JavaScript fallback', () => {
   afterAll(() => setForceJsKernels(false));

@@ -1,10 +1,12 @@
 // Property test: the fast kernels agree with the reference convolution on many
 // random layer shapes per kernel kind (seeded, so failures reproduce), with
 // sizes that leave SIMD and tile remainders, strides, dilations, paddings
-// ('same' with an odd total included), batches and bias or none.
+// ('same' with an odd total included), batches and bias or none. Specs rotate
+// through the shape-chosen tiling, forced plane mode and forced row mode, so
+// every tile and tail path runs.
 import { describe, expect, it } from 'vitest';
 import { Random, referenceConv2d, zeros, type Conv2dOptions, type Tensor } from '../src/index.js';
-import type { KernelKind } from '../src/kernels/plan.js';
+import { setPlaneMode, type KernelKind } from '../src/kernels/plan.js';
 import { goldenTolerance, runThroughPlan } from './support/kernel-run.js';
 
 interface Spec {
@@ -55,13 +57,22 @@ for (const kind of ['depthwise', 'pointwise', 'small-groups', 'general'] as Kern
     for (let i = 0; i < SPECS_PER_KIND; i++) {
       const spec = randomSpec(r, kind);
       const seed = r.int(0, 1 << 30);
-      it(`#${i}: input [${spec.input}] weight [${spec.weight}] ${JSON.stringify(spec.options)}${spec.bias ? ' +bias' : ''}`, () => {
+      const mode = ([null, true, false] as const)[i % 3];
+      it(`#${i} (${mode === null ? 'chosen' : mode ? 'plane' : 'row'} mode): input [${spec.input}] weight [${spec.weight}] ${JSON.stringify(spec.options)}${spec.bias ? ' +bias' : ''}`, () => {
         const data = new Random(seed);
         const input = randomTensor(data, spec.input);
         const weight = randomTensor(data, spec.weight);
         const bias = spec.bias ? randomTensor(data, [spec.weight[0]]) : null;
-        const { plan, output } = runThroughPlan(input, weight, bias, spec.options);
+        setPlaneMode(mode);
+        let run;
+        try {
+          run = runThroughPlan(input, weight, bias, spec.options);
+        } finally {
+          setPlaneMode(null);
+        }
+        const { plan, output } = run;
         expect(plan.kind).toBe(kind);
+        if (mode !== null) expect(plan.wasm?.planeMode).toBe(mode);
         const expected = referenceConv2d(input, weight, bias, spec.options);
         expect(output.shape).toEqual(expected.shape);
         const { atol, rtol } = goldenTolerance(input, weight);

@@ -7,9 +7,10 @@ import { hasWasmSimd, wasmConvSlice } from './wasm/runtime.js';
 /**
  * Kernel kinds, chosen by layer shape. The WebAssembly kinds share one
  * implicit-GEMM core (see wasm/assembly/conv.ts) and differ in tiling and in
- * what is copied: depthwise runs one output channel x 16 positions per tile,
- * the others 4 output channels x 12 positions; a stride-1 unpadded layer
- * (pointwise included) reads its input in place.
+ * what is copied: depthwise runs one output channel x 16 positions per tile
+ * (3x3: its 9 weights held in registers), the others 4 output channels x 8
+ * positions; a stride-1 unpadded layer (pointwise included) reads its input
+ * in place, with no copy.
  */
 export type KernelKind = 'reference' | 'depthwise' | 'pointwise' | 'small-groups' | 'general';
 
@@ -26,6 +27,8 @@ export interface WasmLayout {
   directInput: boolean;
   /** Output positions per channel in plane layout: (outHeight - 1) * planeWidth + outWidth. */
   positions: number;
+  /** Tile each channel's plane-layout positions as one long row (else output row by row); see conv.ts. */
+  planeMode: boolean;
 }
 
 /**
@@ -67,6 +70,29 @@ function chooseKind(g: ConvGeometry): KernelKind {
   return 'general';
 }
 
+let planeModeOverride: boolean | null = null;
+/** Internal (benchmarks, tests): force plane mode on or off; null restores the choice by shape. */
+export function setPlaneMode(mode: boolean | null): void {
+  planeModeOverride = mode;
+}
+
+/**
+ * Plane mode tiles a channel's positions as one long row with planeWidth -
+ * outWidth extra columns per row, then copies the valid ones out; row mode
+ * tiles each output row and ends it with shorter, less efficient tiles. A
+ * rough cost in 4-channel x 8-position tiles (a 4-position tile ~0.6 of one,
+ * the copy ~8%), fitted to A/B timings of the suite: plane mode wins on
+ * narrow rows such as 13x13, and is free when planeWidth == outWidth.
+ */
+function choosePlaneMode(g: ConvGeometry, planeWidth: number): boolean {
+  if (planeModeOverride !== null) return planeModeOverride;
+  if (planeWidth === g.outWidth) return true;
+  if (g.outChannelsPerGroup < 4) return false;
+  const rowCost = g.outHeight * (Math.floor(g.outWidth / 8) + 0.6 * Math.ceil((g.outWidth % 8) / 4));
+  const planeCost = (((g.outHeight - 1) * planeWidth + g.outWidth) / 8) * 1.08;
+  return planeCost < rowCost;
+}
+
 function layoutOf(g: ConvGeometry): Omit<WasmLayout, 'tapsByteOffset'> {
   const directInput = g.strideH === 1 && g.strideW === 1 && g.padTop + g.padBottom + g.padLeft + g.padRight === 0;
   const paddedH = g.inHeight + g.padTop + g.padBottom;
@@ -81,6 +107,7 @@ function layoutOf(g: ConvGeometry): Omit<WasmLayout, 'tapsByteOffset'> {
     channelStride,
     directInput,
     positions: (g.outHeight - 1) * planeWidth + g.outWidth,
+    planeMode: choosePlaneMode(g, planeWidth),
   };
 }
 
@@ -152,9 +179,10 @@ export function planScratchFloats(plan: KernelPlan, _slice: ConvSlice): number {
   const layout = plan.wasm;
   if (!layout) return 0;
   const g = plan.geometry;
-  const planes = layout.directInput ? 0 : g.inChannelsPerGroup * layout.channelStride;
-  const rows = layout.planeWidth === g.outWidth ? 0 : 4 * layout.positions;
-  return planes + rows;
+  // The phase planes, 4 floats of slack (PLANE_SLACK in wasm/assembly/conv.ts),
+  // then in plane mode 4 channels of plane-layout rows when they need copying out.
+  const copied = layout.planeMode && layout.planeWidth !== g.outWidth ? 4 * layout.positions : 0;
+  return g.inChannelsPerGroup * layout.channelStride + 4 + copied;
 }
 
 function sliceIsEmpty(s: ConvSlice): boolean {
@@ -240,6 +268,7 @@ export function runPlan(
       layout.planeWidth,
       layout.channelStride,
       layout.directInput ? 1 : 0,
+      layout.planeMode ? 1 : 0,
       slice.batchStart,
       slice.batchEnd,
       slice.outChannelStart,

@@ -6,9 +6,8 @@
 // (column x of phase rx holds padded column x*strideW + rx, same for rows).
 // In that layout every tap (input channel, ky, kx) of every output position
 // p = oy * planeWidth + ox reads the element at p + tapOffset, so a tile of
-// output positions is a run of contiguous floats for every tap: plain v128
-// loads, no im2col buffer, no bounds checks. Columns ox >= outWidth of the
-// plane layout are computed and dropped.
+// output positions along a row is a run of contiguous floats for every tap:
+// plain v128 loads, no im2col buffer, no bounds checks.
 //
 // Rules that keep this safe on memory shared by several threads:
 // - nothing is allocated: every pointer (tensors, packed weights, tap table,
@@ -17,8 +16,20 @@
 //   then added in float32 (no FMA), whichever tile or the scalar tail computes
 //   it, so results are bitwise independent of how the output is sliced.
 
-const TILE4_POSITIONS: i32 = 12; // 4 output channels x 3 vectors = 12 accumulators
-const TILE1_POSITIONS: i32 = 16; // 1 output channel x 4 vectors
+// Rows here are short (tens of floats): V8 runs memory.copy / memory.fill as
+// calls into the runtime, which cost more than the copy itself, so copy inline.
+@inline function copyFloats(dst: usize, src: usize, count: i32): void {
+  let i = 0;
+  for (; i + 4 <= count; i += 4) v128.store(dst + (<usize>i << 2), v128.load(src + (<usize>i << 2)));
+  for (; i < count; i++) store<f32>(dst + (<usize>i << 2), load<f32>(src + (<usize>i << 2)));
+}
+
+@inline function zeroFloats(dst: usize, count: i32): void {
+  let i = 0;
+  const zero = f32x4.splat(0);
+  for (; i + 4 <= count; i += 4) v128.store(dst + (<usize>i << 2), zero);
+  for (; i < count; i++) store<f32>(dst + (<usize>i << 2), 0);
+}
 
 /** Copies one image's group of input channels into phase planes (zero padding included). */
 function buildPlanes(
@@ -44,13 +55,12 @@ function buildPlanes(
         const row = dstChannel + ((<usize>(y * planeW)) << 2);
         const iy = y - padTop;
         if (iy < 0 || iy >= h) {
-          memory.fill(row, 0, <usize>planeW << 2);
+          zeroFloats(row, planeW);
           continue;
         }
-        if (padLeft > 0) memory.fill(row, 0, <usize>padLeft << 2);
-        memory.copy(row + (<usize>padLeft << 2), srcPlane + ((<usize>(iy * w)) << 2), <usize>w << 2);
-        const right = planeW - padLeft - w;
-        if (right > 0) memory.fill(row + ((<usize>(padLeft + w)) << 2), 0, <usize>right << 2);
+        zeroFloats(row, padLeft);
+        copyFloats(row + (<usize>padLeft << 2), srcPlane + ((<usize>(iy * w)) << 2), w);
+        zeroFloats(row + ((<usize>(padLeft + w)) << 2), planeW - padLeft - w);
       }
       continue;
     }
@@ -61,7 +71,7 @@ function buildPlanes(
           const iy = y * strideH + ry - padTop;
           const row = plane + ((<usize>(y * planeW)) << 2);
           if (iy < 0 || iy >= h) {
-            memory.fill(row, 0, <usize>planeW << 2);
+            zeroFloats(row, planeW);
             continue;
           }
           const srcRow = srcPlane + ((<usize>(iy * w)) << 2);
@@ -75,131 +85,268 @@ function buildPlanes(
   }
 }
 
+/** Stores the first `lanes` (1..4) lanes of v at ptr. */
+@inline function storeLanes(ptr: usize, v: v128, lanes: i32): void {
+  if (lanes == 4) {
+    v128.store(ptr, v);
+    return;
+  }
+  store<f32>(ptr, f32x4.extract_lane(v, 0));
+  if (lanes > 1) store<f32>(ptr, f32x4.extract_lane(v, 1), 4);
+  if (lanes > 2) store<f32>(ptr, f32x4.extract_lane(v, 2), 8);
+}
+
+// Tiles. Weights: [tap][4 channels] (4-channel tiles) or one float per tap at
+// weightStride (1-channel tiles). 4 channels x 2 vectors = 8 accumulators:
+// with inputs, weight and product that fits x64's 15 usable xmm registers
+// (4 x 3 spilled and ran slower).
+
+@inline function tile4x8(src: usize, taps: usize, tapEnd: usize, weights: usize, dst: usize, dstStride: usize, b0: f32, b1: f32, b2: f32, b3: f32): void {
+  let a00 = f32x4.splat(b0), a01 = a00;
+  let a10 = f32x4.splat(b1), a11 = a10;
+  let a20 = f32x4.splat(b2), a21 = a20;
+  let a30 = f32x4.splat(b3), a31 = a30;
+  let wp = weights;
+  for (let tp = taps; tp < tapEnd; tp += 4) {
+    const ip = src + <usize>load<i32>(tp);
+    const x0 = v128.load(ip), x1 = v128.load(ip, 16);
+    let wv = v128.load32_splat(wp);
+    a00 = f32x4.add(a00, f32x4.mul(wv, x0));
+    a01 = f32x4.add(a01, f32x4.mul(wv, x1));
+    wv = v128.load32_splat(wp, 4);
+    a10 = f32x4.add(a10, f32x4.mul(wv, x0));
+    a11 = f32x4.add(a11, f32x4.mul(wv, x1));
+    wv = v128.load32_splat(wp, 8);
+    a20 = f32x4.add(a20, f32x4.mul(wv, x0));
+    a21 = f32x4.add(a21, f32x4.mul(wv, x1));
+    wv = v128.load32_splat(wp, 12);
+    a30 = f32x4.add(a30, f32x4.mul(wv, x0));
+    a31 = f32x4.add(a31, f32x4.mul(wv, x1));
+    wp += 16;
+  }
+  let o = dst;
+  v128.store(o, a00); v128.store(o, a01, 16);
+  o += dstStride;
+  v128.store(o, a10); v128.store(o, a11, 16);
+  o += dstStride;
+  v128.store(o, a20); v128.store(o, a21, 16);
+  o += dstStride;
+  v128.store(o, a30); v128.store(o, a31, 16);
+}
+
+@inline function tile4x4(src: usize, taps: usize, tapEnd: usize, weights: usize, dst: usize, dstStride: usize, b0: f32, b1: f32, b2: f32, b3: f32, lanes: i32): void {
+  let a0 = f32x4.splat(b0), a1 = f32x4.splat(b1), a2 = f32x4.splat(b2), a3 = f32x4.splat(b3);
+  let wp = weights;
+  for (let tp = taps; tp < tapEnd; tp += 4) {
+    const x = v128.load(src + <usize>load<i32>(tp));
+    a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(wp), x));
+    a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(wp, 4), x));
+    a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(wp, 8), x));
+    a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(wp, 12), x));
+    wp += 16;
+  }
+  storeLanes(dst, a0, lanes);
+  storeLanes(dst + dstStride, a1, lanes);
+  storeLanes(dst + 2 * dstStride, a2, lanes);
+  storeLanes(dst + 3 * dstStride, a3, lanes);
+}
+
+/** One position, four channels: the same float32 multiply-then-add sequence as a SIMD lane. */
+@inline function scalar4(src: usize, taps: usize, tapEnd: usize, weights: usize, dst: usize, dstStride: usize, b0: f32, b1: f32, b2: f32, b3: f32): void {
+  let s0 = b0, s1 = b1, s2 = b2, s3 = b3;
+  let wp = weights;
+  for (let tp = taps; tp < tapEnd; tp += 4) {
+    const x = load<f32>(src + <usize>load<i32>(tp));
+    s0 = s0 + load<f32>(wp) * x;
+    s1 = s1 + load<f32>(wp, 4) * x;
+    s2 = s2 + load<f32>(wp, 8) * x;
+    s3 = s3 + load<f32>(wp, 12) * x;
+    wp += 16;
+  }
+  store<f32>(dst, s0);
+  store<f32>(dst + dstStride, s1);
+  store<f32>(dst + 2 * dstStride, s2);
+  store<f32>(dst + 3 * dstStride, s3);
+}
+
+@inline function tile1x16(src: usize, taps: usize, tapEnd: usize, weights: usize, weightStride: usize, dst: usize, b: f32): void {
+  let a0 = f32x4.splat(b), a1 = a0, a2 = a0, a3 = a0;
+  let wp = weights;
+  for (let tp = taps; tp < tapEnd; tp += 4) {
+    const ip = src + <usize>load<i32>(tp);
+    const wv = v128.load32_splat(wp);
+    a0 = f32x4.add(a0, f32x4.mul(wv, v128.load(ip)));
+    a1 = f32x4.add(a1, f32x4.mul(wv, v128.load(ip, 16)));
+    a2 = f32x4.add(a2, f32x4.mul(wv, v128.load(ip, 32)));
+    a3 = f32x4.add(a3, f32x4.mul(wv, v128.load(ip, 48)));
+    wp += weightStride;
+  }
+  v128.store(dst, a0); v128.store(dst, a1, 16); v128.store(dst, a2, 32); v128.store(dst, a3, 48);
+}
+
+@inline function tile1x8(src: usize, taps: usize, tapEnd: usize, weights: usize, weightStride: usize, dst: usize, b: f32): void {
+  let a0 = f32x4.splat(b), a1 = a0;
+  let wp = weights;
+  for (let tp = taps; tp < tapEnd; tp += 4) {
+    const ip = src + <usize>load<i32>(tp);
+    const wv = v128.load32_splat(wp);
+    a0 = f32x4.add(a0, f32x4.mul(wv, v128.load(ip)));
+    a1 = f32x4.add(a1, f32x4.mul(wv, v128.load(ip, 16)));
+    wp += weightStride;
+  }
+  v128.store(dst, a0); v128.store(dst, a1, 16);
+}
+
+@inline function tile1x4(src: usize, taps: usize, tapEnd: usize, weights: usize, weightStride: usize, dst: usize, b: f32, lanes: i32): void {
+  let a = f32x4.splat(b);
+  let wp = weights;
+  for (let tp = taps; tp < tapEnd; tp += 4) {
+    a = f32x4.add(a, f32x4.mul(v128.load32_splat(wp), v128.load(src + <usize>load<i32>(tp))));
+    wp += weightStride;
+  }
+  storeLanes(dst, a, lanes);
+}
+
+@inline function scalar1(src: usize, taps: usize, tapEnd: usize, weights: usize, weightStride: usize, dst: usize, b: f32): void {
+  let s = b;
+  let wp = weights;
+  for (let tp = taps; tp < tapEnd; tp += 4) {
+    s = s + load<f32>(wp) * load<f32>(src + <usize>load<i32>(tp));
+    wp += weightStride;
+  }
+  store<f32>(dst, s);
+}
+
 /**
- * Four output channels over positions [0, positions): weights packed as
- * [tap][4], rows written to dst + j * dstStride.
+ * Four output channels, written row by row straight into their output
+ * planes (dst + j * dstStride). A row ends with a partial vector whose extra
+ * lanes read plane padding (when `overRead`: the scratch has slack) and are
+ * not stored, or else with scalar positions.
  */
 function block4(
-  src: usize,
-  taps: usize,
-  tapCount: i32,
-  weights: usize,
-  dst: usize,
-  dstStride: usize,
-  positions: i32,
-  b0: f32,
-  b1: f32,
-  b2: f32,
-  b3: f32,
+  src: usize, taps: usize, tapCount: i32, weights: usize, dst: usize, dstStride: usize,
+  outH: i32, outW: i32, planeW: i32, overRead: bool, b0: f32, b1: f32, b2: f32, b3: f32,
 ): void {
   const tapEnd = taps + (<usize>tapCount << 2);
-  let p = 0;
-  for (; p + TILE4_POSITIONS <= positions; p += TILE4_POSITIONS) {
-    let a00 = f32x4.splat(b0), a01 = a00, a02 = a00;
-    let a10 = f32x4.splat(b1), a11 = a10, a12 = a10;
-    let a20 = f32x4.splat(b2), a21 = a20, a22 = a20;
-    let a30 = f32x4.splat(b3), a31 = a30, a32 = a30;
-    const base = src + (<usize>p << 2);
-    let wp = weights;
-    for (let tp = taps; tp < tapEnd; tp += 4) {
-      const ip = base + <usize>load<i32>(tp);
-      const x0 = v128.load(ip), x1 = v128.load(ip, 16), x2 = v128.load(ip, 32);
-      let wv = v128.load32_splat(wp);
-      a00 = f32x4.add(a00, f32x4.mul(wv, x0));
-      a01 = f32x4.add(a01, f32x4.mul(wv, x1));
-      a02 = f32x4.add(a02, f32x4.mul(wv, x2));
-      wv = v128.load32_splat(wp, 4);
-      a10 = f32x4.add(a10, f32x4.mul(wv, x0));
-      a11 = f32x4.add(a11, f32x4.mul(wv, x1));
-      a12 = f32x4.add(a12, f32x4.mul(wv, x2));
-      wv = v128.load32_splat(wp, 8);
-      a20 = f32x4.add(a20, f32x4.mul(wv, x0));
-      a21 = f32x4.add(a21, f32x4.mul(wv, x1));
-      a22 = f32x4.add(a22, f32x4.mul(wv, x2));
-      wv = v128.load32_splat(wp, 12);
-      a30 = f32x4.add(a30, f32x4.mul(wv, x0));
-      a31 = f32x4.add(a31, f32x4.mul(wv, x1));
-      a32 = f32x4.add(a32, f32x4.mul(wv, x2));
-      wp += 16;
+  for (let oy = 0; oy < outH; oy++) {
+    const rowSrc = src + ((<usize>(oy * planeW)) << 2);
+    const rowDst = dst + ((<usize>(oy * outW)) << 2);
+    let ox = 0;
+    for (; ox + 8 <= outW; ox += 8) {
+      tile4x8(rowSrc + (<usize>ox << 2), taps, tapEnd, weights, rowDst + (<usize>ox << 2), dstStride, b0, b1, b2, b3);
     }
-    let o = dst + (<usize>p << 2);
-    v128.store(o, a00); v128.store(o, a01, 16); v128.store(o, a02, 32);
-    o += dstStride;
-    v128.store(o, a10); v128.store(o, a11, 16); v128.store(o, a12, 32);
-    o += dstStride;
-    v128.store(o, a20); v128.store(o, a21, 16); v128.store(o, a22, 32);
-    o += dstStride;
-    v128.store(o, a30); v128.store(o, a31, 16); v128.store(o, a32, 32);
-  }
-  // Scalar tail: the same float32 multiply-then-add sequence as one SIMD lane.
-  for (; p < positions; p++) {
-    let s0 = b0, s1 = b1, s2 = b2, s3 = b3;
-    const base = src + (<usize>p << 2);
-    let wp = weights;
-    for (let tp = taps; tp < tapEnd; tp += 4) {
-      const x = load<f32>(base + <usize>load<i32>(tp));
-      s0 = s0 + load<f32>(wp) * x;
-      s1 = s1 + load<f32>(wp, 4) * x;
-      s2 = s2 + load<f32>(wp, 8) * x;
-      s3 = s3 + load<f32>(wp, 12) * x;
-      wp += 16;
+    for (; ox + 4 <= outW; ox += 4) {
+      tile4x4(rowSrc + (<usize>ox << 2), taps, tapEnd, weights, rowDst + (<usize>ox << 2), dstStride, b0, b1, b2, b3, 4);
     }
-    const o = dst + (<usize>p << 2);
-    store<f32>(o, s0);
-    store<f32>(o + dstStride, s1);
-    store<f32>(o + 2 * dstStride, s2);
-    store<f32>(o + 3 * dstStride, s3);
+    if (ox == outW) continue;
+    if (overRead) {
+      tile4x4(rowSrc + (<usize>ox << 2), taps, tapEnd, weights, rowDst + (<usize>ox << 2), dstStride, b0, b1, b2, b3, outW - ox);
+      continue;
+    }
+    for (; ox < outW; ox++) {
+      scalar4(rowSrc + (<usize>ox << 2), taps, tapEnd, weights, rowDst + (<usize>ox << 2), dstStride, b0, b1, b2, b3);
+    }
   }
 }
 
-/** One output channel over positions [0, positions): weight of tap t at weights + t * weightStride. */
+/**
+ * block1 for 3x3 kernels of one input channel (depthwise 3x3, the common
+ * case): the 9 weights and tap offsets are hoisted out of the row loop into
+ * registers, and the taps are unrolled. Same multiply-then-add order per tap.
+ */
+function block1Taps9(
+  src: usize, taps: usize, weights: usize, weightStride: usize, dst: usize,
+  outH: i32, outW: i32, planeW: i32, overRead: bool, b: f32,
+): void {
+  const o0 = <usize>load<i32>(taps), o1 = <usize>load<i32>(taps, 4), o2 = <usize>load<i32>(taps, 8);
+  const o3 = <usize>load<i32>(taps, 12), o4 = <usize>load<i32>(taps, 16), o5 = <usize>load<i32>(taps, 20);
+  const o6 = <usize>load<i32>(taps, 24), o7 = <usize>load<i32>(taps, 28), o8 = <usize>load<i32>(taps, 32);
+  const w0 = v128.load32_splat(weights), w1 = v128.load32_splat(weights + weightStride);
+  const w2 = v128.load32_splat(weights + 2 * weightStride), w3 = v128.load32_splat(weights + 3 * weightStride);
+  const w4 = v128.load32_splat(weights + 4 * weightStride), w5 = v128.load32_splat(weights + 5 * weightStride);
+  const w6 = v128.load32_splat(weights + 6 * weightStride), w7 = v128.load32_splat(weights + 7 * weightStride);
+  const w8 = v128.load32_splat(weights + 8 * weightStride);
+  const bv = f32x4.splat(b);
+  for (let oy = 0; oy < outH; oy++) {
+    const rowSrc = src + ((<usize>(oy * planeW)) << 2);
+    const rowDst = dst + ((<usize>(oy * outW)) << 2);
+    let ox = 0;
+    for (; ox + 8 <= outW; ox += 8) {
+      const ip = rowSrc + (<usize>ox << 2);
+      let a0 = f32x4.add(bv, f32x4.mul(w0, v128.load(ip + o0)));
+      let a1 = f32x4.add(bv, f32x4.mul(w0, v128.load(ip + o0, 16)));
+      a0 = f32x4.add(a0, f32x4.mul(w1, v128.load(ip + o1)));
+      a1 = f32x4.add(a1, f32x4.mul(w1, v128.load(ip + o1, 16)));
+      a0 = f32x4.add(a0, f32x4.mul(w2, v128.load(ip + o2)));
+      a1 = f32x4.add(a1, f32x4.mul(w2, v128.load(ip + o2, 16)));
+      a0 = f32x4.add(a0, f32x4.mul(w3, v128.load(ip + o3)));
+      a1 = f32x4.add(a1, f32x4.mul(w3, v128.load(ip + o3, 16)));
+      a0 = f32x4.add(a0, f32x4.mul(w4, v128.load(ip + o4)));
+      a1 = f32x4.add(a1, f32x4.mul(w4, v128.load(ip + o4, 16)));
+      a0 = f32x4.add(a0, f32x4.mul(w5, v128.load(ip + o5)));
+      a1 = f32x4.add(a1, f32x4.mul(w5, v128.load(ip + o5, 16)));
+      a0 = f32x4.add(a0, f32x4.mul(w6, v128.load(ip + o6)));
+      a1 = f32x4.add(a1, f32x4.mul(w6, v128.load(ip + o6, 16)));
+      a0 = f32x4.add(a0, f32x4.mul(w7, v128.load(ip + o7)));
+      a1 = f32x4.add(a1, f32x4.mul(w7, v128.load(ip + o7, 16)));
+      a0 = f32x4.add(a0, f32x4.mul(w8, v128.load(ip + o8)));
+      a1 = f32x4.add(a1, f32x4.mul(w8, v128.load(ip + o8, 16)));
+      const op = rowDst + (<usize>ox << 2);
+      v128.store(op, a0);
+      v128.store(op, a1, 16);
+    }
+    for (; ox < outW; ox += 4) {
+      const lanes = min(4, outW - ox);
+      if (lanes < 4 && !overRead) break;
+      const ip = rowSrc + (<usize>ox << 2);
+      let a = f32x4.add(bv, f32x4.mul(w0, v128.load(ip + o0)));
+      a = f32x4.add(a, f32x4.mul(w1, v128.load(ip + o1)));
+      a = f32x4.add(a, f32x4.mul(w2, v128.load(ip + o2)));
+      a = f32x4.add(a, f32x4.mul(w3, v128.load(ip + o3)));
+      a = f32x4.add(a, f32x4.mul(w4, v128.load(ip + o4)));
+      a = f32x4.add(a, f32x4.mul(w5, v128.load(ip + o5)));
+      a = f32x4.add(a, f32x4.mul(w6, v128.load(ip + o6)));
+      a = f32x4.add(a, f32x4.mul(w7, v128.load(ip + o7)));
+      a = f32x4.add(a, f32x4.mul(w8, v128.load(ip + o8)));
+      storeLanes(rowDst + (<usize>ox << 2), a, lanes);
+    }
+    for (; ox < outW; ox++) {
+      scalar1(rowSrc + (<usize>ox << 2), taps, taps + 36, weights, weightStride, rowDst + (<usize>ox << 2), b);
+    }
+  }
+}
+
+/** One output channel, row by row as block4 (weight of tap t at weights + t * weightStride). */
 function block1(
-  src: usize,
-  taps: usize,
-  tapCount: i32,
-  weights: usize,
-  weightStride: usize,
-  dst: usize,
-  positions: i32,
-  b: f32,
+  src: usize, taps: usize, tapCount: i32, weights: usize, weightStride: usize, dst: usize,
+  outH: i32, outW: i32, planeW: i32, overRead: bool, b: f32,
 ): void {
+  if (tapCount == 9) {
+    block1Taps9(src, taps, weights, weightStride, dst, outH, outW, planeW, overRead, b);
+    return;
+  }
   const tapEnd = taps + (<usize>tapCount << 2);
-  let p = 0;
-  for (; p + TILE1_POSITIONS <= positions; p += TILE1_POSITIONS) {
-    let a0 = f32x4.splat(b), a1 = a0, a2 = a0, a3 = a0;
-    const base = src + (<usize>p << 2);
-    let wp = weights;
-    for (let tp = taps; tp < tapEnd; tp += 4) {
-      const ip = base + <usize>load<i32>(tp);
-      const wv = v128.load32_splat(wp);
-      a0 = f32x4.add(a0, f32x4.mul(wv, v128.load(ip)));
-      a1 = f32x4.add(a1, f32x4.mul(wv, v128.load(ip, 16)));
-      a2 = f32x4.add(a2, f32x4.mul(wv, v128.load(ip, 32)));
-      a3 = f32x4.add(a3, f32x4.mul(wv, v128.load(ip, 48)));
-      wp += weightStride;
+  for (let oy = 0; oy < outH; oy++) {
+    const rowSrc = src + ((<usize>(oy * planeW)) << 2);
+    const rowDst = dst + ((<usize>(oy * outW)) << 2);
+    let ox = 0;
+    for (; ox + 16 <= outW; ox += 16) {
+      tile1x16(rowSrc + (<usize>ox << 2), taps, tapEnd, weights, weightStride, rowDst + (<usize>ox << 2), b);
     }
-    const o = dst + (<usize>p << 2);
-    v128.store(o, a0); v128.store(o, a1, 16); v128.store(o, a2, 32); v128.store(o, a3, 48);
-  }
-  for (; p < positions; p++) {
-    let s = b;
-    const base = src + (<usize>p << 2);
-    let wp = weights;
-    for (let tp = taps; tp < tapEnd; tp += 4) {
-      s = s + load<f32>(wp) * load<f32>(base + <usize>load<i32>(tp));
-      wp += weightStride;
+    if (ox + 8 <= outW) {
+      tile1x8(rowSrc + (<usize>ox << 2), taps, tapEnd, weights, weightStride, rowDst + (<usize>ox << 2), b);
+      ox += 8;
     }
-    store<f32>(dst + (<usize>p << 2), s);
-  }
-}
-
-/** Copies the valid columns of `rows` plane-layout rows into output planes. */
-function copyOut(tmp: usize, tmpStride: usize, out: usize, outStride: usize, rows: i32, outH: i32, outW: i32, planeW: i32): void {
-  for (let j = 0; j < rows; j++) {
-    const from = tmp + <usize>j * tmpStride;
-    const to = out + <usize>j * outStride;
-    for (let oy = 0; oy < outH; oy++) {
-      memory.copy(to + ((<usize>(oy * outW)) << 2), from + ((<usize>(oy * planeW)) << 2), <usize>outW << 2);
+    for (; ox + 4 <= outW; ox += 4) {
+      tile1x4(rowSrc + (<usize>ox << 2), taps, tapEnd, weights, weightStride, rowDst + (<usize>ox << 2), b, 4);
+    }
+    if (ox == outW) continue;
+    if (overRead) {
+      tile1x4(rowSrc + (<usize>ox << 2), taps, tapEnd, weights, weightStride, rowDst + (<usize>ox << 2), b, outW - ox);
+      continue;
+    }
+    for (; ox < outW; ox++) {
+      scalar1(rowSrc + (<usize>ox << 2), taps, tapEnd, weights, weightStride, rowDst + (<usize>ox << 2), b);
     }
   }
 }
@@ -208,13 +355,31 @@ function copyOut(tmp: usize, tmpStride: usize, out: usize, outStride: usize, row
   return bias ? load<f32>(bias + (<usize>oc << 2)) : 0;
 }
 
+/** Copies the valid columns of `rows` plane-layout rows into output planes. */
+function copyOut(tmp: usize, tmpStride: usize, out: usize, outStride: usize, rows: i32, outH: i32, outW: i32, planeW: i32): void {
+  for (let j = 0; j < rows; j++) {
+    const from = tmp + <usize>j * tmpStride;
+    const to = out + <usize>j * outStride;
+    for (let oy = 0; oy < outH; oy++) {
+      copyFloats(to + ((<usize>(oy * outW)) << 2), from + ((<usize>(oy * planeW)) << 2), outW);
+    }
+  }
+}
+
+/** Floats of zeroed slack after the phase planes, read by the extra lanes of a row's last vector. */
+const PLANE_SLACK: i32 = 4;
+
 /**
  * Computes images [batchStart, batchEnd) x output channels [ocStart, ocEnd).
  * Weights: per group, floor(coutG / 4) blocks of [tap][4] then the remaining
  * channels as [tap]. Taps: byte offsets into one group's phase planes.
- * Scratch: planes (cinG * channelStride floats) then 4 * positions floats.
+ * Scratch: the planes (cinG * channelStride floats) and PLANE_SLACK floats.
  * directInput: the input itself already is the phase-plane layout (stride 1,
  * no padding), so it is read in place.
+ * planeMode: compute each channel's plane-layout positions as one long row
+ * (longer tiles; the planeW - outW extra columns per row are computed and
+ * dropped) into scratch after the slack, then copy the valid columns out. When
+ * planeW == outW the plane layout is the output layout and nothing is copied.
  */
 export function convSlice(
   input: usize,
@@ -240,27 +405,32 @@ export function convSlice(
   planeW: i32,
   channelStride: i32,
   directInput: i32,
+  planeMode: i32,
   batchStart: i32,
   batchEnd: i32,
   ocStart: i32,
   ocEnd: i32,
 ): void {
-  const positions = (outH - 1) * planeW + outW;
-  const directOutput = planeW == outW;
-  const planes = scratch;
-  const tmp = scratch + ((<usize>(cinG * channelStride)) << 2);
-  const tmpStride = <usize>positions << 2;
   const outPlane = <usize>(outH * outW) << 2;
   const fullBlocks = coutG >> 2;
   const groupWeights = <usize>(coutG * tapCount) << 2;
   const firstGroup = ocStart / coutG;
   const lastGroup = (ocEnd - 1) / coutG;
+  const overRead = !directInput;
+  const positions = (outH - 1) * planeW + outW;
+  const copied = planeMode && planeW != outW;
+  const tmp = scratch + ((<usize>(cinG * channelStride + PLANE_SLACK)) << 2);
+  const tmpStride = <usize>positions << 2;
+  // Plane mode runs one row of `positions`; row mode outH rows of outW.
+  const rowsH = planeMode ? 1 : outH;
+  const rowsW = planeMode ? positions : outW;
+  if (overRead) zeroFloats(scratch + ((<usize>(cinG * channelStride)) << 2), PLANE_SLACK);
   for (let n = batchStart; n < batchEnd; n++) {
     for (let g = firstGroup; g <= lastGroup; g++) {
       const groupInput = input + ((<usize>((n * inChannels + g * cinG) * h * w)) << 2);
-      let src = planes;
+      let src = scratch;
       if (directInput) src = groupInput;
-      else buildPlanes(groupInput, planes, cinG, h, w, strideH, strideW, padTop, padLeft, planeH, planeW, channelStride);
+      else buildPlanes(groupInput, scratch, cinG, h, w, strideH, strideW, padTop, padLeft, planeH, planeW, channelStride);
       const groupFirst = g * coutG;
       const from = max(ocStart, groupFirst) - groupFirst;
       const to = min(ocEnd, groupFirst + coutG) - groupFirst;
@@ -272,11 +442,9 @@ export function convSlice(
         const block = j >> 2;
         if (block < fullBlocks && (j & 3) == 0 && j + 4 <= to) {
           const bw = gw + ((<usize>(block * tapCount * 4)) << 2);
-          const dst = directOutput ? out : tmp;
-          const dstStride = directOutput ? outPlane : tmpStride;
-          block4(src, taps, tapCount, bw, dst, dstStride, positions,
+          block4(src, taps, tapCount, bw, copied ? tmp : out, copied ? tmpStride : outPlane, rowsH, rowsW, planeW, overRead,
             biasAt(bias, oc), biasAt(bias, oc + 1), biasAt(bias, oc + 2), biasAt(bias, oc + 3));
-          if (!directOutput) copyOut(tmp, tmpStride, out, outPlane, 4, outH, outW, planeW);
+          if (copied) copyOut(tmp, tmpStride, out, outPlane, 4, outH, outW, planeW);
           j += 4;
         } else {
           let wp: usize, stride: usize;
@@ -287,8 +455,8 @@ export function convSlice(
             wp = gw + ((<usize>(fullBlocks * tapCount * 4 + (j - fullBlocks * 4) * tapCount)) << 2);
             stride = 4;
           }
-          block1(src, taps, tapCount, wp, stride, directOutput ? out : tmp, positions, biasAt(bias, oc));
-          if (!directOutput) copyOut(tmp, tmpStride, out, outPlane, 1, outH, outW, planeW);
+          block1(src, taps, tapCount, wp, stride, copied ? tmp : out, rowsH, rowsW, planeW, overRead, biasAt(bias, oc));
+          if (copied) copyOut(tmp, tmpStride, out, outPlane, 1, outH, outW, planeW);
           j += 1;
         }
       }
