@@ -68,7 +68,7 @@ describe('AlexNet split over devices', () => {
     await SplitAlexNet.create(model, { devices: 1, batch: 2, budgetBytes: budget }).catch((e) => (refusal = e));
     expect(refusal).toBeInstanceOf(DeviceMemoryError);
     expect((refusal as DeviceMemoryError).neededBytes).toEqual([one.memory[0].totalBytes]);
-    expect((refusal as Error).message).toMatch(/does not fit 1 device of .*: device 0 needs .* weights \+ .* activations at conv1\); each has /);
+    expect((refusal as Error).message).toMatch(/does not fit 1 device of .*: device 0 needs .* weights \+ .* activations \+ .* kernel scratch at conv1\); each has /);
     const fits = await split({ devices: 2, batch: 2, budgetBytes: budget });
     expectClose((await fits.forward(io.input)).data, io.output.data, 1e-4, 1e-4);
     // A bigger batch than planned for is checked again at forward time.
