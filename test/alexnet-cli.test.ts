@@ -71,13 +71,16 @@ describe('groupconv alexnet', () => {
     expect(r.stdout).toMatch(/on 2 devices: batch 2, input 99x99/);
     expect(r.stdout).toMatch(/speedup of 2 devices over 1 on the same batch: \d+\.\d\dx/);
     expect(r.stdout).toMatch(/logits: bitwise identical on 1 and 2 devices/);
-    expect(r.stdout).toMatch(/device 1: .* weights \+ .* at conv1/);
+    expect(r.stdout).toMatch(/device 1: .* weights \+ .* activations \+ .* kernel scratch at conv1 .*; measured peak of its own memory: /);
     const report = JSON.parse(readFileSync(json, 'utf8'));
     expect(report.run.devices).toBe(2);
     expect(report.logitsBitwiseEqual).toBe(true);
     expect(report.deviceWeights.map((d: { parameters: number }) => d.parameters)).toEqual([41_069, 41_069]);
     expect(report.run.layers).toHaveLength(23);
     expect(report.linkGbps).toBe(10);
+    // Each device's own memory, measured, held at least what the budget counts for it.
+    expect(report.run.memoryPeakBytes).toHaveLength(2);
+    report.run.memory.forEach((m: { totalBytes: number }, d: number) => expect(report.run.memoryPeakBytes[d]).toBeGreaterThanOrEqual(m.totalBytes));
   });
 
   it('refuses, with exit code 1, a model that does not fit the budget', async () => {

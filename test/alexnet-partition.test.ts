@@ -3,8 +3,10 @@
 // each layer, and what each device needs in memory. Expected figures are
 // worked out by hand from the layer shapes (batch 8, 227x227 input).
 import { describe, expect, it } from 'vitest';
-import { models } from '../src/index.js';
-import { alexNetLayers, deviceMemory, layerCosts, layerShapes, partition, transfersInto } from '../src/devices/partition.js';
+import { models, type Conv2d } from '../src/index.js';
+import { resolveShapes } from '../src/conv/geometry.js';
+import { alexNetLayers, deviceMemory, layerCosts, layerShapes, partition, pieceGeometry, transfersInto } from '../src/devices/partition.js';
+import { convKernelKind, convScratchFloats, wasmKernelsAvailable } from '../src/kernels/plan.js';
 
 const model = new models.AlexNet();
 const layers = alexNetLayers(model);
@@ -77,13 +79,47 @@ describe('partition of the paper AlexNet', () => {
     // One device: every weight, and relu1's input and output (96 maps of 55x55 each).
     expect(one[0].weightBytes).toBe(60_965_224 * F);
     expect(one[0].activationBytes).toBe(2 * 96 * 55 * 55 * N * F);
+    expect(one[0].scratchBytes).toBe(0);
+    expect(one[0].totalBytes).toBe(one[0].weightBytes + one[0].activationBytes);
     expect(one[0].totalBytes).toBeGreaterThan(0.2 * 2 ** 30);
     // Two devices: half the weights; the largest working set is conv1's: the whole image batch in, 48 maps out.
     for (const m of two) {
       expect(m.weightBytes).toBe((60_965_224 / 2) * F);
       expect(m.peakLayer).toBe('conv1');
       expect(m.activationBytes).toBe(3 * 227 * 227 * N * F + 48 * 55 * 55 * N * F);
+      // Plus the WebAssembly kernel's scratch for one image's 3 input channels:
+      // 16 stride phases of 57x57 (ceil(227 / stride 4), no padding) each, and
+      // 4 floats of slack; conv1 tiles its 55-wide rows in row mode, so no
+      // plane-layout rows are copied out.
+      expect(m.scratchBytes).toBe(wasmKernelsAvailable() ? (3 * 16 * 57 * 57 + 4) * F : 0);
+      expect(m.totalBytes).toBe(m.weightBytes + m.activationBytes + m.scratchBytes);
       expect(m.totalBytes).toBeLessThan(0.2 * 2 ** 30);
+    }
+  });
+
+  it("runs each device's rows of a convolution with the whole layer's kernel and layout, so each output sums the same taps in the same order", () => {
+    const convs = layers.map((l, i) => [l, i] as const).filter(([l]) => l.op.kind === 'conv');
+    const whole = convs.map(([l, i]) => {
+      const conv = l.module as Conv2d;
+      return resolveShapes(shapes[i].input, conv.weight.shape, conv.bias?.shape ?? null, conv.options).geometry;
+    });
+    if (wasmKernelsAvailable()) expect(whole.map(convKernelKind)).toEqual(['small-groups', 'general', 'general', 'general', 'general']);
+    for (const devices of [1, 2, 4]) {
+      const pieces = partition(layers, devices, 36);
+      convs.forEach(([, i], c) => {
+        for (const own of pieces) {
+          const g = pieceGeometry(own[i], shapes[i].input);
+          // What fixes an element's taps and their order: channels per group, kernel, stride, padding, dilation, input size.
+          const { inChannelsPerGroup, kernelHeight, kernelWidth, strideH, strideW, padTop, padLeft, dilationH, dilationW, inHeight, inWidth } = g;
+          const w = whole[c];
+          expect({ inChannelsPerGroup, kernelHeight, kernelWidth, strideH, strideW, padTop, padLeft, dilationH, dilationW, inHeight, inWidth }).toEqual({
+            inChannelsPerGroup: w.inChannelsPerGroup, kernelHeight: w.kernelHeight, kernelWidth: w.kernelWidth, strideH: w.strideH, strideW: w.strideW,
+            padTop: w.padTop, padLeft: w.padLeft, dilationH: w.dilationH, dilationW: w.dilationW, inHeight: w.inHeight, inWidth: w.inWidth,
+          });
+          expect(convKernelKind(g)).toBe(convKernelKind(w));
+          expect(convScratchFloats(g)).toBe(convScratchFloats(w));
+        }
+      });
     }
   });
 

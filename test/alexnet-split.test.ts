@@ -3,7 +3,10 @@
 // memory budget, and clean shutdown. Uses the reduced-width PyTorch fixture.
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ArgumentError, DeviceMemoryError, ExecutionError, loadSafetensors, models, SplitAlexNet, type Tensor } from '../src/index.js';
+import { ArgumentError, DeviceMemoryError, ExecutionError, loadSafetensors, models, resolveShapes, sharedArena, SplitAlexNet, type Conv2d, type Tensor } from '../src/index.js';
+import { DeviceState } from '../src/devices/device-state.js';
+import { alexNetLayers, deviceMemory, layerShapes, partition } from '../src/devices/partition.js';
+import { convKernelKind } from '../src/kernels/plan.js';
 import { expectClose } from './support/close.js';
 
 const DIR = join(import.meta.dirname, 'fixtures', 'alexnet');
@@ -23,6 +26,20 @@ afterAll(async () => {
 
 const bits = (t: Tensor) => Array.from(new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length));
 
+const layers = alexNetLayers(model);
+const shapes = layerShapes(layers, io.input.shape);
+/** The kernel this thread gives each whole layer (null where there is no convolution). */
+const wholeKernels = layers.map((l, i) => {
+  if (l.op.kind !== 'conv') return null;
+  const conv = l.module as Conv2d;
+  return convKernelKind(resolveShapes(shapes[i].input, conv.weight.shape, conv.bias?.shape ?? null, conv.options).geometry);
+});
+const ALIGN = 64; // the arena rounds every block up to this
+const roundUp = (bytes: number) => Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
+/** Bytes of a device's kernel tap tables: one i32 per (input channel, ky, kx) of each convolution. */
+const tapTableBytes = (pieces: SplitAlexNet['pieces'][number]) =>
+  pieces.filter((p) => p.op.kind === 'conv').reduce((sum, p) => sum + roundUp(p.weight!.shape.slice(1).reduce((a, b) => a * b, 4)), 0);
+
 describe('AlexNet split over devices', () => {
   const results = new Map<number, Tensor>();
 
@@ -32,6 +49,17 @@ describe('AlexNet split over devices', () => {
     expect(y.shape).toEqual([2, 10]);
     expectClose(y.data, io.output.data, 1e-4, 1e-4, `logits on ${devices} devices`);
     results.set(devices, y);
+    const run = s.lastRun!;
+    // Every device ran each convolution with the kernel the whole layer gets here.
+    expect(run.layers.map((l) => l.kernel)).toEqual(wholeKernels);
+    // Each device's own memory peaked at what the budget counts, give or take its
+    // tap tables and the allocator's 64-byte rounding (weights: 2 blocks a layer;
+    // a few activation and scratch blocks live at once).
+    run.memory.forEach((m, d) => {
+      const measured = run.memoryPeakBytes[d];
+      expect(measured, `device ${d}`).toBeGreaterThanOrEqual(m.totalBytes);
+      expect(measured - m.totalBytes, `device ${d}`).toBeLessThanOrEqual(tapTableBytes(s.pieces[d]) + ALIGN * (2 * layers.length + 4));
+    });
     await s.close();
   });
 
@@ -68,7 +96,7 @@ describe('AlexNet split over devices', () => {
     await SplitAlexNet.create(model, { devices: 1, batch: 2, budgetBytes: budget }).catch((e) => (refusal = e));
     expect(refusal).toBeInstanceOf(DeviceMemoryError);
     expect((refusal as DeviceMemoryError).neededBytes).toEqual([one.memory[0].totalBytes]);
-    expect((refusal as Error).message).toMatch(/does not fit 1 device of .*: device 0 needs .* weights \+ .* activations at conv1\); each has /);
+    expect((refusal as Error).message).toMatch(/does not fit 1 device of .*: device 0 needs .* weights \+ .* activations \+ .* kernel scratch at conv1\); each has /);
     const fits = await split({ devices: 2, batch: 2, budgetBytes: budget });
     expectClose((await fits.forward(io.input)).data, io.output.data, 1e-4, 1e-4);
     // A bigger batch than planned for is checked again at forward time.
@@ -85,6 +113,33 @@ describe('AlexNet split over devices', () => {
     await s.close();
     await s.close(); // twice is fine
     await expect(s.forward(io.input)).rejects.toThrow(ExecutionError);
+  });
+
+  it('a device holds only its pieces in its memory, frees each layer input once used, and everything on dispose', () => {
+    // Driven on this thread, where its memory is this thread's arena.
+    const pieces = partition(layers, 2, model.config.pooled ** 2);
+    const [planned] = deviceMemory(pieces, shapes, layers);
+    const arena = sharedArena();
+    const before = arena.stats().liveBytes;
+    const device = new DeviceState();
+    const resident = device.load(pieces[0]);
+    const weightBytes = pieces[0].reduce((sum, p) => sum + p.parameters * 4, 0);
+    expect(planned.weightBytes).toBe(weightBytes);
+    expect(resident).toBeGreaterThanOrEqual(weightBytes);
+    expect(resident - weightBytes).toBeLessThan(ALIGN * 2 * layers.length);
+    expect(arena.stats().liveBytes - before).toBe(resident);
+    expect(device.prepare('k', shapes)).toEqual(wholeKernels);
+    expect(arena.stats().liveBytes - before).toBe(resident + tapTableBytes(pieces[0]));
+    device.setInput({ shape: io.input.shape, data: io.input.data, start: 0 });
+    expect(() => device.run(0, [], 'other shape')).toThrow(/no kernel plans/);
+    device.run(0, [], 'k');
+    device.run(1, [], 'k');
+    // Between layers: weights, tap tables and the relu1 share (its conv1 input and output freed).
+    const share = 2 * (shapes[1].output[1] / 2) * shapes[1].output[2] * shapes[1].output[3] * 4;
+    expect(arena.stats().liveBytes - before).toBe(resident + tapTableBytes(pieces[0]) + roundUp(share));
+    device.clear();
+    device.dispose();
+    expect(arena.stats().liveBytes).toBe(before);
   });
 
   it('rejects bad options before starting any thread', async () => {

@@ -1,12 +1,13 @@
 // A simulated GPU: a long-lived worker thread driven through comlink, holding
 // its share of the model's weights (see src/devices/device-state.ts).
-import { parentPort, workerData } from 'node:worker_threads';
+//
+// It does not attach to the host's shared arena: like a GPU it has memory of
+// its own. sharedArena() in this thread creates a new WebAssembly memory that
+// this thread allocates in, and the WebAssembly kernels run over it.
+import { parentPort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { DeviceState } from '../src/devices/device-state.js';
-import { attachSharedArena } from '../src/memory/arena.js';
 
 if (!parentPort) throw new Error('device-worker must run in a worker thread');
-// Kernel plans may keep packed weights and scratch in the host's shared memory.
-if (workerData?.memory) attachSharedArena(workerData.memory);
 Comlink.expose(new DeviceState(), nodeEndpoint(parentPort as never));

@@ -39,21 +39,27 @@ export function planeOf(shape: readonly number[]): number {
 
 /**
  * Channels `range` of the whole tensor, copied out of `pieces` (which must
- * cover the range between them; overlaps are fine). Copies whole channel
+ * cover the range between them; overlaps are fine) into a new array, or into
+ * `into` when given (a buffer in a device's own memory). Copies whole channel
  * planes, so values are exactly the pieces' values.
  */
-export function gather(pieces: readonly Activation[], range: Range): Activation {
+export function gather(pieces: readonly Activation[], range: Range, into?: Float32Array): Activation {
   if (pieces.length === 0) throw new Error('gather: no pieces');
   const [N] = pieces[0].shape;
   const spatial = pieces[0].shape.slice(2);
   const plane = planeOf(pieces[0].shape);
   const channels = rangeLength(range);
-  const data = new Float32Array(N * channels * plane);
+  const size = N * channels * plane;
+  if (into && into.length !== size) throw new Error(`gather: the destination holds ${into.length} values, not ${size}`);
+  const data = into ?? new Float32Array(size);
   let covered = 0;
   const seen = new Uint8Array(channels);
   for (const piece of pieces) {
     const within = overlap(rangeOf(piece), range);
     if (!within) continue;
+    if (piece.shape[0] !== N || planeOf(piece.shape) !== plane) {
+      throw new Error(`gather: piece of shape [${piece.shape}] does not match [${pieces[0].shape}]`);
+    }
     const held = piece.shape[1];
     const count = rangeLength(within);
     for (let n = 0; n < N; n++) {

@@ -1,8 +1,11 @@
 // One device's part of one layer, given the input channels it needs. The
 // device workers run exactly this; so can the host, in tests. Every output
 // element is computed by the same code, with the same summation order, as in
-// the undivided layer, so the split does not change a single bit.
-import { fullSlice, outputShapeOf, resolveShapes, type ConvGeometry } from '../conv/geometry.js';
+// the undivided layer, so the split does not change a single bit: the
+// convolution kernel is chosen by the weight's shape per group (the same for a
+// device's rows as for the whole layer), and it sums each element's taps in
+// tap-table order whatever output channels it computes alongside.
+import { fullSlice, outputShapeOf } from '../conv/geometry.js';
 import { runPlan, type KernelPlan } from '../kernels/plan.js';
 import { relu } from '../ops/activation.js';
 import { linear } from '../ops/linear.js';
@@ -11,23 +14,35 @@ import { maxPool2d } from '../ops/pooling.js';
 import { rangeLength, type Activation } from './activation.js';
 import type { DevicePiece } from './partition.js';
 
-/** Geometry of a device's convolution: its input channels, its rows of the weight, the groups those rows span. */
-export function pieceGeometry(piece: DevicePiece, inputShape: readonly number[]): ConvGeometry {
-  if (piece.op.kind !== 'conv' || !piece.weight) throw new Error(`${piece.name} is not a convolution`);
-  const [N, , H, W] = inputShape;
-  const local = [N, rangeLength(piece.needs), H, W];
-  const { stride, padding, groups } = piece.op;
-  return resolveShapes(local, piece.weight.shape, piece.bias?.shape ?? null, { stride, padding, groups }).geometry;
+export { pieceGeometry } from './partition.js';
+
+/** The piece's output: [N, outputs it produces, ...spatial] of the layer's whole output shape. */
+export function pieceOutputShape(piece: DevicePiece, layerOutputShape: readonly number[]): number[] {
+  return [layerOutputShape[0], rangeLength(piece.produces), ...layerOutputShape.slice(2)];
+}
+
+/** Whether the piece's output is its input, relabelled (no memory of its own). */
+export function aliasesInput(piece: DevicePiece): boolean {
+  return piece.op.kind === 'dropout' || piece.op.kind === 'flatten';
 }
 
 /**
  * Computes `piece.produces` of the layer's output from `input`, which holds
- * exactly `piece.needs` of the layer's input. Convolutions run through the
- * kernel plan made for this piece on the host.
+ * exactly `piece.needs` of the layer's input, into `out` (pieceOutputShape's
+ * size; a new array when null; ignored for the layers that alias their input).
+ * Convolutions run through `plan`, made for this piece and input shape, with
+ * `scratch` of planScratchFloats floats.
  */
-export function runPiece(piece: DevicePiece, input: Activation, plan: KernelPlan | null, scratch: Float32Array | null): Activation {
+export function runPiece(
+  piece: DevicePiece,
+  input: Activation,
+  plan: KernelPlan | null,
+  scratch: Float32Array | null,
+  out: Float32Array | null = null,
+): Activation {
   const x = { shape: input.shape, data: input.data };
   const start = piece.produces[0];
+  const into = out ?? undefined;
   switch (piece.op.kind) {
     case 'conv': {
       if (!plan) throw new Error(`${piece.name}: no kernel plan for this input shape`);
@@ -36,29 +51,33 @@ export function runPiece(piece: DevicePiece, input: Activation, plan: KernelPlan
       if (g.batch !== x.shape[0] || g.inChannels !== x.shape[1] || g.inHeight !== x.shape[2] || g.inWidth !== x.shape[3]) {
         throw new Error(`${piece.name}: kernel plan is for input [${g.batch}, ${g.inChannels}, ${g.inHeight}, ${g.inWidth}], got [${x.shape}]`);
       }
-      const out = new Float32Array(shape.reduce((a, b) => a * b, 1));
-      runPlan(plan, x.data, piece.weight!.data, piece.bias?.data ?? null, out, fullSlice(g), scratch);
-      return { shape, data: out, start };
+      const size = shape.reduce((a, b) => a * b, 1);
+      if (out && out.length !== size) throw new Error(`${piece.name}: output buffer holds ${out.length} values, not ${size}`);
+      const data = out ?? new Float32Array(size);
+      runPlan(plan, x.data, piece.weight!.data, piece.bias?.data ?? null, data, fullSlice(g), scratch);
+      return { shape, data, start };
     }
     case 'linear':
-      return { ...linear(x, piece.weight!, piece.bias), start };
+      return { ...linear(x, piece.weight!, piece.bias, into), start };
     case 'relu':
-      return { ...relu(x), start };
+      return { ...relu(x, into), start };
     case 'dropout':
       return input;
     case 'lrn': {
       const { size, alpha, beta, k } = piece.op;
       const channels = rangeLength(piece.produces);
       const shape = [x.shape[0], channels, ...x.shape.slice(2)];
-      const out = { shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) };
+      const length = shape.reduce((a, b) => a * b, 1);
+      if (out && out.length !== length) throw new Error(`${piece.name}: output buffer holds ${out.length} values, not ${length}`);
+      const result = { shape, data: out ?? new Float32Array(length) };
       // Channel indices are local to the received window; the window covers the
       // whole tensor's neighbours of every produced channel, so clamping at its
       // edges is clamping at the tensor's edges.
-      localResponseNormChannels(x, { size, alpha, beta, k }, piece.produces[0] - piece.needs[0], piece.produces[1] - piece.needs[0], out, 0);
-      return { ...out, start };
+      localResponseNormChannels(x, { size, alpha, beta, k }, piece.produces[0] - piece.needs[0], piece.produces[1] - piece.needs[0], result, 0);
+      return { ...result, start };
     }
     case 'maxpool':
-      return { ...maxPool2d(x, piece.op.options), start };
+      return { ...maxPool2d(x, piece.op.options, into), start };
     case 'flatten': {
       const [N, ...rest] = x.shape;
       return { shape: [N, rest.reduce((a, b) => a * b, 1)], data: x.data, start };

@@ -1,20 +1,34 @@
-// What a device worker holds and does: its half of every layer's weights,
-// resident for the life of the model, the activation share it computed last,
-// and the kernel plans the host made for each input shape. workers/device-worker.ts
-// exposes one of these over comlink; tests can also drive one on the host.
+// What a device worker holds and does. A device is a GPU with its own memory:
+// in a device worker, sharedArena() is a WebAssembly memory that thread
+// created and alone allocates in (src/memory/arena.ts), and everything the
+// device holds lives there: its half of every layer's weights (convolutions
+// packed once for the kernel), resident for the life of the model; its kernel
+// plans; the activation share it computed last; the kernel's scratch while a
+// layer runs. Activations arrive from the host and the other devices as
+// messages and are copied in (the transfer); reads copy out. Buffers are
+// released as soon as a layer has consumed them, so the memory's peak is the
+// working set the host budgets for (partition.ts deviceMemory).
+// workers/device-worker.ts exposes one of these over comlink; tests can also
+// drive one on the host thread.
 import * as Comlink from 'comlink';
 import { performance } from 'node:perf_hooks';
-import type { KernelPlan } from '../kernels/plan.js';
-import { arenaView } from '../memory/arena.js';
+import { fullSlice } from '../conv/geometry.js';
+import {
+  packConvWeights,
+  planConv,
+  planScratchFloats,
+  releasePackedWeights,
+  releasePlan,
+  setForceJsKernels,
+  wasmKernelsAvailable,
+  type KernelPlan,
+  type PackedConvWeights,
+} from '../kernels/plan.js';
+import { sharedArena } from '../memory/arena.js';
+import { numel } from '../tensor/tensor.js';
 import { gather, overlap, rangeOf, type Activation } from './activation.js';
-import { runPiece } from './compute.js';
-import type { DevicePiece } from './partition.js';
-
-/** Where a plan's scratch memory lives in the shared arena (allocated by the host). */
-export interface ScratchLocation {
-  byteOffset: number;
-  length: number;
-}
+import { aliasesInput, pieceGeometry, pieceOutputShape, runPiece } from './compute.js';
+import type { DevicePiece, LayerShapes } from './partition.js';
 
 export interface LayerTiming {
   /** Milliseconds spent computing the layer. */
@@ -23,53 +37,146 @@ export interface LayerTiming {
   assembleMs: number;
 }
 
+export interface DeviceLoadOptions {
+  /** The kernels the host runs, so a device computes every element exactly as the host would. */
+  kernels: 'wasm' | 'reference';
+}
+
+export interface DeviceStats {
+  /** Bytes of weights held, resident since load (packed convolution weights included). */
+  residentBytes: number;
+  layers: number;
+  /** This device's own memory: bytes live now, the most ever live, and its size. */
+  memory: { liveBytes: number; peakBytes: number; capacityBytes: number };
+  heapUsedBytes: number;
+}
+
+/** Kernel plans for one input shape of the model. */
+interface Prepared {
+  shapes: LayerShapes[];
+  /** One per layer; null for layers without a convolution. */
+  plans: (KernelPlan | null)[];
+}
+
+/** Input shapes whose plans a device keeps (their tap tables are small; the weights are shared). */
+const PREPARED_SHAPES = 4;
+const EMPTY = new Float32Array(0);
+
 export class DeviceState {
+  private readonly arena = sharedArena();
+  /** The pieces, their weight and bias now views of this device's memory (conv weights that live packed: empty). */
   private pieces: DevicePiece[] = [];
-  private plans = new Map<string, { plans: (KernelPlan | null)[]; scratch: (ScratchLocation | null)[] }>();
+  private packed: (PackedConvWeights | null)[] = [];
+  private prepared = new Map<string, Prepared>();
   private activation: Activation | null = null;
   private residentBytes = 0;
 
-  /** Takes ownership of this device's pieces (their weight buffers are transferred here). */
-  load(pieces: DevicePiece[]): number {
-    this.pieces = pieces;
-    this.residentBytes = pieces.reduce((sum, p) => sum + (p.weight?.data.byteLength ?? 0) + (p.bias?.data.byteLength ?? 0), 0);
+  /**
+   * Places this device's pieces in its memory: each layer's weight rows and
+   * bias, resident until dispose; a convolution's weights are packed once for
+   * the WebAssembly kernel, which reads only that copy. The received buffers
+   * are then dropped.
+   */
+  load(pieces: DevicePiece[], options: DeviceLoadOptions = { kernels: wasmKernelsAvailable() ? 'wasm' : 'reference' }): number {
+    if (this.pieces.length) throw new Error('device already loaded');
+    if ((options.kernels === 'wasm') !== wasmKernelsAvailable()) setForceJsKernels(options.kernels === 'reference');
+    const placed: DevicePiece[] = [];
+    const packed: (PackedConvWeights | null)[] = [];
+    const before = this.arena.stats().liveBytes;
+    try {
+      for (const piece of pieces) {
+        let weight = piece.weight;
+        let layerPacked: PackedConvWeights | null = null;
+        if (weight && piece.op.kind === 'conv') layerPacked = packConvWeights(weight.shape, piece.op.groups, weight.data);
+        packed.push(layerPacked);
+        if (weight) weight = { shape: weight.shape, data: layerPacked ? EMPTY : this.copyIn(weight.data) };
+        const bias = piece.bias && { shape: piece.bias.shape, data: this.copyIn(piece.bias.data) };
+        placed.push({ ...piece, weight, bias });
+      }
+    } catch (error) {
+      for (const p of packed) if (p) releasePackedWeights(p);
+      for (const p of placed) this.releaseArrays(p.weight?.data, p.bias?.data);
+      throw error;
+    }
+    this.pieces = placed;
+    this.packed = packed;
+    this.residentBytes = this.arena.stats().liveBytes - before;
     return this.residentBytes;
   }
 
-  /** Kernel plans (and scratch) for one input shape, one entry per layer (null for layers without a convolution). */
-  setPlans(key: string, plans: (KernelPlan | null)[], scratch: (ScratchLocation | null)[]): void {
-    this.plans.set(key, { plans, scratch });
+  /**
+   * Plans every convolution for one model input shape (`shapes`: each layer's
+   * whole input and output), in this device's memory, reusing the packed
+   * weights. Returns each layer's kernel (null for layers without one).
+   */
+  prepare(key: string, shapes: LayerShapes[]): (string | null)[] {
+    let entry = this.prepared.get(key);
+    if (!entry) {
+      if (shapes.length !== this.pieces.length) throw new Error(`prepare: ${shapes.length} layer shapes for ${this.pieces.length} layers`);
+      if (this.prepared.size >= PREPARED_SHAPES) this.unprepare(this.prepared.keys().next().value!);
+      const plans: (KernelPlan | null)[] = [];
+      try {
+        this.pieces.forEach((piece, layer) => {
+          plans.push(piece.op.kind === 'conv' ? planConv(pieceGeometry(piece, shapes[layer].input), piece.weight!.data, this.packed[layer]) : null);
+        });
+      } catch (error) {
+        for (const plan of plans) if (plan) releasePlan(plan);
+        throw error;
+      }
+      entry = { shapes, plans };
+      this.prepared.set(key, entry);
+    }
+    return entry.plans.map((plan) => plan?.kind ?? null);
   }
 
-  dropPlans(key: string): void {
-    this.plans.delete(key);
-  }
-
-  /** The host's input image batch: every device gets all of it. */
+  /** The host's input image batch: every device gets all of it, copied into its memory. */
   setInput(input: Activation): void {
-    this.activation = input;
+    this.clear();
+    const data = this.allocate(input.data.length);
+    data.set(input.data);
+    this.activation = { shape: [...input.shape], data, start: input.start };
   }
 
-  /** Runs layer `layer` on the own share plus `received` (pieces from other devices); keeps the result. */
-  run(layer: number, received: Activation[], planKey: string): LayerTiming {
+  /** Runs layer `layer` on the own share plus `received` (pieces from other devices); keeps the result, frees the input. */
+  run(layer: number, received: Activation[], key: string): LayerTiming {
     const piece = this.pieces[layer];
     if (!piece) throw new Error(`device has no layer ${layer}`);
-    if (!this.activation) throw new Error('no input: call setInput first');
-    const t0 = performance.now();
     const own = this.activation;
+    if (!own) throw new Error('no input: call setInput first');
+    const entry = this.prepared.get(key);
+    if (!entry) throw new Error(`no kernel plans for input shape ${key}: call prepare first`);
+    const t0 = performance.now();
     const [lo, hi] = rangeOf(own);
-    const input = lo === piece.needs[0] && hi === piece.needs[1] ? own : gather([own, ...received], piece.needs);
-    const t1 = performance.now();
-    let plan: KernelPlan | null = null;
-    let scratch: Float32Array | null = null;
-    if (piece.op.kind === 'conv') {
-      const entry = this.plans.get(planKey);
-      if (!entry) throw new Error(`no kernel plans for input shape ${planKey}`);
-      plan = entry.plans[layer];
-      const where = entry.scratch[layer];
-      scratch = where ? arenaView(where.byteOffset, where.length) : null;
+    let input = own;
+    if (lo !== piece.needs[0] || hi !== piece.needs[1]) {
+      // The received pieces land here: the transfer into this device's memory.
+      const channels = piece.needs[1] - piece.needs[0];
+      const buffer = this.allocate((own.data.length / own.shape[1]) * channels);
+      try {
+        input = gather([own, ...received], piece.needs, buffer);
+      } catch (error) {
+        this.arena.release(buffer);
+        throw error;
+      }
+      this.activation = input;
+      this.arena.release(own.data);
     }
-    this.activation = runPiece(piece, input, plan, scratch);
+    const t1 = performance.now();
+    const plan = entry.plans[layer];
+    const out = aliasesInput(piece) ? null : this.allocate(numel(pieceOutputShape(piece, entry.shapes[layer].output)));
+    const scratchFloats = plan ? planScratchFloats(plan, fullSlice(plan.geometry)) : 0;
+    const scratch = scratchFloats > 0 ? this.allocate(scratchFloats) : null;
+    let result: Activation;
+    try {
+      result = runPiece(piece, input, plan, scratch, out);
+    } catch (error) {
+      if (out) this.arena.release(out);
+      throw error;
+    } finally {
+      if (scratch) this.arena.release(scratch);
+    }
+    if (result.data !== input.data) this.arena.release(input.data);
+    this.activation = result;
     const t2 = performance.now();
     return { computeMs: t2 - t1, assembleMs: t1 - t0 };
   }
@@ -82,12 +189,53 @@ export class DeviceState {
     return Comlink.transfer(piece, [piece.data.buffer]);
   }
 
-  /** Drops the activation (weights stay resident). */
+  /** Frees the activation (weights and plans stay). */
   clear(): void {
+    if (this.activation) this.arena.release(this.activation.data);
     this.activation = null;
   }
 
-  stats(): { residentBytes: number; layers: number; heapUsedBytes: number } {
-    return { residentBytes: this.residentBytes, layers: this.pieces.length, heapUsedBytes: process.memoryUsage().heapUsed };
+  /** Frees everything this device placed in its memory: activation, plans, weights. */
+  dispose(): void {
+    this.clear();
+    for (const key of [...this.prepared.keys()]) this.unprepare(key);
+    for (const p of this.packed) if (p) releasePackedWeights(p);
+    for (const p of this.pieces) this.releaseArrays(p.weight?.data, p.bias?.data);
+    this.pieces = [];
+    this.packed = [];
+    this.residentBytes = 0;
+  }
+
+  stats(): DeviceStats {
+    const { liveBytes, peakBytes, capacityBytes } = this.arena.stats();
+    return {
+      residentBytes: this.residentBytes,
+      layers: this.pieces.length,
+      memory: { liveBytes, peakBytes, capacityBytes },
+      heapUsedBytes: process.memoryUsage().heapUsed,
+    };
+  }
+
+  private unprepare(key: string): void {
+    const entry = this.prepared.get(key);
+    if (!entry) return;
+    this.prepared.delete(key);
+    for (const plan of entry.plans) if (plan) releasePlan(plan);
+  }
+
+  /** `floats` values in this device's memory (zeroed; freed by release, or when dropped and collected). */
+  private allocate(floats: number): Float32Array {
+    return this.arena.allocateFloat32(floats);
+  }
+
+  private copyIn(values: Float32Array): Float32Array {
+    const data = this.allocate(values.length);
+    data.set(values);
+    return data;
+  }
+
+  private releaseArrays(...arrays: (Float32Array | undefined)[]): void {
+    // EMPTY (conv weights that live packed) is not this memory's: release skips it.
+    for (const array of arrays) if (array) this.arena.release(array);
   }
 }

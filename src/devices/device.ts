@@ -4,7 +4,6 @@ import { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { ExecutionError } from '../errors.js';
-import { sharedArena } from '../memory/arena.js';
 import type { DeviceState } from './device-state.js';
 
 /**
@@ -27,7 +26,7 @@ export class Device {
 
   constructor(readonly index: number) {
     const { script, entry } = workerScript();
-    this.worker = new Worker(script, { workerData: { entry: entry.href, memory: sharedArena().memory }, name: `groupconv-device-${index}` });
+    this.worker = new Worker(script, { workerData: { entry: entry.href }, name: `groupconv-device-${index}` });
     // A worker that dies leaves comlink's pending calls unanswered: fail them instead.
     this.failed = new Promise<never>((_, reject) => {
       this.worker.on('error', (error) => {

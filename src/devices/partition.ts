@@ -5,14 +5,16 @@
 // read to compute its outputs (its "needs" range) decides the traffic: the
 // grouped convolutions read only their own group, conv3 and the fully
 // connected layers read everything, and LRN reads a few neighbouring maps.
+import { resolveShapes, type ConvGeometry } from '../conv/geometry.js';
 import { errors } from '../errors.js';
+import { convScratchFloats } from '../kernels/plan.js';
 import { Conv2d } from '../layers/conv2d.js';
 import { Dropout, Flatten, Linear, LocalResponseNorm, MaxPool2d, ReLU } from '../layers/layers.js';
 import type { Module } from '../layers/module.js';
 import type { AlexNet } from '../models/alexnet.js';
 import { maxPool2d, type MaxPool2dOptions } from '../ops/pooling.js';
 import { numel } from '../tensor/tensor.js';
-import { overlap, rangeBytes, type Range } from './activation.js';
+import { overlap, rangeBytes, rangeLength, type Range } from './activation.js';
 
 export type LayerOp =
   | { kind: 'conv'; stride: number | [number, number]; padding: number | [number, number]; groups: number }
@@ -48,6 +50,15 @@ export interface DevicePiece {
   bias: { shape: number[]; data: Float32Array } | null;
   /** Number of weight and bias values (kept when the buffers move to the device). */
   parameters: number;
+}
+
+/** Geometry of a device's convolution: its input channels, its rows of the weight, the groups those rows span. */
+export function pieceGeometry(piece: DevicePiece, inputShape: readonly number[]): ConvGeometry {
+  if (piece.op.kind !== 'conv' || !piece.weight) throw new Error(`${piece.name} is not a convolution`);
+  const [N, , H, W] = inputShape;
+  const local = [N, rangeLength(piece.needs), H, W];
+  const { stride, padding, groups } = piece.op;
+  return resolveShapes(local, piece.weight.shape, piece.bias?.shape ?? null, { stride, padding, groups }).geometry;
 }
 
 /** The layers of AlexNet in execution order, with the paper's names. */
@@ -236,6 +247,14 @@ export interface DeviceLayerCost {
   receivedBytes: number;
   /** Bytes of the layer's input the device reads (own share + received) plus the output it writes. */
   activationBytes: number;
+  /** The convolution kernel's scratch memory (phase planes, output rows), held while the layer runs. */
+  scratchBytes: number;
+  /**
+   * Bytes of activations held while the input is assembled: the own share plus
+   * the assembled input it is copied into with the received pieces (0 when the
+   * device already holds exactly the input it needs).
+   */
+  assembleBytes: number;
 }
 
 /** Per layer, per device: parameters, weight bytes, traffic and working set for an input of `inputShape`. */
@@ -248,13 +267,19 @@ export function layerCosts(pieces: readonly DevicePiece[][], shapes: readonly La
     return pieces.map((own, d) => {
       const piece = own[layer];
       const parameters = piece.parameters;
-      // flatten keeps the data: the output is the input relabelled, so it costs nothing extra.
-      const outputBytes = piece.op.kind === 'flatten' ? 0 : rangeBytes(piece.produces, N, outPlane);
+      // flatten and dropout keep the data: the output is the input (relabelled), so it costs nothing extra.
+      const outputBytes = piece.op.kind === 'flatten' || piece.op.kind === 'dropout' ? 0 : rangeBytes(piece.produces, N, outPlane);
+      const needsBytes = rangeBytes(piece.needs, N, inPlane);
+      // What the device holds on entering the layer: the image, or its share of the previous layer's output.
+      const held: Range = layer === 0 ? [0, shape.input[1]] : own[layer - 1].produces;
+      const assembles = held[0] !== piece.needs[0] || held[1] !== piece.needs[1];
       return {
         parameters,
         weightBytes: parameters * 4,
         receivedBytes: transfers[d].reduce((sum, t) => sum + rangeBytes(t.range, N, inPlane), 0),
-        activationBytes: rangeBytes(piece.needs, N, inPlane) + outputBytes,
+        activationBytes: needsBytes + outputBytes,
+        scratchBytes: piece.op.kind === 'conv' ? convScratchFloats(pieceGeometry(piece, shape.input)) * 4 : 0,
+        assembleBytes: assembles ? rangeBytes(held, N, inPlane) + needsBytes : 0,
       };
     });
   });
@@ -263,33 +288,43 @@ export function layerCosts(pieces: readonly DevicePiece[][], shapes: readonly La
 export interface DeviceMemory {
   device: number;
   weightBytes: number;
-  /** The largest working set of any layer: input read (own + received) plus output written. */
+  /** Activations held at the busiest moment (see deviceMemory). */
   activationBytes: number;
-  /** weightBytes + activationBytes: what the device must hold at its busiest moment. */
+  /** Kernel scratch held at that moment. */
+  scratchBytes: number;
+  /** weightBytes + activationBytes + scratchBytes: what the device must hold at its busiest moment. */
   totalBytes: number;
-  /** Layer of the largest working set. */
+  /** Layer of the busiest moment. */
   peakLayer: string;
 }
 
 /**
  * Memory each device needs: its resident weights for the life of the model,
- * plus the largest working set of any one layer (the input it reads, its own
- * share and what it received, plus the output it writes). Between layers only
- * a device's output share stays, which is never more than that.
+ * plus the largest working set of any one layer, as the device worker holds it
+ * (src/devices/device-state.ts): while it assembles a layer's input, its own
+ * share and the assembled input; while it computes, the input (own share and
+ * what it received), the output it writes and the kernel's scratch. Between
+ * layers only a device's output share stays, which is never more than that.
+ * (The kernels' tap tables, a few KiB per convolution and input shape, are left out.)
  */
 export function deviceMemory(pieces: readonly DevicePiece[][], shapes: readonly LayerShapes[], layers: readonly LayerSpec[]): DeviceMemory[] {
   const costs = layerCosts(pieces, shapes);
   return pieces.map((_, d) => {
     let weightBytes = 0;
-    let activationBytes = 0;
+    let peak = { activationBytes: 0, scratchBytes: 0 };
     let peakLayer = layers[0].label;
     costs.forEach((layer, i) => {
-      weightBytes += layer[d].weightBytes;
-      if (layer[d].activationBytes > activationBytes) {
-        activationBytes = layer[d].activationBytes;
+      const cost = layer[d];
+      weightBytes += cost.weightBytes;
+      const computing = { activationBytes: cost.activationBytes, scratchBytes: cost.scratchBytes };
+      const assembling = { activationBytes: cost.assembleBytes, scratchBytes: 0 };
+      const busiest = assembling.activationBytes > computing.activationBytes + computing.scratchBytes ? assembling : computing;
+      if (busiest.activationBytes + busiest.scratchBytes > peak.activationBytes + peak.scratchBytes) {
+        peak = busiest;
         peakLayer = layers[i].label;
       }
     });
-    return { device: d, weightBytes, activationBytes, totalBytes: weightBytes + activationBytes, peakLayer };
+    const { activationBytes, scratchBytes } = peak;
+    return { device: d, weightBytes, activationBytes, scratchBytes, totalBytes: weightBytes + activationBytes + scratchBytes, peakLayer };
   });
 }

@@ -78,11 +78,13 @@ export function formatSplitReport(report: SplitReport): string {
     }
   } else lines.push('exchanged between devices: none (one device)');
   lines.push(`host: sent ${formatBytes(run.hostInBytes)} of images (the whole batch to every device), received ${formatBytes(run.hostOutBytes)} of logits`);
-  lines.push('peak memory per device (resident weights + the largest layer working set: input read + output written):');
+  lines.push('peak memory per device (resident weights + the largest layer working set: input read + output written + kernel scratch):');
   for (const m of run.memory) {
+    const scratch = m.scratchBytes ? ` + ${formatBytes(m.scratchBytes)} kernel scratch` : '';
     lines.push(
-      `  device ${m.device}: ${formatBytes(m.totalBytes)} = ${formatBytes(m.weightBytes)} weights + ${formatBytes(m.activationBytes)} at ${m.peakLayer}` +
-        ` (${((100 * m.totalBytes) / report.budgetBytes).toFixed(1)}% of ${formatBytes(report.budgetBytes)})`,
+      `  device ${m.device}: ${formatBytes(m.totalBytes)} = ${formatBytes(m.weightBytes)} weights + ${formatBytes(m.activationBytes)} activations${scratch} at ${m.peakLayer}` +
+        ` (${((100 * m.totalBytes) / report.budgetBytes).toFixed(1)}% of ${formatBytes(report.budgetBytes)});` +
+        ` measured peak of its own memory: ${formatBytes(run.memoryPeakBytes[m.device])}`,
     );
   }
   lines.push(`forward pass: ${ms(report.wallMs)} ms on ${D} device${D > 1 ? 's' : ''} (median)`);

@@ -4,24 +4,18 @@
 // needs the other half, and counts every byte it moves.
 import { performance } from 'node:perf_hooks';
 import * as Comlink from 'comlink';
-import { fullSlice } from '../conv/geometry.js';
 import { errors, ExecutionError } from '../errors.js';
-import { planConv, planScratchFloats, releasePlan, type KernelPlan } from '../kernels/plan.js';
-import type { Conv2d } from '../layers/conv2d.js';
-import { sharedArena } from '../memory/arena.js';
+import { wasmKernelsAvailable } from '../kernels/plan.js';
 import type { AlexNet } from '../models/alexnet.js';
 import { checkTensor, type Tensor } from '../tensor/tensor.js';
 import { gather, rangeBytes, type Activation } from './activation.js';
-import { pieceGeometry } from './compute.js';
 import { Device } from './device.js';
-import type { ScratchLocation } from './device-state.js';
 import {
   alexNetLayers,
   deviceMemory,
   layerCosts,
   layerShapes,
   partition,
-  rows,
   transfersInto,
   type DeviceLayerCost,
   type DeviceMemory,
@@ -58,6 +52,8 @@ export interface DeviceLayerRun extends DeviceLayerCost {
 export interface LayerRun {
   name: string;
   label: string;
+  /** The convolution kernel every device ran (KernelPlan.kind), null for other layers. */
+  kernel: string | null;
   /** Wall-clock time of the layer on the host: exchange, link delay and the slowest device. */
   wallMs: number;
   devices: DeviceLayerRun[];
@@ -73,7 +69,13 @@ export interface SplitRun {
   hostOutBytes: number;
   /** Bytes received across devices, summed over layers, per device. */
   exchangedBytes: number[];
+  /** What each device needs at its busiest moment, as budgeted (deviceMemory). */
   memory: DeviceMemory[];
+  /**
+   * The most each device's own memory has held so far, measured by its
+   * allocator: resident weights, kernel tap tables, activations and scratch.
+   */
+  memoryPeakBytes: number[];
   /** Kernels the convolutions ran with (KernelPlan.kind). */
   kernels: string[];
 }
@@ -94,7 +96,11 @@ export function formatBytes(bytes: number): string {
 function checkBudget(memory: DeviceMemory[], budgetBytes: number, what: string): void {
   if (memory.every((m) => m.totalBytes <= budgetBytes)) return;
   const needs = memory
-    .map((m) => `device ${m.device} needs ${formatBytes(m.totalBytes)} (${formatBytes(m.weightBytes)} weights + ${formatBytes(m.activationBytes)} activations at ${m.peakLayer})`)
+    .map(
+      (m) =>
+        `device ${m.device} needs ${formatBytes(m.totalBytes)} (${formatBytes(m.weightBytes)} weights + ${formatBytes(m.activationBytes)} activations` +
+        `${m.scratchBytes ? ` + ${formatBytes(m.scratchBytes)} kernel scratch` : ''} at ${m.peakLayer})`,
+    )
     .join('; ');
   const n = memory.length;
   throw errors.deviceMemory(
@@ -106,12 +112,6 @@ function checkBudget(memory: DeviceMemory[], budgetBytes: number, what: string):
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-interface PlanSet {
-  /** plans[device][layer] */
-  plans: (KernelPlan | null)[][];
-  scratch: Float32Array[];
-}
-
 export class SplitAlexNet {
   readonly layers: LayerSpec[];
   readonly deviceCount: number;
@@ -121,7 +121,6 @@ export class SplitAlexNet {
   readonly memory: DeviceMemory[];
   /** Each device's pieces; the weight buffers now live in the devices (only shapes and counts remain here). */
   readonly pieces: DevicePiece[][];
-  private readonly planSets = new Map<string, PlanSet>();
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
   lastRun: SplitRun | null = null;
@@ -169,12 +168,14 @@ export class SplitAlexNet {
     checkBudget(memory, budgetBytes, `AlexNet at batch ${batch} (${inputSize}x${inputSize})`);
 
     const started: Device[] = [];
+    // The devices compute with the kernels this thread would, so their logits match the model's here bit for bit.
+    const kernels = wasmKernelsAvailable() ? 'wasm' : 'reference';
     try {
       for (let d = 0; d < devices; d++) started.push(new Device(d));
       await Promise.all(
         started.map((device, d) => {
           const buffers = pieces[d].flatMap((p) => [p.weight?.data.buffer, p.bias?.data.buffer]).filter((b): b is ArrayBuffer => !!b);
-          return device.call((api) => api.load(Comlink.transfer(pieces[d], buffers)));
+          return device.call((api) => api.load(Comlink.transfer(pieces[d], buffers), { kernels }));
         }),
       );
     } catch (error) {
@@ -220,7 +221,8 @@ export class SplitAlexNet {
     const memory = deviceMemory(this.pieces, shapes, this.layers);
     checkBudget(memory, this.budgetBytes, `AlexNet at batch ${x.shape[0]} (${x.shape[2]}x${x.shape[3]})`);
     const key = x.shape.join('x');
-    await this.ensurePlans(key, shapes);
+    // Each device plans its convolutions for this shape (once; kept for later calls) before the clock starts.
+    const kinds = await Promise.all(this.devices.map((device) => device.call((api) => api.prepare(key, shapes))));
     const costs = layerCosts(this.pieces, shapes);
     const D = this.deviceCount;
     const start = performance.now();
@@ -245,13 +247,14 @@ export class SplitAlexNet {
         }),
       );
       const spec = this.layers[layer];
-      layers.push({ name: spec.name, label: spec.label, wallMs: performance.now() - t0, devices: timings });
+      layers.push({ name: spec.name, label: spec.label, kernel: kinds[0][layer], wallMs: performance.now() - t0, devices: timings });
     }
     const last = this.pieces.map((p) => p[p.length - 1].produces);
     const outputs = await Promise.all(this.devices.map((device, d) => device.call((api) => api.read(last[d][0], last[d][1]))));
     const classes = shapes[shapes.length - 1].output[1];
     const logits = gather(outputs, [0, classes]);
     const wallMs = performance.now() - start;
+    const stats = await Promise.all(this.devices.map((device) => device.call((api) => api.stats())));
     this.lastRun = {
       devices: D,
       inputShape: [...x.shape],
@@ -261,65 +264,17 @@ export class SplitAlexNet {
       hostOutBytes: rangeBytes([0, classes], x.shape[0], 1),
       exchangedBytes: Array.from({ length: D }, (_, d) => layers.reduce((sum, l) => sum + l.devices[d].receivedBytes, 0)),
       memory,
-      kernels: [...new Set(this.planSets.get(key)!.plans.flat().filter((p) => p !== null).map((p) => p.kind))],
+      memoryPeakBytes: stats.map((s) => s.memory.peakBytes),
+      kernels: [...new Set(kinds.flat().filter((k): k is string => k !== null))],
     };
     return { shape: logits.shape, data: logits.data };
   }
 
-  /** Kernel plans for every device's convolutions at this input shape, made once on the host and sent to the devices. */
-  private async ensurePlans(key: string, shapes: LayerShapes[]): Promise<void> {
-    if (this.planSets.has(key)) return;
-    if (this.planSets.size >= 4) await this.dropPlans(this.planSets.keys().next().value!);
-    const set: PlanSet = { plans: [], scratch: [] };
-    this.planSets.set(key, set);
-    const locations: (ScratchLocation | null)[][] = [];
-    for (let d = 0; d < this.deviceCount; d++) {
-      const plans: (KernelPlan | null)[] = [];
-      const scratch: (ScratchLocation | null)[] = [];
-      this.pieces[d].forEach((piece, layer) => {
-        if (piece.op.kind !== 'conv') {
-          plans.push(null);
-          scratch.push(null);
-          return;
-        }
-        const geometry = pieceGeometry(piece, shapes[layer].input);
-        // The host still has the whole weight: plan (and pack, for fast kernels) this device's rows of it.
-        const weight = rows((this.layers[layer].module as Conv2d).weight, piece.produces);
-        const plan = planConv(geometry, weight.data);
-        plans.push(plan);
-        const floats = planScratchFloats(plan, fullSlice(geometry));
-        if (floats > 0) {
-          const buffer = sharedArena().allocateFloat32(floats);
-          set.scratch.push(buffer);
-          scratch.push({ byteOffset: buffer.byteOffset, length: floats });
-        } else scratch.push(null);
-      });
-      set.plans.push(plans);
-      locations.push(scratch);
-    }
-    await Promise.all(this.devices.map((device, d) => device.call((api) => api.setPlans(key, set.plans[d], locations[d]))));
-  }
-
-  private async dropPlans(key: string): Promise<void> {
-    const set = this.planSets.get(key);
-    if (!set) return;
-    this.planSets.delete(key);
-    await Promise.all(this.devices.map((device) => device.call((api) => api.dropPlans(key)).catch(() => {})));
-    this.releasePlanSet(set);
-  }
-
-  private releasePlanSet(set: PlanSet): void {
-    for (const plans of set.plans) for (const plan of plans) if (plan) releasePlan(plan);
-    for (const buffer of set.scratch) sharedArena().release(buffer);
-  }
-
-  /** Stops the device threads and frees the kernel plans. Safe to call twice. */
+  /** Stops the device threads; their memory (weights, plans, activations) goes with them. Safe to call twice. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.queue;
-    for (const set of this.planSets.values()) this.releasePlanSet(set);
-    this.planSets.clear();
     await Promise.all(this.devices.map((device) => device.close()));
   }
 }

@@ -45,6 +45,27 @@ export interface KernelPlan {
   packed: { byteOffset: number; length: number } | null;
   /** Present for the WebAssembly kinds. */
   wasm: WasmLayout | null;
+  /**
+   * The packed weights were made by packConvWeights and belong to the caller
+   * (who packs a layer once and plans it for several input shapes): releasePlan
+   * then frees only the tap table.
+   */
+  sharedPacking?: boolean;
+}
+
+/**
+ * A layer's weights packed for the WebAssembly kernels, made once by
+ * packConvWeights and usable by planConv for any input shape of that layer.
+ * Plain data (structured-cloneable), like a plan.
+ */
+export interface PackedConvWeights {
+  byteOffset: number;
+  /** Floats: outChannels * inChannelsPerGroup * kernelHeight * kernelWidth. */
+  length: number;
+  kind: Exclude<KernelKind, 'reference'>;
+  /** [outChannels, inChannelsPerGroup, kernelHeight, kernelWidth], as the weight. */
+  weightShape: [number, number, number, number];
+  groups: number;
 }
 
 let forceJs = false;
@@ -62,13 +83,21 @@ export function wasmKernelsAvailable(): boolean {
   return !forceJs && hasWasmSimd();
 }
 
-function chooseKind(g: ConvGeometry): KernelKind {
+/**
+ * The kernel depends only on the weight's shape (input channels per group and
+ * kernel size), never on the output channel count or the input's size: a layer
+ * cut by output channels (an engine slice, a device's piece) runs the same
+ * kind as the whole layer.
+ */
+function chooseKind(inChannelsPerGroup: number, kernelHeight: number, kernelWidth: number): KernelKind {
   if (!wasmKernelsAvailable()) return 'reference';
-  if (g.inChannelsPerGroup === 1) return 'depthwise';
-  if (g.kernelHeight === 1 && g.kernelWidth === 1) return 'pointwise';
-  if (g.inChannelsPerGroup <= 16) return 'small-groups';
+  if (inChannelsPerGroup === 1) return 'depthwise';
+  if (kernelHeight === 1 && kernelWidth === 1) return 'pointwise';
+  if (inChannelsPerGroup <= 16) return 'small-groups';
   return 'general';
 }
+
+const kindOf = (g: ConvGeometry) => chooseKind(g.inChannelsPerGroup, g.kernelHeight, g.kernelWidth);
 
 let planeModeOverride: boolean | null = null;
 /** Internal (benchmarks, tests): force plane mode on or off; null restores the choice by shape. */
@@ -140,7 +169,7 @@ function tapOffsets(g: ConvGeometry, layout: Omit<WasmLayout, 'tapsByteOffset'>)
  * the remaining channels one by one as [tap] (PyTorch's [Cout, Cin/G, kH, kW]
  * order already lists a channel's taps in tap-table order).
  */
-function packWeights(g: ConvGeometry, weight: Float32Array, into: Float32Array): void {
+function packWeights(g: { groups: number; outChannelsPerGroup: number; inChannelsPerGroup: number; kernelHeight: number; kernelWidth: number }, weight: Float32Array, into: Float32Array): void {
   const taps = g.inChannelsPerGroup * g.kernelHeight * g.kernelWidth;
   const coutG = g.outChannelsPerGroup;
   const blocks = coutG >> 2;
@@ -159,10 +188,68 @@ function packWeights(g: ConvGeometry, weight: Float32Array, into: Float32Array):
   }
 }
 
-/** Chooses a kernel for the geometry and packs its weights (main thread: packing may allocate). */
-export function planConv(geometry: ConvGeometry, weight: Float32Array): KernelPlan {
-  const kind = chooseKind(geometry);
+/**
+ * Packs a convolution's weights [outChannels, inChannels / groups, kH, kW] for
+ * the kernel its shape gets, once, for planConv to share across input shapes.
+ * Null when that kernel is the reference one, which reads the weights as they
+ * are. Allocates in this thread's arena; free with releasePackedWeights.
+ */
+export function packConvWeights(weightShape: readonly number[], groups: number, weight: Float32Array): PackedConvWeights | null {
+  const [outChannels, inChannelsPerGroup, kernelHeight, kernelWidth] = weightShape;
+  if (weightShape.length !== 4 || weight.length !== outChannels * inChannelsPerGroup * kernelHeight * kernelWidth) {
+    throw new ExecutionError(`packConvWeights: weight of shape [${weightShape}] has ${weight.length} values`);
+  }
+  if (!Number.isInteger(groups) || groups <= 0 || outChannels % groups !== 0) {
+    throw new ExecutionError(`packConvWeights: ${outChannels} output channels do not divide into ${groups} groups`);
+  }
+  const kind = chooseKind(inChannelsPerGroup, kernelHeight, kernelWidth);
+  if (kind === 'reference') return null;
+  const arena = sharedArena();
+  const length = weight.length;
+  const byteOffset = arena.allocate(length * 4);
+  const g = { groups, outChannelsPerGroup: outChannels / groups, inChannelsPerGroup, kernelHeight, kernelWidth };
+  packWeights(g, weight, new Float32Array(arena.buffer, byteOffset, length));
+  return { byteOffset, length, kind, weightShape: [outChannels, inChannelsPerGroup, kernelHeight, kernelWidth], groups };
+}
+
+/** Frees what packConvWeights allocated, once every plan using it is released. Safe to call twice. */
+export function releasePackedWeights(packed: PackedConvWeights): void {
+  if (packed.length < 0) return;
+  sharedArena().releaseBlock(packed.byteOffset);
+  packed.length = -1;
+}
+
+function planWithPacked(geometry: ConvGeometry, packed: PackedConvWeights): KernelPlan {
+  const g = geometry;
+  const [outChannels, inChannelsPerGroup, kernelHeight, kernelWidth] = packed.weightShape;
+  if (packed.length < 0) throw new ExecutionError('planConv: the packed weights were released');
+  if (
+    outChannels !== g.outChannels ||
+    inChannelsPerGroup !== g.inChannelsPerGroup ||
+    kernelHeight !== g.kernelHeight ||
+    kernelWidth !== g.kernelWidth ||
+    packed.groups !== g.groups ||
+    packed.kind !== kindOf(g)
+  ) {
+    throw new ExecutionError(`planConv: weights packed as [${packed.weightShape}] in ${packed.groups} groups (${packed.kind}) do not fit this layer`);
+  }
+  const layout = layoutOf(g);
+  const arena = sharedArena();
+  const tapsByteOffset = arena.allocate(layout.tapCount * 4);
+  new Int32Array(arena.buffer, tapsByteOffset, layout.tapCount).set(tapOffsets(g, layout));
+  return { kind: packed.kind, geometry, packed: { byteOffset: packed.byteOffset, length: packed.length }, wasm: { ...layout, tapsByteOffset }, sharedPacking: true };
+}
+
+/**
+ * Chooses a kernel for the geometry and packs its weights (on a thread whose
+ * arena allocates). With `packed` (from packConvWeights for this layer) the
+ * plan reuses those weights and allocates only its tap table; `weight` is then
+ * read by nothing and may be empty.
+ */
+export function planConv(geometry: ConvGeometry, weight: Float32Array, packed?: PackedConvWeights | null): KernelPlan {
+  const kind = kindOf(geometry);
   if (kind === 'reference') return { kind, geometry, packed: null, wasm: null };
+  if (packed) return planWithPacked(geometry, packed);
   const layout = layoutOf(geometry);
   const weightFloats = geometry.outChannels * layout.tapCount;
   const arena = sharedArena();
@@ -174,15 +261,29 @@ export function planConv(geometry: ConvGeometry, weight: Float32Array): KernelPl
   return { kind, geometry, packed: { byteOffset, length: weightFloats }, wasm: { ...layout, tapsByteOffset } };
 }
 
-/** Floats of scratch memory one task over `slice` needs (allocated by the main thread per task). */
-export function planScratchFloats(plan: KernelPlan, _slice: ConvSlice): number {
-  const layout = plan.wasm;
-  if (!layout) return 0;
-  const g = plan.geometry;
+function scratchFloatsOf(g: ConvGeometry, layout: Omit<WasmLayout, 'tapsByteOffset'>): number {
   // The phase planes, 4 floats of slack (PLANE_SLACK in wasm/assembly/conv.ts),
   // then in plane mode 4 channels of plane-layout rows when they need copying out.
   const copied = layout.planeMode && layout.planeWidth !== g.outWidth ? 4 * layout.positions : 0;
   return g.inChannelsPerGroup * layout.channelStride + 4 + copied;
+}
+
+/** Floats of scratch memory one task over `slice` needs (allocated by the main thread per task). */
+export function planScratchFloats(plan: KernelPlan, _slice: ConvSlice): number {
+  return plan.wasm ? scratchFloatsOf(plan.geometry, plan.wasm) : 0;
+}
+
+/**
+ * What planScratchFloats will say for the plan planConv would make for this
+ * geometry, without making it (for memory budgets worked out in advance).
+ */
+export function convScratchFloats(geometry: ConvGeometry): number {
+  return kindOf(geometry) === 'reference' ? 0 : scratchFloatsOf(geometry, layoutOf(geometry));
+}
+
+/** The kernel planConv chooses for this geometry. */
+export function convKernelKind(geometry: ConvGeometry): KernelKind {
+  return kindOf(geometry);
 }
 
 function sliceIsEmpty(s: ConvSlice): boolean {
@@ -219,7 +320,11 @@ class Operands {
   }
 }
 
-/** Computes `slice` of the output with the plan's kernel; the same code on every thread. */
+/**
+ * Computes `slice` of the output with the plan's kernel; the same code on every
+ * thread. `weight` is read only by the reference kernel (a plan without packed
+ * weights); the WebAssembly kinds read the plan's packed copy.
+ */
 export function runPlan(
   plan: KernelPlan,
   input: Float32Array,
@@ -288,10 +393,10 @@ export function runPlan(
   }
 }
 
-/** Frees what planConv allocated (packed weights and tap table). Safe to call twice. */
+/** Frees what planConv allocated (packed weights and tap table; only the tap table when the weights were shared). Safe to call twice. */
 export function releasePlan(plan: KernelPlan): void {
   if (!plan.packed) return;
-  sharedArena().releaseBlock(plan.packed.byteOffset);
+  sharedArena().releaseBlock(plan.sharedPacking ? plan.wasm!.tapsByteOffset : plan.packed.byteOffset);
   plan.packed = null;
   plan.wasm = null;
 }

@@ -1,8 +1,8 @@
 import { errors } from '../errors.js';
-import { checkTensor, type Tensor } from '../tensor/tensor.js';
+import { checkTensor, outputArray, type Tensor } from '../tensor/tensor.js';
 
 /** torch.nn.functional.linear: x [..., in] times weight [out, in] transposed, plus bias [out]. */
-export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, into?: Float32Array): Tensor {
   checkTensor('x', x);
   checkTensor('weight', weight, [2]);
   const [outFeatures, inFeatures] = weight.shape;
@@ -14,7 +14,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     if (bias.shape[0] !== outFeatures) throw errors.shapeMismatch('bias.shape', [outFeatures], bias.shape);
   }
   const rows = x.data.length / inFeatures;
-  const out = new Float32Array(rows * outFeatures);
+  const out = outputArray(rows * outFeatures, into);
   const w = weight.data;
   for (let r = 0; r < rows; r++) {
     const xRow = r * inFeatures;

@@ -1,5 +1,5 @@
 import { errors } from '../errors.js';
-import { checkTensor, type Tensor } from '../tensor/tensor.js';
+import { checkTensor, outputArray, type Tensor } from '../tensor/tensor.js';
 
 type Pair = number | [number, number];
 
@@ -29,7 +29,7 @@ function pooledSize(size: number, k: number, s: number, p: number, d: number, ce
 }
 
 /** torch.nn.functional.max_pool2d on [N, C, H, W]; padding counts as -infinity. */
-export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor {
+export function maxPool2d(x: Tensor, options: MaxPool2dOptions, into?: Float32Array): Tensor {
   checkTensor('x', x, [4]);
   const k = pairOf('kernelSize', options.kernelSize, 1);
   const s = pairOf('stride', options.stride ?? options.kernelSize, 1);
@@ -40,7 +40,7 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor {
   const Ho = pooledSize(H, k[0], s[0], p[0], d[0], !!options.ceilMode);
   const Wo = pooledSize(W, k[1], s[1], p[1], d[1], !!options.ceilMode);
   if (Ho <= 0 || Wo <= 0) throw errors.invalid('x.shape', `input ${H}x${W} is too small for a ${k[0]}x${k[1]} pooling window`);
-  const out = new Float32Array(N * C * Ho * Wo);
+  const out = outputArray(N * C * Ho * Wo, into);
   let o = 0;
   for (let plane = 0; plane < N * C; plane++) {
     const base = plane * H * W;

@@ -89,3 +89,14 @@ export function checkTensor(name: string, value: unknown, ranks?: readonly numbe
   if (t.data.length !== n) throw errors.dataLength(name, t.shape, n, t.data.length);
   return t;
 }
+
+/**
+ * The array an op writes its result into: `into` when the caller supplies one
+ * (e.g. a buffer it keeps in its own memory), checked for length, else a new one.
+ */
+export function outputArray(length: number, into?: Float32Array): Float32Array {
+  if (into === undefined) return new Float32Array(length);
+  if (!(into instanceof Float32Array)) throw errors.notFloat32('into', into);
+  if (into.length !== length) throw errors.invalid('into', `must hold ${length} values, got ${into.length}`);
+  return into;
+}
