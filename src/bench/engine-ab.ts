@@ -19,6 +19,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '7' },
     /** Minimum time per measurement: calls are repeated until it is reached (the figure is per call). */
     'min-ms': { type: 'string', default: '40' },
+    /** Only the cases whose label contains this (e.g. 'alexnet'). */
+    only: { type: 'string', default: '' },
   },
 });
 if (!values.baseline) throw new Error('--baseline <directory of another groupconv checkout> is required');
@@ -42,7 +44,7 @@ const layers = {
   'shufflenet-pw G=8': { c: 240, size: 28, k: 1, pad: 0, groups: 8 },
   'alexnet-conv2 G=2': { c: 96, out: 256, size: 27, k: 5, pad: 2, groups: 2 },
 } as const;
-const cases: Case[] = [];
+let cases: Case[] = [];
 const plan: Array<[keyof typeof layers, number]> = [
   ['resnext-conv G=32', 2],
   ['resnext-conv G=32', 8],
@@ -66,6 +68,9 @@ for (const [name, batch] of plan) {
     }
   }
 }
+
+cases = cases.filter((c) => c.label.includes(values.only!));
+if (cases.length === 0) throw new Error(`no case matches --only '${values.only}'`);
 
 /** One side: its engines (1 and 2 workers) and, per case, a prepared layer with shared input and output. */
 function side(lib: Lib) {
@@ -130,6 +135,7 @@ cases.forEach((c, i) => {
 });
 console.log('\nspeed-up of 2 workers over 1 (medians):');
 for (let i = 0; i + 1 < cases.length; i += 2) {
+  if (cases[i].workers !== 1 || cases[i + 1].workers !== 2) continue;
   const label = cases[i].label.replace(/ 1w$/, '');
   console.log(`${label.padEnd(44)}old ${(med[i].old / med[i + 1].old).toFixed(2)}x   new ${(med[i].new / med[i + 1].new).toFixed(2)}x`);
 }
