@@ -98,6 +98,14 @@ describe('shared arena', () => {
     dispose(first, big);
   });
 
+  it('keeps its tensors shared when another shared WebAssembly.Memory in the process grows', () => {
+    const first = zeros([16], { shared: true });
+    // Growing any shared memory makes V8 hand out a new buffer object for every shared memory.
+    new WebAssembly.Memory({ initial: 1, maximum: 4, shared: true }).grow(1);
+    expect(isShared(first)).toBe(true);
+    expect(sharedArena().release(first.data)).toBe(true);
+  });
+
   it('an allocation past the 4 GiB limit throws and leaves the arena usable', () => {
     const arena = sharedArena();
     const before = arena.stats();

@@ -3,7 +3,6 @@
 //   2. the engine with 1 worker vs the same kernel (runPlan) called directly on the main thread;
 //   3. the round trip of an empty task through the pool (and of a whole call on a 1x1 tensor).
 // Run: npm run bench:engine [-- --runs 5 --batch 8 --pings 2000]  (under flock on a shared machine)
-import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { fullSlice, resolveConv2d } from '../conv/geometry.js';
@@ -12,6 +11,7 @@ import { absoluteNow } from '../engine/protocol.js';
 import { planConv, planScratchFloats, runPlan } from '../kernels/plan.js';
 import { Random } from '../random.js';
 import { zeros, type Tensor } from '../tensor/tensor.js';
+import { otherCpuProbe } from './other-cpu.js';
 
 const { values } = parseArgs({
   options: {
@@ -69,27 +69,6 @@ const direct = () => runPlan(plan, input.data, weight.data, bias.data, out.data,
 // One untimed pass of each warms the JIT on every thread.
 direct();
 for (const layer of layers.values()) await layer.run(input, { out });
-
-/**
- * CPU time (in core-ms) that other processes used: the machine's busy time from
- * /proc/stat minus this process's own (all its threads). Linux only; null elsewhere.
- */
-function otherCpuProbe(): (() => number) | null {
-  if (process.platform !== 'linux') return null;
-  const machineBusyMs = () => {
-    const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
-    const idle = fields[3] + (fields[4] ?? 0);
-    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
-    return ((total - idle) * 1000) / 100; // USER_HZ is 100 on Linux
-  };
-  const ownMs = () => {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1000;
-  };
-  const machine0 = machineBusyMs();
-  const own0 = ownMs();
-  return () => machineBusyMs() - machine0 - (ownMs() - own0);
-}
 
 interface Round {
   direct: number;

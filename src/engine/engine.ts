@@ -14,7 +14,7 @@ import { partitionConv, PARTITION_POLICIES, type ConvTask, type PartitionPolicy 
 import { checkTensor, dispose, isShared, toShared, zeros, type Tensor } from '../tensor/tensor.js';
 import { EngineLayer, type PlanEntry } from './layer.js';
 import { buildProfile, type ConvProfile, type TaskTiming } from './profile.js';
-import { absoluteNow, type ArenaRef, type ConvTaskMessage, type TaskReport, type WorkerMessage } from './protocol.js';
+import { absoluteNow, TaskTable, type ArenaRef, type ConvRunMessage, type RunnerReport, type WorkerMessage } from './protocol.js';
 import { defaultWorkerFile, workerFileOf } from './worker-file.js';
 
 export interface GroupedConvEngineOptions {
@@ -30,8 +30,9 @@ export interface GroupedConvEngineOptions {
    */
   atomics?: 'sync' | 'async' | 'disabled';
   /**
-   * Advanced: the worker entry, a module whose default export is (or wraps)
-   * workers/conv-worker's handler. A .ts entry works only when running from the sources.
+   * Advanced: the worker entry, a module whose default export is workers/conv-worker's
+   * handler or `createWorkerHandler(beforeTask)` from it (a hook run before each task).
+   * A .ts entry works only when running from the sources.
    */
   workerFile?: string | URL;
 }
@@ -60,17 +61,16 @@ export interface ProfiledResult {
 const ENGINE_OPTION_KEYS = ['workers', 'policy', 'resourceLimits', 'atomics', 'workerFile'] as const;
 const RUN_OPTION_KEYS = ['profile', 'out', 'signal', 'policy'] as const;
 
-/** One call in flight: its cancel flag in shared memory and the first error that ended it. */
+/** One call in flight: its task table (with the cancel flag) in shared memory and the first error that ended it. */
 class Call {
   error: unknown = null;
   settled: Promise<unknown> = Promise.resolve();
-  constructor(private readonly control: Int32Array) {}
+  constructor(private readonly table: TaskTable) {}
 
-  /** Ends the call with `error` (the first one wins) and tells its running tasks to stop. */
+  /** Ends the call with `error` (the first one wins) and tells its runners to stop. */
   fail(error: unknown): void {
     if (this.error === null) this.error = error;
-    Atomics.store(this.control, 0, 1);
-    Atomics.notify(this.control, 0); // for a task that waits on the flag rather than polling it
+    this.table.cancel();
   }
 }
 
@@ -174,9 +174,9 @@ export class GroupedConvEngine implements ConvRunner {
     return this.closing;
   }
 
-  private send(message: WorkerMessage): Promise<TaskReport> {
+  private send(message: WorkerMessage): Promise<RunnerReport> {
     if (this.closed) return Promise.reject(errors.engineClosed());
-    return this.pool.run(message) as Promise<TaskReport>;
+    return this.pool.run(message) as Promise<RunnerReport>;
   }
 
   /** Runs a prepared layer on an input (checked by the caller). */
@@ -202,41 +202,51 @@ export class GroupedConvEngine implements ConvRunner {
     let output: Tensor | null = options.out ?? null;
     let call: Call | null = null;
     const onAbort = () => call?.fail(errors.aborted(signal!.reason));
-    const timings: TaskTiming[] = [];
+    let timings: TaskTiming[] = [];
     let firstDispatch = callStart;
     try {
       plan = layer.acquirePlan(g);
       const shared = toShared(x);
       if (shared !== x) owned.push(shared.data);
       output ??= zeros(shape, { shared: true });
-      const controlBlock = arena.allocateFloat32(1);
-      owned.push(controlBlock);
-      const messages = tasks.map((task) => {
-        // At least one float: a kernel then always gets an arena view (a worker cannot allocate one itself).
-        const scratchFloats = Math.max(1, layer.scratchFloats(plan!, task), layer.scratchFloats(plan!, { ...task, batchEnd: task.batchStart + 1 }));
+      const tableBlock = arena.allocateFloat32(Math.ceil(TaskTable.bytes(tasks.length) / 4));
+      owned.push(tableBlock);
+      const taskTable = new TaskTable(tableBlock.buffer, tableBlock.byteOffset, tasks.length);
+      tasks.forEach((task, i) => taskTable.setSlice(i, task));
+      // One runner per worker (fewer if there are fewer tasks); each claims tasks until none is left,
+      // so its scratch must fit any task (at least one float: a kernel always gets an arena view).
+      let scratchFloats = 1;
+      for (const task of tasks) {
+        scratchFloats = Math.max(scratchFloats, layer.scratchFloats(plan, task), layer.scratchFloats(plan, { ...task, batchEnd: task.batchStart + 1 }));
+      }
+      const messages = Array.from({ length: Math.min(this.workers, tasks.length) }, (_, runner) => {
         const scratch = arena.allocateFloat32(scratchFloats);
         owned.push(scratch);
-        return taskMessage(plan!, layer, shared, output!, scratch, task, controlBlock.byteOffset);
+        return runMessage(plan!, layer, shared, output!, scratch, tableBlock.byteOffset, tasks.length, runner);
       });
 
-      const running = new Call(new Int32Array(controlBlock.buffer, controlBlock.byteOffset, 1));
+      const running = new Call(taskTable);
       call = running;
       signal?.addEventListener('abort', onAbort, { once: true });
       this.calls.add(running);
       firstDispatch = absoluteNow();
-      const runs = tasks.map((task, i) => {
-        const submitTime = absoluteNow();
-        return this.pool.run(messages[i]).then(
-          // A task only stops early (report.cancelled) after call.fail, so call.error already says why.
-          (report: TaskReport) => void timings.push({ task, submitTime, report }),
-          (error: unknown) => running.fail(describeTaskFailure(task, tasks.length, error)),
-        );
-      });
+      const runs = messages.map((message) =>
+        this.pool.run(message).then(
+          () => undefined,
+          (error: unknown) => running.fail(describeRunnerFailure(taskTable, tasks, message.runner, error)),
+        ),
+      );
+      // The table and scratch are freed only once every runner has returned (a queued runner still reads them).
       running.settled = Promise.all(runs);
       await running.settled;
       if (running.error !== null) throw running.error;
+      // Runners stop early only once the call failed, so every task has finished here.
+      const unfinished = tasks.findIndex((_, i) => !taskTable.isFinished(i));
+      if (unfinished >= 0) throw errors.taskThrew(tasks[unfinished], tasks.length, new Error('no runner finished it'));
+      // Read before the table goes back to the arena. Every task was handed to the pool when the runners were.
+      if (options.profile) timings = tasks.map((task, i) => ({ task, submitTime: firstDispatch, report: taskTable.report(i) }));
     } catch (error) {
-      // Every task has settled (or none was dispatched): no worker writes to the output any more.
+      // Every runner has returned (or none was dispatched): no worker writes to the output any more.
       if (output && options.out === undefined) dispose(output);
       throw error;
     } finally {
@@ -247,20 +257,20 @@ export class GroupedConvEngine implements ConvRunner {
     }
     const callEnd = absoluteNow();
     if (!options.profile) return output;
-    timings.sort((a, b) => a.task.index - b.task.index);
     return { output, profile: buildProfile(g, policy, this.workers, callStart, firstDispatch, callEnd, timings) };
   }
 }
 
-function taskMessage(
+function runMessage(
   plan: PlanEntry,
   layer: EngineLayer,
   input: Tensor,
   output: Tensor,
-  scratch: Float32Array | null,
-  task: ConvTask,
-  control: number,
-): ConvTaskMessage {
+  scratch: Float32Array,
+  table: number,
+  tasks: number,
+  runner: number,
+): ConvRunMessage {
   return {
     kind: 'conv',
     planId: plan.id,
@@ -269,13 +279,25 @@ function taskMessage(
     weight: refOf(layer.weight.data),
     bias: layer.bias ? refOf(layer.bias.data) : null,
     output: refOf(output.data),
-    scratch: scratch ? refOf(scratch) : null,
-    slice: { batchStart: task.batchStart, batchEnd: task.batchEnd, outChannelStart: task.outChannelStart, outChannelEnd: task.outChannelEnd },
-    control,
+    scratch: refOf(scratch),
+    table,
+    tasks,
+    runner,
   };
 }
 
 const refOf = (data: Float32Array): ArenaRef => ({ byteOffset: data.byteOffset, length: data.length });
+
+/**
+ * A runner's job failed: the task it had claimed and not finished is the one
+ * that threw or was running when its worker died. (A runner that failed outside
+ * any task, which only a broken worker entry does, is charged to the first unfinished task.)
+ */
+function describeRunnerFailure(table: TaskTable, tasks: readonly ConvTask[], runner: number, error: unknown): Error {
+  let culprit = tasks.findIndex((_, i) => table.claimedBy(i) === runner && !table.isFinished(i));
+  if (culprit < 0) culprit = Math.max(0, tasks.findIndex((_, i) => !table.isFinished(i)));
+  return describeTaskFailure(tasks[culprit], tasks.length, error);
+}
 
 function describeTaskFailure(task: ConvTask, tasks: number, error: unknown): Error {
   const died =

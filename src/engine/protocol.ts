@@ -1,7 +1,10 @@
 // The messages between the engine (main thread) and its workers. Tensors never
 // travel: they live in the shared arena and messages carry only where they are
-// (byte offsets and lengths) plus the slice to compute, so a message is a few
-// dozen numbers whatever the size of the convolution.
+// (byte offsets and lengths). A call's tasks do not travel either: the call
+// writes its task table (one slice per task) into shared memory and hands the
+// pool one "runner" message per worker; each runner claims tasks from the table
+// with an atomic counter until none is left, recording each task's timing in
+// the table. So a call costs min(workers, tasks) pool round trips, not one per task.
 import type { ConvSlice } from '../conv/geometry.js';
 
 /** A block of the shared arena: byte offset and length in elements (floats, or bytes for the plan). */
@@ -10,7 +13,8 @@ export interface ArenaRef {
   length: number;
 }
 
-export interface ConvTaskMessage {
+/** One runner of a call: claims and computes the call's tasks until none is left or the call is cancelled. */
+export interface ConvRunMessage {
   kind: 'conv';
   /** Unique id of the kernel plan; workers cache decoded plans by it. */
   planId: number;
@@ -20,28 +24,126 @@ export interface ConvTaskMessage {
   weight: ArenaRef;
   bias: ArenaRef | null;
   output: ArenaRef;
-  scratch: ArenaRef | null;
-  slice: ConvSlice;
-  /** Byte offset of the call's Int32 cancel flag: non-zero means stop before the next image. */
-  control: number;
+  /** This runner's scratch, large enough for any task of the call. */
+  scratch: ArenaRef;
+  /** Byte offset of the call's task table (see TaskTable); its first Int32 is the cancel flag. */
+  table: number;
+  /** Tasks in the table. */
+  tasks: number;
+  /** This runner's number in the call (0-based): recorded against each task it claims. */
+  runner: number;
 }
 
 export interface PingMessage {
   kind: 'ping';
 }
 
-export type WorkerMessage = ConvTaskMessage | PingMessage;
+export type WorkerMessage = ConvRunMessage | PingMessage;
 
-/** What a worker reports back. Times are absolute (performance.timeOrigin + performance.now()), in ms. */
+/** What a runner (or a ping) reports back. Times are absolute (performance.timeOrigin + performance.now()), in ms. */
+export interface RunnerReport {
+  threadId: number;
+  /** Tasks this runner computed. */
+  tasks: number;
+}
+
+/** One task's timing as read back from the task table. */
 export interface TaskReport {
   threadId: number;
   startTime: number;
   endTime: number;
-  /** True when the task stopped early because its call was cancelled (its slice is incomplete). */
-  cancelled: boolean;
 }
 
 /** A timestamp comparable across threads: each thread's performance.now() counts from its own origin. */
 export function absoluteNow(): number {
   return performance.timeOrigin + performance.now();
+}
+
+/**
+ * A call's task table in shared memory, read and written by the main thread and
+ * every runner. Layout (Int32 words, then 8-byte aligned Float64 words):
+ *   Int32  [0] cancel flag (non-zero: stop before the next image), [1] next task to claim,
+ *          then per task its slice (batchStart, batchEnd, outChannelStart, outChannelEnd),
+ *          then per task the runner that claimed it (runner + 1; 0 = unclaimed);
+ *   Float64 per task: start time, end time (0 until it finished), threadId.
+ */
+export class TaskTable {
+  static readonly CANCEL = 0;
+  static readonly NEXT = 1;
+  private static readonly HEADER = 2;
+
+  readonly ints: Int32Array;
+  readonly times: Float64Array;
+
+  constructor(buffer: ArrayBufferLike, byteOffset: number, readonly tasks: number) {
+    this.ints = new Int32Array(buffer, byteOffset, TaskTable.intWords(tasks));
+    this.times = new Float64Array(buffer, byteOffset + TaskTable.timesOffset(tasks), 3 * tasks);
+  }
+
+  /** Bytes a table of `tasks` tasks takes. */
+  static bytes(tasks: number): number {
+    return TaskTable.timesOffset(tasks) + 3 * tasks * 8;
+  }
+
+  private static intWords(tasks: number): number {
+    return TaskTable.HEADER + 5 * tasks;
+  }
+
+  private static timesOffset(tasks: number): number {
+    return Math.ceil((TaskTable.intWords(tasks) * 4) / 8) * 8;
+  }
+
+  setSlice(task: number, s: ConvSlice): void {
+    const at = TaskTable.HEADER + 4 * task;
+    this.ints[at] = s.batchStart;
+    this.ints[at + 1] = s.batchEnd;
+    this.ints[at + 2] = s.outChannelStart;
+    this.ints[at + 3] = s.outChannelEnd;
+  }
+
+  slice(task: number): ConvSlice {
+    const at = TaskTable.HEADER + 4 * task;
+    const i = this.ints;
+    return { batchStart: i[at], batchEnd: i[at + 1], outChannelStart: i[at + 2], outChannelEnd: i[at + 3] };
+  }
+
+  cancelled(): boolean {
+    return Atomics.load(this.ints, TaskTable.CANCEL) !== 0;
+  }
+
+  /** Sets the cancel flag and wakes anything waiting on it. */
+  cancel(): void {
+    Atomics.store(this.ints, TaskTable.CANCEL, 1);
+    Atomics.notify(this.ints, TaskTable.CANCEL);
+  }
+
+  /** Claims the next task for `runner`: its index, or -1 when every task is taken. */
+  claim(runner: number): number {
+    const task = Atomics.add(this.ints, TaskTable.NEXT, 1);
+    if (task >= this.tasks) return -1;
+    Atomics.store(this.ints, TaskTable.HEADER + 4 * this.tasks + task, runner + 1);
+    return task;
+  }
+
+  /** The runner that claimed `task`, or -1. */
+  claimedBy(task: number): number {
+    return Atomics.load(this.ints, TaskTable.HEADER + 4 * this.tasks + task) - 1;
+  }
+
+  started(task: number, time: number, threadId: number): void {
+    this.times[3 * task] = time;
+    this.times[3 * task + 2] = threadId;
+  }
+
+  finished(task: number, time: number): void {
+    this.times[3 * task + 1] = time;
+  }
+
+  isFinished(task: number): boolean {
+    return this.times[3 * task + 1] !== 0;
+  }
+
+  report(task: number): TaskReport {
+    return { startTime: this.times[3 * task], endTime: this.times[3 * task + 1], threadId: this.times[3 * task + 2] };
+  }
 }

@@ -6,13 +6,13 @@ import { threadId } from 'node:worker_threads';
 import type { ConvSlice } from '../conv/geometry.js';
 import { arenaView, sharedArena } from '../memory/arena.js';
 import { runPlan, type KernelPlan } from '../kernels/plan.js';
-import { absoluteNow, type ArenaRef, type ConvTaskMessage, type TaskReport, type WorkerMessage } from './protocol.js';
+import { absoluteNow, TaskTable, type ArenaRef, type ConvRunMessage, type RunnerReport, type WorkerMessage } from './protocol.js';
 
 /** Decoded plans by id. Ids are never reused, so entries never go stale; the cap bounds memory over one-shot calls. */
 const plans = new Map<number, KernelPlan>();
 const PLAN_CACHE_SIZE = 64;
 
-function planOf(message: ConvTaskMessage): KernelPlan {
+function planOf(message: ConvRunMessage): KernelPlan {
   let plan = plans.get(message.planId);
   if (plan) {
     // Refresh its place in the insertion order, so the least recently used plan goes first.
@@ -29,42 +29,80 @@ function planOf(message: ConvTaskMessage): KernelPlan {
 
 const view = (ref: ArenaRef | null): Float32Array | null => (ref ? arenaView(ref.byteOffset, ref.length) : null);
 
+/** A call's tensors and plan as seen by one runner, resolved once for all the tasks it claims. */
+interface RunContext {
+  plan: KernelPlan;
+  input: Float32Array;
+  weight: Float32Array;
+  bias: Float32Array | null;
+  output: Float32Array;
+  scratch: Float32Array;
+}
+
+function contextOf(message: ConvRunMessage): RunContext {
+  return {
+    plan: planOf(message),
+    input: view(message.input)!,
+    weight: view(message.weight)!,
+    bias: view(message.bias),
+    output: view(message.output)!,
+    scratch: view(message.scratch)!,
+  };
+}
+
 /**
- * Computes the message's slice one image at a time, checking the call's cancel
+ * Computes one task's slice one image at a time, checking the call's cancel
  * flag between images, so an aborted or closed call stops within one image
  * without killing the worker (which would leave its writes in flight).
  */
-export function runConvTask(message: ConvTaskMessage): TaskReport {
-  const startTime = absoluteNow();
-  const plan = planOf(message);
-  const input = view(message.input)!;
-  const weight = view(message.weight)!;
-  const bias = view(message.bias);
-  const output = view(message.output)!;
-  const scratch = view(message.scratch);
-  const control = new Int32Array(sharedArena().buffer, message.control, 1);
-  const { slice } = message;
-  let cancelled = false;
+function runSlice(context: RunContext, table: TaskTable, slice: ConvSlice): void {
   for (let n = slice.batchStart; n < slice.batchEnd; n++) {
-    if (Atomics.load(control, 0) !== 0) {
-      cancelled = true;
-      break;
-    }
+    if (table.cancelled()) return;
     const image: ConvSlice = { batchStart: n, batchEnd: n + 1, outChannelStart: slice.outChannelStart, outChannelEnd: slice.outChannelEnd };
-    runPlan(plan, input, weight, bias, output, image, scratch);
+    runPlan(context.plan, context.input, context.weight, context.bias, context.output, image, context.scratch);
   }
-  return { threadId, startTime, endTime: absoluteNow(), cancelled };
 }
 
-export function handleWorkerMessage(message: WorkerMessage): TaskReport {
-  if (message.kind === 'ping') {
-    const now = absoluteNow();
-    return { threadId, startTime: now, endTime: now, cancelled: false };
+/**
+ * Called before each task a runner claims, with the call's message and the
+ * task's slice: lets a custom worker entry (the tests' fault injection) act per task.
+ */
+export type BeforeTask = (message: ConvRunMessage, slice: ConvSlice) => void;
+
+/**
+ * One runner: claims the call's tasks from its shared table until none is left
+ * or the call is cancelled. A task that throws cancels the call's other runners
+ * and rethrows; its claim in the table tells the main thread which task it was.
+ */
+export function runConvTasks(message: ConvRunMessage, beforeTask?: BeforeTask): RunnerReport {
+  const table = new TaskTable(sharedArena().buffer, message.table, message.tasks);
+  let context: RunContext | null = null;
+  let ran = 0;
+  while (!table.cancelled()) {
+    const task = table.claim(message.runner);
+    if (task < 0) break;
+    table.started(task, absoluteNow(), threadId);
+    try {
+      const slice = table.slice(task);
+      beforeTask?.(message, slice);
+      context ??= contextOf(message); // after the first claim, so a failure here is charged to a task
+      runSlice(context, table, slice);
+    } catch (error) {
+      table.cancel();
+      throw error;
+    }
+    table.finished(task, absoluteNow());
+    ran++;
   }
-  return runConvTask(message);
+  return { threadId, tasks: ran };
 }
 
-/** Encodes a plan for runConvTask's cache: JSON (plans are plain data by contract). */
+/** The pool's task handler (the default export of workers/conv-worker), with an optional per-task hook. */
+export function createWorkerHandler(beforeTask?: BeforeTask): (message: WorkerMessage) => RunnerReport {
+  return (message) => (message.kind === 'ping' ? { threadId, tasks: 0 } : runConvTasks(message, beforeTask));
+}
+
+/** Encodes a plan for the workers' plan cache: JSON (plans are plain data by contract). */
 export function encodePlan(plan: KernelPlan): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(plan));
 }

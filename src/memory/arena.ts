@@ -36,8 +36,18 @@ export class SharedArena {
   }
 
   get buffer(): SharedArrayBuffer {
-    return this.memory.buffer as unknown as SharedArrayBuffer;
+    // V8 hands out a new SharedArrayBuffer object for this memory not only after
+    // our own grow but whenever ANY shared WebAssembly.Memory in the process grows:
+    // remember every object seen, so views made on an earlier one stay ours (owns()).
+    const buffer = this.memory.buffer as unknown as SharedArrayBuffer;
+    if (buffer !== this.lastBuffer) {
+      if (this.lastBuffer) this.previousBuffers.add(this.lastBuffer);
+      this.lastBuffer = buffer;
+    }
+    return buffer;
   }
+
+  private lastBuffer: SharedArrayBuffer | null = null;
 
   /** Reserves `bytes` (rounded up to 64) and returns the byte offset. */
   allocate(bytes: number): number {

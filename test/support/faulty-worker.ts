@@ -2,26 +2,21 @@
 // by a marker in the input's first value (in the task whose output channels
 // contain the input's second value, or in every task). Only tests load it.
 import { arenaView, sharedArena } from '../../src/memory/arena.js';
-import type { WorkerMessage } from '../../src/engine/protocol.js';
-import handler from '../../workers/conv-worker.js';
+import { createWorkerHandler } from '../../workers/conv-worker.js';
 import { FAULT } from './faults.js';
 
-
-export default function faultyHandler(message: WorkerMessage) {
-  if (message.kind === 'conv') {
-    const [marker, channel] = arenaView(message.input.byteOffset, 2);
-    const mine = message.slice.outChannelStart <= channel && channel < message.slice.outChannelEnd;
-    if (marker === FAULT.waitForCancel) {
-      // Hold the task in its worker until the call is cancelled, so abort and close land on a running task.
-      Atomics.wait(new Int32Array(sharedArena().buffer, message.control, 1), 0, 0, 20_000);
-    }
-    if (marker === FAULT.throwEverywhere) throw new Error('this worker fails every task');
-    if (mine && marker === FAULT.throw) throw new RangeError(`injected fault at output channel ${channel}`);
-    if (mine && marker === FAULT.exit) process.exit(7);
-    if (mine && marker === FAULT.outOfMemory) {
-      const hog: number[][] = [];
-      for (;;) hog.push(new Array(1 << 20).fill(hog.length));
-    }
+export default createWorkerHandler((message, slice) => {
+  const [marker, channel] = arenaView(message.input.byteOffset, 2);
+  const mine = slice.outChannelStart <= channel && channel < slice.outChannelEnd;
+  if (marker === FAULT.waitForCancel) {
+    // Hold the task in its worker until the call is cancelled (the table's first Int32), so abort and close land on a running task.
+    Atomics.wait(new Int32Array(sharedArena().buffer, message.table, 1), 0, 0, 20_000);
   }
-  return handler(message);
-}
+  if (marker === FAULT.throwEverywhere) throw new Error('this worker fails every task');
+  if (mine && marker === FAULT.throw) throw new RangeError(`injected fault at output channel ${channel}`);
+  if (mine && marker === FAULT.exit) process.exit(7);
+  if (mine && marker === FAULT.outOfMemory) {
+    const hog: number[][] = [];
+    for (;;) hog.push(new Array(1 << 20).fill(hog.length));
+  }
+});
