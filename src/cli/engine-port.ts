@@ -3,23 +3,15 @@
 // tests do not depend on how the engine is built; main.ts plugs the real
 // GroupedConvEngine in (see createEngine below).
 import type { Conv2dOptions } from '../conv/geometry.js';
+import type { TaskProfile as EngineTaskProfile } from '../engine/profile.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Policy } from './args.js';
 
-/** One task of a profiled call: which output it computed, on which thread, and when (ms from the call's start). */
-export interface TaskProfile {
-  groupStart: number;
-  groupEnd: number;
-  outChannelStart: number;
-  outChannelEnd: number;
-  batchStart: number;
-  batchEnd: number;
-  threadId: number;
-  queueWaitMs: number;
-  computeMs: number;
-  startMs: number;
-  endMs: number;
-}
+/** One task of a profiled call: the engine's task profile, less what the bench does not read. */
+export type TaskProfile = Pick<
+  EngineTaskProfile,
+  'groupStart' | 'groupEnd' | 'outChannelStart' | 'outChannelEnd' | 'batchStart' | 'batchEnd' | 'threadId' | 'queueWaitMs' | 'computeMs' | 'startMs' | 'endMs'
+>;
 
 /** A profiled call: wall time, dispatch overhead (wall minus the busiest worker's time), imbalance (max / mean worker busy time). */
 export interface CallProfile {
