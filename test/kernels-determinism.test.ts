@@ -5,6 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { Random, conv2d, zeros, type Conv2dOptions, type ConvSlice, type Tensor } from '../src/index.js';
 import { setPlaneMode, type KernelPlan } from '../src/kernels/plan.js';
+import { setWasmVariant, type WasmVariant } from '../src/kernels/wasm/runtime.js';
+
+const WASM_VARIANTS: WasmVariant[] = ['fma', 'simd'];
 import { runThroughPlan } from './support/kernel-run.js';
 
 function randomTensor(r: Random, shape: number[]): Tensor {
@@ -44,14 +47,18 @@ const layers: [string, number[], number[], Conv2dOptions][] = [
 
 describe('results do not depend on how the output is sliced', () => {
   for (const [name, xShape, wShape, options] of layers) {
-    for (const mode of [false, true]) it(`${name}, ${mode ? 'plane' : 'row'} mode`, () => {
-      setPlaneMode(mode);
-      try {
-        checkSlicings(xShape, wShape, options);
-      } finally {
-        setPlaneMode(null);
-      }
-    });
+    for (const variant of WASM_VARIANTS) {
+      for (const mode of [false, true]) it(`${name}, ${mode ? 'plane' : 'row'} mode, ${variant} build`, () => {
+        setPlaneMode(mode);
+        setWasmVariant(variant);
+        try {
+          checkSlicings(xShape, wShape, options);
+        } finally {
+          setPlaneMode(null);
+          setWasmVariant(null);
+        }
+      });
+    }
   }
 
   function checkSlicings(xShape: number[], wShape: number[], options: Conv2dOptions): void {

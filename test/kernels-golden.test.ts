@@ -1,10 +1,10 @@
 // The golden suite through the fast kernels: in place on shared memory (the
-// engine's way), and through the JavaScript fallback used where WebAssembly
-// SIMD is missing.
+// engine's way), through both WebAssembly builds, and through the JavaScript
+// fallback used where WebAssembly SIMD is missing.
 import { afterAll, describe, expect, it } from 'vitest';
 import { conv2d, resolveShapes } from '../src/index.js';
 import { planConv, releasePlan, setForceJsKernels, setPlaneMode, wasmKernelsAvailable } from '../src/kernels/plan.js';
-import { hasWasmSimd } from '../src/kernels/wasm/runtime.js';
+import { hasWasmSimd, setWasmVariant } from '../src/kernels/wasm/runtime.js';
 import { goldenConvSuite } from './support/conv-suite.js';
 import { runThroughPlan } from './support/kernel-run.js';
 
@@ -49,6 +49,19 @@ for (const mode of [true, false]) {
     }
   });
 }
+
+// Default plans use the fused multiply-add build; the plain SIMD build is what
+// a runtime without relaxed SIMD gets.
+goldenConvSuite('fast kernels, plain SIMD build (forced)', (input, weight, bias, options) => {
+  setWasmVariant('simd');
+  try {
+    const { plan, output } = runThroughPlan(input, weight, bias, options);
+    expect(plan.wasm?.variant).toBe('simd');
+    return output;
+  } finally {
+    setWasmVariant(null);
+  }
+});
 
 describe('JavaScript fallback', () => {
   afterAll(() => setForceJsKernels(false));

@@ -2,7 +2,7 @@ import type { ConvGeometry, ConvSlice } from '../conv/geometry.js';
 import { ExecutionError } from '../errors.js';
 import { sharedArena } from '../memory/arena.js';
 import { referenceKernel } from './reference.js';
-import { hasWasmSimd, wasmConvSlice } from './wasm/runtime.js';
+import { hasWasmSimd, preferredWasmVariant, wasmConvSlice, type WasmVariant } from './wasm/runtime.js';
 
 /**
  * Kernel kinds, chosen by layer shape. The WebAssembly kinds share one
@@ -29,6 +29,8 @@ export interface WasmLayout {
   positions: number;
   /** Tile each channel's plane-layout positions as one long row (else output row by row); see conv.ts. */
   planeMode: boolean;
+  /** Which build runs the plan (fused multiply-add or plain SIMD), fixed at planning so every thread runs the same one. */
+  variant: WasmVariant;
 }
 
 /**
@@ -137,6 +139,7 @@ function layoutOf(g: ConvGeometry): Omit<WasmLayout, 'tapsByteOffset'> {
     directInput,
     positions: (g.outHeight - 1) * planeWidth + g.outWidth,
     planeMode: choosePlaneMode(g, planeWidth),
+    variant: preferredWasmVariant(),
   };
 }
 
@@ -349,7 +352,7 @@ export function runPlan(
     const outputAt = operands.address(output, false);
     const scratchFloats = planScratchFloats(plan, slice);
     const scratchAt = scratch && scratch.length >= scratchFloats ? operands.address(scratch, false) : operands.temporaryBlock(scratchFloats);
-    wasmConvSlice()(
+    wasmConvSlice(layout.variant)(
       inputAt,
       outputAt,
       biasAt,

@@ -1,12 +1,22 @@
-// Loads the AssemblyScript convolution kernel (conv.wasm, built from
-// ./assembly/conv.ts by `npm run build:wasm`) onto the process-wide shared
+// Loads the AssemblyScript convolution kernel onto the process-wide shared
 // memory. Each thread (main or worker) gets its own instance over the same
 // memory: instances keep no state of their own, so they may run at once.
+//
+// Two builds of ./assembly/conv.ts (`npm run build:wasm`): conv.wasm, plain
+// 128-bit SIMD, and conv-fma.wasm, which also uses relaxed SIMD's fused
+// multiply-add (one instruction where the plain build issues a multiply and an
+// add). Node 20 ships relaxed SIMD behind a V8 flag; later versions enable it by
+// default. The variant is chosen once per process, so every thread computes
+// with the same instructions and results stay bitwise independent of slicing.
 import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
 import { sharedArena } from '../../memory/arena.js';
 
 /** The kernel entry point; every argument is an i32 (pointers are byte offsets into the arena). */
 export type ConvSliceFunction = (...args: number[]) => void;
+
+/** 'fma': relaxed-SIMD build with fused multiply-add; 'simd': plain 128-bit SIMD build. */
+export type WasmVariant = 'fma' | 'simd';
 
 // The smallest module using a v128 instruction: (func (result v128) v128.const 0).
 const SIMD_PROBE = new Uint8Array([
@@ -15,7 +25,14 @@ const SIMD_PROBE = new Uint8Array([
   0x00, 0x00, 0x0b,
 ]);
 
+// (func (param v128 v128 v128) (result v128) local.get 0 local.get 1 local.get 2 f32x4.relaxed_madd)
+const RELAXED_SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x01, 0x60, 0x03, 0x7b, 0x7b, 0x7b, 0x01, 0x7b, 0x03, 0x02,
+  0x01, 0x00, 0x0a, 0x0d, 0x01, 0x0b, 0x00, 0x20, 0x00, 0x20, 0x01, 0x20, 0x02, 0xfd, 0x85, 0x02, 0x0b,
+]);
+
 let simdSupport: boolean | undefined;
+let relaxedSupport: boolean | undefined;
 
 /** Whether this runtime validates WebAssembly SIMD (128-bit) code. */
 export function hasWasmSimd(): boolean {
@@ -23,18 +40,64 @@ export function hasWasmSimd(): boolean {
   return simdSupport;
 }
 
-/** Where conv.wasm sits: beside this module, in src/ under tsx and in dist/ after `npm run build`. */
-export const WASM_URL = new URL('./conv.wasm', import.meta.url);
+/**
+ * Whether relaxed SIMD validates, after turning on V8's flag for it where the
+ * runtime has it but not by default (Node 20). V8 flags are process-wide, so
+ * worker threads started later see it too.
+ */
+export function hasWasmRelaxedSimd(): boolean {
+  if (relaxedSupport !== undefined) return relaxedSupport;
+  if (!hasWasmSimd()) return (relaxedSupport = false);
+  if (!WebAssembly.validate(RELAXED_SIMD_PROBE)) {
+    try {
+      setFlagsFromString('--experimental-wasm-relaxed-simd');
+    } catch {
+      // A runtime without the flag keeps the plain build.
+    }
+  }
+  relaxedSupport = WebAssembly.validate(RELAXED_SIMD_PROBE);
+  return relaxedSupport;
+}
 
-let compiled: WebAssembly.Module | undefined;
-let instance: { memory: WebAssembly.Memory; convSlice: ConvSliceFunction } | undefined;
+let forcedVariant: WasmVariant | null = null;
 
-/** This thread's kernel instance over the shared arena's memory (instantiated on first use). */
-export function wasmConvSlice(): ConvSliceFunction {
+/**
+ * Internal switch (tests, benchmarks): plan with this build from now on, or
+ * with the default again (null). Plans already made keep their build.
+ */
+export function setWasmVariant(variant: WasmVariant | null): void {
+  if (variant === 'fma' && !hasWasmRelaxedSimd()) throw new Error('conv-fma.wasm needs WebAssembly relaxed SIMD');
+  forcedVariant = variant;
+}
+
+/**
+ * The build new plans use: 'fma' where relaxed SIMD is available, unless
+ * setWasmVariant or the environment (GROUPCONV_WASM=simd, for a whole
+ * benchmark process) asks for the plain build.
+ */
+export function preferredWasmVariant(): WasmVariant {
+  if (forcedVariant) return forcedVariant;
+  return process.env.GROUPCONV_WASM !== 'simd' && hasWasmRelaxedSimd() ? 'fma' : 'simd';
+}
+
+/** Where each build sits: beside this module, in src/ under tsx and in dist/ after `npm run build`. */
+export const WASM_URLS: Record<WasmVariant, URL> = {
+  simd: new URL('./conv.wasm', import.meta.url),
+  fma: new URL('./conv-fma.wasm', import.meta.url),
+};
+
+const compiled: Partial<Record<WasmVariant, WebAssembly.Module>> = {};
+const instances: Partial<Record<WasmVariant, { memory: WebAssembly.Memory; convSlice: ConvSliceFunction }>> = {};
+
+/** This thread's instance of one build over the shared arena's memory (instantiated on first use). */
+export function wasmConvSlice(variant: WasmVariant): ConvSliceFunction {
   const memory = sharedArena().memory;
+  const instance = instances[variant];
   if (instance && instance.memory === memory) return instance.convSlice;
-  compiled ??= new WebAssembly.Module(readFileSync(WASM_URL));
-  const created = new WebAssembly.Instance(compiled, { env: { memory } });
-  instance = { memory, convSlice: created.exports.convSlice as ConvSliceFunction };
-  return instance.convSlice;
+  if (variant === 'fma' && !hasWasmRelaxedSimd()) throw new Error('conv-fma.wasm needs WebAssembly relaxed SIMD');
+  compiled[variant] ??= new WebAssembly.Module(readFileSync(WASM_URLS[variant]));
+  const created = new WebAssembly.Instance(compiled[variant], { env: { memory } });
+  const convSlice = created.exports.convSlice as ConvSliceFunction;
+  instances[variant] = { memory, convSlice };
+  return convSlice;
 }

@@ -12,9 +12,24 @@
 // Rules that keep this safe on memory shared by several threads:
 // - nothing is allocated: every pointer (tensors, packed weights, tap table,
 //   scratch) is a byte offset the caller owns;
-// - every output element is bias + the taps in tap-table order, multiplied
-//   then added in float32 (no FMA), whichever tile or the scalar tail computes
-//   it, so results are bitwise independent of how the output is sliced.
+// - every output element is bias + the taps in tap-table order, each tap one
+//   madd / maddScalar below (fused in the relaxed-SIMD build, multiply then
+//   add in the plain one), whichever tile or the scalar tail computes it, so
+//   results are bitwise independent of how the output is sliced.
+
+// Multiply-add of the kernel. The relaxed-SIMD build (conv-fma.wasm) fuses it
+// into one FMA where the CPU has one; the plain build multiplies, rounds, then
+// adds. Every tile and the scalar tails go through these two, so either build
+// computes every output element with the same operations whatever the slicing.
+@inline function madd(w: v128, x: v128, acc: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(w, x, acc);
+  return f32x4.add(acc, f32x4.mul(w, x));
+}
+
+@inline function maddScalar(w: f32, x: f32, acc: f32): f32 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.extract_lane(f32x4.relaxed_madd(f32x4.splat(w), f32x4.splat(x), f32x4.splat(acc)), 0);
+  return acc + w * x;
+}
 
 // Rows here are short (tens of floats): V8 runs memory.copy / memory.fill as
 // calls into the runtime, which cost more than the copy itself, so copy inline.
@@ -111,17 +126,17 @@ function buildPlanes(
     const ip = src + <usize>load<i32>(tp);
     const x0 = v128.load(ip), x1 = v128.load(ip, 16);
     let wv = v128.load32_splat(wp);
-    a00 = f32x4.add(a00, f32x4.mul(wv, x0));
-    a01 = f32x4.add(a01, f32x4.mul(wv, x1));
+    a00 = madd(wv, x0, a00);
+    a01 = madd(wv, x1, a01);
     wv = v128.load32_splat(wp, 4);
-    a10 = f32x4.add(a10, f32x4.mul(wv, x0));
-    a11 = f32x4.add(a11, f32x4.mul(wv, x1));
+    a10 = madd(wv, x0, a10);
+    a11 = madd(wv, x1, a11);
     wv = v128.load32_splat(wp, 8);
-    a20 = f32x4.add(a20, f32x4.mul(wv, x0));
-    a21 = f32x4.add(a21, f32x4.mul(wv, x1));
+    a20 = madd(wv, x0, a20);
+    a21 = madd(wv, x1, a21);
     wv = v128.load32_splat(wp, 12);
-    a30 = f32x4.add(a30, f32x4.mul(wv, x0));
-    a31 = f32x4.add(a31, f32x4.mul(wv, x1));
+    a30 = madd(wv, x0, a30);
+    a31 = madd(wv, x1, a31);
     wp += 16;
   }
   let o = dst;
@@ -139,10 +154,10 @@ function buildPlanes(
   let wp = weights;
   for (let tp = taps; tp < tapEnd; tp += 4) {
     const x = v128.load(src + <usize>load<i32>(tp));
-    a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(wp), x));
-    a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(wp, 4), x));
-    a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(wp, 8), x));
-    a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(wp, 12), x));
+    a0 = madd(v128.load32_splat(wp), x, a0);
+    a1 = madd(v128.load32_splat(wp, 4), x, a1);
+    a2 = madd(v128.load32_splat(wp, 8), x, a2);
+    a3 = madd(v128.load32_splat(wp, 12), x, a3);
     wp += 16;
   }
   storeLanes(dst, a0, lanes);
@@ -157,10 +172,10 @@ function buildPlanes(
   let wp = weights;
   for (let tp = taps; tp < tapEnd; tp += 4) {
     const x = load<f32>(src + <usize>load<i32>(tp));
-    s0 = s0 + load<f32>(wp) * x;
-    s1 = s1 + load<f32>(wp, 4) * x;
-    s2 = s2 + load<f32>(wp, 8) * x;
-    s3 = s3 + load<f32>(wp, 12) * x;
+    s0 = maddScalar(load<f32>(wp), x, s0);
+    s1 = maddScalar(load<f32>(wp, 4), x, s1);
+    s2 = maddScalar(load<f32>(wp, 8), x, s2);
+    s3 = maddScalar(load<f32>(wp, 12), x, s3);
     wp += 16;
   }
   store<f32>(dst, s0);
@@ -175,10 +190,10 @@ function buildPlanes(
   for (let tp = taps; tp < tapEnd; tp += 4) {
     const ip = src + <usize>load<i32>(tp);
     const wv = v128.load32_splat(wp);
-    a0 = f32x4.add(a0, f32x4.mul(wv, v128.load(ip)));
-    a1 = f32x4.add(a1, f32x4.mul(wv, v128.load(ip, 16)));
-    a2 = f32x4.add(a2, f32x4.mul(wv, v128.load(ip, 32)));
-    a3 = f32x4.add(a3, f32x4.mul(wv, v128.load(ip, 48)));
+    a0 = madd(wv, v128.load(ip), a0);
+    a1 = madd(wv, v128.load(ip, 16), a1);
+    a2 = madd(wv, v128.load(ip, 32), a2);
+    a3 = madd(wv, v128.load(ip, 48), a3);
     wp += weightStride;
   }
   v128.store(dst, a0); v128.store(dst, a1, 16); v128.store(dst, a2, 32); v128.store(dst, a3, 48);
@@ -190,8 +205,8 @@ function buildPlanes(
   for (let tp = taps; tp < tapEnd; tp += 4) {
     const ip = src + <usize>load<i32>(tp);
     const wv = v128.load32_splat(wp);
-    a0 = f32x4.add(a0, f32x4.mul(wv, v128.load(ip)));
-    a1 = f32x4.add(a1, f32x4.mul(wv, v128.load(ip, 16)));
+    a0 = madd(wv, v128.load(ip), a0);
+    a1 = madd(wv, v128.load(ip, 16), a1);
     wp += weightStride;
   }
   v128.store(dst, a0); v128.store(dst, a1, 16);
@@ -201,7 +216,7 @@ function buildPlanes(
   let a = f32x4.splat(b);
   let wp = weights;
   for (let tp = taps; tp < tapEnd; tp += 4) {
-    a = f32x4.add(a, f32x4.mul(v128.load32_splat(wp), v128.load(src + <usize>load<i32>(tp))));
+    a = madd(v128.load32_splat(wp), v128.load(src + <usize>load<i32>(tp)), a);
     wp += weightStride;
   }
   storeLanes(dst, a, lanes);
@@ -211,7 +226,7 @@ function buildPlanes(
   let s = b;
   let wp = weights;
   for (let tp = taps; tp < tapEnd; tp += 4) {
-    s = s + load<f32>(wp) * load<f32>(src + <usize>load<i32>(tp));
+    s = maddScalar(load<f32>(wp), load<f32>(src + <usize>load<i32>(tp)), s);
     wp += weightStride;
   }
   store<f32>(dst, s);
@@ -273,24 +288,24 @@ function block1Taps9(
     let ox = 0;
     for (; ox + 8 <= outW; ox += 8) {
       const ip = rowSrc + (<usize>ox << 2);
-      let a0 = f32x4.add(bv, f32x4.mul(w0, v128.load(ip + o0)));
-      let a1 = f32x4.add(bv, f32x4.mul(w0, v128.load(ip + o0, 16)));
-      a0 = f32x4.add(a0, f32x4.mul(w1, v128.load(ip + o1)));
-      a1 = f32x4.add(a1, f32x4.mul(w1, v128.load(ip + o1, 16)));
-      a0 = f32x4.add(a0, f32x4.mul(w2, v128.load(ip + o2)));
-      a1 = f32x4.add(a1, f32x4.mul(w2, v128.load(ip + o2, 16)));
-      a0 = f32x4.add(a0, f32x4.mul(w3, v128.load(ip + o3)));
-      a1 = f32x4.add(a1, f32x4.mul(w3, v128.load(ip + o3, 16)));
-      a0 = f32x4.add(a0, f32x4.mul(w4, v128.load(ip + o4)));
-      a1 = f32x4.add(a1, f32x4.mul(w4, v128.load(ip + o4, 16)));
-      a0 = f32x4.add(a0, f32x4.mul(w5, v128.load(ip + o5)));
-      a1 = f32x4.add(a1, f32x4.mul(w5, v128.load(ip + o5, 16)));
-      a0 = f32x4.add(a0, f32x4.mul(w6, v128.load(ip + o6)));
-      a1 = f32x4.add(a1, f32x4.mul(w6, v128.load(ip + o6, 16)));
-      a0 = f32x4.add(a0, f32x4.mul(w7, v128.load(ip + o7)));
-      a1 = f32x4.add(a1, f32x4.mul(w7, v128.load(ip + o7, 16)));
-      a0 = f32x4.add(a0, f32x4.mul(w8, v128.load(ip + o8)));
-      a1 = f32x4.add(a1, f32x4.mul(w8, v128.load(ip + o8, 16)));
+      let a0 = madd(w0, v128.load(ip + o0), bv);
+      let a1 = madd(w0, v128.load(ip + o0, 16), bv);
+      a0 = madd(w1, v128.load(ip + o1), a0);
+      a1 = madd(w1, v128.load(ip + o1, 16), a1);
+      a0 = madd(w2, v128.load(ip + o2), a0);
+      a1 = madd(w2, v128.load(ip + o2, 16), a1);
+      a0 = madd(w3, v128.load(ip + o3), a0);
+      a1 = madd(w3, v128.load(ip + o3, 16), a1);
+      a0 = madd(w4, v128.load(ip + o4), a0);
+      a1 = madd(w4, v128.load(ip + o4, 16), a1);
+      a0 = madd(w5, v128.load(ip + o5), a0);
+      a1 = madd(w5, v128.load(ip + o5, 16), a1);
+      a0 = madd(w6, v128.load(ip + o6), a0);
+      a1 = madd(w6, v128.load(ip + o6, 16), a1);
+      a0 = madd(w7, v128.load(ip + o7), a0);
+      a1 = madd(w7, v128.load(ip + o7, 16), a1);
+      a0 = madd(w8, v128.load(ip + o8), a0);
+      a1 = madd(w8, v128.load(ip + o8, 16), a1);
       const op = rowDst + (<usize>ox << 2);
       v128.store(op, a0);
       v128.store(op, a1, 16);
@@ -299,15 +314,15 @@ function block1Taps9(
       const lanes = min(4, outW - ox);
       if (lanes < 4 && !overRead) break;
       const ip = rowSrc + (<usize>ox << 2);
-      let a = f32x4.add(bv, f32x4.mul(w0, v128.load(ip + o0)));
-      a = f32x4.add(a, f32x4.mul(w1, v128.load(ip + o1)));
-      a = f32x4.add(a, f32x4.mul(w2, v128.load(ip + o2)));
-      a = f32x4.add(a, f32x4.mul(w3, v128.load(ip + o3)));
-      a = f32x4.add(a, f32x4.mul(w4, v128.load(ip + o4)));
-      a = f32x4.add(a, f32x4.mul(w5, v128.load(ip + o5)));
-      a = f32x4.add(a, f32x4.mul(w6, v128.load(ip + o6)));
-      a = f32x4.add(a, f32x4.mul(w7, v128.load(ip + o7)));
-      a = f32x4.add(a, f32x4.mul(w8, v128.load(ip + o8)));
+      let a = madd(w0, v128.load(ip + o0), bv);
+      a = madd(w1, v128.load(ip + o1), a);
+      a = madd(w2, v128.load(ip + o2), a);
+      a = madd(w3, v128.load(ip + o3), a);
+      a = madd(w4, v128.load(ip + o4), a);
+      a = madd(w5, v128.load(ip + o5), a);
+      a = madd(w6, v128.load(ip + o6), a);
+      a = madd(w7, v128.load(ip + o7), a);
+      a = madd(w8, v128.load(ip + o8), a);
       storeLanes(rowDst + (<usize>ox << 2), a, lanes);
     }
     for (; ox < outW; ox++) {
