@@ -194,27 +194,31 @@ function overDecomposed(g: ConvGeometry, workers: number, target: number): ConvS
   const enough = Math.min(target, ENOUGH_TASKS_PER_WORKER * workers);
   const total = sliceMacs(g, channels(g, 0, g.outChannels));
   const copyMacs = copiedFloatsPerGroupImage(g) * COPY_MACS_PER_FLOAT * g.groups * g.batch;
-  let best: { key: number[]; slices: ConvSlice[] } | null = null;
+  let best: { key: number[]; scheme: ChannelScheme; imageRuns: number } | null = null;
   for (const scheme of channelSchemes(g, target)) {
     if ((scheme.copiesPerGroup - 1) * copyMacs > MAX_COPY_OVERHEAD * total) continue;
-    for (let imageRuns = 1; imageRuns <= Math.min(g.batch, Math.floor(target / scheme.pieces.length)); imageRuns++) {
+    const widths = scheme.pieces.map(([a, b]) => b - a);
+    // Most image runs first: the likely winner, so the key check skips most of the rest.
+    for (let imageRuns = Math.min(g.batch, Math.floor(target / scheme.pieces.length)); imageRuns >= 1; imageRuns--) {
       const count = imageRuns * scheme.pieces.length;
       if (count <= workers) continue;
-      const slices: ConvSlice[] = [];
-      for (const [b0, b1] of evenRuns(g.batch, imageRuns)) {
-        for (const [c0, c1] of scheme.pieces) slices.push({ batchStart: b0, batchEnd: b1, outChannelStart: c0, outChannelEnd: c1 });
-      }
-      const macs = slices.map((s) => sliceMacs(g, s));
-      if (lptImbalance(macs, workers) > 1 + BALANCE_TOLERANCE) continue;
-      // Lexicographic, larger is better.
+      // Lexicographic, larger is better; checked before the (costlier) balance.
       const key = [count >= enough ? 1 : 0, -scheme.copiesPerGroup, count, imageRuns];
-      if (!best || isGreater(key, best.key)) {
-        const order = slices.map((_, i) => i).sort((a, b) => macs[b] - macs[a] || a - b);
-        best = { key, slices: order.map((i) => slices[i]) };
-      }
+      if (best && !isGreater(key, best.key)) continue;
+      // Every task's MACs are proportional to its images x channels.
+      const sizes: number[] = [];
+      for (const [b0, b1] of evenRuns(g.batch, imageRuns)) for (const width of widths) sizes.push((b1 - b0) * width);
+      if (lptImbalance(sizes, workers) > 1 + BALANCE_TOLERANCE) continue;
+      best = { key, scheme, imageRuns };
     }
   }
-  return best?.slices ?? null;
+  if (!best) return null;
+  const slices: ConvSlice[] = [];
+  for (const [b0, b1] of evenRuns(g.batch, best.imageRuns)) {
+    for (const [c0, c1] of best.scheme.pieces) slices.push({ batchStart: b0, batchEnd: b1, outChannelStart: c0, outChannelEnd: c1 });
+  }
+  const macs = slices.map((s) => sliceMacs(g, s));
+  return slices.map((_, i) => i).sort((a, b) => macs[b] - macs[a] || a - b).map((i) => slices[i]);
 }
 
 function isGreater(a: number[], b: number[]): boolean {
