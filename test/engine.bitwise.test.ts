@@ -38,4 +38,25 @@ describe('engine vs the kernel on one thread', () => {
       expect(profile.tasks.length).toBe(engine.policy === 'group' ? 2 : engine.workers === 1 ? 1 : engine.workers);
     }
   });
+
+  it('gives the same bits when balanced over-decomposes, each runner claiming several tasks', async () => {
+    const random = new Random(6);
+    // 6 images, groups 2, 32x32, 14.2M MACs: balanced makes one task per image at 2 and 3 workers.
+    const big = {
+      input: { shape: [6, 16, 32, 32], data: Float32Array.from({ length: 6 * 16 * 1024 }, () => random.normal()) },
+      weight: { shape: [32, 8, 3, 3], data: Float32Array.from({ length: 32 * 8 * 9 }, () => random.normal()) },
+      bias: { shape: [32], data: Float32Array.from({ length: 32 }, () => random.normal()) },
+      options: { groups: 2, padding: 1 },
+    };
+    const expected = singleThreadPlan(big);
+    for (const engine of engines) {
+      const { output, profile } = await engine.conv2dProfiled(big.input, big.weight, big.bias, big.options);
+      expect(firstBitDifference(output.data, expected.data)).toBe(-1);
+      const slices = profile.tasks.map((t) => [t.batchStart, t.batchEnd, t.outChannelStart, t.outChannelEnd]);
+      if (engine.policy === 'group') expect(slices).toEqual([[0, 6, 0, 16], [0, 6, 16, 32]]);
+      else if (engine.workers === 1) expect(slices).toEqual([[0, 6, 0, 32]]);
+      else expect(slices).toEqual(Array.from({ length: 6 }, (_, n) => [n, n + 1, 0, 32]));
+      expect(profile.threads.reduce((sum, th) => sum + th.tasks, 0)).toBe(slices.length);
+    }
+  });
 });
