@@ -331,12 +331,86 @@ function block1Taps9(
   }
 }
 
+/**
+ * block1Taps9 when the 9 taps are three runs of three adjacent floats (a 3x3
+ * kernel at stride 1, dilation 1): three row pointers and constant offsets
+ * address every load, which frees the registers that nine tap offsets took.
+ * Same taps in the same order, so the same bits.
+ */
+function block1Taps3x3Rows(
+  src: usize, rowOffset0: usize, rowOffset1: usize, rowOffset2: usize, weights: usize, weightStride: usize, dst: usize,
+  outH: i32, outW: i32, planeW: i32, b: f32,
+): void {
+  const w0 = v128.load32_splat(weights), w1 = v128.load32_splat(weights + weightStride);
+  const w2 = v128.load32_splat(weights + 2 * weightStride), w3 = v128.load32_splat(weights + 3 * weightStride);
+  const w4 = v128.load32_splat(weights + 4 * weightStride), w5 = v128.load32_splat(weights + 5 * weightStride);
+  const w6 = v128.load32_splat(weights + 6 * weightStride), w7 = v128.load32_splat(weights + 7 * weightStride);
+  const w8 = v128.load32_splat(weights + 8 * weightStride);
+  const bv = f32x4.splat(b);
+  for (let oy = 0; oy < outH; oy++) {
+    const rowSrc = src + ((<usize>(oy * planeW)) << 2);
+    const rowDst = dst + ((<usize>(oy * outW)) << 2);
+    let ox = 0;
+    for (; ox + 8 <= outW; ox += 8) {
+      const ip = rowSrc + (<usize>ox << 2);
+      const r0 = ip + rowOffset0, r1 = ip + rowOffset1, r2 = ip + rowOffset2;
+      let a0 = madd(w0, v128.load(r0), bv);
+      let a1 = madd(w0, v128.load(r0, 16), bv);
+      a0 = madd(w1, v128.load(r0, 4), a0);
+      a1 = madd(w1, v128.load(r0, 20), a1);
+      a0 = madd(w2, v128.load(r0, 8), a0);
+      a1 = madd(w2, v128.load(r0, 24), a1);
+      a0 = madd(w3, v128.load(r1), a0);
+      a1 = madd(w3, v128.load(r1, 16), a1);
+      a0 = madd(w4, v128.load(r1, 4), a0);
+      a1 = madd(w4, v128.load(r1, 20), a1);
+      a0 = madd(w5, v128.load(r1, 8), a0);
+      a1 = madd(w5, v128.load(r1, 24), a1);
+      a0 = madd(w6, v128.load(r2), a0);
+      a1 = madd(w6, v128.load(r2, 16), a1);
+      a0 = madd(w7, v128.load(r2, 4), a0);
+      a1 = madd(w7, v128.load(r2, 20), a1);
+      a0 = madd(w8, v128.load(r2, 8), a0);
+      a1 = madd(w8, v128.load(r2, 24), a1);
+      const op = rowDst + (<usize>ox << 2);
+      v128.store(op, a0);
+      v128.store(op, a1, 16);
+    }
+    for (; ox < outW; ox += 4) {
+      const lanes = min(4, outW - ox);
+      const ip = rowSrc + (<usize>ox << 2);
+      const r0 = ip + rowOffset0, r1 = ip + rowOffset1, r2 = ip + rowOffset2;
+      let a = madd(w0, v128.load(r0), bv);
+      a = madd(w1, v128.load(r0, 4), a);
+      a = madd(w2, v128.load(r0, 8), a);
+      a = madd(w3, v128.load(r1), a);
+      a = madd(w4, v128.load(r1, 4), a);
+      a = madd(w5, v128.load(r1, 8), a);
+      a = madd(w6, v128.load(r2), a);
+      a = madd(w7, v128.load(r2, 4), a);
+      a = madd(w8, v128.load(r2, 8), a);
+      storeLanes(rowDst + (<usize>ox << 2), a, lanes);
+    }
+  }
+}
+
+/** Whether taps at byte `at` of the tap table and the next two read three adjacent floats from `first`. */
+@inline function threeRuns(taps: usize, first: usize, at: usize): bool {
+  return <usize>load<i32>(taps + at + 4) == first + 4 && <usize>load<i32>(taps + at + 8) == first + 8;
+}
+
 /** One output channel, row by row as block4 (weight of tap t at weights + t * weightStride). */
 function block1(
   src: usize, taps: usize, tapCount: i32, weights: usize, weightStride: usize, dst: usize,
   outH: i32, outW: i32, planeW: i32, overRead: bool, b: f32,
 ): void {
   if (tapCount == 9) {
+    const o0 = <usize>load<i32>(taps), o3 = <usize>load<i32>(taps, 12), o6 = <usize>load<i32>(taps, 24);
+    // The masked last vector reads past the row, which needs the planes' slack (overRead).
+    if (overRead && threeRuns(taps, o0, 0) && threeRuns(taps, o3, 12) && threeRuns(taps, o6, 24)) {
+      block1Taps3x3Rows(src, o0, o3, o6, weights, weightStride, dst, outH, outW, planeW, b);
+      return;
+    }
     block1Taps9(src, taps, weights, weightStride, dst, outH, outW, planeW, overRead, b);
     return;
   }
