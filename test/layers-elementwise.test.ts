@@ -40,12 +40,17 @@ describe('flatten', () => {
     expect(flatten(x, 0).shape).toEqual([120]);
     expect(flatten(x, 2).shape).toEqual([2, 3, 20]);
     expect(flatten(x, 3).shape).toEqual([2, 3, 4, 5]);
+    // Negative dimensions count from the end, as torch.flatten's start_dim.
+    expect(flatten(x, -1).shape).toEqual([2, 3, 4, 5]);
+    expect(flatten(x, -2).shape).toEqual([2, 3, 20]);
+    expect(flatten(x, -4).shape).toEqual([120]);
+    expect(flatten(x, -3).data).toEqual(x.data);
     expect(new Flatten().forward(x).shape).toEqual([2, 60]);
   });
 
   it('rejects a start dimension outside the tensor', () => {
-    expect(() => flatten(x, 4)).toThrow(/startDim/);
-    expect(() => flatten(x, -1)).toThrow(/startDim/);
+    expect(() => flatten(x, 4)).toThrow(/startDim: dimension out of range \(expected to be in range of \[-4, 3\], but got 4\)/);
+    expect(() => flatten(x, -5)).toThrow(/startDim.*got -5/);
     expect(() => flatten(x, 1.5)).toThrow(/startDim/);
   });
 });

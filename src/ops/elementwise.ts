@@ -11,12 +11,17 @@ export function add(a: Tensor, b: Tensor): Tensor {
   return { shape: [...a.shape], data: out };
 }
 
-/** torch.flatten(x, startDim): dimensions from startDim on merged into one. */
+/**
+ * torch.flatten(x, startDim): dimensions from startDim on merged into one. A
+ * negative startDim counts from the end, as in PyTorch (-1 is the last).
+ */
 export function flatten(x: Tensor, startDim = 1): Tensor {
   checkTensor('x', x);
-  if (!Number.isInteger(startDim) || startDim < 0 || startDim >= Math.max(1, x.shape.length)) {
-    throw errors.invalid('startDim', `must be an integer in [0, ${x.shape.length - 1}], got ${startDim}`);
+  const rank = Math.max(1, x.shape.length);
+  if (!Number.isInteger(startDim) || startDim < -rank || startDim >= rank) {
+    throw errors.invalid('startDim', `dimension out of range (expected to be in range of [${-rank}, ${rank - 1}], but got ${startDim})`);
   }
+  if (startDim < 0) startDim += rank;
   const rest = x.shape.slice(startDim).reduce((p, d) => p * d, 1);
   return { shape: [...x.shape.slice(0, startDim), rest], data: x.data.slice() };
 }
