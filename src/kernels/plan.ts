@@ -1,6 +1,7 @@
 import type { ConvGeometry, ConvSlice } from '../conv/geometry.js';
 import { ExecutionError } from '../errors.js';
 import { sharedArena } from '../memory/arena.js';
+import { Operands } from './operands.js';
 import { referenceKernel } from './reference.js';
 import { hasWasmSimd, preferredWasmVariant, wasmConvSlice, type WasmVariant } from './wasm/runtime.js';
 
@@ -291,36 +292,6 @@ export function convKernelKind(geometry: ConvGeometry): KernelKind {
 
 function sliceIsEmpty(s: ConvSlice): boolean {
   return s.batchEnd <= s.batchStart || s.outChannelEnd <= s.outChannelStart;
-}
-
-/**
- * Arena addresses for the kernel's operands: views of the arena are used in
- * place; anything else is staged through temporary arena blocks (main thread
- * only), and the slice's output is copied back.
- */
-class Operands {
-  private readonly temporary: number[] = [];
-  private readonly arena = sharedArena();
-
-  address(array: Float32Array, copyIn: boolean): number {
-    if (this.arena.owns(array)) return array.byteOffset;
-    const offset = this.temporaryBlock(array.length);
-    if (copyIn) new Float32Array(this.arena.buffer, offset, array.length).set(array);
-    return offset;
-  }
-
-  temporaryBlock(floats: number): number {
-    if (!this.arena.canAllocate) {
-      throw new ExecutionError('runPlan on a worker thread needs its tensors and scratch in the shared arena (views of the shared memory)');
-    }
-    const offset = this.arena.allocate(Math.max(1, floats) * 4);
-    this.temporary.push(offset);
-    return offset;
-  }
-
-  release(): void {
-    for (const offset of this.temporary) this.arena.releaseBlock(offset);
-  }
 }
 
 /**

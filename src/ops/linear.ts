@@ -1,7 +1,12 @@
 import { errors } from '../errors.js';
+import { linearKernel } from '../kernels/linear.js';
 import { checkTensor, outputArray, type Tensor } from '../tensor/tensor.js';
 
-/** torch.nn.functional.linear: x [..., in] times weight [out, in] transposed, plus bias [out]. */
+/**
+ * torch.nn.functional.linear: x [..., in] times weight [out, in] transposed,
+ * plus bias [out]. Float32 sums in the WebAssembly kernel (kernels/linear.ts);
+ * double-precision sums in JavaScript where that cannot run.
+ */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, into?: Float32Array): Tensor {
   checkTensor('x', x);
   checkTensor('weight', weight, [2]);
@@ -15,6 +20,9 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, into?: F
   }
   const rows = x.data.length / inFeatures;
   const out = outputArray(rows * outFeatures, into);
+  if (linearKernel(x.data, weight.data, bias?.data ?? null, out, rows, inFeatures, outFeatures)) {
+    return { shape: [...x.shape.slice(0, -1), outFeatures], data: out };
+  }
   const w = weight.data;
   for (let r = 0; r < rows; r++) {
     const xRow = r * inFeatures;

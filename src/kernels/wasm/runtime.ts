@@ -86,18 +86,37 @@ export const WASM_URLS: Record<WasmVariant, URL> = {
   fma: new URL('./conv-fma.wasm', import.meta.url),
 };
 
+/** out[r, o] = bias[o] + x[r, :] . w[o, :] for outputs [oStart, oEnd); every argument an i32 (pointers are byte offsets). */
+export type LinearRowsFunction = (x: number, w: number, bias: number, out: number, rows: number, inFeatures: number, outFeatures: number, oStart: number, oEnd: number) => void;
+
+interface KernelExports {
+  memory: WebAssembly.Memory;
+  convSlice: ConvSliceFunction;
+  linearRows: LinearRowsFunction;
+}
+
 const compiled: Partial<Record<WasmVariant, WebAssembly.Module>> = {};
-const instances: Partial<Record<WasmVariant, { memory: WebAssembly.Memory; convSlice: ConvSliceFunction }>> = {};
+const instances: Partial<Record<WasmVariant, KernelExports>> = {};
 
 /** This thread's instance of one build over the shared arena's memory (instantiated on first use). */
-export function wasmConvSlice(variant: WasmVariant): ConvSliceFunction {
+function kernelsOf(variant: WasmVariant): KernelExports {
   const memory = sharedArena().memory;
   const instance = instances[variant];
-  if (instance && instance.memory === memory) return instance.convSlice;
+  if (instance && instance.memory === memory) return instance;
   if (variant === 'fma' && !hasWasmRelaxedSimd()) throw new Error('conv-fma.wasm needs WebAssembly relaxed SIMD');
   compiled[variant] ??= new WebAssembly.Module(readFileSync(WASM_URLS[variant]));
-  const created = new WebAssembly.Instance(compiled[variant], { env: { memory } });
-  const convSlice = created.exports.convSlice as ConvSliceFunction;
-  instances[variant] = { memory, convSlice };
-  return convSlice;
+  const { exports } = new WebAssembly.Instance(compiled[variant], { env: { memory } });
+  const created = { memory, convSlice: exports.convSlice as ConvSliceFunction, linearRows: exports.linearRows as LinearRowsFunction };
+  instances[variant] = created;
+  return created;
+}
+
+/** The convolution kernel of one build, on this thread. */
+export function wasmConvSlice(variant: WasmVariant): ConvSliceFunction {
+  return kernelsOf(variant).convSlice;
+}
+
+/** The fully connected kernel of one build, on this thread. */
+export function wasmLinearRows(variant: WasmVariant): LinearRowsFunction {
+  return kernelsOf(variant).linearRows;
 }

@@ -1,0 +1,32 @@
+import { ExecutionError } from '../errors.js';
+import { sharedArena } from '../memory/arena.js';
+
+/**
+ * Arena addresses for the kernel's operands: views of the arena are used in
+ * place; anything else is staged through temporary arena blocks (main thread
+ * only), and the slice's output is copied back.
+ */
+export class Operands {
+  private readonly temporary: number[] = [];
+  private readonly arena = sharedArena();
+
+  address(array: Float32Array, copyIn: boolean): number {
+    if (this.arena.owns(array)) return array.byteOffset;
+    const offset = this.temporaryBlock(array.length);
+    if (copyIn) new Float32Array(this.arena.buffer, offset, array.length).set(array);
+    return offset;
+  }
+
+  temporaryBlock(floats: number): number {
+    if (!this.arena.canAllocate) {
+      throw new ExecutionError('the WebAssembly kernels on a worker thread need their tensors and scratch in the shared arena (views of the shared memory)');
+    }
+    const offset = this.arena.allocate(Math.max(1, floats) * 4);
+    this.temporary.push(offset);
+    return offset;
+  }
+
+  release(): void {
+    for (const offset of this.temporary) this.arena.releaseBlock(offset);
+  }
+}
