@@ -14,6 +14,7 @@ import { partitionConv, PARTITION_POLICIES, type ConvTask, type PartitionPolicy 
 import { checkTensor, dispose, isShared, toShared, zeros, type Tensor } from '../tensor/tensor.js';
 import { EngineLayer, type PlanEntry } from './layer.js';
 import { buildProfile, type ConvProfile, type TaskTiming } from './profile.js';
+import { Doorbells, PARK_IDLE_MS, PARK_SPIN_MS, SlotState, type ParkMessage } from './doorbell.js';
 import { absoluteNow, TaskTable, type ArenaRef, type ConvRunMessage, type RunnerReport, type WorkerMessage } from './protocol.js';
 import { defaultWorkerFile, workerFileOf } from './worker-file.js';
 
@@ -65,20 +66,52 @@ const RUN_OPTION_KEYS = ['profile', 'out', 'signal', 'policy'] as const;
 class Call {
   error: unknown = null;
   settled: Promise<unknown> = Promise.resolve();
-  constructor(private readonly table: TaskTable) {}
+  constructor(
+    private readonly table: TaskTable,
+    private readonly onFail: (call: Call) => void,
+  ) {}
 
   /** Ends the call with `error` (the first one wins) and tells its runners to stop. */
   fail(error: unknown): void {
-    if (this.error === null) this.error = error;
+    if (this.error !== null) return;
+    this.error = error;
     this.table.cancel();
+    this.onFail(this);
   }
 }
+
+/** A runner message waiting for, or running on, a worker slot. */
+interface Runner {
+  message: WorkerMessage;
+  /** The call it belongs to (none for pings). */
+  call: Call | null;
+  resolve: (report: RunnerReport) => void;
+  reject: (error: unknown) => void;
+}
+
+/** One worker's doorbell, as the main thread tracks it. */
+interface Slot {
+  bell: Doorbells;
+  /** The runner it runs, or null when free. */
+  runner: Runner | null;
+  /** A parked-runner job was started for it and has not been seen to end (it may have left since: the exchange tells). */
+  parked: boolean;
+  /** Number of its current parked-runner job: results of earlier jobs are ignored. */
+  job: number;
+}
+
+type WaitAsync = (array: Int32Array, index: number, value: number) => { async: false; value: string } | { async: true; value: Promise<string> };
+const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
 
 export class GroupedConvEngine implements ConvRunner {
   readonly workers: number;
   readonly policy: PartitionPolicy;
   private readonly pool: Piscina;
   private readonly calls = new Set<Call>();
+  /** One doorbell per worker (see doorbell.ts), and the runners waiting for a free one, in order. */
+  private readonly control: SharedArrayBuffer;
+  private readonly slots: Slot[];
+  private queue: Runner[] = [];
   private closing: Promise<void> | null = null;
   /** The last error the pool reported outside any task (a worker that died while idle); it was replaced. */
   lastPoolError: unknown = null;
@@ -100,7 +133,8 @@ export class GroupedConvEngine implements ConvRunner {
       filename: file.filename,
       workerData: { memory: sharedArena().memory, entry: file.entry },
       // A fixed pool: every worker starts now and stays (piscina unrefs idle
-      // workers, so a script that forgets close() still exits).
+      // workers, and a parked runner hands its worker back after PARK_IDLE_MS
+      // without work, so a script that forgets close() still exits).
       minThreads: workers,
       maxThreads: workers,
       idleTimeout: Infinity,
@@ -112,6 +146,8 @@ export class GroupedConvEngine implements ConvRunner {
     this.pool.on('error', (error: unknown) => {
       this.lastPoolError = error;
     });
+    this.control = Doorbells.buffer(workers);
+    this.slots = Array.from({ length: workers }, (_, i) => ({ bell: new Doorbells(this.control, i), runner: null, parked: false, job: 0 }));
   }
 
   get closed(): boolean {
@@ -147,13 +183,13 @@ export class GroupedConvEngine implements ConvRunner {
     return this.conv2d(input, weight, bias, { ...options, profile: true });
   }
 
-  /** Starts every worker thread and waits until each has run an empty task, so timings exclude start-up. */
+  /** Starts every worker thread (parking a runner on each) and waits until each has run an empty task, so timings exclude start-up. */
   async warmup(): Promise<number[]> {
     const reports = await Promise.all(Array.from({ length: this.workers }, () => this.send({ kind: 'ping' })));
     return reports.map((r) => r.threadId).sort((a, b) => a - b);
   }
 
-  /** The round trip of one empty task through the pool. */
+  /** The round trip of one empty task through a worker (a parked runner when one is waiting). */
   async ping(): Promise<{ threadId: number; roundTripMs: number }> {
     const start = absoluteNow();
     const report = await this.send({ kind: 'ping' });
@@ -168,15 +204,111 @@ export class GroupedConvEngine implements ConvRunner {
     this.closing ??= (async () => {
       const running = [...this.calls];
       for (const call of running) call.fail(errors.closedWhileRunning());
+      for (const runner of this.queue.splice(0)) runner.reject(errors.engineClosed());
       await Promise.allSettled(running.map((c) => c.settled));
+      // Parked runners return (the pool would end them anyway, but a clean return leaves nothing half-done).
+      for (const { bell } of this.slots) {
+        if (Atomics.compareExchange(bell.ints, Doorbells.STATE, SlotState.idle, SlotState.quit) === SlotState.idle) Atomics.notify(bell.ints, Doorbells.STATE);
+      }
       await this.pool.destroy();
     })();
     return this.closing;
   }
 
-  private send(message: WorkerMessage): Promise<RunnerReport> {
+  private send(message: WorkerMessage, call: Call | null = null): Promise<RunnerReport> {
     if (this.closed) return Promise.reject(errors.engineClosed());
-    return this.pool.run(message) as Promise<RunnerReport>;
+    return new Promise<RunnerReport>((resolve, reject) => this.dispatch({ message, call, resolve, reject }));
+  }
+
+  /** Hands a runner to a free slot (a parked one first), or queues it until one is free. */
+  private dispatch(runner: Runner): void {
+    let free: Slot | null = null;
+    for (const slot of this.slots) {
+      if (slot.runner !== null) continue;
+      if (slot.parked) {
+        free = slot;
+        break;
+      }
+      free ??= slot;
+    }
+    if (free) this.post(free, runner);
+    else this.queue.push(runner);
+  }
+
+  private post(slot: Slot, runner: Runner): void {
+    const { bell } = slot;
+    slot.runner = runner;
+    bell.write(runner.message);
+    const done = bell.done();
+    if (slot.parked && Atomics.compareExchange(bell.ints, Doorbells.STATE, SlotState.idle, SlotState.work) === SlotState.idle) {
+      Atomics.notify(bell.ints, Doorbells.STATE);
+    } else {
+      // No runner is parked on the slot (or it just left): start one, with the work already in place.
+      Atomics.store(bell.ints, Doorbells.STATE, SlotState.work);
+      this.park(slot);
+    }
+    this.awaitDone(slot, runner, done);
+  }
+
+  private park(slot: Slot): void {
+    const job = ++slot.job;
+    slot.parked = true;
+    const message: ParkMessage = { kind: 'park', control: this.control, slot: this.slots.indexOf(slot), spinMs: PARK_SPIN_MS, idleMs: PARK_IDLE_MS };
+    this.pool.run(message).then(
+      () => {
+        if (slot.job === job) slot.parked = false; // it left idle (or quit)
+      },
+      (error: unknown) => {
+        if (slot.job !== job) return;
+        slot.parked = false;
+        this.slotFailed(slot, error);
+      },
+    );
+  }
+
+  /** Waits (without blocking) until the slot's worker has run `runner`: its done counter moves past `done`. */
+  private awaitDone(slot: Slot, runner: Runner, done: number): void {
+    const waited = waitAsync(slot.bell.ints, Doorbells.DONE, done);
+    if (waited.async) waited.value.then(() => this.ranOut(slot, runner, done));
+    else queueMicrotask(() => this.ranOut(slot, runner, done));
+  }
+
+  private ranOut(slot: Slot, runner: Runner, done: number): void {
+    if (slot.runner !== runner) return; // its job failed first, and slotFailed settled it
+    if (slot.bell.done() === done) return this.awaitDone(slot, runner, done);
+    slot.runner = null;
+    runner.resolve(slot.bell.reported());
+    this.next(slot);
+  }
+
+  /** The slot's job ended with an error (a task threw, or its worker died): its runner fails with it. */
+  private slotFailed(slot: Slot, error: unknown): void {
+    const runner = slot.runner;
+    if (runner === null) {
+      this.lastPoolError = error; // died between runners; the pool replaces it
+      return;
+    }
+    slot.runner = null;
+    runner.reject(error);
+    // Wake the wait on the done counter (its runner is settled already) and keep the queue moving.
+    Atomics.add(slot.bell.ints, Doorbells.DONE, 1);
+    Atomics.notify(slot.bell.ints, Doorbells.DONE);
+    this.next(slot);
+  }
+
+  private next(slot: Slot): void {
+    const runner = this.queue.shift();
+    if (runner) this.post(slot, runner);
+  }
+
+  /** A failed call's runners that have not started never will: they would only find the call cancelled. */
+  private dropQueued(call: Call): void {
+    const kept: Runner[] = [];
+    for (const runner of this.queue) {
+      if (runner.call === call) runner.resolve({ threadId: 0, tasks: 0 });
+      else kept.push(runner);
+    }
+    this.queue = kept;
   }
 
   /** Runs a prepared layer on an input (checked by the caller). */
@@ -225,13 +357,13 @@ export class GroupedConvEngine implements ConvRunner {
         return runMessage(plan!, layer, shared, output!, scratch, tableBlock.byteOffset, tasks.length, runner);
       });
 
-      const running = new Call(taskTable);
+      const running = new Call(taskTable, (failed) => this.dropQueued(failed));
       call = running;
       signal?.addEventListener('abort', onAbort, { once: true });
       this.calls.add(running);
       firstDispatch = absoluteNow();
       const runs = messages.map((message) =>
-        this.pool.run(message).then(
+        this.send(message, running).then(
           () => undefined,
           (error: unknown) => running.fail(describeRunnerFailure(taskTable, tasks, message.runner, error)),
         ),
