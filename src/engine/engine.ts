@@ -11,7 +11,7 @@ import { errors } from '../errors.js';
 import type { ConvRunner } from '../layers/conv-runner.js';
 import { sharedArena } from '../memory/arena.js';
 import { partitionConv, PARTITION_POLICIES, type ConvTask, type PartitionPolicy } from '../scheduler/partition.js';
-import { checkTensor, dispose, isShared, toShared, zeros, type Tensor } from '../tensor/tensor.js';
+import { checkTensor, dispose, isShared, numel, toShared, type Tensor } from '../tensor/tensor.js';
 import { EngineLayer, type PlanEntry } from './layer.js';
 import { buildProfile, type ConvProfile, type TaskTiming } from './profile.js';
 import { Doorbells, PARK_IDLE_MS, PARK_SPIN_MS, SlotState, type ParkMessage } from './doorbell.js';
@@ -340,7 +340,8 @@ export class GroupedConvEngine implements ConvRunner {
       plan = layer.acquirePlan(g);
       const shared = toShared(x);
       if (shared !== x) owned.push(shared.data);
-      output ??= zeros(shape, { shared: true });
+      // Not zero-filled: the tasks cover the output and each writes its slice in full (a failed call's output is freed).
+      output ??= { shape, data: arena.allocateFloat32(numel(shape), { zero: false }) };
       const tableBlock = arena.allocateFloat32(Math.ceil(TaskTable.bytes(tasks.length) / 4));
       owned.push(tableBlock);
       const taskTable = new TaskTable(tableBlock.buffer, tableBlock.byteOffset, tasks.length);
@@ -352,7 +353,7 @@ export class GroupedConvEngine implements ConvRunner {
         scratchFloats = Math.max(scratchFloats, layer.scratchFloats(plan, task), layer.scratchFloats(plan, { ...task, batchEnd: task.batchStart + 1 }));
       }
       const messages = Array.from({ length: Math.min(this.workers, tasks.length) }, (_, runner) => {
-        const scratch = arena.allocateFloat32(scratchFloats);
+        const scratch = arena.allocateFloat32(scratchFloats, { zero: false }); // kernels write scratch before reading it
         owned.push(scratch);
         return runMessage(plan!, layer, shared, output!, scratch, tableBlock.byteOffset, tasks.length, runner);
       });
