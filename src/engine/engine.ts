@@ -87,6 +87,8 @@ interface Runner {
   call: Call | null;
   resolve: (report: RunnerReport) => void;
   reject: (error: unknown) => void;
+  /** Re-posted once already because the worker it was posted to ended before taking it. */
+  reposted?: boolean;
 }
 
 /** One worker's doorbell, as the main thread tracks it. */
@@ -98,6 +100,8 @@ interface Slot {
   parked: boolean;
   /** Number of its current parked-runner job: results of earlier jobs are ignored. */
   job: number;
+  /** Number of its current post: a wait on the done counter for an earlier post is ignored. */
+  post: number;
 }
 
 type WaitAsync = (array: Int32Array, index: number, value: number) => { async: false; value: string } | { async: true; value: Promise<string> };
@@ -147,7 +151,7 @@ export class GroupedConvEngine implements ConvRunner {
       this.lastPoolError = error;
     });
     this.control = Doorbells.buffer(workers);
-    this.slots = Array.from({ length: workers }, (_, i) => ({ bell: new Doorbells(this.control, i), runner: null, parked: false, job: 0 }));
+    this.slots = Array.from({ length: workers }, (_, i) => ({ bell: new Doorbells(this.control, i), runner: null, parked: false, job: 0, post: 0 }));
   }
 
   get closed(): boolean {
@@ -238,6 +242,7 @@ export class GroupedConvEngine implements ConvRunner {
   private post(slot: Slot, runner: Runner): void {
     const { bell } = slot;
     slot.runner = runner;
+    const post = ++slot.post;
     bell.write(runner.message);
     const done = bell.done();
     if (slot.parked && Atomics.compareExchange(bell.ints, Doorbells.STATE, SlotState.idle, SlotState.work) === SlotState.idle) {
@@ -247,7 +252,7 @@ export class GroupedConvEngine implements ConvRunner {
       Atomics.store(bell.ints, Doorbells.STATE, SlotState.work);
       this.park(slot);
     }
-    this.awaitDone(slot, runner, done);
+    this.awaitDone(slot, post, done);
   }
 
   private park(slot: Slot): void {
@@ -266,16 +271,17 @@ export class GroupedConvEngine implements ConvRunner {
     );
   }
 
-  /** Waits (without blocking) until the slot's worker has run `runner`: its done counter moves past `done`. */
-  private awaitDone(slot: Slot, runner: Runner, done: number): void {
+  /** Waits (without blocking) until the slot's worker has run post number `post`: its done counter moves past `done`. */
+  private awaitDone(slot: Slot, post: number, done: number): void {
     const waited = waitAsync(slot.bell.ints, Doorbells.DONE, done);
-    if (waited.async) waited.value.then(() => this.ranOut(slot, runner, done));
-    else queueMicrotask(() => this.ranOut(slot, runner, done));
+    if (waited.async) waited.value.then(() => this.ranOut(slot, post, done));
+    else queueMicrotask(() => this.ranOut(slot, post, done));
   }
 
-  private ranOut(slot: Slot, runner: Runner, done: number): void {
-    if (slot.runner !== runner) return; // its job failed first, and slotFailed settled it
-    if (slot.bell.done() === done) return this.awaitDone(slot, runner, done);
+  private ranOut(slot: Slot, post: number, done: number): void {
+    const runner = slot.runner;
+    if (slot.post !== post || runner === null) return; // its job failed first, and slotFailed settled it
+    if (slot.bell.done() === done) return this.awaitDone(slot, post, done);
     slot.runner = null;
     runner.resolve(slot.bell.reported());
     this.next(slot);
@@ -289,10 +295,19 @@ export class GroupedConvEngine implements ConvRunner {
       return;
     }
     slot.runner = null;
-    runner.reject(error);
-    // Wake the wait on the done counter (its runner is settled already) and keep the queue moving.
+    // Wake the wait on the done counter (its post is over) before anything is posted again.
+    const taken = Atomics.load(slot.bell.ints, Doorbells.STATE) !== SlotState.work;
     Atomics.add(slot.bell.ints, Doorbells.DONE, 1);
     Atomics.notify(slot.bell.ints, Doorbells.DONE);
+    if (!taken && !runner.reposted) {
+      // Its worker died idle, before taking the runner: nothing of it ran, so it runs on a new job (once: a worker
+      // entry that fails before taking any work would otherwise be retried forever).
+      this.lastPoolError = error;
+      runner.reposted = true;
+      this.post(slot, runner);
+      return;
+    }
+    runner.reject(error);
     this.next(slot);
   }
 
