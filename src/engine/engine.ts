@@ -10,7 +10,7 @@ import { outputShapeOf, resolveConv2d, resolveShapes, type Conv2dOptions } from 
 import { errors } from '../errors.js';
 import type { ConvRunner } from '../layers/conv-runner.js';
 import { sharedArena } from '../memory/arena.js';
-import { partitionConv, PARTITION_POLICIES, type ConvTask, type PartitionPolicy } from '../scheduler/partition.js';
+import { PARTITION_POLICIES, type ConvTask, type PartitionPolicy } from '../scheduler/partition.js';
 import { checkTensor, dispose, isShared, numel, toShared, type Tensor } from '../tensor/tensor.js';
 import { EngineLayer, type PlanEntry } from './layer.js';
 import { buildProfile, type ConvProfile, type TaskTiming } from './profile.js';
@@ -339,7 +339,6 @@ export class GroupedConvEngine implements ConvRunner {
     const policy = options.policy ?? this.policy;
     const signal = options.signal;
     if (signal?.aborted) throw errors.aborted(signal.reason);
-    const tasks = partitionConv(g, policy, this.workers);
 
     // Every argument is checked: from here on the call owns arena blocks, all released in `finally`
     // (also when an allocation itself fails part way).
@@ -353,6 +352,7 @@ export class GroupedConvEngine implements ConvRunner {
     let firstDispatch = callStart;
     try {
       plan = layer.acquirePlan(g);
+      const { tasks, scratchFloats } = layer.partition(plan, g, policy, this.workers);
       const shared = toShared(x);
       if (shared !== x) owned.push(shared.data);
       // Not zero-filled: the tasks cover the output and each writes its slice in full (a failed call's output is freed).
@@ -361,12 +361,7 @@ export class GroupedConvEngine implements ConvRunner {
       owned.push(tableBlock);
       const taskTable = new TaskTable(tableBlock.buffer, tableBlock.byteOffset, tasks.length);
       tasks.forEach((task, i) => taskTable.setSlice(i, task));
-      // One runner per worker (fewer if there are fewer tasks); each claims tasks until none is left,
-      // so its scratch must fit any task (at least one float: a kernel always gets an arena view).
-      let scratchFloats = 1;
-      for (const task of tasks) {
-        scratchFloats = Math.max(scratchFloats, layer.scratchFloats(plan, task), layer.scratchFloats(plan, { ...task, batchEnd: task.batchStart + 1 }));
-      }
+      // One runner per worker (fewer if there are fewer tasks); each claims tasks until none is left.
       const messages = Array.from({ length: Math.min(this.workers, tasks.length) }, (_, runner) => {
         const scratch = arena.allocateFloat32(scratchFloats, { zero: false }); // kernels write scratch before reading it
         owned.push(scratch);
