@@ -26,8 +26,10 @@ export interface GroupedConvEngineOptions {
   /** Limits for each worker thread (piscina resourceLimits); a worker that exceeds them dies and is replaced. */
   resourceLimits?: ResourceLimits;
   /**
-   * How idle workers wait for work (piscina's `atomics`): 'sync' (default) blocks
-   * them in Atomics.wait, the lowest latency; 'async' and 'disabled' keep their event loops running.
+   * How workers wait for pool jobs (piscina's `atomics`): 'sync' (default) blocks
+   * them in Atomics.wait; 'async' and 'disabled' keep their event loops running.
+   * Between calls a worker waits on its own doorbell instead (a parked runner, see
+   * doorbell.ts); this applies once it has handed itself back to the pool.
    */
   atomics?: 'sync' | 'async' | 'disabled';
   /**
