@@ -258,15 +258,21 @@ export class GroupedConvEngine implements ConvRunner {
   }
 
   private park(slot: Slot): void {
-    const job = ++slot.job;
+    const number = ++slot.job;
     slot.parked = true;
     const message: ParkMessage = { kind: 'park', control: this.control, slot: this.slots.indexOf(slot), spinMs: PARK_SPIN_MS, idleMs: PARK_IDLE_MS };
-    this.pool.run(message).then(
+    let job: Promise<unknown>;
+    try {
+      job = this.pool.run(message);
+    } catch (error) {
+      job = Promise.reject(error); // handled like a job that failed, so its runner is settled
+    }
+    job.then(
       () => {
-        if (slot.job === job) slot.parked = false; // it left idle (or quit)
+        if (slot.job === number) slot.parked = false; // it left idle (or quit)
       },
       (error: unknown) => {
-        if (slot.job !== job) return;
+        if (slot.job !== number) return;
         slot.parked = false;
         this.slotFailed(slot, error);
       },
