@@ -1,11 +1,21 @@
 // Results never depend on the worker count or the policy: bit for bit what the
 // same kernel computes on one thread.
 import { afterAll, describe, expect, it } from 'vitest';
-import { GroupedConvEngine, Random, type PartitionPolicy } from '../src/index.js';
+import { GroupedConvEngine, Random, dispose, sharedArena, type PartitionPolicy } from '../src/index.js';
 import { firstBitDifference, randomConv, singleThreadPlan } from './support/random-conv.js';
 
 const engines = [1, 2, 3].flatMap((workers) => (['group', 'balanced'] as PartitionPolicy[]).map((policy) => new GroupedConvEngine({ workers, policy })));
 afterAll(() => Promise.all(engines.map((e) => e.close())));
+
+/** Fills every free byte of the shared arena (its free list and above its top) with NaNs, where the next calls' outputs and scratch go. */
+function poisonFreeSharedMemory(): void {
+  const arena = sharedArena();
+  // The arena has no public view of its free space: read its fields (test only).
+  const { freeList, top } = arena as unknown as { freeList: Array<{ offset: number; bytes: number }>; top: number };
+  const nan = (byteOffset: number, bytes: number) => new Float32Array(arena.buffer, byteOffset, bytes >> 2).fill(Number.NaN);
+  for (const block of freeList) nan(block.offset, block.bytes);
+  nan(top, Math.min(arena.buffer.byteLength - top, 64 << 20));
+}
 
 describe('engine vs the kernel on one thread', () => {
   it('is bitwise identical on 60 random specifications, at 1-3 workers under both policies', async () => {
@@ -57,6 +67,18 @@ describe('engine vs the kernel on one thread', () => {
       else if (engine.workers === 1) expect(slices).toEqual([[0, 6, 0, 32]]);
       else expect(slices).toEqual(Array.from({ length: 6 }, (_, n) => [n, n + 1, 0, 32]));
       expect(profile.threads.reduce((sum, th) => sum + th.tasks, 0)).toBe(slices.length);
+    }
+  });
+
+  it('does not depend on what freed shared memory held (outputs and scratch are not zero-filled)', async () => {
+    const random = new Random(77);
+    for (let trial = 0; trial < 8; trial++) {
+      const spec = randomConv(random);
+      const expected = singleThreadPlan(spec);
+      poisonFreeSharedMemory();
+      const results = await Promise.all(engines.map((e) => e.conv2d(spec.input, spec.weight, spec.bias, spec.options)));
+      results.forEach((got, i) => expect(firstBitDifference(got.data, expected.data), `trial ${trial}, engine ${i}`).toBe(-1));
+      dispose(...results);
     }
   });
 });

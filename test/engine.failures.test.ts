@@ -161,6 +161,20 @@ describe('cancellation', () => {
     await expect(e.conv2d(small.input, small.weight, small.bias, { ...small.options, signal: AbortSignal.abort('no') })).rejects.toBeInstanceOf(AbortError);
   });
 
+  it('close() settles pings in flight and queued behind busy workers, and later pings reject', async () => {
+    const e = new GroupedConvEngine({ workers: 2 });
+    // More pings than workers: some wait for a free one.
+    const pings = Array.from({ length: 5 }, () => e.ping().then((r) => r.threadId, (err: unknown) => err));
+    await e.close();
+    const settled = await Promise.all(pings);
+    expect(settled).toHaveLength(5);
+    for (const s of settled) expect(typeof s === 'number' || s instanceof Error).toBe(true);
+    expect(settled.filter((s) => s instanceof Error).map((s) => (s as Error).message)).toContain(
+      'the GroupedConvEngine is closed; create a new engine to run more convolutions',
+    );
+    await expect(e.ping()).rejects.toThrow(/is closed/);
+  });
+
   it('close() while calls run rejects them cleanly, resolves, is idempotent, and later calls reject', async () => {
     const e = new GroupedConvEngine({ workers: 2, workerFile: faultyWorker });
     await e.warmup();

@@ -133,5 +133,16 @@ for (let i = 0; i < pings; i++) {
   calls.push(absoluteNow() - start);
 }
 console.log(`empty task round trip: median ${fmt(median(trips))} over ${pings} (target < 100 µs); whole engine call on 1x1x1x1: median ${fmt(median(calls))}`);
+// Where a small call's time goes (profiled calls, so a little slower than the plain ones above).
+const phases = { setup: [] as number[], toStart: [] as number[], toResult: [] as number[] };
+for (let i = 0; i < Math.min(pings, 1000); i++) {
+  const { profile } = await tiny.run(tinyInput, { out: tinyOut, profile: true });
+  phases.setup.push(profile.setupMs);
+  phases.toStart.push(profile.tasks[0].startMs - profile.setupMs);
+  phases.toResult.push(profile.wallMs - profile.tasks[0].endMs);
+}
+console.log(
+  `  1x1x1x1 call, medians: main-thread setup ${fmt(median(phases.setup))}, hand-off to task start ${fmt(median(phases.toStart))}, task end to result ${fmt(median(phases.toResult))}`,
+);
 
 for (const e of engines.values()) await e.close();

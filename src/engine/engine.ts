@@ -10,10 +10,11 @@ import { outputShapeOf, resolveConv2d, resolveShapes, type Conv2dOptions } from 
 import { errors } from '../errors.js';
 import type { ConvRunner } from '../layers/conv-runner.js';
 import { sharedArena } from '../memory/arena.js';
-import { partitionConv, PARTITION_POLICIES, type ConvTask, type PartitionPolicy } from '../scheduler/partition.js';
-import { checkTensor, dispose, isShared, toShared, zeros, type Tensor } from '../tensor/tensor.js';
+import { PARTITION_POLICIES, type ConvTask, type PartitionPolicy } from '../scheduler/partition.js';
+import { checkTensor, dispose, isShared, numel, toShared, type Tensor } from '../tensor/tensor.js';
 import { EngineLayer, type PlanEntry } from './layer.js';
 import { buildProfile, type ConvProfile, type TaskTiming } from './profile.js';
+import { Doorbells, PARK_IDLE_MS, PARK_SPIN_MS, SlotState, type ParkMessage } from './doorbell.js';
 import { absoluteNow, TaskTable, type ArenaRef, type ConvRunMessage, type RunnerReport, type WorkerMessage } from './protocol.js';
 import { defaultWorkerFile, workerFileOf } from './worker-file.js';
 
@@ -25,8 +26,10 @@ export interface GroupedConvEngineOptions {
   /** Limits for each worker thread (piscina resourceLimits); a worker that exceeds them dies and is replaced. */
   resourceLimits?: ResourceLimits;
   /**
-   * How idle workers wait for work (piscina's `atomics`): 'sync' (default) blocks
-   * them in Atomics.wait, the lowest latency; 'async' and 'disabled' keep their event loops running.
+   * How workers wait for pool jobs (piscina's `atomics`): 'sync' (default) blocks
+   * them in Atomics.wait; 'async' and 'disabled' keep their event loops running.
+   * Between calls a worker waits on its own doorbell instead (a parked runner, see
+   * doorbell.ts); this applies once it has handed itself back to the pool.
    */
   atomics?: 'sync' | 'async' | 'disabled';
   /**
@@ -65,20 +68,56 @@ const RUN_OPTION_KEYS = ['profile', 'out', 'signal', 'policy'] as const;
 class Call {
   error: unknown = null;
   settled: Promise<unknown> = Promise.resolve();
-  constructor(private readonly table: TaskTable) {}
+  constructor(
+    private readonly table: TaskTable,
+    private readonly onFail: (call: Call) => void,
+  ) {}
 
   /** Ends the call with `error` (the first one wins) and tells its runners to stop. */
   fail(error: unknown): void {
-    if (this.error === null) this.error = error;
+    if (this.error !== null) return;
+    this.error = error;
     this.table.cancel();
+    this.onFail(this);
   }
 }
+
+/** A runner message waiting for, or running on, a worker slot. */
+interface Runner {
+  message: WorkerMessage;
+  /** The call it belongs to (none for pings). */
+  call: Call | null;
+  resolve: (report: RunnerReport) => void;
+  reject: (error: unknown) => void;
+  /** Re-posted once already because the worker it was posted to ended before taking it. */
+  reposted?: boolean;
+}
+
+/** One worker's doorbell, as the main thread tracks it. */
+interface Slot {
+  bell: Doorbells;
+  /** The runner it runs, or null when free. */
+  runner: Runner | null;
+  /** A parked-runner job was started for it and has not been seen to end (it may have left since: the exchange tells). */
+  parked: boolean;
+  /** Number of its current parked-runner job: results of earlier jobs are ignored. */
+  job: number;
+  /** Number of its current post: a wait on the done counter for an earlier post is ignored. */
+  post: number;
+}
+
+type WaitAsync = (array: Int32Array, index: number, value: number) => { async: false; value: string } | { async: true; value: Promise<string> };
+const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
 
 export class GroupedConvEngine implements ConvRunner {
   readonly workers: number;
   readonly policy: PartitionPolicy;
   private readonly pool: Piscina;
   private readonly calls = new Set<Call>();
+  /** One doorbell per worker (see doorbell.ts), and the runners waiting for a free one, in order. */
+  private readonly control: SharedArrayBuffer;
+  private readonly slots: Slot[];
+  private queue: Runner[] = [];
   private closing: Promise<void> | null = null;
   /** The last error the pool reported outside any task (a worker that died while idle); it was replaced. */
   lastPoolError: unknown = null;
@@ -100,7 +139,8 @@ export class GroupedConvEngine implements ConvRunner {
       filename: file.filename,
       workerData: { memory: sharedArena().memory, entry: file.entry },
       // A fixed pool: every worker starts now and stays (piscina unrefs idle
-      // workers, so a script that forgets close() still exits).
+      // workers, and a parked runner hands its worker back after PARK_IDLE_MS
+      // without work, so a script that forgets close() still exits).
       minThreads: workers,
       maxThreads: workers,
       idleTimeout: Infinity,
@@ -112,6 +152,8 @@ export class GroupedConvEngine implements ConvRunner {
     this.pool.on('error', (error: unknown) => {
       this.lastPoolError = error;
     });
+    this.control = Doorbells.buffer(workers);
+    this.slots = Array.from({ length: workers }, (_, i) => ({ bell: new Doorbells(this.control, i), runner: null, parked: false, job: 0, post: 0 }));
   }
 
   get closed(): boolean {
@@ -147,13 +189,13 @@ export class GroupedConvEngine implements ConvRunner {
     return this.conv2d(input, weight, bias, { ...options, profile: true });
   }
 
-  /** Starts every worker thread and waits until each has run an empty task, so timings exclude start-up. */
+  /** Starts every worker thread (parking a runner on each) and waits until each has run an empty task, so timings exclude start-up. */
   async warmup(): Promise<number[]> {
     const reports = await Promise.all(Array.from({ length: this.workers }, () => this.send({ kind: 'ping' })));
     return reports.map((r) => r.threadId).sort((a, b) => a - b);
   }
 
-  /** The round trip of one empty task through the pool. */
+  /** The round trip of one empty task through a worker (a parked runner when one is waiting). */
   async ping(): Promise<{ threadId: number; roundTripMs: number }> {
     const start = absoluteNow();
     const report = await this.send({ kind: 'ping' });
@@ -168,15 +210,128 @@ export class GroupedConvEngine implements ConvRunner {
     this.closing ??= (async () => {
       const running = [...this.calls];
       for (const call of running) call.fail(errors.closedWhileRunning());
+      for (const runner of this.queue.splice(0)) runner.reject(errors.engineClosed());
       await Promise.allSettled(running.map((c) => c.settled));
+      // Parked runners return (the pool would end them anyway, but a clean return leaves nothing half-done).
+      for (const { bell } of this.slots) {
+        if (Atomics.compareExchange(bell.ints, Doorbells.STATE, SlotState.idle, SlotState.quit) === SlotState.idle) Atomics.notify(bell.ints, Doorbells.STATE);
+      }
       await this.pool.destroy();
     })();
     return this.closing;
   }
 
-  private send(message: WorkerMessage): Promise<RunnerReport> {
+  private send(message: WorkerMessage, call: Call | null = null): Promise<RunnerReport> {
     if (this.closed) return Promise.reject(errors.engineClosed());
-    return this.pool.run(message) as Promise<RunnerReport>;
+    return new Promise<RunnerReport>((resolve, reject) => this.dispatch({ message, call, resolve, reject }));
+  }
+
+  /** Hands a runner to a free slot (a parked one first), or queues it until one is free. */
+  private dispatch(runner: Runner): void {
+    let free: Slot | null = null;
+    for (const slot of this.slots) {
+      if (slot.runner !== null) continue;
+      if (slot.parked) {
+        free = slot;
+        break;
+      }
+      free ??= slot;
+    }
+    if (free) this.post(free, runner);
+    else this.queue.push(runner);
+  }
+
+  private post(slot: Slot, runner: Runner): void {
+    const { bell } = slot;
+    slot.runner = runner;
+    const post = ++slot.post;
+    bell.write(runner.message);
+    const done = bell.done();
+    if (slot.parked && Atomics.compareExchange(bell.ints, Doorbells.STATE, SlotState.idle, SlotState.work) === SlotState.idle) {
+      Atomics.notify(bell.ints, Doorbells.STATE);
+    } else {
+      // No runner is parked on the slot (or it just left): start one, with the work already in place.
+      Atomics.store(bell.ints, Doorbells.STATE, SlotState.work);
+      this.park(slot);
+    }
+    this.awaitDone(slot, post, done);
+  }
+
+  private park(slot: Slot): void {
+    const number = ++slot.job;
+    slot.parked = true;
+    const message: ParkMessage = { kind: 'park', control: this.control, slot: this.slots.indexOf(slot), spinMs: PARK_SPIN_MS, idleMs: PARK_IDLE_MS };
+    let job: Promise<unknown>;
+    try {
+      job = this.pool.run(message);
+    } catch (error) {
+      job = Promise.reject(error); // handled like a job that failed, so its runner is settled
+    }
+    job.then(
+      () => {
+        if (slot.job === number) slot.parked = false; // it left idle (or quit)
+      },
+      (error: unknown) => {
+        if (slot.job !== number) return;
+        slot.parked = false;
+        this.slotFailed(slot, error);
+      },
+    );
+  }
+
+  /** Waits (without blocking) until the slot's worker has run post number `post`: its done counter moves past `done`. */
+  private awaitDone(slot: Slot, post: number, done: number): void {
+    const waited = waitAsync(slot.bell.ints, Doorbells.DONE, done);
+    if (waited.async) waited.value.then(() => this.ranOut(slot, post, done));
+    else queueMicrotask(() => this.ranOut(slot, post, done));
+  }
+
+  private ranOut(slot: Slot, post: number, done: number): void {
+    const runner = slot.runner;
+    if (slot.post !== post || runner === null) return; // its job failed first, and slotFailed settled it
+    if (slot.bell.done() === done) return this.awaitDone(slot, post, done);
+    slot.runner = null;
+    runner.resolve(slot.bell.reported());
+    this.next(slot);
+  }
+
+  /** The slot's job ended with an error (a task threw, or its worker died): its runner fails with it. */
+  private slotFailed(slot: Slot, error: unknown): void {
+    const runner = slot.runner;
+    if (runner === null) {
+      this.lastPoolError = error; // died between runners; the pool replaces it
+      return;
+    }
+    slot.runner = null;
+    // Wake the wait on the done counter (its post is over) before anything is posted again.
+    const taken = Atomics.load(slot.bell.ints, Doorbells.STATE) !== SlotState.work;
+    Atomics.add(slot.bell.ints, Doorbells.DONE, 1);
+    Atomics.notify(slot.bell.ints, Doorbells.DONE);
+    if (!taken && !runner.reposted) {
+      // Its worker died idle, before taking the runner: nothing of it ran, so it runs on a new job (once: a worker
+      // entry that fails before taking any work would otherwise be retried forever).
+      this.lastPoolError = error;
+      runner.reposted = true;
+      this.post(slot, runner);
+      return;
+    }
+    runner.reject(error);
+    this.next(slot);
+  }
+
+  private next(slot: Slot): void {
+    const runner = this.queue.shift();
+    if (runner) this.post(slot, runner);
+  }
+
+  /** A failed call's runners that have not started never will: they would only find the call cancelled. */
+  private dropQueued(call: Call): void {
+    const kept: Runner[] = [];
+    for (const runner of this.queue) {
+      if (runner.call === call) runner.resolve({ threadId: 0, tasks: 0 });
+      else kept.push(runner);
+    }
+    this.queue = kept;
   }
 
   /** Runs a prepared layer on an input (checked by the caller). */
@@ -192,7 +347,6 @@ export class GroupedConvEngine implements ConvRunner {
     const policy = options.policy ?? this.policy;
     const signal = options.signal;
     if (signal?.aborted) throw errors.aborted(signal.reason);
-    const tasks = partitionConv(g, policy, this.workers);
 
     // Every argument is checked: from here on the call owns arena blocks, all released in `finally`
     // (also when an allocation itself fails part way).
@@ -206,32 +360,29 @@ export class GroupedConvEngine implements ConvRunner {
     let firstDispatch = callStart;
     try {
       plan = layer.acquirePlan(g);
+      const { tasks, scratchFloats } = layer.partition(plan, g, policy, this.workers);
       const shared = toShared(x);
       if (shared !== x) owned.push(shared.data);
-      output ??= zeros(shape, { shared: true });
+      // Not zero-filled: the tasks cover the output and each writes its slice in full (a failed call's output is freed).
+      output ??= { shape, data: arena.allocateFloat32(numel(shape), { zero: false }) };
       const tableBlock = arena.allocateFloat32(Math.ceil(TaskTable.bytes(tasks.length) / 4));
       owned.push(tableBlock);
       const taskTable = new TaskTable(tableBlock.buffer, tableBlock.byteOffset, tasks.length);
       tasks.forEach((task, i) => taskTable.setSlice(i, task));
-      // One runner per worker (fewer if there are fewer tasks); each claims tasks until none is left,
-      // so its scratch must fit any task (at least one float: a kernel always gets an arena view).
-      let scratchFloats = 1;
-      for (const task of tasks) {
-        scratchFloats = Math.max(scratchFloats, layer.scratchFloats(plan, task), layer.scratchFloats(plan, { ...task, batchEnd: task.batchStart + 1 }));
-      }
+      // One runner per worker (fewer if there are fewer tasks); each claims tasks until none is left.
       const messages = Array.from({ length: Math.min(this.workers, tasks.length) }, (_, runner) => {
-        const scratch = arena.allocateFloat32(scratchFloats);
+        const scratch = arena.allocateFloat32(scratchFloats, { zero: false }); // kernels write scratch before reading it
         owned.push(scratch);
         return runMessage(plan!, layer, shared, output!, scratch, tableBlock.byteOffset, tasks.length, runner);
       });
 
-      const running = new Call(taskTable);
+      const running = new Call(taskTable, (failed) => this.dropQueued(failed));
       call = running;
       signal?.addEventListener('abort', onAbort, { once: true });
       this.calls.add(running);
       firstDispatch = absoluteNow();
       const runs = messages.map((message) =>
-        this.pool.run(message).then(
+        this.send(message, running).then(
           () => undefined,
           (error: unknown) => running.fail(describeRunnerFailure(taskTable, tasks, message.runner, error)),
         ),

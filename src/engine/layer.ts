@@ -5,6 +5,7 @@ import { checkConvOptions, type Conv2dOptions, type ConvGeometry, type ConvSlice
 import { errors } from '../errors.js';
 import { planConv, planScratchFloats, releasePlan, type KernelPlan } from '../kernels/plan.js';
 import { sharedArena } from '../memory/arena.js';
+import { partitionConv, type ConvTask, type PartitionPolicy } from '../scheduler/partition.js';
 import { checkTensor, dispose, toShared, type Tensor } from '../tensor/tensor.js';
 import type { EngineRunOptions, GroupedConvEngine, ProfiledResult } from './engine.js';
 import type { ArenaRef } from './protocol.js';
@@ -19,6 +20,15 @@ export interface PlanEntry {
   block: Float32Array;
   /** Calls running with this plan: it is released only when none is. */
   users: number;
+  /** Partitions of this geometry on the engine's workers, by policy (made once: the partition and its scratch sizes are pure functions of them). */
+  partitions: Map<PartitionPolicy, Partition>;
+}
+
+/** A call's tasks (frozen: shared by every call of the same shape and policy) and the scratch any of them needs. */
+export interface Partition {
+  tasks: readonly ConvTask[];
+  /** Floats of scratch a runner needs to run any of the tasks (at least one: a kernel always gets an arena view). */
+  scratchFloats: number;
 }
 
 let nextPlanId = 1;
@@ -96,7 +106,7 @@ export class EngineLayer {
       const bytes = encodePlan(plan);
       const block = sharedArena().allocateFloat32(Math.ceil(bytes.length / 4));
       new Uint8Array(block.buffer, block.byteOffset, bytes.length).set(bytes);
-      entry = { id: nextPlanId++, key, plan, ref: { byteOffset: block.byteOffset, length: bytes.length }, block, users: 0 };
+      entry = { id: nextPlanId++, key, plan, ref: { byteOffset: block.byteOffset, length: bytes.length }, block, users: 0, partitions: new Map() };
     }
     this.plans.set(key, entry);
     entry.users++;
@@ -114,6 +124,22 @@ export class EngineLayer {
 
   scratchFloats(entry: PlanEntry, slice: ConvSlice): number {
     return planScratchFloats(entry.plan, slice);
+  }
+
+  /** The tasks of a call on `workers` workers under `policy` with this plan's geometry, made on first use. */
+  partition(entry: PlanEntry, g: ConvGeometry, policy: PartitionPolicy, workers: number): Partition {
+    let partition = entry.partitions.get(policy);
+    if (!partition) {
+      const tasks = partitionConv(g, policy, workers).map((task) => Object.freeze(task));
+      // Runners claim any task, one image at a time: the scratch must fit the largest either way.
+      let scratchFloats = 1;
+      for (const task of tasks) {
+        scratchFloats = Math.max(scratchFloats, this.scratchFloats(entry, task), this.scratchFloats(entry, { ...task, batchEnd: task.batchStart + 1 }));
+      }
+      partition = { tasks, scratchFloats };
+      entry.partitions.set(policy, partition);
+    }
+    return partition;
   }
 
   private dropPlan(entry: PlanEntry): void {

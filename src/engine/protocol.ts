@@ -1,10 +1,11 @@
 // The messages between the engine (main thread) and its workers. Tensors never
 // travel: they live in the shared arena and messages carry only where they are
 // (byte offsets and lengths). A call's tasks do not travel either: the call
-// writes its task table (one slice per task) into shared memory and hands the
-// pool one "runner" message per worker; each runner claims tasks from the table
-// with an atomic counter until none is left, recording each task's timing in
-// the table. So a call costs min(workers, tasks) pool round trips, not one per task.
+// writes its task table (one slice per task) into shared memory and hands one
+// "runner" message per worker to the workers' parked runners (doorbell.ts);
+// each runner claims tasks from the table with an atomic counter until none is
+// left, recording each task's timing in the table. So a call costs
+// min(workers, tasks) hand-offs, not one per task.
 import type { ConvSlice } from '../conv/geometry.js';
 
 /** A block of the shared arena: byte offset and length in elements (floats, or bytes for the plan). */

@@ -6,6 +6,7 @@ import { threadId } from 'node:worker_threads';
 import type { ConvSlice } from '../conv/geometry.js';
 import { arenaView, sharedArena } from '../memory/arena.js';
 import { runPlan, type KernelPlan } from '../kernels/plan.js';
+import { Doorbells, SlotState, type ParkMessage } from './doorbell.js';
 import { absoluteNow, TaskTable, type ArenaRef, type ConvRunMessage, type RunnerReport, type WorkerMessage } from './protocol.js';
 
 /** Decoded plans by id. Ids are never reused, so entries never go stale; the cap bounds memory over one-shot calls. */
@@ -97,9 +98,51 @@ export function runConvTasks(message: ConvRunMessage, beforeTask?: BeforeTask): 
   return { threadId, tasks: ran };
 }
 
+/** Runs one runner message (or answers a ping) on this thread. */
+function runMessage(message: WorkerMessage, beforeTask?: BeforeTask): RunnerReport {
+  return message.kind === 'ping' ? { threadId, tasks: 0 } : runConvTasks(message, beforeTask);
+}
+
+/**
+ * A parked runner (see doorbell.ts): runs the runners the main thread posts to
+ * its slot, one after another, until the slot is idle for `idleMs` or the
+ * engine quits. A runner that throws ends the job with its error, as a pool job would.
+ */
+export function parkRunner(park: ParkMessage, beforeTask?: BeforeTask): RunnerReport {
+  const bell = new Doorbells(park.control, park.slot);
+  const ints = bell.ints;
+  let ran = 0;
+  for (;;) {
+    let state = Atomics.load(ints, Doorbells.STATE);
+    if (state === SlotState.idle && park.spinMs > 0) {
+      const until = performance.now() + park.spinMs;
+      while (state === SlotState.idle && performance.now() < until) state = Atomics.load(ints, Doorbells.STATE);
+    }
+    if (state === SlotState.idle) {
+      Atomics.wait(ints, Doorbells.STATE, SlotState.idle, park.idleMs);
+      // Still idle: leave, unless the main thread posts work in this very instant (then its exchange wins).
+      state = Atomics.compareExchange(ints, Doorbells.STATE, SlotState.idle, SlotState.gone);
+      if (state === SlotState.idle) return { threadId, tasks: ran };
+    }
+    if (state === SlotState.quit) {
+      Atomics.store(ints, Doorbells.STATE, SlotState.gone);
+      return { threadId, tasks: ran };
+    }
+    if (state !== SlotState.work) throw new Error(`parked runner: unexpected slot state ${state}`);
+    Atomics.store(ints, Doorbells.STATE, SlotState.running);
+    const report = runMessage(bell.read(), beforeTask);
+    bell.report(report.threadId, report.tasks);
+    ran += report.tasks;
+    // Idle before done: once the main thread sees the done counter move, it may post the next runner.
+    Atomics.store(ints, Doorbells.STATE, SlotState.idle);
+    Atomics.add(ints, Doorbells.DONE, 1);
+    Atomics.notify(ints, Doorbells.DONE);
+  }
+}
+
 /** The pool's task handler (the default export of workers/conv-worker), with an optional per-task hook. */
-export function createWorkerHandler(beforeTask?: BeforeTask): (message: WorkerMessage) => RunnerReport {
-  return (message) => (message.kind === 'ping' ? { threadId, tasks: 0 } : runConvTasks(message, beforeTask));
+export function createWorkerHandler(beforeTask?: BeforeTask): (message: WorkerMessage | ParkMessage) => RunnerReport {
+  return (message) => (message.kind === 'park' ? parkRunner(message, beforeTask) : runMessage(message, beforeTask));
 }
 
 /** Encodes a plan for the workers' plan cache: JSON (plans are plain data by contract). */

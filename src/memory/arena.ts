@@ -77,11 +77,15 @@ export class SharedArena {
     return offset;
   }
 
-  /** A Float32Array of `length` zeros in shared memory, freed when it is collected. */
-  allocateFloat32(length: number): Float32Array {
+  /**
+   * A Float32Array of `length` zeros in shared memory, freed when it is collected.
+   * With `{ zero: false }` its contents are whatever the block held before (a freed
+   * block's old values): only for memory written in full before it is read (kernel scratch, an engine call's output).
+   */
+  allocateFloat32(length: number, options?: { zero?: boolean }): Float32Array {
     const offset = this.allocate(length * 4);
     const view = new Float32Array(this.buffer, offset, length);
-    view.fill(0);
+    if (options?.zero !== false) view.fill(0);
     this.registry.register(view, offset, view);
     return view;
   }

@@ -1,0 +1,167 @@
+// Parked runners: each of the engine's worker threads runs one long-lived pool
+// job (a "parked runner") that waits on its slot's doorbell in shared memory
+// instead of going back to the pool between calls. The main thread hands a
+// runner to a parked worker by writing the runner's message into the slot and
+// ringing the doorbell (Atomics.store + notify); the worker rings back through
+// the slot's done counter (the main thread waits on it with Atomics.waitAsync).
+// No message port, no structured clone, no pool bookkeeping per call.
+//
+// The pool still owns the threads: a slot whose worker has no parked job (never
+// started, left after PARK_IDLE_MS without work, or died) is re-parked with
+// pool.run; its first runner is already in the slot when the job starts.
+// Failures (a throwing task, a dying worker) end the job: its pool promise
+// rejects as before and the engine charges the error to the slot's runner.
+import type { ConvRunMessage, WorkerMessage } from './protocol.js';
+
+/** Values of a slot's STATE word. */
+export const SlotState = {
+  /** A parked runner waits on the doorbell. */
+  idle: 0,
+  /** A runner's message is in the slot: run it. */
+  work: 1,
+  /** The worker took the work and runs it. */
+  running: 2,
+  /** The engine is closing: the parked runner returns. */
+  quit: 3,
+  /** The parked runner left (idle too long, or quit); the slot needs a new pool job. */
+  gone: 4,
+} as const;
+
+/**
+ * How long a parked runner waits for work before it gives its worker back to
+ * the pool. Idle pool workers are unref'd, so this is also how long a script
+ * that forgot close() stays alive after its last call.
+ */
+export const PARK_IDLE_MS = 200;
+
+/**
+ * How long a worker polls its doorbell after a runner before it blocks in
+ * Atomics.wait, so a call that follows at once (layer-by-layer inference)
+ * skips the futex wake. Kept short: on 2 cores the main thread needs one too.
+ */
+export const PARK_SPIN_MS = 0;
+
+/** The pool job that parks a runner on slot `slot` of `control`. */
+export interface ParkMessage {
+  kind: 'park';
+  control: SharedArrayBuffer;
+  slot: number;
+  spinMs: number;
+  idleMs: number;
+}
+
+const SLOT_BYTES = 256; // 4 cache lines: slots of different workers never share one
+const STATE = 0;
+const DONE = 1;
+const FIELDS_OFFSET = 64;
+
+const KIND_PING = 0;
+const KIND_CONV = 1;
+// Float64 fields of the message (byte offsets reach 4 GiB: too large for Int32).
+const F = {
+  kind: 0,
+  planId: 1,
+  planOffset: 2,
+  planLength: 3,
+  inputOffset: 4,
+  inputLength: 5,
+  weightOffset: 6,
+  weightLength: 7,
+  biasOffset: 8, // -1: no bias
+  biasLength: 9,
+  outputOffset: 10,
+  outputLength: 11,
+  scratchOffset: 12,
+  scratchLength: 13,
+  table: 14,
+  tasks: 15,
+  runner: 16,
+  // Written back by the worker:
+  threadId: 17,
+  ran: 18,
+} as const;
+
+/** One engine's slots (one per worker), over a SharedArrayBuffer of its own. */
+export class Doorbells {
+  readonly ints: Int32Array;
+  private readonly fields: Float64Array;
+
+  constructor(
+    readonly buffer: SharedArrayBuffer,
+    readonly slot: number,
+  ) {
+    this.ints = new Int32Array(buffer, slot * SLOT_BYTES, FIELDS_OFFSET / 4);
+    this.fields = new Float64Array(buffer, slot * SLOT_BYTES + FIELDS_OFFSET, (SLOT_BYTES - FIELDS_OFFSET) / 8);
+  }
+
+  static buffer(slots: number): SharedArrayBuffer {
+    return new SharedArrayBuffer(slots * SLOT_BYTES);
+  }
+
+  static readonly STATE = STATE;
+  static readonly DONE = DONE;
+
+  state(): number {
+    return Atomics.load(this.ints, STATE);
+  }
+
+  done(): number {
+    return Atomics.load(this.ints, DONE);
+  }
+
+  /** Main thread: writes a runner's message (plain stores, published by the STATE store that follows). */
+  write(message: WorkerMessage): void {
+    const f = this.fields;
+    if (message.kind === 'ping') {
+      f[F.kind] = KIND_PING;
+      return;
+    }
+    f[F.kind] = KIND_CONV;
+    f[F.planId] = message.planId;
+    f[F.planOffset] = message.plan.byteOffset;
+    f[F.planLength] = message.plan.length;
+    f[F.inputOffset] = message.input.byteOffset;
+    f[F.inputLength] = message.input.length;
+    f[F.weightOffset] = message.weight.byteOffset;
+    f[F.weightLength] = message.weight.length;
+    f[F.biasOffset] = message.bias ? message.bias.byteOffset : -1;
+    f[F.biasLength] = message.bias ? message.bias.length : 0;
+    f[F.outputOffset] = message.output.byteOffset;
+    f[F.outputLength] = message.output.length;
+    f[F.scratchOffset] = message.scratch.byteOffset;
+    f[F.scratchLength] = message.scratch.length;
+    f[F.table] = message.table;
+    f[F.tasks] = message.tasks;
+    f[F.runner] = message.runner;
+  }
+
+  /** Worker: the message the main thread wrote. */
+  read(): WorkerMessage {
+    const f = this.fields;
+    if (f[F.kind] === KIND_PING) return { kind: 'ping' };
+    const message: ConvRunMessage = {
+      kind: 'conv',
+      planId: f[F.planId],
+      plan: { byteOffset: f[F.planOffset], length: f[F.planLength] },
+      input: { byteOffset: f[F.inputOffset], length: f[F.inputLength] },
+      weight: { byteOffset: f[F.weightOffset], length: f[F.weightLength] },
+      bias: f[F.biasOffset] < 0 ? null : { byteOffset: f[F.biasOffset], length: f[F.biasLength] },
+      output: { byteOffset: f[F.outputOffset], length: f[F.outputLength] },
+      scratch: { byteOffset: f[F.scratchOffset], length: f[F.scratchLength] },
+      table: f[F.table],
+      tasks: f[F.tasks],
+      runner: f[F.runner],
+    };
+    return message;
+  }
+
+  /** Worker: records what the runner did (read by the main thread after the done counter moves). */
+  report(threadId: number, ran: number): void {
+    this.fields[F.threadId] = threadId;
+    this.fields[F.ran] = ran;
+  }
+
+  reported(): { threadId: number; tasks: number } {
+    return { threadId: this.fields[F.threadId], tasks: this.fields[F.ran] };
+  }
+}
