@@ -35,12 +35,7 @@ describe('engine vs the kernel on one thread', () => {
   it('splits a larger grouped convolution across images, channels and groups with the same bits', async () => {
     const random = new Random(5);
     // groups 2, batch 5: balanced cuts it differently at 2 and 3 workers (groups, then channels).
-    const big = {
-      input: { shape: [5, 8, 12, 12], data: Float32Array.from({ length: 5 * 8 * 144 }, () => random.normal()) },
-      weight: { shape: [12, 4, 3, 3], data: Float32Array.from({ length: 12 * 4 * 9 }, () => random.normal()) },
-      bias: { shape: [12], data: Float32Array.from({ length: 12 }, () => random.normal()) },
-      options: { groups: 2, padding: 1 },
-    };
+    const big = randomLayer(random, [5, 8, 12, 12], [12, 4, 3, 3], { groups: 2, padding: 1 });
     const expected = singleThreadPlan(big);
     for (const engine of engines) {
       const { output, profile } = await engine.conv2dProfiled(big.input, big.weight, big.bias, big.options);
@@ -52,12 +47,7 @@ describe('engine vs the kernel on one thread', () => {
   it('gives the same bits when balanced over-decomposes, each runner claiming several tasks', async () => {
     const random = new Random(6);
     // 6 images, groups 2, 32x32, 14.2M MACs: balanced makes one task per image at 2 and 3 workers.
-    const big = {
-      input: { shape: [6, 16, 32, 32], data: Float32Array.from({ length: 6 * 16 * 1024 }, () => random.normal()) },
-      weight: { shape: [32, 8, 3, 3], data: Float32Array.from({ length: 32 * 8 * 9 }, () => random.normal()) },
-      bias: { shape: [32], data: Float32Array.from({ length: 32 }, () => random.normal()) },
-      options: { groups: 2, padding: 1 },
-    };
+    const big = randomLayer(random, [6, 16, 32, 32], [32, 8, 3, 3], { groups: 2, padding: 1 });
     const expected = singleThreadPlan(big);
     for (const engine of engines) {
       const { output, profile } = await engine.conv2dProfiled(big.input, big.weight, big.bias, big.options);
@@ -82,3 +72,9 @@ describe('engine vs the kernel on one thread', () => {
     }
   });
 });
+
+/** Input, weight and bias of the given shapes with standard normal values (bias: one per output channel). */
+function randomLayer(random: Random, inputShape: number[], weightShape: number[], options: { groups: number; padding: number }) {
+  const filled = (shape: number[]) => ({ shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => random.normal()) });
+  return { input: filled(inputShape), weight: filled(weightShape), bias: filled([weightShape[0]]), options };
+}
