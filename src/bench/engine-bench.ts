@@ -113,6 +113,14 @@ function report(label: string, selected: Round[]): void {
   console.log(
     `  2-worker profile: imbalance ${median(selected.map((r) => r.imbalance)).toFixed(3)}, dispatch overhead ${fmt(median(selected.map((r) => r.dispatchOverheadMs)))}`,
   );
+  // Ratios within each round: the machine's speed drifts between rounds (on this
+  // VM single-thread calls move between ~0.10 and ~0.22 s), far less within one.
+  const speedups = selected.map((r) => r.one / r.two);
+  const slowdowns = selected.map((r) => (r.one - r.direct) / r.direct);
+  console.log(
+    `  per-round ratios, medians: 2 workers vs 1 worker ${median(speedups).toFixed(3)}x (rounds ${Math.min(...speedups).toFixed(2)}-${Math.max(...speedups).toFixed(2)}x); ` +
+      `engine 1 worker vs main thread ${(median(slowdowns) * 100).toFixed(2)}% slower`,
+  );
 }
 report('all rounds', rounds);
 if (rounds.some((r) => r.otherCores !== null)) report(`quiet rounds (other processes < ${QUIET_CORES} cores)`, rounds.filter((r) => r.otherCores !== null && r.otherCores < QUIET_CORES));
