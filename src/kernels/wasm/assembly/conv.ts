@@ -149,6 +149,41 @@ function buildPlanes(
   v128.store(o, a30); v128.store(o, a31, 16);
 }
 
+/** tile4x8 when tap t reads src + t * tapStride (1x1 kernels read in place): no tap table load. */
+@inline function tile4x8Strided(src: usize, tapCount: i32, tapStride: usize, weights: usize, dst: usize, dstStride: usize, b0: f32, b1: f32, b2: f32, b3: f32): void {
+  let a00 = f32x4.splat(b0), a01 = a00;
+  let a10 = f32x4.splat(b1), a11 = a10;
+  let a20 = f32x4.splat(b2), a21 = a20;
+  let a30 = f32x4.splat(b3), a31 = a30;
+  let wp = weights;
+  let ip = src;
+  const wEnd = weights + (<usize>tapCount << 4);
+  for (; wp < wEnd; wp += 16) {
+    const x0 = v128.load(ip), x1 = v128.load(ip, 16);
+    let wv = v128.load32_splat(wp);
+    a00 = madd(wv, x0, a00);
+    a01 = madd(wv, x1, a01);
+    wv = v128.load32_splat(wp, 4);
+    a10 = madd(wv, x0, a10);
+    a11 = madd(wv, x1, a11);
+    wv = v128.load32_splat(wp, 8);
+    a20 = madd(wv, x0, a20);
+    a21 = madd(wv, x1, a21);
+    wv = v128.load32_splat(wp, 12);
+    a30 = madd(wv, x0, a30);
+    a31 = madd(wv, x1, a31);
+    ip += tapStride;
+  }
+  let o = dst;
+  v128.store(o, a00); v128.store(o, a01, 16);
+  o += dstStride;
+  v128.store(o, a10); v128.store(o, a11, 16);
+  o += dstStride;
+  v128.store(o, a20); v128.store(o, a21, 16);
+  o += dstStride;
+  v128.store(o, a30); v128.store(o, a31, 16);
+}
+
 @inline function tile4x4(src: usize, taps: usize, tapEnd: usize, weights: usize, dst: usize, dstStride: usize, b0: f32, b1: f32, b2: f32, b3: f32, lanes: i32): void {
   let a0 = f32x4.splat(b0), a1 = f32x4.splat(b1), a2 = f32x4.splat(b2), a3 = f32x4.splat(b3);
   let wp = weights;
@@ -232,6 +267,18 @@ function buildPlanes(
   store<f32>(dst, s);
 }
 
+/** The byte step between consecutive taps when it is the same for all (and positive), else 0. */
+function uniformTapStride(taps: usize, tapCount: i32): usize {
+  if (tapCount < 2) return 0;
+  const first = load<i32>(taps);
+  const step = load<i32>(taps, 4) - first;
+  if (step <= 0) return 0;
+  for (let t = 2; t < tapCount; t++) {
+    if (load<i32>(taps + (<usize>t << 2)) - load<i32>(taps + (<usize>(t - 1) << 2)) != step) return 0;
+  }
+  return <usize>step;
+}
+
 /**
  * Four output channels, written row by row straight into their output
  * planes (dst + j * dstStride). A row ends with a partial vector whose extra
@@ -243,10 +290,17 @@ function block4(
   outH: i32, outW: i32, planeW: i32, overRead: bool, b0: f32, b1: f32, b2: f32, b3: f32,
 ): void {
   const tapEnd = taps + (<usize>tapCount << 2);
+  const firstTap = <usize>load<i32>(taps);
+  const tapStride = uniformTapStride(taps, tapCount);
   for (let oy = 0; oy < outH; oy++) {
     const rowSrc = src + ((<usize>(oy * planeW)) << 2);
     const rowDst = dst + ((<usize>(oy * outW)) << 2);
     let ox = 0;
+    if (tapStride) {
+      for (; ox + 8 <= outW; ox += 8) {
+        tile4x8Strided(rowSrc + (<usize>ox << 2) + firstTap, tapCount, tapStride, weights, rowDst + (<usize>ox << 2), dstStride, b0, b1, b2, b3);
+      }
+    }
     for (; ox + 8 <= outW; ox += 8) {
       tile4x8(rowSrc + (<usize>ox << 2), taps, tapEnd, weights, rowDst + (<usize>ox << 2), dstStride, b0, b1, b2, b3);
     }
