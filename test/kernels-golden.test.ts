@@ -31,6 +31,25 @@ describe('kernel choice', () => {
   }
 });
 
+describe('tap patterns found at planning', () => {
+  const layoutOf = (x: number[], w: number[], options: object) => {
+    const plan = planConv(resolveShapes(x, w, null, options).geometry, new Float32Array(w.reduce((a, b) => a * b)));
+    const layout = plan.wasm; // releasePlan clears it
+    releasePlan(plan);
+    return layout;
+  };
+  it('1x1 read in place: taps one input plane apart (28 x 28 floats = 3,136 bytes)', () => {
+    expect(layoutOf([1, 240, 28, 28], [240, 30, 1, 1], { groups: 8 })).toMatchObject({ directInput: true, channelStride: 784, tapStep: 3136, threeRuns: false });
+  });
+  it('3x3 at stride 1: three runs of three adjacent taps, no uniform step', () => {
+    expect(layoutOf([1, 8, 10, 10], [8, 1, 3, 3], { groups: 8, padding: 1 })).toMatchObject({ tapStep: 0, threeRuns: true });
+  });
+  it('3x3 at stride 2 (phase planes) or dilated: neither pattern', () => {
+    expect(layoutOf([1, 8, 10, 10], [8, 1, 3, 3], { groups: 8, padding: 1, stride: 2 })).toMatchObject({ tapStep: 0, threeRuns: false });
+    expect(layoutOf([1, 8, 10, 10], [8, 1, 3, 3], { groups: 8, padding: 2, dilation: 2 })).toMatchObject({ tapStep: 0, threeRuns: false });
+  });
+});
+
 goldenConvSuite('fast kernels, in place on shared memory', (input, weight, bias, options) => {
   const { plan, output } = runThroughPlan(input, weight, bias, options);
   expect(plan.kind).not.toBe('reference');

@@ -32,6 +32,10 @@ export interface WasmLayout {
   planeMode: boolean;
   /** Which build runs the plan (fused multiply-add or plain SIMD), fixed at planning so every thread runs the same one. */
   variant: WasmVariant;
+  /** Bytes between consecutive taps when that step is the same for all (1x1 kernels): tiles step a pointer, no tap table. 0 otherwise. */
+  tapStep: number;
+  /** Nine taps in three runs of three adjacent floats (3x3 at stride 1): the depthwise kernel addresses them from three row pointers. */
+  threeRuns: boolean;
 }
 
 /**
@@ -125,6 +129,8 @@ function choosePlaneMode(g: ConvGeometry, planeWidth: number): boolean {
   return planeCost < rowCost;
 }
 
+type TapGrid = Pick<WasmLayout, 'tapCount' | 'planeHeight' | 'planeWidth' | 'channelStride'>;
+
 function layoutOf(g: ConvGeometry): Omit<WasmLayout, 'tapsByteOffset'> {
   const directInput = g.strideH === 1 && g.strideW === 1 && g.padTop + g.padBottom + g.padLeft + g.padRight === 0;
   const paddedH = g.inHeight + g.padTop + g.padBottom;
@@ -132,16 +138,26 @@ function layoutOf(g: ConvGeometry): Omit<WasmLayout, 'tapsByteOffset'> {
   const planeHeight = Math.ceil(paddedH / g.strideH);
   const planeWidth = Math.ceil(paddedW / g.strideW);
   const channelStride = directInput ? g.inHeight * g.inWidth : g.strideH * g.strideW * planeHeight * planeWidth;
+  const grid: TapGrid = { tapCount: g.inChannelsPerGroup * g.kernelHeight * g.kernelWidth, planeHeight, planeWidth, channelStride };
+  const taps = tapOffsets(g, grid);
   return {
-    tapCount: g.inChannelsPerGroup * g.kernelHeight * g.kernelWidth,
-    planeHeight,
-    planeWidth,
-    channelStride,
+    ...grid,
     directInput,
     positions: (g.outHeight - 1) * planeWidth + g.outWidth,
     planeMode: choosePlaneMode(g, planeWidth),
     variant: preferredWasmVariant(),
+    tapStep: uniformTapStep(taps),
+    threeRuns: taps.length === 9 && [0, 3, 6].every((t) => taps[t + 1] === taps[t] + 4 && taps[t + 2] === taps[t] + 8),
   };
+}
+
+/** The byte step between consecutive taps when it is the same (and positive) for all, else 0. */
+function uniformTapStep(taps: Int32Array): number {
+  if (taps.length < 2) return 0;
+  const step = taps[1] - taps[0];
+  if (step <= 0) return 0;
+  for (let t = 2; t < taps.length; t++) if (taps[t] - taps[t - 1] !== step) return 0;
+  return step;
 }
 
 /**
@@ -149,7 +165,7 @@ function layoutOf(g: ConvGeometry): Omit<WasmLayout, 'tapsByteOffset'> {
  * ky*dH = qy*sH + ry, that is row oy + qy of phase ry (columns alike), so the
  * tap is a fixed offset from output position oy * planeWidth + ox.
  */
-function tapOffsets(g: ConvGeometry, layout: Omit<WasmLayout, 'tapsByteOffset'>): Int32Array {
+function tapOffsets(g: ConvGeometry, layout: TapGrid): Int32Array {
   const taps = new Int32Array(layout.tapCount);
   const phaseFloats = layout.planeHeight * layout.planeWidth;
   let t = 0;
@@ -348,6 +364,8 @@ export function runPlan(
       layout.channelStride,
       layout.directInput ? 1 : 0,
       layout.planeMode ? 1 : 0,
+      layout.tapStep,
+      layout.threeRuns ? 1 : 0,
       slice.batchStart,
       slice.batchEnd,
       slice.outChannelStart,

@@ -113,8 +113,8 @@ function buildPlanes(
 
 // Tiles. Weights: [tap][4 channels] (4-channel tiles) or one float per tap at
 // weightStride (1-channel tiles). 4 channels x 2 vectors = 8 accumulators:
-// with inputs, weight and product that fits x64's 15 usable xmm registers
-// (4 x 3 spilled and ran slower).
+// with two inputs, a weight (and, in the plain build, the product) that fits
+// x64's 15 usable xmm registers (4 x 3 spilled and ran slower in both builds).
 
 @inline function tile4x8(src: usize, taps: usize, tapEnd: usize, weights: usize, dst: usize, dstStride: usize, b0: f32, b1: f32, b2: f32, b3: f32): void {
   let a00 = f32x4.splat(b0), a01 = a00;
@@ -267,18 +267,6 @@ function buildPlanes(
   store<f32>(dst, s);
 }
 
-/** The byte step between consecutive taps when it is the same for all (and positive), else 0. */
-function uniformTapStride(taps: usize, tapCount: i32): usize {
-  if (tapCount < 2) return 0;
-  const first = load<i32>(taps);
-  const step = load<i32>(taps, 4) - first;
-  if (step <= 0) return 0;
-  for (let t = 2; t < tapCount; t++) {
-    if (load<i32>(taps + (<usize>t << 2)) - load<i32>(taps + (<usize>(t - 1) << 2)) != step) return 0;
-  }
-  return <usize>step;
-}
-
 /**
  * Four output channels, written row by row straight into their output
  * planes (dst + j * dstStride). A row ends with a partial vector whose extra
@@ -286,19 +274,18 @@ function uniformTapStride(taps: usize, tapCount: i32): usize {
  * not stored, or else with scalar positions.
  */
 function block4(
-  src: usize, taps: usize, tapCount: i32, weights: usize, dst: usize, dstStride: usize,
+  src: usize, taps: usize, tapCount: i32, tapStep: usize, weights: usize, dst: usize, dstStride: usize,
   outH: i32, outW: i32, planeW: i32, overRead: bool, b0: f32, b1: f32, b2: f32, b3: f32,
 ): void {
   const tapEnd = taps + (<usize>tapCount << 2);
   const firstTap = <usize>load<i32>(taps);
-  const tapStride = uniformTapStride(taps, tapCount);
   for (let oy = 0; oy < outH; oy++) {
     const rowSrc = src + ((<usize>(oy * planeW)) << 2);
     const rowDst = dst + ((<usize>(oy * outW)) << 2);
     let ox = 0;
-    if (tapStride) {
+    if (tapStep) {
       for (; ox + 8 <= outW; ox += 8) {
-        tile4x8Strided(rowSrc + (<usize>ox << 2) + firstTap, tapCount, tapStride, weights, rowDst + (<usize>ox << 2), dstStride, b0, b1, b2, b3);
+        tile4x8Strided(rowSrc + (<usize>ox << 2) + firstTap, tapCount, tapStep, weights, rowDst + (<usize>ox << 2), dstStride, b0, b1, b2, b3);
       }
     }
     for (; ox + 8 <= outW; ox += 8) {
@@ -448,21 +435,15 @@ function block1Taps3x3Rows(
   }
 }
 
-/** Whether taps at byte `at` of the tap table and the next two read three adjacent floats from `first`. */
-@inline function threeRuns(taps: usize, first: usize, at: usize): bool {
-  return <usize>load<i32>(taps + at + 4) == first + 4 && <usize>load<i32>(taps + at + 8) == first + 8;
-}
-
 /** One output channel, row by row as block4 (weight of tap t at weights + t * weightStride). */
 function block1(
-  src: usize, taps: usize, tapCount: i32, weights: usize, weightStride: usize, dst: usize,
+  src: usize, taps: usize, tapCount: i32, threeRuns: bool, weights: usize, weightStride: usize, dst: usize,
   outH: i32, outW: i32, planeW: i32, overRead: bool, b: f32,
 ): void {
   if (tapCount == 9) {
-    const o0 = <usize>load<i32>(taps), o3 = <usize>load<i32>(taps, 12), o6 = <usize>load<i32>(taps, 24);
     // The masked last vector reads past the row, which needs the planes' slack (overRead).
-    if (overRead && threeRuns(taps, o0, 0) && threeRuns(taps, o3, 12) && threeRuns(taps, o6, 24)) {
-      block1Taps3x3Rows(src, o0, o3, o6, weights, weightStride, dst, outH, outW, planeW, b);
+    if (overRead && threeRuns) {
+      block1Taps3x3Rows(src, <usize>load<i32>(taps), <usize>load<i32>(taps, 12), <usize>load<i32>(taps, 24), weights, weightStride, dst, outH, outW, planeW, b);
       return;
     }
     block1Taps9(src, taps, weights, weightStride, dst, outH, outW, planeW, overRead, b);
@@ -523,6 +504,10 @@ const PLANE_SLACK: i32 = 4;
  * (longer tiles; the planeW - outW extra columns per row are computed and
  * dropped) into scratch after the slack, then copy the valid columns out. When
  * planeW == outW the plane layout is the output layout and nothing is copied.
+ * tapStep, threeRuns: the tap table's pattern, found once at planning (see
+ * plan.ts): a uniform byte step between taps (4-channel tiles then step a
+ * pointer) or 0; nine taps in three runs of adjacent floats (the depthwise 3x3
+ * kernel then uses row pointers).
  */
 export function convSlice(
   input: usize,
@@ -549,6 +534,8 @@ export function convSlice(
   channelStride: i32,
   directInput: i32,
   planeMode: i32,
+  tapStep: i32,
+  threeRuns: i32,
   batchStart: i32,
   batchEnd: i32,
   ocStart: i32,
@@ -585,7 +572,7 @@ export function convSlice(
         const block = j >> 2;
         if (block < fullBlocks && (j & 3) == 0 && j + 4 <= to) {
           const bw = gw + ((<usize>(block * tapCount * 4)) << 2);
-          block4(src, taps, tapCount, bw, copied ? tmp : out, copied ? tmpStride : outPlane, rowsH, rowsW, planeW, overRead,
+          block4(src, taps, tapCount, <usize>tapStep, bw, copied ? tmp : out, copied ? tmpStride : outPlane, rowsH, rowsW, planeW, overRead,
             biasAt(bias, oc), biasAt(bias, oc + 1), biasAt(bias, oc + 2), biasAt(bias, oc + 3));
           if (copied) copyOut(tmp, tmpStride, out, outPlane, 4, outH, outW, planeW);
           j += 4;
@@ -598,7 +585,7 @@ export function convSlice(
             wp = gw + ((<usize>(fullBlocks * tapCount * 4 + (j - fullBlocks * 4) * tapCount)) << 2);
             stride = 4;
           }
-          block1(src, taps, tapCount, wp, stride, copied ? tmp : out, rowsH, rowsW, planeW, overRead, biasAt(bias, oc));
+          block1(src, taps, tapCount, threeRuns != 0, wp, stride, copied ? tmp : out, rowsH, rowsW, planeW, overRead, biasAt(bias, oc));
           if (copied) copyOut(tmp, tmpStride, out, outPlane, 1, outH, outW, planeW);
           j += 1;
         }
