@@ -14,7 +14,7 @@ import { PARTITION_POLICIES, type ConvTask, type PartitionPolicy } from '../sche
 import { checkTensor, dispose, isShared, numel, toShared, type Tensor } from '../tensor/tensor.js';
 import { EngineLayer, type PlanEntry } from './layer.js';
 import { buildProfile, type ConvProfile, type TaskTiming } from './profile.js';
-import { Doorbells, PARK_IDLE_MS, PARK_SPIN_MS, SlotState, type ParkMessage } from './doorbell.js';
+import { Doorbells, PARK_IDLE_MS, SlotState, type ParkMessage } from './doorbell.js';
 import { absoluteNow, TaskTable, type ArenaRef, type ConvRunMessage, type RunnerReport, type WorkerMessage } from './protocol.js';
 import { defaultWorkerFile, workerFileOf } from './worker-file.js';
 
@@ -260,7 +260,7 @@ export class GroupedConvEngine implements ConvRunner {
   private park(slot: Slot): void {
     const number = ++slot.job;
     slot.parked = true;
-    const message: ParkMessage = { kind: 'park', control: this.control, slot: this.slots.indexOf(slot), spinMs: PARK_SPIN_MS, idleMs: PARK_IDLE_MS };
+    const message: ParkMessage = { kind: 'park', control: this.control, slot: this.slots.indexOf(slot), idleMs: PARK_IDLE_MS };
     let job: Promise<unknown>;
     try {
       job = this.pool.run(message);

@@ -114,10 +114,6 @@ export function parkRunner(park: ParkMessage, beforeTask?: BeforeTask): RunnerRe
   let ran = 0;
   for (;;) {
     let state = Atomics.load(ints, Doorbells.STATE);
-    if (state === SlotState.idle && park.spinMs > 0) {
-      const until = performance.now() + park.spinMs;
-      while (state === SlotState.idle && performance.now() < until) state = Atomics.load(ints, Doorbells.STATE);
-    }
     if (state === SlotState.idle) {
       Atomics.wait(ints, Doorbells.STATE, SlotState.idle, park.idleMs);
       // Still idle: leave, unless the main thread posts work in this very instant (then its exchange wins).
