@@ -131,8 +131,13 @@ function choosePlaneMode(g: ConvGeometry, planeWidth: number): boolean {
 
 type TapGrid = Pick<WasmLayout, 'tapCount' | 'planeHeight' | 'planeWidth' | 'channelStride'>;
 
+/** Stride 1 and no padding: the WebAssembly kernels read the input as it is, copying nothing (else each group's planes per image). */
+export function readsInputInPlace(g: ConvGeometry): boolean {
+  return g.strideH === 1 && g.strideW === 1 && g.padTop + g.padBottom + g.padLeft + g.padRight === 0;
+}
+
 function layoutOf(g: ConvGeometry): Omit<WasmLayout, 'tapsByteOffset'> {
-  const directInput = g.strideH === 1 && g.strideW === 1 && g.padTop + g.padBottom + g.padLeft + g.padRight === 0;
+  const directInput = readsInputInPlace(g);
   const paddedH = g.inHeight + g.padTop + g.padBottom;
   const paddedW = g.inWidth + g.padLeft + g.padRight;
   const planeHeight = Math.ceil(paddedH / g.strideH);

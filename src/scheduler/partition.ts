@@ -5,6 +5,7 @@
 // workers write disjoint slices of one shared output and nothing is concatenated.
 import { sliceMacs, type ConvGeometry, type ConvSlice } from '../conv/geometry.js';
 import { errors } from '../errors.js';
+import { readsInputInPlace } from '../kernels/plan.js';
 
 /**
  * - `'group'`: one task per channel group, the AlexNet picture (groups=2 on two
@@ -179,8 +180,7 @@ function channelSchemes(g: ConvGeometry, maxPieces: number): ChannelScheme[] {
 
 /** Floats of one group's input the kernel copies (padded) per image; none when it reads the input in place. */
 function copiedFloatsPerGroupImage(g: ConvGeometry): number {
-  const inPlace = g.strideH === 1 && g.strideW === 1 && g.padTop + g.padBottom + g.padLeft + g.padRight === 0;
-  return inPlace ? 0 : g.inChannelsPerGroup * (g.inHeight + g.padTop + g.padBottom) * (g.inWidth + g.padLeft + g.padRight);
+  return readsInputInPlace(g) ? 0 : g.inChannelsPerGroup * (g.inHeight + g.padTop + g.padBottom) * (g.inWidth + g.padLeft + g.padRight);
 }
 
 /**
@@ -283,11 +283,10 @@ function grid(g: ConvGeometry, workers: number): ConvSlice[] {
         slices.push({ batchStart: b0, batchEnd: b1, outChannelStart: c0, outChannelEnd: c1 });
       }
     }
-    // Cost: the busiest worker's share when cells are handed out largest first.
-    const loads = new Array<number>(workers).fill(0);
-    const sizes = slices.map((s) => (s.batchEnd - s.batchStart) * (s.outChannelEnd - s.outChannelStart)).sort((a, b) => b - a);
-    for (const size of sizes) loads[loads.indexOf(Math.min(...loads))] += size;
-    const cost = Math.max(...loads) + slices.length * 1e-9; // fewer tasks on a tie
+    // Cost: the busiest worker's share when cells are handed out largest first
+    // (every candidate covers the same output, so the imbalance orders them alike).
+    const sizes = slices.map((s) => (s.batchEnd - s.batchStart) * (s.outChannelEnd - s.outChannelStart));
+    const cost = lptImbalance(sizes, workers) + slices.length * 1e-9; // fewer tasks on a tie
     if (!best || cost < best.cost) best = { cost, slices };
   }
   return best!.slices;
