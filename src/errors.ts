@@ -130,6 +130,7 @@ export const errors = {
       { cause },
     ),
   aborted: (reason: unknown) => new AbortError(`conv2d was aborted: ${reasonOf(reason)}`, { cause: reason }),
+  relaxedSimdMissing: () => new ExecutionError('conv-fma.wasm needs WebAssembly relaxed SIMD, which this runtime lacks; use the plain SIMD build (setWasmVariant(\'simd\') or GROUPCONV_WASM=simd)'),
   engineClosed: () => new ExecutionError('the GroupedConvEngine is closed; create a new engine to run more convolutions'),
   closedWhileRunning: () => new ExecutionError('the GroupedConvEngine was closed while this call was running; its result was discarded'),
   layerClosed: () => new ExecutionError('this engine layer was closed; prepare it again with engine.layer(weight, bias, options)'),

@@ -10,6 +10,7 @@
 // with the same instructions and results stay bitwise independent of slicing.
 import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
+import { errors } from '../../errors.js';
 import { sharedArena } from '../../memory/arena.js';
 
 /** The kernel entry point; every argument is an i32 (pointers are byte offsets into the arena). */
@@ -66,7 +67,7 @@ let forcedVariant: WasmVariant | null = null;
  * with the default again (null). Plans already made keep their build.
  */
 export function setWasmVariant(variant: WasmVariant | null): void {
-  if (variant === 'fma' && !hasWasmRelaxedSimd()) throw new Error('conv-fma.wasm needs WebAssembly relaxed SIMD');
+  if (variant === 'fma' && !hasWasmRelaxedSimd()) throw errors.relaxedSimdMissing();
   forcedVariant = variant;
 }
 
@@ -103,7 +104,7 @@ function kernelsOf(variant: WasmVariant): KernelExports {
   const memory = sharedArena().memory;
   const instance = instances[variant];
   if (instance && instance.memory === memory) return instance;
-  if (variant === 'fma' && !hasWasmRelaxedSimd()) throw new Error('conv-fma.wasm needs WebAssembly relaxed SIMD');
+  if (variant === 'fma' && !hasWasmRelaxedSimd()) throw errors.relaxedSimdMissing();
   compiled[variant] ??= new WebAssembly.Module(readFileSync(WASM_URLS[variant]));
   const { exports } = new WebAssembly.Instance(compiled[variant], { env: { memory } });
   const created = { memory, convSlice: exports.convSlice as ConvSliceFunction, linearRows: exports.linearRows as LinearRowsFunction };
