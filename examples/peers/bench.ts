@@ -1,15 +1,19 @@
 // npm run bench:peers: the issue #7 layer suite through groupconv's kernels,
 // onnxruntime-node and @tensorflow/tfjs-backend-wasm at 1 and 2 threads.
-// Each (engine, threads) runs in its own child process (tfjs fixes its thread
-// count at backend start; onnxruntime per session, but a fresh process keeps
-// runs independent). Prints GFLOP/s per layer and groupconv / peer ratios.
+// Each thread count runs in its own child process (tfjs fixes its thread count
+// at backend start) holding all three engines. Per layer, every round runs each
+// engine in turn (the order rotating), after a pause one untimed call then one timed call, so
+// all engines see the same phase of this shared machine: a ratio is the median
+// of the per-round ratios, not a quotient of medians taken minutes apart.
+// Prints GFLOP/s per layer and groupconv / peer ratios.
 //
-//   npm run bench:peers [-- --runs 7 --layers resnext,depthwise --json out.json]
+//   npm run bench:peers [-- --runs 9 --layers resnext,depthwise --json out.json]
 import { spawnSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism, loadavg } from 'node:os';
-import { SUITE, layerFlops, timeRuns, type SuiteLayer } from './suite.js';
+import { SUITE, layerFlops, type SuiteLayer } from './suite.js';
 import { Random } from '../../src/index.js';
 
 type Engine = 'groupconv' | 'onnxruntime' | 'tfjs-wasm';
@@ -18,15 +22,27 @@ type Engine = 'groupconv' | 'onnxruntime' | 'tfjs-wasm';
 // they are imported by name at run time (typechecking must not need them).
 type Untyped = any;
 const importPeer = (name: string): Promise<Untyped> => import(name);
-type Seconds = Record<string, { median: number; best: number }>;
+/** One layer made ready on one engine: call() runs it once (awaitable). */
+interface Runner {
+  call: () => unknown;
+  close: () => unknown;
+}
+/** An engine started at a thread count: prepare() readies a layer on it. */
+interface Started {
+  prepare: (l: SuiteLayer) => Promise<Runner>;
+  stop: () => Promise<void>;
+}
+/** Seconds of each round's timed call, per layer and engine. */
+type RoundSeconds = Record<string, Partial<Record<Engine, number[]>>>;
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : fallback;
 };
-const RUNS = Number(option('runs', '7'));
+const RUNS = Number(option('runs', '9'));
 const WARMUP = Number(option('warmup', '2'));
+const ENGINES: Engine[] = ['groupconv', 'onnxruntime', 'tfjs-wasm'];
 const LAYER_FILTER = option('layers', '');
 const layers = SUITE.filter((l) => !LAYER_FILTER || LAYER_FILTER.split(',').some((part) => l.name.includes(part)));
 
@@ -53,13 +69,12 @@ function outShape(l: SuiteLayer): number[] {
  * shared tensors, no copies); 2 threads is GroupedConvEngine with 2 workers
  * (balanced policy) running the same kernels on its prepared layer.
  */
-async function measureGroupconv(threads: number): Promise<Seconds> {
+async function startGroupconv(threads: number): Promise<Started> {
   const { zeros, resolveShapes, fullSlice, GroupedConvEngine } = await import('../../src/index.js');
   const { planConv, planScratchFloats, runPlan, releasePlan } = await import('../../src/kernels/plan.js');
   const engine = threads > 1 ? new GroupedConvEngine({ workers: threads, policy: 'balanced' }) : null;
   await engine?.warmup();
-  const result: Seconds = {};
-  for (const l of layers) {
+  const prepare = async (l: SuiteLayer): Promise<Runner> => {
     const { x, w, b } = randomData(l, 1);
     const sx = zeros(l.input, { shared: true });
     sx.data.set(x);
@@ -70,26 +85,21 @@ async function measureGroupconv(threads: number): Promise<Seconds> {
     const out = zeros(outShape(l), { shared: true });
     if (engine) {
       const layer = engine.layer(sw, sb, l.options);
-      result[l.name] = await timeRuns(() => layer.run(sx, { out }), WARMUP, RUNS);
-      layer.close();
-      continue;
+      return { call: () => layer.run(sx, { out }), close: () => layer.close() };
     }
     const { geometry } = resolveShapes(l.input, l.weight, [b.length], l.options);
     const plan = planConv(geometry, sw.data);
     const slice = fullSlice(geometry);
     const scratch = zeros([planScratchFloats(plan, slice)], { shared: true });
-    result[l.name] = await timeRuns(() => runPlan(plan, sx.data, sw.data, sb.data, out.data, slice, scratch.data), WARMUP, RUNS);
-    releasePlan(plan);
-  }
-  await engine?.close();
-  return result;
+    return { call: () => runPlan(plan, sx.data, sw.data, sb.data, out.data, slice, scratch.data), close: () => releasePlan(plan) };
+  };
+  return { prepare, stop: async () => engine?.close() };
 }
 
-async function measureOnnxruntime(threads: number): Promise<Seconds> {
+async function startOnnxruntime(threads: number): Promise<Started> {
   const ort = await importPeer('onnxruntime-node');
   const { onnxConvModel } = await import('./onnx-conv.js');
-  const result: Seconds = {};
-  for (const l of layers) {
+  const prepare = async (l: SuiteLayer): Promise<Runner> => {
     const { x, w, b } = randomData(l, 1);
     const { stride, padding, groups } = l.options as { stride: number; padding: number; groups: number };
     const model = onnxConvModel({
@@ -105,21 +115,19 @@ async function measureOnnxruntime(threads: number): Promise<Seconds> {
     });
     const session = await ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential' });
     const feeds = { X: new ort.Tensor('float32', x, l.input) };
-    result[l.name] = await timeRuns(() => session.run(feeds), WARMUP, RUNS);
-    await session.release();
-  }
-  return result;
+    return { call: () => session.run(feeds), close: () => session.release() };
+  };
+  return { prepare, stop: async () => {} };
 }
 
-async function measureTfjs(threads: number): Promise<Seconds> {
+async function startTfjs(threads: number): Promise<Started> {
   const tf = await importPeer('@tensorflow/tfjs-core');
   const wasm = await importPeer('@tensorflow/tfjs-backend-wasm');
   wasm.setWasmPaths(fileURLToPath(new URL('./node_modules/@tensorflow/tfjs-backend-wasm/dist/', import.meta.url)));
   wasm.setThreadsCount(threads);
   await tf.setBackend('wasm');
   await tf.ready();
-  const result: Seconds = {};
-  for (const l of layers) {
+  const prepare = async (l: SuiteLayer): Promise<Runner> => {
     const { x, w, b } = randomData(l, 1);
     const [n, cin, h, wd] = l.input;
     const [cout, cinG, kh, kw] = l.weight;
@@ -129,92 +137,158 @@ async function measureTfjs(threads: number): Promise<Seconds> {
     const filter = tf.transpose(tf.tensor4d(w, [cout, cinG, kh, kw]), [2, 3, 1, 0]);
     const bias = tf.tensor1d(b);
     const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [padding, padding], [padding, padding], [0, 0]];
+    const kept: Untyped[] = [input, filter, bias];
     let run: () => Untyped;
     if (groups === 1) {
       run = () => tf.add(tf.conv2d(input, filter, stride, pad), bias);
     } else if (cinG === 1 && cout === groups) {
       // depthwiseConv2d filter: [kh, kw, cin, multiplier]
       const dwFilter = tf.reshape(filter, [kh, kw, cin, 1]);
+      kept.push(dwFilter);
       run = () => tf.add(tf.depthwiseConv2d(input, dwFilter, stride, pad), bias);
     } else {
       // No grouped convolution in tfjs: split, convolve each group, concatenate.
       const filters = tf.split(filter, groups, 3);
+      kept.push(...filters);
       run = () =>
         tf.add(tf.concat(tf.split(input, groups, 3).map((part: Untyped, g: number) => tf.conv2d(part, filters[g], stride, pad)), 3), bias);
     }
-    result[l.name] = await timeRuns(() => {
+    const call = () => {
       const y = tf.tidy(run);
       y.dataSync();
       y.dispose();
-    }, WARMUP, RUNS);
-  }
-  return result;
+    };
+    return { call, close: () => kept.forEach((t) => t.dispose()) };
+  };
+  return { prepare, stop: async () => {} };
 }
 
-const MEASURE: Record<Engine, (threads: number) => Promise<Seconds>> = {
-  groupconv: measureGroupconv,
-  onnxruntime: measureOnnxruntime,
-  'tfjs-wasm': measureTfjs,
+const START: Record<Engine, (threads: number) => Promise<Started>> = {
+  groupconv: startGroupconv,
+  onnxruntime: startOnnxruntime,
+  'tfjs-wasm': startTfjs,
 };
 
-async function child(engine: Engine, threads: number): Promise<void> {
-  const seconds = await MEASURE[engine](threads);
+/** Between engines in a round: longer than a thread pool's spin after a run, short beside the whole. */
+const PAUSE_MS = 20;
+
+async function timeCall(call: () => unknown): Promise<number> {
+  const start = process.hrtime.bigint();
+  await call();
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+async function child(threads: number): Promise<void> {
+  const started: Partial<Record<Engine, Started>> = {};
+  for (const engine of ENGINES) {
+    try {
+      started[engine] = await START[engine](threads);
+    } catch (error) {
+      process.stderr.write(`${engine} x${threads} did not start: ${String(error)}\n`);
+    }
+  }
+  const engines = ENGINES.filter((e) => started[e]);
+  const seconds: RoundSeconds = {};
+  for (const l of layers) {
+    const runners = new Map<Engine, Runner>();
+    for (const engine of engines) runners.set(engine, await started[engine]!.prepare(l));
+    for (const engine of engines) for (let i = 0; i < WARMUP; i++) await runners.get(engine)!.call();
+    const times: Partial<Record<Engine, number[]>> = {};
+    for (let round = 0; round < RUNS; round++) {
+      for (let k = 0; k < engines.length; k++) {
+        const engine = engines[(round + k) % engines.length];
+        const call = runners.get(engine)!.call;
+        // The pause lets the previous engine's threads stop spinning (onnxruntime's
+        // pool spins after a run); the untimed call takes this engine's threads
+        // and caches coming back, so the timed call is a warm back-to-back call.
+        await sleep(PAUSE_MS);
+        await call();
+        (times[engine] ??= []).push(await timeCall(call));
+      }
+    }
+    seconds[l.name] = times;
+    for (const runner of runners.values()) await runner.close();
+  }
+  for (const engine of engines) await started[engine]!.stop();
   process.stdout.write(`RESULT ${JSON.stringify(seconds)}\n`);
   process.exit(0); // tfjs's thread pool would keep the process alive
 }
 
-function runChild(engine: Engine, threads: number): Seconds {
+function runChild(threads: number): RoundSeconds {
   const script = fileURLToPath(import.meta.url);
-  const run = spawnSync(process.execPath, ['--import', 'tsx', script, ...args, '--child', engine, '--threads', String(threads)], {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', script, ...args, '--child', '1', '--threads', String(threads)], {
     encoding: 'utf8',
     maxBuffer: 1 << 24,
   });
+  if (run.stderr) process.stderr.write(run.stderr);
   const line = run.stdout.split('\n').find((l) => l.startsWith('RESULT '));
   if (!line) {
-    process.stderr.write(`${engine} x${threads} failed:\n${run.stderr}\n`);
+    process.stderr.write(`the ${threads}-thread run failed (exit ${run.status})\n`);
     return {};
   }
   return JSON.parse(line.slice(7));
 }
 
-async function main(): Promise<void> {
-  const childEngine = option('child', '');
-  if (childEngine) return child(childEngine as Engine, Number(option('threads', '1')));
+/** The q-quantile (0..1) of xs, nearest rank. */
+const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
+const median = (xs: number[]) => quantile(xs, 0.5);
 
-  const engines: Engine[] = ['groupconv', 'onnxruntime', 'tfjs-wasm'];
+interface Cell {
+  /** GFLOP/s of the median and of the fastest timed call. */
+  median: number;
+  best: number;
+}
+/** groupconv / peer, from each round's pair of timed calls: median and quartiles. */
+interface Ratio {
+  median: number;
+  q1: number;
+  q3: number;
+}
+
+async function main(): Promise<void> {
+  if (option('child', '')) return child(Number(option('threads', '1')));
+
   const load = loadavg()[0];
-  const gflops: Record<string, Record<string, number>> = {};
-  const best: Record<string, Record<string, number>> = {};
+  const cells: Record<string, Record<string, Cell>> = {};
+  const ratios: Record<string, Record<string, Ratio>> = {};
   for (const threads of [1, 2]) {
-    for (const engine of engines) {
-      const seconds = runChild(engine, threads);
-      for (const l of layers) {
-        if (seconds[l.name] === undefined) continue;
-        (gflops[l.name] ??= {})[`${engine}@${threads}`] = layerFlops(l) / seconds[l.name].median / 1e9;
-        (best[l.name] ??= {})[`${engine}@${threads}`] = layerFlops(l) / seconds[l.name].best / 1e9;
+    const seconds = runChild(threads);
+    for (const l of layers) {
+      const times = seconds[l.name];
+      if (!times) continue;
+      for (const engine of ENGINES) {
+        const t = times[engine];
+        if (!t) continue;
+        (cells[l.name] ??= {})[`${engine}@${threads}`] = { median: layerFlops(l) / median(t) / 1e9, best: layerFlops(l) / Math.min(...t) / 1e9 };
+        const gc = times.groupconv;
+        if (engine === 'groupconv' || !gc) continue;
+        const perRound = t.map((peer, i) => peer / gc[i]);
+        (ratios[l.name] ??= {})[`${engine}@${threads}`] = { median: median(perRound), q1: quantile(perRound, 0.25), q3: quantile(perRound, 0.75) };
       }
     }
   }
-  console.log(`GFLOP/s, batch 8 float32, ${RUNS} runs after ${WARMUP} warm-up (groupconv: 1 thread = planned layer on the main thread, 2 threads = GroupedConvEngine, 2 workers)`);
+  console.log(`GFLOP/s, batch 8 float32: ${RUNS} rounds after ${WARMUP} warm-up calls; each round runs every engine in turn (untimed call, then timed call)`);
+  console.log('groupconv: 1 thread = planned layer on the main thread, 2 threads = GroupedConvEngine, 2 workers');
+  console.log('gc/peer = median over rounds of that round\'s groupconv / peer speed [quartiles over rounds]');
   console.log(`load average (1 min) before / after: ${load.toFixed(2)} / ${loadavg()[0].toFixed(2)} on ${availableParallelism()} cores: other processes distort the figures`);
-  printTables('median', gflops);
-  printTables('best run (least disturbed)', best);
+  printTables(cells, ratios);
   const json = option('json', '');
-  if (json) writeFileSync(json, JSON.stringify({ median: gflops, best }, null, 2));
+  if (json) writeFileSync(json, JSON.stringify({ gflops: cells, ratios }, null, 2));
 }
 
-function printTables(title: string, gflops: Record<string, Record<string, number>>): void {
-  const fmt = (v: number | undefined) => (v === undefined ? '   -  ' : v.toFixed(1).padStart(6));
-  const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? '   -  ' : `${(a / b).toFixed(2)}x`.padStart(6));
+function printTables(cells: Record<string, Record<string, Cell>>, ratios: Record<string, Record<string, Ratio>>): void {
+  const fmt = (v: Cell | undefined) => (v === undefined ? '     -' : v.median.toFixed(1).padStart(6));
+  const rat = (r: Ratio | undefined) =>
+    r === undefined ? '-'.padStart(19) : `${r.median.toFixed(2)}x [${r.q1.toFixed(2)}-${r.q3.toFixed(2)}]`.padStart(19);
   for (const threads of [1, 2]) {
-    console.log(`\n${title}, ${threads} thread${threads > 1 ? 's' : ''}`);
-    console.log(`${'layer'.padEnd(18)} groupconv   ort  tfjs-wasm  gc/ort  gc/tfjs`);
+    console.log(`\n${threads} thread${threads > 1 ? 's' : ''}: median GFLOP/s, ratios`);
+    console.log(`${'layer'.padEnd(18)} groupconv    ort tfjs-wasm              gc/ort             gc/tfjs`);
     for (const l of layers) {
-      const row = gflops[l.name] ?? {};
-      const gc = row[`groupconv@${threads}`];
-      const ort = row[`onnxruntime@${threads}`];
-      const tfw = row[`tfjs-wasm@${threads}`];
-      console.log(`${l.name.padEnd(18)} ${fmt(gc)}    ${fmt(ort)} ${fmt(tfw)}    ${ratio(gc, ort)}  ${ratio(gc, tfw)}`);
+      const row = cells[l.name] ?? {};
+      const r = ratios[l.name] ?? {};
+      console.log(
+        `${l.name.padEnd(18)} ${fmt(row[`groupconv@${threads}`])}    ${fmt(row[`onnxruntime@${threads}`])}    ${fmt(row[`tfjs-wasm@${threads}`])} ${rat(r[`onnxruntime@${threads}`])} ${rat(r[`tfjs-wasm@${threads}`])}`,
+      );
     }
   }
 }
