@@ -80,7 +80,11 @@ describe('partition of the paper AlexNet', () => {
     expect(one[0].weightBytes).toBe(60_965_224 * F);
     expect(one[0].activationBytes).toBe(2 * 96 * 55 * 55 * N * F);
     expect(one[0].scratchBytes).toBe(0);
-    expect(one[0].totalBytes).toBe(one[0].weightBytes + one[0].activationBytes);
+    // conv3-5 (3x3, stride 1) run Winograd, whose weights are 16 floats per 3x3 kernel (7 more than 9):
+    // (256 x 384 + 192 x 384 + 192 x 256) kernels.
+    const winogradExtra = wasmKernelsAvailable() ? (256 * 384 + 192 * 384 + 192 * 256) * 7 * F : 0;
+    expect(one[0].transformedWeightBytes).toBe(winogradExtra);
+    expect(one[0].totalBytes).toBe(one[0].weightBytes + winogradExtra + one[0].activationBytes);
     expect(one[0].totalBytes).toBeGreaterThan(0.2 * 2 ** 30);
     // Two devices: half the weights; the largest working set is conv1's: the whole image batch in, 48 maps out.
     for (const m of two) {
@@ -92,7 +96,8 @@ describe('partition of the paper AlexNet', () => {
       // 4 floats of slack; conv1 tiles its 55-wide rows in row mode, so no
       // plane-layout rows are copied out.
       expect(m.scratchBytes).toBe(wasmKernelsAvailable() ? (3 * 16 * 57 * 57 + 4) * F : 0);
-      expect(m.totalBytes).toBe(m.weightBytes + m.activationBytes + m.scratchBytes);
+      expect(m.transformedWeightBytes).toBe(winogradExtra / 2);
+      expect(m.totalBytes).toBe(m.weightBytes + m.transformedWeightBytes + m.activationBytes + m.scratchBytes);
       expect(m.totalBytes).toBeLessThan(0.2 * 2 ** 30);
     }
   });
@@ -103,7 +108,7 @@ describe('partition of the paper AlexNet', () => {
       const conv = l.module as Conv2d;
       return resolveShapes(shapes[i].input, conv.weight.shape, conv.bias?.shape ?? null, conv.options).geometry;
     });
-    if (wasmKernelsAvailable()) expect(whole.map(convKernelKind)).toEqual(['small-groups', 'general', 'general', 'general', 'general']);
+    if (wasmKernelsAvailable()) expect(whole.map(convKernelKind)).toEqual(['small-groups', 'general', 'winograd', 'winograd', 'winograd']);
     for (const devices of [1, 2, 4]) {
       const pieces = partition(layers, devices, 36);
       convs.forEach(([, i], c) => {

@@ -36,9 +36,14 @@ const wholeKernels = layers.map((l, i) => {
 });
 const ALIGN = 64; // the arena rounds every block up to this
 const roundUp = (bytes: number) => Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
-/** Bytes of a device's kernel tap tables: one i32 per (input channel, ky, kx) of each convolution. */
+/** Bytes of a device's kernel tap tables: one i32 per (input channel, ky, kx) of each direct (not Winograd) convolution. */
 const tapTableBytes = (pieces: SplitAlexNet['pieces'][number]) =>
-  pieces.filter((p) => p.op.kind === 'conv').reduce((sum, p) => sum + roundUp(p.weight!.shape.slice(1).reduce((a, b) => a * b, 4)), 0);
+  pieces
+    .filter((p) => p.op.kind === 'conv' && wholeKernels[p.layer] !== 'winograd')
+    .reduce((sum, p) => sum + roundUp(p.weight!.shape.slice(1).reduce((a, b) => a * b, 4)), 0);
+/** Bytes a piece's weights take on its device: Winograd keeps 16 transformed floats per 3x3 kernel (9 floats). */
+const residentBytes = (p: SplitAlexNet['pieces'][number][number]) =>
+  p.parameters * 4 + (wholeKernels[p.layer] === 'winograd' ? (p.weight!.shape.reduce((a, b) => a * b, 1) / 9) * 7 * 4 : 0);
 
 describe('AlexNet split over devices', () => {
   const results = new Map<number, Tensor>();
@@ -125,8 +130,9 @@ describe('AlexNet split over devices', () => {
     const resident = device.load(pieces[0]);
     const weightBytes = pieces[0].reduce((sum, p) => sum + p.parameters * 4, 0);
     expect(planned.weightBytes).toBe(weightBytes);
-    expect(resident).toBeGreaterThanOrEqual(weightBytes);
-    expect(resident - weightBytes).toBeLessThan(ALIGN * 2 * layers.length);
+    expect(planned.weightBytes + planned.transformedWeightBytes).toBe(pieces[0].reduce((sum, p) => sum + residentBytes(p), 0));
+    expect(resident).toBeGreaterThanOrEqual(weightBytes + planned.transformedWeightBytes);
+    expect(resident - weightBytes - planned.transformedWeightBytes).toBeLessThan(ALIGN * 2 * layers.length);
     expect(arena.stats().liveBytes - before).toBe(resident);
     expect(device.prepare('k', shapes)).toEqual(wholeKernels);
     expect(arena.stats().liveBytes - before).toBe(resident + tapTableBytes(pieces[0]));

@@ -1,6 +1,9 @@
-// The golden PyTorch suite through the engine, at 1, 2 and 3 workers under both policies.
+// The golden PyTorch suite through the engine, at 1, 2 and 3 workers under both
+// policies, and at 2 workers with Winograd wherever it applies (plans are made
+// on this thread, so the choice reaches the workers in the plan).
 import { afterAll } from 'vitest';
 import { GroupedConvEngine } from '../src/index.js';
+import { setWinogradMinChannels } from '../src/kernels/plan.js';
 import type { PartitionPolicy } from '../src/index.js';
 import { goldenConvSuite } from './support/conv-suite.js';
 
@@ -14,3 +17,14 @@ for (const workers of [1, 2, 3]) {
     goldenConvSuite(`engine, ${workers} worker(s), policy '${policy}'`, (input, weight, bias, options) => engine.conv2d(input, weight, bias, options));
   }
 }
+
+const winogradEngine = new GroupedConvEngine({ workers: 2, policy: 'balanced' });
+engines.push(winogradEngine);
+goldenConvSuite("engine, 2 workers, policy 'balanced', Winograd wherever it applies", async (input, weight, bias, options) => {
+  setWinogradMinChannels(1);
+  try {
+    return await winogradEngine.conv2d(input, weight, bias, options);
+  } finally {
+    setWinogradMinChannels(undefined);
+  }
+});

@@ -45,6 +45,7 @@ const layers: [string, number[], number[], Conv2dOptions][] = [
   ['grouped 1x1 read in place', [2, 24, 7, 9], [24, 3, 1, 1], { groups: 8 }],
   ['grouped 1x1 with 4-channel blocks (strided taps, no tap table), 11 wide', [2, 16, 9, 11], [20, 8, 1, 1], { groups: 2 }],
   ['dilated, asymmetric same padding', [2, 12, 10, 10], [12, 4, 2, 3], { groups: 3, padding: 'same', dilation: [2, 1] }],
+  ['Winograd 3x3 (32 channels per group), 11 x 13: odd, edge tiles cut', [2, 64, 11, 13], [22, 32, 3, 3], { groups: 2, padding: 1 }],
 ];
 
 describe('results do not depend on how the output is sliced', () => {
@@ -80,12 +81,16 @@ describe('results do not depend on how the output is sliced', () => {
     }
   }
 
-  it('a slice writes only its own elements', () => {
+  it.each([
+    ['direct', 2],
+    ['Winograd', 32],
+  ])('a slice writes only its own elements (%s kernel)', (kind, cinG) => {
     const r = new Random(3);
-    const input = randomTensor(r, [2, 8, 9, 9]);
-    const weight = randomTensor(r, [12, 2, 3, 3]);
+    const input = randomTensor(r, [2, 4 * cinG, 9, 9]);
+    const weight = randomTensor(r, [12, cinG, 3, 3]);
     const slice = { batchStart: 1, batchEnd: 2, outChannelStart: 3, outChannelEnd: 9 };
-    const { output } = runThroughPlan(input, weight, null, { groups: 4, padding: 1 }, () => [slice]);
+    const { plan, output } = runThroughPlan(input, weight, null, { groups: 4, padding: 1 }, () => [slice]);
+    expect(plan.kind).toBe(kind === 'Winograd' ? 'winograd' : 'small-groups');
     const plane = 81;
     for (let i = 0; i < output.data.length; i++) {
       const n = Math.floor(i / (12 * plane));

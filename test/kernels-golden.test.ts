@@ -3,7 +3,7 @@
 // fallback used where WebAssembly SIMD is missing.
 import { afterAll, describe, expect, it } from 'vitest';
 import { conv2d, resolveShapes } from '../src/index.js';
-import { planConv, releasePlan, setForceJsKernels, setPlaneMode, wasmKernelsAvailable } from '../src/kernels/plan.js';
+import { planConv, releasePlan, setForceJsKernels, setPlaneMode, setWinogradMinChannels, wasmKernelsAvailable } from '../src/kernels/plan.js';
 import { hasWasmSimd, setWasmVariant } from '../src/kernels/wasm/runtime.js';
 import { goldenConvSuite } from './support/conv-suite.js';
 import { runThroughPlan } from './support/kernel-run.js';
@@ -19,6 +19,10 @@ describe('kernel choice', () => {
     ['grouped 1x1 with stride', [1, 8, 10, 10], [8, 2, 1, 1], { groups: 4, stride: 2 }, 'pointwise'],
     ['small groups (4 channels each)', [1, 16, 10, 10], [16, 4, 3, 3], { groups: 4, padding: 1 }, 'small-groups'],
     ['large groups (48 channels each)', [1, 96, 9, 9], [64, 48, 5, 5], { groups: 2, padding: 2 }, 'general'],
+    ['3x3 at stride 1, 32 channels per group', [1, 64, 9, 9], [16, 32, 3, 3], { groups: 2, padding: 1 }, 'winograd'],
+    ['3x3 at stride 1, 31 channels per group', [1, 62, 9, 9], [16, 31, 3, 3], { groups: 2, padding: 1 }, 'general'],
+    ['3x3 at stride 2, 64 channels', [1, 64, 9, 9], [16, 64, 3, 3], { stride: 2 }, 'general'],
+    ['3x3 dilated, 64 channels', [1, 64, 9, 9], [16, 64, 3, 3], { dilation: 2 }, 'general'],
   ];
   for (const [name, x, w, options, kind] of cases) {
     it(`${name} -> ${kind}`, () => {
@@ -68,6 +72,32 @@ for (const mode of [true, false]) {
     }
   });
 }
+
+// Winograd wherever it applies (3x3, stride 1, dilation 1: any channel count
+// but 1), in both builds; and the direct kernels only, Winograd off.
+for (const variant of ['fma', 'simd'] as const) {
+  goldenConvSuite(`Winograd kernel where it applies, ${variant} build`, (input, weight, bias, options) => {
+    setWinogradMinChannels(1);
+    setWasmVariant(variant);
+    try {
+      return runThroughPlan(input, weight, bias, options).output;
+    } finally {
+      setWinogradMinChannels(undefined);
+      setWasmVariant(null);
+    }
+  });
+}
+
+goldenConvSuite('direct kernels only (Winograd off)', (input, weight, bias, options) => {
+  setWinogradMinChannels(null);
+  try {
+    const { plan, output } = runThroughPlan(input, weight, bias, options);
+    expect(plan.kind).not.toBe('winograd');
+    return output;
+  } finally {
+    setWinogradMinChannels(undefined);
+  }
+});
 
 // Default plans use the fused multiply-add build; the plain SIMD build is what
 // a runtime without relaxed SIMD gets.

@@ -3,10 +3,11 @@
 // sizes that leave SIMD and tile remainders, strides, dilations, paddings
 // ('same' with an odd total included), batches and bias or none. Specs rotate
 // through the shape-chosen tiling, forced plane mode and forced row mode, so
-// every tile and tail path runs.
+// every tile and tail path runs. The direct kinds run with Winograd off; the
+// Winograd kind takes every 3x3 stride-1 shape (any channel count but 1).
 import { describe, expect, it } from 'vitest';
 import { Random, referenceConv2d, zeros, type Conv2dOptions, type Tensor } from '../src/index.js';
-import { setPlaneMode, type KernelKind } from '../src/kernels/plan.js';
+import { setPlaneMode, setWinogradMinChannels, type KernelKind } from '../src/kernels/plan.js';
 import { goldenTolerance, runThroughPlan } from './support/kernel-run.js';
 
 interface Spec {
@@ -18,6 +19,17 @@ interface Spec {
 
 function randomSpec(r: Random, kind: KernelKind): Spec {
   const pick = <T>(values: T[]): T => values[r.int(0, values.length - 1)];
+  if (kind === 'winograd') {
+    const groups = pick([1, 2, 3]);
+    const style = r.int(0, 2);
+    const padding: Conv2dOptions['padding'] = style === 0 ? 'same' : style === 1 ? 'valid' : [r.int(0, 3), r.int(0, 3)];
+    return {
+      input: [r.int(1, 3), groups * r.int(2, 40), r.int(3, 23), r.int(3, 23)],
+      weight: [0, 0, 3, 3],
+      bias: r.uniform(0, 1) < 0.6,
+      options: { groups, padding },
+    };
+  }
   const groups = kind === 'general' ? pick([1, 2, 3]) : kind === 'depthwise' ? r.int(1, 12) : r.int(1, 6);
   const cinG = kind === 'depthwise' ? 1 : kind === 'small-groups' ? r.int(2, 16) : kind === 'general' ? r.int(17, 40) : r.int(2, 20);
   const coutG = kind === 'depthwise' ? pick([1, 1, 2, 3]) : r.int(1, 11);
@@ -51,11 +63,17 @@ function randomTensor(r: Random, shape: number[]): Tensor {
 
 const SPECS_PER_KIND = 40;
 
-for (const kind of ['depthwise', 'pointwise', 'small-groups', 'general'] as KernelKind[]) {
+function fillWinogradWeight(r: Random, spec: Spec): Spec {
+  if (spec.weight[0] !== 0) return spec;
+  const groups = spec.options.groups as number;
+  return { ...spec, weight: [groups * r.int(1, 11), spec.input[1] / groups, 3, 3] };
+}
+
+for (const kind of ['depthwise', 'pointwise', 'small-groups', 'general', 'winograd'] as KernelKind[]) {
   describe(`${kind} kernel vs referenceConv2d`, () => {
     const r = new Random(7 + kind.length);
     for (let i = 0; i < SPECS_PER_KIND; i++) {
-      const spec = randomSpec(r, kind);
+      const spec = fillWinogradWeight(r, randomSpec(r, kind));
       const seed = r.int(0, 1 << 30);
       const mode = ([null, true, false] as const)[i % 3];
       it(`#${i} (${mode === null ? 'chosen' : mode ? 'plane' : 'row'} mode): input [${spec.input}] weight [${spec.weight}] ${JSON.stringify(spec.options)}${spec.bias ? ' +bias' : ''}`, () => {
@@ -64,15 +82,17 @@ for (const kind of ['depthwise', 'pointwise', 'small-groups', 'general'] as Kern
         const weight = randomTensor(data, spec.weight);
         const bias = spec.bias ? randomTensor(data, [spec.weight[0]]) : null;
         setPlaneMode(mode);
+        setWinogradMinChannels(kind === 'winograd' ? 1 : null);
         let run;
         try {
           run = runThroughPlan(input, weight, bias, spec.options);
         } finally {
           setPlaneMode(null);
+          setWinogradMinChannels(undefined);
         }
         const { plan, output } = run;
         expect(plan.kind).toBe(kind);
-        if (mode !== null) expect(plan.wasm?.planeMode).toBe(mode);
+        if (mode !== null && kind !== 'winograd') expect(plan.wasm?.planeMode).toBe(mode);
         const expected = referenceConv2d(input, weight, bias, spec.options);
         expect(output.shape).toEqual(expected.shape);
         const { atol, rtol } = goldenTolerance(input, weight);

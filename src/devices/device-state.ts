@@ -87,7 +87,7 @@ export class DeviceState {
       for (const piece of pieces) {
         let weight = piece.weight;
         let layerPacked: PackedConvWeights | null = null;
-        if (weight && piece.op.kind === 'conv') layerPacked = packConvWeights(weight.shape, piece.op.groups, weight.data);
+        if (weight && piece.op.kind === 'conv') layerPacked = packConvWeights(weight.shape, piece.op.groups, weight.data, { stride: piece.op.stride });
         packed.push(layerPacked);
         if (weight) weight = { shape: weight.shape, data: layerPacked ? EMPTY : this.copyIn(weight.data) };
         const bias = piece.bias && { shape: piece.bias.shape, data: this.copyIn(piece.bias.data) };

@@ -7,7 +7,7 @@
 // connected layers read everything, and LRN reads a few neighbouring maps.
 import { resolveShapes, type ConvGeometry } from '../conv/geometry.js';
 import { errors } from '../errors.js';
-import { convScratchFloats } from '../kernels/plan.js';
+import { convScratchFloats, packedConvFloats } from '../kernels/plan.js';
 import { Conv2d } from '../layers/conv2d.js';
 import { Dropout, Flatten, Linear, LocalResponseNorm, MaxPool2d, ReLU } from '../layers/layers.js';
 import type { Module } from '../layers/module.js';
@@ -242,7 +242,10 @@ export function transfersInto(pieces: readonly DevicePiece[][], layer: number): 
 
 export interface DeviceLayerCost {
   parameters: number;
+  /** The parameters' bytes (4 each). */
   weightBytes: number;
+  /** What the kernel's packed form of the weights adds (Winograd), resident like the weights. */
+  transformedWeightBytes: number;
   /** Bytes this device receives from other devices before running the layer. */
   receivedBytes: number;
   /** Bytes of the layer's input the device reads (own share + received) plus the output it writes. */
@@ -255,6 +258,17 @@ export interface DeviceLayerCost {
    * device already holds exactly the input it needs).
    */
   assembleBytes: number;
+}
+
+/**
+ * Bytes a piece's convolution weights take on its device beyond the weights
+ * themselves: a Winograd layer keeps 16 transformed floats per 3x3 kernel (9
+ * floats) instead of the weights; other kernels keep the weights, reordered.
+ */
+export function transformedWeightBytes(piece: DevicePiece): number {
+  if (piece.op.kind !== 'conv' || !piece.weight) return 0;
+  const packed = packedConvFloats(piece.weight.shape, piece.op.groups, { stride: piece.op.stride });
+  return Math.max(0, packed - numel(piece.weight.shape)) * 4;
 }
 
 /** Per layer, per device: parameters, weight bytes, traffic and working set for an input of `inputShape`. */
@@ -276,6 +290,7 @@ export function layerCosts(pieces: readonly DevicePiece[][], shapes: readonly La
       return {
         parameters,
         weightBytes: parameters * 4,
+        transformedWeightBytes: transformedWeightBytes(piece),
         receivedBytes: transfers[d].reduce((sum, t) => sum + rangeBytes(t.range, N, inPlane), 0),
         activationBytes: needsBytes + outputBytes,
         scratchBytes: piece.op.kind === 'conv' ? convScratchFloats(pieceGeometry(piece, shape.input)) * 4 : 0,
@@ -288,11 +303,13 @@ export function layerCosts(pieces: readonly DevicePiece[][], shapes: readonly La
 export interface DeviceMemory {
   device: number;
   weightBytes: number;
+  /** What Winograd's transformed weights add to weightBytes (see DeviceLayerCost). */
+  transformedWeightBytes: number;
   /** Activations held at the busiest moment (see deviceMemory). */
   activationBytes: number;
   /** Kernel scratch held at that moment. */
   scratchBytes: number;
-  /** weightBytes + activationBytes + scratchBytes: what the device must hold at its busiest moment. */
+  /** weightBytes + transformedWeightBytes + activationBytes + scratchBytes: what the device must hold at its busiest moment. */
   totalBytes: number;
   /** Layer of the busiest moment. */
   peakLayer: string;
@@ -311,11 +328,13 @@ export function deviceMemory(pieces: readonly DevicePiece[][], shapes: readonly 
   const costs = layerCosts(pieces, shapes);
   return pieces.map((_, d) => {
     let weightBytes = 0;
+    let transformedWeightBytes = 0;
     let peak = { activationBytes: 0, scratchBytes: 0 };
     let peakLayer = layers[0].label;
     costs.forEach((layer, i) => {
       const cost = layer[d];
       weightBytes += cost.weightBytes;
+      transformedWeightBytes += cost.transformedWeightBytes;
       const computing = { activationBytes: cost.activationBytes, scratchBytes: cost.scratchBytes };
       const assembling = { activationBytes: cost.assembleBytes, scratchBytes: 0 };
       const busiest = assembling.activationBytes > computing.activationBytes + computing.scratchBytes ? assembling : computing;
@@ -325,6 +344,7 @@ export function deviceMemory(pieces: readonly DevicePiece[][], shapes: readonly 
       }
     });
     const { activationBytes, scratchBytes } = peak;
-    return { device: d, weightBytes, activationBytes, scratchBytes, totalBytes: weightBytes + activationBytes + scratchBytes, peakLayer };
+    const totalBytes = weightBytes + transformedWeightBytes + activationBytes + scratchBytes;
+    return { device: d, weightBytes, transformedWeightBytes, activationBytes, scratchBytes, totalBytes, peakLayer };
   });
 }

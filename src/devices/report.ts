@@ -81,8 +81,9 @@ export function formatSplitReport(report: SplitReport): string {
   lines.push('peak memory per device (resident weights + the largest layer working set: input read + output written + kernel scratch):');
   for (const m of run.memory) {
     const scratch = m.scratchBytes ? ` + ${formatBytes(m.scratchBytes)} kernel scratch` : '';
+    const transformed = m.transformedWeightBytes ? ` + ${formatBytes(m.transformedWeightBytes)} Winograd weights` : '';
     lines.push(
-      `  device ${m.device}: ${formatBytes(m.totalBytes)} = ${formatBytes(m.weightBytes)} weights + ${formatBytes(m.activationBytes)} activations${scratch} at ${m.peakLayer}` +
+      `  device ${m.device}: ${formatBytes(m.totalBytes)} = ${formatBytes(m.weightBytes)} weights${transformed} + ${formatBytes(m.activationBytes)} activations${scratch} at ${m.peakLayer}` +
         ` (${((100 * m.totalBytes) / report.budgetBytes).toFixed(1)}% of ${formatBytes(report.budgetBytes)});` +
         ` measured peak of its own memory: ${formatBytes(run.memoryPeakBytes[m.device])}`,
     );

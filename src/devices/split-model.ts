@@ -98,7 +98,8 @@ function checkBudget(memory: DeviceMemory[], budgetBytes: number, what: string):
   const needs = memory
     .map(
       (m) =>
-        `device ${m.device} needs ${formatBytes(m.totalBytes)} (${formatBytes(m.weightBytes)} weights + ${formatBytes(m.activationBytes)} activations` +
+        `device ${m.device} needs ${formatBytes(m.totalBytes)} (${formatBytes(m.weightBytes)} weights` +
+        `${m.transformedWeightBytes ? ` + ${formatBytes(m.transformedWeightBytes)} Winograd weights` : ''} + ${formatBytes(m.activationBytes)} activations` +
         `${m.scratchBytes ? ` + ${formatBytes(m.scratchBytes)} kernel scratch` : ''} at ${m.peakLayer})`,
     )
     .join('; ');

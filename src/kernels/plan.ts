@@ -3,7 +3,7 @@ import { ExecutionError } from '../errors.js';
 import { sharedArena } from '../memory/arena.js';
 import { Operands } from './operands.js';
 import { referenceKernel } from './reference.js';
-import { hasWasmSimd, preferredWasmVariant, wasmConvSlice, type WasmVariant } from './wasm/runtime.js';
+import { hasWasmSimd, preferredWasmVariant, wasmConvSlice, wasmWinogradSlice, type WasmVariant } from './wasm/runtime.js';
 
 /**
  * Kernel kinds, chosen by layer shape. The WebAssembly kinds share one
@@ -11,9 +11,12 @@ import { hasWasmSimd, preferredWasmVariant, wasmConvSlice, type WasmVariant } fr
  * what is copied: depthwise runs one output channel x 16 positions per tile
  * (3x3: its 9 weights held in registers), the others 4 output channels x 8
  * positions; a stride-1 unpadded layer (pointwise included) reads its input
- * in place, with no copy.
+ * in place, with no copy. 'winograd' (wasm/assembly/winograd.ts) takes 3x3
+ * convolutions at stride 1 and dilation 1 with at least WINOGRAD_MIN_CHANNELS
+ * input channels per group: 16 multiply-adds per 2x2 outputs and input
+ * channel instead of 36.
  */
-export type KernelKind = 'reference' | 'depthwise' | 'pointwise' | 'small-groups' | 'general';
+export type KernelKind = 'reference' | 'depthwise' | 'pointwise' | 'small-groups' | 'general' | 'winograd';
 
 /** Where the WebAssembly kernel finds its tap table and how it lays out a group's input. */
 export interface WasmLayout {
@@ -91,10 +94,8 @@ export function wasmKernelsAvailable(): boolean {
 }
 
 /**
- * The kernel depends only on the weight's shape (input channels per group and
- * kernel size), never on the output channel count or the input's size: a layer
- * cut by output channels (an engine slice, a device's piece) runs the same
- * kind as the whole layer.
+ * How a layer's weights are packed for the direct kernels: depends only on the
+ * weight's shape (input channels per group and kernel size).
  */
 function chooseKind(inChannelsPerGroup: number, kernelHeight: number, kernelWidth: number): KernelKind {
   if (!wasmKernelsAvailable()) return 'reference';
@@ -104,7 +105,51 @@ function chooseKind(inChannelsPerGroup: number, kernelHeight: number, kernelWidt
   return 'general';
 }
 
-const kindOf = (g: ConvGeometry) => chooseKind(g.inChannelsPerGroup, g.kernelHeight, g.kernelWidth);
+/**
+ * Fewest input channels per group for Winograd: each tile's input transform is
+ * paid once per input channel and shared by the group's output channels, and
+ * the product's inner dimension is this count.
+ */
+const WINOGRAD_MIN_CHANNELS = 32;
+let winogradMinChannels: number | null = WINOGRAD_MIN_CHANNELS;
+
+/**
+ * Internal (tests, benchmarks): the fewest input channels per group for which
+ * 3x3 stride-1 layers run Winograd (1: every such layer but depthwise); null
+ * turns Winograd off; undefined restores the default.
+ */
+export function setWinogradMinChannels(channels: number | null | undefined): void {
+  winogradMinChannels = channels === undefined ? WINOGRAD_MIN_CHANNELS : channels;
+}
+
+type Pair = number | readonly [number, number];
+const pairOf = (v: Pair | undefined): readonly [number, number] => (v === undefined ? [1, 1] : typeof v === 'number' ? [v, v] : v);
+
+/**
+ * The kernel depends on the weight's shape, stride and dilation, never on the
+ * output channel count or the input's size: a layer cut by output channels (an
+ * engine slice, a device's piece) runs the same kind as the whole layer.
+ */
+function kindFor(inChannelsPerGroup: number, kernelHeight: number, kernelWidth: number, stride: readonly [number, number], dilation: readonly [number, number]): KernelKind {
+  const kind = chooseKind(inChannelsPerGroup, kernelHeight, kernelWidth);
+  if (
+    (kind === 'small-groups' || kind === 'general') &&
+    winogradMinChannels !== null &&
+    inChannelsPerGroup >= winogradMinChannels &&
+    kernelHeight === 3 &&
+    kernelWidth === 3 &&
+    stride[0] === 1 &&
+    stride[1] === 1 &&
+    dilation[0] === 1 &&
+    dilation[1] === 1
+  ) {
+    return 'winograd';
+  }
+  return kind;
+}
+
+const kindOf = (g: ConvGeometry) =>
+  kindFor(g.inChannelsPerGroup, g.kernelHeight, g.kernelWidth, [g.strideH, g.strideW], [g.dilationH, g.dilationW]);
 
 let planeModeOverride: boolean | null = null;
 /** Internal (benchmarks, tests): force plane mode on or off; null restores the choice by shape. */
@@ -213,13 +258,87 @@ function packWeights(g: { groups: number; outChannelsPerGroup: number; inChannel
   }
 }
 
+
+/**
+ * Winograd weights U = G g Gt per (output channel, input channel), in float64
+ * then rounded once, laid out per group as winograd.ts reads them: floor(coutG
+ * / 4) blocks of [xi][cinG][4], then the remaining channels as [xi][cinG].
+ */
+function winogradWeights(
+  g: { outChannels: number; outChannelsPerGroup: number; inChannelsPerGroup: number },
+  weight: Float32Array,
+  into: Float32Array,
+): void {
+  const cinG = g.inChannelsPerGroup;
+  const coutG = g.outChannelsPerGroup;
+  const blocks = coutG >> 2;
+  const u = new Float64Array(16);
+  const t = new Float64Array(12);
+  for (let oc = 0; oc < g.outChannels; oc++) {
+    const group = Math.floor(oc / coutG);
+    const j = oc - group * coutG;
+    const groupStart = group * coutG * 16 * cinG;
+    for (let c = 0; c < cinG; c++) {
+      const w = (ky: number, kx: number) => weight[(oc * cinG + c) * 9 + ky * 3 + kx];
+      // G g: rows (g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2), down each column.
+      for (let kx = 0; kx < 3; kx++) {
+        const g0 = w(0, kx), g1 = w(1, kx), g2 = w(2, kx);
+        t[kx] = g0;
+        t[3 + kx] = (g0 + g1 + g2) / 2;
+        t[6 + kx] = (g0 - g1 + g2) / 2;
+        t[9 + kx] = g2;
+      }
+      // (G g) Gt: the same along each row.
+      for (let r = 0; r < 4; r++) {
+        const g0 = t[r * 3], g1 = t[r * 3 + 1], g2 = t[r * 3 + 2];
+        u[r * 4] = g0;
+        u[r * 4 + 1] = (g0 + g1 + g2) / 2;
+        u[r * 4 + 2] = (g0 - g1 + g2) / 2;
+        u[r * 4 + 3] = g2;
+      }
+      for (let xi = 0; xi < 16; xi++) {
+        const at = j < blocks * 4
+          ? groupStart + (j >> 2) * 64 * cinG + (xi * cinG + c) * 4 + (j & 3)
+          : groupStart + blocks * 64 * cinG + (j - blocks * 4) * 16 * cinG + xi * cinG + c;
+        into[at] = u[xi];
+      }
+    }
+  }
+}
+
+/** Tiles per chunk in winograd.ts (TILES). */
+const WINOGRAD_TILES = 16;
+
+/** Floats of scratch for winograd.ts: the padded group input, V and M. */
+function winogradScratchFloats(g: ConvGeometry): number {
+  const tilesH = Math.ceil(g.outHeight / 2);
+  const tilesW = Math.ceil(g.outWidth / 2);
+  return g.inChannelsPerGroup * (2 * tilesH + 2) * (2 * tilesW + 2) + 16 * g.inChannelsPerGroup * WINOGRAD_TILES + 16 * 4 * WINOGRAD_TILES;
+}
+
+/** Stride and dilation of the layer whose weights are packed (they decide whether it runs Winograd); 1 by default. */
+export interface ConvPackOptions {
+  stride?: Pair;
+  dilation?: Pair;
+}
+
+/** Floats packConvWeights allocates for these weights: 0 for the reference kernel (which reads them as they are). */
+export function packedConvFloats(weightShape: readonly number[], groups: number, options: ConvPackOptions = {}): number {
+  const [outChannels, inChannelsPerGroup, kernelHeight, kernelWidth] = weightShape;
+  const kind = kindFor(inChannelsPerGroup, kernelHeight, kernelWidth, pairOf(options.stride), pairOf(options.dilation));
+  if (kind === 'reference') return 0;
+  return outChannels * inChannelsPerGroup * (kind === 'winograd' ? 16 : kernelHeight * kernelWidth);
+}
+
 /**
  * Packs a convolution's weights [outChannels, inChannels / groups, kH, kW] for
- * the kernel its shape gets, once, for planConv to share across input shapes.
- * Null when that kernel is the reference one, which reads the weights as they
- * are. Allocates in this thread's arena; free with releasePackedWeights.
+ * the kernel its shape gets, once, for planConv to share across input shapes:
+ * for the direct kernels a reordered copy, for Winograd the transformed
+ * weights (16 floats per output and input channel instead of kH * kW). Null
+ * when that kernel is the reference one, which reads the weights as they are.
+ * Allocates in this thread's arena; free with releasePackedWeights.
  */
-export function packConvWeights(weightShape: readonly number[], groups: number, weight: Float32Array): PackedConvWeights | null {
+export function packConvWeights(weightShape: readonly number[], groups: number, weight: Float32Array, options: ConvPackOptions = {}): PackedConvWeights | null {
   const [outChannels, inChannelsPerGroup, kernelHeight, kernelWidth] = weightShape;
   if (weightShape.length !== 4 || weight.length !== outChannels * inChannelsPerGroup * kernelHeight * kernelWidth) {
     throw new ExecutionError(`packConvWeights: weight of shape [${weightShape}] has ${weight.length} values`);
@@ -227,13 +346,15 @@ export function packConvWeights(weightShape: readonly number[], groups: number, 
   if (!Number.isInteger(groups) || groups <= 0 || outChannels % groups !== 0) {
     throw new ExecutionError(`packConvWeights: ${outChannels} output channels do not divide into ${groups} groups`);
   }
-  const kind = chooseKind(inChannelsPerGroup, kernelHeight, kernelWidth);
+  const kind = kindFor(inChannelsPerGroup, kernelHeight, kernelWidth, pairOf(options.stride), pairOf(options.dilation));
   if (kind === 'reference') return null;
   const arena = sharedArena();
-  const length = weight.length;
+  const length = packedConvFloats(weightShape, groups, options);
   const byteOffset = arena.allocate(length * 4);
-  const g = { groups, outChannelsPerGroup: outChannels / groups, inChannelsPerGroup, kernelHeight, kernelWidth };
-  packWeights(g, weight, new Float32Array(arena.buffer, byteOffset, length));
+  const g = { groups, outChannels, outChannelsPerGroup: outChannels / groups, inChannelsPerGroup, kernelHeight, kernelWidth };
+  const into = new Float32Array(arena.buffer, byteOffset, length);
+  if (kind === 'winograd') winogradWeights(g, weight, into);
+  else packWeights(g, weight, into);
   return { byteOffset, length, kind, weightShape: [outChannels, inChannelsPerGroup, kernelHeight, kernelWidth], groups };
 }
 
@@ -258,6 +379,10 @@ function planWithPacked(geometry: ConvGeometry, packed: PackedConvWeights): Kern
   ) {
     throw new ExecutionError(`planConv: weights packed as [${packed.weightShape}] in ${packed.groups} groups (${packed.kind}) do not fit this layer`);
   }
+  if (packed.kind === 'winograd') {
+    // No tap table: the plan owns nothing.
+    return { kind: 'winograd', geometry, packed: { byteOffset: packed.byteOffset, length: packed.length }, wasm: { ...layoutOf(g), tapsByteOffset: 0 }, sharedPacking: true };
+  }
   const layout = layoutOf(g);
   const arena = sharedArena();
   const tapsByteOffset = arena.allocate(layout.tapCount * 4);
@@ -275,6 +400,12 @@ export function planConv(geometry: ConvGeometry, weight: Float32Array, packed?: 
   const kind = kindOf(geometry);
   if (kind === 'reference') return { kind, geometry, packed: null, wasm: null };
   if (packed) return planWithPacked(geometry, packed);
+  if (kind === 'winograd') {
+    const length = geometry.outChannels * geometry.inChannelsPerGroup * 16;
+    const byteOffset = sharedArena().allocate(length * 4);
+    winogradWeights(geometry, weight, new Float32Array(sharedArena().buffer, byteOffset, length));
+    return { kind, geometry, packed: { byteOffset, length }, wasm: { ...layoutOf(geometry), tapsByteOffset: 0 } };
+  }
   const layout = layoutOf(geometry);
   const weightFloats = geometry.outChannels * layout.tapCount;
   const arena = sharedArena();
@@ -295,6 +426,7 @@ function scratchFloatsOf(g: ConvGeometry, layout: Omit<WasmLayout, 'tapsByteOffs
 
 /** Floats of scratch memory one task over `slice` needs (allocated by the main thread per task). */
 export function planScratchFloats(plan: KernelPlan, _slice: ConvSlice): number {
+  if (plan.kind === 'winograd') return winogradScratchFloats(plan.geometry);
   return plan.wasm ? scratchFloatsOf(plan.geometry, plan.wasm) : 0;
 }
 
@@ -303,7 +435,9 @@ export function planScratchFloats(plan: KernelPlan, _slice: ConvSlice): number {
  * geometry, without making it (for memory budgets worked out in advance).
  */
 export function convScratchFloats(geometry: ConvGeometry): number {
-  return kindOf(geometry) === 'reference' ? 0 : scratchFloatsOf(geometry, layoutOf(geometry));
+  const kind = kindOf(geometry);
+  if (kind === 'winograd') return winogradScratchFloats(geometry);
+  return kind === 'reference' ? 0 : scratchFloatsOf(geometry, layoutOf(geometry));
 }
 
 /** The kernel planConv chooses for this geometry. */
@@ -344,7 +478,29 @@ export function runPlan(
     const outputAt = operands.address(output, false);
     const scratchFloats = planScratchFloats(plan, slice);
     const scratchAt = scratch && scratch.length >= scratchFloats ? operands.address(scratch, false) : operands.temporaryBlock(scratchFloats);
-    wasmConvSlice(layout.variant)(
+    if (plan.kind === 'winograd') {
+      wasmWinogradSlice(layout.variant)(
+        inputAt,
+        outputAt,
+        biasAt,
+        plan.packed.byteOffset,
+        scratchAt,
+        g.inChannels,
+        g.inHeight,
+        g.inWidth,
+        g.outChannels,
+        g.outHeight,
+        g.outWidth,
+        g.inChannelsPerGroup,
+        g.outChannelsPerGroup,
+        g.padTop,
+        g.padLeft,
+        slice.batchStart,
+        slice.batchEnd,
+        slice.outChannelStart,
+        slice.outChannelEnd,
+      );
+    } else wasmConvSlice(layout.variant)(
       inputAt,
       outputAt,
       biasAt,
@@ -390,10 +546,15 @@ export function runPlan(
   }
 }
 
-/** Frees what planConv allocated (packed weights and tap table; only the tap table when the weights were shared). Safe to call twice. */
+/**
+ * Frees what planConv allocated (packed weights and tap table; only the tap
+ * table when the weights were shared; a Winograd plan's own transformed
+ * weights). Safe to call twice.
+ */
 export function releasePlan(plan: KernelPlan): void {
   if (!plan.packed) return;
-  sharedArena().releaseBlock(plan.sharedPacking ? plan.wasm!.tapsByteOffset : plan.packed.byteOffset);
+  if (!plan.sharedPacking) sharedArena().releaseBlock(plan.packed.byteOffset);
+  else if (plan.kind !== 'winograd') sharedArena().releaseBlock(plan.wasm!.tapsByteOffset);
   plan.packed = null;
   plan.wasm = null;
 }

@@ -93,6 +93,7 @@ export type LinearRowsFunction = (x: number, w: number, bias: number, out: numbe
 interface KernelExports {
   memory: WebAssembly.Memory;
   convSlice: ConvSliceFunction;
+  winogradSlice: ConvSliceFunction;
   linearRows: LinearRowsFunction;
 }
 
@@ -107,7 +108,12 @@ function kernelsOf(variant: WasmVariant): KernelExports {
   if (variant === 'fma' && !hasWasmRelaxedSimd()) throw errors.relaxedSimdMissing();
   compiled[variant] ??= new WebAssembly.Module(readFileSync(WASM_URLS[variant]));
   const { exports } = new WebAssembly.Instance(compiled[variant], { env: { memory } });
-  const created = { memory, convSlice: exports.convSlice as ConvSliceFunction, linearRows: exports.linearRows as LinearRowsFunction };
+  const created = {
+    memory,
+    convSlice: exports.convSlice as ConvSliceFunction,
+    winogradSlice: exports.winogradSlice as ConvSliceFunction,
+    linearRows: exports.linearRows as LinearRowsFunction,
+  };
   instances[variant] = created;
   return created;
 }
@@ -115,6 +121,11 @@ function kernelsOf(variant: WasmVariant): KernelExports {
 /** The convolution kernel of one build, on this thread. */
 export function wasmConvSlice(variant: WasmVariant): ConvSliceFunction {
   return kernelsOf(variant).convSlice;
+}
+
+/** The Winograd F(2x2, 3x3) convolution kernel of one build, on this thread. */
+export function wasmWinogradSlice(variant: WasmVariant): ConvSliceFunction {
+  return kernelsOf(variant).winogradSlice;
 }
 
 /** The fully connected kernel of one build, on this thread. */

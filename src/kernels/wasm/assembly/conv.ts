@@ -17,34 +17,9 @@
 //   add in the plain one), whichever tile or the scalar tail computes it, so
 //   results are bitwise independent of how the output is sliced.
 
-// Multiply-add of the kernel. The relaxed-SIMD build (conv-fma.wasm) fuses it
-// into one FMA where the CPU has one; the plain build multiplies, rounds, then
-// adds. Every tile and the scalar tails go through these two, so either build
-// computes every output element with the same operations whatever the slicing.
-@inline function madd(w: v128, x: v128, acc: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(w, x, acc);
-  return f32x4.add(acc, f32x4.mul(w, x));
-}
+import { copyFloats, madd, maddScalar, tile4x8Strided, zeroFloats } from './primitives';
 
-@inline function maddScalar(w: f32, x: f32, acc: f32): f32 {
-  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.extract_lane(f32x4.relaxed_madd(f32x4.splat(w), f32x4.splat(x), f32x4.splat(acc)), 0);
-  return acc + w * x;
-}
-
-// Rows here are short (tens of floats): V8 runs memory.copy / memory.fill as
-// calls into the runtime, which cost more than the copy itself, so copy inline.
-@inline function copyFloats(dst: usize, src: usize, count: i32): void {
-  let i = 0;
-  for (; i + 4 <= count; i += 4) v128.store(dst + (<usize>i << 2), v128.load(src + (<usize>i << 2)));
-  for (; i < count; i++) store<f32>(dst + (<usize>i << 2), load<f32>(src + (<usize>i << 2)));
-}
-
-@inline function zeroFloats(dst: usize, count: i32): void {
-  let i = 0;
-  const zero = f32x4.splat(0);
-  for (; i + 4 <= count; i += 4) v128.store(dst + (<usize>i << 2), zero);
-  for (; i < count; i++) store<f32>(dst + (<usize>i << 2), 0);
-}
+export { winogradSlice } from './winograd';
 
 /** Copies one image's group of input channels into phase planes (zero padding included). */
 function buildPlanes(
@@ -138,41 +113,6 @@ function buildPlanes(
     a30 = madd(wv, x0, a30);
     a31 = madd(wv, x1, a31);
     wp += 16;
-  }
-  let o = dst;
-  v128.store(o, a00); v128.store(o, a01, 16);
-  o += dstStride;
-  v128.store(o, a10); v128.store(o, a11, 16);
-  o += dstStride;
-  v128.store(o, a20); v128.store(o, a21, 16);
-  o += dstStride;
-  v128.store(o, a30); v128.store(o, a31, 16);
-}
-
-/** tile4x8 when tap t reads src + t * tapStride (1x1 kernels read in place): no tap table load. */
-@inline function tile4x8Strided(src: usize, tapCount: i32, tapStride: usize, weights: usize, dst: usize, dstStride: usize, b0: f32, b1: f32, b2: f32, b3: f32): void {
-  let a00 = f32x4.splat(b0), a01 = a00;
-  let a10 = f32x4.splat(b1), a11 = a10;
-  let a20 = f32x4.splat(b2), a21 = a20;
-  let a30 = f32x4.splat(b3), a31 = a30;
-  let wp = weights;
-  let ip = src;
-  const wEnd = weights + (<usize>tapCount << 4);
-  for (; wp < wEnd; wp += 16) {
-    const x0 = v128.load(ip), x1 = v128.load(ip, 16);
-    let wv = v128.load32_splat(wp);
-    a00 = madd(wv, x0, a00);
-    a01 = madd(wv, x1, a01);
-    wv = v128.load32_splat(wp, 4);
-    a10 = madd(wv, x0, a10);
-    a11 = madd(wv, x1, a11);
-    wv = v128.load32_splat(wp, 8);
-    a20 = madd(wv, x0, a20);
-    a21 = madd(wv, x1, a21);
-    wv = v128.load32_splat(wp, 12);
-    a30 = madd(wv, x0, a30);
-    a31 = madd(wv, x1, a31);
-    ip += tapStride;
   }
   let o = dst;
   v128.store(o, a00); v128.store(o, a01, 16);

@@ -1,0 +1,212 @@
+// Winograd F(2x2, 3x3) (Lavin & Gray, 2015) for 3x3 convolutions at stride 1
+// and dilation 1 with many input channels per group: each 2x2 block of
+// outputs ("tile") costs 16 multiply-adds per input channel instead of 36.
+//
+//   V = Bt d B   (d: the tile's 4x4 input patch, per input channel)
+//   M = sum over input channels of U .* V   (U = G g Gt, made at planning)
+//   Y = At M A + bias   (the tile's 2x2 outputs)
+//
+// The sum is, for each of the 16 positions xi of the 4x4 transform, a
+// matrix product [output channels x input channels] x [input channels x
+// tiles]: the strided tiles of the pointwise kernel compute it, input channel
+// by input channel in order, from 0. Transforms are additions only. So every
+// output element is the same sequence of operations whichever slice (images,
+// output channels) computes it, as in the direct kernel.
+//
+// Layouts (floats):
+//   weights, per group: floor(coutG / 4) blocks of [xi][cinG][4], then the
+//     remaining channels one by one as [xi][cinG];
+//   scratch: the group's input zero-padded to (2 * tilesH + 2) x (2 * tilesW + 2)
+//     per channel, then V [16][cinG][TILES], then M [16][4][TILES].
+
+import { tile1x8Strided, tile4x8Strided, zeroFloats, copyFloats } from './primitives';
+
+/** Tiles per chunk. A chunk's V (16 x cinG x TILES floats) is read once per block of 4 output channels. */
+const TILES: i32 = 16;
+
+/** Copies one image's group of channels with zero padding around (and beyond) the input. */
+function padGroup(src: usize, dst: usize, channels: i32, h: i32, w: i32, padTop: i32, padLeft: i32, ph: i32, pw: i32): void {
+  for (let c = 0; c < channels; c++) {
+    const srcPlane = src + ((<usize>(c * h * w)) << 2);
+    const dstPlane = dst + ((<usize>(c * ph * pw)) << 2);
+    for (let y = 0; y < ph; y++) {
+      const row = dstPlane + ((<usize>(y * pw)) << 2);
+      const iy = y - padTop;
+      if (iy < 0 || iy >= h) {
+        zeroFloats(row, pw);
+        continue;
+      }
+      zeroFloats(row, padLeft);
+      copyFloats(row + (<usize>padLeft << 2), srcPlane + ((<usize>(iy * w)) << 2), w);
+      zeroFloats(row + ((<usize>(padLeft + w)) << 2), pw - padLeft - w);
+    }
+  }
+}
+
+@inline function at(p: usize, r: i32, s: i32, pw: i32): f32 {
+  return load<f32>(p + ((<usize>(r * pw + s)) << 2));
+}
+
+/** V[xi][c][t - t0] = (Bt d B)[xi] for tiles t0 .. t0 + count of every channel; columns count .. cols are zeroed. */
+function transformInput(padded: usize, v: usize, cinG: i32, ph: i32, pw: i32, tw: i32, t0: i32, count: i32, cols: i32): void {
+  const xiStride = (<usize>(cinG * TILES)) << 2;
+  for (let c = 0; c < cinG; c++) {
+    const plane = padded + ((<usize>(c * ph * pw)) << 2);
+    let out = v + ((<usize>(c * TILES)) << 2);
+    for (let t = 0; t < count; t++) {
+      const tile = t0 + t;
+      const ty = tile / tw;
+      const p = plane + ((<usize>(2 * ty * pw + 2 * (tile - ty * tw))) << 2);
+      // Bt down each column s: rows (d0 - d2, d1 + d2, d2 - d1, d1 - d3).
+      const a0 = at(p, 0, 0, pw) - at(p, 2, 0, pw), b0 = at(p, 1, 0, pw) + at(p, 2, 0, pw), c0 = at(p, 2, 0, pw) - at(p, 1, 0, pw), e0 = at(p, 1, 0, pw) - at(p, 3, 0, pw);
+      const a1 = at(p, 0, 1, pw) - at(p, 2, 1, pw), b1 = at(p, 1, 1, pw) + at(p, 2, 1, pw), c1 = at(p, 2, 1, pw) - at(p, 1, 1, pw), e1 = at(p, 1, 1, pw) - at(p, 3, 1, pw);
+      const a2 = at(p, 0, 2, pw) - at(p, 2, 2, pw), b2 = at(p, 1, 2, pw) + at(p, 2, 2, pw), c2 = at(p, 2, 2, pw) - at(p, 1, 2, pw), e2 = at(p, 1, 2, pw) - at(p, 3, 2, pw);
+      const a3 = at(p, 0, 3, pw) - at(p, 2, 3, pw), b3 = at(p, 1, 3, pw) + at(p, 2, 3, pw), c3 = at(p, 2, 3, pw) - at(p, 1, 3, pw), e3 = at(p, 1, 3, pw) - at(p, 3, 3, pw);
+      // Then B along each row, the same pattern.
+      const o = out + (<usize>t << 2);
+      store<f32>(o, a0 - a2);
+      store<f32>(o + xiStride, a1 + a2);
+      store<f32>(o + 2 * xiStride, a2 - a1);
+      store<f32>(o + 3 * xiStride, a1 - a3);
+      store<f32>(o + 4 * xiStride, b0 - b2);
+      store<f32>(o + 5 * xiStride, b1 + b2);
+      store<f32>(o + 6 * xiStride, b2 - b1);
+      store<f32>(o + 7 * xiStride, b1 - b3);
+      store<f32>(o + 8 * xiStride, c0 - c2);
+      store<f32>(o + 9 * xiStride, c1 + c2);
+      store<f32>(o + 10 * xiStride, c2 - c1);
+      store<f32>(o + 11 * xiStride, c1 - c3);
+      store<f32>(o + 12 * xiStride, e0 - e2);
+      store<f32>(o + 13 * xiStride, e1 + e2);
+      store<f32>(o + 14 * xiStride, e2 - e1);
+      store<f32>(o + 15 * xiStride, e1 - e3);
+    }
+    // Columns past the last tile feed only products that are dropped; zeros keep them finite.
+    for (let xi = 0; xi < 16; xi++) zeroFloats(out + <usize>xi * xiStride + (<usize>count << 2), cols - count);
+  }
+}
+
+@inline function mAt(m: usize, xi: i32, t: i32): f32 {
+  return load<f32>(m + ((<usize>(xi * 4 * TILES + t)) << 2));
+}
+
+/** Y = At M B + bias for tiles t0 .. t0 + count of the channel whose M row starts at m; stores the outputs inside the plane. */
+function transformOutput(m: usize, out: usize, b: f32, outH: i32, outW: i32, tw: i32, t0: i32, count: i32): void {
+  for (let t = 0; t < count; t++) {
+    // At down each column s: (m0 + m1 + m2, m1 - m2 - m3).
+    const p0 = mAt(m, 0, t) + mAt(m, 4, t) + mAt(m, 8, t), q0 = mAt(m, 4, t) - mAt(m, 8, t) - mAt(m, 12, t);
+    const p1 = mAt(m, 1, t) + mAt(m, 5, t) + mAt(m, 9, t), q1 = mAt(m, 5, t) - mAt(m, 9, t) - mAt(m, 13, t);
+    const p2 = mAt(m, 2, t) + mAt(m, 6, t) + mAt(m, 10, t), q2 = mAt(m, 6, t) - mAt(m, 10, t) - mAt(m, 14, t);
+    const p3 = mAt(m, 3, t) + mAt(m, 7, t) + mAt(m, 11, t), q3 = mAt(m, 7, t) - mAt(m, 11, t) - mAt(m, 15, t);
+    const tile = t0 + t;
+    const ty = tile / tw;
+    const oy = 2 * ty, ox = 2 * (tile - ty * tw);
+    const row = out + ((<usize>(oy * outW + ox)) << 2);
+    const right = ox + 1 < outW;
+    store<f32>(row, p0 + p1 + p2 + b);
+    if (right) store<f32>(row, p1 - p2 - p3 + b, 4);
+    if (oy + 1 < outH) {
+      const below = row + (<usize>outW << 2);
+      store<f32>(below, q0 + q1 + q2 + b);
+      if (right) store<f32>(below, q1 - q2 - q3 + b, 4);
+    }
+  }
+}
+
+@inline function biasAt(bias: usize, oc: i32): f32 {
+  return bias ? load<f32>(bias + (<usize>oc << 2)) : 0;
+}
+
+/**
+ * Computes images [batchStart, batchEnd) x output channels [ocStart, ocEnd)
+ * of a 3x3, stride 1, dilation 1 convolution. Scratch: winogradScratchFloats
+ * in plan.ts.
+ */
+export function winogradSlice(
+  input: usize,
+  output: usize,
+  bias: usize,
+  weights: usize,
+  scratch: usize,
+  inChannels: i32,
+  h: i32,
+  w: i32,
+  outChannels: i32,
+  outH: i32,
+  outW: i32,
+  cinG: i32,
+  coutG: i32,
+  padTop: i32,
+  padLeft: i32,
+  batchStart: i32,
+  batchEnd: i32,
+  ocStart: i32,
+  ocEnd: i32,
+): void {
+  const th = (outH + 1) >> 1;
+  const tw = (outW + 1) >> 1;
+  const tiles = th * tw;
+  const ph = 2 * th + 2;
+  const pw = 2 * tw + 2;
+  const padded = scratch;
+  const v = padded + ((<usize>(cinG * ph * pw)) << 2);
+  const m = v + ((<usize>(16 * cinG * TILES)) << 2);
+  const outPlane = (<usize>(outH * outW)) << 2;
+  const fullBlocks = coutG >> 2;
+  const groupWeights = (<usize>(coutG * 16 * cinG)) << 2;
+  const xiStride = (<usize>(cinG * TILES)) << 2;
+  const tileBytes = <usize>TILES << 2;
+  const firstGroup = ocStart / coutG;
+  const lastGroup = (ocEnd - 1) / coutG;
+  for (let n = batchStart; n < batchEnd; n++) {
+    for (let g = firstGroup; g <= lastGroup; g++) {
+      padGroup(input + ((<usize>((n * inChannels + g * cinG) * h * w)) << 2), padded, cinG, h, w, padTop, padLeft, ph, pw);
+      const groupFirst = g * coutG;
+      const from = max(ocStart, groupFirst) - groupFirst;
+      const to = min(ocEnd, groupFirst + coutG) - groupFirst;
+      const gw = weights + <usize>g * groupWeights;
+      for (let t0 = 0; t0 < tiles; t0 += TILES) {
+        const count = min(TILES, tiles - t0);
+        const cols = (count + 7) & ~7;
+        transformInput(padded, v, cinG, ph, pw, tw, t0, count, cols);
+        let j = from;
+        while (j < to) {
+          const oc = groupFirst + j;
+          const out = output + (<usize>(n * outChannels + oc)) * outPlane;
+          const block = j >> 2;
+          if (block < fullBlocks && (j & 3) == 0 && j + 4 <= to) {
+            const bw = gw + ((<usize>(block * 64 * cinG)) << 2);
+            for (let xi = 0; xi < 16; xi++) {
+              const src = v + <usize>xi * xiStride;
+              const wx = bw + ((<usize>(xi * cinG * 4)) << 2);
+              const dst = m + ((<usize>(xi * 4 * TILES)) << 2);
+              for (let c = 0; c < cols; c += 8) tile4x8Strided(src + (<usize>c << 2), cinG, tileBytes, wx, dst + (<usize>c << 2), tileBytes, 0, 0, 0, 0);
+            }
+            for (let k = 0; k < 4; k++) {
+              transformOutput(m + ((<usize>(k * TILES)) << 2), out + <usize>k * outPlane, biasAt(bias, oc + k), outH, outW, tw, t0, count);
+            }
+            j += 4;
+          } else {
+            // One channel: a lane of its block ([xi][cinG][4]) or a remaining channel ([xi][cinG]).
+            let wp: usize, stride: usize, xiWeights: usize;
+            if (block < fullBlocks) {
+              wp = gw + ((<usize>(block * 64 * cinG + (j & 3))) << 2);
+              stride = 16;
+            } else {
+              wp = gw + ((<usize>(fullBlocks * 64 * cinG + (j - fullBlocks * 4) * 16 * cinG)) << 2);
+              stride = 4;
+            }
+            xiWeights = <usize>cinG * stride;
+            for (let xi = 0; xi < 16; xi++) {
+              const src = v + <usize>xi * xiStride;
+              const dst = m + ((<usize>(xi * 4 * TILES)) << 2);
+              for (let c = 0; c < cols; c += 8) tile1x8Strided(src + (<usize>c << 2), cinG, tileBytes, wp + <usize>xi * xiWeights, stride, dst + (<usize>c << 2), 0);
+            }
+            transformOutput(m, out, biasAt(bias, oc), outH, outW, tw, t0, count);
+            j += 1;
+          }
+        }
+      }
+    }
+  }
+}
