@@ -313,7 +313,8 @@ const WINOGRAD_TILES = 16;
 function winogradScratchFloats(g: ConvGeometry): number {
   const tilesH = Math.ceil(g.outHeight / 2);
   const tilesW = Math.ceil(g.outWidth / 2);
-  return g.inChannelsPerGroup * (2 * tilesH + 2) * (2 * tilesW + 2) + 16 * g.inChannelsPerGroup * WINOGRAD_TILES + 16 * 4 * WINOGRAD_TILES;
+  const xiFloats = g.inChannelsPerGroup * WINOGRAD_TILES + 16;
+  return g.inChannelsPerGroup * (2 * tilesH + 2) * (2 * tilesW + 2) + 16 * xiFloats + 16 * 4 * WINOGRAD_TILES;
 }
 
 /** Stride and dilation of the layer whose weights are packed (they decide whether it runs Winograd); 1 by default. */

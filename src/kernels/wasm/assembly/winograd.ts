@@ -17,12 +17,21 @@
 //   weights, per group: floor(coutG / 4) blocks of [xi][cinG][4], then the
 //     remaining channels one by one as [xi][cinG];
 //   scratch: the group's input zero-padded to (2 * tilesH + 2) x (2 * tilesW + 2)
-//     per channel, then V [16][cinG][TILES], then M [16][4][TILES].
+//     per channel, then V [16][cinG][TILES] (planes xiFloats apart), then M [16][4][TILES].
 
 import { tile1x8Strided, tile4x8Strided, zeroFloats, copyFloats } from './primitives';
 
 /** Tiles per chunk. A chunk's V (16 x cinG x TILES floats) is read once per block of 4 output channels. */
 const TILES: i32 = 16;
+
+/**
+ * Floats between V's xi planes: cinG * TILES and 16 more, so the 16 planes a
+ * tile's transform writes to do not all fall in one L1 set (planes a multiple
+ * of 4 KiB apart would, and evict each other).
+ */
+@inline function xiFloats(cinG: i32): i32 {
+  return cinG * TILES + 16;
+}
 
 /** Copies one image's group of channels with zero padding around (and beyond) the input. */
 function padGroup(src: usize, dst: usize, channels: i32, h: i32, w: i32, padTop: i32, padLeft: i32, ph: i32, pw: i32): void {
@@ -47,39 +56,52 @@ function padGroup(src: usize, dst: usize, channels: i32, h: i32, w: i32, padTop:
   return load<f32>(p + ((<usize>(r * pw + s)) << 2));
 }
 
+/** One tile's V = Bt d B, d the 4x4 patch at p (rows pw floats apart), stored at o + xi * xiStride. */
+@inline function transform1(p: usize, pw: i32, o: usize, xiStride: usize): void {
+  // Bt down each column s: rows (d0 - d2, d1 + d2, d2 - d1, d1 - d3).
+  const a0 = at(p, 0, 0, pw) - at(p, 2, 0, pw), b0 = at(p, 1, 0, pw) + at(p, 2, 0, pw), c0 = at(p, 2, 0, pw) - at(p, 1, 0, pw), e0 = at(p, 1, 0, pw) - at(p, 3, 0, pw);
+  const a1 = at(p, 0, 1, pw) - at(p, 2, 1, pw), b1 = at(p, 1, 1, pw) + at(p, 2, 1, pw), c1 = at(p, 2, 1, pw) - at(p, 1, 1, pw), e1 = at(p, 1, 1, pw) - at(p, 3, 1, pw);
+  const a2 = at(p, 0, 2, pw) - at(p, 2, 2, pw), b2 = at(p, 1, 2, pw) + at(p, 2, 2, pw), c2 = at(p, 2, 2, pw) - at(p, 1, 2, pw), e2 = at(p, 1, 2, pw) - at(p, 3, 2, pw);
+  const a3 = at(p, 0, 3, pw) - at(p, 2, 3, pw), b3 = at(p, 1, 3, pw) + at(p, 2, 3, pw), c3 = at(p, 2, 3, pw) - at(p, 1, 3, pw), e3 = at(p, 1, 3, pw) - at(p, 3, 3, pw);
+  // Then B along each row, the same pattern.
+  store<f32>(o, a0 - a2);
+  store<f32>(o + xiStride, a1 + a2);
+  store<f32>(o + 2 * xiStride, a2 - a1);
+  store<f32>(o + 3 * xiStride, a1 - a3);
+  store<f32>(o + 4 * xiStride, b0 - b2);
+  store<f32>(o + 5 * xiStride, b1 + b2);
+  store<f32>(o + 6 * xiStride, b2 - b1);
+  store<f32>(o + 7 * xiStride, b1 - b3);
+  store<f32>(o + 8 * xiStride, c0 - c2);
+  store<f32>(o + 9 * xiStride, c1 + c2);
+  store<f32>(o + 10 * xiStride, c2 - c1);
+  store<f32>(o + 11 * xiStride, c1 - c3);
+  store<f32>(o + 12 * xiStride, e0 - e2);
+  store<f32>(o + 13 * xiStride, e1 + e2);
+  store<f32>(o + 14 * xiStride, e2 - e1);
+  store<f32>(o + 15 * xiStride, e1 - e3);
+}
+
 /** V[xi][c][t - t0] = (Bt d B)[xi] for tiles t0 .. t0 + count of every channel; columns count .. cols are zeroed. */
 function transformInput(padded: usize, v: usize, cinG: i32, ph: i32, pw: i32, tw: i32, t0: i32, count: i32, cols: i32): void {
-  const xiStride = (<usize>(cinG * TILES)) << 2;
+  const xiStride = (<usize>xiFloats(cinG)) << 2;
+  const ty0 = t0 / tw;
+  const tx0 = t0 - ty0 * tw;
   for (let c = 0; c < cinG; c++) {
     const plane = padded + ((<usize>(c * ph * pw)) << 2);
     let out = v + ((<usize>(c * TILES)) << 2);
-    for (let t = 0; t < count; t++) {
-      const tile = t0 + t;
-      const ty = tile / tw;
-      const p = plane + ((<usize>(2 * ty * pw + 2 * (tile - ty * tw))) << 2);
-      // Bt down each column s: rows (d0 - d2, d1 + d2, d2 - d1, d1 - d3).
-      const a0 = at(p, 0, 0, pw) - at(p, 2, 0, pw), b0 = at(p, 1, 0, pw) + at(p, 2, 0, pw), c0 = at(p, 2, 0, pw) - at(p, 1, 0, pw), e0 = at(p, 1, 0, pw) - at(p, 3, 0, pw);
-      const a1 = at(p, 0, 1, pw) - at(p, 2, 1, pw), b1 = at(p, 1, 1, pw) + at(p, 2, 1, pw), c1 = at(p, 2, 1, pw) - at(p, 1, 1, pw), e1 = at(p, 1, 1, pw) - at(p, 3, 1, pw);
-      const a2 = at(p, 0, 2, pw) - at(p, 2, 2, pw), b2 = at(p, 1, 2, pw) + at(p, 2, 2, pw), c2 = at(p, 2, 2, pw) - at(p, 1, 2, pw), e2 = at(p, 1, 2, pw) - at(p, 3, 2, pw);
-      const a3 = at(p, 0, 3, pw) - at(p, 2, 3, pw), b3 = at(p, 1, 3, pw) + at(p, 2, 3, pw), c3 = at(p, 2, 3, pw) - at(p, 1, 3, pw), e3 = at(p, 1, 3, pw) - at(p, 3, 3, pw);
-      // Then B along each row, the same pattern.
+    let ty = ty0, tx = tx0;
+    let t = 0;
+    while (t < count) {
+      const p = plane + ((<usize>(2 * ty * pw + 2 * tx)) << 2);
       const o = out + (<usize>t << 2);
-      store<f32>(o, a0 - a2);
-      store<f32>(o + xiStride, a1 + a2);
-      store<f32>(o + 2 * xiStride, a2 - a1);
-      store<f32>(o + 3 * xiStride, a1 - a3);
-      store<f32>(o + 4 * xiStride, b0 - b2);
-      store<f32>(o + 5 * xiStride, b1 + b2);
-      store<f32>(o + 6 * xiStride, b2 - b1);
-      store<f32>(o + 7 * xiStride, b1 - b3);
-      store<f32>(o + 8 * xiStride, c0 - c2);
-      store<f32>(o + 9 * xiStride, c1 + c2);
-      store<f32>(o + 10 * xiStride, c2 - c1);
-      store<f32>(o + 11 * xiStride, c1 - c3);
-      store<f32>(o + 12 * xiStride, e0 - e2);
-      store<f32>(o + 13 * xiStride, e1 + e2);
-      store<f32>(o + 14 * xiStride, e2 - e1);
-      store<f32>(o + 15 * xiStride, e1 - e3);
+      transform1(p, pw, o, xiStride);
+      t += 1;
+      tx += 1;
+      if (tx == tw) {
+        tx = 0;
+        ty++;
+      }
     }
     // Columns past the last tile feed only products that are dropped; zeros keep them finite.
     for (let xi = 0; xi < 16; xi++) zeroFloats(out + <usize>xi * xiStride + (<usize>count << 2), cols - count);
@@ -150,11 +172,11 @@ export function winogradSlice(
   const pw = 2 * tw + 2;
   const padded = scratch;
   const v = padded + ((<usize>(cinG * ph * pw)) << 2);
-  const m = v + ((<usize>(16 * cinG * TILES)) << 2);
+  const m = v + ((<usize>(16 * xiFloats(cinG))) << 2);
   const outPlane = (<usize>(outH * outW)) << 2;
   const fullBlocks = coutG >> 2;
   const groupWeights = (<usize>(coutG * 16 * cinG)) << 2;
-  const xiStride = (<usize>(cinG * TILES)) << 2;
+  const xiStride = (<usize>xiFloats(cinG)) << 2;
   const tileBytes = <usize>TILES << 2;
   const firstGroup = ocStart / coutG;
   const lastGroup = (ocEnd - 1) / coutG;
