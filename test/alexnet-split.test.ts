@@ -41,9 +41,12 @@ const tapTableBytes = (pieces: SplitAlexNet['pieces'][number]) =>
   pieces
     .filter((p) => p.op.kind === 'conv' && wholeKernels[p.layer] !== 'winograd')
     .reduce((sum, p) => sum + roundUp(p.weight!.shape.slice(1).reduce((a, b) => a * b, 4)), 0);
-/** Bytes a piece's weights take on its device: Winograd keeps 16 transformed floats per 3x3 kernel (9 floats). */
-const residentBytes = (p: SplitAlexNet['pieces'][number][number]) =>
-  p.parameters * 4 + (wholeKernels[p.layer] === 'winograd' ? (p.weight!.shape.reduce((a, b) => a * b, 1) / 9) * 7 * 4 : 0);
+/** Bytes a piece's weights take on its device: Winograd keeps 16 transformed floats per 3x3 sub-kernel instead of kH x kW. */
+function residentBytes(p: SplitAlexNet['pieces'][number][number]): number {
+  if (wholeKernels[p.layer] !== 'winograd') return p.parameters * 4;
+  const [cout, cinG, kh, kw] = p.weight!.shape;
+  return p.parameters * 4 + cout * cinG * (16 * Math.ceil(kh / 3) * Math.ceil(kw / 3) - kh * kw) * 4;
+}
 
 describe('AlexNet split over devices', () => {
   const results = new Map<number, Tensor>();

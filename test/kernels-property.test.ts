@@ -4,7 +4,8 @@
 // ('same' with an odd total included), batches and bias or none. Specs rotate
 // through the shape-chosen tiling, forced plane mode and forced row mode, so
 // every tile and tail path runs. The direct kinds run with Winograd off; the
-// Winograd kind takes every 3x3 stride-1 shape (any channel count but 1).
+// Winograd kind takes stride-1 3x3, 5x5, 3x5, 5x3 and 6x6 kernels with any
+// channel count but 1.
 import { describe, expect, it } from 'vitest';
 import { Random, referenceConv2d, zeros, type Conv2dOptions, type Tensor } from '../src/index.js';
 import { setPlaneMode, setWinogradMinChannels, type KernelKind } from '../src/kernels/plan.js';
@@ -24,8 +25,8 @@ function randomSpec(r: Random, kind: KernelKind): Spec {
     const style = r.int(0, 2);
     const padding: Conv2dOptions['padding'] = style === 0 ? 'same' : style === 1 ? 'valid' : [r.int(0, 3), r.int(0, 3)];
     return {
-      input: [r.int(1, 3), groups * r.int(2, 40), r.int(3, 23), r.int(3, 23)],
-      weight: [0, 0, 3, 3],
+      input: [r.int(1, 3), groups * r.int(2, 40), r.int(6, 23), r.int(6, 23)],
+      weight: [0, 0, ...pick([[3, 3], [3, 3], [5, 5], [3, 5], [5, 3], [6, 6]])],
       bias: r.uniform(0, 1) < 0.6,
       options: { groups, padding },
     };
@@ -66,7 +67,7 @@ const SPECS_PER_KIND = 40;
 function fillWinogradWeight(r: Random, spec: Spec): Spec {
   if (spec.weight[0] !== 0) return spec;
   const groups = spec.options.groups as number;
-  return { ...spec, weight: [groups * r.int(1, 11), spec.input[1] / groups, 3, 3] };
+  return { ...spec, weight: [groups * r.int(1, 11), spec.input[1] / groups, spec.weight[2], spec.weight[3]] };
 }
 
 for (const kind of ['depthwise', 'pointwise', 'small-groups', 'general', 'winograd'] as KernelKind[]) {

@@ -11,10 +11,11 @@ import { hasWasmSimd, preferredWasmVariant, wasmConvSlice, wasmWinogradSlice, ty
  * what is copied: depthwise runs one output channel x 16 positions per tile
  * (3x3: its 9 weights held in registers), the others 4 output channels x 8
  * positions; a stride-1 unpadded layer (pointwise included) reads its input
- * in place, with no copy. 'winograd' (wasm/assembly/winograd.ts) takes 3x3
+ * in place, with no copy. 'winograd' (wasm/assembly/winograd.ts) takes
  * convolutions at stride 1 and dilation 1 with at least WINOGRAD_MIN_CHANNELS
- * input channels per group: 16 multiply-adds per 2x2 outputs and input
- * channel instead of 36.
+ * input channels per group and a kernel it pays for (winogradPays: 3x3, 5x5):
+ * 16 multiply-adds per 2x2 outputs, input channel and 3x3 sub-kernel instead
+ * of kH * kW per output.
  */
 export type KernelKind = 'reference' | 'depthwise' | 'pointwise' | 'small-groups' | 'general' | 'winograd';
 
@@ -136,8 +137,7 @@ function kindFor(inChannelsPerGroup: number, kernelHeight: number, kernelWidth: 
     (kind === 'small-groups' || kind === 'general') &&
     winogradMinChannels !== null &&
     inChannelsPerGroup >= winogradMinChannels &&
-    kernelHeight === 3 &&
-    kernelWidth === 3 &&
+    winogradPays(kernelHeight, kernelWidth) &&
     stride[0] === 1 &&
     stride[1] === 1 &&
     dilation[0] === 1 &&
@@ -146,6 +146,19 @@ function kindFor(inChannelsPerGroup: number, kernelHeight: number, kernelWidth: 
     return 'winograd';
   }
   return kind;
+}
+
+/** 3x3 sub-kernels a kernel is cut into for Winograd: ceil(kH / 3) x ceil(kW / 3). */
+const subKernels = (kernelHeight: number, kernelWidth: number): [number, number] => [Math.ceil(kernelHeight / 3), Math.ceil(kernelWidth / 3)];
+
+/**
+ * Winograd when its multiply-adds (16 per sub-kernel per 2x2 outputs) are at
+ * most 65% of the direct kernel's (kH * kW per output): 3x3 (44%), 5x5 (64%),
+ * 3x5, 6x6; not 7x7 (73%), 4x4 (100%) or anything thinner than 3.
+ */
+function winogradPays(kernelHeight: number, kernelWidth: number): boolean {
+  const [subH, subW] = subKernels(kernelHeight, kernelWidth);
+  return kernelHeight >= 3 && kernelWidth >= 3 && 16 * subH * subW * 100 <= 65 * 4 * kernelHeight * kernelWidth;
 }
 
 const kindOf = (g: ConvGeometry) =>
@@ -260,16 +273,21 @@ function packWeights(g: { groups: number; outChannelsPerGroup: number; inChannel
 
 
 /**
- * Winograd weights U = G g Gt per (output channel, input channel), in float64
- * then rounded once, laid out per group as winograd.ts reads them: floor(coutG
- * / 4) blocks of [xi][cinG][4], then the remaining channels as [xi][cinG].
+ * Winograd weights U = G g Gt per (output channel, input channel, 3x3
+ * sub-kernel), in float64 then rounded once, laid out per group as
+ * winograd.ts reads them, K = cinG * subH * subW rows in (channel, sy, sx)
+ * order: floor(coutG / 4) blocks of [xi][K][4], then the remaining channels as
+ * [xi][K].
  */
 function winogradWeights(
-  g: { outChannels: number; outChannelsPerGroup: number; inChannelsPerGroup: number },
+  g: { outChannels: number; outChannelsPerGroup: number; inChannelsPerGroup: number; kernelHeight: number; kernelWidth: number },
   weight: Float32Array,
   into: Float32Array,
 ): void {
+  const { kernelHeight: kh, kernelWidth: kw } = g;
+  const [subH, subW] = subKernels(kh, kw);
   const cinG = g.inChannelsPerGroup;
+  const k = cinG * subH * subW;
   const coutG = g.outChannelsPerGroup;
   const blocks = coutG >> 2;
   const u = new Float64Array(16);
@@ -277,9 +295,17 @@ function winogradWeights(
   for (let oc = 0; oc < g.outChannels; oc++) {
     const group = Math.floor(oc / coutG);
     const j = oc - group * coutG;
-    const groupStart = group * coutG * 16 * cinG;
-    for (let c = 0; c < cinG; c++) {
-      const w = (ky: number, kx: number) => weight[(oc * cinG + c) * 9 + ky * 3 + kx];
+    const groupStart = group * coutG * 16 * k;
+    for (let q = 0; q < k; q++) {
+      const c = Math.floor(q / (subH * subW));
+      const sy = Math.floor(q / subW) % subH;
+      const sx = q % subW;
+      // The sub-kernel's 3x3 taps; zero past the kernel's edge.
+      const w = (ky: number, kx: number) => {
+        const y = 3 * sy + ky;
+        const x = 3 * sx + kx;
+        return y < kh && x < kw ? weight[((oc * cinG + c) * kh + y) * kw + x] : 0;
+      };
       // G g: rows (g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2), down each column.
       for (let kx = 0; kx < 3; kx++) {
         const g0 = w(0, kx), g1 = w(1, kx), g2 = w(2, kx);
@@ -298,8 +324,8 @@ function winogradWeights(
       }
       for (let xi = 0; xi < 16; xi++) {
         const at = j < blocks * 4
-          ? groupStart + (j >> 2) * 64 * cinG + (xi * cinG + c) * 4 + (j & 3)
-          : groupStart + blocks * 64 * cinG + (j - blocks * 4) * 16 * cinG + xi * cinG + c;
+          ? groupStart + (j >> 2) * 64 * k + (xi * k + q) * 4 + (j & 3)
+          : groupStart + blocks * 64 * k + (j - blocks * 4) * 16 * k + xi * k + q;
         into[at] = u[xi];
       }
     }
@@ -313,8 +339,9 @@ const WINOGRAD_TILES = 16;
 function winogradScratchFloats(g: ConvGeometry): number {
   const tilesH = Math.ceil(g.outHeight / 2);
   const tilesW = Math.ceil(g.outWidth / 2);
-  const xiFloats = g.inChannelsPerGroup * WINOGRAD_TILES + 16;
-  return g.inChannelsPerGroup * (2 * tilesH + 2) * (2 * tilesW + 2) + 16 * xiFloats + 16 * 4 * WINOGRAD_TILES;
+  const [subH, subW] = subKernels(g.kernelHeight, g.kernelWidth);
+  const xiFloats = g.inChannelsPerGroup * subH * subW * WINOGRAD_TILES + 16;
+  return g.inChannelsPerGroup * (2 * tilesH + 3 * subH - 1) * (2 * tilesW + 3 * subW - 1) + 16 * xiFloats + 16 * 4 * WINOGRAD_TILES;
 }
 
 /** Stride and dilation of the layer whose weights are packed (they decide whether it runs Winograd); 1 by default. */
@@ -328,14 +355,16 @@ export function packedConvFloats(weightShape: readonly number[], groups: number,
   const [outChannels, inChannelsPerGroup, kernelHeight, kernelWidth] = weightShape;
   const kind = kindFor(inChannelsPerGroup, kernelHeight, kernelWidth, pairOf(options.stride), pairOf(options.dilation));
   if (kind === 'reference') return 0;
-  return outChannels * inChannelsPerGroup * (kind === 'winograd' ? 16 : kernelHeight * kernelWidth);
+  if (kind !== 'winograd') return outChannels * inChannelsPerGroup * kernelHeight * kernelWidth;
+  const [subH, subW] = subKernels(kernelHeight, kernelWidth);
+  return outChannels * inChannelsPerGroup * subH * subW * 16;
 }
 
 /**
  * Packs a convolution's weights [outChannels, inChannels / groups, kH, kW] for
  * the kernel its shape gets, once, for planConv to share across input shapes:
  * for the direct kernels a reordered copy, for Winograd the transformed
- * weights (16 floats per output and input channel instead of kH * kW). Null
+ * weights (16 floats per output channel, input channel and 3x3 sub-kernel instead of kH * kW). Null
  * when that kernel is the reference one, which reads the weights as they are.
  * Allocates in this thread's arena; free with releasePackedWeights.
  */
@@ -402,7 +431,8 @@ export function planConv(geometry: ConvGeometry, weight: Float32Array, packed?: 
   if (kind === 'reference') return { kind, geometry, packed: null, wasm: null };
   if (packed) return planWithPacked(geometry, packed);
   if (kind === 'winograd') {
-    const length = geometry.outChannels * geometry.inChannelsPerGroup * 16;
+    const [subH, subW] = subKernels(geometry.kernelHeight, geometry.kernelWidth);
+    const length = geometry.outChannels * geometry.inChannelsPerGroup * subH * subW * 16;
     const byteOffset = sharedArena().allocate(length * 4);
     winogradWeights(geometry, weight, new Float32Array(sharedArena().buffer, byteOffset, length));
     return { kind, geometry, packed: { byteOffset, length }, wasm: { ...layoutOf(geometry), tapsByteOffset: 0 } };
@@ -494,6 +524,8 @@ export function runPlan(
         g.outWidth,
         g.inChannelsPerGroup,
         g.outChannelsPerGroup,
+        Math.ceil(g.kernelHeight / 3),
+        Math.ceil(g.kernelWidth / 3),
         g.padTop,
         g.padLeft,
         slice.batchStart,

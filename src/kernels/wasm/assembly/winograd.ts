@@ -1,36 +1,41 @@
-// Winograd F(2x2, 3x3) (Lavin & Gray, 2015) for 3x3 convolutions at stride 1
-// and dilation 1 with many input channels per group: each 2x2 block of
-// outputs ("tile") costs 16 multiply-adds per input channel instead of 36.
+// Winograd F(2x2, 3x3) (Lavin & Gray, 2015) for convolutions at stride 1 and
+// dilation 1 with many input channels per group: each 2x2 block of outputs
+// ("tile") costs 16 multiply-adds per input channel instead of 36 for a 3x3
+// kernel. A larger kernel is cut into subH x subW 3x3 sub-kernels (zero past
+// its edge), sub-kernel (sy, sx) reading the input 3 * sy rows and 3 * sx
+// columns further: a 5x5 kernel is 4 of them, 64 multiply-adds instead of 100.
+// An input "row" of the products below is then (channel, sy, sx): K = cinG *
+// subH * subW of them, in that order.
 //
 //   V = Bt d B   (d: the tile's 4x4 input patch, per input channel)
 //   M = sum over input channels of U .* V   (U = G g Gt, made at planning)
 //   Y = At M A + bias   (the tile's 2x2 outputs)
 //
 // The sum is, for each of the 16 positions xi of the 4x4 transform, a
-// matrix product [output channels x input channels] x [input channels x
-// tiles]: the strided tiles of the pointwise kernel compute it, input channel
-// by input channel in order, from 0. Transforms are additions only. So every
+// matrix product [output channels x K] x [K x tiles]: the strided tiles of the
+// pointwise kernel compute it, row by row of K in order, from 0. Transforms are additions only. So every
 // output element is the same sequence of operations whichever slice (images,
 // output channels) computes it, as in the direct kernel.
 //
 // Layouts (floats):
-//   weights, per group: floor(coutG / 4) blocks of [xi][cinG][4], then the
-//     remaining channels one by one as [xi][cinG];
-//   scratch: the group's input zero-padded to (2 * tilesH + 2) x (2 * tilesW + 2)
-//     per channel, then V [16][cinG][TILES] (planes xiFloats apart), then M [16][4][TILES].
+//   weights, per group: floor(coutG / 4) blocks of [xi][K][4], then the
+//     remaining channels one by one as [xi][K];
+//   scratch: the group's input zero-padded to (2 * tilesH + 3 * subH - 1) x
+//     (2 * tilesW + 3 * subW - 1) per channel, then V [16][K][TILES] (planes
+//     xiFloats apart), then M [16][4][TILES].
 
 import { tile1x8Strided, tile4x8Strided, zeroFloats, copyFloats } from './primitives';
 
-/** Tiles per chunk. A chunk's V (16 x cinG x TILES floats) is read once per block of 4 output channels. */
+/** Tiles per chunk. A chunk's V (16 x K x TILES floats) is read once per block of 4 output channels. */
 const TILES: i32 = 16;
 
 /**
- * Floats between V's xi planes: cinG * TILES and 16 more, so the 16 planes a
+ * Floats between V's xi planes: K * TILES and 16 more, so the 16 planes a
  * tile's transform writes to do not all fall in one L1 set (planes a multiple
  * of 4 KiB apart would, and evict each other).
  */
-@inline function xiFloats(cinG: i32): i32 {
-  return cinG * TILES + 16;
+@inline function xiFloats(k: i32): i32 {
+  return k * TILES + 16;
 }
 
 /** Copies one image's group of channels with zero padding around (and beyond) the input. */
@@ -83,13 +88,17 @@ function padGroup(src: usize, dst: usize, channels: i32, h: i32, w: i32, padTop:
 }
 
 /** V[xi][c][t - t0] = (Bt d B)[xi] for tiles t0 .. t0 + count of every channel; columns count .. cols are zeroed. */
-function transformInput(padded: usize, v: usize, cinG: i32, ph: i32, pw: i32, tw: i32, t0: i32, count: i32, cols: i32): void {
-  const xiStride = (<usize>xiFloats(cinG)) << 2;
+function transformInput(padded: usize, v: usize, cinG: i32, subH: i32, subW: i32, ph: i32, pw: i32, tw: i32, t0: i32, count: i32, cols: i32): void {
+  const k = cinG * subH * subW;
+  const xiStride = (<usize>xiFloats(k)) << 2;
   const ty0 = t0 / tw;
   const tx0 = t0 - ty0 * tw;
-  for (let c = 0; c < cinG; c++) {
-    const plane = padded + ((<usize>(c * ph * pw)) << 2);
-    let out = v + ((<usize>(c * TILES)) << 2);
+  for (let q = 0; q < k; q++) {
+    const c = q / (subH * subW);
+    const sy = (q / subW) % subH;
+    const sx = q % subW;
+    const plane = padded + ((<usize>(c * ph * pw + 3 * sy * pw + 3 * sx)) << 2);
+    let out = v + ((<usize>(q * TILES)) << 2);
     let ty = ty0, tx = tx0;
     let t = 0;
     while (t < count) {
@@ -141,7 +150,7 @@ function transformOutput(m: usize, out: usize, b: f32, outH: i32, outW: i32, tw:
 
 /**
  * Computes images [batchStart, batchEnd) x output channels [ocStart, ocEnd)
- * of a 3x3, stride 1, dilation 1 convolution. Scratch: winogradScratchFloats
+ * of a stride 1, dilation 1 convolution whose kernel is subH x subW 3x3 sub-kernels. Scratch: winogradScratchFloats
  * in plan.ts.
  */
 export function winogradSlice(
@@ -158,6 +167,8 @@ export function winogradSlice(
   outW: i32,
   cinG: i32,
   coutG: i32,
+  subH: i32,
+  subW: i32,
   padTop: i32,
   padLeft: i32,
   batchStart: i32,
@@ -168,15 +179,16 @@ export function winogradSlice(
   const th = (outH + 1) >> 1;
   const tw = (outW + 1) >> 1;
   const tiles = th * tw;
-  const ph = 2 * th + 2;
-  const pw = 2 * tw + 2;
+  const ph = 2 * th + 3 * subH - 1;
+  const pw = 2 * tw + 3 * subW - 1;
+  const k = cinG * subH * subW;
   const padded = scratch;
   const v = padded + ((<usize>(cinG * ph * pw)) << 2);
-  const m = v + ((<usize>(16 * xiFloats(cinG))) << 2);
+  const m = v + ((<usize>(16 * xiFloats(k))) << 2);
   const outPlane = (<usize>(outH * outW)) << 2;
   const fullBlocks = coutG >> 2;
-  const groupWeights = (<usize>(coutG * 16 * cinG)) << 2;
-  const xiStride = (<usize>xiFloats(cinG)) << 2;
+  const groupWeights = (<usize>(coutG * 16 * k)) << 2;
+  const xiStride = (<usize>xiFloats(k)) << 2;
   const tileBytes = <usize>TILES << 2;
   const firstGroup = ocStart / coutG;
   const lastGroup = (ocEnd - 1) / coutG;
@@ -190,39 +202,39 @@ export function winogradSlice(
       for (let t0 = 0; t0 < tiles; t0 += TILES) {
         const count = min(TILES, tiles - t0);
         const cols = (count + 7) & ~7;
-        transformInput(padded, v, cinG, ph, pw, tw, t0, count, cols);
+        transformInput(padded, v, cinG, subH, subW, ph, pw, tw, t0, count, cols);
         let j = from;
         while (j < to) {
           const oc = groupFirst + j;
           const out = output + (<usize>(n * outChannels + oc)) * outPlane;
           const block = j >> 2;
           if (block < fullBlocks && (j & 3) == 0 && j + 4 <= to) {
-            const bw = gw + ((<usize>(block * 64 * cinG)) << 2);
+            const bw = gw + ((<usize>(block * 64 * k)) << 2);
             for (let xi = 0; xi < 16; xi++) {
               const src = v + <usize>xi * xiStride;
-              const wx = bw + ((<usize>(xi * cinG * 4)) << 2);
+              const wx = bw + ((<usize>(xi * k * 4)) << 2);
               const dst = m + ((<usize>(xi * 4 * TILES)) << 2);
-              for (let c = 0; c < cols; c += 8) tile4x8Strided(src + (<usize>c << 2), cinG, tileBytes, wx, dst + (<usize>c << 2), tileBytes, 0, 0, 0, 0);
+              for (let c = 0; c < cols; c += 8) tile4x8Strided(src + (<usize>c << 2), k, tileBytes, wx, dst + (<usize>c << 2), tileBytes, 0, 0, 0, 0);
             }
             for (let k = 0; k < 4; k++) {
               transformOutput(m + ((<usize>(k * TILES)) << 2), out + <usize>k * outPlane, biasAt(bias, oc + k), outH, outW, tw, t0, count);
             }
             j += 4;
           } else {
-            // One channel: a lane of its block ([xi][cinG][4]) or a remaining channel ([xi][cinG]).
+            // One channel: a lane of its block ([xi][K][4]) or a remaining channel ([xi][K]).
             let wp: usize, stride: usize, xiWeights: usize;
             if (block < fullBlocks) {
-              wp = gw + ((<usize>(block * 64 * cinG + (j & 3))) << 2);
+              wp = gw + ((<usize>(block * 64 * k + (j & 3))) << 2);
               stride = 16;
             } else {
-              wp = gw + ((<usize>(fullBlocks * 64 * cinG + (j - fullBlocks * 4) * 16 * cinG)) << 2);
+              wp = gw + ((<usize>(fullBlocks * 64 * k + (j - fullBlocks * 4) * 16 * k)) << 2);
               stride = 4;
             }
-            xiWeights = <usize>cinG * stride;
+            xiWeights = <usize>k * stride;
             for (let xi = 0; xi < 16; xi++) {
               const src = v + <usize>xi * xiStride;
               const dst = m + ((<usize>(xi * 4 * TILES)) << 2);
-              for (let c = 0; c < cols; c += 8) tile1x8Strided(src + (<usize>c << 2), cinG, tileBytes, wp + <usize>xi * xiWeights, stride, dst + (<usize>c << 2), 0);
+              for (let c = 0; c < cols; c += 8) tile1x8Strided(src + (<usize>c << 2), k, tileBytes, wp + <usize>xi * xiWeights, stride, dst + (<usize>c << 2), 0);
             }
             transformOutput(m, out, biasAt(bias, oc), outH, outW, tw, t0, count);
             j += 1;
