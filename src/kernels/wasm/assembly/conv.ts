@@ -17,7 +17,7 @@
 //   add in the plain one), whichever tile or the scalar tail computes it, so
 //   results are bitwise independent of how the output is sliced.
 
-import { copyFloats, madd, maddScalar, tile4x8Strided, zeroFloats } from './primitives';
+import { copyFloats, madd, maddScalar, padPlanes, tile4x8Strided, zeroFloats } from './primitives';
 
 export { winogradSlice } from './winograd';
 
@@ -36,24 +36,14 @@ function buildPlanes(
   planeW: i32,
   channelStride: i32,
 ): void {
+  if (strideH == 1 && strideW == 1) {
+    padPlanes(src, dst, channels, h, w, padTop, padLeft, planeH, planeW, channelStride);
+    return;
+  }
   const planeFloats = planeH * planeW;
   for (let c = 0; c < channels; c++) {
     const srcPlane = src + ((<usize>(c * h * w)) << 2);
     const dstChannel = dst + ((<usize>(c * channelStride)) << 2);
-    if (strideH == 1 && strideW == 1) {
-      for (let y = 0; y < planeH; y++) {
-        const row = dstChannel + ((<usize>(y * planeW)) << 2);
-        const iy = y - padTop;
-        if (iy < 0 || iy >= h) {
-          zeroFloats(row, planeW);
-          continue;
-        }
-        zeroFloats(row, padLeft);
-        copyFloats(row + (<usize>padLeft << 2), srcPlane + ((<usize>(iy * w)) << 2), w);
-        zeroFloats(row + ((<usize>(padLeft + w)) << 2), planeW - padLeft - w);
-      }
-      continue;
-    }
     for (let ry = 0; ry < strideH; ry++) {
       for (let rx = 0; rx < strideW; rx++) {
         const plane = dstChannel + ((<usize>((ry * strideW + rx) * planeFloats)) << 2);

@@ -81,3 +81,26 @@
   for (; i + 4 <= count; i += 4) v128.store(dst + (<usize>i << 2), zero);
   for (; i < count; i++) store<f32>(dst + (<usize>i << 2), 0);
 }
+
+/**
+ * Copies `channels` planes of h x w floats into zero-padded planes of planeH x
+ * planeW, channelStride floats apart, the input's top left at (padTop,
+ * padLeft); what lies past the input is zero.
+ */
+@inline export function padPlanes(src: usize, dst: usize, channels: i32, h: i32, w: i32, padTop: i32, padLeft: i32, planeH: i32, planeW: i32, channelStride: i32): void {
+  for (let c = 0; c < channels; c++) {
+    const srcPlane = src + ((<usize>(c * h * w)) << 2);
+    const dstPlane = dst + ((<usize>(c * channelStride)) << 2);
+    for (let y = 0; y < planeH; y++) {
+      const row = dstPlane + ((<usize>(y * planeW)) << 2);
+      const iy = y - padTop;
+      if (iy < 0 || iy >= h) {
+        zeroFloats(row, planeW);
+        continue;
+      }
+      zeroFloats(row, padLeft);
+      copyFloats(row + (<usize>padLeft << 2), srcPlane + ((<usize>(iy * w)) << 2), w);
+      zeroFloats(row + ((<usize>(padLeft + w)) << 2), planeW - padLeft - w);
+    }
+  }
+}

@@ -24,7 +24,7 @@
 //     (2 * tilesW + 3 * subW - 1) per channel, then V [16][K][TILES] (planes
 //     xiFloats apart), then M [16][4][TILES].
 
-import { tile1x8Strided, tile4x8Strided, zeroFloats, copyFloats } from './primitives';
+import { padPlanes, tile1x8Strided, tile4x8Strided, zeroFloats } from './primitives';
 
 /** Tiles per chunk. A chunk's V (16 x K x TILES floats) is read once per block of 4 output channels. */
 const TILES: i32 = 16;
@@ -36,25 +36,6 @@ const TILES: i32 = 16;
  */
 @inline function xiFloats(k: i32): i32 {
   return k * TILES + 16;
-}
-
-/** Copies one image's group of channels with zero padding around (and beyond) the input. */
-function padGroup(src: usize, dst: usize, channels: i32, h: i32, w: i32, padTop: i32, padLeft: i32, ph: i32, pw: i32): void {
-  for (let c = 0; c < channels; c++) {
-    const srcPlane = src + ((<usize>(c * h * w)) << 2);
-    const dstPlane = dst + ((<usize>(c * ph * pw)) << 2);
-    for (let y = 0; y < ph; y++) {
-      const row = dstPlane + ((<usize>(y * pw)) << 2);
-      const iy = y - padTop;
-      if (iy < 0 || iy >= h) {
-        zeroFloats(row, pw);
-        continue;
-      }
-      zeroFloats(row, padLeft);
-      copyFloats(row + (<usize>padLeft << 2), srcPlane + ((<usize>(iy * w)) << 2), w);
-      zeroFloats(row + ((<usize>(padLeft + w)) << 2), pw - padLeft - w);
-    }
-  }
 }
 
 @inline function at(p: usize, r: i32, s: i32, pw: i32): f32 {
@@ -194,7 +175,7 @@ export function winogradSlice(
   const lastGroup = (ocEnd - 1) / coutG;
   for (let n = batchStart; n < batchEnd; n++) {
     for (let g = firstGroup; g <= lastGroup; g++) {
-      padGroup(input + ((<usize>((n * inChannels + g * cinG) * h * w)) << 2), padded, cinG, h, w, padTop, padLeft, ph, pw);
+      padPlanes(input + ((<usize>((n * inChannels + g * cinG) * h * w)) << 2), padded, cinG, h, w, padTop, padLeft, ph, pw, ph * pw);
       const groupFirst = g * coutG;
       const from = max(ocStart, groupFirst) - groupFirst;
       const to = min(ocEnd, groupFirst + coutG) - groupFirst;
