@@ -1,0 +1,94 @@
+// Depthwise 3x3 at stride 1 with padding 1, rows a multiple of 4 floats wide,
+// reads its input in place instead of through a zero-padded copy (padding
+// comes from a zero row and from lanes shuffled in from a zero vector). It
+// must give the very bits the padded path gives, so each case is checked
+// against the same layer run on an input padded by hand with padding 0
+// (the path that reads a padded input as it is), and against the naive oracle.
+import { describe, expect, it } from 'vitest';
+import { Random, zeros, type Tensor } from '../src/index.js';
+import { setWasmVariant, type WasmVariant } from '../src/kernels/wasm/runtime.js';
+import { goldenTolerance, runThroughPlan } from './support/kernel-run.js';
+import { naiveConv2d } from './support/naive-conv.js';
+
+const WASM_VARIANTS: WasmVariant[] = ['fma', 'simd'];
+
+function randomTensor(r: Random, shape: number[]): Tensor {
+  const t = zeros(shape);
+  for (let i = 0; i < t.data.length; i++) t.data[i] = r.normal();
+  return t;
+}
+
+/** x with a border of one zero on every side of every plane. */
+function padByHand(x: Tensor): Tensor {
+  const [n, c, h, w] = x.shape;
+  const padded = zeros([n, c, h + 2, w + 2]);
+  for (let p = 0; p < n * c; p++) {
+    for (let y = 0; y < h; y++) {
+      padded.data.set(x.data.subarray((p * h + y) * w, (p * h + y + 1) * w), (p * (h + 2) + y + 1) * (w + 2) + 1);
+    }
+  }
+  return padded;
+}
+
+const bits = (t: Tensor) => new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length);
+
+// [height, width, channel multiplier]: heights odd and even (the kernel runs
+// rows in pairs), width 8 (only a first and a last vector), widths the other
+// path takes (10, 14) as a control.
+const shapes: Array<[number, number, number]> = [
+  [1, 8, 1],
+  [2, 8, 1],
+  [3, 12, 2],
+  [5, 28, 1],
+  [6, 16, 3],
+  [28, 28, 1],
+  [4, 10, 1],
+  [7, 14, 2],
+];
+
+describe('depthwise 3x3, padding 1, read in place', () => {
+  for (const variant of WASM_VARIANTS) {
+    for (const [h, w, multiplier] of shapes) {
+      it(`${h} x ${w}, multiplier ${multiplier}, ${variant} build: the bits of the padded path and the oracle's values`, () => {
+        setWasmVariant(variant);
+        try {
+          const r = new Random(h * 100 + w + multiplier);
+          const channels = 3;
+          const x = randomTensor(r, [2, channels, h, w]);
+          const weight = randomTensor(r, [channels * multiplier, 1, 3, 3]);
+          const bias = randomTensor(r, [channels * multiplier]);
+          const inPlace = runThroughPlan(x, weight, bias, { groups: channels, padding: 1 }).output;
+          const padded = runThroughPlan(padByHand(x), weight, bias, { groups: channels, padding: 0 }).output;
+          expect(inPlace.shape).toEqual([2, channels * multiplier, h, w]);
+          expect(bits(inPlace)).toEqual(bits(padded));
+          const expected = naiveConv2d(x, weight, bias, { stride: [1, 1], dilation: [1, 1], padding: [1, 1, 1, 1], groups: channels });
+          const { atol, rtol } = goldenTolerance(x, weight);
+          for (let i = 0; i < expected.data.length; i++) {
+            expect(Math.abs(inPlace.data[i] - expected.data[i])).toBeLessThanOrEqual(atol + rtol * Math.abs(expected.data[i]));
+          }
+        } finally {
+          setWasmVariant(null);
+        }
+      });
+    }
+  }
+
+  it('a slice of the output channels writes those channels and nothing else', () => {
+    const r = new Random(7);
+    const x = randomTensor(r, [2, 6, 9, 16]);
+    const weight = randomTensor(r, [6, 1, 3, 3]);
+    const whole = runThroughPlan(x, weight, null, { groups: 6, padding: 1 }).output;
+    const slice = { batchStart: 1, batchEnd: 2, outChannelStart: 2, outChannelEnd: 5 };
+    const part = runThroughPlan(x, weight, null, { groups: 6, padding: 1 }, () => [slice]).output;
+    const plane = 9 * 16;
+    for (let n = 0; n < 2; n++) {
+      for (let c = 0; c < 6; c++) {
+        const at = (n * 6 + c) * plane;
+        const inside = n === 1 && c >= 2 && c < 5;
+        const got = part.data.subarray(at, at + plane);
+        if (inside) expect(bits({ shape: [plane], data: got })).toEqual(bits({ shape: [plane], data: whole.data.subarray(at, at + plane) }));
+        else expect(got.every(Number.isNaN)).toBe(true);
+      }
+    }
+  });
+});
