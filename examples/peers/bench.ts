@@ -42,7 +42,9 @@ const option = (name: string, fallback: string) => {
 };
 const RUNS = Number(option('runs', '9'));
 const WARMUP = Number(option('warmup', '2'));
-const ENGINES: Engine[] = ['groupconv', 'onnxruntime', 'tfjs-wasm'];
+const ALL_ENGINES: Engine[] = ['groupconv', 'onnxruntime', 'tfjs-wasm'];
+/** --engines groupconv,onnxruntime: a subset (groupconv stays first: the ratios are against it). */
+const ENGINES = ALL_ENGINES.filter((e) => e === 'groupconv' || option('engines', ALL_ENGINES.join(',')).split(',').includes(e));
 const LAYER_FILTER = option('layers', '');
 const layers = SUITE.filter((l) => !LAYER_FILTER || LAYER_FILTER.split(',').some((part) => l.name.includes(part)));
 
