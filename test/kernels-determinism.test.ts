@@ -44,6 +44,7 @@ const layers: [string, number[], number[], Conv2dOptions][] = [
   ['depthwise 3x3, stride 1 (row-pointer kernel), 13 wide', [2, 5, 9, 13], [5, 1, 3, 3], { groups: 5, padding: 1 }],
   ['grouped 1x1 read in place', [2, 24, 7, 9], [24, 3, 1, 1], { groups: 8 }],
   ['grouped 1x1 with 4-channel blocks (strided taps, no tap table), 11 wide', [2, 16, 9, 11], [20, 8, 1, 1], { groups: 2 }],
+  ['grouped 1x1, 6 channels per group (a 4-channel block, then a 2-channel 16-position tile), 36 positions', [2, 12, 6, 6], [12, 6, 1, 1], { groups: 2 }],
   ['dilated, asymmetric same padding', [2, 12, 10, 10], [12, 4, 2, 3], { groups: 3, padding: 'same', dilation: [2, 1] }],
   ['Winograd 3x3 (32 channels per group), 11 x 13: odd, edge tiles cut', [2, 64, 11, 13], [22, 32, 3, 3], { groups: 2, padding: 1 }],
 ];
