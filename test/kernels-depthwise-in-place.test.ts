@@ -1,9 +1,10 @@
-// Depthwise 3x3 at stride 1 with padding 1, rows a multiple of 4 floats wide,
-// reads its input in place instead of through a zero-padded copy (padding
-// comes from a zero row and from lanes shuffled in from a zero vector). It
-// must give the very bits the padded path gives, so each case is checked
-// against the same layer run on an input padded by hand with padding 0
-// (the path that reads a padded input as it is), and against the naive oracle.
+// Depthwise 3x3 at stride 1 with padding 1 reads its input in place instead
+// of through a zero-padded copy (padding comes from a zero row, from lanes
+// shuffled in from a zero vector, and from a window for a row's last
+// columns). It must give the very bits the padded path gives, so each case
+// is checked against the same layer run on an input padded by hand with
+// padding 0 (the path that reads a padded input as it is), and against the
+// naive oracle.
 import { describe, expect, it } from 'vitest';
 import { Random, zeros, type Tensor } from '../src/index.js';
 import { setWasmVariant, type WasmVariant } from '../src/kernels/wasm/runtime.js';
@@ -33,8 +34,11 @@ function padByHand(x: Tensor): Tensor {
 const bits = (t: Tensor) => new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length);
 
 // [height, width, channel multiplier]: heights odd and even (the kernel runs
-// rows in pairs), width 8 (only a first and a last vector), widths the other
-// path takes (10, 14) as a control.
+// rows in pairs); widths multiples of 4 (the last vector's right column by a
+// shuffle), 8 (only a first and a last vector), others (the last 1-3 columns
+// through the window), 4 and below (no first vector: the window has the left
+// padding too), and a plane too small for the kernel's scratch (the padded
+// path) as a control.
 const shapes: Array<[number, number, number]> = [
   [1, 8, 1],
   [2, 8, 1],
@@ -44,6 +48,14 @@ const shapes: Array<[number, number, number]> = [
   [28, 28, 1],
   [4, 10, 1],
   [7, 14, 2],
+  [7, 7, 1],
+  [14, 14, 1],
+  [5, 5, 2],
+  [9, 6, 1],
+  [8, 4, 1],
+  [11, 3, 1],
+  [13, 1, 2],
+  [2, 2, 1],
 ];
 
 describe('depthwise 3x3, padding 1, read in place', () => {

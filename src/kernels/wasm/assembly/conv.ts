@@ -475,11 +475,13 @@ function block1Taps3x3Rows(
   }
 }
 
-// Depthwise 3x3, stride 1, padding 1, rows a multiple of 4 wide (at least 8):
-// computed from the input plane in place, without the padded copy, which
-// took about a third of such a layer's time. A missing row (above the first,
-// below the last) is read from a row of zeros; a missing column comes from a
-// lane shuffled in from a zero vector. The padding values are the same +0
+// Depthwise 3x3, stride 1, padding 1: computed from the input plane in
+// place, without the padded copy, which took about a third of such a layer's
+// time. A missing row (above the first, below the last) is read from a row
+// of zeros; a missing column comes from a lane shuffled in from a zero
+// vector, or, for the last vector of a row whose width is not a multiple of
+// 4, from a small zero-filled window the row's last floats are copied into
+// (so nothing past the input is read). The padding values are the same +0
 // the padded copy holds and the taps run in the same order, so the results
 // are the same bits as block1Taps3x3Rows on the padded planes.
 const LEFT = 0, MIDDLE = 1, RIGHT = 2;
@@ -491,7 +493,7 @@ const LEFT = 0, MIDDLE = 1, RIGHT = 2;
  */
 @inline function depthwisePair(
   r0: usize, r1: usize, r2: usize, r3: usize, da: usize, dc: usize, o: usize, edge: i32,
-  w0: v128, w1: v128, w2: v128, w3: v128, w4: v128, w5: v128, w6: v128, w7: v128, w8: v128, bv: v128,
+  w0: v128, w1: v128, w2: v128, w3: v128, w4: v128, w5: v128, w6: v128, w7: v128, w8: v128, bv: v128, lanes: i32 = 4,
 ): void {
   const zero = f32x4.splat(0);
   let c = v128.load(r0 + o);
@@ -524,17 +526,30 @@ const LEFT = 0, MIDDLE = 1, RIGHT = 2;
   b = madd(w6, l, b);
   b = madd(w7, c, b);
   b = madd(w8, r, b);
-  v128.store(da + o, a);
-  v128.store(dc + o, b);
+  storeLanes(da + o, a, lanes);
+  storeLanes(dc + o, b, lanes);
+}
+
+/**
+ * Window row for the last `lanes` (1-4) columns of a row from column x on:
+ * column x - 1 (zero when x is 0), the columns x .. x + lanes - 1, zeros
+ * after; 8 floats. depthwisePair reads it as a MIDDLE vector at window + 4.
+ */
+@inline function fillWindow(window: usize, row: usize, x: i32, lanes: i32): void {
+  const zero = f32x4.splat(0);
+  v128.store(window, zero);
+  v128.store(window, zero, 16);
+  if (x > 0) store<f32>(window, load<f32>(row + ((<usize>(x - 1)) << 2)));
+  for (let i = 0; i < lanes; i++) store<f32>(window + ((<usize>(i + 1)) << 2), load<f32>(row + ((<usize>(x + i)) << 2)));
 }
 
 /**
  * One output channel of a depthwise 3x3 (see above) from input plane `src`
  * (h x w) into `dst`. zeroRow: w zeros; spareRow: w floats the odd last row's
- * partner is written to.
+ * partner is written to; window: 32 floats.
  */
 function depthwise3x3InPlace(
-  src: usize, dst: usize, zeroRow: usize, spareRow: usize, h: i32, w: i32, weights: usize, weightStride: usize, b: f32,
+  src: usize, dst: usize, zeroRow: usize, spareRow: usize, window: usize, h: i32, w: i32, weights: usize, weightStride: usize, b: f32,
 ): void {
   const w0 = v128.load32_splat(weights), w1 = v128.load32_splat(weights + weightStride);
   const w2 = v128.load32_splat(weights + 2 * weightStride), w3 = v128.load32_splat(weights + 3 * weightStride);
@@ -543,7 +558,13 @@ function depthwise3x3InPlace(
   const w8 = v128.load32_splat(weights + 8 * weightStride);
   const bv = f32x4.splat(b);
   const rowBytes = <usize>w << 2;
-  const last = rowBytes - 16;
+  // Vectors at x = 4k: the first one if its right neighbours (x + 1 .. x + 4)
+  // are in the row, then the middle ones while they are; the rest (1-4
+  // columns) by the shuffle when the width is a multiple of 4 (from 8 on),
+  // else through the window.
+  const first = w >= 5;
+  const middleEnd: usize = w > 4 ? <usize>(w - 4) << 2 : 0; // a middle vector starts before this byte
+  const right = (w & 3) == 0 && w >= 8;
   for (let y = 0; y < h; y += 2) {
     const r1 = src + <usize>y * rowBytes;
     const r0 = y > 0 ? r1 - rowBytes : zeroRow;
@@ -551,11 +572,26 @@ function depthwise3x3InPlace(
     const r3 = y + 2 < h ? r1 + 2 * rowBytes : zeroRow;
     const da = dst + <usize>y * rowBytes;
     const dc = y + 1 < h ? da + rowBytes : spareRow;
-    depthwisePair(r0, r1, r2, r3, da, dc, 0, LEFT, w0, w1, w2, w3, w4, w5, w6, w7, w8, bv);
-    for (let o: usize = 16; o < last; o += 16) {
+    let o: usize = 0;
+    if (first) {
+      depthwisePair(r0, r1, r2, r3, da, dc, 0, LEFT, w0, w1, w2, w3, w4, w5, w6, w7, w8, bv);
+      o = 16;
+    }
+    for (; o < middleEnd; o += 16) {
       depthwisePair(r0, r1, r2, r3, da, dc, o, MIDDLE, w0, w1, w2, w3, w4, w5, w6, w7, w8, bv);
     }
-    depthwisePair(r0, r1, r2, r3, da, dc, last, RIGHT, w0, w1, w2, w3, w4, w5, w6, w7, w8, bv);
+    if (right) {
+      depthwisePair(r0, r1, r2, r3, da, dc, o, RIGHT, w0, w1, w2, w3, w4, w5, w6, w7, w8, bv);
+      continue;
+    }
+    const x = <i32>(o >> 2);
+    const lanes = w - x;
+    if (lanes <= 0) continue;
+    fillWindow(window, r0, x, lanes);
+    fillWindow(window + 32, r1, x, lanes);
+    fillWindow(window + 64, r2, x, lanes);
+    fillWindow(window + 96, r3, x, lanes);
+    depthwisePair(window + 4, window + 36, window + 68, window + 100, da + o, dc + o, 0, MIDDLE, w0, w1, w2, w3, w4, w5, w6, w7, w8, bv, lanes);
   }
 }
 
@@ -757,10 +793,11 @@ export function convSlice(
   const rowsH = planeMode ? 1 : outH;
   const rowsW = planeMode ? positions : outW;
   if (overRead) zeroFloats(scratch + ((<usize>(cinG * channelStride)) << 2), PLANE_SLACK);
-  // Depthwise 3x3 at stride 1 with padding 1 ('same'), rows of 4k >= 8 floats: read in place (depthwise3x3InPlace).
+  // Depthwise 3x3 at stride 1 with padding 1 ('same'): read in place (depthwise3x3InPlace), where the scratch
+  // holds its zero row, spare row and window (all but the smallest planes).
   const planeRow = planeW << 2;
   const inPlace3x3 = cinG == 1 && coutG < 4 && threeRuns != 0 && !directInput && strideH == 1 && strideW == 1 && padTop == 1 && padLeft == 1 &&
-    outH == h && outW == w && (w & 3) == 0 && w >= 8 &&
+    outH == h && outW == w && channelStride + PLANE_SLACK >= 2 * w + 32 &&
     load<i32>(taps) == 0 && load<i32>(taps, 12) == planeRow && load<i32>(taps, 24) == 2 * planeRow;
   if (inPlace3x3) zeroFloats(scratch, w);
   for (let n = batchStart; n < batchEnd; n++) {
@@ -773,7 +810,7 @@ export function convSlice(
           // coutG < 4 here (one input channel): each channel's 9 weights are consecutive.
           const wp = gw + ((<usize>((oc - groupFirst) * 9)) << 2);
           const out = output + ((<usize>(n * outChannels + oc)) * outPlane);
-          depthwise3x3InPlace(groupInput, out, scratch, scratch + (<usize>w << 2), h, w, wp, 4, biasAt(bias, oc));
+          depthwise3x3InPlace(groupInput, out, scratch, scratch + (<usize>w << 2), scratch + (<usize>w << 3), h, w, wp, 4, biasAt(bias, oc));
         }
         continue;
       }
