@@ -2,7 +2,7 @@
 // bench:peers measures (a pause, one untimed call, one timed call), in ONE
 // process: the planned layer on the main thread (bench:peers' "1 thread")
 // against GroupedConvEngine with 1 and 2 workers, alternating round by round.
-//   flock /tmp/groupconv-bench.lock npx tsx examples/engine-vs-main.ts [--layers shufflenet,depthwise] [--pause 20] [--rounds 15]
+//   flock /tmp/groupconv-bench.lock npx tsx examples/engine-vs-main.ts [--layers shufflenet,depthwise] [--pause 20] [--rounds 15] [--only '2 workers']
 // --pause 0 runs the calls back to back.
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,6 +15,8 @@ const { values } = parseArgs({
     layers: { type: 'string', default: 'resnext,depthwise,shufflenet' },
     pause: { type: 'string', default: '20' },
     rounds: { type: 'string', default: '15' },
+    /** Only these of main, 1 worker, 2 workers (comma-separated): e.g. '2 workers' alone, with nothing interleaved. */
+    only: { type: 'string', default: '' },
   },
 });
 const pauseMs = Number(values.pause);
@@ -51,7 +53,7 @@ for (const l of layers) {
     '1 worker': () => engineLayers[0].run(x, { out }),
     '2 workers': () => engineLayers[1].run(x, { out }),
   };
-  const names = Object.keys(calls);
+  const names = Object.keys(calls).filter((n) => !values.only || values.only.split(',').includes(n));
   const seconds: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
   for (const call of Object.values(calls)) for (let i = 0; i < 3; i++) await call();
   for (let round = 0; round < rounds; round++) {
@@ -64,7 +66,7 @@ for (const l of layers) {
       seconds[name].push(Number(process.hrtime.bigint() - start) / 1e9);
     }
   }
-  const gflops = (name: string) => layerFlops(l) / median(seconds[name]) / 1e9;
+  const gflops = (name: string) => (seconds[name]?.length ? layerFlops(l) / median(seconds[name]) / 1e9 : NaN);
   console.log(
     `${l.name.padEnd(18)}${gflops('main').toFixed(1).padStart(8)}${gflops('1 worker').toFixed(1).padStart(10)}${gflops('2 workers').toFixed(1).padStart(11)}   ${(gflops('2 workers') / gflops('main')).toFixed(2)}x`,
   );
