@@ -451,6 +451,9 @@ export function planConv(geometry: ConvGeometry, weight: Float32Array, packed?: 
 function scratchFloatsOf(g: ConvGeometry, layout: Omit<WasmLayout, 'tapsByteOffset'>): number {
   // The phase planes, 4 floats of slack (PLANE_SLACK in wasm/assembly/conv.ts),
   // then in plane mode 4 channels of plane-layout rows when they need copying out.
+  // The in-place depthwise 3x3 kernel (depthwise3x3InPlace) puts its zero row,
+  // spare row and 32-float window in the planes' place, and is used only where
+  // they fit: shrinking this would send more planes back to the padded copy.
   const copied = layout.planeMode && layout.planeWidth !== g.outWidth ? 4 * layout.positions : 0;
   return g.inChannelsPerGroup * layout.channelStride + 4 + copied;
 }

@@ -711,25 +711,6 @@ function copyOut(tmp: usize, tmpStride: usize, out: usize, outStride: usize, row
 /** Floats of zeroed slack after the phase planes, read by the extra lanes of a row's last vector. */
 const PLANE_SLACK: i32 = 4;
 
-/** Where touchLines leaves its loads' result, so the optimizer keeps them (per instance: each thread has its own). */
-let touchedBits: i32 = 0;
-
-/**
- * Reads one word of every cache line of [start, start + bytes), in order.
- * WebAssembly has no prefetch instruction: a 1x1 layer read in place has a
- * tile take 8 floats from each of its group's input channels at once (30
- * planes of 3 KiB apart for ShuffleNet), more streams than the hardware
- * prefetcher follows, so a group's first channel block waits on memory;
- * one sequential pass first brings the group's input into cache at streaming
- * speed (kernel-ab: 1.02-1.06x on shufflenet_pw_g8, batch 8).
- */
-@inline function touchLines(start: usize, bytes: usize): void {
-  let bits: i32 = 0;
-  const end = start + bytes;
-  for (let p = start; p < end; p += 64) bits ^= load<i32>(p);
-  touchedBits ^= bits;
-}
-
 
 /**
  * Computes images [batchStart, batchEnd) x output channels [ocStart, ocEnd).
@@ -815,10 +796,7 @@ export function convSlice(
         continue;
       }
       let src = scratch;
-      if (directInput) {
-        src = groupInput;
-        touchLines(groupInput, <usize>(cinG * h * w) << 2);
-      }
+      if (directInput) src = groupInput;
       else buildPlanes(groupInput, scratch, cinG, h, w, strideH, strideW, padTop, padLeft, planeH, planeW, channelStride);
       const groupFirst = g * coutG;
       const from = max(ocStart, groupFirst) - groupFirst;
