@@ -375,33 +375,8 @@ function block1Taps9(
       v128.store(np, c0); storeLanes(np + 16, c1, lanes - 4);
     }
   } else {
-    let x0 = v128.load(r0);
-    let a0 = madd(w0, x0, bv);
-    a0 = madd(w1, v128.load(r0, 4), a0);
-    a0 = madd(w2, v128.load(r0, 8), a0);
-    x0 = v128.load(r1);
-    a0 = madd(w3, x0, a0);
-    let c0 = madd(w0, x0, bv);
-    x0 = v128.load(r1, 4);
-    a0 = madd(w4, x0, a0);
-    c0 = madd(w1, x0, c0);
-    x0 = v128.load(r1, 8);
-    a0 = madd(w5, x0, a0);
-    c0 = madd(w2, x0, c0);
-    x0 = v128.load(r2);
-    a0 = madd(w6, x0, a0);
-    c0 = madd(w3, x0, c0);
-    x0 = v128.load(r2, 4);
-    a0 = madd(w7, x0, a0);
-    c0 = madd(w4, x0, c0);
-    x0 = v128.load(r2, 8);
-    a0 = madd(w8, x0, a0);
-    c0 = madd(w5, x0, c0);
-    c0 = madd(w6, v128.load(r3), c0);
-    c0 = madd(w7, v128.load(r3, 4), c0);
-    c0 = madd(w8, v128.load(r3, 8), c0);
-    storeLanes(dst, a0, min(4, lanes));
-    storeLanes(dst + outRowBytes, c0, min(4, lanes));
+    // depthwisePair's MIDDLE vector reads columns -1, 0, +1 of its rows: pointed one float in, the taps' three runs.
+    depthwisePair(r0 + 4, r1 + 4, r2 + 4, r3 + 4, dst, dst + outRowBytes, 0, MIDDLE, w0, w1, w2, w3, w4, w5, w6, w7, w8, bv, min(4, lanes));
   }
 }
 
