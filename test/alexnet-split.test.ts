@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ArgumentError, DeviceMemoryError, ExecutionError, loadSafetensors, models, resolveShapes, sharedArena, SplitAlexNet, type Conv2d, type Tensor } from '../src/index.js';
 import { DeviceState } from '../src/devices/device-state.js';
-import { alexNetLayers, deviceMemory, layerShapes, partition } from '../src/devices/partition.js';
+import { alexNetLayers, deviceMemory, layerShapes, partition } from '../src/devices/split-plan.js';
 import { convKernelKind } from '../src/kernels/plan.js';
 import { expectClose } from './support/close.js';
 

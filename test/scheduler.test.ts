@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { resolveShapes, type ConvGeometry } from '../src/conv/geometry.js';
-import { evenRuns, MIN_TASK_MACS, partitionConv, partitionImbalance, TASKS_PER_WORKER, type ConvTask, type PartitionPolicy } from '../src/scheduler/partition.js';
+import { evenRuns, MIN_TASK_MACS, partitionConv, partitionImbalance, TASKS_PER_WORKER, type ConvTask, type PartitionPolicy } from '../src/scheduler/conv-tasks.js';
 import { Random } from '../src/random.js';
 
 function geometry(batch: number, inChannels: number, outChannels: number, groups: number, size = 8, kernel = 3): ConvGeometry {

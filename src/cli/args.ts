@@ -4,10 +4,9 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ArgumentError } from '../errors.js';
-import { PRESET_NAMES, findPreset, type LayerSpec } from './presets.js';
+import { PARTITION_POLICIES, type PartitionPolicy } from '../scheduler/conv-tasks.js';
+import { PRESET_NAMES, findPreset, type LayerPreset } from './presets.js';
 
-export type Policy = 'group' | 'balanced';
-export const POLICIES: readonly Policy[] = ['group', 'balanced'];
 
 export interface MeasureSettings {
   /** Warm-up time per point, ms. */
@@ -21,13 +20,13 @@ export interface MeasureSettings {
 }
 
 export interface BenchConfig {
-  layers: LayerSpec[];
+  layers: LayerPreset[];
   /** Groups to sweep; null means each layer's own default. */
   groups: number[] | null;
   /** Batch sizes to sweep; null means each layer's own batch. */
   batches: number[] | null;
   workers: number[];
-  policies: Policy[];
+  policies: PartitionPolicy[];
   json: string | null;
   csv: string | null;
   chart: string | null;
@@ -130,20 +129,20 @@ function integerList(flag: string, text: string): number[] {
   return [...new Set(values)];
 }
 
-function parsePolicies(text: string): Policy[] {
+function parsePolicies(text: string): PartitionPolicy[] {
   const values = text.split(',').map((s) => s.trim());
   for (const value of values) {
-    if (!(POLICIES as readonly string[]).includes(value)) {
-      throw bad('policy', `unknown policy '${value}' (known: ${POLICIES.join(', ')})`);
+    if (!(PARTITION_POLICIES as readonly string[]).includes(value)) {
+      throw bad('policy', `unknown policy '${value}' (known: ${PARTITION_POLICIES.join(', ')})`);
     }
   }
-  return [...new Set(values)] as Policy[];
+  return [...new Set(values)] as PartitionPolicy[];
 }
 
-function parseLayers(values: Values): LayerSpec[] {
+function parseLayers(values: Values): LayerPreset[] {
   const shapeFlags = ['cin', 'cout', 'kernel', 'stride', 'padding', 'dilation', 'size'] as const;
   const given = shapeFlags.filter((flag) => values[flag] !== undefined);
-  let bases: LayerSpec[];
+  let bases: LayerPreset[];
   if (values.layer !== undefined) {
     const names = values.layer.split(',').map((s) => s.trim());
     bases = names.map((name) => {
@@ -160,7 +159,7 @@ function parseLayers(values: Values): LayerSpec[] {
     bases = [findPreset('alexnet-conv2')!];
   }
   if (given.length === 0) return bases;
-  const overrides: Partial<LayerSpec> = {};
+  const overrides: Partial<LayerPreset> = {};
   if (values.cin !== undefined) overrides.inChannels = integer('cin', values.cin, 1);
   if (values.cout !== undefined) overrides.outChannels = integer('cout', values.cout, 1);
   if (values.kernel !== undefined) overrides.kernel = integer('kernel', values.kernel, 1);
@@ -178,7 +177,7 @@ function parseLayers(values: Values): LayerSpec[] {
 }
 
 /** A kernel larger than the padded input has no output: reject it here, with the flags' names. */
-function checkLayerFits(layer: LayerSpec): void {
+function checkLayerFits(layer: LayerPreset): void {
   const effective = layer.dilation * (layer.kernel - 1) + 1;
   const padded = layer.size + 2 * layer.padding;
   if (effective > padded) {
@@ -226,7 +225,7 @@ export function parseBenchArgs(argv: readonly string[], cores = availableParalle
   const groups = values.groups !== undefined ? integerList('groups', values.groups) : null;
   const batches = values.batch !== undefined ? integerList('batch', values.batch) : null;
   const workers = values.workers !== undefined ? integerList('workers', values.workers).sort((a, b) => a - b) : defaultWorkerCounts(cores);
-  const policies = values.policy !== undefined ? parsePolicies(values.policy) : (['balanced'] as Policy[]);
+  const policies = values.policy !== undefined ? parsePolicies(values.policy) : (['balanced'] as PartitionPolicy[]);
 
   const measure: MeasureSettings = { ...DEFAULT_MEASURE };
   if (values.warmup !== undefined) measure.warmupMs = positiveNumber('warmup', values.warmup, true);

@@ -5,10 +5,11 @@ import { ArgumentError } from '../errors.js';
 import { planConv, releasePlan } from '../kernels/plan.js';
 import { Random } from '../random.js';
 import { zeros, dispose, type Tensor } from '../tensor/tensor.js';
-import type { BenchConfig, Policy } from './args.js';
+import type { PartitionPolicy } from '../scheduler/conv-tasks.js';
+import type { BenchConfig } from './args.js';
 import type { BenchEngine, CallProfile, EngineFactory, TaskProfile } from './engine-port.js';
 import { maximum, measure, median, medianIndex, minimum } from './measure.js';
-import { convOptions, describeLayer, inputShape, layerFlops, layerGeometry, weightShape, type LayerSpec } from './presets.js';
+import { convOptions, describeLayer, inputShape, layerFlops, layerGeometry, weightShape, type LayerPreset } from './presets.js';
 
 export interface MachineInfo {
   cpu: string;
@@ -25,7 +26,7 @@ export interface PointResult {
   batch: number;
   groups: number;
   workers: number;
-  policy: Policy;
+  policy: PartitionPolicy;
   medianMs: number;
   minMs: number;
   maxMs: number;
@@ -63,7 +64,7 @@ export interface Timeline {
   groups: number;
   outChannels: number;
   workers: number;
-  policy: Policy;
+  policy: PartitionPolicy;
   wallMs: number;
   tasks: TaskProfile[];
 }
@@ -100,7 +101,7 @@ export function machineInfo(kernel: string | null): MachineInfo {
 }
 
 interface Case {
-  layer: LayerSpec;
+  layer: LayerPreset;
   batch: number;
   groups: number;
   flops: number;
@@ -126,7 +127,7 @@ export function planCases(config: BenchConfig): { cases: Case[]; skipped: Skippe
 }
 
 /** Name of the kernel the plan picks for this geometry (the plan is released at once). */
-function kernelKind(layer: LayerSpec, groups: number): string | null {
+function kernelKind(layer: LayerPreset, groups: number): string | null {
   try {
     const geometry = layerGeometry(layer, groups, 1);
     const plan = planConv(geometry, new Float32Array(weightShape(layer, groups).reduce((a, b) => a * b, 1)));
@@ -168,7 +169,7 @@ function caseData(c: Case, seed: number): CaseData {
   };
 }
 
-const pointLabel = (c: Case, workers: number, policy: Policy) =>
+const pointLabel = (c: Case, workers: number, policy: PartitionPolicy) =>
   `${c.layer.name} batch ${c.batch} groups ${c.groups}, ${workers} worker${workers === 1 ? '' : 's'}, ${policy}`;
 
 /** Fills in speedup and efficiency against the 1-worker point of the same layer, batch, groups and policy. */
@@ -180,7 +181,7 @@ export function addSpeedups(results: PointResult[]): PointResult[] {
   });
 }
 
-function summarize(c: Case, workers: number, policy: Policy, samples: Array<{ ms: number; value: CallProfile }>): { result: PointResult; timeline: Timeline } {
+function summarize(c: Case, workers: number, policy: PartitionPolicy, samples: Array<{ ms: number; value: CallProfile }>): { result: PointResult; timeline: Timeline } {
   const times = samples.map((s) => s.ms);
   const medianMs = median(times);
   const representative = samples[medianIndex(times)].value;
@@ -206,7 +207,7 @@ function summarize(c: Case, workers: number, policy: Policy, samples: Array<{ ms
   };
 }
 
-const sortKey = (layers: LayerSpec[], r: { layer: string; batch: number; groups: number; policy: Policy; workers: number }) =>
+const sortKey = (layers: LayerPreset[], r: { layer: string; batch: number; groups: number; policy: PartitionPolicy; workers: number }) =>
   [layers.findIndex((l) => l.name === r.layer), r.batch, r.groups, r.policy === 'group' ? 0 : 1, r.workers];
 
 function compareKeys(a: number[], b: number[]): number {

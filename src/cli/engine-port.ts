@@ -5,7 +5,7 @@
 import type { Conv2dOptions } from '../conv/geometry.js';
 import type { TaskProfile as EngineTaskProfile } from '../engine/profile.js';
 import type { Tensor } from '../tensor/tensor.js';
-import type { Policy } from './args.js';
+import type { PartitionPolicy } from '../scheduler/conv-tasks.js';
 
 /** One task of a profiled call: the engine's task profile, less what the bench does not read. */
 export type TaskProfile = Pick<
@@ -38,4 +38,4 @@ export interface BenchEngine {
   kernelKind?: string;
 }
 
-export type EngineFactory = (options: { workers: number; policy: Policy }) => BenchEngine | Promise<BenchEngine>;
+export type EngineFactory = (options: { workers: number; policy: PartitionPolicy }) => BenchEngine | Promise<BenchEngine>;

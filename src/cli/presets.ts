@@ -4,7 +4,7 @@ import { convFlops, resolveShapes, type ConvGeometry } from '../conv/geometry.js
 import { ArgumentError } from '../errors.js';
 
 /** A convolution layer without weights: enough to build one and count its work. */
-export interface LayerSpec {
+export interface LayerPreset {
   name: string;
   inChannels: number;
   outChannels: number;
@@ -22,7 +22,7 @@ export interface LayerSpec {
   description: string;
 }
 
-const preset = (spec: Omit<LayerSpec, 'dilation' | 'batch'> & Partial<Pick<LayerSpec, 'dilation' | 'batch'>>): LayerSpec => ({
+const preset = (spec: Omit<LayerPreset, 'dilation' | 'batch'> & Partial<Pick<LayerPreset, 'dilation' | 'batch'>>): LayerPreset => ({
   dilation: 1,
   batch: 8,
   ...spec,
@@ -30,7 +30,7 @@ const preset = (spec: Omit<LayerSpec, 'dilation' | 'batch'> & Partial<Pick<Layer
 
 // AlexNet's shapes are the 2012 paper's (227x227 input, 96 conv1 filters),
 // where conv2, conv4 and conv5 were split across the two GPUs (groups 2).
-export const PRESETS: readonly LayerSpec[] = [
+export const PRESETS: readonly LayerPreset[] = [
   preset({ name: 'alexnet-conv1', inChannels: 3, outChannels: 96, kernel: 11, stride: 4, padding: 0, groups: 1, size: 227, defaultGroups: [1], description: 'AlexNet conv1, 11x11 stride 4 on the 227x227 image' }),
   preset({ name: 'alexnet-conv2', inChannels: 96, outChannels: 256, kernel: 5, stride: 1, padding: 2, groups: 2, size: 27, defaultGroups: [1, 2], description: 'AlexNet conv2, the layer of the two-GPU split' }),
   preset({ name: 'alexnet-conv3', inChannels: 256, outChannels: 384, kernel: 3, stride: 1, padding: 1, groups: 1, size: 13, defaultGroups: [1], description: 'AlexNet conv3, where the two GPUs exchanged activations' }),
@@ -44,19 +44,19 @@ export const PRESETS: readonly LayerSpec[] = [
 
 export const PRESET_NAMES: readonly string[] = PRESETS.map((p) => p.name);
 
-export function findPreset(name: string): LayerSpec | undefined {
+export function findPreset(name: string): LayerPreset | undefined {
   return PRESETS.find((p) => p.name === name);
 }
 
-export function inputShape(layer: LayerSpec, batch: number): number[] {
+export function inputShape(layer: LayerPreset, batch: number): number[] {
   return [batch, layer.inChannels, layer.size, layer.size];
 }
 
-export function weightShape(layer: LayerSpec, groups: number): number[] {
+export function weightShape(layer: LayerPreset, groups: number): number[] {
   return [layer.outChannels, layer.inChannels / groups, layer.kernel, layer.kernel];
 }
 
-export function convOptions(layer: LayerSpec, groups: number) {
+export function convOptions(layer: LayerPreset, groups: number) {
   return { stride: layer.stride, padding: layer.padding, dilation: layer.dilation, groups };
 }
 
@@ -65,7 +65,7 @@ export function convOptions(layer: LayerSpec, groups: number) {
  * checks it; throws the conv2d ArgumentError (e.g. channels not divisible by
  * groups) when that combination is impossible.
  */
-export function layerGeometry(layer: LayerSpec, groups: number, batch: number): ConvGeometry {
+export function layerGeometry(layer: LayerPreset, groups: number, batch: number): ConvGeometry {
   if (!Number.isInteger(groups) || groups <= 0) throw new ArgumentError('groups', `must be a positive integer, got ${groups}`);
   if (layer.inChannels % groups !== 0) {
     throw new ArgumentError('groups', `${layer.inChannels} input channels are not divisible by groups=${groups}`);
@@ -77,12 +77,12 @@ export function layerGeometry(layer: LayerSpec, groups: number, batch: number): 
 }
 
 /** FLOPs (2 x multiply-accumulates) of one call on a batch. */
-export function layerFlops(layer: LayerSpec, groups: number, batch: number): number {
+export function layerFlops(layer: LayerPreset, groups: number, batch: number): number {
   return convFlops(layerGeometry(layer, groups, batch));
 }
 
 /** One line naming the layer's shape, e.g. "96 -> 256, 5x5, pad 2, 27x27 -> 27x27". */
-export function describeLayer(layer: LayerSpec): string {
+export function describeLayer(layer: LayerPreset): string {
   const g = layerGeometry(layer, 1, 1);
   const parts = [`${layer.inChannels} -> ${layer.outChannels}`, `${layer.kernel}x${layer.kernel}`];
   if (layer.stride !== 1) parts.push(`stride ${layer.stride}`);

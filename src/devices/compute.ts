@@ -7,14 +7,14 @@
 // tap-table order whatever output channels it computes alongside.
 import { fullSlice, outputShapeOf } from '../conv/geometry.js';
 import { runPlan, type KernelPlan } from '../kernels/plan.js';
-import { relu } from '../ops/activation.js';
+import { relu } from '../ops/relu.js';
 import { linear } from '../ops/linear.js';
 import { localResponseNormChannels } from '../ops/normalization.js';
 import { maxPool2d } from '../ops/pooling.js';
-import { rangeLength, type Activation } from './activation.js';
-import type { DevicePiece } from './partition.js';
+import { rangeLength, type Activation } from './channel-range.js';
+import type { DevicePiece } from './split-plan.js';
 
-export { pieceGeometry } from './partition.js';
+export { pieceGeometry } from './split-plan.js';
 
 /** The piece's output: [N, outputs it produces, ...spatial] of the layer's whole output shape. */
 export function pieceOutputShape(piece: DevicePiece, layerOutputShape: readonly number[]): number[] {

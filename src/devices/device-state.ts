@@ -26,9 +26,9 @@ import {
 } from '../kernels/plan.js';
 import { sharedArena } from '../memory/arena.js';
 import { numel } from '../tensor/tensor.js';
-import { gather, overlap, rangeOf, type Activation } from './activation.js';
+import { gather, overlap, rangeOf, type Activation } from './channel-range.js';
 import { aliasesInput, pieceGeometry, pieceOutputShape, runPiece } from './compute.js';
-import type { DevicePiece, LayerShapes } from './partition.js';
+import type { DevicePiece, LayerShapes } from './split-plan.js';
 
 export interface LayerTiming {
   /** Milliseconds spent computing the layer. */

@@ -1,7 +1,7 @@
 // The split's report: per layer, what each device holds and spends, what
 // crosses between devices, and what two devices buy over one.
 import { formatBytes, type SplitRun } from './split-model.js';
-import type { DevicePiece } from './partition.js';
+import type { DevicePiece } from './split-plan.js';
 
 export interface SplitReport {
   model: { parameters: number; channels: number[]; hidden: number; classes: number };

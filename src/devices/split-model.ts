@@ -8,7 +8,7 @@ import { errors, ExecutionError } from '../errors.js';
 import { wasmKernelsAvailable } from '../kernels/plan.js';
 import type { AlexNet } from '../models/alexnet.js';
 import { checkTensor, type Tensor } from '../tensor/tensor.js';
-import { gather, rangeBytes, type Activation } from './activation.js';
+import { gather, rangeBytes, type Activation } from './channel-range.js';
 import { Device } from './device.js';
 import {
   alexNetLayers,
@@ -22,7 +22,7 @@ import {
   type DevicePiece,
   type LayerShapes,
   type LayerSpec,
-} from './partition.js';
+} from './split-plan.js';
 
 /** A GTX 580's memory. */
 export const GTX580_BYTES = 3 * 2 ** 30;

@@ -10,7 +10,7 @@ import { outputShapeOf, resolveConv2d, resolveShapes, type Conv2dOptions } from 
 import { errors } from '../errors.js';
 import type { ConvRunner } from '../layers/conv-runner.js';
 import { sharedArena } from '../memory/arena.js';
-import { PARTITION_POLICIES, type ConvTask, type PartitionPolicy } from '../scheduler/partition.js';
+import { PARTITION_POLICIES, type ConvTask, type PartitionPolicy } from '../scheduler/conv-tasks.js';
 import { checkTensor, dispose, isShared, numel, toShared, type Tensor } from '../tensor/tensor.js';
 import { EngineLayer, type PlanEntry } from './layer.js';
 import { buildProfile, type ConvProfile, type TaskTiming } from './profile.js';

@@ -5,7 +5,7 @@ import { checkConvOptions, type Conv2dOptions, type ConvGeometry, type ConvSlice
 import { errors } from '../errors.js';
 import { planConv, planScratchFloats, releasePlan, type KernelPlan } from '../kernels/plan.js';
 import { sharedArena } from '../memory/arena.js';
-import { partitionConv, type ConvTask, type PartitionPolicy } from '../scheduler/partition.js';
+import { partitionConv, type ConvTask, type PartitionPolicy } from '../scheduler/conv-tasks.js';
 import { checkTensor, dispose, toShared, type Tensor } from '../tensor/tensor.js';
 import type { EngineRunOptions, GroupedConvEngine, ProfiledResult } from './engine.js';
 import type { ArenaRef } from './protocol.js';

@@ -4,7 +4,7 @@
 // startMs/endMs count from the start of the call, so a per-thread timeline
 // (Gantt chart) can be drawn straight from them.
 import type { ConvGeometry } from '../conv/geometry.js';
-import type { PartitionPolicy, ConvTask } from '../scheduler/partition.js';
+import type { PartitionPolicy, ConvTask } from '../scheduler/conv-tasks.js';
 import type { TaskReport } from './protocol.js';
 
 export interface TaskProfile {

@@ -1,4 +1,4 @@
-import { conv2d } from '../conv/conv2d.js';
+import { conv2d } from '../ops/conv2d.js';
 import { checkConvOptions, convFlops, outputShapeOf, resolveShapes, type Conv2dOptions, type Padding, type Pair } from '../conv/geometry.js';
 import { errors } from '../errors.js';
 import { Random, uniformArray } from '../random.js';

@@ -1,7 +1,7 @@
 // Layers without convolutions, as torch.nn modules with PyTorch's parameter
 // names and default initialisation.
 import { errors } from '../errors.js';
-import { relu } from '../ops/activation.js';
+import { relu } from '../ops/relu.js';
 import { flatten } from '../ops/elementwise.js';
 import { linear } from '../ops/linear.js';
 import { batchNorm2d, localResponseNorm, type LocalResponseNormOptions } from '../ops/normalization.js';

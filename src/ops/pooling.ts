@@ -1,7 +1,6 @@
+import type { Pair } from '../conv/geometry.js';
 import { errors } from '../errors.js';
 import { checkTensor, outputArray, type Tensor } from '../tensor/tensor.js';
-
-type Pair = number | [number, number];
 
 export interface MaxPool2dOptions {
   kernelSize: Pair;

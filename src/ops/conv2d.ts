@@ -1,4 +1,4 @@
-import { fullSlice, outputShapeOf, resolveConv2d, type Conv2dOptions } from './geometry.js';
+import { fullSlice, outputShapeOf, resolveConv2d, type Conv2dOptions } from '../conv/geometry.js';
 import { referenceKernel } from '../kernels/reference.js';
 import { planConv, releasePlan, runPlan } from '../kernels/plan.js';
 import type { ConvKernel } from '../kernels/kernel.js';

@@ -14,7 +14,7 @@ import type { Module } from '../layers/module.js';
 import type { AlexNet } from '../models/alexnet.js';
 import { maxPool2d, type MaxPool2dOptions } from '../ops/pooling.js';
 import { numel } from '../tensor/tensor.js';
-import { overlap, rangeBytes, rangeLength, type Range } from './activation.js';
+import { overlap, rangeBytes, rangeLength, type Range } from './channel-range.js';
 
 export type LayerOp =
   | { kind: 'conv'; stride: number | [number, number]; padding: number | [number, number]; groups: number }
