@@ -120,6 +120,16 @@ export const errors = {
       `shared arena: cannot grow by ${missingBytes} bytes (capacity ${capacityBytes} bytes, limit ${maxBytes} bytes, or the system refused the memory)`,
     ),
   deviceMemory: (message: string, neededBytes: number[], budgetBytes: number) => new DeviceMemoryError(message, neededBytes, budgetBytes),
+  // Devices: a device worker driven out of order, a piece given the wrong input, a device that died.
+  deviceProtocol: (message: string) => new ExecutionError(message),
+  deviceFailed: (device: number, cause: Error) => new ExecutionError(`device ${device} failed: ${cause.message}`, { cause }),
+  deviceExited: (device: number, code: number) => new ExecutionError(`device ${device} stopped unexpectedly (exit code ${code})`),
+  deviceClosed: (device: number) => new ExecutionError(`device ${device} is closed`),
+  splitClosed: () => new ExecutionError('the split model is closed'),
+  // Shared memory and threads.
+  arenaAttached: () => new ExecutionError('this thread attached to the shared arena and cannot allocate; allocate on the main thread'),
+  arenaAttachedTwice: () => new ExecutionError('this thread already has a different shared arena'),
+  notInWorker: (entry: string) => new ExecutionError(`${entry} must run in a worker thread`),
   taskThrew: (task: TaskLocation, tasks: number, cause: unknown) =>
     new TaskError(`task ${task.index + 1} of ${tasks} (${describeTask(task)}) failed in its worker: ${reasonOf(cause)}`, task, tasks, { cause }),
   workerDied: (task: TaskLocation, tasks: number, cause: unknown) =>

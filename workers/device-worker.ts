@@ -8,6 +8,7 @@ import { parentPort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { DeviceState } from '../src/devices/device-state.js';
+import { errors } from '../src/errors.js';
 
-if (!parentPort) throw new Error('device-worker must run in a worker thread');
+if (!parentPort) throw errors.notInWorker('device-worker');
 Comlink.expose(new DeviceState(), nodeEndpoint(parentPort as never));

@@ -3,6 +3,7 @@
 // are stitched back together here; the same code runs on the host and in the
 // device workers.
 import type { Tensor } from '../tensor/tensor.js';
+import { errors } from '../errors.js';
 
 /** Half-open range [start, end) of channels (features after flatten). */
 export type Range = [number, number];
@@ -44,13 +45,13 @@ export function planeOf(shape: readonly number[]): number {
  * planes, so values are exactly the pieces' values.
  */
 export function gather(pieces: readonly Activation[], range: Range, into?: Float32Array): Activation {
-  if (pieces.length === 0) throw new Error('gather: no pieces');
+  if (pieces.length === 0) throw errors.deviceProtocol('gather: no pieces');
   const [N] = pieces[0].shape;
   const spatial = pieces[0].shape.slice(2);
   const plane = planeOf(pieces[0].shape);
   const channels = rangeLength(range);
   const size = N * channels * plane;
-  if (into && into.length !== size) throw new Error(`gather: the destination holds ${into.length} values, not ${size}`);
+  if (into && into.length !== size) throw errors.deviceProtocol(`gather: the destination holds ${into.length} values, not ${size}`);
   const data = into ?? new Float32Array(size);
   let covered = 0;
   const seen = new Uint8Array(channels);
@@ -58,7 +59,7 @@ export function gather(pieces: readonly Activation[], range: Range, into?: Float
     const within = overlap(rangeOf(piece), range);
     if (!within) continue;
     if (piece.shape[0] !== N || planeOf(piece.shape) !== plane) {
-      throw new Error(`gather: piece of shape [${piece.shape}] does not match [${pieces[0].shape}]`);
+      throw errors.deviceProtocol(`gather: piece of shape [${piece.shape}] does not match [${pieces[0].shape}]`);
     }
     const held = piece.shape[1];
     const count = rangeLength(within);
@@ -72,7 +73,7 @@ export function gather(pieces: readonly Activation[], range: Range, into?: Float
       seen[c - range[0]] = 1;
     }
   }
-  if (covered !== channels) throw new Error(`gather: pieces cover ${covered} of the ${channels} channels [${range[0]}, ${range[1]})`);
+  if (covered !== channels) throw errors.deviceProtocol(`gather: pieces cover ${covered} of the ${channels} channels [${range[0]}, ${range[1]})`);
   return { shape: [N, channels, ...spatial], data, start: range[0] };
 }
 

@@ -13,6 +13,7 @@ import { localResponseNormChannels } from '../ops/normalization.js';
 import { maxPool2d } from '../ops/pooling.js';
 import { rangeLength, type Activation } from './channel-range.js';
 import type { DevicePiece } from './split-plan.js';
+import { errors } from '../errors.js';
 
 export { pieceGeometry } from './split-plan.js';
 
@@ -45,14 +46,14 @@ export function runPiece(
   const into = out ?? undefined;
   switch (piece.op.kind) {
     case 'conv': {
-      if (!plan) throw new Error(`${piece.name}: no kernel plan for this input shape`);
+      if (!plan) throw errors.deviceProtocol(`${piece.name}: no kernel plan for this input shape`);
       const g = plan.geometry;
       const shape = outputShapeOf({ geometry: g, unbatched: false });
       if (g.batch !== x.shape[0] || g.inChannels !== x.shape[1] || g.inHeight !== x.shape[2] || g.inWidth !== x.shape[3]) {
-        throw new Error(`${piece.name}: kernel plan is for input [${g.batch}, ${g.inChannels}, ${g.inHeight}, ${g.inWidth}], got [${x.shape}]`);
+        throw errors.deviceProtocol(`${piece.name}: kernel plan is for input [${g.batch}, ${g.inChannels}, ${g.inHeight}, ${g.inWidth}], got [${x.shape}]`);
       }
       const size = shape.reduce((a, b) => a * b, 1);
-      if (out && out.length !== size) throw new Error(`${piece.name}: output buffer holds ${out.length} values, not ${size}`);
+      if (out && out.length !== size) throw errors.deviceProtocol(`${piece.name}: output buffer holds ${out.length} values, not ${size}`);
       const data = out ?? new Float32Array(size);
       runPlan(plan, x.data, piece.weight!.data, piece.bias?.data ?? null, data, fullSlice(g), scratch);
       return { shape, data, start };
@@ -68,7 +69,7 @@ export function runPiece(
       const channels = rangeLength(piece.produces);
       const shape = [x.shape[0], channels, ...x.shape.slice(2)];
       const length = shape.reduce((a, b) => a * b, 1);
-      if (out && out.length !== length) throw new Error(`${piece.name}: output buffer holds ${out.length} values, not ${length}`);
+      if (out && out.length !== length) throw errors.deviceProtocol(`${piece.name}: output buffer holds ${out.length} values, not ${length}`);
       const result = { shape, data: out ?? new Float32Array(length) };
       // Channel indices are local to the received window; the window covers the
       // whole tensor's neighbours of every produced channel, so clamping at its

@@ -29,6 +29,7 @@ import { numel } from '../tensor/tensor.js';
 import { gather, overlap, rangeOf, type Activation } from './channel-range.js';
 import { aliasesInput, pieceGeometry, pieceOutputShape, runPiece } from './compute.js';
 import type { DevicePiece, LayerShapes } from './split-plan.js';
+import { errors } from '../errors.js';
 
 export interface LayerTiming {
   /** Milliseconds spent computing the layer. */
@@ -78,7 +79,7 @@ export class DeviceState {
    * are then dropped.
    */
   load(pieces: DevicePiece[], options: DeviceLoadOptions = { kernels: wasmKernelsAvailable() ? 'wasm' : 'reference' }): number {
-    if (this.pieces.length) throw new Error('device already loaded');
+    if (this.pieces.length) throw errors.deviceProtocol('device already loaded');
     if ((options.kernels === 'wasm') !== wasmKernelsAvailable()) setForceJsKernels(options.kernels === 'reference');
     const placed: DevicePiece[] = [];
     const packed: (PackedConvWeights | null)[] = [];
@@ -112,7 +113,7 @@ export class DeviceState {
   prepare(key: string, shapes: LayerShapes[]): (string | null)[] {
     let entry = this.prepared.get(key);
     if (!entry) {
-      if (shapes.length !== this.pieces.length) throw new Error(`prepare: ${shapes.length} layer shapes for ${this.pieces.length} layers`);
+      if (shapes.length !== this.pieces.length) throw errors.deviceProtocol(`prepare: ${shapes.length} layer shapes for ${this.pieces.length} layers`);
       if (this.prepared.size >= PREPARED_SHAPES) this.unprepare(this.prepared.keys().next().value!);
       const plans: (KernelPlan | null)[] = [];
       try {
@@ -140,11 +141,11 @@ export class DeviceState {
   /** Runs layer `layer` on the own share plus `received` (pieces from other devices); keeps the result, frees the input. */
   run(layer: number, received: Activation[], key: string): LayerTiming {
     const piece = this.pieces[layer];
-    if (!piece) throw new Error(`device has no layer ${layer}`);
+    if (!piece) throw errors.deviceProtocol(`device has no layer ${layer}`);
     const own = this.activation;
-    if (!own) throw new Error('no input: call setInput first');
+    if (!own) throw errors.deviceProtocol('no input: call setInput first');
     const entry = this.prepared.get(key);
-    if (!entry) throw new Error(`no kernel plans for input shape ${key}: call prepare first`);
+    if (!entry) throw errors.deviceProtocol(`no kernel plans for input shape ${key}: call prepare first`);
     const t0 = performance.now();
     const [lo, hi] = rangeOf(own);
     let input = own;
@@ -183,8 +184,8 @@ export class DeviceState {
 
   /** A copy of channels [start, end) of the share this device holds (sent to another device or the host). */
   read(start: number, end: number): Activation {
-    if (!this.activation) throw new Error('no activation to read');
-    if (!overlap(rangeOf(this.activation), [start, end])) throw new Error(`device holds channels [${rangeOf(this.activation)}], not [${start}, ${end})`);
+    if (!this.activation) throw errors.deviceProtocol('no activation to read');
+    if (!overlap(rangeOf(this.activation), [start, end])) throw errors.deviceProtocol(`device holds channels [${rangeOf(this.activation)}], not [${start}, ${end})`);
     const piece = gather([this.activation], [start, end]);
     return Comlink.transfer(piece, [piece.data.buffer]);
   }

@@ -3,7 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { ExecutionError } from '../errors.js';
+import { errors } from '../errors.js';
 import type { DeviceState } from './device-state.js';
 
 /**
@@ -30,12 +30,12 @@ export class Device {
     // A worker that dies leaves comlink's pending calls unanswered: fail them instead.
     this.failed = new Promise<never>((_, reject) => {
       this.worker.on('error', (error) => {
-        this.failure = new ExecutionError(`device ${index} failed: ${error.message}`, { cause: error });
+        this.failure = errors.deviceFailed(index, error);
         reject(this.failure);
       });
       this.worker.on('exit', (code) => {
         if (this.closed) return;
-        this.failure ??= new ExecutionError(`device ${index} stopped unexpectedly (exit code ${code})`);
+        this.failure ??= errors.deviceExited(index, code);
         reject(this.failure);
       });
     });
@@ -45,7 +45,7 @@ export class Device {
 
   /** Runs a call on the device, failing if the device dies meanwhile. */
   async call<T>(fn: (api: Comlink.Remote<DeviceState>) => Promise<T>): Promise<T> {
-    if (this.closed) throw new ExecutionError(`device ${this.index} is closed`);
+    if (this.closed) throw errors.deviceClosed(this.index);
     if (this.failure) throw this.failure;
     return Promise.race([fn(this.api), this.failed]);
   }

@@ -4,7 +4,7 @@
 // needs the other half, and counts every byte it moves.
 import { performance } from 'node:perf_hooks';
 import * as Comlink from 'comlink';
-import { errors, ExecutionError } from '../errors.js';
+import { errors } from '../errors.js';
 import { wasmKernelsAvailable } from '../kernels/plan.js';
 import type { AlexNet } from '../models/alexnet.js';
 import { checkTensor, type Tensor } from '../tensor/tensor.js';
@@ -217,7 +217,7 @@ export class SplitAlexNet {
   }
 
   private async forwardNow(x: Tensor): Promise<Tensor> {
-    if (this.closed) throw new ExecutionError('the split model is closed');
+    if (this.closed) throw errors.splitClosed();
     const shapes = this.checkInput(x);
     const memory = deviceMemory(this.pieces, shapes, this.layers);
     checkBudget(memory, this.budgetBytes, `AlexNet at batch ${x.shape[0]} (${x.shape[2]}x${x.shape[3]})`);

@@ -54,7 +54,7 @@ export interface DevicePiece {
 
 /** Geometry of a device's convolution: its input channels, its rows of the weight, the groups those rows span. */
 export function pieceGeometry(piece: DevicePiece, inputShape: readonly number[]): ConvGeometry {
-  if (piece.op.kind !== 'conv' || !piece.weight) throw new Error(`${piece.name} is not a convolution`);
+  if (piece.op.kind !== 'conv' || !piece.weight) throw errors.deviceProtocol(`${piece.name} is not a convolution`);
   const [N, , H, W] = inputShape;
   const local = [N, rangeLength(piece.needs), H, W];
   const { stride, padding, groups } = piece.op;

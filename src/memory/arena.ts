@@ -51,7 +51,7 @@ export class SharedArena {
 
   /** Reserves `bytes` (rounded up to 64) and returns the byte offset. */
   allocate(bytes: number): number {
-    if (!this.canAllocate) throw new Error('this thread attached to the shared arena and cannot allocate; allocate on the main thread');
+    if (!this.canAllocate) throw errors.arenaAttached();
     const size = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
     let offset = -1;
     for (let i = 0; i < this.freeList.length; i++) {
@@ -174,7 +174,7 @@ let arena: SharedArena | undefined;
  * thread's arena, so views and kernels address the same bytes.
  */
 export function attachSharedArena(memory: WebAssembly.Memory): SharedArena {
-  if (arena && arena.memory !== memory) throw new Error('this thread already has a different shared arena');
+  if (arena && arena.memory !== memory) throw errors.arenaAttachedTwice();
   arena ??= new SharedArena(memory);
   return arena;
 }
