@@ -75,7 +75,6 @@ const show = (value: unknown): string => {
   return String(value);
 };
 
-export const describe = show;
 
 export const errors = {
   notATensor: (name: string, value: unknown) =>

@@ -82,10 +82,3 @@ export function uniformArray(random: Random, length: number, low: number, high: 
   for (let i = 0; i < length; i++) a[i] = random.uniform(low, high);
   return a;
 }
-
-/** A Float32Array of standard normal values. */
-export function normalArray(random: Random, length: number, scale = 1): Float32Array {
-  const a = new Float32Array(length);
-  for (let i = 0; i < length; i++) a[i] = random.normal() * scale;
-  return a;
-}

@@ -2,7 +2,6 @@
 // flatten, of features) of the whole batch. Pieces travel between devices and
 // are stitched back together here; the same code runs on the host and in the
 // device workers.
-import type { Tensor } from '../tensor/tensor.js';
 import { errors } from '../errors.js';
 
 /** Half-open range [start, end) of channels (features after flatten). */
@@ -32,7 +31,7 @@ export function rangeLength(r: Range): number {
 }
 
 /** Values per channel per sample (the product of the spatial dimensions). */
-export function planeOf(shape: readonly number[]): number {
+function planeOf(shape: readonly number[]): number {
   let p = 1;
   for (let i = 2; i < shape.length; i++) p *= shape[i];
   return p;
@@ -75,11 +74,6 @@ export function gather(pieces: readonly Activation[], range: Range, into?: Float
   }
   if (covered !== channels) throw errors.deviceProtocol(`gather: pieces cover ${covered} of the ${channels} channels [${range[0]}, ${range[1]})`);
   return { shape: [N, channels, ...spatial], data, start: range[0] };
-}
-
-/** The activation as a plain tensor (its local channels). */
-export function asTensor(a: Activation): Tensor {
-  return { shape: a.shape, data: a.data };
 }
 
 /** Bytes of `range` of an activation whose per-sample channel plane is `plane`, for a batch of N. */

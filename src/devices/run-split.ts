@@ -31,7 +31,7 @@ function median(values: number[]): number {
 }
 
 /** A seeded batch of images, values in [-1, 1), as after normalisation. */
-export function randomImages(batch: number, size: number, seed = 1): Tensor {
+function randomImages(batch: number, size: number, seed = 1): Tensor {
   const random = new Random(seed);
   const data = new Float32Array(batch * 3 * size * size);
   for (let i = 0; i < data.length; i++) data[i] = random.uniform(-1, 1);

@@ -148,7 +148,7 @@ function share(what: string, size: number, devices: number, d: number): Range {
   return [start, start + base + (d < extra ? 1 : 0)];
 }
 
-export function rows(t: { shape: number[]; data: Float32Array }, range: Range): { shape: number[]; data: Float32Array } {
+function rows(t: { shape: number[]; data: Float32Array }, range: Range): { shape: number[]; data: Float32Array } {
   const rowSize = numel(t.shape.slice(1));
   return { shape: [range[1] - range[0], ...t.shape.slice(1)], data: t.data.slice(range[0] * rowSize, range[1] * rowSize) };
 }
@@ -265,7 +265,7 @@ export interface DeviceLayerCost {
  * themselves: a Winograd layer keeps 16 transformed floats per 3x3 kernel (9
  * floats) instead of the weights; other kernels keep the weights, reordered.
  */
-export function transformedWeightBytes(piece: DevicePiece): number {
+function transformedWeightBytes(piece: DevicePiece): number {
   if (piece.op.kind !== 'conv' || !piece.weight) return 0;
   const packed = packedConvFloats(piece.weight.shape, piece.op.groups, { stride: piece.op.stride });
   return Math.max(0, packed - numel(piece.weight.shape)) * 4;

@@ -7,7 +7,7 @@ import { errors } from '../errors.js';
 
 const PAGE_BYTES = 65536;
 /** Bytes at the bottom of the memory left to WebAssembly modules (static data, stack). */
-export const RESERVED_LOW_BYTES = 1 << 20;
+const RESERVED_LOW_BYTES = 1 << 20;
 const ALIGN = 64;
 const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit
 
