@@ -67,6 +67,8 @@ const describeTask = (t: TaskLocation): string => {
   return `${groups}, output channels [${t.outChannelStart}, ${t.outChannelEnd}), images [${t.batchStart}, ${t.batchEnd})`;
 };
 
+const formatGiB = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+
 const reasonOf = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause));
 
 const show = (value: unknown): string => {
@@ -126,6 +128,8 @@ export const errors = {
   deviceClosed: (device: number) => new ExecutionError(`device ${device} is closed`),
   splitClosed: () => new ExecutionError('the split model is closed'),
   // Shared memory and threads.
+  tensorTooLarge: (name: string, shape: number[], bytes: number, maxBytes: number) =>
+    new ArgumentError(name, `shape ${show(shape)} would take ${formatGiB(bytes)} (${bytes} bytes), more than one tensor can hold here (${formatGiB(maxBytes)})`),
   arenaAttached: () => new ExecutionError('this thread attached to the shared arena and cannot allocate; allocate on the main thread'),
   arenaAttachedTwice: () => new ExecutionError('this thread already has a different shared arena'),
   notInWorker: (entry: string) => new ExecutionError(`${entry} must run in a worker thread`),

@@ -1,5 +1,5 @@
 import { errors } from '../errors.js';
-import { checkTensor } from '../tensor/tensor.js';
+import { checkAllocatable, checkTensor } from '../tensor/tensor.js';
 
 export type Pair = number | [number, number];
 export type Padding = Pair | 'same' | 'valid';
@@ -185,7 +185,10 @@ export function resolveShapes(
     outWidth: Math.floor((paddedW - effectiveW) / stride[1]) + 1,
     hasBias: biasShape !== null,
   };
-  return { geometry, unbatched };
+  const resolved = { geometry, unbatched };
+  // An output no allocation can hold fails here, naming its shape, before anything runs or is allocated.
+  checkAllocatable('output', outputShapeOf(resolved));
+  return resolved;
 }
 
 export function outputShapeOf(resolved: ResolvedConv): number[] {

@@ -10,6 +10,12 @@ const PAGE_BYTES = 65536;
 const RESERVED_LOW_BYTES = 1 << 20;
 const ALIGN = 64;
 const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit
+/**
+ * The most one tensor can hold: the arena's addressable bytes above its
+ * reserved low part. Shared tensors live there, and the WebAssembly kernels
+ * stage every operand there, so a larger tensor could never be computed.
+ */
+export const MAX_TENSOR_BYTES = MAX_PAGES * PAGE_BYTES - RESERVED_LOW_BYTES;
 
 interface Block {
   offset: number;

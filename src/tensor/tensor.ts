@@ -1,5 +1,5 @@
 import { errors } from '../errors.js';
-import { sharedArena } from '../memory/arena.js';
+import { MAX_TENSOR_BYTES, sharedArena } from '../memory/arena.js';
 
 /** An NCHW float32 tensor: row-major `data` of exactly `shape`'s size. Any object of this form is accepted. */
 export interface Tensor {
@@ -66,6 +66,16 @@ export function clone(t: Tensor, options: AllocationOptions = {}): Tensor {
   const copy = zeros(t.shape, options);
   copy.data.set(t.data);
   return copy;
+}
+
+/**
+ * Checks, before anything is allocated, that a tensor of this shape can exist
+ * here (at most MAX_TENSOR_BYTES); `name` is what the error names.
+ */
+export function checkAllocatable(name: string, shape: readonly number[]): readonly number[] {
+  const bytes = numel(shape) * 4;
+  if (bytes > MAX_TENSOR_BYTES) throw errors.tensorTooLarge(name, [...shape], bytes, MAX_TENSOR_BYTES);
+  return shape;
 }
 
 function checkShape(name: string, shape: unknown): number[] {
