@@ -127,6 +127,8 @@ export const errors = {
   deviceExited: (device: number, code: number) => new ExecutionError(`device ${device} stopped unexpectedly (exit code ${code})`),
   deviceClosed: (device: number) => new ExecutionError(`device ${device} is closed`),
   splitClosed: () => new ExecutionError('the split model is closed'),
+  devicePassFailed: (device: number, layer: string, cause: unknown) =>
+    new ExecutionError(`the forward pass failed on device ${device} at ${layer}: ${reasonOf(cause)}`, { cause }),
   // Shared memory and threads.
   tensorTooLarge: (name: string, shape: number[], bytes: number, maxBytes: number) =>
     new ArgumentError(name, `shape ${show(shape)} would take ${formatGiB(bytes)} (${bytes} bytes), more than one tensor can hold here (${formatGiB(maxBytes)})`),

@@ -9,8 +9,10 @@ export interface SplitReport {
   inputSize: number;
   budgetBytes: number;
   linkGbps: number | null;
-  /** Median wall time of the forward pass over the repeats, in ms. */
+  /** Median wall time of the forward pass over the timed passes, in ms. */
   wallMs: number;
+  /** Untimed passes before the timed ones (compiling and planning happen in the first), and timed passes. */
+  passes: { warmup: number; timed: number };
   run: SplitRun;
   /** Parameters and weight bytes of each device, whole model. */
   deviceWeights: { parameters: number; weightBytes: number }[];
@@ -88,7 +90,8 @@ export function formatSplitReport(report: SplitReport): string {
         ` measured peak of its own memory: ${formatBytes(run.memoryPeakBytes[m.device])}`,
     );
   }
-  lines.push(`forward pass: ${ms(report.wallMs)} ms on ${D} device${D > 1 ? 's' : ''} (median)`);
+  const { warmup, timed } = report.passes;
+  lines.push(`forward pass: ${ms(report.wallMs)} ms on ${D} device${D > 1 ? 's' : ''} (median of ${timed} pass${timed > 1 ? 'es' : ''}${warmup ? ` after ${warmup} untimed` : ', the first one cold'})`);
   if (report.baseline) {
     if (report.baseline.refused) lines.push(`1 device under the budget: refused (${report.baseline.refused})`);
     lines.push(

@@ -235,19 +235,21 @@ export class SplitAlexNet {
       const t0 = performance.now();
       const transfers = transfersInto(this.pieces, layer);
       // Read every piece before any device overwrites its activation with this layer's output.
+      const spec = this.layers[layer];
+      // A device that throws or dies fails the pass, naming itself and the layer it was at.
+      const at = <T>(d: number, work: Promise<T>): Promise<T> => work.catch((error: unknown) => Promise.reject(errors.devicePassFailed(d, `${spec.label} (${spec.name})`, error)));
       const received = await Promise.all(
-        transfers.map((list) => Promise.all(list.map((t) => this.devices[t.from].call((api) => api.read(t.range[0], t.range[1]))))),
+        transfers.map((list) => Promise.all(list.map((t) => at(t.from, this.devices[t.from].call((api) => api.read(t.range[0], t.range[1])))))),
       );
       const timings = await Promise.all(
         this.devices.map(async (device, d) => {
           const linkMs = Number.isFinite(this.linkGbps) ? ((costs[layer][d].receivedBytes * 8) / (this.linkGbps * 1e9)) * 1000 : 0;
           if (linkMs > 0) await sleep(linkMs);
           const pieces = received[d];
-          const timing = await device.call((api) => api.run(layer, Comlink.transfer(pieces, pieces.map((p) => p.data.buffer)), key));
+          const timing = await at(d, device.call((api) => api.run(layer, Comlink.transfer(pieces, pieces.map((p) => p.data.buffer)), key)));
           return { ...costs[layer][d], ...timing, linkMs };
         }),
       );
-      const spec = this.layers[layer];
       layers.push({ name: spec.name, label: spec.label, kernel: kinds[0][layer], wallMs: performance.now() - t0, devices: timings });
     }
     const last = this.pieces.map((p) => p[p.length - 1].produces);
