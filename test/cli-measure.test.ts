@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { measure, median, medianIndex } from '../src/cli/measure.js';
+import { measure } from '../src/cli/measure.js';
+import { median, medianIndex } from '../src/statistics.js';
 
 /** A deterministic clock: each call of a run advances it by that run's cost. */
 function fakeClock() {

@@ -8,7 +8,8 @@ import { zeros, dispose, type Tensor } from '../tensor/tensor.js';
 import type { PartitionPolicy } from '../scheduler/conv-tasks.js';
 import type { BenchConfig } from './args.js';
 import type { BenchEngine, CallProfile, EngineFactory, TaskProfile } from './engine-port.js';
-import { maximum, measure, median, medianIndex, minimum } from './measure.js';
+import { maximum, median, medianIndex, minimum } from '../statistics.js';
+import { measure } from './measure.js';
 import { convOptions, describeLayer, inputShape, layerFlops, layerGeometry, weightShape, type LayerPreset } from './presets.js';
 
 export interface MachineInfo {
