@@ -149,4 +149,10 @@ export const errors = {
   engineClosed: () => new ExecutionError('the GroupedConvEngine is closed; create a new engine to run more convolutions'),
   closedWhileRunning: () => new ExecutionError('the GroupedConvEngine was closed while this call was running; its result was discarded'),
   layerClosed: () => new ExecutionError('this engine layer was closed; prepare it again with engine.layer(weight, bias, options)'),
+  // The CLI (src/cli) and the benchmarks (bench/): a mistake in a command-line
+  // flag, named as the user typed it, printed as one line with exit code 2.
+  badFlag: (flag: string, message: string) => new ArgumentError(flag, message),
+  /** A layer preset swept at a groups value its channels cannot be split by. */
+  presetChannelsNotDivisible: (which: 'input' | 'output', channels: number, groups: number) =>
+    new ArgumentError('groups', `${channels} ${which} channels are not divisible by groups=${groups}`),
 };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { measure, median, medianIndex } from '../src/cli/measure.js';
+import { measure } from '../src/cli/measure.js';
+import { median, medianIndex, quantile } from '../src/statistics.js';
 
 /** A deterministic clock: each call of a run advances it by that run's cost. */
 function fakeClock() {
@@ -23,6 +24,13 @@ describe('measurement harness', () => {
     expect(median([4, 1, 3, 2])).toBe(2.5);
     expect(Number.isNaN(median([]))).toBe(true);
     expect(medianIndex([10, 30, 20])).toBe(2);
+  });
+
+  it('quantiles by nearest rank: always one of the values (the peers bench\'s quartiles)', () => {
+    const rounds = [0.9, 1.3, 1.1, 1.0, 1.2];
+    expect([0, 0.25, 0.5, 0.75, 1].map((q) => quantile(rounds, q))).toEqual([0.9, 1.0, 1.1, 1.2, 1.3]);
+    expect(quantile([4, 1, 3, 2], 0.5)).toBe(3);
+    expect(Number.isNaN(quantile([], 0.5))).toBe(true);
   });
 
   it('repeats until the minimum time when runs are fast', async () => {

@@ -1,11 +1,36 @@
 import type { Element } from '@xmldom/xmldom';
 import { describe, expect, it } from 'vitest';
+import type { Timeline } from '../src/cli/bench.js';
 import { niceTicks, representativeTimeline, toSvg } from '../src/cli/report/svg.js';
 import { sampleReport } from './support/bench-report.js';
 import { parseSvg } from './support/svg.js';
 
 const byClass = (root: { getElementsByTagName(name: string): ArrayLike<Element> }, tag: string, cls: string) =>
   Array.from(root.getElementsByTagName(tag)).filter((e) => (e.getAttribute('class') ?? '').split(' ').includes(cls));
+
+/** A policy-'group' run: one task per group, dealt round-robin to the workers' threads. */
+function groupPerTaskTimeline(groups: number, workers: number): Timeline {
+  const channelsPerGroup = 4;
+  const tasks = Array.from({ length: groups }, (_, g) => {
+    const slot = Math.floor(g / workers);
+    return {
+      task: g,
+      groupStart: g,
+      groupEnd: g + 1,
+      outChannelStart: g * channelsPerGroup,
+      outChannelEnd: (g + 1) * channelsPerGroup,
+      batchStart: 0,
+      batchEnd: 8,
+      macs: 1000,
+      threadId: 10 + (g % workers),
+      queueWaitMs: slot,
+      computeMs: 1,
+      startMs: slot,
+      endMs: slot + 1,
+    };
+  });
+  return { layer: 'resnext-conv', batch: 8, groups, outChannels: groups * channelsPerGroup, workers, policy: 'group', wallMs: Math.ceil(groups / workers), tasks };
+}
 
 describe('SVG chart', () => {
   it('is well-formed XML, an <svg> with a size', () => {
@@ -66,6 +91,32 @@ describe('SVG chart', () => {
     expect(bars[0].getAttribute('y')).not.toBe(bars[1].getAttribute('y'));
     const labels = Array.from(gantt[0].getElementsByTagName('text')).map((t) => t.textContent);
     expect(labels).toEqual(expect.arrayContaining(['worker 1', 'worker 2', 'group 0', 'group 1', 'time since the call started (ms)']));
+  });
+
+  it('the timeline legend has an entry, inside the SVG, for every colour of every group count on every worker count', () => {
+    for (let groups = 1; groups <= 64; groups++) {
+      for (let workers = 1; workers <= 4; workers++) {
+        const report = sampleReport();
+        report.timelines = [groupPerTaskTimeline(groups, workers)];
+        const doc = parseSvg(toSvg(report));
+        const height = Number(doc.documentElement!.getAttribute('height'));
+        const gantt = byClass(doc, 'g', 'gantt')[0];
+        const rects = Array.from(gantt.getElementsByTagName('rect'));
+        const colours = new Set(byClass(gantt, 'rect', 'task').map((r) => r.getAttribute('fill')));
+        const where = `${groups} groups on ${workers} workers`;
+        for (const colour of colours) {
+          const swatch = rects.find((r) => r.getAttribute('class') === null && r.getAttribute('fill') === colour);
+          expect(swatch, `${where}: legend swatch for ${colour}`).toBeDefined();
+          expect(Number(swatch!.getAttribute('y')) + Number(swatch!.getAttribute('height')), `${where}: swatch ${colour}`).toBeLessThanOrEqual(height);
+          let label = swatch!.nextSibling!;
+          while (label.nodeType !== label.ELEMENT_NODE) label = label.nextSibling!;
+          expect(label.textContent, `${where}: label of ${colour}`).toMatch(/^groups? \d/);
+          expect(Number((label as Element).getAttribute('y')), `${where}: label of ${colour}`).toBeLessThanOrEqual(height);
+        }
+        const queued = Array.from(gantt.getElementsByTagName('text')).find((t) => t.textContent === 'queued')!;
+        expect(Number(queued.getAttribute('y')), `${where}: 'queued'`).toBeLessThanOrEqual(height);
+      }
+    }
   });
 
   it('without timelines or a 1-worker point it still renders, and says why a panel is empty', () => {

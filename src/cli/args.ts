@@ -3,7 +3,7 @@
 // as one line with exit code 2.
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { ArgumentError } from '../errors.js';
+import { errors, type ArgumentError } from '../errors.js';
 import { PARTITION_POLICIES, type PartitionPolicy } from '../scheduler/conv-tasks.js';
 import { PRESET_NAMES, findPreset, type LayerPreset } from './presets.js';
 
@@ -96,7 +96,7 @@ Output:
 
 export type ParsedBench = { help: true } | { help: false; config: BenchConfig };
 
-const bad = (flag: string, message: string) => new ArgumentError(`--${flag}`, message);
+const bad = (flag: string, message: string) => errors.badFlag(`--${flag}`, message);
 
 function integer(flag: string, text: string, minimum: number): number {
   const trimmed = text.trim();
@@ -191,20 +191,20 @@ function translateParseError(error: unknown): ArgumentError {
   switch (e.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
       const flag = /'([^']+)'/.exec(message)?.[1] ?? message;
-      return new ArgumentError(flag, `unknown option (see groupconv bench --help)`);
+      return errors.badFlag(flag, `unknown option (see groupconv bench --help)`);
     }
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
       const flag = /--[\w-]+/.exec(message)?.[0] ?? 'option';
-      if (/ambiguous/.test(message)) return new ArgumentError(flag, `needs a value (one starting with '-' is written ${flag}=VALUE)`);
-      if (/does not take an argument/.test(message)) return new ArgumentError(flag, 'takes no value');
-      return new ArgumentError(flag, 'needs a value');
+      if (/ambiguous/.test(message)) return errors.badFlag(flag, `needs a value (one starting with '-' is written ${flag}=VALUE)`);
+      if (/does not take an argument/.test(message)) return errors.badFlag(flag, 'takes no value');
+      return errors.badFlag(flag, 'needs a value');
     }
     case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL': {
       const arg = /'([^']*)'/.exec(message)?.[1] ?? '';
-      return new ArgumentError('bench', `unexpected argument '${arg}' (options start with --)`);
+      return errors.badFlag('bench', `unexpected argument '${arg}' (options start with --)`);
     }
     default:
-      return new ArgumentError('bench', message.split('\n')[0]);
+      return errors.badFlag('bench', message.split('\n')[0]);
   }
 }
 

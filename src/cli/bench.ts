@@ -1,14 +1,16 @@
 // The benchmark sweep: every (layer, batch, groups) case at every (policy,
 // workers) point, timed on the engine, turned into results a report can print.
 import { cpus, availableParallelism } from 'node:os';
+import { GroupedConvEngine } from '../engine/engine.js';
+import type { ConvProfile, TaskProfile } from '../engine/profile.js';
 import { ArgumentError } from '../errors.js';
 import { planConv, releasePlan } from '../kernels/plan.js';
 import { Random } from '../random.js';
 import { zeros, dispose, type Tensor } from '../tensor/tensor.js';
 import type { PartitionPolicy } from '../scheduler/conv-tasks.js';
 import type { BenchConfig } from './args.js';
-import type { BenchEngine, CallProfile, EngineFactory, TaskProfile } from './engine-port.js';
-import { maximum, measure, median, medianIndex, minimum } from './measure.js';
+import { maximum, median, medianIndex, minimum } from '../statistics.js';
+import { measure } from './measure.js';
 import { convOptions, describeLayer, inputShape, layerFlops, layerGeometry, weightShape, type LayerPreset } from './presets.js';
 
 export interface MachineInfo {
@@ -181,7 +183,7 @@ export function addSpeedups(results: PointResult[]): PointResult[] {
   });
 }
 
-function summarize(c: Case, workers: number, policy: PartitionPolicy, samples: Array<{ ms: number; value: CallProfile }>): { result: PointResult; timeline: Timeline } {
+function summarize(c: Case, workers: number, policy: PartitionPolicy, samples: Array<{ ms: number; value: ConvProfile }>): { result: PointResult; timeline: Timeline } {
   const times = samples.map((s) => s.ms);
   const medianMs = median(times);
   const representative = samples[medianIndex(times)].value;
@@ -220,11 +222,7 @@ function compareKeys(a: number[], b: number[]): number {
  * before timing; each case's tensors live in shared memory so no call copies
  * its input, and every call writes into the same output.
  */
-export async function runBench(
-  config: BenchConfig,
-  createEngine: EngineFactory,
-  progress: BenchProgress = silentProgress,
-): Promise<BenchReport> {
+export async function runBench(config: BenchConfig, progress: BenchProgress = silentProgress): Promise<BenchReport> {
   const { cases, skipped } = planCases(config);
   const layers: LayerInfo[] = config.layers.map((layer) => {
     const firstGroups = cases.find((c) => c.layer === layer)?.groups ?? 1;
@@ -244,7 +242,7 @@ export async function runBench(
     for (const policy of config.policies) {
       for (const workers of config.workers) {
         if (cases.length === 0) continue;
-        const engine: BenchEngine = await createEngine({ workers, policy });
+        const engine = new GroupedConvEngine({ workers, policy });
         try {
           await engine.warmup();
           for (let ci = 0; ci < cases.length; ci++) {
@@ -260,7 +258,7 @@ export async function runBench(
             try {
               measured = await measure(run, { ...config.measure, shareMs, warmupProxy: proxy });
             } finally {
-              layer.close?.();
+              layer.close();
             }
             budgetLeft -= measured.samples.reduce((sum, s) => sum + s.ms, 0);
             const { result, timeline } = summarize(c, workers, policy, measured.samples);

@@ -8,9 +8,8 @@ import { alexnetCommand } from './commands/alexnet.js';
 import { benchCommand } from './commands/bench.js';
 import { inferCommand } from './commands/infer.js';
 import type { CliIO, Command } from './commands/command.js';
-import { createEngine } from './engine.js';
 
-export const COMMANDS: readonly Command[] = [benchCommand(createEngine), alexnetCommand, inferCommand];
+export const COMMANDS: readonly Command[] = [benchCommand, alexnetCommand, inferCommand];
 
 export function topUsage(commands: readonly Command[] = COMMANDS): string {
   const width = Math.max(...commands.map((c) => c.name.length));

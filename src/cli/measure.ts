@@ -2,6 +2,7 @@
 // minimum count and a minimum time are reached, unless the point's share of
 // the sweep's time budget runs out first (slow kernels still finish, with
 // fewer runs, never fewer than one).
+import { median } from '../statistics.js';
 
 export interface MeasureOptions {
   /** Warm-up time, ms. */
@@ -36,29 +37,6 @@ export interface Measurement<T> {
   warmupMs: number;
   /** True when the budget, not minRuns/minTime, ended the timed runs. */
   budgetLimited: boolean;
-}
-
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-export function minimum(values: readonly number[]): number {
-  return values.length === 0 ? NaN : Math.min(...values);
-}
-
-export function maximum(values: readonly number[]): number {
-  return values.length === 0 ? NaN : Math.max(...values);
-}
-
-/** The index of the sample closest to the median (the "representative" run). */
-export function medianIndex(values: readonly number[]): number {
-  const m = median(values);
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (Math.abs(values[i] - m) < Math.abs(values[best] - m)) best = i;
-  return best;
 }
 
 export async function measure<T>(runOnce: () => Promise<T>, options: MeasureOptions): Promise<Measurement<T>> {

@@ -1,7 +1,7 @@
 // The layers `groupconv bench` knows by name: the convolutions that made
 // grouped convolution matter, from AlexNet's two-GPU split to depthwise.
 import { convFlops, resolveShapes, type ConvGeometry } from '../conv/geometry.js';
-import { ArgumentError } from '../errors.js';
+import { errors } from '../errors.js';
 
 /** A convolution layer without weights: enough to build one and count its work. */
 export interface LayerPreset {
@@ -66,12 +66,12 @@ export function convOptions(layer: LayerPreset, groups: number) {
  * groups) when that combination is impossible.
  */
 export function layerGeometry(layer: LayerPreset, groups: number, batch: number): ConvGeometry {
-  if (!Number.isInteger(groups) || groups <= 0) throw new ArgumentError('groups', `must be a positive integer, got ${groups}`);
+  if (!Number.isInteger(groups) || groups <= 0) throw errors.notPositiveInteger('groups', groups);
   if (layer.inChannels % groups !== 0) {
-    throw new ArgumentError('groups', `${layer.inChannels} input channels are not divisible by groups=${groups}`);
+    throw errors.presetChannelsNotDivisible('input', layer.inChannels, groups);
   }
   if (layer.outChannels % groups !== 0) {
-    throw new ArgumentError('groups', `${layer.outChannels} output channels are not divisible by groups=${groups}`);
+    throw errors.presetChannelsNotDivisible('output', layer.outChannels, groups);
   }
   return resolveShapes(inputShape(layer, batch), weightShape(layer, groups), null, convOptions(layer, groups)).geometry;
 }

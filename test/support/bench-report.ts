@@ -29,8 +29,8 @@ const timeline: Timeline = {
   policy: 'group',
   wallMs: 500,
   tasks: [
-    { groupStart: 0, groupEnd: 1, outChannelStart: 0, outChannelEnd: 128, batchStart: 0, batchEnd: 8, threadId: 7, queueWaitMs: 0.5, computeMs: 480, startMs: 1, endMs: 481 },
-    { groupStart: 1, groupEnd: 2, outChannelStart: 128, outChannelEnd: 256, batchStart: 0, batchEnd: 8, threadId: 8, queueWaitMs: 0.25, computeMs: 490, startMs: 1.5, endMs: 491.5 },
+    { task: 0, groupStart: 0, groupEnd: 1, outChannelStart: 0, outChannelEnd: 128, batchStart: 0, batchEnd: 8, macs: 895_795_200, threadId: 7, queueWaitMs: 0.5, computeMs: 480, startMs: 1, endMs: 481 },
+    { task: 1, groupStart: 1, groupEnd: 2, outChannelStart: 128, outChannelEnd: 256, batchStart: 0, batchEnd: 8, macs: 895_795_200, threadId: 8, queueWaitMs: 0.25, computeMs: 490, startMs: 1.5, endMs: 491.5 },
   ],
 };
 

@@ -3,7 +3,7 @@
 // split over one device.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ArgumentError, DeviceMemoryError } from '../../errors.js';
+import { ArgumentError, DeviceMemoryError, errors } from '../../errors.js';
 import { loadSafetensors } from '../../io/safetensors.js';
 import { formatSplitReport } from '../../devices/report.js';
 import { runAlexNetSplit } from '../../devices/run-split.js';
@@ -57,7 +57,7 @@ function parse(argv: readonly string[]) {
   try {
     return parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: false, strict: true }).values;
   } catch (error) {
-    throw new ArgumentError('arguments', (error as Error).message.split('\n')[0]);
+    throw errors.badFlag('arguments', (error as Error).message.split('\n')[0]);
   }
 }
 
@@ -81,7 +81,7 @@ export async function alexnetCommandRun(argv: readonly string[], io: CliIO): Pro
     try {
       model = AlexNet.fromStateDict(loadSafetensors(weights));
     } catch (error) {
-      if (error instanceof ArgumentError) throw new ArgumentError('--weights', `${weights}: ${error.message}`);
+      if (error instanceof ArgumentError) throw errors.badFlag('--weights', `${weights}: ${error.message}`);
       throw error;
     }
   } else model = new AlexNet({ seed });
@@ -109,7 +109,7 @@ export async function alexnetCommandRun(argv: readonly string[], io: CliIO): Pro
       io.stderr.write(`groupconv alexnet: refused: ${error.message}\n`);
       return 1;
     }
-    if (error instanceof ArgumentError && error.argument === 'devices') throw new ArgumentError('--devices', error.message.slice(error.argument.length + 2));
+    if (error instanceof ArgumentError && error.argument === 'devices') throw errors.badFlag('--devices', error.message.slice(error.argument.length + 2));
     throw error;
   }
 }

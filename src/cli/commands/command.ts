@@ -3,7 +3,7 @@
 // exit code. main.ts dispatches through a table of these.
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { ArgumentError } from '../../errors.js';
+import { errors } from '../../errors.js';
 import type { ProgressStream } from '../progress.js';
 
 export interface CliIO {
@@ -23,19 +23,19 @@ export interface Command {
 export function checkWritable(flag: string, path: string): void {
   const absolute = resolve(path);
   if (existsSync(absolute)) {
-    if (statSync(absolute).isDirectory()) throw new ArgumentError(flag, `'${path}' is a directory`);
+    if (statSync(absolute).isDirectory()) throw errors.badFlag(flag, `'${path}' is a directory`);
     try {
       accessSync(absolute, constants.W_OK);
     } catch {
-      throw new ArgumentError(flag, `'${path}' is not writable`);
+      throw errors.badFlag(flag, `'${path}' is not writable`);
     }
     return;
   }
   const dir = dirname(absolute);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ArgumentError(flag, `directory '${dirname(path)}' does not exist`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw errors.badFlag(flag, `directory '${dirname(path)}' does not exist`);
   try {
     accessSync(dir, constants.W_OK);
   } catch {
-    throw new ArgumentError(flag, `directory '${dirname(path)}' is not writable`);
+    throw errors.badFlag(flag, `directory '${dirname(path)}' is not writable`);
   }
 }

@@ -1,7 +1,7 @@
 // `groupconv infer`: a model's forward pass on tensors from .safetensors files.
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { ArgumentError } from '../../errors.js';
+import { ArgumentError, errors } from '../../errors.js';
 import { loadSafetensors, saveSafetensors } from '../../io/safetensors.js';
 import { GIB, SplitAlexNet } from '../../devices/split-model.js';
 import { AlexNet } from '../../models/alexnet.js';
@@ -38,7 +38,7 @@ const OPTIONS = {
 } as const;
 
 function required<T>(flag: string, value: T | undefined): T {
-  if (value === undefined) throw new ArgumentError(flag, 'is required (see groupconv infer --help)');
+  if (value === undefined) throw errors.badFlag(flag, 'is required (see groupconv infer --help)');
   return value;
 }
 
@@ -46,7 +46,7 @@ function load(flag: string, path: string): Record<string, Tensor> {
   try {
     return loadSafetensors(path);
   } catch (error) {
-    if (error instanceof ArgumentError) throw new ArgumentError(flag, error.message);
+    if (error instanceof ArgumentError) throw errors.badFlag(flag, error.message);
     throw error;
   }
 }
@@ -56,14 +56,14 @@ export async function inferCommandRun(argv: readonly string[], io: CliIO): Promi
   try {
     values = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: false, strict: true }).values;
   } catch (error) {
-    throw new ArgumentError('arguments', (error as Error).message.split('\n')[0]);
+    throw errors.badFlag('arguments', (error as Error).message.split('\n')[0]);
   }
   if (values.help) {
     io.stdout.write(INFER_USAGE);
     return 0;
   }
   const modelName = required('--model', values.model);
-  if (!(MODELS as readonly string[]).includes(modelName)) throw new ArgumentError('--model', `unknown model '${modelName}' (known: ${MODELS.join(', ')})`);
+  if (!(MODELS as readonly string[]).includes(modelName)) throw errors.badFlag('--model', `unknown model '${modelName}' (known: ${MODELS.join(', ')})`);
   const weightsPath = readableFile('--weights', required('--weights', values.weights))!;
   const inputPath = readableFile('--input', required('--input', values.input))!;
   const outPath = required('--out', values.out);
@@ -73,15 +73,15 @@ export async function inferCommandRun(argv: readonly string[], io: CliIO): Promi
 
   const inputs = load('--input', inputPath);
   const input = inputs.input;
-  if (!input) throw new ArgumentError('--input', `${inputPath} has no tensor named 'input' (it has: ${Object.keys(inputs).join(', ') || 'none'})`);
+  if (!input) throw errors.badFlag('--input', `${inputPath} has no tensor named 'input' (it has: ${Object.keys(inputs).join(', ') || 'none'})`);
   let model: AlexNet;
   try {
     model = AlexNet.fromStateDict(load('--weights', weightsPath));
   } catch (error) {
-    if (error instanceof ArgumentError && !error.argument.startsWith('--')) throw new ArgumentError('--weights', error.message);
+    if (error instanceof ArgumentError && !error.argument.startsWith('--')) throw errors.badFlag('--weights', error.message);
     throw error;
   }
-  if (input.shape.length !== 4 || input.shape[1] !== 3) throw new ArgumentError('--input', `tensor 'input' must be [N, 3, H, W], got [${input.shape}]`);
+  if (input.shape.length !== 4 || input.shape[1] !== 3) throw errors.badFlag('--input', `tensor 'input' must be [N, 3, H, W], got [${input.shape}]`);
 
   const split = await SplitAlexNet.create(model, {
     devices,
@@ -89,7 +89,7 @@ export async function inferCommandRun(argv: readonly string[], io: CliIO): Promi
     inputSize: input.shape[2],
     budgetBytes: budgetGiB * GIB,
   }).catch((error) => {
-    if (error instanceof ArgumentError && error.argument === 'devices') throw new ArgumentError('--devices', error.message.slice(error.argument.length + 2));
+    if (error instanceof ArgumentError && error.argument === 'devices') throw errors.badFlag('--devices', error.message.slice(error.argument.length + 2));
     throw error;
   });
   try {
@@ -98,7 +98,7 @@ export async function inferCommandRun(argv: readonly string[], io: CliIO): Promi
     try {
       output = await split.forward(input);
     } catch (error) {
-      if (error instanceof ArgumentError && error.argument === 'x.shape') throw new ArgumentError('--input', error.message);
+      if (error instanceof ArgumentError && error.argument === 'x.shape') throw errors.badFlag('--input', error.message);
       throw error;
     }
     saveSafetensors(outPath, { output });

@@ -1,25 +1,25 @@
 // Number and file flags shared by `groupconv alexnet` and `groupconv infer`:
 // each mistake is an ArgumentError naming the flag (one line, exit code 2).
 import { existsSync, statSync } from 'node:fs';
-import { ArgumentError } from '../../errors.js';
+import { errors } from '../../errors.js';
 
 export function positiveInteger(flag: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n <= 0) throw new ArgumentError(flag, `expected a positive integer, got '${value}'`);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n <= 0) throw errors.badFlag(flag, `expected a positive integer, got '${value}'`);
   return n;
 }
 
 export function positiveNumber(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new ArgumentError(flag, `expected a positive number, got '${value}'`);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw errors.badFlag(flag, `expected a positive number, got '${value}'`);
   return n;
 }
 
 export function readableFile(flag: string, path: string | undefined): string | undefined {
   if (path === undefined) return undefined;
-  if (!existsSync(path)) throw new ArgumentError(flag, `file '${path}' does not exist`);
-  if (!statSync(path).isFile()) throw new ArgumentError(flag, `'${path}' is not a file`);
+  if (!existsSync(path)) throw errors.badFlag(flag, `file '${path}' does not exist`);
+  if (!statSync(path).isFile()) throw errors.badFlag(flag, `'${path}' is not a file`);
   return path;
 }

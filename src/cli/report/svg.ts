@@ -9,6 +9,8 @@ const WIDTH = 960;
 const MARGIN = { left: 70, right: 230, top: 40, bottom: 50 };
 const PANEL_HEIGHT = 300;
 const ROW_HEIGHT = 34;
+/** Below the last legend line: its descenders, and a little air. */
+const LEGEND_PAD = 10;
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22', '#7f7f7f'];
 const FONT = 'font-family="DejaVu Sans, Arial, Helvetica, sans-serif"';
 
@@ -223,7 +225,10 @@ function ganttPanel(top: number, timeline: Timeline): { svg: string; height: num
   parts.push(`<line x1="${n(lx)}" x2="${n(lx + 14)}" y1="${n(ly - 3)}" y2="${n(ly - 3)}" stroke="#999" stroke-width="2"/>`);
   parts.push(text(lx + 20, ly + 1, 'queued', `font-size="12"`));
   parts.push('</g>');
-  return { svg: parts.join('\n'), height: 48 + plotH + 50 };
+  // The legend (up to one entry per palette colour, then 'queued') can be taller
+  // than a few workers' rows: the panel grows to hold it, or the SVG cuts it off.
+  const legendBottom = ly + LEGEND_PAD - y0;
+  return { svg: parts.join('\n'), height: 48 + Math.max(plotH + 50, legendBottom) };
 }
 
 export function toSvg(report: BenchReport): string {

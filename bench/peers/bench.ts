@@ -13,12 +13,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism, loadavg } from 'node:os';
-import { SUITE, layerFlops, type SuiteLayer } from './suite.js';
 import { Random } from '../../src/index.js';
+import { median, quantile } from '../../src/statistics.js';
+import { mainThreadConv } from '../support/main-thread.js';
+import { perRoundRatios, rotated } from '../support/rounds.js';
+import { timeMs } from '../support/timing.js';
+import { layerFlops, outputShape, suiteLayers, type SuiteLayer } from './suite.js';
 
 type Engine = 'groupconv' | 'onnxruntime' | 'tfjs-wasm';
 
-// The peers are installed only in examples/peers/node_modules, on demand, so
+// The peers are installed only in bench/peers/node_modules, on demand, so
 // they are imported by name at run time (typechecking must not need them).
 type Untyped = any;
 const importPeer = (name: string): Promise<Untyped> => import(name);
@@ -45,8 +49,7 @@ const WARMUP = Number(option('warmup', '2'));
 const ALL_ENGINES: Engine[] = ['groupconv', 'onnxruntime', 'tfjs-wasm'];
 /** --engines groupconv,onnxruntime: a subset (groupconv stays first: the ratios are against it). */
 const ENGINES = ALL_ENGINES.filter((e) => e === 'groupconv' || option('engines', ALL_ENGINES.join(',')).split(',').includes(e));
-const LAYER_FILTER = option('layers', '');
-const layers = SUITE.filter((l) => !LAYER_FILTER || LAYER_FILTER.split(',').some((part) => l.name.includes(part)));
+const layers = suiteLayers(option('layers', ''));
 
 function randomData(l: SuiteLayer, seed: number): { x: Float32Array; w: Float32Array; b: Float32Array } {
   const r = new Random(seed);
@@ -59,21 +62,13 @@ function randomData(l: SuiteLayer, seed: number): { x: Float32Array; w: Float32A
   return { x: fill(l.input.reduce((a, b) => a * b), 1), w: fill(cout * cinG * kh * kw, 1 / Math.sqrt(cinG * kh * kw)), b: fill(cout, 0.5) };
 }
 
-function outShape(l: SuiteLayer): number[] {
-  const [n, , h, w] = l.input;
-  const [cout, , kh, kw] = l.weight;
-  const { stride, padding } = l.options as { stride: number; padding: number };
-  return [n, cout, Math.floor((h + 2 * padding - kh) / stride) + 1, Math.floor((w + 2 * padding - kw) / stride) + 1];
-}
-
 /**
  * groupconv: 1 thread is the planned layer on the main thread (packed weights,
  * shared tensors, no copies); 2 threads is GroupedConvEngine with 2 workers
  * (balanced policy) running the same kernels on its prepared layer.
  */
 async function startGroupconv(threads: number): Promise<Started> {
-  const { zeros, resolveShapes, fullSlice, GroupedConvEngine } = await import('../../src/index.js');
-  const { planConv, planScratchFloats, runPlan, releasePlan } = await import('../../src/kernels/plan.js');
+  const { zeros, GroupedConvEngine } = await import('../../src/index.js');
   const engine = threads > 1 ? new GroupedConvEngine({ workers: threads, policy: 'balanced' }) : null;
   await engine?.warmup();
   const prepare = async (l: SuiteLayer): Promise<Runner> => {
@@ -84,16 +79,13 @@ async function startGroupconv(threads: number): Promise<Started> {
     sw.data.set(w);
     const sb = zeros([b.length], { shared: true });
     sb.data.set(b);
-    const out = zeros(outShape(l), { shared: true });
+    const out = zeros(outputShape(l), { shared: true });
     if (engine) {
       const layer = engine.layer(sw, sb, l.options);
       return { call: () => layer.run(sx, { out }), close: () => layer.close() };
     }
-    const { geometry } = resolveShapes(l.input, l.weight, [b.length], l.options);
-    const plan = planConv(geometry, sw.data);
-    const slice = fullSlice(geometry);
-    const scratch = zeros([planScratchFloats(plan, slice)], { shared: true });
-    return { call: () => runPlan(plan, sx.data, sw.data, sb.data, out.data, slice, scratch.data), close: () => releasePlan(plan) };
+    const main = mainThreadConv(sx, sw, sb, l.options, out);
+    return { call: main.call, close: main.release };
   };
   return { prepare, stop: async () => engine?.close() };
 }
@@ -103,11 +95,11 @@ async function startOnnxruntime(threads: number): Promise<Started> {
   const { onnxConvModel } = await import('./onnx-conv.js');
   const prepare = async (l: SuiteLayer): Promise<Runner> => {
     const { x, w, b } = randomData(l, 1);
-    const { stride, padding, groups } = l.options as { stride: number; padding: number; groups: number };
+    const { stride, padding, groups } = l.options;
     const model = onnxConvModel({
       inputShape: l.input,
       weightShape: l.weight,
-      outputShape: outShape(l),
+      outputShape: outputShape(l),
       weight: w,
       bias: b,
       stride: [stride, stride],
@@ -133,7 +125,7 @@ async function startTfjs(threads: number): Promise<Started> {
     const { x, w, b } = randomData(l, 1);
     const [n, cin, h, wd] = l.input;
     const [cout, cinG, kh, kw] = l.weight;
-    const { stride, padding, groups } = l.options as { stride: number; padding: number; groups: number };
+    const { stride, padding, groups } = l.options;
     // tfjs convolves NHWC with [kh, kw, cin, cout] filters: give it its own layout (not timed).
     const input = tf.transpose(tf.tensor4d(x, [n, cin, h, wd]), [0, 2, 3, 1]);
     const filter = tf.transpose(tf.tensor4d(w, [cout, cinG, kh, kw]), [2, 3, 1, 0]);
@@ -174,12 +166,6 @@ const START: Record<Engine, (threads: number) => Promise<Started>> = {
 /** Between engines in a round: longer than a thread pool's spin after a run, short beside the whole. */
 const PAUSE_MS = 20;
 
-async function timeCall(call: () => unknown): Promise<number> {
-  const start = process.hrtime.bigint();
-  await call();
-  return Number(process.hrtime.bigint() - start) / 1e9;
-}
-
 async function child(threads: number): Promise<void> {
   const started: Partial<Record<Engine, Started>> = {};
   for (const engine of ENGINES) {
@@ -197,15 +183,14 @@ async function child(threads: number): Promise<void> {
     for (const engine of engines) for (let i = 0; i < WARMUP; i++) await runners.get(engine)!.call();
     const times: Partial<Record<Engine, number[]>> = {};
     for (let round = 0; round < RUNS; round++) {
-      for (let k = 0; k < engines.length; k++) {
-        const engine = engines[(round + k) % engines.length];
+      for (const engine of rotated(engines, round)) {
         const call = runners.get(engine)!.call;
         // The pause lets the previous engine's threads stop spinning (onnxruntime's
         // pool spins after a run); the untimed call takes this engine's threads
         // and caches coming back, so the timed call is a warm back-to-back call.
         await sleep(PAUSE_MS);
         await call();
-        (times[engine] ??= []).push(await timeCall(call));
+        (times[engine] ??= []).push((await timeMs(call)) / 1000);
       }
     }
     seconds[l.name] = times;
@@ -230,10 +215,6 @@ function runChild(threads: number): RoundSeconds {
   }
   return JSON.parse(line.slice(7));
 }
-
-/** The q-quantile (0..1) of xs, nearest rank. */
-const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
-const median = (xs: number[]) => quantile(xs, 0.5);
 
 interface Cell {
   /** GFLOP/s of the median and of the fastest timed call. */
@@ -264,7 +245,7 @@ async function main(): Promise<void> {
         (cells[l.name] ??= {})[`${engine}@${threads}`] = { median: layerFlops(l) / median(t) / 1e9, best: layerFlops(l) / Math.min(...t) / 1e9 };
         const gc = times.groupconv;
         if (engine === 'groupconv' || !gc) continue;
-        const perRound = t.map((peer, i) => peer / gc[i]);
+        const perRound = perRoundRatios(t, gc);
         (ratios[l.name] ??= {})[`${engine}@${threads}`] = { median: median(perRound), q1: quantile(perRound, 0.25), q3: quantile(perRound, 0.75) };
       }
     }

@@ -21,3 +21,13 @@ export function otherCpuProbe(): (() => number) | null {
   const own0 = ownMs();
   return () => machineBusyMs() - machine0 - (ownMs() - own0);
 }
+
+/**
+ * Starts a probe and returns a function giving the cores other processes kept
+ * busy on average since then (null where the probe does not work).
+ */
+export function otherCoresSince(): () => number | null {
+  const probe = otherCpuProbe();
+  const start = performance.now();
+  return () => (probe ? Math.max(0, probe()) / (performance.now() - start) : null);
+}

@@ -3,15 +3,16 @@
 //   2. the engine with 1 worker vs the same kernel (runPlan) called directly on the main thread;
 //   3. the round trip of an empty task through the pool (and of a whole call on a 1x1 tensor).
 // Run: npm run bench:engine [-- --runs 5 --batch 8 --pings 2000]  (under flock on a shared machine)
+// To compare these figures with another checkout's in one process: bench/engine-ab.ts (AlexNet conv2)
+// and bench/dispatch-ab.ts (the round trips).
 import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { fullSlice, resolveConv2d } from '../conv/geometry.js';
-import { GroupedConvEngine } from '../engine/engine.js';
-import { absoluteNow } from '../engine/protocol.js';
-import { planConv, planScratchFloats, runPlan } from '../kernels/plan.js';
-import { Random } from '../random.js';
-import { zeros, type Tensor } from '../tensor/tensor.js';
-import { otherCpuProbe } from './other-cpu.js';
+import { GroupedConvEngine, Random, resolveConv2d, zeros } from '../src/index.js';
+import { median } from '../src/statistics.js';
+import { otherCoresSince } from './support/load-probe.js';
+import { mainThreadConv } from './support/main-thread.js';
+import { randomShared } from './support/tensors.js';
+import { eachCallMs, timeMs } from './support/timing.js';
 
 const { values } = parseArgs({
   options: {
@@ -26,23 +27,12 @@ const batch = Number(values.batch);
 const pings = Number(values.pings);
 const policy = values.policy as 'group' | 'balanced';
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const fmt = (ms: number) => (ms >= 100 ? `${(ms / 1000).toFixed(3)} s` : ms >= 1 ? `${ms.toFixed(2)} ms` : `${(ms * 1000).toFixed(1)} µs`);
 
-function randomShared(random: Random, shape: number[], scale = 1): Tensor {
-  const t = zeros(shape, { shared: true });
-  for (let i = 0; i < t.data.length; i++) t.data[i] = random.normal() * scale;
-  return t;
-}
-
 const random = new Random(1);
-const input = randomShared(random, [batch, 96, 27, 27]);
+const input = randomShared(random, [batch, 96, 27, 27], 1);
 const weight = randomShared(random, [256, 48, 5, 5], 0.05);
-const bias = randomShared(random, [256]);
+const bias = randomShared(random, [256], 1);
 const options = { padding: 2, groups: 2 };
 const { geometry } = resolveConv2d(input, weight, bias, options);
 const out = zeros([batch, 256, 27, 27], { shared: true });
@@ -61,10 +51,7 @@ for (const workers of [1, 2]) {
 const layers = new Map([...engines].map(([w, e]) => [w, e.layer(weight, bias, options)]));
 
 // The direct call: the same plan contract the workers use, on this thread, over the whole output.
-const plan = planConv(geometry, weight.data);
-const scratchFloats = planScratchFloats(plan, fullSlice(geometry));
-const scratch = zeros([Math.max(1, scratchFloats)], { shared: true }).data; // in the arena, as the engine's
-const direct = () => runPlan(plan, input.data, weight.data, bias.data, out.data, fullSlice(geometry), scratch);
+const direct = mainThreadConv(input, weight, bias, options, out).call;
 
 // One untimed pass of each warms the JIT on every thread.
 direct();
@@ -82,20 +69,15 @@ interface Round {
 const rounds: Round[] = [];
 for (let r = 0; r < runs; r++) {
   // Each round runs every variant once, so slow drifts of the shared machine hit them alike.
-  const probe = otherCpuProbe();
-  const roundStart = absoluteNow();
-  let start = absoluteNow();
-  direct();
-  const directMs = absoluteNow() - start;
-  start = absoluteNow();
-  await layers.get(1)!.run(input, { out });
-  const oneMs = absoluteNow() - start;
+  const otherCores = otherCoresSince();
+  const directMs = await timeMs(direct);
+  const oneMs = await timeMs(() => layers.get(1)!.run(input, { out }));
   const { profile } = await layers.get(2)!.run(input, { out, profile: true });
-  const otherCores = probe ? Math.max(0, probe()) / (absoluteNow() - roundStart) : null;
-  rounds.push({ direct: directMs, one: oneMs, two: profile.wallMs, otherCores, imbalance: profile.imbalance, dispatchOverheadMs: profile.dispatchOverheadMs });
+  const busy = otherCores();
+  rounds.push({ direct: directMs, one: oneMs, two: profile.wallMs, otherCores: busy, imbalance: profile.imbalance, dispatchOverheadMs: profile.dispatchOverheadMs });
   console.log(
     `round ${r + 1}: main thread ${fmt(directMs)}, 1 worker ${fmt(oneMs)}, 2 workers ${fmt(profile.wallMs)}` +
-      (otherCores === null ? '' : `; other processes kept ${otherCores.toFixed(2)} cores busy`),
+      (busy === null ? '' : `; other processes kept ${busy.toFixed(2)} cores busy`),
   );
 }
 
@@ -134,12 +116,7 @@ const tiny = engine.layer(zeros([1, 1, 1, 1], { shared: true }), null, {});
 const tinyInput = zeros([1, 1, 1, 1], { shared: true });
 const tinyOut = zeros([1, 1, 1, 1], { shared: true });
 for (let i = 0; i < 200; i++) await tiny.run(tinyInput, { out: tinyOut });
-const calls: number[] = [];
-for (let i = 0; i < pings; i++) {
-  const start = absoluteNow();
-  await tiny.run(tinyInput, { out: tinyOut });
-  calls.push(absoluteNow() - start);
-}
+const calls = await eachCallMs(() => tiny.run(tinyInput, { out: tinyOut }), pings);
 console.log(`empty task round trip: median ${fmt(median(trips))} over ${pings} (target < 100 µs); whole engine call on 1x1x1x1: median ${fmt(median(calls))}`);
 // Where a small call's time goes (profiled calls, so a little slower than the plain ones above).
 const phases = { setup: [] as number[], toStart: [] as number[], toResult: [] as number[] };
