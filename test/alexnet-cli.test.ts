@@ -71,10 +71,13 @@ describe('groupconv alexnet', () => {
     expect(r.stdout).toMatch(/on 2 devices: batch 2, input 99x99/);
     expect(r.stdout).toMatch(/speedup of 2 devices over 1 on the same batch: \d+\.\d\dx/);
     expect(r.stdout).toMatch(/logits: bitwise identical on 1 and 2 devices/);
+    // No reported pass is a cold one: one untimed pass compiles and plans, the median of 3 is quoted.
+    expect(r.stdout).toMatch(/forward pass: .* ms on 2 devices \(median of 3 passes after 1 untimed\)/);
     expect(r.stdout).toMatch(/device 1: .* weights \+ .* activations \+ .* kernel scratch at conv1 .*; measured peak of its own memory: /);
     const report = JSON.parse(readFileSync(json, 'utf8'));
     expect(report.run.devices).toBe(2);
     expect(report.logitsBitwiseEqual).toBe(true);
+    expect(report.passes).toEqual({ warmup: 1, timed: 3 });
     expect(report.deviceWeights.map((d: { parameters: number }) => d.parameters)).toEqual([41_069, 41_069]);
     expect(report.run.layers).toHaveLength(23);
     expect(report.linkGbps).toBe(10);
@@ -94,6 +97,7 @@ describe('groupconv alexnet', () => {
       [['--batch', '0'], /--batch: expected a positive integer, got '0'/],
       [['--budget-gb', 'lots'], /--budget-gb: expected a positive number/],
       [['--link-gbps', '0'], /--link-gbps: expected a positive number/],
+      [['--warmup', 'x'], /--warmup: expected a non-negative integer, got 'x'/],
       [['--frobnicate'], /Unknown option '--frobnicate'/],
       [['--weights', weights, '--devices', '3'], /--devices: conv2: a device's \d+ outputs would straddle its 2 groups unevenly/],
     ] as [string[], RegExp][]) {

@@ -3,6 +3,7 @@
 import { DeviceMemoryError } from '../errors.js';
 import { AlexNet, alexNetParameterCount } from '../models/alexnet.js';
 import { Random } from '../random.js';
+import { median } from '../statistics.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { deviceWeightTotals, type SplitReport } from './report.js';
 import { alexNetInputSize, GTX580_BYTES, SplitAlexNet, type SplitRun } from './split-model.js';
@@ -28,12 +29,6 @@ export interface RunSplitOptions {
   seed?: number;
   /** Called with progress lines (which run is going on). */
   log?: (line: string) => void;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** A seeded batch of images, values in [-1, 1), as after normalisation. */

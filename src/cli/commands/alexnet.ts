@@ -10,7 +10,7 @@ import { runAlexNetSplit } from '../../devices/run-split.js';
 import { GIB } from '../../devices/split-model.js';
 import { AlexNet } from '../../models/alexnet.js';
 import { checkWritable, type CliIO, type Command } from './command.js';
-import { positiveInteger, positiveNumber, readableFile } from './split-args.js';
+import { nonNegativeInteger, positiveInteger, positiveNumber, readableFile } from './split-args.js';
 
 export const ALEXNET_USAGE = `Usage: groupconv alexnet [options]
 
@@ -31,7 +31,8 @@ Options:
                    does not fit is refused, quoting what each device needs
   --link-gbps X    simulated link bandwidth between devices (Gbit/s): each
                    transfer waits bytes / bandwidth; default no delay
-  --repeat N       forward passes per device count (the median is quoted), default 1
+  --repeat N       timed forward passes per device count (the median is quoted), default 3
+  --warmup N       untimed passes first (the first compiles and plans), default 1
   --no-baseline    skip the one-device run (no speedup)
   --json FILE      also write the report as JSON
   -h, --help       this help
@@ -49,6 +50,7 @@ const OPTIONS = {
   'budget-gb': { type: 'string' },
   'link-gbps': { type: 'string' },
   repeat: { type: 'string' },
+  warmup: { type: 'string' },
   'no-baseline': { type: 'boolean' },
   json: { type: 'string' },
 } as const;
@@ -70,7 +72,8 @@ export async function alexnetCommandRun(argv: readonly string[], io: CliIO): Pro
   const devices = positiveInteger('--devices', values.devices, 2);
   const batch = positiveInteger('--batch', values.batch, 8);
   const seed = positiveInteger('--seed', values.seed, 1);
-  const repeat = positiveInteger('--repeat', values.repeat, 1);
+  const repeat = positiveInteger('--repeat', values.repeat, 3);
+  const warmup = nonNegativeInteger('--warmup', values.warmup, 1);
   const budgetGiB = positiveNumber('--budget-gb', values['budget-gb']) ?? 3;
   const linkGbps = positiveNumber('--link-gbps', values['link-gbps']);
   const weights = readableFile('--weights', values.weights);
@@ -93,6 +96,7 @@ export async function alexnetCommandRun(argv: readonly string[], io: CliIO): Pro
       batch,
       seed,
       repeat,
+      warmup,
       budgetBytes: budgetGiB * GIB,
       linkGbps,
       baseline: !values['no-baseline'],

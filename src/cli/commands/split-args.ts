@@ -10,6 +10,13 @@ export function positiveInteger(flag: string, value: string | undefined, fallbac
   return n;
 }
 
+export function nonNegativeInteger(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw errors.badFlag(flag, `expected a non-negative integer, got '${value}'`);
+  return n;
+}
+
 export function positiveNumber(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
