@@ -134,4 +134,9 @@ export const errors = {
   engineClosed: () => new ExecutionError('the GroupedConvEngine is closed; create a new engine to run more convolutions'),
   closedWhileRunning: () => new ExecutionError('the GroupedConvEngine was closed while this call was running; its result was discarded'),
   layerClosed: () => new ExecutionError('this engine layer was closed; prepare it again with engine.layer(weight, bias, options)'),
+  // engine (src/engine)
+  /** A call's runners all returned but a task was never finished: an engine bug, reported like a task that threw. */
+  unfinishedTask: (task: TaskLocation, tasks: number): TaskError => errors.taskThrew(task, tasks, new Error('no runner finished it')),
+  /** A parked runner found its slot in a state the protocol never leaves it in (see doorbell.ts): an engine bug, so a plain Error. */
+  unexpectedSlotState: (state: number) => new Error(`parked runner: unexpected slot state ${state}`),
 };

@@ -393,7 +393,7 @@ export class GroupedConvEngine implements ConvRunner {
       if (running.error !== null) throw running.error;
       // Runners stop early only once the call failed, so every task has finished here.
       const unfinished = tasks.findIndex((_, i) => !taskTable.isFinished(i));
-      if (unfinished >= 0) throw errors.taskThrew(tasks[unfinished], tasks.length, new Error('no runner finished it'));
+      if (unfinished >= 0) throw errors.unfinishedTask(tasks[unfinished], tasks.length);
       // Read before the table goes back to the arena. Every task was handed to the pool when the runners were.
       if (options.profile) timings = tasks.map((task, i) => ({ task, submitTime: firstDispatch, report: taskTable.report(i) }));
     } catch (error) {

@@ -4,6 +4,7 @@
 // single-threaded path makes, so results do not depend on the thread.
 import { threadId } from 'node:worker_threads';
 import type { ConvSlice } from '../conv/geometry.js';
+import { errors } from '../errors.js';
 import { arenaView, sharedArena } from '../memory/arena.js';
 import { runPlan, type KernelPlan } from '../kernels/plan.js';
 import { Doorbells, SlotState, type ParkMessage } from './doorbell.js';
@@ -124,7 +125,7 @@ export function parkRunner(park: ParkMessage, beforeTask?: BeforeTask): RunnerRe
       Atomics.store(ints, Doorbells.STATE, SlotState.gone);
       return { threadId, tasks: ran };
     }
-    if (state !== SlotState.work) throw new Error(`parked runner: unexpected slot state ${state}`);
+    if (state !== SlotState.work) throw errors.unexpectedSlotState(state);
     Atomics.store(ints, Doorbells.STATE, SlotState.running);
     const report = runMessage(bell.read(), beforeTask);
     bell.report(report.threadId, report.tasks);
