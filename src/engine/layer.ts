@@ -9,7 +9,7 @@ import { partitionConv, type ConvTask, type PartitionPolicy } from '../scheduler
 import { checkTensor, dispose, toShared, type Tensor } from '../tensor/tensor.js';
 import type { EngineRunOptions, GroupedConvEngine, ProfiledResult } from './engine.js';
 import type { ArenaRef } from './protocol.js';
-import { encodePlan } from './task-runner.js';
+import { storePlan } from './plan-codec.js';
 
 /** A kernel plan, and its JSON in the arena for the workers. */
 export interface PlanEntry {
@@ -103,10 +103,8 @@ export class EngineLayer {
       this.plans.delete(key); // re-inserted below: Map order is least recently used first
     } else {
       const plan = planConv(g, this.weight.data);
-      const bytes = encodePlan(plan);
-      const block = sharedArena().allocateFloat32(Math.ceil(bytes.length / 4));
-      new Uint8Array(block.buffer, block.byteOffset, bytes.length).set(bytes);
-      entry = { id: nextPlanId++, key, plan, ref: { byteOffset: block.byteOffset, length: bytes.length }, block, users: 0, partitions: new Map() };
+      const { ref, block } = storePlan(plan);
+      entry = { id: nextPlanId++, key, plan, ref, block, users: 0, partitions: new Map() };
     }
     this.plans.set(key, entry);
     entry.users++;

@@ -19,7 +19,7 @@ export interface ConvRunMessage {
   kind: 'conv';
   /** Unique id of the kernel plan; workers cache decoded plans by it. */
   planId: number;
-  /** The plan as JSON bytes in the arena, decoded once per worker per plan. */
+  /** The plan's bytes in the arena (written by storePlan, read by loadPlan: plan-codec.ts), decoded once per worker per plan. */
   plan: ArenaRef;
   input: ArenaRef;
   weight: ArenaRef;

@@ -8,6 +8,7 @@ import { errors } from '../errors.js';
 import { arenaView, sharedArena } from '../memory/arena.js';
 import { runPlan, type KernelPlan } from '../kernels/plan.js';
 import { Doorbells, SlotState, type ParkMessage } from './doorbell.js';
+import { loadPlan } from './plan-codec.js';
 import { absoluteNow, TaskTable, type ArenaRef, type ConvRunMessage, type RunnerReport, type WorkerMessage } from './protocol.js';
 
 /** Decoded plans by id. Ids are never reused, so entries never go stale; the cap bounds memory over one-shot calls. */
@@ -20,9 +21,7 @@ function planOf(message: ConvRunMessage): KernelPlan {
     // Refresh its place in the insertion order, so the least recently used plan goes first.
     plans.delete(message.planId);
   } else {
-    // TextDecoder refuses views of a SharedArrayBuffer: copy the bytes out first.
-    const bytes = new Uint8Array(sharedArena().buffer, message.plan.byteOffset, message.plan.length).slice();
-    plan = JSON.parse(new TextDecoder().decode(bytes)) as KernelPlan;
+    plan = loadPlan(message.plan);
     if (plans.size >= PLAN_CACHE_SIZE) plans.delete(plans.keys().next().value!);
   }
   plans.set(message.planId, plan);
@@ -140,9 +139,4 @@ export function parkRunner(park: ParkMessage, beforeTask?: BeforeTask): RunnerRe
 /** The pool's task handler (the default export of workers/conv-worker), with an optional per-task hook. */
 export function createWorkerHandler(beforeTask?: BeforeTask): (message: WorkerMessage | ParkMessage) => RunnerReport {
   return (message) => (message.kind === 'park' ? parkRunner(message, beforeTask) : runMessage(message, beforeTask));
-}
-
-/** Encodes a plan for the workers' plan cache: JSON (plans are plain data by contract). */
-export function encodePlan(plan: KernelPlan): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(plan));
 }
