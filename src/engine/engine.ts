@@ -119,8 +119,6 @@ export class GroupedConvEngine implements ConvRunner {
   private readonly slots: Slot[];
   private queue: Runner[] = [];
   private closing: Promise<void> | null = null;
-  /** The last error the pool reported outside any task (a worker that died while idle); it was replaced. */
-  lastPoolError: unknown = null;
 
   constructor(options: GroupedConvEngineOptions = {}) {
     if (options === null || typeof options !== 'object') throw errors.invalid('options', 'expected an object');
@@ -148,10 +146,9 @@ export class GroupedConvEngine implements ConvRunner {
       atomics: options.atomics ?? 'sync',
       recordTiming: false,
     });
-    // A worker dying between tasks is reported here rather than through a call; the pool replaces it.
-    this.pool.on('error', (error: unknown) => {
-      this.lastPoolError = error;
-    });
+    // A worker dying between runners is reported here rather than through a job; the pool replaces it and
+    // no call is affected. The listener must exist all the same: an 'error' event without one would throw.
+    this.pool.on('error', () => {});
     this.control = Doorbells.buffer(workers);
     this.slots = Array.from({ length: workers }, (_, i) => ({ bell: new Doorbells(this.control, i), runner: null, parked: false, job: 0, post: 0 }));
   }
@@ -298,10 +295,7 @@ export class GroupedConvEngine implements ConvRunner {
   /** The slot's job ended with an error (a task threw, or its worker died): its runner fails with it. */
   private slotFailed(slot: Slot, error: unknown): void {
     const runner = slot.runner;
-    if (runner === null) {
-      this.lastPoolError = error; // died between runners; the pool replaces it
-      return;
-    }
+    if (runner === null) return; // died between runners; the pool replaces it
     slot.runner = null;
     // Wake the wait on the done counter (its post is over) before anything is posted again.
     const taken = Atomics.load(slot.bell.ints, Doorbells.STATE) !== SlotState.work;
@@ -310,7 +304,6 @@ export class GroupedConvEngine implements ConvRunner {
     if (!taken && !runner.reposted) {
       // Its worker died idle, before taking the runner: nothing of it ran, so it runs on a new job (once: a worker
       // entry that fails before taking any work would otherwise be retried forever).
-      this.lastPoolError = error;
       runner.reposted = true;
       this.post(slot, runner);
       return;
