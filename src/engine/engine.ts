@@ -3,66 +3,27 @@
 // in the shared arena (the "device memory"); tasks carry only offsets and a
 // slice of the output; each task writes its own disjoint slice, so there is
 // nothing to concatenate.
-import { availableParallelism } from 'node:os';
-import type { ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { outputShapeOf, resolveConv2d, resolveShapes, type Conv2dOptions } from '../conv/geometry.js';
 import { errors } from '../errors.js';
 import type { ConvRunner } from '../layers/conv-runner.js';
 import { sharedArena } from '../memory/arena.js';
-import { PARTITION_POLICIES, type ConvTask, type PartitionPolicy } from '../scheduler/conv-tasks.js';
-import { checkTensor, dispose, isShared, numel, toShared, type Tensor } from '../tensor/tensor.js';
+import type { ConvTask, PartitionPolicy } from '../scheduler/conv-tasks.js';
+import { checkTensor, dispose, numel, toShared, type Tensor } from '../tensor/tensor.js';
 import { EngineLayer, type PlanEntry } from './layer.js';
+import { checkEngineOptions, checkIsObject, checkOut, checkRunOptions, type EngineConv2dOptions, type EngineRunOptions, type GroupedConvEngineOptions } from './options.js';
 import { buildProfile, type ConvProfile, type TaskTiming } from './profile.js';
 import { Doorbells, PARK_IDLE_MS, SlotState, type ParkMessage } from './doorbell.js';
 import { absoluteNow, TaskTable, type ArenaRef, type ConvRunMessage, type RunnerReport, type WorkerMessage } from './protocol.js';
 import { defaultWorkerFile, workerFileOf } from './worker-file.js';
 
-export interface GroupedConvEngineOptions {
-  /** Worker threads in the pool (default: the machine's available parallelism). */
-  workers?: number;
-  /** How a convolution is cut into tasks (default 'balanced'); see PartitionPolicy. */
-  policy?: PartitionPolicy;
-  /** Limits for each worker thread (piscina resourceLimits); a worker that exceeds them dies and is replaced. */
-  resourceLimits?: ResourceLimits;
-  /**
-   * How workers wait for pool jobs (piscina's `atomics`): 'sync' (default) blocks
-   * them in Atomics.wait; 'async' and 'disabled' keep their event loops running.
-   * Between calls a worker waits on its own doorbell instead (a parked runner, see
-   * doorbell.ts); this applies once it has handed itself back to the pool.
-   */
-  atomics?: 'sync' | 'async' | 'disabled';
-  /**
-   * Advanced: the worker entry, a module whose default export is workers/conv-worker's
-   * handler or `createWorkerHandler(beforeTask)` from it (a hook run before each task).
-   * A .ts entry works only when running from the sources.
-   */
-  workerFile?: string | URL;
-}
-
-export interface EngineRunOptions {
-  /** Resolve to `{ output, profile }` with where the time went. */
-  profile?: boolean;
-  /**
-   * Write the result here instead of allocating: a shared tensor
-   * (zeros(shape, { shared: true })) of the output's shape. If the call fails its contents are unspecified.
-   */
-  out?: Tensor;
-  /** Cancels the call: its tasks stop before their next image and the call rejects with an AbortError. */
-  signal?: AbortSignal;
-  /** Overrides the engine's policy for this call. */
-  policy?: PartitionPolicy;
-}
-
-export type EngineConv2dOptions = Conv2dOptions & EngineRunOptions;
+// The engine's public types, with the class that takes and returns them.
+export type { EngineConv2dOptions, EngineRunOptions, GroupedConvEngineOptions } from './options.js';
 
 export interface ProfiledResult {
   output: Tensor;
   profile: ConvProfile;
 }
-
-const ENGINE_OPTION_KEYS = ['workers', 'policy', 'resourceLimits', 'atomics', 'workerFile'] as const;
-const RUN_OPTION_KEYS = ['profile', 'out', 'signal', 'policy'] as const;
 
 /** One call in flight: its task table (with the cancel flag) in shared memory and the first error that ended it. */
 class Call {
@@ -121,18 +82,10 @@ export class GroupedConvEngine implements ConvRunner {
   private closing: Promise<void> | null = null;
 
   constructor(options: GroupedConvEngineOptions = {}) {
-    if (options === null || typeof options !== 'object') throw errors.invalid('options', 'expected an object');
-    for (const key of Object.keys(options)) {
-      if (!(ENGINE_OPTION_KEYS as readonly string[]).includes(key)) throw errors.unknownOption('options', key, ENGINE_OPTION_KEYS);
-    }
-    const workers = options.workers ?? availableParallelism();
-    if (!Number.isInteger(workers) || workers < 1) throw errors.notPositiveInteger('workers', workers);
+    const { workers, policy, resourceLimits, atomics, workerFile } = checkEngineOptions(options);
     this.workers = workers;
-    this.policy = checkPolicy(options.policy ?? 'balanced');
-    if (options.atomics !== undefined && !['sync', 'async', 'disabled'].includes(options.atomics)) {
-      throw errors.invalid('atomics', `expected 'sync', 'async' or 'disabled', got ${String(options.atomics)}`);
-    }
-    const file = options.workerFile === undefined ? defaultWorkerFile() : workerFileOf(options.workerFile);
+    this.policy = policy;
+    const file = workerFile === undefined ? defaultWorkerFile() : workerFileOf(workerFile);
     this.pool = new Piscina({
       filename: file.filename,
       workerData: { memory: sharedArena().memory, entry: file.entry },
@@ -142,8 +95,8 @@ export class GroupedConvEngine implements ConvRunner {
       minThreads: workers,
       maxThreads: workers,
       idleTimeout: Infinity,
-      resourceLimits: options.resourceLimits,
-      atomics: options.atomics ?? 'sync',
+      resourceLimits,
+      atomics,
       recordTiming: false,
     });
     // A worker dying between runners is reported here rather than through a job; the pool replaces it and
@@ -170,7 +123,7 @@ export class GroupedConvEngine implements ConvRunner {
   conv2d(input: Tensor, weight: Tensor, bias: Tensor | null | undefined, options: EngineConv2dOptions & { profile: true }): Promise<ProfiledResult>;
   conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, options?: EngineConv2dOptions): Promise<Tensor>;
   async conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, options: EngineConv2dOptions = {}): Promise<Tensor | ProfiledResult> {
-    if (options === null || typeof options !== 'object') throw errors.invalid('options', 'expected an object');
+    checkIsObject(options);
     const { profile, out, signal, policy, ...convOptions } = options;
     resolveConv2d(input, weight, bias, convOptions); // conv2d's own checks, in its order, before anything else
     const layer = this.layer(weight, bias, convOptions);
@@ -449,36 +402,3 @@ function describeTaskFailure(task: ConvTask, tasks: number, error: unknown): Err
     (error instanceof Error && /^worker exited with code/.test(error.message));
   return died ? errors.workerDied(task, tasks, error) : errors.taskThrew(task, tasks, error);
 }
-
-function checkPolicy(policy: unknown): PartitionPolicy {
-  if (!PARTITION_POLICIES.includes(policy as PartitionPolicy)) {
-    throw errors.invalid('policy', `expected one of ${PARTITION_POLICIES.map((p) => `'${p}'`).join(', ')}, got ${String(policy)}`);
-  }
-  return policy as PartitionPolicy;
-}
-
-function checkRunOptions(options: EngineRunOptions): void {
-  if (options === null || typeof options !== 'object') throw errors.invalid('options', 'expected an object');
-  for (const [key, value] of Object.entries(options)) {
-    if (!(RUN_OPTION_KEYS as readonly string[]).includes(key)) throw errors.unknownOption('options', key, RUN_OPTION_KEYS);
-    if (value === undefined) continue;
-    if (key === 'policy') checkPolicy(value);
-    if (key === 'signal' && !(value instanceof AbortSignal)) throw errors.invalid('signal', 'expected an AbortSignal');
-    if (key === 'profile' && typeof value !== 'boolean') throw errors.invalid('profile', `expected a boolean, got ${String(value)}`);
-  }
-}
-
-function checkOut(out: Tensor, shape: number[], inputs: Array<Tensor | null>): void {
-  checkTensor('out', out);
-  if (out.shape.length !== shape.length || out.shape.some((d, i) => d !== shape[i])) throw errors.shapeMismatch('out.shape', shape, out.shape);
-  if (!isShared(out)) throw errors.invalid('out', 'must live in shared memory: allocate it with zeros(shape, { shared: true })');
-  const start = out.data.byteOffset;
-  const end = start + out.data.byteLength;
-  for (const t of inputs) {
-    if (!t || !isShared(t)) continue;
-    if (t.data.byteOffset < end && start < t.data.byteOffset + t.data.byteLength) {
-      throw errors.invalid('out', 'must not overlap the input, weight or bias');
-    }
-  }
-}
-
