@@ -10,20 +10,16 @@ import type { ConvRunner } from '../layers/conv-runner.js';
 import { sharedArena } from '../memory/arena.js';
 import type { ConvTask, PartitionPolicy } from '../scheduler/conv-tasks.js';
 import { checkTensor, dispose, numel, toShared, type Tensor } from '../tensor/tensor.js';
-import { EngineLayer, type PlanEntry } from './layer.js';
+import { EngineLayer, type LayerExecutor, type PlanEntry } from './layer.js';
 import { checkEngineOptions, checkIsObject, checkOut, checkRunOptions, type EngineConv2dOptions, type EngineRunOptions, type GroupedConvEngineOptions } from './options.js';
-import { buildProfile, type ConvProfile, type TaskTiming } from './profile.js';
+import { buildProfile, type ProfiledResult, type TaskTiming } from './profile.js';
 import { Doorbells, PARK_IDLE_MS, SlotState, type ParkMessage } from './doorbell.js';
 import { absoluteNow, TaskTable, type ArenaRef, type ConvRunMessage, type RunnerReport, type WorkerMessage } from './protocol.js';
 import { defaultWorkerFile, workerFileOf } from './worker-file.js';
 
 // The engine's public types, with the class that takes and returns them.
 export type { EngineConv2dOptions, EngineRunOptions, GroupedConvEngineOptions } from './options.js';
-
-export interface ProfiledResult {
-  output: Tensor;
-  profile: ConvProfile;
-}
+export type { ProfiledResult } from './profile.js';
 
 /** One call in flight: its task table (with the cancel flag) in shared memory and the first error that ended it. */
 class Call {
@@ -70,7 +66,7 @@ interface Slot {
 type WaitAsync = (array: Int32Array, index: number, value: number) => { async: false; value: string } | { async: true; value: Promise<string> };
 const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
 
-export class GroupedConvEngine implements ConvRunner {
+export class GroupedConvEngine implements ConvRunner, LayerExecutor {
   readonly workers: number;
   readonly policy: PartitionPolicy;
   private readonly pool: Piscina;
@@ -280,7 +276,7 @@ export class GroupedConvEngine implements ConvRunner {
     this.queue = kept;
   }
 
-  /** Runs a prepared layer on an input (checked by the caller). */
+  /** Runs a prepared layer on an input: EngineLayer.run's work (LayerExecutor). */
   async execute(layer: EngineLayer, input: Tensor, options: EngineRunOptions): Promise<Tensor | ProfiledResult> {
     const callStart = absoluteNow();
     if (this.closed) throw errors.engineClosed();

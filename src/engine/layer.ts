@@ -7,9 +7,10 @@ import { planConv, planScratchFloats, releasePlan, type KernelPlan } from '../ke
 import { sharedArena } from '../memory/arena.js';
 import { partitionConv, type ConvTask, type PartitionPolicy } from '../scheduler/conv-tasks.js';
 import { checkTensor, dispose, toShared, type Tensor } from '../tensor/tensor.js';
-import type { EngineRunOptions, GroupedConvEngine, ProfiledResult } from './engine.js';
-import type { ArenaRef } from './protocol.js';
+import type { EngineRunOptions } from './options.js';
 import { storePlan } from './plan-codec.js';
+import type { ProfiledResult } from './profile.js';
+import type { ArenaRef } from './protocol.js';
 
 /** A kernel plan, and its JSON in the arena for the workers. */
 export interface PlanEntry {
@@ -31,6 +32,15 @@ export interface Partition {
   scratchFloats: number;
 }
 
+/**
+ * What runs a layer's calls: the engine, seen through the one method a layer
+ * needs, so that layer.ts does not depend on engine.ts (which makes layers).
+ */
+export interface LayerExecutor {
+  /** Runs the layer on `input` (checks the input and options itself). */
+  execute(layer: EngineLayer, input: Tensor, options: EngineRunOptions): Promise<Tensor | ProfiledResult>;
+}
+
 let nextPlanId = 1;
 /** Plans kept for input shapes not in use, per layer (each may hold packed weights). */
 const IDLE_PLANS_KEPT = 4;
@@ -46,7 +56,7 @@ export class EngineLayer {
   private closed = false;
 
   constructor(
-    private readonly engine: GroupedConvEngine,
+    private readonly executor: LayerExecutor,
     weight: Tensor,
     bias: Tensor | null,
     options: Conv2dOptions,
@@ -76,7 +86,7 @@ export class EngineLayer {
     if (this.closed) throw errors.layerClosed();
     this.running++;
     try {
-      return await this.engine.execute(this, input, options);
+      return await this.executor.execute(this, input, options);
     } finally {
       this.running--;
       if (this.closed && this.running === 0) this.free();
