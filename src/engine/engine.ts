@@ -3,17 +3,16 @@
 // in the shared arena (the "device memory"); tasks carry only offsets and a
 // slice of the output; each task writes its own disjoint slice, so there is
 // nothing to concatenate.
-import { Piscina } from 'piscina';
 import { outputShapeOf, resolveConv2d, resolveShapes, type Conv2dOptions } from '../conv/geometry.js';
 import { errors } from '../errors.js';
 import type { ConvRunner } from '../layers/conv-runner.js';
 import { sharedArena } from '../memory/arena.js';
 import type { ConvTask, PartitionPolicy } from '../scheduler/conv-tasks.js';
 import { checkTensor, dispose, numel, toShared, type Tensor } from '../tensor/tensor.js';
+import { Dispatcher } from './dispatcher.js';
 import { EngineLayer, type LayerExecutor, type PlanEntry } from './layer.js';
 import { checkEngineOptions, checkIsObject, checkOut, checkRunOptions, type EngineConv2dOptions, type EngineRunOptions, type GroupedConvEngineOptions } from './options.js';
 import { buildProfile, type ProfiledResult, type TaskTiming } from './profile.js';
-import { Doorbells, PARK_IDLE_MS, SlotState, type ParkMessage } from './doorbell.js';
 import { absoluteNow, TaskTable, type ArenaRef, type ConvRunMessage, type RunnerReport, type WorkerMessage } from './protocol.js';
 import { defaultWorkerFile, workerFileOf } from './worker-file.js';
 
@@ -39,67 +38,23 @@ class Call {
   }
 }
 
-/** A runner message waiting for, or running on, a worker slot. */
-interface Runner {
-  message: WorkerMessage;
-  /** The call it belongs to (none for pings). */
-  call: Call | null;
-  resolve: (report: RunnerReport) => void;
-  reject: (error: unknown) => void;
-  /** Re-posted once already because the worker it was posted to ended before taking it. */
-  reposted?: boolean;
-}
-
-/** One worker's doorbell, as the main thread tracks it. */
-interface Slot {
-  bell: Doorbells;
-  /** The runner it runs, or null when free. */
-  runner: Runner | null;
-  /** A parked-runner job was started for it and has not been seen to end (it may have left since: the exchange tells). */
-  parked: boolean;
-  /** Number of its current parked-runner job: results of earlier jobs are ignored. */
-  job: number;
-  /** Number of its current post: a wait on the done counter for an earlier post is ignored. */
-  post: number;
-}
-
-type WaitAsync = (array: Int32Array, index: number, value: number) => { async: false; value: string } | { async: true; value: Promise<string> };
-const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
-
 export class GroupedConvEngine implements ConvRunner, LayerExecutor {
   readonly workers: number;
   readonly policy: PartitionPolicy;
-  private readonly pool: Piscina;
+  private readonly dispatcher: Dispatcher;
   private readonly calls = new Set<Call>();
-  /** One doorbell per worker (see doorbell.ts), and the runners waiting for a free one, in order. */
-  private readonly control: SharedArrayBuffer;
-  private readonly slots: Slot[];
-  private queue: Runner[] = [];
   private closing: Promise<void> | null = null;
 
   constructor(options: GroupedConvEngineOptions = {}) {
     const { workers, policy, resourceLimits, atomics, workerFile } = checkEngineOptions(options);
     this.workers = workers;
     this.policy = policy;
-    const file = workerFile === undefined ? defaultWorkerFile() : workerFileOf(workerFile);
-    this.pool = new Piscina({
-      filename: file.filename,
-      workerData: { memory: sharedArena().memory, entry: file.entry },
-      // A fixed pool: every worker starts now and stays (piscina unrefs idle
-      // workers, and a parked runner hands its worker back after PARK_IDLE_MS
-      // without work, so a script that forgets close() still exits).
-      minThreads: workers,
-      maxThreads: workers,
-      idleTimeout: Infinity,
+    this.dispatcher = new Dispatcher({
+      workers,
+      workerFile: workerFile === undefined ? defaultWorkerFile() : workerFileOf(workerFile),
       resourceLimits,
       atomics,
-      recordTiming: false,
     });
-    // A worker dying between runners is reported here rather than through a job; the pool replaces it and
-    // no call is affected. The listener must exist all the same: an 'error' event without one would throw.
-    this.pool.on('error', () => {});
-    this.control = Doorbells.buffer(workers);
-    this.slots = Array.from({ length: workers }, (_, i) => ({ bell: new Doorbells(this.control, i), runner: null, parked: false, job: 0, post: 0 }));
   }
 
   get closed(): boolean {
@@ -156,124 +111,16 @@ export class GroupedConvEngine implements ConvRunner, LayerExecutor {
     this.closing ??= (async () => {
       const running = [...this.calls];
       for (const call of running) call.fail(errors.closedWhileRunning());
-      for (const runner of this.queue.splice(0)) runner.reject(errors.engineClosed());
+      this.dispatcher.rejectQueued();
       await Promise.allSettled(running.map((c) => c.settled));
-      // Parked runners return (the pool would end them anyway, but a clean return leaves nothing half-done).
-      for (const { bell } of this.slots) {
-        if (Atomics.compareExchange(bell.ints, Doorbells.STATE, SlotState.idle, SlotState.quit) === SlotState.idle) Atomics.notify(bell.ints, Doorbells.STATE);
-      }
-      await this.pool.destroy();
+      await this.dispatcher.close();
     })();
     return this.closing;
   }
 
   private send(message: WorkerMessage, call: Call | null = null): Promise<RunnerReport> {
     if (this.closed) return Promise.reject(errors.engineClosed());
-    return new Promise<RunnerReport>((resolve, reject) => this.dispatch({ message, call, resolve, reject }));
-  }
-
-  /** Hands a runner to a free slot (a parked one first), or queues it until one is free. */
-  private dispatch(runner: Runner): void {
-    let free: Slot | null = null;
-    for (const slot of this.slots) {
-      if (slot.runner !== null) continue;
-      if (slot.parked) {
-        free = slot;
-        break;
-      }
-      free ??= slot;
-    }
-    if (free) this.post(free, runner);
-    else this.queue.push(runner);
-  }
-
-  private post(slot: Slot, runner: Runner): void {
-    const { bell } = slot;
-    slot.runner = runner;
-    const post = ++slot.post;
-    bell.write(runner.message);
-    const done = bell.done();
-    if (slot.parked && Atomics.compareExchange(bell.ints, Doorbells.STATE, SlotState.idle, SlotState.work) === SlotState.idle) {
-      Atomics.notify(bell.ints, Doorbells.STATE);
-    } else {
-      // No runner is parked on the slot (or it just left): start one, with the work already in place.
-      Atomics.store(bell.ints, Doorbells.STATE, SlotState.work);
-      this.park(slot);
-    }
-    this.awaitDone(slot, post, done);
-  }
-
-  private park(slot: Slot): void {
-    const number = ++slot.job;
-    slot.parked = true;
-    const message: ParkMessage = { kind: 'park', control: this.control, slot: this.slots.indexOf(slot), idleMs: PARK_IDLE_MS };
-    let job: Promise<unknown>;
-    try {
-      job = this.pool.run(message);
-    } catch (error) {
-      job = Promise.reject(error); // handled like a job that failed, so its runner is settled
-    }
-    job.then(
-      () => {
-        if (slot.job === number) slot.parked = false; // it left idle (or quit)
-      },
-      (error: unknown) => {
-        if (slot.job !== number) return;
-        slot.parked = false;
-        this.slotFailed(slot, error);
-      },
-    );
-  }
-
-  /** Waits (without blocking) until the slot's worker has run post number `post`: its done counter moves past `done`. */
-  private awaitDone(slot: Slot, post: number, done: number): void {
-    const waited = waitAsync(slot.bell.ints, Doorbells.DONE, done);
-    if (waited.async) waited.value.then(() => this.ranOut(slot, post, done));
-    else queueMicrotask(() => this.ranOut(slot, post, done));
-  }
-
-  private ranOut(slot: Slot, post: number, done: number): void {
-    const runner = slot.runner;
-    if (slot.post !== post || runner === null) return; // its job failed first, and slotFailed settled it
-    if (slot.bell.done() === done) return this.awaitDone(slot, post, done);
-    slot.runner = null;
-    runner.resolve(slot.bell.reported());
-    this.next(slot);
-  }
-
-  /** The slot's job ended with an error (a task threw, or its worker died): its runner fails with it. */
-  private slotFailed(slot: Slot, error: unknown): void {
-    const runner = slot.runner;
-    if (runner === null) return; // died between runners; the pool replaces it
-    slot.runner = null;
-    // Wake the wait on the done counter (its post is over) before anything is posted again.
-    const taken = Atomics.load(slot.bell.ints, Doorbells.STATE) !== SlotState.work;
-    Atomics.add(slot.bell.ints, Doorbells.DONE, 1);
-    Atomics.notify(slot.bell.ints, Doorbells.DONE);
-    if (!taken && !runner.reposted) {
-      // Its worker died idle, before taking the runner: nothing of it ran, so it runs on a new job (once: a worker
-      // entry that fails before taking any work would otherwise be retried forever).
-      runner.reposted = true;
-      this.post(slot, runner);
-      return;
-    }
-    runner.reject(error);
-    this.next(slot);
-  }
-
-  private next(slot: Slot): void {
-    const runner = this.queue.shift();
-    if (runner) this.post(slot, runner);
-  }
-
-  /** A failed call's runners that have not started never will: they would only find the call cancelled. */
-  private dropQueued(call: Call): void {
-    const kept: Runner[] = [];
-    for (const runner of this.queue) {
-      if (runner.call === call) runner.resolve({ threadId: 0, tasks: 0 });
-      else kept.push(runner);
-    }
-    this.queue = kept;
+    return this.dispatcher.send(message, call);
   }
 
   /** Runs a prepared layer on an input: EngineLayer.run's work (LayerExecutor). */
@@ -318,7 +165,7 @@ export class GroupedConvEngine implements ConvRunner, LayerExecutor {
         return runMessage(plan!, layer, shared, output!, scratch, tableBlock.byteOffset, tasks.length, runner);
       });
 
-      const running = new Call(taskTable, (failed) => this.dropQueued(failed));
+      const running = new Call(taskTable, (failed) => this.dispatcher.dropQueued(failed));
       call = running;
       signal?.addEventListener('abort', onAbort, { once: true });
       this.calls.add(running);
