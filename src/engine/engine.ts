@@ -3,40 +3,27 @@
 // in the shared arena (the "device memory"); tasks carry only offsets and a
 // slice of the output; each task writes its own disjoint slice, so there is
 // nothing to concatenate.
+//
+// This file is the public API and one call's lifecycle (check, allocate, send
+// the runners, collect, free); handing runners to worker threads is the
+// dispatcher's job (dispatcher.ts), and the option checks are in options.ts.
 import { outputShapeOf, resolveConv2d, resolveShapes, type Conv2dOptions } from '../conv/geometry.js';
 import { errors } from '../errors.js';
 import type { ConvRunner } from '../layers/conv-runner.js';
 import { sharedArena } from '../memory/arena.js';
-import type { ConvTask, PartitionPolicy } from '../scheduler/conv-tasks.js';
+import type { PartitionPolicy } from '../scheduler/conv-tasks.js';
 import { checkTensor, dispose, numel, toShared, type Tensor } from '../tensor/tensor.js';
+import { Call, describeRunnerFailure, runnerMessage } from './call.js';
 import { Dispatcher } from './dispatcher.js';
 import { EngineLayer, type LayerExecutor, type PlanEntry } from './layer.js';
 import { checkEngineOptions, checkIsObject, checkOut, checkRunOptions, type EngineConv2dOptions, type EngineRunOptions, type GroupedConvEngineOptions } from './options.js';
 import { buildProfile, type ProfiledResult, type TaskTiming } from './profile.js';
-import { absoluteNow, TaskTable, type ArenaRef, type ConvRunMessage, type RunnerReport, type WorkerMessage } from './protocol.js';
+import { absoluteNow, TaskTable, type RunnerReport, type WorkerMessage } from './protocol.js';
 import { defaultWorkerFile, workerFileOf } from './worker-file.js';
 
 // The engine's public types, with the class that takes and returns them.
 export type { EngineConv2dOptions, EngineRunOptions, GroupedConvEngineOptions } from './options.js';
 export type { ProfiledResult } from './profile.js';
-
-/** One call in flight: its task table (with the cancel flag) in shared memory and the first error that ended it. */
-class Call {
-  error: unknown = null;
-  settled: Promise<unknown> = Promise.resolve();
-  constructor(
-    private readonly table: TaskTable,
-    private readonly onFail: (call: Call) => void,
-  ) {}
-
-  /** Ends the call with `error` (the first one wins) and tells its runners to stop. */
-  fail(error: unknown): void {
-    if (this.error !== null) return;
-    this.error = error;
-    this.table.cancel();
-    this.onFail(this);
-  }
-}
 
 export class GroupedConvEngine implements ConvRunner, LayerExecutor {
   readonly workers: number;
@@ -159,10 +146,11 @@ export class GroupedConvEngine implements ConvRunner, LayerExecutor {
       const taskTable = new TaskTable(tableBlock.buffer, tableBlock.byteOffset, tasks.length);
       tasks.forEach((task, i) => taskTable.setSlice(i, task));
       // One runner per worker (fewer if there are fewer tasks); each claims tasks until none is left.
+      const tensors = { input: shared, weight: layer.weight, bias: layer.bias, output };
       const messages = Array.from({ length: Math.min(this.workers, tasks.length) }, (_, runner) => {
         const scratch = arena.allocateFloat32(scratchFloats, { zero: false }); // kernels write scratch before reading it
         owned.push(scratch);
-        return runMessage(plan!, layer, shared, output!, scratch, tableBlock.byteOffset, tasks.length, runner);
+        return runnerMessage(plan!, tensors, scratch, tableBlock.byteOffset, tasks.length, runner);
       });
 
       const running = new Call(taskTable, (failed) => this.dispatcher.dropQueued(failed));
@@ -199,49 +187,4 @@ export class GroupedConvEngine implements ConvRunner, LayerExecutor {
     if (!options.profile) return output;
     return { output, profile: buildProfile(g, policy, this.workers, callStart, firstDispatch, callEnd, timings) };
   }
-}
-
-function runMessage(
-  plan: PlanEntry,
-  layer: EngineLayer,
-  input: Tensor,
-  output: Tensor,
-  scratch: Float32Array,
-  table: number,
-  tasks: number,
-  runner: number,
-): ConvRunMessage {
-  return {
-    kind: 'conv',
-    planId: plan.id,
-    plan: plan.ref,
-    input: refOf(input.data),
-    weight: refOf(layer.weight.data),
-    bias: layer.bias ? refOf(layer.bias.data) : null,
-    output: refOf(output.data),
-    scratch: refOf(scratch),
-    table,
-    tasks,
-    runner,
-  };
-}
-
-const refOf = (data: Float32Array): ArenaRef => ({ byteOffset: data.byteOffset, length: data.length });
-
-/**
- * A runner's job failed: the task it had claimed and not finished is the one
- * that threw or was running when its worker died. (A runner that failed outside
- * any task, which only a broken worker entry does, is charged to the first unfinished task.)
- */
-function describeRunnerFailure(table: TaskTable, tasks: readonly ConvTask[], runner: number, error: unknown): Error {
-  let culprit = tasks.findIndex((_, i) => table.claimedBy(i) === runner && !table.isFinished(i));
-  if (culprit < 0) culprit = Math.max(0, tasks.findIndex((_, i) => !table.isFinished(i)));
-  return describeTaskFailure(tasks[culprit], tasks.length, error);
-}
-
-function describeTaskFailure(task: ConvTask, tasks: number, error: unknown): Error {
-  const died =
-    (error as { code?: string } | null)?.code === 'ERR_WORKER_OUT_OF_MEMORY' ||
-    (error instanceof Error && /^worker exited with code/.test(error.message));
-  return died ? errors.workerDied(task, tasks, error) : errors.taskThrew(task, tasks, error);
 }
