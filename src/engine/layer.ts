@@ -1,7 +1,7 @@
 // A convolution prepared on a GroupedConvEngine: its weights (and bias) are in
 // shared memory once, and its kernel plans (one per input shape) are made once
 // and cached by the workers, so each run sends only the input's location.
-import { checkConvOptions, type Conv2dOptions, type ConvGeometry, type ConvSlice } from '../conv/geometry.js';
+import { checkConvOptions, fullSlice, type Conv2dOptions, type ConvGeometry } from '../conv/geometry.js';
 import { errors } from '../errors.js';
 import { planConv, planScratchFloats, releasePlan, type KernelPlan } from '../kernels/plan.js';
 import { sharedArena } from '../memory/arena.js';
@@ -130,20 +130,13 @@ export class EngineLayer {
     }
   }
 
-  scratchFloats(entry: PlanEntry, slice: ConvSlice): number {
-    return planScratchFloats(entry.plan, slice);
-  }
-
   /** The tasks of a call on `workers` workers under `policy` with this plan's geometry, made on first use. */
   partition(entry: PlanEntry, g: ConvGeometry, policy: PartitionPolicy, workers: number): Partition {
     let partition = entry.partitions.get(policy);
     if (!partition) {
       const tasks = partitionConv(g, policy, workers).map((task) => Object.freeze(task));
-      // Runners claim any task, one image at a time: the scratch must fit the largest either way.
-      let scratchFloats = 1;
-      for (const task of tasks) {
-        scratchFloats = Math.max(scratchFloats, this.scratchFloats(entry, task), this.scratchFloats(entry, { ...task, batchEnd: task.batchStart + 1 }));
-      }
+      // A runner may claim any task; a plan's scratch does not depend on the slice, so one size fits them all.
+      const scratchFloats = Math.max(1, planScratchFloats(entry.plan, fullSlice(g)));
       partition = { tasks, scratchFloats };
       entry.partitions.set(policy, partition);
     }
