@@ -27,7 +27,7 @@ export class Call {
 }
 
 /** Where a call's tensors are in the arena: what every runner of the call reads and writes. */
-export interface CallTensors {
+interface CallTensors {
   input: Tensor;
   weight: Tensor;
   bias: Tensor | null;

@@ -12,7 +12,7 @@ import { Doorbells, PARK_IDLE_MS, SlotState, type ParkMessage } from './doorbell
 import type { RunnerReport, WorkerMessage } from './protocol.js';
 import type { WorkerFile } from './worker-file.js';
 
-export interface DispatcherOptions {
+interface DispatcherOptions {
   workers: number;
   workerFile: WorkerFile;
   resourceLimits: ResourceLimits | undefined;

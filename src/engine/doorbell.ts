@@ -81,10 +81,7 @@ export class Doorbells {
   readonly ints: Int32Array;
   private readonly fields: Float64Array;
 
-  constructor(
-    readonly buffer: SharedArrayBuffer,
-    readonly slot: number,
-  ) {
+  constructor(buffer: SharedArrayBuffer, slot: number) {
     this.ints = new Int32Array(buffer, slot * SLOT_BYTES, FIELDS_OFFSET / 4);
     this.fields = new Float64Array(buffer, slot * SLOT_BYTES + FIELDS_OFFSET, (SLOT_BYTES - FIELDS_OFFSET) / 8);
   }
@@ -95,10 +92,6 @@ export class Doorbells {
 
   static readonly STATE = STATE;
   static readonly DONE = DONE;
-
-  state(): number {
-    return Atomics.load(this.ints, STATE);
-  }
 
   done(): number {
     return Atomics.load(this.ints, DONE);

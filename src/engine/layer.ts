@@ -26,7 +26,7 @@ export interface PlanEntry {
 }
 
 /** A call's tasks (frozen: shared by every call of the same shape and policy) and the scratch any of them needs. */
-export interface Partition {
+interface Partition {
   tasks: readonly ConvTask[];
   /** Floats of scratch a runner needs to run any of the tasks (at least one: a kernel always gets an arena view). */
   scratchFloats: number;

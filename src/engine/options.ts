@@ -48,7 +48,7 @@ export interface EngineRunOptions {
 export type EngineConv2dOptions = Conv2dOptions & EngineRunOptions;
 
 /** GroupedConvEngineOptions once checked, with the defaults filled in. */
-export interface EngineSettings {
+interface EngineSettings {
   workers: number;
   policy: PartitionPolicy;
   resourceLimits: ResourceLimits | undefined;

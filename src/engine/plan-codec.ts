@@ -7,7 +7,7 @@ import { sharedArena } from '../memory/arena.js';
 import type { ArenaRef } from './protocol.js';
 
 /** A plan written into the arena: `ref` is what messages carry, `block` what the writer releases. */
-export interface StoredPlan {
+interface StoredPlan {
   ref: ArenaRef;
   block: Float32Array;
 }

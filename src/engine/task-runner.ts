@@ -75,7 +75,7 @@ export type BeforeTask = (message: ConvRunMessage, slice: ConvSlice) => void;
  * or the call is cancelled. A task that throws cancels the call's other runners
  * and rethrows; its claim in the table tells the main thread which task it was.
  */
-export function runConvTasks(message: ConvRunMessage, beforeTask?: BeforeTask): RunnerReport {
+function runConvTasks(message: ConvRunMessage, beforeTask?: BeforeTask): RunnerReport {
   const table = new TaskTable(sharedArena().buffer, message.table, message.tasks);
   let context: RunContext | null = null;
   let ran = 0;
@@ -108,7 +108,7 @@ function runMessage(message: WorkerMessage, beforeTask?: BeforeTask): RunnerRepo
  * its slot, one after another, until the slot is idle for `idleMs` or the
  * engine quits. A runner that throws ends the job with its error, as a pool job would.
  */
-export function parkRunner(park: ParkMessage, beforeTask?: BeforeTask): RunnerReport {
+function parkRunner(park: ParkMessage, beforeTask?: BeforeTask): RunnerReport {
   const bell = new Doorbells(park.control, park.slot);
   const ints = bell.ints;
   let ran = 0;
