@@ -1,7 +1,7 @@
 // The engine's options and their checks, kept apart from the engine so the
 // public option types can be shared (layer.ts needs EngineRunOptions) without
-// importing the engine, and so every argument check is in one place: a call
-// checks all of them before it takes any shared memory.
+// importing the engine. A call runs these checks (with the tensors' own) before
+// it takes any shared memory, so a bad argument never leaves anything to free.
 import { availableParallelism } from 'node:os';
 import type { ResourceLimits } from 'node:worker_threads';
 import type { Conv2dOptions } from '../conv/geometry.js';
