@@ -155,4 +155,9 @@ export const errors = {
   /** A layer preset swept at a groups value its channels cannot be split by. */
   presetChannelsNotDivisible: (which: 'input' | 'output', channels: number, groups: number) =>
     new ArgumentError('groups', `${channels} ${which} channels are not divisible by groups=${groups}`),
+  // engine (src/engine)
+  /** A call's runners all returned but a task was never finished: an engine bug, reported like a task that threw. */
+  unfinishedTask: (task: TaskLocation, tasks: number): TaskError => errors.taskThrew(task, tasks, new Error('no runner finished it')),
+  /** A parked runner found its slot in a state the protocol never leaves it in (see doorbell.ts): an engine bug, so a plain Error. */
+  unexpectedSlotState: (state: number) => new Error(`parked runner: unexpected slot state ${state}`),
 };

@@ -10,7 +10,7 @@
 // started, left after PARK_IDLE_MS without work, or died) is re-parked with
 // pool.run; its first runner is already in the slot when the job starts.
 // Failures (a throwing task, a dying worker) end the job: its pool promise
-// rejects as before and the engine charges the error to the slot's runner.
+// rejects as before and the dispatcher (dispatcher.ts) charges the error to the slot's runner.
 // A parked worker blocks in Atomics.wait at once, without polling first: a
 // 20 µs poll made back-to-back pings faster but whole small calls 3-20% slower
 // on 2 cores, where the main thread needs the other core.
@@ -81,10 +81,7 @@ export class Doorbells {
   readonly ints: Int32Array;
   private readonly fields: Float64Array;
 
-  constructor(
-    readonly buffer: SharedArrayBuffer,
-    readonly slot: number,
-  ) {
+  constructor(buffer: SharedArrayBuffer, slot: number) {
     this.ints = new Int32Array(buffer, slot * SLOT_BYTES, FIELDS_OFFSET / 4);
     this.fields = new Float64Array(buffer, slot * SLOT_BYTES + FIELDS_OFFSET, (SLOT_BYTES - FIELDS_OFFSET) / 8);
   }
@@ -95,10 +92,6 @@ export class Doorbells {
 
   static readonly STATE = STATE;
   static readonly DONE = DONE;
-
-  state(): number {
-    return Atomics.load(this.ints, STATE);
-  }
 
   done(): number {
     return Atomics.load(this.ints, DONE);

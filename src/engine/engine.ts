@@ -3,157 +3,45 @@
 // in the shared arena (the "device memory"); tasks carry only offsets and a
 // slice of the output; each task writes its own disjoint slice, so there is
 // nothing to concatenate.
-import { availableParallelism } from 'node:os';
-import type { ResourceLimits } from 'node:worker_threads';
-import { Piscina } from 'piscina';
+//
+// This file is the public API and one call's lifecycle (check, allocate, send
+// the runners, collect, free); handing runners to worker threads is the
+// dispatcher's job (dispatcher.ts), and the option checks are in options.ts.
 import { outputShapeOf, resolveConv2d, resolveShapes, type Conv2dOptions } from '../conv/geometry.js';
 import { errors } from '../errors.js';
 import type { ConvRunner } from '../layers/conv-runner.js';
 import { sharedArena } from '../memory/arena.js';
-import { PARTITION_POLICIES, type ConvTask, type PartitionPolicy } from '../scheduler/conv-tasks.js';
-import { checkTensor, dispose, isShared, numel, toShared, type Tensor } from '../tensor/tensor.js';
-import { EngineLayer, type PlanEntry } from './layer.js';
-import { buildProfile, type ConvProfile, type TaskTiming } from './profile.js';
-import { Doorbells, PARK_IDLE_MS, SlotState, type ParkMessage } from './doorbell.js';
-import { absoluteNow, TaskTable, type ArenaRef, type ConvRunMessage, type RunnerReport, type WorkerMessage } from './protocol.js';
+import type { PartitionPolicy } from '../scheduler/conv-tasks.js';
+import { checkTensor, dispose, numel, toShared, type Tensor } from '../tensor/tensor.js';
+import { Call, describeRunnerFailure, runnerMessage } from './call.js';
+import { Dispatcher } from './dispatcher.js';
+import { EngineLayer, type LayerExecutor, type PlanEntry } from './layer.js';
+import { checkEngineOptions, checkIsObject, checkOut, checkRunOptions, type EngineConv2dOptions, type EngineRunOptions, type GroupedConvEngineOptions } from './options.js';
+import { buildProfile, type ProfiledResult, type TaskTiming } from './profile.js';
+import { absoluteNow, TaskTable, type RunnerReport, type WorkerMessage } from './protocol.js';
 import { defaultWorkerFile, workerFileOf } from './worker-file.js';
 
-export interface GroupedConvEngineOptions {
-  /** Worker threads in the pool (default: the machine's available parallelism). */
-  workers?: number;
-  /** How a convolution is cut into tasks (default 'balanced'); see PartitionPolicy. */
-  policy?: PartitionPolicy;
-  /** Limits for each worker thread (piscina resourceLimits); a worker that exceeds them dies and is replaced. */
-  resourceLimits?: ResourceLimits;
-  /**
-   * How workers wait for pool jobs (piscina's `atomics`): 'sync' (default) blocks
-   * them in Atomics.wait; 'async' and 'disabled' keep their event loops running.
-   * Between calls a worker waits on its own doorbell instead (a parked runner, see
-   * doorbell.ts); this applies once it has handed itself back to the pool.
-   */
-  atomics?: 'sync' | 'async' | 'disabled';
-  /**
-   * Advanced: the worker entry, a module whose default export is workers/conv-worker's
-   * handler or `createWorkerHandler(beforeTask)` from it (a hook run before each task).
-   * A .ts entry works only when running from the sources.
-   */
-  workerFile?: string | URL;
-}
+// The engine's public types, with the class that takes and returns them.
+export type { EngineConv2dOptions, EngineRunOptions, GroupedConvEngineOptions } from './options.js';
+export type { ProfiledResult } from './profile.js';
 
-export interface EngineRunOptions {
-  /** Resolve to `{ output, profile }` with where the time went. */
-  profile?: boolean;
-  /**
-   * Write the result here instead of allocating: a shared tensor
-   * (zeros(shape, { shared: true })) of the output's shape. If the call fails its contents are unspecified.
-   */
-  out?: Tensor;
-  /** Cancels the call: its tasks stop before their next image and the call rejects with an AbortError. */
-  signal?: AbortSignal;
-  /** Overrides the engine's policy for this call. */
-  policy?: PartitionPolicy;
-}
-
-export type EngineConv2dOptions = Conv2dOptions & EngineRunOptions;
-
-export interface ProfiledResult {
-  output: Tensor;
-  profile: ConvProfile;
-}
-
-const ENGINE_OPTION_KEYS = ['workers', 'policy', 'resourceLimits', 'atomics', 'workerFile'] as const;
-const RUN_OPTION_KEYS = ['profile', 'out', 'signal', 'policy'] as const;
-
-/** One call in flight: its task table (with the cancel flag) in shared memory and the first error that ended it. */
-class Call {
-  error: unknown = null;
-  settled: Promise<unknown> = Promise.resolve();
-  constructor(
-    private readonly table: TaskTable,
-    private readonly onFail: (call: Call) => void,
-  ) {}
-
-  /** Ends the call with `error` (the first one wins) and tells its runners to stop. */
-  fail(error: unknown): void {
-    if (this.error !== null) return;
-    this.error = error;
-    this.table.cancel();
-    this.onFail(this);
-  }
-}
-
-/** A runner message waiting for, or running on, a worker slot. */
-interface Runner {
-  message: WorkerMessage;
-  /** The call it belongs to (none for pings). */
-  call: Call | null;
-  resolve: (report: RunnerReport) => void;
-  reject: (error: unknown) => void;
-  /** Re-posted once already because the worker it was posted to ended before taking it. */
-  reposted?: boolean;
-}
-
-/** One worker's doorbell, as the main thread tracks it. */
-interface Slot {
-  bell: Doorbells;
-  /** The runner it runs, or null when free. */
-  runner: Runner | null;
-  /** A parked-runner job was started for it and has not been seen to end (it may have left since: the exchange tells). */
-  parked: boolean;
-  /** Number of its current parked-runner job: results of earlier jobs are ignored. */
-  job: number;
-  /** Number of its current post: a wait on the done counter for an earlier post is ignored. */
-  post: number;
-}
-
-type WaitAsync = (array: Int32Array, index: number, value: number) => { async: false; value: string } | { async: true; value: Promise<string> };
-const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
-
-export class GroupedConvEngine implements ConvRunner {
+export class GroupedConvEngine implements ConvRunner, LayerExecutor {
   readonly workers: number;
   readonly policy: PartitionPolicy;
-  private readonly pool: Piscina;
+  private readonly dispatcher: Dispatcher;
   private readonly calls = new Set<Call>();
-  /** One doorbell per worker (see doorbell.ts), and the runners waiting for a free one, in order. */
-  private readonly control: SharedArrayBuffer;
-  private readonly slots: Slot[];
-  private queue: Runner[] = [];
   private closing: Promise<void> | null = null;
-  /** The last error the pool reported outside any task (a worker that died while idle); it was replaced. */
-  lastPoolError: unknown = null;
 
   constructor(options: GroupedConvEngineOptions = {}) {
-    if (options === null || typeof options !== 'object') throw errors.invalid('options', 'expected an object');
-    for (const key of Object.keys(options)) {
-      if (!(ENGINE_OPTION_KEYS as readonly string[]).includes(key)) throw errors.unknownOption('options', key, ENGINE_OPTION_KEYS);
-    }
-    const workers = options.workers ?? availableParallelism();
-    if (!Number.isInteger(workers) || workers < 1) throw errors.notPositiveInteger('workers', workers);
+    const { workers, policy, resourceLimits, atomics, workerFile } = checkEngineOptions(options);
     this.workers = workers;
-    this.policy = checkPolicy(options.policy ?? 'balanced');
-    if (options.atomics !== undefined && !['sync', 'async', 'disabled'].includes(options.atomics)) {
-      throw errors.invalid('atomics', `expected 'sync', 'async' or 'disabled', got ${String(options.atomics)}`);
-    }
-    const file = options.workerFile === undefined ? defaultWorkerFile() : workerFileOf(options.workerFile);
-    this.pool = new Piscina({
-      filename: file.filename,
-      workerData: { memory: sharedArena().memory, entry: file.entry },
-      // A fixed pool: every worker starts now and stays (piscina unrefs idle
-      // workers, and a parked runner hands its worker back after PARK_IDLE_MS
-      // without work, so a script that forgets close() still exits).
-      minThreads: workers,
-      maxThreads: workers,
-      idleTimeout: Infinity,
-      resourceLimits: options.resourceLimits,
-      atomics: options.atomics ?? 'sync',
-      recordTiming: false,
+    this.policy = policy;
+    this.dispatcher = new Dispatcher({
+      workers,
+      workerFile: workerFile === undefined ? defaultWorkerFile() : workerFileOf(workerFile),
+      resourceLimits,
+      atomics,
     });
-    // A worker dying between tasks is reported here rather than through a call; the pool replaces it.
-    this.pool.on('error', (error: unknown) => {
-      this.lastPoolError = error;
-    });
-    this.control = Doorbells.buffer(workers);
-    this.slots = Array.from({ length: workers }, (_, i) => ({ bell: new Doorbells(this.control, i), runner: null, parked: false, job: 0, post: 0 }));
   }
 
   get closed(): boolean {
@@ -173,7 +61,7 @@ export class GroupedConvEngine implements ConvRunner {
   conv2d(input: Tensor, weight: Tensor, bias: Tensor | null | undefined, options: EngineConv2dOptions & { profile: true }): Promise<ProfiledResult>;
   conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, options?: EngineConv2dOptions): Promise<Tensor>;
   async conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, options: EngineConv2dOptions = {}): Promise<Tensor | ProfiledResult> {
-    if (options === null || typeof options !== 'object') throw errors.invalid('options', 'expected an object');
+    checkIsObject(options);
     const { profile, out, signal, policy, ...convOptions } = options;
     resolveConv2d(input, weight, bias, convOptions); // conv2d's own checks, in its order, before anything else
     const layer = this.layer(weight, bias, convOptions);
@@ -210,131 +98,19 @@ export class GroupedConvEngine implements ConvRunner {
     this.closing ??= (async () => {
       const running = [...this.calls];
       for (const call of running) call.fail(errors.closedWhileRunning());
-      for (const runner of this.queue.splice(0)) runner.reject(errors.engineClosed());
+      this.dispatcher.rejectQueued();
       await Promise.allSettled(running.map((c) => c.settled));
-      // Parked runners return (the pool would end them anyway, but a clean return leaves nothing half-done).
-      for (const { bell } of this.slots) {
-        if (Atomics.compareExchange(bell.ints, Doorbells.STATE, SlotState.idle, SlotState.quit) === SlotState.idle) Atomics.notify(bell.ints, Doorbells.STATE);
-      }
-      await this.pool.destroy();
+      await this.dispatcher.close();
     })();
     return this.closing;
   }
 
   private send(message: WorkerMessage, call: Call | null = null): Promise<RunnerReport> {
     if (this.closed) return Promise.reject(errors.engineClosed());
-    return new Promise<RunnerReport>((resolve, reject) => this.dispatch({ message, call, resolve, reject }));
+    return this.dispatcher.send(message, call);
   }
 
-  /** Hands a runner to a free slot (a parked one first), or queues it until one is free. */
-  private dispatch(runner: Runner): void {
-    let free: Slot | null = null;
-    for (const slot of this.slots) {
-      if (slot.runner !== null) continue;
-      if (slot.parked) {
-        free = slot;
-        break;
-      }
-      free ??= slot;
-    }
-    if (free) this.post(free, runner);
-    else this.queue.push(runner);
-  }
-
-  private post(slot: Slot, runner: Runner): void {
-    const { bell } = slot;
-    slot.runner = runner;
-    const post = ++slot.post;
-    bell.write(runner.message);
-    const done = bell.done();
-    if (slot.parked && Atomics.compareExchange(bell.ints, Doorbells.STATE, SlotState.idle, SlotState.work) === SlotState.idle) {
-      Atomics.notify(bell.ints, Doorbells.STATE);
-    } else {
-      // No runner is parked on the slot (or it just left): start one, with the work already in place.
-      Atomics.store(bell.ints, Doorbells.STATE, SlotState.work);
-      this.park(slot);
-    }
-    this.awaitDone(slot, post, done);
-  }
-
-  private park(slot: Slot): void {
-    const number = ++slot.job;
-    slot.parked = true;
-    const message: ParkMessage = { kind: 'park', control: this.control, slot: this.slots.indexOf(slot), idleMs: PARK_IDLE_MS };
-    let job: Promise<unknown>;
-    try {
-      job = this.pool.run(message);
-    } catch (error) {
-      job = Promise.reject(error); // handled like a job that failed, so its runner is settled
-    }
-    job.then(
-      () => {
-        if (slot.job === number) slot.parked = false; // it left idle (or quit)
-      },
-      (error: unknown) => {
-        if (slot.job !== number) return;
-        slot.parked = false;
-        this.slotFailed(slot, error);
-      },
-    );
-  }
-
-  /** Waits (without blocking) until the slot's worker has run post number `post`: its done counter moves past `done`. */
-  private awaitDone(slot: Slot, post: number, done: number): void {
-    const waited = waitAsync(slot.bell.ints, Doorbells.DONE, done);
-    if (waited.async) waited.value.then(() => this.ranOut(slot, post, done));
-    else queueMicrotask(() => this.ranOut(slot, post, done));
-  }
-
-  private ranOut(slot: Slot, post: number, done: number): void {
-    const runner = slot.runner;
-    if (slot.post !== post || runner === null) return; // its job failed first, and slotFailed settled it
-    if (slot.bell.done() === done) return this.awaitDone(slot, post, done);
-    slot.runner = null;
-    runner.resolve(slot.bell.reported());
-    this.next(slot);
-  }
-
-  /** The slot's job ended with an error (a task threw, or its worker died): its runner fails with it. */
-  private slotFailed(slot: Slot, error: unknown): void {
-    const runner = slot.runner;
-    if (runner === null) {
-      this.lastPoolError = error; // died between runners; the pool replaces it
-      return;
-    }
-    slot.runner = null;
-    // Wake the wait on the done counter (its post is over) before anything is posted again.
-    const taken = Atomics.load(slot.bell.ints, Doorbells.STATE) !== SlotState.work;
-    Atomics.add(slot.bell.ints, Doorbells.DONE, 1);
-    Atomics.notify(slot.bell.ints, Doorbells.DONE);
-    if (!taken && !runner.reposted) {
-      // Its worker died idle, before taking the runner: nothing of it ran, so it runs on a new job (once: a worker
-      // entry that fails before taking any work would otherwise be retried forever).
-      this.lastPoolError = error;
-      runner.reposted = true;
-      this.post(slot, runner);
-      return;
-    }
-    runner.reject(error);
-    this.next(slot);
-  }
-
-  private next(slot: Slot): void {
-    const runner = this.queue.shift();
-    if (runner) this.post(slot, runner);
-  }
-
-  /** A failed call's runners that have not started never will: they would only find the call cancelled. */
-  private dropQueued(call: Call): void {
-    const kept: Runner[] = [];
-    for (const runner of this.queue) {
-      if (runner.call === call) runner.resolve({ threadId: 0, tasks: 0 });
-      else kept.push(runner);
-    }
-    this.queue = kept;
-  }
-
-  /** Runs a prepared layer on an input (checked by the caller). */
+  /** Runs a prepared layer on an input: EngineLayer.run's work (LayerExecutor). */
   async execute(layer: EngineLayer, input: Tensor, options: EngineRunOptions): Promise<Tensor | ProfiledResult> {
     const callStart = absoluteNow();
     if (this.closed) throw errors.engineClosed();
@@ -370,13 +146,14 @@ export class GroupedConvEngine implements ConvRunner {
       const taskTable = new TaskTable(tableBlock.buffer, tableBlock.byteOffset, tasks.length);
       tasks.forEach((task, i) => taskTable.setSlice(i, task));
       // One runner per worker (fewer if there are fewer tasks); each claims tasks until none is left.
+      const tensors = { input: shared, weight: layer.weight, bias: layer.bias, output };
       const messages = Array.from({ length: Math.min(this.workers, tasks.length) }, (_, runner) => {
         const scratch = arena.allocateFloat32(scratchFloats, { zero: false }); // kernels write scratch before reading it
         owned.push(scratch);
-        return runMessage(plan!, layer, shared, output!, scratch, tableBlock.byteOffset, tasks.length, runner);
+        return runnerMessage(plan!, tensors, scratch, tableBlock.byteOffset, tasks.length, runner);
       });
 
-      const running = new Call(taskTable, (failed) => this.dropQueued(failed));
+      const running = new Call(taskTable, (failed) => this.dispatcher.dropQueued(failed));
       call = running;
       signal?.addEventListener('abort', onAbort, { once: true });
       this.calls.add(running);
@@ -393,7 +170,7 @@ export class GroupedConvEngine implements ConvRunner {
       if (running.error !== null) throw running.error;
       // Runners stop early only once the call failed, so every task has finished here.
       const unfinished = tasks.findIndex((_, i) => !taskTable.isFinished(i));
-      if (unfinished >= 0) throw errors.taskThrew(tasks[unfinished], tasks.length, new Error('no runner finished it'));
+      if (unfinished >= 0) throw errors.unfinishedTask(tasks[unfinished], tasks.length);
       // Read before the table goes back to the arena. Every task was handed to the pool when the runners were.
       if (options.profile) timings = tasks.map((task, i) => ({ task, submitTime: firstDispatch, report: taskTable.report(i) }));
     } catch (error) {
@@ -411,81 +188,3 @@ export class GroupedConvEngine implements ConvRunner {
     return { output, profile: buildProfile(g, policy, this.workers, callStart, firstDispatch, callEnd, timings) };
   }
 }
-
-function runMessage(
-  plan: PlanEntry,
-  layer: EngineLayer,
-  input: Tensor,
-  output: Tensor,
-  scratch: Float32Array,
-  table: number,
-  tasks: number,
-  runner: number,
-): ConvRunMessage {
-  return {
-    kind: 'conv',
-    planId: plan.id,
-    plan: plan.ref,
-    input: refOf(input.data),
-    weight: refOf(layer.weight.data),
-    bias: layer.bias ? refOf(layer.bias.data) : null,
-    output: refOf(output.data),
-    scratch: refOf(scratch),
-    table,
-    tasks,
-    runner,
-  };
-}
-
-const refOf = (data: Float32Array): ArenaRef => ({ byteOffset: data.byteOffset, length: data.length });
-
-/**
- * A runner's job failed: the task it had claimed and not finished is the one
- * that threw or was running when its worker died. (A runner that failed outside
- * any task, which only a broken worker entry does, is charged to the first unfinished task.)
- */
-function describeRunnerFailure(table: TaskTable, tasks: readonly ConvTask[], runner: number, error: unknown): Error {
-  let culprit = tasks.findIndex((_, i) => table.claimedBy(i) === runner && !table.isFinished(i));
-  if (culprit < 0) culprit = Math.max(0, tasks.findIndex((_, i) => !table.isFinished(i)));
-  return describeTaskFailure(tasks[culprit], tasks.length, error);
-}
-
-function describeTaskFailure(task: ConvTask, tasks: number, error: unknown): Error {
-  const died =
-    (error as { code?: string } | null)?.code === 'ERR_WORKER_OUT_OF_MEMORY' ||
-    (error instanceof Error && /^worker exited with code/.test(error.message));
-  return died ? errors.workerDied(task, tasks, error) : errors.taskThrew(task, tasks, error);
-}
-
-function checkPolicy(policy: unknown): PartitionPolicy {
-  if (!PARTITION_POLICIES.includes(policy as PartitionPolicy)) {
-    throw errors.invalid('policy', `expected one of ${PARTITION_POLICIES.map((p) => `'${p}'`).join(', ')}, got ${String(policy)}`);
-  }
-  return policy as PartitionPolicy;
-}
-
-function checkRunOptions(options: EngineRunOptions): void {
-  if (options === null || typeof options !== 'object') throw errors.invalid('options', 'expected an object');
-  for (const [key, value] of Object.entries(options)) {
-    if (!(RUN_OPTION_KEYS as readonly string[]).includes(key)) throw errors.unknownOption('options', key, RUN_OPTION_KEYS);
-    if (value === undefined) continue;
-    if (key === 'policy') checkPolicy(value);
-    if (key === 'signal' && !(value instanceof AbortSignal)) throw errors.invalid('signal', 'expected an AbortSignal');
-    if (key === 'profile' && typeof value !== 'boolean') throw errors.invalid('profile', `expected a boolean, got ${String(value)}`);
-  }
-}
-
-function checkOut(out: Tensor, shape: number[], inputs: Array<Tensor | null>): void {
-  checkTensor('out', out);
-  if (out.shape.length !== shape.length || out.shape.some((d, i) => d !== shape[i])) throw errors.shapeMismatch('out.shape', shape, out.shape);
-  if (!isShared(out)) throw errors.invalid('out', 'must live in shared memory: allocate it with zeros(shape, { shared: true })');
-  const start = out.data.byteOffset;
-  const end = start + out.data.byteLength;
-  for (const t of inputs) {
-    if (!t || !isShared(t)) continue;
-    if (t.data.byteOffset < end && start < t.data.byteOffset + t.data.byteLength) {
-      throw errors.invalid('out', 'must not overlap the input, weight or bias');
-    }
-  }
-}
-

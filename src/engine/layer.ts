@@ -1,15 +1,16 @@
 // A convolution prepared on a GroupedConvEngine: its weights (and bias) are in
 // shared memory once, and its kernel plans (one per input shape) are made once
 // and cached by the workers, so each run sends only the input's location.
-import { checkConvOptions, type Conv2dOptions, type ConvGeometry, type ConvSlice } from '../conv/geometry.js';
+import { checkConvOptions, fullSlice, type Conv2dOptions, type ConvGeometry } from '../conv/geometry.js';
 import { errors } from '../errors.js';
 import { planConv, planScratchFloats, releasePlan, type KernelPlan } from '../kernels/plan.js';
 import { sharedArena } from '../memory/arena.js';
 import { partitionConv, type ConvTask, type PartitionPolicy } from '../scheduler/conv-tasks.js';
 import { checkTensor, dispose, toShared, type Tensor } from '../tensor/tensor.js';
-import type { EngineRunOptions, GroupedConvEngine, ProfiledResult } from './engine.js';
+import type { EngineRunOptions } from './options.js';
+import { storePlan } from './plan-codec.js';
+import type { ProfiledResult } from './profile.js';
 import type { ArenaRef } from './protocol.js';
-import { encodePlan } from './task-runner.js';
 
 /** A kernel plan, and its JSON in the arena for the workers. */
 export interface PlanEntry {
@@ -25,10 +26,19 @@ export interface PlanEntry {
 }
 
 /** A call's tasks (frozen: shared by every call of the same shape and policy) and the scratch any of them needs. */
-export interface Partition {
+interface Partition {
   tasks: readonly ConvTask[];
   /** Floats of scratch a runner needs to run any of the tasks (at least one: a kernel always gets an arena view). */
   scratchFloats: number;
+}
+
+/**
+ * What runs a layer's calls: the engine, seen through the one method a layer
+ * needs, so that layer.ts does not depend on engine.ts (which makes layers).
+ */
+export interface LayerExecutor {
+  /** Runs the layer on `input` (checks the input and options itself). */
+  execute(layer: EngineLayer, input: Tensor, options: EngineRunOptions): Promise<Tensor | ProfiledResult>;
 }
 
 let nextPlanId = 1;
@@ -46,7 +56,7 @@ export class EngineLayer {
   private closed = false;
 
   constructor(
-    private readonly engine: GroupedConvEngine,
+    private readonly executor: LayerExecutor,
     weight: Tensor,
     bias: Tensor | null,
     options: Conv2dOptions,
@@ -76,7 +86,7 @@ export class EngineLayer {
     if (this.closed) throw errors.layerClosed();
     this.running++;
     try {
-      return await this.engine.execute(this, input, options);
+      return await this.executor.execute(this, input, options);
     } finally {
       this.running--;
       if (this.closed && this.running === 0) this.free();
@@ -103,10 +113,8 @@ export class EngineLayer {
       this.plans.delete(key); // re-inserted below: Map order is least recently used first
     } else {
       const plan = planConv(g, this.weight.data);
-      const bytes = encodePlan(plan);
-      const block = sharedArena().allocateFloat32(Math.ceil(bytes.length / 4));
-      new Uint8Array(block.buffer, block.byteOffset, bytes.length).set(bytes);
-      entry = { id: nextPlanId++, key, plan, ref: { byteOffset: block.byteOffset, length: bytes.length }, block, users: 0, partitions: new Map() };
+      const { ref, block } = storePlan(plan);
+      entry = { id: nextPlanId++, key, plan, ref, block, users: 0, partitions: new Map() };
     }
     this.plans.set(key, entry);
     entry.users++;
@@ -122,20 +130,13 @@ export class EngineLayer {
     }
   }
 
-  scratchFloats(entry: PlanEntry, slice: ConvSlice): number {
-    return planScratchFloats(entry.plan, slice);
-  }
-
   /** The tasks of a call on `workers` workers under `policy` with this plan's geometry, made on first use. */
   partition(entry: PlanEntry, g: ConvGeometry, policy: PartitionPolicy, workers: number): Partition {
     let partition = entry.partitions.get(policy);
     if (!partition) {
       const tasks = partitionConv(g, policy, workers).map((task) => Object.freeze(task));
-      // Runners claim any task, one image at a time: the scratch must fit the largest either way.
-      let scratchFloats = 1;
-      for (const task of tasks) {
-        scratchFloats = Math.max(scratchFloats, this.scratchFloats(entry, task), this.scratchFloats(entry, { ...task, batchEnd: task.batchStart + 1 }));
-      }
+      // A runner may claim any task; a plan's scratch does not depend on the slice, so one size fits them all.
+      const scratchFloats = Math.max(1, planScratchFloats(entry.plan, fullSlice(g)));
       partition = { tasks, scratchFloats };
       entry.partitions.set(policy, partition);
     }

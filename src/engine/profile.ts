@@ -5,6 +5,7 @@
 // (Gantt chart) can be drawn straight from them.
 import type { ConvGeometry } from '../conv/geometry.js';
 import type { PartitionPolicy, ConvTask } from '../scheduler/conv-tasks.js';
+import type { Tensor } from '../tensor/tensor.js';
 import type { TaskReport } from './protocol.js';
 
 export interface TaskProfile {
@@ -58,6 +59,12 @@ export interface ConvProfile {
   /** Busy time per thread that ran tasks of this call. */
   threads: ThreadProfile[];
   tasks: TaskProfile[];
+}
+
+/** What a call run with `profile: true` resolves to. */
+export interface ProfiledResult {
+  output: Tensor;
+  profile: ConvProfile;
 }
 
 /** Task timings as seen from the main thread. */

@@ -19,7 +19,7 @@ export interface ConvRunMessage {
   kind: 'conv';
   /** Unique id of the kernel plan; workers cache decoded plans by it. */
   planId: number;
-  /** The plan as JSON bytes in the arena, decoded once per worker per plan. */
+  /** The plan's bytes in the arena (written by storePlan, read by loadPlan: plan-codec.ts), decoded once per worker per plan. */
   plan: ArenaRef;
   input: ArenaRef;
   weight: ArenaRef;
@@ -35,7 +35,7 @@ export interface ConvRunMessage {
   runner: number;
 }
 
-export interface PingMessage {
+interface PingMessage {
   kind: 'ping';
 }
 
@@ -69,8 +69,8 @@ export function absoluteNow(): number {
  *   Float64 per task: start time, end time (0 until it finished), threadId.
  */
 export class TaskTable {
-  static readonly CANCEL = 0;
-  static readonly NEXT = 1;
+  private static readonly CANCEL = 0;
+  private static readonly NEXT = 1;
   private static readonly HEADER = 2;
 
   readonly ints: Int32Array;

@@ -4,9 +4,11 @@
 // single-threaded path makes, so results do not depend on the thread.
 import { threadId } from 'node:worker_threads';
 import type { ConvSlice } from '../conv/geometry.js';
+import { errors } from '../errors.js';
 import { arenaView, sharedArena } from '../memory/arena.js';
 import { runPlan, type KernelPlan } from '../kernels/plan.js';
 import { Doorbells, SlotState, type ParkMessage } from './doorbell.js';
+import { loadPlan } from './plan-codec.js';
 import { absoluteNow, TaskTable, type ArenaRef, type ConvRunMessage, type RunnerReport, type WorkerMessage } from './protocol.js';
 
 /** Decoded plans by id. Ids are never reused, so entries never go stale; the cap bounds memory over one-shot calls. */
@@ -19,9 +21,7 @@ function planOf(message: ConvRunMessage): KernelPlan {
     // Refresh its place in the insertion order, so the least recently used plan goes first.
     plans.delete(message.planId);
   } else {
-    // TextDecoder refuses views of a SharedArrayBuffer: copy the bytes out first.
-    const bytes = new Uint8Array(sharedArena().buffer, message.plan.byteOffset, message.plan.length).slice();
-    plan = JSON.parse(new TextDecoder().decode(bytes)) as KernelPlan;
+    plan = loadPlan(message.plan);
     if (plans.size >= PLAN_CACHE_SIZE) plans.delete(plans.keys().next().value!);
   }
   plans.set(message.planId, plan);
@@ -75,7 +75,7 @@ export type BeforeTask = (message: ConvRunMessage, slice: ConvSlice) => void;
  * or the call is cancelled. A task that throws cancels the call's other runners
  * and rethrows; its claim in the table tells the main thread which task it was.
  */
-export function runConvTasks(message: ConvRunMessage, beforeTask?: BeforeTask): RunnerReport {
+function runConvTasks(message: ConvRunMessage, beforeTask?: BeforeTask): RunnerReport {
   const table = new TaskTable(sharedArena().buffer, message.table, message.tasks);
   let context: RunContext | null = null;
   let ran = 0;
@@ -108,7 +108,7 @@ function runMessage(message: WorkerMessage, beforeTask?: BeforeTask): RunnerRepo
  * its slot, one after another, until the slot is idle for `idleMs` or the
  * engine quits. A runner that throws ends the job with its error, as a pool job would.
  */
-export function parkRunner(park: ParkMessage, beforeTask?: BeforeTask): RunnerReport {
+function parkRunner(park: ParkMessage, beforeTask?: BeforeTask): RunnerReport {
   const bell = new Doorbells(park.control, park.slot);
   const ints = bell.ints;
   let ran = 0;
@@ -124,7 +124,7 @@ export function parkRunner(park: ParkMessage, beforeTask?: BeforeTask): RunnerRe
       Atomics.store(ints, Doorbells.STATE, SlotState.gone);
       return { threadId, tasks: ran };
     }
-    if (state !== SlotState.work) throw new Error(`parked runner: unexpected slot state ${state}`);
+    if (state !== SlotState.work) throw errors.unexpectedSlotState(state);
     Atomics.store(ints, Doorbells.STATE, SlotState.running);
     const report = runMessage(bell.read(), beforeTask);
     bell.report(report.threadId, report.tasks);
@@ -139,9 +139,4 @@ export function parkRunner(park: ParkMessage, beforeTask?: BeforeTask): RunnerRe
 /** The pool's task handler (the default export of workers/conv-worker), with an optional per-task hook. */
 export function createWorkerHandler(beforeTask?: BeforeTask): (message: WorkerMessage | ParkMessage) => RunnerReport {
   return (message) => (message.kind === 'park' ? parkRunner(message, beforeTask) : runMessage(message, beforeTask));
-}
-
-/** Encodes a plan for the workers' plan cache: JSON (plans are plain data by contract). */
-export function encodePlan(plan: KernelPlan): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(plan));
 }
