@@ -7,7 +7,7 @@ import { ArgumentError, DeviceMemoryError, ExecutionError, loadSafetensors, mode
 import { DeviceState } from '../src/devices/device-state.js';
 import { alexNetLayers, deviceMemory, layerShapes, partition } from '../src/devices/split-plan.js';
 import { convKernelKind } from '../src/kernels/plan.js';
-import { expectClose } from './support/close.js';
+import { expectClose } from './support/tolerance.js';
 
 const DIR = join(import.meta.dirname, 'fixtures', 'alexnet');
 const weights = loadSafetensors(join(DIR, 'tiny-weights.safetensors'));
@@ -55,7 +55,7 @@ describe('AlexNet split over devices', () => {
     const s = await split({ devices, batch: 2 });
     const y = await s.forward(io.input);
     expect(y.shape).toEqual([2, 10]);
-    expectClose(y.data, io.output.data, 1e-4, 1e-4, `logits on ${devices} devices`);
+    expectClose(y.data, io.output.data, { atol: 1e-4, rtol: 1e-4 }, `logits on ${devices} devices`);
     results.set(devices, y);
     const run = s.lastRun!;
     // Every device ran each convolution with the kernel the whole layer gets here.
@@ -106,7 +106,7 @@ describe('AlexNet split over devices', () => {
     expect((refusal as DeviceMemoryError).neededBytes).toEqual([one.memory[0].totalBytes]);
     expect((refusal as Error).message).toMatch(/does not fit 1 device of .*: device 0 needs .* weights \+ .* activations \+ .* kernel scratch at conv1\); each has /);
     const fits = await split({ devices: 2, batch: 2, budgetBytes: budget });
-    expectClose((await fits.forward(io.input)).data, io.output.data, 1e-4, 1e-4);
+    expectClose((await fits.forward(io.input)).data, io.output.data, { atol: 1e-4, rtol: 1e-4 });
     // A bigger batch than planned for is checked again at forward time.
     const big = { shape: [64, 3, 99, 99], data: new Float32Array(64 * 3 * 99 * 99) };
     await expect(fits.forward(big)).rejects.toThrow(DeviceMemoryError);

@@ -2,6 +2,7 @@
 // FLOPs, its initialisation, and its output against independent references.
 import { describe, expect, it } from 'vitest';
 import { ArgumentError, Conv2d, conv2d, numel, Random, referenceConv2d, Sequential, type Tensor } from '../src/index.js';
+import { expectTensorClose } from './support/tolerance.js';
 
 const conv = (inChannels: number, outChannels: number, kernelSize: number, options: Partial<ConstructorParameters<typeof Conv2d>[0]> = {}) =>
   new Conv2d({ inChannels, outChannels, kernelSize, bias: false, ...options });
@@ -177,12 +178,8 @@ function naiveGroupedConv(x: Tensor, w: Tensor, bias: Tensor | null, groups: num
   return { shape: [N, Cout, Ho, Wo], data: out };
 }
 
-function expectNear(got: Tensor, expected: Tensor, tolerance = 1e-5) {
-  expect(got.shape).toEqual(expected.shape);
-  let worst = 0;
-  for (let i = 0; i < got.data.length; i++) worst = Math.max(worst, Math.abs(got.data[i] - expected.data[i]));
-  expect(worst).toBeLessThan(tolerance);
-}
+/** Every output within 1e-5 of the reference's: far below a wrong or missing term with these unit-scale values. */
+const expectNear = (got: Tensor, expected: Tensor) => expectTensorClose(got, expected, { atol: 1e-5, rtol: 0 });
 
 describe('forward', () => {
   it('depthwise with channel multiplier 3 (Conv2d(4, 12, 3, groups=4)) equals referenceConv2d and a naive loop', () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { conv2d, Random } from '../src/index.js';
-import { worstViolation } from './support/golden.js';
 import { naiveConv2d } from './support/naive-conv.js';
 import { randomConv } from './support/random-specs.js';
+import { worstViolation } from './support/tolerance.js';
 
 describe('conv2d against an independent 7-loop oracle', () => {
   it('agrees on 400 random valid specifications', () => {
@@ -12,7 +12,7 @@ describe('conv2d against an independent 7-loop oracle', () => {
       const got = conv2d(c.input, c.weight, c.bias, c.options);
       const expected = naiveConv2d(c.input, c.weight, c.bias, c.naive);
       expect(got.shape, c.description).toEqual(expected.shape);
-      expect(worstViolation(got.data, expected.data, c.atol, 1e-5), c.description).toBeNull();
+      expect(worstViolation(got.data, expected.data, { atol: c.atol, rtol: 1e-5 }), c.description).toBeNull();
     }
   });
 
@@ -25,7 +25,7 @@ describe('conv2d against an independent 7-loop oracle', () => {
       if (t === b && l === r) continue;
       const swapped = naiveConv2d(c.input, c.weight, c.bias, { ...c.naive, padding: [b, t, r, l] });
       const got = conv2d(c.input, c.weight, c.bias, c.options);
-      if (swapped.shape.join() === got.shape.join() && worstViolation(got.data, swapped.data, c.atol, 1e-5)) caught++;
+      if (swapped.shape.join() === got.shape.join() && worstViolation(got.data, swapped.data, { atol: c.atol, rtol: 1e-5 })) caught++;
     }
     expect(caught).toBeGreaterThan(0);
   });

@@ -9,7 +9,8 @@
 import { describe, expect, it } from 'vitest';
 import { Random, referenceConv2d, zeros, type Conv2dOptions, type Tensor } from '../src/index.js';
 import { setPlaneMode, setWinogradMinChannels, type KernelKind } from '../src/kernels/plan.js';
-import { goldenTolerance, runThroughPlan } from './support/kernel-run.js';
+import { runThroughPlan } from './support/kernel-run.js';
+import { goldenTolerance, worstViolation } from './support/tolerance.js';
 
 interface Spec {
   input: number[];
@@ -96,13 +97,7 @@ for (const kind of ['depthwise', 'pointwise', 'small-groups', 'general', 'winogr
         if (mode !== null && kind !== 'winograd') expect(plan.wasm?.planeMode).toBe(mode);
         const expected = referenceConv2d(input, weight, bias, spec.options);
         expect(output.shape).toEqual(expected.shape);
-        const { atol, rtol } = goldenTolerance(input, weight);
-        let worst = 0;
-        for (let j = 0; j < expected.data.length; j++) {
-          const excess = Math.abs(output.data[j] - expected.data[j]) - (atol + rtol * Math.abs(expected.data[j]));
-          if (!(excess <= 0)) worst = Math.max(worst, Number.isNaN(excess) ? Infinity : excess);
-        }
-        expect(worst).toBe(0);
+        expect(worstViolation(output.data, expected.data, goldenTolerance(input, weight))).toBeNull();
       });
     }
   });

@@ -3,7 +3,8 @@
 // What the golden set holds is checked once, in golden-data.test.ts.
 import { describe, expect, it } from 'vitest';
 import type { Conv2dOptions, Tensor } from '../../src/index.js';
-import { convArguments, convCases, worstViolation } from './golden.js';
+import { convArguments, convCases } from './golden.js';
+import { expectTensorClose } from './tolerance.js';
 
 export type ConvBackend = (input: Tensor, weight: Tensor, bias: Tensor | null, options: Conv2dOptions) => Tensor | Promise<Tensor>;
 
@@ -20,9 +21,8 @@ export function goldenConvSuite(name: string, backend: ConvBackend): void {
           const { input, weight, bias, options, expected } = convArguments(c);
           const inputCopy = input.data.slice();
           const got = await backend(input, weight, bias, options);
-          expect(got.shape).toEqual(expected!.shape);
-          expect(got.data.length).toBe(expected!.data.length);
-          expect(worstViolation(got.data, expected!.data, c.atol!, c.rtol!)).toBeNull();
+          // The case's atol and rtol follow the golden README's rule (goldenTolerance), computed in Python.
+          expectTensorClose(got, expected!, { atol: c.atol!, rtol: c.rtol! }, c.id);
           expect(input.data).toEqual(inputCopy); // inputs are never modified
         });
       }

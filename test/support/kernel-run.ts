@@ -34,10 +34,3 @@ export function runThroughPlan(
     releasePlan(plan);
   }
 }
-
-/** The golden tolerance: atol = 1e-5 * sqrt(K) * max|w| * max|x|, rtol = 1e-5. */
-export function goldenTolerance(input: Tensor, weight: Tensor): { atol: number; rtol: number } {
-  const [, cinG, kh, kw] = weight.shape;
-  const maxAbs = (t: Tensor) => t.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-  return { atol: 1e-5 * Math.sqrt(cinG * kh * kw) * maxAbs(weight) * maxAbs(input), rtol: 1e-5 };
-}
