@@ -7,9 +7,10 @@
 // Winograd kind takes stride-1 3x3, 5x5, 3x5, 5x3 and 6x6 kernels with any
 // channel count but 1.
 import { describe, expect, it } from 'vitest';
-import { Random, referenceConv2d, zeros, type Conv2dOptions, type Tensor } from '../src/index.js';
+import { Random, referenceConv2d, type Conv2dOptions } from '../src/index.js';
 import { setPlaneMode, setWinogradMinChannels, type KernelKind } from '../src/kernels/plan.js';
 import { runThroughPlan } from './support/kernel-run.js';
+import { randomConvOfShapes } from './support/random-conv.js';
 import { goldenTolerance, worstViolation } from './support/tolerance.js';
 
 interface Spec {
@@ -57,12 +58,6 @@ function randomSpec(r: Random, kind: KernelKind): Spec {
   };
 }
 
-function randomTensor(r: Random, shape: number[]): Tensor {
-  const t = zeros(shape);
-  for (let i = 0; i < t.data.length; i++) t.data[i] = r.normal();
-  return t;
-}
-
 const SPECS_PER_KIND = 40;
 
 function fillWinogradWeight(r: Random, spec: Spec): Spec {
@@ -79,10 +74,7 @@ for (const kind of ['depthwise', 'pointwise', 'small-groups', 'general', 'winogr
       const seed = r.int(0, 1 << 30);
       const mode = ([null, true, false] as const)[i % 3];
       it(`#${i} (${mode === null ? 'chosen' : mode ? 'plane' : 'row'} mode): input [${spec.input}] weight [${spec.weight}] ${JSON.stringify(spec.options)}${spec.bias ? ' +bias' : ''}`, () => {
-        const data = new Random(seed);
-        const input = randomTensor(data, spec.input);
-        const weight = randomTensor(data, spec.weight);
-        const bias = spec.bias ? randomTensor(data, [spec.weight[0]]) : null;
+        const { input, weight, bias } = randomConvOfShapes(new Random(seed), spec.input, spec.weight, spec.options, { bias: spec.bias });
         setPlaneMode(mode);
         setWinogradMinChannels(kind === 'winograd' ? 1 : null);
         let run;
