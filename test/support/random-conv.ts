@@ -124,16 +124,24 @@ export const SMALL_CONVS: ConvRanges = {
   values: 'unit',
 };
 
+/** Integer and yes/no draws from `random`; a chance of 0 draws nothing. */
+function drawsFrom(random: Random) {
+  return {
+    int: ([low, high]: Range) => random.int(low, high),
+    chance: (p: number) => p > 0 && random.next() < p,
+  };
+}
+
 /** A random valid conv2d: a kernel never larger than its padded input. */
 export function randomConv(random: Random, ranges: ConvRanges): RandomConv {
-  const int = ([low, high]: Range) => random.int(low, high);
-  const chance = (p: number) => p > 0 && random.next() < p;
+  const { int, chance } = drawsFrom(random);
   for (;;) {
     const groups = random.pick(ranges.groups);
     const depthwise = chance(ranges.depthwiseChance);
     const cinPerGroup = depthwise ? 1 : int(ranges.inChannelsPerGroup);
     const coutPerGroup = int(depthwise ? ranges.depthwiseMultiplier : ranges.outChannelsPerGroup);
     const kH = int(ranges.kernel);
+    // Drawn even when the kernel turns out square: the order of draws is what keeps a seed's specs.
     const ownWidth = int(ranges.kernel);
     const kW = chance(ranges.squareKernelChance) ? kH : ownWidth;
     const stride: [number, number] = [int(ranges.stride), int(ranges.stride)];
@@ -172,8 +180,7 @@ function randomPadding(
   kH: number,
   kW: number,
 ): { padding: Conv2dOptions['padding']; pads: [number, number, number, number] } {
-  const int = ([low, high]: Range) => random.int(low, high);
-  const chance = (p: number) => p > 0 && random.next() < p;
+  const { int, chance } = drawsFrom(random);
   // One draw decides between 'same', 'valid' and explicit padding.
   const mode = ranges.sameChance + ranges.validChance > 0 ? random.next() : 1;
   if (mode < ranges.sameChance && stride[0] === 1 && stride[1] === 1) {
