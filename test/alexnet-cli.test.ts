@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
 import { loadSafetensors, saveSafetensors } from '../src/index.js';
-import { expectClose } from './support/close.js';
+import { expectClose } from './support/tolerance.js';
 
 const DIR = join(import.meta.dirname, 'fixtures', 'alexnet');
 const weights = join(DIR, 'tiny-weights.safetensors');
@@ -31,7 +31,7 @@ describe('groupconv infer', () => {
       expect(r.code, r.stderr).toBe(0);
       const y = loadSafetensors(out).output;
       expect(y.shape).toEqual([2, 10]);
-      expectClose(y.data, loadSafetensors(ioFile).output.data, 1e-4, 1e-4);
+      expectClose(y.data, loadSafetensors(ioFile).output.data, { atol: 1e-4, rtol: 1e-4 });
       outs.push(y.data);
     }
     expect(outs[1]).toEqual(outs[0]);

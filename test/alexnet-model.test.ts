@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ArgumentError, loadSafetensors, models, parseSafetensors, serializeSafetensors } from '../src/index.js';
-import { expectClose } from './support/close.js';
+import { expectClose } from './support/tolerance.js';
 
 const DIR = join(import.meta.dirname, 'fixtures', 'alexnet');
 const weightsPath = join(DIR, 'tiny-weights.safetensors');
@@ -57,9 +57,9 @@ describe('AlexNet logits', () => {
   it("match PyTorch's for the same weights and input", () => {
     const y = model.forward(io.input);
     expect(y.shape).toEqual([2, 10]);
-    expectClose(y.data, io.output.data, 1e-4, 1e-4, 'logits');
+    expectClose(y.data, io.output.data, { atol: 1e-4, rtol: 1e-4 }, 'logits');
     // The features (conv5 pooled) too, before the classifier.
-    expectClose(model.features.forward(io.input).data, io.features.data, 1e-4, 1e-4, 'features');
+    expectClose(model.features.forward(io.input).data, io.features.data, { atol: 1e-4, rtol: 1e-4 }, 'features');
   });
 
   it('refuses an input of the wrong channel count or size', () => {

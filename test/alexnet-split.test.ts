@@ -7,7 +7,8 @@ import { ArgumentError, DeviceMemoryError, ExecutionError, loadSafetensors, mode
 import { DeviceState } from '../src/devices/device-state.js';
 import { alexNetLayers, deviceMemory, layerShapes, partition } from '../src/devices/split-plan.js';
 import { convKernelKind } from '../src/kernels/plan.js';
-import { expectClose } from './support/close.js';
+import { bits } from './support/tensors.js';
+import { expectClose } from './support/tolerance.js';
 
 const DIR = join(import.meta.dirname, 'fixtures', 'alexnet');
 const weights = loadSafetensors(join(DIR, 'tiny-weights.safetensors'));
@@ -23,8 +24,6 @@ async function split(options: Parameters<typeof SplitAlexNet.create>[1]): Promis
 afterAll(async () => {
   await Promise.all(open.map((s) => s.close()));
 });
-
-const bits = (t: Tensor) => Array.from(new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length));
 
 const layers = alexNetLayers(model);
 const shapes = layerShapes(layers, io.input.shape);
@@ -55,7 +54,7 @@ describe('AlexNet split over devices', () => {
     const s = await split({ devices, batch: 2 });
     const y = await s.forward(io.input);
     expect(y.shape).toEqual([2, 10]);
-    expectClose(y.data, io.output.data, 1e-4, 1e-4, `logits on ${devices} devices`);
+    expectClose(y.data, io.output.data, { atol: 1e-4, rtol: 1e-4 }, `logits on ${devices} devices`);
     results.set(devices, y);
     const run = s.lastRun!;
     // Every device ran each convolution with the kernel the whole layer gets here.
@@ -73,7 +72,7 @@ describe('AlexNet split over devices', () => {
 
   it('gives bitwise the same logits on 1, 2 and 4 devices, and as the model on this thread', () => {
     const host = model.forward(io.input);
-    for (const devices of [1, 2, 4]) expect(bits(results.get(devices)!), `${devices} devices`).toEqual(bits(host));
+    for (const devices of [1, 2, 4]) expect(bits(results.get(devices)!.data), `${devices} devices`).toEqual(bits(host.data));
   });
 
   it('moves exactly the bytes the partition says, and times every layer on every device', async () => {
@@ -106,7 +105,7 @@ describe('AlexNet split over devices', () => {
     expect((refusal as DeviceMemoryError).neededBytes).toEqual([one.memory[0].totalBytes]);
     expect((refusal as Error).message).toMatch(/does not fit 1 device of .*: device 0 needs .* weights \+ .* activations \+ .* kernel scratch at conv1\); each has /);
     const fits = await split({ devices: 2, batch: 2, budgetBytes: budget });
-    expectClose((await fits.forward(io.input)).data, io.output.data, 1e-4, 1e-4);
+    expectClose((await fits.forward(io.input)).data, io.output.data, { atol: 1e-4, rtol: 1e-4 });
     // A bigger batch than planned for is checked again at forward time.
     const big = { shape: [64, 3, 99, 99], data: new Float32Array(64 * 3 * 99 * 99) };
     await expect(fits.forward(big)).rejects.toThrow(DeviceMemoryError);
@@ -117,7 +116,7 @@ describe('AlexNet split over devices', () => {
     const s = await split({ devices: 2, batch: 2 });
     await expect(s.forward({ shape: [1, 3, 64, 64], data: new Float32Array(3 * 64 * 64) })).rejects.toThrow(ArgumentError);
     await expect(s.forward({ shape: [1, 3, 131, 131], data: new Float32Array(3 * 131 * 131) })).rejects.toThrow(/expects 2x2/);
-    expect(bits(await s.forward(io.input))).toEqual(bits(results.get(2)!));
+    expect(bits((await s.forward(io.input)).data)).toEqual(bits(results.get(2)!.data));
     await s.close();
     await s.close(); // twice is fine
     await expect(s.forward(io.input)).rejects.toThrow(ExecutionError);

@@ -1,17 +1,12 @@
 // The Conv2d layer: the parameter figures of the seed material, shapes and
 // FLOPs, its initialisation, and its output against independent references.
 import { describe, expect, it } from 'vitest';
-import { ArgumentError, Conv2d, conv2d, numel, Random, referenceConv2d, Sequential, type Tensor } from '../src/index.js';
+import { ArgumentError, Conv2d, conv2d, numel, referenceConv2d, Sequential, type Tensor } from '../src/index.js';
+import { seededTensor } from './support/tensors.js';
+import { expectTensorClose } from './support/tolerance.js';
 
 const conv = (inChannels: number, outChannels: number, kernelSize: number, options: Partial<ConstructorParameters<typeof Conv2d>[0]> = {}) =>
   new Conv2d({ inChannels, outChannels, kernelSize, bias: false, ...options });
-
-function randomTensor(shape: number[], seed: number): Tensor {
-  const random = new Random(seed);
-  const data = new Float32Array(numel(shape));
-  for (let i = 0; i < data.length; i++) data[i] = random.normal();
-  return { shape, data };
-}
 
 describe('parameter counts from the seeds', () => {
   it.each([
@@ -118,7 +113,7 @@ describe('outputShape and flops', () => {
     // H: floor((20 + 2 - 2 - 1) / 2) + 1 = 10; W: floor((15 + 4 - 8 - 1) / 1) + 1 = 11
     expect(layer.outputShape([3, 8, 20, 15])).toEqual([3, 16, 10, 11]);
     expect(layer.flops([3, 8, 20, 15])).toBe(2 * 3 * 16 * 10 * 11 * 2 * 15);
-    expect(layer.forward(randomTensor([3, 8, 20, 15], 1)).shape).toEqual([3, 16, 10, 11]);
+    expect(layer.forward(seededTensor(1, [3, 8, 20, 15])).shape).toEqual([3, 16, 10, 11]);
   });
 
   it("padding 'same' keeps the size; a wrong input is rejected naming the shape", () => {
@@ -177,17 +172,13 @@ function naiveGroupedConv(x: Tensor, w: Tensor, bias: Tensor | null, groups: num
   return { shape: [N, Cout, Ho, Wo], data: out };
 }
 
-function expectNear(got: Tensor, expected: Tensor, tolerance = 1e-5) {
-  expect(got.shape).toEqual(expected.shape);
-  let worst = 0;
-  for (let i = 0; i < got.data.length; i++) worst = Math.max(worst, Math.abs(got.data[i] - expected.data[i]));
-  expect(worst).toBeLessThan(tolerance);
-}
+/** Every output within 1e-5 of the reference's: far below a wrong or missing term with these unit-scale values. */
+const expectNear = (got: Tensor, expected: Tensor) => expectTensorClose(got, expected, { atol: 1e-5, rtol: 0 });
 
 describe('forward', () => {
   it('depthwise with channel multiplier 3 (Conv2d(4, 12, 3, groups=4)) equals referenceConv2d and a naive loop', () => {
     const layer = new Conv2d({ inChannels: 4, outChannels: 12, kernelSize: 3, groups: 4, seed: 7 });
-    const x = randomTensor([2, 4, 7, 6], 8);
+    const x = seededTensor(8, [2, 4, 7, 6]);
     const y = layer.forward(x);
     expectNear(y, referenceConv2d(x, layer.weight, layer.bias, { groups: 4 }));
     expectNear(y, naiveGroupedConv(x, layer.weight, layer.bias, 4));
@@ -203,7 +194,7 @@ describe('forward', () => {
 
   it('grouped pointwise (Conv2d(16, 8, 1, groups=4)) equals referenceConv2d and a naive loop', () => {
     const layer = new Conv2d({ inChannels: 16, outChannels: 8, kernelSize: 1, groups: 4, seed: 9 });
-    const x = randomTensor([3, 16, 5, 5], 10);
+    const x = seededTensor(10, [3, 16, 5, 5]);
     const y = layer.forward(x);
     expectNear(y, referenceConv2d(x, layer.weight, layer.bias, { groups: 4 }));
     expectNear(y, naiveGroupedConv(x, layer.weight, layer.bias, 4));
@@ -211,13 +202,13 @@ describe('forward', () => {
 
   it('with padding and stride equals referenceConv2d with the same options', () => {
     const layer = new Conv2d({ inChannels: 6, outChannels: 9, kernelSize: 3, stride: 2, padding: 1, groups: 3, seed: 11 });
-    const x = randomTensor([2, 6, 9, 8], 12);
+    const x = seededTensor(12, [2, 6, 9, 8]);
     expectNear(layer.forward(x), referenceConv2d(x, layer.weight, layer.bias, { stride: 2, padding: 1, groups: 3 }));
   });
 
   it('forwardWith hands the runner its weight, bias and options', async () => {
     const layer = new Conv2d({ inChannels: 4, outChannels: 8, kernelSize: 3, padding: 1, groups: 2, seed: 1 });
-    const x = randomTensor([1, 4, 5, 5], 2);
+    const x = seededTensor(2, [1, 4, 5, 5]);
     const seen: unknown[] = [];
     const y = await layer.forwardWith(
       {

@@ -2,7 +2,9 @@
 // same kernel computes on one thread.
 import { afterAll, describe, expect, it } from 'vitest';
 import { GroupedConvEngine, Random, dispose, sharedArena, type PartitionPolicy } from '../src/index.js';
-import { firstBitDifference, randomConv, singleThreadPlan } from './support/random-conv.js';
+import { singleThreadPlan } from './support/kernel-run.js';
+import { randomConv, randomConvOfShapes, SMALL_CONVS } from './support/random-conv.js';
+import { firstBitDifference } from './support/tensors.js';
 
 const engines = [1, 2, 3].flatMap((workers) => (['group', 'balanced'] as PartitionPolicy[]).map((policy) => new GroupedConvEngine({ workers, policy })));
 afterAll(() => Promise.all(engines.map((e) => e.close())));
@@ -21,7 +23,7 @@ describe('engine vs the kernel on one thread', () => {
   it('is bitwise identical on 60 random specifications, at 1-3 workers under both policies', async () => {
     const random = new Random(2024);
     for (let trial = 0; trial < 60; trial++) {
-      const spec = randomConv(random);
+      const spec = randomConv(random, SMALL_CONVS);
       const expected = singleThreadPlan(spec);
       const results = await Promise.all(engines.map((e) => e.conv2d(spec.input, spec.weight, spec.bias, spec.options)));
       results.forEach((got, i) => {
@@ -35,7 +37,7 @@ describe('engine vs the kernel on one thread', () => {
   it('splits a larger grouped convolution across images, channels and groups with the same bits', async () => {
     const random = new Random(5);
     // groups 2, batch 5: balanced cuts it differently at 2 and 3 workers (groups, then channels).
-    const big = randomLayer(random, [5, 8, 12, 12], [12, 4, 3, 3], { groups: 2, padding: 1 });
+    const big = randomConvOfShapes(random, [5, 8, 12, 12], [12, 4, 3, 3], { groups: 2, padding: 1 });
     const expected = singleThreadPlan(big);
     for (const engine of engines) {
       const { output, profile } = await engine.conv2dProfiled(big.input, big.weight, big.bias, big.options);
@@ -47,7 +49,7 @@ describe('engine vs the kernel on one thread', () => {
   it('gives the same bits when balanced over-decomposes, each runner claiming several tasks', async () => {
     const random = new Random(6);
     // 6 images, groups 2, 32x32, 14.2M MACs: balanced makes one task per image at 2 and 3 workers.
-    const big = randomLayer(random, [6, 16, 32, 32], [32, 8, 3, 3], { groups: 2, padding: 1 });
+    const big = randomConvOfShapes(random, [6, 16, 32, 32], [32, 8, 3, 3], { groups: 2, padding: 1 });
     const expected = singleThreadPlan(big);
     for (const engine of engines) {
       const { output, profile } = await engine.conv2dProfiled(big.input, big.weight, big.bias, big.options);
@@ -63,7 +65,7 @@ describe('engine vs the kernel on one thread', () => {
   it('does not depend on what freed shared memory held (outputs and scratch are not zero-filled)', async () => {
     const random = new Random(77);
     for (let trial = 0; trial < 8; trial++) {
-      const spec = randomConv(random);
+      const spec = randomConv(random, SMALL_CONVS);
       const expected = singleThreadPlan(spec);
       poisonFreeSharedMemory();
       const results = await Promise.all(engines.map((e) => e.conv2d(spec.input, spec.weight, spec.bias, spec.options)));
@@ -72,9 +74,3 @@ describe('engine vs the kernel on one thread', () => {
     }
   });
 });
-
-/** Input, weight and bias of the given shapes with standard normal values (bias: one per output channel). */
-function randomLayer(random: Random, inputShape: number[], weightShape: number[], options: { groups: number; padding: number }) {
-  const filled = (shape: number[]) => ({ shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => random.normal()) });
-  return { input: filled(inputShape), weight: filled(weightShape), bias: filled([weightShape[0]]), options };
-}

@@ -1,7 +1,9 @@
 // Many calls in flight at once, from different callers, on one pool: each is right.
 import { afterAll, describe, expect, it } from 'vitest';
 import { GroupedConvEngine, Random, dispose, sharedArena, type PartitionPolicy } from '../src/index.js';
-import { firstBitDifference, randomConv, singleThreadPlan } from './support/random-conv.js';
+import { singleThreadPlan } from './support/kernel-run.js';
+import { randomConv, SMALL_CONVS } from './support/random-conv.js';
+import { firstBitDifference } from './support/tensors.js';
 
 const engine = new GroupedConvEngine({ workers: 3 });
 afterAll(() => engine.close());
@@ -9,7 +11,7 @@ afterAll(() => engine.close());
 describe('concurrent calls', () => {
   it('runs 1,000 concurrent calls of mixed shapes (one-shot, prepared layers, policies), each bitwise right', async () => {
     const random = new Random(99);
-    const specs = Array.from({ length: 24 }, () => randomConv(random, 7));
+    const specs = Array.from({ length: 24 }, () => randomConv(random, { ...SMALL_CONVS, size: [1, 7] }));
     const expected = specs.map(singleThreadPlan);
     const before = sharedArena().stats().liveBytes;
     const layers = specs.map((s) => engine.layer(s.weight, s.bias, s.options));

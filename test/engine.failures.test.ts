@@ -6,16 +6,17 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { AbortError, ArgumentError, ExecutionError, GroupedConvEngine, TaskError, dispose, sharedArena, zeros, type Tensor } from '../src/index.js';
 import { Random } from '../src/random.js';
 import { FAULT } from './support/faults.js';
-import { firstBitDifference, singleThreadPlan, type ConvSpec } from './support/random-conv.js';
+import { singleThreadPlan } from './support/kernel-run.js';
+import { randomConvOfShapes, type ConvSpec } from './support/random-conv.js';
+import { firstBitDifference } from './support/tensors.js';
 
 const faultyWorker = new URL('./support/faulty-worker.ts', import.meta.url);
 const random = new Random(11);
-const filled = (shape: number[]): Tensor => ({ shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => random.normal()) });
 
 // groups 4: with policy 'group', channel 9 is in task 3 of 4 (group 2).
-const small = { input: filled([2, 8, 6, 6]), weight: filled([16, 2, 3, 3]), bias: filled([16]), options: { groups: 4, padding: 1 } };
+const small = randomConvOfShapes(random, [2, 8, 6, 6], [16, 2, 3, 3], { groups: 4, padding: 1 });
 // Long enough (reference kernel: about a second) that abort and close land while it runs.
-const large = { input: filled([12, 32, 24, 24]), weight: filled([64, 16, 3, 3]), bias: null, options: { groups: 2, padding: 1 } };
+const large = randomConvOfShapes(random, [12, 32, 24, 24], [64, 16, 3, 3], { groups: 2, padding: 1 }, { bias: false });
 
 function faulty(marker: number, channel: number): Tensor {
   const input = { shape: [...small.input.shape], data: small.input.data.slice() };

@@ -1,15 +1,15 @@
 // Prepared layers (weights placed in shared memory once), `out`, and profiles.
 import { afterAll, describe, expect, it } from 'vitest';
-import { Conv2d, GroupedConvEngine, Random, conv2d, dispose, isShared, sharedArena, zeros, type Tensor } from '../src/index.js';
-import { firstBitDifference, singleThreadPlan } from './support/random-conv.js';
+import { Conv2d, GroupedConvEngine, Random, conv2d, dispose, isShared, sharedArena, zeros } from '../src/index.js';
+import { singleThreadPlan } from './support/kernel-run.js';
+import { firstBitDifference, randomTensor } from './support/tensors.js';
 
 const random = new Random(7);
-const filled = (shape: number[]): Tensor => ({ shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => random.normal()) });
 const engine = new GroupedConvEngine({ workers: 2 });
 afterAll(() => engine.close());
 
-const weight = filled([16, 4, 3, 3]);
-const bias = filled([16]);
+const weight = randomTensor(random, [16, 4, 3, 3]);
+const bias = randomTensor(random, [16]);
 const options = { groups: 2, padding: 1, stride: 1 };
 
 describe('prepared layers', () => {
@@ -19,7 +19,7 @@ describe('prepared layers', () => {
     expect(layer.weight).not.toBe(weight);
     expect(layer.weight.data).toEqual(weight.data);
     for (const shape of [[3, 8, 10, 10], [1, 8, 5, 7], [8, 6, 6], [3, 8, 10, 10]]) {
-      const input = filled(shape);
+      const input = randomTensor(random, shape);
       const output = await layer.run(input);
       expect(isShared(output)).toBe(true);
       const expected = singleThreadPlan({ input, weight, bias, options });
@@ -28,7 +28,7 @@ describe('prepared layers', () => {
       dispose(output);
     }
     layer.close();
-    await expect(layer.run(filled([1, 8, 4, 4]))).rejects.toThrow(/layer was closed/);
+    await expect(layer.run(randomTensor(random, [1, 8, 4, 4]))).rejects.toThrow(/layer was closed/);
   });
 
   it('frees its shared memory on close, once the runs in flight finish', async () => {
@@ -54,8 +54,8 @@ describe('prepared layers', () => {
   });
 
   it('checks weights, bias and options when prepared', () => {
-    expect(() => engine.layer(filled([15, 4, 3, 3]), null, { groups: 2 })).toThrow(/15 channels are not divisible by groups=2/);
-    expect(() => engine.layer(weight, filled([8]), options)).toThrow(/bias/);
+    expect(() => engine.layer(randomTensor(random, [15, 4, 3, 3]), null, { groups: 2 })).toThrow(/15 channels are not divisible by groups=2/);
+    expect(() => engine.layer(weight, randomTensor(random, [8]), options)).toThrow(/bias/);
     expect(() => engine.layer(weight, bias, { groups: 2, paddin: 1 } as never)).toThrow(/unknown option 'paddin'/);
   });
 });
@@ -63,7 +63,7 @@ describe('prepared layers', () => {
 describe('as a ConvRunner', () => {
   it('runs a Conv2d layer through the engine with the same result as on one thread', async () => {
     const layer = new Conv2d({ inChannels: 8, outChannels: 12, kernelSize: 3, padding: 1, groups: 4, seed: 3 });
-    const input = filled([2, 8, 7, 7]);
+    const input = randomTensor(random, [2, 8, 7, 7]);
     const output = await layer.forwardWith(engine, input);
     expect(firstBitDifference(output.data, conv2d(input, layer.weight, layer.bias, layer.options).data)).toBe(-1);
   });
@@ -72,7 +72,7 @@ describe('as a ConvRunner', () => {
 describe('out', () => {
   it('writes into a caller-provided shared tensor, overwriting what was there', async () => {
     const layer = engine.layer(weight, bias, options);
-    const input = filled([2, 8, 6, 6]);
+    const input = randomTensor(random, [2, 8, 6, 6]);
     const out = zeros([2, 16, 6, 6], { shared: true });
     out.data.fill(Number.NaN);
     for (let i = 0; i < 3; i++) {
@@ -87,7 +87,7 @@ describe('out', () => {
 
 describe('profile', () => {
   it('reports every task with its slice, thread and times, and consistent per-call figures', async () => {
-    const input = filled([4, 8, 12, 12]);
+    const input = randomTensor(random, [4, 8, 12, 12]);
     for (const policy of ['group', 'balanced'] as const) {
       const { output, profile } = await engine.conv2dProfiled(input, weight, bias, { ...options, policy });
       expect(firstBitDifference(output.data, singleThreadPlan({ input, weight, bias, options }).data)).toBe(-1);
@@ -122,7 +122,7 @@ describe('profile', () => {
     const e = new GroupedConvEngine({ workers: 3, policy: 'balanced' });
     try {
       // groups 2, 16 output channels on 3 workers: channel runs [0,6) [6,11) [11,16).
-      const { profile, output } = await e.conv2dProfiled(filled([1, 8, 6, 6]), weight, null, options);
+      const { profile, output } = await e.conv2dProfiled(randomTensor(random, [1, 8, 6, 6]), weight, null, options);
       expect(profile.tasks.map((t) => [t.outChannelStart, t.outChannelEnd, t.groupStart, t.groupEnd])).toEqual([
         [0, 6, 0, 1],
         [6, 11, 0, 2],

@@ -9,16 +9,13 @@
 import { describe, expect, it } from 'vitest';
 import { Random, zeros, type Tensor } from '../src/index.js';
 import { setWasmVariant, type WasmVariant } from '../src/kernels/wasm/runtime.js';
-import { goldenTolerance, runThroughPlan } from './support/kernel-run.js';
+import { runThroughPlan } from './support/kernel-run.js';
 import { naiveConv2d } from './support/naive-conv.js';
+import { randomConvOfShapes } from './support/random-conv.js';
+import { bits } from './support/tensors.js';
+import { goldenTolerance, worstViolation } from './support/tolerance.js';
 
 const WASM_VARIANTS: WasmVariant[] = ['fma', 'simd'];
-
-function randomTensor(r: Random, shape: number[]): Tensor {
-  const t = zeros(shape);
-  for (let i = 0; i < t.data.length; i++) t.data[i] = r.normal();
-  return t;
-}
 
 /** x with a border of one zero on every side of every plane. */
 function padByHand(x: Tensor): Tensor {
@@ -31,8 +28,6 @@ function padByHand(x: Tensor): Tensor {
   }
   return padded;
 }
-
-const bits = (t: Tensor) => new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length);
 
 // [height, width, channel multiplier]: heights odd and even (the kernel runs
 // rows in pairs); widths multiples of 4 (the last vector's right column by a
@@ -67,18 +62,13 @@ describe('depthwise 3x3, padding 1, read in place', () => {
         try {
           const r = new Random(h * 100 + w + multiplier);
           const channels = 3;
-          const x = randomTensor(r, [2, channels, h, w]);
-          const weight = randomTensor(r, [channels * multiplier, 1, 3, 3]);
-          const bias = randomTensor(r, [channels * multiplier]);
+          const { input: x, weight, bias } = randomConvOfShapes(r, [2, channels, h, w], [channels * multiplier, 1, 3, 3], { groups: channels, padding: 1 });
           const inPlace = runThroughPlan(x, weight, bias, { groups: channels, padding: 1 }).output;
           const padded = runThroughPlan(padByHand(x), weight, bias, { groups: channels, padding: 0 }).output;
           expect(inPlace.shape).toEqual([2, channels * multiplier, h, w]);
-          expect(bits(inPlace)).toEqual(bits(padded));
+          expect(bits(inPlace.data)).toEqual(bits(padded.data));
           const expected = naiveConv2d(x, weight, bias, { stride: [1, 1], dilation: [1, 1], padding: [1, 1, 1, 1], groups: channels });
-          const { atol, rtol } = goldenTolerance(x, weight);
-          for (let i = 0; i < expected.data.length; i++) {
-            expect(Math.abs(inPlace.data[i] - expected.data[i])).toBeLessThanOrEqual(atol + rtol * Math.abs(expected.data[i]));
-          }
+          expect(worstViolation(inPlace.data, expected.data, goldenTolerance(x, weight))).toBeNull();
         } finally {
           setWasmVariant(null);
         }
@@ -88,8 +78,7 @@ describe('depthwise 3x3, padding 1, read in place', () => {
 
   it('a slice of the output channels writes those channels and nothing else', () => {
     const r = new Random(7);
-    const x = randomTensor(r, [2, 6, 9, 16]);
-    const weight = randomTensor(r, [6, 1, 3, 3]);
+    const { input: x, weight } = randomConvOfShapes(r, [2, 6, 9, 16], [6, 1, 3, 3], { groups: 6, padding: 1 }, { bias: false });
     const whole = runThroughPlan(x, weight, null, { groups: 6, padding: 1 }).output;
     const slice = { batchStart: 1, batchEnd: 2, outChannelStart: 2, outChannelEnd: 5 };
     const part = runThroughPlan(x, weight, null, { groups: 6, padding: 1 }, () => [slice]).output;
@@ -99,7 +88,7 @@ describe('depthwise 3x3, padding 1, read in place', () => {
         const at = (n * 6 + c) * plane;
         const inside = n === 1 && c >= 2 && c < 5;
         const got = part.data.subarray(at, at + plane);
-        if (inside) expect(bits({ shape: [plane], data: got })).toEqual(bits({ shape: [plane], data: whole.data.subarray(at, at + plane) }));
+        if (inside) expect(bits(got)).toEqual(bits(whole.data.subarray(at, at + plane)));
         else expect(got.every(Number.isNaN)).toBe(true);
       }
     }

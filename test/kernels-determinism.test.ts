@@ -3,18 +3,14 @@
 // order is fixed by the plan, so any slicing must give identical bits, and a
 // slice must write its own elements and nothing else.
 import { describe, expect, it } from 'vitest';
-import { Random, conv2d, zeros, type Conv2dOptions, type ConvSlice, type Tensor } from '../src/index.js';
+import { Random, conv2d, type Conv2dOptions, type ConvSlice } from '../src/index.js';
 import { setPlaneMode, type KernelPlan } from '../src/kernels/plan.js';
 import { setWasmVariant, type WasmVariant } from '../src/kernels/wasm/runtime.js';
 
 const WASM_VARIANTS: WasmVariant[] = ['fma', 'simd'];
 import { runThroughPlan } from './support/kernel-run.js';
-
-function randomTensor(r: Random, shape: number[]): Tensor {
-  const t = zeros(shape);
-  for (let i = 0; i < t.data.length; i++) t.data[i] = r.normal();
-  return t;
-}
+import { randomConvOfShapes } from './support/random-conv.js';
+import { bits } from './support/tensors.js';
 
 /** Random cuts of [0, n) into consecutive ranges. */
 function cuts(r: Random, n: number, pieces: number): [number, number][] {
@@ -34,8 +30,6 @@ function randomSlicing(r: Random, plan: KernelPlan): ConvSlice[] {
   }
   return slices;
 }
-
-const bits = (t: Tensor) => new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length);
 
 const layers: [string, number[], number[], Conv2dOptions][] = [
   ['dense 3x3 (4-channel tiles + single-channel remainder)', [3, 6, 11, 13], [11, 6, 3, 3], { padding: 1 }],
@@ -68,17 +62,15 @@ describe('results do not depend on how the output is sliced', () => {
   function checkSlicings(xShape: number[], wShape: number[], options: Conv2dOptions): void {
     {
       const r = new Random(xShape.reduce((a, b) => a * 31 + b, 5));
-      const input = randomTensor(r, xShape);
-      const weight = randomTensor(r, wShape);
-      const bias = randomTensor(r, [wShape[0]]);
+      const { input, weight, bias } = randomConvOfShapes(r, xShape, wShape, options);
       const whole = runThroughPlan(input, weight, bias, options).output;
       expect(whole.data.some(Number.isNaN)).toBe(false);
       for (let trial = 0; trial < 6; trial++) {
         const sliced = runThroughPlan(input, weight, bias, options, (plan) => randomSlicing(r, plan)).output;
-        expect(bits(sliced)).toEqual(bits(whole)); // NaN left anywhere would differ too
+        expect(bits(sliced.data)).toEqual(bits(whole.data)); // NaN left anywhere would differ too
       }
       // The single-thread public path (plain arrays, staged) gives the same bits.
-      expect(bits(conv2d(input, weight, bias, options))).toEqual(bits(whole));
+      expect(bits(conv2d(input, weight, bias, options).data)).toEqual(bits(whole.data));
     }
   }
 
@@ -87,10 +79,9 @@ describe('results do not depend on how the output is sliced', () => {
     ['Winograd', 32],
   ])('a slice writes only its own elements (%s kernel)', (kind, cinG) => {
     const r = new Random(3);
-    const input = randomTensor(r, [2, 4 * cinG, 9, 9]);
-    const weight = randomTensor(r, [12, cinG, 3, 3]);
+    const { input, weight, options } = randomConvOfShapes(r, [2, 4 * cinG, 9, 9], [12, cinG, 3, 3], { groups: 4, padding: 1 }, { bias: false });
     const slice = { batchStart: 1, batchEnd: 2, outChannelStart: 3, outChannelEnd: 9 };
-    const { plan, output } = runThroughPlan(input, weight, null, { groups: 4, padding: 1 }, () => [slice]);
+    const { plan, output } = runThroughPlan(input, weight, null, options, () => [slice]);
     expect(plan.kind).toBe(kind === 'Winograd' ? 'winograd' : 'small-groups');
     const plane = 81;
     for (let i = 0; i < output.data.length; i++) {

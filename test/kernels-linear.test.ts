@@ -7,12 +7,7 @@ import { Random, linear, zeros, type Tensor } from '../src/index.js';
 import { linearKernel } from '../src/kernels/linear.js';
 import { setForceJsKernels } from '../src/kernels/plan.js';
 import { setWasmVariant, type WasmVariant } from '../src/kernels/wasm/runtime.js';
-
-function randomTensor(r: Random, shape: number[], shared = false): Tensor {
-  const t = zeros(shape, { shared });
-  for (let i = 0; i < t.data.length; i++) t.data[i] = r.normal();
-  return t;
-}
+import { bits, randomTensor } from './support/tensors.js';
 
 /**
  * Checks every output against a double-precision dot product, within the
@@ -37,8 +32,6 @@ function expectNearReference(x: Tensor, w: Tensor, b: Tensor | null, y: Tensor):
     }
   }
 }
-
-const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
 
 // Rows in pairs and alone, outputs in fours and alone, in-features with and without a remainder of 4.
 const shapes: [number[], number][] = [
@@ -75,7 +68,7 @@ for (const variant of ['fma', 'simd'] as WasmVariant[]) {
       setWasmVariant(variant);
       const r = new Random(11);
       const x = randomTensor(r, [5, 70]);
-      const w = randomTensor(r, [23, 70], true);
+      const w = randomTensor(r, [23, 70], { shared: true });
       const b = randomTensor(r, [23]);
       const whole = linear(x, w, b);
       for (const [from, to] of [[0, 12], [12, 23], [3, 4], [5, 22]]) {
@@ -90,8 +83,8 @@ for (const variant of ['fma', 'simd'] as WasmVariant[]) {
     it('reads arena views in place and plain arrays staged, to the same bits', () => {
       setWasmVariant(variant);
       const r = new Random(5);
-      const x = randomTensor(r, [3, 41], true);
-      const w = randomTensor(r, [6, 41], true);
+      const x = randomTensor(r, [3, 41], { shared: true });
+      const w = randomTensor(r, [6, 41], { shared: true });
       const out = zeros([3, 6], { shared: true });
       out.data.fill(Number.NaN);
       expect(linearKernel(x.data, w.data, null, out.data, 3, 41, 6)).toBe(true);

@@ -7,9 +7,11 @@
 // Winograd kind takes stride-1 3x3, 5x5, 3x5, 5x3 and 6x6 kernels with any
 // channel count but 1.
 import { describe, expect, it } from 'vitest';
-import { Random, referenceConv2d, zeros, type Conv2dOptions, type Tensor } from '../src/index.js';
+import { Random, referenceConv2d, type Conv2dOptions } from '../src/index.js';
 import { setPlaneMode, setWinogradMinChannels, type KernelKind } from '../src/kernels/plan.js';
-import { goldenTolerance, runThroughPlan } from './support/kernel-run.js';
+import { runThroughPlan } from './support/kernel-run.js';
+import { randomConvOfShapes } from './support/random-conv.js';
+import { goldenTolerance, worstViolation } from './support/tolerance.js';
 
 interface Spec {
   input: number[];
@@ -56,12 +58,6 @@ function randomSpec(r: Random, kind: KernelKind): Spec {
   };
 }
 
-function randomTensor(r: Random, shape: number[]): Tensor {
-  const t = zeros(shape);
-  for (let i = 0; i < t.data.length; i++) t.data[i] = r.normal();
-  return t;
-}
-
 const SPECS_PER_KIND = 40;
 
 function fillWinogradWeight(r: Random, spec: Spec): Spec {
@@ -78,10 +74,7 @@ for (const kind of ['depthwise', 'pointwise', 'small-groups', 'general', 'winogr
       const seed = r.int(0, 1 << 30);
       const mode = ([null, true, false] as const)[i % 3];
       it(`#${i} (${mode === null ? 'chosen' : mode ? 'plane' : 'row'} mode): input [${spec.input}] weight [${spec.weight}] ${JSON.stringify(spec.options)}${spec.bias ? ' +bias' : ''}`, () => {
-        const data = new Random(seed);
-        const input = randomTensor(data, spec.input);
-        const weight = randomTensor(data, spec.weight);
-        const bias = spec.bias ? randomTensor(data, [spec.weight[0]]) : null;
+        const { input, weight, bias } = randomConvOfShapes(new Random(seed), spec.input, spec.weight, spec.options, { bias: spec.bias });
         setPlaneMode(mode);
         setWinogradMinChannels(kind === 'winograd' ? 1 : null);
         let run;
@@ -96,13 +89,7 @@ for (const kind of ['depthwise', 'pointwise', 'small-groups', 'general', 'winogr
         if (mode !== null && kind !== 'winograd') expect(plan.wasm?.planeMode).toBe(mode);
         const expected = referenceConv2d(input, weight, bias, spec.options);
         expect(output.shape).toEqual(expected.shape);
-        const { atol, rtol } = goldenTolerance(input, weight);
-        let worst = 0;
-        for (let j = 0; j < expected.data.length; j++) {
-          const excess = Math.abs(output.data[j] - expected.data[j]) - (atol + rtol * Math.abs(expected.data[j]));
-          if (!(excess <= 0)) worst = Math.max(worst, Number.isNaN(excess) ? Infinity : excess);
-        }
-        expect(worst).toBe(0);
+        expect(worstViolation(output.data, expected.data, goldenTolerance(input, weight))).toBeNull();
       });
     }
   });

@@ -1,15 +1,11 @@
 // AdaptiveAvgPool2d against PyTorch (float64, rounded to float32).
 import { describe, expect, it } from 'vitest';
 import { AdaptiveAvgPool2d, adaptiveAvgPool2d, type Tensor } from '../src/index.js';
+import { expectTensorClose, float32Ulps } from './support/tolerance.js';
 import { layerTensors as t } from './support/zoo-fixtures.js';
 
 // A mean of at most 35 float32 values summed in double: one rounding at the end.
-function expectClose(got: Tensor, expected: Tensor) {
-  expect(got.shape).toEqual(expected.shape);
-  for (let i = 0; i < got.data.length; i++) {
-    expect(Math.abs(got.data[i] - expected.data[i]), `element ${i}`).toBeLessThanOrEqual(2 ** -23 * Math.max(Math.abs(expected.data[i]), 1e-6));
-  }
-}
+const expectClose = (got: Tensor, expected: Tensor) => expectTensorClose(got, expected, float32Ulps(1, 1e-6));
 
 describe('AdaptiveAvgPool2d against PyTorch', () => {
   it('(1, 1) on 7x5: the global average', () => {

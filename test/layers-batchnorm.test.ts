@@ -2,17 +2,12 @@
 // running statistics, affine weight and bias, eps.
 import { describe, expect, it } from 'vitest';
 import { ArgumentError, BatchNorm2d, batchNorm2d, type Tensor } from '../src/index.js';
+import { expectTensorClose, float32Ulps } from './support/tolerance.js';
 import { layerTensors as t } from './support/zoo-fixtures.js';
 
 // Each output is (x - mean) * scale + shift, one rounding away from the exact
 // value once scale is formed in double precision: allow 2 float32 ulps.
-function expectUlps(got: Tensor, expected: Tensor, ulps = 2) {
-  expect(got.shape).toEqual(expected.shape);
-  for (let i = 0; i < got.data.length; i++) {
-    const e = expected.data[i];
-    expect(Math.abs(got.data[i] - e), `element ${i}`).toBeLessThanOrEqual(ulps * 2 ** -23 * Math.max(Math.abs(e), 2 ** -126));
-  }
-}
+const expectUlps = (got: Tensor, expected: Tensor) => expectTensorClose(got, expected, float32Ulps(2, 2 ** -126));
 
 function loadedLayer(eps?: number, affine = true): BatchNorm2d {
   const bn = new BatchNorm2d(5, { eps, affine });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Linear, LocalResponseNorm, MaxPool2d, linear, loadSafetensors, localResponseNorm, maxPool2d, ArgumentError } from '../src/index.js';
 import { localResponseNormChannels } from '../src/ops/normalization.js';
-import { expectClose } from './support/close.js';
+import { expectClose } from './support/tolerance.js';
 
 const fixture = join(import.meta.dirname, 'fixtures', 'layers', 'layers.safetensors');
 const tensors = loadSafetensors(fixture);
@@ -27,7 +27,7 @@ describe('LocalResponseNorm matches torch.nn.LocalResponseNorm', () => {
     const layer = new LocalResponseNorm(c.size, c.alpha, c.beta, c.k);
     const y = layer.forward(x);
     expect(y.shape).toEqual(x.shape);
-    expectClose(y.data, tensors[`${c.id}.output`].data, 1e-6, 1e-5, c.id);
+    expectClose(y.data, tensors[`${c.id}.output`].data, { atol: 1e-6, rtol: 1e-5 }, c.id);
   });
 
   it('on a channel range, with its neighbours supplied, equals that range of the whole result bit for bit', () => {
@@ -87,7 +87,7 @@ describe('Linear matches torch.nn.Linear', () => {
     layer.loadStateDict(state);
     const y = layer.forward(x);
     expect(y.shape).toEqual(tensors[`${c.id}.output`].shape);
-    expectClose(y.data, tensors[`${c.id}.output`].data, 1e-5, 1e-5, c.id);
+    expectClose(y.data, tensors[`${c.id}.output`].data, { atol: 1e-5, rtol: 1e-5 }, c.id);
   });
 
   it('initialises as PyTorch does: U(-1/sqrt(in), 1/sqrt(in)), and rejects a wrong input width', () => {

@@ -4,9 +4,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GroupedConvEngine, models } from '../src/index.js';
 import { createEngine, perGroupRunner, singleThreadRunner } from './support/runners.js';
-import { ATOL_FRACTION, buildModel, caseIO, caseState, compareWithTolerance, zooCases, type ModelCase } from './support/zoo-fixtures.js';
+import { firstBitDifference } from './support/tensors.js';
+import { expectTensorClose, worstViolation, ZOO_ATOL_FRACTION, zooTolerance } from './support/tolerance.js';
+import { buildModel, caseIO, caseState, zooCases, type ModelCase } from './support/zoo-fixtures.js';
 
-// Tolerance (see test/support/zoo-fixtures.ts): 1e-5 of the output's largest
+// Tolerance (zooTolerance in test/support/tolerance.ts): 1e-5 of the output's largest
 // magnitude plus 1e-5 relative. The expected values are exact to float32; a
 // float32 pipeline loses about 6e-8 relative per rounding, and through these
 // models (up to 10 convolutions, BatchNorm scales up to 15) PyTorch's own
@@ -21,8 +23,7 @@ function loaded(c: ModelCase) {
 
 function expectClose(c: ModelCase, got: { shape: number[]; data: Float32Array }, expected: { shape: number[]; data: Float32Array }) {
   expect(got.shape).toEqual(c.output_shape);
-  const { worst, maxErr, at } = compareWithTolerance(got, expected, c.max_abs_expected);
-  expect(worst, `${c.id}: max error ${maxErr} (${maxErr / c.max_abs_expected} of max|expected|), worst at ${at}`).toBeLessThanOrEqual(0);
+  expectTensorClose(got, expected, zooTolerance(c.max_abs_expected), c.id);
 }
 
 describe.each(zooCases.models.map((c) => [c.id, c] as const))('%s matches PyTorch', (_id, c) => {
@@ -43,7 +44,7 @@ describe.each(zooCases.models.map((c) => [c.id, c] as const))('%s matches PyTorc
     const sync = model.forward(input);
     const viaRunner = await model.forwardWith(singleThreadRunner, input);
     expect(viaRunner.shape).toEqual(sync.shape);
-    expect(Buffer.from(viaRunner.data.buffer).equals(Buffer.from(sync.data.buffer))).toBe(true);
+    expect(firstBitDifference(viaRunner.data, sync.data)).toBe(-1);
   });
 
   it('forwardWith a per-group runner (each group its own convolution)', async () => {
@@ -76,7 +77,7 @@ describe('on the GroupedConvEngine with 2 workers', () => {
     // The engine's workers run the single-thread kernels on disjoint slices, so
     // the whole model's result is identical to forward, bit for bit.
     const sync = model.forward(input);
-    expect(Buffer.from(again.data.buffer, again.data.byteOffset, again.data.byteLength).equals(Buffer.from(sync.data.buffer))).toBe(true);
+    expect(firstBitDifference(again.data, sync.data)).toBe(-1);
   });
 
   it('runs the models concurrently on one engine', async () => {
@@ -93,7 +94,7 @@ describe('the fixtures are sensitive', () => {
   // eps (1e-5) or nudging one running variance must fail the comparison.
   const c = zooCases.models.find((m) => m.id === 'mini_group_net')!;
   const { input, expected } = caseIO(c);
-  const fails = (got: { shape: number[]; data: Float32Array }) => compareWithTolerance(got, expected, c.max_abs_expected).worst > 0;
+  const fails = (got: { shape: number[]; data: Float32Array }) => worstViolation(got.data, expected.data, zooTolerance(c.max_abs_expected)) !== null;
 
   it('BatchNorm without eps is caught', () => {
     const model = loaded(c);
@@ -108,6 +109,6 @@ describe('the fixtures are sensitive', () => {
   });
 
   it.each(zooCases.models.map((m) => [m.id, m] as const))('%s: PyTorch’s float32 run uses under 10%% of the tolerance', (_id, m) => {
-    expect(m.torch_f32_max_err).toBeLessThan(0.1 * ATOL_FRACTION * m.max_abs_expected);
+    expect(m.torch_f32_max_err).toBeLessThan(0.1 * ZOO_ATOL_FRACTION * m.max_abs_expected);
   });
 });

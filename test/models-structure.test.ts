@@ -2,35 +2,29 @@
 // state_dict loading (and its failures), initialisation.
 import { describe, expect, it } from 'vitest';
 import { ArgumentError, models, numel, parseSafetensors, Random, serializeSafetensors, type Tensor } from '../src/index.js';
+import { seededTensor } from './support/tensors.js';
 import { buildModel, caseIO, caseState, zooCases, type ModelName } from './support/zoo-fixtures.js';
-
-function randomTensor(shape: number[], seed: number): Tensor {
-  const random = new Random(seed);
-  const data = new Float32Array(numel(shape));
-  for (let i = 0; i < data.length; i++) data[i] = random.normal();
-  return { shape, data };
-}
 
 describe('output shapes from the seeds', () => {
   it('GroupedBottleneck(64, 128, groups 8, stride 2): [2, 64, 32, 32] -> [2, 128, 16, 16]', () => {
     const block = new models.GroupedBottleneck({ inChannels: 64, outChannels: 128, groups: 8, stride: 2 });
-    expect(block.forward(randomTensor([2, 64, 32, 32], 1)).shape).toEqual([2, 128, 16, 16]);
+    expect(block.forward(seededTensor(1, [2, 64, 32, 32])).shape).toEqual([2, 128, 16, 16]);
   });
 
   it('DepthwiseSeparableConv(32, 64): [4, 32, 64, 64] -> [4, 64, 64, 64]', () => {
     const block = new models.DepthwiseSeparableConv({ inChannels: 32, outChannels: 64 });
-    expect(block.forward(randomTensor([4, 32, 64, 64], 2)).shape).toEqual([4, 64, 64, 64]);
+    expect(block.forward(seededTensor(2, [4, 32, 64, 64])).shape).toEqual([4, 64, 64, 64]);
   });
 
   it('MiniGroupNet(groups 8): [4, 3, 64, 64] -> [4, 10]', () => {
     const net = new models.MiniGroupNet({ groups: 8 });
-    expect(net.forward(randomTensor([4, 3, 64, 64], 3)).shape).toEqual([4, 10]);
+    expect(net.forward(seededTensor(3, [4, 3, 64, 64])).shape).toEqual([4, 10]);
   });
 
   it('GlobalDepthwiseConv(512, 7): [1, 512, 7, 7] -> [1, 512, 1, 1]', () => {
     const gdc = new models.GlobalDepthwiseConv({ channels: 512, size: 7 });
     expect(gdc.conv.weight.shape).toEqual([512, 1, 7, 7]);
-    expect(gdc.forward(randomTensor([1, 512, 7, 7], 4)).shape).toEqual([1, 512, 1, 1]);
+    expect(gdc.forward(seededTensor(4, [1, 512, 7, 7])).shape).toEqual([1, 512, 1, 1]);
   });
 });
 
@@ -172,13 +166,13 @@ describe('bad options and inputs fail clearly', () => {
 
   it('an input with the wrong channel count names the model and the shape', () => {
     const block = new models.ResNeXtBlock({ inChannels: 64, cardinality: 8 });
-    expect(() => block.forward(randomTensor([1, 32, 4, 4], 1))).toThrow(/x\.shape: ResNeXtBlock expects \[N, 64, H, W\], got \[1, 32, 4, 4\]/);
+    expect(() => block.forward(seededTensor(1, [1, 32, 4, 4]))).toThrow(/x\.shape: ResNeXtBlock expects \[N, 64, H, W\], got \[1, 32, 4, 4\]/);
   });
 
   it('forwardWith rejects something that is not a runner, and a bad input, before running', async () => {
     const block = new models.DepthwiseSeparableConv({ inChannels: 4, outChannels: 8 });
-    await expect(block.forwardWith({} as never, randomTensor([1, 4, 5, 5], 1))).rejects.toThrow(/runner/);
-    await expect(block.forwardWith({ conv2d: () => Promise.reject(new Error('must not be called')) }, randomTensor([1, 3, 5, 5], 1))).rejects.toThrow(
+    await expect(block.forwardWith({} as never, seededTensor(1, [1, 4, 5, 5]))).rejects.toThrow(/runner/);
+    await expect(block.forwardWith({ conv2d: () => Promise.reject(new Error('must not be called')) }, seededTensor(1, [1, 3, 5, 5]))).rejects.toThrow(
       /x\.shape/,
     );
   });
@@ -191,7 +185,7 @@ describe('GlobalDepthwiseConv computes a learned weighted average per channel', 
     const r = new Random(3);
     for (const key of ['bn.weight', 'bn.bias', 'bn.running_mean']) state[key].data.forEach((_, i, a) => (a[i] = r.normal()));
     state['bn.running_var'].data.forEach((_, i, a) => (a[i] = r.uniform(0.1, 1.1)));
-    const x = randomTensor([2, 6, 3, 4], 11);
+    const x = seededTensor(11, [2, 6, 3, 4]);
     const y = gdc.forward(x);
     expect(y.shape).toEqual([2, 6, 1, 1]);
     for (let n = 0; n < 2; n++) {

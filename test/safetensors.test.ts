@@ -6,12 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ArgumentError, loadSafetensors, parseSafetensors, saveSafetensors, serializeSafetensors, type Tensor } from '../src/index.js';
+import { bits } from './support/tensors.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'safetensors');
 const dir = mkdtempSync(join(tmpdir(), 'groupconv-safetensors-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-const bitsOf = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
 
 function headerOf(bytes: Uint8Array): Record<string, any> {
   const length = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
@@ -43,7 +42,7 @@ describe('safetensors round trip', () => {
     expect(Object.keys(back).sort()).toEqual(Object.keys(tensors).sort());
     for (const [name, t] of Object.entries(tensors)) {
       expect(back[name].shape).toEqual(t.shape);
-      expect(bitsOf(back[name].data)).toEqual(bitsOf(t.data));
+      expect(bits(back[name].data)).toEqual(bits(t.data));
     }
   });
 
@@ -70,7 +69,7 @@ describe('safetensors written by Python (PyTorch 1.13)', () => {
   it.each(['f32', 'f16', 'bf16', 'f64', 'empty', 'scalar'])('%s converts to float32 exactly as PyTorch does', (name) => {
     const want = expected[`${name}_as_f32`];
     expect(loaded[name].shape).toEqual(want.shape);
-    expect(bitsOf(loaded[name].data)).toEqual(bitsOf(want.data));
+    expect(bits(loaded[name].data)).toEqual(bits(want.data));
   });
 
   it('covers the interesting values: F16 subnormals and overflow to infinity, BF16 rounding', () => {

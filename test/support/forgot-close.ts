@@ -1,7 +1,7 @@
 // A script that uses an engine and never closes it: it must still exit by
 // itself (run as a child process by engine.exit.test.ts).
 import { GroupedConvEngine, tensor } from '../../src/index.js';
-import { singleThreadPlan } from './random-conv.js';
+import { singleThreadPlan } from './kernel-run.js';
 
 const engine = new GroupedConvEngine({ workers: 2 });
 const spec = {

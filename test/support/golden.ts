@@ -48,7 +48,7 @@ export function readF32(file: string): Float32Array {
   return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
 }
 
-/** Tensors with random data of the case's shapes, for cases that have no data files (error cases). */
+/** A tensor of the case's shape, every value 0.5, for cases that have no data files (error cases). */
 function filled(shape: number[]): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
   return { shape, data: new Float32Array(n).fill(0.5) };
@@ -76,14 +76,4 @@ export function convArguments(c: ConvCase): ConvArguments {
     options,
     expected: { shape: c.output_shape!, data: readF32(files.output) },
   };
-}
-
-/** The golden README's acceptance rule: |got - expected| <= atol + rtol * |expected| everywhere. */
-export function worstViolation(got: Float32Array, expected: Float32Array, atol: number, rtol: number): { index: number; excess: number } | null {
-  let worst: { index: number; excess: number } | null = null;
-  for (let i = 0; i < expected.length; i++) {
-    const excess = Math.abs(got[i] - expected[i]) - (atol + rtol * Math.abs(expected[i]));
-    if (!(excess <= 0) && (!worst || !(excess <= worst.excess))) worst = { index: i, excess };
-  }
-  return worst;
 }

@@ -1,7 +1,9 @@
-// Runs conv2d's arguments through the kernel plan contract the way the engine
-// does: every tensor in the shared arena, packed weights, caller scratch.
+// Runs conv2d's arguments through the kernel plan contract: the way the engine
+// does (every tensor in the shared arena, packed weights, caller scratch), and
+// on plain arrays on this thread (what the engine's results must equal).
 import { fullSlice, outputShapeOf, resolveConv2d, toShared, zeros, type Conv2dOptions, type ConvSlice, type Tensor } from '../../src/index.js';
 import { planConv, planScratchFloats, releasePlan, runPlan, type KernelPlan } from '../../src/kernels/plan.js';
+import type { ConvSpec } from './random-conv.js';
 
 export interface PlannedRun {
   plan: KernelPlan;
@@ -35,9 +37,15 @@ export function runThroughPlan(
   }
 }
 
-/** The golden tolerance: atol = 1e-5 * sqrt(K) * max|w| * max|x|, rtol = 1e-5. */
-export function goldenTolerance(input: Tensor, weight: Tensor): { atol: number; rtol: number } {
-  const [, cinG, kh, kw] = weight.shape;
-  const maxAbs = (t: Tensor) => t.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-  return { atol: 1e-5 * Math.sqrt(cinG * kh * kw) * maxAbs(weight) * maxAbs(input), rtol: 1e-5 };
+/** runPlan on this thread over the whole output, on plain arrays: what "the same kernel on one thread" computes. */
+export function singleThreadPlan(spec: ConvSpec): Tensor {
+  const resolved = resolveConv2d(spec.input, spec.weight, spec.bias, spec.options);
+  const g = resolved.geometry;
+  const plan = planConv(g, spec.weight.data);
+  const slice = fullSlice(g);
+  const scratchFloats = planScratchFloats(plan, slice);
+  const output = new Float32Array(g.batch * g.outChannels * g.outHeight * g.outWidth);
+  runPlan(plan, spec.input.data, spec.weight.data, spec.bias?.data ?? null, output, slice, scratchFloats > 0 ? new Float32Array(scratchFloats) : null);
+  releasePlan(plan);
+  return { shape: outputShapeOf(resolved), data: output };
 }

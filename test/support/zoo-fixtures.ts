@@ -51,28 +51,3 @@ export function caseIO(c: ModelCase): { input: Tensor; expected: Tensor } {
 }
 
 export const layerTensors: Record<string, Tensor> = loadSafetensors(join(ZOO_DIR, 'layers.safetensors'));
-
-/**
- * Tolerance of a model's output against the float64 PyTorch result:
- * |got - expected| <= ATOL_FRACTION * max|expected| + RTOL * |expected|.
- */
-export const ATOL_FRACTION = 1e-5;
-export const RTOL = 1e-5;
-
-/** Largest excess over the tolerance (<= 0 passes) and the largest absolute error, for messages. */
-export function compareWithTolerance(got: Tensor, expected: Tensor, maxAbsExpected: number): { worst: number; maxErr: number; at: number } {
-  const atol = ATOL_FRACTION * maxAbsExpected;
-  let worst = -Infinity;
-  let maxErr = 0;
-  let at = -1;
-  for (let i = 0; i < expected.data.length; i++) {
-    const err = Math.abs(got.data[i] - expected.data[i]);
-    const excess = err - (atol + RTOL * Math.abs(expected.data[i]));
-    if (!(excess <= worst)) {
-      worst = Number.isNaN(excess) ? Infinity : excess;
-      at = i;
-    }
-    if (err > maxErr || Number.isNaN(err)) maxErr = Number.isNaN(err) ? Infinity : err;
-  }
-  return { worst, maxErr, at };
-}
