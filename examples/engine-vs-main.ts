@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GroupedConvEngine, Random, fullSlice, resolveShapes, zeros, type Tensor } from '../src/index.js';
-import { planConv, planScratchFloats, releasePlan, runPlan } from '../src/kernels/plan.js';
+import { planConv, planScratchFloats, releasePlan, runPlan } from '../src/kernels/plan/index.js';
 import { SUITE, layerFlops } from './peers/suite.js';
 
 const { values } = parseArgs({
@@ -46,7 +46,7 @@ for (const l of layers) {
   const out = zeros([geometry.batch, geometry.outChannels, geometry.outHeight, geometry.outWidth], { shared: true });
   const plan = planConv(geometry, w.data);
   const slice = fullSlice(geometry);
-  const scratch = zeros([planScratchFloats(plan, slice)], { shared: true });
+  const scratch = zeros([planScratchFloats(plan)], { shared: true });
   const engineLayers = Object.values(engines).map((engine) => engine.layer(w, b, l.options));
   const calls: Record<string, () => Promise<unknown>> = {
     main: async () => runPlan(plan, x.data, w.data, b.data, out.data, slice, scratch.data),

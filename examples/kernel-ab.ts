@@ -9,8 +9,9 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Random, fullSlice, resolveShapes, zeros, type Tensor } from '../src/index.js';
-import { planConv, planScratchFloats, releasePlan, runPlan } from '../src/kernels/plan.js';
-import { WASM_URLS, setWasmVariant, type WasmVariant } from '../src/kernels/wasm/runtime.js';
+import { planConv, planScratchFloats, releasePlan, runPlan } from '../src/kernels/plan/index.js';
+import { configureKernels } from '../src/kernels/options.js';
+import { WASM_URLS, type WasmVariant } from '../src/kernels/wasm/runtime.js';
 import { SUITE, layerFlops } from './peers/suite.js';
 
 const { values } = parseArgs({
@@ -46,10 +47,10 @@ for (const l of layers) {
   const output = zeros([geometry.batch, geometry.outChannels, geometry.outHeight, geometry.outWidth], { shared: true });
   const slice = fullSlice(geometry);
   const runs = VARIANTS.map((variant) => {
-    setWasmVariant(variant);
+    const previous = configureKernels({ wasmVariant: variant });
     const plan = planConv(geometry, weight.data);
-    setWasmVariant(null);
-    const scratch = zeros([planScratchFloats(plan, slice)], { shared: true });
+    configureKernels(previous);
+    const scratch = zeros([planScratchFloats(plan)], { shared: true });
     return { plan, call: () => runPlan(plan, input.data, weight.data, bias.data, output.data, slice, scratch.data) };
   });
   for (const run of runs) run.call(); // compile and warm up

@@ -134,4 +134,14 @@ export const errors = {
   engineClosed: () => new ExecutionError('the GroupedConvEngine is closed; create a new engine to run more convolutions'),
   closedWhileRunning: () => new ExecutionError('the GroupedConvEngine was closed while this call was running; its result was discarded'),
   layerClosed: () => new ExecutionError('this engine layer was closed; prepare it again with engine.layer(weight, bias, options)'),
+  // Kernels (src/kernels)
+  packedWeightLength: (weightShape: readonly number[], length: number) =>
+    new ExecutionError(`packConvWeights: weight of shape [${weightShape}] has ${length} values`),
+  packedWeightGroups: (outChannels: number, groups: number) =>
+    new ExecutionError(`packConvWeights: ${outChannels} output channels do not divide into ${groups} groups`),
+  packedWeightsReleased: () => new ExecutionError('planConv: the packed weights were released'),
+  packedWeightsMismatch: (weightShape: readonly number[], groups: number, kind: string) =>
+    new ExecutionError(`planConv: weights packed as [${weightShape}] in ${groups} groups (${kind}) do not fit this layer`),
+  kernelOperandsOutsideArena: () =>
+    new ExecutionError('the WebAssembly kernels on a worker thread need their tensors and scratch in the shared arena (views of the shared memory)'),
 };

@@ -8,7 +8,8 @@
 // produces unspecified, so NaN results may differ in that bit between paths.
 import { describe, expect, it } from 'vitest';
 import { Random, zeros, type Tensor } from '../src/index.js';
-import { setWasmVariant, type WasmVariant } from '../src/kernels/wasm/runtime.js';
+import { configureKernels } from '../src/kernels/options.js';
+import type { WasmVariant } from '../src/kernels/wasm/runtime.js';
 import { goldenTolerance, runThroughPlan } from './support/kernel-run.js';
 import { naiveConv2d } from './support/naive-conv.js';
 
@@ -63,7 +64,7 @@ describe('depthwise 3x3, padding 1, read in place', () => {
   for (const variant of WASM_VARIANTS) {
     for (const [h, w, multiplier] of shapes) {
       it(`${h} x ${w}, multiplier ${multiplier}, ${variant} build: the bits of the padded path and the oracle's values`, () => {
-        setWasmVariant(variant);
+        const previous = configureKernels({ wasmVariant: variant });
         try {
           const r = new Random(h * 100 + w + multiplier);
           const channels = 3;
@@ -80,7 +81,7 @@ describe('depthwise 3x3, padding 1, read in place', () => {
             expect(Math.abs(inPlace.data[i] - expected.data[i])).toBeLessThanOrEqual(atol + rtol * Math.abs(expected.data[i]));
           }
         } finally {
-          setWasmVariant(null);
+          configureKernels(previous);
         }
       });
     }

@@ -3,8 +3,9 @@
 // fallback used where WebAssembly SIMD is missing.
 import { afterAll, describe, expect, it } from 'vitest';
 import { conv2d, resolveShapes } from '../src/index.js';
-import { planConv, releasePlan, setForceJsKernels, setPlaneMode, setWinogradMinChannels, wasmKernelsAvailable } from '../src/kernels/plan.js';
-import { hasWasmSimd, setWasmVariant } from '../src/kernels/wasm/runtime.js';
+import { configureKernels } from '../src/kernels/options.js';
+import { planConv, releasePlan, wasmKernelsAvailable } from '../src/kernels/plan/index.js';
+import { hasWasmSimd } from '../src/kernels/wasm/runtime.js';
 import { goldenConvSuite } from './support/conv-suite.js';
 import { runThroughPlan } from './support/kernel-run.js';
 
@@ -66,11 +67,11 @@ goldenConvSuite('fast kernels, plain arrays staged through the arena', conv2d);
 
 for (const mode of [true, false]) {
   goldenConvSuite(`fast kernels, ${mode ? 'plane' : 'row'} mode forced`, (input, weight, bias, options) => {
-    setPlaneMode(mode);
+    const previous = configureKernels({ planeMode: mode });
     try {
       return runThroughPlan(input, weight, bias, options).output;
     } finally {
-      setPlaneMode(null);
+      configureKernels(previous);
     }
   });
 }
@@ -79,60 +80,58 @@ for (const mode of [true, false]) {
 // but 1), in both builds; and the direct kernels only, Winograd off.
 for (const variant of ['fma', 'simd'] as const) {
   goldenConvSuite(`Winograd kernel where it applies, ${variant} build`, (input, weight, bias, options) => {
-    setWinogradMinChannels(1);
-    setWasmVariant(variant);
+    const previous = configureKernels({ winogradMinChannels: 1, wasmVariant: variant });
     try {
       return runThroughPlan(input, weight, bias, options).output;
     } finally {
-      setWinogradMinChannels(undefined);
-      setWasmVariant(null);
+      configureKernels(previous);
     }
   });
 }
 
 goldenConvSuite('direct kernels only (Winograd off)', (input, weight, bias, options) => {
-  setWinogradMinChannels(null);
+  const previous = configureKernels({ winogradMinChannels: null });
   try {
     const { plan, output } = runThroughPlan(input, weight, bias, options);
     expect(plan.kind).not.toBe('winograd');
     return output;
   } finally {
-    setWinogradMinChannels(undefined);
+    configureKernels(previous);
   }
 });
 
 // Default plans use the fused multiply-add build; the plain SIMD build is what
 // a runtime without relaxed SIMD gets.
 goldenConvSuite('fast kernels, plain SIMD build (forced)', (input, weight, bias, options) => {
-  setWasmVariant('simd');
+  const previous = configureKernels({ wasmVariant: 'simd' });
   try {
     const { plan, output } = runThroughPlan(input, weight, bias, options);
     expect(plan.wasm?.variant).toBe('simd');
     return output;
   } finally {
-    setWasmVariant(null);
+    configureKernels(previous);
   }
 });
 
 describe('JavaScript fallback', () => {
-  afterAll(() => setForceJsKernels(false));
+  afterAll(() => configureKernels({ forceJs: false }));
   it('is chosen when forced, as on a runtime without SIMD', () => {
-    setForceJsKernels(true);
+    configureKernels({ forceJs: true });
     expect(wasmKernelsAvailable()).toBe(false);
     const plan = planConv(resolveShapes([1, 4, 5, 5], [4, 1, 3, 3], null, { groups: 4 }).geometry, new Float32Array(36));
     expect(plan.kind).toBe('reference');
     expect(plan.packed).toBeNull();
-    setForceJsKernels(false);
+    configureKernels({ forceJs: false });
   });
 });
 
 goldenConvSuite('JavaScript fallback (forced)', (input, weight, bias, options) => {
-  setForceJsKernels(true);
+  const previous = configureKernels({ forceJs: true });
   try {
     const { plan, output } = runThroughPlan(input, weight, bias, options);
     expect(plan.kind).toBe('reference');
     return output;
   } finally {
-    setForceJsKernels(false);
+    configureKernels(previous);
   }
 });

@@ -8,7 +8,8 @@
 // channel count but 1.
 import { describe, expect, it } from 'vitest';
 import { Random, referenceConv2d, zeros, type Conv2dOptions, type Tensor } from '../src/index.js';
-import { setPlaneMode, setWinogradMinChannels, type KernelKind } from '../src/kernels/plan.js';
+import { configureKernels } from '../src/kernels/options.js';
+import type { KernelKind } from '../src/kernels/plan/index.js';
 import { goldenTolerance, runThroughPlan } from './support/kernel-run.js';
 
 interface Spec {
@@ -82,14 +83,12 @@ for (const kind of ['depthwise', 'pointwise', 'small-groups', 'general', 'winogr
         const input = randomTensor(data, spec.input);
         const weight = randomTensor(data, spec.weight);
         const bias = spec.bias ? randomTensor(data, [spec.weight[0]]) : null;
-        setPlaneMode(mode);
-        setWinogradMinChannels(kind === 'winograd' ? 1 : null);
+        const previous = configureKernels({ planeMode: mode, winogradMinChannels: kind === 'winograd' ? 1 : null });
         let run;
         try {
           run = runThroughPlan(input, weight, bias, spec.options);
         } finally {
-          setPlaneMode(null);
-          setWinogradMinChannels(undefined);
+          configureKernels(previous);
         }
         const { plan, output } = run;
         expect(plan.kind).toBe(kind);

@@ -73,7 +73,7 @@ function outShape(l: SuiteLayer): number[] {
  */
 async function startGroupconv(threads: number): Promise<Started> {
   const { zeros, resolveShapes, fullSlice, GroupedConvEngine } = await import('../../src/index.js');
-  const { planConv, planScratchFloats, runPlan, releasePlan } = await import('../../src/kernels/plan.js');
+  const { planConv, planScratchFloats, runPlan, releasePlan } = await import('../../src/kernels/plan/index.js');
   const engine = threads > 1 ? new GroupedConvEngine({ workers: threads, policy: 'balanced' }) : null;
   await engine?.warmup();
   const prepare = async (l: SuiteLayer): Promise<Runner> => {
@@ -92,7 +92,7 @@ async function startGroupconv(threads: number): Promise<Started> {
     const { geometry } = resolveShapes(l.input, l.weight, [b.length], l.options);
     const plan = planConv(geometry, sw.data);
     const slice = fullSlice(geometry);
-    const scratch = zeros([planScratchFloats(plan, slice)], { shared: true });
+    const scratch = zeros([planScratchFloats(plan)], { shared: true });
     return { call: () => runPlan(plan, sx.data, sw.data, sb.data, out.data, slice, scratch.data), close: () => releasePlan(plan) };
   };
   return { prepare, stop: async () => engine?.close() };

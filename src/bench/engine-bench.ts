@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { fullSlice, resolveConv2d } from '../conv/geometry.js';
 import { GroupedConvEngine } from '../engine/engine.js';
 import { absoluteNow } from '../engine/protocol.js';
-import { planConv, planScratchFloats, runPlan } from '../kernels/plan.js';
+import { planConv, planScratchFloats, runPlan } from '../kernels/plan/index.js';
 import { Random } from '../random.js';
 import { zeros, type Tensor } from '../tensor/tensor.js';
 import { otherCpuProbe } from './other-cpu.js';
@@ -62,7 +62,7 @@ const layers = new Map([...engines].map(([w, e]) => [w, e.layer(weight, bias, op
 
 // The direct call: the same plan contract the workers use, on this thread, over the whole output.
 const plan = planConv(geometry, weight.data);
-const scratchFloats = planScratchFloats(plan, fullSlice(geometry));
+const scratchFloats = planScratchFloats(plan);
 const scratch = zeros([Math.max(1, scratchFloats)], { shared: true }).data; // in the arena, as the engine's
 const direct = () => runPlan(plan, input.data, weight.data, bias.data, out.data, fullSlice(geometry), scratch);
 

@@ -2,7 +2,7 @@
 // workers) point, timed on the engine, turned into results a report can print.
 import { cpus, availableParallelism } from 'node:os';
 import { ArgumentError } from '../errors.js';
-import { planConv, releasePlan } from '../kernels/plan.js';
+import { planConv, releasePlan } from '../kernels/plan/index.js';
 import { Random } from '../random.js';
 import { zeros, dispose, type Tensor } from '../tensor/tensor.js';
 import type { PartitionPolicy } from '../scheduler/conv-tasks.js';

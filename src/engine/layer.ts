@@ -3,7 +3,7 @@
 // and cached by the workers, so each run sends only the input's location.
 import { checkConvOptions, type Conv2dOptions, type ConvGeometry, type ConvSlice } from '../conv/geometry.js';
 import { errors } from '../errors.js';
-import { planConv, planScratchFloats, releasePlan, type KernelPlan } from '../kernels/plan.js';
+import { planConv, planScratchFloats, releasePlan, type KernelPlan } from '../kernels/plan/index.js';
 import { sharedArena } from '../memory/arena.js';
 import { partitionConv, type ConvTask, type PartitionPolicy } from '../scheduler/conv-tasks.js';
 import { checkTensor, dispose, toShared, type Tensor } from '../tensor/tensor.js';
@@ -123,7 +123,7 @@ export class EngineLayer {
   }
 
   scratchFloats(entry: PlanEntry, slice: ConvSlice): number {
-    return planScratchFloats(entry.plan, slice);
+    return planScratchFloats(entry.plan);
   }
 
   /** The tasks of a call on `workers` workers under `policy` with this plan's geometry, made on first use. */

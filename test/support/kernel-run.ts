@@ -1,7 +1,7 @@
 // Runs conv2d's arguments through the kernel plan contract the way the engine
 // does: every tensor in the shared arena, packed weights, caller scratch.
 import { fullSlice, outputShapeOf, resolveConv2d, toShared, zeros, type Conv2dOptions, type ConvSlice, type Tensor } from '../../src/index.js';
-import { planConv, planScratchFloats, releasePlan, runPlan, type KernelPlan } from '../../src/kernels/plan.js';
+import { planConv, planScratchFloats, releasePlan, runPlan, type KernelPlan } from '../../src/kernels/plan/index.js';
 
 export interface PlannedRun {
   plan: KernelPlan;
@@ -26,7 +26,7 @@ export function runThroughPlan(
   const plan = planConv(g, w.data);
   try {
     for (const slice of slices ? slices(plan) : [fullSlice(g)]) {
-      const scratch = zeros([planScratchFloats(plan, slice)], { shared: true });
+      const scratch = zeros([planScratchFloats(plan)], { shared: true });
       runPlan(plan, x.data, w.data, b ? b.data : null, output.data, slice, scratch.data);
     }
     return { plan: { ...plan }, output };

@@ -1,7 +1,7 @@
 // Random convolution specifications, and the single-thread answer through the
 // same kernel-plan contract the workers use (runPlan over the whole output).
 import { fullSlice, outputShapeOf, resolveConv2d, type Conv2dOptions } from '../../src/conv/geometry.js';
-import { planConv, planScratchFloats, releasePlan, runPlan } from '../../src/kernels/plan.js';
+import { planConv, planScratchFloats, releasePlan, runPlan } from '../../src/kernels/plan/index.js';
 import { Random } from '../../src/random.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 
@@ -55,7 +55,7 @@ export function singleThreadPlan(spec: ConvSpec): Tensor {
   const g = resolved.geometry;
   const plan = planConv(g, spec.weight.data);
   const slice = fullSlice(g);
-  const scratchFloats = planScratchFloats(plan, slice);
+  const scratchFloats = planScratchFloats(plan);
   const output = new Float32Array(g.batch * g.outChannels * g.outHeight * g.outWidth);
   runPlan(plan, spec.input.data, spec.weight.data, spec.bias?.data ?? null, output, slice, scratchFloats > 0 ? new Float32Array(scratchFloats) : null);
   releasePlan(plan);
