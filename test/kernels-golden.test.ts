@@ -57,6 +57,27 @@ describe('tap patterns found at planning', () => {
   });
 });
 
+describe('microkernel chosen at planning', () => {
+  const microkernelOf = (x: number[], w: number[], options: object) => {
+    const plan = planConv(resolveShapes(x, w, null, options).geometry, new Float32Array(w.reduce((a, b) => a * b)));
+    releasePlan(plan);
+    return plan.microkernel;
+  };
+  const cases: [string, number[], number[], object, string][] = [
+    ['depthwise 3x3, padding 1: input read in place', [1, 8, 10, 10], [8, 1, 3, 3], { groups: 8, padding: 1 }, 'depthwise3x3InPlace'],
+    ['depthwise 3x3, padding 1, multiplier 4: 4-channel blocks, so padded planes', [1, 8, 10, 10], [32, 1, 3, 3], { groups: 8, padding: 1 }, 'depthwise3x3Rows'],
+    ['depthwise 3x3 at stride 2', [1, 8, 10, 10], [8, 1, 3, 3], { groups: 8, padding: 1, stride: 2 }, 'depthwiseTaps9'],
+    ['depthwise 5x5', [1, 8, 10, 10], [8, 1, 5, 5], { groups: 8, padding: 2 }, 'direct'],
+    ['grouped 1x1, 30 channels per group', [1, 240, 28, 28], [240, 30, 1, 1], { groups: 8 }, 'pointwiseStrided'],
+    ['1x1 over 9 channels per group', [1, 18, 6, 6], [6, 9, 1, 1], { groups: 2 }, 'pointwiseStridedTaps9'],
+    ['small groups 3x3', [1, 16, 10, 10], [16, 4, 3, 3], { groups: 4, padding: 1 }, 'direct'],
+    ['3x3 at stride 1, 32 channels per group', [1, 64, 9, 9], [16, 32, 3, 3], { groups: 2, padding: 1 }, 'winograd'],
+  ];
+  for (const [name, x, w, options, microkernel] of cases) {
+    it(`${name} -> ${microkernel}`, () => expect(microkernelOf(x, w, options)).toBe(microkernel));
+  }
+});
+
 goldenConvSuite('fast kernels, in place on shared memory', (input, weight, bias, options) => {
   const { plan, output } = runThroughPlan(input, weight, bias, options);
   expect(plan.kind).not.toBe('reference');

@@ -1,12 +1,12 @@
-// Tiles through the tap table, and the row loops that run them over one
-// channel block. Weights: [tap][4 channels] (4-channel tiles) or one float
-// per tap at weightStride (1-channel tiles). Every output element is bias +
-// the taps in tap-table order, each tap one madd / maddScalar, whichever tile
-// or scalar tail computes it, so results are bitwise independent of the tile.
+// Tiles through the tap table, and the row loops that run them over a block
+// of 4 output channels (block4) or one channel (block1). Every output element
+// is bias + the taps in tap-table order, each tap one madd / maddScalar,
+// whichever tile or scalar tail computes it, so results are bitwise
+// independent of the tile.
 
 import { madd, maddScalar, storeLanes, tile4x8Strided } from './primitives';
 
-// Tiles. Weights: [tap][4 channels] (4-channel tiles) or one float per tap at
+// Weights: [tap][4 channels] (4-channel tiles) or one float per tap at
 // weightStride (1-channel tiles). 4 channels x 2 vectors = 8 accumulators:
 // with two inputs, a weight (and, in the plain build, the product) that fits
 // x64's 15 usable xmm registers (4 x 3 spilled and ran slower in both builds).
