@@ -145,7 +145,7 @@ export const errors = {
       { cause },
     ),
   aborted: (reason: unknown) => new AbortError(`conv2d was aborted: ${reasonOf(reason)}`, { cause: reason }),
-  relaxedSimdMissing: () => new ExecutionError('conv-fma.wasm needs WebAssembly relaxed SIMD, which this runtime lacks; use the plain SIMD build (setWasmVariant(\'simd\') or GROUPCONV_WASM=simd)'),
+  relaxedSimdMissing: () => new ExecutionError('conv-fma.wasm needs WebAssembly relaxed SIMD, which this runtime lacks; set GROUPCONV_WASM=simd for the plain SIMD build'),
   engineClosed: () => new ExecutionError('the GroupedConvEngine is closed; create a new engine to run more convolutions'),
   closedWhileRunning: () => new ExecutionError('the GroupedConvEngine was closed while this call was running; its result was discarded'),
   layerClosed: () => new ExecutionError('this engine layer was closed; prepare it again with engine.layer(weight, bias, options)'),
@@ -160,4 +160,14 @@ export const errors = {
   unfinishedTask: (task: TaskLocation, tasks: number): TaskError => errors.taskThrew(task, tasks, new Error('no runner finished it')),
   /** A parked runner found its slot in a state the protocol never leaves it in (see doorbell.ts): an engine bug, so a plain Error. */
   unexpectedSlotState: (state: number) => new Error(`parked runner: unexpected slot state ${state}`),
+  // Kernels (src/kernels)
+  packedWeightLength: (weightShape: readonly number[], length: number) =>
+    new ExecutionError(`packConvWeights: weight of shape [${weightShape}] has ${length} values`),
+  packedWeightGroups: (outChannels: number, groups: number) =>
+    new ExecutionError(`packConvWeights: ${outChannels} output channels do not divide into ${groups} groups`),
+  packedWeightsReleased: () => new ExecutionError('planConv: the packed weights were released'),
+  packedWeightsMismatch: (weightShape: readonly number[], groups: number, kind: string) =>
+    new ExecutionError(`planConv: weights packed as [${weightShape}] in ${groups} groups (${kind}) do not fit this layer`),
+  kernelOperandsOutsideArena: () =>
+    new ExecutionError('the WebAssembly kernels on a worker thread need their tensors and scratch in the shared arena (views of the shared memory)'),
 };

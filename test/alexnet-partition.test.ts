@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { models, type Conv2d } from '../src/index.js';
 import { resolveShapes } from '../src/conv/geometry.js';
 import { alexNetLayers, deviceMemory, layerCosts, layerShapes, partition, pieceGeometry, transfersInto } from '../src/devices/split-plan.js';
-import { convKernelKind, convScratchFloats, wasmKernelsAvailable } from '../src/kernels/plan.js';
+import { convKernelKind, convScratchFloats, wasmKernelsAvailable } from '../src/kernels/plan/index.js';
 
 const model = new models.AlexNet();
 const layers = alexNetLayers(model);

@@ -6,7 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ArgumentError, DeviceMemoryError, ExecutionError, loadSafetensors, models, resolveShapes, sharedArena, SplitAlexNet, type Conv2d, type Tensor } from '../src/index.js';
 import { DeviceState } from '../src/devices/device-state.js';
 import { alexNetLayers, deviceMemory, layerShapes, partition } from '../src/devices/split-plan.js';
-import { convKernelKind } from '../src/kernels/plan.js';
+import { convKernelKind } from '../src/kernels/plan/index.js';
+import { PARAM_BLOCK_BYTES } from '../src/kernels/wasm/param-block.js';
 import { bits } from './support/tensors.js';
 import { expectClose } from './support/tolerance.js';
 
@@ -35,11 +36,14 @@ const wholeKernels = layers.map((l, i) => {
 });
 const ALIGN = 64; // the arena rounds every block up to this
 const roundUp = (bytes: number) => Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
-/** Bytes of a device's kernel tap tables: one i32 per (input channel, ky, kx) of each direct (not Winograd) convolution. */
+/**
+ * Bytes of a device's kernel plan blocks: each convolution's parameter block,
+ * then for a direct (not Winograd) one its tap table, one i32 per (input channel, ky, kx).
+ */
 const tapTableBytes = (pieces: SplitAlexNet['pieces'][number]) =>
   pieces
-    .filter((p) => p.op.kind === 'conv' && wholeKernels[p.layer] !== 'winograd')
-    .reduce((sum, p) => sum + roundUp(p.weight!.shape.slice(1).reduce((a, b) => a * b, 4)), 0);
+    .filter((p) => p.op.kind === 'conv')
+    .reduce((sum, p) => sum + roundUp(PARAM_BLOCK_BYTES + (wholeKernels[p.layer] === 'winograd' ? 0 : p.weight!.shape.slice(1).reduce((a, b) => a * b, 4))), 0);
 /** Bytes a piece's weights take on its device: Winograd keeps 16 transformed floats per 3x3 sub-kernel instead of kH x kW. */
 function residentBytes(p: SplitAlexNet['pieces'][number][number]): number {
   if (wholeKernels[p.layer] !== 'winograd') return p.parameters * 4;

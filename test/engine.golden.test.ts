@@ -3,7 +3,7 @@
 // on this thread, so the choice reaches the workers in the plan).
 import { afterAll } from 'vitest';
 import { GroupedConvEngine } from '../src/index.js';
-import { setWinogradMinChannels } from '../src/kernels/plan.js';
+import { configureKernels } from '../src/kernels/options.js';
 import type { PartitionPolicy } from '../src/index.js';
 import { goldenConvSuite } from './support/conv-suite.js';
 
@@ -21,10 +21,10 @@ for (const workers of [1, 2, 3]) {
 const winogradEngine = new GroupedConvEngine({ workers: 2, policy: 'balanced' });
 engines.push(winogradEngine);
 goldenConvSuite("engine, 2 workers, policy 'balanced', Winograd wherever it applies", async (input, weight, bias, options) => {
-  setWinogradMinChannels(1);
+  const previous = configureKernels({ winogradMinChannels: 1 });
   try {
     return await winogradEngine.conv2d(input, weight, bias, options);
   } finally {
-    setWinogradMinChannels(undefined);
+    configureKernels(previous);
   }
 });

@@ -8,7 +8,8 @@
 // produces unspecified, so NaN results may differ in that bit between paths.
 import { describe, expect, it } from 'vitest';
 import { Random, zeros, type Tensor } from '../src/index.js';
-import { setWasmVariant, type WasmVariant } from '../src/kernels/wasm/runtime.js';
+import { configureKernels } from '../src/kernels/options.js';
+import type { WasmVariant } from '../src/kernels/wasm/runtime.js';
 import { runThroughPlan } from './support/kernel-run.js';
 import { naiveConv2d } from './support/naive-conv.js';
 import { randomConvOfShapes } from './support/random-conv.js';
@@ -58,7 +59,7 @@ describe('depthwise 3x3, padding 1, read in place', () => {
   for (const variant of WASM_VARIANTS) {
     for (const [h, w, multiplier] of shapes) {
       it(`${h} x ${w}, multiplier ${multiplier}, ${variant} build: the bits of the padded path and the oracle's values`, () => {
-        setWasmVariant(variant);
+        const previous = configureKernels({ wasmVariant: variant });
         try {
           const r = new Random(h * 100 + w + multiplier);
           const channels = 3;
@@ -70,7 +71,7 @@ describe('depthwise 3x3, padding 1, read in place', () => {
           const expected = naiveConv2d(x, weight, bias, { stride: [1, 1], dilation: [1, 1], padding: [1, 1, 1, 1], groups: channels });
           expect(worstViolation(inPlace.data, expected.data, goldenTolerance(x, weight))).toBeNull();
         } finally {
-          setWasmVariant(null);
+          configureKernels(previous);
         }
       });
     }

@@ -4,8 +4,9 @@
 // slice must write its own elements and nothing else.
 import { describe, expect, it } from 'vitest';
 import { Random, conv2d, type Conv2dOptions, type ConvSlice } from '../src/index.js';
-import { setPlaneMode, type KernelPlan } from '../src/kernels/plan.js';
-import { setWasmVariant, type WasmVariant } from '../src/kernels/wasm/runtime.js';
+import { configureKernels } from '../src/kernels/options.js';
+import type { KernelPlan } from '../src/kernels/plan/index.js';
+import type { WasmVariant } from '../src/kernels/wasm/runtime.js';
 
 const WASM_VARIANTS: WasmVariant[] = ['fma', 'simd'];
 import { runThroughPlan } from './support/kernel-run.js';
@@ -47,13 +48,11 @@ describe('results do not depend on how the output is sliced', () => {
   for (const [name, xShape, wShape, options] of layers) {
     for (const variant of WASM_VARIANTS) {
       for (const mode of [false, true]) it(`${name}, ${mode ? 'plane' : 'row'} mode, ${variant} build`, () => {
-        setPlaneMode(mode);
-        setWasmVariant(variant);
+        const previous = configureKernels({ planeMode: mode, wasmVariant: variant });
         try {
           checkSlicings(xShape, wShape, options);
         } finally {
-          setPlaneMode(null);
-          setWasmVariant(null);
+          configureKernels(previous);
         }
       });
     }

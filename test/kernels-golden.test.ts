@@ -3,8 +3,9 @@
 // fallback used where WebAssembly SIMD is missing.
 import { afterAll, describe, expect, it } from 'vitest';
 import { conv2d, resolveShapes } from '../src/index.js';
-import { planConv, releasePlan, setForceJsKernels, setPlaneMode, setWinogradMinChannels, wasmKernelsAvailable } from '../src/kernels/plan.js';
-import { hasWasmSimd, setWasmVariant } from '../src/kernels/wasm/runtime.js';
+import { configureKernels } from '../src/kernels/options.js';
+import { planConv, releasePlan, wasmKernelsAvailable } from '../src/kernels/plan/index.js';
+import { hasWasmSimd } from '../src/kernels/wasm/runtime.js';
 import { goldenConvSuite } from './support/conv-suite.js';
 import { runThroughPlan } from './support/kernel-run.js';
 
@@ -56,6 +57,27 @@ describe('tap patterns found at planning', () => {
   });
 });
 
+describe('microkernel chosen at planning', () => {
+  const microkernelOf = (x: number[], w: number[], options: object) => {
+    const plan = planConv(resolveShapes(x, w, null, options).geometry, new Float32Array(w.reduce((a, b) => a * b)));
+    releasePlan(plan);
+    return plan.microkernel;
+  };
+  const cases: [string, number[], number[], object, string][] = [
+    ['depthwise 3x3, padding 1: input read in place', [1, 8, 10, 10], [8, 1, 3, 3], { groups: 8, padding: 1 }, 'depthwise3x3InPlace'],
+    ['depthwise 3x3, padding 1, multiplier 4: 4-channel blocks, so padded planes', [1, 8, 10, 10], [32, 1, 3, 3], { groups: 8, padding: 1 }, 'depthwise3x3Rows'],
+    ['depthwise 3x3 at stride 2', [1, 8, 10, 10], [8, 1, 3, 3], { groups: 8, padding: 1, stride: 2 }, 'depthwiseTaps9'],
+    ['depthwise 5x5', [1, 8, 10, 10], [8, 1, 5, 5], { groups: 8, padding: 2 }, 'direct'],
+    ['grouped 1x1, 30 channels per group', [1, 240, 28, 28], [240, 30, 1, 1], { groups: 8 }, 'pointwiseStrided'],
+    ['1x1 over 9 channels per group', [1, 18, 6, 6], [6, 9, 1, 1], { groups: 2 }, 'pointwiseStridedTaps9'],
+    ['small groups 3x3', [1, 16, 10, 10], [16, 4, 3, 3], { groups: 4, padding: 1 }, 'direct'],
+    ['3x3 at stride 1, 32 channels per group', [1, 64, 9, 9], [16, 32, 3, 3], { groups: 2, padding: 1 }, 'winograd'],
+  ];
+  for (const [name, x, w, options, microkernel] of cases) {
+    it(`${name} -> ${microkernel}`, () => expect(microkernelOf(x, w, options)).toBe(microkernel));
+  }
+});
+
 goldenConvSuite('fast kernels, in place on shared memory', (input, weight, bias, options) => {
   const { plan, output } = runThroughPlan(input, weight, bias, options);
   expect(plan.kind).not.toBe('reference');
@@ -66,11 +88,11 @@ goldenConvSuite('fast kernels, plain arrays staged through the arena', conv2d);
 
 for (const mode of [true, false]) {
   goldenConvSuite(`fast kernels, ${mode ? 'plane' : 'row'} mode forced`, (input, weight, bias, options) => {
-    setPlaneMode(mode);
+    const previous = configureKernels({ planeMode: mode });
     try {
       return runThroughPlan(input, weight, bias, options).output;
     } finally {
-      setPlaneMode(null);
+      configureKernels(previous);
     }
   });
 }
@@ -79,60 +101,58 @@ for (const mode of [true, false]) {
 // but 1), in both builds; and the direct kernels only, Winograd off.
 for (const variant of ['fma', 'simd'] as const) {
   goldenConvSuite(`Winograd kernel where it applies, ${variant} build`, (input, weight, bias, options) => {
-    setWinogradMinChannels(1);
-    setWasmVariant(variant);
+    const previous = configureKernels({ winogradMinChannels: 1, wasmVariant: variant });
     try {
       return runThroughPlan(input, weight, bias, options).output;
     } finally {
-      setWinogradMinChannels(undefined);
-      setWasmVariant(null);
+      configureKernels(previous);
     }
   });
 }
 
 goldenConvSuite('direct kernels only (Winograd off)', (input, weight, bias, options) => {
-  setWinogradMinChannels(null);
+  const previous = configureKernels({ winogradMinChannels: null });
   try {
     const { plan, output } = runThroughPlan(input, weight, bias, options);
     expect(plan.kind).not.toBe('winograd');
     return output;
   } finally {
-    setWinogradMinChannels(undefined);
+    configureKernels(previous);
   }
 });
 
 // Default plans use the fused multiply-add build; the plain SIMD build is what
 // a runtime without relaxed SIMD gets.
 goldenConvSuite('fast kernels, plain SIMD build (forced)', (input, weight, bias, options) => {
-  setWasmVariant('simd');
+  const previous = configureKernels({ wasmVariant: 'simd' });
   try {
     const { plan, output } = runThroughPlan(input, weight, bias, options);
     expect(plan.wasm?.variant).toBe('simd');
     return output;
   } finally {
-    setWasmVariant(null);
+    configureKernels(previous);
   }
 });
 
 describe('JavaScript fallback', () => {
-  afterAll(() => setForceJsKernels(false));
+  afterAll(() => configureKernels({ forceJs: false }));
   it('is chosen when forced, as on a runtime without SIMD', () => {
-    setForceJsKernels(true);
+    configureKernels({ forceJs: true });
     expect(wasmKernelsAvailable()).toBe(false);
     const plan = planConv(resolveShapes([1, 4, 5, 5], [4, 1, 3, 3], null, { groups: 4 }).geometry, new Float32Array(36));
     expect(plan.kind).toBe('reference');
     expect(plan.packed).toBeNull();
-    setForceJsKernels(false);
+    configureKernels({ forceJs: false });
   });
 });
 
 goldenConvSuite('JavaScript fallback (forced)', (input, weight, bias, options) => {
-  setForceJsKernels(true);
+  const previous = configureKernels({ forceJs: true });
   try {
     const { plan, output } = runThroughPlan(input, weight, bias, options);
     expect(plan.kind).toBe('reference');
     return output;
   } finally {
-    setForceJsKernels(false);
+    configureKernels(previous);
   }
 });

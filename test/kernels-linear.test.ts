@@ -5,8 +5,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Random, linear, zeros, type Tensor } from '../src/index.js';
 import { linearKernel } from '../src/kernels/linear.js';
-import { setForceJsKernels } from '../src/kernels/plan.js';
-import { setWasmVariant, type WasmVariant } from '../src/kernels/wasm/runtime.js';
+import { configureKernels, resetKernelOptions } from '../src/kernels/options.js';
+import type { WasmVariant } from '../src/kernels/wasm/runtime.js';
 import { bits, randomTensor } from './support/tensors.js';
 
 /**
@@ -44,8 +44,7 @@ const shapes: [number[], number][] = [
 ];
 
 afterEach(() => {
-  setWasmVariant(null);
-  setForceJsKernels(false);
+  resetKernelOptions();
 });
 
 for (const variant of ['fma', 'simd'] as WasmVariant[]) {
@@ -53,7 +52,7 @@ for (const variant of ['fma', 'simd'] as WasmVariant[]) {
     for (const [xShape, outF] of shapes) {
       for (const withBias of [true, false]) {
         it(`x [${xShape}], ${outF} outputs${withBias ? ', bias' : ''}`, () => {
-          setWasmVariant(variant);
+          configureKernels({ wasmVariant: variant });
           const r = new Random(xShape.reduce((a, v) => a * 7 + v, outF));
           const inF = xShape[xShape.length - 1];
           const x = randomTensor(r, xShape);
@@ -65,7 +64,7 @@ for (const variant of ['fma', 'simd'] as WasmVariant[]) {
     }
 
     it('a device computing some weight rows gets the same bits as the whole layer', () => {
-      setWasmVariant(variant);
+      configureKernels({ wasmVariant: variant });
       const r = new Random(11);
       const x = randomTensor(r, [5, 70]);
       const w = randomTensor(r, [23, 70], { shared: true });
@@ -81,7 +80,7 @@ for (const variant of ['fma', 'simd'] as WasmVariant[]) {
     });
 
     it('reads arena views in place and plain arrays staged, to the same bits', () => {
-      setWasmVariant(variant);
+      configureKernels({ wasmVariant: variant });
       const r = new Random(5);
       const x = randomTensor(r, [3, 41], { shared: true });
       const w = randomTensor(r, [6, 41], { shared: true });
@@ -96,7 +95,7 @@ for (const variant of ['fma', 'simd'] as WasmVariant[]) {
 
 describe('linear, JavaScript fallback (forced)', () => {
   it('is used where the WebAssembly kernels are not, with double-precision sums', () => {
-    setForceJsKernels(true);
+    configureKernels({ forceJs: true });
     const r = new Random(9);
     const x = randomTensor(r, [3, 37]);
     const w = randomTensor(r, [5, 37]);

@@ -8,7 +8,8 @@
 // channel count but 1.
 import { describe, expect, it } from 'vitest';
 import { Random, referenceConv2d, type Conv2dOptions } from '../src/index.js';
-import { setPlaneMode, setWinogradMinChannels, type KernelKind } from '../src/kernels/plan.js';
+import { configureKernels } from '../src/kernels/options.js';
+import type { KernelKind } from '../src/kernels/plan/index.js';
 import { runThroughPlan } from './support/kernel-run.js';
 import { randomConvOfShapes } from './support/random-conv.js';
 import { goldenTolerance, worstViolation } from './support/tolerance.js';
@@ -75,14 +76,12 @@ for (const kind of ['depthwise', 'pointwise', 'small-groups', 'general', 'winogr
       const mode = ([null, true, false] as const)[i % 3];
       it(`#${i} (${mode === null ? 'chosen' : mode ? 'plane' : 'row'} mode): input [${spec.input}] weight [${spec.weight}] ${JSON.stringify(spec.options)}${spec.bias ? ' +bias' : ''}`, () => {
         const { input, weight, bias } = randomConvOfShapes(new Random(seed), spec.input, spec.weight, spec.options, { bias: spec.bias });
-        setPlaneMode(mode);
-        setWinogradMinChannels(kind === 'winograd' ? 1 : null);
+        const previous = configureKernels({ planeMode: mode, winogradMinChannels: kind === 'winograd' ? 1 : null });
         let run;
         try {
           run = runThroughPlan(input, weight, bias, spec.options);
         } finally {
-          setPlaneMode(null);
-          setWinogradMinChannels(undefined);
+          configureKernels(previous);
         }
         const { plan, output } = run;
         expect(plan.kind).toBe(kind);

@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { sharedArena } from '../src/index.js';
-import { WASM_URLS, hasWasmRelaxedSimd, preferredWasmVariant, wasmConvSlice } from '../src/kernels/wasm/runtime.js';
+import { preferredWasmVariant } from '../src/kernels/plan/index.js';
+import { WASM_URLS, hasWasmRelaxedSimd, wasmMicrokernel } from '../src/kernels/wasm/runtime.js';
 
 // assemblyscript's .d.ts declares a global `namespace console` (AssemblyScript's
 // own), which replaces Node's console type for the whole program once imported
@@ -17,7 +18,7 @@ interface AscCompiler {
 const ASC_MODULE = 'assemblyscript/asc';
 const loadAsc = async (): Promise<AscCompiler> => ((await import(ASC_MODULE)) as { default: AscCompiler }).default;
 
-const SOURCE = fileURLToPath(new URL('../src/kernels/wasm/assembly/conv.ts', import.meta.url));
+const SOURCE = fileURLToPath(new URL('../src/kernels/wasm/assembly/entries.ts', import.meta.url));
 const CONFIG = fileURLToPath(new URL('../src/kernels/wasm/asconfig.json', import.meta.url));
 
 for (const variant of ['simd', 'fma'] as const) {
@@ -43,7 +44,7 @@ for (const variant of ['simd', 'fma'] as const) {
         Module: { imports(m: object): { module: string; name: string; kind: string }[]; exports(m: object): { name: string }[] };
       };
       expect(W.Module.imports(module)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
-      expect(W.Module.exports(module).map((e) => e.name)).toContain('convSlice');
+      expect(W.Module.exports(module).map((e) => e.name)).toContain('direct');
       // Data section id 11 would re-initialise low memory at each instantiation.
       const bytes = readFileSync(WASM_URLS[variant]);
       let at = 8;
@@ -60,7 +61,7 @@ for (const variant of ['simd', 'fma'] as const) {
         at += size;
       }
       expect(sections).not.toContain(11);
-      expect(typeof wasmConvSlice(variant)).toBe('function');
+      expect(typeof wasmMicrokernel(variant, 'direct')).toBe('function');
       expect(sharedArena().buffer).toBeInstanceOf(SharedArrayBuffer);
     });
   });

@@ -5,7 +5,7 @@
 // The one place under bench/ that reaches past the public API (into the
 // kernels' planConv/runPlan): when their entry points change, adapt it here.
 import { fullSlice, resolveConv2d, type Conv2dOptions } from '../../src/conv/geometry.js';
-import { planConv, planScratchFloats, releasePlan, runPlan } from '../../src/kernels/plan.js';
+import { planConv, planScratchFloats, releasePlan, runPlan } from '../../src/kernels/plan/index.js';
 import { zeros, type Tensor } from '../../src/tensor/tensor.js';
 
 export interface MainThreadConv {
@@ -19,7 +19,7 @@ export function mainThreadConv(input: Tensor, weight: Tensor, bias: Tensor | nul
   const { geometry } = resolveConv2d(input, weight, bias, options);
   const plan = planConv(geometry, weight.data);
   const slice = fullSlice(geometry);
-  const scratch = zeros([Math.max(1, planScratchFloats(plan, slice))], { shared: true }).data;
+  const scratch = zeros([Math.max(1, planScratchFloats(plan))], { shared: true }).data;
   const biasData = bias?.data ?? null;
   return {
     call: () => runPlan(plan, input.data, weight.data, biasData, out.data, slice, scratch),

@@ -4,7 +4,7 @@ import { cpus, availableParallelism } from 'node:os';
 import { GroupedConvEngine } from '../engine/engine.js';
 import type { ConvProfile, TaskProfile } from '../engine/profile.js';
 import { ArgumentError } from '../errors.js';
-import { planConv, releasePlan } from '../kernels/plan.js';
+import { planConv, releasePlan } from '../kernels/plan/index.js';
 import { Random } from '../random.js';
 import { zeros, dispose, type Tensor } from '../tensor/tensor.js';
 import type { PartitionPolicy } from '../scheduler/conv-tasks.js';

@@ -6,7 +6,7 @@
 // device's rows as for the whole layer), and it sums each element's taps in
 // tap-table order whatever output channels it computes alongside.
 import { fullSlice, outputShapeOf } from '../conv/geometry.js';
-import { runPlan, type KernelPlan } from '../kernels/plan.js';
+import { runPlan, type KernelPlan } from '../kernels/plan/index.js';
 import { relu } from '../ops/relu.js';
 import { linear } from '../ops/linear.js';
 import { localResponseNormChannels } from '../ops/normalization.js';

@@ -12,18 +12,17 @@
 // drive one on the host thread.
 import * as Comlink from 'comlink';
 import { performance } from 'node:perf_hooks';
-import { fullSlice } from '../conv/geometry.js';
 import {
   packConvWeights,
   planConv,
   planScratchFloats,
   releasePackedWeights,
   releasePlan,
-  setForceJsKernels,
   wasmKernelsAvailable,
   type KernelPlan,
   type PackedConvWeights,
-} from '../kernels/plan.js';
+} from '../kernels/plan/index.js';
+import { configureKernels } from '../kernels/options.js';
 import { sharedArena } from '../memory/arena.js';
 import { numel } from '../tensor/tensor.js';
 import { gather, overlap, rangeOf, type Activation } from './channel-range.js';
@@ -80,7 +79,7 @@ export class DeviceState {
    */
   load(pieces: DevicePiece[], options: DeviceLoadOptions = { kernels: wasmKernelsAvailable() ? 'wasm' : 'reference' }): number {
     if (this.pieces.length) throw errors.deviceProtocol('device already loaded');
-    if ((options.kernels === 'wasm') !== wasmKernelsAvailable()) setForceJsKernels(options.kernels === 'reference');
+    if ((options.kernels === 'wasm') !== wasmKernelsAvailable()) configureKernels({ forceJs: options.kernels === 'reference' });
     const placed: DevicePiece[] = [];
     const packed: (PackedConvWeights | null)[] = [];
     const before = this.arena.stats().liveBytes;
@@ -165,7 +164,7 @@ export class DeviceState {
     const t1 = performance.now();
     const plan = entry.plans[layer];
     const out = aliasesInput(piece) ? null : this.allocate(numel(pieceOutputShape(piece, entry.shapes[layer].output)));
-    const scratchFloats = plan ? planScratchFloats(plan, fullSlice(plan.geometry)) : 0;
+    const scratchFloats = plan ? planScratchFloats(plan) : 0;
     const scratch = scratchFloats > 0 ? this.allocate(scratchFloats) : null;
     let result: Activation;
     try {

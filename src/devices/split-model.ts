@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import * as Comlink from 'comlink';
 import { errors } from '../errors.js';
-import { wasmKernelsAvailable } from '../kernels/plan.js';
+import { wasmKernelsAvailable } from '../kernels/plan/index.js';
 import type { AlexNet } from '../models/alexnet.js';
 import { checkTensor, type Tensor } from '../tensor/tensor.js';
 import { gather, rangeBytes, type Activation } from './channel-range.js';

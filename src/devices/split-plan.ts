@@ -7,7 +7,7 @@
 // connected layers read everything, and LRN reads a few neighbouring maps.
 import { resolveShapes, type ConvGeometry } from '../conv/geometry.js';
 import { errors } from '../errors.js';
-import { convScratchFloats, packedConvFloats } from '../kernels/plan.js';
+import { convScratchFloats, packedConvFloats } from '../kernels/plan/index.js';
 import { Conv2d } from '../layers/conv2d.js';
 import { Dropout, Flatten, Linear, LocalResponseNorm, MaxPool2d, ReLU } from '../layers/layers.js';
 import type { Module } from '../layers/module.js';

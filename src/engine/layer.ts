@@ -1,9 +1,9 @@
 // A convolution prepared on a GroupedConvEngine: its weights (and bias) are in
 // shared memory once, and its kernel plans (one per input shape) are made once
 // and cached by the workers, so each run sends only the input's location.
-import { checkConvOptions, fullSlice, type Conv2dOptions, type ConvGeometry } from '../conv/geometry.js';
+import { checkConvOptions, type Conv2dOptions, type ConvGeometry } from '../conv/geometry.js';
 import { errors } from '../errors.js';
-import { planConv, planScratchFloats, releasePlan, type KernelPlan } from '../kernels/plan.js';
+import { planConv, planScratchFloats, releasePlan, type KernelPlan } from '../kernels/plan/index.js';
 import { sharedArena } from '../memory/arena.js';
 import { partitionConv, type ConvTask, type PartitionPolicy } from '../scheduler/conv-tasks.js';
 import { checkTensor, dispose, toShared, type Tensor } from '../tensor/tensor.js';
@@ -136,7 +136,7 @@ export class EngineLayer {
     if (!partition) {
       const tasks = partitionConv(g, policy, workers).map((task) => Object.freeze(task));
       // A runner may claim any task; a plan's scratch does not depend on the slice, so one size fits them all.
-      const scratchFloats = Math.max(1, planScratchFloats(entry.plan, fullSlice(g)));
+      const scratchFloats = Math.max(1, planScratchFloats(entry.plan));
       partition = { tasks, scratchFloats };
       entry.partitions.set(policy, partition);
     }

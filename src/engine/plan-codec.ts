@@ -2,7 +2,7 @@
 // the shared arena, named by ConvRunMessage.plan (protocol.ts). Both ends of
 // that format live here so they cannot drift apart. The bytes are JSON: plans
 // are plain data by contract (offsets into the arena, never views).
-import type { KernelPlan } from '../kernels/plan.js';
+import type { KernelPlan } from '../kernels/plan/index.js';
 import { sharedArena } from '../memory/arena.js';
 import type { ArenaRef } from './protocol.js';
 

@@ -6,7 +6,7 @@ import { threadId } from 'node:worker_threads';
 import type { ConvSlice } from '../conv/geometry.js';
 import { errors } from '../errors.js';
 import { arenaView, sharedArena } from '../memory/arena.js';
-import { runPlan, type KernelPlan } from '../kernels/plan.js';
+import { runPlan, type KernelPlan } from '../kernels/plan/index.js';
 import { Doorbells, SlotState, type ParkMessage } from './doorbell.js';
 import { loadPlan } from './plan-codec.js';
 import { absoluteNow, TaskTable, type ArenaRef, type ConvRunMessage, type RunnerReport, type WorkerMessage } from './protocol.js';

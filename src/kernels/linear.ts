@@ -3,8 +3,8 @@
 // layer needs no packing and a device's rows of a split layer run as they are.
 import { sharedArena } from '../memory/arena.js';
 import { Operands } from './operands.js';
-import { wasmKernelsAvailable } from './plan.js';
-import { preferredWasmVariant, wasmLinearRows } from './wasm/runtime.js';
+import { preferredWasmVariant, wasmKernelsAvailable } from './plan/selection.js';
+import { wasmLinearRows } from './wasm/runtime.js';
 
 /**
  * out[r, o] = bias[o] + x[r, :] . weight[o, :] for x [rows, inFeatures] and

@@ -1,4 +1,4 @@
-import { ExecutionError } from '../errors.js';
+import { errors } from '../errors.js';
 import { sharedArena } from '../memory/arena.js';
 
 /**
@@ -19,7 +19,7 @@ export class Operands {
 
   temporaryBlock(floats: number): number {
     if (!this.arena.canAllocate) {
-      throw new ExecutionError('the WebAssembly kernels on a worker thread need their tensors and scratch in the shared arena (views of the shared memory)');
+      throw errors.kernelOperandsOutsideArena();
     }
     const offset = this.arena.allocate(Math.max(1, floats) * 4);
     this.temporary.push(offset);

@@ -1,6 +1,6 @@
 import { fullSlice, outputShapeOf, resolveConv2d, type Conv2dOptions } from '../conv/geometry.js';
 import { referenceKernel } from '../kernels/reference.js';
-import { planConv, releasePlan, runPlan } from '../kernels/plan.js';
+import { planConv, releasePlan, runPlan } from '../kernels/plan/index.js';
 import type { ConvKernel } from '../kernels/kernel.js';
 import { numel, type Tensor } from '../tensor/tensor.js';
 

@@ -5,7 +5,7 @@
 // workers write disjoint slices of one shared output and nothing is concatenated.
 import { sliceMacs, type ConvGeometry, type ConvSlice } from '../conv/geometry.js';
 import { errors } from '../errors.js';
-import { readsInputInPlace } from '../kernels/plan.js';
+import { readsInputInPlace } from '../kernels/plan/index.js';
 
 /**
  * - `'group'`: one task per channel group, the AlexNet picture (groups=2 on two

@@ -2,7 +2,7 @@
 // does (every tensor in the shared arena, packed weights, caller scratch), and
 // on plain arrays on this thread (what the engine's results must equal).
 import { fullSlice, outputShapeOf, resolveConv2d, toShared, zeros, type Conv2dOptions, type ConvSlice, type Tensor } from '../../src/index.js';
-import { planConv, planScratchFloats, releasePlan, runPlan, type KernelPlan } from '../../src/kernels/plan.js';
+import { planConv, planScratchFloats, releasePlan, runPlan, type KernelPlan } from '../../src/kernels/plan/index.js';
 import type { ConvSpec } from './random-conv.js';
 
 export interface PlannedRun {
@@ -28,7 +28,7 @@ export function runThroughPlan(
   const plan = planConv(g, w.data);
   try {
     for (const slice of slices ? slices(plan) : [fullSlice(g)]) {
-      const scratch = zeros([planScratchFloats(plan, slice)], { shared: true });
+      const scratch = zeros([planScratchFloats(plan)], { shared: true });
       runPlan(plan, x.data, w.data, b ? b.data : null, output.data, slice, scratch.data);
     }
     return { plan: { ...plan }, output };
@@ -43,7 +43,7 @@ export function singleThreadPlan(spec: ConvSpec): Tensor {
   const g = resolved.geometry;
   const plan = planConv(g, spec.weight.data);
   const slice = fullSlice(g);
-  const scratchFloats = planScratchFloats(plan, slice);
+  const scratchFloats = planScratchFloats(plan);
   const output = new Float32Array(g.batch * g.outChannels * g.outHeight * g.outWidth);
   runPlan(plan, spec.input.data, spec.weight.data, spec.bias?.data ?? null, output, slice, scratchFloats > 0 ? new Float32Array(scratchFloats) : null);
   releasePlan(plan);

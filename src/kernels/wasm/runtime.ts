@@ -1,8 +1,8 @@
-// Loads the AssemblyScript convolution kernel onto the process-wide shared
-// memory. Each thread (main or worker) gets its own instance over the same
-// memory: instances keep no state of their own, so they may run at once.
+// Loads the AssemblyScript kernels onto the process-wide shared memory. Each
+// thread (main or worker) gets its own instance over the same memory:
+// instances keep no state of their own, so they may run at once.
 //
-// Two builds of ./assembly/conv.ts (`npm run build:wasm`): conv.wasm, plain
+// Two builds of ./assembly/entries.ts (`npm run build:wasm`): conv.wasm, plain
 // 128-bit SIMD, and conv-fma.wasm, which also uses relaxed SIMD's fused
 // multiply-add (one instruction where the plain build issues a multiply and an
 // add). Node 20 ships relaxed SIMD behind a V8 flag; later versions enable it by
@@ -13,8 +13,28 @@ import { setFlagsFromString } from 'node:v8';
 import { errors } from '../../errors.js';
 import { sharedArena } from '../../memory/arena.js';
 
-/** The kernel entry point; every argument is an i32 (pointers are byte offsets into the arena). */
-export type ConvSliceFunction = (...args: number[]) => void;
+/**
+ * The convolution microkernels, one WebAssembly entry point each
+ * (assembly/entries.ts); the plan chooses one (plan/selection.ts).
+ */
+export const WASM_MICROKERNELS = ['direct', 'depthwiseTaps9', 'depthwise3x3Rows', 'depthwise3x3InPlace', 'pointwiseStrided', 'pointwiseStridedTaps9', 'winograd'] as const;
+export type WasmMicrokernel = (typeof WASM_MICROKERNELS)[number];
+
+/**
+ * A microkernel's entry point: the plan's parameter block, then the per-call
+ * operands (byte offsets into the arena) and the slice.
+ */
+export type MicrokernelFunction = (
+  params: number,
+  input: number,
+  output: number,
+  bias: number,
+  scratch: number,
+  batchStart: number,
+  batchEnd: number,
+  outChannelStart: number,
+  outChannelEnd: number,
+) => void;
 
 /** 'fma': relaxed-SIMD build with fused multiply-add; 'simd': plain 128-bit SIMD build. */
 export type WasmVariant = 'fma' | 'simd';
@@ -60,27 +80,6 @@ export function hasWasmRelaxedSimd(): boolean {
   return relaxedSupport;
 }
 
-let forcedVariant: WasmVariant | null = null;
-
-/**
- * Internal switch (tests, benchmarks): plan with this build from now on, or
- * with the default again (null). Plans already made keep their build.
- */
-export function setWasmVariant(variant: WasmVariant | null): void {
-  if (variant === 'fma' && !hasWasmRelaxedSimd()) throw errors.relaxedSimdMissing();
-  forcedVariant = variant;
-}
-
-/**
- * The build new plans use: 'fma' where relaxed SIMD is available, unless
- * setWasmVariant or the environment (GROUPCONV_WASM=simd, for a whole
- * benchmark process) asks for the plain build.
- */
-export function preferredWasmVariant(): WasmVariant {
-  if (forcedVariant) return forcedVariant;
-  return process.env.GROUPCONV_WASM !== 'simd' && hasWasmRelaxedSimd() ? 'fma' : 'simd';
-}
-
 /** Where each build sits: beside this module, in src/ under tsx and in dist/ after `npm run build`. */
 export const WASM_URLS: Record<WasmVariant, URL> = {
   simd: new URL('./conv.wasm', import.meta.url),
@@ -92,8 +91,7 @@ export type LinearRowsFunction = (x: number, w: number, bias: number, out: numbe
 
 interface KernelExports {
   memory: WebAssembly.Memory;
-  convSlice: ConvSliceFunction;
-  winogradSlice: ConvSliceFunction;
+  microkernels: Record<WasmMicrokernel, MicrokernelFunction>;
   linearRows: LinearRowsFunction;
 }
 
@@ -108,24 +106,19 @@ function kernelsOf(variant: WasmVariant): KernelExports {
   if (variant === 'fma' && !hasWasmRelaxedSimd()) throw errors.relaxedSimdMissing();
   compiled[variant] ??= new WebAssembly.Module(readFileSync(WASM_URLS[variant]));
   const { exports } = new WebAssembly.Instance(compiled[variant], { env: { memory } });
+  const microkernels = Object.fromEntries(WASM_MICROKERNELS.map((name) => [name, exports[name] as MicrokernelFunction]));
   const created = {
     memory,
-    convSlice: exports.convSlice as ConvSliceFunction,
-    winogradSlice: exports.winogradSlice as ConvSliceFunction,
+    microkernels: microkernels as Record<WasmMicrokernel, MicrokernelFunction>,
     linearRows: exports.linearRows as LinearRowsFunction,
   };
   instances[variant] = created;
   return created;
 }
 
-/** The convolution kernel of one build, on this thread. */
-export function wasmConvSlice(variant: WasmVariant): ConvSliceFunction {
-  return kernelsOf(variant).convSlice;
-}
-
-/** The Winograd F(2x2, 3x3) convolution kernel of one build, on this thread. */
-export function wasmWinogradSlice(variant: WasmVariant): ConvSliceFunction {
-  return kernelsOf(variant).winogradSlice;
+/** One microkernel's entry point in one build, on this thread. */
+export function wasmMicrokernel(variant: WasmVariant, name: WasmMicrokernel): MicrokernelFunction {
+  return kernelsOf(variant).microkernels[name];
 }
 
 /** The fully connected kernel of one build, on this thread. */

@@ -1,5 +1,5 @@
-// What the direct kernel (conv.ts) and the Winograd kernel (winograd.ts)
-// share: the multiply-add, the strided tiles, short copies.
+// What every kernel family shares: the multiply-add, the strided tiles, short
+// copies, partial stores, the bias.
 
 // Multiply-add of the kernel. The relaxed-SIMD build (conv-fma.wasm) fuses it
 // into one FMA where the CPU has one; the plain build multiplies, rounds, then
@@ -103,4 +103,19 @@
       zeroFloats(row + ((<usize>(padLeft + w)) << 2), planeW - padLeft - w);
     }
   }
+}
+
+/** Stores the first `lanes` (1..4) lanes of v at ptr. */
+@inline export function storeLanes(ptr: usize, v: v128, lanes: i32): void {
+  if (lanes == 4) {
+    v128.store(ptr, v);
+    return;
+  }
+  store<f32>(ptr, f32x4.extract_lane(v, 0));
+  if (lanes > 1) store<f32>(ptr, f32x4.extract_lane(v, 1), 4);
+  if (lanes > 2) store<f32>(ptr, f32x4.extract_lane(v, 2), 8);
+}
+
+@inline export function biasAt(bias: usize, oc: i32): f32 {
+  return bias ? load<f32>(bias + (<usize>oc << 2)) : 0;
 }

@@ -132,7 +132,7 @@ function transformOutput(m: usize, out: usize, b: f32, outH: i32, outW: i32, tw:
 /**
  * Computes images [batchStart, batchEnd) x output channels [ocStart, ocEnd)
  * of a stride 1, dilation 1 convolution whose kernel is subH x subW 3x3 sub-kernels. Scratch: winogradScratchFloats
- * in plan.ts.
+ * in plan/layout.ts.
  */
 export function winogradSlice(
   input: usize,

@@ -1,0 +1,66 @@
+// Running a plan on one slice: the same code on every thread.
+import type { ConvSlice } from '../../conv/geometry.js';
+import { sharedArena } from '../../memory/arena.js';
+import { Operands } from '../operands.js';
+import { referenceKernel } from '../reference.js';
+import { wasmMicrokernel } from '../wasm/runtime.js';
+import { planScratchFloats } from './layout.js';
+import type { KernelPlan } from './types.js';
+
+function sliceIsEmpty(s: ConvSlice): boolean {
+  return s.batchEnd <= s.batchStart || s.outChannelEnd <= s.outChannelStart;
+}
+
+/**
+ * Computes `slice` of the output with the plan's microkernel. `weight` is read
+ * only by the reference kernel (a plan without packed weights); the
+ * WebAssembly microkernels read the plan's packed copy.
+ */
+export function runPlan(
+  plan: KernelPlan,
+  input: Float32Array,
+  weight: Float32Array,
+  bias: Float32Array | null,
+  output: Float32Array,
+  slice: ConvSlice,
+  scratch: Float32Array | null,
+): void {
+  const g = plan.geometry;
+  const layout = plan.wasm;
+  if (!layout || !plan.packed || plan.microkernel === 'reference') {
+    referenceKernel(g, input, weight, bias, output, slice);
+    return;
+  }
+  if (sliceIsEmpty(slice)) return;
+  const operands = new Operands();
+  try {
+    const inputAt = operands.address(input, true);
+    const biasAt = bias ? operands.address(bias, true) : 0;
+    const outputInPlace = sharedArena().owns(output);
+    const outputAt = operands.address(output, false);
+    const scratchFloats = planScratchFloats(plan);
+    const scratchAt = scratch && scratch.length >= scratchFloats ? operands.address(scratch, false) : operands.temporaryBlock(scratchFloats);
+    wasmMicrokernel(layout.variant, plan.microkernel)(
+      layout.paramsByteOffset,
+      inputAt,
+      outputAt,
+      biasAt,
+      scratchAt,
+      slice.batchStart,
+      slice.batchEnd,
+      slice.outChannelStart,
+      slice.outChannelEnd,
+    );
+    if (!outputInPlace) {
+      const staged = new Float32Array(sharedArena().buffer, outputAt, output.length);
+      const plane = g.outHeight * g.outWidth;
+      for (let n = slice.batchStart; n < slice.batchEnd; n++) {
+        const from = (n * g.outChannels + slice.outChannelStart) * plane;
+        const to = (n * g.outChannels + slice.outChannelEnd) * plane;
+        output.set(staged.subarray(from, to), from);
+      }
+    }
+  } finally {
+    operands.release();
+  }
+}

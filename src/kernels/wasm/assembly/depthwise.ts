@@ -1,0 +1,374 @@
+// Depthwise microkernels: one output channel of a nine-tap kernel (depthwise
+// 3x3, the common case) with its 9 weights held in registers. Chosen at
+// planning from the tap pattern (plan/selection.ts); each computes every
+// output element as the generic tiles do (bias + the taps in tap-table order,
+// one madd each), so they give the same bits, only faster.
+
+import { biasAt, madd, storeLanes, zeroFloats } from './primitives';
+import { scalar1 } from './tiles';
+
+/**
+ * block1 for 3x3 kernels of one input channel (depthwise 3x3, the common
+ * case): the 9 weights and tap offsets are hoisted out of the row loop into
+ * registers, and the taps are unrolled. Same multiply-then-add order per tap.
+ */
+export function block1Taps9(
+  src: usize, taps: usize, weights: usize, weightStride: usize, dst: usize,
+  outH: i32, outW: i32, planeW: i32, overRead: bool, b: f32,
+): void {
+  const o0 = <usize>load<i32>(taps), o1 = <usize>load<i32>(taps, 4), o2 = <usize>load<i32>(taps, 8);
+  const o3 = <usize>load<i32>(taps, 12), o4 = <usize>load<i32>(taps, 16), o5 = <usize>load<i32>(taps, 20);
+  const o6 = <usize>load<i32>(taps, 24), o7 = <usize>load<i32>(taps, 28), o8 = <usize>load<i32>(taps, 32);
+  const w0 = v128.load32_splat(weights), w1 = v128.load32_splat(weights + weightStride);
+  const w2 = v128.load32_splat(weights + 2 * weightStride), w3 = v128.load32_splat(weights + 3 * weightStride);
+  const w4 = v128.load32_splat(weights + 4 * weightStride), w5 = v128.load32_splat(weights + 5 * weightStride);
+  const w6 = v128.load32_splat(weights + 6 * weightStride), w7 = v128.load32_splat(weights + 7 * weightStride);
+  const w8 = v128.load32_splat(weights + 8 * weightStride);
+  const bv = f32x4.splat(b);
+  for (let oy = 0; oy < outH; oy++) {
+    const rowSrc = src + ((<usize>(oy * planeW)) << 2);
+    const rowDst = dst + ((<usize>(oy * outW)) << 2);
+    let ox = 0;
+    for (; ox + 8 <= outW; ox += 8) {
+      const ip = rowSrc + (<usize>ox << 2);
+      let a0 = madd(w0, v128.load(ip + o0), bv);
+      let a1 = madd(w0, v128.load(ip + o0, 16), bv);
+      a0 = madd(w1, v128.load(ip + o1), a0);
+      a1 = madd(w1, v128.load(ip + o1, 16), a1);
+      a0 = madd(w2, v128.load(ip + o2), a0);
+      a1 = madd(w2, v128.load(ip + o2, 16), a1);
+      a0 = madd(w3, v128.load(ip + o3), a0);
+      a1 = madd(w3, v128.load(ip + o3, 16), a1);
+      a0 = madd(w4, v128.load(ip + o4), a0);
+      a1 = madd(w4, v128.load(ip + o4, 16), a1);
+      a0 = madd(w5, v128.load(ip + o5), a0);
+      a1 = madd(w5, v128.load(ip + o5, 16), a1);
+      a0 = madd(w6, v128.load(ip + o6), a0);
+      a1 = madd(w6, v128.load(ip + o6, 16), a1);
+      a0 = madd(w7, v128.load(ip + o7), a0);
+      a1 = madd(w7, v128.load(ip + o7, 16), a1);
+      a0 = madd(w8, v128.load(ip + o8), a0);
+      a1 = madd(w8, v128.load(ip + o8, 16), a1);
+      const op = rowDst + (<usize>ox << 2);
+      v128.store(op, a0);
+      v128.store(op, a1, 16);
+    }
+    for (; ox < outW; ox += 4) {
+      const lanes = min(4, outW - ox);
+      if (lanes < 4 && !overRead) break;
+      const ip = rowSrc + (<usize>ox << 2);
+      let a = madd(w0, v128.load(ip + o0), bv);
+      a = madd(w1, v128.load(ip + o1), a);
+      a = madd(w2, v128.load(ip + o2), a);
+      a = madd(w3, v128.load(ip + o3), a);
+      a = madd(w4, v128.load(ip + o4), a);
+      a = madd(w5, v128.load(ip + o5), a);
+      a = madd(w6, v128.load(ip + o6), a);
+      a = madd(w7, v128.load(ip + o7), a);
+      a = madd(w8, v128.load(ip + o8), a);
+      storeLanes(rowDst + (<usize>ox << 2), a, lanes);
+    }
+    for (; ox < outW; ox++) {
+      scalar1(rowSrc + (<usize>ox << 2), taps, taps + 36, weights, weightStride, rowDst + (<usize>ox << 2), b);
+    }
+  }
+}
+
+/** The columns from `ox` on of one output row of block1Taps3x3Rows, 4 at a time (the last vector masked). */
+@inline function row3x3Tail(
+  rowSrc: usize, rowDst: usize, ox: i32, outW: i32, rowOffset0: usize, rowOffset1: usize, rowOffset2: usize,
+  w0: v128, w1: v128, w2: v128, w3: v128, w4: v128, w5: v128, w6: v128, w7: v128, w8: v128, bv: v128,
+): void {
+  for (; ox < outW; ox += 4) {
+    const lanes = min(4, outW - ox);
+    const ip = rowSrc + (<usize>ox << 2);
+    const r0 = ip + rowOffset0, r1 = ip + rowOffset1, r2 = ip + rowOffset2;
+    let a = madd(w0, v128.load(r0), bv);
+    a = madd(w1, v128.load(r0, 4), a);
+    a = madd(w2, v128.load(r0, 8), a);
+    a = madd(w3, v128.load(r1), a);
+    a = madd(w4, v128.load(r1, 4), a);
+    a = madd(w5, v128.load(r1, 8), a);
+    a = madd(w6, v128.load(r2), a);
+    a = madd(w7, v128.load(r2, 4), a);
+    a = madd(w8, v128.load(r2, 8), a);
+    storeLanes(rowDst + (<usize>ox << 2), a, lanes);
+  }
+}
+
+/**
+ * Output rows oy and oy + 1 (at dst and dst + outRowBytes) over `width` (1 or 2)
+ * vectors from ip: rows oy and oy + 1 share input rows 1 and 2, so 4 input
+ * rows are loaded for 2 output rows. Each element takes its 9 taps in order.
+ * `lanes`: valid outputs from ip on (the last vector may be partial).
+ */
+@inline function pairTile3x3(
+  ip: usize, dst: usize, rowBytes: usize, outRowBytes: usize, rowOffset0: usize, rowOffset1: usize, rowOffset2: usize, width: i32, lanes: i32,
+  w0: v128, w1: v128, w2: v128, w3: v128, w4: v128, w5: v128, w6: v128, w7: v128, w8: v128, bv: v128,
+): void {
+  const r0 = ip + rowOffset0, r1 = ip + rowOffset1, r2 = ip + rowOffset2, r3 = r2 + rowBytes;
+  if (width == 2) {
+    let x0 = v128.load(r0), x1 = v128.load(r0, 16);
+    let a0 = madd(w0, x0, bv), a1 = madd(w0, x1, bv);
+    x0 = v128.load(r0, 4); x1 = v128.load(r0, 20);
+    a0 = madd(w1, x0, a0); a1 = madd(w1, x1, a1);
+    x0 = v128.load(r0, 8); x1 = v128.load(r0, 24);
+    a0 = madd(w2, x0, a0); a1 = madd(w2, x1, a1);
+    x0 = v128.load(r1); x1 = v128.load(r1, 16);
+    a0 = madd(w3, x0, a0); a1 = madd(w3, x1, a1);
+    let c0 = madd(w0, x0, bv), c1 = madd(w0, x1, bv);
+    x0 = v128.load(r1, 4); x1 = v128.load(r1, 20);
+    a0 = madd(w4, x0, a0); a1 = madd(w4, x1, a1);
+    c0 = madd(w1, x0, c0); c1 = madd(w1, x1, c1);
+    x0 = v128.load(r1, 8); x1 = v128.load(r1, 24);
+    a0 = madd(w5, x0, a0); a1 = madd(w5, x1, a1);
+    c0 = madd(w2, x0, c0); c1 = madd(w2, x1, c1);
+    x0 = v128.load(r2); x1 = v128.load(r2, 16);
+    a0 = madd(w6, x0, a0); a1 = madd(w6, x1, a1);
+    c0 = madd(w3, x0, c0); c1 = madd(w3, x1, c1);
+    x0 = v128.load(r2, 4); x1 = v128.load(r2, 20);
+    a0 = madd(w7, x0, a0); a1 = madd(w7, x1, a1);
+    c0 = madd(w4, x0, c0); c1 = madd(w4, x1, c1);
+    x0 = v128.load(r2, 8); x1 = v128.load(r2, 24);
+    a0 = madd(w8, x0, a0); a1 = madd(w8, x1, a1);
+    c0 = madd(w5, x0, c0); c1 = madd(w5, x1, c1);
+    x0 = v128.load(r3); x1 = v128.load(r3, 16);
+    c0 = madd(w6, x0, c0); c1 = madd(w6, x1, c1);
+    x0 = v128.load(r3, 4); x1 = v128.load(r3, 20);
+    c0 = madd(w7, x0, c0); c1 = madd(w7, x1, c1);
+    x0 = v128.load(r3, 8); x1 = v128.load(r3, 24);
+    c0 = madd(w8, x0, c0); c1 = madd(w8, x1, c1);
+    const np = dst + outRowBytes;
+    if (lanes >= 8) {
+      v128.store(dst, a0); v128.store(dst, a1, 16);
+      v128.store(np, c0); v128.store(np, c1, 16);
+    } else {
+      v128.store(dst, a0); storeLanes(dst + 16, a1, lanes - 4);
+      v128.store(np, c0); storeLanes(np + 16, c1, lanes - 4);
+    }
+  } else {
+    // depthwisePair's MIDDLE vector reads columns -1, 0, +1 of its rows: pointed one float in, the taps' three runs.
+    depthwisePair(r0 + 4, r1 + 4, r2 + 4, r3 + 4, dst, dst + outRowBytes, 0, MIDDLE, w0, w1, w2, w3, w4, w5, w6, w7, w8, bv, min(4, lanes));
+  }
+}
+
+/**
+ * block1Taps9 when the 9 taps are three runs of three adjacent floats (a 3x3
+ * kernel at stride 1, dilation 1): three row pointers and constant offsets
+ * address every load, which frees the registers that nine tap offsets took.
+ * Same taps in the same order, so the same bits.
+ */
+export function block1Taps3x3Rows(
+  src: usize, rowOffset0: usize, rowOffset1: usize, rowOffset2: usize, weights: usize, weightStride: usize, dst: usize,
+  outH: i32, outW: i32, planeW: i32, b: f32,
+): void {
+  const w0 = v128.load32_splat(weights), w1 = v128.load32_splat(weights + weightStride);
+  const w2 = v128.load32_splat(weights + 2 * weightStride), w3 = v128.load32_splat(weights + 3 * weightStride);
+  const w4 = v128.load32_splat(weights + 4 * weightStride), w5 = v128.load32_splat(weights + 5 * weightStride);
+  const w6 = v128.load32_splat(weights + 6 * weightStride), w7 = v128.load32_splat(weights + 7 * weightStride);
+  const w8 = v128.load32_splat(weights + 8 * weightStride);
+  const bv = f32x4.splat(b);
+  const rowBytes = <usize>planeW << 2;
+  let oy = 0;
+  // Two output rows at a time where the taps' rows are adjacent plane rows
+  // (stride 1, no dilation): rows oy and oy + 1 then share input rows 1 and
+  // 2, so 4 input rows are loaded for 2 output rows instead of 6, and 4
+  // accumulators run at once. Each element still takes its 9 taps in order.
+  const pairs = rowOffset1 - rowOffset0 == rowBytes && rowOffset2 - rowOffset1 == rowBytes ? outH & ~1 : 0;
+  for (; oy < pairs; oy += 2) {
+    const rowSrc = src + ((<usize>(oy * planeW)) << 2);
+    const rowDst = dst + ((<usize>(oy * outW)) << 2);
+    let ox = 0;
+    for (; ox + 8 <= outW; ox += 8) {
+      pairTile3x3(rowSrc + (<usize>ox << 2), rowDst + (<usize>ox << 2), rowBytes, <usize>outW << 2, rowOffset0, rowOffset1, rowOffset2, 2, 8,
+        w0, w1, w2, w3, w4, w5, w6, w7, w8, bv);
+    }
+    // The row pair's last 1-7 outputs: two vectors at most, the last one partial.
+    if (ox < outW) {
+      pairTile3x3(rowSrc + (<usize>ox << 2), rowDst + (<usize>ox << 2), rowBytes, <usize>outW << 2, rowOffset0, rowOffset1, rowOffset2, outW - ox > 4 ? 2 : 1, outW - ox,
+        w0, w1, w2, w3, w4, w5, w6, w7, w8, bv);
+    }
+  }
+  for (; oy < outH; oy++) {
+    const rowSrc = src + ((<usize>(oy * planeW)) << 2);
+    const rowDst = dst + ((<usize>(oy * outW)) << 2);
+    let ox = 0;
+    for (; ox + 8 <= outW; ox += 8) {
+      const ip = rowSrc + (<usize>ox << 2);
+      const r0 = ip + rowOffset0, r1 = ip + rowOffset1, r2 = ip + rowOffset2;
+      let a0 = madd(w0, v128.load(r0), bv);
+      let a1 = madd(w0, v128.load(r0, 16), bv);
+      a0 = madd(w1, v128.load(r0, 4), a0);
+      a1 = madd(w1, v128.load(r0, 20), a1);
+      a0 = madd(w2, v128.load(r0, 8), a0);
+      a1 = madd(w2, v128.load(r0, 24), a1);
+      a0 = madd(w3, v128.load(r1), a0);
+      a1 = madd(w3, v128.load(r1, 16), a1);
+      a0 = madd(w4, v128.load(r1, 4), a0);
+      a1 = madd(w4, v128.load(r1, 20), a1);
+      a0 = madd(w5, v128.load(r1, 8), a0);
+      a1 = madd(w5, v128.load(r1, 24), a1);
+      a0 = madd(w6, v128.load(r2), a0);
+      a1 = madd(w6, v128.load(r2, 16), a1);
+      a0 = madd(w7, v128.load(r2, 4), a0);
+      a1 = madd(w7, v128.load(r2, 20), a1);
+      a0 = madd(w8, v128.load(r2, 8), a0);
+      a1 = madd(w8, v128.load(r2, 24), a1);
+      const op = rowDst + (<usize>ox << 2);
+      v128.store(op, a0);
+      v128.store(op, a1, 16);
+    }
+    row3x3Tail(rowSrc, rowDst, ox, outW, rowOffset0, rowOffset1, rowOffset2, w0, w1, w2, w3, w4, w5, w6, w7, w8, bv);
+  }
+}
+
+// Depthwise 3x3, stride 1, padding 1: computed from the input plane in
+// place, without the padded copy, which took about a third of such a layer's
+// time. A missing row (above the first, below the last) is read from a row
+// of zeros; a missing column comes from a lane shuffled in from a zero
+// vector, or, for the last vector of a row whose width is not a multiple of
+// 4, from a small zero-filled window the row's last floats are copied into
+// (so nothing past the input is read). The padding values are the same +0
+// the padded copy holds and the taps run in the same order, so the results
+// are the same bits as block1Taps3x3Rows on the padded planes.
+const LEFT = 0, MIDDLE = 1, RIGHT = 2;
+
+/**
+ * One vector of output rows y and y + 1 (at byte offset o of rows da and dc)
+ * from input rows r0..r3 (y - 1 .. y + 2). `edge`: LEFT for the first vector
+ * of a row (column -1 is padding), RIGHT for the last (column w is), else MIDDLE.
+ */
+@inline function depthwisePair(
+  r0: usize, r1: usize, r2: usize, r3: usize, da: usize, dc: usize, o: usize, edge: i32,
+  w0: v128, w1: v128, w2: v128, w3: v128, w4: v128, w5: v128, w6: v128, w7: v128, w8: v128, bv: v128, lanes: i32 = 4,
+): void {
+  const zero = f32x4.splat(0);
+  let c = v128.load(r0 + o);
+  let l = edge == LEFT ? v128.shuffle<f32>(zero, c, 0, 4, 5, 6) : v128.load(r0 + o - 4);
+  let r = edge == RIGHT ? v128.shuffle<f32>(c, zero, 1, 2, 3, 4) : v128.load(r0 + o + 4);
+  let a = madd(w0, l, bv);
+  a = madd(w1, c, a);
+  a = madd(w2, r, a);
+  c = v128.load(r1 + o);
+  l = edge == LEFT ? v128.shuffle<f32>(zero, c, 0, 4, 5, 6) : v128.load(r1 + o - 4);
+  r = edge == RIGHT ? v128.shuffle<f32>(c, zero, 1, 2, 3, 4) : v128.load(r1 + o + 4);
+  a = madd(w3, l, a);
+  let b = madd(w0, l, bv);
+  a = madd(w4, c, a);
+  b = madd(w1, c, b);
+  a = madd(w5, r, a);
+  b = madd(w2, r, b);
+  c = v128.load(r2 + o);
+  l = edge == LEFT ? v128.shuffle<f32>(zero, c, 0, 4, 5, 6) : v128.load(r2 + o - 4);
+  r = edge == RIGHT ? v128.shuffle<f32>(c, zero, 1, 2, 3, 4) : v128.load(r2 + o + 4);
+  a = madd(w6, l, a);
+  b = madd(w3, l, b);
+  a = madd(w7, c, a);
+  b = madd(w4, c, b);
+  a = madd(w8, r, a);
+  b = madd(w5, r, b);
+  c = v128.load(r3 + o);
+  l = edge == LEFT ? v128.shuffle<f32>(zero, c, 0, 4, 5, 6) : v128.load(r3 + o - 4);
+  r = edge == RIGHT ? v128.shuffle<f32>(c, zero, 1, 2, 3, 4) : v128.load(r3 + o + 4);
+  b = madd(w6, l, b);
+  b = madd(w7, c, b);
+  b = madd(w8, r, b);
+  storeLanes(da + o, a, lanes);
+  storeLanes(dc + o, b, lanes);
+}
+
+/**
+ * Window row for the last `lanes` (1-4) columns of a row from column x on:
+ * column x - 1 (zero when x is 0), the columns x .. x + lanes - 1, zeros
+ * after; 8 floats. depthwisePair reads it as a MIDDLE vector at window + 4.
+ */
+@inline function fillWindow(window: usize, row: usize, x: i32, lanes: i32): void {
+  const zero = f32x4.splat(0);
+  v128.store(window, zero);
+  v128.store(window, zero, 16);
+  if (x > 0) store<f32>(window, load<f32>(row + ((<usize>(x - 1)) << 2)));
+  for (let i = 0; i < lanes; i++) store<f32>(window + ((<usize>(i + 1)) << 2), load<f32>(row + ((<usize>(x + i)) << 2)));
+}
+
+/**
+ * One output channel of a depthwise 3x3 (see above) from input plane `src`
+ * (h x w) into `dst`. zeroRow: w zeros; spareRow: w floats the odd last row's
+ * partner is written to; window: 32 floats.
+ */
+export function depthwise3x3InPlace(
+  src: usize, dst: usize, zeroRow: usize, spareRow: usize, window: usize, h: i32, w: i32, weights: usize, weightStride: usize, b: f32,
+): void {
+  const w0 = v128.load32_splat(weights), w1 = v128.load32_splat(weights + weightStride);
+  const w2 = v128.load32_splat(weights + 2 * weightStride), w3 = v128.load32_splat(weights + 3 * weightStride);
+  const w4 = v128.load32_splat(weights + 4 * weightStride), w5 = v128.load32_splat(weights + 5 * weightStride);
+  const w6 = v128.load32_splat(weights + 6 * weightStride), w7 = v128.load32_splat(weights + 7 * weightStride);
+  const w8 = v128.load32_splat(weights + 8 * weightStride);
+  const bv = f32x4.splat(b);
+  const rowBytes = <usize>w << 2;
+  // Vectors at x = 4k: the first one if its right neighbours (x + 1 .. x + 4)
+  // are in the row, then the middle ones while they are; the rest (1-4
+  // columns) by the shuffle when the width is a multiple of 4 (from 8 on),
+  // else through the window.
+  const first = w >= 5;
+  const middleEnd: usize = w > 4 ? <usize>(w - 4) << 2 : 0; // a middle vector starts before this byte
+  const right = (w & 3) == 0 && w >= 8;
+  for (let y = 0; y < h; y += 2) {
+    const r1 = src + <usize>y * rowBytes;
+    const r0 = y > 0 ? r1 - rowBytes : zeroRow;
+    const r2 = y + 1 < h ? r1 + rowBytes : zeroRow;
+    const r3 = y + 2 < h ? r1 + 2 * rowBytes : zeroRow;
+    const da = dst + <usize>y * rowBytes;
+    const dc = y + 1 < h ? da + rowBytes : spareRow;
+    let o: usize = 0;
+    if (first) {
+      depthwisePair(r0, r1, r2, r3, da, dc, 0, LEFT, w0, w1, w2, w3, w4, w5, w6, w7, w8, bv);
+      o = 16;
+    }
+    for (; o < middleEnd; o += 16) {
+      depthwisePair(r0, r1, r2, r3, da, dc, o, MIDDLE, w0, w1, w2, w3, w4, w5, w6, w7, w8, bv);
+    }
+    if (right) {
+      depthwisePair(r0, r1, r2, r3, da, dc, o, RIGHT, w0, w1, w2, w3, w4, w5, w6, w7, w8, bv);
+      continue;
+    }
+    const x = <i32>(o >> 2);
+    const lanes = w - x;
+    if (lanes <= 0) continue;
+    fillWindow(window, r0, x, lanes);
+    fillWindow(window + 32, r1, x, lanes);
+    fillWindow(window + 64, r2, x, lanes);
+    fillWindow(window + 96, r3, x, lanes);
+    depthwisePair(window + 4, window + 36, window + 68, window + 100, da + o, dc + o, 0, MIDDLE, w0, w1, w2, w3, w4, w5, w6, w7, w8, bv, lanes);
+  }
+}
+
+/**
+ * Images [batchStart, batchEnd) x output channels [ocStart, ocEnd) of a
+ * depthwise 3x3 at stride 1 with padding 1 ('same') and fewer than 4 output
+ * channels per group, read in place (depthwise3x3InPlace). Chosen at planning
+ * where the scratch holds its zero row, spare row and window: w + w + 32
+ * floats. Weights: each channel's 9 consecutively.
+ */
+@inline export function depthwise3x3InPlaceSlice(
+  input: usize, output: usize, bias: usize, weights: usize, scratch: usize,
+  inChannels: i32, h: i32, w: i32, outChannels: i32, coutG: i32,
+  batchStart: i32, batchEnd: i32, ocStart: i32, ocEnd: i32,
+): void {
+  const outPlane = <usize>(h * w) << 2;
+  const groupWeights = <usize>(coutG * 9) << 2;
+  const firstGroup = ocStart / coutG;
+  const lastGroup = (ocEnd - 1) / coutG;
+  zeroFloats(scratch, w);
+  for (let n = batchStart; n < batchEnd; n++) {
+    for (let g = firstGroup; g <= lastGroup; g++) {
+      const groupInput = input + ((<usize>((n * inChannels + g) * h * w)) << 2);
+      const groupFirst = g * coutG;
+      const gw = weights + <usize>g * groupWeights;
+      for (let oc = max(ocStart, groupFirst); oc < min(ocEnd, groupFirst + coutG); oc++) {
+        const wp = gw + ((<usize>((oc - groupFirst) * 9)) << 2);
+        const out = output + ((<usize>(n * outChannels + oc)) * outPlane);
+        depthwise3x3InPlace(groupInput, out, scratch, scratch + (<usize>w << 2), scratch + (<usize>w << 3), h, w, wp, 4, biasAt(bias, oc));
+      }
+    }
+  }
+}
