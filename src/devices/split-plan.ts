@@ -267,7 +267,7 @@ export interface DeviceLayerCost {
  */
 function transformedWeightBytes(piece: DevicePiece): number {
   if (piece.op.kind !== 'conv' || !piece.weight) return 0;
-  const packed = packedConvFloats(piece.weight.shape, piece.op.groups, { stride: piece.op.stride });
+  const packed = packedConvFloats(piece.weight.shape, { stride: piece.op.stride });
   return Math.max(0, packed - numel(piece.weight.shape)) * 4;
 }
 

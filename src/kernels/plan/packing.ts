@@ -111,7 +111,7 @@ export interface ConvPackOptions {
 }
 
 /** Floats packConvWeights allocates for these weights: 0 for the reference kernel (which reads them as they are). */
-export function packedConvFloats(weightShape: readonly number[], groups: number, options: ConvPackOptions = {}): number {
+export function packedConvFloats(weightShape: readonly number[], options: ConvPackOptions = {}): number {
   const [outChannels, inChannelsPerGroup, kernelHeight, kernelWidth] = weightShape;
   const kind = kindFor(inChannelsPerGroup, kernelHeight, kernelWidth, pairOf(options.stride), pairOf(options.dilation));
   if (kind === 'reference') return 0;
@@ -138,7 +138,7 @@ export function packConvWeights(weightShape: readonly number[], groups: number, 
   const kind = kindFor(inChannelsPerGroup, kernelHeight, kernelWidth, pairOf(options.stride), pairOf(options.dilation));
   if (kind === 'reference') return null;
   const arena = sharedArena();
-  const length = packedConvFloats(weightShape, groups, options);
+  const length = packedConvFloats(weightShape, options);
   const byteOffset = arena.allocate(length * 4);
   const g = { groups, outChannels, outChannelsPerGroup: outChannels / groups, inChannelsPerGroup, kernelHeight, kernelWidth };
   const into = new Float32Array(arena.buffer, byteOffset, length);
