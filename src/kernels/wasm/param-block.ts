@@ -1,5 +1,5 @@
 // The layout of a plan's parameter block: the geometry and layout a kernel
-// entry point reads, written once at planning into the arena (plan/params.ts)
+// entry point reads, written once at planning into the arena (plan/parameters.ts)
 // and read by the entry points (assembly/entries.ts). This file is imported by
 // both the TypeScript and the AssemblyScript sides, so it holds only plain
 // numeric constants, which compile the same under tsc and asc: each field is
