@@ -1,0 +1,170 @@
+// Elementwise ops: the broadcasting binary arithmetic, the activations, Clip,
+// Cast and the pass-throughs. Arithmetic is done in double precision and
+// rounded once to float32, which for + - * / is exactly float32 arithmetic.
+import { relu } from '../../ops/activation.js';
+import { fail, type Attributes } from './attrs.js';
+import { binaryOp } from './broadcast.js';
+import type { Kernel } from '../graph.js';
+import { boolValue, expectFloat, floatValue, intValue, type DType, type Value } from '../value.js';
+import type { OpFactory } from './index.js';
+
+function arithmetic(f: (x: number, y: number) => number, intF: (x: number, y: number) => number = f): OpFactory {
+  return (a) => {
+    a.done();
+    return ([x, y]) => {
+      if (!x || !y) fail('needs two inputs');
+      if (x.dtype !== y.dtype) fail(`input types differ (${x.dtype} and ${y.dtype})`);
+      if (x.dtype === 'bool') fail('is not defined for bool tensors');
+      return [binaryOp(x, y, x.dtype, x.dtype === 'float32' ? f : intF)];
+    };
+  };
+}
+
+function unary(f: (x: number) => number): (a: Attributes) => Kernel {
+  return () => ([x]) => {
+    const v = expectFloat(x, 'X');
+    const out = new Float32Array(v.data.length);
+    for (let i = 0; i < out.length; i++) out[i] = f(v.data[i]);
+    return [floatValue(v.shape, out)];
+  };
+}
+
+const withDone =
+  (make: (a: Attributes) => Kernel): OpFactory =>
+  (a) => {
+    const k = make(a);
+    a.done();
+    return k;
+  };
+
+/** erf to ~1e-15: its Taylor series below 3, the asymptotic series of erfc above (where erfc < 3e-5). */
+export function erf(x: number): number {
+  if (Number.isNaN(x)) return x;
+  const ax = Math.abs(x);
+  let r: number;
+  if (ax < 3) {
+    let term = ax;
+    let sum = ax;
+    const x2 = ax * ax;
+    for (let n = 1; n < 100; n++) {
+      term *= -x2 / n;
+      const t = term / (2 * n + 1);
+      sum += t;
+      if (Math.abs(t) < 1e-17 * Math.abs(sum)) break;
+    }
+    r = (2 / Math.sqrt(Math.PI)) * sum;
+  } else {
+    const x2 = ax * ax;
+    const series = 1 - 1 / (2 * x2) + 3 / (4 * x2 * x2) - 15 / (8 * x2 * x2 * x2) + 105 / (16 * x2 ** 4);
+    r = 1 - (Math.exp(-x2) / (ax * Math.sqrt(Math.PI))) * series;
+  }
+  return x < 0 ? -r : r;
+}
+
+export const elementwiseOps: Record<string, OpFactory> = {
+  Add: arithmetic((x, y) => x + y),
+  Sub: arithmetic((x, y) => x - y),
+  Mul: arithmetic((x, y) => x * y),
+  // Integer division truncates (as onnxruntime's C++ does); exporters divide positive shape numbers.
+  Div: arithmetic(
+    (x, y) => x / y,
+    (x, y) => (y === 0 ? fail('integer division by zero') : Math.trunc(x / y)),
+  ),
+  Pow: (a) => {
+    a.done();
+    return ([x, y]) => {
+      const base = expectFloat(x, 'X');
+      if (!y || y.dtype === 'bool') fail('Y must be numeric');
+      // x^2, the exporter's square, as x*x: what PyTorch computes for pow(x, 2).
+      return [binaryOp(base, y, 'float32', (p, q) => (q === 2 ? p * p : Math.pow(p, q)))];
+    };
+  },
+  Equal: (a) => {
+    a.done();
+    return ([x, y]) => {
+      if (!x || !y) fail('needs two inputs');
+      return [binaryOp(x, y, 'bool', (p, q) => (p === q ? 1 : 0))];
+    };
+  },
+  Sqrt: withDone(unary(Math.sqrt)),
+  Erf: withDone(unary(erf)),
+  Sigmoid: withDone(unary((x) => 1 / (1 + Math.exp(-x)))),
+  Relu: (a) => {
+    a.done();
+    return ([x]) => {
+      const r = relu(expectFloat(x, 'X'));
+      return [floatValue(r.shape, r.data)];
+    };
+  },
+  HardSigmoid: withDone((a) => {
+    const alpha = a.float('alpha', 0.2);
+    const beta = a.float('beta', 0.5);
+    return unary((x) => Math.max(0, Math.min(1, alpha * x + beta)))(a);
+  }),
+  // PyTorch's hardswish: x * relu6(x + 3) / 6.
+  HardSwish: withDone(unary((x) => (x * Math.min(Math.max(x + 3, 0), 6)) / 6)),
+  Clip: (a, opset) => {
+    // Before opset 11 the bounds are attributes; from 11 on, optional inputs.
+    const minAttr = opset < 11 ? a.float('min', -Infinity) : -Infinity;
+    const maxAttr = opset < 11 ? a.float('max', Infinity) : Infinity;
+    a.done();
+    return ([x, lo, hi]) => {
+      const v = expectFloat(x, 'input');
+      const min = lo ? scalarOf(lo, 'min') : minAttr;
+      const max = hi ? scalarOf(hi, 'max') : maxAttr;
+      const out = new Float32Array(v.data.length);
+      for (let i = 0; i < out.length; i++) {
+        const t = v.data[i];
+        out[i] = t < min ? min : t > max ? max : t; // NaN passes through
+      }
+      return [floatValue(v.shape, out)];
+    };
+  },
+  Identity: (a) => {
+    a.done();
+    return ([x]) => [x ?? fail('input is missing')];
+  },
+  Dropout: (a, opset, node) => {
+    // Inference: the identity. (ratio / training_mode inputs from opset 12; seed may be set.)
+    a.ignore('ratio', 'seed');
+    if (opset < 7) a.ignore('is_test');
+    a.done();
+    return ([input, , training]) => {
+      if (training && training.data[0]) fail('training_mode = true is not supported (inference only)');
+      const x = input ?? fail('input is missing');
+      const out: Value[] = [x];
+      // The optional mask output: all kept.
+      if (node.outputs.length > 1 && node.outputs[1] !== '') out.push(boolValue(x.shape, new Uint8Array(x.data.length).fill(1)));
+      return out;
+    };
+  },
+  Cast: (a) => {
+    const to = a.int('to');
+    const target = castTarget(to);
+    a.require(target !== null, 'to', to, 'groupconv casts only to FLOAT, DOUBLE (as float32), the integer types and BOOL');
+    a.done();
+    return ([x]) => [cast(x ?? fail('input is missing'), target!)];
+  },
+};
+
+function scalarOf(v: Value, what: string): number {
+  if (v.data.length !== 1) fail(`${what} must be a scalar, got shape [${v.shape}]`);
+  return v.data[0];
+}
+
+/** ONNX data types a Cast may go to, by the Value they become. */
+function castTarget(to: number | undefined): DType | null {
+  if (to === undefined) return null;
+  // FLOAT16/BFLOAT16 would need rounding to their precision; only the exact ones are accepted.
+  if (to === 1 || to === 11) return 'float32';
+  if ([2, 3, 4, 5, 6, 7, 12, 13].includes(to)) return 'int64';
+  if (to === 9) return 'bool';
+  return null;
+}
+
+function cast(x: Value, to: DType): Value {
+  if (x.dtype === to) return x;
+  if (to === 'float32') return floatValue(x.shape, Float32Array.from(x.data as ArrayLike<number>));
+  if (to === 'int64') return intValue(x.shape, Array.from(x.data as ArrayLike<number>, (v) => Math.trunc(v)));
+  return boolValue(x.shape, Uint8Array.from(x.data as ArrayLike<number>, (v) => (v !== 0 ? 1 : 0)));
+}
