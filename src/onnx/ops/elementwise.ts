@@ -37,12 +37,12 @@ const withDone =
     return k;
   };
 
-/** erf to ~1e-15: its Taylor series below 3, the asymptotic series of erfc above (where erfc < 3e-5). */
+/** erf to ~1e-10 or better: its Taylor series below 3.5, the asymptotic series of erfc above (where erfc < 1e-6). */
 export function erf(x: number): number {
   if (Number.isNaN(x)) return x;
   const ax = Math.abs(x);
   let r: number;
-  if (ax < 3) {
+  if (ax < 3.5) {
     let term = ax;
     let sum = ax;
     const x2 = ax * ax;
