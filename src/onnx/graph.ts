@@ -4,7 +4,7 @@
 // Later stages (engine convolutions, fusion, a memory plan) work on this, not
 // on protobuf messages.
 import { errors, type OnnxNodeRef } from '../errors.js';
-import { ATTRIBUTE_TYPES, dataTypeName, toNumber, type AttributeProto, type GraphProto, type NodeProto, type ValueInfoProto } from './proto.js';
+import { asBytes, ATTRIBUTE_TYPES, dataTypeName, toNumber, type AttributeProto, type GraphProto, type NodeProto, type ValueInfoProto } from './proto.js';
 import { tensorFromProto, type LoadContext } from './tensor-proto.js';
 import type { Value } from './value.js';
 
@@ -130,7 +130,7 @@ function decodeAttribute(a: AttributeProto, node: OnnxNode, opset: number, ctx: 
     case 2:
       return { type: 'INT', value: toNumber(a.i) };
     case 3:
-      return { type: 'STRING', value: decoder.decode(a.s) };
+      return { type: 'STRING', value: decoder.decode(asBytes(a.s)) };
     case 4:
       if (!a.t) throw errors.onnxInvalid(ctx.source, `${where} is a TENSOR without a tensor`);
       return { type: 'TENSOR', value: tensorFromProto(a.t, where, ctx) };
@@ -142,7 +142,7 @@ function decodeAttribute(a: AttributeProto, node: OnnxNode, opset: number, ctx: 
     case 7:
       return { type: 'INTS', value: a.ints.map(toNumber) };
     case 8:
-      return { type: 'STRINGS', value: a.strings.map((s) => decoder.decode(s)) };
+      return { type: 'STRINGS', value: a.strings.map((s) => decoder.decode(asBytes(s))) };
     default:
       throw errors.onnxUnsupportedAttribute(ctx.source, node, a.name, ATTRIBUTE_TYPES[a.type] ?? `type ${a.type}`, 'attributes of this type are not supported');
   }

@@ -10,6 +10,9 @@ import { ONNX_PROTO } from './schema/onnx-schema.js';
 /** protobufjs gives int64 fields as Long objects (it has the `long` package) or as numbers. */
 export type Int64 = number | { toNumber(): number };
 
+/** A bytes field: protobufjs leaves an absent one as its default, which may be an empty array rather than a Uint8Array. */
+export const asBytes = (v: Uint8Array | number[] | null | undefined): Uint8Array => (v instanceof Uint8Array ? v : new Uint8Array(v ?? []));
+
 export const toNumber = (v: Int64 | null | undefined): number => (v == null ? 0 : typeof v === 'number' ? v : v.toNumber());
 
 // The fields of onnx.proto that groupconv reads, as protobufjs decodes them
@@ -162,7 +165,7 @@ export function decodeModel(bytes: Uint8Array, source: string): ModelProto {
   try {
     model = modelProtoType().decode(reader) as unknown as ModelProto;
   } catch (e) {
-    throw errors.onnxCorrupt(source, reader.pos, describeDecodeError(e, bytes.length));
+    throw errors.onnxCorrupt(source, reader.pos, describeDecodeError(e, reader.pos, reader.len, bytes));
   }
   if (toNumber(model.ir_version) <= 0) throw errors.onnxNotOnnx(source, 'it has no ir_version');
   if (!model.graph) throw errors.onnxNotOnnx(source, 'it has no graph');
@@ -170,13 +173,36 @@ export function decodeModel(bytes: Uint8Array, source: string): ModelProto {
   return model;
 }
 
-/** protobufjs's messages ("index out of range: 10 + 4 > 12", "invalid wire type 7 at offset 3") in the terms of the file. */
-function describeDecodeError(e: unknown, length: number): string {
+/**
+ * protobufjs's messages in the terms of the file. `pos` is where the reader
+ * stopped; `end` the end of the message being read when it stopped (protobufjs
+ * narrows the reader's length to each nested message).
+ */
+function describeDecodeError(e: unknown, pos: number, end: number, bytes: Uint8Array): string {
+  const length = bytes.length;
   const message = e instanceof Error ? e.message : String(e);
+  const limit = (at: number) => (at >= length ? `the file ends at byte ${length}` : `the message holding it ends at byte ${at}`);
   const range = /index out of range: (\d+) \+ (\d+) > (\d+)/.exec(message);
-  if (range) return `a field of ${range[2]} bytes starts at byte ${range[1]}, but the file ends at byte ${length}`;
+  if (range) return `a field of ${range[2]} bytes starts at byte ${range[1]}, but ${limit(Number(range[3]))}`;
+  if (/index out of range/.test(message)) {
+    const declared = lengthBefore(bytes, pos);
+    return `the field whose data starts at byte ${pos} declares ${declared === null ? 'more bytes than remain' : `${declared} bytes`}, but ${limit(end)}`;
+  }
   const wire = /invalid wire type (\d+)/.exec(message);
   if (wire) return `expected a field tag, found wire type ${wire[1]}, which protobuf does not have`;
-  if (e instanceof RangeError && /call stack/i.test(message)) return 'messages are nested too deeply to be a real model';
+  if (/varint|tag encoding|length encoding/.test(message)) return 'expected a varint, found more than 10 bytes with the continuation bit set';
+  if (/field number 0/.test(message)) return 'expected a field tag, found field number 0';
+  if (/max depth/.test(message) || (e instanceof RangeError && /call stack/i.test(message))) return 'messages are nested deeper than protobuf allows';
+  if (/group/.test(message)) return 'expected the end of a group, which never comes';
   return `expected a valid ONNX protobuf message (${message})`;
+}
+
+/** The varint that ends just before `pos` (a length-delimited field's length), or null if there is none. */
+function lengthBefore(bytes: Uint8Array, pos: number): number | null {
+  if (pos <= 0 || pos > bytes.length || bytes[pos - 1] & 0x80) return null;
+  let start = pos - 1;
+  while (start > 0 && bytes[start - 1] & 0x80 && pos - start < 10) start--;
+  let value = 0;
+  for (let i = pos - 1; i >= start; i--) value = value * 128 + (bytes[i] & 0x7f);
+  return value;
 }

@@ -6,7 +6,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { errors } from '../errors.js';
-import { dataTypeName, toNumber, type TensorProto } from './proto.js';
+import { asBytes, dataTypeName, toNumber, type TensorProto } from './proto.js';
 import { bfloat16ToFloat, boolValue, floatValue, halfToFloat, intValue, MAX_ELEMENTS, type Value } from './value.js';
 
 /** Where the model came from: for messages, and for external data (its directory). */
@@ -35,7 +35,7 @@ export function tensorFromProto(t: TensorProto, where: string, ctx: LoadContext)
 
   let raw: Uint8Array | null = null;
   if (t.data_location === 1) raw = readExternal(t, where, count * width, ctx);
-  else if (t.raw_data.length > 0 || count === 0) raw = t.raw_data;
+  else if (asBytes(t.raw_data).length > 0 || count === 0) raw = asBytes(t.raw_data);
   if (raw) {
     // The declared shape must account for exactly the bytes there are.
     if (raw.length !== count * width) {
