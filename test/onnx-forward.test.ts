@@ -134,6 +134,33 @@ describe('operators on hand-made graphs', () => {
     expect(Array.from(same.data)).toEqual([10]);
   });
 
+  it('Reshape copies a 0 from the input and infers -1, unless allowzero', () => {
+    const x = t([2, 3, 4], range(24));
+    expect(runOp('Reshape', x, { extra: [intTensor('s', [3], [0, -1, 2])], extraInputs: ['s'] })[0].shape).toEqual([2, 6, 2]);
+    const bytes = makeModel({
+      nodes: [{ op_type: 'Reshape', name: 'r', input: ['x', 's'], output: ['y'], attribute: [attr.int('allowzero', 1)] }],
+      inputs: [valueInfo('x', [2, 0])],
+      outputs: [valueInfo('y', [])],
+      initializers: [intTensor('s', [2], [0, 5])],
+      opset: 14,
+    });
+    expect(loadOnnx(bytes).forward({ shape: [2, 0], data: new Float32Array(0) }).shape).toEqual([0, 5]);
+  });
+
+  it('LayerNormalization over the last axes, with its optional Mean and InvStdDev outputs', () => {
+    const x = t([2, 2], [1, 3, 0, 4]);
+    const [y, mean, inv] = runOp('LayerNormalization', x, {
+      opset: 17,
+      outputs: 3,
+      extra: [floatTensor('g', [2], [1, 2]), floatTensor('b', [2], [0, 1])],
+      extraInputs: ['g', 'b'],
+      attributes: [attr.float('epsilon', 0)],
+    });
+    expect(Array.from(y.data)).toEqual([-1, 3, -1, 3]);
+    expect([mean.shape, Array.from(mean.data)]).toEqual([[2, 1], [2, 2]]);
+    expect(Array.from(inv.data)).toEqual([1, 0.5]);
+  });
+
   it('Clip takes its bounds as attributes before opset 11 and as inputs after', () => {
     const x = t([4], [-2, -0.5, 0.5, 2]);
     expect(Array.from(runOp('Clip', x, { opset: 10, attributes: [attr.float('min', -1), attr.float('max', 1)] })[0].data)).toEqual([-1, -0.5, 0.5, 1]);

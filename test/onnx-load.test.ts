@@ -1,11 +1,13 @@
 // Loading the ONNX fixtures (test/fixtures/onnx, made by make_fixtures.py from
 // torchvision's blocks): each reports the inputs, outputs, parameter count and
 // operators that PyTorch and the onnx package recorded in cases.json.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadOnnx, loadSafetensors, OnnxError, OnnxModel } from '../src/index.js';
 import { allNodes } from '../src/onnx/graph.js';
 import { SUPPORTED_OPERATORS } from '../src/onnx/index.js';
+import { ONNX_PROTO } from '../src/onnx/schema/onnx-schema.js';
 import { CASES, FIXTURES, fixtureBytes } from './onnx-support.js';
 
 describe('loadOnnx on the torchvision-block fixtures', () => {
@@ -77,6 +79,10 @@ describe('loadOnnx on the torchvision-block fixtures', () => {
     model.forward(io.input);
     model.close();
     expect(() => model.forward(io.input)).toThrow(/closed/);
+  });
+
+  it('embeds the committed onnx.proto unchanged (npm run build:onnx-schema regenerates it)', () => {
+    expect(ONNX_PROTO).toBe(readFileSync(join(import.meta.dirname, '..', 'src', 'onnx', 'schema', 'onnx.proto'), 'utf8'));
   });
 
   it('names a missing file', () => {

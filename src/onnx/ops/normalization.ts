@@ -99,7 +99,48 @@ function reduceMean(x: FloatValue, axes: number[] | undefined, keepDims: boolean
   return floatValue(keepDims ? kept : x.shape.filter((_, i) => !reduced.has(i)), out);
 }
 
+/**
+ * LayerNormalization (opset 17; torch exports nn.LayerNorm as this from 17 on):
+ * each row of the dimensions from `axis` on is normalized by its own mean and
+ * (population) variance, then scaled and shifted elementwise. Also returns the
+ * rows' Mean and InvStdDev, the optional outputs.
+ */
+function layerNorm(x: FloatValue, scale: FloatValue, bias: FloatValue | undefined, axis: number, eps: number): FloatValue[] {
+  const rank = x.shape.length;
+  const ax = axisOf(axis, rank);
+  const rowLength = sizeOf(x.shape.slice(ax));
+  const rows = sizeOf(x.shape.slice(0, ax));
+  if (scale.data.length !== rowLength) fail(`Scale [${scale.shape}] does not match the normalized shape [${x.shape.slice(ax)}]`);
+  if (bias && bias.data.length !== rowLength) fail(`B [${bias.shape}] does not match the normalized shape [${x.shape.slice(ax)}]`);
+  const out = new Float32Array(x.data.length);
+  const means = new Float32Array(rows);
+  const invStd = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const base = r * rowLength;
+    let sum = 0;
+    for (let i = 0; i < rowLength; i++) sum += x.data[base + i];
+    const mean = sum / rowLength;
+    let squares = 0;
+    for (let i = 0; i < rowLength; i++) squares += (x.data[base + i] - mean) ** 2;
+    const inv = 1 / Math.sqrt(squares / rowLength + eps);
+    for (let i = 0; i < rowLength; i++) out[base + i] = (x.data[base + i] - mean) * inv * scale.data[i] + (bias ? bias.data[i] : 0);
+    means[r] = mean;
+    invStd[r] = inv;
+  }
+  const statShape = x.shape.map((d, i) => (i < ax ? d : 1));
+  return [floatValue(x.shape, out), floatValue(statShape, means), floatValue(statShape, invStd)];
+}
+
 export const normalizationOps: Record<string, OpFactory> = {
+  LayerNormalization: (a) => {
+    const axis = a.int('axis', -1);
+    const eps = a.float('epsilon', 1e-5);
+    // stash_type 1: statistics in float32 or better (they are in double here).
+    const stash = a.int('stash_type', 1);
+    a.require(stash === 1, 'stash_type', stash, 'only 1 (float32 statistics) is supported');
+    a.done();
+    return ([x, scale, bias]) => layerNorm(expectFloat(x, 'X'), expectFloat(scale, 'Scale'), bias ? expectFloat(bias, 'B') : undefined, axis, eps);
+  },
   BatchNormalization: (a, opset, node) => {
     const eps = a.float('epsilon', 1e-5);
     a.ignore('momentum', 'is_test', 'consumed_inputs');
