@@ -4,6 +4,7 @@
 // checked against what the file actually holds before anything is allocated,
 // so a corrupted dims field cannot ask for gigabytes.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { endianness } from 'node:os';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { errors } from '../errors.js';
 import { asBytes, dataTypeName, toNumber, type TensorProto } from './proto.js';
@@ -50,11 +51,15 @@ export function tensorFromProto(t: TensorProto, where: string, ctx: LoadContext)
   return fromTyped(type, shape, typed);
 }
 
+// raw_data is little-endian; on a little-endian machine FLOAT data is a byte copy (a 250 MB AlexNet loads in a blink, not seconds).
+const LITTLE_ENDIAN = endianness() === 'LE';
+
 function fromRaw(type: number, shape: number[], count: number, raw: Uint8Array): Value {
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   if (FLOATS.has(type)) {
     const out = new Float32Array(count);
-    if (type === 1) for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
+    if (type === 1 && LITTLE_ENDIAN) new Uint8Array(out.buffer).set(raw);
+    else if (type === 1) for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
     else if (type === 11) for (let i = 0; i < count; i++) out[i] = view.getFloat64(i * 8, true);
     else if (type === 10) for (let i = 0; i < count; i++) out[i] = halfToFloat(view.getUint16(i * 2, true));
     else for (let i = 0; i < count; i++) out[i] = bfloat16ToFloat(view.getUint16(i * 2, true));
