@@ -60,11 +60,14 @@ export class OnnxModel {
       this.plans.set(key, made.plan);
       results = made.results;
     }
+    const constants = this.plans.get(key)!.constants;
     const out: Record<string, Tensor> = {};
     this.outputs.forEach((o, i) => {
       const v = results[i];
       // Float outputs are the model's results; an integer output (rare) is converted, exact to 2^24.
-      out[o.name] = { shape: [...v.shape], data: v.dtype === 'float32' ? v.data : Float32Array.from(v.data as ArrayLike<number>) };
+      // An output that folded to a constant is copied, so a caller writing to it cannot change the plan.
+      const data = v.dtype === 'float32' ? (constants.has(o.name) ? v.data.slice() : v.data) : Float32Array.from(v.data as ArrayLike<number>);
+      out[o.name] = { shape: [...v.shape], data };
     });
     return out;
   }

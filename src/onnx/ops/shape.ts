@@ -327,6 +327,7 @@ export const shapeOps: Record<string, OpFactory> = {
   },
   Unsqueeze: (a, opset) => {
     const axesOf = axesFrom(a, opset, 13);
+    if (opset < 13) a.require(a.has('axes'), 'axes', undefined, 'Unsqueeze before opset 13 needs axes');
     a.done();
     return ([x, axesInput]) => {
       const v = input(x);
