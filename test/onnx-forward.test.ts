@@ -36,7 +36,7 @@ describe('a symbolic batch dimension', () => {
   const symbolic = CASES.filter((c) => typeof c.inputs[0].shape[0] === 'string');
 
   it('is in at least four fixtures', () => {
-    expect(symbolic.map((c) => c.id)).toEqual(expect.arrayContaining(['vgg_like', 'shufflenet_v2', 'convnext_like', 'googlenet_like']));
+    expect(symbolic.map((c) => c.id)).toEqual(expect.arrayContaining(['vgg_like', 'shufflenet_v2', 'convnext_like', 'googlenet_like', 'shufflenet_v2_dynhw']));
   });
 
   for (const c of symbolic) {
@@ -57,6 +57,27 @@ describe('a symbolic batch dimension', () => {
     expect(() => model.forward({ shape: [1, 3, 16, 16], data: new Float32Array(3 * 16 * 16) })).toThrow(/expects \[batch, 3, 32, 32\]/);
     expect(() => model.forward({ shape: [3, 32, 32], data: new Float32Array(3 * 32 * 32) })).toThrow(ArgumentError);
   });
+});
+
+describe('symbolic height and width', () => {
+  const dynamic = CASES.filter((c) => typeof c.inputs[0].shape[2] === 'string');
+
+  it('are in two fixtures', () => {
+    expect(dynamic.map((c) => c.id).sort()).toEqual(['mobilenet_v3_dynhw', 'shufflenet_v2_dynhw']);
+  });
+
+  for (const c of dynamic) {
+    it(`${c.id}: a second input of another batch, height and width, as PyTorch computed it`, () => {
+      const model = loadOnnx(join(FIXTURES, c.file));
+      const { input, expected, input2, expected2 } = io(c.io);
+      expect(input2.shape.slice(2)).not.toEqual(input.shape.slice(2));
+      expectClose(model.forward(input), expected);
+      expectClose(model.forward(input2), expected2);
+      // Each shape has its own plan, with its own folded Reshape targets.
+      expect(model.planFor({ input: input2.shape }).shapes.get('input')).toEqual(input2.shape);
+      expectClose(model.forward(input), expected);
+    });
+  }
 });
 
 describe('the per-shape plan', () => {

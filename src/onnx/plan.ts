@@ -54,12 +54,8 @@ function runNode(node: OnnxNode, run: Kernel, inputs: (Value | undefined)[]): Va
 
 /** Runs the graph on `feeds` and returns its outputs along with the plan for inputs of these shapes. */
 export function planAndRun(graph: OnnxGraph, feeds: ReadonlyMap<string, Value>): { plan: Plan; results: Value[] } {
-  const env = new Map<string, Value>(graph.initializers);
+  const env = new Map<string, Value>();
   const dynamic = new Set<string>();
-  for (const [name, v] of feeds) {
-    env.set(name, v);
-    dynamic.add(name);
-  }
   const steps: PlanStep[] = [];
   const shapes = new Map<string, number[]>();
   const dtypes = new Map<string, DType>();
@@ -68,6 +64,11 @@ export function planAndRun(graph: OnnxGraph, feeds: ReadonlyMap<string, Value>):
     shapes.set(name, v.shape);
     dtypes.set(name, v.dtype);
   };
+  for (const [name, v] of graph.initializers) record(name, v);
+  for (const [name, v] of feeds) {
+    record(name, v);
+    dynamic.add(name);
+  }
 
   const visit = (g: OnnxGraph) => {
     for (const node of g.nodes) {
