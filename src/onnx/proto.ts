@@ -190,7 +190,7 @@ function describeDecodeError(e: unknown, pos: number, end: number, bytes: Uint8A
   }
   const wire = /invalid wire type (\d+)/.exec(message);
   if (wire) return `expected a field tag, found wire type ${wire[1]}, which protobuf does not have`;
-  if (/varint|tag encoding|length encoding/.test(message)) return 'expected a varint, found more than 10 bytes with the continuation bit set';
+  if (/varint|tag encoding|length encoding/.test(message)) return 'expected a varint, found one too long for its field (a length or tag over 32 bits, or over 10 bytes)';
   if (/field number 0/.test(message)) return 'expected a field tag, found field number 0';
   if (/max depth/.test(message) || (e instanceof RangeError && /call stack/i.test(message))) return 'messages are nested deeper than protobuf allows';
   if (/group/.test(message)) return 'expected the end of a group, which never comes';
