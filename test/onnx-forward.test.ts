@@ -258,6 +258,63 @@ describe('operators on hand-made graphs', () => {
     expect(Array.from(runOp('Transpose', x)[0].data)).toEqual([0, 3, 1, 4, 2, 5]);
   });
 
+  it('the unary activations beyond the brief: Neg, Abs, Exp, Log, Tanh, Reciprocal, Floor, Ceil, LeakyRelu, Elu, Softplus', () => {
+    const values = [-2, -0.5, 0.25, 1.5];
+    const x = t([4], values);
+    const cases: [string, (v: number) => number, any[]?][] = [
+      ['Neg', (v) => -v],
+      ['Abs', Math.abs],
+      ['Exp', Math.exp],
+      ['Log', Math.log],
+      ['Tanh', Math.tanh],
+      ['Reciprocal', (v) => 1 / v],
+      ['Floor', Math.floor],
+      ['Ceil', Math.ceil],
+      ['LeakyRelu', (v) => (v < 0 ? 0.1 * v : v), [attr.float('alpha', 0.1)]],
+      ['Elu', (v) => (v < 0 ? Math.expm1(v) : v)],
+      ['Softplus', (v) => Math.log1p(Math.exp(v))],
+    ];
+    for (const [op, f, attributes] of cases) {
+      expect(Array.from(runOp(op, x, { attributes })[0].data), op).toEqual(values.map((v) => Math.fround(f(v))));
+    }
+  });
+
+  it('PRelu per channel; Max, Min, Sum, Mean over broadcast inputs; Expand; GlobalMaxPool', () => {
+    const x = t([1, 2, 1, 2], [-1, 2, -3, 4]);
+    expect(Array.from(runOp('PRelu', x, { extra: [floatTensor('s', [2, 1, 1], [0.5, 0.25])], extraInputs: ['s'] })[0].data)).toEqual([-0.5, 2, -0.75, 4]);
+    const m = t([2, 2], [1, 5, -2, 0]);
+    const extra = [floatTensor('b', [2], [3, 1]), floatTensor('c', [], [2])];
+    const run = (op: string) => Array.from(runOp(op, m, { extra, extraInputs: ['b', 'c'] })[0].data);
+    expect(run('Max')).toEqual([3, 5, 3, 2]);
+    expect(run('Min')).toEqual([1, 1, -2, 0]);
+    expect(run('Sum')).toEqual([6, 8, 3, 3]);
+    expect(run('Mean')).toEqual([2, 8 / 3, 1, 1].map(Math.fround));
+    const [e] = runOp('Expand', t([3, 1], [1, 2, 3]), { extra: [intTensor('s', [3], [2, 1, 4])], extraInputs: ['s'] });
+    expect(e.shape).toEqual([2, 3, 4]);
+    expect(Array.from(e.data.subarray(0, 8))).toEqual([1, 1, 1, 1, 2, 2, 2, 2]);
+    const [g] = runOp('GlobalMaxPool', x);
+    expect([g.shape, Array.from(g.data)]).toEqual([[1, 2, 1, 1], [2, 4]]);
+  });
+
+  it('Greater, Less, Not and Where: |x| as Where(Not(x < 0), x, -x), and x > 0 counted', () => {
+    const bytes = makeModel({
+      nodes: [
+        { op_type: 'Less', input: ['x', 'zero'], output: ['neg'] },
+        { op_type: 'Not', input: ['neg'], output: ['pos'] },
+        { op_type: 'Neg', input: ['x'], output: ['minus'] },
+        { op_type: 'Where', input: ['pos', 'x', 'minus'], output: ['abs'] },
+        { op_type: 'Greater', input: ['x', 'zero'], output: ['gt'] },
+        { op_type: 'Cast', input: ['gt'], output: ['count'], attribute: [attr.int('to', 1)] },
+      ],
+      inputs: [valueInfo('x', [4])],
+      outputs: [valueInfo('abs', [4]), valueInfo('count', [4])],
+      initializers: [floatTensor('zero', [], [0])],
+    });
+    const r = loadOnnx(bytes).run({ x: t([4], [-2, 0, 3, -0.5]) });
+    expect(Array.from(r.abs.data)).toEqual([2, 0, 3, 0.5]);
+    expect(Array.from(r.count.data)).toEqual([0, 0, 1, 0]);
+  });
+
   it('erf is accurate to float32 across its range', () => {
     // Reference values of erf (to 1e-10).
     const table: [number, number][] = [[0.1, 0.1124629160], [0.5, 0.5204998778], [1, 0.8427007929], [2, 0.9953222650], [2.9, 0.9999589021], [3.5, 0.9999992569], [-1.5, -0.9661051465]];

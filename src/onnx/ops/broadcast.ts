@@ -79,3 +79,9 @@ export function broadcastTo(v: Value, shape: readonly number[]): Float64Array {
   if (sizeOf(r.shape) !== sizeOf(shape)) fail(`cannot broadcast [${v.shape}] to [${shape}]`);
   return r.data as Float64Array;
 }
+
+/** `v` repeated to the broadcast of its shape and `shape` (Expand, and Where's three operands). */
+export function expandTo(v: Value, shape: readonly number[]): Value {
+  const target = emptyValue('bool', shape);
+  return binaryOp(v, target, v.dtype, (x) => x);
+}

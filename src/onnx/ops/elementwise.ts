@@ -3,9 +3,9 @@
 // rounded once to float32, which for + - * / is exactly float32 arithmetic.
 import { relu } from '../../ops/activation.js';
 import { fail, type Attributes } from './attrs.js';
-import { binaryOp } from './broadcast.js';
+import { binaryOp, broadcastShape, expandTo } from './broadcast.js';
 import type { Kernel } from '../graph.js';
-import { boolValue, expectFloat, floatValue, intValue, type DType, type Value } from '../value.js';
+import { boolValue, expectFloat, expectInts, floatValue, intValue, type DType, type Value } from '../value.js';
 import type { OpFactory } from './index.js';
 
 function arithmetic(f: (x: number, y: number) => number, intF: (x: number, y: number) => number = f): OpFactory {
@@ -86,6 +86,64 @@ export const elementwiseOps: Record<string, OpFactory> = {
       return [binaryOp(x, y, 'bool', (p, q) => (p === q ? 1 : 0))];
     };
   },
+  Less: compare((p, q) => p < q),
+  Greater: compare((p, q) => p > q),
+  Not: (a) => {
+    a.done();
+    return ([x]) => {
+      if (!x || x.dtype !== 'bool') fail('Not needs a bool input');
+      return [boolValue(x.shape, Uint8Array.from(x.data, (v) => (v ? 0 : 1)))];
+    };
+  },
+  // Variadic, broadcasting: the running result with each further input.
+  Max: variadic((x, y) => (x > y || Number.isNaN(x) ? x : y)),
+  Min: variadic((x, y) => (x < y || Number.isNaN(x) ? x : y)),
+  Sum: variadic((x, y) => x + y),
+  Mean: (a, opset, node, initializer) => {
+    const sum = variadic((x, y) => x + y)(a, opset, node, initializer);
+    return (inputs) => {
+      const [s] = sum(inputs);
+      const n = inputs.filter((v) => v !== undefined).length;
+      return [binaryOp(s, floatValue([], Float32Array.of(n)), 'float32', (x, y) => x / y)];
+    };
+  },
+  Where: (a) => {
+    a.done();
+    return ([c, x, y]) => {
+      if (!c || c.dtype !== 'bool' || !x || !y) fail('Where needs a bool condition and two values');
+      if (x.dtype !== y.dtype) fail(`X and Y types differ (${x.dtype}, ${y.dtype})`);
+      const shape = broadcastShape(broadcastShape(c.shape, x.shape), y.shape);
+      const [cc, xx, yy] = [expandTo(c, shape), expandTo(x, shape), expandTo(y, shape)];
+      const out = xx.dtype === 'float32' ? new Float32Array(xx.data.length) : xx.dtype === 'int64' ? new Float64Array(xx.data.length) : new Uint8Array(xx.data.length);
+      for (let i = 0; i < out.length; i++) out[i] = cc.data[i] ? xx.data[i] : yy.data[i];
+      return [{ dtype: xx.dtype, shape, data: out } as Value];
+    };
+  },
+  Expand: (a) => {
+    a.done();
+    return ([x, s]) => [expandTo(x ?? fail('input is missing'), expectInts(s, 'shape'))];
+  },
+  PRelu: (a) => {
+    a.done();
+    return ([x, slope]) => [binaryOp(expectFloat(x, 'X'), expectFloat(slope, 'slope'), 'float32', (v, s) => (v < 0 ? v * s : v))];
+  },
+  LeakyRelu: withDone((a) => {
+    const alpha = a.float('alpha', 0.01);
+    return unary((x) => (x < 0 ? alpha * x : x))(a);
+  }),
+  Elu: withDone((a) => {
+    const alpha = a.float('alpha', 1);
+    return unary((x) => (x < 0 ? alpha * Math.expm1(x) : x))(a);
+  }),
+  Softplus: withDone(unary((x) => (x > 30 ? x : Math.log1p(Math.exp(x))))),
+  Neg: withDone(unary((x) => -x)),
+  Abs: withDone(unary(Math.abs)),
+  Exp: withDone(unary(Math.exp)),
+  Log: withDone(unary(Math.log)),
+  Tanh: withDone(unary(Math.tanh)),
+  Reciprocal: withDone(unary((x) => 1 / x)),
+  Floor: withDone(unary(Math.floor)),
+  Ceil: withDone(unary(Math.ceil)),
   Sqrt: withDone(unary(Math.sqrt)),
   Erf: withDone(unary(erf)),
   Sigmoid: withDone(unary((x) => 1 / (1 + Math.exp(-x)))),
@@ -146,6 +204,32 @@ export const elementwiseOps: Record<string, OpFactory> = {
     return ([x]) => [cast(x ?? fail('input is missing'), target!)];
   },
 };
+
+function compare(f: (x: number, y: number) => boolean): OpFactory {
+  return (a) => {
+    a.done();
+    return ([x, y]) => {
+      if (!x || !y) fail('needs two inputs');
+      return [binaryOp(x, y, 'bool', (p, q) => (f(p, q) ? 1 : 0))];
+    };
+  };
+}
+
+function variadic(f: (x: number, y: number) => number): OpFactory {
+  return (a) => {
+    a.done();
+    return (inputs) => {
+      const values = inputs.filter((v): v is Value => v !== undefined);
+      if (values.length === 0) fail('needs at least one input');
+      let acc = values[0];
+      for (const v of values.slice(1)) {
+        if (v.dtype !== acc.dtype) fail(`input types differ (${acc.dtype}, ${v.dtype})`);
+        acc = binaryOp(acc, v, acc.dtype, f);
+      }
+      return [acc];
+    };
+  };
+}
 
 function scalarOf(v: Value, what: string): number {
   if (v.data.length !== 1) fail(`${what} must be a scalar, got shape [${v.shape}]`);

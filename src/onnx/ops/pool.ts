@@ -163,6 +163,25 @@ export const poolOps: Record<string, OpFactory> = {
       return [pool(x, win, 'avg', includePad === 1)];
     };
   },
+  GlobalMaxPool: (a) => {
+    a.done();
+    return ([input]) => {
+      const x = expectFloat(input, 'X');
+      if (x.shape.length < 3) fail(`input [${x.shape}] has no spatial dimensions`);
+      const plane = sizeOf(x.shape.slice(2));
+      const planes = x.shape[0] * x.shape[1];
+      const out = new Float32Array(planes);
+      for (let p = 0; p < planes; p++) {
+        let best = -Infinity;
+        for (let i = 0; i < plane; i++) {
+          const v = x.data[p * plane + i];
+          if (v > best || Number.isNaN(v)) best = v;
+        }
+        out[p] = best;
+      }
+      return [floatValue([x.shape[0], x.shape[1], ...x.shape.slice(2).map(() => 1)], out)];
+    };
+  },
   GlobalAveragePool: (a) => {
     a.done();
     return ([input]) => {
