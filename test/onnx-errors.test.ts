@@ -163,6 +163,11 @@ describe('a truncated or corrupted file', () => {
     expect(err.message).toMatch(/is neither a graph input, an initializer nor the output of an earlier node/);
   });
 
+  it('a value defined twice', () => {
+    const err = loadError(edited('resnet_basic.onnx', (m) => (m.graph.node[1].output = [...m.graph.node[0].output])));
+    expect(err.message).toMatch(/node '\/0\/0\.1\/BatchNormalization' \(BatchNormalization\): output '\/0\/0\.0\/Conv_output_0' is already defined/);
+  });
+
   it('an opset groupconv does not read', () => {
     const err = loadError(edited('resnet_basic.onnx', (m) => (m.opset_import[0].version = 99)));
     expect(err.message).toMatch(/opset 99 is outside the opsets groupconv reads/);

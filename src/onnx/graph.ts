@@ -79,7 +79,12 @@ export function buildGraph(proto: GraphProto, opset: number, ctx: LoadContext, p
         throw errors.onnxInvalid(ctx.source, `input '${name}' is neither a graph input, an initializer nor the output of an earlier node`, node);
       }
     }
-    for (const name of node.outputs) if (name !== '') known.add(name);
+    for (const name of node.outputs) {
+      if (name === '') continue;
+      // ONNX graphs are single-assignment: a second definition would silently replace the first.
+      if (known.has(name)) throw errors.onnxInvalid(ctx.source, `output '${name}' is already defined by an earlier node, an initializer or an input`, node);
+      known.add(name);
+    }
     nodes.push(node);
   }
   const outputs = proto.output.map((v) => valueInfo(v, ctx));

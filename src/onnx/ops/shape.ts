@@ -345,6 +345,7 @@ export const shapeOps: Record<string, OpFactory> = {
     const mode = a.string('mode', 'constant');
     a.require(PAD_MODES.includes(mode), 'mode', mode, "only mode 'constant' is supported");
     const padsAttr = opset < 11 ? a.ints('pads') : undefined;
+    if (opset < 11) a.require(padsAttr !== undefined, 'pads', undefined, 'Pad before opset 11 needs pads');
     const valueAttr = opset < 11 ? a.float('value', 0) : 0;
     a.done();
     return ([x, padsInput, constant, axesInput]) => {
