@@ -315,6 +315,14 @@ describe('operators on hand-made graphs', () => {
     expect(Array.from(r.count.data)).toEqual([0, 0, 1, 0]);
   });
 
+  it('refuses, before allocating, outputs that attributes blow up (pads of 60000)', () => {
+    const x = t([1, 1, 2, 2], [1, 2, 3, 4]);
+    const w = floatTensor('w', [1, 1, 1, 1], [1]);
+    expect(() => runOp('Conv', x, { extra: [w], extraInputs: ['w'], attributes: [attr.ints('pads', [60000, 60000, 60000, 60000])] })).toThrow(/node 'the_Conv' \(Conv\) failed .*larger than groupconv allows/);
+    expect(() => runOp('AveragePool', x, { attributes: [attr.ints('kernel_shape', [1, 1]), attr.ints('pads', [60000, 60000, 60000, 60000])] })).toThrow(ExecutionError);
+    expect(() => runOp('Pad', x, { extra: [intTensor('p', [8], [0, 0, 60000, 60000, 0, 0, 60000, 60000])], extraInputs: ['p'] })).toThrow(/larger than groupconv allows/);
+  });
+
   it('erf is accurate to float32 across its range', () => {
     // Reference values of erf (to 1e-10).
     const table: [number, number][] = [[0.1, 0.1124629160], [0.5, 0.5204998778], [1, 0.8427007929], [2, 0.9953222650], [2.9, 0.9999589021], [3.5, 0.9999992569], [-1.5, -0.9661051465]];

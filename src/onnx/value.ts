@@ -45,6 +45,15 @@ function checkSize(shape: readonly number[]): number {
   return n;
 }
 
+/**
+ * A new Float32Array for an op's output, refused past MAX_ELEMENTS: attributes
+ * (pads, dilations) or operand shapes can ask for far more than the inputs hold.
+ */
+export function floatArray(n: number): Float32Array {
+  if (!Number.isSafeInteger(n) || n < 0 || n > MAX_ELEMENTS) throw new ExecutionError(`an output of ${n} elements is larger than groupconv allows (${MAX_ELEMENTS})`);
+  return new Float32Array(n);
+}
+
 export function floatValue(shape: readonly number[], data?: Float32Array): FloatValue {
   const n = checkSize(shape);
   if (data && data.length !== n) throw new ExecutionError(`shape [${shape}] holds ${n} values, data has ${data.length}`);

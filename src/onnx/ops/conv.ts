@@ -5,7 +5,7 @@
 import { conv2d } from '../../conv/conv2d.js';
 import { fail, nonNegativeInts, positiveInts, type Attributes } from './attrs.js';
 import { padValue } from './shape.js';
-import { expectFloat, floatValue, type FloatValue, type Value } from '../value.js';
+import { expectFloat, floatValue, MAX_ELEMENTS, type FloatValue, type Value } from '../value.js';
 import type { OpFactory } from './index.js';
 
 export const AUTO_PADS = ['NOTSET', 'SAME_UPPER', 'SAME_LOWER', 'VALID'];
@@ -75,6 +75,9 @@ function conv(x: FloatValue, weight: FloatValue, bias: Value | undefined, w: Ret
     input = padValue(x, [0, 0, begin[0], begin[1]], [N, C, H + begin[0] + end[0], W + begin[1] + end[1]], 0) as FloatValue;
     padding = [0, 0];
   }
+  // Checked before conv2d allocates: pads and dilations can make the output far larger than the input.
+  const outSize = [0, 1].map((i) => Math.floor((x.shape[2 + i] + begin[i] + end[i] - dilations[i] * (kernel[i] - 1) - 1) / strides[i]) + 1);
+  if (x.shape[0] * weight.shape[0] * outSize[0] * outSize[1] > MAX_ELEMENTS) fail(`convolving [${x.shape}] gives an output of ${outSize[0]} x ${outSize[1]} per channel, larger than groupconv allows`);
   const b = bias ? expectFloat(bias, 'B') : null;
   const out = conv2d(input, weight, b, { stride: [strides[0], strides[1]], padding, dilation: [dilations[0], dilations[1]], groups: group });
   return floatValue(out.shape, out.data);

@@ -5,7 +5,7 @@
 import { linear } from '../../ops/linear.js';
 import { fail } from './attrs.js';
 import { broadcastShape, broadcastTo } from './broadcast.js';
-import { expectFloat, floatValue, sizeOf, stridesOf, type FloatValue } from '../value.js';
+import { expectFloat, floatArray, floatValue, MAX_ELEMENTS, sizeOf, stridesOf, type FloatValue } from '../value.js';
 import type { OpFactory } from './index.js';
 
 // A MatMul's constant B [K, N], transposed once to linear's weight layout [N, K].
@@ -40,11 +40,12 @@ function matmul(a: FloatValue, b: FloatValue): FloatValue {
   if (bShape.length === 2) {
     // [..., M, K] x [K, N]: every row of A times B, linear() with B transposed.
     const rows = sizeOf(aShape.slice(0, -1));
+    if (rows * N > MAX_ELEMENTS) fail(`an output of ${rows * N} elements is larger than groupconv allows`);
     const r = linear({ shape: [rows, K], data: a.data }, { shape: [N, K], data: transposed2d({ ...b, shape: bShape }) });
     return floatValue(drop([...aShape.slice(0, -1), N]), r.data);
   }
   const batch = broadcastShape(aShape.slice(0, -2), bShape.slice(0, -2));
-  const out = new Float32Array(sizeOf(batch) * M * N);
+  const out = floatArray(sizeOf(batch) * M * N);
   const aBatch = aShape.slice(0, -2);
   const bBatch = bShape.slice(0, -2);
   const batchStrides = stridesOf(batch);
@@ -103,7 +104,7 @@ export const matmulOps: Record<string, OpFactory> = {
         return [floatValue(r.shape, r.data)];
       }
       const c = C ? broadcastTo(C, [M, N]) : null;
-      const out = new Float32Array(M * N);
+      const out = floatArray(M * N);
       for (let m = 0; m < M; m++) {
         for (let n = 0; n < N; n++) {
           let sum = 0;

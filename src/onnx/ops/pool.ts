@@ -5,7 +5,7 @@
 import { adaptiveAvgPool2d, maxPool2d } from '../../ops/pooling.js';
 import { fail, type Attributes } from './attrs.js';
 import { resolvePads, windowAttributes } from './conv.js';
-import { expectFloat, floatValue, sizeOf, type FloatValue } from '../value.js';
+import { expectFloat, floatArray, floatValue, MAX_ELEMENTS, sizeOf, type FloatValue } from '../value.js';
 import type { OpFactory } from './index.js';
 
 interface Window {
@@ -39,6 +39,8 @@ function resolveWindow(x: FloatValue, w: ReturnType<typeof windowAttributes>, ce
   const out = spatial.map((size, i) =>
     w.autoPad.startsWith('SAME') ? Math.ceil(size / strides[i]) : pooledSize(size, kernel[i], strides[i], begin[i], end[i], dilations[i], ceil),
   );
+  // Checked before maxPool2d or pool() allocate: pads can make the output far larger than the input.
+  if (x.shape[0] * x.shape[1] * sizeOf(out) > MAX_ELEMENTS) fail(`pooling [${x.shape}] gives an output of [${out}] per channel, larger than groupconv allows`);
   return { kernel, strides, dilations, begin, end, out };
 }
 
@@ -62,7 +64,7 @@ function pool(x: FloatValue, w: Window, kind: 'max' | 'avg', countIncludePad: bo
   const planes = x.shape[0] * x.shape[1];
   const inPlane = sizeOf(size);
   const outPlane = sizeOf(o);
-  const out = new Float32Array(planes * outPlane);
+  const out = floatArray(planes * outPlane);
   const src = x.data;
   let at = 0;
   for (let p = 0; p < planes; p++) {
