@@ -163,6 +163,11 @@ describe('a truncated or corrupted file', () => {
     expect(err.message).toMatch(/is neither a graph input, an initializer nor the output of an earlier node/);
   });
 
+  it('a required input left out', () => {
+    const err = loadError(edited('resnet_basic.onnx', (m) => (nodeOf(m, 'Conv').input[1] = '')));
+    expect(err.message).toMatch(/node '\/0\/0\.0\/Conv' \(Conv\): input 1 is required but missing \(Conv takes at least 2\)/);
+  });
+
   it('a value defined twice', () => {
     const err = loadError(edited('resnet_basic.onnx', (m) => (m.graph.node[1].output = [...m.graph.node[0].output])));
     expect(err.message).toMatch(/node '\/0\/0\.1\/BatchNormalization' \(BatchNormalization\): output '\/0\/0\.0\/Conv_output_0' is already defined/);

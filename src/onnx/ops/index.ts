@@ -43,9 +43,41 @@ export const SUPPORTED_OPERATORS: readonly string[] = Object.keys(OPERATORS).sor
 export const MIN_OPSET = 7;
 export const MAX_OPSET = 21;
 
+// How many leading inputs each op requires (the rest are optional, or variadic);
+// ops not listed need one. Some moved from attributes to inputs at an opset.
+const REQUIRED_INPUTS: Record<string, number | ((opset: number) => number)> = {
+  Constant: 0,
+  Conv: 2,
+  Gemm: 2,
+  MatMul: 2,
+  Add: 2,
+  Sub: 2,
+  Mul: 2,
+  Div: 2,
+  Pow: 2,
+  Equal: 2,
+  Less: 2,
+  Greater: 2,
+  PRelu: 2,
+  Reshape: 2,
+  Expand: 2,
+  Gather: 2,
+  LayerNormalization: 2,
+  Where: 3,
+  BatchNormalization: 5,
+  Slice: (opset) => (opset < 10 ? 1 : 3),
+  Pad: (opset) => (opset < 11 ? 1 : 2),
+  Unsqueeze: (opset) => (opset < 13 ? 1 : 2),
+};
+
 /** The KernelFactory buildGraph calls for every node. */
 export const prepareKernel: KernelFactory = (node: OnnxNode, opset: number, ctx: LoadContext, initializer) => {
   const factory = node.domain === '' && Object.hasOwn(OPERATORS, node.opType) ? OPERATORS[node.opType] : undefined;
   if (!factory) throw errors.onnxUnsupportedOperator(ctx.source, node, opset, SUPPORTED_OPERATORS);
+  const rule = Object.hasOwn(REQUIRED_INPUTS, node.opType) ? REQUIRED_INPUTS[node.opType] : 1;
+  const required = typeof rule === 'number' ? rule : rule(opset);
+  for (let i = 0; i < required; i++) {
+    if (!node.inputs[i]) throw errors.onnxInvalid(ctx.source, `input ${i} is required but missing (${node.opType} takes at least ${required})`, node);
+  }
   return factory(new Attributes(node, ctx), opset, node, initializer);
 };
