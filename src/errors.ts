@@ -170,4 +170,61 @@ export const errors = {
     new ExecutionError(`planConv: weights packed as [${weightShape}] in ${groups} groups (${kind}) do not fit this layer`),
   kernelOperandsOutsideArena: () =>
     new ExecutionError('the WebAssembly kernels on a worker thread need their tensors and scratch in the shared arena (views of the shared memory)'),
+  // ONNX (src/onnx): everything wrong with a file is found when it is loaded, and says where.
+  onnxNotOnnx: (source: string, why: string) => new OnnxError(`${source} is not an ONNX model: ${why}`, { source }),
+  onnxCorrupt: (source: string, offset: number, why: string) =>
+    new OnnxError(`${source} is truncated or corrupted at byte ${offset}: ${why}`, { source, offset }),
+  onnxUnsupportedOperator: (source: string, node: OnnxNodeRef, opset: number, supported: readonly string[]) =>
+    new OnnxError(
+      `${source}: ${describeNode(node)} uses operator ${node.domain ? `${node.domain}.` : ''}${node.opType} (opset ${opset}), which groupconv does not support (supported: ${supported.join(', ')})`,
+      { source, node: node.name, opType: node.opType },
+    ),
+  onnxUnsupportedAttribute: (source: string, node: OnnxNodeRef, attribute: string, value: unknown, why: string) =>
+    new OnnxError(`${source}: ${describeNode(node)} has attribute ${attribute} = ${show(value)}: ${why}`, {
+      source,
+      node: node.name,
+      opType: node.opType,
+      attribute,
+    }),
+  onnxUnsupportedDtype: (source: string, where: string, dtype: string) =>
+    new OnnxError(`${source}: ${where} has data type ${dtype}, which groupconv does not support`, { source }),
+  onnxInvalid: (source: string, message: string, node?: OnnxNodeRef) =>
+    new OnnxError(`${source}: ${node ? `${describeNode(node)}: ` : ''}${message}`, { source, node: node?.name, opType: node?.opType }),
+  onnxNodeFailed: (node: OnnxNodeRef, inputShapes: (number[] | null)[], cause: unknown) =>
+    new ExecutionError(
+      `${describeNode(node)} failed on inputs of shape ${inputShapes.map((s) => (s ? show(s) : 'none')).join(', ')}: ${reasonOf(cause)}`,
+      { cause },
+    ),
+  onnxClosed: () => new ExecutionError('this OnnxModel was closed; load the model again'),
 };
+
+/** A node as errors name it: its name (exporters name every node) and operator. */
+export interface OnnxNodeRef {
+  name: string;
+  opType: string;
+  domain?: string;
+}
+
+const describeNode = (node: OnnxNodeRef): string => `node '${node.name || '(unnamed)'}' (${node.opType})`;
+
+/**
+ * An ONNX file groupconv cannot load: not ONNX, truncated or corrupted (`offset`
+ * is the byte where decoding stopped), or a node, attribute or data type outside
+ * what groupconv runs (`node`, `opType`, `attribute` say which).
+ */
+export class OnnxError extends ArgumentError {
+  readonly source: string;
+  readonly node?: string;
+  readonly opType?: string;
+  readonly attribute?: string;
+  readonly offset?: number;
+  constructor(message: string, where: { source: string; node?: string; opType?: string; attribute?: string; offset?: number }) {
+    super('model', message);
+    this.name = 'OnnxError';
+    this.source = where.source;
+    this.node = where.node;
+    this.opType = where.opType;
+    this.attribute = where.attribute;
+    this.offset = where.offset;
+  }
+}

@@ -1,0 +1,254 @@
+// Elementwise ops: the broadcasting binary arithmetic, the activations, Clip,
+// Cast and the pass-throughs. Arithmetic is done in double precision and
+// rounded once to float32, which for + - * / is exactly float32 arithmetic.
+import { relu } from '../../ops/relu.js';
+import { fail, type Attributes } from './attrs.js';
+import { binaryOp, broadcastShape, expandTo } from './broadcast.js';
+import type { Kernel } from '../graph.js';
+import { boolValue, expectFloat, expectInts, floatValue, intValue, type DType, type Value } from '../value.js';
+import type { OpFactory } from './index.js';
+
+function arithmetic(f: (x: number, y: number) => number, intF: (x: number, y: number) => number = f): OpFactory {
+  return (a) => {
+    a.done();
+    return ([x, y]) => {
+      if (!x || !y) fail('needs two inputs');
+      if (x.dtype !== y.dtype) fail(`input types differ (${x.dtype} and ${y.dtype})`);
+      if (x.dtype === 'bool') fail('is not defined for bool tensors');
+      return [binaryOp(x, y, x.dtype, x.dtype === 'float32' ? f : intF)];
+    };
+  };
+}
+
+function unary(f: (x: number) => number): (a: Attributes) => Kernel {
+  return () => ([x]) => {
+    const v = expectFloat(x, 'X');
+    const out = new Float32Array(v.data.length);
+    for (let i = 0; i < out.length; i++) out[i] = f(v.data[i]);
+    return [floatValue(v.shape, out)];
+  };
+}
+
+const withDone =
+  (make: (a: Attributes) => Kernel): OpFactory =>
+  (a) => {
+    const k = make(a);
+    a.done();
+    return k;
+  };
+
+/** erf to ~1e-10 or better: its Taylor series below 3.5, the asymptotic series of erfc above (where erfc < 1e-6). */
+export function erf(x: number): number {
+  if (Number.isNaN(x)) return x;
+  const ax = Math.abs(x);
+  let r: number;
+  if (ax < 3.5) {
+    let term = ax;
+    let sum = ax;
+    const x2 = ax * ax;
+    for (let n = 1; n < 100; n++) {
+      term *= -x2 / n;
+      const t = term / (2 * n + 1);
+      sum += t;
+      if (Math.abs(t) < 1e-17 * Math.abs(sum)) break;
+    }
+    r = (2 / Math.sqrt(Math.PI)) * sum;
+  } else {
+    const x2 = ax * ax;
+    const series = 1 - 1 / (2 * x2) + 3 / (4 * x2 * x2) - 15 / (8 * x2 * x2 * x2) + 105 / (16 * x2 ** 4);
+    r = 1 - (Math.exp(-x2) / (ax * Math.sqrt(Math.PI))) * series;
+  }
+  return x < 0 ? -r : r;
+}
+
+export const elementwiseOps: Record<string, OpFactory> = {
+  Add: arithmetic((x, y) => x + y),
+  Sub: arithmetic((x, y) => x - y),
+  Mul: arithmetic((x, y) => x * y),
+  // Integer division truncates (as onnxruntime's C++ does); exporters divide positive shape numbers.
+  Div: arithmetic(
+    (x, y) => x / y,
+    (x, y) => (y === 0 ? fail('integer division by zero') : Math.trunc(x / y)),
+  ),
+  Pow: (a) => {
+    a.done();
+    return ([x, y]) => {
+      const base = expectFloat(x, 'X');
+      if (!y || y.dtype === 'bool') fail('Y must be numeric');
+      // x^2, the exporter's square, as x*x: what PyTorch computes for pow(x, 2).
+      return [binaryOp(base, y, 'float32', (p, q) => (q === 2 ? p * p : Math.pow(p, q)))];
+    };
+  },
+  Equal: (a) => {
+    a.done();
+    return ([x, y]) => {
+      if (!x || !y) fail('needs two inputs');
+      return [binaryOp(x, y, 'bool', (p, q) => (p === q ? 1 : 0))];
+    };
+  },
+  Less: compare((p, q) => p < q),
+  Greater: compare((p, q) => p > q),
+  Not: (a) => {
+    a.done();
+    return ([x]) => {
+      if (!x || x.dtype !== 'bool') fail('Not needs a bool input');
+      return [boolValue(x.shape, Uint8Array.from(x.data, (v) => (v ? 0 : 1)))];
+    };
+  },
+  // Variadic, broadcasting: the running result with each further input.
+  Max: variadic((x, y) => (x > y || Number.isNaN(x) ? x : y)),
+  Min: variadic((x, y) => (x < y || Number.isNaN(x) ? x : y)),
+  Sum: variadic((x, y) => x + y),
+  Mean: (a, opset, node, initializer) => {
+    const sum = variadic((x, y) => x + y)(a, opset, node, initializer);
+    return (inputs) => {
+      const [s] = sum(inputs);
+      const n = inputs.filter((v) => v !== undefined).length;
+      return [binaryOp(s, floatValue([], Float32Array.of(n)), 'float32', (x, y) => x / y)];
+    };
+  },
+  Where: (a) => {
+    a.done();
+    return ([c, x, y]) => {
+      if (!c || c.dtype !== 'bool' || !x || !y) fail('Where needs a bool condition and two values');
+      if (x.dtype !== y.dtype) fail(`X and Y types differ (${x.dtype}, ${y.dtype})`);
+      const shape = broadcastShape(broadcastShape(c.shape, x.shape), y.shape);
+      const [cc, xx, yy] = [expandTo(c, shape), expandTo(x, shape), expandTo(y, shape)];
+      const out = xx.dtype === 'float32' ? new Float32Array(xx.data.length) : xx.dtype === 'int64' ? new Float64Array(xx.data.length) : new Uint8Array(xx.data.length);
+      for (let i = 0; i < out.length; i++) out[i] = cc.data[i] ? xx.data[i] : yy.data[i];
+      return [{ dtype: xx.dtype, shape, data: out } as Value];
+    };
+  },
+  Expand: (a) => {
+    a.done();
+    return ([x, s]) => [expandTo(x ?? fail('input is missing'), expectInts(s, 'shape'))];
+  },
+  PRelu: (a) => {
+    a.done();
+    return ([x, slope]) => [binaryOp(expectFloat(x, 'X'), expectFloat(slope, 'slope'), 'float32', (v, s) => (v < 0 ? v * s : v))];
+  },
+  LeakyRelu: withDone((a) => {
+    const alpha = a.float('alpha', 0.01);
+    return unary((x) => (x < 0 ? alpha * x : x))(a);
+  }),
+  Elu: withDone((a) => {
+    const alpha = a.float('alpha', 1);
+    return unary((x) => (x < 0 ? alpha * Math.expm1(x) : x))(a);
+  }),
+  Softplus: withDone(unary((x) => (x > 30 ? x : Math.log1p(Math.exp(x))))),
+  Neg: withDone(unary((x) => -x)),
+  Abs: withDone(unary(Math.abs)),
+  Exp: withDone(unary(Math.exp)),
+  Log: withDone(unary(Math.log)),
+  Tanh: withDone(unary(Math.tanh)),
+  Reciprocal: withDone(unary((x) => 1 / x)),
+  Floor: withDone(unary(Math.floor)),
+  Ceil: withDone(unary(Math.ceil)),
+  Sqrt: withDone(unary(Math.sqrt)),
+  Erf: withDone(unary(erf)),
+  Sigmoid: withDone(unary((x) => 1 / (1 + Math.exp(-x)))),
+  Relu: (a) => {
+    a.done();
+    return ([x]) => {
+      const r = relu(expectFloat(x, 'X'));
+      return [floatValue(r.shape, r.data)];
+    };
+  },
+  HardSigmoid: withDone((a) => {
+    const alpha = a.float('alpha', 0.2);
+    const beta = a.float('beta', 0.5);
+    return unary((x) => Math.max(0, Math.min(1, alpha * x + beta)))(a);
+  }),
+  // PyTorch's hardswish: x * relu6(x + 3) / 6.
+  HardSwish: withDone(unary((x) => (x * Math.min(Math.max(x + 3, 0), 6)) / 6)),
+  Clip: (a, opset) => {
+    // Before opset 11 the bounds are attributes; from 11 on, optional inputs.
+    const minAttr = opset < 11 ? a.float('min', -Infinity) : -Infinity;
+    const maxAttr = opset < 11 ? a.float('max', Infinity) : Infinity;
+    a.done();
+    return ([x, lo, hi]) => {
+      const v = expectFloat(x, 'input');
+      const min = lo ? scalarOf(lo, 'min') : minAttr;
+      const max = hi ? scalarOf(hi, 'max') : maxAttr;
+      const out = new Float32Array(v.data.length);
+      for (let i = 0; i < out.length; i++) {
+        const t = v.data[i];
+        out[i] = t < min ? min : t > max ? max : t; // NaN passes through
+      }
+      return [floatValue(v.shape, out)];
+    };
+  },
+  Identity: (a) => {
+    a.done();
+    return ([x]) => [x ?? fail('input is missing')];
+  },
+  Dropout: (a, opset, node) => {
+    // Inference: the identity. (ratio / training_mode inputs from opset 12; seed may be set.)
+    a.ignore('ratio', 'seed');
+    if (opset < 7) a.ignore('is_test');
+    a.done();
+    return ([input, , training]) => {
+      if (training && training.data[0]) fail('training_mode = true is not supported (inference only)');
+      const x = input ?? fail('input is missing');
+      const out: Value[] = [x];
+      // The optional mask output: all kept.
+      if (node.outputs.length > 1 && node.outputs[1] !== '') out.push(boolValue(x.shape, new Uint8Array(x.data.length).fill(1)));
+      return out;
+    };
+  },
+  Cast: (a) => {
+    const to = a.int('to');
+    const target = castTarget(to);
+    a.require(target !== null, 'to', to, 'groupconv casts only to FLOAT, DOUBLE (as float32), the integer types and BOOL');
+    a.done();
+    return ([x]) => [cast(x ?? fail('input is missing'), target!)];
+  },
+};
+
+function compare(f: (x: number, y: number) => boolean): OpFactory {
+  return (a) => {
+    a.done();
+    return ([x, y]) => {
+      if (!x || !y) fail('needs two inputs');
+      return [binaryOp(x, y, 'bool', (p, q) => (f(p, q) ? 1 : 0))];
+    };
+  };
+}
+
+function variadic(f: (x: number, y: number) => number): OpFactory {
+  return (a) => {
+    a.done();
+    return (inputs) => {
+      const values = inputs.filter((v): v is Value => v !== undefined);
+      if (values.length === 0) fail('needs at least one input');
+      let acc = values[0];
+      for (const v of values.slice(1)) {
+        if (v.dtype !== acc.dtype) fail(`input types differ (${acc.dtype}, ${v.dtype})`);
+        acc = binaryOp(acc, v, acc.dtype, f);
+      }
+      return [acc];
+    };
+  };
+}
+
+function scalarOf(v: Value, what: string): number {
+  if (v.data.length !== 1) fail(`${what} must be a scalar, got shape [${v.shape}]`);
+  return v.data[0];
+}
+
+/** ONNX data types a Cast may go to, by the Value they become. */
+function castTarget(to: number | undefined): DType | null {
+  if (to === undefined) return null;
+  // FLOAT16/BFLOAT16 would need rounding to their precision; only the exact ones are accepted.
+  if (to === 1 || to === 11) return 'float32';
+  if ([2, 3, 4, 5, 6, 7, 12, 13].includes(to)) return 'int64';
+  if (to === 9) return 'bool';
+  return null;
+}
+
+function cast(x: Value, to: DType): Value {
+  if (x.dtype === to) return x;
+  if (to === 'float32') return floatValue(x.shape, Float32Array.from(x.data as ArrayLike<number>));
+  if (to === 'int64') return intValue(x.shape, Array.from(x.data as ArrayLike<number>, (v) => Math.trunc(v)));
+  return boolValue(x.shape, Uint8Array.from(x.data as ArrayLike<number>, (v) => (v !== 0 ? 1 : 0)));
+}

@@ -1,0 +1,207 @@
+// MaxPool, AveragePool (1-, 2- and 3-D windows: PyTorch's LRN export pools a
+// 5-D tensor) and GlobalAveragePool. The project's maxPool2d and
+// adaptiveAvgPool2d run the cases they fit exactly; the rest goes through one
+// window loop over three spatial dimensions (fewer are padded with size-1 ones).
+import { adaptiveAvgPool2d, maxPool2d } from '../../ops/pooling.js';
+import { fail, type Attributes } from './attrs.js';
+import { resolvePads, windowAttributes } from './conv.js';
+import { expectFloat, floatArray, floatValue, MAX_ELEMENTS, sizeOf, type FloatValue } from '../value.js';
+import type { OpFactory } from './index.js';
+
+interface Window {
+  kernel: number[];
+  strides: number[];
+  dilations: number[];
+  begin: number[];
+  end: number[];
+  out: number[];
+}
+
+/**
+ * Output size of a pooling window, as PyTorch (and onnxruntime) compute it: in
+ * ceil mode the last window must start inside the input or its leading padding.
+ */
+export function pooledSize(size: number, k: number, s: number, padBegin: number, padEnd: number, d: number, ceil: boolean): number {
+  const span = size + padBegin + padEnd - d * (k - 1) - 1;
+  if (span < 0) fail(`input size ${size} is smaller than the window (${k}, dilation ${d})`);
+  let out = (ceil ? Math.ceil(span / s) : Math.floor(span / s)) + 1;
+  if (ceil && (out - 1) * s >= size + padBegin) out--;
+  return out;
+}
+
+function resolveWindow(x: FloatValue, w: ReturnType<typeof windowAttributes>, ceil: boolean): Window {
+  const spatial = x.shape.slice(2);
+  const kernel = w.kernelShape!;
+  if (spatial.length !== kernel.length) fail(`input [${x.shape}] does not have ${kernel.length} spatial dimensions`);
+  const strides = w.strides ?? kernel.map(() => 1);
+  const dilations = w.dilations ?? kernel.map(() => 1);
+  const [begin, end] = resolvePads(w.autoPad, w.pads, spatial, kernel, strides, dilations);
+  const out = spatial.map((size, i) =>
+    w.autoPad.startsWith('SAME') ? Math.ceil(size / strides[i]) : pooledSize(size, kernel[i], strides[i], begin[i], end[i], dilations[i], ceil),
+  );
+  // Checked before maxPool2d or pool() allocate: pads can make the output far larger than the input.
+  if (x.shape[0] * x.shape[1] * sizeOf(out) > MAX_ELEMENTS) fail(`pooling [${x.shape}] gives an output of [${out}] per channel, larger than groupconv allows`);
+  return { kernel, strides, dilations, begin, end, out };
+}
+
+/** Pads a window's description to three spatial dimensions (leading size-1 dimensions). */
+function to3d(x: FloatValue, w: Window) {
+  const lead = 3 - w.kernel.length;
+  const pad = <T>(values: T[], fill: T) => [...new Array<T>(lead).fill(fill), ...values];
+  return {
+    size: pad(x.shape.slice(2), 1),
+    k: pad(w.kernel, 1),
+    s: pad(w.strides, 1),
+    d: pad(w.dilations, 1),
+    b: pad(w.begin, 0),
+    e: pad(w.end, 0),
+    o: pad(w.out, 1),
+  };
+}
+
+function pool(x: FloatValue, w: Window, kind: 'max' | 'avg', countIncludePad: boolean): FloatValue {
+  const { size, k, s, d, b, e, o } = to3d(x, w);
+  const planes = x.shape[0] * x.shape[1];
+  const inPlane = sizeOf(size);
+  const outPlane = sizeOf(o);
+  const out = floatArray(planes * outPlane);
+  const src = x.data;
+  let at = 0;
+  for (let p = 0; p < planes; p++) {
+    const base = p * inPlane;
+    for (let oz = 0; oz < o[0]; oz++) {
+      for (let oy = 0; oy < o[1]; oy++) {
+        for (let ox = 0; ox < o[2]; ox++) {
+          const z0 = oz * s[0] - b[0];
+          const y0 = oy * s[1] - b[1];
+          const x0 = ox * s[2] - b[2];
+          if (kind === 'max') {
+            let best = -Infinity;
+            for (let kz = 0; kz < k[0]; kz++) {
+              const iz = z0 + kz * d[0];
+              if (iz < 0 || iz >= size[0]) continue;
+              for (let ky = 0; ky < k[1]; ky++) {
+                const iy = y0 + ky * d[1];
+                if (iy < 0 || iy >= size[1]) continue;
+                const row = base + (iz * size[1] + iy) * size[2];
+                for (let kx = 0; kx < k[2]; kx++) {
+                  const ix = x0 + kx * d[2];
+                  if (ix < 0 || ix >= size[2]) continue;
+                  const v = src[row + ix];
+                  if (v > best || Number.isNaN(v)) best = v;
+                }
+              }
+            }
+            out[at++] = best;
+          } else {
+            // PyTorch's divisor: the window clipped to the padded input (count_include_pad),
+            // or to the input itself; windows reaching past the padding (ceil mode) are clipped too.
+            const z1 = Math.min(z0 + k[0], size[0] + e[0]);
+            const y1 = Math.min(y0 + k[1], size[1] + e[1]);
+            const x1 = Math.min(x0 + k[2], size[2] + e[2]);
+            const padded = (z1 - z0) * (y1 - y0) * (x1 - x0);
+            const za = Math.max(z0, 0);
+            const ya = Math.max(y0, 0);
+            const xa = Math.max(x0, 0);
+            const zb = Math.min(z1, size[0]);
+            const yb = Math.min(y1, size[1]);
+            const xb = Math.min(x1, size[2]);
+            let sum = 0;
+            for (let iz = za; iz < zb; iz++) {
+              for (let iy = ya; iy < yb; iy++) {
+                const row = base + (iz * size[1] + iy) * size[2];
+                for (let ix = xa; ix < xb; ix++) sum += src[row + ix];
+              }
+            }
+            const count = countIncludePad ? padded : (zb - za) * (yb - ya) * (xb - xa);
+            out[at++] = count > 0 ? sum / count : NaN;
+          }
+        }
+      }
+    }
+  }
+  return floatValue([x.shape[0], x.shape[1], ...w.out], out);
+}
+
+function poolAttributes(a: Attributes, dilations: boolean) {
+  const w = windowAttributes(a, [1, 2, 3], dilations);
+  a.require(w.kernelShape !== undefined, 'kernel_shape', undefined, 'pooling needs kernel_shape');
+  const ceil = a.int('ceil_mode', 0);
+  a.require(ceil === 0 || ceil === 1, 'ceil_mode', ceil, 'must be 0 or 1');
+  return { w, ceil: ceil === 1 };
+}
+
+export const poolOps: Record<string, OpFactory> = {
+  MaxPool: (a, _opset, node) => {
+    const { w, ceil } = poolAttributes(a, true);
+    const order = a.int('storage_order', 0);
+    a.require(order === 0, 'storage_order', order, 'only row-major (0) is supported');
+    a.done();
+    if (node.outputs.length > 1 && node.outputs[1] !== '') throw a.unsupported('Indices', node.outputs[1], "MaxPool's Indices output is not supported");
+    return ([input]) => {
+      const x = expectFloat(input, 'X');
+      const win = resolveWindow(x, w, ceil);
+      const [k, s, d, p] = [win.kernel, win.strides, win.dilations, win.begin];
+      // maxPool2d is PyTorch's max_pool2d: symmetric padding of at most half the window.
+      const fits =
+        k.length === 2 && x.shape.length === 4 && p[0] === win.end[0] && p[1] === win.end[1] && p[0] <= k[0] / 2 && p[1] <= k[1] / 2 && !w.autoPad.startsWith('SAME');
+      if (fits) {
+        const r = maxPool2d(x, { kernelSize: [k[0], k[1]], stride: [s[0], s[1]], padding: [p[0], p[1]], dilation: [d[0], d[1]], ceilMode: ceil });
+        return [floatValue(r.shape, r.data)];
+      }
+      return [pool(x, win, 'max', false)];
+    };
+  },
+  AveragePool: (a, opset) => {
+    // dilations arrived in opset 19; before that they are not an AveragePool attribute.
+    const { w, ceil } = poolAttributes(a, opset >= 19);
+    const includePad = a.int('count_include_pad', 0);
+    a.require(includePad === 0 || includePad === 1, 'count_include_pad', includePad, 'must be 0 or 1');
+    a.done();
+    return ([input]) => {
+      const x = expectFloat(input, 'X');
+      const win = resolveWindow(x, w, ceil);
+      if (win.dilations.some((v) => v !== 1)) fail('dilated average pooling is not supported');
+      return [pool(x, win, 'avg', includePad === 1)];
+    };
+  },
+  GlobalMaxPool: (a) => {
+    a.done();
+    return ([input]) => {
+      const x = expectFloat(input, 'X');
+      if (x.shape.length < 3) fail(`input [${x.shape}] has no spatial dimensions`);
+      const plane = sizeOf(x.shape.slice(2));
+      const planes = x.shape[0] * x.shape[1];
+      const out = new Float32Array(planes);
+      for (let p = 0; p < planes; p++) {
+        let best = -Infinity;
+        for (let i = 0; i < plane; i++) {
+          const v = x.data[p * plane + i];
+          if (v > best || Number.isNaN(v)) best = v;
+        }
+        out[p] = best;
+      }
+      return [floatValue([x.shape[0], x.shape[1], ...x.shape.slice(2).map(() => 1)], out)];
+    };
+  },
+  GlobalAveragePool: (a) => {
+    a.done();
+    return ([input]) => {
+      const x = expectFloat(input, 'X');
+      if (x.shape.length < 3) fail(`input [${x.shape}] has no spatial dimensions`);
+      if (x.shape.length === 4) {
+        const r = adaptiveAvgPool2d(x, 1);
+        return [floatValue(r.shape, r.data)];
+      }
+      const plane = sizeOf(x.shape.slice(2));
+      const planes = x.shape[0] * x.shape[1];
+      const out = new Float32Array(planes);
+      for (let p = 0; p < planes; p++) {
+        let sum = 0;
+        for (let i = 0; i < plane; i++) sum += x.data[p * plane + i];
+        out[p] = sum / plane;
+      }
+      return [floatValue([x.shape[0], x.shape[1], ...x.shape.slice(2).map(() => 1)], out)];
+    };
+  },
+};
