@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ArgumentError, loadOnnx, OnnxError } from '../src/index.js';
-import { decodeFixture, encodeModel, fixtureBytes, FIXTURES } from './onnx-support.js';
+import { decodeFixture, encodeModel, fixtureBytes, FIXTURES } from './support/onnx.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'groupconv-onnx-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ArgumentError, ExecutionError, loadOnnx, loadSafetensors, type Tensor } from '../src/index.js';
 import { erf } from '../src/onnx/ops/elementwise.js';
-import { attr, CASES, expectClose, FIXTURES, floatTensor, intTensor, makeModel, valueInfo } from './onnx-support.js';
+import { attr, CASES, expectClose, FIXTURES, floatTensor, intTensor, makeModel, valueInfo } from './support/onnx.js';
 
 const io = (file: string) => loadSafetensors(join(FIXTURES, file));
 

@@ -4,7 +4,7 @@
 // the smallest models that still load after a flip are run once as well.
 import { describe, expect, it } from 'vitest';
 import { ArgumentError, ExecutionError, loadOnnx, OnnxError, OnnxModel } from '../src/index.js';
-import { fixtureBytes, seeded } from './onnx-support.js';
+import { fixtureBytes, seeded } from './support/onnx.js';
 
 type Outcome = 'loaded' | 'error';
 

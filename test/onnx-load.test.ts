@@ -8,7 +8,7 @@ import { loadOnnx, loadSafetensors, OnnxError, OnnxModel } from '../src/index.js
 import { allNodes } from '../src/onnx/graph.js';
 import { SUPPORTED_OPERATORS } from '../src/onnx/index.js';
 import { ONNX_PROTO } from '../src/onnx/schema/onnx-schema.js';
-import { CASES, FIXTURES, fixtureBytes } from './onnx-support.js';
+import { CASES, FIXTURES, fixtureBytes } from './support/onnx.js';
 
 describe('loadOnnx on the torchvision-block fixtures', () => {
   it('has the fixtures the brief asks for', () => {

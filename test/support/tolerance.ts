@@ -55,7 +55,8 @@ export function expectTensorClose(actual: Tensor, expected: Tensor, tolerance: T
   expectClose(actual.data, expected.data, tolerance, what);
 }
 
-const maxAbs = (t: Tensor) => t.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+/** The largest |value|. */
+export const maxAbs = (values: Float32Array): number => values.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 
 /**
  * The golden README's rule for a convolution's output (test/golden/README.md):
@@ -64,7 +65,7 @@ const maxAbs = (t: Tensor) => t.data.reduce((m, v) => Math.max(m, Math.abs(v)), 
  */
 export function goldenTolerance(input: Tensor, weight: Tensor): Tolerance {
   const [, cinG, kh, kw] = weight.shape;
-  return { atol: 1e-5 * Math.sqrt(cinG * kh * kw) * maxAbs(weight) * maxAbs(input), rtol: 1e-5 };
+  return { atol: 1e-5 * Math.sqrt(cinG * kh * kw) * maxAbs(weight.data) * maxAbs(input.data), rtol: 1e-5 };
 }
 
 /** The zoo's absolute tolerance as a fraction of the output's largest expected magnitude. */
@@ -76,6 +77,14 @@ export const ZOO_ATOL_FRACTION = 1e-5;
  */
 export function zooTolerance(maxAbsExpected: number): Tolerance {
   return { atol: ZOO_ATOL_FRACTION * maxAbsExpected, rtol: 1e-5 };
+}
+
+/**
+ * The ONNX issue's rule for an imported model's output against PyTorch's float32
+ * run: |got - expected| <= 1e-4 * max|expected| + 1e-4 * |expected|.
+ */
+export function onnxTolerance(maxAbsExpected: number): Tolerance {
+  return { atol: 1e-4 * maxAbsExpected, rtol: 1e-4 };
 }
 
 /**

@@ -4,10 +4,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
-import { ONNX_PROTO } from '../src/onnx/schema/onnx-schema.js';
-import type { Tensor } from '../src/tensor/tensor.js';
+import { ONNX_PROTO } from '../../src/onnx/schema/onnx-schema.js';
+import type { Tensor } from '../../src/tensor/tensor.js';
+import { expectTensorClose, maxAbs, onnxTolerance } from './tolerance.js';
 
-export const FIXTURES = join(import.meta.dirname, 'fixtures', 'onnx');
+export const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'onnx');
 
 export interface OnnxCase {
   id: string;
@@ -26,17 +27,9 @@ export const CASES: OnnxCase[] = JSON.parse(readFileSync(join(FIXTURES, 'cases.j
 
 export const fixtureBytes = (file: string): Uint8Array => new Uint8Array(readFileSync(join(FIXTURES, file)));
 
-/** The tolerance the brief sets: |got - expected| <= 1e-4 * max|expected| + 1e-4 * |expected|, elementwise. */
-export function expectClose(got: Tensor, expected: Tensor, scale = 1e-4): void {
-  if (got.shape.join() !== expected.shape.join()) throw new Error(`shape [${got.shape}] != expected [${expected.shape}]`);
-  let max = 0;
-  for (const v of expected.data) max = Math.max(max, Math.abs(v));
-  for (let i = 0; i < expected.data.length; i++) {
-    const err = Math.abs(got.data[i] - expected.data[i]);
-    if (!(err <= scale * max + scale * Math.abs(expected.data[i]))) {
-      throw new Error(`element ${i}: got ${got.data[i]}, expected ${expected.data[i]} (max |expected| ${max})`);
-    }
-  }
+/** A model's output against PyTorch's, under the ONNX issue's rule (tolerance.ts, onnxTolerance). */
+export function expectClose(got: Tensor, expected: Tensor): void {
+  expectTensorClose(got, expected, onnxTolerance(maxAbs(expected.data)));
 }
 
 const root = protobuf.parse(ONNX_PROTO, { keepCase: true }).root;
