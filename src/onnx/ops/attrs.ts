@@ -3,9 +3,12 @@
 // op did not read, so an attribute groupconv does not implement (a newer opset's,
 // a training option) is an error naming it instead of being silently ignored.
 import { ExecutionError, errors } from '../../errors.js';
-import type { AttributeValue, OnnxGraph, OnnxNode } from '../graph.js';
+import type { AttributeValue, Kernel, OnnxGraph, OnnxNode } from '../graph.js';
 import type { LoadContext } from '../tensor-proto.js';
 import type { Value } from '../value.js';
+
+/** Prepares one op type's kernel from a node: reads and checks its attributes once, at load. */
+export type OpFactory = (a: Attributes, opset: number, node: OnnxNode, initializer: (name: string) => Value | undefined) => Kernel;
 
 export class Attributes {
   private readonly read = new Set<string>();
