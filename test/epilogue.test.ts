@@ -121,6 +121,21 @@ describe.each(['fma', 'simd'] as const)('fused = unfused, bit for bit, %s build'
   });
 });
 
+describe('-0 through the kernels: relu and clip 0..6 keep it, as their reference ops do', () => {
+  // Zero weights over negative inputs from a -0 bias: every tap inside the input adds 0 * -1 = -0, so the
+  // convolution is -0 wherever no tap reads padding (+0). (Winograd's transforms subtract inputs: +0 there.)
+  it.each(CASES.map((c) => [c[0], c] as const))('%s', (_name, [, xShape, wShape, options, microkernel]) => {
+    const x: Tensor = { shape: xShape, data: new Float32Array(xShape.reduce((p, d) => p * d, 1)).fill(-1) };
+    const w: Tensor = { shape: wShape, data: new Float32Array(wShape.reduce((p, d) => p * d, 1)) };
+    const b: Tensor = { shape: [wShape[0]], data: new Float32Array(wShape[0]).fill(-0) };
+    for (const act of ['relu', { kind: 'clip', min: 0, max: 6 }] as ActivationOption[]) {
+      const fused = fusedSliced(x, w, b, options, act, null).output.data;
+      if (microkernel !== 'winograd') expect(fused.some((v) => Object.is(v, -0)), nameOf(act)).toBe(true);
+      expect(firstDifference(fused, unfused(x, w, b, options, act, null).data), nameOf(act)).toBe(-1);
+    }
+  });
+});
+
 describe('the JavaScript fallback applies the same epilogue', () => {
   it.each(CASES.slice(0, 6).map((c) => [c[0], c] as const))('%s', (_name, [, xShape, wShape, options]) => {
     const previous = configureKernels({ forceJs: true });
@@ -150,8 +165,8 @@ describe('the activations, on values worked out by hand', () => {
     expect(bitsOf(activationOp(x, 'relu'))).toEqual(bitsOf(relu(x)));
   });
 
-  it('clip (ReLU6 is clip 0..6): min(max(x, min), max), NaN passes through', () => {
-    expect(Array.from(clip(x, 0, 6).data)).toEqual([0, 0, 0, 0, 0, 0.25, 2.5, 3, 6, 6, Number.NaN, 0, 6]);
+  it('clip (ReLU6 is clip 0..6): std::min(std::max(x, min), max), NaN passes through, -0 stays -0', () => {
+    expect(Array.from(clip(x, 0, 6).data)).toEqual([0, 0, 0, -0, 0, 0.25, 2.5, 3, 6, 6, Number.NaN, 0, 6]);
     expect(Array.from(clip(x, -2, 1).data)).toEqual([-2, -2, -1.5, -0, 0, 0.25, 1, 1, 1, 1, Number.NaN, -2, 1]);
     // Bounds are float32: 0.1 becomes 0.100000001490116...
     expect(clip(tensor([0], [1]), 0.1, 0.2).data[0]).toBe(Math.fround(0.1));

@@ -7,9 +7,10 @@
 // Bits: the convolution's float32 output, then `+ residual` rounded to
 // float32, then the activation in float32, each step correctly rounded:
 //   relu       negatives become +0; -0 and NaN keep their bits (torch.relu)
-//   clip       Math.min(Math.max(x, min), max): NaN passes through as NaN,
-//              -0 < +0 as IEEE min / max order them; min and max are rounded
-//              to float32 when the activation is checked
+//   clip       y = x < min ? min : x, then max < y ? max : y: PyTorch's scalar
+//              clamp (std::min(std::max(x, lo), hi)), so NaN passes through and
+//              -0 stays -0 at min = 0; min and max are rounded to float32 when
+//              the activation is checked
 //   hardswish  x * min(max(x + 3, 0), 6) / 6, PyTorch's order of operations
 // Sigmoid is not fused: WebAssembly has no exp, and a polynomial shared by the
 // kernel and the reference is not cheap enough for "where cheap".
@@ -68,14 +69,15 @@ function reluBits(bits: number): number {
   return bits === -0x80000000 || (bits & 0x7fffffff) > 0x7f800000 ? bits : bits & ~(bits >> 31);
 }
 
-/** clip of a float32 value: min(max(x, lo), hi), NaN passes through. */
+/** clip of a float32 value as std::min(std::max(x, lo), hi): NaN passes through, -0 stays -0 at lo = 0. */
 export function clipValue(x: number, lo: number, hi: number): number {
-  return Math.min(Math.max(x, lo), hi);
+  const y = x < lo ? lo : x;
+  return hi < y ? hi : y;
 }
 
 /** PyTorch's hardswish of a float32 value, each operation rounded to float32: x * min(max(x + 3, 0), 6) / 6. */
 export function hardswishValue(x: number): number {
-  const gate = Math.min(Math.max(Math.fround(x + 3), 0), 6);
+  const gate = clipValue(Math.fround(x + 3), 0, 6);
   return Math.fround(Math.fround(x * gate) / 6);
 }
 

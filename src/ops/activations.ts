@@ -4,7 +4,7 @@
 import { applyEpilogue, checkActivation, type ActivationOption } from '../kernels/epilogue.js';
 import { checkTensor, outputArray, type Tensor } from '../tensor/tensor.js';
 
-/** torch.clamp(x, min, max): min(max(x, min), max) per element, NaN passes through; min and max are rounded to float32. */
+/** torch.clamp(x, min, max) per element, as std::min(std::max(x, min), max): NaN passes through, -0 stays -0 at min = 0; min and max are rounded to float32. */
 export function clip(x: Tensor, min: number, max: number, into?: Float32Array): Tensor {
   return activation(x, { kind: 'clip', min, max }, into);
 }

@@ -8,8 +8,12 @@
 // the convolution's float32 result, then `+ residual` as one float32 add, then
 // the activation as float32 operations in the same order:
 //   relu       x < 0 ? +0 : x (so -0 and NaN keep their bits, as torch.relu)
-//   clip       min(max(x, lo), hi) (IEEE min / max: NaN propagates, -0 < +0)
-//   hardswish  x * min(max(x + 3, 0), 6) / 6 (PyTorch's order of operations)
+//   clip       y = x < lo ? lo : x, then hi < y ? hi : y (PyTorch's scalar clamp,
+//              std::min(std::max(x, lo), hi): NaN passes through, -0 stays -0
+//              at lo = 0); f32x4.pmax / pmin are exactly these, one instruction
+//              each on x64, where f32x4.max / min take several for IEEE's rules
+//   hardswish  x * min(max(x + 3, 0), 6) / 6 (PyTorch's order of operations),
+//              min and max as clip's (x + 3 is never -0, and NaN stays NaN)
 // Each is correctly rounded in WebAssembly as in JavaScript's Math.fround
 // steps, so the fused and unfused results are the same bits.
 
@@ -18,10 +22,11 @@ import { EPILOGUE_CLIP, EPILOGUE_HARDSWISH, EPILOGUE_NONE, EPILOGUE_RELU } from 
 /** The activation `kind` of four values (lo, hi: clip's bounds, splatted). */
 @inline function activate(v: v128, kind: i32, lo: v128, hi: v128): v128 {
   if (kind == EPILOGUE_RELU) return v128.andnot(v, f32x4.lt(v, f32x4.splat(0)));
-  if (kind == EPILOGUE_CLIP) return f32x4.min(f32x4.max(v, lo), hi);
+  // pmax(a, b) = a < b ? b : a; pmin(a, b) = b < a ? b : a.
+  if (kind == EPILOGUE_CLIP) return f32x4.pmin(f32x4.pmax(v, lo), hi);
   if (kind == EPILOGUE_HARDSWISH) {
     const six = f32x4.splat(6);
-    const gate = f32x4.min(f32x4.max(f32x4.add(v, f32x4.splat(3)), f32x4.splat(0)), six);
+    const gate = f32x4.pmin(f32x4.pmax(f32x4.add(v, f32x4.splat(3)), f32x4.splat(0)), six);
     return f32x4.div(f32x4.mul(v, gate), six);
   }
   return v;
