@@ -196,6 +196,18 @@ export const errors = {
       { cause },
     ),
   onnxClosed: () => new ExecutionError('this OnnxModel was closed; load the model again'),
+  // The fused convolution epilogue (src/kernels/epilogue.ts, src/ops/conv-bias-activation.ts,
+  // src/ops/fold-batchnorm.ts, the engine's activation and residual options).
+  /** An activation that is not one the epilogue fuses (sigmoid is not: WebAssembly has no exp). */
+  unknownActivation: (name: string, value: unknown, known: readonly string[]) =>
+    new ArgumentError(name, `unknown activation ${show(value)} (the fused ones: ${known.map(show).join(', ')}; sigmoid is not fused: apply it after the convolution)`),
+  clipBounds: (name: string, min: unknown, max: unknown) =>
+    new ArgumentError(name, `clip needs numbers min <= max (NaN is neither), got min ${show(min)} and max ${show(max)}`),
+  residualShape: (name: string, outputShape: number[], residualShape: number[]) =>
+    new ArgumentError(name, `the residual must have the output's shape ${show(outputShape)}, got ${show(residualShape)}`),
+  batchNormLength: (name: string, expected: number, shape: number[]) =>
+    new ArgumentError(name, `expected a 1-D tensor of ${expected} values (one per output channel of the convolution), got shape ${show(shape)}`),
+  batchNormEps: (eps: unknown) => new ArgumentError('eps', `must be a non-negative finite number, got ${show(eps)}`),
 };
 
 /** A node as errors name it: its name (exporters name every node) and operator. */

@@ -32,6 +32,8 @@ interface CallTensors {
   weight: Tensor;
   bias: Tensor | null;
   output: Tensor;
+  /** Added before the activation, in the kernels' epilogue. */
+  residual: Tensor | null;
 }
 
 /** The message for runner number `runner` of a call whose task table (of `tasks` tasks) is at byte `table`. */
@@ -44,6 +46,7 @@ export function runnerMessage(plan: PlanEntry, tensors: CallTensors, scratch: Fl
     weight: refOf(tensors.weight.data),
     bias: tensors.bias ? refOf(tensors.bias.data) : null,
     output: refOf(tensors.output.data),
+    residual: tensors.residual ? refOf(tensors.residual.data) : null,
     scratch: refOf(scratch),
     table,
     tasks,

@@ -74,6 +74,8 @@ const F = {
   // Written back by the worker:
   threadId: 17,
   ran: 18,
+  residualOffset: 19, // -1: no residual
+  residualLength: 20,
 } as const;
 
 /** One engine's slots (one per worker), over a SharedArrayBuffer of its own. */
@@ -116,6 +118,8 @@ export class Doorbells {
     f[F.biasLength] = message.bias ? message.bias.length : 0;
     f[F.outputOffset] = message.output.byteOffset;
     f[F.outputLength] = message.output.length;
+    f[F.residualOffset] = message.residual ? message.residual.byteOffset : -1;
+    f[F.residualLength] = message.residual ? message.residual.length : 0;
     f[F.scratchOffset] = message.scratch.byteOffset;
     f[F.scratchLength] = message.scratch.length;
     f[F.table] = message.table;
@@ -135,6 +139,7 @@ export class Doorbells {
       weight: { byteOffset: f[F.weightOffset], length: f[F.weightLength] },
       bias: f[F.biasOffset] < 0 ? null : { byteOffset: f[F.biasOffset], length: f[F.biasLength] },
       output: { byteOffset: f[F.outputOffset], length: f[F.outputLength] },
+      residual: f[F.residualOffset] < 0 ? null : { byteOffset: f[F.residualOffset], length: f[F.residualLength] },
       scratch: { byteOffset: f[F.scratchOffset], length: f[F.scratchLength] },
       table: f[F.table],
       tasks: f[F.tasks],

@@ -7,7 +7,7 @@
 // This file is the public API and one call's lifecycle (check, allocate, send
 // the runners, collect, free); handing runners to worker threads is the
 // dispatcher's job (dispatcher.ts), and the option checks are in options.ts.
-import { outputShapeOf, resolveConv2d, resolveShapes, type Conv2dOptions } from '../conv/geometry.js';
+import { outputShapeOf, resolveConv2d, resolveShapes } from '../conv/geometry.js';
 import { errors } from '../errors.js';
 import type { ConvRunner } from '../layers/conv-runner.js';
 import { sharedArena } from '../memory/arena.js';
@@ -16,13 +16,17 @@ import { checkTensor, dispose, numel, toShared, type Tensor } from '../tensor/te
 import { Call, describeRunnerFailure, runnerMessage } from './call.js';
 import { Dispatcher } from './dispatcher.js';
 import { EngineLayer, type LayerExecutor, type PlanEntry } from './layer.js';
-import { checkEngineOptions, checkIsObject, checkOut, checkRunOptions, type EngineConv2dOptions, type EngineRunOptions, type GroupedConvEngineOptions } from './options.js';
+import {
+  checkEngineOptions, checkIsObject, checkOut, checkRunOptions,
+  type EngineConv2dOptions, type EngineLayerOptions, type EngineRunOptions, type GroupedConvEngineOptions,
+} from './options.js';
+import { checkResidual } from '../kernels/epilogue.js';
 import { buildProfile, type ProfiledResult, type TaskTiming } from './profile.js';
 import { absoluteNow, TaskTable, type RunnerReport, type WorkerMessage } from './protocol.js';
 import { defaultWorkerFile, workerFileOf } from './worker-file.js';
 
 // The engine's public types, with the class that takes and returns them.
-export type { EngineConv2dOptions, EngineRunOptions, GroupedConvEngineOptions } from './options.js';
+export type { EngineConv2dOptions, EngineLayerOptions, EngineRunOptions, GroupedConvEngineOptions } from './options.js';
 export type { ProfiledResult } from './profile.js';
 
 export class GroupedConvEngine implements ConvRunner, LayerExecutor {
@@ -51,8 +55,10 @@ export class GroupedConvEngine implements ConvRunner, LayerExecutor {
   /**
    * Places `weight` and `bias` in shared memory once, so every `run(input)`
    * sends workers only the input: the GPU holding its half of the model.
+   * `options.activation` is fused into the kernels (applied as each output is
+   * stored, after the run's `residual`): y = act(conv + bias [+ residual]).
    */
-  layer(weight: Tensor, bias: Tensor | null | undefined, options: Conv2dOptions = {}): EngineLayer {
+  layer(weight: Tensor, bias: Tensor | null | undefined, options: EngineLayerOptions = {}): EngineLayer {
     if (this.closed) throw errors.engineClosed();
     return new EngineLayer(this, weight, bias ?? null, options);
   }
@@ -62,11 +68,11 @@ export class GroupedConvEngine implements ConvRunner, LayerExecutor {
   conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, options?: EngineConv2dOptions): Promise<Tensor>;
   async conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, options: EngineConv2dOptions = {}): Promise<Tensor | ProfiledResult> {
     checkIsObject(options);
-    const { profile, out, signal, policy, ...convOptions } = options;
+    const { profile, out, signal, policy, residual, ...convOptions } = options;
     resolveConv2d(input, weight, bias, convOptions); // conv2d's own checks, in its order, before anything else
     const layer = this.layer(weight, bias, convOptions);
     try {
-      return await layer.run(input, { profile, out, signal, policy });
+      return await layer.run(input, { profile, out, signal, policy, residual });
     } finally {
       layer.close();
     }
@@ -119,7 +125,8 @@ export class GroupedConvEngine implements ConvRunner, LayerExecutor {
     const resolved = resolveShapes(x.shape, layer.weight.shape, layer.bias?.shape ?? null, layer.options);
     const g = resolved.geometry;
     const shape = outputShapeOf(resolved);
-    if (options.out !== undefined) checkOut(options.out, shape, [x, layer.weight, layer.bias]);
+    const residual = options.residual === undefined || options.residual === null ? null : checkResidual(options.residual, shape);
+    if (options.out !== undefined) checkOut(options.out, shape, [x, layer.weight, layer.bias, residual]);
     const policy = options.policy ?? this.policy;
     const signal = options.signal;
     if (signal?.aborted) throw errors.aborted(signal.reason);
@@ -139,6 +146,8 @@ export class GroupedConvEngine implements ConvRunner, LayerExecutor {
       const { tasks, scratchFloats } = layer.partition(plan, g, policy, this.workers);
       const shared = toShared(x);
       if (shared !== x) owned.push(shared.data);
+      const sharedResidual = residual ? toShared(residual) : null;
+      if (sharedResidual && sharedResidual !== residual) owned.push(sharedResidual.data);
       // Not zero-filled: the tasks cover the output and each writes its slice in full (a failed call's output is freed).
       output ??= { shape, data: arena.allocateFloat32(numel(shape), { zero: false }) };
       const tableBlock = arena.allocateFloat32(Math.ceil(TaskTable.bytes(tasks.length) / 4));
@@ -146,7 +155,7 @@ export class GroupedConvEngine implements ConvRunner, LayerExecutor {
       const taskTable = new TaskTable(tableBlock.buffer, tableBlock.byteOffset, tasks.length);
       tasks.forEach((task, i) => taskTable.setSlice(i, task));
       // One runner per worker (fewer if there are fewer tasks); each claims tasks until none is left.
-      const tensors = { input: shared, weight: layer.weight, bias: layer.bias, output };
+      const tensors = { input: shared, weight: layer.weight, bias: layer.bias, output, residual: sharedResidual };
       const messages = Array.from({ length: Math.min(this.workers, tasks.length) }, (_, runner) => {
         const scratch = arena.allocateFloat32(scratchFloats, { zero: false }); // kernels write scratch before reading it
         owned.push(scratch);

@@ -3,11 +3,12 @@
 // and cached by the workers, so each run sends only the input's location.
 import { checkConvOptions, type Conv2dOptions, type ConvGeometry } from '../conv/geometry.js';
 import { errors } from '../errors.js';
+import { checkActivation, type Activation } from '../kernels/epilogue.js';
 import { planConv, planScratchFloats, releasePlan, type KernelPlan } from '../kernels/plan/index.js';
 import { sharedArena } from '../memory/arena.js';
 import { partitionConv, type ConvTask, type PartitionPolicy } from '../scheduler/conv-tasks.js';
 import { checkTensor, dispose, toShared, type Tensor } from '../tensor/tensor.js';
-import type { EngineRunOptions } from './options.js';
+import { checkIsObject, type EngineLayerOptions, type EngineRunOptions } from './options.js';
 import { storePlan } from './plan-codec.js';
 import type { ProfiledResult } from './profile.js';
 import type { ArenaRef } from './protocol.js';
@@ -49,7 +50,10 @@ export class EngineLayer {
   /** The weight and bias in shared memory (copies, unless they were shared tensors already). */
   readonly weight: Tensor;
   readonly bias: Tensor | null;
+  /** The convolution's options (conv2d's), without the activation. */
   readonly options: Conv2dOptions;
+  /** The activation the kernels apply to each output (after the call's residual, if any), fixed with the layer's plans. */
+  readonly activation: Activation;
   private readonly owned: Tensor[] = [];
   private readonly plans = new Map<string, PlanEntry>();
   private running = 0;
@@ -59,8 +63,10 @@ export class EngineLayer {
     private readonly executor: LayerExecutor,
     weight: Tensor,
     bias: Tensor | null,
-    options: Conv2dOptions,
+    layerOptions: EngineLayerOptions,
   ) {
+    checkIsObject(layerOptions);
+    const { activation, ...options } = layerOptions;
     const w = checkTensor('weight', weight, [4]);
     const b = bias === null ? null : checkTensor('bias', bias);
     const { groups } = checkConvOptions(options);
@@ -68,6 +74,7 @@ export class EngineLayer {
     if (outChannels % groups !== 0) throw errors.channelsNotDivisible('weight.shape[0] (output channels)', outChannels, groups);
     if (b && (b.shape.length !== 1 || b.shape[0] !== outChannels)) throw errors.biasLength(b.shape, outChannels);
     if (w.shape[2] === 0 || w.shape[3] === 0) throw errors.invalid('weight.shape', `kernel size must be positive, got ${w.shape[2]} x ${w.shape[3]}`);
+    this.activation = checkActivation(activation);
     this.options = { ...options };
     this.weight = this.own(w);
     this.bias = b ? this.own(b) : null;
@@ -112,7 +119,7 @@ export class EngineLayer {
     if (entry) {
       this.plans.delete(key); // re-inserted below: Map order is least recently used first
     } else {
-      const plan = planConv(g, this.weight.data);
+      const plan = planConv(g, this.weight.data, null, this.activation);
       const { ref, block } = storePlan(plan);
       entry = { id: nextPlanId++, key, plan, ref, block, users: 0, partitions: new Map() };
     }

@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import type { ResourceLimits } from 'node:worker_threads';
 import type { Conv2dOptions } from '../conv/geometry.js';
 import { errors } from '../errors.js';
+import type { ActivationOption } from '../kernels/epilogue.js';
 import { PARTITION_POLICIES, type PartitionPolicy } from '../scheduler/conv-tasks.js';
 import { checkTensor, isShared, type Tensor } from '../tensor/tensor.js';
 
@@ -43,6 +44,18 @@ export interface EngineRunOptions {
   signal?: AbortSignal;
   /** Overrides the engine's policy for this call. */
   policy?: PartitionPolicy;
+  /**
+   * Added to the convolution's output before the layer's activation, in the
+   * kernels' epilogue (ResNet's identity): a tensor of the output's shape, used
+   * in place when shared, else copied in like the input. It must not overlap `out`.
+   */
+  residual?: Tensor | null;
+}
+
+/** engine.layer's options: conv2d's, and the activation its kernels apply as they store each output. */
+export interface EngineLayerOptions extends Conv2dOptions {
+  /** 'relu', { kind: 'clip', min, max } (ReLU6: 0..6), 'hardswish', or 'none' (the default); see src/kernels/epilogue.ts. */
+  activation?: ActivationOption;
 }
 
 export type EngineConv2dOptions = Conv2dOptions & EngineRunOptions;
@@ -57,7 +70,7 @@ interface EngineSettings {
 }
 
 const ENGINE_OPTION_KEYS = ['workers', 'policy', 'resourceLimits', 'atomics', 'workerFile'] as const;
-const RUN_OPTION_KEYS = ['profile', 'out', 'signal', 'policy'] as const;
+const RUN_OPTION_KEYS = ['profile', 'out', 'signal', 'policy', 'residual'] as const;
 
 /** Checks the engine's constructor options (before any thread starts) and fills in the defaults. */
 export function checkEngineOptions(options: GroupedConvEngineOptions): EngineSettings {
@@ -95,6 +108,7 @@ export function checkRunOptions(options: EngineRunOptions): void {
     if (key === 'policy') checkPolicy(value);
     if (key === 'signal' && !(value instanceof AbortSignal)) throw errors.invalid('signal', 'expected an AbortSignal');
     if (key === 'profile' && typeof value !== 'boolean') throw errors.invalid('profile', `expected a boolean, got ${String(value)}`);
+    if (key === 'residual' && value !== null) checkTensor('residual', value);
   }
 }
 

@@ -25,6 +25,8 @@ export interface ConvRunMessage {
   weight: ArenaRef;
   bias: ArenaRef | null;
   output: ArenaRef;
+  /** The call's residual (added in the kernels' epilogue), or none. */
+  residual: ArenaRef | null;
   /** This runner's scratch, large enough for any task of the call. */
   scratch: ArenaRef;
   /** Byte offset of the call's task table (see TaskTable); its first Int32 is the cancel flag. */

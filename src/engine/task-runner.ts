@@ -37,6 +37,7 @@ interface RunContext {
   weight: Float32Array;
   bias: Float32Array | null;
   output: Float32Array;
+  residual: Float32Array | null;
   scratch: Float32Array;
 }
 
@@ -47,6 +48,7 @@ function contextOf(message: ConvRunMessage): RunContext {
     weight: view(message.weight)!,
     bias: view(message.bias),
     output: view(message.output)!,
+    residual: view(message.residual),
     scratch: view(message.scratch)!,
   };
 }
@@ -60,7 +62,7 @@ function runSlice(context: RunContext, table: TaskTable, slice: ConvSlice): void
   for (let n = slice.batchStart; n < slice.batchEnd; n++) {
     if (table.cancelled()) return;
     const image: ConvSlice = { batchStart: n, batchEnd: n + 1, outChannelStart: slice.outChannelStart, outChannelEnd: slice.outChannelEnd };
-    runPlan(context.plan, context.input, context.weight, context.bias, context.output, image, context.scratch);
+    runPlan(context.plan, context.input, context.weight, context.bias, context.output, image, context.scratch, context.residual);
   }
 }
 

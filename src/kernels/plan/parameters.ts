@@ -1,6 +1,7 @@
 // Writes a plan's parameter block: once, at planning, in the layout
 // wasm/param-block.ts gives (the entry points read the same constants).
 import type { ConvGeometry } from '../../conv/geometry.js';
+import { activationCode, NO_ACTIVATION, type Activation } from '../epilogue.js';
 import * as field from '../wasm/param-block.js';
 import { subKernels } from './selection.js';
 import type { PlannedLayout } from './types.js';
@@ -15,6 +16,7 @@ export function writeParamBlock(
   layout: PlannedLayout,
   weightsByteOffset: number,
   tapsByteOffset: number,
+  activation: Activation = NO_ACTIVATION,
 ): void {
   const block = new DataView(buffer, byteOffset, field.PARAM_BLOCK_BYTES);
   const set = (at: number, value: number | boolean) => block.setInt32(at, Number(value), true);
@@ -45,4 +47,8 @@ export function writeParamBlock(
   set(field.COPY_OUT, layout.planeMode && layout.planeWidth !== g.outWidth);
   set(field.SUB_KERNELS_HIGH, subH);
   set(field.SUB_KERNELS_WIDE, subW);
+  const epilogue = activationCode(activation);
+  set(field.ACTIVATION, epilogue.code);
+  block.setFloat32(field.ACTIVATION_MIN, epilogue.min, true);
+  block.setFloat32(field.ACTIVATION_MAX, epilogue.max, true);
 }

@@ -1,6 +1,7 @@
 // Running a plan on one slice: the same code on every thread.
 import type { ConvSlice } from '../../conv/geometry.js';
 import { sharedArena } from '../../memory/arena.js';
+import { applyEpilogue, NO_ACTIVATION } from '../epilogue.js';
 import { Operands } from '../operands.js';
 import { referenceKernel } from '../reference.js';
 import { wasmMicrokernel } from '../wasm/runtime.js';
@@ -14,7 +15,9 @@ function sliceIsEmpty(s: ConvSlice): boolean {
 /**
  * Computes `slice` of the output with the plan's microkernel. `weight` is read
  * only by the reference kernel (a plan without packed weights); the
- * WebAssembly microkernels read the plan's packed copy.
+ * WebAssembly microkernels read the plan's packed copy. The plan's epilogue
+ * follows: `+ residual` (a tensor of the output's shape, or none), then the
+ * plan's activation, on the slice's elements only.
  */
 export function runPlan(
   plan: KernelPlan,
@@ -24,11 +27,20 @@ export function runPlan(
   output: Float32Array,
   slice: ConvSlice,
   scratch: Float32Array | null,
+  residual: Float32Array | null = null,
 ): void {
   const g = plan.geometry;
   const layout = plan.wasm;
   if (!layout || !plan.packed || plan.microkernel === 'reference') {
     referenceKernel(g, input, weight, bias, output, slice);
+    const activation = plan.activation ?? NO_ACTIVATION;
+    if (residual || activation.kind !== 'none') {
+      const plane = g.outHeight * g.outWidth;
+      for (let n = slice.batchStart; n < slice.batchEnd; n++) {
+        const base = n * g.outChannels * plane;
+        applyEpilogue(output, residual, activation, base + slice.outChannelStart * plane, base + slice.outChannelEnd * plane);
+      }
+    }
     return;
   }
   if (sliceIsEmpty(slice)) return;
@@ -36,6 +48,7 @@ export function runPlan(
   try {
     const inputAt = operands.address(input, true);
     const biasAt = bias ? operands.address(bias, true) : 0;
+    const residualAt = residual ? operands.address(residual, true) : 0;
     const outputInPlace = sharedArena().owns(output);
     const outputAt = operands.address(output, false);
     const scratchFloats = planScratchFloats(plan);
@@ -45,6 +58,7 @@ export function runPlan(
       inputAt,
       outputAt,
       biasAt,
+      residualAt,
       scratchAt,
       slice.batchStart,
       slice.batchEnd,

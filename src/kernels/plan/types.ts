@@ -1,6 +1,7 @@
 // What a kernel plan is: plain data (it survives structured clone and JSON),
 // made once per layer on the main thread and run on any thread, any slice.
 import type { ConvGeometry } from '../../conv/geometry.js';
+import type { Activation } from '../epilogue.js';
 import type { WasmMicrokernel, WasmVariant } from '../wasm/runtime.js';
 
 /**
@@ -62,6 +63,12 @@ export interface KernelPlan {
   packed: { byteOffset: number; length: number } | null;
   /** Present for the WebAssembly kinds. */
   wasm: WasmLayout | null;
+  /**
+   * The activation of the epilogue y = act(conv + bias [+ residual]), fixed
+   * with the plan (written into the parameter block); absent means none. The
+   * residual is the call's (runPlan).
+   */
+  activation?: Activation;
   /**
    * The packed weights were made by packConvWeights and belong to the caller
    * (who packs a layer once and plans it for several input shapes): releasePlan

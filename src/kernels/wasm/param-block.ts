@@ -48,8 +48,22 @@ export const COPY_OUT = 88;
 export const SUB_KERNELS_HIGH = 92;
 export const SUB_KERNELS_WIDE = 96;
 
+// The epilogue (every microkernel): y = act(conv + bias [+ residual]), applied
+// to each output element right after the kernel has written it.
+/** The activation: one of the EPILOGUE_* codes below. */
+export const ACTIVATION = 100;
+/** clip's bounds, as f32 bits (the other activations ignore them). */
+export const ACTIVATION_MIN = 104;
+export const ACTIVATION_MAX = 108;
+
+/** ACTIVATION codes (src/kernels/epilogue.ts names them). */
+export const EPILOGUE_NONE = 0;
+export const EPILOGUE_RELU = 1;
+export const EPILOGUE_CLIP = 2;
+export const EPILOGUE_HARDSWISH = 3;
+
 /**
- * Bytes reserved for the block (the fields above take 100): a multiple of 64,
+ * Bytes reserved for the block (the fields above take 112): a multiple of 64,
  * so a tap table placed right after it keeps the arena's 64-byte alignment.
  */
 export const PARAM_BLOCK_BYTES = 128;

@@ -22,13 +22,14 @@ export type WasmMicrokernel = (typeof WASM_MICROKERNELS)[number];
 
 /**
  * A microkernel's entry point: the plan's parameter block, then the per-call
- * operands (byte offsets into the arena) and the slice.
+ * operands (byte offsets into the arena; residual 0 for none) and the slice.
  */
 export type MicrokernelFunction = (
   params: number,
   input: number,
   output: number,
   bias: number,
+  residual: number,
   scratch: number,
   batchStart: number,
   batchEnd: number,

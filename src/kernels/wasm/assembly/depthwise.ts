@@ -4,6 +4,7 @@
 // output element as the generic tiles do (bias + the taps in tap-table order,
 // one madd each), so they give the same bits, only faster.
 
+import { epilogue, hasEpilogue } from './epilogue';
 import { biasAt, madd, storeLanes, zeroFloats } from './primitives';
 import { scalar1 } from './tiles';
 
@@ -347,14 +348,17 @@ export function depthwise3x3InPlace(
  * depthwise 3x3 at stride 1 with padding 1 ('same') and fewer than 4 output
  * channels per group, read in place (depthwise3x3InPlace). Chosen at planning
  * where the scratch holds its zero row, spare row and window: w + w + 32
- * floats. Weights: each channel's 9 consecutively.
+ * floats. Weights: each channel's 9 consecutively. The epilogue (epilogue.ts)
+ * runs over each output plane right after it is written.
  */
 @inline export function depthwise3x3InPlaceSlice(
   input: usize, output: usize, bias: usize, weights: usize, scratch: usize,
   inChannels: i32, h: i32, w: i32, outChannels: i32, coutG: i32,
   batchStart: i32, batchEnd: i32, ocStart: i32, ocEnd: i32,
+  residual: usize, activation: i32, lo: f32, hi: f32,
 ): void {
   const outPlane = <usize>(h * w) << 2;
+  const finish = hasEpilogue(activation, residual);
   const groupWeights = <usize>(coutG * 9) << 2;
   const firstGroup = ocStart / coutG;
   const lastGroup = (ocEnd - 1) / coutG;
@@ -368,6 +372,7 @@ export function depthwise3x3InPlace(
         const wp = gw + ((<usize>((oc - groupFirst) * 9)) << 2);
         const out = output + ((<usize>(n * outChannels + oc)) * outPlane);
         depthwise3x3InPlace(groupInput, out, scratch, scratch + (<usize>w << 2), scratch + (<usize>w << 3), h, w, wp, 4, biasAt(bias, oc));
+        if (finish) epilogue(out, residual ? residual + (out - output) : 0, h * w, activation, lo, hi);
       }
     }
   }

@@ -10,6 +10,7 @@
 
 import { block2Strided } from './pointwise';
 import { block1Taps3x3Rows, block1Taps9 } from './depthwise';
+import { epiloguePlanes, hasEpilogue } from './epilogue';
 import { buildPlanes, copyOut, PLANE_SLACK } from './planes';
 import { biasAt, zeroFloats } from './primitives';
 import { block1, block4 } from './tiles';
@@ -33,6 +34,9 @@ export const SINGLE_3X3_ROWS = 2;
  * outW extra columns per row are computed and dropped by copyOut when copied).
  * `strided` (taps tapStep bytes apart) and `single` are compile-time
  * constants: each entry point is its own specialised copy.
+ * Epilogue (epilogue.ts): `activation` (lo, hi: clip's bounds) and `residual`
+ * (0: none) are applied to each block's output planes right after the block
+ * has written them (and, in plane mode, copied them out), while in cache.
  */
 @inline export function directSlice(
   input: usize, output: usize, bias: usize, weights: usize, taps: usize, scratch: usize,
@@ -40,8 +44,11 @@ export const SINGLE_3X3_ROWS = 2;
   tapCount: i32, strideH: i32, strideW: i32, padTop: i32, padLeft: i32, planeH: i32, planeW: i32, channelStride: i32,
   directInput: bool, tapStep: i32, rowsH: i32, rowsW: i32, copied: bool,
   batchStart: i32, batchEnd: i32, ocStart: i32, ocEnd: i32,
+  residual: usize, activation: i32, lo: f32, hi: f32,
   strided: bool, single: i32,
 ): void {
+  const finish = hasEpilogue(activation, residual);
+  const plane = outH * outW;
   const outPlane = <usize>(outH * outW) << 2;
   const fullBlocks = coutG >> 2;
   const groupWeights = <usize>(coutG * tapCount) << 2;
@@ -72,6 +79,7 @@ export const SINGLE_3X3_ROWS = 2;
           block4(src, taps, tapCount, <usize>tapStep, bw, copied ? tmp : out, copied ? tmpStride : outPlane, rowsH, rowsW, planeW, overRead,
             biasAt(bias, oc), biasAt(bias, oc + 1), biasAt(bias, oc + 2), biasAt(bias, oc + 3));
           if (copied) copyOut(tmp, tmpStride, out, outPlane, 4, outH, outW, planeW);
+          if (finish) epiloguePlanes(out, residual ? residual + (out - output) : 0, 4, plane, outPlane, activation, lo, hi);
           j += 4;
         } else if (strided && block >= fullBlocks && j + 2 <= to) {
           const wp = gw + ((<usize>(fullBlocks * tapCount * 4 + (j - fullBlocks * 4) * tapCount)) << 2);
@@ -80,6 +88,7 @@ export const SINGLE_3X3_ROWS = 2;
           block2Strided(src, taps, tapCount, <usize>tapStep, wp, dst, dst + dstStride, rowsH, rowsW, planeW, overRead, biasAt(bias, oc), biasAt(bias, oc + 1),
             single != SINGLE_TILES);
           if (copied) copyOut(tmp, tmpStride, out, outPlane, 2, outH, outW, planeW);
+          if (finish) epiloguePlanes(out, residual ? residual + (out - output) : 0, 2, plane, outPlane, activation, lo, hi);
           j += 2;
         } else {
           let wp: usize, stride: usize;
@@ -100,6 +109,7 @@ export const SINGLE_3X3_ROWS = 2;
             block1(src, taps, tapCount, wp, stride, dst, rowsH, rowsW, planeW, overRead, b);
           }
           if (copied) copyOut(tmp, tmpStride, out, outPlane, 1, outH, outW, planeW);
+          if (finish) epiloguePlanes(out, residual ? residual + (out - output) : 0, 1, plane, outPlane, activation, lo, hi);
           j += 1;
         }
       }

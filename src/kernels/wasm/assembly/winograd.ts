@@ -24,6 +24,7 @@
 //     (2 * tilesW + 3 * subW - 1) per channel, then V [16][K][TILES] (planes
 //     xiFloats apart), then M [16][4][TILES].
 
+import { epilogueScalar, hasEpilogue } from './epilogue';
 import { padPlanes, tile1x8Strided, tile4x8Strided, zeroFloats } from './primitives';
 
 /** Tiles per chunk. A chunk's V (16 x K x TILES floats) is read once per block of 4 output channels. */
@@ -102,8 +103,26 @@ function transformInput(padded: usize, v: usize, cinG: i32, subH: i32, subW: i32
   return load<f32>(m + ((<usize>(xi * 4 * TILES + t)) << 2));
 }
 
-/** Y = At M B + bias for tiles t0 .. t0 + count of the channel whose M row starts at m; stores the outputs inside the plane. */
-function transformOutput(m: usize, out: usize, b: f32, outH: i32, outW: i32, tw: i32, t0: i32, count: i32): void {
+/**
+ * Stores one output value at `at` of the plane at `out`, through the epilogue
+ * when there is one (the residual plane at `res`, 0 for none): the value is
+ * still in a register, so the epilogue costs no pass over the plane.
+ */
+@inline function put(at: usize, value: f32, out: usize, res: usize, finish: bool, activation: i32, lo: v128, hi: v128): void {
+  store<f32>(at, finish ? epilogueScalar(value, res ? res + (at - out) : 0, activation, lo, hi) : value);
+}
+
+/**
+ * Y = At M B + bias for tiles t0 .. t0 + count of the channel whose M row
+ * starts at m; stores the outputs inside the plane `out`, through the
+ * epilogue (res: the channel's residual plane, or 0).
+ */
+function transformOutput(
+  m: usize, out: usize, b: f32, outH: i32, outW: i32, tw: i32, t0: i32, count: i32,
+  res: usize, activation: i32, loValue: f32, hiValue: f32,
+): void {
+  const finish = hasEpilogue(activation, res);
+  const lo = f32x4.splat(loValue), hi = f32x4.splat(hiValue);
   for (let t = 0; t < count; t++) {
     // At down each column s: (m0 + m1 + m2, m1 - m2 - m3).
     const p0 = mAt(m, 0, t) + mAt(m, 4, t) + mAt(m, 8, t), q0 = mAt(m, 4, t) - mAt(m, 8, t) - mAt(m, 12, t);
@@ -115,12 +134,12 @@ function transformOutput(m: usize, out: usize, b: f32, outH: i32, outW: i32, tw:
     const oy = 2 * ty, ox = 2 * (tile - ty * tw);
     const row = out + ((<usize>(oy * outW + ox)) << 2);
     const right = ox + 1 < outW;
-    store<f32>(row, p0 + p1 + p2 + b);
-    if (right) store<f32>(row, p1 - p2 - p3 + b, 4);
+    put(row, p0 + p1 + p2 + b, out, res, finish, activation, lo, hi);
+    if (right) put(row + 4, p1 - p2 - p3 + b, out, res, finish, activation, lo, hi);
     if (oy + 1 < outH) {
       const below = row + (<usize>outW << 2);
-      store<f32>(below, q0 + q1 + q2 + b);
-      if (right) store<f32>(below, q1 - q2 - q3 + b, 4);
+      put(below, q0 + q1 + q2 + b, out, res, finish, activation, lo, hi);
+      if (right) put(below + 4, q1 - q2 - q3 + b, out, res, finish, activation, lo, hi);
     }
   }
 }
@@ -132,7 +151,8 @@ function transformOutput(m: usize, out: usize, b: f32, outH: i32, outW: i32, tw:
 /**
  * Computes images [batchStart, batchEnd) x output channels [ocStart, ocEnd)
  * of a stride 1, dilation 1 convolution whose kernel is subH x subW 3x3 sub-kernels. Scratch: winogradScratchFloats
- * in plan/layout.ts.
+ * in plan/layout.ts. The epilogue (activation, residual: epilogue.ts) is
+ * applied to each output value as transformOutput stores it.
  */
 export function winogradSlice(
   input: usize,
@@ -156,6 +176,10 @@ export function winogradSlice(
   batchEnd: i32,
   ocStart: i32,
   ocEnd: i32,
+  residual: usize,
+  activation: i32,
+  lo: f32,
+  hi: f32,
 ): void {
   const th = (outH + 1) >> 1;
   const tw = (outW + 1) >> 1;
@@ -198,7 +222,9 @@ export function winogradSlice(
               for (let c = 0; c < cols; c += 8) tile4x8Strided(src + (<usize>c << 2), k, tileBytes, wx, dst + (<usize>c << 2), tileBytes, 0, 0, 0, 0);
             }
             for (let k = 0; k < 4; k++) {
-              transformOutput(m + ((<usize>(k * TILES)) << 2), out + <usize>k * outPlane, biasAt(bias, oc + k), outH, outW, tw, t0, count);
+              const plane = out + <usize>k * outPlane;
+              transformOutput(m + ((<usize>(k * TILES)) << 2), plane, biasAt(bias, oc + k), outH, outW, tw, t0, count,
+                residual ? residual + (plane - output) : 0, activation, lo, hi);
             }
             j += 4;
           } else {
@@ -217,7 +243,7 @@ export function winogradSlice(
               const dst = m + ((<usize>(xi * 4 * TILES)) << 2);
               for (let c = 0; c < cols; c += 8) tile1x8Strided(src + (<usize>c << 2), k, tileBytes, wp + <usize>xi * xiWeights, stride, dst + (<usize>c << 2), 0);
             }
-            transformOutput(m, out, biasAt(bias, oc), outH, outW, tw, t0, count);
+            transformOutput(m, out, biasAt(bias, oc), outH, outW, tw, t0, count, residual ? residual + (out - output) : 0, activation, lo, hi);
             j += 1;
           }
         }

@@ -1,0 +1,83 @@
+// The convolution's epilogue: y = act(conv + bias [+ residual]), applied to
+// output elements the microkernel has just stored (still in cache), so an
+// activation and a residual add cost no separate pass over memory on another
+// thread. The activation is the plan's (parameter block, ../param-block.ts);
+// the residual, a tensor of the output's shape, is the call's (0: none).
+//
+// Bitwise contract with the JavaScript reference (src/kernels/epilogue.ts):
+// the convolution's float32 result, then `+ residual` as one float32 add, then
+// the activation as float32 operations in the same order:
+//   relu       x < 0 ? +0 : x (so -0 and NaN keep their bits, as torch.relu)
+//   clip       y = x < lo ? lo : x, then hi < y ? hi : y (PyTorch's scalar clamp,
+//              std::min(std::max(x, lo), hi): NaN passes through, -0 stays -0
+//              at lo = 0); f32x4.pmax / pmin are exactly these, one instruction
+//              each on x64, where f32x4.max / min take several for IEEE's rules
+//   hardswish  x * min(max(x + 3, 0), 6) / 6 (PyTorch's order of operations),
+//              min and max as clip's (x + 3 is never -0, and NaN stays NaN)
+// Each is correctly rounded in WebAssembly as in JavaScript's Math.fround
+// steps, so the fused and unfused results are the same bits.
+
+import { EPILOGUE_CLIP, EPILOGUE_HARDSWISH, EPILOGUE_NONE, EPILOGUE_RELU } from '../param-block';
+
+/** The activation `kind` of four values (lo, hi: clip's bounds, splatted). */
+@inline function activate(v: v128, kind: i32, lo: v128, hi: v128): v128 {
+  if (kind == EPILOGUE_RELU) return v128.andnot(v, f32x4.lt(v, f32x4.splat(0)));
+  // pmax(a, b) = a < b ? b : a; pmin(a, b) = b < a ? b : a.
+  if (kind == EPILOGUE_CLIP) return f32x4.pmin(f32x4.pmax(v, lo), hi);
+  if (kind == EPILOGUE_HARDSWISH) {
+    const six = f32x4.splat(6);
+    const gate = f32x4.pmin(f32x4.pmax(f32x4.add(v, f32x4.splat(3)), f32x4.splat(0)), six);
+    return f32x4.div(f32x4.mul(v, gate), six);
+  }
+  return v;
+}
+
+/** One value through the vector path's operations (lane 0), so a scalar tail computes the bits a vector lane does. */
+@inline export function epilogueScalar(x: f32, residual: usize, kind: i32, lo: v128, hi: v128): f32 {
+  let v = f32x4.splat(x);
+  if (residual) v = f32x4.add(v, v128.load32_splat(residual));
+  return f32x4.extract_lane(activate(v, kind, lo, hi), 0);
+}
+
+/** The loop for one activation: `kind` is a constant here, so each copy has no branch on it. */
+@inline function epilogueRun(out: usize, residual: usize, count: i32, kind: i32, lo: v128, hi: v128): void {
+  let i = 0;
+  for (; i + 4 <= count; i += 4) {
+    const at = <usize>i << 2;
+    let v = v128.load(out + at);
+    if (residual) v = f32x4.add(v, v128.load(residual + at));
+    v128.store(out + at, activate(v, kind, lo, hi));
+  }
+  for (; i < count; i++) {
+    const at = <usize>i << 2;
+    store<f32>(out + at, epilogueScalar(load<f32>(out + at), residual ? residual + at : 0, kind, lo, hi));
+  }
+}
+
+/** Whether the plan's epilogue or the call's residual leaves anything to do. */
+@inline export function hasEpilogue(kind: i32, residual: usize): bool {
+  return kind != EPILOGUE_NONE || residual != 0;
+}
+
+/**
+ * Applies the epilogue to `count` contiguous output floats at `out` (the
+ * residual's matching floats at `residual`, or 0 for none), in place.
+ */
+export function epilogue(out: usize, residual: usize, count: i32, kind: i32, lo: f32, hi: f32): void {
+  const lov = f32x4.splat(lo), hiv = f32x4.splat(hi);
+  if (kind == EPILOGUE_RELU) epilogueRun(out, residual, count, EPILOGUE_RELU, lov, hiv);
+  else if (kind == EPILOGUE_CLIP) epilogueRun(out, residual, count, EPILOGUE_CLIP, lov, hiv);
+  else if (kind == EPILOGUE_HARDSWISH) epilogueRun(out, residual, count, EPILOGUE_HARDSWISH, lov, hiv);
+  else if (residual) epilogueRun(out, residual, count, EPILOGUE_NONE, lov, hiv);
+}
+
+/**
+ * The epilogue of `channels` output planes of `plane` floats each, `planeBytes`
+ * apart, from `out` (the residual's from `residual`, at the same offsets).
+ */
+export function epiloguePlanes(out: usize, residual: usize, channels: i32, plane: i32, planeBytes: usize, kind: i32, lo: f32, hi: f32): void {
+  for (let c = 0; c < channels; c++) {
+    const at = <usize>c * planeBytes;
+    epilogue(out + at, residual ? residual + at : 0, plane, kind, lo, hi);
+  }
+}
