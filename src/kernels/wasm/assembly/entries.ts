@@ -97,3 +97,8 @@ export function winograd(params: usize, input: usize, output: usize, bias: usize
     batchStart, batchEnd, ocStart, ocEnd,
   );
 }
+
+// LRN, max pooling and ReLU (the fast path of AlexNet's other layers).
+export { lrnBeta075 } from './lrn';
+export { maxPoolStride1, maxPoolStride2, maxPoolStrided } from './pooling';
+export { reluFloats } from './activation';
