@@ -1,4 +1,5 @@
 import { errors } from '../errors.js';
+import { lrnKernel } from '../kernels/lrn.js';
 import { checkTensor, type Tensor } from '../tensor/tensor.js';
 
 export interface BatchNormParameters {
@@ -62,8 +63,30 @@ export function localResponseNorm(x: Tensor, options: LocalResponseNormOptions):
  * LRN of channels [start, end) of `x`, written into `out` from channel
  * `outStart` on. The window reads neighbouring channels of `x` outside the
  * range, which is what a device holding half the maps must receive from the other.
+ * Through the WebAssembly kernel (kernels/lrn.ts: float32, in PyTorch's order)
+ * wherever it runs, so the host, a single thread and every device compute the
+ * same bits; in JavaScript (localResponseNormChannelsReference) where it does not.
  */
 export function localResponseNormChannels(
+  x: Tensor,
+  options: Required<LocalResponseNormOptions>,
+  start: number,
+  end: number,
+  out: Tensor,
+  outStart: number,
+): Tensor {
+  const [N, C, H, W] = x.shape;
+  const shape = { batch: N, channels: C, plane: H * W, outChannels: out.shape[1] };
+  if (lrnKernel(x.data, out.data, shape, options, start, end, outStart)) return out;
+  return localResponseNormChannelsReference(x, options, start, end, out, outStart);
+}
+
+/**
+ * localResponseNormChannels in JavaScript, in float64 rounded once: the
+ * reference the kernel is tested against, and the fallback where WebAssembly
+ * SIMD is missing.
+ */
+export function localResponseNormChannelsReference(
   x: Tensor,
   options: Required<LocalResponseNormOptions>,
   start: number,

@@ -1,5 +1,6 @@
 import type { Pair } from '../conv/geometry.js';
 import { errors } from '../errors.js';
+import { maxPoolKernel, type MaxPoolGeometry } from '../kernels/max-pool.js';
 import { checkTensor, outputArray, type Tensor } from '../tensor/tensor.js';
 
 export interface MaxPool2dOptions {
@@ -27,21 +28,47 @@ function pooledSize(size: number, k: number, s: number, p: number, d: number, ce
   return out;
 }
 
-/** torch.nn.functional.max_pool2d on [N, C, H, W]; padding counts as -infinity. */
-export function maxPool2d(x: Tensor, options: MaxPool2dOptions, into?: Float32Array): Tensor {
-  checkTensor('x', x, [4]);
+/** max_pool2d's arguments checked and resolved against an input shape, as PyTorch does; nothing is computed. */
+export function resolveMaxPool2d(shape: readonly number[], options: MaxPool2dOptions): MaxPoolGeometry {
   const k = pairOf('kernelSize', options.kernelSize, 1);
   const s = pairOf('stride', options.stride ?? options.kernelSize, 1);
   const p = pairOf('padding', options.padding ?? 0, 0);
   const d = pairOf('dilation', options.dilation ?? 1, 1);
   if (p[0] > k[0] / 2 || p[1] > k[1] / 2) throw errors.invalid('padding', `must be at most half the kernel size ${k}, got ${p}`);
-  const [N, C, H, W] = x.shape;
+  const [N, C, H, W] = shape;
   const Ho = pooledSize(H, k[0], s[0], p[0], d[0], !!options.ceilMode);
   const Wo = pooledSize(W, k[1], s[1], p[1], d[1], !!options.ceilMode);
   if (Ho <= 0 || Wo <= 0) throw errors.invalid('x.shape', `input ${H}x${W} is too small for a ${k[0]}x${k[1]} pooling window`);
-  const out = outputArray(N * C * Ho * Wo, into);
+  return { planes: N * C, inHeight: H, inWidth: W, outHeight: Ho, outWidth: Wo, kernel: k, stride: s, padding: p, dilation: d };
+}
+
+/**
+ * torch.nn.functional.max_pool2d on [N, C, H, W]; padding counts as -infinity.
+ * Through the WebAssembly kernel (kernels/max-pool.ts) where it runs, else in
+ * JavaScript (maxPool2dReference): the same bits either way.
+ */
+export function maxPool2d(x: Tensor, options: MaxPool2dOptions, into?: Float32Array): Tensor {
+  checkTensor('x', x, [4]);
+  const g = resolveMaxPool2d(x.shape, options);
+  const [N, C] = x.shape;
+  const out = outputArray(g.planes * g.outHeight * g.outWidth, into);
+  if (!maxPoolKernel(x.data, out, g)) maxPoolReference(x.data, out, g);
+  return { shape: [N, C, g.outHeight, g.outWidth], data: out };
+}
+
+/** max_pool2d in JavaScript, scanning each window as PyTorch does: the reference the kernel is tested against, and the fallback. */
+export function maxPool2dReference(x: Tensor, options: MaxPool2dOptions): Tensor {
+  checkTensor('x', x, [4]);
+  const g = resolveMaxPool2d(x.shape, options);
+  const out = new Float32Array(g.planes * g.outHeight * g.outWidth);
+  maxPoolReference(x.data, out, g);
+  return { shape: [x.shape[0], x.shape[1], g.outHeight, g.outWidth], data: out };
+}
+
+function maxPoolReference(x: Float32Array, out: Float32Array, g: MaxPoolGeometry): void {
+  const { inHeight: H, inWidth: W, outHeight: Ho, outWidth: Wo, kernel: k, stride: s, padding: p, dilation: d } = g;
   let o = 0;
-  for (let plane = 0; plane < N * C; plane++) {
+  for (let plane = 0; plane < g.planes; plane++) {
     const base = plane * H * W;
     for (let oy = 0; oy < Ho; oy++) {
       for (let ox = 0; ox < Wo; ox++) {
@@ -52,7 +79,7 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions, into?: Float32Ar
           for (let kx = 0; kx < k[1]; kx++) {
             const ix = ox * s[1] - p[1] + kx * d[1];
             if (ix < 0 || ix >= W) continue;
-            const v = x.data[base + iy * W + ix];
+            const v = x[base + iy * W + ix];
             // NaN propagates, as in PyTorch.
             if (v > best || Number.isNaN(v)) best = v;
           }
@@ -61,7 +88,6 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions, into?: Float32Ar
       }
     }
   }
-  return { shape: [N, C, Ho, Wo], data: out };
 }
 
 /** torch.nn.functional.adaptive_avg_pool2d: output cell i averages input [floor(i*In/Out), ceil((i+1)*In/Out)). */

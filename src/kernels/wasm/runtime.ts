@@ -90,10 +90,36 @@ export const WASM_URLS: Record<WasmVariant, URL> = {
 /** out[r, o] = bias[o] + x[r, :] . w[o, :] for outputs [oStart, oEnd); every argument an i32 (pointers are byte offsets). */
 export type LinearRowsFunction = (x: number, w: number, bias: number, out: number, rows: number, inFeatures: number, outFeatures: number, oStart: number, oEnd: number) => void;
 
+/**
+ * LRN of channels [start, end) of x [batch, channels, plane] into out [batch,
+ * outChannels, plane] from channel outStart on, beta 0.75 (assembly/lrn.ts).
+ */
+export type LrnBeta075Function = (x: number, out: number, batch: number, channels: number, plane: number, start: number, end: number, outChannels: number, outStart: number, size: number, alpha: number, k: number) => void;
+
+/** The max pooling kernels, one per way of reading a row's taps (assembly/pooling.ts); chosen by the row stride. */
+export const WASM_MAX_POOL_KERNELS = ['maxPoolStride1', 'maxPoolStride2', 'maxPoolStrided'] as const;
+export type WasmMaxPoolKernel = (typeof WASM_MAX_POOL_KERNELS)[number];
+/** Max pooling of `planes` planes h x w into outH x outW: kernel, stride, padding, dilation as (rows, columns). */
+export type MaxPoolFunction = (
+  x: number, out: number, scratch: number, planes: number, h: number, w: number, outH: number, outW: number,
+  kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, dh: number, dw: number,
+) => void;
+
+/** dst[i] = relu(src[i]) for `count` floats (assembly/activation.ts); dst may be src. */
+export type ReluFunction = (src: number, dst: number, count: number) => void;
+
+/** The kernels of the layers around the convolutions. */
+export interface LayerKernels {
+  lrnBeta075: LrnBeta075Function;
+  maxPool: Record<WasmMaxPoolKernel, MaxPoolFunction>;
+  relu: ReluFunction;
+}
+
 interface KernelExports {
   memory: WebAssembly.Memory;
   microkernels: Record<WasmMicrokernel, MicrokernelFunction>;
   linearRows: LinearRowsFunction;
+  layers: LayerKernels;
 }
 
 const compiled: Partial<Record<WasmVariant, WebAssembly.Module>> = {};
@@ -112,6 +138,11 @@ function kernelsOf(variant: WasmVariant): KernelExports {
     memory,
     microkernels: microkernels as Record<WasmMicrokernel, MicrokernelFunction>,
     linearRows: exports.linearRows as LinearRowsFunction,
+    layers: {
+      lrnBeta075: exports.lrnBeta075 as LrnBeta075Function,
+      maxPool: Object.fromEntries(WASM_MAX_POOL_KERNELS.map((name) => [name, exports[name]])) as Record<WasmMaxPoolKernel, MaxPoolFunction>,
+      relu: exports.reluFloats as ReluFunction,
+    },
   };
   instances[variant] = created;
   return created;
@@ -125,4 +156,9 @@ export function wasmMicrokernel(variant: WasmVariant, name: WasmMicrokernel): Mi
 /** The fully connected kernel of one build, on this thread. */
 export function wasmLinearRows(variant: WasmVariant): LinearRowsFunction {
   return kernelsOf(variant).linearRows;
+}
+
+/** The LRN, max pooling and ReLU kernels of one build, on this thread. */
+export function wasmLayerKernels(variant: WasmVariant): LayerKernels {
+  return kernelsOf(variant).layers;
 }

@@ -105,3 +105,8 @@ export function winograd(params: usize, input: usize, output: usize, bias: usize
     residual, field(params, ACTIVATION), floatField(params, ACTIVATION_MIN), floatField(params, ACTIVATION_MAX),
   );
 }
+
+// LRN, max pooling and ReLU (the fast path of AlexNet's other layers).
+export { lrnBeta075 } from './lrn';
+export { maxPoolStride1, maxPoolStride2, maxPoolStrided } from './pooling';
+export { reluFloats } from './activation';
