@@ -101,6 +101,20 @@ describe('AlexNet split over devices', () => {
     await s.close();
   });
 
+  it("waits the link model's latency per transfer, and bytes over bandwidth, as the planner simulates", async () => {
+    const s = await split({ devices: 2, batch: 2, linkGbps: 0.01, linkLatencyUs: 2000 });
+    await s.forward(io.input);
+    const run = s.lastRun!;
+    // lrn1: one transfer of 2 maps of 23x23 for 2 images from the other device: 2 ms of latency plus its bytes at 0.01 Gbit/s.
+    const bytes = 2 * 23 * 23 * 2 * 4;
+    expect(run.layers[2].devices[0].linkMs).toBeCloseTo(2 + ((bytes * 8) / 1e7) * 1000, 9);
+    expect(run.layers[2].wallMs).toBeGreaterThanOrEqual(2);
+    // conv1 receives nothing, so waits nothing.
+    expect(run.layers[0].devices[0].linkMs).toBe(0);
+    await s.close();
+    await expect(SplitAlexNet.create(model, { linkLatencyUs: -1 })).rejects.toThrow(/linkLatencyUs/);
+  });
+
   it('refuses at load a model that does not fit one device but runs on two, quoting need and budget', async () => {
     const two = await split({ devices: 2, batch: 2, budgetBytes: Infinity });
     const one = await split({ devices: 1, batch: 2, budgetBytes: Infinity });

@@ -32,6 +32,8 @@ export interface SplitOptions {
   budgetBytes?: number;
   /** Simulated link bandwidth between devices in gigabits per second; each transfer waits bytes / bandwidth. Default: no delay. */
   linkGbps?: number;
+  /** Simulated latency of each transfer in microseconds, waited before the device runs the layer. Default 0. */
+  linkLatencyUs?: number;
 }
 
 export interface DeviceLayerRun extends DeviceLayerCost {
@@ -116,6 +118,7 @@ export class SplitAlexNet {
   readonly deviceCount: number;
   readonly budgetBytes: number;
   readonly linkGbps: number;
+  readonly linkLatencyUs: number;
   /** Memory each device needs for the batch and input size given at load. */
   readonly memory: DeviceMemory[];
   /** Each device's pieces; the weight buffers now live in the devices (only shapes and counts remain here). */
@@ -138,6 +141,7 @@ export class SplitAlexNet {
     this.deviceCount = devices.length;
     this.budgetBytes = options.budgetBytes;
     this.linkGbps = options.linkGbps;
+    this.linkLatencyUs = options.linkLatencyUs;
     this.memory = memory;
   }
 
@@ -153,13 +157,15 @@ export class SplitAlexNet {
       inputSize: options.inputSize ?? alexNetInputSize(model.config.pooled),
       budgetBytes: options.budgetBytes ?? GTX580_BYTES,
       linkGbps: options.linkGbps ?? Infinity,
+      linkLatencyUs: options.linkLatencyUs ?? 0,
     };
-    const { devices, batch, inputSize, budgetBytes, linkGbps } = resolved;
+    const { devices, batch, inputSize, budgetBytes, linkGbps, linkLatencyUs } = resolved;
     if (!Number.isInteger(devices) || devices <= 0) throw errors.notPositiveInteger('devices', devices);
     if (!Number.isInteger(batch) || batch <= 0) throw errors.notPositiveInteger('batch', batch);
     if (!Number.isInteger(inputSize) || inputSize <= 0) throw errors.notPositiveInteger('inputSize', inputSize);
     if (!(budgetBytes > 0)) throw errors.invalid('budgetBytes', `must be a positive number of bytes, got ${budgetBytes}`);
     if (!(linkGbps > 0)) throw errors.invalid('linkGbps', `must be a positive number of gigabits per second, got ${linkGbps}`);
+    if (!(linkLatencyUs >= 0)) throw errors.invalid('linkLatencyUs', `must be a non-negative number of microseconds, got ${linkLatencyUs}`);
 
     // Which device computes what, and what it needs, is the split planner's channels plan.
     const graph = graphOfModule(model);
@@ -246,7 +252,9 @@ export class SplitAlexNet {
       );
       const timings = await Promise.all(
         this.devices.map(async (device, d) => {
-          const linkMs = Number.isFinite(this.linkGbps) ? ((costs[layer][d].receivedBytes * 8) / (this.linkGbps * 1e9)) * 1000 : 0;
+          // The link model: each transfer waits its latency, and its bytes over the bandwidth.
+          const bandwidthMs = Number.isFinite(this.linkGbps) ? ((costs[layer][d].receivedBytes * 8) / (this.linkGbps * 1e9)) * 1000 : 0;
+          const linkMs = bandwidthMs + (transfers[d].length * this.linkLatencyUs) / 1000;
           if (linkMs > 0) await sleep(linkMs);
           const pieces = received[d];
           const timing = await at(d, device.call((api) => api.run(layer, Comlink.transfer(pieces, pieces.map((p) => p.data.buffer)), key)));

@@ -42,7 +42,8 @@ ${MODEL_LIST}
   --budget-gb X         memory per device in GiB, default 3 (a GTX 580)
   --link-gbps X         link bandwidth (Gbit/s), default 10; for the AlexNet run,
                         each transfer waits bytes / bandwidth (default no delay)
-  --link-latency-us L   per-transfer latency of the simulated link, default 5
+  --link-latency-us L   per-transfer latency of the simulated link, default 5;
+                        for the AlexNet run, waited per transfer (default none)
   --plan-only           print the plan, run nothing
   --weights FILE        AlexNet: a .safetensors state_dict; default seeded weights
   --seed N              seed of the random weights and input, default 1
@@ -174,6 +175,7 @@ export async function splitCommandRun(argv: readonly string[], io: CliIO): Promi
       warmup,
       budgetBytes: budgetGiB * GIB,
       linkGbps,
+      linkLatencyUs: latencyUs,
       baseline: !values['no-baseline'],
       log: (line) => io.stderr.write(`${line}\n`),
     });
