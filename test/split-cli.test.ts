@@ -57,6 +57,16 @@ describe('groupconv split', () => {
     expect(out.run.layers[2].collective).toBe('halo');
   });
 
+  it("runs AlexNet's data split on the devices: the same logits as one device", async () => {
+    const json = join(tmp, 'data.json');
+    const r = await cli('split', '--model', 'alexnet', '--weights', weights, '--strategy', 'data', '--devices', '2', '--batch', '2', '--repeat', '1', '--json', json);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/logits bitwise identical on 1 and 2 devices/);
+    const out = JSON.parse(readFileSync(json, 'utf8'));
+    expect(out).toMatchObject({ strategy: 'data', devices: 2, batch: 2, logitsBitwiseEqual: true, passes: { warmup: 1, timed: 1 } });
+    expect(out.plan.layers.every((l: { collective: string }) => l.collective === 'none')).toBe(true);
+  });
+
   it('refuses a plan over the budget with exit code 1', async () => {
     const r = await cli('split', '--model', 'alexnet', '--devices', '1', '--batch', '8', '--budget-gb', '0.2', '--plan-only');
     expect(r.code).toBe(1);

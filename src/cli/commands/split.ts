@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { ArgumentError, DeviceMemoryError, errors } from '../../errors.js';
 import { loadSafetensors } from '../../io/safetensors.js';
 import { formatSplitReport, type SplitReport } from '../../devices/report.js';
+import { runAlexNetData } from '../../devices/run-data.js';
 import { runAlexNetSplit } from '../../devices/run-split.js';
 import { alexNetInputSize, GIB } from '../../devices/split-model.js';
 import type { Module } from '../../layers/module.js';
@@ -28,7 +29,9 @@ Plans a model cut over N devices and prints, per layer and device, the bytes
 received (and by which collective), each device's memory against the budget,
 and the simulated time under the link model (latency + bytes / bandwidth per
 transfer). For AlexNet's channels split it then runs the devices (worker
-threads with memory of their own) as \`groupconv alexnet\` does.
+threads with memory of their own) as \`groupconv alexnet\` does; for its data
+split, each device runs the whole model on its share of the images. Both are
+measured against one device on the same batch, warm, median of --repeat.
 
 Options:
   --model NAME          alexnet (default) or a zoo model:
@@ -153,7 +156,7 @@ export async function splitCommandRun(argv: readonly string[], io: CliIO): Promi
   }
   io.stdout.write(`${formatPlan(plan)}\n`);
 
-  const runs = model instanceof AlexNet && plan.strategy === 'channels' && !values['plan-only'];
+  const runs = model instanceof AlexNet && (plan.strategy === 'channels' || plan.strategy === 'data') && !values['plan-only'];
   if (!runs) {
     if (values.json) {
       writeFileSync(values.json, `${JSON.stringify({ strategy: plan.strategy, simulatedMs: plan.simulated.ms, plan }, null, 2)}\n`);
@@ -166,6 +169,21 @@ export async function splitCommandRun(argv: readonly string[], io: CliIO): Promi
     return 0;
   }
   try {
+    if (plan.strategy === 'data') {
+      const report = await runAlexNetData({ model: model as AlexNet, devices, batch, seed, repeat, warmup, budgetBytes: budgetGiB * GIB, log: (line) => io.stderr.write(`${line}\n`) });
+      io.stdout.write(
+        `\nmeasured: ${report.wallMs.toFixed(1)} ms on ${devices} devices (each the whole model, ${batch} images shared out), ` +
+          `1 device ${report.baseline.wallMs.toFixed(1)} ms${report.baseline.refused ? ' (budget lifted to measure it)' : ''}: ` +
+          `speedup ${report.speedup.toFixed(2)}x (median of per-pass ratios ${report.speedupOfRatios.toFixed(2)}x, ${repeat} passes after ${warmup} warm-up); ` +
+          `logits ${report.logitsBitwiseEqual ? 'bitwise identical' : 'DIFFER'} on 1 and ${devices} devices\n` +
+          `simulated ${plan.simulated.ms.toFixed(1)} ms, measured ${report.wallMs.toFixed(1)} ms\n`,
+      );
+      if (values.json) {
+        writeFileSync(values.json, `${JSON.stringify({ ...report, strategy: plan.strategy, simulatedMs: plan.simulated.ms, plan }, null, 2)}\n`);
+        io.stderr.write(`wrote ${values.json}\n`);
+      }
+      return 0;
+    }
     const report = await runAlexNetSplit({
       model: model as AlexNet,
       devices,
