@@ -37,3 +37,7 @@ export { SplitAlexNet, alexNetInputSize, GTX580_BYTES, type SplitOptions, type S
 export { runAlexNetSplit, type RunSplitOptions } from './devices/run-split.js';
 export { formatSplitReport, type SplitReport } from './devices/report.js';
 export { loadOnnx, OnnxModel, OnnxError, type OnnxModelInfo, type OnnxGraph, type OnnxNode, type ValueInfo } from './onnx/index.js';
+export { planSplit, STRATEGIES, type PlanSplitOptions, type StrategyChoice } from './split/plan-split.js';
+export type { SplitPlan, LayerPlan, DeviceLayerPlan, Collective, LinkModel, Transfer } from './split/plan-types.js';
+export { graphOfModule } from './split/from-modules.js';
+export { inferShapes, type ModelGraph, type GraphNode, type GraphOp } from './split/graph.js';

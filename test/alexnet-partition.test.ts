@@ -5,12 +5,19 @@
 import { describe, expect, it } from 'vitest';
 import { models, type Conv2d } from '../src/index.js';
 import { resolveShapes } from '../src/conv/geometry.js';
-import { alexNetLayers, deviceMemory, layerCosts, layerShapes, partition, pieceGeometry, transfersInto } from '../src/devices/split-plan.js';
+import { devicePieces, layerCosts, layerShapes, splitLayers } from '../src/devices/from-plan.js';
+import { pieceGeometry, transfersInto } from '../src/devices/split-plan.js';
+import { graphOfModule } from '../src/split/from-modules.js';
+import { planSplit } from '../src/split/plan-split.js';
 import { convKernelKind, convScratchFloats, wasmKernelsAvailable } from '../src/kernels/plan/index.js';
 
 const model = new models.AlexNet();
-const layers = alexNetLayers(model);
-const shapes = layerShapes(layers, [8, 3, 227, 227]);
+const graph = graphOfModule(model);
+const layers = splitLayers(graph);
+const shapes = layerShapes(graph, [8, 3, 227, 227]);
+// The split planner's channels plan at batch 8, and the device pieces made from it.
+const plan = (devices: number) => planSplit(graph, { devices, batch: 8, inputShape: [3, 227, 227] });
+const partition = (devices: number) => devicePieces(model, layers, plan(devices));
 const F = 4; // bytes per float
 const N = 8;
 
@@ -25,7 +32,7 @@ describe('partition of the paper AlexNet', () => {
 
   for (const devices of [1, 2, 4]) {
     it(`on ${devices} device(s): every output is computed by exactly one device, and the weights split with nothing lost`, () => {
-      const pieces = partition(layers, devices, 36);
+      const pieces = partition(devices);
       layers.forEach((_, i) => {
         const ranges = pieces.map((p) => p[i].produces);
         expect(ranges[0][0]).toBe(0);
@@ -39,8 +46,8 @@ describe('partition of the paper AlexNet', () => {
   }
 
   it('on 2 devices: data crosses only at the LRN halos, conv3 and the fully connected layers', () => {
-    const pieces = partition(layers, 2, 36);
-    const received = layerCosts(pieces, shapes).map((l) => l.map((d) => d.receivedBytes));
+    const pieces = partition(2);
+    const received = layerCosts(plan(2)).map((l) => l.map((d) => d.receivedBytes));
     const expected: Record<string, number> = {
       lrn1: 2 * 55 * 55 * N * F, // the 2 maps on the other side of the boundary
       lrn2: 2 * 27 * 27 * N * F,
@@ -62,8 +69,8 @@ describe('partition of the paper AlexNet', () => {
   });
 
   it('on 4 devices: the grouped layers need the sibling quarter of their group', () => {
-    const pieces = partition(layers, 4, 36);
-    const received = layerCosts(pieces, shapes);
+    const pieces = partition(4);
+    const received = layerCosts(plan(4));
     // conv2's group 0 reads pool1 maps [0, 48): device 1 holds [24, 48) and receives [0, 24) from device 0.
     expect(transfersInto(pieces, 4)[1]).toEqual([{ from: 0, range: [0, 24] }]);
     expect(received[4][1].receivedBytes).toBe(24 * 27 * 27 * N * F);
@@ -74,8 +81,8 @@ describe('partition of the paper AlexNet', () => {
   });
 
   it('needs weights plus the largest working set per device: one device over 0.2 GiB, two under', () => {
-    const one = deviceMemory(partition(layers, 1, 36), shapes, layers);
-    const two = deviceMemory(partition(layers, 2, 36), shapes, layers);
+    const one = plan(1).memory;
+    const two = plan(2).memory;
     // One device: every weight, and relu1's input and output (96 maps of 55x55 each).
     expect(one[0].weightBytes).toBe(60_965_224 * F);
     expect(one[0].activationBytes).toBe(2 * 96 * 55 * 55 * N * F);
@@ -106,12 +113,12 @@ describe('partition of the paper AlexNet', () => {
   it("runs each device's rows of a convolution with the whole layer's kernel and layout, so each output sums the same taps in the same order", () => {
     const convs = layers.map((l, i) => [l, i] as const).filter(([l]) => l.op.kind === 'conv');
     const whole = convs.map(([l, i]) => {
-      const conv = l.module as Conv2d;
+      const conv = model.features.layers[Number(l.name.split('.')[1])] as Conv2d; // the undivided layer, features.i
       return resolveShapes(shapes[i].input, conv.weight.shape, conv.bias?.shape ?? null, conv.options).geometry;
     });
     if (wasmKernelsAvailable()) expect(whole.map(convKernelKind)).toEqual(['small-groups', 'winograd', 'winograd', 'winograd', 'winograd']);
     for (const devices of [1, 2, 4]) {
-      const pieces = partition(layers, devices, 36);
+      const pieces = partition(devices);
       convs.forEach(([, i], c) => {
         for (const own of pieces) {
           const g = pieceGeometry(own[i], shapes[i].input);
@@ -130,7 +137,7 @@ describe('partition of the paper AlexNet', () => {
   });
 
   it('refuses a device count that would split a group unevenly', () => {
-    expect(() => partition(layers, 3, 36)).toThrow(/conv2: a device's 85 outputs would straddle its 2 groups unevenly/);
-    expect(() => partition(layers, 0, 36)).toThrow(/devices/);
+    expect(() => partition(3)).toThrow(/conv2: a device's 85 outputs would straddle its 2 groups unevenly/);
+    expect(() => partition(0)).toThrow(/devices/);
   });
 });

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ArgumentError, DeviceMemoryError, ExecutionError, loadSafetensors, models, resolveShapes, sharedArena, SplitAlexNet, type Conv2d, type Tensor } from '../src/index.js';
 import { DeviceState } from '../src/devices/device-state.js';
-import { alexNetLayers, deviceMemory, layerShapes, partition } from '../src/devices/split-plan.js';
+import { devicePieces, layerShapes, splitLayers } from '../src/devices/from-plan.js';
+import { graphOfModule } from '../src/split/from-modules.js';
+import { planSplit } from '../src/split/plan-split.js';
 import { convKernelKind } from '../src/kernels/plan/index.js';
 import { PARAM_BLOCK_BYTES } from '../src/kernels/wasm/param-block.js';
 import { bits } from './support/tensors.js';
@@ -26,12 +28,13 @@ afterAll(async () => {
   await Promise.all(open.map((s) => s.close()));
 });
 
-const layers = alexNetLayers(model);
-const shapes = layerShapes(layers, io.input.shape);
+const graph = graphOfModule(model);
+const layers = splitLayers(graph);
+const shapes = layerShapes(graph, io.input.shape);
 /** The kernel this thread gives each whole layer (null where there is no convolution). */
 const wholeKernels = layers.map((l, i) => {
   if (l.op.kind !== 'conv') return null;
-  const conv = l.module as Conv2d;
+  const conv = model.features.layers[Number(l.name.split('.')[1])] as Conv2d; // the undivided layer, features.i
   return convKernelKind(resolveShapes(shapes[i].input, conv.weight.shape, conv.bias?.shape ?? null, conv.options).geometry);
 });
 const ALIGN = 64; // the arena rounds every block up to this
@@ -98,6 +101,20 @@ describe('AlexNet split over devices', () => {
     await s.close();
   });
 
+  it("waits the link model's latency per transfer, and bytes over bandwidth, as the planner simulates", async () => {
+    const s = await split({ devices: 2, batch: 2, linkGbps: 0.01, linkLatencyUs: 2000 });
+    await s.forward(io.input);
+    const run = s.lastRun!;
+    // lrn1: one transfer of 2 maps of 23x23 for 2 images from the other device: 2 ms of latency plus its bytes at 0.01 Gbit/s.
+    const bytes = 2 * 23 * 23 * 2 * 4;
+    expect(run.layers[2].devices[0].linkMs).toBeCloseTo(2 + ((bytes * 8) / 1e7) * 1000, 9);
+    expect(run.layers[2].wallMs).toBeGreaterThanOrEqual(2);
+    // conv1 receives nothing, so waits nothing.
+    expect(run.layers[0].devices[0].linkMs).toBe(0);
+    await s.close();
+    await expect(SplitAlexNet.create(model, { linkLatencyUs: -1 })).rejects.toThrow(/linkLatencyUs/);
+  });
+
   it('refuses at load a model that does not fit one device but runs on two, quoting need and budget', async () => {
     const two = await split({ devices: 2, batch: 2, budgetBytes: Infinity });
     const one = await split({ devices: 1, batch: 2, budgetBytes: Infinity });
@@ -128,8 +145,9 @@ describe('AlexNet split over devices', () => {
 
   it('a device holds only its pieces in its memory, frees each layer input once used, and everything on dispose', () => {
     // Driven on this thread, where its memory is this thread's arena.
-    const pieces = partition(layers, 2, model.config.pooled ** 2);
-    const [planned] = deviceMemory(pieces, shapes, layers);
+    const plan = planSplit(graph, { devices: 2, batch: io.input.shape[0], inputShape: io.input.shape.slice(1) });
+    const pieces = devicePieces(model, layers, plan);
+    const [planned] = plan.memory;
     const arena = sharedArena();
     const before = arena.stats().liveBytes;
     const device = new DeviceState();

@@ -7,9 +7,10 @@ import { ArgumentError } from '../errors.js';
 import { alexnetCommand } from './commands/alexnet.js';
 import { benchCommand } from './commands/bench.js';
 import { inferCommand } from './commands/infer.js';
+import { splitCommand } from './commands/split.js';
 import type { CliIO, Command } from './commands/command.js';
 
-export const COMMANDS: readonly Command[] = [benchCommand, alexnetCommand, inferCommand];
+export const COMMANDS: readonly Command[] = [benchCommand, alexnetCommand, inferCommand, splitCommand];
 
 export function topUsage(commands: readonly Command[] = COMMANDS): string {
   const width = Math.max(...commands.map((c) => c.name.length));

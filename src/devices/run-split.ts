@@ -15,6 +15,8 @@ export interface RunSplitOptions {
   batch?: number;
   budgetBytes?: number;
   linkGbps?: number;
+  /** Simulated per-transfer latency in microseconds (default 0). */
+  linkLatencyUs?: number;
   /** Timed forward passes per device count; the report quotes the median. Default 3. */
   repeat?: number;
   /**
@@ -51,7 +53,7 @@ export async function runAlexNetSplit(options: RunSplitOptions = {}): Promise<Sp
   const inputSize = alexNetInputSize(model.config.pooled);
   const x = randomImages(batch, inputSize, options.seed ?? 1);
 
-  const split = await SplitAlexNet.create(model, { devices, batch, budgetBytes, linkGbps: options.linkGbps });
+  const split = await SplitAlexNet.create(model, { devices, batch, budgetBytes, linkGbps: options.linkGbps, linkLatencyUs: options.linkLatencyUs });
   let single: SplitAlexNet | null = null;
   let refused: string | null = null;
   const walls: number[] = [];

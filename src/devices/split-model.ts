@@ -10,19 +10,12 @@ import type { AlexNet } from '../models/alexnet.js';
 import { checkTensor, type Tensor } from '../tensor/tensor.js';
 import { gather, rangeBytes, type Activation } from './channel-range.js';
 import { Device } from './device.js';
-import {
-  alexNetLayers,
-  deviceMemory,
-  layerCosts,
-  layerShapes,
-  partition,
-  transfersInto,
-  type DeviceLayerCost,
-  type DeviceMemory,
-  type DevicePiece,
-  type LayerShapes,
-  type LayerSpec,
-} from './split-plan.js';
+import { graphOfModule } from '../split/from-modules.js';
+import type { ModelGraph } from '../split/graph.js';
+import { planSplit } from '../split/plan-split.js';
+import type { SplitPlan } from '../split/plan-types.js';
+import { devicePieces, layerCosts, layerShapes, splitLayers } from './from-plan.js';
+import { transfersInto, type DeviceLayerCost, type DeviceMemory, type DevicePiece, type LayerShapes, type LayerSpec } from './split-plan.js';
 
 /** A GTX 580's memory. */
 export const GTX580_BYTES = 3 * 2 ** 30;
@@ -39,6 +32,8 @@ export interface SplitOptions {
   budgetBytes?: number;
   /** Simulated link bandwidth between devices in gigabits per second; each transfer waits bytes / bandwidth. Default: no delay. */
   linkGbps?: number;
+  /** Simulated latency of each transfer in microseconds, waited before the device runs the layer. Default 0. */
+  linkLatencyUs?: number;
 }
 
 export interface DeviceLayerRun extends DeviceLayerCost {
@@ -111,6 +106,11 @@ function checkBudget(memory: DeviceMemory[], budgetBytes: number, what: string):
   );
 }
 
+/** The channels plan of the model for a whole input shape [N, C, H, W]. */
+function planFor(graph: ModelGraph, devices: number, inputShape: readonly number[]): SplitPlan {
+  return planSplit(graph, { devices, batch: inputShape[0], inputShape: inputShape.slice(1), strategy: 'channels' });
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class SplitAlexNet {
@@ -118,6 +118,7 @@ export class SplitAlexNet {
   readonly deviceCount: number;
   readonly budgetBytes: number;
   readonly linkGbps: number;
+  readonly linkLatencyUs: number;
   /** Memory each device needs for the batch and input size given at load. */
   readonly memory: DeviceMemory[];
   /** Each device's pieces; the weight buffers now live in the devices (only shapes and counts remain here). */
@@ -128,6 +129,7 @@ export class SplitAlexNet {
 
   private constructor(
     private readonly model: AlexNet,
+    private readonly graph: ModelGraph,
     private readonly devices: Device[],
     layers: LayerSpec[],
     pieces: DevicePiece[][],
@@ -139,6 +141,7 @@ export class SplitAlexNet {
     this.deviceCount = devices.length;
     this.budgetBytes = options.budgetBytes;
     this.linkGbps = options.linkGbps;
+    this.linkLatencyUs = options.linkLatencyUs;
     this.memory = memory;
   }
 
@@ -154,18 +157,22 @@ export class SplitAlexNet {
       inputSize: options.inputSize ?? alexNetInputSize(model.config.pooled),
       budgetBytes: options.budgetBytes ?? GTX580_BYTES,
       linkGbps: options.linkGbps ?? Infinity,
+      linkLatencyUs: options.linkLatencyUs ?? 0,
     };
-    const { devices, batch, inputSize, budgetBytes, linkGbps } = resolved;
+    const { devices, batch, inputSize, budgetBytes, linkGbps, linkLatencyUs } = resolved;
     if (!Number.isInteger(devices) || devices <= 0) throw errors.notPositiveInteger('devices', devices);
     if (!Number.isInteger(batch) || batch <= 0) throw errors.notPositiveInteger('batch', batch);
     if (!Number.isInteger(inputSize) || inputSize <= 0) throw errors.notPositiveInteger('inputSize', inputSize);
     if (!(budgetBytes > 0)) throw errors.invalid('budgetBytes', `must be a positive number of bytes, got ${budgetBytes}`);
     if (!(linkGbps > 0)) throw errors.invalid('linkGbps', `must be a positive number of gigabits per second, got ${linkGbps}`);
+    if (!(linkLatencyUs >= 0)) throw errors.invalid('linkLatencyUs', `must be a non-negative number of microseconds, got ${linkLatencyUs}`);
 
-    const layers = alexNetLayers(model);
-    const pieces = partition(layers, devices, model.config.pooled ** 2);
-    const shapes = layerShapes(layers, [batch, 3, inputSize, inputSize]);
-    const memory = deviceMemory(pieces, shapes, layers);
+    // Which device computes what, and what it needs, is the split planner's channels plan.
+    const graph = graphOfModule(model);
+    const layers = splitLayers(graph);
+    const plan = planFor(graph, devices, [batch, 3, inputSize, inputSize]);
+    const pieces = devicePieces(model, layers, plan);
+    const memory = plan.memory;
     checkBudget(memory, budgetBytes, `AlexNet at batch ${batch} (${inputSize}x${inputSize})`);
 
     const started: Device[] = [];
@@ -183,17 +190,17 @@ export class SplitAlexNet {
       await Promise.all(started.map((device) => device.close()));
       throw error;
     }
-    return new SplitAlexNet(model, started, layers, pieces, resolved, memory);
+    return new SplitAlexNet(model, graph, started, layers, pieces, resolved, memory);
   }
 
   /** Per layer, per device: parameters, weight bytes, bytes received and working set, for an input shape. */
   costs(inputShape: number[]): DeviceLayerCost[][] {
-    return layerCosts(this.pieces, layerShapes(this.layers, inputShape));
+    return layerCosts(planFor(this.graph, this.deviceCount, inputShape));
   }
 
   /** Memory each device needs for an input shape. */
   memoryFor(inputShape: number[]): DeviceMemory[] {
-    return deviceMemory(this.pieces, layerShapes(this.layers, inputShape), this.layers);
+    return planFor(this.graph, this.deviceCount, inputShape).memory;
   }
 
   /** Logits [N, classes] for x [N, 3, H, W]; the run's timings and traffic are in `lastRun`. */
@@ -206,25 +213,27 @@ export class SplitAlexNet {
   private checkInput(x: Tensor): LayerShapes[] {
     checkTensor('x', x, [4]);
     if (x.shape[1] !== 3) throw errors.invalid('x.shape', `AlexNet takes 3 input channels, got shape [${x.shape}]`);
-    const shapes = layerShapes(this.layers, x.shape);
-    const flat = shapes.find((_, i) => this.layers[i].op.kind === 'flatten')!;
+    // The features first, to say what is wrong in AlexNet's terms: the map entering the classifier.
+    const flatIndex = this.layers.findIndex((l) => l.op.kind === 'flatten');
+    const flat = layerShapes({ ...this.graph, nodes: this.graph.nodes.slice(0, flatIndex + 1) }, x.shape)[flatIndex];
     const fc6Inputs = (this.model.classifier.layers[1] as unknown as { weight: Tensor }).weight.shape[1];
     if (flat.output[1] !== fc6Inputs) {
       const p = this.model.config.pooled;
       throw errors.invalid('x.shape', `input ${x.shape[2]}x${x.shape[3]} gives ${flat.input[2]}x${flat.input[3]} maps before fc6, which expects ${p}x${p}`);
     }
-    return shapes;
+    return layerShapes(this.graph, x.shape);
   }
 
   private async forwardNow(x: Tensor): Promise<Tensor> {
     if (this.closed) throw errors.splitClosed();
     const shapes = this.checkInput(x);
-    const memory = deviceMemory(this.pieces, shapes, this.layers);
+    const plan = planFor(this.graph, this.deviceCount, x.shape);
+    const memory = plan.memory;
     checkBudget(memory, this.budgetBytes, `AlexNet at batch ${x.shape[0]} (${x.shape[2]}x${x.shape[3]})`);
     const key = x.shape.join('x');
     // Each device plans its convolutions for this shape (once; kept for later calls) before the clock starts.
     const kinds = await Promise.all(this.devices.map((device) => device.call((api) => api.prepare(key, shapes))));
-    const costs = layerCosts(this.pieces, shapes);
+    const costs = layerCosts(plan);
     const D = this.deviceCount;
     const start = performance.now();
 
@@ -243,7 +252,9 @@ export class SplitAlexNet {
       );
       const timings = await Promise.all(
         this.devices.map(async (device, d) => {
-          const linkMs = Number.isFinite(this.linkGbps) ? ((costs[layer][d].receivedBytes * 8) / (this.linkGbps * 1e9)) * 1000 : 0;
+          // The link model: each transfer waits its latency, and its bytes over the bandwidth.
+          const bandwidthMs = Number.isFinite(this.linkGbps) ? ((costs[layer][d].receivedBytes * 8) / (this.linkGbps * 1e9)) * 1000 : 0;
+          const linkMs = bandwidthMs + (transfers[d].length * this.linkLatencyUs) / 1000;
           if (linkMs > 0) await sleep(linkMs);
           const pieces = received[d];
           const timing = await at(d, device.call((api) => api.run(layer, Comlink.transfer(pieces, pieces.map((p) => p.data.buffer)), key)));

@@ -1,9 +1,8 @@
 import { errors } from '../errors.js';
 import { Conv2d } from '../layers/conv2d.js';
 import { BatchNorm2d, Identity, ReLU, Sequential } from '../layers/layers.js';
-import { add } from '../ops/elementwise.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { checkOptions, divisible, layerSeeds, positiveInteger, roundHalfEven, step, ZooModel, type Graph } from './model.js';
+import { checkOptions, divisible, layerSeeds, positiveInteger, roundHalfEven, step, addStep, ZooModel, type Graph } from './model.js';
 
 export interface GroupedBottleneckOptions {
   inChannels: number;
@@ -84,6 +83,7 @@ export class GroupedBottleneck extends ZooModel {
     let out = yield step(this.reduce, x);
     out = yield step(this.groupConv, out);
     out = yield step(this.expand, out);
-    return yield step(this.act, add(out, identity));
+    const sum = yield addStep(out, identity);
+    return yield step(this.act, sum);
   }
 }

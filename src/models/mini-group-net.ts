@@ -1,9 +1,8 @@
 import { Conv2d } from '../layers/conv2d.js';
 import { AdaptiveAvgPool2d, BatchNorm2d, Linear, ReLU, Sequential } from '../layers/layers.js';
-import { flatten } from '../ops/elementwise.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { GroupedBottleneck } from './grouped-bottleneck.js';
-import { checkOptions, layerSeeds, positiveInteger, step, ZooModel, type Graph } from './model.js';
+import { checkOptions, layerSeeds, positiveInteger, step, flattenStep, ZooModel, type Graph } from './model.js';
 
 export interface MiniGroupNetOptions {
   inChannels?: number;
@@ -49,6 +48,7 @@ export class MiniGroupNet extends ZooModel {
     out = yield step(this.stage1, out);
     out = yield step(this.stage2, out);
     out = yield step(this.pool, out);
-    return yield step(this.fc, flatten(out, 1));
+    const features = yield flattenStep(out, 1);
+    return yield step(this.fc, features);
   }
 }

@@ -1,21 +1,42 @@
 // Shared machinery of the model zoo: each model describes its forward pass
-// once, as a generator that yields (child module, input) steps, and that one
-// description runs both synchronously (forward) and with every convolution
-// sent to a runner such as the GroupedConvEngine (forwardWith). Keeping a
-// single description is what guarantees the two paths compute the same thing.
+// once, as a generator that yields every step — a child module on an input, or
+// an inline operation (residual add, channel shuffle, flatten) — and that one
+// description runs synchronously (forward), with every convolution sent to a
+// runner such as the GroupedConvEngine (forwardWith), and is read as a graph
+// by the split planner (src/split/from-modules.ts). Keeping a single
+// description is what guarantees the paths compute and describe the same thing.
 import { errors } from '../errors.js';
 import type { ConvRunner } from '../layers/conv-runner.js';
 import { Module } from '../layers/module.js';
+import { channelShuffle } from '../ops/channel-shuffle.js';
+import { add, flatten } from '../ops/elementwise.js';
 import { Random } from '../random.js';
 import { checkTensor, type Tensor } from '../tensor/tensor.js';
 
-/** One step of a model's forward pass: run `module` on `input`. */
-export interface Step {
-  module: Module;
-  input: Tensor;
-}
+/** One step of a model's forward pass: a child module on an input, or an inline operation. */
+export type Step =
+  | { kind: 'module'; module: Module; input: Tensor }
+  | { kind: 'add'; inputs: [Tensor, Tensor] }
+  | { kind: 'channelShuffle'; input: Tensor; groups: number }
+  | { kind: 'flatten'; input: Tensor; startDim: number };
 
-export const step = (module: Module, input: Tensor): Step => ({ module, input });
+export const step = (module: Module, input: Tensor): Step => ({ kind: 'module', module, input });
+/** a + b (the residual add) as a step. */
+export const addStep = (a: Tensor, b: Tensor): Step => ({ kind: 'add', inputs: [a, b] });
+export const shuffleStep = (input: Tensor, groups: number): Step => ({ kind: 'channelShuffle', input, groups });
+export const flattenStep = (input: Tensor, startDim = 1): Step => ({ kind: 'flatten', input, startDim });
+
+/** An inline operation's result (module steps are run by the caller, on this thread or with a runner). */
+function runOp(s: Exclude<Step, { kind: 'module' }>): Tensor {
+  switch (s.kind) {
+    case 'add':
+      return add(s.inputs[0], s.inputs[1]);
+    case 'channelShuffle':
+      return channelShuffle(s.input, s.groups);
+    case 'flatten':
+      return flatten(s.input, s.startDim);
+  }
+}
 
 /** The forward pass as steps; each `yield step(m, x)` evaluates to m's output. */
 export type Graph = Generator<Step, Tensor, Tensor>;
@@ -25,6 +46,14 @@ export abstract class ZooModel extends Module {
   protected abstract readonly expectedInputChannels: number;
 
   protected abstract graph(x: Tensor): Graph;
+
+  /**
+   * The forward pass's description, step by step, for readers other than
+   * forward and forwardWith (the split planner feeds it placeholder tensors).
+   */
+  steps(x: Tensor): Graph {
+    return this.graph(x);
+  }
 
   private checkInput(x: Tensor): void {
     checkTensor('x', x, [4]);
@@ -38,7 +67,10 @@ export abstract class ZooModel extends Module {
     this.checkInput(x);
     const graph = this.graph(x);
     let next = graph.next();
-    while (!next.done) next = graph.next(next.value.module.forward(next.value.input));
+    while (!next.done) {
+      const s = next.value;
+      next = graph.next(s.kind === 'module' ? s.module.forward(s.input) : runOp(s));
+    }
     return next.value;
   }
 
@@ -53,7 +85,10 @@ export abstract class ZooModel extends Module {
     this.checkInput(x);
     const graph = this.graph(x);
     let next = graph.next();
-    while (!next.done) next = graph.next(await next.value.module.forwardWith(runner, next.value.input));
+    while (!next.done) {
+      const s = next.value;
+      next = graph.next(s.kind === 'module' ? await s.module.forwardWith(runner, s.input) : runOp(s));
+    }
     return next.value;
   }
 }

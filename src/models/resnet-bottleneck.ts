@@ -1,8 +1,7 @@
 import { Conv2d } from '../layers/conv2d.js';
 import { BatchNorm2d, ReLU, Sequential } from '../layers/layers.js';
-import { add } from '../ops/elementwise.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { checkOptions, layerSeeds, positiveInteger, step, ZooModel, type Graph } from './model.js';
+import { checkOptions, layerSeeds, positiveInteger, step, addStep, ZooModel, type Graph } from './model.js';
 
 export interface ResNetBottleneckOptions {
   inChannels: number;
@@ -48,6 +47,7 @@ export class ResNetBottleneck extends ZooModel {
 
   protected *graph(x: Tensor): Graph {
     const branch = yield step(this.conv, x);
-    return yield step(this.relu, add(x, branch));
+    const sum = yield addStep(x, branch);
+    return yield step(this.relu, sum);
   }
 }

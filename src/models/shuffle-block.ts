@@ -1,10 +1,8 @@
 import { errors } from '../errors.js';
 import { Conv2d } from '../layers/conv2d.js';
 import { BatchNorm2d, ReLU } from '../layers/layers.js';
-import { channelShuffle } from '../ops/channel-shuffle.js';
-import { add } from '../ops/elementwise.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { checkOptions, divisible, layerSeeds, positiveInteger, step, ZooModel, type Graph } from './model.js';
+import { checkOptions, divisible, layerSeeds, positiveInteger, step, addStep, shuffleStep, ZooModel, type Graph } from './model.js';
 
 export interface ShuffleBlockOptions {
   inChannels: number;
@@ -65,11 +63,12 @@ export class ShuffleBlock extends ZooModel {
     out = yield step(this.bn1, out);
     out = yield step(this.relu, out);
     // Without the shuffle, gconv2's groups would only ever see gconv1's matching group.
-    out = channelShuffle(out, this.groups);
+    out = yield shuffleStep(out, this.groups);
     out = yield step(this.dwconv, out);
     out = yield step(this.bn2, out);
     out = yield step(this.gconv2, out);
     out = yield step(this.bn3, out);
-    return yield step(this.relu, add(out, x));
+    const sum = yield addStep(out, x);
+    return yield step(this.relu, sum);
   }
 }

@@ -1,0 +1,221 @@
+// `groupconv split`: how a model would run cut over N devices (the split
+// planner's plan: bytes received per layer and device, memory, simulated
+// time), and for AlexNet's channels split the measured run on device worker
+// threads too, as `groupconv alexnet` does.
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ArgumentError, DeviceMemoryError, errors } from '../../errors.js';
+import { loadSafetensors } from '../../io/safetensors.js';
+import { formatSplitReport, type SplitReport } from '../../devices/report.js';
+import { runAlexNetData } from '../../devices/run-data.js';
+import { runAlexNetSplit } from '../../devices/run-split.js';
+import { alexNetInputSize, GIB } from '../../devices/split-model.js';
+import type { Module } from '../../layers/module.js';
+import { AlexNet } from '../../models/alexnet.js';
+import { formatPlan } from '../../split/format.js';
+import { planSplit, STRATEGIES, type StrategyChoice } from '../../split/plan-split.js';
+import type { SplitPlan } from '../../split/plan-types.js';
+import { SPLIT_MODELS } from '../../split/zoo.js';
+import { checkWritable, type CliIO, type Command } from './command.js';
+import { nonNegativeInteger, positiveInteger, positiveNumber, readableFile } from './split-args.js';
+
+const MODEL_LIST = Object.entries(SPLIT_MODELS)
+  .map(([name, m]) => `    ${name.padEnd(26)} ${m.about}, input ${m.inputShape.join('x')}`)
+  .join('\n');
+
+export const SPLIT_USAGE = `Usage: groupconv split [options]
+
+Plans a model cut over N devices and prints, per layer and device, the bytes
+received (and by which collective), each device's memory against the budget,
+and the simulated time under the link model (latency + bytes / bandwidth per
+transfer). For AlexNet's channels split it then runs the devices (worker
+threads with memory of their own) as \`groupconv alexnet\` does; for its data
+split, each device runs the whole model on its share of the images. Both are
+measured against one device on the same batch, warm, median of --repeat.
+
+Options:
+  --model NAME          alexnet (default) or a zoo model:
+${MODEL_LIST}
+  --devices N           devices, default 2
+  --strategy S          channels (default; output channels split, aligned to
+                        groups), pipeline (consecutive layers per device),
+                        data (images split), auto (least simulated time)
+  --batch N             images per pass, default 8
+  --input CxHxW         one image's shape, default the model's (above)
+  --budget-gb X         memory per device in GiB, default 3 (a GTX 580)
+  --link-gbps X         link bandwidth (Gbit/s), default 10; for the AlexNet run,
+                        each transfer waits bytes / bandwidth (default no delay)
+  --link-latency-us L   per-transfer latency of the simulated link, default 5;
+                        for the AlexNet run, waited per transfer (default none)
+  --plan-only           print the plan, run nothing
+  --weights FILE        AlexNet: a .safetensors state_dict; default seeded weights
+  --seed N              seed of the random weights and input, default 1
+  --repeat N, --warmup N, --no-baseline   AlexNet run, as in groupconv alexnet
+  --json FILE           also write the plan (and the run) as JSON
+  -h, --help            this help
+
+Examples:
+  groupconv split --model alexnet --devices 2 --batch 8 --budget-gb 0.2
+  groupconv split --model shuffle-block --devices 4 --strategy auto --plan-only
+`;
+
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  model: { type: 'string' },
+  devices: { type: 'string' },
+  strategy: { type: 'string' },
+  batch: { type: 'string' },
+  input: { type: 'string' },
+  'budget-gb': { type: 'string' },
+  'link-gbps': { type: 'string' },
+  'link-latency-us': { type: 'string' },
+  'plan-only': { type: 'boolean' },
+  weights: { type: 'string' },
+  seed: { type: 'string' },
+  repeat: { type: 'string' },
+  warmup: { type: 'string' },
+  'no-baseline': { type: 'boolean' },
+  json: { type: 'string' },
+} as const;
+
+function parse(argv: readonly string[]) {
+  try {
+    return parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: false, strict: true }).values;
+  } catch (error) {
+    throw errors.badFlag('arguments', (error as Error).message.split('\n')[0]);
+  }
+}
+
+function imageShape(value: string): number[] {
+  const parts = value.split('x');
+  if (parts.length !== 3 || !parts.every((p) => /^\d+$/.test(p) && Number(p) > 0)) {
+    throw errors.badFlag('--input', `expected one image's CxHxW as positive integers (e.g. 3x227x227), got '${value}'`);
+  }
+  return parts.map(Number);
+}
+
+/** planSplit's argument errors, named as the flags the user typed. */
+const FLAG_OF: Record<string, string> = { devices: '--devices', batch: '--batch', inputShape: '--input', strategy: '--strategy' };
+
+/** The JSON of an AlexNet run: today's `alexnet --json`, plus the plan's strategy, simulated time and each layer's op, groups and collective. */
+function runJson(report: SplitReport, plan: SplitPlan) {
+  const layers = report.run.layers.map((l, i) => {
+    const planned = plan.layers[i];
+    return { ...l, op: planned.op, ...(planned.groups !== undefined ? { groups: planned.groups } : {}), collective: planned.collective };
+  });
+  return { ...report, strategy: plan.strategy, simulatedMs: plan.simulated.ms, plan, run: { ...report.run, layers } };
+}
+
+export async function splitCommandRun(argv: readonly string[], io: CliIO): Promise<number> {
+  const values = parse(argv);
+  if (values.help) {
+    io.stdout.write(SPLIT_USAGE);
+    return 0;
+  }
+  const name = values.model ?? 'alexnet';
+  const named = SPLIT_MODELS[name];
+  if (!named) throw errors.badFlag('--model', `unknown model '${name}' (one of: ${Object.keys(SPLIT_MODELS).join(', ')})`);
+  const strategy = (values.strategy ?? 'channels') as StrategyChoice;
+  if (!STRATEGIES.includes(strategy)) throw errors.badFlag('--strategy', `expected one of ${STRATEGIES.join(', ')}, got '${values.strategy}'`);
+  const devices = positiveInteger('--devices', values.devices, 2);
+  const batch = positiveInteger('--batch', values.batch, 8);
+  const seed = positiveInteger('--seed', values.seed, 1);
+  const repeat = positiveInteger('--repeat', values.repeat, 3);
+  const warmup = nonNegativeInteger('--warmup', values.warmup, 1);
+  const budgetGiB = positiveNumber('--budget-gb', values['budget-gb']) ?? 3;
+  const linkGbps = positiveNumber('--link-gbps', values['link-gbps']);
+  const latency = values['link-latency-us'];
+  const latencyUs = latency === undefined ? undefined : Number(latency);
+  if (latencyUs !== undefined && (latency!.trim() === '' || !Number.isFinite(latencyUs) || latencyUs < 0)) {
+    throw errors.badFlag('--link-latency-us', `expected a non-negative number, got '${latency}'`);
+  }
+  const givenShape = values.input === undefined ? undefined : imageShape(values.input);
+  const weights = readableFile('--weights', values.weights);
+  if (weights && name !== 'alexnet') throw errors.badFlag('--weights', `loads AlexNet weights only, and --model is ${name}`);
+  if (values.json) checkWritable('--json', values.json);
+
+  let model: Module;
+  if (weights) {
+    try {
+      model = AlexNet.fromStateDict(loadSafetensors(weights));
+    } catch (error) {
+      if (error instanceof ArgumentError) throw errors.badFlag('--weights', `${weights}: ${error.message}`);
+      throw error;
+    }
+  } else model = named.build(seed);
+
+  // An AlexNet's input side follows from its pooled map (a reduced-width state_dict has its own).
+  const defaultShape = model instanceof AlexNet ? [3, alexNetInputSize(model.config.pooled), alexNetInputSize(model.config.pooled)] : named.inputShape;
+  const inputShape = givenShape ?? defaultShape;
+  let plan: SplitPlan;
+  try {
+    plan = planSplit(model, { devices, strategy, batch, inputShape, budgetBytes: budgetGiB * GIB, link: { gbps: linkGbps, latencyUs } });
+  } catch (error) {
+    if (error instanceof ArgumentError && FLAG_OF[error.argument]) throw errors.badFlag(FLAG_OF[error.argument], error.message.slice(error.argument.length + 2));
+    throw error;
+  }
+  io.stdout.write(`${formatPlan(plan)}\n`);
+
+  const runs = model instanceof AlexNet && (plan.strategy === 'channels' || plan.strategy === 'data') && !values['plan-only'];
+  if (!runs) {
+    if (values.json) {
+      writeFileSync(values.json, `${JSON.stringify({ strategy: plan.strategy, simulatedMs: plan.simulated.ms, plan }, null, 2)}\n`);
+      io.stderr.write(`wrote ${values.json}\n`);
+    }
+    if (!plan.fits) {
+      io.stderr.write(`groupconv split: refused: ${plan.model} does not fit ${devices} device${devices > 1 ? 's' : ''} of ${budgetGiB} GiB under the ${plan.strategy} plan\n`);
+      return 1;
+    }
+    return 0;
+  }
+  try {
+    if (plan.strategy === 'data') {
+      const report = await runAlexNetData({ model: model as AlexNet, devices, batch, seed, repeat, warmup, budgetBytes: budgetGiB * GIB, log: (line) => io.stderr.write(`${line}\n`) });
+      io.stdout.write(
+        `\nmeasured: ${report.wallMs.toFixed(1)} ms on ${devices} devices (each the whole model, ${batch} images shared out), ` +
+          `1 device ${report.baseline.wallMs.toFixed(1)} ms${report.baseline.refused ? ' (budget lifted to measure it)' : ''}: ` +
+          `speedup ${report.speedup.toFixed(2)}x (median of per-pass ratios ${report.speedupOfRatios.toFixed(2)}x, ${repeat} passes after ${warmup} warm-up); ` +
+          `logits ${report.logitsBitwiseEqual ? 'bitwise identical' : 'DIFFER'} on 1 and ${devices} devices\n` +
+          `simulated ${plan.simulated.ms.toFixed(1)} ms, measured ${report.wallMs.toFixed(1)} ms\n`,
+      );
+      if (values.json) {
+        writeFileSync(values.json, `${JSON.stringify({ ...report, strategy: plan.strategy, simulatedMs: plan.simulated.ms, plan }, null, 2)}\n`);
+        io.stderr.write(`wrote ${values.json}\n`);
+      }
+      return 0;
+    }
+    const report = await runAlexNetSplit({
+      model: model as AlexNet,
+      devices,
+      batch,
+      seed,
+      repeat,
+      warmup,
+      budgetBytes: budgetGiB * GIB,
+      linkGbps,
+      linkLatencyUs: latencyUs,
+      baseline: !values['no-baseline'],
+      log: (line) => io.stderr.write(`${line}\n`),
+    });
+    io.stdout.write(`\n${formatSplitReport(report)}\n`);
+    io.stdout.write(`simulated ${plan.simulated.ms.toFixed(1)} ms, measured ${report.wallMs.toFixed(1)} ms\n`);
+    if (values.json) {
+      writeFileSync(values.json, `${JSON.stringify(runJson(report, plan), null, 2)}\n`);
+      io.stderr.write(`wrote ${values.json}\n`);
+    }
+    return 0;
+  } catch (error) {
+    if (error instanceof DeviceMemoryError) {
+      io.stderr.write(`groupconv split: refused: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+export const splitCommand: Command = {
+  name: 'split',
+  summary: 'plan (and for AlexNet, run) a model split over devices: channels, pipeline, data or auto',
+  usage: SPLIT_USAGE,
+  run: splitCommandRun,
+};

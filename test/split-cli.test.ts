@@ -1,0 +1,95 @@
+// `groupconv split`, driven through the CLI's main(): a zoo model's plan with
+// exact bytes, the JSON, AlexNet's channels split run on the devices (the
+// reduced-width PyTorch fixture) with today's `alexnet --json` fields, and
+// one-line refusals of bad flags.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../src/cli/main.js';
+
+const weights = join(import.meta.dirname, 'fixtures', 'alexnet', 'tiny-weights.safetensors');
+const tmp = mkdtempSync(join(tmpdir(), 'groupconv-split-cli-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s), isTTY: false } };
+  const code = await main(argv, io as never);
+  return { code, stdout, stderr };
+}
+
+describe('groupconv split', () => {
+  it('plans a MobileNet block: the pointwise conv gathers the other half of the channels', async () => {
+    const json = join(tmp, 'dsc.json');
+    const r = await cli('split', '--model', 'depthwise-separable-conv', '--input', '32x4x4', '--batch', '2', '--devices', '2', '--plan-only', '--json', json);
+    expect(r.code, r.stderr).toBe(0);
+    // The block is 32 -> 64: 16 channels of 4x4 for 2 images, 16 * 2 * 16 * 4 bytes = 2.0 KiB on each device.
+    expect(r.stdout).toMatch(/^pw\s+\| conv\s+\| all-gather\s+\|\s+2\.0 KiB \|\s+2\.0 KiB$/m);
+    expect(r.stdout).toMatch(/^dw\s+\| conv g=32\s+\| none/m);
+    const out = JSON.parse(readFileSync(json, 'utf8'));
+    expect(out.strategy).toBe('channels');
+    expect(out.simulatedMs).toBeGreaterThan(0);
+    expect(out.plan.layers.map((l: { label: string; collective: string }) => `${l.label}:${l.collective}`)).toEqual(['dw:none', 'pw:all-gather', 'bn:none', 'act:none']);
+    expect(out.plan.layers[1].devices.map((d: { receivedBytes: number }) => d.receivedBytes)).toEqual([2048, 2048]);
+  });
+
+  it("runs AlexNet's channels split on the devices, and its JSON keeps alexnet --json's fields", async () => {
+    const json = join(tmp, 'alexnet.json');
+    const r = await cli('split', '--model', 'alexnet', '--weights', weights, '--devices', '2', '--batch', '2', '--repeat', '1', '--json', json);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(readFileSync(json, 'utf8'));
+    expect(out.strategy).toBe('channels');
+    expect(out.simulatedMs).toBeGreaterThan(0);
+    expect(out.logitsBitwiseEqual).toBe(true);
+    expect(out.baseline).not.toBeNull();
+    expect(out.speedup).toBeGreaterThan(0);
+    for (const layer of out.run.layers) {
+      for (const d of layer.devices) for (const key of ['receivedBytes', 'computeMs', 'parameters', 'weightBytes']) expect(d).toHaveProperty(key);
+    }
+    const conv2 = out.run.layers[4];
+    expect([conv2.label, conv2.op, conv2.groups, conv2.collective]).toEqual(['conv2', 'conv', 2, 'none']);
+    // What the devices moved is what the plan said they would.
+    expect(out.run.layers.map((l: { devices: { receivedBytes: number }[] }) => l.devices.map((d) => d.receivedBytes))).toEqual(
+      out.plan.layers.map((l: { devices: { receivedBytes: number }[] }) => l.devices.map((d) => d.receivedBytes)),
+    );
+    expect(out.run.layers[2].collective).toBe('halo');
+  });
+
+  it("runs AlexNet's data split on the devices: the same logits as one device", async () => {
+    const json = join(tmp, 'data.json');
+    const r = await cli('split', '--model', 'alexnet', '--weights', weights, '--strategy', 'data', '--devices', '2', '--batch', '2', '--repeat', '1', '--json', json);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/logits bitwise identical on 1 and 2 devices/);
+    const out = JSON.parse(readFileSync(json, 'utf8'));
+    expect(out).toMatchObject({ strategy: 'data', devices: 2, batch: 2, logitsBitwiseEqual: true, passes: { warmup: 1, timed: 1 } });
+    expect(out.plan.layers.every((l: { collective: string }) => l.collective === 'none')).toBe(true);
+  });
+
+  it('refuses a plan over the budget with exit code 1', async () => {
+    const r = await cli('split', '--model', 'alexnet', '--devices', '1', '--batch', '8', '--budget-gb', '0.2', '--plan-only');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/device 0: 258\.0 MiB .* does NOT fit 204\.8 MiB/);
+    expect(r.stderr).toMatch(/refused/);
+  });
+
+  it('fails in one line with exit code 2 on bad flags', async () => {
+    for (const [argv, message] of [
+      [['--model', 'vgg'], /--model: unknown model 'vgg' \(one of: alexnet, resnext-block/],
+      [['--strategy', 'rows'], /--strategy: expected one of channels, pipeline, data, auto, got 'rows'/],
+      [['--devices', '0'], /--devices: expected a positive integer/],
+      [['--devices', '3', '--model', 'alexnet', '--plan-only'], /--devices: conv2: a device's 85 outputs would straddle/],
+      [['--input', '3x227'], /--input: expected one image's CxHxW/],
+      [['--link-latency-us=-1'], /--link-latency-us: expected a non-negative number/],
+      [['--link-gbps', 'fast'], /--link-gbps: expected a positive number/],
+      [['--model', 'shuffle-block', '--weights', weights], /--weights: loads AlexNet weights only/],
+      [['--frobnicate'], /arguments: Unknown option/],
+    ] as [string[], RegExp][]) {
+      const r = await cli('split', ...argv);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
+});
