@@ -3,7 +3,7 @@
 // op did not read, so an attribute groupconv does not implement (a newer opset's,
 // a training option) is an error naming it instead of being silently ignored.
 import { ExecutionError, errors } from '../../errors.js';
-import type { AttributeValue, OnnxGraph, OnnxNode } from '../graph.js';
+import type { AttributeValue, Kernel, OnnxGraph, OnnxNode } from '../graph.js';
 import type { LoadContext } from '../tensor-proto.js';
 import type { Value } from '../value.js';
 
@@ -98,3 +98,6 @@ export function positiveInts(values: number[] | undefined): boolean {
 export function nonNegativeInts(values: number[] | undefined): boolean {
   return values === undefined || values.every((v) => Number.isInteger(v) && v >= 0 && v <= 1 << 16);
 }
+
+/** Reads and checks a node's attributes at load and returns the kernel that runs it (one per op type, in ops/index.ts). */
+export type OpFactory = (a: Attributes, opset: number, node: OnnxNode, initializer: (name: string) => Value | undefined) => Kernel;

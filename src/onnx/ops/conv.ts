@@ -7,7 +7,7 @@ import { fail, nonNegativeInts, positiveInts, type Attributes } from './attrs.js
 import { padValue } from './shape.js';
 import { expectFloat, floatValue, MAX_ELEMENTS, type FloatValue, type Value } from '../value.js';
 import type { OnnxNode } from '../graph.js';
-import type { OpFactory } from './index.js';
+import type { OpFactory } from './attrs.js';
 
 export const AUTO_PADS = ['NOTSET', 'SAME_UPPER', 'SAME_LOWER', 'VALID'];
 

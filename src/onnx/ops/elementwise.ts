@@ -6,7 +6,7 @@ import { fail, type Attributes } from './attrs.js';
 import { binaryOp, broadcastShape, expandTo } from './broadcast.js';
 import type { Kernel } from '../graph.js';
 import { boolValue, expectFloat, expectInts, floatValue, intValue, type DType, type Value } from '../value.js';
-import type { OpFactory } from './index.js';
+import type { OpFactory } from './attrs.js';
 
 function arithmetic(f: (x: number, y: number) => number, intF: (x: number, y: number) => number = f): OpFactory {
   return (a) => {

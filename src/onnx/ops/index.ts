@@ -2,10 +2,9 @@
 // attributes once, at load, and returns the kernel that runs it. An op type
 // outside this table, or in another domain, is a load-time OnnxError.
 import { errors } from '../../errors.js';
-import type { Kernel, KernelFactory, OnnxNode } from '../graph.js';
+import type { KernelFactory, OnnxNode } from '../graph.js';
 import type { LoadContext } from '../tensor-proto.js';
-import type { Value } from '../value.js';
-import { Attributes, fail } from './attrs.js';
+import { Attributes, fail, type OpFactory } from './attrs.js';
 import { convOps } from './conv.js';
 import { elementwiseOps } from './elementwise.js';
 import { matmulOps } from './matmul.js';
@@ -13,7 +12,7 @@ import { normalizationOps } from './normalization.js';
 import { poolOps } from './pool.js';
 import { shapeOps } from './shape.js';
 
-export type OpFactory = (a: Attributes, opset: number, node: OnnxNode, initializer: (name: string) => Value | undefined) => Kernel;
+export type { OpFactory } from './attrs.js';
 
 const controlOps: Record<string, OpFactory> = {
   // If runs in plan.ts: its condition must fold to a constant once shapes are known

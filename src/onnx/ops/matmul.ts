@@ -6,7 +6,7 @@ import { linear } from '../../ops/linear.js';
 import { fail } from './attrs.js';
 import { broadcastShape, broadcastTo } from './broadcast.js';
 import { expectFloat, floatArray, floatValue, MAX_ELEMENTS, sizeOf, stridesOf, type FloatValue } from '../value.js';
-import type { OpFactory } from './index.js';
+import type { OpFactory } from './attrs.js';
 
 // A MatMul's constant B [K, N], transposed once to linear's weight layout [N, K].
 const transposedWeights = new WeakMap<Float32Array, Float32Array>();

@@ -3,7 +3,7 @@
 import { batchNorm2d, localResponseNorm } from '../../ops/normalization.js';
 import { fail } from './attrs.js';
 import { axisOf, expectFloat, expectInts, floatValue, sizeOf, stridesOf, type FloatValue } from '../value.js';
-import type { OpFactory } from './index.js';
+import type { OpFactory } from './attrs.js';
 import { errors } from '../../errors.js';
 
 function batchNorm(x: FloatValue, scale: FloatValue, bias: FloatValue, mean: FloatValue, variance: FloatValue, eps: number): FloatValue {

@@ -6,7 +6,7 @@ import { adaptiveAvgPool2d, maxPool2d } from '../../ops/pooling.js';
 import { fail, type Attributes } from './attrs.js';
 import { resolvePads, windowAttributes } from './conv.js';
 import { expectFloat, floatArray, floatValue, MAX_ELEMENTS, sizeOf, type FloatValue } from '../value.js';
-import type { OpFactory } from './index.js';
+import type { OpFactory } from './attrs.js';
 
 interface Window {
   kernel: number[];

@@ -15,7 +15,7 @@ import {
   stridesOf,
   type Value,
 } from '../value.js';
-import type { OpFactory } from './index.js';
+import type { OpFactory } from './attrs.js';
 
 type Data = Float32Array | Float64Array | Uint8Array;
 
