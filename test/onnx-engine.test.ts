@@ -77,6 +77,28 @@ describe('weights and activations in shared memory', () => {
     await expect(model.forwardWith(engine, input)).rejects.toThrow(/closed/);
   });
 
+  it('hands every engine call a shared input, so no call copies it (the model input aside)', async () => {
+    for (const c of CASES) {
+      const model = loadOnnx(join(FIXTURES, c.file));
+      const { input, expected } = io(c.io);
+      const execution = model.executionFor(engines[1], { [model.inputs[0].name]: input.shape });
+      const copied: string[] = [];
+      for (const step of execution.steps) {
+        if (step.kind !== 'engine') continue;
+        const run = step.layer.run.bind(step.layer);
+        // A Conv reading the model's input gets the caller's (unshared) tensor; every other input was computed here.
+        const fromModelInput = step.inputs[0] === model.inputs[0].name && step.setup.prePad === null;
+        step.layer.run = ((x: Tensor, options?: object) => {
+          if (!isShared(x) && !fromModelInput) copied.push(step.node.name);
+          return run(x, options as never);
+        }) as typeof step.layer.run;
+      }
+      expectClose(await model.forwardWith(engines[1], input), expected);
+      expect(copied, c.id).toEqual([]);
+      model.close();
+    }
+  });
+
   it('returns the engine output itself when the last node is a Conv (shared, no copy)', async () => {
     const c = CASES.find((x) => x.id === 'padded_conv')!;
     const model = loadOnnx(join(FIXTURES, c.file));

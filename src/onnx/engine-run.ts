@@ -20,7 +20,7 @@ import { sharedArena } from '../memory/arena.js';
 import type { OnnxNode } from './graph.js';
 import { convAttributesOf, convInput, convSetup, type ConvSetup } from './ops/conv.js';
 import { runNode, type Plan, type PlanStep } from './plan.js';
-import { expectFloat, floatValue, sizeOf, type FloatValue, type Value } from './value.js';
+import { expectFloat, floatValue, sizeOf, withFloatAllocator, type FloatValue, type Value } from './value.js';
 
 interface StepBase {
   /** Indexes into plan.steps of the steps this one performs, in order. */
@@ -184,10 +184,21 @@ export class EngineBinding {
   }
 }
 
+/** Allocates zero-filled arrays in the shared arena, noting each in `into` (empty ones stay ordinary: nothing to share). */
+function sharedAllocator(into: Float32Array[]): (n: number) => Float32Array {
+  return (n) => {
+    if (n === 0) return new Float32Array(0);
+    const a = sharedArena().allocateFloat32(n);
+    into.push(a);
+    return a;
+  };
+}
+
 /**
- * Runs an execution on `feeds`. Activations the engine produced are freed at
- * their last use (unless another live value shares their data, as a Reshape's
- * output does); the graph's outputs are returned.
+ * Runs an execution on `feeds`. Every activation it computes lives in shared
+ * memory (engine outputs, and host ops' outputs through withFloatAllocator), so
+ * no engine call copies its input; each is freed at its last use unless another
+ * live value shares its data, as a Reshape's output does. Returns the graph's outputs.
  */
 export async function runExecution(
   execution: Execution,
@@ -224,8 +235,10 @@ export async function runExecution(
       if (step.kind === 'engine') {
         const x = expectFloat(env.get(step.inputs[0]), `input '${step.inputs[0]}'`);
         let result: FloatValue;
+        // Asymmetric pads: the padded input goes to shared memory too, freed once the call is done.
+        const scratch: Float32Array[] = [];
         try {
-          const input = convInput(x, step.setup);
+          const input = withFloatAllocator(sharedAllocator(scratch), () => convInput(x, step.setup));
           let output;
           if (profile) ({ output, profile: engineProfile } = await step.layer.run(input, { profile: true }));
           else output = await step.layer.run(input);
@@ -233,13 +246,29 @@ export async function runExecution(
         } catch (error) {
           if (error instanceof ExecutionError || !(error instanceof Error)) throw error;
           throw new ExecutionError(`node '${step.node.name}' (Conv) failed on the engine: ${error.message}`, { cause: error });
+        } finally {
+          for (const a of scratch) arena.release(a);
         }
         holders.set(result.data, 0);
         env.set(step.outputs[0], result);
         hold(result);
       } else {
         const inputs = step.inputs.map((n) => (n === '' ? undefined : env.get(n)));
-        const results = runNode(step.node, step.step.run, inputs);
+        // The step's outputs are allocated in shared memory, so a Conv reading them later needs no copy;
+        // whatever else the op allocated there (temporaries) is freed at once.
+        const allocated: Float32Array[] = [];
+        let results: Value[];
+        try {
+          results = withFloatAllocator(sharedAllocator(allocated), () => runNode(step.node, step.step.run, inputs));
+        } catch (error) {
+          for (const a of allocated) arena.release(a);
+          throw error;
+        }
+        const outputs = new Set(results.map((r) => r.data));
+        for (const a of allocated) {
+          if (outputs.has(a)) holders.set(a, 0);
+          else arena.release(a);
+        }
         step.outputs.forEach((name, j) => {
           if (name === '') return;
           env.set(name, results[j]);
