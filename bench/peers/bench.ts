@@ -8,6 +8,7 @@
 // Prints GFLOP/s per layer and groupconv / peer ratios.
 //
 //   npm run bench:peers [-- --runs 9 --layers resnext,depthwise --json out.json]
+//   npm run bench:peers -- --model FILE.onnx [--batch 1,8 --threads 1,2]   (a whole model: model.ts)
 import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileSync } from 'node:fs';
@@ -230,6 +231,11 @@ interface Ratio {
 
 async function main(): Promise<void> {
   if (option('child', '')) return child(Number(option('threads', '1')));
+  // --model FILE.onnx: a whole model against onnxruntime-node, in this process (model.ts).
+  if (option('model', '')) {
+    const { modelMain, parseModelOptions } = await import('./model.js');
+    return modelMain(parseModelOptions(option));
+  }
 
   const load = loadavg()[0];
   const cells: Record<string, Record<string, Cell>> = {};

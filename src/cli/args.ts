@@ -21,6 +21,10 @@ export interface MeasureSettings {
 
 export interface BenchConfig {
   layers: LayerPreset[];
+  /** `--model FILE.onnx`: benchmark that model instead of layers (then `layers` is empty). */
+  model: string | null;
+  /** `--size` with --model: the size of the model input's symbolic height and width; null when not given. */
+  size: number | null;
   /** Groups to sweep; null means each layer's own default. */
   groups: number[] | null;
   /** Batch sizes to sweep; null means each layer's own batch. */
@@ -43,6 +47,7 @@ export function defaultWorkerCounts(cores = availableParallelism()): number[] {
 const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
   layer: { type: 'string' },
+  model: { type: 'string' },
   cin: { type: 'string' },
   cout: { type: 'string' },
   kernel: { type: 'string' },
@@ -76,11 +81,14 @@ Layer (default: alexnet-conv2, groups 1 and 2):
                            a custom layer (--cin required; defaults: cout = cin, kernel 3,
                            stride 1, padding 0, dilation 1, size 28, batch 8); with
                            --layer these override the preset's fields
+Model (instead of a layer):
+  --model FILE.onnx        time the whole model (forwardWith: every Conv on the engine) and
+                           break its time down by layer; --size N gives a symbolic height/width
 Sweeps:
   --groups LIST            e.g. 1,2,4,8,32 (values that do not divide the channels are skipped)
   --workers LIST           e.g. 1,2,4 (default: 1 .. cores + 1)
   --policy LIST            group, balanced (default: balanced)
-  --batch LIST             images per call (default: the layer's, 8)
+  --batch LIST             images per call (default: the layer's, 8; a model's fixed batch, else 1)
 Measurement:
   --warmup MS              warm-up time per point (default ${DEFAULT_MEASURE.warmupMs})
   --min-runs N             timed runs per point, at least (default ${DEFAULT_MEASURE.minRuns})
@@ -221,7 +229,14 @@ export function parseBenchArgs(argv: readonly string[], cores = availableParalle
     if (typeof value === 'string' && value.trim() === '') throw bad(key, 'needs a value, got an empty string');
   }
 
-  const layers = parseLayers(values);
+  const model = values.model ?? null;
+  if (model !== null) {
+    const layerFlags = ['layer', 'cin', 'cout', 'kernel', 'stride', 'padding', 'dilation', 'groups'] as const;
+    const clash = layerFlags.find((flag) => values[flag] !== undefined);
+    if (clash) throw bad(clash, `describes a layer; --model times the model's own layers`);
+  }
+  const layers = model === null ? parseLayers(values) : [];
+  const size = model !== null && values.size !== undefined ? integer('size', values.size, 1) : null;
   const groups = values.groups !== undefined ? integerList('groups', values.groups) : null;
   const batches = values.batch !== undefined ? integerList('batch', values.batch) : null;
   const workers = values.workers !== undefined ? integerList('workers', values.workers).sort((a, b) => a - b) : defaultWorkerCounts(cores);
@@ -237,6 +252,8 @@ export function parseBenchArgs(argv: readonly string[], cores = availableParalle
     help: false,
     config: {
       layers,
+      model,
+      size,
       groups,
       batches,
       workers,

@@ -26,7 +26,8 @@ export interface MachineInfo {
 export interface PointResult {
   layer: string;
   batch: number;
-  groups: number;
+  /** The layer's groups; null for a whole model (its layers' groups are in the breakdown). */
+  groups: number | null;
   workers: number;
   policy: PartitionPolicy;
   medianMs: number;
@@ -48,7 +49,8 @@ export interface PointResult {
 export interface SkippedCase {
   layer: string;
   batch: number;
-  groups: number;
+  /** The groups skipped; null when a whole model's batch was. */
+  groups: number | null;
   reason: string;
 }
 
@@ -71,12 +73,37 @@ export interface Timeline {
   tasks: TaskProfile[];
 }
 
+/** One layer (execution step) of the model at one point: the per-layer breakdown, `layers` in the JSON. */
+export interface LayerBreakdown {
+  batch: number;
+  policy: PartitionPolicy;
+  workers: number;
+  /** Position of the step in the model's execution. */
+  index: number;
+  name: string;
+  opType: string;
+  /** 'engine' (a Conv on the workers) or 'host' (on the calling thread). */
+  kind: 'engine' | 'host';
+  /** A Conv's groups; null for other ops. */
+  groups: number | null;
+  flops: number;
+  /** Median over the timed runs of the step's wall time. */
+  medianMs: number;
+  /** Engine steps: median busiest-worker compute time and hand-off (wall minus that); null for host steps. */
+  kernelMs: number | null;
+  handoffMs: number | null;
+  /** Against the same step at 1 worker (same batch and policy); null when 1 worker was not measured. */
+  speedup: number | null;
+}
+
 export interface BenchReport {
   machine: MachineInfo;
   layers: LayerInfo[];
   results: PointResult[];
   skipped: SkippedCase[];
   timelines: Timeline[];
+  /** `bench --model`: each layer of the model at each point (model-bench.ts). */
+  breakdown?: LayerBreakdown[];
 }
 
 export interface BenchProgress {
@@ -209,8 +236,8 @@ function summarize(c: Case, workers: number, policy: PartitionPolicy, samples: A
   };
 }
 
-const sortKey = (layers: LayerPreset[], r: { layer: string; batch: number; groups: number; policy: PartitionPolicy; workers: number }) =>
-  [layers.findIndex((l) => l.name === r.layer), r.batch, r.groups, r.policy === 'group' ? 0 : 1, r.workers];
+const sortKey = (layers: LayerPreset[], r: { layer: string; batch: number; groups: number | null; policy: PartitionPolicy; workers: number }) =>
+  [layers.findIndex((l) => l.name === r.layer), r.batch, r.groups ?? 0, r.policy === 'group' ? 0 : 1, r.workers];
 
 function compareKeys(a: number[], b: number[]): number {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i];

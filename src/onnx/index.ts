@@ -4,5 +4,6 @@ export { OnnxModel, type OnnxModelInfo } from './model.js';
 export { OnnxError } from '../errors.js';
 export type { OnnxGraph, OnnxNode, ValueInfo, AttributeValue } from './graph.js';
 export type { Plan, PlanStep } from './plan.js';
+export type { ModelProfile, StepProfile, ExecutionStep, Execution } from './engine-run.js';
 export type { Value, DType } from './value.js';
 export { SUPPORTED_OPERATORS } from './ops/index.js';

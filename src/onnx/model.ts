@@ -1,9 +1,12 @@
-// OnnxModel: a loaded ONNX graph that runs on the calling thread.
+// OnnxModel: a loaded ONNX graph that runs on the calling thread (forward), or
+// with its convolutions on a GroupedConvEngine (forwardWith, engine-run.ts).
+import { GroupedConvEngine } from '../engine/engine.js';
 import { errors } from '../errors.js';
 import { checkTensor, type Tensor } from '../tensor/tensor.js';
 import { allNodes, type OnnxGraph, type ValueInfo } from './graph.js';
+import { EngineBinding, runExecution, type Execution, type ModelProfile, type StepProfile } from './engine-run.js';
 import { planAndRun, runPlan, type Plan } from './plan.js';
-import { floatValue, type FloatValue } from './value.js';
+import { floatValue, type FloatValue, type Value } from './value.js';
 
 /** How many per-shape plans a model keeps (a server sees a few batch sizes, not hundreds). */
 const MAX_PLANS = 16;
@@ -20,6 +23,8 @@ export class OnnxModel {
   readonly inputs: readonly ValueInfo[];
   readonly outputs: readonly ValueInfo[];
   private readonly plans = new Map<string, Plan>();
+  /** The Conv layers prepared on each engine this model ran on. */
+  private readonly bindings = new Map<GroupedConvEngine, EngineBinding>();
   private closed = false;
 
   constructor(
@@ -39,6 +44,80 @@ export class OnnxModel {
 
   /** Runs the model on named inputs; returns every graph output by name. */
   run(feeds: Record<string, Tensor>): Record<string, Tensor> {
+    const { values, key } = this.checkFeeds(feeds);
+    const plan = this.plans.get(key);
+    let results;
+    if (plan) {
+      results = runPlan(plan, values);
+    } else {
+      const made = planAndRun(this.graph, values);
+      this.keepPlan(key, made.plan);
+      results = made.results;
+    }
+    return this.outputsOf(this.plans.get(key)!, results);
+  }
+
+  /**
+   * `forward` with every convolution on `engine`'s workers (as prepared layers: each
+   * Conv's weights go to shared memory once per model and engine, kept until `close()`);
+   * the other nodes run on the calling thread. The result is bitwise that of `forward`.
+   * With `{ profile: true }`, also where the time went, step by step.
+   */
+  forwardWith(engine: GroupedConvEngine, x: Tensor, options: { profile: true }): Promise<{ output: Tensor; profile: ModelProfile }>;
+  forwardWith(engine: GroupedConvEngine, x: Tensor, options?: { profile?: false }): Promise<Tensor>;
+  async forwardWith(engine: GroupedConvEngine, x: Tensor, options: { profile?: boolean } = {}): Promise<Tensor | { output: Tensor; profile: ModelProfile }> {
+    const result = await this.runWith(engine, { [this.inputs[0].name]: x }, options);
+    const output = result.outputs[this.outputs[0].name];
+    return options.profile ? { output, profile: result.profile! } : output;
+  }
+
+  /** `run` on the engine (see forwardWith): every output by name, and the profile when asked for. */
+  async runWith(
+    engine: GroupedConvEngine,
+    feeds: Record<string, Tensor>,
+    options: { profile?: boolean } = {},
+  ): Promise<{ outputs: Record<string, Tensor>; profile: ModelProfile | null }> {
+    if (!(engine instanceof GroupedConvEngine)) throw errors.invalid('engine', 'expected a GroupedConvEngine');
+    if (engine.closed) throw errors.engineClosed();
+    if (options === null || typeof options !== 'object') throw errors.invalid('options', 'expected an object');
+    for (const key of Object.keys(options)) if (key !== 'profile') throw errors.unknownOption('options', key, ['profile']);
+    const { values } = this.checkFeeds(feeds);
+    const execution = this.executionFor(engine, Object.fromEntries([...values].map(([name, v]) => [name, v.shape])));
+    const plan = execution.plan;
+    const steps: StepProfile[] | null = options.profile ? [] : null;
+    const start = performance.now();
+    const results = await runExecution(execution, values, steps);
+    const totalMs = performance.now() - start;
+    if (this.closed) throw errors.onnxClosed();
+    return { outputs: this.outputsOf(plan, results), profile: steps && { totalMs, workers: engine.workers, steps } };
+  }
+
+  /**
+   * What forwardWith runs on `engine` for inputs of these shapes: the execution steps (each
+   * Conv on the engine, the rest on the calling thread), with the plan they come from.
+   * Preparing it places the Conv weights in shared memory.
+   */
+  executionFor(engine: GroupedConvEngine, shapes: Record<string, number[]>): Execution {
+    if (engine.closed) throw errors.engineClosed();
+    // The plan comes from a run on the calling thread (over zeros, for the shapes) the first time a shape is seen.
+    const plan = this.planFor(shapes);
+    // An engine closed since it was last used here keeps nothing alive: free what this model placed for it.
+    for (const other of [...this.bindings.keys()]) if (other.closed) this.release(other);
+    let binding = this.bindings.get(engine);
+    if (!binding) {
+      binding = new EngineBinding(engine);
+      this.bindings.set(engine, binding);
+    }
+    return binding.executionFor(plan);
+  }
+
+  /** Frees the shared weights this model placed for `engine` (they are placed again at its next forwardWith). */
+  release(engine: GroupedConvEngine): void {
+    this.bindings.get(engine)?.close();
+    this.bindings.delete(engine);
+  }
+
+  private checkFeeds(feeds: Record<string, Tensor>): { values: Map<string, FloatValue>; key: string } {
     if (this.closed) throw errors.onnxClosed();
     const values = new Map<string, FloatValue>();
     for (const info of this.inputs) {
@@ -50,23 +129,21 @@ export class OnnxModel {
       if (!this.inputs.some((i) => i.name === key)) throw errors.unknownOption('inputs', key, this.inputs.map((i) => i.name));
     }
     const key = this.inputs.map((i) => values.get(i.name)!.shape.join('x')).join(',');
-    const plan = this.plans.get(key);
-    let results;
-    if (plan) {
-      results = runPlan(plan, values);
-    } else {
-      const made = planAndRun(this.graph, values);
-      if (this.plans.size >= MAX_PLANS) this.plans.delete(this.plans.keys().next().value!);
-      this.plans.set(key, made.plan);
-      results = made.results;
-    }
-    const constants = this.plans.get(key)!.constants;
+    return { values, key };
+  }
+
+  private keepPlan(key: string, plan: Plan): void {
+    if (this.plans.size >= MAX_PLANS) this.plans.delete(this.plans.keys().next().value!);
+    this.plans.set(key, plan);
+  }
+
+  private outputsOf(plan: Plan, results: Value[]): Record<string, Tensor> {
     const out: Record<string, Tensor> = {};
     this.outputs.forEach((o, i) => {
       const v = results[i];
       // Float outputs are the model's results; an integer output (rare) is converted, exact to 2^24.
       // An output that folded to a constant is copied, so a caller writing to it cannot change the plan.
-      const data = v.dtype === 'float32' ? (constants.has(o.name) ? v.data.slice() : v.data) : Float32Array.from(v.data as ArrayLike<number>);
+      const data = v.dtype === 'float32' ? (plan.constants.has(o.name) ? v.data.slice() : v.data) : Float32Array.from(v.data as ArrayLike<number>);
       out[o.name] = { shape: [...v.shape], data };
     });
     return out;
@@ -116,10 +193,12 @@ export class OnnxModel {
     return out;
   }
 
-  /** Drops the plans and refuses further runs. */
+  /** Drops the plans, frees the weights placed on engines, and refuses further runs. */
   close(): void {
     this.closed = true;
     this.plans.clear();
+    for (const binding of this.bindings.values()) binding.close();
+    this.bindings.clear();
   }
 
   private checkShape(info: ValueInfo, shape: number[]): void {

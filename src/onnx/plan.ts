@@ -44,7 +44,7 @@ function fail(message: string): never {
   throw new ExecutionError(message);
 }
 
-function runNode(node: OnnxNode, run: Kernel, inputs: (Value | undefined)[]): Value[] {
+export function runNode(node: OnnxNode, run: Kernel, inputs: (Value | undefined)[]): Value[] {
   try {
     return run(inputs);
   } catch (e) {

@@ -51,13 +51,32 @@ function checkSize(shape: readonly number[]): number {
  */
 export function floatArray(n: number): Float32Array {
   if (!Number.isSafeInteger(n) || n < 0 || n > MAX_ELEMENTS) throw new ExecutionError(`an output of ${n} elements is larger than groupconv allows (${MAX_ELEMENTS})`);
-  return new Float32Array(n);
+  return allocateFloats(n);
+}
+
+/** Where ops' new float outputs go: ordinary memory, or the shared arena while forwardWith runs a step (withFloatAllocator). */
+let allocateFloats = (n: number): Float32Array => new Float32Array(n);
+
+/**
+ * Runs `run` with new float outputs (floatArray, floatValue without data) taken
+ * from `allocate`: forwardWith places activations in shared memory this way, so
+ * the engine reads a convolution's input where it is instead of copying it.
+ * `allocate` must return zero-filled arrays, as new Float32Array does.
+ */
+export function withFloatAllocator<T>(allocate: (n: number) => Float32Array, run: () => T): T {
+  const previous = allocateFloats;
+  allocateFloats = allocate;
+  try {
+    return run();
+  } finally {
+    allocateFloats = previous;
+  }
 }
 
 export function floatValue(shape: readonly number[], data?: Float32Array): FloatValue {
   const n = checkSize(shape);
   if (data && data.length !== n) throw new ExecutionError(`shape [${shape}] holds ${n} values, data has ${data.length}`);
-  return { dtype: 'float32', shape: [...shape], data: data ?? new Float32Array(n) };
+  return { dtype: 'float32', shape: [...shape], data: data ?? allocateFloats(n) };
 }
 
 export function intValue(shape: readonly number[], data?: ArrayLike<number>): IntValue {

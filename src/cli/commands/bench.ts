@@ -2,6 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { BENCH_USAGE, parseBenchArgs, type BenchConfig } from '../args.js';
 import { runBench } from '../bench.js';
+import { runModelBench } from '../model-bench.js';
 import { progressFor } from '../progress.js';
 import { toCsv } from '../report/csv.js';
 import { toJson } from '../report/json.js';
@@ -11,7 +12,7 @@ import { checkWritable, type CliIO, type Command } from './command.js';
 
 export const benchCommand: Command = {
   name: 'bench',
-  summary: 'time a grouped convolution at several worker counts (the default job)',
+  summary: 'time a grouped convolution, or a whole ONNX model, at several worker counts (the default job)',
   usage: BENCH_USAGE,
   async run(argv: readonly string[], io: CliIO): Promise<number> {
     const parsed = parseBenchArgs(argv);
@@ -25,7 +26,8 @@ export const benchCommand: Command = {
     if (config.csv) checkWritable('--csv', config.csv);
     if (config.chart) checkWritable('--chart', config.chart);
 
-    const report = await runBench(config, progressFor(io.stderr));
+    const progress = progressFor(io.stderr);
+    const report = config.model !== null ? await runModelBench({ ...config, model: config.model }, progress) : await runBench(config, progress);
     io.stdout.write(formatReport(report));
     const outputs: Array<[string | null, () => string]> = [
       [config.json, () => toJson(report)],

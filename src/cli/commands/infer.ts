@@ -7,18 +7,23 @@ import { GIB, SplitAlexNet } from '../../devices/split-model.js';
 import { AlexNet } from '../../models/alexnet.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { checkWritable, type CliIO, type Command } from './command.js';
+import { inferOnnx, isOnnxPath } from './infer-onnx.js';
 import { positiveInteger, positiveNumber, readableFile } from './split-args.js';
 
 const MODELS = ['alexnet'] as const;
 
 export const INFER_USAGE = `Usage: groupconv infer --model alexnet --weights W.safetensors --input X.safetensors --out Y.safetensors [options]
+       groupconv infer --model FILE.onnx --input X.safetensors --out Y.safetensors [--workers N]
 
 Reads the tensor named 'input' from --input, runs the model with the weights
 of --weights (a PyTorch state_dict saved as safetensors; the model's widths are
 read off the weights), and writes the logits as the tensor named 'output'.
+With an ONNX file as --model, runs that model (its weights are in the file) and
+writes its first output as 'output'; --workers N runs its convolutions on N workers.
 
 Options:
-  --model NAME     ${MODELS.join(', ')}
+  --model NAME     ${MODELS.join(', ')}, or a FILE.onnx
+  --workers N      with FILE.onnx: run every convolution on an engine of N workers
   --weights FILE   the state_dict (.safetensors; F32, F16 or BF16)
   --input FILE     a .safetensors file with a tensor named 'input' [N, 3, H, W]
   --out FILE       where to write the tensor named 'output'
@@ -35,6 +40,7 @@ const OPTIONS = {
   out: { type: 'string' },
   devices: { type: 'string' },
   'budget-gb': { type: 'string' },
+  workers: { type: 'string' },
 } as const;
 
 function required<T>(flag: string, value: T | undefined): T {
@@ -63,6 +69,8 @@ export async function inferCommandRun(argv: readonly string[], io: CliIO): Promi
     return 0;
   }
   const modelName = required('--model', values.model);
+  if (isOnnxPath(modelName)) return inferOnnx({ ...values, model: modelName }, io);
+  if (values.workers !== undefined) throw errors.badFlag('--workers', `is for an ONNX --model; --model ${modelName} splits over --devices`);
   if (!(MODELS as readonly string[]).includes(modelName)) throw errors.badFlag('--model', `unknown model '${modelName}' (known: ${MODELS.join(', ')})`);
   const weightsPath = readableFile('--weights', required('--weights', values.weights))!;
   const inputPath = readableFile('--input', required('--input', values.input))!;
@@ -111,7 +119,7 @@ export async function inferCommandRun(argv: readonly string[], io: CliIO): Promi
 
 export const inferCommand: Command = {
   name: 'infer',
-  summary: 'run a model (alexnet) on a .safetensors input, write the logits to .safetensors',
+  summary: 'run a model (alexnet, or an ONNX file) on a .safetensors input, write the output to .safetensors',
   usage: INFER_USAGE,
   run: inferCommandRun,
 };

@@ -1,5 +1,7 @@
-// --json: the machine and one record per measured point (plus the skipped cases).
+// --json: the machine and one record per measured point (plus the skipped cases);
+// with --model, also one record per layer of the model per point (`layers`).
 import type { BenchReport, PointResult } from '../bench.js';
+import { LAYER_FIELDS } from './layers.js';
 
 /** The result fields, in the order the JSON records and the CSV columns use. */
 export const RESULT_FIELDS = [
@@ -22,5 +24,7 @@ export const RESULT_FIELDS = [
 
 export function toJson(report: BenchReport): string {
   const results = report.results.map((r) => Object.fromEntries(RESULT_FIELDS.map((f) => [f, r[f]])));
-  return JSON.stringify({ machine: report.machine, results, skipped: report.skipped }, null, 2) + '\n';
+  // `bench --model` adds `layers`: every layer of the model at every point.
+  const layers = report.breakdown?.map((l) => Object.fromEntries(LAYER_FIELDS.map((f) => [f, l[f]])));
+  return JSON.stringify({ machine: report.machine, results, skipped: report.skipped, ...(layers ? { layers } : {}) }, null, 2) + '\n';
 }

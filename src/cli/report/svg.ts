@@ -1,9 +1,11 @@
 // --chart: a self-contained SVG. One panel per layer plots speedup against
 // workers for each groups setting (with the ideal line and the machine's core
 // count marked); a Gantt chart below shows one representative run: which group
-// ran on which worker thread, and when.
+// ran on which worker thread, and when. With --model, a panel per batch shows
+// time by layer at each worker count (layers-svg.ts).
 import type { BenchReport, PointResult, Timeline } from '../bench.js';
 import { formatMs } from './format.js';
+import { layerTimePanel } from './layers-svg.js';
 
 const WIDTH = 960;
 const MARGIN = { left: 70, right: 230, top: 40, bottom: 50 };
@@ -46,7 +48,8 @@ export function niceTicks(max: number, target = 5): number[] {
 interface Series {
   key: string;
   label: string;
-  groups: number;
+  /** null for a whole model. */
+  groups: number | null;
   policy: string;
   points: Array<{ workers: number; speedup: number }>;
 }
@@ -58,7 +61,7 @@ function seriesOf(results: PointResult[]): Series[] {
     const key = `${r.groups}/${r.policy}`;
     let s = byKey.get(key);
     if (!s) {
-      s = { key, label: `groups ${r.groups}, ${r.policy}`, groups: r.groups, policy: r.policy, points: [] };
+      s = { key, label: r.groups === null ? r.policy : `groups ${r.groups}, ${r.policy}`, groups: r.groups, policy: r.policy, points: [] };
       byKey.set(key, s);
     }
     s.points.push({ workers: r.workers, speedup: r.speedup });
@@ -241,6 +244,17 @@ export function toSvg(report: BenchReport): string {
     for (const batch of [...new Set(rows.map((r) => r.batch))]) {
       body.push(speedupPanel(y, `${layer.name} (${layer.shape}, batch ${batch}): speedup against workers`, layer.name, batch, rows.filter((r) => r.batch === batch), m.cores));
       y += PANEL_HEIGHT;
+    }
+  }
+  // --model: time by layer at each worker count, per batch and policy.
+  const breakdown = report.breakdown ?? [];
+  for (const batch of [...new Set(breakdown.map((l) => l.batch))]) {
+    for (const policy of [...new Set(breakdown.map((l) => l.policy))]) {
+      const rows = breakdown.filter((l) => l.batch === batch && l.policy === policy);
+      if (rows.length === 0) continue;
+      const panel = layerTimePanel(y, WIDTH, `${report.layers[0]?.name ?? 'model'} (batch ${batch}, ${policy}): time by layer`, rows, escapeXml, text);
+      body.push(panel.svg);
+      y += panel.height;
     }
   }
   const timeline = representativeTimeline(report);

@@ -1,5 +1,6 @@
 // The report printed on stdout: the machine, then one table per layer.
 import type { BenchReport, MachineInfo, PointResult } from '../bench.js';
+import { layerTable } from './layers.js';
 import { formatFlops, formatMs, formatPercent, formatRate, formatRatio, textTable, type Column } from './format.js';
 
 const COLUMNS: Column[] = [
@@ -23,7 +24,7 @@ export function machineHeader(machine: MachineInfo): string {
 
 export function resultRow(r: PointResult): string[] {
   return [
-    String(r.groups),
+    r.groups === null ? '-' : String(r.groups),
     String(r.workers),
     r.policy,
     formatMs(r.medianMs),
@@ -46,12 +47,18 @@ export function formatReport(report: BenchReport): string {
     for (const batch of batches) {
       const batchRows = rows.filter((r) => r.batch === batch);
       const work = [...new Map(batchRows.map((r) => [r.groups, r.gflops * r.medianMs * 1e6])).entries()]
-        .map(([groups, flops]) => `${formatFlops(flops)} at groups ${groups}`)
+        .map(([groups, flops]) => (groups === null ? formatFlops(flops) : `${formatFlops(flops)} at groups ${groups}`))
         .join(', ');
       out.push(`${layer.name}: ${layer.description}`);
       out.push(`  ${layer.shape}, batch ${batch}${layer.kernel ? `, kernel ${layer.kernel}` : ''}${work ? `; per call: ${work}` : ''}`);
       if (batchRows.length > 0) out.push(textTable(COLUMNS, batchRows.map(resultRow)));
-      for (const s of skipped.filter((s) => s.batch === batch)) out.push(`  skipped groups ${s.groups}: ${s.reason}`);
+      for (const s of skipped.filter((s) => s.batch === batch)) out.push(`  skipped ${s.groups === null ? `batch ${s.batch}` : `groups ${s.groups}`}: ${s.reason}`);
+      for (const policy of [...new Set(batchRows.map((r) => r.policy))]) {
+        const layers = (report.breakdown ?? []).filter((l) => l.batch === batch && l.policy === policy);
+        if (layers.length === 0) continue;
+        out.push('', `  layers by time (batch ${batch}, ${policy}; * = on the calling thread, the rest on the engine):`);
+        out.push(layerTable(layers));
+      }
       out.push('');
     }
   }

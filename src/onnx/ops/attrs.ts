@@ -7,9 +7,6 @@ import type { AttributeValue, Kernel, OnnxGraph, OnnxNode } from '../graph.js';
 import type { LoadContext } from '../tensor-proto.js';
 import type { Value } from '../value.js';
 
-/** Prepares one op type's kernel from a node: reads and checks its attributes once, at load. */
-export type OpFactory = (a: Attributes, opset: number, node: OnnxNode, initializer: (name: string) => Value | undefined) => Kernel;
-
 export class Attributes {
   private readonly read = new Set<string>();
   constructor(
@@ -101,3 +98,6 @@ export function positiveInts(values: number[] | undefined): boolean {
 export function nonNegativeInts(values: number[] | undefined): boolean {
   return values === undefined || values.every((v) => Number.isInteger(v) && v >= 0 && v <= 1 << 16);
 }
+
+/** Reads and checks a node's attributes at load and returns the kernel that runs it (one per op type, in ops/index.ts). */
+export type OpFactory = (a: Attributes, opset: number, node: OnnxNode, initializer: (name: string) => Value | undefined) => Kernel;

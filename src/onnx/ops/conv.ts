@@ -1,11 +1,12 @@
 // Conv: 2-D convolution through the project's conv2d (PyTorch semantics, the
 // fast kernels). conv2d pads symmetrically; ONNX pads may differ at the two
 // ends (TF-style 'same', auto_pad), so those are padded first, then convolved
-// with no padding. This is also where the engine path will branch off later.
+// with no padding. The engine path (../engine-run.ts) uses the same setup.
 import { conv2d } from '../../ops/conv2d.js';
 import { fail, nonNegativeInts, positiveInts, type Attributes } from './attrs.js';
 import { padValue } from './shape.js';
 import { expectFloat, floatValue, MAX_ELEMENTS, type FloatValue, type Value } from '../value.js';
+import type { OnnxNode } from '../graph.js';
 import type { OpFactory } from './attrs.js';
 
 export const AUTO_PADS = ['NOTSET', 'SAME_UPPER', 'SAME_LOWER', 'VALID'];
@@ -57,28 +58,63 @@ export const convOps: Record<string, OpFactory> = {
     // The weight is nearly always an initializer: check its rank now rather than at the first forward.
     const weight = initializer(node.inputs[1]);
     if (weight && weight.shape.length !== 4) throw a.unsupported('kernel_shape', weight.shape.slice(2), `groupconv supports 2-D convolutions (weight [${weight.shape}] is ${weight.shape.length - 2}-D)`);
-    return ([x, wt, b]) => [conv(expectFloat(x, 'X'), expectFloat(wt, 'W'), b, w, group)];
+    const settings: ConvAttributes = { ...w, group };
+    convAttributes.set(node, settings);
+    return ([x, wt, b]) => [conv(expectFloat(x, 'X'), expectFloat(wt, 'W'), b, settings)];
   },
 };
 
-function conv(x: FloatValue, weight: FloatValue, bias: Value | undefined, w: ReturnType<typeof windowAttributes>, group: number): FloatValue {
-  if (x.shape.length !== 4 || weight.shape.length !== 4) fail(`groupconv supports 2-D convolutions: X [${x.shape}], W [${weight.shape}]`);
-  const kernel = weight.shape.slice(2);
-  if (w.kernelShape && (w.kernelShape[0] !== kernel[0] || w.kernelShape[1] !== kernel[1])) fail(`kernel_shape [${w.kernelShape}] differs from W [${weight.shape}]`);
+/** A Conv node's attributes, read and checked at load. */
+export type ConvAttributes = ReturnType<typeof windowAttributes> & { group: number };
+
+/** The checked attributes of each loaded Conv node, for the engine path (src/onnx/engine-run.ts). */
+const convAttributes = new WeakMap<OnnxNode, ConvAttributes>();
+
+export function convAttributesOf(node: OnnxNode): ConvAttributes | undefined {
+  return convAttributes.get(node);
+}
+
+/** One Conv for one input shape: conv2d's options, and the explicit padding to apply first when ONNX pads differ at the two ends. */
+export interface ConvSetup {
+  options: { stride: [number, number]; padding: [number, number]; dilation: [number, number]; groups: number };
+  /** Set when the input is padded first (then options.padding is 0): the padded input's shape and where the input starts in it. */
+  prePad: { shape: number[]; begin: number[] } | null;
+  outputShape: number[];
+}
+
+/** Resolves a Conv's attributes against its input's and weight's shapes (checks the output's size before anything allocates). */
+export function convSetup(x: readonly number[], weight: readonly number[], w: ConvAttributes): ConvSetup {
+  if (x.length !== 4 || weight.length !== 4) fail(`groupconv supports 2-D convolutions: X [${x}], W [${weight}]`);
+  const kernel = weight.slice(2);
+  if (w.kernelShape && (w.kernelShape[0] !== kernel[0] || w.kernelShape[1] !== kernel[1])) fail(`kernel_shape [${w.kernelShape}] differs from W [${weight}]`);
   const strides = w.strides ?? [1, 1];
   const dilations = w.dilations ?? [1, 1];
-  const [begin, end] = resolvePads(w.autoPad, w.pads, x.shape.slice(2), kernel, strides, dilations);
-  let input: FloatValue = x;
+  const [begin, end] = resolvePads(w.autoPad, w.pads, x.slice(2), kernel, strides, dilations);
   let padding: [number, number] = [begin[0], begin[1]];
+  let prePad: ConvSetup['prePad'] = null;
   if (begin[0] !== end[0] || begin[1] !== end[1]) {
-    const [N, C, H, W] = x.shape;
-    input = padValue(x, [0, 0, begin[0], begin[1]], [N, C, H + begin[0] + end[0], W + begin[1] + end[1]], 0) as FloatValue;
+    const [N, C, H, W] = x;
+    prePad = { shape: [N, C, H + begin[0] + end[0], W + begin[1] + end[1]], begin: [0, 0, begin[0], begin[1]] };
     padding = [0, 0];
   }
   // Checked before conv2d allocates: pads and dilations can make the output far larger than the input.
-  const outSize = [0, 1].map((i) => Math.floor((x.shape[2 + i] + begin[i] + end[i] - dilations[i] * (kernel[i] - 1) - 1) / strides[i]) + 1);
-  if (x.shape[0] * weight.shape[0] * outSize[0] * outSize[1] > MAX_ELEMENTS) fail(`convolving [${x.shape}] gives an output of ${outSize[0]} x ${outSize[1]} per channel, larger than groupconv allows`);
+  const outSize = [0, 1].map((i) => Math.floor((x[2 + i] + begin[i] + end[i] - dilations[i] * (kernel[i] - 1) - 1) / strides[i]) + 1);
+  if (x[0] * weight[0] * outSize[0] * outSize[1] > MAX_ELEMENTS) fail(`convolving [${x}] gives an output of ${outSize[0]} x ${outSize[1]} per channel, larger than groupconv allows`);
+  return {
+    options: { stride: [strides[0], strides[1]], padding, dilation: [dilations[0], dilations[1]], groups: w.group },
+    prePad,
+    outputShape: [x[0], weight[0], outSize[0], outSize[1]],
+  };
+}
+
+/** The input as the convolution reads it: padded first when its pads are asymmetric. */
+export function convInput(x: FloatValue, setup: ConvSetup): FloatValue {
+  return setup.prePad ? (padValue(x, setup.prePad.begin, setup.prePad.shape, 0) as FloatValue) : x;
+}
+
+function conv(x: FloatValue, weight: FloatValue, bias: Value | undefined, w: ConvAttributes): FloatValue {
+  const setup = convSetup(x.shape, weight.shape, w);
   const b = bias ? expectFloat(bias, 'B') : null;
-  const out = conv2d(input, weight, b, { stride: [strides[0], strides[1]], padding, dilation: [dilations[0], dilations[1]], groups: group });
+  const out = conv2d(convInput(x, setup), weight, b, setup.options);
   return floatValue(out.shape, out.data);
 }

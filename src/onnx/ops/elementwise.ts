@@ -5,7 +5,7 @@ import { relu } from '../../ops/relu.js';
 import { fail, type Attributes } from './attrs.js';
 import { binaryOp, broadcastShape, expandTo } from './broadcast.js';
 import type { Kernel } from '../graph.js';
-import { boolValue, expectFloat, expectInts, floatValue, intValue, type DType, type Value } from '../value.js';
+import { boolValue, expectFloat, expectInts, floatArray, floatValue, intValue, type DType, type Value } from '../value.js';
 import type { OpFactory } from './attrs.js';
 
 function arithmetic(f: (x: number, y: number) => number, intF: (x: number, y: number) => number = f): OpFactory {
@@ -23,7 +23,7 @@ function arithmetic(f: (x: number, y: number) => number, intF: (x: number, y: nu
 function unary(f: (x: number) => number): (a: Attributes) => Kernel {
   return () => ([x]) => {
     const v = expectFloat(x, 'X');
-    const out = new Float32Array(v.data.length);
+    const out = floatArray(v.data.length);
     for (let i = 0; i < out.length; i++) out[i] = f(v.data[i]);
     return [floatValue(v.shape, out)];
   };
@@ -114,7 +114,7 @@ export const elementwiseOps: Record<string, OpFactory> = {
       if (x.dtype !== y.dtype) fail(`X and Y types differ (${x.dtype}, ${y.dtype})`);
       const shape = broadcastShape(broadcastShape(c.shape, x.shape), y.shape);
       const [cc, xx, yy] = [expandTo(c, shape), expandTo(x, shape), expandTo(y, shape)];
-      const out = xx.dtype === 'float32' ? new Float32Array(xx.data.length) : xx.dtype === 'int64' ? new Float64Array(xx.data.length) : new Uint8Array(xx.data.length);
+      const out = xx.dtype === 'float32' ? floatArray(xx.data.length) : xx.dtype === 'int64' ? new Float64Array(xx.data.length) : new Uint8Array(xx.data.length);
       for (let i = 0; i < out.length; i++) out[i] = cc.data[i] ? xx.data[i] : yy.data[i];
       return [{ dtype: xx.dtype, shape, data: out } as Value];
     };
@@ -150,7 +150,8 @@ export const elementwiseOps: Record<string, OpFactory> = {
   Relu: (a) => {
     a.done();
     return ([x]) => {
-      const r = relu(expectFloat(x, 'X'));
+      const v = expectFloat(x, 'X');
+      const r = relu(v, floatArray(v.data.length));
       return [floatValue(r.shape, r.data)];
     };
   },
@@ -170,7 +171,7 @@ export const elementwiseOps: Record<string, OpFactory> = {
       const v = expectFloat(x, 'input');
       const min = lo ? scalarOf(lo, 'min') : minAttr;
       const max = hi ? scalarOf(hi, 'max') : maxAttr;
-      const out = new Float32Array(v.data.length);
+      const out = floatArray(v.data.length);
       for (let i = 0; i < out.length; i++) {
         const t = v.data[i];
         out[i] = t < min ? min : t > max ? max : t; // NaN passes through

@@ -1,8 +1,8 @@
 // BatchNormalization (inference), LRN, Softmax and ReduceMean (the mean of
 // LayerNorm as torch < opset 17 exports it).
-import { batchNorm2d, localResponseNorm } from '../../ops/normalization.js';
+import { localResponseNorm } from '../../ops/normalization.js';
 import { fail } from './attrs.js';
-import { axisOf, expectFloat, expectInts, floatValue, sizeOf, stridesOf, type FloatValue } from '../value.js';
+import { axisOf, expectFloat, expectInts, floatArray, floatValue, sizeOf, stridesOf, type FloatValue } from '../value.js';
 import type { OpFactory } from './attrs.js';
 import { errors } from '../../errors.js';
 
@@ -12,13 +12,11 @@ function batchNorm(x: FloatValue, scale: FloatValue, bias: FloatValue, mean: Flo
   for (const [name, t] of [['scale', scale], ['B', bias], ['mean', mean], ['var', variance]] as const) {
     if (t.data.length !== C) fail(`${name} has ${t.data.length} values for ${C} channels`);
   }
-  if (x.shape.length === 4) {
-    const r = batchNorm2d(x, { runningMean: mean, runningVar: variance, weight: scale, bias, eps });
-    return floatValue(r.shape, r.data);
-  }
-  // Other ranks (BatchNorm1d's [N, C] or [N, C, L]): the same per-channel scale and shift.
+  // batchNorm2d's arithmetic (one scale and shift per channel, folded in double precision), for
+  // every rank (BatchNorm1d's [N, C] or [N, C, L] too), written into floatArray so that under
+  // forwardWith the output is in shared memory for the Conv that usually follows.
   const inner = sizeOf(x.shape.slice(2));
-  const out = new Float32Array(x.data.length);
+  const out = floatArray(x.data.length);
   for (let c = 0; c < C; c++) {
     const s = scale.data[c] / Math.sqrt(variance.data[c] + eps);
     const t = bias.data[c] - mean.data[c] * s;
@@ -41,7 +39,7 @@ function lrn(x: FloatValue, size: number, alpha: number, beta: number, bias: num
   const plane = sizeOf(x.shape.slice(2));
   const before = Math.floor((size - 1) / 2);
   const after = Math.ceil((size - 1) / 2);
-  const out = new Float32Array(x.data.length);
+  const out = floatArray(x.data.length);
   for (let n = 0; n < N; n++) {
     for (let c = 0; c < C; c++) {
       const lo = Math.max(0, c - before);
@@ -62,7 +60,7 @@ function lrn(x: FloatValue, size: number, alpha: number, beta: number, bias: num
 
 /** Softmax over rows of `length` values, `inner` apart. */
 function softmax(x: FloatValue, outer: number, length: number, inner: number): FloatValue {
-  const out = new Float32Array(x.data.length);
+  const out = floatArray(x.data.length);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
       const base = o * length * inner + i;
@@ -112,7 +110,7 @@ function layerNorm(x: FloatValue, scale: FloatValue, bias: FloatValue | undefine
   const rows = sizeOf(x.shape.slice(0, ax));
   if (scale.data.length !== rowLength) fail(`Scale [${scale.shape}] does not match the normalized shape [${x.shape.slice(ax)}]`);
   if (bias && bias.data.length !== rowLength) fail(`B [${bias.shape}] does not match the normalized shape [${x.shape.slice(ax)}]`);
-  const out = new Float32Array(x.data.length);
+  const out = floatArray(x.data.length);
   const means = new Float32Array(rows);
   const invStd = new Float32Array(rows);
   for (let r = 0; r < rows; r++) {

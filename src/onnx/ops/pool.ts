@@ -1,8 +1,9 @@
 // MaxPool, AveragePool (1-, 2- and 3-D windows: PyTorch's LRN export pools a
-// 5-D tensor) and GlobalAveragePool. The project's maxPool2d and
-// adaptiveAvgPool2d run the cases they fit exactly; the rest goes through one
-// window loop over three spatial dimensions (fewer are padded with size-1 ones).
-import { adaptiveAvgPool2d, maxPool2d } from '../../ops/pooling.js';
+// 5-D tensor) and GlobalAveragePool. The project's maxPool2d runs the cases it
+// fits exactly; the rest goes through one window loop over three spatial
+// dimensions (fewer are padded with size-1 ones). Outputs come from floatArray,
+// so forwardWith can place them in shared memory.
+import { maxPool2d } from '../../ops/pooling.js';
 import { fail, type Attributes } from './attrs.js';
 import { resolvePads, windowAttributes } from './conv.js';
 import { expectFloat, floatArray, floatValue, MAX_ELEMENTS, sizeOf, type FloatValue } from '../value.js';
@@ -146,7 +147,7 @@ export const poolOps: Record<string, OpFactory> = {
       const fits =
         k.length === 2 && x.shape.length === 4 && p[0] === win.end[0] && p[1] === win.end[1] && p[0] <= k[0] / 2 && p[1] <= k[1] / 2 && !w.autoPad.startsWith('SAME');
       if (fits) {
-        const r = maxPool2d(x, { kernelSize: [k[0], k[1]], stride: [s[0], s[1]], padding: [p[0], p[1]], dilation: [d[0], d[1]], ceilMode: ceil });
+        const r = maxPool2d(x, { kernelSize: [k[0], k[1]], stride: [s[0], s[1]], padding: [p[0], p[1]], dilation: [d[0], d[1]], ceilMode: ceil }, floatArray(x.shape[0] * x.shape[1] * sizeOf(win.out)));
         return [floatValue(r.shape, r.data)];
       }
       return [pool(x, win, 'max', false)];
@@ -172,7 +173,7 @@ export const poolOps: Record<string, OpFactory> = {
       if (x.shape.length < 3) fail(`input [${x.shape}] has no spatial dimensions`);
       const plane = sizeOf(x.shape.slice(2));
       const planes = x.shape[0] * x.shape[1];
-      const out = new Float32Array(planes);
+      const out = floatArray(planes);
       for (let p = 0; p < planes; p++) {
         let best = -Infinity;
         for (let i = 0; i < plane; i++) {
@@ -189,13 +190,11 @@ export const poolOps: Record<string, OpFactory> = {
     return ([input]) => {
       const x = expectFloat(input, 'X');
       if (x.shape.length < 3) fail(`input [${x.shape}] has no spatial dimensions`);
-      if (x.shape.length === 4) {
-        const r = adaptiveAvgPool2d(x, 1);
-        return [floatValue(r.shape, r.data)];
-      }
+      // adaptiveAvgPool2d(x, 1)'s arithmetic (a double sum per plane, in order), for any rank, into floatArray
+      // so that under forwardWith the output is in shared memory (a squeeze-excitation Conv reads it).
       const plane = sizeOf(x.shape.slice(2));
       const planes = x.shape[0] * x.shape[1];
-      const out = new Float32Array(planes);
+      const out = floatArray(planes);
       for (let p = 0; p < planes; p++) {
         let sum = 0;
         for (let i = 0; i < plane; i++) sum += x.data[p * plane + i];

@@ -1,0 +1,186 @@
+// OnnxModel.forwardWith: every Conv on a GroupedConvEngine, the rest on the
+// calling thread. Each fixture matches PyTorch and is bitwise `forward`'s result
+// on 1, 2 and 3 workers; weights are placed in shared memory once; the profile
+// names every step with its op type, groups and FLOPs.
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ExecutionError, GroupedConvEngine, isShared, loadOnnx, loadSafetensors, sharedArena, type Tensor } from '../src/index.js';
+import { CASES, expectClose, FIXTURES } from './support/onnx.js';
+import { firstBitDifference } from './support/tensors.js';
+
+const io = (file: string) => loadSafetensors(join(FIXTURES, file));
+const engines = [1, 2, 3].map((workers) => new GroupedConvEngine({ workers }));
+afterAll(async () => {
+  await Promise.all(engines.map((e) => e.close()));
+});
+
+function expectSameBits(got: Tensor, expected: Tensor): void {
+  expect(got.shape).toEqual(expected.shape);
+  expect(firstBitDifference(got.data, expected.data)).toBe(-1);
+}
+
+describe('forwardWith on 1, 2 and 3 workers', () => {
+  for (const c of CASES) {
+    it(`${c.id}: matches PyTorch, bitwise equal to forward`, async () => {
+      const model = loadOnnx(join(FIXTURES, c.file));
+      const { input, expected } = io(c.io);
+      const reference = model.forward(input);
+      for (const engine of engines) {
+        const got = await model.forwardWith(engine, input);
+        expectClose(got, expected);
+        expectSameBits(got, reference);
+        // A second call runs the same prepared layers.
+        expectSameBits(await model.forwardWith(engine, input), reference);
+      }
+      // Every Conv of the plan runs on the engine.
+      const execution = model.executionFor(engines[1], { [model.inputs[0].name]: input.shape });
+      const convs = execution.plan.steps.filter((s) => s.node.opType === 'Conv').length;
+      expect(execution.steps.filter((s) => s.kind === 'engine').length).toBe(convs);
+      expect(execution.steps.filter((s) => s.kind === 'engine').every((s) => s.node.opType === 'Conv')).toBe(true);
+      model.close();
+    });
+  }
+
+  it('a second input size of a model with symbolic height and width gets its own layers where padding changes', async () => {
+    const c = CASES.find((x) => x.id === 'mobilenet_v3_dynhw')!;
+    const model = loadOnnx(join(FIXTURES, c.file));
+    const { input, expected, input2, expected2 } = io(c.io);
+    for (const [x, y] of [[input, expected], [input2, expected2], [input, expected]]) {
+      const got = await model.forwardWith(engines[1], x);
+      expectClose(got, y);
+      expectSameBits(got, model.forward(x));
+    }
+    model.close();
+  });
+});
+
+describe('weights and activations in shared memory', () => {
+  it('places each Conv weight once per engine, frees them on close, and returns a shared output', async () => {
+    const c = CASES.find((x) => x.id === 'resnet_basic')!;
+    const model = loadOnnx(join(FIXTURES, c.file));
+    const { input } = io(c.io);
+    const arena = sharedArena();
+    const engine = engines[1];
+    const before = arena.stats().liveBytes;
+    const first = await model.forwardWith(engine, input);
+    const afterFirst = arena.stats().liveBytes;
+    expect(afterFirst).toBeGreaterThan(before);
+    // The weights stay placed; the activations of a forward are freed at their last use.
+    for (let i = 0; i < 3; i++) await model.forwardWith(engine, input);
+    expect(arena.stats().liveBytes).toBeLessThanOrEqual(afterFirst);
+    const convs = model.graph.nodes.filter((n) => n.opType === 'Conv').length;
+    const execution = model.executionFor(engine, { input: input.shape });
+    expect(execution.steps.filter((s) => s.kind === 'engine').length).toBe(convs);
+    expect(first.shape).toEqual(c.outputShape);
+    model.close();
+    expect(arena.stats().liveBytes).toBeLessThan(afterFirst);
+    await expect(model.forwardWith(engine, input)).rejects.toThrow(/closed/);
+  });
+
+  it('hands every engine call a shared input, so no call copies it (the model input aside)', async () => {
+    for (const c of CASES) {
+      const model = loadOnnx(join(FIXTURES, c.file));
+      const { input, expected } = io(c.io);
+      const execution = model.executionFor(engines[1], { [model.inputs[0].name]: input.shape });
+      const copied: string[] = [];
+      for (const step of execution.steps) {
+        if (step.kind !== 'engine') continue;
+        const run = step.layer.run.bind(step.layer);
+        // A Conv reading the model's input gets the caller's (unshared) tensor; every other input was computed here.
+        const fromModelInput = step.inputs[0] === model.inputs[0].name && step.setup.prePad === null;
+        step.layer.run = ((x: Tensor, options?: object) => {
+          if (!isShared(x) && !fromModelInput) copied.push(step.node.name);
+          return run(x, options as never);
+        }) as typeof step.layer.run;
+      }
+      expectClose(await model.forwardWith(engines[1], input), expected);
+      expect(copied, c.id).toEqual([]);
+      model.close();
+    }
+  });
+
+  it('returns the engine output itself when the last node is a Conv (shared, no copy)', async () => {
+    const c = CASES.find((x) => x.id === 'padded_conv')!;
+    const model = loadOnnx(join(FIXTURES, c.file));
+    const { input, expected } = io(c.io);
+    const out = await model.forwardWith(engines[0], input);
+    expectClose(out, expected);
+    expect(isShared(out)).toBe(model.graph.nodes.at(-1)!.opType === 'Conv');
+    model.close();
+  });
+});
+
+describe('the per-step profile', () => {
+  it('names every step with its op type, groups and FLOPs, and splits engine time into kernel and hand-off', async () => {
+    const c = CASES.find((x) => x.id === 'resnext')!;
+    const model = loadOnnx(join(FIXTURES, c.file));
+    const { input, expected } = io(c.io);
+    const { output, profile } = await model.forwardWith(engines[1], input, { profile: true });
+    expectClose(output, expected);
+    const execution = model.executionFor(engines[1], { input: input.shape });
+    expect(profile.workers).toBe(2);
+    expect(profile.steps.map((s) => s.opType)).toEqual(execution.plan.steps.map((s) => s.node.opType));
+    expect(profile.steps.map((s) => s.name)).toEqual(execution.plan.steps.map((s) => s.node.name));
+    for (const [i, s] of profile.steps.entries()) {
+      const step = execution.plan.steps[i];
+      if (s.opType === 'Conv') {
+        const w = model.graph.initializers.get(step.inputs[1])!;
+        const out = execution.plan.shapes.get(step.outputs[0])!;
+        const group = model.graph.nodes.find((n) => n === step.node)!.attributes.get('group');
+        expect(s.kind).toBe('engine');
+        expect(s.groups).toBe(group ? group.value : 1);
+        // 2 x (output elements) x (input channels per group x kernel area)
+        expect(s.flops).toBe(2 * out.reduce((a, b) => a * b, 1) * w.shape[1] * w.shape[2] * w.shape[3]);
+        expect(s.engine!.kernelMs).toBeGreaterThanOrEqual(0);
+        // The engine call (kernel + hand-off) happens within the step.
+        expect(s.engine!.kernelMs + s.engine!.handoffMs).toBeLessThanOrEqual(s.ms + 0.05);
+      } else {
+        expect(s.kind).toBe('host');
+        expect(s.groups).toBeNull();
+        expect(s.engine).toBeNull();
+      }
+      expect(s.ms).toBeGreaterThanOrEqual(0);
+    }
+    // ResNeXt's grouped 3x3 convolutions are in the profile with their groups.
+    expect(profile.steps.some((s) => s.opType === 'Conv' && (s.groups ?? 1) > 1)).toBe(true);
+    const gemm = profile.steps.find((s) => s.opType === 'Gemm');
+    if (gemm) expect(gemm.flops).toBeGreaterThan(0);
+    expect(profile.totalMs).toBeGreaterThanOrEqual(profile.steps.reduce((a, s) => a + s.ms, 0) * 0.99);
+    model.close();
+  });
+});
+
+describe('bad arguments', () => {
+  it('refuses a closed engine, a non-engine and unknown options before running', async () => {
+    const model = loadOnnx(join(FIXTURES, 'padded_conv.onnx'));
+    const { input } = io('padded_conv.io.safetensors');
+    const closed = new GroupedConvEngine({ workers: 1 });
+    await closed.close();
+    await expect(model.forwardWith(closed, input)).rejects.toThrow(/GroupedConvEngine is closed/);
+    await expect(model.forwardWith({} as GroupedConvEngine, input)).rejects.toThrow(/engine: expected a GroupedConvEngine/);
+    await expect(model.forwardWith(engines[0], input, { profil: true } as never)).rejects.toThrow(/profil/);
+    await expect(model.forwardWith(engines[0], { shape: [1, 2], data: new Float32Array(2) })).rejects.toThrow(/expects/);
+    model.close();
+  });
+
+  it('a node that fails names itself, and the forward leaves no activation behind', async () => {
+    const model = loadOnnx(join(FIXTURES, 'resnet_basic.onnx'));
+    const { input } = io('resnet_basic.io.safetensors');
+    await model.forwardWith(engines[1], input);
+    const live = sharedArena().stats().liveBytes;
+    // Break the plan's last host step: the forward fails after engine convolutions have run.
+    const execution = model.executionFor(engines[1], { input: input.shape });
+    const last = [...execution.steps].reverse().find((s) => s.kind === 'host')!;
+    if (last.kind !== 'host') throw new Error('unreachable');
+    const saved = last.step.run;
+    last.step.run = () => {
+      throw new Error('injected');
+    };
+    await expect(model.forwardWith(engines[1], input)).rejects.toThrow(ExecutionError);
+    await expect(model.forwardWith(engines[1], input)).rejects.toThrow(new RegExp(`${last.node.name}.*injected`));
+    last.step.run = saved;
+    // (Less, not equal: the collector may free unrelated blocks meanwhile.)
+    expect(sharedArena().stats().liveBytes).toBeLessThanOrEqual(live);
+    model.close();
+  });
+});
