@@ -13,6 +13,7 @@ import { alexNetInputSize, GIB } from '../../devices/split-model.js';
 import type { Module } from '../../layers/module.js';
 import { AlexNet } from '../../models/alexnet.js';
 import { formatPlan } from '../../split/format.js';
+import { splitTrace, type MeasuredLayer } from '../../split/trace.js';
 import { planSplit, STRATEGIES, type StrategyChoice } from '../../split/plan-split.js';
 import type { SplitPlan } from '../../split/plan-types.js';
 import { SPLIT_MODELS } from '../../split/zoo.js';
@@ -52,6 +53,9 @@ ${MODEL_LIST}
   --seed N              seed of the random weights and input, default 1
   --repeat N, --warmup N, --no-baseline   AlexNet run, as in groupconv alexnet
   --json FILE           also write the plan (and the run) as JSON
+  --trace FILE          write a Chrome trace (Perfetto, chrome://tracing): a
+                        track per device, the plan's simulated timeline, and
+                        the measured run's layers when AlexNet's channels split runs
   -h, --help            this help
 
 Examples:
@@ -76,6 +80,7 @@ const OPTIONS = {
   warmup: { type: 'string' },
   'no-baseline': { type: 'boolean' },
   json: { type: 'string' },
+  trace: { type: 'string' },
 } as const;
 
 function parse(argv: readonly string[]) {
@@ -133,6 +138,7 @@ export async function splitCommandRun(argv: readonly string[], io: CliIO): Promi
   const weights = readableFile('--weights', values.weights);
   if (weights && name !== 'alexnet') throw errors.badFlag('--weights', `loads AlexNet weights only, and --model is ${name}`);
   if (values.json) checkWritable('--json', values.json);
+  if (values.trace) checkWritable('--trace', values.trace);
 
   let model: Module;
   if (weights) {
@@ -156,8 +162,14 @@ export async function splitCommandRun(argv: readonly string[], io: CliIO): Promi
   }
   io.stdout.write(`${formatPlan(plan)}\n`);
 
+  const writeTrace = (run?: readonly MeasuredLayer[]) => {
+    if (!values.trace) return;
+    writeFileSync(values.trace, `${JSON.stringify(splitTrace(plan, run))}\n`);
+    io.stderr.write(`wrote ${values.trace}\n`);
+  };
   const runs = model instanceof AlexNet && (plan.strategy === 'channels' || plan.strategy === 'data') && !values['plan-only'];
   if (!runs) {
+    writeTrace();
     if (values.json) {
       writeFileSync(values.json, `${JSON.stringify({ strategy: plan.strategy, simulatedMs: plan.simulated.ms, plan }, null, 2)}\n`);
       io.stderr.write(`wrote ${values.json}\n`);
@@ -170,6 +182,7 @@ export async function splitCommandRun(argv: readonly string[], io: CliIO): Promi
   }
   try {
     if (plan.strategy === 'data') {
+      writeTrace();
       const report = await runAlexNetData({ model: model as AlexNet, devices, batch, seed, repeat, warmup, budgetBytes: budgetGiB * GIB, log: (line) => io.stderr.write(`${line}\n`) });
       io.stdout.write(
         `\nmeasured: ${report.wallMs.toFixed(1)} ms on ${devices} devices (each the whole model, ${batch} images shared out), ` +
@@ -199,6 +212,7 @@ export async function splitCommandRun(argv: readonly string[], io: CliIO): Promi
     });
     io.stdout.write(`\n${formatSplitReport(report)}\n`);
     io.stdout.write(`simulated ${plan.simulated.ms.toFixed(1)} ms, measured ${report.wallMs.toFixed(1)} ms\n`);
+    writeTrace(report.run.layers);
     if (values.json) {
       writeFileSync(values.json, `${JSON.stringify(runJson(report, plan), null, 2)}\n`);
       io.stderr.write(`wrote ${values.json}\n`);
