@@ -69,7 +69,8 @@ describe('groupconv split', () => {
 
   it('traces a pipeline plan: each stage a track, the boundary transfer once per micro-batch', async () => {
     const trace = join(tmp, 'pipeline-trace.json');
-    const r = await cli('split', '--model', 'resnext-block', '--input', '256x8x8', '--batch', '4', '--strategy', 'pipeline', '--plan-only', '--trace', trace);
+    const chart = join(tmp, 'pipeline.svg');
+    const r = await cli('split', '--model', 'resnext-block', '--input', '256x8x8', '--batch', '4', '--strategy', 'pipeline', '--plan-only', '--trace', trace, '--chart', chart);
     expect(r.code, r.stderr).toBe(0);
     const events = JSON.parse(readFileSync(trace, 'utf8')).traceEvents as { name: string; ph: string; tid: number; cat?: string; ts?: number; args?: { bytes?: number } }[];
     const compute = events.filter((e) => e.cat === 'compute');
@@ -78,6 +79,11 @@ describe('groupconv split', () => {
     expect(transfers.map((e) => e.tid)).toEqual([1, 1, 1, 1]);
     // conv.3's output, 128 channels of 8x8 (4 bytes each), for one image per micro-batch: 32 KiB each, 128 KiB in all.
     expect(transfers.map((e) => e.args!.bytes)).toEqual(Array(4).fill(128 * 8 * 8 * 4));
+    // The chart draws the same slices: a bar each, a row per device.
+    const svg = readFileSync(chart, 'utf8');
+    expect(svg.match(/<rect /g)).toHaveLength(40 + 4);
+    expect(svg.match(/<rect [^>]*fill="#e8893a"/g)).toHaveLength(4);
+    expect(svg).toContain('>device 1</text>');
   });
 
   it("runs AlexNet's data split on the devices: the same logits as one device", async () => {

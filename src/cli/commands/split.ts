@@ -13,6 +13,7 @@ import { alexNetInputSize, GIB } from '../../devices/split-model.js';
 import type { Module } from '../../layers/module.js';
 import { AlexNet } from '../../models/alexnet.js';
 import { formatPlan } from '../../split/format.js';
+import { timelineSvg } from '../../split/chart.js';
 import { splitTrace, type MeasuredLayer } from '../../split/trace.js';
 import { planSplit, STRATEGIES, type StrategyChoice } from '../../split/plan-split.js';
 import type { SplitPlan } from '../../split/plan-types.js';
@@ -56,6 +57,8 @@ ${MODEL_LIST}
   --trace FILE          write a Chrome trace (Perfetto, chrome://tracing): a
                         track per device, the plan's simulated timeline, and
                         the measured run's layers when AlexNet's channels split runs
+  --chart FILE          the device timeline as an SVG (the measured run's when
+                        there is one, else the plan's simulated one)
   -h, --help            this help
 
 Examples:
@@ -81,6 +84,7 @@ const OPTIONS = {
   'no-baseline': { type: 'boolean' },
   json: { type: 'string' },
   trace: { type: 'string' },
+  chart: { type: 'string' },
 } as const;
 
 function parse(argv: readonly string[]) {
@@ -139,6 +143,7 @@ export async function splitCommandRun(argv: readonly string[], io: CliIO): Promi
   if (weights && name !== 'alexnet') throw errors.badFlag('--weights', `loads AlexNet weights only, and --model is ${name}`);
   if (values.json) checkWritable('--json', values.json);
   if (values.trace) checkWritable('--trace', values.trace);
+  if (values.chart) checkWritable('--chart', values.chart);
 
   let model: Module;
   if (weights) {
@@ -163,9 +168,17 @@ export async function splitCommandRun(argv: readonly string[], io: CliIO): Promi
   io.stdout.write(`${formatPlan(plan)}\n`);
 
   const writeTrace = (run?: readonly MeasuredLayer[]) => {
-    if (!values.trace) return;
-    writeFileSync(values.trace, `${JSON.stringify(splitTrace(plan, run))}\n`);
-    io.stderr.write(`wrote ${values.trace}\n`);
+    const trace = splitTrace(plan, run);
+    if (values.trace) {
+      writeFileSync(values.trace, `${JSON.stringify(trace)}\n`);
+      io.stderr.write(`wrote ${values.trace}\n`);
+    }
+    if (values.chart) {
+      const what = run ? 'measured' : 'simulated';
+      const title = `${plan.model}, ${plan.strategy} over ${plan.devices} devices, batch ${plan.batch}: ${what}`;
+      writeFileSync(values.chart, timelineSvg(trace.traceEvents, title, run ? 2 : 1));
+      io.stderr.write(`wrote ${values.chart}\n`);
+    }
   };
   const runs = model instanceof AlexNet && (plan.strategy === 'channels' || plan.strategy === 'data') && !values['plan-only'];
   if (!runs) {
