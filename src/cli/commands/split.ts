@@ -107,7 +107,7 @@ function imageShape(value: string): number[] {
 const FLAG_OF: Record<string, string> = { devices: '--devices', batch: '--batch', inputShape: '--input', strategy: '--strategy' };
 
 /** The JSON of an AlexNet run: today's `alexnet --json`, plus the plan's strategy, simulated time and each layer's op, groups and collective. */
-function runJson(report: SplitReport, plan: SplitPlan) {
+export function splitRunJson(report: SplitReport, plan: SplitPlan) {
   const layers = report.run.layers.map((l, i) => {
     const planned = plan.layers[i];
     return { ...l, op: planned.op, ...(planned.groups !== undefined ? { groups: planned.groups } : {}), collective: planned.collective };
@@ -227,7 +227,7 @@ export async function splitCommandRun(argv: readonly string[], io: CliIO): Promi
     io.stdout.write(`simulated ${plan.simulated.ms.toFixed(1)} ms, measured ${report.wallMs.toFixed(1)} ms\n`);
     writeTrace(report.run.layers);
     if (values.json) {
-      writeFileSync(values.json, `${JSON.stringify(runJson(report, plan), null, 2)}\n`);
+      writeFileSync(values.json, `${JSON.stringify(splitRunJson(report, plan), null, 2)}\n`);
       io.stderr.write(`wrote ${values.json}\n`);
     }
     return 0;
