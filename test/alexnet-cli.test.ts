@@ -84,6 +84,12 @@ describe('groupconv alexnet', () => {
     // Each device's own memory, measured, held at least what the budget counts for it.
     expect(report.run.memoryPeakBytes).toHaveLength(2);
     report.run.memory.forEach((m: { totalBytes: number }, d: number) => expect(report.run.memoryPeakBytes[d]).toBeGreaterThanOrEqual(m.totalBytes));
+    // It is split --model alexnet --strategy channels: the plan's strategy, simulated time, and each layer's op, groups and collective.
+    expect(report.strategy).toBe('channels');
+    expect(report.simulatedMs).toBeGreaterThan(0);
+    expect(report.run.layers.map((l: { op: string }) => l.op).slice(0, 5)).toEqual(['conv', 'relu', 'lrn', 'maxpool', 'conv']);
+    expect(report.run.layers[4]).toMatchObject({ label: 'conv2', groups: 2, collective: 'none' });
+    expect(report.run.layers[8]).toMatchObject({ label: 'conv3', groups: 1, collective: 'all-gather' });
   });
 
   it('refuses, with exit code 1, a model that does not fit the budget', async () => {

@@ -37,7 +37,8 @@ describe('groupconv split', () => {
 
   it("runs AlexNet's channels split on the devices, and its JSON keeps alexnet --json's fields", async () => {
     const json = join(tmp, 'alexnet.json');
-    const r = await cli('split', '--model', 'alexnet', '--weights', weights, '--devices', '2', '--batch', '2', '--repeat', '1', '--json', json);
+    const trace = join(tmp, 'alexnet-trace.json');
+    const r = await cli('split', '--model', 'alexnet', '--weights', weights, '--devices', '2', '--batch', '2', '--repeat', '1', '--json', json, '--trace', trace);
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(readFileSync(json, 'utf8'));
     expect(out.strategy).toBe('channels');
@@ -55,6 +56,34 @@ describe('groupconv split', () => {
       out.plan.layers.map((l: { devices: { receivedBytes: number }[] }) => l.devices.map((d) => d.receivedBytes)),
     );
     expect(out.run.layers[2].collective).toBe('halo');
+    // The trace: the simulated timeline (process 1) and the measured run (process 2), a track per device.
+    const events = JSON.parse(readFileSync(trace, 'utf8')).traceEvents as { name: string; ph: string; pid: number; tid: number; cat?: string; args?: { bytes?: number } }[];
+    const threads = events.filter((e) => e.name === 'thread_name').map((e) => `${e.pid}:${e.tid}`);
+    expect(threads).toEqual(['1:0', '1:1', '2:0', '2:1']);
+    const measuredCompute = events.filter((e) => e.pid === 2 && e.cat === 'compute' && e.tid === 0).map((e) => e.name);
+    expect(measuredCompute).toContain('conv1');
+    expect(measuredCompute).toContain('fc8');
+    const lrn1 = events.find((e) => e.pid === 1 && e.tid === 0 && e.cat === 'transfer')!;
+    expect(lrn1.args!.bytes).toBe(out.plan.layers[2].devices[0].receivedBytes);
+  });
+
+  it('traces a pipeline plan: each stage a track, the boundary transfer once per micro-batch', async () => {
+    const trace = join(tmp, 'pipeline-trace.json');
+    const chart = join(tmp, 'pipeline.svg');
+    const r = await cli('split', '--model', 'resnext-block', '--input', '256x8x8', '--batch', '4', '--strategy', 'pipeline', '--plan-only', '--trace', trace, '--chart', chart);
+    expect(r.code, r.stderr).toBe(0);
+    const events = JSON.parse(readFileSync(trace, 'utf8')).traceEvents as { name: string; ph: string; tid: number; cat?: string; ts?: number; args?: { bytes?: number } }[];
+    const compute = events.filter((e) => e.cat === 'compute');
+    expect(compute).toHaveLength(10 * 4); // the block's 10 layers, each for 4 micro-batches (one image each)
+    const transfers = events.filter((e) => e.cat === 'transfer');
+    expect(transfers.map((e) => e.tid)).toEqual([1, 1, 1, 1]);
+    // conv.3's output, 128 channels of 8x8 (4 bytes each), for one image per micro-batch: 32 KiB each, 128 KiB in all.
+    expect(transfers.map((e) => e.args!.bytes)).toEqual(Array(4).fill(128 * 8 * 8 * 4));
+    // The chart draws the same slices: a bar each, a row per device.
+    const svg = readFileSync(chart, 'utf8');
+    expect(svg.match(/<rect /g)).toHaveLength(40 + 4);
+    expect(svg.match(/<rect [^>]*fill="#e8893a"/g)).toHaveLength(4);
+    expect(svg).toContain('>device 1</text>');
   });
 
   it("runs AlexNet's data split on the devices: the same logits as one device", async () => {

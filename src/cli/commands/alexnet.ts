@@ -7,9 +7,11 @@ import { ArgumentError, DeviceMemoryError, errors } from '../../errors.js';
 import { loadSafetensors } from '../../io/safetensors.js';
 import { formatSplitReport } from '../../devices/report.js';
 import { runAlexNetSplit } from '../../devices/run-split.js';
-import { GIB } from '../../devices/split-model.js';
+import { alexNetInputSize, GIB } from '../../devices/split-model.js';
+import { planSplit } from '../../split/plan-split.js';
 import { AlexNet } from '../../models/alexnet.js';
 import { checkWritable, type CliIO, type Command } from './command.js';
+import { splitRunJson } from './split.js';
 import { nonNegativeInteger, positiveInteger, positiveNumber, readableFile } from './split-args.js';
 
 export const ALEXNET_USAGE = `Usage: groupconv alexnet [options]
@@ -104,7 +106,10 @@ export async function alexnetCommandRun(argv: readonly string[], io: CliIO): Pro
     });
     io.stdout.write(`${formatSplitReport(report)}\n`);
     if (values.json) {
-      writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
+      // groupconv alexnet is split --model alexnet --strategy channels: the same JSON, with the plan's strategy, simulated time and collectives.
+      const side = alexNetInputSize(model.config.pooled);
+      const plan = planSplit(model, { devices, strategy: 'channels', batch, inputShape: [3, side, side], budgetBytes: budgetGiB * GIB, link: { gbps: linkGbps } });
+      writeFileSync(values.json, `${JSON.stringify(splitRunJson(report, plan), null, 2)}\n`);
       io.stderr.write(`wrote ${values.json}\n`);
     }
     return 0;

@@ -13,6 +13,8 @@ import { alexNetInputSize, GIB } from '../../devices/split-model.js';
 import type { Module } from '../../layers/module.js';
 import { AlexNet } from '../../models/alexnet.js';
 import { formatPlan } from '../../split/format.js';
+import { timelineSvg } from '../../split/chart.js';
+import { splitTrace, type MeasuredLayer } from '../../split/trace.js';
 import { planSplit, STRATEGIES, type StrategyChoice } from '../../split/plan-split.js';
 import type { SplitPlan } from '../../split/plan-types.js';
 import { SPLIT_MODELS } from '../../split/zoo.js';
@@ -52,6 +54,11 @@ ${MODEL_LIST}
   --seed N              seed of the random weights and input, default 1
   --repeat N, --warmup N, --no-baseline   AlexNet run, as in groupconv alexnet
   --json FILE           also write the plan (and the run) as JSON
+  --trace FILE          write a Chrome trace (Perfetto, chrome://tracing): a
+                        track per device, the plan's simulated timeline, and
+                        the measured run's layers when AlexNet's channels split runs
+  --chart FILE          the device timeline as an SVG (the measured run's when
+                        there is one, else the plan's simulated one)
   -h, --help            this help
 
 Examples:
@@ -76,6 +83,8 @@ const OPTIONS = {
   warmup: { type: 'string' },
   'no-baseline': { type: 'boolean' },
   json: { type: 'string' },
+  trace: { type: 'string' },
+  chart: { type: 'string' },
 } as const;
 
 function parse(argv: readonly string[]) {
@@ -98,7 +107,7 @@ function imageShape(value: string): number[] {
 const FLAG_OF: Record<string, string> = { devices: '--devices', batch: '--batch', inputShape: '--input', strategy: '--strategy' };
 
 /** The JSON of an AlexNet run: today's `alexnet --json`, plus the plan's strategy, simulated time and each layer's op, groups and collective. */
-function runJson(report: SplitReport, plan: SplitPlan) {
+export function splitRunJson(report: SplitReport, plan: SplitPlan) {
   const layers = report.run.layers.map((l, i) => {
     const planned = plan.layers[i];
     return { ...l, op: planned.op, ...(planned.groups !== undefined ? { groups: planned.groups } : {}), collective: planned.collective };
@@ -133,6 +142,8 @@ export async function splitCommandRun(argv: readonly string[], io: CliIO): Promi
   const weights = readableFile('--weights', values.weights);
   if (weights && name !== 'alexnet') throw errors.badFlag('--weights', `loads AlexNet weights only, and --model is ${name}`);
   if (values.json) checkWritable('--json', values.json);
+  if (values.trace) checkWritable('--trace', values.trace);
+  if (values.chart) checkWritable('--chart', values.chart);
 
   let model: Module;
   if (weights) {
@@ -156,8 +167,22 @@ export async function splitCommandRun(argv: readonly string[], io: CliIO): Promi
   }
   io.stdout.write(`${formatPlan(plan)}\n`);
 
+  const writeTrace = (run?: readonly MeasuredLayer[]) => {
+    const trace = splitTrace(plan, run);
+    if (values.trace) {
+      writeFileSync(values.trace, `${JSON.stringify(trace)}\n`);
+      io.stderr.write(`wrote ${values.trace}\n`);
+    }
+    if (values.chart) {
+      const what = run ? 'measured' : 'simulated';
+      const title = `${plan.model}, ${plan.strategy} over ${plan.devices} devices, batch ${plan.batch}: ${what}`;
+      writeFileSync(values.chart, timelineSvg(trace.traceEvents, title, run ? 2 : 1));
+      io.stderr.write(`wrote ${values.chart}\n`);
+    }
+  };
   const runs = model instanceof AlexNet && (plan.strategy === 'channels' || plan.strategy === 'data') && !values['plan-only'];
   if (!runs) {
+    writeTrace();
     if (values.json) {
       writeFileSync(values.json, `${JSON.stringify({ strategy: plan.strategy, simulatedMs: plan.simulated.ms, plan }, null, 2)}\n`);
       io.stderr.write(`wrote ${values.json}\n`);
@@ -170,6 +195,7 @@ export async function splitCommandRun(argv: readonly string[], io: CliIO): Promi
   }
   try {
     if (plan.strategy === 'data') {
+      writeTrace();
       const report = await runAlexNetData({ model: model as AlexNet, devices, batch, seed, repeat, warmup, budgetBytes: budgetGiB * GIB, log: (line) => io.stderr.write(`${line}\n`) });
       io.stdout.write(
         `\nmeasured: ${report.wallMs.toFixed(1)} ms on ${devices} devices (each the whole model, ${batch} images shared out), ` +
@@ -199,8 +225,9 @@ export async function splitCommandRun(argv: readonly string[], io: CliIO): Promi
     });
     io.stdout.write(`\n${formatSplitReport(report)}\n`);
     io.stdout.write(`simulated ${plan.simulated.ms.toFixed(1)} ms, measured ${report.wallMs.toFixed(1)} ms\n`);
+    writeTrace(report.run.layers);
     if (values.json) {
-      writeFileSync(values.json, `${JSON.stringify(runJson(report, plan), null, 2)}\n`);
+      writeFileSync(values.json, `${JSON.stringify(splitRunJson(report, plan), null, 2)}\n`);
       io.stderr.write(`wrote ${values.json}\n`);
     }
     return 0;
