@@ -6,7 +6,7 @@
 // worked out by hand, and the argument errors.
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  activation as activationOp, add, ArgumentError, clip, conv2d, convBiasActivation, hardswish, outputShapeOf, Random, relu,
+  activate as activationOp, add, ArgumentError, clip, conv2d, convBiasActivation, hardswish, outputShapeOf, Random, relu,
   resolveConv2d, sharedArena, tensor, toShared, zeros, type ActivationOption, type Conv2dOptions, type Tensor,
 } from '../src/index.js';
 import { checkActivation } from '../src/kernels/epilogue.js';
