@@ -16,7 +16,7 @@ export { Conv2d, type Conv2dLayerOptions } from './layers/conv2d.js';
 export type { ConvRunner } from './layers/conv-runner.js';
 export { ReLU, Identity, Dropout, Flatten, MaxPool2d, AdaptiveAvgPool2d, LocalResponseNorm, ChannelShuffle, Linear, BatchNorm2d, Sequential, type LinearOptions, type BatchNorm2dOptions } from './layers/layers.js';
 export { relu } from './ops/relu.js';
-export { clip, hardswish, activation } from './ops/activations.js';
+export { clip, hardswish, activate } from './ops/activations.js';
 export { convBiasActivation, type ConvBiasActivationOptions } from './ops/conv-bias-activation.js';
 export { foldBatchNorm, type FoldedConv } from './ops/fold-batchnorm.js';
 export { ACTIVATION_KINDS, type Activation, type ActivationOption } from './kernels/epilogue.js';

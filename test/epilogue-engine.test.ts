@@ -4,7 +4,7 @@
 // sequence's (conv2d, add, the activation op). Then the engine's argument errors.
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  activation as activationOp, add, ArgumentError, conv2d, convBiasActivation, dispose, GroupedConvEngine, Random, sharedArena, toShared, zeros,
+  activate as activationOp, add, ArgumentError, conv2d, convBiasActivation, dispose, GroupedConvEngine, Random, sharedArena, toShared, zeros,
   type ActivationOption, type Conv2dOptions, type PartitionPolicy, type Tensor,
 } from '../src/index.js';
 import { configureKernels } from '../src/kernels/options.js';

@@ -6,7 +6,7 @@
 // worked out by hand, and the argument errors.
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  activation as activationOp, add, ArgumentError, clip, conv2d, convBiasActivation, hardswish, outputShapeOf, Random, relu,
+  activate as activationOp, add, ArgumentError, clip, conv2d, convBiasActivation, hardswish, outputShapeOf, Random, relu,
   resolveConv2d, sharedArena, tensor, toShared, zeros, type ActivationOption, type Conv2dOptions, type Tensor,
 } from '../src/index.js';
 import { checkActivation } from '../src/kernels/epilogue.js';
@@ -79,6 +79,8 @@ function fusedSliced(x: Tensor, w: Tensor, b: Tensor, options: Conv2dOptions, ac
 const CASES: [string, number[], number[], Conv2dOptions, string][] = [
   ['depthwise 3x3 in place, width 7 (the window)', [2, 6, 7, 7], [6, 1, 3, 3], { groups: 6, padding: 1 }, 'depthwise3x3InPlace'],
   ['depthwise 3x3 in place, width 8 (the shuffled edge)', [2, 5, 9, 8], [5, 1, 3, 3], { groups: 5, padding: 1 }, 'depthwise3x3InPlace'],
+  ['depthwise 3x3 in place, 6 x 3 (only the window)', [2, 3, 6, 3], [3, 1, 3, 3], { groups: 3, padding: 1 }, 'depthwise3x3InPlace'],
+  ['depthwise 3x3 in place, 5 x 14 (MobileNet width, odd height)', [2, 2, 5, 14], [2, 1, 3, 3], { groups: 2, padding: 1 }, 'depthwise3x3InPlace'],
   ['depthwise 3x3 over padded rows (multiplier 4)', [2, 3, 9, 10], [12, 1, 3, 3], { groups: 3, padding: 1 }, 'depthwise3x3Rows'],
   ['depthwise 3x3 at stride 2', [2, 6, 11, 11], [6, 1, 3, 3], { groups: 6, padding: 1, stride: 2 }, 'depthwiseTaps9'],
   ['pointwise, 30 channels per group (4x8 blocks and the 2x16 tile)', [2, 60, 7, 9], [60, 30, 1, 1], { groups: 2 }, 'pointwiseStrided'],

@@ -4,7 +4,8 @@
 // output element as the generic tiles do (bias + the taps in tap-table order,
 // one madd each), so they give the same bits, only faster.
 
-import { epilogue, hasEpilogue } from './epilogue';
+import { storeFinished } from './epilogue';
+import { EPILOGUE_CLIP, EPILOGUE_HARDSWISH, EPILOGUE_NONE, EPILOGUE_RELU } from '../param-block';
 import { biasAt, madd, storeLanes, zeroFloats } from './primitives';
 import { scalar1 } from './tiles';
 
@@ -242,6 +243,7 @@ const LEFT = 0, MIDDLE = 1, RIGHT = 2;
 @inline function depthwisePair(
   r0: usize, r1: usize, r2: usize, r3: usize, da: usize, dc: usize, o: usize, edge: i32,
   w0: v128, w1: v128, w2: v128, w3: v128, w4: v128, w5: v128, w6: v128, w7: v128, w8: v128, bv: v128, lanes: i32 = 4,
+  kind: i32 = EPILOGUE_NONE, lo: v128 = f32x4.splat(0), hi: v128 = f32x4.splat(0), resA: bool = false, resC: bool = false, resDelta: usize = 0,
 ): void {
   const zero = f32x4.splat(0);
   let c = v128.load(r0 + o);
@@ -274,8 +276,13 @@ const LEFT = 0, MIDDLE = 1, RIGHT = 2;
   b = madd(w6, l, b);
   b = madd(w7, c, b);
   b = madd(w8, r, b);
-  storeLanes(da + o, a, lanes);
-  storeLanes(dc + o, b, lanes);
+  if (kind == EPILOGUE_NONE && !resA && !resC) {
+    storeLanes(da + o, a, lanes);
+    storeLanes(dc + o, b, lanes);
+  } else {
+    storeFinished(da + o, a, lanes, kind, lo, hi, resA, resDelta);
+    storeFinished(dc + o, b, lanes, kind, lo, hi, resC, resDelta);
+  }
 }
 
 /**
@@ -294,10 +301,14 @@ const LEFT = 0, MIDDLE = 1, RIGHT = 2;
 /**
  * One output channel of a depthwise 3x3 (see above) from input plane `src`
  * (h x w) into `dst`. zeroRow: w zeros; spareRow: w floats the odd last row's
- * partner is written to; window: 32 floats.
+ * partner is written to; window: 32 floats. The epilogue (epilogue.ts) is
+ * applied in registers as each vector is stored: activation `kind` (a
+ * constant in each copy), clip's bounds lo and hi, and when `res` the
+ * residual at the output address + resDelta (never for the spare row).
  */
-export function depthwise3x3InPlace(
+@inline function depthwise3x3InPlace(
   src: usize, dst: usize, zeroRow: usize, spareRow: usize, window: usize, h: i32, w: i32, weights: usize, weightStride: usize, b: f32,
+  kind: i32, lo: v128, hi: v128, res: bool, resDelta: usize,
 ): void {
   const w0 = v128.load32_splat(weights), w1 = v128.load32_splat(weights + weightStride);
   const w2 = v128.load32_splat(weights + 2 * weightStride), w3 = v128.load32_splat(weights + 3 * weightStride);
@@ -320,16 +331,17 @@ export function depthwise3x3InPlace(
     const r3 = y + 2 < h ? r1 + 2 * rowBytes : zeroRow;
     const da = dst + <usize>y * rowBytes;
     const dc = y + 1 < h ? da + rowBytes : spareRow;
+    const resC = res && y + 1 < h;
     let o: usize = 0;
     if (first) {
-      depthwisePair(r0, r1, r2, r3, da, dc, 0, LEFT, w0, w1, w2, w3, w4, w5, w6, w7, w8, bv);
+      depthwisePair(r0, r1, r2, r3, da, dc, 0, LEFT, w0, w1, w2, w3, w4, w5, w6, w7, w8, bv, 4, kind, lo, hi, res, resC, resDelta);
       o = 16;
     }
     for (; o < middleEnd; o += 16) {
-      depthwisePair(r0, r1, r2, r3, da, dc, o, MIDDLE, w0, w1, w2, w3, w4, w5, w6, w7, w8, bv);
+      depthwisePair(r0, r1, r2, r3, da, dc, o, MIDDLE, w0, w1, w2, w3, w4, w5, w6, w7, w8, bv, 4, kind, lo, hi, res, resC, resDelta);
     }
     if (right) {
-      depthwisePair(r0, r1, r2, r3, da, dc, o, RIGHT, w0, w1, w2, w3, w4, w5, w6, w7, w8, bv);
+      depthwisePair(r0, r1, r2, r3, da, dc, o, RIGHT, w0, w1, w2, w3, w4, w5, w6, w7, w8, bv, 4, kind, lo, hi, res, resC, resDelta);
       continue;
     }
     const x = <i32>(o >> 2);
@@ -339,7 +351,8 @@ export function depthwise3x3InPlace(
     fillWindow(window + 32, r1, x, lanes);
     fillWindow(window + 64, r2, x, lanes);
     fillWindow(window + 96, r3, x, lanes);
-    depthwisePair(window + 4, window + 36, window + 68, window + 100, da + o, dc + o, 0, MIDDLE, w0, w1, w2, w3, w4, w5, w6, w7, w8, bv, lanes);
+    depthwisePair(window + 4, window + 36, window + 68, window + 100, da + o, dc + o, 0, MIDDLE, w0, w1, w2, w3, w4, w5, w6, w7, w8, bv, lanes,
+      kind, lo, hi, res, resC, resDelta);
   }
 }
 
@@ -349,7 +362,7 @@ export function depthwise3x3InPlace(
  * channels per group, read in place (depthwise3x3InPlace). Chosen at planning
  * where the scratch holds its zero row, spare row and window: w + w + 32
  * floats. Weights: each channel's 9 consecutively. The epilogue (epilogue.ts)
- * runs over each output plane right after it is written.
+ * is applied as each vector is stored, by a copy of the kernel per activation.
  */
 @inline export function depthwise3x3InPlaceSlice(
   input: usize, output: usize, bias: usize, weights: usize, scratch: usize,
@@ -358,7 +371,9 @@ export function depthwise3x3InPlace(
   residual: usize, activation: i32, lo: f32, hi: f32,
 ): void {
   const outPlane = <usize>(h * w) << 2;
-  const finish = hasEpilogue(activation, residual);
+  const lov = f32x4.splat(lo), hiv = f32x4.splat(hi);
+  const res = residual != 0;
+  const resDelta = residual - output; // wraps: output + resDelta is the residual's matching address
   const groupWeights = <usize>(coutG * 9) << 2;
   const firstGroup = ocStart / coutG;
   const lastGroup = (ocEnd - 1) / coutG;
@@ -371,8 +386,14 @@ export function depthwise3x3InPlace(
       for (let oc = max(ocStart, groupFirst); oc < min(ocEnd, groupFirst + coutG); oc++) {
         const wp = gw + ((<usize>((oc - groupFirst) * 9)) << 2);
         const out = output + ((<usize>(n * outChannels + oc)) * outPlane);
-        depthwise3x3InPlace(groupInput, out, scratch, scratch + (<usize>w << 2), scratch + (<usize>w << 3), h, w, wp, 4, biasAt(bias, oc));
-        if (finish) epilogue(out, residual ? residual + (out - output) : 0, h * w, activation, lo, hi);
+        const zeroRow = scratch, spareRow = scratch + (<usize>w << 2), window = scratch + (<usize>w << 3);
+        const b = biasAt(bias, oc);
+        // One copy of the kernel per activation, so no copy branches on it per vector.
+        if (activation == EPILOGUE_RELU) depthwise3x3InPlace(groupInput, out, zeroRow, spareRow, window, h, w, wp, 4, b, EPILOGUE_RELU, lov, hiv, res, resDelta);
+        else if (activation == EPILOGUE_CLIP) depthwise3x3InPlace(groupInput, out, zeroRow, spareRow, window, h, w, wp, 4, b, EPILOGUE_CLIP, lov, hiv, res, resDelta);
+        else if (activation == EPILOGUE_HARDSWISH) {
+          depthwise3x3InPlace(groupInput, out, zeroRow, spareRow, window, h, w, wp, 4, b, EPILOGUE_HARDSWISH, lov, hiv, res, resDelta);
+        } else depthwise3x3InPlace(groupInput, out, zeroRow, spareRow, window, h, w, wp, 4, b, EPILOGUE_NONE, lov, hiv, res, resDelta);
       }
     }
   }

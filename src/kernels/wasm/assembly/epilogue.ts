@@ -20,7 +20,7 @@
 import { EPILOGUE_CLIP, EPILOGUE_HARDSWISH, EPILOGUE_NONE, EPILOGUE_RELU } from '../param-block';
 
 /** The activation `kind` of four values (lo, hi: clip's bounds, splatted). */
-@inline function activate(v: v128, kind: i32, lo: v128, hi: v128): v128 {
+@inline export function activate(v: v128, kind: i32, lo: v128, hi: v128): v128 {
   if (kind == EPILOGUE_RELU) return v128.andnot(v, f32x4.lt(v, f32x4.splat(0)));
   // pmax(a, b) = a < b ? b : a; pmin(a, b) = b < a ? b : a.
   if (kind == EPILOGUE_CLIP) return f32x4.pmin(f32x4.pmax(v, lo), hi);
@@ -51,6 +51,26 @@ import { EPILOGUE_CLIP, EPILOGUE_HARDSWISH, EPILOGUE_NONE, EPILOGUE_RELU } from 
   for (; i < count; i++) {
     const at = <usize>i << 2;
     store<f32>(out + at, epilogueScalar(load<f32>(out + at), residual ? residual + at : 0, kind, lo, hi));
+  }
+}
+
+/**
+ * Stores the first `lanes` (1-4) values of v at `ptr` through the epilogue, from
+ * registers: `+ residual` read at ptr + resDelta when `res`, then the
+ * activation. The lanes of a partial vector go through the scalar tail, so
+ * nothing past the row is read.
+ */
+@inline export function storeFinished(ptr: usize, v: v128, lanes: i32, kind: i32, lo: v128, hi: v128, res: bool, resDelta: usize): void {
+  if (lanes == 4) {
+    let x = v;
+    if (res) x = f32x4.add(x, v128.load(ptr + resDelta));
+    v128.store(ptr, activate(x, kind, lo, hi));
+    return;
+  }
+  for (let i = 0; i < lanes; i++) {
+    const at = ptr + (<usize>i << 2);
+    const value = i == 0 ? f32x4.extract_lane(v, 0) : i == 1 ? f32x4.extract_lane(v, 1) : f32x4.extract_lane(v, 2);
+    store<f32>(at, epilogueScalar(value, res ? at + resDelta : 0, kind, lo, hi));
   }
 }
 
