@@ -9,6 +9,8 @@
 // k, to the power beta, then the division. PyTorch computes in float32 too,
 // so this follows it more closely than the JavaScript's float64
 // (ops/normalization.ts); both pass the fixtures' 1e-5 relative tolerance.
+// No multiply-add is fused (plain mul then add), so both builds compute the
+// same bits.
 //
 // Each output's sum is computed afresh over its window, in channel order. A
 // running sum (add the entering channel's square, subtract the leaving one's)
