@@ -134,6 +134,15 @@ describe('groupconv bench --model', () => {
     expect(run.stdout).toContain('input [3, 24, 24], batch 1');
   });
 
+  it('is in the usage of bench and infer', () => {
+    const bench = cli('bench', '--help');
+    expect(bench.code).toBe(0);
+    expect(bench.stdout).toMatch(/--model FILE\.onnx +time the whole model/);
+    const infer = cli('infer', '--help');
+    expect(infer.code).toBe(0);
+    expect(infer.stdout).toContain('groupconv infer --model FILE.onnx --input X.safetensors --out Y.safetensors [--workers N]');
+  });
+
   const notOnnx = join(dir, 'not.onnx');
   writeFileSync(notOnnx, 'this is not a protobuf message at all, just text');
   const truncated = join(dir, 'truncated.onnx');

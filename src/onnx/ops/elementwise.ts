@@ -8,10 +8,28 @@ import type { Kernel } from '../graph.js';
 import { boolValue, expectFloat, expectInts, floatArray, floatValue, intValue, type DType, type Value } from '../value.js';
 import type { OpFactory } from './attrs.js';
 
-function arithmetic(f: (x: number, y: number) => number, intF: (x: number, y: number) => number = f): OpFactory {
+/** A float loop of its own for operands of one shape: f inlined, where binaryOp's shared loop calls each op's f through one megamorphic site. */
+type SameShapeLoop = (out: Float32Array, x: Float32Array, y: Float32Array) => void;
+
+/** The same for [N, C, H, W] op [N, C, 1, 1] (squeeze-and-excitation's scaling): one y value per plane of `plane` values. */
+type PerPlaneLoop = (out: Float32Array, x: Float32Array, y: Float32Array, plane: number) => void;
+
+function arithmetic(f: (x: number, y: number) => number, intF: (x: number, y: number) => number = f, sameShape?: SameShapeLoop, perPlane?: PerPlaneLoop): OpFactory {
   return (a) => {
     a.done();
     return ([x, y]) => {
+      if (sameShape && x?.dtype === 'float32' && y?.dtype === 'float32' && x.shape.length === y.shape.length) {
+        if (x.shape.every((d, i) => d === y.shape[i])) {
+          const out = floatArray(x.data.length);
+          sameShape(out, x.data, y.data);
+          return [floatValue(x.shape, out)];
+        }
+        if (perPlane && x.shape.length === 4 && x.shape[0] === y.shape[0] && x.shape[1] === y.shape[1] && y.shape[2] === 1 && y.shape[3] === 1) {
+          const out = floatArray(x.data.length);
+          perPlane(out, x.data, y.data, x.shape[2] * x.shape[3]);
+          return [floatValue(x.shape, out)];
+        }
+      }
       if (!x || !y) fail('needs two inputs');
       if (x.dtype !== y.dtype) fail(`input types differ (${x.dtype} and ${y.dtype})`);
       if (x.dtype === 'bool') fail('is not defined for bool tensors');
@@ -62,9 +80,26 @@ export function erf(x: number): number {
 }
 
 export const elementwiseOps: Record<string, OpFactory> = {
-  Add: arithmetic((x, y) => x + y),
-  Sub: arithmetic((x, y) => x - y),
-  Mul: arithmetic((x, y) => x * y),
+  // The same arithmetic in the same-shape loops (double, rounded once on the store), so the same bits.
+  Add: arithmetic((x, y) => x + y, undefined, (o, x, y) => {
+    for (let i = 0; i < o.length; i++) o[i] = x[i] + y[i];
+  }),
+  Sub: arithmetic((x, y) => x - y, undefined, (o, x, y) => {
+    for (let i = 0; i < o.length; i++) o[i] = x[i] - y[i];
+  }),
+  Mul: arithmetic(
+    (x, y) => x * y,
+    undefined,
+    (o, x, y) => {
+      for (let i = 0; i < o.length; i++) o[i] = x[i] * y[i];
+    },
+    (o, x, y, plane) => {
+      for (let p = 0; p < y.length; p++) {
+        const v = y[p];
+        for (let i = p * plane; i < (p + 1) * plane; i++) o[i] = x[i] * v;
+      }
+    },
+  ),
   // Integer division truncates (as onnxruntime's C++ does); exporters divide positive shape numbers.
   Div: arithmetic(
     (x, y) => x / y,
@@ -146,7 +181,14 @@ export const elementwiseOps: Record<string, OpFactory> = {
   Ceil: withDone(unary(Math.ceil)),
   Sqrt: withDone(unary(Math.sqrt)),
   Erf: withDone(unary(erf)),
-  Sigmoid: withDone(unary((x) => 1 / (1 + Math.exp(-x)))),
+  // Its own loop rather than unary()'s shared one (EfficientNet's SiLU runs it on every activation).
+  Sigmoid: withDone(() => ([x]) => {
+    const v = expectFloat(x, 'X');
+    const out = floatArray(v.data.length);
+    const d = v.data;
+    for (let i = 0; i < out.length; i++) out[i] = 1 / (1 + Math.exp(-d[i]));
+    return [floatValue(v.shape, out)];
+  }),
   Relu: (a) => {
     a.done();
     return ([x]) => {
