@@ -2,7 +2,8 @@
 // { name: { dtype, shape, data_offsets: [begin, end] }, __metadata__? }, then
 // the raw little-endian data, offsets relative to the end of the header.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { ArgumentError } from '../errors.js';
+import { errors, type ArgumentError } from '../errors.js';
+import { bfloat16ToFloat, halfToFloat } from '../tensor/half-float.js';
 import { numel, type Tensor } from '../tensor/tensor.js';
 
 // Integer tensors (a PyTorch checkpoint's BatchNorm num_batches_tracked is I64)
@@ -11,19 +12,7 @@ const BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8,
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
 function malformed(source: string, why: string): ArgumentError {
-  return new ArgumentError('safetensors', `${source}: ${why}`);
-}
-
-const bits = new Uint32Array(1);
-const bitsAsFloat = new Float32Array(bits.buffer);
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exponent = (h >> 10) & 0x1f;
-  const fraction = h & 0x3ff;
-  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
-  if (exponent === 31) return fraction ? NaN : sign * Infinity;
-  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
+  return errors.invalid('safetensors', `${source}: ${why}`);
 }
 
 /** Tensors from the bytes of a .safetensors file; F16, BF16, F64 and integer dtypes are converted to float32. */
@@ -71,9 +60,7 @@ export function parseSafetensors(bytes: Uint8Array, source = 'safetensors data')
           data[i] = halfToFloat(view.getUint16(at + 2 * i, true));
           break;
         case 'BF16':
-          // bfloat16 is the top half of a float32.
-          bits[0] = view.getUint16(at + 2 * i, true) << 16;
-          data[i] = bitsAsFloat[0];
+          data[i] = bfloat16ToFloat(view.getUint16(at + 2 * i, true));
           break;
         case 'I64':
           data[i] = Number(view.getBigInt64(at + 8 * i, true));

@@ -1,4 +1,4 @@
-import { ArgumentError, errors } from '../errors.js';
+import { errors } from '../errors.js';
 import { checkTensor, numel, type Tensor } from '../tensor/tensor.js';
 import type { ConvRunner } from './conv-runner.js';
 
@@ -90,7 +90,7 @@ export abstract class Module {
       const parts = [];
       if (missing.length) parts.push(`missing: ${missing.join(', ')}`);
       if (unexpected.length) parts.push(`unexpected: ${unexpected.join(', ')}`);
-      throw new ArgumentError('tensors', `state_dict does not match the model (${parts.join('; ')})`);
+      throw errors.invalid('tensors', `state_dict does not match the model (${parts.join('; ')})`);
     }
     for (const [name, target] of Object.entries(own)) {
       const source = checkTensor(`tensors['${name}']`, tensors[name]);

@@ -8,7 +8,8 @@ import { endianness } from 'node:os';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { errors } from '../errors.js';
 import { asBytes, dataTypeName, toNumber, type TensorProto } from './proto.js';
-import { bfloat16ToFloat, boolValue, floatValue, halfToFloat, intValue, MAX_ELEMENTS, type Value } from './value.js';
+import { bfloat16ToFloat, halfToFloat } from '../tensor/half-float.js';
+import { boolValue, floatValue, intValue, MAX_ELEMENTS, type Value } from './value.js';
 
 /** Where the model came from: for messages, and for external data (its directory). */
 export interface LoadContext {

@@ -3,7 +3,8 @@
 // Integer tensors (shapes, indices, axes: what exporters compute around
 // Reshape) are kept as doubles: exact to 2^53, far beyond any dimension, and
 // INT64's extremes (Slice's "to the end") still compare as huge. Booleans are bytes.
-import { ExecutionError } from '../errors.js';
+import { errors } from '../errors.js';
+import { stridesOf } from '../tensor/tensor.js';
 
 export type DType = 'float32' | 'int64' | 'bool';
 
@@ -38,10 +39,10 @@ export function sizeOf(shape: readonly number[]): number {
 
 function checkSize(shape: readonly number[]): number {
   for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) throw new ExecutionError(`invalid tensor shape [${shape}]`);
+    if (!Number.isInteger(d) || d < 0) throw errors.onnxValue(`invalid tensor shape [${shape}]`);
   }
   const n = sizeOf(shape);
-  if (n > MAX_ELEMENTS) throw new ExecutionError(`a tensor of shape [${shape}] (${n} elements) is larger than groupconv allows (${MAX_ELEMENTS})`);
+  if (n > MAX_ELEMENTS) throw errors.onnxValue(`a tensor of shape [${shape}] (${n} elements) is larger than groupconv allows (${MAX_ELEMENTS})`);
   return n;
 }
 
@@ -50,7 +51,7 @@ function checkSize(shape: readonly number[]): number {
  * (pads, dilations) or operand shapes can ask for far more than the inputs hold.
  */
 export function floatArray(n: number): Float32Array {
-  if (!Number.isSafeInteger(n) || n < 0 || n > MAX_ELEMENTS) throw new ExecutionError(`an output of ${n} elements is larger than groupconv allows (${MAX_ELEMENTS})`);
+  if (!Number.isSafeInteger(n) || n < 0 || n > MAX_ELEMENTS) throw errors.onnxValue(`an output of ${n} elements is larger than groupconv allows (${MAX_ELEMENTS})`);
   return allocateFloats(n);
 }
 
@@ -75,13 +76,13 @@ export function withFloatAllocator<T>(allocate: (n: number) => Float32Array, run
 
 export function floatValue(shape: readonly number[], data?: Float32Array): FloatValue {
   const n = checkSize(shape);
-  if (data && data.length !== n) throw new ExecutionError(`shape [${shape}] holds ${n} values, data has ${data.length}`);
+  if (data && data.length !== n) throw errors.onnxValue(`shape [${shape}] holds ${n} values, data has ${data.length}`);
   return { dtype: 'float32', shape: [...shape], data: data ?? allocateFloats(n) };
 }
 
 export function intValue(shape: readonly number[], data?: ArrayLike<number>): IntValue {
   const n = checkSize(shape);
-  if (data && data.length !== n) throw new ExecutionError(`shape [${shape}] holds ${n} values, data has ${data.length}`);
+  if (data && data.length !== n) throw errors.onnxValue(`shape [${shape}] holds ${n} values, data has ${data.length}`);
   const out = new Float64Array(n);
   if (data) out.set(data);
   return { dtype: 'int64', shape: [...shape], data: out };
@@ -114,50 +115,23 @@ export function intsOf(v: Value): number[] {
 }
 
 export function expectFloat(v: Value | undefined, what: string): FloatValue {
-  if (!v) throw new ExecutionError(`${what} is missing`);
-  if (v.dtype !== 'float32') throw new ExecutionError(`${what} must be float32, got ${v.dtype}`);
+  if (!v) throw errors.onnxValue(`${what} is missing`);
+  if (v.dtype !== 'float32') throw errors.onnxValue(`${what} must be float32, got ${v.dtype}`);
   return v;
 }
 
 export function expectInts(v: Value | undefined, what: string): number[] {
-  if (!v) throw new ExecutionError(`${what} is missing`);
-  if (v.dtype === 'float32') throw new ExecutionError(`${what} must be integers, got float32`);
+  if (!v) throw errors.onnxValue(`${what} is missing`);
+  if (v.dtype === 'float32') throw errors.onnxValue(`${what} must be integers, got float32`);
   return intsOf(v);
 }
 
 /** Normalizes a possibly negative axis for a tensor of `rank` (ONNX counts negative axes from the end). */
 export function axisOf(axis: number, rank: number, what = 'axis'): number {
   if (!Number.isInteger(axis) || axis < -rank || axis >= Math.max(rank, 1)) {
-    throw new ExecutionError(`${what} ${axis} is out of range for rank ${rank}`);
+    throw errors.onnxValue(`${what} ${axis} is out of range for rank ${rank}`);
   }
   return axis < 0 ? axis + rank : axis;
 }
 
-export function stridesOf(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i];
-  }
-  return s;
-}
-
-const bits = new Uint32Array(1);
-const bitsAsFloat = new Float32Array(bits.buffer);
-
-/** IEEE half precision bits to a number (exact: every half is a float32). */
-export function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exponent = (h >> 10) & 0x1f;
-  const fraction = h & 0x3ff;
-  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
-  if (exponent === 31) return fraction ? NaN : sign * Infinity;
-  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
-}
-
-/** bfloat16 bits to a number: the upper half of a float32. */
-export function bfloat16ToFloat(h: number): number {
-  bits[0] = (h & 0xffff) << 16;
-  return bitsAsFloat[0];
-}
+export { stridesOf };

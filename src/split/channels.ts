@@ -29,7 +29,7 @@ function outputsShare(node: GraphNode, size: number, devices: number, d: number)
 
 /** A convolution's rows on device d: whole groups when there are at least as many groups as devices, else an even share inside them. */
 function convPiece(node: GraphNode, devices: number, d: number): { outputs: Range; needs: Range; groups: number } {
-  if (node.op.kind !== 'conv') throw new Error('convPiece: not a convolution');
+  if (node.op.kind !== 'conv') throw errors.deviceProtocol('convPiece: not a convolution');
   const { groups, outChannels, inChannels } = node.op;
   const outPerGroup = outChannels / groups;
   const inPerGroup = inChannels / groups;

@@ -2,7 +2,7 @@
 // Each read checks the attribute's type; done() then rejects any attribute the
 // op did not read, so an attribute groupconv does not implement (a newer opset's,
 // a training option) is an error naming it instead of being silently ignored.
-import { ExecutionError, errors } from '../../errors.js';
+import { errors } from '../../errors.js';
 import type { AttributeValue, Kernel, OnnxGraph, OnnxNode } from '../graph.js';
 import type { LoadContext } from '../tensor-proto.js';
 import type { Value } from '../value.js';
@@ -87,7 +87,7 @@ export class Attributes {
 
 /** Runtime failures inside a kernel, with the op's words; the model adds the node. */
 export function fail(message: string): never {
-  throw new ExecutionError(message);
+  throw errors.onnxValue(message);
 }
 
 /** Positive integers no larger than a sane bound (kernel sizes, strides, dilations). */
