@@ -4,9 +4,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../src/cli/main.js';
 import { loadSafetensors, saveSafetensors } from '../src/index.js';
 import { expectClose } from './support/tolerance.js';
+import { runCli } from './support/cli.js';
 
 const DIR = join(import.meta.dirname, 'fixtures', 'alexnet');
 const weights = join(DIR, 'tiny-weights.safetensors');
@@ -14,13 +14,7 @@ const ioFile = join(DIR, 'tiny-io.safetensors');
 const tmp = mkdtempSync(join(tmpdir(), 'groupconv-alexnet-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s), isTTY: false } };
-  const code = await main(argv, io as never);
-  return { code, stdout, stderr };
-}
+const cli = runCli;
 
 describe('groupconv infer', () => {
   it("writes PyTorch's logits as 'output', the same bits on 1 and 2 devices", async () => {

@@ -1,27 +1,16 @@
 // The CLI as a user runs it: a child process, its exit code, stdout, stderr and files.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RESULT_FIELDS } from '../src/cli/report/json.js';
 import { parseSvg } from './support/svg.js';
+import { spawnCli } from './support/cli.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'groupconv-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function cli(...args: string[]) {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    timeout: 120_000,
-    env: { ...process.env, NODE_OPTIONS: '' },
-  });
-  if (result.error) throw result.error;
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+const cli = spawnCli;
 
 describe('groupconv CLI end to end', () => {
   it('benchmarks a tiny custom layer and writes the table, JSON, CSV and chart', () => {

@@ -5,21 +5,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../src/cli/main.js';
 import { loadSafetensors, saveSafetensors } from '../src/index.js';
 import { expectClose, FIXTURES } from './support/onnx.js';
 import { firstBitDifference } from './support/tensors.js';
+import { runCli } from './support/cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'groupconv-infer-onnx-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s), isTTY: false } };
-  const code = await main(argv, io as never);
-  return { code, stdout, stderr };
-}
+const cli = runCli;
 
 describe('groupconv infer --model FILE.onnx', () => {
   for (const id of ['resnext', 'mobilenet_v2']) {

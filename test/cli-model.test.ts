@@ -2,32 +2,21 @@
 // (the same fields as for a layer, `layer` = the model's name), the per-layer
 // breakdown against the model's own plan (op types, groups, FLOPs), the CSV and
 // chart, and one line with exit code 2 for a file that cannot be loaded.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RESULT_FIELDS } from '../src/cli/report/json.js';
 import { LAYER_FIELDS } from '../src/cli/report/layers.js';
 import { loadOnnx } from '../src/index.js';
 import { FIXTURES } from './support/onnx.js';
 import { parseSvg } from './support/svg.js';
+import { spawnCli } from './support/cli.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'groupconv-cli-model-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function cli(...args: string[]) {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    timeout: 120_000,
-    env: { ...process.env, NODE_OPTIONS: '' },
-  });
-  if (result.error) throw result.error;
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+const cli = spawnCli;
 
 const quick = ['--warmup', '0', '--min-runs', '2', '--min-time', '0'];
 

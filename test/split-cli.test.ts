@@ -6,19 +6,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../src/cli/main.js';
+import { runCli } from './support/cli.js';
 
 const weights = join(import.meta.dirname, 'fixtures', 'alexnet', 'tiny-weights.safetensors');
 const tmp = mkdtempSync(join(tmpdir(), 'groupconv-split-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s), isTTY: false } };
-  const code = await main(argv, io as never);
-  return { code, stdout, stderr };
-}
+const cli = runCli;
 
 describe('groupconv split', () => {
   it('plans a MobileNet block: the pointwise conv gathers the other half of the channels', async () => {
