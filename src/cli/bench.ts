@@ -1,7 +1,6 @@
 // The benchmark sweep: every (layer, batch, groups) case at every (policy,
 // workers) point, timed on the engine, turned into results a report can print.
 import { cpus, availableParallelism } from 'node:os';
-import { GroupedConvEngine } from '../engine/engine.js';
 import type { ConvProfile, TaskProfile } from '../engine/profile.js';
 import { ArgumentError } from '../errors.js';
 import { planConv, releasePlan } from '../kernels/plan/index.js';
@@ -11,6 +10,8 @@ import type { PartitionPolicy } from '../scheduler/conv-tasks.js';
 import type { BenchConfig } from './args.js';
 import { maximum, median, medianIndex, minimum } from '../statistics.js';
 import { measure } from './measure.js';
+import { silentProgress, type BenchProgress } from './progress.js';
+import { sweep } from './sweep.js';
 import { convOptions, describeLayer, inputShape, layerFlops, layerGeometry, weightShape, type LayerPreset } from './presets.js';
 
 export interface MachineInfo {
@@ -105,18 +106,6 @@ export interface BenchReport {
   /** `bench --model`: each layer of the model at each point (model-bench.ts). */
   breakdown?: LayerBreakdown[];
 }
-
-export interface BenchProgress {
-  /** The sweep is about to start `total` points. */
-  start(total: number): void;
-  /** A point starts (index from 0). */
-  point(index: number, label: string): void;
-  /** A point finished with its median. */
-  pointDone(index: number, label: string, medianMs: number, runs: number): void;
-  finish(): void;
-}
-
-export const silentProgress: BenchProgress = { start() {}, point() {}, pointDone() {}, finish() {} };
 
 export function machineInfo(kernel: string | null): MachineInfo {
   return {
@@ -259,48 +248,25 @@ export async function runBench(config: BenchConfig, progress: BenchProgress = si
   const machine = machineInfo(kinds.length > 0 ? kinds.join(', ') : null);
 
   const data = cases.map((c, i) => caseData(c, 1000 + i));
-  const total = cases.length * config.workers.length * config.policies.length;
   const results: PointResult[] = [];
   const timelines: Timeline[] = [];
-  let budgetLeft = config.measure.budgetMs;
-  let index = 0;
-  progress.start(total);
   try {
-    for (const policy of config.policies) {
-      for (const workers of config.workers) {
-        if (cases.length === 0) continue;
-        const engine = new GroupedConvEngine({ workers, policy });
-        try {
-          await engine.warmup();
-          for (let ci = 0; ci < cases.length; ci++) {
-            const c = cases[ci];
-            const d = data[ci];
-            const label = pointLabel(c, workers, policy);
-            progress.point(index, label);
-            const layer = engine.layer(d.weight, d.bias, convOptions(c.layer, c.groups));
-            const run = async () => (await layer.run(d.input, { profile: true, out: d.out })).profile;
-            const proxy = c.batch > 1 ? { run: () => layer.run(d.single, { profile: true, out: d.singleOut }), scale: c.batch } : undefined;
-            const shareMs = Math.max(0, budgetLeft) / (total - index);
-            let measured;
-            try {
-              measured = await measure(run, { ...config.measure, shareMs, warmupProxy: proxy });
-            } finally {
-              layer.close();
-            }
-            budgetLeft -= measured.samples.reduce((sum, s) => sum + s.ms, 0);
-            const { result, timeline } = summarize(c, workers, policy, measured.samples);
-            results.push(result);
-            timelines.push(timeline);
-            progress.pointDone(index, label, result.medianMs, result.runs);
-            index++;
-          }
-        } finally {
-          await engine.close();
-        }
+    await sweep(config, cases.map((c, i) => ({ c, d: data[i] })), progress, ({ c }, workers, policy) => pointLabel(c, workers, policy), async ({ engine, case: { c, d }, workers, policy, shareMs }) => {
+      const layer = engine.layer(d.weight, d.bias, convOptions(c.layer, c.groups));
+      const run = async () => (await layer.run(d.input, { profile: true, out: d.out })).profile;
+      const proxy = c.batch > 1 ? { run: () => layer.run(d.single, { profile: true, out: d.singleOut }), scale: c.batch } : undefined;
+      let measured;
+      try {
+        measured = await measure(run, { ...config.measure, shareMs, warmupProxy: proxy });
+      } finally {
+        layer.close();
       }
-    }
+      const { result, timeline } = summarize(c, workers, policy, measured.samples);
+      results.push(result);
+      timelines.push(timeline);
+      return { spentMs: measured.samples.reduce((sum, s) => sum + s.ms, 0), medianMs: result.medianMs, runs: result.runs };
+    });
   } finally {
-    progress.finish();
     for (const d of data) dispose(d.weight, d.bias, d.input, d.single, d.out, d.singleOut);
   }
   results.sort((a, b) => compareKeys(sortKey(config.layers, a), sortKey(config.layers, b)));

@@ -2,7 +2,6 @@
 // forwardWith on the engine at each (policy, workers) point and batch, with a
 // per-layer breakdown from the model's profile (which layers scale, which do not).
 import { basename } from 'node:path';
-import { GroupedConvEngine } from '../engine/engine.js';
 import { errors } from '../errors.js';
 import type { ModelProfile } from '../onnx/engine-run.js';
 import { loadOnnx } from '../onnx/load.js';
@@ -12,8 +11,10 @@ import type { PartitionPolicy } from '../scheduler/conv-tasks.js';
 import { maximum, median, minimum } from '../statistics.js';
 import { dispose, zeros, type Tensor } from '../tensor/tensor.js';
 import type { BenchConfig } from './args.js';
-import { addSpeedups, machineInfo, silentProgress, type BenchProgress, type BenchReport, type LayerBreakdown, type PointResult, type SkippedCase } from './bench.js';
+import { addSpeedups, machineInfo, type BenchReport, type LayerBreakdown, type PointResult, type SkippedCase } from './bench.js';
 import { measure } from './measure.js';
+import { silentProgress, type BenchProgress } from './progress.js';
+import { sweep } from './sweep.js';
 
 /** The model's input shape at `batch`: symbolic height and width take `size`. */
 export function modelInputShape(model: OnnxModel, batch: number, size: number | null): number[] {
@@ -81,80 +82,58 @@ export async function runModelBench(config: BenchConfig & { model: string }, pro
   // a model that cannot run at this shape fails here, before engines start.
   for (const c of cases) model.planFor({ [model.inputs[0].name]: c.shape });
   const inputs = cases.map((c, i) => randomShared(c.shape, 1000 + i));
-  const total = cases.length * config.workers.length * config.policies.length;
   const results: PointResult[] = [];
   const breakdown: LayerBreakdown[] = [];
-  let budgetLeft = config.measure.budgetMs;
-  let index = 0;
-  progress.start(total);
   try {
-    for (const policy of config.policies) {
-      for (const workers of config.workers) {
-        if (cases.length === 0) continue;
-        const engine = new GroupedConvEngine({ workers, policy });
-        try {
-          await engine.warmup();
-          for (let ci = 0; ci < cases.length; ci++) {
-            const { batch } = cases[ci];
-            const x = inputs[ci];
-            const label = pointLabel(name, batch, workers, policy);
-            progress.point(index, label);
-            const run = async () => (await model.forwardWith(engine, x, { profile: true })).profile;
-            const shareMs = Math.max(0, budgetLeft) / (total - index);
-            const measured = await measure(run, { ...config.measure, shareMs });
-            budgetLeft -= measured.samples.reduce((sum, s) => sum + s.ms, 0);
-            const times = measured.samples.map((s) => s.ms);
-            const profiles = measured.samples.map((s) => s.value);
-            const steps = profiles[0].steps;
-            const flops = steps.reduce((sum, s) => sum + s.flops, 0);
-            const totals = profiles.map(engineTotals);
-            const medianMs = median(times);
-            results.push({
-              layer: name,
-              batch,
-              groups: null,
-              workers,
-              policy,
-              medianMs,
-              minMs: minimum(times),
-              maxMs: maximum(times),
-              gflops: flops / (medianMs * 1e6),
-              imagesPerSec: batch / (medianMs / 1000),
-              speedup: null,
-              efficiency: null,
-              imbalance: median(totals.map((t) => t.imbalance)),
-              overheadShare: median(totals.map((t) => t.overheadShare)),
-              runs: measured.samples.length,
-            });
-            steps.forEach((s, i) => {
-              const engineMs = (pick: 'kernelMs' | 'handoffMs') => (s.engine ? median(profiles.map((p) => p.steps[i].engine![pick])) : null);
-              breakdown.push({
-                batch,
-                policy,
-                workers,
-                index: s.index,
-                name: s.name,
-                opType: s.opType,
-                kind: s.kind,
-                groups: s.groups,
-                flops: s.flops,
-                medianMs: median(profiles.map((p) => p.steps[i].ms)),
-                kernelMs: engineMs('kernelMs'),
-                handoffMs: engineMs('handoffMs'),
-                speedup: null,
-              });
-            });
-            progress.pointDone(index, label, medianMs, measured.samples.length);
-            index++;
-          }
-        } finally {
-          model.release(engine);
-          await engine.close();
-        }
-      }
-    }
+    const points = cases.map((c, i) => ({ batch: c.batch, x: inputs[i] }));
+    const label = ({ batch }: { batch: number }, workers: number, policy: PartitionPolicy) => pointLabel(name, batch, workers, policy);
+    await sweep(config, points, progress, label, async ({ engine, case: { batch, x }, workers, policy, shareMs }) => {
+      const run = async () => (await model.forwardWith(engine, x, { profile: true })).profile;
+      const measured = await measure(run, { ...config.measure, shareMs });
+      const times = measured.samples.map((s) => s.ms);
+      const profiles = measured.samples.map((s) => s.value);
+      const steps = profiles[0].steps;
+      const flops = steps.reduce((sum, s) => sum + s.flops, 0);
+      const totals = profiles.map(engineTotals);
+      const medianMs = median(times);
+      results.push({
+        layer: name,
+        batch,
+        groups: null,
+        workers,
+        policy,
+        medianMs,
+        minMs: minimum(times),
+        maxMs: maximum(times),
+        gflops: flops / (medianMs * 1e6),
+        imagesPerSec: batch / (medianMs / 1000),
+        speedup: null,
+        efficiency: null,
+        imbalance: median(totals.map((t) => t.imbalance)),
+        overheadShare: median(totals.map((t) => t.overheadShare)),
+        runs: measured.samples.length,
+      });
+      steps.forEach((s, i) => {
+        const engineMs = (pick: 'kernelMs' | 'handoffMs') => (s.engine ? median(profiles.map((p) => p.steps[i].engine![pick])) : null);
+        breakdown.push({
+          batch,
+          policy,
+          workers,
+          index: s.index,
+          name: s.name,
+          opType: s.opType,
+          kind: s.kind,
+          groups: s.groups,
+          flops: s.flops,
+          medianMs: median(profiles.map((p) => p.steps[i].ms)),
+          kernelMs: engineMs('kernelMs'),
+          handoffMs: engineMs('handoffMs'),
+          speedup: null,
+        });
+      });
+      return { spentMs: times.reduce((sum, t) => sum + t, 0), medianMs, runs: measured.samples.length };
+    }, (engine) => model.release(engine));
   } finally {
-    progress.finish();
     dispose(...inputs);
     model.close();
   }

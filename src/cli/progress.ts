@@ -1,7 +1,19 @@
 // Progress on stderr, so stdout stays the report: a bar redrawn in place when
 // stderr is a terminal, one plain line per finished point otherwise (logs, CI).
-import type { BenchProgress } from './bench.js';
 import { formatMs } from './report/format.js';
+
+/** What a sweep tells about its progress. */
+export interface BenchProgress {
+  /** The sweep is about to start `total` points. */
+  start(total: number): void;
+  /** A point starts (index from 0). */
+  point(index: number, label: string): void;
+  /** A point finished with its median. */
+  pointDone(index: number, label: string, medianMs: number, runs: number): void;
+  finish(): void;
+}
+
+export const silentProgress: BenchProgress = { start() {}, point() {}, pointDone() {}, finish() {} };
 
 export interface ProgressStream {
   write(text: string): unknown;
