@@ -2,13 +2,11 @@
 // two so a load that comes and goes weighs on both alike, and quotes medians
 // of the timed passes (after warm-up: the first pass compiles and plans).
 import { performance } from 'node:perf_hooks';
-import { DeviceMemoryError } from '../errors.js';
 import type { AlexNet } from '../models/alexnet.js';
-import { Random } from '../random.js';
 import { median } from '../statistics.js';
-import type { Tensor } from '../tensor/tensor.js';
 import { DataParallelAlexNet } from './data-parallel.js';
-import { alexNetInputSize, SplitAlexNet } from './split-model.js';
+import { oneDeviceBaseline, randomImages } from './run-split.js';
+import { alexNetInputSize, type SplitAlexNet } from './split-model.js';
 
 export interface DataRunReport {
   devices: number;
@@ -35,11 +33,7 @@ export async function runAlexNetData(options: {
 }): Promise<DataRunReport> {
   const { model, devices, batch, budgetBytes, repeat, warmup } = options;
   const log = options.log ?? (() => {});
-  const side = alexNetInputSize(model.config.pooled);
-  const random = new Random(options.seed);
-  const data = new Float32Array(batch * 3 * side * side);
-  for (let i = 0; i < data.length; i++) data[i] = random.uniform(-1, 1);
-  const x: Tensor = { shape: [batch, 3, side, side], data };
+  const x = randomImages(batch, alexNetInputSize(model.config.pooled), options.seed);
 
   const parallel = await DataParallelAlexNet.create(model, { devices, batch, budgetBytes });
   let single: SplitAlexNet | null = null;
@@ -48,13 +42,7 @@ export async function runAlexNetData(options: {
   const singleWalls: number[] = [];
   let same = true;
   try {
-    try {
-      single = await SplitAlexNet.create(model, { devices: 1, batch, budgetBytes });
-    } catch (error) {
-      if (!(error instanceof DeviceMemoryError)) throw error;
-      refused = error.message;
-      single = await SplitAlexNet.create(model, { devices: 1, batch, budgetBytes: Infinity });
-    }
+    ({ single, refused } = await oneDeviceBaseline(model, batch, budgetBytes));
     for (let i = 0; i < warmup + repeat; i++) {
       const timed = i >= warmup;
       log(`${timed ? `pass ${i - warmup + 1} of ${repeat}` : `warm-up pass ${i + 1} of ${warmup}`}: ${devices} devices, then 1...`);
