@@ -280,7 +280,7 @@ function graphOf(model: Module | ModelGraph): ModelGraph {
 function imageShape(model: Module | ModelGraph | OnnxModel, graphName: () => string, given: readonly number[] | undefined): number[] {
   const image = given ?? (isOnnxModel(model) ? staticImageShape(model) : graphName() === 'AlexNet' ? [3, 227, 227] : undefined);
   if (!image || !Array.isArray(image) || image.length !== 3) {
-    const declared = isOnnxModel(model) ? ` (its input is declared [${(model.inputs[0].shape ?? []).join(', ')}]: give inputShape)` : '';
+    const declared = isOnnxModel(model) ? ` (its input is declared [${(model.inputs[0].shape ?? []).join(', ')}]: give inputShape, --input on the command line)` : '';
     throw errors.invalid('inputShape', `expected one image's [channels, height, width] for ${graphName()}${declared}, got ${JSON.stringify(image)}`);
   }
   return [...image];
