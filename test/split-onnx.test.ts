@@ -193,10 +193,45 @@ describe('input shapes', () => {
   });
 });
 
+// An OnnxModel's public surface (inputs, graph.name, planFor) around a hand-written plan: what the
+// mapping reads, for operators no fixture exports (a channel Split, an operator outside the planner's set).
+const step = (name: string, opType: string, inputs: string[], outputs: string[], attributes: [string, unknown][] = []) => ({
+  node: { name, opType, inputs, outputs, attributes: new Map(attributes) },
+  inputs,
+  outputs,
+  run: () => [],
+});
+
+describe('a channel Split', () => {
+  it('becomes one slice per output, each re-split over the devices; a Concat moves the ranges back', () => {
+    // x [1, 3, 2, 2] -> 1x1 conv to 4 channels (device 0 [0, 2), device 1 [2, 4)) -> Split 2 + 2 -> Concat(b, a).
+    const fake = {
+      inputs: [{ name: 'x', shape: [1, 3, 2, 2], dtype: 'float32' }],
+      graph: { name: 'split-concat' },
+      planFor: () => ({
+        steps: [
+          step('conv', 'Conv', ['x', 'w'], ['y']),
+          step('split', 'Split', ['y'], ['a', 'b'], [['axis', { type: 'INT', value: 1 }]]),
+          step('concat', 'Concat', ['b', 'a'], ['out'], [['axis', { type: 'INT', value: 1 }]]),
+        ],
+        constants: new Map([['w', { dtype: 'float32', shape: [4, 3, 1, 1], data: new Float32Array(12) }]]),
+        shapes: new Map([['x', [1, 3, 2, 2]], ['y', [1, 4, 2, 2]], ['a', [1, 2, 2, 2]], ['b', [1, 2, 2, 2]], ['out', [1, 4, 2, 2]], ['w', [4, 3, 1, 1]]]),
+        dtypes: new Map(),
+        outputs: ['out'],
+        lastUse: new Map(),
+      }),
+    } as unknown as OnnxModel;
+    const plan = planSplit(fake, { devices: 2 });
+    expect(plan.layers.map((l) => [l.label, l.op])).toEqual([['conv', 'conv'], ['split:0', 'slice'], ['split:1', 'slice'], ['concat', 'concat']]);
+    // A channel of 2x2 is 16 B. a = y[0, 2) all on device 0: device 1's half a[1, 2) = y[1] comes from device 0;
+    // b = y[2, 4) on device 1: device 0's half y[2] comes from device 1. Concat(b, a): device 0 computes b
+    // whole (needs b[1] from device 1), device 1 computes a whole (needs a[0] from device 0).
+    expect(traffic(plan)).toEqual({ 'split:0': [0, 16], 'split:1': [16, 0], concat: [16, 16] });
+  });
+});
+
 describe('an op the planner cannot place', () => {
   it('is refused naming the node and its operator', () => {
-    // An OnnxModel's public surface with a plan holding a Where: planFor is what the mapping reads.
-    const step = (name: string, opType: string, inputs: string[], outputs: string[]) => ({ node: { name, opType, inputs, outputs, attributes: new Map() }, inputs, outputs, run: () => [] });
     const fake = {
       inputs: [{ name: 'x', shape: [1, 3, 4, 4], dtype: 'float32' }],
       graph: { name: 'fake' },
