@@ -108,8 +108,9 @@ export function graphOfOnnx(model: OnnxModel, image: readonly number[]): ModelGr
     };
     const size = ints(poolStep, 'kernel_shape', [])[0];
     chain.forEach((p) => absorbed.add(p));
-    folded.set(i, { op: { kind: 'lrn', size, alpha: (constantOf('Mul') ?? 1) * 1, beta: constantOf('Pow') ?? 0.75, k: constantOf('Add') ?? 1 }, input: x });
-    // the window's own name is the pool's; keep the Div's output so later steps read it
+    // torch multiplies the window's mean by alpha, adds k and raises to beta: LRN's parameters, as PyTorch's module holds them.
+    // The LRN node keeps the Div's name and output, which later steps read.
+    folded.set(i, { op: { kind: 'lrn', size, alpha: constantOf('Mul') ?? 1, beta: constantOf('Pow') ?? 0.75, k: constantOf('Add') ?? 1 }, input: x });
   });
 
   const nodes: GraphNode[] = [];

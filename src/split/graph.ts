@@ -1,7 +1,7 @@
 // The model representation the split planner reads: layers in execution order,
 // each an operation on named values, with its weights' names and shapes. It
 // knows nothing of Module classes, so the zoo, AlexNet (from-modules.ts) and
-// later an ONNX graph all map onto it; shapes follow from an input shape.
+// ONNX models (from-onnx.ts) all map onto it; shapes follow from an input shape.
 import { errors } from '../errors.js';
 import { maxPool2d } from '../ops/pooling.js';
 
