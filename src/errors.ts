@@ -210,6 +210,9 @@ export const errors = {
   batchNormLength: (name: string, expected: number, shape: number[]) =>
     new ArgumentError(name, `expected a 1-D tensor of ${expected} values (one per output channel of the convolution), got shape ${show(shape)}`),
   batchNormEps: (eps: unknown) => new ArgumentError('eps', `must be a non-negative finite number, got ${show(eps)}`),
+  // The split planner on ONNX models (src/split/from-onnx.ts).
+  /** A node of an ONNX model that the split planner cannot place on devices. */
+  splitOnnxNode: (node: string, opType: string, why: string) => new ArgumentError('model', `node '${node}' (${opType}): ${why}`),
 };
 
 /** A node as errors name it: its name (exporters name every node) and operator. */

@@ -87,6 +87,31 @@ export function channelPieces(graph: ModelGraph, shapes: ReadonlyMap<string, num
           outputs = outputsShare(node, op.outFeatures, devices, d);
           needs = [[[0, op.inFeatures]]];
           break;
+        case 'softmax':
+        case 'opaque': {
+          // Any slice of the output reads the whole of every input; an opaque output too narrow to
+          // split (a channels-last value of height 1) is computed whole on every device.
+          const size = shapes.get(node.output)![1];
+          outputs = op.kind === 'opaque' && size < devices ? [0, size] : outputsShare(node, size, devices, d);
+          needs = node.inputs.map((_, i): Range[] => [[0, channelsOf(i)]]);
+          break;
+        }
+        case 'slice': {
+          // The slice is re-split evenly over the devices: each reads its part of the input's channels [start, end).
+          const part = outputsShare(node, op.end - op.start, devices, d);
+          outputs = part;
+          needs = [[[op.start + part[0], op.start + part[1]]]];
+          break;
+        }
+        case 'broadcast': {
+          // As add: partitioned as the first operand; a per-channel operand (squeeze-and-excitation's
+          // scale) is read for the same channels, one broadcast along the channels whole.
+          const split = (i: number) => inputs[i].some((r) => r[0] !== 0 || r[1] !== channelsOf(i));
+          const lead = split(0) || !split(1) ? 0 : 1;
+          outputs = inputs[lead][d];
+          needs = node.inputs.map((_, i): Range[] => (channelsOf(i) === shapes.get(node.output)![1] ? [outputs] : [[0, channelsOf(i)]]));
+          break;
+        }
         case 'lrn': {
           const channels = channelsOf(0);
           needs = [[[Math.max(0, own[0] - Math.floor(op.size / 2)), Math.min(channels, own[1] + Math.floor((op.size - 1) / 2))]]];
@@ -123,7 +148,7 @@ export function channelPieces(graph: ModelGraph, shapes: ReadonlyMap<string, num
           break;
         }
         default:
-          break; // per-channel layers (ReLU, BatchNorm, pooling, dropout) compute on what the device holds
+          break; // per-channel layers (ReLU and other elementwise functions, BatchNorm, pooling, padding, dropout) compute on what the device holds
       }
       const received: ChannelPiece['received'] = [];
       node.inputs.forEach((value, i) => {

@@ -1,27 +1,46 @@
 // The model representation the split planner reads: layers in execution order,
 // each an operation on named values, with its weights' names and shapes. It
 // knows nothing of Module classes, so the zoo, AlexNet (from-modules.ts) and
-// later an ONNX graph all map onto it; shapes follow from an input shape.
+// ONNX models (from-onnx.ts) all map onto it; shapes follow from an input shape.
 import { errors } from '../errors.js';
 import { maxPool2d } from '../ops/pooling.js';
 
 export type Pair = [number, number];
 
 export type GraphOp =
-  | { kind: 'conv'; inChannels: number; outChannels: number; kernel: Pair; stride: Pair; padding: Pair; dilation: Pair; groups: number }
+  /** `padEnd` (bottom, right) when it differs from `padding` (top, left): ONNX's asymmetric pads. */
+  | { kind: 'conv'; inChannels: number; outChannels: number; kernel: Pair; stride: Pair; padding: Pair; dilation: Pair; groups: number; padEnd?: Pair }
   | { kind: 'linear'; inFeatures: number; outFeatures: number }
   | { kind: 'relu' }
   | { kind: 'dropout' }
   | { kind: 'identity' }
   | { kind: 'lrn'; size: number; alpha: number; beta: number; k: number }
   | { kind: 'maxpool'; kernel: Pair; stride: Pair; padding: Pair; dilation: Pair; ceilMode: boolean }
-  | { kind: 'avgpool'; kernel: Pair; stride: Pair; padding: Pair }
+  | { kind: 'avgpool'; kernel: Pair; stride: Pair; padding: Pair; ceilMode?: boolean }
   | { kind: 'adaptiveavgpool'; outputSize: Pair }
   | { kind: 'batchnorm'; channels: number }
   | { kind: 'add' }
   | { kind: 'concat' }
   | { kind: 'shuffle'; groups: number }
-  | { kind: 'flatten'; startDim: number };
+  | { kind: 'flatten'; startDim: number }
+  // Kinds ONNX graphs add (from-onnx.ts); each names the operation it stands for, not an ONNX class.
+  /** A per-value function of one activation (sigmoid, clip, hardswish, or arithmetic with a constant). */
+  | { kind: 'elementwise'; fn: string }
+  /** Two activations combined value by value, the second broadcast where its dimension is 1 (squeeze-and-excitation's per-channel scale). */
+  | { kind: 'broadcast'; fn: string }
+  /** Zero padding of the spatial dimensions: [top, left, bottom, right]. */
+  | { kind: 'pad'; pads: [number, number, number, number] }
+  /** Channels [start, end) of its input (a channel Split or Slice). */
+  | { kind: 'slice'; start: number; end: number }
+  /** Softmax over the features of [N, features]: every output reads every feature. */
+  | { kind: 'softmax' }
+  /**
+   * An operation whose outputs the planner does not relate to its inputs'
+   * channels (a layout Transpose, a LayerNormalization over the last axis):
+   * any slice of its output is computed from its whole inputs. `shape` is its
+   * output's after the batch dimension, for the image size the graph was built for.
+   */
+  | { kind: 'opaque'; opType: string; shape: number[] };
 
 export type OpKind = GraphOp['kind'];
 
@@ -70,7 +89,8 @@ export function outputShape(node: GraphNode, inputs: readonly (readonly number[]
   switch (op.kind) {
     case 'conv': {
       if (x.length !== 4 || x[1] !== op.inChannels) throw mismatch(`expects [N, ${op.inChannels}, H, W]`);
-      const size = (i: 0 | 1) => Math.floor((x[2 + i] + 2 * op.padding[i] - op.dilation[i] * (op.kernel[i] - 1) - 1) / op.stride[i]) + 1;
+      const end = op.padEnd ?? op.padding;
+      const size = (i: 0 | 1) => Math.floor((x[2 + i] + op.padding[i] + end[i] - op.dilation[i] * (op.kernel[i] - 1) - 1) / op.stride[i]) + 1;
       const out = [x[0], op.outChannels, size(0), size(1)];
       if (out[2] <= 0 || out[3] <= 0) throw mismatch(`input is smaller than the ${op.kernel.join('x')} kernel`);
       return out;
@@ -86,6 +106,11 @@ export function outputShape(node: GraphNode, inputs: readonly (readonly number[]
     }
     case 'avgpool':
       if (x.length !== 4) throw mismatch('expects [N, C, H, W]');
+      if (op.ceilMode) {
+        // PyTorch's ceil_mode rule is max pooling's (a last window must start inside the input or its left padding).
+        const one = maxPool2d({ shape: [1, 1, x[2], x[3]], data: new Float32Array(x[2] * x[3]) }, { kernelSize: op.kernel, stride: op.stride, padding: op.padding, ceilMode: true });
+        return [x[0], x[1], one.shape[2], one.shape[3]];
+      }
       return [x[0], x[1], pooled(x[2], op.kernel[0], op.stride[0], op.padding[0]), pooled(x[3], op.kernel[1], op.stride[1], op.padding[1])];
     case 'adaptiveavgpool':
       if (x.length !== 4) throw mismatch('expects [N, C, H, W]');
@@ -105,6 +130,25 @@ export function outputShape(node: GraphNode, inputs: readonly (readonly number[]
       return [...x];
     case 'flatten':
       return [...x.slice(0, op.startDim), x.slice(op.startDim).reduce((p, d) => p * d, 1)];
+    case 'broadcast': {
+      const y = inputs[1];
+      const fits = x.length === y.length && y.every((d, i) => d === x[i] || d === 1);
+      if (!fits) throw mismatch(`cannot broadcast [${y.join(', ')}] onto it`);
+      return [...x];
+    }
+    case 'pad': {
+      if (x.length !== 4) throw mismatch('expects [N, C, H, W]');
+      const [t, l, b, r] = op.pads;
+      return [x[0], x[1], x[2] + t + b, x[3] + l + r];
+    }
+    case 'slice':
+      if (x.length < 2 || op.end > x[1] || op.start < 0 || op.start >= op.end) throw mismatch(`has no channels [${op.start}, ${op.end})`);
+      return [x[0], op.end - op.start, ...x.slice(2)];
+    case 'softmax':
+      if (x.length !== 2) throw mismatch('expects [N, features]');
+      return [...x];
+    case 'opaque':
+      return [x[0], ...op.shape];
     default:
       return [...x];
   }
@@ -141,7 +185,7 @@ export function nodeFlops(node: GraphNode, inputs: readonly (readonly number[])[
   const op = node.op;
   if (op.kind === 'conv') return 2 * count * (op.inChannels / op.groups) * op.kernel[0] * op.kernel[1];
   if (op.kind === 'linear') return 2 * count * op.inFeatures;
-  if (op.kind === 'flatten' || op.kind === 'dropout' || op.kind === 'identity') return 0;
+  if (op.kind === 'flatten' || op.kind === 'dropout' || op.kind === 'identity' || op.kind === 'slice') return 0;
   if (op.kind === 'lrn') return count * op.size;
   return count * Math.max(1, inputs.length);
 }

@@ -7,6 +7,8 @@ import type { Module } from '../layers/module.js';
 import { channelPieces } from './channels.js';
 import { deviceLayer, deviceMemory, transferMs, type DevicePart } from './costs.js';
 import { graphOfModule } from './from-modules.js';
+import { graphOfOnnx, isOnnxModel, staticImageShape } from './from-onnx.js';
+import type { OnnxModel } from '../onnx/model.js';
 import { inferShapes, lastUse, nodeFlops, type ModelGraph } from './graph.js';
 import type { Collective, DeviceLayerPlan, LayerPlan, LinkModel, PipelinePlan, SplitPlan, Strategy } from './plan-types.js';
 import { count, share, type Range } from './ranges.js';
@@ -60,7 +62,7 @@ function collectiveOf(layer: LayerPlan, strategy: Strategy): Collective {
   if (strategy === 'pipeline') return 'send-receive';
   if (layer.op === 'lrn') return 'halo';
   if (layer.op === 'shuffle') return 'all-to-all';
-  if (layer.op === 'add') return 'realign';
+  if (layer.op === 'add' || layer.op === 'broadcast' || layer.op === 'slice') return 'realign';
   return 'all-gather';
 }
 
@@ -274,12 +276,22 @@ function graphOf(model: Module | ModelGraph): ModelGraph {
   return 'nodes' in model && Array.isArray((model as ModelGraph).nodes) ? (model as ModelGraph) : graphOfModule(model as Module);
 }
 
+/** One image's shape: given, or AlexNet's paper's, or an ONNX model's declared one when it is static. */
+function imageShape(model: Module | ModelGraph | OnnxModel, graphName: () => string, given: readonly number[] | undefined): number[] {
+  const image = given ?? (isOnnxModel(model) ? staticImageShape(model) : graphName() === 'AlexNet' ? [3, 227, 227] : undefined);
+  if (!image || !Array.isArray(image) || image.length !== 3) {
+    const declared = isOnnxModel(model) ? ` (its input is declared [${(model.inputs[0].shape ?? []).join(', ')}]: give inputShape, --input on the command line)` : '';
+    throw errors.invalid('inputShape', `expected one image's [channels, height, width] for ${graphName()}${declared}, got ${JSON.stringify(image)}`);
+  }
+  return [...image];
+}
+
 /**
  * How `model` would run split over `devices` devices: per layer and device
  * what it computes, holds and receives; per device its memory against the
  * budget; the simulated time under the link. Checks every option first.
  */
-export function planSplit(model: Module | ModelGraph, options: PlanSplitOptions): SplitPlan {
+export function planSplit(model: Module | ModelGraph | OnnxModel, options: PlanSplitOptions): SplitPlan {
   if (options === null || typeof options !== 'object') throw errors.invalid('options', 'expected { devices, strategy, batch, inputShape, budgetBytes, link }');
   const known = ['devices', 'strategy', 'batch', 'inputShape', 'budgetBytes', 'link', 'microBatches', 'deviceGflops'];
   for (const key of Object.keys(options)) if (!known.includes(key)) throw errors.unknownOption('options', key, known);
@@ -295,10 +307,16 @@ export function planSplit(model: Module | ModelGraph, options: PlanSplitOptions)
   if (typeof link.latencyUs !== 'number' || !(link.latencyUs >= 0)) throw errors.invalid('link.latencyUs', `must be a non-negative number, got ${String(link.latencyUs)}`);
   const deviceGflops = positiveNumber('deviceGflops', options.deviceGflops ?? DEFAULT_DEVICE_GFLOPS);
   const microBatches = positiveInteger('microBatches', options.microBatches ?? batch);
-  const graph = graphOf(model);
-  const image = options.inputShape ?? (graph.name === 'AlexNet' ? [3, 227, 227] : undefined);
-  if (!image || !Array.isArray(image) || image.length !== 3) {
-    throw errors.invalid('inputShape', `expected one image's [channels, height, width] for ${graph.name}, got ${JSON.stringify(image)}`);
+  let graph: ModelGraph;
+  let image: number[];
+  if (isOnnxModel(model)) {
+    // An ONNX graph is read from its plan for one input shape, so the shape comes first.
+    image = imageShape(model, () => model.graph.name || 'the ONNX model', options.inputShape);
+    if (image.some((d) => !Number.isInteger(d) || d <= 0)) throw errors.invalid('inputShape', `expected positive integers, got [${image.join(', ')}]`);
+    graph = graphOfOnnx(model, image);
+  } else {
+    graph = graphOf(model);
+    image = imageShape(model, () => graph.name, options.inputShape);
   }
   const shapes = inferShapes(graph, [batch, ...image]);
   const ctx: Context = { graph, shapes, devices, batch, inputShape: [...image], link, deviceGflops, budgetBytes, microBatches };

@@ -12,6 +12,8 @@ import { runAlexNetSplit } from '../../devices/run-split.js';
 import { alexNetInputSize, GIB } from '../../devices/split-model.js';
 import type { Module } from '../../layers/module.js';
 import { AlexNet } from '../../models/alexnet.js';
+import { loadOnnx } from '../../onnx/load.js';
+import type { OnnxModel } from '../../onnx/model.js';
 import { formatPlan } from '../../split/format.js';
 import { timelineSvg } from '../../split/chart.js';
 import { splitTrace, type MeasuredLayer } from '../../split/trace.js';
@@ -38,6 +40,9 @@ measured against one device on the same batch, warm, median of --repeat.
 Options:
   --model NAME          alexnet (default) or a zoo model:
 ${MODEL_LIST}
+  --model FILE.onnx     an ONNX model (plan only: running ONNX models on the
+                        devices is a later stage); --input is required when
+                        its input's height or width is symbolic
   --devices N           devices, default 2
   --strategy S          channels (default; output channels split, aligned to
                         groups), pipeline (consecutive layers per device),
@@ -64,6 +69,7 @@ ${MODEL_LIST}
 Examples:
   groupconv split --model alexnet --devices 2 --batch 8 --budget-gb 0.2
   groupconv split --model shuffle-block --devices 4 --strategy auto --plan-only
+  groupconv split --model resnet18.onnx --input 3x224x224 --strategy auto --plan-only
 `;
 
 const OPTIONS = {
@@ -122,6 +128,7 @@ export async function splitCommandRun(argv: readonly string[], io: CliIO): Promi
     return 0;
   }
   const name = values.model ?? 'alexnet';
+  if (name.toLowerCase().endsWith('.onnx')) return planOnnx(values, io);
   const named = SPLIT_MODELS[name];
   if (!named) throw errors.badFlag('--model', `unknown model '${name}' (one of: ${Object.keys(SPLIT_MODELS).join(', ')})`);
   const strategy = (values.strategy ?? 'channels') as StrategyChoice;
@@ -238,6 +245,72 @@ export async function splitCommandRun(argv: readonly string[], io: CliIO): Promi
     }
     throw error;
   }
+}
+
+/** The link and budget flags, checked. */
+function linkFlags(values: ReturnType<typeof parse>) {
+  const budgetGiB = positiveNumber('--budget-gb', values['budget-gb']) ?? 3;
+  const linkGbps = positiveNumber('--link-gbps', values['link-gbps']);
+  const latency = values['link-latency-us'];
+  const latencyUs = latency === undefined ? undefined : Number(latency);
+  if (latencyUs !== undefined && (latency!.trim() === '' || !Number.isFinite(latencyUs) || latencyUs < 0)) {
+    throw errors.badFlag('--link-latency-us', `expected a non-negative number, got '${latency}'`);
+  }
+  return { budgetGiB, linkGbps, latencyUs };
+}
+
+/** `--model FILE.onnx`: the plan of an ONNX model. Nothing runs on the devices (a later stage). */
+function planOnnx(values: ReturnType<typeof parse>, io: CliIO): number {
+  const file = readableFile('--model', values.model)!;
+  const strategy = (values.strategy ?? 'channels') as StrategyChoice;
+  if (!STRATEGIES.includes(strategy)) throw errors.badFlag('--strategy', `expected one of ${STRATEGIES.join(', ')}, got '${values.strategy}'`);
+  const devices = positiveInteger('--devices', values.devices, 2);
+  const batch = positiveInteger('--batch', values.batch, 8);
+  const { budgetGiB, linkGbps, latencyUs } = linkFlags(values);
+  const inputShape = values.input === undefined ? undefined : imageShape(values.input);
+  for (const flag of ['weights', 'seed', 'repeat', 'warmup'] as const) {
+    if (values[flag] !== undefined) throw errors.badFlag(`--${flag}`, `applies to the AlexNet run, and --model is an ONNX file (planned only)`);
+  }
+  if (values.json) checkWritable('--json', values.json);
+  if (values.trace) checkWritable('--trace', values.trace);
+  if (values.chart) checkWritable('--chart', values.chart);
+  let model: OnnxModel;
+  try {
+    model = loadOnnx(file);
+  } catch (error) {
+    if (error instanceof ArgumentError) throw errors.badFlag('--model', `${file}: ${error.message}`);
+    throw error;
+  }
+  let plan: SplitPlan;
+  try {
+    plan = planSplit(model, { devices, strategy, batch, ...(inputShape ? { inputShape } : {}), budgetBytes: budgetGiB * GIB, link: { gbps: linkGbps, latencyUs } });
+  } catch (error) {
+    if (error instanceof ArgumentError && FLAG_OF[error.argument]) throw errors.badFlag(FLAG_OF[error.argument], error.message.slice(error.argument.length + 2));
+    throw error;
+  } finally {
+    model.close();
+  }
+  io.stdout.write(`${formatPlan(plan)}
+`);
+  if (!values['plan-only']) io.stdout.write('\nplan only: running ONNX models split over the devices is a later stage (nothing was run)\n');
+  const trace = splitTrace(plan);
+  if (values.trace) {
+    writeFileSync(values.trace, `${JSON.stringify(trace)}\n`);
+    io.stderr.write(`wrote ${values.trace}\n`);
+  }
+  if (values.chart) {
+    writeFileSync(values.chart, timelineSvg(trace.traceEvents, `${plan.model}, ${plan.strategy} over ${plan.devices} devices, batch ${plan.batch}: simulated`, 1));
+    io.stderr.write(`wrote ${values.chart}\n`);
+  }
+  if (values.json) {
+    writeFileSync(values.json, `${JSON.stringify({ strategy: plan.strategy, simulatedMs: plan.simulated.ms, plan }, null, 2)}\n`);
+    io.stderr.write(`wrote ${values.json}\n`);
+  }
+  if (!plan.fits) {
+    io.stderr.write(`groupconv split: refused: ${plan.model} does not fit ${devices} device${devices > 1 ? 's' : ''} of ${budgetGiB} GiB under the ${plan.strategy} plan\n`);
+    return 1;
+  }
+  return 0;
 }
 
 export const splitCommand: Command = {
