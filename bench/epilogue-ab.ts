@@ -16,6 +16,7 @@ import { otherCoresSince } from './support/load-probe.js';
 import { perRoundRatios, rotated } from './support/rounds.js';
 import { randomShared } from './support/tensors.js';
 import { formatMs, meanMsPerCall } from './support/timing.js';
+import { errors } from '../src/errors.js';
 
 const { values } = parseArgs({
   options: {
@@ -81,7 +82,7 @@ for (const c of cases) {
   const got = await c.fused();
   const a = new Uint32Array(got.data.buffer, got.data.byteOffset, got.data.length);
   const b = new Uint32Array(expected.buffer);
-  if (a.some((v, i) => v !== b[i])) throw new Error(`${c.layer.name}: fused and unfused results differ`);
+  if (a.some((v, i) => v !== b[i])) throw errors.benchCheck(`${c.layer.name}: fused and unfused results differ`);
   callsPer.push(Math.max(1, Math.ceil(minMs / (await meanMsPerCall(c.fused, 1)))));
 }
 

@@ -152,6 +152,8 @@ export const errors = {
   // The CLI (src/cli) and the benchmarks (bench/): a mistake in a command-line
   // flag, named as the user typed it, printed as one line with exit code 2.
   badFlag: (flag: string, message: string) => new ArgumentError(flag, message),
+  /** A benchmark's own check failed (two variants that must agree did not): its figures would mean nothing. */
+  benchCheck: (message: string) => new ExecutionError(message),
   /** A layer preset swept at a groups value its channels cannot be split by. */
   presetChannelsNotDivisible: (which: 'input' | 'output', channels: number, groups: number) =>
     new ArgumentError('groups', `${channels} ${which} channels are not divisible by groups=${groups}`),

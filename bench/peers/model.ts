@@ -15,6 +15,7 @@ import { GroupedConvEngine, loadOnnx, Random, zeros, dispose, type Tensor } from
 import { median, quantile } from '../../src/statistics.js';
 import { perRoundRatios, rotated } from '../support/rounds.js';
 import { timeMs } from '../support/timing.js';
+import { errors } from '../../src/errors.js';
 
 // onnxruntime-node is installed only in bench/peers/node_modules, on demand: imported by name at run time.
 type Untyped = any;
@@ -42,7 +43,7 @@ interface Options {
 
 const list = (text: string, flag: string): number[] => {
   const values = text.split(',').map((s) => Number(s.trim()));
-  if (values.some((v) => !Number.isInteger(v) || v < 1)) throw new Error(`--${flag}: expected a list of positive integers, got '${text}'`);
+  if (values.some((v) => !Number.isInteger(v) || v < 1)) throw errors.badFlag(`--${flag}`, `expected a list of positive integers, got '${text}'`);
   return values;
 };
 
@@ -74,7 +75,7 @@ export async function modelMain(options: Options): Promise<void> {
   const results: Record<string, unknown>[] = [];
   try {
     for (const batch of options.batches) {
-      const shape = (info.shape ?? []).map((d, i) => (i === 0 ? batch : typeof d === 'number' ? d : (options.size ?? fail(`input dimension ${i} is symbolic: give --size`))));
+      const shape = (info.shape ?? []).map((d, i) => (i === 0 ? batch : typeof d === 'number' ? d : (options.size ?? missingSize(i))));
       if (typeof info.shape?.[0] === 'number' && info.shape[0] !== batch) {
         console.log(`${name}: batch ${batch} skipped (the model's batch is fixed at ${info.shape[0]})`);
         continue;
@@ -145,6 +146,6 @@ export async function modelMain(options: Options): Promise<void> {
   if (options.json) writeFileSync(options.json, JSON.stringify({ date: new Date().toISOString(), results }, null, 2));
 }
 
-function fail(message: string): never {
-  throw new Error(message);
+function missingSize(dimension: number): never {
+  throw errors.badFlag('--size', `input dimension ${dimension} is symbolic: give --size`);
 }
