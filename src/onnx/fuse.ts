@@ -20,8 +20,21 @@ import { convBiasActivation } from '../ops/conv-bias-activation.js';
 import { foldBatchNorm } from '../ops/fold-batchnorm.js';
 import type { OnnxNode } from './graph.js';
 import { convAttributesOf, convInput, convSetup, type ConvSetup } from './ops/conv.js';
-import type { Plan, PlanStep } from './plan.js';
-import { expectFloat, floatValue, type FloatValue, type Value } from './value.js';
+import { expectFloat, floatValue, type DType, type FloatValue, type Value } from './value.js';
+
+/** What fusion reads of a step and a plan (plan.ts's PlanStep and Plan; declared here so plan.ts can import this module without a cycle). */
+interface PlanStep {
+  node: OnnxNode;
+  inputs: string[];
+  outputs: string[];
+}
+interface Plan {
+  steps: PlanStep[];
+  constants: Map<string, Value>;
+  shapes: Map<string, number[]>;
+  dtypes: Map<string, DType>;
+  outputs: string[];
+}
 
 /** One fused group: a Conv and the nodes after it that its epilogue performs. */
 export interface FusedConv {
