@@ -86,6 +86,14 @@ function folded(weight: FloatValue, bias: FloatValue | null, bn: OnnxNode, param
   return entry;
 }
 
+function foldedOrNull(weight: FloatValue, bias: FloatValue | null, bn: OnnxNode, params: FloatValue[]): { weight: FloatValue; bias: FloatValue } | null {
+  try {
+    return folded(weight, bias, bn, params);
+  } catch {
+    return null;
+  }
+}
+
 const sameShape = (a: readonly number[] | undefined, b: readonly number[] | undefined) => !!a && !!b && a.length === b.length && a.every((d, i) => d === b[i]);
 
 /** The epilogue's activation for an activation node, or null when it has none that gives the node's bits. */
@@ -168,10 +176,13 @@ export function findFusions(plan: Plan): FusedConv[] {
       const bn = steps[next];
       const params = bn.inputs.slice(1, 5).map(floatConstant);
       const out = onlyOutput(bn);
-      if (params.length === 4 && params.every((p): p is FloatValue => p !== null && p.data.length === weight0.shape[0]) && out) {
-        ({ weight, bias } = folded(weight0, bias0, bn.node, params));
+      const perChannel = params.length === 4 && params.every((p): p is FloatValue => p !== null && p.shape.length === 1 && p.shape[0] === weight0.shape[0]);
+      // An epsilon foldBatchNorm refuses (negative, not finite) leaves the node to its own kernel.
+      const f = perChannel && out ? foldedOrNull(weight0, bias0, bn.node, params as FloatValue[]) : null;
+      if (f) {
+        ({ weight, bias } = f);
         planSteps.push(next);
-        value = out;
+        value = out!;
         next = onlyReader(value);
       }
     }
