@@ -33,7 +33,12 @@ describe('groupconv bench --model', () => {
     // The model's plan at its (fixed) batch of 1: the steps the breakdown must list, in order.
     const model = loadOnnx(file);
     const plan = model.planFor({ input: [1, 3, 32, 32] });
-    const steps = plan.steps;
+    // Fused groups (Conv+BatchNormalization+Relu, ...) are one layer, named by their Conv, with its FLOPs.
+    const steps = plan.schedule.steps.map((s) => {
+      const step = plan.steps[s.kind === 'fused' ? s.fused.planSteps[0] : s.index];
+      return { ...step, node: { ...step.node, opType: s.kind === 'fused' ? s.fused.opType : step.node.opType } };
+    });
+    expect(steps.some((s) => s.node.opType === 'Conv+BatchNormalization+Relu')).toBe(true);
 
     const report = JSON.parse(readFileSync(json, 'utf8'));
     expect(report.results).toHaveLength(2);
@@ -57,7 +62,7 @@ describe('groupconv bench --model', () => {
       rows.forEach((l: Record<string, unknown>, i: number) => {
         expect(Object.keys(l)).toEqual([...LAYER_FIELDS]);
         const step = steps[i];
-        if (step.node.opType === 'Conv') {
+        if (step.node.opType.startsWith('Conv')) {
           const group = step.node.attributes.get('group')?.value ?? 1;
           const w = plan.shapes.get(step.inputs[1])!;
           const out = plan.shapes.get(step.outputs[0])!;
@@ -73,7 +78,7 @@ describe('groupconv bench --model', () => {
       });
     }
     // ResNeXt's grouped convolutions show with their groups.
-    expect(new Set(report.layers.filter((l: { opType: string }) => l.opType === 'Conv').map((l: { groups: number }) => l.groups))).toEqual(new Set([1, 8]));
+    expect(new Set(report.layers.filter((l: { opType: string }) => l.opType.startsWith('Conv')).map((l: { groups: number }) => l.groups))).toEqual(new Set([1, 8]));
     expect(report.results[0].gflops).toBeCloseTo(modelFlops / (report.results[0].medianMs * 1e6), 9);
 
     // The table: the model's row per worker count, then its top layers by time.
@@ -81,7 +86,7 @@ describe('groupconv bench --model', () => {
     expect(run.stdout.split('\n').filter((l) => /^\s+-\s+[12]\s+balanced\s/.test(l))).toHaveLength(2);
     expect(run.stdout).toContain('layers by time (batch 1, balanced');
     expect(run.stdout).toMatch(/ms @1 +x @1 +ms @2 +x @2/);
-    expect(run.stdout).toMatch(/\n\S*Conv +Conv +8 /);
+    expect(run.stdout).toMatch(/\n\S*Conv +Conv\S* +8 /);
 
     // The CSV: the results, then an empty line and the layers as a second table.
     const lines = readFileSync(csv, 'utf8').split('\r\n');
@@ -107,7 +112,7 @@ describe('groupconv bench --model', () => {
     expect(report.skipped).toEqual([]);
     // Channel shuffle's Reshape/Transpose show as layers on the calling thread.
     const ops = new Set(report.layers.map((l: { opType: string }) => l.opType));
-    for (const op of ['Conv', 'Reshape', 'Transpose']) expect(ops).toContain(op);
+    for (const op of ['Conv+BatchNormalization+Relu', 'Reshape', 'Transpose']) expect(ops).toContain(op);
 
     const fixed = cli('bench', '--model', join(FIXTURES, 'alexnet_like.onnx'), '--batch', '1,4', '--workers', '1', ...quick, '--json', json);
     expect(fixed.code).toBe(0);

@@ -119,11 +119,13 @@ describe('the per-step profile', () => {
     expectClose(output, expected);
     const execution = model.executionFor(engines[1], { input: input.shape });
     expect(profile.workers).toBe(2);
-    expect(profile.steps.map((s) => s.opType)).toEqual(execution.plan.steps.map((s) => s.node.opType));
-    expect(profile.steps.map((s) => s.name)).toEqual(execution.plan.steps.map((s) => s.node.name));
+    // One profile step per execution step: a fused group (Conv+BatchNormalization+Relu, ...) once, named by its Conv.
+    expect(profile.steps.map((s) => s.opType)).toEqual(execution.steps.map((s) => s.nodes.map((n) => n.opType).join('+')));
+    expect(profile.steps.map((s) => s.name)).toEqual(execution.steps.map((s) => s.node.name));
+    expect(profile.steps.map((s) => s.nodes)).toEqual(execution.steps.map((s) => s.planSteps.map((i) => execution.plan.steps[i].node.name)));
     for (const [i, s] of profile.steps.entries()) {
-      const step = execution.plan.steps[i];
-      if (s.opType === 'Conv') {
+      const step = execution.plan.steps[execution.steps[i].planSteps[0]];
+      if (s.opType.startsWith('Conv')) {
         const w = model.graph.initializers.get(step.inputs[1])!;
         const out = execution.plan.shapes.get(step.outputs[0])!;
         const group = model.graph.nodes.find((n) => n === step.node)!.attributes.get('group');
@@ -142,7 +144,7 @@ describe('the per-step profile', () => {
       expect(s.ms).toBeGreaterThanOrEqual(0);
     }
     // ResNeXt's grouped 3x3 convolutions are in the profile with their groups.
-    expect(profile.steps.some((s) => s.opType === 'Conv' && (s.groups ?? 1) > 1)).toBe(true);
+    expect(profile.steps.some((s) => s.opType.startsWith('Conv') && (s.groups ?? 1) > 1)).toBe(true);
     const gemm = profile.steps.find((s) => s.opType === 'Gemm');
     if (gemm) expect(gemm.flops).toBeGreaterThan(0);
     expect(profile.totalMs).toBeGreaterThanOrEqual(profile.steps.reduce((a, s) => a + s.ms, 0) * 0.99);

@@ -3,10 +3,10 @@
 // A plan's steps (plan.ts) are turned once per (plan, engine) into an
 // execution: a list of execution steps, each either a Conv sent to the engine
 // as a prepared layer or a node run on the calling thread as in `forward`.
-// An execution step names the plan steps it performs (`planSteps`): one each
-// today; fusing Conv -> BatchNormalization -> Relu, or a residual Add, into the
-// engine call's epilogue is then a local change — one conv step covering
-// several plan steps — with the loop below unchanged.
+// An execution step names the plan steps it performs (`planSteps`): a fused
+// group (fuse.ts: Conv -> BatchNormalization -> activation, or a residual Add)
+// is one engine call covering several plan steps, the activation fixed in the
+// prepared layer and the residual passed to its run.
 //
 // The engine runs the same plans and microkernels as conv2d on the calling
 // thread, so outputs are bitwise those of `forward`, whatever the worker count.
@@ -19,6 +19,8 @@ import { ExecutionError } from '../errors.js';
 import { sharedArena } from '../memory/arena.js';
 import type { OnnxNode } from './graph.js';
 import { convAttributesOf, convInput, convSetup, type ConvSetup } from './ops/conv.js';
+import type { Activation } from '../kernels/epilogue.js';
+import type { FusedConv } from './fuse.js';
 import { runNode, type Plan, type PlanStep } from './plan.js';
 import { expectFloat, floatValue, sizeOf, withFloatAllocator, type FloatValue, type Value } from './value.js';
 
@@ -27,18 +29,22 @@ interface StepBase {
   planSteps: number[];
   /** The node named in profiles and errors (a fused step's first node). */
   node: OnnxNode;
+  /** Every node the step performs (one, or a fused group's), and their op types joined by '+'. */
+  nodes: OnnxNode[];
+  opType: string;
   inputs: string[];
   outputs: string[];
   /** Floating-point operations per call (2 x multiply-accumulates for Conv, Gemm, MatMul; 0 for other ops). */
   flops: number;
 }
 
-/** A Conv on the engine: `inputs[0]` through `layer` into `outputs[0]`. */
+/** A Conv on the engine: `inputs[0]` through `layer` into `outputs[0]`, with `residual` added in the epilogue (a fused Add). */
 export interface EngineConvStep extends StepBase {
   kind: 'engine';
   layer: EngineLayer;
   setup: ConvSetup;
   groups: number;
+  residual: string | null;
 }
 
 /** A node run on the calling thread with its prepared kernel. */
@@ -61,7 +67,10 @@ export interface StepProfile {
   /** Position in the execution. */
   index: number;
   name: string;
+  /** The op type, or a fused step's op types joined by '+' ('Conv+BatchNormalization+Relu'). */
   opType: string;
+  /** The names of the nodes the step performs: one, or every node of a fused group. */
+  nodes: string[];
   /** 'engine': a Conv on the engine's workers; 'host': on the calling thread. */
   kind: 'engine' | 'host';
   /** Channel groups of a Conv; null for other ops. */
@@ -117,7 +126,7 @@ function flopsOf(step: PlanStep, shapes: ReadonlyMap<string, number[]>): number 
  * bias are placed in shared memory at its first use and kept until close().
  */
 export class EngineBinding {
-  private readonly layers = new Map<OnnxNode, Array<{ weight: Float32Array; bias: Float32Array | null; padding: [number, number]; layer: EngineLayer }>>();
+  private readonly layers = new Map<OnnxNode, Array<{ weight: Float32Array; bias: Float32Array | null; padding: [number, number]; activation: string; layer: EngineLayer }>>();
   private readonly executions = new WeakMap<Plan, Execution>();
 
   constructor(readonly engine: GroupedConvEngine) {}
@@ -133,9 +142,12 @@ export class EngineBinding {
   }
 
   private build(plan: Plan): Execution {
-    const steps: ExecutionStep[] = plan.steps.map((step, i) => {
+    const steps: ExecutionStep[] = plan.schedule.steps.map((scheduled) => {
+      if (scheduled.kind === 'fused') return this.fusedStep(plan, scheduled.fused);
+      const i = scheduled.index;
+      const step = plan.steps[i];
       const flops = flopsOf(step, plan.shapes);
-      const base = { planSteps: [i], node: step.node, inputs: step.inputs, outputs: step.outputs, flops };
+      const base = { planSteps: [i], node: step.node, nodes: [step.node], opType: step.node.opType, inputs: step.inputs, outputs: step.outputs, flops };
       const attributes = step.node.opType === 'Conv' ? convAttributesOf(step.node) : undefined;
       const weight = plan.constants.get(step.inputs[1]);
       const biasName = step.inputs[2] ?? '';
@@ -145,8 +157,8 @@ export class EngineBinding {
       const constantOperands = weight?.dtype === 'float32' && (biasName === '' || bias?.dtype === 'float32');
       if (!attributes || !constantOperands || !x || plan.dtypes.get(step.inputs[0]) !== 'float32') return { ...base, kind: 'host', step };
       const setup = convSetup(x, weight.shape, attributes);
-      const layer = this.layerFor(step.node, weight as FloatValue, bias as FloatValue | undefined, setup);
-      return { ...base, kind: 'engine', layer, setup, groups: attributes.group };
+      const layer = this.layerFor(step.node, weight as FloatValue, (bias as FloatValue | undefined) ?? null, setup, { kind: 'none' });
+      return { ...base, kind: 'engine', layer, setup, groups: attributes.group, residual: null };
     });
     const lastUse = new Map<string, number>();
     steps.forEach((s, i) => {
@@ -156,16 +168,37 @@ export class EngineBinding {
     return { plan, steps, lastUse };
   }
 
-  private layerFor(node: OnnxNode, weight: FloatValue, bias: FloatValue | undefined, setup: ConvSetup): EngineLayer {
-    // Initializers are the same Values in every plan, so a node normally has one layer. Padding
-    // depends on the input's size under auto_pad, and a folded weight could differ per shape:
-    // such a node gets a layer per variant, kept as long as the others.
+  /** A fused group as one engine call: the (folded) weights and the activation in a prepared layer, the residual passed per run. */
+  private fusedStep(plan: Plan, f: FusedConv): EngineConvStep {
+    const conv = plan.steps[f.planSteps[0]];
+    return {
+      kind: 'engine',
+      planSteps: f.planSteps,
+      node: f.nodes[0],
+      nodes: f.nodes,
+      opType: f.opType,
+      inputs: f.residual === null ? [f.input] : [f.input, f.residual],
+      outputs: [f.output],
+      flops: flopsOf(conv, plan.shapes),
+      layer: this.layerFor(f.nodes[0], f.weight, f.bias, f.setup, f.activation),
+      setup: f.setup,
+      groups: f.setup.options.groups,
+      residual: f.residual,
+    };
+  }
+
+  private layerFor(node: OnnxNode, weight: FloatValue, bias: FloatValue | null, setup: ConvSetup, activation: Activation): EngineLayer {
+    // Initializers (and folded weights, fuse.ts) are the same Values in every plan, so a node normally
+    // has one layer. Padding depends on the input's size under auto_pad, and a node may be fused in one
+    // plan and not another (a graph output differs only in which values are kept): such a node gets a
+    // layer per variant, kept as long as the others.
     const { groups, stride, dilation, padding } = setup.options;
+    const act = JSON.stringify(activation);
     const variants = this.layers.get(node) ?? [];
-    const known = variants.find((v) => v.weight === weight.data && v.bias === (bias?.data ?? null) && v.padding[0] === padding[0] && v.padding[1] === padding[1]);
+    const known = variants.find((v) => v.weight === weight.data && v.bias === (bias?.data ?? null) && v.padding[0] === padding[0] && v.padding[1] === padding[1] && v.activation === act);
     if (known) return known.layer;
-    const layer = this.engine.layer(weight, bias ?? null, { groups, stride, dilation, padding });
-    variants.push({ weight: weight.data, bias: bias?.data ?? null, padding, layer });
+    const layer = this.engine.layer(weight, bias, { groups, stride, dilation, padding, activation });
+    variants.push({ weight: weight.data, bias: bias?.data ?? null, padding, activation: act, layer });
     this.layers.set(node, variants);
     return layer;
   }
@@ -239,13 +272,14 @@ export async function runExecution(
         const scratch: Float32Array[] = [];
         try {
           const input = withFloatAllocator(sharedAllocator(scratch), () => convInput(x, step.setup));
+          const residual = step.residual === null ? undefined : expectFloat(env.get(step.residual), `residual '${step.residual}'`);
           let output;
-          if (profile) ({ output, profile: engineProfile } = await step.layer.run(input, { profile: true }));
-          else output = await step.layer.run(input);
+          if (profile) ({ output, profile: engineProfile } = await step.layer.run(input, { profile: true, residual }));
+          else output = await step.layer.run(input, { residual });
           result = floatValue(output.shape, output.data);
         } catch (error) {
           if (error instanceof ExecutionError || !(error instanceof Error)) throw error;
-          throw new ExecutionError(`node '${step.node.name}' (Conv) failed on the engine: ${error.message}`, { cause: error });
+          throw new ExecutionError(`node '${step.node.name}' (${step.opType}) failed on the engine: ${error.message}`, { cause: error });
         } finally {
           for (const a of scratch) arena.release(a);
         }
@@ -279,7 +313,8 @@ export async function runExecution(
         profile.push({
           index: i,
           name: step.node.name,
-          opType: step.node.opType,
+          opType: step.opType,
+          nodes: step.nodes.map((n) => n.name),
           kind: step.kind,
           groups: step.kind === 'engine' ? step.groups : null,
           flops: step.flops,

@@ -52,7 +52,9 @@ export class OnnxModel {
     } else {
       const made = planAndRun(this.graph, values);
       this.keepPlan(key, made.plan);
-      results = made.results;
+      // The planning run computed each node on its own; with fused groups (a folded BatchNormalization
+      // changes bits) run the plan once more, so every forward gives the bits of the fused plan, as forwardWith does.
+      results = made.plan.fusions.length > 0 ? runPlan(made.plan, values) : made.results;
     }
     return this.outputsOf(this.plans.get(key)!, results);
   }

@@ -15,6 +15,7 @@
 // The recorded shapes are what a memory plan or an engine schedule will use.
 import { ExecutionError, errors } from '../errors.js';
 import type { Kernel, OnnxGraph, OnnxNode } from './graph.js';
+import { findFusions, fusedSchedule, runFusedOnThread, type FusedConv, type FusedSchedule } from './fuse.js';
 import type { DType, Value } from './value.js';
 
 export interface PlanStep {
@@ -36,6 +37,10 @@ export interface Plan {
   outputs: string[];
   /** For each value a step computes, the index of the last step that reads it (so it can be dropped after). */
   lastUse: Map<string, number>;
+  /** Conv -> BatchNormalization -> activation / residual Add chains that run as one convolution (fuse.ts). */
+  fusions: FusedConv[];
+  /** The order forward runs with those fused: `steps` less the fused nodes, each group where its last node was. */
+  schedule: FusedSchedule;
 }
 
 const identity: Kernel = ([x]) => [x ?? fail('If branch output is missing')];
@@ -127,20 +132,41 @@ export function planAndRun(graph: OnnxGraph, feeds: ReadonlyMap<string, Value>):
     if (!dynamic.has(n)) constants.set(n, env.get(n)!);
     lastUse.delete(n);
   }
-  return { plan: { steps, constants, shapes, dtypes, outputs, lastUse }, results };
+  const plan: Plan = { steps, constants, shapes, dtypes, outputs, lastUse, fusions: [], schedule: { steps: [], lastUse: new Map() } };
+  plan.fusions = findFusions(plan);
+  plan.schedule = fusedSchedule(plan, plan.fusions);
+  return { plan, results };
 }
 
-/** Runs a plan's steps on `feeds` (inputs of the shapes the plan was made for). */
+/**
+ * Runs a plan on `feeds` (inputs of the shapes the plan was made for): its
+ * schedule, each fused group as one convolution with the epilogue.
+ */
 export function runPlan(plan: Plan, feeds: ReadonlyMap<string, Value>): Value[] {
   const env = new Map<string, Value>(plan.constants);
   for (const [name, v] of feeds) env.set(name, v);
-  plan.steps.forEach((step, i) => {
+  const { steps, lastUse } = plan.schedule;
+  steps.forEach((s, i) => {
+    if (s.kind === 'fused') {
+      const f = s.fused;
+      const conv = f.nodes[0];
+      const x = env.get(f.input);
+      const residual = f.residual === null ? undefined : env.get(f.residual);
+      try {
+        env.set(f.output, runFusedOnThread(f, x, residual));
+      } catch (e) {
+        throw errors.onnxNodeFailed(conv, [x?.shape ?? null, residual?.shape ?? null], e);
+      }
+      for (const n of [f.input, f.residual ?? '']) if (lastUse.get(n) === i) env.delete(n);
+      return;
+    }
+    const step = plan.steps[s.index];
     const inputs = step.inputs.map((n) => (n === '' ? undefined : env.get(n)));
     const results = runNode(step.node, step.run, inputs);
     step.outputs.forEach((name, j) => {
       if (name !== '') env.set(name, results[j]);
     });
-    for (const n of step.inputs) if (plan.lastUse.get(n) === i) env.delete(n);
+    for (const n of step.inputs) if (lastUse.get(n) === i) env.delete(n);
   });
   return plan.outputs.map((n) => env.get(n) ?? fail(`graph output '${n}' was not computed`));
 }

@@ -1,6 +1,7 @@
 // Elementwise ops: the broadcasting binary arithmetic, the activations, Clip,
 // Cast and the pass-throughs. Arithmetic is done in double precision and
 // rounded once to float32, which for + - * / is exactly float32 arithmetic.
+import { hardswish } from '../../ops/activations.js';
 import { relu } from '../../ops/relu.js';
 import { fail, type Attributes } from './attrs.js';
 import { binaryOp, broadcastShape, expandTo } from './broadcast.js';
@@ -202,8 +203,14 @@ export const elementwiseOps: Record<string, OpFactory> = {
     const beta = a.float('beta', 0.5);
     return unary((x) => Math.max(0, Math.min(1, alpha * x + beta)))(a);
   }),
-  // PyTorch's hardswish: x * relu6(x + 3) / 6.
-  HardSwish: withDone(unary((x) => (x * Math.min(Math.max(x + 3, 0), 6)) / 6)),
+  // PyTorch's hardswish, x * relu6(x + 3) / 6 with each operation rounded to float32 as PyTorch does
+  // (ONNX defines x * max(0, min(1, x / 6 + 0.5)), which differs by rounding): the epilogue's
+  // formula, so a HardSwish fused into a Conv (../fuse.ts) gives these bits.
+  HardSwish: withDone(() => ([x]) => {
+    const v = expectFloat(x, 'X');
+    const r = hardswish(v, floatArray(v.data.length));
+    return [floatValue(r.shape, r.data)];
+  }),
   Clip: (a, opset) => {
     // Before opset 11 the bounds are attributes; from 11 on, optional inputs.
     const minAttr = opset < 11 ? a.float('min', -Infinity) : -Infinity;
