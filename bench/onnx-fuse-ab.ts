@@ -14,6 +14,7 @@ import { median, quantile } from '../src/statistics.js';
 import { otherCoresSince } from './support/load-probe.js';
 import { perRoundRatios, rotated } from './support/rounds.js';
 import { formatMs, meanMsPerCall } from './support/timing.js';
+import { errors } from '../src/errors.js';
 
 const { values } = parseArgs({
   options: {
@@ -25,7 +26,7 @@ const { values } = parseArgs({
     'min-ms': { type: 'string', default: '300' },
   },
 });
-if (!values.model) throw new Error('--model FILE.onnx is required');
+if (!values.model) throw errors.badFlag('--model', 'FILE.onnx is required');
 const batch = Number(values.batch);
 const rounds = Number(values.rounds);
 const workerCounts = values.workers.split(',').map(Number);

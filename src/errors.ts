@@ -200,6 +200,8 @@ export const errors = {
   onnxClosed: () => new ExecutionError('this OnnxModel was closed; load the model again'),
   /** A value an ONNX op was given that it cannot take (a shape, a dtype, an axis), found while running it. */
   onnxValue: (message: string) => new ExecutionError(message),
+  onnxEngineStepFailed: (node: string, opType: string, cause: Error) =>
+    new ExecutionError(`node '${node}' (${opType}) failed on the engine: ${cause.message}`, { cause }),
   // The fused convolution epilogue (src/kernels/epilogue.ts, src/ops/conv-bias-activation.ts,
   // src/ops/fold-batchnorm.ts, the engine's activation and residual options).
   /** An activation that is not one the epilogue fuses (sigmoid is not: WebAssembly has no exp). */

@@ -15,7 +15,7 @@
 import type { EngineLayer } from '../engine/layer.js';
 import type { GroupedConvEngine } from '../engine/engine.js';
 import type { ConvProfile } from '../engine/profile.js';
-import { ExecutionError } from '../errors.js';
+import { errors, ExecutionError } from '../errors.js';
 import { sharedArena } from '../memory/arena.js';
 import type { OnnxNode } from './graph.js';
 import { convAttributesOf, convInput, convSetup, type ConvSetup } from './ops/conv.js';
@@ -279,7 +279,7 @@ export async function runExecution(
           result = floatValue(output.shape, output.data);
         } catch (error) {
           if (error instanceof ExecutionError || !(error instanceof Error)) throw error;
-          throw new ExecutionError(`node '${step.node.name}' (${step.opType}) failed on the engine: ${error.message}`, { cause: error });
+          throw errors.onnxEngineStepFailed(step.node.name, step.opType, error);
         } finally {
           for (const a of scratch) arena.release(a);
         }
@@ -331,7 +331,7 @@ export async function runExecution(
     }
     return plan.outputs.map((n) => {
       const v = env.get(n);
-      if (!v) throw new ExecutionError(`graph output '${n}' was not computed`);
+      if (!v) throw errors.onnxValue(`graph output '${n}' was not computed`);
       return v;
     });
   } catch (error) {

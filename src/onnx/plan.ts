@@ -13,7 +13,7 @@
 // output shape when it runs, so no second description of each op's shape rule
 // is needed, and the planning run's result is the first forward's answer.
 // The recorded shapes are what a memory plan or an engine schedule will use.
-import { ExecutionError, errors } from '../errors.js';
+import { errors } from '../errors.js';
 import type { Kernel, OnnxGraph, OnnxNode } from './graph.js';
 import { findFusions, fusedSchedule, runFusedOnThread, type FusedConv, type FusedSchedule } from './fuse.js';
 import type { DType, Value } from './value.js';
@@ -46,7 +46,7 @@ export interface Plan {
 const identity: Kernel = ([x]) => [x ?? fail('If branch output is missing')];
 
 function fail(message: string): never {
-  throw new ExecutionError(message);
+  throw errors.onnxValue(message);
 }
 
 export function runNode(node: OnnxNode, run: Kernel, inputs: (Value | undefined)[]): Value[] {
@@ -81,14 +81,14 @@ export function planAndRun(graph: OnnxGraph, feeds: ReadonlyMap<string, Value>):
       if (node.opType === 'If') {
         const cond = node.inputs[0];
         if (dynamic.has(cond)) {
-          throw errors.onnxNodeFailed(node, [], new ExecutionError('its condition depends on the input values, not only on shapes; groupconv runs If only when the condition folds to a constant'));
+          throw errors.onnxNodeFailed(node, [], errors.onnxValue('its condition depends on the input values, not only on shapes; groupconv runs If only when the condition folds to a constant'));
         }
         const c = inputs[0] ?? fail(`If condition '${cond}' is missing`);
         const branch = node.attributes.get(c.data[0] ? 'then_branch' : 'else_branch')!.value as OnnxGraph;
         for (const [n, v] of branch.initializers) record(n, v);
         visit(branch);
         if (branch.outputs.length !== node.outputs.length) {
-          throw errors.onnxNodeFailed(node, [], new ExecutionError(`its branch has ${branch.outputs.length} outputs for ${node.outputs.length}`));
+          throw errors.onnxNodeFailed(node, [], errors.onnxValue(`its branch has ${branch.outputs.length} outputs for ${node.outputs.length}`));
         }
         branch.outputs.forEach((o, i) => {
           const out = node.outputs[i];
@@ -104,7 +104,7 @@ export function planAndRun(graph: OnnxGraph, feeds: ReadonlyMap<string, Value>):
       node.outputs.forEach((name, i) => {
         if (name === '') return;
         const v = results[i];
-        if (!v) throw errors.onnxNodeFailed(node, inputs.map((x) => x?.shape ?? null), new ExecutionError(`output ${i} ('${name}') was not produced`));
+        if (!v) throw errors.onnxNodeFailed(node, inputs.map((x) => x?.shape ?? null), errors.onnxValue(`output ${i} ('${name}') was not produced`));
         record(name, v);
       });
       // Shape reads only its input's shape, which is fixed for this plan: its output is a constant.
