@@ -174,32 +174,9 @@ export async function splitCommandRun(argv: readonly string[], io: CliIO): Promi
   }
   io.stdout.write(`${formatPlan(plan)}\n`);
 
-  const writeTrace = (run?: readonly MeasuredLayer[]) => {
-    const trace = splitTrace(plan, run);
-    if (values.trace) {
-      writeFileSync(values.trace, `${JSON.stringify(trace)}\n`);
-      io.stderr.write(`wrote ${values.trace}\n`);
-    }
-    if (values.chart) {
-      const what = run ? 'measured' : 'simulated';
-      const title = `${plan.model}, ${plan.strategy} over ${plan.devices} devices, batch ${plan.batch}: ${what}`;
-      writeFileSync(values.chart, timelineSvg(trace.traceEvents, title, run ? 2 : 1));
-      io.stderr.write(`wrote ${values.chart}\n`);
-    }
-  };
+  const writeTrace = (run?: readonly MeasuredLayer[]) => writeTraceFiles(plan, values, io, run);
   const runs = model instanceof AlexNet && (plan.strategy === 'channels' || plan.strategy === 'data') && !values['plan-only'];
-  if (!runs) {
-    writeTrace();
-    if (values.json) {
-      writeFileSync(values.json, `${JSON.stringify({ strategy: plan.strategy, simulatedMs: plan.simulated.ms, plan }, null, 2)}\n`);
-      io.stderr.write(`wrote ${values.json}\n`);
-    }
-    if (!plan.fits) {
-      io.stderr.write(`groupconv split: refused: ${plan.model} does not fit ${devices} device${devices > 1 ? 's' : ''} of ${budgetGiB} GiB under the ${plan.strategy} plan\n`);
-      return 1;
-    }
-    return 0;
-  }
+  if (!runs) return finishPlanOnly(plan, values, io, budgetGiB);
   try {
     if (plan.strategy === 'data') {
       writeTrace();
@@ -293,24 +270,35 @@ function planOnnx(values: ReturnType<typeof parse>, io: CliIO): number {
   io.stdout.write(`${formatPlan(plan)}
 `);
   if (!values['plan-only']) io.stdout.write('\nplan only: running ONNX models split over the devices is a later stage (nothing was run)\n');
-  const trace = splitTrace(plan);
+  return finishPlanOnly(plan, values, io, budgetGiB);
+}
+
+/** --trace and --chart: the plan's simulated timeline, or the measured run's layers when there is a run. */
+function writeTraceFiles(plan: SplitPlan, values: ReturnType<typeof parse>, io: CliIO, run?: readonly MeasuredLayer[]): void {
+  const trace = splitTrace(plan, run);
   if (values.trace) {
     writeFileSync(values.trace, `${JSON.stringify(trace)}\n`);
     io.stderr.write(`wrote ${values.trace}\n`);
   }
   if (values.chart) {
-    writeFileSync(values.chart, timelineSvg(trace.traceEvents, `${plan.model}, ${plan.strategy} over ${plan.devices} devices, batch ${plan.batch}: simulated`, 1));
+    const what = run ? 'measured' : 'simulated';
+    const title = `${plan.model}, ${plan.strategy} over ${plan.devices} devices, batch ${plan.batch}: ${what}`;
+    writeFileSync(values.chart, timelineSvg(trace.traceEvents, title, run ? 2 : 1));
     io.stderr.write(`wrote ${values.chart}\n`);
   }
+}
+
+/** A plan that is not run: its files, then exit 1 when it does not fit the budget (it was refused), else 0. */
+function finishPlanOnly(plan: SplitPlan, values: ReturnType<typeof parse>, io: CliIO, budgetGiB: number): number {
+  writeTraceFiles(plan, values, io);
   if (values.json) {
     writeFileSync(values.json, `${JSON.stringify({ strategy: plan.strategy, simulatedMs: plan.simulated.ms, plan }, null, 2)}\n`);
     io.stderr.write(`wrote ${values.json}\n`);
   }
-  if (!plan.fits) {
-    io.stderr.write(`groupconv split: refused: ${plan.model} does not fit ${devices} device${devices > 1 ? 's' : ''} of ${budgetGiB} GiB under the ${plan.strategy} plan\n`);
-    return 1;
-  }
-  return 0;
+  if (plan.fits) return 0;
+  const devices = plan.devices;
+  io.stderr.write(`groupconv split: refused: ${plan.model} does not fit ${devices} device${devices > 1 ? 's' : ''} of ${budgetGiB} GiB under the ${plan.strategy} plan\n`);
+  return 1;
 }
 
 export const splitCommand: Command = {
