@@ -70,6 +70,8 @@ export class DeviceState {
   private prepared = new Map<string, Prepared>();
   private activation: Activation | null = null;
   private residentBytes = 0;
+  /** The layer run() is on or last ran: a failure inside runLayers is named by it (the host asks). */
+  private currentLayer = -1;
 
   /**
    * Places this device's pieces in its memory: each layer's weight rows and
@@ -137,8 +139,29 @@ export class DeviceState {
     this.activation = { shape: [...input.shape], data, start: input.start };
   }
 
+  /**
+   * Runs layers `from` to `to` (inclusive) in one call: `from` on the own share
+   * plus `received`, each later one on the previous one's output alone. The
+   * host batches the layers that need nothing from another device this way,
+   * so they cost it no round trip each. Returns each layer's timing.
+   */
+  runLayers(from: number, to: number, received: Activation[], key: string): LayerTiming[] {
+    if (!(Number.isInteger(from) && Number.isInteger(to) && from >= 0 && from <= to && to < this.pieces.length)) {
+      throw errors.deviceProtocol(`runLayers: no layers ${from} to ${to} on a device of ${this.pieces.length} layers`);
+    }
+    const timings: LayerTiming[] = [this.run(from, received, key)];
+    for (let layer = from + 1; layer <= to; layer++) timings.push(this.run(layer, [], key));
+    return timings;
+  }
+
+  /** The layer the last run() started (-1 before any): where a failed runLayers stopped. */
+  lastLayer(): number {
+    return this.currentLayer;
+  }
+
   /** Runs layer `layer` on the own share plus `received` (pieces from other devices); keeps the result, frees the input. */
   run(layer: number, received: Activation[], key: string): LayerTiming {
+    this.currentLayer = layer;
     const piece = this.pieces[layer];
     if (!piece) throw errors.deviceProtocol(`device has no layer ${layer}`);
     const own = this.activation;
