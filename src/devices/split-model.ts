@@ -269,12 +269,21 @@ export class SplitAlexNet {
     const image: Activation = { shape: [...x.shape], data: sharedCopy(x.data), start: 0 };
     await Promise.all(this.devices.map((device) => device.call((api) => api.setInput(image))));
     const layers: LayerRun[] = [];
+    const last = this.pieces.map((p) => p[p.length - 1].produces);
     // One round trip per device per run of layers: a run starts where a layer
     // needs pieces from another device, and the device runs the rest of it
-    // without waiting for the host.
-    for (const [from, to] of this.runs) {
+    // without waiting for the host. Each run's call also returns what the
+    // other devices need for the next run (the logits after the last), so no
+    // separate read calls: the host only passes those pieces on.
+    let received: Activation[][] = this.devices.map(() => []);
+    let outputs: Activation[] = [];
+    for (let k = 0; k < this.runs.length; k++) {
+      const [from, to] = this.runs[k];
       const t0 = performance.now();
       const transfers = transfersInto(this.pieces, from);
+      const next = k + 1 < this.runs.length ? transfersInto(this.pieces, this.runs[k + 1][0]) : null;
+      // What each device sends after this run, in the order the receivers take them (receiver, then its list).
+      const sends = this.devices.map((_, d) => (next ? next.flatMap((list) => list.filter((t) => t.from === d).map((t) => t.range)) : [last[d]]));
       const named = (layer: number) => `${this.layers[layer].label} (${this.layers[layer].name})`;
       // A device that throws or dies fails the pass, naming itself and the layer it was at:
       // the one it reports, or the run's first if it cannot answer (it died).
@@ -283,23 +292,25 @@ export class SplitAlexNet {
           const layer = await this.devices[d].call((api) => api.lastLayer()).catch(() => from);
           return Promise.reject(errors.devicePassFailed(d, named(layer >= from && layer <= to ? layer : from), error));
         });
-      // Read every piece before any device overwrites its activation with this run's output.
-      const received = await Promise.all(
-        transfers.map((list) => Promise.all(list.map((t) => at(t.from, this.devices[t.from].call((api) => api.read(t.range[0], t.range[1])))))),
-      );
-      const timings = await Promise.all(
+      const inputs = received;
+      const results = await Promise.all(
         this.devices.map(async (device, d) => {
           // The link model: each transfer waits its latency, and its bytes over the bandwidth.
           const bandwidthMs = Number.isFinite(this.linkGbps) ? ((costs[from][d].receivedBytes * 8) / (this.linkGbps * 1e9)) * 1000 : 0;
           const linkMs = bandwidthMs + (transfers[d].length * this.linkLatencyUs) / 1000;
           if (linkMs > 0) await sleep(linkMs);
-          const pieces = received[d];
-          const run = await at(d, device.call((api) => api.runLayers(from, to, Comlink.transfer(pieces, pieces.map((p) => p.data.buffer)), key)));
+          const pieces = inputs[d];
+          const result = await at(d, device.call((api) => api.runLayers(from, to, Comlink.transfer(pieces, pieces.map((p) => p.data.buffer)), key, sends[d])));
           // Only the run's first layer receives anything, so only it waits on the link.
-          return run.map((timing, i) => ({ ...costs[from + i][d], ...timing, linkMs: i === 0 ? linkMs : 0 }));
+          return { timings: result.timings.map((timing, i) => ({ ...costs[from + i][d], ...timing, linkMs: i === 0 ? linkMs : 0 })), pieces: result.pieces };
         }),
       );
+      if (next) {
+        const cursor = this.devices.map(() => 0);
+        received = next.map((list) => list.map((t) => results[t.from].pieces[cursor[t.from]++]));
+      } else outputs = results.map((r) => r.pieces[0]);
       // The host sees only the run's wall time: each layer gets the share its slowest device spent on it.
+      const timings = results.map((r) => r.timings);
       const runWallMs = performance.now() - t0;
       const spent = Array.from({ length: to - from + 1 }, (_, i) => Math.max(...timings.map((t) => t[i].computeMs + t[i].assembleMs + t[i].linkMs)));
       const total = spent.reduce((a, b) => a + b, 0);
@@ -309,8 +320,6 @@ export class SplitAlexNet {
         layers.push({ name: spec.name, label: spec.label, kernel: kinds[0][from + i], wallMs, devices: timings.map((t) => t[i]) });
       }
     }
-    const last = this.pieces.map((p) => p[p.length - 1].produces);
-    const outputs = await Promise.all(this.devices.map((device, d) => device.call((api) => api.read(last[d][0], last[d][1]))));
     const classes = shapes[shapes.length - 1].output[1];
     const logits = gather(outputs, [0, classes]);
     const wallMs = performance.now() - start;
