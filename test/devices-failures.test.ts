@@ -11,16 +11,25 @@ const model = models.AlexNet.fromStateDict(loadSafetensors(join(DIR, 'tiny-weigh
 const io = loadSafetensors(join(DIR, 'tiny-io.safetensors'));
 const bits = (t: Tensor) => Array.from(new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length));
 
-/** Kills device `index`'s worker when the pass asks it to run layer `layer` (counted from the host's calls). */
+/** Kills device `index`'s worker when the pass asks it to run layer `layer` (in the run of layers that starts there or covers it). */
 function killAtLayer(split: SplitAlexNet, index: number, layer: number): void {
   const device = (split as unknown as { devices: Device[] }).devices[index];
   const call = device.call.bind(device);
-  let runs = 0;
-  device.call = ((work) => {
-    const text = String(work);
-    if (text.includes('api.run(') && runs++ === layer) void (device as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
-    return call(work);
-  }) as Device['call'];
+  const kill = () => void (device as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+  device.call = ((work) =>
+    call((api) =>
+      work(
+        new Proxy(api, {
+          get: (target, prop) =>
+            prop !== 'runLayers'
+              ? Reflect.get(target, prop)
+              : (from: number, to: number, ...rest: [never, string]) => {
+                  if (from <= layer && layer <= to) kill();
+                  return target.runLayers(from, to, ...rest);
+                },
+        }),
+      ),
+    )) as Device['call'];
 }
 
 describe('a device failing mid-pass', () => {

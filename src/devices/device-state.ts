@@ -25,7 +25,7 @@ import {
 import { configureKernels } from '../kernels/options.js';
 import { sharedArena } from '../memory/arena.js';
 import { numel } from '../tensor/tensor.js';
-import { gather, overlap, rangeOf, type Activation } from './channel-range.js';
+import { gather, overlap, rangeOf, type Activation, type Range } from './channel-range.js';
 import { aliasesInput, pieceGeometry, pieceOutputShape, runPiece } from './compute.js';
 import type { DevicePiece, LayerShapes } from './split-plan.js';
 import { errors } from '../errors.js';
@@ -35,6 +35,12 @@ export interface LayerTiming {
   computeMs: number;
   /** Milliseconds spent assembling the input from the own share and received pieces. */
   assembleMs: number;
+}
+
+/** What runLayers returns: each layer's timing, and the pieces it was asked to send on. */
+export interface LayerRunResult {
+  timings: LayerTiming[];
+  pieces: Activation[];
 }
 
 export interface DeviceLoadOptions {
@@ -70,6 +76,8 @@ export class DeviceState {
   private prepared = new Map<string, Prepared>();
   private activation: Activation | null = null;
   private residentBytes = 0;
+  /** The layer run() is on or last ran: a failure inside runLayers is named by it (the host asks). */
+  private currentLayer = -1;
 
   /**
    * Places this device's pieces in its memory: each layer's weight rows and
@@ -137,8 +145,33 @@ export class DeviceState {
     this.activation = { shape: [...input.shape], data, start: input.start };
   }
 
+  /**
+   * Runs layers `from` to `to` (inclusive) in one call: `from` on the own share
+   * plus `received`, each later one on the previous one's output alone. The
+   * host batches the layers that need nothing from another device this way,
+   * so they cost it no round trip each. Then copies out `send`, the channel
+   * ranges of the last output the other devices (or the host) need next, so
+   * the host needs no read call for them. Returns each layer's timing and
+   * those pieces.
+   */
+  runLayers(from: number, to: number, received: Activation[], key: string, send: Range[] = []): LayerRunResult {
+    if (!(Number.isInteger(from) && Number.isInteger(to) && from >= 0 && from <= to && to < this.pieces.length)) {
+      throw errors.deviceProtocol(`runLayers: no layers ${from} to ${to} on a device of ${this.pieces.length} layers`);
+    }
+    const timings: LayerTiming[] = [this.run(from, received, key)];
+    for (let layer = from + 1; layer <= to; layer++) timings.push(this.run(layer, [], key));
+    const pieces = send.map(([start, end]) => this.copyOut(start, end));
+    return Comlink.transfer({ timings, pieces }, pieces.map((p) => p.data.buffer));
+  }
+
+  /** The layer the last run() started (-1 before any): where a failed runLayers stopped. */
+  lastLayer(): number {
+    return this.currentLayer;
+  }
+
   /** Runs layer `layer` on the own share plus `received` (pieces from other devices); keeps the result, frees the input. */
   run(layer: number, received: Activation[], key: string): LayerTiming {
+    this.currentLayer = layer;
     const piece = this.pieces[layer];
     if (!piece) throw errors.deviceProtocol(`device has no layer ${layer}`);
     const own = this.activation;
@@ -183,10 +216,14 @@ export class DeviceState {
 
   /** A copy of channels [start, end) of the share this device holds (sent to another device or the host). */
   read(start: number, end: number): Activation {
+    const piece = this.copyOut(start, end);
+    return Comlink.transfer(piece, [piece.data.buffer]);
+  }
+
+  private copyOut(start: number, end: number): Activation {
     if (!this.activation) throw errors.deviceProtocol('no activation to read');
     if (!overlap(rangeOf(this.activation), [start, end])) throw errors.deviceProtocol(`device holds channels [${rangeOf(this.activation)}], not [${start}, ${end})`);
-    const piece = gather([this.activation], [start, end]);
-    return Comlink.transfer(piece, [piece.data.buffer]);
+    return gather([this.activation], [start, end]);
   }
 
   /** Frees the activation (weights and plans stay). */

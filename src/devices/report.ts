@@ -1,5 +1,6 @@
 // The split's report: per layer, what each device holds and spends, what
 // crosses between devices, and what two devices buy over one.
+import { median } from '../statistics.js';
 import { formatBytes, type SplitRun } from './split-model.js';
 import type { DevicePiece } from './split-plan.js';
 
@@ -25,6 +26,11 @@ export interface SplitReport {
   } | null;
   /** Baseline wall time over this run's; null without a baseline. */
   speedup: number | null;
+  /**
+   * Each timed round's baseline wall time over its split pass (they alternate),
+   * so a load that comes and goes shows as the rounds' spread; null without a baseline.
+   */
+  roundSpeedups: number[] | null;
   /** Largest |difference| between this run's logits and the baseline's, and whether they are bitwise equal. */
   logitsMaxAbsDiff: number | null;
   logitsBitwiseEqual: boolean | null;
@@ -39,6 +45,12 @@ export function deviceWeightTotals(pieces: readonly DevicePiece[][]): { paramete
     const parameters = own.reduce((sum, p) => sum + p.parameters, 0);
     return { parameters, weightBytes: parameters * 4 };
   });
+}
+
+/** Median of the per-round ratios and their range, e.g. "median 1.62x (1.48-1.80x over 5 rounds)". */
+function roundSummary(ratios: readonly number[]): string {
+  const sorted = [...ratios].sort((a, b) => a - b);
+  return `median ${median(sorted).toFixed(2)}x (${sorted[0].toFixed(2)}-${sorted[sorted.length - 1].toFixed(2)}x over ${sorted.length} round${sorted.length > 1 ? 's' : ''})`;
 }
 
 /** The report as text, one row per layer. */
@@ -96,7 +108,8 @@ export function formatSplitReport(report: SplitReport): string {
     if (report.baseline.refused) lines.push(`1 device under the budget: refused (${report.baseline.refused})`);
     lines.push(
       `1 device${report.baseline.refused ? ' (budget lifted to measure it)' : ''}: ${ms(report.baseline.wallMs)} ms; ` +
-        `speedup of ${D} devices over 1 on the same batch: ${report.speedup!.toFixed(2)}x`,
+        `speedup of ${D} devices over 1 on the same batch: ${report.speedup!.toFixed(2)}x` +
+        (report.roundSpeedups?.length ? `; per round ${roundSummary(report.roundSpeedups)}` : ''),
     );
     lines.push(
       report.logitsBitwiseEqual

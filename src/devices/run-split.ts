@@ -127,6 +127,7 @@ export async function runAlexNetSplit(options: RunSplitOptions = {}): Promise<Sp
     deviceWeights: deviceWeightTotals(split.pieces),
     baseline,
     speedup: baseline ? baseline.wallMs / main.wallMs : null,
+    roundSpeedups: baseline ? walls.map((wall, i) => baselineWalls[i] / wall) : null,
     logitsMaxAbsDiff: maxDiff,
     logitsBitwiseEqual: bitwise,
   };
