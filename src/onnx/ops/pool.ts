@@ -6,7 +6,7 @@
 import { maxPool2d } from '../../ops/pooling.js';
 import { fail, type Attributes } from './attrs.js';
 import { resolvePads, windowAttributes } from './conv.js';
-import { expectFloat, floatArray, floatValue, MAX_ELEMENTS, sizeOf, type FloatValue } from '../value.js';
+import { expectFloat, floatArray, floatValue, MAX_ELEMENTS, sizeOf, type FloatValue, type Value } from '../value.js';
 import type { OpFactory } from './attrs.js';
 
 interface Window {
@@ -168,39 +168,41 @@ export const poolOps: Record<string, OpFactory> = {
   },
   GlobalMaxPool: (a) => {
     a.done();
-    return ([input]) => {
-      const x = expectFloat(input, 'X');
-      if (x.shape.length < 3) fail(`input [${x.shape}] has no spatial dimensions`);
-      const plane = sizeOf(x.shape.slice(2));
-      const planes = x.shape[0] * x.shape[1];
-      const out = floatArray(planes);
-      for (let p = 0; p < planes; p++) {
+    return ([input]) => [
+      globalPool(input, (data, start, end) => {
         let best = -Infinity;
-        for (let i = 0; i < plane; i++) {
-          const v = x.data[p * plane + i];
+        for (let i = start; i < end; i++) {
+          const v = data[i];
           if (v > best || Number.isNaN(v)) best = v;
         }
-        out[p] = best;
-      }
-      return [floatValue([x.shape[0], x.shape[1], ...x.shape.slice(2).map(() => 1)], out)];
-    };
+        return best;
+      }),
+    ];
   },
   GlobalAveragePool: (a) => {
     a.done();
-    return ([input]) => {
-      const x = expectFloat(input, 'X');
-      if (x.shape.length < 3) fail(`input [${x.shape}] has no spatial dimensions`);
-      // adaptiveAvgPool2d(x, 1)'s arithmetic (a double sum per plane, in order), for any rank, into floatArray
-      // so that under forwardWith the output is in shared memory (a squeeze-excitation Conv reads it).
-      const plane = sizeOf(x.shape.slice(2));
-      const planes = x.shape[0] * x.shape[1];
-      const out = floatArray(planes);
-      for (let p = 0; p < planes; p++) {
+    // adaptiveAvgPool2d(x, 1)'s arithmetic (a double sum per plane, in order), for any rank.
+    return ([input]) => [
+      globalPool(input, (data, start, end) => {
         let sum = 0;
-        for (let i = 0; i < plane; i++) sum += x.data[p * plane + i];
-        out[p] = sum / plane;
-      }
-      return [floatValue([x.shape[0], x.shape[1], ...x.shape.slice(2).map(() => 1)], out)];
-    };
+        for (let i = start; i < end; i++) sum += data[i];
+        return sum / (end - start);
+      }),
+    ];
   },
 };
+
+/**
+ * One value per (image, channel) plane, `reduce` over the plane's elements
+ * [start, end), into floatArray, so that under forwardWith the output is in
+ * shared memory (a squeeze-excitation Conv reads it).
+ */
+function globalPool(input: Value | undefined, reduce: (data: Float32Array, start: number, end: number) => number): FloatValue {
+  const x = expectFloat(input, 'X');
+  if (x.shape.length < 3) fail(`input [${x.shape}] has no spatial dimensions`);
+  const plane = sizeOf(x.shape.slice(2));
+  const planes = x.shape[0] * x.shape[1];
+  const out = floatArray(planes);
+  for (let p = 0; p < planes; p++) out[p] = reduce(x.data, p * plane, (p + 1) * plane);
+  return floatValue([x.shape[0], x.shape[1], ...x.shape.slice(2).map(() => 1)], out);
+}
