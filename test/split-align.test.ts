@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { GraphNode, GraphOp, ModelGraph } from '../src/split/graph.js';
 import { REALIGN_LOAD } from '../src/split/channels.js';
+import { formatPlan } from '../src/split/format.js';
 import { planSplit, receivedTotal } from '../src/split/plan-split.js';
 import type { SplitPlan } from '../src/split/plan-types.js';
 
@@ -132,7 +133,7 @@ describe("a squeezenet fire module: Concat of two expand convs", () => {
 describe('a Concat whose inputs are held unevenly', () => {
   // stem 1x1 3 -> 8 (device 0 [0, 4), device 1 [4, 8)); part = stem[0, 4), all on device 0; side 1x1 3 -> 2
   // (one channel a device); cat = Concat(part, side): device 0 [0, 4) + side's 0 at 4 = [0, 5), device 1 [5, 6).
-  // Three layers read cat: a ReLU, a dense 1x1 conv (6 -> 2) and a grouped 1x1 conv (groups 2, 3 channels each).
+  // Four layers read cat: a ReLU, a dense 1x1 conv (6 -> 2), a grouped 1x1 conv (groups 2, 3 channels each), an LRN of 5.
   const graph = graphOf('uneven', 3, [
     conv('stem', 'input', 3, 8),
     slice('part', 'stem', 0, 4),
@@ -142,6 +143,7 @@ describe('a Concat whose inputs are held unevenly', () => {
     conv('dense', 'cat', 6, 2),
     conv('grouped', 'cat', 6, 2, { groups: 2 }),
     node('pool', { kind: 'maxpool', kernel: [2, 2], stride: [2, 2], padding: [0, 0], dilation: [1, 1], ceilMode: false }, ['relu']),
+    node('lrn', { kind: 'lrn', size: 5, alpha: 1e-4, beta: 0.75, k: 2 }, ['cat']),
   ]);
   const plan = planSplit(graph, { devices: 2, inputShape: [3, 4, 4] });
 
@@ -154,17 +156,26 @@ describe('a Concat whose inputs are held unevenly', () => {
     // Even split [0, 3) / [3, 6): device 0 holds [0, 3) already, device 1 receives [3, 5) from device 0.
     const r = plan.layers.find((l) => l.label === 'relu')!;
     expect(r.collective).toBe('realign');
-    expect(r.reason).toBe('cat: a device holds 5 of its 6 channels, 1.67x its even share (more than 1.5x): realigned to the even split');
+    expect(r.reason).toBe('its input cat is held unevenly (a device holds 5 of its 6 channels, 1.67x its even share, more than 1.5x), so it is realigned to the even split first');
     expect(r.devices.map((d) => [d.outputs, d.received.map((t) => [t.from, t.ranges])])).toEqual([[[0, 3], []], [[3, 6], [[0, [[3, 5]]]]]]);
     // The pool after it finds its input even and moves nothing.
     const pool = plan.layers.find((l) => l.label === 'pool')!;
     expect([pool.collective, pool.reason, ...pool.devices.map((d) => d.outputs)]).toEqual(['none', undefined, [0, 3], [3, 6]]);
+    expect(formatPlan(plan)).toContain(`relu: ${r.reason}`);
+  });
+
+  it('an LRN realigns too, then reads its window: the realign is its collective', () => {
+    // Even split again; device 1's [3, 6) reads the window [1, 6) and holds only [5, 6): [1, 5) from device 0.
+    // Device 0's [0, 3) reads [0, 5), all held.
+    const lrn = plan.layers.find((l) => l.label === 'lrn')!;
+    expect([lrn.collective, lrn.reason !== undefined]).toEqual(['realign', true]);
+    expect(lrn.devices.map((d) => d.received.map((t) => [t.from, t.ranges]))).toEqual([[], [[0, [[1, 5]]]]]);
   });
 
   it('a dense conv gathers what each device lacks of the runs; a grouped conv only the channels of its group', () => {
     // dense: device 0 holds 5 of 6 and lacks [5, 6); device 1 holds 1 and lacks [0, 5).
     // grouped: device 0 computes group 0 (reads [0, 3), held); device 1 group 1 (reads [3, 6), lacks [3, 5)).
-    expect(channelsReceived(plan)).toEqual({ relu: [0, 2], dense: [1, 5], grouped: [0, 2] });
+    expect(channelsReceived(plan)).toEqual({ relu: [0, 2], dense: [1, 5], grouped: [0, 2], lrn: [0, 4] });
     expect(plan.layers.find((l) => l.label === 'dense')!.collective).toBe('all-gather');
   });
 });

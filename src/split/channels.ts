@@ -117,7 +117,7 @@ export function channelPieces(graph: ModelGraph, shapes: ReadonlyMap<string, num
       if (ratio > REALIGN_LOAD) {
         owned = Array.from({ length: devices }, (_, d) => [share(channels, devices, d)]);
         const most = Math.max(...inputs[lead].map(count));
-        realigned = `${node.inputs[lead]}: a device holds ${most} of its ${channels} channels, ${ratio.toFixed(2)}x its even share (more than ${REALIGN_LOAD}x): realigned to the even split`;
+        realigned = `its input ${node.inputs[lead]} is held unevenly (a device holds ${most} of its ${channels} channels, ${ratio.toFixed(2)}x its even share, more than ${REALIGN_LOAD}x), so it is realigned to the even split first`;
       }
     }
     const pieces: ChannelPiece[] = [];

@@ -60,9 +60,10 @@ const positiveNumber = (name: string, v: unknown): number => {
 function collectiveOf(layer: LayerPlan, strategy: Strategy): Collective {
   if (layer.devices.every((d) => d.receivedBytes === 0)) return 'none';
   if (strategy === 'pipeline') return 'send-receive';
-  if (layer.op === 'lrn') return 'halo';
   if (layer.op === 'shuffle') return 'all-to-all';
+  // An LRN that first realigns an unbalanced input moves more for the realign than for its halo.
   if (layer.reason || layer.op === 'add' || layer.op === 'broadcast') return 'realign';
+  if (layer.op === 'lrn') return 'halo';
   return 'all-gather';
 }
 
