@@ -103,6 +103,45 @@ describe('a ShuffleNetV2 unit: Split, branch, Concat, shuffle', () => {
   });
 });
 
+describe("a grouped convolution's groups follow their input", () => {
+  // The ShuffleNetV2 unit above, then a 3x3 depthwise conv (groups 16) on the shuffle's output, as the next
+  // stride-2 unit's first branch has.
+  const next = graphOf('unit-then-depthwise', 3, [
+    conv('stem', 'input', 3, 16),
+    slice('keep', 'stem', 0, 8),
+    slice('take', 'stem', 8, 16),
+    conv('pw1', 'take', 8, 8),
+    relu('relu1', 'pw1'),
+    conv('dw', 'relu1', 8, 8, { kernel: 3, groups: 8 }),
+    conv('pw2', 'dw', 8, 8),
+    relu('relu2', 'pw2'),
+    concat('cat', ['keep', 'relu2']),
+    node('shuffle', { kind: 'shuffle', groups: 2 }, ['cat']),
+    conv('dw2', 'shuffle', 16, 16, { kernel: 3, groups: 16 }),
+  ]);
+
+  it('on 2 devices: 12 groups on device 0 and 4 on device 1, where the shuffle left their channels; nothing moves', () => {
+    // The shuffle computes what cat holds: [0, 12) / [12, 16). 12 of 16 groups is 1.5x the even 8, not more.
+    // Shared evenly instead, device 1's groups [8, 12) would fetch their 4 channels from device 0.
+    const plan = planSplit(next, { devices: 2, inputShape: [3, 4, 4] });
+    const dw2 = plan.layers.find((l) => l.label === 'dw2')!;
+    expect(dw2.devices.map((d) => [d.outputRuns, d.groups, d.receivedBytes])).toEqual([[[[0, 12]], 12, 0], [[[12, 16]], 4, 0]]);
+    // Device 0 holds 12 of the 16 rows of the weight (3x3 each), device 1 the other 4.
+    expect(dw2.devices.map((d) => d.parameters)).toEqual([12 * 9, 4 * 9]);
+  });
+
+  it('on 4 devices: device 0 computes groups [0, 4) and [8, 10), in two runs', () => {
+    const plan = planSplit(next, { devices: 4, inputShape: [3, 4, 4] });
+    const dw2 = plan.layers.find((l) => l.label === 'dw2')!;
+    expect(dw2.devices.map((d) => [d.outputRuns, d.outputs, d.groups, d.receivedBytes])).toEqual([
+      [[[0, 4], [8, 10]], null, 6, 0],
+      [[[4, 8], [10, 12]], null, 6, 0],
+      [[[12, 14]], [12, 14], 2, 0],
+      [[[14, 16]], [14, 16], 2, 0],
+    ]);
+  });
+});
+
 describe("a squeezenet fire module: Concat of two expand convs", () => {
   // squeeze 1x1 3 -> 4, ReLU; expand 1x1 4 -> 8 and expand 3x3 4 -> 8, each with a ReLU; Concat; the next
   // fire's squeeze (1x1 16 -> 4) reads every channel.
@@ -174,7 +213,9 @@ describe('a Concat whose inputs are held unevenly', () => {
 
   it('a dense conv gathers what each device lacks of the runs; a grouped conv only the channels of its group', () => {
     // dense: device 0 holds 5 of 6 and lacks [5, 6); device 1 holds 1 and lacks [0, 5).
-    // grouped: device 0 computes group 0 (reads [0, 3), held); device 1 group 1 (reads [3, 6), lacks [3, 5)).
+    // grouped: most of both groups' input is on device 0 (3 of [0, 3), 2 of [3, 6)); both there would be 2x the
+    // even share, past REALIGN_LOAD, so the groups are shared evenly: device 0 computes group 0 (reads [0, 3),
+    // held), device 1 group 1 (reads [3, 6), lacks [3, 5)).
     expect(channelsReceived(plan)).toEqual({ relu: [0, 2], dense: [1, 5], grouped: [0, 2], lrn: [0, 4] });
     expect(plan.layers.find((l) => l.label === 'dense')!.collective).toBe('all-gather');
   });

@@ -9,8 +9,10 @@
 // channels on the devices that hold them and a channel Slice takes what each
 // device holds of its range, so a value can be held in several runs per
 // device; only a later layer that needs other channels pays, and it is counted
-// there. A per-channel layer computes on what each device holds, unless that
-// is too unbalanced (REALIGN_LOAD): then it first realigns to the even split.
+// there. A per-channel layer computes on what each device holds, and a
+// grouped convolution's groups go where their input is, unless that is too
+// unbalanced (REALIGN_LOAD): then the layer first realigns to the even split,
+// and the convolution shares its groups evenly.
 import { errors } from '../errors.js';
 import type { GraphNode, ModelGraph, OpKind } from './graph.js';
 import { count, intersect, intersectRuns, normalize, share, shift, subtractRuns, type Range } from './ranges.js';
@@ -75,6 +77,29 @@ function convPiece(node: GraphNode, devices: number, d: number): { outputs: Rang
   return { outputs, needs: [firstGroup * inPerGroup, endGroup * inPerGroup], groups: endGroup - firstGroup };
 }
 
+/**
+ * A grouped convolution's groups given to the devices holding their input
+ * channels: each group to the device that holds most of its input (the first
+ * such on a tie), as runs of groups per device. Null when the groups are fewer
+ * than the devices, when the input is held whole by several devices (the
+ * model's input), or when following the input would load a device more than
+ * REALIGN_LOAD times its even share of the groups: then they are shared evenly.
+ */
+function groupsWhereHeld(node: GraphNode, owned: readonly Range[][]): Range[][] | null {
+  if (node.op.kind !== 'conv') return null;
+  const { groups, inChannels } = node.op;
+  const devices = owned.length;
+  if (groups < devices || groups === 1 || load(owned, inChannels) === 0) return null;
+  const inPerGroup = inChannels / groups;
+  const runs: Range[][] = Array.from({ length: devices }, () => []);
+  for (let g = 0; g < groups; g++) {
+    const held = owned.map((runs) => count(intersect(runs, [g * inPerGroup, (g + 1) * inPerGroup])));
+    runs[held.indexOf(Math.max(...held))].push([g, g + 1]);
+  }
+  const mostGroups = Math.max(...runs.map(count));
+  return (mostGroups * devices) / groups > REALIGN_LOAD ? null : runs.map(normalize);
+}
+
 /** Input channels of a channel shuffle feeding output channels [start, end): output j*G + i is input i*(C/G) + j. */
 function shuffleSources(outputs: Range, channels: number, groups: number): Range[] {
   const perGroup = channels / groups;
@@ -120,6 +145,7 @@ export function channelPieces(graph: ModelGraph, shapes: ReadonlyMap<string, num
         realigned = `its input ${node.inputs[lead]} is held unevenly (a device holds ${most} of its ${channels} channels, ${ratio.toFixed(2)}x its even share, more than ${REALIGN_LOAD}x), so it is realigned to the even split first`;
       }
     }
+    const heldGroups = groupsWhereHeld(node, inputs[0]);
     const pieces: ChannelPiece[] = [];
     for (let d = 0; d < devices; d++) {
       const own = owned[d];
@@ -128,6 +154,14 @@ export function channelPieces(graph: ModelGraph, shapes: ReadonlyMap<string, num
       let groups: number | undefined;
       switch (op.kind) {
         case 'conv': {
+          if (heldGroups) {
+            // Each group where most of its input is: the device reads its groups' channels, most of them its own.
+            const perGroup = (size: number) => heldGroups[d].map((r): Range => [r[0] * size, r[1] * size]);
+            outputs = perGroup(op.outChannels / op.groups);
+            needs = [perGroup(op.inChannels / op.groups)];
+            groups = count(heldGroups[d]);
+            break;
+          }
           const piece = convPiece(node, devices, d);
           outputs = [piece.outputs];
           needs = [[piece.needs]];

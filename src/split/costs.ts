@@ -78,7 +78,8 @@ export function deviceLayer(
   let transformedWeightBytes = 0;
   let scratchBytes = 0;
   const weightRows = convRows(node, rows);
-  if (weightRows && node.op.kind === 'conv') {
+  // A device can hold none of a grouped convolution whose groups follow their input (channels.ts): nothing to plan.
+  if (weightRows && node.op.kind === 'conv' && rows > 0) {
     const { stride, padding, dilation } = node.op;
     transformedWeightBytes = Math.max(0, packedConvFloats(weightRows, { stride, dilation }) - numel(weightRows)) * F;
     const [, , H, W] = inputShapes[0];
