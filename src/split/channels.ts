@@ -44,9 +44,9 @@ export interface ChannelLayer {
  * than half as long again as balanced. These layers cost one operation per
  * value, so the bar is set to leave the ragged values the planner makes
  * itself in place (ShuffleNetV2's Concat of a kept half and an evenly split
- * branch holds exactly 1.5x on 2 and 4 devices, and its next dense
- * convolution gathers them anyway) and to catch a value that has fallen
- * mostly on one device (a Slice of channels one device holds).
+ * branch holds exactly 1.5x on 2 and 4 devices, and the shuffle after it
+ * exchanges channels anyway) and to catch a value that has fallen mostly on
+ * one device (a Slice of channels one device holds).
  */
 export const REALIGN_LOAD = 1.5;
 
