@@ -88,18 +88,28 @@ describe('shufflenet_v2: the channel shuffle is all-to-all', () => {
     expect(graph.nodes.some((n) => n.op.kind === 'opaque')).toBe(false);
   });
 
-  it('each shuffle of 32 channels at 4x4 sends 8 channels each way; the channel Slices re-split the halves', () => {
+  it('each shuffle of 32 channels at 4x4 sends 8 channels each way; the Concats and channel Slices move nothing', () => {
     const shuffles = plan.layers.filter((l) => l.op === 'shuffle');
     expect(shuffles.length).toBe(3);
-    // Device 0 holds concat channels [0, 16); its outputs 0..15 read inputs i*16 + j (i = o % 2, j = o / 2):
-    // [0, 8) and [16, 24), so 8 channels come from device 1, and as many the other way. 8 * 4 * 4 * F = 512 B.
+    // One channel of 4x4 is 16 * F = 64 B. The stride-2 unit's branches each end in a 1x1 conv of 16
+    // outputs, 8 a device, so its Concat(branch1, branch2) holds [0, 8) + [16, 24) on device 0 and
+    // [8, 16) + [24, 32) on device 1, moving nothing. The shuffle (output o reads input i*16 + j,
+    // i = o % 2, j = o / 2) computes the same channels: device 0's outputs [0, 8) read 0..3 and 16..19,
+    // its [16, 24) read 8..11 and 24..27; it lacks 8..11 and 24..27, 8 channels from device 1: 512 B.
+    // Device 1's [8, 16) + [24, 32) read 4..7, 20..23, 12..15, 28..31; it lacks 4..7 and 20..23: 512 B.
     for (const l of shuffles) {
       expect(l.collective).toBe('all-to-all');
       expect(l.devices.map((d) => d.receivedBytes)).toEqual([512, 512]);
+      expect(l.devices.map((d) => d.outputRuns)).toEqual([[[0, 8], [16, 24]], [[8, 16], [24, 32]]]);
     }
-    // The first half [0, 16) is split [0, 8) / [8, 16): device 1 fetches [8, 16) from device 0; the second half likewise.
+    // The shuffle's output so held, each Slice of 16 finds 8 channels on each device: [0, 8) and [8, 16)
+    // renumbered, balanced, nothing moved (before the Slices re-split their halves, 512 B each).
+    // Each Concat(kept half, branch) is again [0, 8) + [16, 24) / [8, 16) + [24, 32): nothing moves
+    // (before, a Concat split afresh gathered 8 channels each, 512 B).
     const slices = plan.layers.filter((l) => l.op === 'slice');
-    expect(slices.map((l) => l.devices.map((d) => d.receivedBytes))).toEqual([[0, 512], [512, 0], [0, 512], [512, 0]]);
+    expect(slices.map((l) => l.devices.map((d) => [d.receivedBytes, d.outputs]))).toEqual(Array(4).fill([[0, [0, 8]], [0, [8, 16]]]));
+    const concats = plan.layers.filter((l) => l.op === 'concat');
+    expect(concats.map((l) => [l.collective, ...l.devices.map((d) => d.receivedBytes)])).toEqual(Array(3).fill(['none', 0, 0]));
   });
 });
 
@@ -203,7 +213,7 @@ const step = (name: string, opType: string, inputs: string[], outputs: string[],
 });
 
 describe('a channel Split', () => {
-  it('becomes one slice per output, each re-split over the devices; a Concat moves the ranges back', () => {
+  it('becomes one slice per output, each keeping the channels where they are; the Concat moves nothing either', () => {
     // x [1, 3, 2, 2] -> 1x1 conv to 4 channels (device 0 [0, 2), device 1 [2, 4)) -> Split 2 + 2 -> Concat(b, a).
     const fake = {
       inputs: [{ name: 'x', shape: [1, 3, 2, 2], dtype: 'float32' }],
@@ -223,10 +233,17 @@ describe('a channel Split', () => {
     } as unknown as OnnxModel;
     const plan = planSplit(fake, { devices: 2 });
     expect(plan.layers.map((l) => [l.label, l.op])).toEqual([['conv', 'conv'], ['split:0', 'slice'], ['split:1', 'slice'], ['concat', 'concat']]);
-    // A channel of 2x2 is 16 B. a = y[0, 2) all on device 0: device 1's half a[1, 2) = y[1] comes from device 0;
-    // b = y[2, 4) on device 1: device 0's half y[2] comes from device 1. Concat(b, a): device 0 computes b
-    // whole (needs b[1] from device 1), device 1 computes a whole (needs a[0] from device 0).
-    expect(traffic(plan)).toEqual({ 'split:0': [0, 16], 'split:1': [16, 0], concat: [16, 16] });
+    // y = conv's output: device 0 holds [0, 2), device 1 [2, 4). a = y[0, 2) stays whole on device 0,
+    // b = y[2, 4) (renumbered [0, 2)) on device 1. Concat(b, a) places b at 0 and a at 2: device 0
+    // holds out[2, 4), device 1 out[0, 2). Nothing moves (before: a and b were re-split, 16 B each, and
+    // the Concat split afresh fetched 16 B a device).
+    expect(traffic(plan)).toEqual({});
+    expect(plan.layers.map((l) => l.devices.map((d) => d.outputRuns))).toEqual([
+      [[[0, 2]], [[2, 4]]],
+      [[[0, 2]], []],
+      [[], [[0, 2]]],
+      [[[2, 4]], [[0, 2]]],
+    ]);
   });
 });
 

@@ -9,7 +9,7 @@ import { convScratchFloats, packedConvFloats } from '../kernels/plan/index.js';
 import type { GraphNode } from './graph.js';
 import { nodeFlops } from './graph.js';
 import type { DeviceLayerPlan, DeviceMemory, LinkModel, Transfer } from './plan-types.js';
-import { count, subtract, type Range } from './ranges.js';
+import { count, subtractRuns, type Range } from './ranges.js';
 
 const F = 4; // bytes per float
 
@@ -24,19 +24,20 @@ export function transferMs(bytes: number, link: LinkModel): number {
 /** flatten, dropout and identity hand on their input relabelled: their output costs nothing extra. */
 const aliasesInput = (node: GraphNode) => node.op.kind === 'flatten' || node.op.kind === 'dropout' || node.op.kind === 'identity';
 
-/** The weight shape of a device's rows [outputs) of a convolution. */
-function convRows(node: GraphNode, outputs: Range): number[] | null {
+/** The weight shape of a device's `rows` output channels of a convolution. */
+function convRows(node: GraphNode, rows: number): number[] | null {
   if (node.op.kind !== 'conv') return null;
-  return [outputs[1] - outputs[0], node.op.inChannels / node.op.groups, ...node.op.kernel];
+  return [rows, node.op.inChannels / node.op.groups, ...node.op.kernel];
 }
 
 export interface DevicePart {
   images: Range;
-  outputs: Range | null;
+  /** The runs of output channels it computes; null when the layer is on another device (pipeline). */
+  outputs: Range[] | null;
   needs: Range[][];
   groups?: number;
   /** What the device holds of each input on entering the layer. */
-  held: Range[];
+  held: Range[][];
   received: { from: number; value: string; ranges: Range[] }[];
   liveBytes: number;
 }
@@ -52,12 +53,18 @@ export function deviceLayer(
 ): DeviceLayerPlan {
   const images = part.images[1] - part.images[0];
   const { outputs } = part;
-  const base = { images: part.images, outputs, needs: part.needs, ...(part.groups !== undefined ? { groups: part.groups } : {}) };
+  const base = {
+    images: part.images,
+    outputs: outputs?.length === 1 ? outputs[0] : null,
+    outputRuns: outputs ?? [],
+    needs: part.needs,
+    ...(part.groups !== undefined ? { groups: part.groups } : {}),
+  };
   if (!outputs) {
     const nothing = { parameters: 0, weightBytes: 0, transformedWeightBytes: 0, received: [], receivedBytes: 0, activationBytes: 0 };
     return { ...base, ...nothing, liveBytes: part.liveBytes, scratchBytes: 0, assembleBytes: 0, flops: 0, computeMs: 0, transferMs: 0 };
   }
-  const rows = outputs[1] - outputs[0];
+  const rows = count(outputs);
   const hasRows = node.op.kind === 'conv' || node.op.kind === 'linear' || node.op.kind === 'batchnorm';
   let parameters = 0;
   let resident = 0;
@@ -70,8 +77,9 @@ export function deviceLayer(
   }
   let transformedWeightBytes = 0;
   let scratchBytes = 0;
-  const weightRows = convRows(node, outputs);
-  if (weightRows && node.op.kind === 'conv') {
+  const weightRows = convRows(node, rows);
+  // A device can hold none of a grouped convolution whose groups follow their input (channels.ts): nothing to plan.
+  if (weightRows && node.op.kind === 'conv' && rows > 0) {
     const { stride, padding, dilation } = node.op;
     transformedWeightBytes = Math.max(0, packedConvFloats(weightRows, { stride, dilation }) - numel(weightRows)) * F;
     const [, , H, W] = inputShapes[0];
@@ -82,12 +90,12 @@ export function deviceLayer(
   const received: Transfer[] = part.received.map((r) => ({ ...r, bytes: bytesOf(r.ranges, inputShapes[node.inputs.indexOf(r.value)]) }));
   const receivedBytes = received.reduce((s, t) => s + t.bytes, 0);
   const needsBytes = part.needs.reduce((s, needs, i) => s + bytesOf(needs, inputShapes[i]), 0);
-  const outputBytes = aliasesInput(node) ? 0 : bytesOf([outputs], outputShape);
+  const outputBytes = aliasesInput(node) ? 0 : bytesOf(outputs, outputShape);
   let assembleBytes = 0;
   part.needs.forEach((needs, i) => {
     const held = part.held[i];
-    const exact = count(subtract(needs, held)) === 0 && count(needs) === held[1] - held[0];
-    if (!exact) assembleBytes += bytesOf([held], inputShapes[i]) + bytesOf(needs, inputShapes[i]);
+    const exact = count(subtractRuns(needs, held)) === 0 && count(needs) === count(held);
+    if (!exact) assembleBytes += bytesOf(held, inputShapes[i]) + bytesOf(needs, inputShapes[i]);
   });
   const batch = outputShape[0];
   const wholeFlops = nodeFlops(node, inputShapes, outputShape);

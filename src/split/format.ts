@@ -27,6 +27,7 @@ export function formatPlan(plan: SplitPlan): string {
   }
   const total = (d: number) => plan.layers.reduce((s, l) => s + l.devices[d].receivedBytes, 0);
   lines.push(['total'.padEnd(width), ''.padEnd(15), ''.padEnd(12), ...Array.from({ length: D }, (_, d) => formatBytes(total(d)).padStart(16))].join(' | '));
+  for (const l of plan.layers) if (l.reason) lines.push(`${l.label}: ${l.reason}`);
   lines.push('');
   const budget = Number.isFinite(plan.budgetBytes) ? formatBytes(plan.budgetBytes) : 'no budget';
   for (const m of plan.memory) {

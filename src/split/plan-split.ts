@@ -60,13 +60,14 @@ const positiveNumber = (name: string, v: unknown): number => {
 function collectiveOf(layer: LayerPlan, strategy: Strategy): Collective {
   if (layer.devices.every((d) => d.receivedBytes === 0)) return 'none';
   if (strategy === 'pipeline') return 'send-receive';
-  if (layer.op === 'lrn') return 'halo';
   if (layer.op === 'shuffle') return 'all-to-all';
-  if (layer.op === 'add' || layer.op === 'broadcast' || layer.op === 'slice') return 'realign';
+  // An LRN that first realigns an unbalanced input moves more for the realign than for its halo.
+  if (layer.reason || layer.op === 'add' || layer.op === 'broadcast') return 'realign';
+  if (layer.op === 'lrn') return 'halo';
   return 'all-gather';
 }
 
-function layerPlan(ctx: Context, index: number, strategy: Strategy, parts: DevicePart[]): LayerPlan {
+function layerPlan(ctx: Context, index: number, strategy: Strategy, parts: DevicePart[], reason?: string): LayerPlan {
   const node = ctx.graph.nodes[index];
   const inputShapes = node.inputs.map((v) => ctx.shapes.get(v)!);
   const outputShape = ctx.shapes.get(node.output)!;
@@ -79,6 +80,7 @@ function layerPlan(ctx: Context, index: number, strategy: Strategy, parts: Devic
     inputShapes,
     outputShape,
     collective: 'none',
+    ...(reason ? { reason } : {}),
     devices,
   };
   layer.collective = collectiveOf(layer, strategy);
@@ -86,7 +88,7 @@ function layerPlan(ctx: Context, index: number, strategy: Strategy, parts: Devic
 }
 
 /** Bytes each device keeps of values that outlive the layer without being read by it (a residual's skip operand). */
-function liveBytes(ctx: Context, held: (value: string, d: number) => Range | null, images: (d: number) => number): number[][] {
+function liveBytes(ctx: Context, held: (value: string, d: number) => Range[] | null, images: (d: number) => number): number[][] {
   const last = lastUse(ctx.graph);
   const produced = [ctx.graph.input];
   return ctx.graph.nodes.map((node, i) => {
@@ -94,22 +96,22 @@ function liveBytes(ctx: Context, held: (value: string, d: number) => Range | nul
     produced.push(node.output);
     return Array.from({ length: ctx.devices }, (_, d) =>
       live.reduce((sum, v) => {
-        const range = held(v, d);
+        const runs = held(v, d);
         const shape = ctx.shapes.get(v)!;
-        return sum + (range ? (range[1] - range[0]) * images(d) * shape.slice(2).reduce((p, x) => p * x, 1) * 4 : 0);
+        return sum + (runs ? count(runs) * images(d) * shape.slice(2).reduce((p, x) => p * x, 1) * 4 : 0);
       }, 0),
     );
   });
 }
 
 function channelsLayers(ctx: Context, devices: number, images: (d: number) => Range): LayerPlan[] {
-  const pieces = channelPieces(ctx.graph, ctx.shapes, devices);
-  const outputs = new Map<string, Range[]>([[ctx.graph.input, Array.from({ length: devices }, (): Range => [0, ctx.inputShape[0]])]]);
-  ctx.graph.nodes.forEach((node, i) => outputs.set(node.output, pieces[i].map((p) => p.outputs)));
+  const layers = channelPieces(ctx.graph, ctx.shapes, devices);
+  const outputs = new Map<string, Range[][]>([[ctx.graph.input, Array.from({ length: devices }, (): Range[] => [[0, ctx.inputShape[0]]])]]);
+  ctx.graph.nodes.forEach((node, i) => outputs.set(node.output, layers[i].pieces.map((p) => p.outputs)));
   const sub = { ...ctx, devices };
   const live = liveBytes(sub, (v, d) => outputs.get(v)![d], (d) => images(d)[1] - images(d)[0]);
   return ctx.graph.nodes.map((_, i) =>
-    layerPlan(sub, i, 'channels', pieces[i].map((p, d) => ({ ...p, images: images(d), liveBytes: live[i][d] }))),
+    layerPlan(sub, i, 'channels', layers[i].pieces.map((p, d) => ({ ...p, images: images(d), liveBytes: live[i][d] })), layers[i].realigned),
   );
 }
 
@@ -143,7 +145,7 @@ function pipelineLayers(ctx: Context): { layers: LayerPlan[]; pipeline: Pipeline
   const microImages = Math.ceil(batch / M);
   const received = new Set<string>();
   // Values a stage holds whole: its own outputs, what it received, the model's input (from the host).
-  const live = liveBytes(ctx, (v, d) => (v === graph.input || producer.get(v) === d || received.has(`${d}:${v}`) ? [0, shapes.get(v)![1]] : null), () => microImages);
+  const live = liveBytes(ctx, (v, d) => (v === graph.input || producer.get(v) === d || received.has(`${d}:${v}`) ? [[0, shapes.get(v)![1]]] : null), () => microImages);
   received.clear();
   const parts = graph.nodes.map((node, i) => {
     const stage = stageOf(i);
@@ -154,7 +156,7 @@ function pipelineLayers(ctx: Context): { layers: LayerPlan[]; pipeline: Pipeline
         .filter((v) => v !== graph.input && producer.get(v) !== d && !received.has(`${d}:${v}`))
         .map((v) => ({ from: producer.get(v)!, value: v, ranges: [whole(v)] }));
       incoming.forEach((t) => received.add(`${d}:${t.value}`));
-      const part: DevicePart = { images: [0, batch], outputs: whole(node.output), needs: node.inputs.map((v) => [whole(v)]), held: node.inputs.map(whole), received: incoming, liveBytes: live[i][d] };
+      const part: DevicePart = { images: [0, batch], outputs: [whole(node.output)], needs: node.inputs.map((v) => [whole(v)]), held: node.inputs.map((v) => [whole(v)]), received: incoming, liveBytes: live[i][d] };
       if (node.op.kind === 'conv') part.groups = node.op.groups;
       return part;
     });

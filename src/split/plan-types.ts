@@ -10,8 +10,9 @@ export type Strategy = 'channels' | 'pipeline' | 'data';
  * How a layer's inputs reach the devices that compute it: nothing moves;
  * every device gathers channels others computed (a layer reading every
  * channel); a channel shuffle's all-to-all; a pipeline stage's send/receive;
- * an LRN window's halo of neighbouring channels; or a residual add's second
- * operand brought into the first's partition (realign).
+ * an LRN window's halo of neighbouring channels; or a value brought into
+ * another partition (realign): a residual add's second operand into the
+ * first's, or an input held too unevenly into the even split.
  */
 export type Collective = 'none' | 'all-gather' | 'all-to-all' | 'send-receive' | 'halo' | 'realign';
 
@@ -35,8 +36,14 @@ export interface Transfer {
 export interface DeviceLayerPlan {
   /** Images [start, end) of the batch the device computes this layer for. */
   images: Range;
-  /** Output channels (features) it computes and keeps; null when the layer is on another device (pipeline). */
+  /**
+   * Output channels (features) it computes and keeps, when they are one run;
+   * null when it computes none of them (the layer is on another device in a
+   * pipeline, or it holds none of a Slice's channels) or several runs.
+   */
   outputs: Range | null;
+  /** Every run of output channels it computes and keeps: a Concat keeps its inputs where they are, so a device can hold several. */
+  outputRuns: Range[];
   /** Per input value, the channels the device reads. */
   needs: Range[][];
   /** Groups its rows of a convolution span (1 when it holds part of one group). */
@@ -72,6 +79,8 @@ export interface LayerPlan {
   inputShapes: number[][];
   outputShape: number[];
   collective: Collective;
+  /** Why the layer moves data it would not otherwise: its input realigned to the even split, being too unbalanced for it. */
+  reason?: string;
   devices: DeviceLayerPlan[];
 }
 

@@ -1,6 +1,8 @@
 // Sets of channels (features after flatten) as sorted, disjoint half-open
-// ranges: what a device needs of a value can be several runs (a channel
-// shuffle's inputs), and what it receives is what it needs minus what it holds.
+// ranges, or runs: what a device needs of a value can be several runs (a
+// channel shuffle's inputs), so can what it holds (a Concat keeps its inputs'
+// channels where they are), and what it receives is what it needs minus what
+// it holds.
 import type { Range } from '../devices/channel-range.js';
 
 export type { Range };
@@ -19,6 +21,21 @@ export function normalize(ranges: readonly Range[]): Range[] {
 
 export function intersect(a: readonly Range[], b: Range): Range[] {
   return normalize(a.map((r): Range => [Math.max(r[0], b[0]), Math.min(r[1], b[1])]));
+}
+
+/** The channels in both run lists. */
+export function intersectRuns(a: readonly Range[], b: readonly Range[]): Range[] {
+  return normalize(b.flatMap((r) => intersect(a, r)));
+}
+
+/** The channels of `a` outside every run of `b`. */
+export function subtractRuns(a: readonly Range[], b: readonly Range[]): Range[] {
+  return b.reduce<Range[]>((left, r) => subtract(left, r), normalize(a));
+}
+
+/** Every run moved by `by` channels (a Concat's input placed at its offset, a Slice's channels renumbered from its start). */
+export function shift(runs: readonly Range[], by: number): Range[] {
+  return runs.map((r): Range => [r[0] + by, r[1] + by]);
 }
 
 export function subtract(a: readonly Range[], b: Range): Range[] {

@@ -69,7 +69,7 @@ function simulated(plan: SplitPlan, pid: number): TraceEvent[] {
         slice(device, `receive ${r.value}`, 'transfer', at, ms, { bytes: r.bytes, from: r.from, collective: layer.collective });
         at += ms;
       }
-      slice(device, layer.label, 'compute', at, d.computeMs, { op: layer.op, flops: d.flops, outputs: d.outputs });
+      slice(device, layer.label, 'compute', at, d.computeMs, { op: layer.op, flops: d.flops, outputs: d.outputRuns });
     });
     t += Math.max(...layer.devices.map((d) => d.transferMs + d.computeMs));
   }
