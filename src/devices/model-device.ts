@@ -39,6 +39,11 @@ export class ModelDevice {
     this.api = Comlink.wrap<ModelDeviceState>(nodeEndpoint(this.worker as never));
   }
 
+  /** Why the device stopped, if it did (a pass must not wait on it). */
+  get failedWith(): Error | null {
+    return this.failure;
+  }
+
   /** Runs a call on the device, failing if the device dies meanwhile. */
   async call<T>(fn: (api: Comlink.Remote<ModelDeviceState>) => Promise<T>): Promise<T> {
     if (this.closed) throw errors.deviceClosed(this.index);

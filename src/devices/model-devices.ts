@@ -245,6 +245,8 @@ export class ModelDevices {
     const N = x.shape[0];
     const D = this.devices.length;
     if (this.strategy === 'data' && N < D) throw errors.invalid('x.shape', `a batch of ${N} cannot feed ${D} data-parallel devices`);
+    const dead = this.devices.find((d) => d.failedWith);
+    if (dead) throw errors.devicePassFailed(dead.index, this.describeStage(...this.stageRanges[dead.index]), dead.failedWith);
     const pass = ++this.passes;
     const t0 = performance.now();
     const { outputs, timings } = this.strategy === 'data' ? await this.dataPass(x) : await this.pipelinePass(x, pass);

@@ -28,7 +28,7 @@ export function formatModelRunReport(report: ModelRunReport): string {
     }
   }
   lines.push(`host: sent ${formatBytes(run.hostInBytes)} of images, received ${formatBytes(run.hostOutBytes)} of outputs`);
-  lines.push('memory per device (planned peak; weights held: every device builds the whole model; its thread's measured heap and WebAssembly memory peak):');
+  lines.push('memory per device (planned peak; weights held: every device builds the whole model; the measured heap and WebAssembly memory peak):');
   for (const m of report.memory) {
     lines.push(`  device ${m.device}: planned ${formatBytes(m.plannedBytes)}, weights ${formatBytes(m.weightBytes)}, heap ${formatBytes(m.heapUsedBytes)}, wasm peak ${formatBytes(m.arenaPeakBytes)}`);
   }
