@@ -47,6 +47,8 @@ export interface ModelDevicesOptions {
   microBatches?: number;
 }
 
+const KNOWN_OPTIONS = ['devices', 'strategy', 'batch', 'inputShape', 'budgetBytes', 'link', 'microBatches'];
+
 /** One unit (layer) of a pass: per device, the time it spent and the bytes it received from other devices for it. */
 export interface UnitRun {
   name: string;
@@ -164,6 +166,8 @@ export class ModelDevices {
    * the model. For a pipeline, connects them stage to stage.
    */
   static async create(source: ModelSource, options: ModelDevicesOptions = {}): Promise<ModelDevices> {
+    if (options === null || typeof options !== 'object') throw errors.invalid('options', `expected { ${KNOWN_OPTIONS.join(', ')} }`);
+    for (const key of Object.keys(options)) if (!KNOWN_OPTIONS.includes(key)) throw errors.unknownOption('options', key, KNOWN_OPTIONS);
     const devices = options.devices ?? 2;
     const loaded = loadSource(source);
     let plan: SplitPlan;
