@@ -88,6 +88,19 @@ describe('failures', () => {
     }
   });
 
+  it('a data device stopped mid-pass rejects naming the device and its share', async () => {
+    const model = SPLIT_MODELS['mini-group-net'].build(2);
+    const devices = await ModelDevices.create(moduleSource(model), { devices: 2, strategy: 'data', batch: 2 });
+    try {
+      const x = randomInput([2, 3, 32, 32], 3);
+      const pending = devices.forward(x);
+      void ((devices as unknown as { devices: ModelDevice[] }).devices[0] as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+      await expect(pending).rejects.toThrow('the forward pass failed on device 0 at its share of the images: device 0 stopped unexpectedly (exit code 1)');
+    } finally {
+      await devices.close();
+    }
+  });
+
   it("a unit that throws in a stage sends the failure on, naming device, stage and unit", async () => {
     const state = new ModelDeviceState();
     const path = join(FIXTURES, 'resnext.onnx');
