@@ -129,6 +129,12 @@ export const errors = {
   splitClosed: () => new ExecutionError('the split model is closed'),
   devicePassFailed: (device: number, layer: string, cause: unknown) =>
     new ExecutionError(`the forward pass failed on device ${device} at ${layer}: ${reasonOf(cause)}`, { cause }),
+  // Any model on devices (src/devices/model-devices.ts).
+  /** A split strategy the devices cannot run for this model (yet): the plan can still be printed. */
+  modelStrategyNotRunnable: (model: string, strategy: string, why: string) =>
+    new ArgumentError('strategy', `running ${model}'s ${strategy} split on devices is not supported yet (${why}); plan it only, or run it with strategy data or pipeline`),
+  /** A micro-batch's values came back from the pipeline, but not the ones expected (a device out of step). */
+  pipelineOutOfStep: (message: string) => new ExecutionError(`the pipeline is out of step: ${message}`),
   // Shared memory and threads.
   tensorTooLarge: (name: string, shape: number[], bytes: number, maxBytes: number) =>
     new ArgumentError(name, `shape ${show(shape)} would take ${formatGiB(bytes)} (${bytes} bytes), more than one tensor can hold here (${formatGiB(maxBytes)})`),

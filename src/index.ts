@@ -36,6 +36,8 @@ export { DeviceMemoryError } from './errors.js';
 export { SplitAlexNet, alexNetInputSize, GTX580_BYTES, type SplitOptions, type SplitRun, type LayerRun } from './devices/split-model.js';
 export { runAlexNetSplit, type RunSplitOptions } from './devices/run-split.js';
 export { formatSplitReport, type SplitReport } from './devices/report.js';
+export { ModelDevices, type ModelDevicesOptions, type ModelRun, type UnitRun, type StageRun } from './devices/model-devices.js';
+export { moduleSource, type ModelSource } from './devices/model-source.js';
 export { loadOnnx, OnnxModel, OnnxError, type OnnxModelInfo, type OnnxGraph, type OnnxNode, type ValueInfo, type ModelProfile, type StepProfile } from './onnx/index.js';
 export { planSplit, STRATEGIES, type PlanSplitOptions, type StrategyChoice } from './split/plan-split.js';
 export type { SplitPlan, LayerPlan, DeviceLayerPlan, Collective, LinkModel, Transfer } from './split/plan-types.js';

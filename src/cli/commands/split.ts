@@ -22,6 +22,7 @@ import type { SplitPlan } from '../../split/plan-types.js';
 import { SPLIT_MODELS } from '../../split/zoo.js';
 import { checkWritable, type CliIO, type Command } from './command.js';
 import { nonNegativeInteger, positiveInteger, positiveNumber, readableFile } from './split-args.js';
+import { channelsNotRunNote, runPlanOnDevices, runsOnModelDevices, type DeviceRunFlags } from './split-run.js';
 
 const MODEL_LIST = Object.entries(SPLIT_MODELS)
   .map(([name, m]) => `    ${name.padEnd(26)} ${m.about}, input ${m.inputShape.join('x')}`)
@@ -32,17 +33,19 @@ export const SPLIT_USAGE = `Usage: groupconv split [options]
 Plans a model cut over N devices and prints, per layer and device, the bytes
 received (and by which collective), each device's memory against the budget,
 and the simulated time under the link model (latency + bytes / bandwidth per
-transfer). For AlexNet's channels split it then runs the devices (worker
-threads with memory of their own) as \`groupconv alexnet\` does; for its data
-split, each device runs the whole model on its share of the images. Both are
-measured against one device on the same batch, warm, median of --repeat.
+transfer). Then it runs the plan on the devices (worker threads with memory of
+their own): AlexNet's channels split as \`groupconv alexnet\` does; any model's
+data split (each device the whole model on its share of the images) or
+pipeline (consecutive layers per device, micro-batches passed device to
+device). Runs are measured against one device on the same batch, warm, median
+of --repeat, with the outputs compared bit for bit. The channels split of
+models other than AlexNet is planned only.
 
 Options:
   --model NAME          alexnet (default) or a zoo model:
 ${MODEL_LIST}
-  --model FILE.onnx     an ONNX model (plan only: running ONNX models on the
-                        devices is a later stage); --input is required when
-                        its input's height or width is symbolic
+  --model FILE.onnx     an ONNX model (each device loads the file); --input is
+                        required when its input's height or width is symbolic
   --devices N           devices, default 2
   --strategy S          channels (default; output channels split, aligned to
                         groups), pipeline (consecutive layers per device),
@@ -54,10 +57,12 @@ ${MODEL_LIST}
                         each transfer waits bytes / bandwidth (default no delay)
   --link-latency-us L   per-transfer latency of the simulated link, default 5;
                         for the AlexNet run, waited per transfer (default none)
+  --micro-batches N     pipeline micro-batches, default the batch (one image each)
   --plan-only           print the plan, run nothing
   --weights FILE        AlexNet: a .safetensors state_dict; default seeded weights
   --seed N              seed of the random weights and input, default 1
-  --repeat N, --warmup N, --no-baseline   AlexNet run, as in groupconv alexnet
+  --repeat N, --warmup N, --no-baseline   timed passes (default 3), untimed ones
+                        before (default 1), skip the one-device run
   --json FILE           also write the plan (and the run) as JSON
   --trace FILE          write a Chrome trace (Perfetto, chrome://tracing): a
                         track per device, the plan's simulated timeline, and
@@ -70,6 +75,7 @@ Examples:
   groupconv split --model alexnet --devices 2 --batch 8 --budget-gb 0.2
   groupconv split --model shuffle-block --devices 4 --strategy auto --plan-only
   groupconv split --model resnet18.onnx --input 3x224x224 --strategy auto --plan-only
+  groupconv split --model resnext.onnx --devices 2 --strategy pipeline --batch 8
 `;
 
 const OPTIONS = {
@@ -82,6 +88,7 @@ const OPTIONS = {
   'budget-gb': { type: 'string' },
   'link-gbps': { type: 'string' },
   'link-latency-us': { type: 'string' },
+  'micro-batches': { type: 'string' },
   'plan-only': { type: 'boolean' },
   weights: { type: 'string' },
   seed: { type: 'string' },
@@ -167,7 +174,7 @@ export async function splitCommandRun(argv: readonly string[], io: CliIO): Promi
   const inputShape = givenShape ?? defaultShape;
   let plan: SplitPlan;
   try {
-    plan = planSplit(model, { devices, strategy, batch, inputShape, budgetBytes: budgetGiB * GIB, link: { gbps: linkGbps, latencyUs } });
+    plan = planSplit(model, { devices, strategy, batch, inputShape, budgetBytes: budgetGiB * GIB, link: { gbps: linkGbps, latencyUs }, microBatches: microBatchesFlag(values) });
   } catch (error) {
     if (error instanceof ArgumentError && FLAG_OF[error.argument]) throw errors.badFlag(FLAG_OF[error.argument], error.message.slice(error.argument.length + 2));
     throw error;
@@ -175,8 +182,18 @@ export async function splitCommandRun(argv: readonly string[], io: CliIO): Promi
   io.stdout.write(`${formatPlan(plan)}\n`);
 
   const writeTrace = (run?: readonly MeasuredLayer[]) => writeTraceFiles(plan, values, io, run);
-  const runs = model instanceof AlexNet && (plan.strategy === 'channels' || plan.strategy === 'data') && !values['plan-only'];
-  if (!runs) return finishPlanOnly(plan, values, io, budgetGiB);
+  const alexNetRun = model instanceof AlexNet && (plan.strategy === 'channels' || plan.strategy === 'data');
+  if (values['plan-only']) return finishPlanOnly(plan, values, io, budgetGiB);
+  if (!alexNetRun) {
+    if (!runsOnModelDevices(plan)) {
+      io.stdout.write(channelsNotRunNote(plan));
+      return finishPlanOnly(plan, values, io, budgetGiB);
+    }
+    if (!plan.fits) return finishPlanOnly(plan, values, io, budgetGiB);
+    writeTrace();
+    const flags = deviceRunFlags(values, { repeat, warmup, seed, budgetBytes: budgetGiB * GIB, linkGbps, latencyUs });
+    return refusedAsExit(io, () => runPlanOnDevices(plan, { kind: 'zoo', name: model instanceof AlexNet ? 'alexnet' : name, stateDict: model.stateDict() }, flags, io));
+  }
   try {
     if (plan.strategy === 'data') {
       writeTrace();
@@ -237,7 +254,7 @@ function linkFlags(values: ReturnType<typeof parse>) {
 }
 
 /** `--model FILE.onnx`: the plan of an ONNX model. Nothing runs on the devices (a later stage). */
-function planOnnx(values: ReturnType<typeof parse>, io: CliIO): number {
+async function planOnnx(values: ReturnType<typeof parse>, io: CliIO): Promise<number> {
   const file = readableFile('--model', values.model)!;
   const strategy = (values.strategy ?? 'channels') as StrategyChoice;
   if (!STRATEGIES.includes(strategy)) throw errors.badFlag('--strategy', `expected one of ${STRATEGIES.join(', ')}, got '${values.strategy}'`);
@@ -245,9 +262,10 @@ function planOnnx(values: ReturnType<typeof parse>, io: CliIO): number {
   const batch = positiveInteger('--batch', values.batch, 8);
   const { budgetGiB, linkGbps, latencyUs } = linkFlags(values);
   const inputShape = values.input === undefined ? undefined : imageShape(values.input);
-  for (const flag of ['weights', 'seed', 'repeat', 'warmup'] as const) {
-    if (values[flag] !== undefined) throw errors.badFlag(`--${flag}`, `applies to the AlexNet run, and --model is an ONNX file (planned only)`);
-  }
+  if (values.weights !== undefined) throw errors.badFlag('--weights', 'loads AlexNet weights only, and --model is an ONNX file');
+  const seed = positiveInteger('--seed', values.seed, 1);
+  const repeat = positiveInteger('--repeat', values.repeat, 3);
+  const warmup = nonNegativeInteger('--warmup', values.warmup, 1);
   if (values.json) checkWritable('--json', values.json);
   if (values.trace) checkWritable('--trace', values.trace);
   if (values.chart) checkWritable('--chart', values.chart);
@@ -260,17 +278,56 @@ function planOnnx(values: ReturnType<typeof parse>, io: CliIO): number {
   }
   let plan: SplitPlan;
   try {
-    plan = planSplit(model, { devices, strategy, batch, ...(inputShape ? { inputShape } : {}), budgetBytes: budgetGiB * GIB, link: { gbps: linkGbps, latencyUs } });
+    plan = planSplit(model, { devices, strategy, batch, ...(inputShape ? { inputShape } : {}), budgetBytes: budgetGiB * GIB, link: { gbps: linkGbps, latencyUs }, microBatches: microBatchesFlag(values) });
   } catch (error) {
     if (error instanceof ArgumentError && FLAG_OF[error.argument]) throw errors.badFlag(FLAG_OF[error.argument], error.message.slice(error.argument.length + 2));
     throw error;
   } finally {
     model.close();
   }
-  io.stdout.write(`${formatPlan(plan)}
-`);
-  if (!values['plan-only']) io.stdout.write('\nplan only: running ONNX models split over the devices is a later stage (nothing was run)\n');
-  return finishPlanOnly(plan, values, io, budgetGiB);
+  io.stdout.write(`${formatPlan(plan)}\n`);
+  if (values['plan-only'] || !plan.fits) return finishPlanOnly(plan, values, io, budgetGiB);
+  if (!runsOnModelDevices(plan)) {
+    io.stdout.write(channelsNotRunNote(plan));
+    return finishPlanOnly(plan, values, io, budgetGiB);
+  }
+  writeTraceFiles(plan, values, io);
+  const flags = deviceRunFlags(values, { repeat, warmup, seed, budgetBytes: budgetGiB * GIB, linkGbps, latencyUs });
+  return refusedAsExit(io, () => runPlanOnDevices(plan, { kind: 'onnx', path: file }, flags, io));
+}
+
+const microBatchesFlag = (values: ReturnType<typeof parse>): number | undefined =>
+  values['micro-batches'] === undefined ? undefined : positiveInteger('--micro-batches', values['micro-batches'], 1);
+
+/** The flags of a run on the model devices. */
+function deviceRunFlags(
+  values: ReturnType<typeof parse>,
+  checked: { repeat: number; warmup: number; seed: number; budgetBytes: number; linkGbps: number | undefined; latencyUs: number | undefined },
+): DeviceRunFlags {
+  const microBatches = microBatchesFlag(values);
+  return {
+    repeat: checked.repeat,
+    warmup: checked.warmup,
+    seed: checked.seed,
+    baseline: !values['no-baseline'],
+    budgetBytes: checked.budgetBytes,
+    link: { ...(checked.linkGbps !== undefined ? { gbps: checked.linkGbps } : {}), ...(checked.latencyUs !== undefined ? { latencyUs: checked.latencyUs } : {}) },
+    ...(microBatches !== undefined ? { microBatches } : {}),
+    ...(values.json ? { json: values.json } : {}),
+  };
+}
+
+/** A run the devices refuse for memory exits 1 with the refusal, as AlexNet's does. */
+async function refusedAsExit(io: CliIO, run: () => Promise<number>): Promise<number> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof DeviceMemoryError) {
+      io.stderr.write(`groupconv split: refused: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
 }
 
 /** --trace and --chart: the plan's simulated timeline, or the measured run's layers when there is a run. */
@@ -303,7 +360,7 @@ function finishPlanOnly(plan: SplitPlan, values: ReturnType<typeof parse>, io: C
 
 export const splitCommand: Command = {
   name: 'split',
-  summary: 'plan (and for AlexNet, run) a model split over devices: channels, pipeline, data or auto',
+  summary: 'plan and run a model split over devices: channels (AlexNet), pipeline, data or auto',
   usage: SPLIT_USAGE,
   run: splitCommandRun,
 };

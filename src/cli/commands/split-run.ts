@@ -1,0 +1,53 @@
+// `groupconv split` running a plan that is not AlexNet's channels or data
+// split: any zoo model or ONNX file, by the data or pipeline plan, on devices
+// (src/devices/model-devices.ts), measured against one device. A channels plan
+// of such a model is printed but not run, and the command says so.
+import { writeFileSync } from 'node:fs';
+import { formatModelRunReport } from '../../devices/model-report.js';
+import type { ModelSource } from '../../devices/model-source.js';
+import { runModelSplit } from '../../devices/run-model.js';
+import type { LinkModel, SplitPlan } from '../../split/plan-types.js';
+import type { CliIO } from './command.js';
+
+export interface DeviceRunFlags {
+  repeat: number;
+  warmup: number;
+  seed: number;
+  baseline: boolean;
+  budgetBytes: number;
+  link: Partial<LinkModel>;
+  microBatches?: number;
+  json?: string;
+}
+
+/** Whether the devices run this plan for a model other than AlexNet's own paths. */
+export const runsOnModelDevices = (plan: SplitPlan): boolean => plan.strategy === 'data' || plan.strategy === 'pipeline';
+
+export function channelsNotRunNote(plan: SplitPlan): string {
+  return `\nplan only: running the channels split of ${plan.model} on the devices is not supported yet (AlexNet's is); use --strategy data or pipeline to run it\n`;
+}
+
+/** Runs `plan` (already printed) on devices built from `source`, prints the measured run, writes --json. */
+export async function runPlanOnDevices(plan: SplitPlan, source: ModelSource, flags: DeviceRunFlags, io: CliIO): Promise<number> {
+  const { report } = await runModelSplit({
+    source,
+    devices: plan.devices,
+    strategy: plan.strategy,
+    batch: plan.batch,
+    inputShape: plan.inputShape,
+    budgetBytes: flags.budgetBytes,
+    link: flags.link,
+    ...(flags.microBatches !== undefined ? { microBatches: flags.microBatches } : {}),
+    repeat: flags.repeat,
+    warmup: flags.warmup,
+    seed: flags.seed,
+    baseline: flags.baseline,
+    log: (line) => io.stderr.write(`${line}\n`),
+  });
+  io.stdout.write(`\n${formatModelRunReport(report)}\n`);
+  if (flags.json) {
+    writeFileSync(flags.json, `${JSON.stringify({ ...report, strategy: plan.strategy, simulatedMs: plan.simulated.ms, plan }, null, 2)}\n`);
+    io.stderr.write(`wrote ${flags.json}\n`);
+  }
+  return 0;
+}
