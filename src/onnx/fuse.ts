@@ -1,8 +1,7 @@
 // Fusion (issue #14): Conv [-> BatchNormalization] [-> Relu | Clip | HardSwish |
 // Sigmoid | HardSigmoid | SiLU] or Conv [-> BatchNormalization] -> Add(residual)
 // [-> activation], found in a plan's steps and run as ONE convolution with the
-// epilogue
-// (act(conv(x) + bias [+ residual]), docs/epilogue.md): the BatchNormalization
+// epilogue (act(conv(x) + bias [+ residual]), docs/epilogue.md): the BatchNormalization
 // folded into the Conv's weight and bias (foldBatchNorm, once per weight and
 // node), the activation and the Add applied as the kernel stores each output.
 //
@@ -11,15 +10,15 @@
 // SiLU, as torch.onnx exports it, is Sigmoid(v) then Mul(v, Sigmoid(v)): v is
 // read by exactly those two, the sigmoid only by the Mul, and the Mul's
 // operands are exactly v and the sigmoid (either order).
+// The fused step runs where the chain's LAST node ran: a residual is often
+// computed after the Conv (ResNet's downsample branch comes after conv2/bn2 in
+// the exported order), and the Conv's input is still alive there.
 //
 // Sigmoid (and so SiLU) and HardSigmoid fused compute the epilogue's float32
 // formulas (src/kernels/epilogue.ts: its own exp, float32 steps), which differ
 // by rounding from the ONNX ops' float64 ones (ops/elementwise.ts); both are
 // within the ONNX tolerance of PyTorch, and forward and forwardWith run the
 // same fused group, so they stay bitwise equal to each other.
-// The fused step runs where the chain's LAST node ran: a residual is often
-// computed after the Conv (ResNet's downsample branch comes after conv2/bn2 in
-// the exported order), and the Conv's input is still alive there.
 //
 // `forward` (runPlan) and `forwardWith` (engine-run.ts) both run the fused
 // groups, so their results stay bitwise equal: the calling thread through
