@@ -7,10 +7,14 @@
 // Layers (batch 8): ResNet-18's stage-1 3x3 (64 -> 64 at 56x56, Winograd) +
 // BN folded + residual + relu; MobileNetV2's depthwise 3x3 + relu6 at
 // 56x56x144 and 14x14x576 (and + relu at 56x56x144), and its 1x1 projection +
-// identity. Outputs are checked equal (bits) before timing.
-//   flock /tmp/groupconv-bench.lock npx tsx bench/epilogue-ab.ts [--rounds 7] [--workers 2] [--min-ms 150]
+// identity; EfficientNet-B0's expansion 1x1 and depthwise 3x3 + BN folded + SiLU
+// (the unfused side: the library's `activate(·, 'silu')`, the epilogue's float32
+// formula in a JavaScript loop), and MobileNetV3's squeeze-excitation fc2 +
+// hardsigmoid. Outputs are checked equal (bits) before timing. --only SUBSTRING
+// keeps the layers whose name contains it.
+//   flock /tmp/groupconv-bench.lock npx tsx bench/epilogue-ab.ts [--rounds 7] [--workers 2] [--min-ms 150] [--only silu]
 import { parseArgs } from 'node:util';
-import { add, clip, foldBatchNorm, GroupedConvEngine, Random, relu, zeros, type ActivationOption, type Conv2dOptions, type Tensor } from '../src/index.js';
+import { activate, add, clip, foldBatchNorm, GroupedConvEngine, Random, relu, zeros, type ActivationOption, type Conv2dOptions, type Tensor } from '../src/index.js';
 import { median, quantile } from '../src/statistics.js';
 import { otherCoresSince } from './support/load-probe.js';
 import { perRoundRatios, rotated } from './support/rounds.js';
@@ -24,6 +28,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '2' },
     /** Minimum time per measurement: calls are repeated until it is reached (the figure is per call). */
     'min-ms': { type: 'string', default: '150' },
+    only: { type: 'string', default: '' },
   },
 });
 const rounds = Number(values.rounds);
@@ -38,7 +43,7 @@ interface Layer {
   activation: ActivationOption;
   residual: boolean;
 }
-const LAYERS: Layer[] = [
+const ALL_LAYERS: Layer[] = [
   { name: 'resnet 3x3 64@56 +bn +res +relu', input: [8, 64, 56, 56], weight: [64, 64, 3, 3], options: { padding: 1 }, activation: 'relu', residual: true },
   { name: 'mbv2 dw3x3 144@56 +relu6', input: [8, 144, 56, 56], weight: [144, 1, 3, 3], options: { padding: 1, groups: 144 }, activation: { kind: 'clip', min: 0, max: 6 }, residual: false },
   { name: 'mbv2 dw3x3 576@14 +relu6', input: [8, 576, 14, 14], weight: [576, 1, 3, 3], options: { padding: 1, groups: 576 }, activation: { kind: 'clip', min: 0, max: 6 }, residual: false },
@@ -46,7 +51,11 @@ const LAYERS: Layer[] = [
   { name: 'mbv2 dw3x3 144@56 +relu', input: [8, 144, 56, 56], weight: [144, 1, 3, 3], options: { padding: 1, groups: 144 }, activation: 'relu', residual: false },
   // MobileNetV2's projection: 1x1 + BN, then + identity with no activation.
   { name: 'mbv2 project 1x1 192->32@28 +res', input: [8, 192, 28, 28], weight: [32, 192, 1, 1], options: {}, activation: 'none', residual: true },
+  { name: 'effnet expand 1x1 24->144@56 +silu', input: [8, 24, 56, 56], weight: [144, 24, 1, 1], options: {}, activation: 'silu', residual: false },
+  { name: 'effnet dw3x3 144@56 +silu', input: [8, 144, 56, 56], weight: [144, 1, 3, 3], options: { padding: 1, groups: 144 }, activation: 'silu', residual: false },
+  { name: 'mbv3 se fc2 1x1 32->120@1 +hardsigmoid', input: [8, 32, 1, 1], weight: [120, 32, 1, 1], options: {}, activation: 'hardsigmoid', residual: false },
 ];
+const LAYERS = ALL_LAYERS.filter((l) => l.name.includes(values.only));
 
 const random = new Random(14);
 const cases = LAYERS.map((l) => {
@@ -63,7 +72,8 @@ const cases = LAYERS.map((l) => {
   const finish = (y: Tensor): Tensor => {
     const summed = residual ? add(y, residual) : y;
     const act = l.activation;
-    return act === 'relu' ? relu(summed) : typeof act === 'object' && act.kind === 'clip' ? clip(summed, act.min, act.max) : summed;
+    if (act === 'none') return summed;
+    return act === 'relu' ? relu(summed) : typeof act === 'object' && act.kind === 'clip' ? clip(summed, act.min, act.max) : activate(summed, act);
   };
   return {
     layer: l,

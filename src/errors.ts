@@ -210,11 +210,13 @@ export const errors = {
     new ExecutionError(`node '${node}' (${opType}) failed on the engine: ${cause.message}`, { cause }),
   // The fused convolution epilogue (src/kernels/epilogue.ts, src/ops/conv-bias-activation.ts,
   // src/ops/fold-batchnorm.ts, the engine's activation and residual options).
-  /** An activation that is not one the epilogue fuses (sigmoid is not: WebAssembly has no exp). */
+  /** An activation that is not one the epilogue fuses. */
   unknownActivation: (name: string, value: unknown, known: readonly string[]) =>
-    new ArgumentError(name, `unknown activation ${show(value)} (the fused ones: ${known.map(show).join(', ')}; sigmoid is not fused: apply it after the convolution)`),
+    new ArgumentError(name, `unknown activation ${show(value)} (the fused ones: ${known.map(show).join(', ')}; apply any other after the convolution)`),
   clipBounds: (name: string, min: unknown, max: unknown) =>
     new ArgumentError(name, `clip needs numbers min <= max (NaN is neither), got min ${show(min)} and max ${show(max)}`),
+  hardSigmoidParameters: (name: string, alpha: unknown, beta: unknown) =>
+    new ArgumentError(name, `hardsigmoid needs finite numbers alpha and beta (max(0, min(1, alpha * x + beta))), got alpha ${show(alpha)} and beta ${show(beta)}`),
   residualShape: (name: string, outputShape: number[], residualShape: number[]) =>
     new ArgumentError(name, `the residual must have the output's shape ${show(outputShape)}, got ${show(residualShape)}`),
   batchNormLength: (name: string, expected: number, shape: number[]) =>

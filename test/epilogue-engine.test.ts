@@ -26,6 +26,13 @@ const LAYERS: [string, number[], number[], Conv2dOptions, ActivationOption, bool
   ['MobileNetV2 depthwise 3x3 at stride 2 + relu6 + residual', [3, 16, 10, 10], [16, 1, 3, 3], { groups: 16, padding: 1, stride: 2 }, { kind: 'clip', min: 0, max: 6 }, true],
   ['MobileNetV2 projection 1x1 + identity, no activation', [3, 48, 7, 7], [24, 48, 1, 1], {}, 'none', true],
   ['grouped 3x3 + hardswish + residual', [3, 16, 9, 9], [20, 4, 3, 3], { groups: 4, padding: 1 }, 'hardswish', true],
+  // EfficientNet's SiLU after an expansion 1x1 and a depthwise 3x3 (in place), its squeeze-excitation's
+  // sigmoid, and MobileNetV3's hardsigmoid after a 5x5 depthwise (direct).
+  ['EfficientNet expansion 1x1 + silu', [3, 16, 8, 8], [64, 16, 1, 1], {}, 'silu', false],
+  ['EfficientNet depthwise 3x3 + silu + residual', [3, 24, 9, 9], [24, 1, 3, 3], { groups: 24, padding: 1 }, 'silu', true],
+  ['EfficientNet squeeze-excitation 1x1 on 1x1 + sigmoid', [3, 8, 1, 1], [32, 8, 1, 1], {}, 'sigmoid', false],
+  ['ResNet 3x3 (Winograd) + residual + sigmoid', [3, 32, 8, 8], [32, 32, 3, 3], { padding: 1 }, 'sigmoid', true],
+  ['depthwise 5x5 + hardsigmoid(0.2, 0.5)', [3, 12, 9, 9], [12, 1, 5, 5], { groups: 12, padding: 2 }, { kind: 'hardsigmoid', alpha: 0.2, beta: 0.5 }, false],
 ];
 
 describe.each(LAYERS.map((l) => [l[0], l] as const))('%s', (_name, [, xShape, wShape, options, activation, withResidual]) => {
@@ -111,8 +118,9 @@ describe('engine argument errors name the argument and values, and leave nothing
     expect(sharedArena().stats().liveBytes).toBe(before);
   };
 
-  it('engine.layer: an unknown activation, clip min > max', async () => {
-    await expectArgumentError(() => engine.layer(w, null, { groups: 4, activation: 'sigmoid' as never }), 'activation', "'sigmoid'", 'not fused');
+  it("engine.layer: an unknown activation, clip min > max, hardsigmoid's beta NaN", async () => {
+    await expectArgumentError(() => engine.layer(w, null, { groups: 4, activation: 'tanh' as never }), 'activation', "'tanh'", "'sigmoid'");
+    await expectArgumentError(() => engine.layer(w, null, { groups: 4, activation: { kind: 'hardsigmoid', alpha: 0.2, beta: Number.NaN } }), 'activation', 'beta NaN');
     await expectArgumentError(() => engine.layer(w, null, { groups: 4, activation: { kind: 'clip', min: 1, max: -1 } }), 'activation', 'min 1', 'max -1');
   });
 

@@ -15,18 +15,24 @@ import { planConv, planScratchFloats, releasePlan, runPlan } from '../src/kernel
 
 afterAll(() => resetKernelOptions());
 
-const ACTIVATIONS: ActivationOption[] = ['none', 'relu', { kind: 'clip', min: 0, max: 6 }, { kind: 'clip', min: -0.25, max: 0.5 }, 'hardswish'];
-const nameOf = (a: ActivationOption) => (typeof a === 'string' ? a : `clip(${(a as { min: number }).min}, ${(a as { max: number }).max})`);
+const ACTIVATIONS: ActivationOption[] = [
+  'none', 'relu', { kind: 'clip', min: 0, max: 6 }, { kind: 'clip', min: -0.25, max: 0.5 }, 'hardswish', 'sigmoid', 'silu', 'hardsigmoid',
+  { kind: 'hardsigmoid', alpha: 0.2, beta: 0.5 },
+];
+const nameOf = (a: ActivationOption) => (typeof a === 'string' ? a : JSON.stringify(a));
 
 function randomTensor(random: Random, shape: number[], scale = 1): Tensor {
   const n = shape.reduce((p, d) => p * d, 1);
   return { shape, data: Float32Array.from({ length: n }, () => scale * random.uniform(-1, 1)) };
 }
 
-/** A residual with values the activations treat specially sprinkled in: NaN, ±0, ±Infinity, clip's bounds, hardswish's -3 and 3. */
+/**
+ * A residual with values the activations treat specially sprinkled in: NaN, ±0, ±Infinity, clip's bounds,
+ * hardswish's and hardsigmoid's -3 and 3, and where exp overflows (89, -89) and underflows (-104).
+ */
 function residualFor(random: Random, shape: number[]): Tensor {
   const r = randomTensor(random, shape, 4);
-  const special = [Number.NaN, -0, 0, Infinity, -Infinity, 6, -3, 3, 0.5, -0.25];
+  const special = [Number.NaN, -0, 0, Infinity, -Infinity, 6, -3, 3, 0.5, -0.25, 89, -89, -104, 20, -20];
   for (let i = 0; i < r.data.length; i += 7) r.data[i] = special[(i / 7) % special.length];
   return r;
 }
@@ -182,6 +188,28 @@ describe('the activations, on values worked out by hand', () => {
     expect(got[12]).toBe(Infinity);
   });
 
+  it('sigmoid, silu, hardsigmoid: 0.5, 0 and 0.5 at 0; the ends at ±Infinity; float32 steps in between', () => {
+    const sigmoid = Array.from(activationOp(x, 'sigmoid').data);
+    expect(sigmoid[4]).toBe(0.5);
+    expect(sigmoid[11]).toBe(0);
+    expect(sigmoid[12]).toBe(1);
+    expect(Number.isNaN(sigmoid[10])).toBe(true);
+    // 1 / (1 + e^7): e^7 = 1096.6331584284585, and the epilogue's exp gives float32's nearest.
+    expect(sigmoid[9]).toBe(Math.fround(1 / Math.fround(1 + Math.fround(Math.exp(-9)))));
+    expect(sigmoid[0]).toBe(Math.fround(1 / Math.fround(1 + Math.fround(1096.6331584284585))));
+    const silu = Array.from(activationOp(x, 'silu').data);
+    expect(silu[7]).toBe(Math.fround(3 * Math.fround(1 / Math.fround(1 + Math.fround(Math.exp(-3))))));
+    expect(Object.is(silu[3], -0)).toBe(true);
+    expect(Number.isNaN(silu[11])).toBe(true); // -Infinity * 0
+    // PyTorch's nn.Hardsigmoid as exported (alpha 1/6 in float32, beta 0.5): 0 from -3, 1 from 3.
+    const hard = Array.from(activationOp(x, 'hardsigmoid').data);
+    const sixth = Math.fround(1 / 6);
+    expect(hard.slice(0, 10)).toEqual([0, 0, Math.fround(Math.fround(-1.5 * sixth) + 0.5), 0.5, 0.5, Math.fround(Math.fround(0.25 * sixth) + 0.5), Math.fround(Math.fround(2.5 * sixth) + 0.5), 1, 1, 1]);
+    expect(Number.isNaN(hard[10])).toBe(true);
+    expect([hard[11], hard[12]]).toEqual([0, 1]);
+    expect(Array.from(activationOp(x, { kind: 'hardsigmoid', alpha: -1, beta: 0 }).data).slice(0, 6)).toEqual([1, 1, 1, 0, 0, 0]); // -0 + 0 is +0
+  });
+
   it('ReLU6 through the fused op is clip 0..6 of the convolution', () => {
     // A 1x1 convolution by weight 1: the output is the input plus the bias.
     const input = tensor([-2, 1, 5, 8], [1, 1, 2, 2]);
@@ -211,8 +239,8 @@ describe('argument errors name the argument and the values, before anything is a
     expect(sharedArena().stats().liveBytes).toBe(before);
   };
 
-  it('an unknown activation (sigmoid is not fused: it says so)', () => {
-    expectError(() => convBiasActivation(x, w, null, { ...options, activation: 'sigmoid' as never }), 'activation', "'sigmoid'", 'sigmoid is not fused', "'relu'");
+  it('an unknown activation (the message lists the fused ones)', () => {
+    expectError(() => convBiasActivation(x, w, null, { ...options, activation: 'tanh' as never }), 'activation', "'tanh'", "'relu'", "'silu'", "'hardsigmoid'");
     expectError(() => convBiasActivation(x, w, null, { ...options, activation: { kind: 'gelu' } as never }), 'activation', "'gelu'");
     expectError(() => convBiasActivation(x, w, null, { ...options, activation: 42 as never }), 'activation', '42');
   });
@@ -223,13 +251,19 @@ describe('argument errors name the argument and the values, before anything is a
     expectError(() => convBiasActivation(x, w, null, { ...options, activation: { kind: 'clip', min: 0 } as never }), 'activation', 'max undefined');
   });
 
+  it('hardsigmoid with alpha or beta not a finite number', () => {
+    expectError(() => convBiasActivation(x, w, null, { ...options, activation: { kind: 'hardsigmoid', alpha: Number.NaN, beta: 0.5 } }), 'activation', 'alpha NaN');
+    expectError(() => convBiasActivation(x, w, null, { ...options, activation: { kind: 'hardsigmoid', alpha: 0.2, beta: Infinity } }), 'activation', 'beta Infinity');
+    expectError(() => convBiasActivation(x, w, null, { ...options, activation: { kind: 'hardsigmoid', alpha: '0.2' } as never }), 'activation', "alpha '0.2'");
+  });
+
   it('a residual of the wrong shape, or not a tensor', () => {
     expectError(() => convBiasActivation(x, w, null, { ...options, residual: zeros([2, 4, 5, 4]) }), 'residual.shape', '[2, 4, 5, 5]', '[2, 4, 5, 4]');
     expectError(() => convBiasActivation(x, w, null, { ...options, residual: { shape: [2, 4, 5, 5] } as never }), 'residual', 'expected a tensor');
   });
 
   it("conv2d's own errors come first, as conv2d raises them", () => {
-    expectError(() => convBiasActivation(x, w, null, { groups: 3, activation: 'sigmoid' as never }), 'weight.shape[0] (output channels)', 'not divisible by groups=3');
+    expectError(() => convBiasActivation(x, w, null, { groups: 3, activation: 'tanh' as never }), 'weight.shape[0] (output channels)', 'not divisible by groups=3');
     expectError(() => convBiasActivation(x, w, null, { ...options, activation: 'relu', bogus: 1 } as never), 'options', "'bogus'");
   });
 });

@@ -4,9 +4,9 @@
 // that forward and forwardWith still agree bit for bit and with PyTorch.
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { conv2d, GroupedConvEngine, loadOnnx, loadSafetensors, type Tensor } from '../src/index.js';
+import { conv2d, convBiasActivation, GroupedConvEngine, loadOnnx, loadSafetensors, type ActivationOption, type Tensor } from '../src/index.js';
 import type { OnnxModel } from '../src/onnx/model.js';
-import { CASES, decodeFixture, encodeModel, expectClose, FIXTURES, makeModel, valueInfo } from './support/onnx.js';
+import { attr, CASES, decodeFixture, encodeModel, expectClose, FIXTURES, makeModel, valueInfo } from './support/onnx.js';
 import { firstBitDifference } from './support/tensors.js';
 
 const io = (file: string) => loadSafetensors(join(FIXTURES, file));
@@ -67,13 +67,35 @@ describe('which nodes fuse', () => {
     for (const op of ['BatchNormalization', 'Clip', 'Add']) expect(single).not.toContain(op);
   });
 
-  it('mobilenet_v3: HardSwish and Relu fuse after a Conv; the classifier HardSwish after Gemm stays', () => {
+  it('mobilenet_v3: HardSwish and Relu fuse after a Conv, and the squeeze-excitation HardSigmoid; the classifier HardSwish after Gemm stays', () => {
     const { groups, single } = fusionsOf('mobilenet_v3');
     expect(groups['Conv+BatchNormalization+HardSwish']).toBe(4);
     expect(groups['Conv+BatchNormalization+Relu']).toBe(3);
     expect(groups['Conv+Relu']).toBe(2); // squeeze-excitation's fc1, which has a bias and no BatchNormalization
+    expect(groups['Conv+HardSigmoid']).toBe(2); // its fc2: the scale, then multiplied into the features (that Mul stays)
     expect(single.filter((op) => op === 'HardSwish')).toHaveLength(1);
-    expect(single).not.toContain('BatchNormalization');
+    expect(single.filter((op) => op === 'Mul')).toHaveLength(2);
+    for (const op of ['BatchNormalization', 'HardSigmoid']) expect(single).not.toContain(op);
+    const c = CASES.find((x) => x.id === 'mobilenet_v3')!;
+    const model = loadOnnx(join(FIXTURES, c.file));
+    // torch.onnx exports nn.Hardsigmoid as HardSigmoid(alpha = 1/6, beta = 0.5).
+    for (const f of planOf(model, c.inputShape).fusions.filter((g) => g.opType === 'Conv+HardSigmoid')) {
+      expect(f.activation).toEqual({ kind: 'hardsigmoid', alpha: Math.fround(1 / 6), beta: 0.5 });
+    }
+    model.close();
+  });
+
+  it('efficientnet: Conv -> BatchNormalization -> SiLU (Sigmoid, Mul), the squeeze-excitation fc1 Conv -> SiLU and fc2 Conv -> Sigmoid', () => {
+    const { groups, single } = fusionsOf('efficientnet_like');
+    expect(groups).toEqual({
+      'Conv+BatchNormalization+Sigmoid+Mul': 7, // the stem, each block's expansion and depthwise, the head
+      'Conv+Sigmoid+Mul': 3,
+      'Conv+Sigmoid': 3,
+      'Conv+BatchNormalization': 2, // the projections
+      'Conv+BatchNormalization+Add': 1,
+    });
+    // Left on their own: the squeeze (pool) and the excitation's multiply into the features, per block, and the classifier.
+    expect(single).toEqual(['GlobalAveragePool', 'Mul', 'GlobalAveragePool', 'Mul', 'GlobalAveragePool', 'Mul', 'GlobalAveragePool', 'Flatten', 'Gemm']);
   });
 
   it('squeezenet: each Conv -> Relu; densenet: the pre-activation BatchNormalization -> Relu before a Conv stays on its own', () => {
@@ -163,7 +185,87 @@ describe('what keeps a chain from fusing', () => {
   });
 });
 
+describe('Sigmoid, SiLU and HardSigmoid after a Conv: what fuses, and the bits', () => {
+  // x -> Conv(1x1, 2 -> 2, bias) -> c, then the nodes under test. c's values cross where exp under- and overflows.
+  const w = [3, -40, 25, 0.5];
+  const bias = [0.25, -1];
+  const x: Tensor = { shape: [1, 2, 3, 3], data: Float32Array.from({ length: 18 }, (_, i) => (i - 9) * 0.37) };
+  const convOut = conv2d(x, { shape: [2, 2, 1, 1], data: Float32Array.from(w) }, { shape: [2], data: Float32Array.from(bias) });
+  const shape = [1, 2, 3, 3];
+  const make = (nodes: object[], outputs = ['y']) =>
+    makeModel({
+      nodes: [{ op_type: 'Conv', name: 'conv', input: ['x', 'w', 'b'], output: ['c'] }, ...nodes],
+      inputs: [valueInfo('x', shape)],
+      outputs: outputs.map((n) => valueInfo(n, shape)),
+      initializers: [
+        { name: 'w', dims: [2, 2, 1, 1], data_type: 1, float_data: w },
+        { name: 'b', dims: [2], data_type: 1, float_data: bias },
+      ],
+    });
+  const fusedConv = (activation: ActivationOption) => convBiasActivation(x, { shape: [2, 2, 1, 1], data: Float32Array.from(w) }, { shape: [2], data: Float32Array.from(bias) }, { activation });
+  /** The fused groups' op types, and forward = forwardWith = the fused op (when one fuses) bit for bit, within the ONNX tolerance of float64 `exact`. */
+  async function check(model: Uint8Array, expectedGroups: string[], activation: ActivationOption | null, exact: (v: number) => number) {
+    const m = loadOnnx(model);
+    try {
+      expect(planOf(m, shape).fusions.map((f) => f.opType)).toEqual(expectedGroups);
+      const out = m.forward(x);
+      expectSameBits(await m.forwardWith(engine, x), out);
+      if (activation !== null) expectSameBits(out, fusedConv(activation));
+      expectClose(out, { shape, data: Float32Array.from(convOut.data, exact) });
+    } finally {
+      m.close();
+    }
+  }
+  const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
+  const sigmoidThenMul = (first: string, second: string) => [
+    { op_type: 'Sigmoid', name: 'sig', input: ['c'], output: ['s'] },
+    { op_type: 'Mul', name: 'mul', input: [first, second], output: ['y'] },
+  ];
+
+  it('Conv -> Sigmoid', async () => {
+    await check(make([{ op_type: 'Sigmoid', name: 'sig', input: ['c'], output: ['y'] }]), ['Conv+Sigmoid'], 'sigmoid', sigmoid);
+  });
+
+  it('Conv -> Sigmoid -> Mul(c, sigmoid) is SiLU, with the operands in either order', async () => {
+    await check(make(sigmoidThenMul('c', 's')), ['Conv+Sigmoid+Mul'], 'silu', (v) => v * sigmoid(v));
+    await check(make(sigmoidThenMul('s', 'c')), ['Conv+Sigmoid+Mul'], 'silu', (v) => v * sigmoid(v));
+  });
+
+  it('not SiLU when the sigmoid is a graph output, the Mul reads something else, or the Conv output has a third reader', async () => {
+    // The sigmoid kept as an output: c has two readers, so neither the Sigmoid nor the Mul fuses.
+    await check(make(sigmoidThenMul('c', 's'), ['y', 's']), [], null, (v) => v * sigmoid(v));
+    // Mul(sigmoid, sigmoid): c is read once, by the Sigmoid, which fuses; the Mul stays.
+    await check(make(sigmoidThenMul('s', 's')), ['Conv+Sigmoid'], null, (v) => sigmoid(v) ** 2);
+    // A Relu reading c too.
+    await check(
+      make([...sigmoidThenMul('c', 's'), { op_type: 'Relu', name: 'third', input: ['c'], output: ['r'] }], ['y', 'r']),
+      [],
+      null,
+      (v) => v * sigmoid(v),
+    );
+  });
+
+  it("Conv -> HardSigmoid with the node's alpha and beta, or ONNX's defaults (0.2, 0.5)", async () => {
+    const hard = (alpha: number, beta: number) => (v: number) => Math.max(0, Math.min(1, alpha * v + beta));
+    const node = (attribute: object[]) => [{ op_type: 'HardSigmoid', name: 'hs', input: ['c'], output: ['y'], attribute }];
+    await check(make(node([attr.float('alpha', 0.3), attr.float('beta', 0.4)])), ['Conv+HardSigmoid'], { kind: 'hardsigmoid', alpha: 0.3, beta: 0.4 }, hard(0.3, 0.4));
+    await check(make(node([])), ['Conv+HardSigmoid'], { kind: 'hardsigmoid', alpha: 0.2, beta: 0.5 }, hard(0.2, 0.5));
+  });
+});
+
 describe('results', () => {
+  it('efficientnet and mobilenet_v3 with the new fusions: forward = forwardWith bit for bit, and within the ONNX tolerance of PyTorch', async () => {
+    for (const id of ['efficientnet_like', 'mobilenet_v3']) {
+      const c = CASES.find((x) => x.id === id)!;
+      const model = loadOnnx(join(FIXTURES, c.file));
+      const { input, expected } = io(c.io);
+      const out = model.forward(input);
+      expectClose(out, expected);
+      expectSameBits(await model.forwardWith(engine, input), out);
+      model.close();
+    }
+  });
+
   it('the first forward for a shape (the planning run) gives the bits of the later ones and of forwardWith', async () => {
     for (const id of ['resnet_basic', 'mobilenet_v2', 'mobilenet_v3']) {
       const c = CASES.find((x) => x.id === id)!;

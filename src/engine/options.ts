@@ -54,7 +54,7 @@ export interface EngineRunOptions {
 
 /** engine.layer's options: conv2d's, and the activation its kernels apply as they store each output. */
 export interface EngineLayerOptions extends Conv2dOptions {
-  /** 'relu', { kind: 'clip', min, max } (ReLU6: 0..6), 'hardswish', or 'none' (the default); see src/kernels/epilogue.ts. */
+  /** 'relu', { kind: 'clip', min, max } (ReLU6: 0..6), 'hardswish', 'sigmoid', 'silu', 'hardsigmoid' or { kind: 'hardsigmoid', alpha, beta }, or 'none' (the default); see src/kernels/epilogue.ts. */
   activation?: ActivationOption;
 }
 

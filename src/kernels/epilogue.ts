@@ -12,19 +12,38 @@
 //              -0 stays -0 at min = 0; min and max are rounded to float32 when
 //              the activation is checked
 //   hardswish  x * min(max(x + 3, 0), 6) / 6, PyTorch's order of operations
-// Sigmoid is not fused: WebAssembly has no exp, and a polynomial shared by the
-// kernel and the reference is not cheap enough for "where cheap".
+//   sigmoid    1 / (1 + exp(-x)), exp the epilogue's own float32 one (exp.ts:
+//              WebAssembly has none; within 1 ulp of exp), so within a few ulp
+//              of torch.sigmoid, not its bits
+//   silu       x * sigmoid(x) (nn.SiLU; ONNX exports it as Mul(x, Sigmoid(x)))
+//   hardsigmoid  max(0, min(1, alpha * x + beta)), ONNX's HardSigmoid; min
+//              and max as clip's; alpha and beta rounded to float32 when the
+//              activation is checked. The name alone is PyTorch's
+//              nn.Hardsigmoid as ONNX exports it (alpha 1/6, beta 0.5)
 import { errors } from '../errors.js';
 import { checkTensor, type Tensor } from '../tensor/tensor.js';
-import { EPILOGUE_CLIP, EPILOGUE_HARDSWISH, EPILOGUE_NONE, EPILOGUE_RELU } from './wasm/param-block.js';
+import { expFloat32 } from './exp.js';
+import {
+  EPILOGUE_CLIP, EPILOGUE_HARDSIGMOID, EPILOGUE_HARDSWISH, EPILOGUE_NONE, EPILOGUE_RELU, EPILOGUE_SIGMOID, EPILOGUE_SILU,
+} from './wasm/param-block.js';
 
 /** The activations the epilogue fuses. ReLU6 is `{ kind: 'clip', min: 0, max: 6 }`. */
-export type Activation = { kind: 'none' } | { kind: 'relu' } | { kind: 'clip'; min: number; max: number } | { kind: 'hardswish' };
+export type Activation =
+  | { kind: 'none' }
+  | { kind: 'relu' }
+  | { kind: 'clip'; min: number; max: number }
+  | { kind: 'hardswish' }
+  | { kind: 'sigmoid' }
+  | { kind: 'silu' }
+  | { kind: 'hardsigmoid'; alpha: number; beta: number };
 
-/** What callers may pass: an Activation, or the name of one without parameters. */
-export type ActivationOption = Activation | 'none' | 'relu' | 'hardswish';
+/** What callers may pass: an Activation, or the name of one ('hardsigmoid': alpha 1/6, beta 0.5, PyTorch's). */
+export type ActivationOption = Activation | 'none' | 'relu' | 'hardswish' | 'sigmoid' | 'silu' | 'hardsigmoid';
 
-export const ACTIVATION_KINDS = ['none', 'relu', 'clip', 'hardswish'] as const;
+export const ACTIVATION_KINDS = ['none', 'relu', 'clip', 'hardswish', 'sigmoid', 'silu', 'hardsigmoid'] as const;
+
+/** nn.Hardsigmoid's parameters as torch.onnx exports them (HardSigmoid alpha = 1/6 as a float32, beta = 0.5). */
+export const TORCH_HARDSIGMOID = Object.freeze({ alpha: Math.fround(1 / 6), beta: 0.5 });
 
 export const NO_ACTIVATION: Activation = Object.freeze({ kind: 'none' });
 
@@ -36,7 +55,17 @@ export function checkActivation(value: unknown, name = 'activation'): Activation
     case 'none':
     case 'relu':
     case 'hardswish':
+    case 'sigmoid':
+    case 'silu':
       return { kind };
+    case 'hardsigmoid': {
+      if (typeof value !== 'object') return { kind, ...TORCH_HARDSIGMOID };
+      const { alpha = TORCH_HARDSIGMOID.alpha, beta = TORCH_HARDSIGMOID.beta } = value as { alpha?: unknown; beta?: unknown };
+      if (typeof alpha !== 'number' || typeof beta !== 'number' || !Number.isFinite(alpha) || !Number.isFinite(beta)) {
+        throw errors.hardSigmoidParameters(name, alpha, beta);
+      }
+      return { kind, alpha: Math.fround(alpha), beta: Math.fround(beta) };
+    }
     case 'clip': {
       if (typeof value !== 'object') throw errors.clipBounds(name, undefined, undefined);
       const { min, max } = value as { min?: unknown; max?: unknown };
@@ -50,7 +79,7 @@ export function checkActivation(value: unknown, name = 'activation'): Activation
   }
 }
 
-/** The activation's code and bounds in the parameter block (wasm/param-block.ts). */
+/** The activation's code and its two parameters in the parameter block (wasm/param-block.ts): clip's bounds, hardsigmoid's alpha and beta. */
 export function activationCode(a: Activation): { code: number; min: number; max: number } {
   switch (a.kind) {
     case 'relu':
@@ -59,6 +88,12 @@ export function activationCode(a: Activation): { code: number; min: number; max:
       return { code: EPILOGUE_CLIP, min: a.min, max: a.max };
     case 'hardswish':
       return { code: EPILOGUE_HARDSWISH, min: 0, max: 0 };
+    case 'sigmoid':
+      return { code: EPILOGUE_SIGMOID, min: 0, max: 0 };
+    case 'silu':
+      return { code: EPILOGUE_SILU, min: 0, max: 0 };
+    case 'hardsigmoid':
+      return { code: EPILOGUE_HARDSIGMOID, min: a.alpha, max: a.beta };
     default:
       return { code: EPILOGUE_NONE, min: 0, max: 0 };
   }
@@ -81,6 +116,23 @@ export function hardswishValue(x: number): number {
   return Math.fround(Math.fround(x * gate) / 6);
 }
 
+/** The epilogue's sigmoid of a float32 value: 1 / (1 + exp(-x)), each operation rounded to float32, exp as exp.ts. */
+export function sigmoidValue(x: number): number {
+  return Math.fround(1 / Math.fround(1 + expFloat32(-x)));
+}
+
+/** The epilogue's SiLU of a float32 value: x * sigmoid(x), rounded to float32. */
+export function siluValue(x: number): number {
+  return Math.fround(x * sigmoidValue(x));
+}
+
+/** ONNX's HardSigmoid of a float32 value in float32 steps: max(0, min(1, alpha * x + beta)), min and max as clip's (NaN passes through). */
+export function hardsigmoidValue(x: number, alpha: number, beta: number): number {
+  const t = Math.fround(Math.fround(alpha * x) + beta);
+  const y = 1 < t ? 1 : t;
+  return y < 0 ? 0 : y;
+}
+
 /**
  * The reference epilogue over output elements [from, to): `+ residual` (the
  * same elements of it, or none), then the activation, in place.
@@ -99,6 +151,17 @@ export function applyEpilogue(output: Float32Array, residual: Float32Array | nul
     case 'hardswish':
       for (let i = from; i < to; i++) output[i] = hardswishValue(output[i]);
       return;
+    case 'sigmoid':
+      for (let i = from; i < to; i++) output[i] = sigmoidValue(output[i]);
+      return;
+    case 'silu':
+      for (let i = from; i < to; i++) output[i] = siluValue(output[i]);
+      return;
+    case 'hardsigmoid': {
+      const { alpha, beta } = activation;
+      for (let i = from; i < to; i++) output[i] = hardsigmoidValue(output[i], alpha, beta);
+      return;
+    }
     default:
       return;
   }

@@ -1,15 +1,24 @@
-// Fusion (issue #14): Conv [-> BatchNormalization] [-> Relu | Clip | HardSwish]
-// or Conv [-> BatchNormalization] -> Add(residual) [-> activation], found in a
-// plan's steps and run as ONE convolution with the epilogue
-// (act(conv(x) + bias [+ residual]), docs/epilogue.md): the BatchNormalization
+// Fusion (issue #14): Conv [-> BatchNormalization] [-> Relu | Clip | HardSwish |
+// Sigmoid | HardSigmoid | SiLU] or Conv [-> BatchNormalization] -> Add(residual)
+// [-> activation], found in a plan's steps and run as ONE convolution with the
+// epilogue (act(conv(x) + bias [+ residual]), docs/epilogue.md): the BatchNormalization
 // folded into the Conv's weight and bias (foldBatchNorm, once per weight and
 // node), the activation and the Add applied as the kernel stores each output.
 //
 // A link of the chain is fused only when the value between the two nodes has
 // no other reader and is not a graph output, so nothing else ever needs it.
+// SiLU, as torch.onnx exports it, is Sigmoid(v) then Mul(v, Sigmoid(v)): v is
+// read by exactly those two, the sigmoid only by the Mul, and the Mul's
+// operands are exactly v and the sigmoid (either order).
 // The fused step runs where the chain's LAST node ran: a residual is often
 // computed after the Conv (ResNet's downsample branch comes after conv2/bn2 in
 // the exported order), and the Conv's input is still alive there.
+//
+// Sigmoid (and so SiLU) and HardSigmoid fused compute the epilogue's float32
+// formulas (src/kernels/epilogue.ts: its own exp, float32 steps), which differ
+// by rounding from the ONNX ops' float64 ones (ops/elementwise.ts); both are
+// within the ONNX tolerance of PyTorch, and forward and forwardWith run the
+// same fused group, so they stay bitwise equal to each other.
 //
 // `forward` (runPlan) and `forwardWith` (engine-run.ts) both run the fused
 // groups, so their results stay bitwise equal: the calling thread through
@@ -104,6 +113,18 @@ function activationOf(step: PlanStep, plan: Plan): Activation | null {
     case 'HardSwish':
       // ONNX's own HardSwish runs the epilogue's formula (ops/elementwise.ts), PyTorch's x * relu6(x + 3) / 6 in float32.
       return { kind: 'hardswish' };
+    case 'Sigmoid':
+      return { kind: 'sigmoid' };
+    case 'HardSigmoid': {
+      const attribute = (name: string, otherwise: number): number | null => {
+        const a = step.node.attributes.get(name);
+        return a === undefined ? otherwise : a.type === 'FLOAT' ? a.value : null;
+      };
+      const alpha = attribute('alpha', 0.2);
+      const beta = attribute('beta', 0.5);
+      if (alpha === null || beta === null || !Number.isFinite(alpha) || !Number.isFinite(beta)) return null;
+      return checkActivation({ kind: 'hardsigmoid', alpha, beta });
+    }
     case 'Clip': {
       const bound = (i: number, attribute: string, otherwise: number): number | null => {
         const name = step.inputs[i] ?? '';
@@ -147,6 +168,21 @@ export function findFusions(plan: Plan): FusedConv[] {
   const floatConstant = (name: string | undefined): FloatValue | null => {
     const v = name ? constants.get(name) : undefined;
     return v?.dtype === 'float32' ? v : null;
+  };
+
+  /** Sigmoid(value) and Mul(value, that sigmoid) as SiLU, when value and the sigmoid have no other reader (see the header). */
+  const siluAfter = (value: string): { sigmoid: number; mul: number; output: string } | null => {
+    const r = readers.get(value);
+    if (!r || r.length !== 2 || graphOutputs.has(value)) return null;
+    const sigmoid = r.find((i) => steps[i].node.opType === 'Sigmoid' && steps[i].inputs[0] === value);
+    const mul = r.find((i) => i !== sigmoid && steps[i].node.opType === 'Mul');
+    if (!free(sigmoid ?? null) || !free(mul ?? null)) return null;
+    const sigmoidOut = onlyOutput(steps[sigmoid!]);
+    const output = onlyOutput(steps[mul!]);
+    const operands = steps[mul!].inputs;
+    const exactly = operands.length === 2 && ((operands[0] === value && operands[1] === sigmoidOut) || (operands[0] === sigmoidOut && operands[1] === value));
+    if (!sigmoidOut || !output || !exactly || onlyReader(sigmoidOut) !== mul) return null;
+    return { sigmoid: sigmoid!, mul: mul!, output };
   };
 
   const groups: FusedConv[] = [];
@@ -198,7 +234,12 @@ export function findFusions(plan: Plan): FusedConv[] {
         next = onlyReader(value);
       }
     }
-    if (free(next)) {
+    const silu = siluAfter(value);
+    if (silu) {
+      activation = { kind: 'silu' };
+      planSteps.push(silu.sigmoid, silu.mul);
+      value = silu.output;
+    } else if (free(next)) {
       const act = activationOf(steps[next], plan);
       const out = act && onlyOutput(steps[next]);
       if (act && out && steps[next].inputs[0] === value) {

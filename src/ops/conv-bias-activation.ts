@@ -10,7 +10,7 @@ import { planConv, releasePlan, runPlan } from '../kernels/plan/index.js';
 import { numel, type Tensor } from '../tensor/tensor.js';
 
 export interface ConvBiasActivationOptions extends Conv2dOptions {
-  /** The activation after the (residual) add: 'relu', { kind: 'clip', min, max } (ReLU6: 0..6), 'hardswish', or 'none' (the default). */
+  /** The activation after the (residual) add: 'relu', { kind: 'clip', min, max } (ReLU6: 0..6), 'hardswish', 'sigmoid', 'silu', 'hardsigmoid' or { kind: 'hardsigmoid', alpha, beta }, or 'none' (the default). */
   activation?: ActivationOption;
   /** Added to the convolution's output before the activation: a tensor of the output's shape (ResNet's identity). */
   residual?: Tensor | null;

@@ -52,7 +52,7 @@ export const SUB_KERNELS_WIDE = 96;
 // to each output element right after the kernel has written it.
 /** The activation: one of the EPILOGUE_* codes below. */
 export const ACTIVATION = 100;
-/** clip's bounds, as f32 bits (the other activations ignore them). */
+/** The activation's two parameters, as f32 bits: clip's bounds, hardsigmoid's alpha and beta (the other activations ignore them). */
 export const ACTIVATION_MIN = 104;
 export const ACTIVATION_MAX = 108;
 
@@ -61,6 +61,9 @@ export const EPILOGUE_NONE = 0;
 export const EPILOGUE_RELU = 1;
 export const EPILOGUE_CLIP = 2;
 export const EPILOGUE_HARDSWISH = 3;
+export const EPILOGUE_SIGMOID = 4;
+export const EPILOGUE_SILU = 5;
+export const EPILOGUE_HARDSIGMOID = 6;
 
 /**
  * Bytes reserved for the block (the fields above take 112): a multiple of 64,

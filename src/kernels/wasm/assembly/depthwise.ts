@@ -5,7 +5,7 @@
 // one madd each), so they give the same bits, only faster.
 
 import { storeFinished } from './epilogue';
-import { EPILOGUE_CLIP, EPILOGUE_HARDSWISH, EPILOGUE_NONE, EPILOGUE_RELU } from '../param-block';
+import { EPILOGUE_CLIP, EPILOGUE_HARDSIGMOID, EPILOGUE_HARDSWISH, EPILOGUE_NONE, EPILOGUE_RELU, EPILOGUE_SIGMOID, EPILOGUE_SILU } from '../param-block';
 import { biasAt, madd, storeLanes, zeroFloats } from './primitives';
 import { scalar1 } from './tiles';
 
@@ -393,6 +393,12 @@ const LEFT = 0, MIDDLE = 1, RIGHT = 2;
         else if (activation == EPILOGUE_CLIP) depthwise3x3InPlace(groupInput, out, zeroRow, spareRow, window, h, w, wp, 4, b, EPILOGUE_CLIP, lov, hiv, res, resDelta);
         else if (activation == EPILOGUE_HARDSWISH) {
           depthwise3x3InPlace(groupInput, out, zeroRow, spareRow, window, h, w, wp, 4, b, EPILOGUE_HARDSWISH, lov, hiv, res, resDelta);
+        } else if (activation == EPILOGUE_SIGMOID) {
+          depthwise3x3InPlace(groupInput, out, zeroRow, spareRow, window, h, w, wp, 4, b, EPILOGUE_SIGMOID, lov, hiv, res, resDelta);
+        } else if (activation == EPILOGUE_SILU) {
+          depthwise3x3InPlace(groupInput, out, zeroRow, spareRow, window, h, w, wp, 4, b, EPILOGUE_SILU, lov, hiv, res, resDelta);
+        } else if (activation == EPILOGUE_HARDSIGMOID) {
+          depthwise3x3InPlace(groupInput, out, zeroRow, spareRow, window, h, w, wp, 4, b, EPILOGUE_HARDSIGMOID, lov, hiv, res, resDelta);
         } else depthwise3x3InPlace(groupInput, out, zeroRow, spareRow, window, h, w, wp, 4, b, EPILOGUE_NONE, lov, hiv, res, resDelta);
       }
     }

@@ -34,7 +34,7 @@ export const SINGLE_3X3_ROWS = 2;
  * outW extra columns per row are computed and dropped by copyOut when copied).
  * `strided` (taps tapStep bytes apart) and `single` are compile-time
  * constants: each entry point is its own specialised copy.
- * Epilogue (epilogue.ts): `activation` (lo, hi: clip's bounds) and `residual`
+ * Epilogue (epilogue.ts): `activation` (lo, hi: its parameters) and `residual`
  * (0: none) are applied to each block's output planes right after the block
  * has written them (and, in plane mode, copied them out), while in cache.
  */

@@ -110,3 +110,4 @@ export function winograd(params: usize, input: usize, output: usize, bias: usize
 export { lrnBeta075 } from './lrn';
 export { maxPoolStride1, maxPoolStride2, maxPoolStrided } from './pooling';
 export { reluFloats } from './activation';
+export { expFloats } from './exp';

@@ -14,12 +14,22 @@
 //              each on x64, where f32x4.max / min take several for IEEE's rules
 //   hardswish  x * min(max(x + 3, 0), 6) / 6 (PyTorch's order of operations),
 //              min and max as clip's (x + 3 is never -0, and NaN stays NaN)
+//   sigmoid    1 / (1 + exp(-x)), exp the float32 one of exp.ts
+//   silu       x * sigmoid(x)
+//   hardsigmoid  max(0, min(1, alpha * x + beta)) (ONNX's HardSigmoid; lo, hi
+//              carry alpha and beta), min and max as clip's
 // Each is correctly rounded in WebAssembly as in JavaScript's Math.fround
 // steps, so the fused and unfused results are the same bits.
 
-import { EPILOGUE_CLIP, EPILOGUE_HARDSWISH, EPILOGUE_NONE, EPILOGUE_RELU } from '../param-block';
+import { EPILOGUE_CLIP, EPILOGUE_HARDSIGMOID, EPILOGUE_HARDSWISH, EPILOGUE_NONE, EPILOGUE_RELU, EPILOGUE_SIGMOID, EPILOGUE_SILU } from '../param-block';
+import { exp4 } from './exp';
 
-/** The activation `kind` of four values (lo, hi: clip's bounds, splatted). */
+@inline function sigmoid4(v: v128): v128 {
+  const one = f32x4.splat(1);
+  return f32x4.div(one, f32x4.add(one, exp4(f32x4.neg(v))));
+}
+
+/** The activation `kind` of four values (lo, hi: its two parameters, splatted: clip's bounds, hardsigmoid's alpha and beta). */
 @inline export function activate(v: v128, kind: i32, lo: v128, hi: v128): v128 {
   if (kind == EPILOGUE_RELU) return v128.andnot(v, f32x4.lt(v, f32x4.splat(0)));
   // pmax(a, b) = a < b ? b : a; pmin(a, b) = b < a ? b : a.
@@ -28,6 +38,12 @@ import { EPILOGUE_CLIP, EPILOGUE_HARDSWISH, EPILOGUE_NONE, EPILOGUE_RELU } from 
     const six = f32x4.splat(6);
     const gate = f32x4.pmin(f32x4.pmax(f32x4.add(v, f32x4.splat(3)), f32x4.splat(0)), six);
     return f32x4.div(f32x4.mul(v, gate), six);
+  }
+  if (kind == EPILOGUE_SIGMOID) return sigmoid4(v);
+  if (kind == EPILOGUE_SILU) return f32x4.mul(v, sigmoid4(v));
+  if (kind == EPILOGUE_HARDSIGMOID) {
+    const t = f32x4.add(f32x4.mul(v, lo), hi);
+    return f32x4.pmax(f32x4.pmin(t, f32x4.splat(1)), f32x4.splat(0));
   }
   return v;
 }
@@ -88,6 +104,9 @@ export function epilogue(out: usize, residual: usize, count: i32, kind: i32, lo:
   if (kind == EPILOGUE_RELU) epilogueRun(out, residual, count, EPILOGUE_RELU, lov, hiv);
   else if (kind == EPILOGUE_CLIP) epilogueRun(out, residual, count, EPILOGUE_CLIP, lov, hiv);
   else if (kind == EPILOGUE_HARDSWISH) epilogueRun(out, residual, count, EPILOGUE_HARDSWISH, lov, hiv);
+  else if (kind == EPILOGUE_SIGMOID) epilogueRun(out, residual, count, EPILOGUE_SIGMOID, lov, hiv);
+  else if (kind == EPILOGUE_SILU) epilogueRun(out, residual, count, EPILOGUE_SILU, lov, hiv);
+  else if (kind == EPILOGUE_HARDSIGMOID) epilogueRun(out, residual, count, EPILOGUE_HARDSIGMOID, lov, hiv);
   else if (residual) epilogueRun(out, residual, count, EPILOGUE_NONE, lov, hiv);
 }
 

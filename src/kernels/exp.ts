@@ -1,0 +1,38 @@
+// The epilogue's float32 exp, as JavaScript: the reference the WebAssembly
+// SIMD version (wasm/assembly/exp.ts) computes bit for bit, and the sigmoid
+// and SiLU activations' (epilogue.ts) exp.
+//
+// x = k ln2 + r with k = round(x log2 e) and r by Cody-Waite (two constants),
+// exp(r) by Cephes' degree-7 polynomial, then scaled by 2^k as 2^(k >> 1) *
+// 2^(k - (k >> 1)): the first product is exact and the second rounds once, so
+// a result in the subnormal range is rounded once, not twice, and an overflow
+// becomes +Infinity. Every step is one float32 operation, rounded (Math.fround
+// here; a plain f32x4 mul, add or sub there, never a fused multiply-add), so
+// the two agree exactly. Within 1 ulp of exp over the whole float32 range
+// (test/exp.test.ts). NaN gives NaN; inputs below -104 give +0, above 89
+// +Infinity (the clamp to that range changes no result).
+import {
+  EXP_LN2_HIGH, EXP_LN2_LOW, EXP_LOG2E, EXP_MAX_INPUT, EXP_MIN_INPUT, EXP_P0, EXP_P1, EXP_P2, EXP_P3, EXP_P4, EXP_P5, EXP_ROUNDER,
+} from './wasm/exp-constants.js';
+
+const f = Math.fround;
+
+/** e^x of a float32 value, as the epilogue computes it. */
+export function expFloat32(x: number): number {
+  // The clamp as the kernel's pmax / pmin: NaN passes through.
+  let v = x < EXP_MIN_INPUT ? EXP_MIN_INPUT : f(x);
+  v = EXP_MAX_INPUT < v ? EXP_MAX_INPUT : v;
+  const k = f(f(f(v * EXP_LOG2E) + EXP_ROUNDER) - EXP_ROUNDER);
+  let r = f(v - f(k * EXP_LN2_HIGH));
+  r = f(r - f(k * EXP_LN2_LOW));
+  const z = f(r * r);
+  let p = EXP_P0;
+  p = f(f(p * r) + EXP_P1);
+  p = f(f(p * r) + EXP_P2);
+  p = f(f(p * r) + EXP_P3);
+  p = f(f(p * r) + EXP_P4);
+  p = f(f(p * r) + EXP_P5);
+  p = f(f(f(p * z) + r) + 1);
+  const k1 = Math.floor(k / 2);
+  return f(f(p * 2 ** k1) * 2 ** (k - k1));
+}

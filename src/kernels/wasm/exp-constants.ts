@@ -1,0 +1,31 @@
+// The constants of the epilogue's float32 exp (../exp.ts for the JavaScript
+// reference, assembly/exp.ts for the WebAssembly SIMD one). Imported by both
+// sides, like param-block.ts, so they hold only plain numbers: each is written
+// as the exact value of a float32, so converting it to f32 in AssemblyScript
+// and Math.fround in JavaScript give the same bits.
+
+/** Inputs are clamped to [EXP_MIN_INPUT, EXP_MAX_INPUT]: exp(-104) rounds to 0 and exp(89) overflows to +Infinity, so no result changes, and k stays in [-150, 128]. */
+export const EXP_MIN_INPUT = -104;
+export const EXP_MAX_INPUT = 89;
+
+/** log2(e) rounded to float32: k = round(x * log2(e)). */
+export const EXP_LOG2E = 1.4426950216293335;
+
+/** 1.5 * 2^23: t + it - it rounds t to the nearest integer, ties to even, for |t| < 2^22; its bits minus EXP_ROUNDER_BITS are that integer. */
+export const EXP_ROUNDER = 12582912;
+export const EXP_ROUNDER_BITS = 0x4b400000;
+
+/** Cody-Waite: ln 2 = EXP_LN2_HIGH + EXP_LN2_LOW, the high part with 9 significant bits, so k * EXP_LN2_HIGH is exact for |k| <= 150. */
+export const EXP_LN2_HIGH = 0.693359375;
+export const EXP_LN2_LOW = -0.00021219444170128554;
+
+/**
+ * exp(r) ~ 1 + r + r^2 (P0 r^5 + P1 r^4 + P2 r^3 + P3 r^2 + P4 r + P5) on
+ * |r| <= ln(2) / 2: Cephes' expf coefficients, rounded to float32.
+ */
+export const EXP_P0 = 0.00019875691214110702;
+export const EXP_P1 = 0.001398199936375022;
+export const EXP_P2 = 0.008333452045917511;
+export const EXP_P3 = 0.04166579619050026;
+export const EXP_P4 = 0.1666666567325592;
+export const EXP_P5 = 0.5;
