@@ -86,6 +86,11 @@ export class EngineLayer {
     return shared;
   }
 
+  /** Whether `executor` (an engine) prepared this layer: a program may only run its own engine's layers. */
+  belongsTo(executor: LayerExecutor): boolean {
+    return this.executor === executor && !this.closed;
+  }
+
   /** Runs the convolution on `input`; resolves to a new shared tensor (or `out`), or `{ output, profile }` with `profile: true`. */
   run(input: Tensor, options: EngineRunOptions & { profile: true }): Promise<ProfiledResult>;
   run(input: Tensor, options?: EngineRunOptions): Promise<Tensor>;
