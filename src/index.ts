@@ -28,15 +28,16 @@ export { loadSafetensors, saveSafetensors, parseSafetensors, serializeSafetensor
 export { Random } from './random.js';
 export { GroupedConvEngine, type GroupedConvEngineOptions, type EngineRunOptions, type EngineLayerOptions, type EngineConv2dOptions, type ProfiledResult } from './engine/engine.js';
 export { EngineLayer } from './engine/layer.js';
+export { EngineProgram, type ProgramStage, type ProgramProfile, type StageTiming } from './engine/program.js';
 export type { ConvProfile, TaskProfile, ThreadProfile } from './engine/profile.js';
 export { partitionConv, partitionImbalance, PARTITION_POLICIES, type PartitionPolicy, type ConvTask } from './scheduler/conv-tasks.js';
-export { TaskError, AbortError, type TaskLocation } from './errors.js';
+export { TaskError, AbortError, ProgramStageError, type TaskLocation } from './errors.js';
 export * as models from './models/index.js';
 export { DeviceMemoryError } from './errors.js';
 export { SplitAlexNet, alexNetInputSize, GTX580_BYTES, type SplitOptions, type SplitRun, type LayerRun } from './devices/split-model.js';
 export { runAlexNetSplit, type RunSplitOptions } from './devices/run-split.js';
 export { formatSplitReport, type SplitReport } from './devices/report.js';
-export { loadOnnx, OnnxModel, OnnxError, type OnnxModelInfo, type OnnxGraph, type OnnxNode, type ValueInfo, type ModelProfile, type StepProfile } from './onnx/index.js';
+export { loadOnnx, OnnxModel, OnnxError, type OnnxModelInfo, type OnnxGraph, type OnnxNode, type ValueInfo, type ModelProfile, type StepProfile, type MemoryPlanReport } from './onnx/index.js';
 export { planSplit, STRATEGIES, type PlanSplitOptions, type StrategyChoice } from './split/plan-split.js';
 export type { SplitPlan, LayerPlan, DeviceLayerPlan, Collective, LinkModel, Transfer } from './split/plan-types.js';
 export { graphOfModule } from './split/from-modules.js';

@@ -83,8 +83,8 @@ export interface LayerBreakdown {
   index: number;
   name: string;
   opType: string;
-  /** 'engine' (a Conv on the workers) or 'host' (on the calling thread). */
-  kind: 'engine' | 'host';
+  /** 'engine' (a Conv on the workers), 'ranged' (another op on the workers), 'alias' (a view: nothing ran) or 'host' (on the calling thread). */
+  kind: 'engine' | 'ranged' | 'alias' | 'host';
   /** A Conv's groups; null for other ops. */
   groups: number | null;
   flops: number;

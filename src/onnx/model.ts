@@ -5,6 +5,7 @@ import { errors } from '../errors.js';
 import { checkTensor, type Tensor } from '../tensor/tensor.js';
 import { allNodes, type OnnxGraph, type ValueInfo } from './graph.js';
 import { EngineBinding, runExecution, type Execution, type ModelProfile, type StepProfile } from './engine-run.js';
+import { memoryPlanOf, type MemoryPlanReport } from './memory-plan.js';
 import { planAndRun, runPlan, type Plan } from './plan.js';
 import { floatValue, type FloatValue, type Value } from './value.js';
 
@@ -166,6 +167,32 @@ export class OnnxModel {
       this.run(zeros);
     }
     return this.plans.get(key)!;
+  }
+
+  /**
+   * The memory plan forwardWith uses for inputs of `inputShape` (the first input's; its declared
+   * shape by default, when static): the one block's bytes (`peakBytes`) against the sum of
+   * every activation's (`sumBytes`). Planning runs the model once on zeros if the shape is new.
+   */
+  memoryPlan(inputShape?: readonly number[]): MemoryPlanReport {
+    if (this.closed) throw errors.onnxClosed();
+    const info = this.inputs[0];
+    let shape: number[];
+    if (inputShape === undefined) {
+      const declared = info.shape;
+      if (!declared || declared.some((d) => typeof d !== 'number')) {
+        throw errors.invalid('inputShape', `the model's input '${info.name}' has symbolic dimensions [${(declared ?? []).join(', ')}]: give the shape`);
+      }
+      shape = declared as number[];
+    } else {
+      if (!Array.isArray(inputShape) || !inputShape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+        throw errors.invalid('inputShape', `expected an array of sizes (integers >= 0), got ${JSON.stringify(inputShape)}`);
+      }
+      shape = [...inputShape];
+      this.checkShape(info, shape);
+    }
+    const { peakBytes, sumBytes, values, aliases, outputBytes } = memoryPlanOf(this.planFor({ [info.name]: shape }));
+    return { peakBytes, sumBytes, values, aliases, outputBytes };
   }
 
   /** PyTorch's parameter count: float initializers, less BatchNormalization's running mean and variance (buffers in PyTorch). */
