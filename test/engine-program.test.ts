@@ -47,7 +47,7 @@ function block(e: GroupedConvEngine) {
     { kind: 'conv', label: "'conv2' (Conv+Add+Relu)", layer: l2, inputShape: [3, 16, 10, 10], input: 2, output: 3, residual: 0 },
   ];
   const program = e.program(stages, [sizes.x, sizes.y, sizes.y, sizes.x]);
-  return { program, close: () => (program.close(), l1.close(), l2.close()) };
+  return { program, layers: [l1, l2], close: () => (program.close(), l1.close(), l2.close()) };
 }
 
 function buffersFor(input: Tensor): Float32Array[] {
@@ -106,6 +106,19 @@ describe('a program of conv and ranged stages', () => {
     buffers.forEach(release);
     single.close();
     close();
+  });
+
+  it('keeps a layer closed during a run until the run ends; the next run is refused', async () => {
+    const e = engine({ workers: 2 });
+    const { program, layers } = block(e);
+    const buffers = buffersFor(x);
+    const run = program.run(buffers);
+    for (const layer of layers) layer.close();
+    await run;
+    expect(firstBitDifference(buffers[3], expected(x).data)).toBe(-1);
+    await expect(program.run(buffers)).rejects.toThrow(/layer was closed/);
+    program.close();
+    release(buffers);
   });
 
   it('cuts a ranged op into a few tasks per runner, never below the minimum cost, covering [0, units) once', () => {

@@ -207,8 +207,11 @@ export class EngineProgram {
     const stages = this.stages.length;
     const owned: Float32Array[] = [];
     let call: Call | null = null;
+    // The layers' weights and plans stay while the workers read them, even if a layer is closed meanwhile.
+    const holds: Array<() => void> = [];
     this.running++;
     try {
+      for (const layer of new Set(this.plans.map((p) => p.layer))) holds.push(layer.hold());
       const tableBlock = arena.allocateFloat32(Math.ceil(ProgramTable.bytes(stages, buffers.length, this.layout.total) / 4));
       owned.push(tableBlock);
       const table = new ProgramTable(tableBlock.buffer, tableBlock.byteOffset, stages, buffers.length, this.layout);
@@ -245,6 +248,8 @@ export class EngineProgram {
       for (const block of owned) arena.release(block);
       this.running--;
       if (this.closed && this.running === 0) this.free();
+      // After the program has released its plans: a layer closed meanwhile is freed only now.
+      for (const release of holds) release();
     }
   }
 
