@@ -386,6 +386,14 @@ class ForwardState {
     return data;
   }
 
+  /** A copy of `data` in an arena allocation of this forward's results. */
+  keep(data: Float32Array): Float32Array {
+    const copy = sharedArena().allocateFloat32(data.length, { zero: false });
+    copy.set(data);
+    this.results.push(copy);
+    return copy;
+  }
+
   /** Whether `data` lies in this forward's block (so it must be copied out before being returned). */
   inBlock(data: Float32Array): boolean {
     const b = this.block;
@@ -447,9 +455,7 @@ export async function runExecution(
       if (!v) throw errors.onnxValue(`graph output '${n}' was not computed`);
       if (v.dtype !== 'float32' || !state.inBlock(v.data)) return v;
       // An alias of a planned value: out of the block, which is freed now.
-      const copy = arena.allocateFloat32(v.data.length, { zero: false });
-      copy.set(v.data);
-      return floatValue(v.shape, copy);
+      return floatValue(v.shape, state.keep(v.data));
     });
     failed = false;
     return outputs;
@@ -595,7 +601,8 @@ function runHost(step: HostStep, state: ForwardState): void {
     const result = results[j];
     const target = result.dtype === 'float32' ? state.slot(name) : null;
     if (!target || target.length !== result.data.length) {
-      env.set(name, result);
+      // A graph output that is a planned value's bytes (a host Identity of it): out of the block now, before they are reused.
+      env.set(name, result.dtype === 'float32' && state.inBlock(result.data) ? floatValue(result.shape, state.keep(result.data)) : result);
       return;
     }
     // (Slot views are made afresh: compare where they are, not which object.)
