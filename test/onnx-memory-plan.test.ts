@@ -5,8 +5,8 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ExecutionError, GroupedConvEngine, loadOnnx, loadSafetensors, sharedArena, type Tensor } from '../src/index.js';
-import { memoryPlanOf, type MemorySlot } from '../src/onnx/memory-plan.js';
-import { CASES, FIXTURES, attr, makeModel, valueInfo } from './support/onnx.js';
+import { memoryPlanOf, planMemory, type MemorySlot } from '../src/onnx/memory-plan.js';
+import { CASES, FIXTURES, attr, intTensor, makeModel, valueInfo } from './support/onnx.js';
 import { FAULT } from './support/faults.js';
 import { firstBitDifference } from './support/tensors.js';
 
@@ -72,6 +72,34 @@ describe('the memory plan', () => {
     expect(slot('c')).toEqual({ offset: 2048, bytes: 512, first: 2, last: 3 });
     expect(slot('d')).toEqual({ offset: 0, bytes: 512, first: 3, last: 4 });
     expect(plan.slots.has('y')).toBe(false);
+    model.close();
+  });
+
+  it('an alias shares its input\'s slot and extends its life: x -> Relu a -> Reshape r -> Relu b -> Relu c', () => {
+    const model = loadOnnx(
+      makeModel({
+        nodes: [
+          { op_type: 'Relu', name: 'ra', input: ['x'], output: ['a'] },
+          { op_type: 'Reshape', name: 'reshape', input: ['a', 'shape'], output: ['r'] },
+          { op_type: 'Relu', name: 'rb', input: ['r'], output: ['b'] },
+          { op_type: 'Relu', name: 'rc', input: ['b'], output: ['c'] },
+        ],
+        inputs: [valueInfo('x', [1, 4, 4, 4])],
+        outputs: [valueInfo('c', [1, 64])],
+        initializers: [intTensor('shape', [2], [1, 64])],
+      }),
+    );
+    const plan = model.planFor({ x: [1, 4, 4, 4] });
+    const slotsOf = (m: ReturnType<typeof planMemory>) => Object.fromEntries([...m.slots].map(([n, s]) => [n, [s.offset, s.bytes, s.first, s.last]]));
+    // As an alias: r is a's bytes, so a lives until b reads r (step 2) and b cannot take a's place.
+    const aliased = planMemory(plan, (step) => step.node.opType === 'Reshape');
+    expect(aliased.aliasOf).toEqual(new Map([['r', 'a']]));
+    expect(slotsOf(aliased)).toEqual({ a: [0, 256, 0, 2], b: [256, 256, 2, 3] });
+    expect([aliased.peakBytes, aliased.sumBytes, aliased.values, aliased.aliases]).toEqual([512, 512, 2, 1]);
+    // Run on the calling thread instead, the Reshape's output is a value of its own (then copied into its slot).
+    const copied = planMemory(plan, () => false);
+    expect(slotsOf(copied)).toEqual({ a: [0, 256, 0, 1], r: [256, 256, 1, 2], b: [0, 256, 2, 3] });
+    expect([copied.peakBytes, copied.sumBytes, copied.values, copied.aliases]).toEqual([512, 768, 3, 0]);
     model.close();
   });
 

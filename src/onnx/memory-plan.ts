@@ -12,7 +12,7 @@
 // producer: steps run in order (a program's stages meet at a barrier), so no
 // step ever writes over a value a later step still reads.
 import { scheduledInputs, type ScheduledStep } from './fuse.js';
-import type { Plan } from './plan.js';
+import type { Plan, PlanStep } from './plan.js';
 import { sizeOf } from './value.js';
 import { workerStageOf } from './worker-stages.js';
 
@@ -54,12 +54,16 @@ export interface MemoryPlan extends MemoryPlanReport {
 
 const aligned = (bytes: number): number => Math.max(SLOT_ALIGN, Math.ceil(bytes / SLOT_ALIGN) * SLOT_ALIGN);
 
+/** Whether a step runs as an alias (its output is its input's bytes): worker-stages.ts decides. */
+export type IsAlias = (step: PlanStep, plan: Plan) => boolean;
+const aliasByWorkerStages: IsAlias = (step, plan) => workerStageOf(step, plan)?.kind === 'alias';
+
 /** The inputs and outputs of each scheduled step, and whether it is an alias. */
-function scheduleIo(plan: Plan): Array<{ inputs: string[]; outputs: string[]; alias: boolean }> {
+function scheduleIo(plan: Plan, isAlias: IsAlias): Array<{ inputs: string[]; outputs: string[]; alias: boolean }> {
   return plan.schedule.steps.map((s: ScheduledStep) => {
     if (s.kind === 'fused') return { inputs: scheduledInputs(plan, s), outputs: [s.fused.output], alias: false };
     const step = plan.steps[s.index];
-    return { inputs: step.inputs, outputs: step.outputs, alias: workerStageOf(step, plan)?.kind === 'alias' };
+    return { inputs: step.inputs, outputs: step.outputs, alias: isAlias(step, plan) };
   });
 }
 
@@ -75,9 +79,9 @@ export function memoryPlanOf(plan: Plan): MemoryPlan {
   return memory;
 }
 
-/** The memory plan of `plan`'s schedule. */
-export function planMemory(plan: Plan): MemoryPlan {
-  const io = scheduleIo(plan);
+/** The memory plan of `plan`'s schedule (`isAlias`: which steps share their input's bytes; the tests pass their own). */
+export function planMemory(plan: Plan, isAlias: IsAlias = aliasByWorkerStages): MemoryPlan {
+  const io = scheduleIo(plan, isAlias);
   const end = io.length; // graph outputs are read after the last step, when they are copied out
   const slots = new Map<string, MemorySlot>();
   const aliasOf = new Map<string, string>();
