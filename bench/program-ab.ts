@@ -2,7 +2,9 @@
 // against another checkout's (say, the commit before engine programs), each
 // with its own arena and engines, the variants alternated round by round so
 // both see the same machine load. Prints per variant the median images/s at 1
-// and 2 workers, and the medians of the per-round ratios.
+// and 2 workers, and the medians of the per-round ratios; also the process's CPU
+// time per forward (every thread's, process.cpuUsage), which a loaded machine
+// inflates far less than wall time.
 //
 //   npx tsx bench/program-ab.ts --before /tmp/h1-before --model /tmp/onnx2-full/mobilenet_v2.onnx --batch 8 --rounds 7
 //
@@ -51,18 +53,24 @@ const check = await Promise.all(setups.map((s) => s.model.forwardWith(s.engines[
 if (check[0].data.some((value, i) => !Object.is(value, check[1].data[i]))) throw errors.benchCheck('before and after disagree');
 
 const ms: Record<string, number[][]> = { before: [[], []], after: [[], []] };
+const cpu: Record<string, number[][]> = { before: [[], []], after: [[], []] };
 for (let round = 0; round < rounds; round++) {
   const order = round % 2 === 0 ? setups : [...setups].reverse();
   for (const s of order) {
     for (const [w, engine] of s.engines.entries()) {
       await s.model.forwardWith(engine, s.x); // warm: plans, layers, parked runners
       const times: number[] = [];
+      const cpuTimes: number[] = [];
       for (let r = 0; r < runs; r++) {
         const start = performance.now();
+        const cpuStart = process.cpuUsage();
         await s.model.forwardWith(engine, s.x);
+        const used = process.cpuUsage(cpuStart);
         times.push(performance.now() - start);
+        cpuTimes.push((used.user + used.system) / 1000);
       }
       ms[s.name][w].push(median(times));
+      cpu[s.name][w].push(median(cpuTimes));
     }
   }
 }
@@ -79,6 +87,7 @@ for (const w of [0, 1]) {
   const ratios = ms.before[w].map((t, i) => t / ms.after[w][i]);
   console.log(`after over before @${w + 1}: median ${median(ratios).toFixed(2)}x (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}) over ${rounds} rounds`);
 }
+for (const s of setups) console.log(`${s.name}: CPU ms per forward (all threads) ${median(cpu[s.name][0]).toFixed(1)} @1, ${median(cpu[s.name][1]).toFixed(1)} @2`);
 for (const s of setups) {
   s.model.close();
   await Promise.all(s.engines.map((e) => e.close()));
