@@ -169,8 +169,9 @@ function flopsOf(step: PlanStep, shapes: ReadonlyMap<string, number[]>): number 
 }
 
 /**
- * The prepared engine layers of one model on one engine: a Conv's weight and
- * bias are placed in shared memory at its first use and kept until close().
+ * What one model keeps on one engine: a Conv's weight and bias are placed in
+ * shared memory at its first use, the programs of each execution, and the
+ * float constants ranged stages read, all kept until close().
  */
 export class EngineBinding {
   private readonly layers = new Map<OnnxNode, Array<{ weight: Float32Array; bias: Float32Array | null; padding: [number, number]; activation: string; layer: EngineLayer }>>();

@@ -62,8 +62,10 @@ export class OnnxModel {
 
   /**
    * `forward` with every convolution on `engine`'s workers (as prepared layers: each
-   * Conv's weights go to shared memory once per model and engine, kept until `close()`);
-   * the other nodes run on the calling thread. The result is bitwise that of `forward`.
+   * Conv's weights go to shared memory once per model and engine, kept until `close()`),
+   * and the nodes worker-stages.ts gives a stage; runs of them go to the workers as one
+   * engine program. The other nodes run on the calling thread. Activations live in one
+   * block per forward (`memoryPlan`). The result is bitwise that of `forward`.
    * With `{ profile: true }`, also where the time went, step by step.
    */
   forwardWith(engine: GroupedConvEngine, x: Tensor, options: { profile: true }): Promise<{ output: Tensor; profile: ModelProfile }>;
