@@ -54,6 +54,19 @@ export class TaskError extends ExecutionError {
   }
 }
 
+/** A stage of an engine program failed in its worker (it threw, or the worker died); `stage` is its index in the program. */
+export class ProgramStageError extends ExecutionError {
+  constructor(
+    message: string,
+    readonly stage: number,
+    readonly label: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ProgramStageError';
+  }
+}
+
 /** A GroupedConvEngine call was cancelled by its AbortSignal; `cause` is the signal's reason. */
 export class AbortError extends ExecutionError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -166,6 +179,20 @@ export const errors = {
   // engine (src/engine)
   /** A call's runners all returned but a task was never finished: an engine bug, reported like a task that threw. */
   unfinishedTask: (task: TaskLocation, tasks: number): TaskError => errors.taskThrew(task, tasks, new Error('no runner finished it')),
+  // Programs (src/engine/program.ts): stages run by the workers in one hand-off.
+  programStageFailed: (stage: number, stages: number, label: string, died: boolean, cause: unknown) =>
+    new ProgramStageError(
+      died
+        ? `stage ${stage + 1} of ${stages} (${label}) failed: the worker running it died (${reasonOf(cause)}); the pool replaces it`
+        : `stage ${stage + 1} of ${stages} (${label}) failed in its worker: ${reasonOf(cause)}`,
+      stage,
+      label,
+      { cause },
+    ),
+  /** A program's runners all returned but a task of `label` was never finished: an engine bug. */
+  programUnfinished: (stage: number, stages: number, label: string) =>
+    new ProgramStageError(`stage ${stage + 1} of ${stages} (${label}): no runner finished it`, stage, label),
+  programClosed: () => new ExecutionError('this engine program was closed; build it again with engine.program(stages, buffers)'),
   /** A parked runner found its slot in a state the protocol never leaves it in (see doorbell.ts): an engine bug, so a plain Error. */
   unexpectedSlotState: (state: number) => new Error(`parked runner: unexpected slot state ${state}`),
   // Kernels (src/kernels)

@@ -85,6 +85,11 @@ describe('groupconv bench --model', () => {
     expect(run.stdout).toContain('resnext: ONNX model resnext.onnx');
     expect(run.stdout.split('\n').filter((l) => /^\s+-\s+[12]\s+balanced\s/.test(l))).toHaveLength(2);
     expect(run.stdout).toContain('layers by time (batch 1, balanced');
+    // The memory plan: the model's own figures, in the JSON and as a line of the table.
+    const memory = model.memoryPlan([1, 3, 32, 32]);
+    expect(report.memory).toEqual([{ batch: 1, ...memory }]);
+    expect(memory.peakBytes).toBeLessThan(memory.sumBytes);
+    expect(run.stdout).toContain(`memory plan: activations in one ${(memory.peakBytes / 2 ** 20).toFixed(2)} MiB block`);
     expect(run.stdout).toMatch(/ms @1 +x @1 +ms @2 +x @2/);
     expect(run.stdout).toMatch(/\n\S*Conv +Conv\S* +8 /);
 

@@ -1,6 +1,7 @@
 // The benchmark sweep: every (layer, batch, groups) case at every (policy,
 // workers) point, timed on the engine, turned into results a report can print.
 import { cpus, availableParallelism } from 'node:os';
+import type { MemoryPlanReport } from '../onnx/memory-plan.js';
 import type { ConvProfile, TaskProfile } from '../engine/profile.js';
 import { ArgumentError } from '../errors.js';
 import { planConv, releasePlan } from '../kernels/plan/index.js';
@@ -83,8 +84,8 @@ export interface LayerBreakdown {
   index: number;
   name: string;
   opType: string;
-  /** 'engine' (a Conv on the workers) or 'host' (on the calling thread). */
-  kind: 'engine' | 'host';
+  /** 'engine' (a Conv on the workers), 'ranged' (another op on the workers), 'alias' (a view: nothing ran) or 'host' (on the calling thread). */
+  kind: 'engine' | 'ranged' | 'alias' | 'host';
   /** A Conv's groups; null for other ops. */
   groups: number | null;
   flops: number;
@@ -105,6 +106,8 @@ export interface BenchReport {
   timelines: Timeline[];
   /** `bench --model`: each layer of the model at each point (model-bench.ts). */
   breakdown?: LayerBreakdown[];
+  /** `bench --model`: the memory plan of the model's activations at each batch (OnnxModel.memoryPlan). */
+  memory?: Array<MemoryPlanReport & { batch: number }>;
 }
 
 export function machineInfo(kernel: string | null): MachineInfo {

@@ -81,6 +81,7 @@ export async function runModelBench(config: BenchConfig & { model: string }, pro
   // The plans (shapes, folded constants) come from a run on the calling thread over zeros, before any timing:
   // a model that cannot run at this shape fails here, before engines start.
   for (const c of cases) model.planFor({ [model.inputs[0].name]: c.shape });
+  const memory = cases.map((c) => ({ batch: c.batch, ...model.memoryPlan(c.shape) }));
   const inputs = cases.map((c, i) => randomShared(c.shape, 1000 + i));
   const results: PointResult[] = [];
   const breakdown: LayerBreakdown[] = [];
@@ -153,5 +154,6 @@ export async function runModelBench(config: BenchConfig & { model: string }, pro
     skipped,
     timelines: [],
     breakdown: addLayerSpeedups(breakdown),
+    memory,
   };
 }

@@ -13,7 +13,7 @@ export class Call {
   /** Settles once every runner of the call has returned: only then may its table and scratch be freed. */
   settled: Promise<unknown> = Promise.resolve();
   constructor(
-    private readonly table: TaskTable,
+    private readonly table: { cancel(): void },
     private readonly onFail: (call: Call) => void,
   ) {}
 
@@ -67,9 +67,14 @@ export function describeRunnerFailure(table: TaskTable, tasks: readonly ConvTask
   return describeTaskFailure(tasks[culprit], tasks.length, error);
 }
 
-function describeTaskFailure(task: ConvTask, tasks: number, error: unknown): Error {
-  const died =
+/** Whether a runner's job ended because its worker died (exited, or ran out of memory) rather than because a task threw. */
+export function isWorkerDeath(error: unknown): boolean {
+  return (
     (error as { code?: string } | null)?.code === 'ERR_WORKER_OUT_OF_MEMORY' ||
-    (error instanceof Error && /^worker exited with code/.test(error.message));
-  return died ? errors.workerDied(task, tasks, error) : errors.taskThrew(task, tasks, error);
+    (error instanceof Error && /^worker exited with code/.test(error.message))
+  );
+}
+
+function describeTaskFailure(task: ConvTask, tasks: number, error: unknown): Error {
+  return isWorkerDeath(error) ? errors.workerDied(task, tasks, error) : errors.taskThrew(task, tasks, error);
 }

@@ -14,7 +14,7 @@
 // A parked worker blocks in Atomics.wait at once, without polling first: a
 // 20 µs poll made back-to-back pings faster but whole small calls 3-20% slower
 // on 2 cores, where the main thread needs the other core.
-import type { ConvRunMessage, WorkerMessage } from './protocol.js';
+import type { ConvRunMessage, ProgramRunMessage, WorkerMessage } from './protocol.js';
 
 /** Values of a slot's STATE word. */
 export const SlotState = {
@@ -52,6 +52,7 @@ const FIELDS_OFFSET = 64;
 
 const KIND_PING = 0;
 const KIND_CONV = 1;
+const KIND_PROGRAM = 2;
 // Float64 fields of the message (byte offsets reach 4 GiB: too large for Int32).
 const F = {
   kind: 0,
@@ -106,6 +107,18 @@ export class Doorbells {
       f[F.kind] = KIND_PING;
       return;
     }
+    if (message.kind === 'program') {
+      // A program runner reuses the conv fields it shares a meaning with: id, description, scratch, table, runner.
+      f[F.kind] = KIND_PROGRAM;
+      f[F.planId] = message.programId;
+      f[F.planOffset] = message.program.byteOffset;
+      f[F.planLength] = message.program.length;
+      f[F.scratchOffset] = message.scratch.byteOffset;
+      f[F.scratchLength] = message.scratch.length;
+      f[F.table] = message.table;
+      f[F.runner] = message.runner;
+      return;
+    }
     f[F.kind] = KIND_CONV;
     f[F.planId] = message.planId;
     f[F.planOffset] = message.plan.byteOffset;
@@ -131,6 +144,17 @@ export class Doorbells {
   read(): WorkerMessage {
     const f = this.fields;
     if (f[F.kind] === KIND_PING) return { kind: 'ping' };
+    if (f[F.kind] === KIND_PROGRAM) {
+      const program: ProgramRunMessage = {
+        kind: 'program',
+        programId: f[F.planId],
+        program: { byteOffset: f[F.planOffset], length: f[F.planLength] },
+        scratch: { byteOffset: f[F.scratchOffset], length: f[F.scratchLength] },
+        table: f[F.table],
+        runner: f[F.runner],
+      };
+      return program;
+    }
     const message: ConvRunMessage = {
       kind: 'conv',
       planId: f[F.planId],

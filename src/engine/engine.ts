@@ -21,6 +21,7 @@ import {
   type EngineConv2dOptions, type EngineLayerOptions, type EngineRunOptions, type GroupedConvEngineOptions,
 } from './options.js';
 import { checkResidual } from '../kernels/epilogue.js';
+import { EngineProgram, type ProgramHost, type ProgramStage } from './program.js';
 import { buildProfile, type ProfiledResult, type TaskTiming } from './profile.js';
 import { absoluteNow, TaskTable, type RunnerReport, type WorkerMessage } from './protocol.js';
 import { defaultWorkerFile, workerFileOf } from './worker-file.js';
@@ -28,6 +29,7 @@ import { defaultWorkerFile, workerFileOf } from './worker-file.js';
 // The engine's public types, with the class that takes and returns them.
 export type { EngineConv2dOptions, EngineLayerOptions, EngineRunOptions, GroupedConvEngineOptions } from './options.js';
 export type { ProfiledResult } from './profile.js';
+export type { ProgramProfile, ProgramStage, StageTiming } from './program.js';
 
 export class GroupedConvEngine implements ConvRunner, LayerExecutor {
   readonly workers: number;
@@ -62,6 +64,36 @@ export class GroupedConvEngine implements ConvRunner, LayerExecutor {
     if (this.closed) throw errors.engineClosed();
     return new EngineLayer(this, weight, bias ?? null, options);
   }
+
+  /**
+   * A program: `stages` (convolutions of this engine's prepared layers, ranged
+   * kernels) over numbered buffers of `bufferLengths` floats, run by the workers
+   * in one hand-off, stage after stage (program.ts). Close it before its layers.
+   */
+  program(stages: readonly ProgramStage[], bufferLengths: readonly number[]): EngineProgram {
+    if (this.closed) throw errors.engineClosed();
+    for (const [i, stage] of stages.entries()) {
+      if (stage?.kind === 'conv' && !stage.layer?.belongsTo(this)) throw errors.invalid(`stages[${i}].layer`, 'expected a layer prepared on this engine (engine.layer)');
+    }
+    return new EngineProgram(this.programHost, stages, bufferLengths);
+  }
+
+  // Getters: the fields they read are set in the constructor, after this initializer.
+  private readonly programHost: ProgramHost = ((engine: GroupedConvEngine): ProgramHost => ({
+    get workers() {
+      return engine.workers;
+    },
+    get policy() {
+      return engine.policy;
+    },
+    get closed() {
+      return engine.closed;
+    },
+    sendRunner: (message, call) => this.send(message, call),
+    begin: (call) => this.calls.add(call),
+    end: (call) => this.calls.delete(call),
+    dropQueued: (call) => this.dispatcher.dropQueued(call),
+  }))(this);
 
   /** torch.nn.functional.conv2d on the pool: the same checks, errors and results as `conv2d`. */
   conv2d(input: Tensor, weight: Tensor, bias: Tensor | null | undefined, options: EngineConv2dOptions & { profile: true }): Promise<ProfiledResult>;

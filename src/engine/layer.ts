@@ -86,6 +86,27 @@ export class EngineLayer {
     return shared;
   }
 
+  /** Whether `executor` (an engine) prepared this layer: a program may only run its own engine's layers. */
+  belongsTo(executor: LayerExecutor): boolean {
+    return this.executor === executor && !this.closed;
+  }
+
+  /**
+   * Keeps the layer's shared memory (weights, plans) while a program runs it, as a run in flight
+   * does: close() frees it once the last hold is released. Call the returned function once.
+   */
+  hold(): () => void {
+    if (this.closed) throw errors.layerClosed();
+    this.running++;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.running--;
+      if (this.closed && this.running === 0) this.free();
+    };
+  }
+
   /** Runs the convolution on `input`; resolves to a new shared tensor (or `out`), or `{ output, profile }` with `profile: true`. */
   run(input: Tensor, options: EngineRunOptions & { profile: true }): Promise<ProfiledResult>;
   run(input: Tensor, options?: EngineRunOptions): Promise<Tensor>;
@@ -129,6 +150,7 @@ export class EngineLayer {
   }
 
   releasePlan(entry: PlanEntry): void {
+    if (this.plans.get(entry.key) !== entry) return; // freed with the layer already
     entry.users--;
     let idle = [...this.plans.values()].filter((e) => e.users === 0);
     while (idle.length > IDLE_PLANS_KEPT) {

@@ -37,11 +37,32 @@ export interface ConvRunMessage {
   runner: number;
 }
 
+/** One runner of a program run (program.ts): goes through the program's stages, claiming each stage's tasks from the run's table. */
+export interface ProgramRunMessage {
+  kind: 'program';
+  /** Unique id of the program; workers cache its decoded description by it. */
+  programId: number;
+  /** The description's bytes in the arena (program-table.ts), decoded once per worker per program. */
+  program: ArenaRef;
+  /** This runner's scratch, large enough for any conv stage's task. */
+  scratch: ArenaRef;
+  /** Byte offset of the run's table (ProgramTable); its first Int32 is the cancel flag, as in a TaskTable. */
+  table: number;
+  runner: number;
+}
+
 interface PingMessage {
   kind: 'ping';
 }
 
-export type WorkerMessage = ConvRunMessage | PingMessage;
+export type WorkerMessage = ConvRunMessage | ProgramRunMessage | PingMessage;
+
+/**
+ * Called before each convolution task a runner claims (an engine call's, or a
+ * program's conv stage's, described as the call it stands for), with the task's
+ * slice: lets a custom worker entry (the tests' fault injection) act per task.
+ */
+export type BeforeTask = (message: ConvRunMessage, slice: ConvSlice) => void;
 
 /** What a runner (or a ping) reports back. Times are absolute (performance.timeOrigin + performance.now()), in ms. */
 export interface RunnerReport {

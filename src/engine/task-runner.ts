@@ -3,74 +3,26 @@
 // through the kernel-plan contract only (runPlan), the same call the
 // single-threaded path makes, so results do not depend on the thread.
 import { threadId } from 'node:worker_threads';
-import type { ConvSlice } from '../conv/geometry.js';
 import { errors } from '../errors.js';
-import { arenaView, sharedArena } from '../memory/arena.js';
-import { runPlan, type KernelPlan } from '../kernels/plan/index.js';
+import { sharedArena } from '../memory/arena.js';
 import { Doorbells, SlotState, type ParkMessage } from './doorbell.js';
-import { loadPlan } from './plan-codec.js';
-import { absoluteNow, TaskTable, type ArenaRef, type ConvRunMessage, type RunnerReport, type WorkerMessage } from './protocol.js';
-
-/** Decoded plans by id. Ids are never reused, so entries never go stale; the cap bounds memory over one-shot calls. */
-const plans = new Map<number, KernelPlan>();
-const PLAN_CACHE_SIZE = 64;
-
-function planOf(message: ConvRunMessage): KernelPlan {
-  let plan = plans.get(message.planId);
-  if (plan) {
-    // Refresh its place in the insertion order, so the least recently used plan goes first.
-    plans.delete(message.planId);
-  } else {
-    plan = loadPlan(message.plan);
-    if (plans.size >= PLAN_CACHE_SIZE) plans.delete(plans.keys().next().value!);
-  }
-  plans.set(message.planId, plan);
-  return plan;
-}
-
-const view = (ref: ArenaRef | null): Float32Array | null => (ref ? arenaView(ref.byteOffset, ref.length) : null);
-
-/** A call's tensors and plan as seen by one runner, resolved once for all the tasks it claims. */
-interface RunContext {
-  plan: KernelPlan;
-  input: Float32Array;
-  weight: Float32Array;
-  bias: Float32Array | null;
-  output: Float32Array;
-  residual: Float32Array | null;
-  scratch: Float32Array;
-}
+import { runProgramTasks } from './program-runner.js';
+import { absoluteNow, TaskTable, type BeforeTask, type ConvRunMessage, type RunnerReport, type WorkerMessage } from './protocol.js';
+import { planOf, runSlice, viewOf, type RunContext } from './slice-runner.js';
 
 function contextOf(message: ConvRunMessage): RunContext {
   return {
-    plan: planOf(message),
-    input: view(message.input)!,
-    weight: view(message.weight)!,
-    bias: view(message.bias),
-    output: view(message.output)!,
-    residual: view(message.residual),
-    scratch: view(message.scratch)!,
+    plan: planOf(message.planId, message.plan),
+    input: viewOf(message.input)!,
+    weight: viewOf(message.weight)!,
+    bias: viewOf(message.bias),
+    output: viewOf(message.output)!,
+    residual: viewOf(message.residual),
+    scratch: viewOf(message.scratch)!,
   };
 }
 
-/**
- * Computes one task's slice one image at a time, checking the call's cancel
- * flag between images, so an aborted or closed call stops within one image
- * without killing the worker (which would leave its writes in flight).
- */
-function runSlice(context: RunContext, table: TaskTable, slice: ConvSlice): void {
-  for (let n = slice.batchStart; n < slice.batchEnd; n++) {
-    if (table.cancelled()) return;
-    const image: ConvSlice = { batchStart: n, batchEnd: n + 1, outChannelStart: slice.outChannelStart, outChannelEnd: slice.outChannelEnd };
-    runPlan(context.plan, context.input, context.weight, context.bias, context.output, image, context.scratch, context.residual);
-  }
-}
-
-/**
- * Called before each task a runner claims, with the call's message and the
- * task's slice: lets a custom worker entry (the tests' fault injection) act per task.
- */
-export type BeforeTask = (message: ConvRunMessage, slice: ConvSlice) => void;
+export type { BeforeTask } from './protocol.js';
 
 /**
  * One runner: claims the call's tasks from its shared table until none is left
@@ -102,7 +54,14 @@ function runConvTasks(message: ConvRunMessage, beforeTask?: BeforeTask): RunnerR
 
 /** Runs one runner message (or answers a ping) on this thread. */
 function runMessage(message: WorkerMessage, beforeTask?: BeforeTask): RunnerReport {
-  return message.kind === 'ping' ? { threadId, tasks: 0 } : runConvTasks(message, beforeTask);
+  switch (message.kind) {
+    case 'ping':
+      return { threadId, tasks: 0 };
+    case 'program':
+      return runProgramTasks(message, beforeTask);
+    default:
+      return runConvTasks(message, beforeTask);
+  }
 }
 
 /**

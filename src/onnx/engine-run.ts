@@ -1,8 +1,12 @@
-// Running a plan with every convolution on a GroupedConvEngine.
+// Running a plan on a GroupedConvEngine's workers.
 //
 // A plan's steps (plan.ts) are turned once per (plan, engine) into an
-// execution: a list of execution steps, each either a Conv sent to the engine
-// as a prepared layer or a node run on the calling thread as in `forward`.
+// execution: a list of execution steps, each a Conv on the engine as a
+// prepared layer, a ranged kernel or an alias on the workers (worker-stages.ts),
+// or a node run on the calling thread as in `forward`. Consecutive worker
+// steps form one engine program (engine/program.ts): the workers run them in
+// one hand-off, meeting at a barrier between stages. Every activation has a
+// slot in one block per forward (memory-plan.ts).
 // An execution step names the plan steps it performs (`planSteps`): a fused
 // group (fuse.ts: Conv -> BatchNormalization -> activation, or a residual Add)
 // is one engine call covering several plan steps, the activation fixed in the
@@ -13,16 +17,19 @@
 // Weights go to shared memory once per (model, engine): an `EngineBinding`
 // keeps the prepared layers until the model or the binding is closed.
 import type { EngineLayer } from '../engine/layer.js';
-import type { GroupedConvEngine } from '../engine/engine.js';
+import type { GroupedConvEngine, ProgramProfile, ProgramStage } from '../engine/engine.js';
+import type { EngineProgram } from '../engine/program.js';
 import type { ConvProfile } from '../engine/profile.js';
-import { errors, ExecutionError } from '../errors.js';
+import { errors, ExecutionError, ProgramStageError } from '../errors.js';
 import { sharedArena } from '../memory/arena.js';
 import type { OnnxNode } from './graph.js';
+import { memoryPlanOf, type MemoryPlan } from './memory-plan.js';
 import { convAttributesOf, convInput, convSetup, type ConvSetup } from './ops/conv.js';
 import type { Activation } from '../kernels/epilogue.js';
 import type { FusedConv } from './fuse.js';
 import { runNode, type Plan, type PlanStep } from './plan.js';
 import { expectFloat, floatValue, sizeOf, withFloatAllocator, type FloatValue, type Value } from './value.js';
+import { workerStageOf, type WorkerStage } from './worker-stages.js';
 
 interface StepBase {
   /** Indexes into plan.steps of the steps this one performs, in order. */
@@ -53,13 +60,49 @@ export interface HostStep extends StepBase {
   step: PlanStep;
 }
 
-export type ExecutionStep = EngineConvStep | HostStep;
+/** A node run by the workers as a ranged kernel (worker-stages.ts). */
+export interface RangedStep extends StepBase {
+  kind: 'ranged';
+  step: PlanStep;
+  stage: Extract<WorkerStage, { kind: 'ranged' }>;
+}
+
+/** A Reshape-like node: its output is its input's bytes under a new shape; nothing runs. */
+export interface AliasStep extends StepBase {
+  kind: 'alias';
+  step: PlanStep;
+}
+
+export type ExecutionStep = EngineConvStep | RangedStep | AliasStep | HostStep;
+
+/**
+ * How the execution's steps run: runs of consecutive worker steps as one program
+ * (null when the run has no stage: aliases only), the others one by one.
+ */
+export type Segment =
+  | {
+      kind: 'program';
+      /** Execution steps [from, to). */
+      from: number;
+      to: number;
+      program: EngineProgram | null;
+      /** The value behind each program buffer. */
+      buffers: string[];
+      /** The execution step of each program stage. */
+      stageSteps: number[];
+    }
+  | { kind: 'single'; index: number };
 
 export interface Execution {
   plan: Plan;
   steps: ExecutionStep[];
   /** For each computed value, the index of the last execution step that reads it. */
   lastUse: Map<string, number>;
+  /** Where each activation lives in a forward's block. */
+  memory: MemoryPlan;
+  segments: Segment[];
+  /** Float constants that ranged stages read, copied into shared memory once per binding. */
+  sharedConstants: Map<string, Float32Array>;
 }
 
 /** Where one execution step's time went in a profiled forward. */
@@ -71,14 +114,18 @@ export interface StepProfile {
   opType: string;
   /** The names of the nodes the step performs: one, or every node of a fused group. */
   nodes: string[];
-  /** 'engine': a Conv on the engine's workers; 'host': on the calling thread. */
-  kind: 'engine' | 'host';
+  /** 'engine': a Conv on the engine's workers; 'ranged': a ranged kernel on them; 'alias': a view, nothing ran; 'host': on the calling thread. */
+  kind: ExecutionStep['kind'];
   /** Channel groups of a Conv; null for other ops. */
   groups: number | null;
   flops: number;
   /** Wall time of the step on the calling thread, ms. */
   ms: number;
-  /** For engine steps: the engine's own profile of the call (kernel time per worker, hand-off, imbalance). */
+  /**
+   * For steps on the workers: the engine's profile of the call or program stage (kernel time per
+   * worker, hand-off, imbalance). A stage's wall time runs from the previous stage's last task end
+   * (the program's start for the first) to its own last task end (the program's result for the last).
+   */
   engine: {
     /** The busiest worker's compute time: the kernel time the call waited for. */
     kernelMs: number;
@@ -122,12 +169,17 @@ function flopsOf(step: PlanStep, shapes: ReadonlyMap<string, number[]>): number 
 }
 
 /**
- * The prepared engine layers of one model on one engine: a Conv's weight and
- * bias are placed in shared memory at its first use and kept until close().
+ * What one model keeps on one engine: a Conv's weight and bias are placed in
+ * shared memory at its first use, the programs of each execution, and the
+ * float constants ranged stages read, all kept until close().
  */
 export class EngineBinding {
   private readonly layers = new Map<OnnxNode, Array<{ weight: Float32Array; bias: Float32Array | null; padding: [number, number]; activation: string; layer: EngineLayer }>>();
   private readonly executions = new WeakMap<Plan, Execution>();
+  /** Every program made for an execution, closed with the binding (before the layers they run). */
+  private readonly programs: EngineProgram[] = [];
+  /** Shared copies of the float constants ranged stages read, by the constant's data. */
+  private readonly constants = new Map<Float32Array, Float32Array>();
 
   constructor(readonly engine: GroupedConvEngine) {}
 
@@ -148,7 +200,15 @@ export class EngineBinding {
       const step = plan.steps[i];
       const flops = flopsOf(step, plan.shapes);
       const base = { planSteps: [i], node: step.node, nodes: [step.node], opType: step.node.opType, inputs: step.inputs, outputs: step.outputs, flops };
-      const attributes = step.node.opType === 'Conv' ? convAttributesOf(step.node) : undefined;
+      if (step.node.opType !== 'Conv') {
+        const stage = workerStageOf(step, plan);
+        // A stage reads constants from shared memory; only float ones can be (the contract's, checked here all the same).
+        const constantsFloat = (names: string[]) => names.every((n) => !plan.constants.has(n) || plan.constants.get(n)!.dtype === 'float32');
+        if (stage?.kind === 'ranged' && constantsFloat(stage.inputs)) return { ...base, kind: 'ranged', step, stage };
+        if (stage?.kind === 'alias') return { ...base, kind: 'alias', step };
+        return { ...base, kind: 'host', step };
+      }
+      const attributes = convAttributesOf(step.node);
       const weight = plan.constants.get(step.inputs[1]);
       const biasName = step.inputs[2] ?? '';
       const bias = biasName === '' ? undefined : plan.constants.get(biasName);
@@ -165,7 +225,76 @@ export class EngineBinding {
       for (const n of s.inputs) if (n !== '' && !plan.constants.has(n)) lastUse.set(n, i);
     });
     for (const n of plan.outputs) lastUse.delete(n);
-    return { plan, steps, lastUse };
+    const sharedConstants = new Map<string, Float32Array>();
+    const segments = this.segmentsOf(plan, steps, sharedConstants);
+    return { plan, steps, lastUse, memory: memoryPlanOf(plan), segments, sharedConstants };
+  }
+
+  /** Runs of consecutive worker steps become programs; a Conv with asymmetric pads (padded on the calling thread) and host steps run alone. */
+  private segmentsOf(plan: Plan, steps: ExecutionStep[], sharedConstants: Map<string, Float32Array>): Segment[] {
+    const onWorkers = (s: ExecutionStep) => s.kind === 'ranged' || s.kind === 'alias' || (s.kind === 'engine' && s.setup.prePad === null);
+    const segments: Segment[] = [];
+    for (let i = 0; i < steps.length; ) {
+      if (!onWorkers(steps[i])) {
+        segments.push({ kind: 'single', index: i++ });
+        continue;
+      }
+      const from = i;
+      while (i < steps.length && onWorkers(steps[i])) i++;
+      segments.push(this.programOf(plan, steps, from, i, sharedConstants));
+    }
+    return segments;
+  }
+
+  private programOf(plan: Plan, steps: ExecutionStep[], from: number, to: number, sharedConstants: Map<string, Float32Array>): Segment {
+    const buffers: string[] = [];
+    const bufferOf = (name: string): number => {
+      let index = buffers.indexOf(name);
+      if (index < 0) {
+        index = buffers.push(name) - 1;
+        const constant = plan.constants.get(name);
+        if (constant && !sharedConstants.has(name)) sharedConstants.set(name, this.sharedConstant(constant.data as Float32Array));
+      }
+      return index;
+    };
+    const stages: ProgramStage[] = [];
+    const stageSteps: number[] = [];
+    for (let i = from; i < to; i++) {
+      const step = steps[i];
+      const label = `'${step.node.name}' (${step.opType})`;
+      if (step.kind === 'engine') {
+        const input = step.inputs[0];
+        stages.push({
+          kind: 'conv',
+          label,
+          layer: step.layer,
+          inputShape: plan.shapes.get(input)!,
+          input: bufferOf(input),
+          output: bufferOf(step.outputs[0]),
+          residual: step.residual === null ? null : bufferOf(step.residual),
+        });
+      } else if (step.kind === 'ranged') {
+        stages.push({ kind: 'ranged', label, op: step.stage.op, inputs: step.stage.inputs.map(bufferOf), outputs: step.stage.outputs.map(bufferOf) });
+      } else continue;
+      stageSteps.push(i);
+    }
+    const lengths = buffers.map((n) => sizeOf(plan.shapes.get(n) ?? plan.constants.get(n)!.shape));
+    const program = stages.length === 0 ? null : this.engine.program(stages, lengths);
+    if (program) this.programs.push(program);
+    return { kind: 'program', from, to, program, buffers, stageSteps };
+  }
+
+  /** A float constant in shared memory: itself when it is there already, else a copy made once per binding. */
+  private sharedConstant(data: Float32Array): Float32Array {
+    const arena = sharedArena();
+    if (arena.owns(data) || data.length === 0) return data;
+    let copy = this.constants.get(data);
+    if (!copy) {
+      copy = arena.allocateFloat32(data.length, { zero: false });
+      copy.set(data);
+      this.constants.set(data, copy);
+    }
+    return copy;
   }
 
   /** A fused group as one engine call: the (folded) weights and the activation in a prepared layer, the residual passed per run. */
@@ -210,11 +339,277 @@ export class EngineBinding {
     return n;
   }
 
-  /** Frees every prepared layer's shared weights. */
+  /** Frees every program, shared constant and prepared layer's shared weights. */
   close(): void {
+    for (const program of this.programs.splice(0)) program.close();
+    for (const copy of this.constants.values()) sharedArena().release(copy);
+    this.constants.clear();
     for (const variants of this.layers.values()) for (const { layer } of variants) layer.close();
     this.layers.clear();
   }
+}
+
+/** What one forward holds while it runs: its values, its block, and the arena memory it must free. */
+class ForwardState {
+  readonly env: Map<string, Value>;
+  /** Arena blocks this forward allocated besides the block (model inputs copied to shared memory, padded inputs). */
+  readonly owned: Float32Array[] = [];
+  /** Graph outputs' own allocations: returned, or freed if the forward fails. */
+  readonly results: Float32Array[] = [];
+  private readonly sharedFeeds = new Map<string, Float32Array>();
+
+  constructor(
+    private readonly execution: Execution,
+    feeds: ReadonlyMap<string, Value>,
+    /** One block for every planned activation (memory-plan.ts). */
+    readonly block: Float32Array | null,
+  ) {
+    this.env = new Map<string, Value>(execution.plan.constants);
+    for (const [name, v] of feeds) this.env.set(name, v);
+  }
+
+  /** The planned slot of `name` (its root's, for an alias), or null. */
+  slot(name: string): Float32Array | null {
+    const { slots, aliasOf } = this.execution.memory;
+    const s = slots.get(aliasOf.get(name) ?? name);
+    if (!s || !this.block) return null;
+    return this.block.subarray(s.offset / 4, s.offset / 4 + s.floats);
+  }
+
+  /** Where a worker step writes `name`: its slot, or (a graph output) an arena allocation of its own. */
+  place(name: string): Float32Array {
+    const slot = this.slot(name);
+    if (slot) return slot;
+    const n = sizeOf(this.shapeOf(name));
+    if (n === 0) return sharedArena().allocateFloat32(0);
+    const data = sharedArena().allocateFloat32(n, { zero: false }); // written in full by the step
+    this.results.push(data);
+    return data;
+  }
+
+  /** A copy of `data` in an arena allocation of this forward's results. */
+  keep(data: Float32Array): Float32Array {
+    const copy = sharedArena().allocateFloat32(data.length, { zero: false });
+    copy.set(data);
+    this.results.push(copy);
+    return copy;
+  }
+
+  /** Whether `data` lies in this forward's block (so it must be copied out before being returned). */
+  inBlock(data: Float32Array): boolean {
+    const b = this.block;
+    return b !== null && sharedArena().owns(data) && b.byteOffset <= data.byteOffset && data.byteOffset < b.byteOffset + b.byteLength;
+  }
+
+  shapeOf(name: string): number[] {
+    return this.execution.plan.shapes.get(name)!;
+  }
+
+  /** `name`'s data in shared memory, for a program buffer: a constant's shared copy, a model input copied in once per forward. */
+  sharedData(name: string): Float32Array {
+    const constant = this.execution.sharedConstants.get(name);
+    if (constant) return constant;
+    const v = expectFloat(this.env.get(name), `value '${name}'`);
+    if (sharedArena().owns(v.data)) return v.data;
+    let copy = this.sharedFeeds.get(name);
+    if (!copy) {
+      copy = sharedArena().allocateFloat32(v.data.length, { zero: false });
+      copy.set(v.data);
+      this.owned.push(copy);
+      this.sharedFeeds.set(name, copy);
+    }
+    return copy;
+  }
+
+  free(failed: boolean): void {
+    const arena = sharedArena();
+    if (failed) for (const a of this.results) arena.release(a);
+    if (this.block) arena.release(this.block);
+    for (const a of this.owned) arena.release(a);
+  }
+}
+
+/**
+ * Runs an execution on `feeds`. Every activation lives in its slot of one
+ * shared block allocated for this forward (so concurrent forwards never share
+ * memory); the graph's outputs are copied out of it at the end, and the block
+ * is freed. Returns the graph's outputs.
+ */
+export async function runExecution(
+  execution: Execution,
+  feeds: ReadonlyMap<string, Value>,
+  profile: StepProfile[] | null,
+): Promise<Value[]> {
+  const { plan, memory, segments } = execution;
+  const arena = sharedArena();
+  // Not zero-filled: engine and ranged stages write their outputs in full, and a host step's slot is zeroed when handed over.
+  const block = memory.peakBytes > 0 ? arena.allocateFloat32(memory.peakBytes / 4, { zero: false }) : null;
+  const state = new ForwardState(execution, feeds, block);
+  let failed = true;
+  try {
+    for (const segment of segments) {
+      if (segment.kind === 'program') await runProgramSegment(execution, segment, state, profile);
+      else await runSingle(execution, segment.index, state, profile);
+    }
+    const outputs = plan.outputs.map((n) => {
+      const v = state.env.get(n);
+      if (!v) throw errors.onnxValue(`graph output '${n}' was not computed`);
+      if (v.dtype !== 'float32' || !state.inBlock(v.data)) return v;
+      // An alias of a planned value: out of the block, which is freed now.
+      return floatValue(v.shape, state.keep(v.data));
+    });
+    failed = false;
+    return outputs;
+  } finally {
+    // Every program and engine call has returned here (or none ran): no worker writes to the block any more.
+    state.free(failed);
+  }
+}
+
+function stepProfile(execution: Execution, i: number, ms: number, engine: StepProfile['engine']): StepProfile {
+  const step = execution.steps[i];
+  return {
+    index: i,
+    name: step.node.name,
+    opType: step.opType,
+    nodes: step.nodes.map((n) => n.name),
+    kind: step.kind,
+    groups: step.kind === 'engine' ? step.groups : null,
+    flops: step.flops,
+    ms,
+    engine,
+  };
+}
+
+/** Binds a program's outputs to their slots (aliases to their inputs' bytes), then runs it. */
+async function runProgramSegment(execution: Execution, segment: Extract<Segment, { kind: 'program' }>, state: ForwardState, profile: StepProfile[] | null): Promise<void> {
+  const { steps } = execution;
+  const { env } = state;
+  for (let i = segment.from; i < segment.to; i++) {
+    const step = steps[i];
+    if (step.kind === 'alias') {
+      const x = expectFloat(env.get(step.inputs[0]), `input '${step.inputs[0]}'`);
+      env.set(step.outputs[0], floatValue(state.shapeOf(step.outputs[0]), x.data));
+      continue;
+    }
+    for (const name of step.kind === 'ranged' ? step.stage.outputs : step.outputs) env.set(name, floatValue(state.shapeOf(name), state.place(name)));
+  }
+  const { program } = segment;
+  if (!program) {
+    if (profile) for (let i = segment.from; i < segment.to; i++) profile.push(stepProfile(execution, i, 0, null));
+    return;
+  }
+  const buffers = segment.buffers.map((n) => state.sharedData(n));
+  let timings: ProgramProfile | null;
+  try {
+    timings = await program.run(buffers, { profile: profile !== null });
+  } catch (error) {
+    if (error instanceof ProgramStageError) {
+      const step = steps[segment.stageSteps[error.stage]];
+      throw errors.onnxEngineStepFailed(step.node.name, step.opType, error);
+    }
+    throw error;
+  }
+  if (!profile || !timings) return;
+  let stage = 0;
+  let previousEnd = 0;
+  for (let i = segment.from; i < segment.to; i++) {
+    if (segment.stageSteps[stage] !== i) {
+      profile.push(stepProfile(execution, i, 0, null));
+      continue;
+    }
+    const t = timings.stages[stage];
+    const last = stage === timings.stages.length - 1;
+    const end = last ? timings.wallMs : t.lastEndMs;
+    const ms = Math.max(0, end - previousEnd);
+    profile.push(
+      stepProfile(execution, i, ms, {
+        kernelMs: t.busiestMs,
+        handoffMs: Math.max(0, ms - t.busiestMs),
+        setupMs: stage === 0 ? timings.setupMs : 0,
+        imbalance: t.totalBusyMs > 0 ? t.busiestMs / (t.totalBusyMs / timings.workers) : 1,
+      }),
+    );
+    previousEnd = end;
+    stage++;
+  }
+}
+
+/** One step on its own: a Conv padded on the calling thread (one engine call), or a host node. */
+async function runSingle(execution: Execution, i: number, state: ForwardState, profile: StepProfile[] | null): Promise<void> {
+  const step = execution.steps[i];
+  const { env } = state;
+  const start = profile ? performance.now() : 0;
+  let engineProfile: ConvProfile | null = null;
+  if (step.kind === 'engine') {
+    const x = expectFloat(env.get(step.inputs[0]), `input '${step.inputs[0]}'`);
+    const name = step.outputs[0];
+    const out = { shape: state.shapeOf(name), data: state.place(name) };
+    try {
+      // Asymmetric pads: the padded input goes to shared memory too, freed with the forward.
+      const input = withFloatAllocator(sharedAllocator(state.owned), () => convInput(x, step.setup));
+      const residual = step.residual === null ? undefined : expectFloat(env.get(step.residual), `residual '${step.residual}'`);
+      if (profile) ({ profile: engineProfile } = await step.layer.run(input, { profile: true, residual, out }));
+      else await step.layer.run(input, { residual, out });
+    } catch (error) {
+      if (error instanceof ExecutionError || !(error instanceof Error)) throw error;
+      throw errors.onnxEngineStepFailed(step.node.name, step.opType, error);
+    }
+    env.set(name, floatValue(out.shape, out.data));
+  } else if (step.kind === 'host') {
+    runHost(step, state);
+  } else {
+    // Unreachable: ranged and alias steps are in program segments.
+    throw errors.onnxValue(`step '${step.node.name}' (${step.opType}) has no way to run alone`);
+  }
+  if (profile) {
+    profile.push(
+      stepProfile(
+        execution,
+        i,
+        performance.now() - start,
+        engineProfile && {
+          kernelMs: engineProfile.wallMs - engineProfile.dispatchOverheadMs,
+          handoffMs: engineProfile.dispatchOverheadMs,
+          setupMs: engineProfile.setupMs,
+          imbalance: engineProfile.imbalance,
+        },
+      ),
+    );
+  }
+}
+
+/**
+ * A node on the calling thread. A single float output is built in its slot when the op's
+ * first allocation of the output's size is the output (the slot is handed over zeroed, as
+ * new memory is); otherwise, or for several outputs, the result is copied into its slot.
+ */
+function runHost(step: HostStep, state: ForwardState): void {
+  const { env } = state;
+  const inputs = step.inputs.map((n) => (n === '' ? undefined : env.get(n)));
+  const slot = step.outputs.length === 1 ? state.slot(step.outputs[0]) : null;
+  let handed = false;
+  const allocate = (n: number): Float32Array => {
+    if (slot && !handed && n === slot.length) {
+      handed = true;
+      return slot.fill(0);
+    }
+    return new Float32Array(n);
+  };
+  const results = withFloatAllocator(allocate, () => runNode(step.node, step.step.run, inputs));
+  step.outputs.forEach((name, j) => {
+    if (name === '') return;
+    const result = results[j];
+    const target = result.dtype === 'float32' ? state.slot(name) : null;
+    if (!target || target.length !== result.data.length) {
+      // A graph output that is a planned value's bytes (a host Identity of it): out of the block now, before they are reused.
+      env.set(name, result.dtype === 'float32' && state.inBlock(result.data) ? floatValue(result.shape, state.keep(result.data)) : result);
+      return;
+    }
+    // (Slot views are made afresh: compare where they are, not which object.)
+    if (result.data.buffer !== target.buffer || result.data.byteOffset !== target.byteOffset) target.set(result.data as Float32Array);
+    env.set(name, floatValue(result.shape, target));
+  });
 }
 
 /** Allocates zero-filled arrays in the shared arena, noting each in `into` (empty ones stay ordinary: nothing to share). */
@@ -225,118 +620,4 @@ function sharedAllocator(into: Float32Array[]): (n: number) => Float32Array {
     into.push(a);
     return a;
   };
-}
-
-/**
- * Runs an execution on `feeds`. Every activation it computes lives in shared
- * memory (engine outputs, and host ops' outputs through withFloatAllocator), so
- * no engine call copies its input; each is freed at its last use unless another
- * live value shares its data, as a Reshape's output does. Returns the graph's outputs.
- */
-export async function runExecution(
-  execution: Execution,
-  feeds: ReadonlyMap<string, Value>,
-  profile: StepProfile[] | null,
-): Promise<Value[]> {
-  const { plan, steps, lastUse } = execution;
-  const arena = sharedArena();
-  const env = new Map<string, Value>(plan.constants);
-  for (const [name, v] of feeds) env.set(name, v);
-  // Arena blocks this forward allocated, with the number of live names holding each.
-  const holders = new Map<Float32Array, number>();
-  const hold = (v: Value) => {
-    if (v.dtype === 'float32' && holders.has(v.data)) holders.set(v.data, holders.get(v.data)! + 1);
-  };
-  const drop = (name: string) => {
-    const v = env.get(name);
-    env.delete(name);
-    if (v?.dtype !== 'float32') return;
-    const count = holders.get(v.data);
-    if (count === undefined) return;
-    if (count > 1) holders.set(v.data, count - 1);
-    else {
-      holders.delete(v.data);
-      arena.release(v.data);
-    }
-  };
-  const kept = new Set(plan.outputs);
-  try {
-    for (let i = 0; i < steps.length; i++) {
-      const step = steps[i];
-      const start = profile ? performance.now() : 0;
-      let engineProfile: ConvProfile | null = null;
-      if (step.kind === 'engine') {
-        const x = expectFloat(env.get(step.inputs[0]), `input '${step.inputs[0]}'`);
-        let result: FloatValue;
-        // Asymmetric pads: the padded input goes to shared memory too, freed once the call is done.
-        const scratch: Float32Array[] = [];
-        try {
-          const input = withFloatAllocator(sharedAllocator(scratch), () => convInput(x, step.setup));
-          const residual = step.residual === null ? undefined : expectFloat(env.get(step.residual), `residual '${step.residual}'`);
-          let output;
-          if (profile) ({ output, profile: engineProfile } = await step.layer.run(input, { profile: true, residual }));
-          else output = await step.layer.run(input, { residual });
-          result = floatValue(output.shape, output.data);
-        } catch (error) {
-          if (error instanceof ExecutionError || !(error instanceof Error)) throw error;
-          throw errors.onnxEngineStepFailed(step.node.name, step.opType, error);
-        } finally {
-          for (const a of scratch) arena.release(a);
-        }
-        holders.set(result.data, 0);
-        env.set(step.outputs[0], result);
-        hold(result);
-      } else {
-        const inputs = step.inputs.map((n) => (n === '' ? undefined : env.get(n)));
-        // The step's outputs are allocated in shared memory, so a Conv reading them later needs no copy;
-        // whatever else the op allocated there (temporaries) is freed at once.
-        const allocated: Float32Array[] = [];
-        let results: Value[];
-        try {
-          results = withFloatAllocator(sharedAllocator(allocated), () => runNode(step.node, step.step.run, inputs));
-        } catch (error) {
-          for (const a of allocated) arena.release(a);
-          throw error;
-        }
-        const outputs = new Set(results.map((r) => r.data));
-        for (const a of allocated) {
-          if (outputs.has(a)) holders.set(a, 0);
-          else arena.release(a);
-        }
-        step.outputs.forEach((name, j) => {
-          if (name === '') return;
-          env.set(name, results[j]);
-          hold(results[j]);
-        });
-      }
-      if (profile) {
-        profile.push({
-          index: i,
-          name: step.node.name,
-          opType: step.opType,
-          nodes: step.nodes.map((n) => n.name),
-          kind: step.kind,
-          groups: step.kind === 'engine' ? step.groups : null,
-          flops: step.flops,
-          ms: performance.now() - start,
-          engine: engineProfile && {
-            kernelMs: engineProfile.wallMs - engineProfile.dispatchOverheadMs,
-            handoffMs: engineProfile.dispatchOverheadMs,
-            setupMs: engineProfile.setupMs,
-            imbalance: engineProfile.imbalance,
-          },
-        });
-      }
-      for (const n of new Set(step.inputs)) if (lastUse.get(n) === i && !kept.has(n)) drop(n);
-    }
-    return plan.outputs.map((n) => {
-      const v = env.get(n);
-      if (!v) throw errors.onnxValue(`graph output '${n}' was not computed`);
-      return v;
-    });
-  } catch (error) {
-    // Nothing of a failed forward is returned: free what the engine wrote.
-    for (const data of holders.keys()) arena.release(data);
-    throw error;
-  }
 }

@@ -5,6 +5,7 @@ import { errors } from '../errors.js';
 import { checkTensor, type Tensor } from '../tensor/tensor.js';
 import { allNodes, type OnnxGraph, type ValueInfo } from './graph.js';
 import { EngineBinding, runExecution, type Execution, type ModelProfile, type StepProfile } from './engine-run.js';
+import { memoryPlanOf, type MemoryPlanReport } from './memory-plan.js';
 import { planAndRun, runPlan, type Plan } from './plan.js';
 import { floatValue, type FloatValue, type Value } from './value.js';
 
@@ -61,8 +62,10 @@ export class OnnxModel {
 
   /**
    * `forward` with every convolution on `engine`'s workers (as prepared layers: each
-   * Conv's weights go to shared memory once per model and engine, kept until `close()`);
-   * the other nodes run on the calling thread. The result is bitwise that of `forward`.
+   * Conv's weights go to shared memory once per model and engine, kept until `close()`),
+   * and the nodes worker-stages.ts gives a stage; runs of them go to the workers as one
+   * engine program. The other nodes run on the calling thread. Activations live in one
+   * block per forward (`memoryPlan`). The result is bitwise that of `forward`.
    * With `{ profile: true }`, also where the time went, step by step.
    */
   forwardWith(engine: GroupedConvEngine, x: Tensor, options: { profile: true }): Promise<{ output: Tensor; profile: ModelProfile }>;
@@ -166,6 +169,32 @@ export class OnnxModel {
       this.run(zeros);
     }
     return this.plans.get(key)!;
+  }
+
+  /**
+   * The memory plan forwardWith uses for inputs of `inputShape` (the first input's; its declared
+   * shape by default, when static): the one block's bytes (`peakBytes`) against the sum of
+   * every activation's (`sumBytes`). Planning runs the model once on zeros if the shape is new.
+   */
+  memoryPlan(inputShape?: readonly number[]): MemoryPlanReport {
+    if (this.closed) throw errors.onnxClosed();
+    const info = this.inputs[0];
+    let shape: number[];
+    if (inputShape === undefined) {
+      const declared = info.shape;
+      if (!declared || declared.some((d) => typeof d !== 'number')) {
+        throw errors.invalid('inputShape', `the model's input '${info.name}' has symbolic dimensions [${(declared ?? []).join(', ')}]: give the shape`);
+      }
+      shape = declared as number[];
+    } else {
+      if (!Array.isArray(inputShape) || !inputShape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+        throw errors.invalid('inputShape', `expected an array of sizes (integers >= 0), got ${JSON.stringify(inputShape)}`);
+      }
+      shape = [...inputShape];
+      this.checkShape(info, shape);
+    }
+    const { peakBytes, sumBytes, values, aliases, outputBytes } = memoryPlanOf(this.planFor({ [info.name]: shape }));
+    return { peakBytes, sumBytes, values, aliases, outputBytes };
   }
 
   /** PyTorch's parameter count: float initializers, less BatchNormalization's running mean and variance (buffers in PyTorch). */

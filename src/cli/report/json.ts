@@ -26,5 +26,7 @@ export function toJson(report: BenchReport): string {
   const results = report.results.map((r) => Object.fromEntries(RESULT_FIELDS.map((f) => [f, r[f]])));
   // `bench --model` adds `layers`: every layer of the model at every point.
   const layers = report.breakdown?.map((l) => Object.fromEntries(LAYER_FIELDS.map((f) => [f, l[f]])));
-  return JSON.stringify({ machine: report.machine, results, skipped: report.skipped, ...(layers ? { layers } : {}) }, null, 2) + '\n';
+  // ... and `memory`: the memory plan's peak and sum of activations per batch.
+  const memory = report.memory ? { memory: report.memory } : {};
+  return JSON.stringify({ machine: report.machine, results, skipped: report.skipped, ...(layers ? { layers } : {}), ...memory }, null, 2) + '\n';
 }

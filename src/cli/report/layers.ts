@@ -47,7 +47,7 @@ export function layerTable(rows: readonly LayerBreakdown[], top = TOP_LAYERS): s
     const at = (w: number) => rows.find((r) => r.workers === w && r.index === layer.index);
     return [
       shorten(layer.name || `#${layer.index}`),
-      `${layer.opType}${layer.kind === 'engine' ? '' : '*'}`,
+      `${layer.opType}${layer.kind === 'host' ? '*' : ''}`,
       layer.groups === null ? '' : String(layer.groups),
       layer.flops > 0 ? formatFlops(layer.flops) : '',
       ...workers.flatMap((w) => {

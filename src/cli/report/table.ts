@@ -1,4 +1,5 @@
 // The report printed on stdout: the machine, then one table per layer.
+import type { MemoryPlanReport } from '../../onnx/memory-plan.js';
 import type { BenchReport, MachineInfo, PointResult } from '../bench.js';
 import { layerTable } from './layers.js';
 import { formatFlops, formatMs, formatPercent, formatRate, formatRatio, textTable, type Column } from './format.js';
@@ -51,6 +52,8 @@ export function formatReport(report: BenchReport): string {
         .join(', ');
       out.push(`${layer.name}: ${layer.description}`);
       out.push(`  ${layer.shape}, batch ${batch}${layer.kernel ? `, kernel ${layer.kernel}` : ''}${work ? `; per call: ${work}` : ''}`);
+      const memory = report.memory?.find((m) => m.batch === batch);
+      if (memory) out.push(`  ${memoryLine(memory)}`);
       if (batchRows.length > 0) out.push(textTable(COLUMNS, batchRows.map(resultRow)));
       for (const s of skipped.filter((s) => s.batch === batch)) out.push(`  skipped ${s.groups === null ? `batch ${s.batch}` : `groups ${s.groups}`}: ${s.reason}`);
       for (const policy of [...new Set(batchRows.map((r) => r.policy))]) {
@@ -67,4 +70,12 @@ export function formatReport(report: BenchReport): string {
     'overhead: share of the wall time outside the busiest worker\'s compute (dispatch, messaging, waiting).',
   );
   return out.join('\n') + '\n';
+}
+
+const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(2)} MiB`;
+
+/** The memory plan in one line: the one block a forward allocates against all its activations. */
+export function memoryLine(m: MemoryPlanReport): string {
+  const share = m.sumBytes > 0 ? ` (${((100 * m.peakBytes) / m.sumBytes).toFixed(0)}%)` : '';
+  return `memory plan: activations in one ${mib(m.peakBytes)} block${share}, against ${mib(m.sumBytes)} for all ${m.values} of them; outputs ${mib(m.outputBytes)}`;
 }

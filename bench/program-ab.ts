@@ -1,0 +1,94 @@
+// A/B of whole-model forwards in one process: this tree's OnnxModel.forwardWith
+// against another checkout's (say, the commit before engine programs), each
+// with its own arena and engines, the variants alternated round by round so
+// both see the same machine load. Prints per variant the median images/s at 1
+// and 2 workers, and the medians of the per-round ratios; also the process's CPU
+// time per forward (every thread's, process.cpuUsage), which a loaded machine
+// inflates far less than wall time.
+//
+//   npx tsx bench/program-ab.ts --before /tmp/h1-before --model /tmp/onnx2-full/mobilenet_v2.onnx --batch 8 --rounds 7
+//
+// (--before: a checkout with node_modules, e.g. `git archive <commit> | tar -x -C DIR`
+// and a node_modules symlink.)
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { errors } from '../src/errors.js';
+import { median } from '../src/statistics.js';
+
+interface Variant {
+  name: string;
+  api: typeof import('../src/index.js');
+}
+
+const { values } = parseArgs({
+  options: {
+    before: { type: 'string' },
+    model: { type: 'string' },
+    batch: { type: 'string', default: '8' },
+    rounds: { type: 'string', default: '7' },
+    runs: { type: 'string', default: '3' },
+  },
+});
+if (!values.before || !values.model) throw errors.badFlag('--before/--model', 'both are required');
+const batch = Number(values.batch);
+const rounds = Number(values.rounds);
+const runs = Number(values.runs);
+
+const variants: Variant[] = [
+  { name: 'before', api: (await import(resolve(values.before, 'src/index.ts'))) as Variant['api'] },
+  { name: 'after', api: await import('../src/index.js') },
+];
+
+const setups = variants.map((v) => {
+  const model = v.api.loadOnnx(values.model!);
+  const shape = (model.inputs[0].shape ?? []).map((d, i) => (i === 0 ? batch : (d as number)));
+  const x = v.api.zeros(shape, { shared: true });
+  for (let i = 0; i < x.data.length; i++) x.data[i] = Math.sin(i * 0.37);
+  const engines = [1, 2].map((workers) => new v.api.GroupedConvEngine({ workers }));
+  return { ...v, model, x, engines };
+});
+
+// Both variants must compute the same bits (the programs change where, not what).
+const check = await Promise.all(setups.map((s) => s.model.forwardWith(s.engines[1], s.x)));
+if (check[0].data.some((value, i) => !Object.is(value, check[1].data[i]))) throw errors.benchCheck('before and after disagree');
+
+const ms: Record<string, number[][]> = { before: [[], []], after: [[], []] };
+const cpu: Record<string, number[][]> = { before: [[], []], after: [[], []] };
+for (let round = 0; round < rounds; round++) {
+  const order = round % 2 === 0 ? setups : [...setups].reverse();
+  for (const s of order) {
+    for (const [w, engine] of s.engines.entries()) {
+      await s.model.forwardWith(engine, s.x); // warm: plans, layers, parked runners
+      const times: number[] = [];
+      const cpuTimes: number[] = [];
+      for (let r = 0; r < runs; r++) {
+        const start = performance.now();
+        const cpuStart = process.cpuUsage();
+        await s.model.forwardWith(engine, s.x);
+        const used = process.cpuUsage(cpuStart);
+        times.push(performance.now() - start);
+        cpuTimes.push((used.user + used.system) / 1000);
+      }
+      ms[s.name][w].push(median(times));
+      cpu[s.name][w].push(median(cpuTimes));
+    }
+  }
+}
+
+const ips = (t: number) => (batch * 1000) / t;
+for (const s of setups) {
+  const [one, two] = ms[s.name];
+  const speedups = one.map((t, i) => t / two[i]);
+  console.log(
+    `${s.name}: ${ips(median(one)).toFixed(1)} img/s @1, ${ips(median(two)).toFixed(1)} img/s @2; 2 over 1 per round: median ${median(speedups).toFixed(2)}x (${Math.min(...speedups).toFixed(2)}-${Math.max(...speedups).toFixed(2)})`,
+  );
+}
+for (const w of [0, 1]) {
+  const ratios = ms.before[w].map((t, i) => t / ms.after[w][i]);
+  console.log(`after over before @${w + 1}: median ${median(ratios).toFixed(2)}x (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}) over ${rounds} rounds`);
+}
+for (const s of setups) console.log(`${s.name}: CPU ms per forward (all threads) ${median(cpu[s.name][0]).toFixed(1)} @1, ${median(cpu[s.name][1]).toFixed(1)} @2`);
+for (const s of setups) {
+  s.model.close();
+  await Promise.all(s.engines.map((e) => e.close()));
+}

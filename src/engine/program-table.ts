@@ -1,0 +1,210 @@
+// What a program is on the wire, for both ends (program.ts on the main thread,
+// program-runner.ts on the workers): the description written once into the
+// arena when the program is built, and the run table each run writes into
+// shared memory (buffer locations, the claim and done counters, task timings).
+//
+// A program's tensors are numbered *buffers*: the description names buffers,
+// and each run says where they are, so one program serves every forward while
+// each forward's activations live in memory of its own.
+import type { RangedOp } from '../kernels/ranged/index.js';
+import { sharedArena } from '../memory/arena.js';
+import type { ArenaRef, TaskReport } from './protocol.js';
+
+/** One stage as the workers see it. Tasks are flattened: 4 numbers per conv slice, 2 per ranged range. */
+export type StageDescription =
+  | {
+      kind: 'conv';
+      planId: number;
+      plan: ArenaRef;
+      /** Weight and bias are the prepared layer's, fixed for the program's life. */
+      weight: ArenaRef;
+      bias: ArenaRef | null;
+      input: number;
+      output: number;
+      /** Buffer added in the epilogue, or -1. */
+      residual: number;
+      /** batchStart, batchEnd, outChannelStart, outChannelEnd per task. */
+      slices: number[];
+    }
+  | {
+      kind: 'ranged';
+      op: RangedOp;
+      inputs: number[];
+      outputs: number[];
+      /** start, end per task. */
+      ranges: number[];
+    };
+
+export interface ProgramDescription {
+  buffers: number;
+  stages: StageDescription[];
+}
+
+export const tasksOf = (stage: StageDescription): number => (stage.kind === 'conv' ? stage.slices.length / 4 : stage.ranges.length / 2);
+
+/** Main thread: writes `description` into a new arena block (released with the program). */
+export function storeDescription(description: ProgramDescription): { ref: ArenaRef; block: Float32Array } {
+  const bytes = new TextEncoder().encode(JSON.stringify(description));
+  const block = sharedArena().allocateFloat32(Math.ceil(bytes.length / 4));
+  new Uint8Array(block.buffer, block.byteOffset, bytes.length).set(bytes);
+  return { ref: { byteOffset: block.byteOffset, length: bytes.length }, block };
+}
+
+/** Worker: reads back what storeDescription wrote. */
+export function loadDescription(ref: ArenaRef): ProgramDescription {
+  // TextDecoder refuses views of a SharedArrayBuffer: copy the bytes out first.
+  const bytes = new Uint8Array(sharedArena().buffer, ref.byteOffset, ref.length).slice();
+  return JSON.parse(new TextDecoder().decode(bytes)) as ProgramDescription;
+}
+
+/** Where a program's tasks are in the run table: stage s owns tasks [first[s], first[s] + count[s]). */
+export interface TaskLayout {
+  first: number[];
+  count: number[];
+  total: number;
+}
+
+export function taskLayoutOf(description: ProgramDescription): TaskLayout {
+  const count = description.stages.map(tasksOf);
+  const first: number[] = [];
+  let total = 0;
+  for (const n of count) {
+    first.push(total);
+    total += n;
+  }
+  return { first, count, total };
+}
+
+/**
+ * One run of a program, in shared memory. Layout (Int32 words, then 8-byte aligned Float64 words):
+ *   Int32  [0] cancel flag (non-zero: stop before the next task or image; where a TaskTable has it),
+ *          [1] stages completed (-1 once cancelled, so a runner waiting at a barrier wakes),
+ *          then per stage its next task to claim and its finished-task count,
+ *          then per task the runner that claimed it (runner + 1; 0 = unclaimed);
+ *   Float64 per buffer its byte offset and length (floats), then per task start time, end time (0 until finished), threadId.
+ * The barrier between stages: the runner that finishes a stage's last task
+ * moves COMPLETED past it and notifies; the others spin briefly on COMPLETED,
+ * then Atomics.wait on it.
+ */
+export class ProgramTable {
+  private static readonly CANCEL = 0;
+  private static readonly COMPLETED = 1;
+  private static readonly HEADER = 2;
+
+  readonly ints: Int32Array;
+  readonly floats: Float64Array;
+
+  constructor(
+    buffer: ArrayBufferLike,
+    byteOffset: number,
+    private readonly stages: number,
+    private readonly buffers: number,
+    private readonly layout: TaskLayout,
+  ) {
+    this.ints = new Int32Array(buffer, byteOffset, ProgramTable.intWords(stages, layout.total));
+    this.floats = new Float64Array(buffer, byteOffset + ProgramTable.floatsOffset(stages, layout.total), 2 * buffers + 3 * layout.total);
+  }
+
+  static bytes(stages: number, buffers: number, tasks: number): number {
+    return ProgramTable.floatsOffset(stages, tasks) + (2 * buffers + 3 * tasks) * 8;
+  }
+
+  private static intWords(stages: number, tasks: number): number {
+    return ProgramTable.HEADER + 2 * stages + tasks;
+  }
+
+  private static floatsOffset(stages: number, tasks: number): number {
+    return Math.ceil((ProgramTable.intWords(stages, tasks) * 4) / 8) * 8;
+  }
+
+  setBuffer(index: number, data: Float32Array): void {
+    this.floats[2 * index] = data.byteOffset;
+    this.floats[2 * index + 1] = data.length;
+  }
+
+  buffer(index: number): ArenaRef {
+    return { byteOffset: this.floats[2 * index], length: this.floats[2 * index + 1] };
+  }
+
+  cancelled(): boolean {
+    return Atomics.load(this.ints, ProgramTable.CANCEL) !== 0;
+  }
+
+  /** Sets the cancel flag and wakes every runner waiting at a barrier (or, in the tests' faulty worker, on the flag). */
+  cancel(): void {
+    Atomics.store(this.ints, ProgramTable.CANCEL, 1);
+    Atomics.store(this.ints, ProgramTable.COMPLETED, -1);
+    Atomics.notify(this.ints, ProgramTable.COMPLETED);
+    Atomics.notify(this.ints, ProgramTable.CANCEL);
+  }
+
+  completed(): number {
+    return Atomics.load(this.ints, ProgramTable.COMPLETED);
+  }
+
+  /** Claims stage `stage`'s next task for `runner`: its index in the whole table, or -1 when every one is taken. */
+  claim(stage: number, runner: number): number {
+    const local = Atomics.add(this.ints, ProgramTable.HEADER + 2 * stage, 1);
+    if (local >= this.layout.count[stage]) return -1;
+    const task = this.layout.first[stage] + local;
+    Atomics.store(this.ints, this.claimIndex(task), runner + 1);
+    return task;
+  }
+
+  /** Counts a finished task of `stage`; the runner that finishes its last one opens the barrier. */
+  finishedOne(stage: number): void {
+    const done = Atomics.add(this.ints, ProgramTable.HEADER + 2 * stage + 1, 1) + 1;
+    if (done === this.layout.count[stage]) {
+      // Unless cancelled meanwhile (-1 stays -1).
+      Atomics.compareExchange(this.ints, ProgramTable.COMPLETED, stage, stage + 1);
+      Atomics.notify(this.ints, ProgramTable.COMPLETED);
+    }
+  }
+
+  /** Waits until stage `stage` is complete; false if the run was cancelled. */
+  awaitStage(stage: number, spins: number): boolean {
+    for (;;) {
+      const completed = Atomics.load(this.ints, ProgramTable.COMPLETED);
+      if (completed < 0) return false;
+      if (completed > stage) return true;
+      let moved = false;
+      for (let i = 0; i < spins; i++) {
+        if (Atomics.load(this.ints, ProgramTable.COMPLETED) !== completed) {
+          moved = true;
+          break;
+        }
+      }
+      if (!moved) Atomics.wait(this.ints, ProgramTable.COMPLETED, completed);
+    }
+  }
+
+  claimedBy(task: number): number {
+    return Atomics.load(this.ints, this.claimIndex(task)) - 1;
+  }
+
+  private claimIndex(task: number): number {
+    return ProgramTable.HEADER + 2 * this.stages + task;
+  }
+
+  private timeIndex(task: number): number {
+    return 2 * this.buffers + 3 * task;
+  }
+
+  started(task: number, time: number, threadId: number): void {
+    this.floats[this.timeIndex(task)] = time;
+    this.floats[this.timeIndex(task) + 2] = threadId;
+  }
+
+  finished(task: number, time: number): void {
+    this.floats[this.timeIndex(task) + 1] = time;
+  }
+
+  isFinished(task: number): boolean {
+    return this.floats[this.timeIndex(task) + 1] !== 0;
+  }
+
+  report(task: number): TaskReport {
+    const at = this.timeIndex(task);
+    return { startTime: this.floats[at], endTime: this.floats[at + 1], threadId: this.floats[at + 2] };
+  }
+}

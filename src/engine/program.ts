@@ -1,0 +1,310 @@
+// Programs: a sequence of stages (convolutions of prepared layers, ranged
+// kernels) handed to the engine's workers once. Each worker's runner goes
+// through the stages itself, claiming each stage's tasks from shared memory and
+// meeting the others at a barrier between stages (program-runner.ts), so a run
+// of N layers costs one hand-off per worker instead of N calls' worth.
+//
+// A program is built once (kernel plans acquired, tasks cut, its description
+// written into the arena) over numbered buffers; each run says where the
+// buffers are, so concurrent runs of one program each use memory of their own.
+import { outputShapeOf, resolveShapes, type ConvGeometry } from '../conv/geometry.js';
+import { errors } from '../errors.js';
+import { RANGED_KERNELS, type RangedOp } from '../kernels/ranged/index.js';
+import { sharedArena } from '../memory/arena.js';
+import type { PartitionPolicy } from '../scheduler/conv-tasks.js';
+import { Call, isWorkerDeath } from './call.js';
+import type { EngineLayer, PlanEntry } from './layer.js';
+import type { ThreadProfile } from './profile.js';
+import { ProgramTable, storeDescription, taskLayoutOf, type ProgramDescription, type StageDescription, type TaskLayout } from './program-table.js';
+import { absoluteNow, type ArenaRef, type ProgramRunMessage, type RunnerReport, type WorkerMessage } from './protocol.js';
+
+/** One stage as the caller describes it; buffers are indexes into the program's buffer list. */
+export type ProgramStage =
+  | {
+      kind: 'conv';
+      /** Named in errors and profiles (e.g. the ONNX node and op type). */
+      label: string;
+      layer: EngineLayer;
+      inputShape: readonly number[];
+      input: number;
+      output: number;
+      /** A buffer of the output's shape added before the layer's activation, as `run`'s residual. */
+      residual?: number | null;
+    }
+  | { kind: 'ranged'; label: string; op: RangedOp; inputs: number[]; outputs: number[] };
+
+/** What a program needs of the engine that runs it (so program.ts does not depend on engine.ts). */
+export interface ProgramHost {
+  readonly workers: number;
+  readonly policy: PartitionPolicy;
+  readonly closed: boolean;
+  /** Hands one runner of `call` to a worker. */
+  sendRunner(message: WorkerMessage, call: Call): Promise<RunnerReport>;
+  /** A run starts / ends: the engine fails the runs in flight when it closes. */
+  begin(call: Call): void;
+  end(call: Call): void;
+  /** The run is over: its runners still waiting for a worker need not start. */
+  dropQueued(call: Call): void;
+}
+
+/** One stage's timings in a profiled run, ms from the start of the run. */
+export interface StageTiming {
+  label: string;
+  tasks: number;
+  /** The first task's start and the last task's end. */
+  firstStartMs: number;
+  lastEndMs: number;
+  /** Busy time per worker thread that ran tasks of the stage. */
+  threads: ThreadProfile[];
+  /** The busiest thread's busy time. */
+  busiestMs: number;
+  totalBusyMs: number;
+}
+
+export interface ProgramProfile {
+  workers: number;
+  /** From the call to its result. */
+  wallMs: number;
+  /** Main-thread preparation before the first runner was handed over. */
+  setupMs: number;
+  stages: StageTiming[];
+}
+
+/** Element operations below which a ranged task is not worth cutting further (a hand-over at a barrier costs microseconds). */
+const MIN_RANGED_TASK_COST = 32_768;
+/** Ranged tasks per runner at most: a few, so a runner that starts late still finds work. */
+const RANGED_TASKS_PER_RUNNER = 4;
+
+/** Cuts [0, units) into a few tasks per runner, none much cheaper than MIN_RANGED_TASK_COST: [start, end) pairs, flattened. */
+export function cutRanged(op: RangedOp, workers: number): number[] {
+  if (op.units === 0) return [0, 0];
+  const byCost = Math.max(1, Math.floor((op.units * op.costPerUnit) / MIN_RANGED_TASK_COST));
+  const n = Math.min(op.units, workers * RANGED_TASKS_PER_RUNNER, byCost);
+  const ranges: number[] = [];
+  for (let i = 0; i < n; i++) ranges.push(Math.floor((i * op.units) / n), Math.floor(((i + 1) * op.units) / n));
+  return ranges;
+}
+
+let nextProgramId = 1;
+const refOf = (data: Float32Array): ArenaRef => ({ byteOffset: data.byteOffset, length: data.length });
+const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+export class EngineProgram {
+  readonly id = nextProgramId++;
+  readonly stages: readonly ProgramStage[];
+  /** Floats each buffer holds. */
+  readonly bufferLengths: readonly number[];
+  private readonly description: ProgramDescription;
+  private readonly layout: TaskLayout;
+  private readonly ref: ArenaRef;
+  private readonly block: Float32Array;
+  private readonly plans: Array<{ layer: EngineLayer; entry: PlanEntry }> = [];
+  private readonly scratchFloats: number;
+  private readonly runners: number;
+  private running = 0;
+  private closed = false;
+
+  /** Checks every stage against the buffers, then acquires the kernel plans and writes the description. */
+  constructor(
+    private readonly host: ProgramHost,
+    stages: readonly ProgramStage[],
+    bufferLengths: readonly number[],
+  ) {
+    if (!Array.isArray(stages) || stages.length === 0) throw errors.invalid('stages', 'expected a non-empty array of stages');
+    if (!Array.isArray(bufferLengths) || !bufferLengths.every((n) => Number.isSafeInteger(n) && n >= 0)) {
+      throw errors.invalid('buffers', 'expected an array of buffer lengths (floats, integers >= 0)');
+    }
+    this.stages = [...stages];
+    this.bufferLengths = [...bufferLengths];
+    const geometries = this.stages.map((stage, i) => this.checkStage(stage, i));
+    let scratchFloats = 1;
+    const described: StageDescription[] = [];
+    try {
+      this.stages.forEach((stage, i) => {
+        if (stage.kind === 'ranged') {
+          described.push({ kind: 'ranged', op: stage.op, inputs: [...stage.inputs], outputs: [...stage.outputs], ranges: cutRanged(stage.op, host.workers) });
+          return;
+        }
+        const g = geometries[i]!;
+        const entry = stage.layer.acquirePlan(g);
+        this.plans.push({ layer: stage.layer, entry });
+        const partition = stage.layer.partition(entry, g, host.policy, host.workers);
+        scratchFloats = Math.max(scratchFloats, partition.scratchFloats);
+        const slices: number[] = [];
+        for (const t of partition.tasks) slices.push(t.batchStart, t.batchEnd, t.outChannelStart, t.outChannelEnd);
+        described.push({
+          kind: 'conv',
+          planId: entry.id,
+          plan: entry.ref,
+          weight: refOf(stage.layer.weight.data),
+          bias: stage.layer.bias ? refOf(stage.layer.bias.data) : null,
+          input: stage.input,
+          output: stage.output,
+          residual: stage.residual ?? -1,
+          slices: slices.length > 0 ? slices : [0, 0, 0, 0],
+        });
+      });
+      this.description = { buffers: this.bufferLengths.length, stages: described };
+      this.layout = taskLayoutOf(this.description);
+      ({ ref: this.ref, block: this.block } = storeDescription(this.description));
+    } catch (error) {
+      this.releasePlans();
+      throw error;
+    }
+    this.scratchFloats = scratchFloats;
+    this.runners = Math.min(host.workers, Math.max(...this.layout.count));
+  }
+
+  private checkStage(stage: ProgramStage, i: number): ConvGeometry | null {
+    const name = `stages[${i}]`;
+    if (stage === null || typeof stage !== 'object') throw errors.invalid(name, 'expected a stage object');
+    const buffer = (what: string, b: unknown): number => {
+      if (!Number.isInteger(b) || (b as number) < 0 || (b as number) >= this.bufferLengths.length) {
+        throw errors.invalid(`${name}.${what}`, `expected a buffer index in [0, ${this.bufferLengths.length}), got ${String(b)}`);
+      }
+      return b as number;
+    };
+    const sized = (what: string, b: unknown, floats: number): void => {
+      const index = buffer(what, b);
+      if (this.bufferLengths[index] !== floats) {
+        throw errors.invalid(`${name}.${what}`, `buffer ${index} holds ${this.bufferLengths[index]} floats, the stage needs ${floats}`);
+      }
+    };
+    if (stage.kind === 'ranged') {
+      if (!Object.hasOwn(RANGED_KERNELS, stage.op?.kernel)) throw errors.invalid(`${name}.op.kernel`, `no ranged kernel is named '${String(stage.op?.kernel)}'`);
+      if (!Number.isSafeInteger(stage.op.units) || stage.op.units < 0) throw errors.invalid(`${name}.op.units`, `expected an integer >= 0, got ${String(stage.op.units)}`);
+      stage.inputs.forEach((b, j) => buffer(`inputs[${j}]`, b));
+      stage.outputs.forEach((b, j) => buffer(`outputs[${j}]`, b));
+      return null;
+    }
+    if (stage.kind !== 'conv') throw errors.invalid(`${name}.kind`, `expected 'conv' or 'ranged', got ${String((stage as { kind: unknown }).kind)}`);
+    const { layer } = stage;
+    const resolved = resolveShapes([...stage.inputShape], layer.weight.shape, layer.bias?.shape ?? null, layer.options);
+    const outputs = numel(outputShapeOf(resolved));
+    sized('input', stage.input, numel(stage.inputShape));
+    sized('output', stage.output, outputs);
+    if (stage.residual !== undefined && stage.residual !== null) sized('residual', stage.residual, outputs);
+    return resolved.geometry;
+  }
+
+  /**
+   * Runs the program with buffer i at `buffers[i]` (arena views of the declared lengths);
+   * outputs are written in place. Resolves to the stage timings with `{ profile: true }`.
+   */
+  async run(buffers: readonly Float32Array[], options: { profile?: boolean } = {}): Promise<ProgramProfile | null> {
+    const callStart = absoluteNow();
+    if (this.closed) throw errors.programClosed();
+    if (this.host.closed) throw errors.engineClosed();
+    const arena = sharedArena();
+    if (!Array.isArray(buffers) || buffers.length !== this.bufferLengths.length) {
+      throw errors.invalid('buffers', `expected ${this.bufferLengths.length} Float32Arrays, got ${Array.isArray(buffers) ? buffers.length : typeof buffers}`);
+    }
+    buffers.forEach((b, i) => {
+      if (!(b instanceof Float32Array) || !arena.owns(b)) throw errors.invalid(`buffers[${i}]`, 'expected a Float32Array in the shared arena');
+      if (b.length !== this.bufferLengths[i]) throw errors.invalid(`buffers[${i}]`, `expected ${this.bufferLengths[i]} floats, got ${b.length}`);
+    });
+
+    const stages = this.stages.length;
+    const owned: Float32Array[] = [];
+    let call: Call | null = null;
+    // The layers' weights and plans stay while the workers read them, even if a layer is closed meanwhile.
+    const holds: Array<() => void> = [];
+    this.running++;
+    try {
+      for (const layer of new Set(this.plans.map((p) => p.layer))) holds.push(layer.hold());
+      const tableBlock = arena.allocateFloat32(Math.ceil(ProgramTable.bytes(stages, buffers.length, this.layout.total) / 4));
+      owned.push(tableBlock);
+      const table = new ProgramTable(tableBlock.buffer, tableBlock.byteOffset, stages, buffers.length, this.layout);
+      buffers.forEach((b, i) => table.setBuffer(i, b));
+      const messages: ProgramRunMessage[] = Array.from({ length: this.runners }, (_, runner) => {
+        const scratch = arena.allocateFloat32(this.scratchFloats, { zero: false }); // kernels write scratch before reading it
+        owned.push(scratch);
+        return { kind: 'program', programId: this.id, program: this.ref, scratch: refOf(scratch), table: tableBlock.byteOffset, runner };
+      });
+      const running = new Call(table, (failed) => this.host.dropQueued(failed));
+      call = running;
+      this.host.begin(running);
+      const firstDispatch = absoluteNow();
+      const runs = messages.map((message) =>
+        this.host.sendRunner(message, running).then(
+          // Once every stage is done, runners still queued behind other calls would find nothing to do.
+          () => (table.completed() === stages ? this.host.dropQueued(running) : undefined),
+          (error: unknown) => running.fail(this.describeFailure(table, message.runner, error)),
+        ),
+      );
+      // The table and scratch are freed only once every runner has returned (a queued runner still reads them).
+      running.settled = Promise.all(runs);
+      await running.settled;
+      if (running.error !== null) throw running.error;
+      for (let s = 0; s < stages; s++) {
+        for (let t = 0; t < this.layout.count[s]; t++) {
+          if (!table.isFinished(this.layout.first[s] + t)) throw errors.programUnfinished(s, stages, this.stages[s].label);
+        }
+      }
+      if (!options.profile) return null;
+      return this.profileOf(table, callStart, firstDispatch, absoluteNow());
+    } finally {
+      if (call) this.host.end(call);
+      for (const block of owned) arena.release(block);
+      this.running--;
+      if (this.closed && this.running === 0) this.free();
+      // After the program has released its plans: a layer closed meanwhile is freed only now.
+      for (const release of holds) release();
+    }
+  }
+
+  /** A runner's job failed: the stage of the task it had claimed and not finished (else the first unfinished one). */
+  private describeFailure(table: ProgramTable, runner: number, error: unknown): Error {
+    const { first, count, total } = this.layout;
+    let culprit = -1;
+    for (let t = 0; t < total && culprit < 0; t++) if (table.claimedBy(t) === runner && !table.isFinished(t)) culprit = t;
+    for (let t = 0; t < total && culprit < 0; t++) if (!table.isFinished(t)) culprit = t;
+    let stage = 0;
+    while (stage + 1 < first.length && (culprit >= first[stage] + count[stage] || count[stage] === 0)) stage++;
+    return errors.programStageFailed(stage, this.stages.length, this.stages[stage].label, isWorkerDeath(error), error);
+  }
+
+  private profileOf(table: ProgramTable, callStart: number, firstDispatch: number, callEnd: number): ProgramProfile {
+    const stages = this.stages.map((stage, s): StageTiming => {
+      let firstStart = Infinity;
+      let lastEnd = -Infinity;
+      const byThread = new Map<number, ThreadProfile>();
+      for (let t = this.layout.first[s]; t < this.layout.first[s] + this.layout.count[s]; t++) {
+        const r = table.report(t);
+        firstStart = Math.min(firstStart, r.startTime);
+        lastEnd = Math.max(lastEnd, r.endTime);
+        const entry = byThread.get(r.threadId) ?? { threadId: r.threadId, busyMs: 0, tasks: 0 };
+        entry.busyMs += r.endTime - r.startTime;
+        entry.tasks++;
+        byThread.set(r.threadId, entry);
+      }
+      const threads = [...byThread.values()].sort((a, b) => a.threadId - b.threadId);
+      return {
+        label: stage.label,
+        tasks: this.layout.count[s],
+        firstStartMs: firstStart - callStart,
+        lastEndMs: lastEnd - callStart,
+        threads,
+        busiestMs: threads.reduce((m, t) => Math.max(m, t.busyMs), 0),
+        totalBusyMs: threads.reduce((sum, t) => sum + t.busyMs, 0),
+      };
+    });
+    return { workers: this.host.workers, wallMs: callEnd - callStart, setupMs: firstDispatch - callStart, stages };
+  }
+
+  /** Frees the description and releases the kernel plans (after the runs in flight). Close programs before their layers. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.running === 0) this.free();
+  }
+
+  private free(): void {
+    this.releasePlans();
+    sharedArena().release(this.block);
+  }
+
+  private releasePlans(): void {
+    for (const { layer, entry } of this.plans.splice(0)) layer.releasePlan(entry);
+  }
+}

@@ -1,0 +1,137 @@
+// The memory plan of one plan (one input shape): every float activation a
+// forward computes gets an offset in one arena block, reused once its last
+// reader is done. Liveness runs over the fused schedule (the order forwardWith
+// runs steps in); an alias (a step whose output is its input's bytes under a
+// new shape, worker-stages.ts) shares its input's slot and extends its life.
+// Graph outputs are not in the block: each gets an allocation of its own that
+// the forward returns as is (an alias of a planned value that is a graph
+// output is copied out at the end, so it lives to the end). Offsets come from
+// greedy first-fit, largest value first, as TFLite's arena planner does.
+//
+// Two values share bytes only if one's last reader runs before the other's
+// producer: steps run in order (a program's stages meet at a barrier), so no
+// step ever writes over a value a later step still reads.
+import { scheduledInputs, type ScheduledStep } from './fuse.js';
+import type { Plan, PlanStep } from './plan.js';
+import { sizeOf } from './value.js';
+import { workerStageOf } from './worker-stages.js';
+
+/** Slots are aligned so every activation starts on a cache line (and the kernels' 16-byte loads are aligned). */
+export const SLOT_ALIGN = 64;
+
+export interface MemorySlot {
+  /** Byte offset in the forward's block. */
+  offset: number;
+  /** Bytes reserved: the value's, rounded up to SLOT_ALIGN. */
+  bytes: number;
+  /** Floats the value holds. */
+  floats: number;
+  /** Scheduled steps [first, last] during which the bytes are in use: produced at `first`, last read at `last`. */
+  first: number;
+  last: number;
+}
+
+/** What `OnnxModel.memoryPlan` reports. */
+export interface MemoryPlanReport {
+  /** Bytes of the one block a forward allocates for its activations: the plan's peak. */
+  peakBytes: number;
+  /** Bytes of all activations together (each rounded up to SLOT_ALIGN): what one allocation per value would hold at most. */
+  sumBytes: number;
+  /** Float activations given a slot. */
+  values: number;
+  /** Bytes of the graph's outputs, allocated on their own per forward (they are returned), in neither figure above. */
+  outputBytes: number;
+  /** Values that share their input's slot (Reshape-like steps run as aliases). */
+  aliases: number;
+}
+
+export interface MemoryPlan extends MemoryPlanReport {
+  /** Each planned value's slot (an alias: its root's slot). */
+  slots: Map<string, MemorySlot>;
+  /** alias -> the value whose bytes it is (resolved to the root). */
+  aliasOf: Map<string, string>;
+}
+
+const aligned = (bytes: number): number => Math.max(SLOT_ALIGN, Math.ceil(bytes / SLOT_ALIGN) * SLOT_ALIGN);
+
+/** Whether a step runs as an alias (its output is its input's bytes): worker-stages.ts decides. */
+export type IsAlias = (step: PlanStep, plan: Plan) => boolean;
+const aliasByWorkerStages: IsAlias = (step, plan) => workerStageOf(step, plan)?.kind === 'alias';
+
+/** The inputs and outputs of each scheduled step, and whether it is an alias. */
+function scheduleIo(plan: Plan, isAlias: IsAlias): Array<{ inputs: string[]; outputs: string[]; alias: boolean }> {
+  return plan.schedule.steps.map((s: ScheduledStep) => {
+    if (s.kind === 'fused') return { inputs: scheduledInputs(plan, s), outputs: [s.fused.output], alias: false };
+    const step = plan.steps[s.index];
+    return { inputs: step.inputs, outputs: step.outputs, alias: isAlias(step, plan) };
+  });
+}
+
+const plans = new WeakMap<Plan, MemoryPlan>();
+
+/** The memory plan of `plan`'s schedule, made once per plan. */
+export function memoryPlanOf(plan: Plan): MemoryPlan {
+  let memory = plans.get(plan);
+  if (!memory) {
+    memory = planMemory(plan);
+    plans.set(plan, memory);
+  }
+  return memory;
+}
+
+/** The memory plan of `plan`'s schedule (`isAlias`: which steps share their input's bytes; the tests pass their own). */
+export function planMemory(plan: Plan, isAlias: IsAlias = aliasByWorkerStages): MemoryPlan {
+  const io = scheduleIo(plan, isAlias);
+  const end = io.length; // graph outputs are read after the last step, when they are copied out
+  const slots = new Map<string, MemorySlot>();
+  const aliasOf = new Map<string, string>();
+  const rootOf = (name: string): string => aliasOf.get(name) ?? name;
+  const graphOutputs = new Set(plan.outputs);
+  const planned = (name: string) => name !== '' && !plan.constants.has(name) && !graphOutputs.has(name) && plan.dtypes.get(name) === 'float32';
+  io.forEach(({ inputs, outputs, alias }, i) => {
+    for (const n of inputs) {
+      const slot = slots.get(rootOf(n));
+      if (slot) slot.last = Math.max(slot.last, i);
+    }
+    if (alias) {
+      // Shares its input's bytes only if the input has a slot; an alias of a graph input shares the caller's memory.
+      const root = rootOf(inputs[0]);
+      if (slots.has(root)) aliasOf.set(outputs[0], root);
+      return;
+    }
+    for (const n of outputs) {
+      if (!planned(n)) continue;
+      const floats = sizeOf(plan.shapes.get(n)!);
+      slots.set(n, { offset: 0, bytes: aligned(floats * 4), floats, first: i, last: i });
+    }
+  });
+  for (const n of plan.outputs) {
+    const slot = slots.get(rootOf(n));
+    if (slot) slot.last = end;
+  }
+  const peakBytes = assignOffsets([...slots.values()]);
+  let sumBytes = 0;
+  for (const s of slots.values()) sumBytes += s.bytes;
+  let outputBytes = 0;
+  for (const n of graphOutputs) if (plan.dtypes.get(n) === 'float32' && !plan.constants.has(n)) outputBytes += sizeOf(plan.shapes.get(n)!) * 4;
+  return { peakBytes, sumBytes, values: slots.size, aliases: aliasOf.size, outputBytes, slots, aliasOf };
+}
+
+/** Greedy first-fit, largest first: each slot goes at the lowest offset clear of the placed slots live at the same time. Returns the peak. */
+export function assignOffsets(slots: MemorySlot[]): number {
+  const order = [...slots].sort((a, b) => b.bytes - a.bytes || a.first - b.first);
+  const placed: MemorySlot[] = [];
+  let peak = 0;
+  for (const slot of order) {
+    const overlapping = placed.filter((p) => p.first <= slot.last && slot.first <= p.last).sort((a, b) => a.offset - b.offset);
+    let offset = 0;
+    for (const p of overlapping) {
+      if (p.offset - offset >= slot.bytes) break;
+      offset = Math.max(offset, p.offset + p.bytes);
+    }
+    slot.offset = offset;
+    placed.push(slot);
+    peak = Math.max(peak, offset + slot.bytes);
+  }
+  return peak;
+}

@@ -1,0 +1,187 @@
+// Engine programs: stages of convolutions and ranged kernels run by the workers
+// in one hand-off, meeting at a barrier between stages. Bitwise equal to the
+// calling thread at 1, 2 and 3 workers; a failing stage rejects naming it and
+// leaves the engine usable; close during a program does not hang; concurrent
+// programs and calls on one engine stay correct.
+import { afterAll, describe, expect, it } from 'vitest';
+import { convBiasActivation, ExecutionError, GroupedConvEngine, relu, sharedArena, type Tensor } from '../src/index.js';
+import { ELEMENT_BLOCK } from '../src/kernels/ranged/index.js';
+import type { ProgramStage } from '../src/engine/program.js';
+import { cutRanged } from '../src/engine/program.js';
+import { Random } from '../src/random.js';
+import { FAULT } from './support/faults.js';
+import { firstBitDifference, randomTensor } from './support/tensors.js';
+
+const faultyWorker = new URL('./support/faulty-worker.ts', import.meta.url);
+const engines: GroupedConvEngine[] = [];
+function engine(options: ConstructorParameters<typeof GroupedConvEngine>[0]): GroupedConvEngine {
+  const e = new GroupedConvEngine(options);
+  engines.push(e);
+  return e;
+}
+afterAll(() => Promise.all(engines.map((e) => e.close())));
+
+const random = new Random(41);
+// A small block: grouped 3x3 conv (+bias) -> relu (ranged) -> 1x1 conv with the block's input as residual, relu fused.
+const x = randomTensor(random, [3, 8, 10, 10]);
+const w1 = randomTensor(random, [16, 2, 3, 3], { scale: 0.3 });
+const b1 = randomTensor(random, [16]);
+const w2 = randomTensor(random, [8, 16, 1, 1], { scale: 0.3 });
+const reluOp = (elements: number) => ({ kernel: 'relu', params: { elements }, units: Math.ceil(elements / ELEMENT_BLOCK), costPerUnit: ELEMENT_BLOCK });
+
+/** The block on the calling thread: conv, relu, conv + residual then relu. */
+function expected(input: Tensor): Tensor {
+  const y1 = convBiasActivation(input, w1, b1, { groups: 4, padding: 1 });
+  const y2 = relu(y1);
+  return convBiasActivation(y2, w2, null, { residual: input, activation: 'relu' });
+}
+
+const sizes = { x: 3 * 8 * 100, y: 3 * 16 * 100 };
+/** Buffers: 0 input, 1 conv output, 2 relu output, 3 block output. */
+function block(e: GroupedConvEngine) {
+  const l1 = e.layer(w1, b1, { groups: 4, padding: 1 });
+  const l2 = e.layer(w2, null, { activation: 'relu' });
+  const stages: ProgramStage[] = [
+    { kind: 'conv', label: "'conv1' (Conv)", layer: l1, inputShape: x.shape, input: 0, output: 1 },
+    { kind: 'ranged', label: "'relu1' (Relu)", op: reluOp(sizes.y), inputs: [1], outputs: [2] },
+    { kind: 'conv', label: "'conv2' (Conv+Add+Relu)", layer: l2, inputShape: [3, 16, 10, 10], input: 2, output: 3, residual: 0 },
+  ];
+  const program = e.program(stages, [sizes.x, sizes.y, sizes.y, sizes.x]);
+  return { program, layers: [l1, l2], close: () => (program.close(), l1.close(), l2.close()) };
+}
+
+function buffersFor(input: Tensor): Float32Array[] {
+  const arena = sharedArena();
+  const b = [sizes.x, sizes.y, sizes.y, sizes.x].map((n) => arena.allocateFloat32(n));
+  b[0].set(input.data);
+  return b;
+}
+const release = (buffers: Float32Array[]) => buffers.forEach((b) => sharedArena().release(b));
+
+describe('a program of conv and ranged stages', () => {
+  for (const workers of [1, 2, 3]) {
+    it(`is bitwise equal to the calling thread on ${workers} worker(s), run after run`, async () => {
+      const e = engine({ workers });
+      const { program, close } = block(e);
+      const want = expected(x);
+      for (let round = 0; round < 3; round++) {
+        const buffers = buffersFor(x);
+        expect(await program.run(buffers)).toBeNull();
+        expect(firstBitDifference(buffers[3], want.data)).toBe(-1);
+        release(buffers);
+      }
+      close();
+    });
+  }
+
+  it('reports each stage: tasks, first start before last end, busy time per thread within the run', async () => {
+    const e = engine({ workers: 2 });
+    const { program, close } = block(e);
+    const buffers = buffersFor(x);
+    const profile = (await program.run(buffers, { profile: true }))!;
+    expect(profile.workers).toBe(2);
+    expect(profile.stages.map((s) => s.label)).toEqual(["'conv1' (Conv)", "'relu1' (Relu)", "'conv2' (Conv+Add+Relu)"]);
+    for (const [i, s] of profile.stages.entries()) {
+      expect(s.tasks).toBeGreaterThan(0);
+      expect(s.threads.reduce((n, t) => n + t.tasks, 0)).toBe(s.tasks);
+      expect(s.firstStartMs).toBeLessThanOrEqual(s.lastEndMs);
+      expect(s.busiestMs).toBeLessThanOrEqual(s.totalBusyMs);
+      // The barrier: no task of a stage starts before the previous stage's last task ended.
+      if (i > 0) expect(s.firstStartMs).toBeGreaterThanOrEqual(profile.stages[i - 1].lastEndMs);
+    }
+    expect(profile.stages.at(-1)!.lastEndMs).toBeLessThanOrEqual(profile.wallMs);
+    release(buffers);
+    close();
+  });
+
+  it('runs concurrent programs and calls on one engine correctly, each in its own buffers', async () => {
+    const e = engine({ workers: 2 });
+    const { program, close } = block(e);
+    const inputs = [0, 1, 2, 3].map(() => randomTensor(random, x.shape));
+    const buffers = inputs.map(buffersFor);
+    const single = e.layer(w1, b1, { groups: 4, padding: 1 });
+    const [, , , , direct] = await Promise.all([...buffers.map((b) => program.run(b)), single.run(x)]);
+    inputs.forEach((input, i) => expect(firstBitDifference(buffers[i][3], expected(input).data)).toBe(-1));
+    expect(firstBitDifference((direct as Tensor).data, convBiasActivation(x, w1, b1, { groups: 4, padding: 1 }).data)).toBe(-1);
+    buffers.forEach(release);
+    single.close();
+    close();
+  });
+
+  it('keeps a layer closed during a run until the run ends; the next run is refused', async () => {
+    const e = engine({ workers: 2 });
+    const { program, layers } = block(e);
+    const buffers = buffersFor(x);
+    const run = program.run(buffers);
+    for (const layer of layers) layer.close();
+    await run;
+    expect(firstBitDifference(buffers[3], expected(x).data)).toBe(-1);
+    await expect(program.run(buffers)).rejects.toThrow(/layer was closed/);
+    program.close();
+    release(buffers);
+  });
+
+  it('cuts a ranged op into a few tasks per runner, never below the minimum cost, covering [0, units) once', () => {
+    expect(cutRanged(reluOp(100), 2)).toEqual([0, 1]);
+    const op = { kernel: 'relu', params: {}, units: 10, costPerUnit: 1 << 20 };
+    // 2 runners x 4 tasks: floor(i * 10 / 8).
+    expect(cutRanged(op, 2)).toEqual([0, 1, 1, 2, 2, 3, 3, 5, 5, 6, 6, 7, 7, 8, 8, 10]);
+    expect(cutRanged({ ...op, units: 0 }, 3)).toEqual([0, 0]);
+  });
+});
+
+describe('failures', () => {
+  it('refuses bad stages and buffers before anything runs', async () => {
+    const e = engine({ workers: 2 });
+    const l1 = e.layer(w1, b1, { groups: 4, padding: 1 });
+    const other = engine({ workers: 1 });
+    const foreign = other.layer(w1, b1, { groups: 4, padding: 1 });
+    expect(() => e.program([], [])).toThrow(/stages: expected a non-empty array/);
+    expect(() => e.program([{ kind: 'conv', label: 'c', layer: l1, inputShape: x.shape, input: 0, output: 5 }], [sizes.x, sizes.y])).toThrow(/stages\[0\]\.output: expected a buffer index in \[0, 2\), got 5/);
+    expect(() => e.program([{ kind: 'conv', label: 'c', layer: l1, inputShape: x.shape, input: 0, output: 1 }], [sizes.x, 7])).toThrow(/stages\[0\]\.output: buffer 1 holds 7 floats, the stage needs 4800/);
+    expect(() => e.program([{ kind: 'ranged', label: 'r', op: { ...reluOp(4), kernel: 'nope' }, inputs: [0], outputs: [1] }], [4, 4])).toThrow(/no ranged kernel is named 'nope'/);
+    expect(() => e.program([{ kind: 'conv', label: 'c', layer: foreign, inputShape: x.shape, input: 0, output: 1 }], [sizes.x, sizes.y])).toThrow(/layer prepared on this engine/);
+    const program = e.program([{ kind: 'conv', label: 'c', layer: l1, inputShape: x.shape, input: 0, output: 1 }], [sizes.x, sizes.y]);
+    await expect(program.run([new Float32Array(sizes.x), sharedArena().allocateFloat32(sizes.y)])).rejects.toThrow(/buffers\[0\]: expected a Float32Array in the shared arena/);
+    await expect(program.run([sharedArena().allocateFloat32(3)])).rejects.toThrow(/buffers: expected 2 Float32Arrays, got 1/);
+    program.close();
+    await expect(program.run([])).rejects.toThrow(/program was closed/);
+    l1.close();
+    foreign.close();
+  });
+
+  it('a task that throws rejects the run naming its stage, and the next run is right', async () => {
+    const e = engine({ workers: 2, workerFile: faultyWorker });
+    const { program, close } = block(e);
+    // The fault hook reads a conv stage's input: the first stage's task holding output channel 3 throws.
+    const poisoned = { shape: x.shape, data: x.data.slice() };
+    poisoned.data[0] = FAULT.throw;
+    poisoned.data[1] = 3;
+    const buffers = buffersFor(poisoned);
+    const error = await program.run(buffers).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ExecutionError);
+    expect((error as Error).message).toMatch(/^stage 1 of 3 \('conv1' \(Conv\)\) failed in its worker: injected fault at output channel 3/);
+    expect((error as { stage: number }).stage).toBe(0);
+    release(buffers);
+    const good = buffersFor(x);
+    await program.run(good);
+    expect(firstBitDifference(good[3], expected(x).data)).toBe(-1);
+    release(good);
+    close();
+  });
+
+  it('close during a program rejects the run and does not hang', async () => {
+    const e = engine({ workers: 2, workerFile: faultyWorker });
+    const { program } = block(e);
+    const held = { shape: x.shape, data: x.data.slice() };
+    held.data[0] = FAULT.waitForCancel;
+    const buffers = buffersFor(held);
+    const run = program.run(buffers).catch((error: unknown) => error);
+    // Let the runners reach the held task, then close.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await e.close();
+    expect(await run).toMatchObject({ message: expect.stringMatching(/closed while this call was running/) });
+    await expect(program.run(buffers)).rejects.toThrow(/GroupedConvEngine is closed/);
+    release(buffers);
+  });
+});
