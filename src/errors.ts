@@ -129,6 +129,11 @@ export const errors = {
   splitClosed: () => new ExecutionError('the split model is closed'),
   devicePassFailed: (device: number, layer: string, cause: unknown) =>
     new ExecutionError(`the forward pass failed on device ${device} at ${layer}: ${reasonOf(cause)}`, { cause }),
+  passAborted: (device: number, layer: string, waitingFor: number[]) =>
+    new ExecutionError(
+      `device ${device} stopped waiting at ${layer} for pieces from device${waitingFor.length > 1 ? 's' : ''} ${waitingFor.join(', ')}: the host aborted the pass (another device failed)`,
+    ),
+  peerUnknown: (device: number, peer: number) => new ExecutionError(`device ${device} has no link to device ${peer}: call connect first`),
   // Shared memory and threads.
   tensorTooLarge: (name: string, shape: number[], bytes: number, maxBytes: number) =>
     new ArgumentError(name, `shape ${show(shape)} would take ${formatGiB(bytes)} (${bytes} bytes), more than one tensor can hold here (${formatGiB(maxBytes)})`),
