@@ -61,8 +61,8 @@ describe('a device failing mid-pass', () => {
     const error = await pass;
     expect(error).toBeInstanceOf(ExecutionError);
     expect((error as Error).message).toMatch(/^the forward pass failed on device 1 at conv3 \(features\.8\): device 1 stopped unexpectedly/);
-    // Device 0 was waiting out conv3's link delay too, and was stopped there: it ran no further layer.
-    expect(Atomics.load(inside(split).status[0], 0)).toBe(conv3);
+    // Device 0 was stopped at one of its waits: conv3's link delay, or fc6, where it needs a piece device 1 never sent.
+    expect([conv3, layerIndex(split, 'fc6')]).toContain(Atomics.load(inside(split).status[0], 0));
     await split.close();
 
     const again = await SplitAlexNet.create(model, { devices: 2, batch: 2 });

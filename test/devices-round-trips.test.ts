@@ -86,4 +86,12 @@ describe('host round trips per pass', () => {
       expect(taken).toEqual(exchanges.flatMap((layer) => transfersInto(split.pieces, layer)[d].map((t) => [layer, t.from])));
     }
   });
+
+  it('moves pieces larger than the mailboxes (a batch beyond the one given at load) in buffers of their own: the same bits', async () => {
+    const split = await SplitAlexNet.create(model, { devices: 2, batch: 1 });
+    open.push(split);
+    const expected = model.forward(io.input);
+    expect(io.input.shape[0]).toBe(2);
+    for (let pass = 0; pass < 2; pass++) expect(bits(await split.forward(io.input))).toEqual(bits(expected));
+  });
 });

@@ -13,7 +13,6 @@
 // drive one on the host thread.
 import * as Comlink from 'comlink';
 import { performance } from 'node:perf_hooks';
-import type { MessagePort } from 'node:worker_threads';
 import {
   packConvWeights,
   planConv,
@@ -31,7 +30,7 @@ import { gather, overlap, rangeOf, type Activation } from './channel-range.js';
 import { aliasesInput, pieceGeometry, pieceOutputShape, runPiece } from './compute.js';
 import type { DevicePiece, LayerShapes } from './split-plan.js';
 import type { PassScript } from './pass-script.js';
-import { clock, linkMs, PeerLinks, usableAt, type LinkModel } from './peer-links.js';
+import { clock, linkMs, PeerLinks, usableAt, type Arrival, type LinkModel, type PeerPorts } from './peer-links.js';
 import type { DeviceEvent } from '../split/trace.js';
 import { errors } from '../errors.js';
 
@@ -69,7 +68,7 @@ export interface PassResult {
 /** What connect gives a device: its index, a port to each peer, the word it shows its current layer in, and the link model. */
 export interface DeviceLinks {
   device: number;
-  peers: { device: number; port: MessagePort }[];
+  peers: PeerPorts[];
   /** Int32Array over a SharedArrayBuffer the host reads: the layer this device is at, readable even after the device died. */
   status: Int32Array;
   link: LinkModel;
@@ -102,7 +101,7 @@ export interface PassResult {
 /** What connect gives a device: its index, a port to each peer, the word it shows its current layer in, and the link model. */
 export interface DeviceLinks {
   device: number;
-  peers: { device: number; port: MessagePort }[];
+  peers: PeerPorts[];
   /** Int32Array over a SharedArrayBuffer the host reads: the layer this device is at, readable even after the device died. */
   status: Int32Array;
   link: LinkModel;
@@ -246,7 +245,7 @@ export class DeviceState {
     const timings: PassLayerTiming[] = [];
     for (let k = 0; k < script.runs.length; k++) {
       const { from, to, receive, send } = script.runs[k];
-      let received: Activation[] = [];
+      let arrivals: Arrival[] = [];
       let receivedBytes = 0;
       let modelledMs = 0;
       if (receive.length) {
@@ -254,7 +253,7 @@ export class DeviceState {
         const peers = receive.map((r) => r.from);
         const aborted = () => errors.passAborted(this.index, this.pieces[from]?.name ?? `layer ${from}`, peers);
         const waitStart = clock();
-        const arrivals = await links.take(pass, from, peers, aborted);
+        arrivals = await links.take(pass, from, peers, aborted);
         const wait = usableAt(arrivals, this.link) - clock();
         if (wait > 0) await links.delay(pass, wait, aborted);
         const end = clock();
@@ -264,11 +263,16 @@ export class DeviceState {
           receivedBytes += bytes;
           modelledMs += linkMs(bytes, this.link);
         }
-        received = arrivals.map((a) => a.piece);
       }
       for (let layer = from; layer <= to; layer++) {
         const first = layer === from;
-        const timing = this.run(layer, first ? received : [], key);
+        let timing: LayerTiming & { at: number };
+        try {
+          timing = this.run(layer, first ? arrivals.map((a) => a.piece) : [], key);
+        } finally {
+          // The pieces are in this device's memory now (or the layer failed): their mailboxes can take the next.
+          if (first) links.release(arrivals);
+        }
         const start = timing.at;
         events.push({ kind: 'assemble', layer, start, end: start + timing.assembleMs });
         events.push({ kind: 'compute', layer, start: start + timing.assembleMs, end: start + timing.assembleMs + timing.computeMs });
@@ -278,9 +282,11 @@ export class DeviceState {
       const next = script.runs[k + 1]?.from ?? -1;
       for (const { to: peer, range } of send) {
         const start = clock();
-        const piece = this.copyOut(range[0], range[1]);
+        const own = this.activation!;
+        const mailbox = links.mailbox(peer, (own.data.length / own.shape[1]) * (range[1] - range[0]));
+        const piece = mailbox ? this.copyOut(range[0], range[1], mailbox) : this.copyOut(range[0], range[1]);
         const bytes = piece.data.byteLength;
-        links.send(peer, { pass, layer: next, from: this.index, piece, sentAt: clock() });
+        links.send(peer, { pass, layer: next, from: this.index, piece, inMailbox: mailbox !== null, sentAt: clock() });
         events.push({ kind: 'send', layer: next, peer, start, end: clock(), bytes });
       }
     }
@@ -349,10 +355,11 @@ export class DeviceState {
     }
   }
 
-  private copyOut(start: number, end: number): Activation {
+  /** Channels [start, end) of the share this device holds, copied out (into `into` when given: a peer's mailbox). */
+  private copyOut(start: number, end: number, into?: Float32Array): Activation {
     if (!this.activation) throw errors.deviceProtocol('no activation to read');
     if (!overlap(rangeOf(this.activation), [start, end])) throw errors.deviceProtocol(`device holds channels [${rangeOf(this.activation)}], not [${start}, ${end})`);
-    return gather([this.activation], [start, end]);
+    return gather([this.activation], [start, end], into);
   }
 
   /** Frees the activation (weights and plans stay). */

@@ -3,8 +3,8 @@
 // another's pieces), what it waits for before each run, and what it sends to
 // whom after it. The host sends a device its script with the image; the
 // device goes through it alone, talking to its peers directly.
-import type { Range } from './channel-range.js';
-import { transfersInto, type DevicePiece } from './split-plan.js';
+import { rangeLength, type Range } from './channel-range.js';
+import { transfersInto, type DevicePiece, type LayerShapes } from './split-plan.js';
 
 export interface PassRun {
   from: number;
@@ -44,4 +44,20 @@ export function passScripts(pieces: readonly DevicePiece[][]): PassScript[] {
     }),
     result: own[layerCount - 1].produces,
   }));
+}
+
+/**
+ * Per ordered pair [from][to], the most values one piece from `from` to `to`
+ * holds for these layer shapes: the size of the receiver's mailbox for that sender.
+ */
+export function largestPieces(pieces: readonly DevicePiece[][], shapes: readonly LayerShapes[]): number[][] {
+  const largest = pieces.map(() => pieces.map(() => 0));
+  for (let layer = 1; layer < shapes.length; layer++) {
+    const [batch, , ...spatial] = shapes[layer].input;
+    const plane = spatial.reduce((a, b) => a * b, 1);
+    transfersInto(pieces, layer).forEach((list, to) => {
+      for (const t of list) largest[t.from][to] = Math.max(largest[t.from][to], batch * rangeLength(t.range) * plane);
+    });
+  }
+  return largest;
 }

@@ -5,7 +5,7 @@
 // each device the image and its script, gets the logits back, and counts every
 // byte that moved.
 import { performance } from 'node:perf_hooks';
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { MessageChannel } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { errors } from '../errors.js';
 import { wasmKernelsAvailable } from '../kernels/plan/index.js';
@@ -14,7 +14,8 @@ import { checkTensor, type Tensor } from '../tensor/tensor.js';
 import { gather, rangeBytes, type Activation } from './channel-range.js';
 import { Device } from './device.js';
 import { PREPARED_SHAPES, type PassResult } from './device-state.js';
-import { passScripts, type PassScript } from './pass-script.js';
+import { largestPieces, passScripts, type PassScript } from './pass-script.js';
+import { mailboxBytes, type PeerPorts } from './peer-links.js';
 import type { MeasuredTimeline } from '../split/trace.js';
 import { graphOfModule } from '../split/from-modules.js';
 import type { ModelGraph } from '../split/graph.js';
@@ -132,16 +133,19 @@ function sharedCopy(data: Float32Array): Float32Array {
 }
 
 /**
- * Gives each pair of devices a MessageChannel, one end to each, so they
- * exchange pieces without the host; and each device its status word and the link model.
+ * Gives each pair of devices a MessageChannel, one end to each, and a mailbox
+ * each way, so they exchange pieces without the host; and each device its
+ * status word and the link model.
  */
-async function connect(devices: Device[], status: Int32Array[], link: { gbps: number; latencyUs: number }): Promise<void> {
-  const peers: { device: number; port: MessagePort }[][] = devices.map(() => []);
+async function connect(devices: Device[], status: Int32Array[], link: { gbps: number; latencyUs: number }, largest: number[][]): Promise<void> {
+  const peers: PeerPorts[][] = devices.map(() => []);
+  // The mailbox d receives e's pieces in, sized for the largest at the batch given at load.
+  const mailboxes = largest.map((row) => row.map((floats) => new SharedArrayBuffer(mailboxBytes(floats))));
   for (let d = 0; d < devices.length; d++) {
     for (let e = d + 1; e < devices.length; e++) {
       const { port1, port2 } = new MessageChannel();
-      peers[d].push({ device: e, port: port1 });
-      peers[e].push({ device: d, port: port2 });
+      peers[d].push({ device: e, port: port1, inbox: mailboxes[e][d], outbox: mailboxes[d][e] });
+      peers[e].push({ device: d, port: port2, inbox: mailboxes[d][e], outbox: mailboxes[e][d] });
     }
   }
   await Promise.all(
@@ -242,7 +246,8 @@ export class SplitAlexNet {
           return device.call((api) => api.load(Comlink.transfer(pieces[d], buffers), { kernels }));
         }),
       );
-      await connect(started, status, { gbps: linkGbps, latencyUs: linkLatencyUs });
+      const largest = largestPieces(pieces, layerShapes(graph, [batch, 3, inputSize, inputSize]));
+      await connect(started, status, { gbps: linkGbps, latencyUs: linkLatencyUs }, largest);
     } catch (error) {
       await Promise.all(started.map((device) => device.close()));
       throw error;
