@@ -148,6 +148,11 @@ export const errors = {
     new ArgumentError('strategy', `running ${model}'s ${strategy} split on devices is not supported yet (${why}); plan it only, or run it with strategy data or pipeline`),
   /** A micro-batch's values came back from the pipeline, but not the ones expected (a device out of step). */
   pipelineOutOfStep: (message: string) => new ExecutionError(`the pipeline is out of step: ${message}`),
+  passAborted: (device: number, layer: string, waitingFor: number[]) =>
+    new ExecutionError(
+      `device ${device} stopped waiting at ${layer} for pieces from device${waitingFor.length > 1 ? 's' : ''} ${waitingFor.join(', ')}: the host aborted the pass (another device failed)`,
+    ),
+  peerUnknown: (device: number, peer: number) => new ExecutionError(`device ${device} has no link to device ${peer}: call connect first`),
   // Shared memory and threads.
   tensorTooLarge: (name: string, shape: number[], bytes: number, maxBytes: number) =>
     new ArgumentError(name, `shape ${show(shape)} would take ${formatGiB(bytes)} (${bytes} bytes), more than one tensor can hold here (${formatGiB(maxBytes)})`),

@@ -69,13 +69,36 @@ describe('groupconv split', () => {
       out.plan.layers.map((l: { devices: { receivedBytes: number }[] }) => l.devices.map((d) => d.receivedBytes)),
     );
     expect(out.run.layers[2].collective).toBe('halo');
-    // The trace: the simulated timeline (process 1) and the measured run (process 2), a track per device.
-    const events = JSON.parse(readFileSync(trace, 'utf8')).traceEvents as { name: string; ph: string; pid: number; tid: number; cat?: string; args?: { bytes?: number } }[];
-    const threads = events.filter((e) => e.name === 'thread_name').map((e) => `${e.pid}:${e.tid}`);
-    expect(threads).toEqual(['1:0', '1:1', '2:0', '2:1']);
-    const measuredCompute = events.filter((e) => e.pid === 2 && e.cat === 'compute' && e.tid === 0).map((e) => e.name);
-    expect(measuredCompute).toContain('conv1');
-    expect(measuredCompute).toContain('fc8');
+    // The trace: the simulated timeline (process 1) and the measured pass (process 2), a track per device, and the host's.
+    type Event = { name: string; ph: string; pid: number; tid: number; ts?: number; dur?: number; cat?: string; args?: { bytes?: number; from?: number; to?: number; layer?: string; name?: string } };
+    const events = JSON.parse(readFileSync(trace, 'utf8')).traceEvents as Event[];
+    const threads = events.filter((e) => e.name === 'thread_name').map((e) => `${e.pid}:${e.tid}:${e.args!.name}`);
+    expect(threads).toEqual(['1:0:device 0', '1:1:device 1', '2:0:device 0', '2:1:device 1', '2:2:host']);
+    const measured = events.filter((e) => e.pid === 2 && e.ph === 'X');
+    for (const tid of [0, 1]) expect(measured.filter((e) => e.cat === 'compute' && e.tid === tid).map((e) => e.name)).toEqual(out.run.layers.map((l: { label: string }) => l.label));
+    // The devices' own timestamps, on the host's clock: every slice lies inside the host's pass.
+    const host = measured.find((e) => e.tid === 2)!;
+    expect(host.ts).toBe(0);
+    for (const e of measured) {
+      expect(e.ts!, e.name).toBeGreaterThanOrEqual(0);
+      expect(e.dur!, e.name).toBeGreaterThanOrEqual(0);
+      expect(e.ts! + e.dur!, e.name).toBeLessThanOrEqual(host.dur!);
+    }
+    // Each receive matches one send of the same bytes, and never ends before that send started.
+    const receives = measured.filter((e) => e.name.startsWith('receive '));
+    const sends = measured.filter((e) => e.name.startsWith('send '));
+    expect(receives.map((e) => e.args!.layer)).toEqual(['lrn1', 'lrn2', 'conv3', 'fc6', 'fc7', 'fc8', 'lrn1', 'lrn2', 'conv3', 'fc6', 'fc7', 'fc8']);
+    expect(sends.length).toBe(receives.length);
+    for (const receive of receives) {
+      const send = sends.find((e) => e.tid === receive.args!.from && e.args!.to === receive.tid && e.args!.layer === receive.args!.layer)!;
+      expect(send, receive.name).toBeDefined();
+      expect(send.args!.bytes).toBe(receive.args!.bytes);
+      expect(receive.ts! + receive.dur!, receive.name).toBeGreaterThanOrEqual(send.ts!);
+    }
+    // The bytes in the slices are the bytes each device received, layer by layer.
+    for (const [tid, list] of [0, 1].map((d) => [d, receives.filter((e) => e.tid === d)] as const)) {
+      for (const e of list) expect(e.args!.bytes).toBe(out.run.layers.find((l: { label: string }) => l.label === e.args!.layer).devices[tid].receivedBytes);
+    }
     const lrn1 = events.find((e) => e.pid === 1 && e.tid === 0 && e.cat === 'transfer')!;
     expect(lrn1.args!.bytes).toBe(out.plan.layers[2].devices[0].receivedBytes);
   });

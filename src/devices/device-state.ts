@@ -4,8 +4,9 @@
 // device holds lives there: its half of every layer's weights (convolutions
 // packed once for the kernel), resident for the life of the model; its kernel
 // plans; the activation share it computed last; the kernel's scratch while a
-// layer runs. Activations arrive from the host and the other devices as
-// messages and are copied in (the transfer); reads copy out. Buffers are
+// layer runs. The image arrives from the host in shared memory, pieces from
+// the other devices straight over a port per peer (peer-links.ts), and are
+// copied in (the transfer); what it sends is copied out. Buffers are
 // released as soon as a layer has consumed them, so the memory's peak is the
 // working set the host budgets for (partition.ts deviceMemory).
 // workers/device-worker.ts exposes one of these over comlink; tests can also
@@ -25,9 +26,12 @@ import {
 import { configureKernels } from '../kernels/options.js';
 import { sharedArena } from '../memory/arena.js';
 import { numel } from '../tensor/tensor.js';
-import { gather, overlap, rangeOf, type Activation, type Range } from './channel-range.js';
+import { gather, overlap, rangeOf, type Activation } from './channel-range.js';
 import { aliasesInput, pieceGeometry, pieceOutputShape, runPiece } from './compute.js';
 import type { DevicePiece, LayerShapes } from './split-plan.js';
+import type { PassScript } from './pass-script.js';
+import { clock, linkMs, PeerLinks, usableAt, type Arrival, type LinkModel, type PeerPorts } from './peer-links.js';
+import type { DeviceEvent } from '../split/trace.js';
 import { errors } from '../errors.js';
 
 export interface LayerTiming {
@@ -35,6 +39,72 @@ export interface LayerTiming {
   computeMs: number;
   /** Milliseconds spent assembling the input from the own share and received pieces. */
   assembleMs: number;
+}
+
+/** A layer's timing in a pass, with what it received from the other devices and the link time modelled for it. */
+export interface PassLayerTiming extends LayerTiming {
+  receivedBytes: number;
+  linkMs: number;
+}
+
+/** One forward pass as the host asks it of a device: the image (shared memory, not copied by the message) and the device's script. */
+export interface PassRequest {
+  pass: number;
+  key: string;
+  image: Activation;
+  script: PassScript;
+}
+
+export interface PassResult {
+  timings: PassLayerTiming[];
+  /** The pass's slices on this device, in absolute time. */
+  events: DeviceEvent[];
+  /** The device's share of the last layer's output. */
+  logits: Activation;
+  /** The most this device's memory has held so far. */
+  peakBytes: number;
+}
+
+/** What connect gives a device: its index, a port to each peer, the word it shows its current layer in, and the link model. */
+export interface DeviceLinks {
+  device: number;
+  peers: PeerPorts[];
+  /** Int32Array over a SharedArrayBuffer the host reads: the layer this device is at, readable even after the device died. */
+  status: Int32Array;
+  link: LinkModel;
+}
+
+/** A layer's timing in a pass, with what it received from the other devices and the link time modelled for it. */
+export interface PassLayerTiming extends LayerTiming {
+  receivedBytes: number;
+  linkMs: number;
+}
+
+/** One forward pass as the host asks it of a device: the image (shared memory, not copied by the message) and the device's script. */
+export interface PassRequest {
+  pass: number;
+  key: string;
+  image: Activation;
+  script: PassScript;
+}
+
+export interface PassResult {
+  timings: PassLayerTiming[];
+  /** The pass's slices on this device, in absolute time. */
+  events: DeviceEvent[];
+  /** The device's share of the last layer's output. */
+  logits: Activation;
+  /** The most this device's memory has held so far. */
+  peakBytes: number;
+}
+
+/** What connect gives a device: its index, a port to each peer, the word it shows its current layer in, and the link model. */
+export interface DeviceLinks {
+  device: number;
+  peers: PeerPorts[];
+  /** Int32Array over a SharedArrayBuffer the host reads: the layer this device is at, readable even after the device died. */
+  status: Int32Array;
+  link: LinkModel;
 }
 
 /** What runLayers returns: each layer's timing, and the pieces it was asked to send on. */
@@ -65,7 +135,7 @@ interface Prepared {
 }
 
 /** Input shapes whose plans a device keeps (their tap tables are small; the weights are shared). */
-const PREPARED_SHAPES = 4;
+export const PREPARED_SHAPES = 4;
 const EMPTY = new Float32Array(0);
 
 export class DeviceState {
@@ -76,8 +146,10 @@ export class DeviceState {
   private prepared = new Map<string, Prepared>();
   private activation: Activation | null = null;
   private residentBytes = 0;
-  /** The layer run() is on or last ran: a failure inside runLayers is named by it (the host asks). */
-  private currentLayer = -1;
+  private index = 0;
+  private links: PeerLinks | null = null;
+  private status: Int32Array | null = null;
+  private link: LinkModel = { gbps: Infinity, latencyUs: 0 };
 
   /**
    * Places this device's pieces in its memory: each layer's weight rows and
@@ -145,33 +217,94 @@ export class DeviceState {
     this.activation = { shape: [...input.shape], data, start: input.start };
   }
 
-  /**
-   * Runs layers `from` to `to` (inclusive) in one call: `from` on the own share
-   * plus `received`, each later one on the previous one's output alone. The
-   * host batches the layers that need nothing from another device this way,
-   * so they cost it no round trip each. Then copies out `send`, the channel
-   * ranges of the last output the other devices (or the host) need next, so
-   * the host needs no read call for them. Returns each layer's timing and
-   * those pieces.
-   */
-  runLayers(from: number, to: number, received: Activation[], key: string, send: Range[] = []): LayerRunResult {
-    if (!(Number.isInteger(from) && Number.isInteger(to) && from >= 0 && from <= to && to < this.pieces.length)) {
-      throw errors.deviceProtocol(`runLayers: no layers ${from} to ${to} on a device of ${this.pieces.length} layers`);
-    }
-    const timings: LayerTiming[] = [this.run(from, received, key)];
-    for (let layer = from + 1; layer <= to; layer++) timings.push(this.run(layer, [], key));
-    const pieces = send.map(([start, end]) => this.copyOut(start, end));
-    return Comlink.transfer({ timings, pieces }, pieces.map((p) => p.data.buffer));
+  /** Takes this device's ends of the links to its peers (see PeerLinks), and the host's status word. */
+  connect(links: DeviceLinks): void {
+    if (this.links) throw errors.deviceProtocol(`device ${this.index} is already connected`);
+    this.index = links.device;
+    this.status = links.status;
+    this.link = links.link;
+    this.links = new PeerLinks(links.device);
+    this.links.connect(links.peers);
   }
 
-  /** The layer the last run() started (-1 before any): where a failed runLayers stopped. */
-  lastLayer(): number {
-    return this.currentLayer;
+  /**
+   * One whole forward pass: takes the image, then goes through the script's
+   * runs of layers, waiting before each for the pieces its peers post to it
+   * (and the link model's delay), and posting after each the pieces they need
+   * next, straight to them. Returns its logits, each layer's timing and the
+   * pass's slices in absolute time.
+   */
+  async runPass({ pass, key, image, script }: PassRequest): Promise<PassResult> {
+    const links = this.links;
+    if (!links) throw errors.deviceProtocol('runPass: call connect first');
+    links.begin(pass);
+    const events: DeviceEvent[] = [];
+    const t0 = clock();
+    this.setInput(image);
+    events.push({ kind: 'input', layer: 0, start: t0, end: clock(), bytes: image.data.byteLength });
+    const timings: PassLayerTiming[] = [];
+    for (let k = 0; k < script.runs.length; k++) {
+      const { from, to, receive, send } = script.runs[k];
+      let arrivals: Arrival[] = [];
+      let receivedBytes = 0;
+      let modelledMs = 0;
+      if (receive.length) {
+        this.mark(from);
+        const peers = receive.map((r) => r.from);
+        const aborted = () => errors.passAborted(this.index, this.pieces[from]?.name ?? `layer ${from}`, peers);
+        const waitStart = clock();
+        arrivals = await links.take(pass, from, peers, aborted);
+        const wait = usableAt(arrivals, this.link) - clock();
+        if (wait > 0) await links.delay(pass, wait, aborted);
+        const end = clock();
+        for (const a of arrivals) {
+          const bytes = a.piece.data.byteLength;
+          events.push({ kind: 'receive', layer: from, peer: a.from, start: waitStart, end, bytes });
+          receivedBytes += bytes;
+          modelledMs += linkMs(bytes, this.link);
+        }
+      }
+      for (let layer = from; layer <= to; layer++) {
+        const first = layer === from;
+        let timing: LayerTiming & { at: number };
+        try {
+          timing = this.run(layer, first ? arrivals.map((a) => a.piece) : [], key);
+        } finally {
+          // The pieces are in this device's memory now (or the layer failed): their mailboxes can take the next.
+          if (first) links.release(arrivals);
+        }
+        const start = timing.at;
+        events.push({ kind: 'assemble', layer, start, end: start + timing.assembleMs });
+        events.push({ kind: 'compute', layer, start: start + timing.assembleMs, end: start + timing.assembleMs + timing.computeMs });
+        timings.push({ computeMs: timing.computeMs, assembleMs: timing.assembleMs, receivedBytes: first ? receivedBytes : 0, linkMs: first ? modelledMs : 0 });
+      }
+      // Posted as soon as the run ends: the peers go on while this device waits for its next pieces.
+      const next = script.runs[k + 1]?.from ?? -1;
+      for (const { to: peer, range } of send) {
+        const start = clock();
+        const own = this.activation!;
+        const mailbox = links.mailbox(peer, (own.data.length / own.shape[1]) * (range[1] - range[0]));
+        const piece = mailbox ? this.copyOut(range[0], range[1], mailbox) : this.copyOut(range[0], range[1]);
+        const bytes = piece.data.byteLength;
+        links.send(peer, { pass, layer: next, from: this.index, piece, inMailbox: mailbox !== null, sentAt: clock() });
+        events.push({ kind: 'send', layer: next, peer, start, end: clock(), bytes });
+      }
+    }
+    const t1 = clock();
+    const logits = this.copyOut(script.result[0], script.result[1]);
+    events.push({ kind: 'output', layer: timings.length - 1, start: t1, end: clock(), bytes: logits.data.byteLength });
+    const peakBytes = this.arena.stats().peakBytes;
+    return Comlink.transfer({ timings, events, logits, peakBytes }, [logits.data.buffer as ArrayBuffer]);
+  }
+
+  /** The host's word that a pass is over (another device failed): a wait for its pieces ends now. */
+  abortPass(pass: number): void {
+    this.links?.abort(pass);
   }
 
   /** Runs layer `layer` on the own share plus `received` (pieces from other devices); keeps the result, frees the input. */
-  run(layer: number, received: Activation[], key: string): LayerTiming {
-    this.currentLayer = layer;
+  run(layer: number, received: Activation[], key: string): LayerTiming & { at: number } {
+    this.mark(layer);
     const piece = this.pieces[layer];
     if (!piece) throw errors.deviceProtocol(`device has no layer ${layer}`);
     const own = this.activation;
@@ -211,19 +344,22 @@ export class DeviceState {
     if (result.data !== input.data) this.arena.release(input.data);
     this.activation = result;
     const t2 = performance.now();
-    return { computeMs: t2 - t1, assembleMs: t1 - t0 };
+    return { computeMs: t2 - t1, assembleMs: t1 - t0, at: performance.timeOrigin + t0 };
   }
 
-  /** A copy of channels [start, end) of the share this device holds (sent to another device or the host). */
-  read(start: number, end: number): Activation {
-    const piece = this.copyOut(start, end);
-    return Comlink.transfer(piece, [piece.data.buffer]);
+  /** Shows the layer this device is at in the host's status word: a failed pass is named by it, even when the device died. */
+  private mark(layer: number): void {
+    if (this.status) {
+      Atomics.store(this.status, 0, layer);
+      Atomics.notify(this.status, 0);
+    }
   }
 
-  private copyOut(start: number, end: number): Activation {
+  /** Channels [start, end) of the share this device holds, copied out (into `into` when given: a peer's mailbox). */
+  private copyOut(start: number, end: number, into?: Float32Array): Activation {
     if (!this.activation) throw errors.deviceProtocol('no activation to read');
     if (!overlap(rangeOf(this.activation), [start, end])) throw errors.deviceProtocol(`device holds channels [${rangeOf(this.activation)}], not [${start}, ${end})`);
-    return gather([this.activation], [start, end]);
+    return gather([this.activation], [start, end], into);
   }
 
   /** Frees the activation (weights and plans stay). */
@@ -232,9 +368,11 @@ export class DeviceState {
     this.activation = null;
   }
 
-  /** Frees everything this device placed in its memory: activation, plans, weights. */
+  /** Frees everything this device placed in its memory: activation, plans, weights; closes its links. */
   dispose(): void {
     this.clear();
+    this.links?.close();
+    this.links = null;
     for (const key of [...this.prepared.keys()]) this.unprepare(key);
     for (const p of this.packed) if (p) releasePackedWeights(p);
     for (const p of this.pieces) this.releaseArrays(p.weight?.data, p.bias?.data);

@@ -1,8 +1,11 @@
 // AlexNet split over simulated GPUs, the way Krizhevsky ran it on two GTX 580s:
 // each device a long-lived worker thread holding its half of every layer's
-// weights; the host moves activations between devices only where a layer
-// needs the other half, and counts every byte it moves.
+// weights. Where a layer needs the other half, the devices send each other the
+// pieces directly (a MessageChannel per pair, set up here); the host only hands
+// each device the image and its script, gets the logits back, and counts every
+// byte that moved.
 import { performance } from 'node:perf_hooks';
+import { MessageChannel } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { errors } from '../errors.js';
 import { wasmKernelsAvailable } from '../kernels/plan/index.js';
@@ -10,12 +13,16 @@ import type { AlexNet } from '../models/alexnet.js';
 import { checkTensor, type Tensor } from '../tensor/tensor.js';
 import { gather, rangeBytes, type Activation } from './channel-range.js';
 import { Device } from './device.js';
+import { PREPARED_SHAPES, type PassResult } from './device-state.js';
+import { largestPieces, passScripts, type PassScript } from './pass-script.js';
+import { mailboxBytes, type PeerPorts } from './peer-links.js';
+import type { MeasuredTimeline } from '../split/trace.js';
 import { graphOfModule } from '../split/from-modules.js';
 import type { ModelGraph } from '../split/graph.js';
 import { planSplit } from '../split/plan-split.js';
 import type { SplitPlan } from '../split/plan-types.js';
 import { devicePieces, layerCosts, layerShapes, splitLayers } from './from-plan.js';
-import { transfersInto, type DeviceLayerCost, type DeviceMemory, type DevicePiece, type LayerShapes, type LayerSpec } from './split-plan.js';
+import { type DeviceLayerCost, type DeviceMemory, type DevicePiece, type LayerShapes, type LayerSpec } from './split-plan.js';
 
 /** A GTX 580's memory. */
 export const GTX580_BYTES = 3 * 2 ** 30;
@@ -77,6 +84,8 @@ export interface SplitRun {
   memoryPeakBytes: number[];
   /** Kernels the convolutions ran with (KernelPlan.kind). */
   kernels: string[];
+  /** The pass as the host and each device stamped it, in absolute ms: compute, sends and receives per device. */
+  timeline: MeasuredTimeline;
 }
 
 /** The smallest square input an AlexNet with this pooled size takes (227 for pooled = 6). */
@@ -115,17 +124,6 @@ function planFor(graph: ModelGraph, devices: number, inputShape: readonly number
   return planSplit(graph, { devices, batch: inputShape[0], inputShape: inputShape.slice(1), strategy: 'channels' });
 }
 
-/**
- * The layers cut into runs a device can go through without the host: a new
- * run starts at every layer some device must receive pieces for (never
- * with one device, which needs nothing from another).
- */
-export function layerRuns(pieces: readonly DevicePiece[][], layerCount: number): [number, number][] {
-  const starts = [0];
-  for (let layer = 1; layer < layerCount; layer++) if (transfersInto(pieces, layer).some((list) => list.length > 0)) starts.push(layer);
-  return starts.map((from, i) => [from, (starts[i + 1] ?? layerCount) - 1]);
-}
-
 /** `data` in a SharedArrayBuffer (itself when it already is one), so a message carries it without a copy. */
 function sharedCopy(data: Float32Array): Float32Array {
   if (data.buffer instanceof SharedArrayBuffer) return data;
@@ -134,7 +132,35 @@ function sharedCopy(data: Float32Array): Float32Array {
   return shared;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/**
+ * Gives each pair of devices a MessageChannel, one end to each, and a mailbox
+ * each way, so they exchange pieces without the host; and each device its
+ * status word and the link model.
+ */
+async function connect(devices: Device[], status: Int32Array[], link: { gbps: number; latencyUs: number }, largest: number[][]): Promise<void> {
+  const peers: PeerPorts[][] = devices.map(() => []);
+  // The mailbox d receives e's pieces in, sized for the largest at the batch given at load.
+  const mailboxes = largest.map((row) => row.map((floats) => new SharedArrayBuffer(mailboxBytes(floats))));
+  for (let d = 0; d < devices.length; d++) {
+    for (let e = d + 1; e < devices.length; e++) {
+      const { port1, port2 } = new MessageChannel();
+      peers[d].push({ device: e, port: port1, inbox: mailboxes[e][d], outbox: mailboxes[d][e] });
+      peers[e].push({ device: d, port: port2, inbox: mailboxes[d][e], outbox: mailboxes[e][d] });
+    }
+  }
+  await Promise.all(
+    devices.map((device, d) =>
+      device.call((api) =>
+        api.connect(
+          Comlink.transfer(
+            { device: d, peers: peers[d], status: status[d], link },
+            peers[d].map((p) => p.port as never),
+          ),
+        ),
+      ),
+    ),
+  );
+}
 
 export class SplitAlexNet {
   readonly layers: LayerSpec[];
@@ -146,8 +172,13 @@ export class SplitAlexNet {
   readonly memory: DeviceMemory[];
   /** Each device's pieces; the weight buffers now live in the devices (only shapes and counts remain here). */
   readonly pieces: DevicePiece[][];
-  /** Runs of consecutive layers [from, to] a device runs in one call: each starts at layer 0 or at a layer that needs another device's pieces. */
-  private readonly runs: [number, number][];
+  /** What each device does in a pass: its runs of layers, what it waits for before each and sends after. */
+  private readonly scripts: PassScript[];
+  /** The layer each device is at (an Int32Array over shared memory it writes): names the layer of a device that died. */
+  private readonly status: Int32Array[];
+  /** Each device's kernels per input shape it has plans for (the devices keep the same PREPARED_SHAPES, first in first out). */
+  private readonly kinds = new Map<string, (string | null)[][]>();
+  private passes = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
   lastRun: SplitRun | null = null;
@@ -156,6 +187,7 @@ export class SplitAlexNet {
     private readonly model: AlexNet,
     private readonly graph: ModelGraph,
     private readonly devices: Device[],
+    status: Int32Array[],
     layers: LayerSpec[],
     pieces: DevicePiece[][],
     options: Required<SplitOptions>,
@@ -168,7 +200,8 @@ export class SplitAlexNet {
     this.linkGbps = options.linkGbps;
     this.linkLatencyUs = options.linkLatencyUs;
     this.memory = memory;
-    this.runs = layerRuns(pieces, layers.length);
+    this.scripts = passScripts(pieces);
+    this.status = status;
   }
 
   /**
@@ -202,6 +235,7 @@ export class SplitAlexNet {
     checkBudget(memory, budgetBytes, `AlexNet at batch ${batch} (${inputSize}x${inputSize})`);
 
     const started: Device[] = [];
+    const status = Array.from({ length: devices }, () => new Int32Array(new SharedArrayBuffer(4)));
     // The devices compute with the kernels this thread would, so their logits match the model's here bit for bit.
     const kernels = wasmKernelsAvailable() ? 'wasm' : 'reference';
     try {
@@ -212,11 +246,13 @@ export class SplitAlexNet {
           return device.call((api) => api.load(Comlink.transfer(pieces[d], buffers), { kernels }));
         }),
       );
+      const largest = largestPieces(pieces, layerShapes(graph, [batch, 3, inputSize, inputSize]));
+      await connect(started, status, { gbps: linkGbps, latencyUs: linkLatencyUs }, largest);
     } catch (error) {
       await Promise.all(started.map((device) => device.close()));
       throw error;
     }
-    return new SplitAlexNet(model, graph, started, layers, pieces, resolved, memory);
+    return new SplitAlexNet(model, graph, started, status, layers, pieces, resolved, memory);
   }
 
   /** Per layer, per device: parameters, weight bytes, bytes received and working set, for an input shape. */
@@ -257,86 +293,109 @@ export class SplitAlexNet {
     const memory = plan.memory;
     checkBudget(memory, this.budgetBytes, `AlexNet at batch ${x.shape[0]} (${x.shape[2]}x${x.shape[3]})`);
     const key = x.shape.join('x');
-    // Each device plans its convolutions for this shape (once; kept for later calls) before the clock starts.
-    const kinds = await Promise.all(this.devices.map((device) => device.call((api) => api.prepare(key, shapes))));
+    const kinds = await this.prepare(key, shapes);
     const costs = layerCosts(plan);
     const D = this.deviceCount;
+    const pass = ++this.passes;
+    for (const word of this.status) Atomics.store(word, 0, 0);
     const start = performance.now();
 
     // The image goes to every device through shared memory: each copies it into
     // its own memory (the bytes counted in hostInBytes), without the message
     // itself cloning 4.7 MB per device at batch 8 (about 35 ms each, measured).
+    // Then each device goes through its whole pass alone, exchanging pieces
+    // with its peers directly: one call per device per pass.
     const image: Activation = { shape: [...x.shape], data: sharedCopy(x.data), start: 0 };
-    await Promise.all(this.devices.map((device) => device.call((api) => api.setInput(image))));
-    const layers: LayerRun[] = [];
-    const last = this.pieces.map((p) => p[p.length - 1].produces);
-    // One round trip per device per run of layers: a run starts where a layer
-    // needs pieces from another device, and the device runs the rest of it
-    // without waiting for the host. Each run's call also returns what the
-    // other devices need for the next run (the logits after the last), so no
-    // separate read calls: the host only passes those pieces on.
-    let received: Activation[][] = this.devices.map(() => []);
-    let outputs: Activation[] = [];
-    for (let k = 0; k < this.runs.length; k++) {
-      const [from, to] = this.runs[k];
-      const t0 = performance.now();
-      const transfers = transfersInto(this.pieces, from);
-      const next = k + 1 < this.runs.length ? transfersInto(this.pieces, this.runs[k + 1][0]) : null;
-      // What each device sends after this run, in the order the receivers take them (receiver, then its list).
-      const sends = this.devices.map((_, d) => (next ? next.flatMap((list) => list.filter((t) => t.from === d).map((t) => t.range)) : [last[d]]));
-      const named = (layer: number) => `${this.layers[layer].label} (${this.layers[layer].name})`;
-      // A device that throws or dies fails the pass, naming itself and the layer it was at:
-      // the one it reports, or the run's first if it cannot answer (it died).
-      const at = <T>(d: number, work: Promise<T>): Promise<T> =>
-        work.catch(async (error: unknown) => {
-          const layer = await this.devices[d].call((api) => api.lastLayer()).catch(() => from);
-          return Promise.reject(errors.devicePassFailed(d, named(layer >= from && layer <= to ? layer : from), error));
-        });
-      const inputs = received;
-      const results = await Promise.all(
-        this.devices.map(async (device, d) => {
-          // The link model: each transfer waits its latency, and its bytes over the bandwidth.
-          const bandwidthMs = Number.isFinite(this.linkGbps) ? ((costs[from][d].receivedBytes * 8) / (this.linkGbps * 1e9)) * 1000 : 0;
-          const linkMs = bandwidthMs + (transfers[d].length * this.linkLatencyUs) / 1000;
-          if (linkMs > 0) await sleep(linkMs);
-          const pieces = inputs[d];
-          const result = await at(d, device.call((api) => api.runLayers(from, to, Comlink.transfer(pieces, pieces.map((p) => p.data.buffer)), key, sends[d])));
-          // Only the run's first layer receives anything, so only it waits on the link.
-          return { timings: result.timings.map((timing, i) => ({ ...costs[from + i][d], ...timing, linkMs: i === 0 ? linkMs : 0 })), pieces: result.pieces };
-        }),
-      );
-      if (next) {
-        const cursor = this.devices.map(() => 0);
-        received = next.map((list) => list.map((t) => results[t.from].pieces[cursor[t.from]++]));
-      } else outputs = results.map((r) => r.pieces[0]);
-      // The host sees only the run's wall time: each layer gets the share its slowest device spent on it.
-      const timings = results.map((r) => r.timings);
-      const runWallMs = performance.now() - t0;
-      const spent = Array.from({ length: to - from + 1 }, (_, i) => Math.max(...timings.map((t) => t[i].computeMs + t[i].assembleMs + t[i].linkMs)));
-      const total = spent.reduce((a, b) => a + b, 0);
-      for (let i = 0; i <= to - from; i++) {
-        const spec = this.layers[from + i];
-        const wallMs = total > 0 ? (runWallMs * spent[i]) / total : runWallMs / spent.length;
-        layers.push({ name: spec.name, label: spec.label, kernel: kinds[0][from + i], wallMs, devices: timings.map((t) => t[i]) });
-      }
-    }
+    const results = await this.settle(
+      pass,
+      this.devices.map((device, d) => device.call((api) => api.runPass({ pass, key, image, script: this.scripts[d] }))),
+    );
     const classes = shapes[shapes.length - 1].output[1];
-    const logits = gather(outputs, [0, classes]);
-    const wallMs = performance.now() - start;
-    const stats = await Promise.all(this.devices.map((device) => device.call((api) => api.stats())));
+    const logits = gather(
+      results.map((r) => r.logits),
+      [0, classes],
+    );
+    const end = performance.now();
+    const timeline: MeasuredTimeline = {
+      startedAt: performance.timeOrigin + start,
+      endedAt: performance.timeOrigin + end,
+      devices: results.map((r) => r.events),
+    };
+    const layers = this.layerRuns(results, costs, kinds[0], timeline);
     this.lastRun = {
       devices: D,
       inputShape: [...x.shape],
-      wallMs,
+      wallMs: end - start,
       layers,
       hostInBytes: x.data.byteLength * D,
       hostOutBytes: rangeBytes([0, classes], x.shape[0], 1),
       exchangedBytes: Array.from({ length: D }, (_, d) => layers.reduce((sum, l) => sum + l.devices[d].receivedBytes, 0)),
       memory,
-      memoryPeakBytes: stats.map((s) => s.memory.peakBytes),
+      memoryPeakBytes: results.map((r) => r.peakBytes),
       kernels: [...new Set(kinds.flat().filter((k): k is string => k !== null))],
+      timeline,
     };
     return { shape: logits.shape, data: logits.data };
+  }
+
+  /**
+   * Each device plans its convolutions for this input shape, once (the plans are
+   * kept for later calls), before a pass's clock starts. Returns each device's kernels.
+   */
+  private async prepare(key: string, shapes: LayerShapes[]): Promise<(string | null)[][]> {
+    const known = this.kinds.get(key);
+    if (known) return known;
+    const kinds = await Promise.all(this.devices.map((device) => device.call((api) => api.prepare(key, shapes))));
+    if (this.kinds.size >= PREPARED_SHAPES) this.kinds.delete(this.kinds.keys().next().value!);
+    this.kinds.set(key, kinds);
+    return kinds;
+  }
+
+  /**
+   * The devices' pass results, once every device is done. A device that throws
+   * or dies fails the pass, named with the layer its status word shows; its
+   * peers are told to abort, so none waits for a piece that will not come, and
+   * the pass rejects only once all have stopped.
+   */
+  private async settle(pass: number, calls: Promise<PassResult>[]): Promise<PassResult[]> {
+    let failure: { device: number; layer: number; error: unknown } | null = null;
+    const results = await Promise.all(
+      calls.map((call, d) =>
+        call.catch((error: unknown) => {
+          if (failure) return null; // a peer stopped by the abort, or a second failure: the first one is the pass's
+          failure = { device: d, layer: Atomics.load(this.status[d], 0), error };
+          this.devices.forEach((peer, e) => {
+            if (e !== d) peer.call((api) => api.abortPass(pass)).catch(() => {});
+          });
+          return null;
+        }),
+      ),
+    );
+    if (failure) {
+      const { device, layer, error } = failure;
+      const spec = this.layers[layer] ?? this.layers[0];
+      throw errors.devicePassFailed(device, `${spec.label} (${spec.name})`, error);
+    }
+    return results as PassResult[];
+  }
+
+  /**
+   * Each layer's timings per device, and its wall time: from when the last
+   * device finished the layer before (the pass's start for the first) to when
+   * the last device finished this one (the pass's end for the last layer).
+   */
+  private layerRuns(results: PassResult[], costs: DeviceLayerCost[][], kinds: (string | null)[], timeline: MeasuredTimeline): LayerRun[] {
+    const finished = this.layers.map((_, layer) =>
+      Math.max(...timeline.devices.map((events) => Math.max(...events.filter((e) => e.kind === 'compute' && e.layer === layer).map((e) => e.end)))),
+    );
+    finished[finished.length - 1] = timeline.endedAt;
+    return this.layers.map((spec, layer) => ({
+      name: spec.name,
+      label: spec.label,
+      kernel: kinds[layer],
+      wallMs: finished[layer] - (layer === 0 ? timeline.startedAt : finished[layer - 1]),
+      devices: results.map((r, d) => ({ ...costs[layer][d], ...r.timings[layer] })),
+    }));
   }
 
   /** Stops the device threads; their memory (weights, plans, activations) goes with them. Safe to call twice. */

@@ -1,7 +1,9 @@
 // A split as a Chrome trace (the JSON Perfetto and chrome://tracing open):
 // one track per device, compute and transfers as slices with their bytes in
 // the args. The simulated timeline comes from the plan; a measured run, when
-// there is one, is a second process laid out from its per-layer timings.
+// there is one, is a second process: where the devices stamped their slices
+// (absolute times, so the tracks line up with each other and with the host),
+// or else laid out from its per-layer timings.
 import { transferMs } from './costs.js';
 import type { SplitPlan } from './plan-types.js';
 
@@ -21,6 +23,35 @@ export interface MeasuredLayer {
   label: string;
   wallMs: number;
   devices: { computeMs: number; linkMs: number; assembleMs: number; receivedBytes: number }[];
+}
+
+/**
+ * One slice of a device's measured pass, in absolute ms (performance.timeOrigin +
+ * performance.now() on the device's thread), so slices line up across devices
+ * and with the host. A receive runs from when the device starts waiting for the
+ * layer's pieces to when it can use them (the link delay included).
+ */
+export interface DeviceEvent {
+  kind: 'input' | 'receive' | 'assemble' | 'compute' | 'send' | 'output';
+  layer: number;
+  start: number;
+  end: number;
+  bytes?: number;
+  /** The device a piece came from (receive) or went to (send). */
+  peer?: number;
+}
+
+/** A measured pass's absolute timeline: the host's call from start to end, each device's slices. */
+export interface MeasuredTimeline {
+  startedAt: number;
+  endedAt: number;
+  devices: DeviceEvent[][];
+}
+
+/** What --trace draws of a measured run: its layers, and the devices' own timestamps when there are any. */
+export interface MeasuredRun {
+  layers: readonly MeasuredLayer[];
+  timeline?: MeasuredTimeline;
 }
 
 const US = 1000; // trace timestamps are microseconds
@@ -98,8 +129,30 @@ function measured(layers: readonly MeasuredLayer[], devices: number, pid: number
   return events;
 }
 
-export function splitTrace(plan: SplitPlan, run?: readonly MeasuredLayer[]): { traceEvents: TraceEvent[]; displayTimeUnit: 'ms' } {
+/** Each device's slices where they happened, relative to the host's start of the pass; the host's pass is a track of its own. */
+function timed(run: MeasuredRun, timeline: MeasuredTimeline, pid: number): TraceEvent[] {
+  const devices = timeline.devices.length;
+  const events = tracks(pid, 'measured pass (device timestamps)', devices);
+  events.push({ name: 'thread_name', ph: 'M', pid, tid: devices, args: { name: 'host' } });
+  const at = (t: number) => (t - timeline.startedAt) * US;
+  events.push({ name: 'forward pass', cat: 'host', ph: 'X', pid, tid: devices, ts: 0, dur: at(timeline.endedAt), args: {} });
+  timeline.devices.forEach((list, tid) => {
+    for (const e of list) {
+      const label = run.layers[e.layer]?.label ?? `layer ${e.layer}`;
+      const name =
+        e.kind === 'compute' ? label : e.kind === 'receive' ? `receive ${label} from ${e.peer}` : e.kind === 'send' ? `send ${label} to ${e.peer}` : `${e.kind} ${label}`;
+      const cat = e.kind === 'compute' ? 'compute' : 'transfer';
+      const args: Record<string, unknown> = { layer: label };
+      if (e.bytes !== undefined) args.bytes = e.bytes;
+      if (e.peer !== undefined) args[e.kind === 'send' ? 'to' : 'from'] = e.peer;
+      events.push({ name, cat, ph: 'X', pid, tid, ts: at(e.start), dur: (e.end - e.start) * US, args });
+    }
+  });
+  return events;
+}
+
+export function splitTrace(plan: SplitPlan, run?: MeasuredRun): { traceEvents: TraceEvent[]; displayTimeUnit: 'ms' } {
   const traceEvents = simulated(plan, 1);
-  if (run) traceEvents.push(...measured(run, plan.devices, 2));
+  if (run) traceEvents.push(...(run.timeline ? timed(run, run.timeline, 2) : measured(run.layers, plan.devices, 2)));
   return { traceEvents, displayTimeUnit: 'ms' };
 }

@@ -16,7 +16,7 @@ import { loadOnnx } from '../../onnx/load.js';
 import type { OnnxModel } from '../../onnx/model.js';
 import { formatPlan } from '../../split/format.js';
 import { timelineSvg } from '../../split/chart.js';
-import { splitTrace, type MeasuredLayer } from '../../split/trace.js';
+import { splitTrace, type MeasuredRun } from '../../split/trace.js';
 import { planSplit, STRATEGIES, type StrategyChoice } from '../../split/plan-split.js';
 import type { SplitPlan } from '../../split/plan-types.js';
 import { SPLIT_MODELS } from '../../split/zoo.js';
@@ -66,7 +66,8 @@ ${MODEL_LIST}
   --json FILE           also write the plan (and the run) as JSON
   --trace FILE          write a Chrome trace (Perfetto, chrome://tracing): a
                         track per device, the plan's simulated timeline, and
-                        the measured run's layers when AlexNet's channels split runs
+                        when AlexNet's channels split runs, its last pass as
+                        each device stamped it (compute, sends, receives)
   --chart FILE          the device timeline as an SVG (the measured run's when
                         there is one, else the plan's simulated one)
   -h, --help            this help
@@ -181,7 +182,7 @@ export async function splitCommandRun(argv: readonly string[], io: CliIO): Promi
   }
   io.stdout.write(`${formatPlan(plan)}\n`);
 
-  const writeTrace = (run?: readonly MeasuredLayer[]) => writeTraceFiles(plan, values, io, run);
+  const writeTrace = (run?: MeasuredRun) => writeTraceFiles(plan, values, io, run);
   const alexNetRun = model instanceof AlexNet && (plan.strategy === 'channels' || plan.strategy === 'data');
   if (values['plan-only']) return finishPlanOnly(plan, values, io, budgetGiB);
   if (!alexNetRun) {
@@ -226,7 +227,7 @@ export async function splitCommandRun(argv: readonly string[], io: CliIO): Promi
     });
     io.stdout.write(`\n${formatSplitReport(report)}\n`);
     io.stdout.write(`simulated ${plan.simulated.ms.toFixed(1)} ms, measured ${report.wallMs.toFixed(1)} ms\n`);
-    writeTrace(report.run.layers);
+    writeTrace(report.run);
     if (values.json) {
       writeFileSync(values.json, `${JSON.stringify(splitRunJson(report, plan), null, 2)}\n`);
       io.stderr.write(`wrote ${values.json}\n`);
@@ -331,7 +332,7 @@ async function refusedAsExit(io: CliIO, run: () => Promise<number>): Promise<num
 }
 
 /** --trace and --chart: the plan's simulated timeline, or the measured run's layers when there is a run. */
-function writeTraceFiles(plan: SplitPlan, values: ReturnType<typeof parse>, io: CliIO, run?: readonly MeasuredLayer[]): void {
+function writeTraceFiles(plan: SplitPlan, values: ReturnType<typeof parse>, io: CliIO, run?: MeasuredRun): void {
   const trace = splitTrace(plan, run);
   if (values.trace) {
     writeFileSync(values.trace, `${JSON.stringify(trace)}\n`);
