@@ -15,13 +15,14 @@ import { binaryRangedOp } from '../kernels/ranged/binary.js';
 import type { RangedOp } from '../kernels/ranged/index.js';
 import { concatOp, padOp, sliceOp, transposeOp } from '../kernels/ranged/layout.js';
 import { gemmOp } from '../kernels/ranged/linear.js';
-import { batchNormOp, lrnOp, softmaxOp } from '../kernels/ranged/normalization.js';
+import { batchNormOp, layerNormOp, lrnOp, softmaxOp } from '../kernels/ranged/normalization.js';
 import { globalPoolOp, maxPool2dOp, windowPoolOp } from '../kernels/ranged/pool.js';
 import { unaryOp } from '../kernels/ranged/unary.js';
 import type { OnnxNode } from './graph.js';
 import { resolvePads } from './ops/conv.js';
+import { transposed2d } from './ops/matmul.js';
 import type { Plan, PlanStep } from './plan.js';
-import { intsOf, sizeOf } from './value.js';
+import { floatValue, intsOf, sizeOf } from './value.js';
 
 export type WorkerStage =
   /** `op` reads `inputs` (float32 activations or constants, in the kernel's order) and writes `outputs`, whose shapes are the plan's. */
@@ -176,9 +177,43 @@ export function workerStageOf(step: PlanStep, plan: Plan): WorkerStage | null {
       if (!floats([c]) || floatAttr(node, 'beta', 1) !== 1 || cShape.length !== 1 || cShape[0] !== N) return null;
       return ranged(gemmOp(M, K, N, true), [x, w, c]);
     }
+    case 'MatMul':
+      return matmulStageOf(step, plan, shape);
+    case 'LayerNormalization': {
+      // Outputs Y [, Mean [, InvStdDev]] in that order, with no gap.
+      if (step.outputs.slice(0, outputs.length).some((n) => n === '')) return null;
+      const [, scale, bias] = step.inputs;
+      const rank = shape.length;
+      const axis = intAttr(node, 'axis', -1);
+      const ax = axis < 0 ? axis + rank : axis;
+      const inputs = bias ? [x, scale, bias] : [x, scale];
+      if (!floats(inputs) || ax < 0 || ax >= rank) return null;
+      return ranged(layerNormOp(sizeOf(shape.slice(0, ax)), sizeOf(shape.slice(ax)), floatAttr(node, 'epsilon', 1e-5), !!bias), inputs, outputs);
+    }
     default:
       return null;
   }
+}
+
+/**
+ * MatMul of activations [..., K] by a constant [K, N] (ConvNeXt's channels-last
+ * MLP), which the host runs as linear() with B transposed once: the stage reads
+ * that transposed copy, added to plan.constants as '<B>#transposed' (the same
+ * array the host caches, so it is placed in shared memory with the other constants).
+ */
+function matmulStageOf(step: PlanStep, plan: Plan, shape: number[]): WorkerStage | null {
+  const [x, w] = step.inputs;
+  const b = plan.constants.get(w);
+  if (!b || b.dtype !== 'float32' || b.shape.length !== 2 || shape.length < 2 || shape[shape.length - 1] !== b.shape[0]) return null;
+  const [K, N] = b.shape;
+  const name = `${w}#transposed`;
+  if (!plan.constants.has(name)) {
+    plan.constants.set(name, floatValue([N, K], transposed2d(b)));
+    plan.shapes.set(name, [N, K]);
+    plan.dtypes.set(name, 'float32');
+  }
+  const op = gemmOp(sizeOf(shape.slice(0, -1)), K, N, false);
+  return { kind: 'ranged', op, inputs: [x, name], outputs: [step.outputs[0]] };
 }
 
 /** MaxPool / AveragePool: the window the host resolves (ops/pool.ts), maxPool2d where the host takes it. */

@@ -79,7 +79,7 @@ const softmax: RangedKernel = (p, [x], [out], start, end) => {
   }
 };
 
-export const normalizationKernels: Record<string, RangedKernel> = { batchNorm, lrn, softmax };
+
 
 const product = (dims: readonly number[]) => dims.reduce((p, d) => p * d, 1);
 
@@ -100,3 +100,33 @@ export function lrnOp(shape: readonly number[], size: number, alpha: number, bet
 export function softmaxOp(outer: number, length: number, inner: number): RangedOp {
   return { kernel: 'softmax', params: { length, inner }, units: outer * inner, costPerUnit: 3 * length };
 }
+
+/**
+ * LayerNormalization: each row of `length` values normalised by its own mean
+ * and population variance (double precision), then scaled and shifted
+ * elementwise. Inputs x, scale and, when params.bias is 1, B; outputs Y and,
+ * when present, the rows' Mean and InvStdDev. A unit is one row.
+ */
+const layerNorm: RangedKernel = (p, [x, scale, bias], [out, means, invStd], start, end) => {
+  const length = p.length as number;
+  const eps = p.eps as number;
+  const b = p.bias === 1 ? bias : null;
+  for (let r = start; r < end; r++) {
+    const base = r * length;
+    let sum = 0;
+    for (let i = 0; i < length; i++) sum += x[base + i];
+    const mean = sum / length;
+    let squares = 0;
+    for (let i = 0; i < length; i++) squares += (x[base + i] - mean) ** 2;
+    const inv = 1 / Math.sqrt(squares / length + eps);
+    for (let i = 0; i < length; i++) out[base + i] = (x[base + i] - mean) * inv * scale[i] + (b ? b[i] : 0);
+    if (means) means[r] = mean;
+    if (invStd) invStd[r] = inv;
+  }
+};
+
+/** LayerNormalization of `rows` rows of `length` values. */
+export function layerNormOp(rows: number, length: number, eps: number, bias: boolean): RangedOp {
+  return { kernel: 'layerNorm', params: { length, eps, bias: bias ? 1 : 0 }, units: rows, costPerUnit: 4 * length };
+}
+export const normalizationKernels: Record<string, RangedKernel> = { batchNorm, lrn, softmax, layerNorm };
