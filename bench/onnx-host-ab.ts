@@ -2,7 +2,9 @@
 // in one process, alternated round by round: this checkout against another
 // (e.g. a `git archive` of an earlier commit with node_modules linked in).
 // Prints the median ms per forward of each, their ratio, and whether the two
-// outputs are bitwise equal.
+// outputs are bitwise equal. Beware: the tree loaded first times the same code
+// slower (docs/benchmarks.md, "Ranged kernels"); bench/onnx-host-proc-ab.sh
+// compares in separate processes.
 //   npx tsx bench/onnx-host-ab.ts --model FILE.onnx --base /tmp/base [--batch 1] [--rounds 9]
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';

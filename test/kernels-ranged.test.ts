@@ -5,7 +5,9 @@
 // range must write only its own elements, and together they must write all.
 import { describe, expect, it } from 'vitest';
 import { Random } from '../src/index.js';
+import { BINARY_MODES, binaryLayout } from '../src/kernels/ranged/binary.js';
 import { runRanged } from '../src/kernels/ranged/index.js';
+import { unaryOp } from '../src/kernels/ranged/unary.js';
 import { loadOnnx } from '../src/onnx/load.js';
 import { floatValue, type Value } from '../src/onnx/value.js';
 import { workerStageOf } from '../src/onnx/worker-stages.js';
@@ -210,4 +212,36 @@ describe('ranged kernels against the ONNX host kernels', () => {
       }
     });
   }
+});
+
+describe('binaryLayout', () => {
+  it('takes the loop over runs for the broadcasts a CNN has, strides only for the rest', () => {
+    const x = [2, 5, 21, 23];
+    expect(binaryLayout(x, x)?.params).toEqual({ mode: BINARY_MODES.same, elements: 4830 });
+    expect(binaryLayout(x, [2, 5, 1, 1])?.params).toEqual({ mode: BINARY_MODES.yRuns, elements: 4830, inner: 483, period: 10 });
+    expect(binaryLayout(x, [5, 1, 1])?.params).toEqual({ mode: BINARY_MODES.yRuns, elements: 4830, inner: 483, period: 5 });
+    expect(binaryLayout(x, [])?.params).toEqual({ mode: BINARY_MODES.yRuns, elements: 4830, inner: 4830, period: 1 });
+    expect(binaryLayout(x, [1, 1, 1, 23])?.params).toEqual({ mode: BINARY_MODES.yRuns, elements: 4830, inner: 1, period: 23 });
+    expect(binaryLayout([1, 5, 1, 1], [2, 5, 4, 4])?.params).toEqual({ mode: BINARY_MODES.xRuns, elements: 160, inner: 16, period: 5 });
+    expect(binaryLayout([2, 1, 21, 1], [1, 5, 1, 23])?.params.mode).toBe(BINARY_MODES.general);
+    expect(binaryLayout(x, [2, 1, 21, 1])?.params.mode).toBe(BINARY_MODES.general);
+    expect(binaryLayout(x, [3, 1, 1])).toBeNull();
+  });
+});
+
+describe('runRanged', () => {
+  const op = unaryOp('relu', 10000);
+
+  it('refuses a kernel it does not know, naming it', () => {
+    expect(() => runRanged({ ...op, kernel: 'nope' }, [new Float32Array(1)], [new Float32Array(1)], 0, 1)).toThrow(/no ranged kernel is named 'nope'/);
+    expect(() => runRanged({ ...op, kernel: 'constructor' }, [new Float32Array(1)], [new Float32Array(1)], 0, 1)).toThrow(/no ranged kernel is named 'constructor'/);
+  });
+
+  it('refuses a range outside the units, before writing anything', () => {
+    const out = new Float32Array(10000).fill(7);
+    for (const [start, end] of [[0, 4], [2, 1], [-1, 1], [0.5, 1]]) {
+      expect(() => runRanged(op, [new Float32Array(10000)], [out], start, end)).toThrow(/is not within relu's 3 units/);
+    }
+    expect(out.every((v) => v === 7)).toBe(true);
+  });
 });
