@@ -5,6 +5,7 @@
 // range must write only its own elements, and together they must write all.
 import { describe, expect, it } from 'vitest';
 import { Random } from '../src/index.js';
+import { sharedArena } from '../src/memory/arena.js';
 import { BINARY_MODES, binaryLayout } from '../src/kernels/ranged/binary.js';
 import { runRanged } from '../src/kernels/ranged/index.js';
 import { unaryOp } from '../src/kernels/ranged/unary.js';
@@ -244,4 +245,30 @@ describe('runRanged', () => {
     }
     expect(out.every((v) => v === 7)).toBe(true);
   });
+});
+
+describe('ranged kernels on arena views (the engine case: WebAssembly in place)', () => {
+  const wasmBacked = ['Relu', 'MaxPool 3x3 stride 2 pad 1', 'LRN size 5, beta 0.75 (PyTorch order)', 'Gemm (nn.Linear) with bias', 'MatMul [2, 3, 4, 37] x constant [37, 50]'];
+  const all = cases();
+  for (const name of wasmBacked) {
+    it(name, () => {
+      const k = all.findIndex((c) => c.name === name);
+      const { step, plan, env } = build(all[k], new Random(100 + k));
+      const stage = workerStageOf(step, plan);
+      if (stage?.kind !== 'ranged') throw new TypeError(`${name} has no ranged stage`);
+      const expected = step.run(step.inputs.map((n) => (n === '' ? undefined : env.get(n))))[0].data as Float32Array;
+      const arena = sharedArena();
+      const inputs = stage.inputs.map((n) => {
+        const a = arena.allocateFloat32((env.get(n) ?? plan.constants.get(n)!).data.length);
+        a.set((env.get(n) ?? plan.constants.get(n)!).data as Float32Array);
+        return a;
+      });
+      const random = seeded(k);
+      for (let round = 0; round < 3; round++) {
+        const out = arena.allocateFloat32(expected.length).fill(Number.NaN);
+        for (const [start, end] of randomPartition(stage.op.units, random)) runRanged(stage.op, inputs, [out], start, end);
+        expect(firstBitDifference(out, expected)).toBe(-1);
+      }
+    });
+  }
 });

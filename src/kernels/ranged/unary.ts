@@ -5,6 +5,7 @@
 // run these same kernels over all their units, so the two agree by construction.
 import { hardswishValue } from '../epilogue.js';
 import { reluReference } from '../../ops/relu.js';
+import { reluKernel } from '../relu.js';
 import type { RangedKernel, RangedOp, RangedParams } from './types.js';
 import { ELEMENT_BLOCK, elementRange, elementUnits } from './units.js';
 
@@ -32,9 +33,12 @@ export function erf(x: number): number {
   return x < 0 ? -r : r;
 }
 
+/** Through the WebAssembly kernel where both arrays are in the arena (the engine's case), as ops/relu does: the same bits. */
 const relu: RangedKernel = (p, [x], [out], start, end) => {
   const [from, to] = elementRange(p, start, end);
-  reluReference(x.subarray(from, to), out.subarray(from, to));
+  const xs = x.subarray(from, to);
+  const outs = out.subarray(from, to);
+  if (!reluKernel(xs, outs)) reluReference(xs, outs);
 };
 
 const sigmoid: RangedKernel = (p, [x], [out], start, end) => {
