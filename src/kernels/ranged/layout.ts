@@ -5,42 +5,54 @@
 import type { RangedKernel, RangedOp } from './types.js';
 
 /**
- * Inputs concatenated along one axis. Seen as [outer, pieces..., inner]:
- * params outer, chunks (each input's axis size x inner), at (where each
- * input's chunk starts in an output row), row (elements of an output row).
- * A unit is one input's chunk of one outer index: outer x inputs units.
+ * Inputs concatenated along one axis. Seen as [outer, axis, inner]: params
+ * sizes (each input's length along the axis), inner. A unit is one index of
+ * the output's axis for one outer index (a channel plane of one image, for
+ * the channel axis), so even one image splits: outer x axis units. A range
+ * copies runs of consecutive units from one input with one set() each.
  */
 const concat: RangedKernel = (p, inputs, [out], start, end) => {
-  const chunks = p.chunks as number[];
-  const at = p.at as number[];
-  const row = p.row as number;
-  const pieces = chunks.length;
-  for (let u = start; u < end; u++) {
-    const o = Math.floor(u / pieces);
-    const k = u - o * pieces;
-    const chunk = chunks[k];
-    out.set(inputs[k].subarray(o * chunk, (o + 1) * chunk), o * row + at[k]);
+  const sizes = p.sizes as number[];
+  const inner = p.inner as number;
+  let total = 0;
+  for (const n of sizes) total += n;
+  let u = start;
+  while (u < end) {
+    const o = Math.floor(u / total);
+    let j = u - o * total;
+    let k = 0;
+    while (j >= sizes[k]) j -= sizes[k++];
+    const run = Math.min(end - u, sizes[k] - j);
+    const from = (o * sizes[k] + j) * inner;
+    out.set(inputs[k].subarray(from, from + run * inner), u * inner);
+    u += run;
   }
 };
 
 /**
  * Pieces of one axis into outputs (Split, and a Slice with step 1 along one
- * axis): the input seen as [outer, dim, inner]; params outer, dim, inner,
- * begins and counts (each output's run of the axis). A unit is one output's
- * piece of one outer index: outer x outputs units.
+ * axis): the input seen as [outer, dim, inner]; params dim, inner, begins and
+ * counts (each output's run of the axis). A unit is one index of an output's
+ * axis for one outer index, the outputs' axes taken one after another:
+ * outer x sum(counts) units.
  */
 const slice: RangedKernel = (p, [x], outputs, start, end) => {
   const dim = p.dim as number;
   const inner = p.inner as number;
   const begins = p.begins as number[];
   const counts = p.counts as number[];
-  const pieces = counts.length;
-  for (let u = start; u < end; u++) {
-    const o = Math.floor(u / pieces);
-    const k = u - o * pieces;
-    const length = counts[k] * inner;
-    const from = (o * dim + begins[k]) * inner;
-    outputs[k].set(x.subarray(from, from + length), o * length);
+  let total = 0;
+  for (const n of counts) total += n;
+  let u = start;
+  while (u < end) {
+    const o = Math.floor(u / total);
+    let j = u - o * total;
+    let k = 0;
+    while (j >= counts[k]) j -= counts[k++];
+    const run = Math.min(end - u, counts[k] - j);
+    const from = (o * dim + begins[k] + j) * inner;
+    outputs[k].set(x.subarray(from, from + run * inner), (o * counts[k] + j) * inner);
+    u += run;
   }
 };
 
@@ -136,18 +148,17 @@ const product = (dims: readonly number[]) => dims.reduce((p, d) => p * d, 1);
 export function concatOp(shapes: readonly (readonly number[])[], axis: number): RangedOp {
   const outer = product(shapes[0].slice(0, axis));
   const inner = product(shapes[0].slice(axis + 1));
-  const chunks = shapes.map((s) => s[axis] * inner);
-  const at = chunks.map((_, k) => chunks.slice(0, k).reduce((a, c) => a + c, 0));
-  const row = chunks.reduce((a, c) => a + c, 0);
-  return { kernel: 'concat', params: { chunks, at, row }, units: outer * shapes.length, costPerUnit: row / shapes.length };
+  const sizes = shapes.map((s) => s[axis]);
+  const total = sizes.reduce((a, c) => a + c, 0);
+  return { kernel: 'concat', params: { sizes, inner }, units: inner === 0 ? 0 : outer * total, costPerUnit: inner };
 }
 
 /** Runs [begins[k], begins[k] + counts[k]) of `axis` of x `shape` into output k. */
 export function sliceOp(shape: readonly number[], axis: number, begins: number[], counts: number[]): RangedOp {
   const inner = product(shape.slice(axis + 1));
   const outer = product(shape.slice(0, axis));
-  const mean = counts.reduce((a, c) => a + c, 0) / Math.max(1, counts.length);
-  return { kernel: 'slice', params: { dim: shape[axis], inner, begins, counts }, units: outer * counts.length, costPerUnit: mean * inner };
+  const total = counts.reduce((a, c) => a + c, 0);
+  return { kernel: 'slice', params: { dim: shape[axis], inner, begins, counts }, units: inner === 0 ? 0 : outer * total, costPerUnit: inner };
 }
 
 /** x of `shape` transposed by `perm`. */
