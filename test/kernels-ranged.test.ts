@@ -126,6 +126,10 @@ function cases(): Case[] {
     { name: 'MatMul [2, 3, 4, 37] x constant [37, 50]', op: 'MatMul', inputs: [feed(2, 3, 4, 37), floats([37, 50], randomFloats(r, 37 * 50))], kernel: 'gemm' },
     { name: 'LayerNormalization with bias', op: 'LayerNormalization', inputs: [feed(2, 5, 7, 24), floats([24], randomFloats(r, 24)), floats([24], randomFloats(r, 24))], opset: 17, kernel: 'layerNorm' },
     { name: 'LayerNormalization over two axes, Mean and InvStdDev too', op: 'LayerNormalization', inputs: [feed(3, 5, 8), floats([5, 8], randomFloats(r, 40))], attributes: [attr.int('axis', 1)], outputs: 3, opset: 17, kernel: 'layerNorm' },
+    { name: 'Gemm transA, B as stored, alpha, beta, C per row', op: 'Gemm', inputs: [feed(37, 5), floats([37, 20], randomFloats(r, 37 * 20)), floats([5, 1], randomFloats(r, 5))], attributes: [attr.int('transA', 1), attr.float('alpha', 0.5), attr.float('beta', 2)], kernel: 'gemmRows' },
+    { name: 'Gemm transB, C [M, N]', op: 'Gemm', inputs: [feed(4, 9), floats([6, 9], randomFloats(r, 54)), floats([4, 6], randomFloats(r, 24))], attributes: [attr.int('transB', 1)], kernel: 'gemmRows' },
+    { name: 'Gemm, scalar C, no bias form', op: 'Gemm', inputs: [feed(4, 9), floats([9, 6], randomFloats(r, 54)), floats([], [0.25])], kernel: 'gemmRows' },
+    { name: 'Gemm without C, B as stored', op: 'Gemm', inputs: [feed(4, 9), floats([9, 6], randomFloats(r, 54))], kernel: 'gemmRows' },
     { name: 'Gemm without bias, one row', op: 'Gemm', inputs: [feed(1, 64), floats([70, 64], randomFloats(r, 70 * 64))], attributes: [attr.int('transB', 1)], kernel: 'gemm' },
   );
   return list;

@@ -11,10 +11,10 @@
 // stage's params are plain numbers. Whatever a stage cannot take (another
 // dtype, an input that is not a constant where one is needed, a Softmax whose
 // meaning depends on the opset) returns null and runs on the calling thread.
-import { binaryRangedOp } from '../kernels/ranged/binary.js';
+import { BINARY_MODES, binaryLayout, binaryRangedOp } from '../kernels/ranged/binary.js';
 import type { RangedOp } from '../kernels/ranged/index.js';
 import { concatOp, padOp, sliceOp, transposeOp } from '../kernels/ranged/layout.js';
-import { gemmOp } from '../kernels/ranged/linear.js';
+import { gemmOp, gemmRowsOp } from '../kernels/ranged/linear.js';
 import { batchNormOp, layerNormOp, lrnOp, softmaxOp } from '../kernels/ranged/normalization.js';
 import { globalPoolOp, maxPool2dOp, windowPoolOp } from '../kernels/ranged/pool.js';
 import { unaryOp } from '../kernels/ranged/unary.js';
@@ -164,19 +164,8 @@ export function workerStageOf(step: PlanStep, plan: Plan): WorkerStage | null {
     }
     case 'Pad':
       return ranged(padOpOf(step, shape, out, constantInts, constant, node));
-    case 'Gemm': {
-      // nn.Linear's form, which the host runs through linear(): x W^T + b.
-      const [, w, c] = step.inputs;
-      const plain = intAttr(node, 'transA', 0) === 0 && intAttr(node, 'transB', 0) === 1 && floatAttr(node, 'alpha', 1) === 1;
-      const wShape = plan.shapes.get(w);
-      if (!plain || !floats([w]) || shape.length !== 2 || wShape?.length !== 2) return null;
-      const [M, K] = shape;
-      const N = wShape[0];
-      if (!c) return ranged(gemmOp(M, K, N, false), [x, w]);
-      const cShape = plan.shapes.get(c)!;
-      if (!floats([c]) || floatAttr(node, 'beta', 1) !== 1 || cShape.length !== 1 || cShape[0] !== N) return null;
-      return ranged(gemmOp(M, K, N, true), [x, w, c]);
-    }
+    case 'Gemm':
+      return gemmStageOf(step, plan, node, shape);
     case 'MatMul':
       return matmulStageOf(step, plan, shape);
     case 'LayerNormalization': {
@@ -193,6 +182,37 @@ export function workerStageOf(step: PlanStep, plan: Plan): WorkerStage | null {
     default:
       return null;
   }
+}
+
+/** Gemm as the host runs it: nn.Linear's form through linear() by column blocks, any other by rows. */
+function gemmStageOf(step: PlanStep, plan: Plan, node: OnnxNode, shape: number[]): WorkerStage | null {
+  const [x, w, c] = step.inputs;
+  const wShape = plan.shapes.get(w);
+  const float = (n: string) => plan.dtypes.get(n) === 'float32';
+  if (!float(w) || (c && !float(c)) || shape.length !== 2 || wShape?.length !== 2) return null;
+  const transA = intAttr(node, 'transA', 0) === 1;
+  const transB = intAttr(node, 'transB', 0) === 1;
+  const alpha = floatAttr(node, 'alpha', 1);
+  const beta = floatAttr(node, 'beta', 1);
+  const [M, K] = transA ? [shape[1], shape[0]] : shape;
+  const N = transB ? wShape[0] : wShape[1];
+  const cShape = c ? plan.shapes.get(c)! : null;
+  const inputs = c ? [x, w, c] : [x, w];
+  const output = [step.outputs[0]];
+  // ops/matmul.ts's condition for linear().
+  if (!transA && transB && alpha === 1 && (!cShape || (beta === 1 && cShape.length === 1 && cShape[0] === N))) {
+    return { kind: 'ranged', op: gemmOp(M, K, N, !!c), inputs, outputs: output };
+  }
+  let runs: [number, number] | null = null;
+  if (cShape) {
+    const layout = binaryLayout([M, N], cShape);
+    if (!layout || layout.shape.length !== 2 || layout.shape[0] !== M || layout.shape[1] !== N) return null;
+    const p = layout.params;
+    if (p.mode === BINARY_MODES.same) runs = [1, M * N];
+    else if (p.mode === BINARY_MODES.yRuns) runs = [p.inner as number, p.period as number];
+    else return null;
+  }
+  return { kind: 'ranged', op: gemmRowsOp(M, K, N, transA, transB, alpha, beta, runs), inputs, outputs: output };
 }
 
 /**

@@ -57,7 +57,44 @@ const gemm: RangedKernel = (p, [x, weight, bias], [out], start, end) => {
   }
 };
 
-export const linearKernels: Record<string, RangedKernel> = { gemm };
+/**
+ * Gemm in its other forms (transA, transB = 0, alpha, beta, C broadcast): the
+ * host's loop, double-precision sums. Inputs A, B and, when params.c is 1, C,
+ * read as C[floor(i / cInner) % cPeriod] for output element i; params M, K, N,
+ * transA, transB, alpha, beta. A unit is one output row.
+ */
+const gemmRows: RangedKernel = (p, [A, B, C], [out], start, end) => {
+  const M = p.M as number;
+  const K = p.K as number;
+  const N = p.N as number;
+  const transA = p.transA === 1;
+  const transB = p.transB === 1;
+  const alpha = p.alpha as number;
+  const beta = p.beta as number;
+  const c = p.c === 1 ? C : null;
+  const cInner = p.cInner as number;
+  const cPeriod = p.cPeriod as number;
+  for (let m = start; m < end; m++) {
+    for (let n = 0; n < N; n++) {
+      let sum = 0;
+      for (let k = 0; k < K; k++) {
+        const av = transA ? A[k * M + m] : A[m * K + k];
+        const bv = transB ? B[n * K + k] : B[k * N + n];
+        sum += av * bv;
+      }
+      const i = m * N + n;
+      out[i] = alpha * sum + (c ? beta * c[Math.floor(i / cInner) % cPeriod] : 0);
+    }
+  }
+};
+
+/** Gemm's general form; `cRuns` [inner, period] when there is a C (binaryLayout's runs of C over [M, N]). */
+export function gemmRowsOp(M: number, K: number, N: number, transA: boolean, transB: boolean, alpha: number, beta: number, cRuns: [number, number] | null): RangedOp {
+  const params = { M, K, N, transA: transA ? 1 : 0, transB: transB ? 1 : 0, alpha, beta, c: cRuns ? 1 : 0, cInner: cRuns ? cRuns[0] : 1, cPeriod: cRuns ? cRuns[1] : 1 };
+  return { kernel: 'gemmRows', params, units: M, costPerUnit: K * N };
+}
+
+export const linearKernels: Record<string, RangedKernel> = { gemm, gemmRows };
 
 /** x [rows, inFeatures] times weight [outFeatures, inFeatures] transposed, plus bias when `bias`. */
 export function gemmOp(rows: number, inFeatures: number, outFeatures: number, bias: boolean): RangedOp {
