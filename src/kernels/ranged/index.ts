@@ -1,22 +1,26 @@
-// The ranged kernels by name (types.ts says what a ranged kernel is). Workers
-// and the calling thread look kernels up here, so both run the same code.
+// The ranged kernels by name (types.ts says what a ranged kernel is), one
+// file per family. Workers and the calling thread look kernels up here, so
+// both run the same code.
 import { errors } from '../../errors.js';
-import { reluReference } from '../../ops/relu.js';
+import { binaryKernels } from './binary.js';
+import { layoutKernels } from './layout.js';
+import { linearKernels } from './linear.js';
+import { normalizationKernels } from './normalization.js';
+import { poolKernels } from './pool.js';
 import type { RangedKernel, RangedOp } from './types.js';
+import { unaryKernels } from './unary.js';
 
 export type { RangedKernel, RangedOp, RangedParams } from './types.js';
+export { ELEMENT_BLOCK, elementUnits } from './units.js';
 
-/** Elements per unit of the flat elementwise kernels: large enough that a unit's overhead is noise. */
-export const ELEMENT_BLOCK = 4096;
-
-const relu: RangedKernel = (params, [x], [out], start, end) => {
-  const n = params.elements as number;
-  const from = start * ELEMENT_BLOCK;
-  const to = Math.min(n, end * ELEMENT_BLOCK);
-  reluReference(x.subarray(from, to), out.subarray(from, to));
+export const RANGED_KERNELS: Record<string, RangedKernel> = {
+  ...unaryKernels,
+  ...binaryKernels,
+  ...poolKernels,
+  ...normalizationKernels,
+  ...layoutKernels,
+  ...linearKernels,
 };
-
-export const RANGED_KERNELS: Record<string, RangedKernel> = { relu };
 
 /** Runs units [start, end) of `op`. */
 export function runRanged(op: RangedOp, inputs: readonly Float32Array[], outputs: readonly Float32Array[], start: number, end: number): void {
@@ -26,4 +30,9 @@ export function runRanged(op: RangedOp, inputs: readonly Float32Array[], outputs
     throw errors.invalid('range', `[${start}, ${end}) is not within ${op.kernel}'s ${op.units} units`);
   }
   kernel(op.params, inputs, outputs, start, end);
+}
+
+/** Runs all of `op`'s units on this thread: what the ONNX host ops do, so they compute a stage's bits by construction. */
+export function runAllUnits(op: RangedOp, inputs: readonly Float32Array[], outputs: readonly Float32Array[]): void {
+  runRanged(op, inputs, outputs, 0, op.units);
 }

@@ -1,41 +1,49 @@
 // Elementwise ops: the broadcasting binary arithmetic, the activations, Clip,
 // Cast and the pass-throughs. Arithmetic is done in double precision and
 // rounded once to float32, which for + - * / is exactly float32 arithmetic.
-import { hardswish } from '../../ops/activations.js';
+// Float arithmetic and the common activations run the ranged kernels
+// (kernels/ranged) over all their units: the code the engine's workers run
+// them with, so the two give the same bits by construction, and a loop of
+// its own per op and layout.
+import { runAllUnits } from '../../kernels/ranged/index.js';
+import { binaryRangedOp } from '../../kernels/ranged/binary.js';
+import { erf, unaryOp } from '../../kernels/ranged/unary.js';
+import type { RangedParams } from '../../kernels/ranged/types.js';
 import { relu } from '../../ops/relu.js';
 import { fail, type Attributes } from './attrs.js';
 import { binaryOp, broadcastShape, expandTo } from './broadcast.js';
 import type { Kernel } from '../graph.js';
-import { boolValue, expectFloat, expectInts, floatArray, floatValue, intValue, type DType, type Value } from '../value.js';
+import { boolValue, expectFloat, expectInts, floatArray, floatValue, intValue, type DType, type FloatValue, type Value } from '../value.js';
 import type { OpFactory } from './attrs.js';
 
-/** A float loop of its own for operands of one shape: f inlined, where binaryOp's shared loop calls each op's f through one megamorphic site. */
-type SameShapeLoop = (out: Float32Array, x: Float32Array, y: Float32Array) => void;
-
-/** The same for [N, C, H, W] op [N, C, 1, 1] (squeeze-and-excitation's scaling): one y value per plane of `plane` values. */
-type PerPlaneLoop = (out: Float32Array, x: Float32Array, y: Float32Array, plane: number) => void;
-
-function arithmetic(f: (x: number, y: number) => number, intF: (x: number, y: number) => number = f, sameShape?: SameShapeLoop, perPlane?: PerPlaneLoop): OpFactory {
+/** Float operands through the ranged `kernel` (its layouts: same shape, runs, general); integers through binaryOp with `intF`. */
+function arithmetic(kernel: string, intF: (x: number, y: number) => number): OpFactory {
   return (a) => {
     a.done();
     return ([x, y]) => {
-      if (sameShape && x?.dtype === 'float32' && y?.dtype === 'float32' && x.shape.length === y.shape.length) {
-        if (x.shape.every((d, i) => d === y.shape[i])) {
-          const out = floatArray(x.data.length);
-          sameShape(out, x.data, y.data);
-          return [floatValue(x.shape, out)];
-        }
-        if (perPlane && x.shape.length === 4 && x.shape[0] === y.shape[0] && x.shape[1] === y.shape[1] && y.shape[2] === 1 && y.shape[3] === 1) {
-          const out = floatArray(x.data.length);
-          perPlane(out, x.data, y.data, x.shape[2] * x.shape[3]);
-          return [floatValue(x.shape, out)];
-        }
-      }
       if (!x || !y) fail('needs two inputs');
       if (x.dtype !== y.dtype) fail(`input types differ (${x.dtype} and ${y.dtype})`);
       if (x.dtype === 'bool') fail('is not defined for bool tensors');
-      return [binaryOp(x, y, x.dtype, x.dtype === 'float32' ? f : intF)];
+      if (x.dtype === 'float32') return [floatBinary(kernel, x, y as FloatValue)];
+      return [binaryOp(x, y, x.dtype, intF)];
     };
+  };
+}
+
+function floatBinary(kernel: string, x: FloatValue, y: FloatValue): FloatValue {
+  const r = binaryRangedOp(kernel, x.shape, y.shape) ?? fail(`shapes [${x.shape}] and [${y.shape}] do not broadcast`);
+  const out = floatValue(r.shape);
+  runAllUnits(r.op, [x.data, y.data], [out.data]);
+  return out;
+}
+
+/** A unary float op through its ranged kernel. */
+function rangedUnary(kernel: string, params: RangedParams = {}): Kernel {
+  return ([x]) => {
+    const v = expectFloat(x, 'X');
+    const out = floatArray(v.data.length);
+    runAllUnits(unaryOp(kernel, v.data.length, params), [v.data], [out]);
+    return [floatValue(v.shape, out)];
   };
 }
 
@@ -56,62 +64,21 @@ const withDone =
     return k;
   };
 
-/** erf to ~1e-10 or better: its Taylor series below 3.5, the asymptotic series of erfc above (where erfc < 1e-6). */
-export function erf(x: number): number {
-  if (Number.isNaN(x)) return x;
-  const ax = Math.abs(x);
-  let r: number;
-  if (ax < 3.5) {
-    let term = ax;
-    let sum = ax;
-    const x2 = ax * ax;
-    for (let n = 1; n < 100; n++) {
-      term *= -x2 / n;
-      const t = term / (2 * n + 1);
-      sum += t;
-      if (Math.abs(t) < 1e-17 * Math.abs(sum)) break;
-    }
-    r = (2 / Math.sqrt(Math.PI)) * sum;
-  } else {
-    const x2 = ax * ax;
-    const series = 1 - 1 / (2 * x2) + 3 / (4 * x2 * x2) - 15 / (8 * x2 * x2 * x2) + 105 / (16 * x2 ** 4);
-    r = 1 - (Math.exp(-x2) / (ax * Math.sqrt(Math.PI))) * series;
-  }
-  return x < 0 ? -r : r;
-}
+export { erf };
 
 export const elementwiseOps: Record<string, OpFactory> = {
-  // The same arithmetic in the same-shape loops (double, rounded once on the store), so the same bits.
-  Add: arithmetic((x, y) => x + y, undefined, (o, x, y) => {
-    for (let i = 0; i < o.length; i++) o[i] = x[i] + y[i];
-  }),
-  Sub: arithmetic((x, y) => x - y, undefined, (o, x, y) => {
-    for (let i = 0; i < o.length; i++) o[i] = x[i] - y[i];
-  }),
-  Mul: arithmetic(
-    (x, y) => x * y,
-    undefined,
-    (o, x, y) => {
-      for (let i = 0; i < o.length; i++) o[i] = x[i] * y[i];
-    },
-    (o, x, y, plane) => {
-      for (let p = 0; p < y.length; p++) {
-        const v = y[p];
-        for (let i = p * plane; i < (p + 1) * plane; i++) o[i] = x[i] * v;
-      }
-    },
-  ),
+  Add: arithmetic('add', (x, y) => x + y),
+  Sub: arithmetic('sub', (x, y) => x - y),
+  Mul: arithmetic('mul', (x, y) => x * y),
   // Integer division truncates (as onnxruntime's C++ does); exporters divide positive shape numbers.
-  Div: arithmetic(
-    (x, y) => x / y,
-    (x, y) => (y === 0 ? fail('integer division by zero') : Math.trunc(x / y)),
-  ),
+  Div: arithmetic('div', (x, y) => (y === 0 ? fail('integer division by zero') : Math.trunc(x / y))),
   Pow: (a) => {
     a.done();
     return ([x, y]) => {
       const base = expectFloat(x, 'X');
       if (!y || y.dtype === 'bool') fail('Y must be numeric');
-      // x^2, the exporter's square, as x*x: what PyTorch computes for pow(x, 2).
+      if (y.dtype === 'float32') return [floatBinary('pow', base, y)];
+      // x^2, the exporter's square, as x*x: what PyTorch computes for pow(x, 2) (the ranged kernel's rule too).
       return [binaryOp(base, y, 'float32', (p, q) => (q === 2 ? p * p : Math.pow(p, q)))];
     };
   },
@@ -163,33 +130,24 @@ export const elementwiseOps: Record<string, OpFactory> = {
     a.done();
     return ([x, slope]) => [binaryOp(expectFloat(x, 'X'), expectFloat(slope, 'slope'), 'float32', (v, s) => (v < 0 ? v * s : v))];
   },
-  LeakyRelu: withDone((a) => {
-    const alpha = a.float('alpha', 0.01);
-    return unary((x) => (x < 0 ? alpha * x : x))(a);
-  }),
+  LeakyRelu: withDone((a) => rangedUnary('leakyRelu', { alpha: a.float('alpha', 0.01) })),
   Elu: withDone((a) => {
     const alpha = a.float('alpha', 1);
     return unary((x) => (x < 0 ? alpha * Math.expm1(x) : x))(a);
   }),
   Softplus: withDone(unary((x) => (x > 30 ? x : Math.log1p(Math.exp(x))))),
-  Neg: withDone(unary((x) => -x)),
-  Abs: withDone(unary(Math.abs)),
-  Exp: withDone(unary(Math.exp)),
+  Neg: withDone(() => rangedUnary('neg')),
+  Abs: withDone(() => rangedUnary('abs')),
+  Exp: withDone(() => rangedUnary('exp')),
   Log: withDone(unary(Math.log)),
-  Tanh: withDone(unary(Math.tanh)),
+  Tanh: withDone(() => rangedUnary('tanh')),
   Reciprocal: withDone(unary((x) => 1 / x)),
   Floor: withDone(unary(Math.floor)),
   Ceil: withDone(unary(Math.ceil)),
-  Sqrt: withDone(unary(Math.sqrt)),
-  Erf: withDone(unary(erf)),
-  // Its own loop rather than unary()'s shared one (EfficientNet's SiLU runs it on every activation).
-  Sigmoid: withDone(() => ([x]) => {
-    const v = expectFloat(x, 'X');
-    const out = floatArray(v.data.length);
-    const d = v.data;
-    for (let i = 0; i < out.length; i++) out[i] = 1 / (1 + Math.exp(-d[i]));
-    return [floatValue(v.shape, out)];
-  }),
+  Sqrt: withDone(() => rangedUnary('sqrt')),
+  Erf: withDone(() => rangedUnary('erf')),
+  // EfficientNet's SiLU runs it on every activation: the ranged kernel's loop is its own.
+  Sigmoid: withDone(() => rangedUnary('sigmoid')),
   Relu: (a) => {
     a.done();
     return ([x]) => {
@@ -198,19 +156,11 @@ export const elementwiseOps: Record<string, OpFactory> = {
       return [floatValue(r.shape, r.data)];
     };
   },
-  HardSigmoid: withDone((a) => {
-    const alpha = a.float('alpha', 0.2);
-    const beta = a.float('beta', 0.5);
-    return unary((x) => Math.max(0, Math.min(1, alpha * x + beta)))(a);
-  }),
+  HardSigmoid: withDone((a) => rangedUnary('hardSigmoid', { alpha: a.float('alpha', 0.2), beta: a.float('beta', 0.5) })),
   // PyTorch's hardswish, x * relu6(x + 3) / 6 with each operation rounded to float32 as PyTorch does
   // (ONNX defines x * max(0, min(1, x / 6 + 0.5)), which differs by rounding): the epilogue's
   // formula, so a HardSwish fused into a Conv (../fuse.ts) gives these bits.
-  HardSwish: withDone(() => ([x]) => {
-    const v = expectFloat(x, 'X');
-    const r = hardswish(v, floatArray(v.data.length));
-    return [floatValue(r.shape, r.data)];
-  }),
+  HardSwish: withDone(() => rangedUnary('hardSwish')),
   Clip: (a, opset) => {
     // Before opset 11 the bounds are attributes; from 11 on, optional inputs.
     const minAttr = opset < 11 ? a.float('min', -Infinity) : -Infinity;
@@ -220,12 +170,7 @@ export const elementwiseOps: Record<string, OpFactory> = {
       const v = expectFloat(x, 'input');
       const min = lo ? scalarOf(lo, 'min') : minAttr;
       const max = hi ? scalarOf(hi, 'max') : maxAttr;
-      const out = floatArray(v.data.length);
-      for (let i = 0; i < out.length; i++) {
-        const t = v.data[i];
-        out[i] = t < min ? min : t > max ? max : t; // NaN passes through
-      }
-      return [floatValue(v.shape, out)];
+      return rangedUnary('clip', { min, max })([v]);
     };
   },
   Identity: (a) => {

@@ -11,7 +11,8 @@ import type { OpFactory } from './attrs.js';
 // A MatMul's constant B [K, N], transposed once to linear's weight layout [N, K].
 const transposedWeights = new WeakMap<Float32Array, Float32Array>();
 
-function transposed2d(b: FloatValue): Float32Array {
+/** B [K, N] as [N, K], once per constant (cached by its data), so every thread reads the same array. */
+export function transposed2d(b: FloatValue): Float32Array {
   let t = transposedWeights.get(b.data);
   if (!t) {
     const [K, N] = b.shape;

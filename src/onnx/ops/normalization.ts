@@ -1,6 +1,9 @@
 // BatchNormalization (inference), LRN, Softmax and ReduceMean (the mean of
-// LayerNorm as torch < opset 17 exports it).
-import { localResponseNorm } from '../../ops/normalization.js';
+// LayerNorm as torch < opset 17 exports it). BatchNormalization, LRN,
+// Softmax and LayerNormalization run the ranged kernels (kernels/ranged/normalization.ts) over all
+// their units: the code the engine's workers run.
+import { runAllUnits } from '../../kernels/ranged/index.js';
+import { batchNormOp, layerNormOp, lrnOp, softmaxOp } from '../../kernels/ranged/normalization.js';
 import { fail } from './attrs.js';
 import { axisOf, expectFloat, expectInts, floatArray, floatValue, sizeOf, stridesOf, type FloatValue } from '../value.js';
 import type { OpFactory } from './attrs.js';
@@ -15,62 +18,26 @@ function batchNorm(x: FloatValue, scale: FloatValue, bias: FloatValue, mean: Flo
   // batchNorm2d's arithmetic (one scale and shift per channel, folded in double precision), for
   // every rank (BatchNorm1d's [N, C] or [N, C, L] too), written into floatArray so that under
   // forwardWith the output is in shared memory for the Conv that usually follows.
-  const inner = sizeOf(x.shape.slice(2));
   const out = floatArray(x.data.length);
-  for (let c = 0; c < C; c++) {
-    const s = scale.data[c] / Math.sqrt(variance.data[c] + eps);
-    const t = bias.data[c] - mean.data[c] * s;
-    for (let n = 0; n < x.shape[0]; n++) {
-      const base = (n * C + c) * inner;
-      for (let i = 0; i < inner; i++) out[base + i] = x.data[base + i] * s + t;
-    }
-  }
+  runAllUnits(batchNormOp(x.shape, eps), [x.data, scale.data, bias.data, mean.data, variance.data], [out]);
   return floatValue(x.shape, out);
 }
 
-/** ONNX LRN: the window is [c - floor((size-1)/2), c + ceil((size-1)/2)]; PyTorch's is the same for odd sizes. */
+/**
+ * ONNX LRN: the window is [c - floor((size-1)/2), c + ceil((size-1)/2)]; PyTorch's is the same for
+ * odd sizes, where 4-D input runs localResponseNorm's arithmetic (kernels/ranged/normalization.ts).
+ */
 function lrn(x: FloatValue, size: number, alpha: number, beta: number, bias: number): FloatValue {
-  if (x.shape.length === 4 && size % 2 === 1) {
-    const r = localResponseNorm(x, { size, alpha, beta, k: bias });
-    return floatValue(r.shape, r.data);
-  }
   if (x.shape.length < 3) fail(`input [${x.shape}] has no spatial dimensions`);
-  const [N, C] = x.shape;
-  const plane = sizeOf(x.shape.slice(2));
-  const before = Math.floor((size - 1) / 2);
-  const after = Math.ceil((size - 1) / 2);
   const out = floatArray(x.data.length);
-  for (let n = 0; n < N; n++) {
-    for (let c = 0; c < C; c++) {
-      const lo = Math.max(0, c - before);
-      const hi = Math.min(C - 1, c + after);
-      for (let i = 0; i < plane; i++) {
-        let sum = 0;
-        for (let j = lo; j <= hi; j++) {
-          const v = x.data[(n * C + j) * plane + i];
-          sum += v * v;
-        }
-        const at = (n * C + c) * plane + i;
-        out[at] = x.data[at] / Math.pow(bias + (alpha / size) * sum, beta);
-      }
-    }
-  }
+  runAllUnits(lrnOp(x.shape, size, alpha, beta, bias), [x.data], [out]);
   return floatValue(x.shape, out);
 }
 
 /** Softmax over rows of `length` values, `inner` apart. */
 function softmax(x: FloatValue, outer: number, length: number, inner: number): FloatValue {
   const out = floatArray(x.data.length);
-  for (let o = 0; o < outer; o++) {
-    for (let i = 0; i < inner; i++) {
-      const base = o * length * inner + i;
-      let max = -Infinity;
-      for (let j = 0; j < length; j++) max = Math.max(max, x.data[base + j * inner]);
-      let sum = 0;
-      for (let j = 0; j < length; j++) sum += Math.exp(x.data[base + j * inner] - max);
-      for (let j = 0; j < length; j++) out[base + j * inner] = Math.exp(x.data[base + j * inner] - max) / sum;
-    }
-  }
+  runAllUnits(softmaxOp(outer, length, inner), [x.data], [out]);
   return floatValue(x.shape, out);
 }
 
@@ -113,18 +80,7 @@ function layerNorm(x: FloatValue, scale: FloatValue, bias: FloatValue | undefine
   const out = floatArray(x.data.length);
   const means = new Float32Array(rows);
   const invStd = new Float32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    const base = r * rowLength;
-    let sum = 0;
-    for (let i = 0; i < rowLength; i++) sum += x.data[base + i];
-    const mean = sum / rowLength;
-    let squares = 0;
-    for (let i = 0; i < rowLength; i++) squares += (x.data[base + i] - mean) ** 2;
-    const inv = 1 / Math.sqrt(squares / rowLength + eps);
-    for (let i = 0; i < rowLength; i++) out[base + i] = (x.data[base + i] - mean) * inv * scale.data[i] + (bias ? bias.data[i] : 0);
-    means[r] = mean;
-    invStd[r] = inv;
-  }
+  runAllUnits(layerNormOp(rows, rowLength, eps, bias !== undefined), bias ? [x.data, scale.data, bias.data] : [x.data, scale.data], [out, means, invStd]);
   const statShape = x.shape.map((d, i) => (i < ax ? d : 1));
   return [floatValue(x.shape, out), floatValue(statShape, means), floatValue(statShape, invStd)];
 }

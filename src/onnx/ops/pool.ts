@@ -1,8 +1,12 @@
 // MaxPool, AveragePool (1-, 2- and 3-D windows: PyTorch's LRN export pools a
 // 5-D tensor) and GlobalAveragePool. The project's maxPool2d runs the cases it
 // fits exactly; the rest goes through one window loop over three spatial
-// dimensions (fewer are padded with size-1 ones). Outputs come from floatArray,
-// so forwardWith can place them in shared memory.
+// dimensions (fewer are padded with size-1 ones): the ranged kernels
+// (kernels/ranged/pool.ts) run over all their planes, the code the engine's
+// workers run. Outputs come from floatArray, so forwardWith can place them in
+// shared memory.
+import { runAllUnits } from '../../kernels/ranged/index.js';
+import { globalPoolOp, windowPoolOp } from '../../kernels/ranged/pool.js';
 import { maxPool2d } from '../../ops/pooling.js';
 import { fail, type Attributes } from './attrs.js';
 import { resolvePads, windowAttributes } from './conv.js';
@@ -63,64 +67,8 @@ function to3d(x: FloatValue, w: Window) {
 function pool(x: FloatValue, w: Window, kind: 'max' | 'avg', countIncludePad: boolean): FloatValue {
   const { size, k, s, d, b, e, o } = to3d(x, w);
   const planes = x.shape[0] * x.shape[1];
-  const inPlane = sizeOf(size);
-  const outPlane = sizeOf(o);
-  const out = floatArray(planes * outPlane);
-  const src = x.data;
-  let at = 0;
-  for (let p = 0; p < planes; p++) {
-    const base = p * inPlane;
-    for (let oz = 0; oz < o[0]; oz++) {
-      for (let oy = 0; oy < o[1]; oy++) {
-        for (let ox = 0; ox < o[2]; ox++) {
-          const z0 = oz * s[0] - b[0];
-          const y0 = oy * s[1] - b[1];
-          const x0 = ox * s[2] - b[2];
-          if (kind === 'max') {
-            let best = -Infinity;
-            for (let kz = 0; kz < k[0]; kz++) {
-              const iz = z0 + kz * d[0];
-              if (iz < 0 || iz >= size[0]) continue;
-              for (let ky = 0; ky < k[1]; ky++) {
-                const iy = y0 + ky * d[1];
-                if (iy < 0 || iy >= size[1]) continue;
-                const row = base + (iz * size[1] + iy) * size[2];
-                for (let kx = 0; kx < k[2]; kx++) {
-                  const ix = x0 + kx * d[2];
-                  if (ix < 0 || ix >= size[2]) continue;
-                  const v = src[row + ix];
-                  if (v > best || Number.isNaN(v)) best = v;
-                }
-              }
-            }
-            out[at++] = best;
-          } else {
-            // PyTorch's divisor: the window clipped to the padded input (count_include_pad),
-            // or to the input itself; windows reaching past the padding (ceil mode) are clipped too.
-            const z1 = Math.min(z0 + k[0], size[0] + e[0]);
-            const y1 = Math.min(y0 + k[1], size[1] + e[1]);
-            const x1 = Math.min(x0 + k[2], size[2] + e[2]);
-            const padded = (z1 - z0) * (y1 - y0) * (x1 - x0);
-            const za = Math.max(z0, 0);
-            const ya = Math.max(y0, 0);
-            const xa = Math.max(x0, 0);
-            const zb = Math.min(z1, size[0]);
-            const yb = Math.min(y1, size[1]);
-            const xb = Math.min(x1, size[2]);
-            let sum = 0;
-            for (let iz = za; iz < zb; iz++) {
-              for (let iy = ya; iy < yb; iy++) {
-                const row = base + (iz * size[1] + iy) * size[2];
-                for (let ix = xa; ix < xb; ix++) sum += src[row + ix];
-              }
-            }
-            const count = countIncludePad ? padded : (zb - za) * (yb - ya) * (xb - xa);
-            out[at++] = count > 0 ? sum / count : NaN;
-          }
-        }
-      }
-    }
-  }
+  const out = floatArray(planes * sizeOf(o));
+  runAllUnits(windowPoolOp(kind, countIncludePad, planes, { size, kernel: k, stride: s, dilation: d, begin: b, end: e, out: o }), [x.data], [out]);
   return floatValue([x.shape[0], x.shape[1], ...w.out], out);
 }
 
@@ -168,41 +116,26 @@ export const poolOps: Record<string, OpFactory> = {
   },
   GlobalMaxPool: (a) => {
     a.done();
-    return ([input]) => [
-      globalPool(input, (data, start, end) => {
-        let best = -Infinity;
-        for (let i = start; i < end; i++) {
-          const v = data[i];
-          if (v > best || Number.isNaN(v)) best = v;
-        }
-        return best;
-      }),
-    ];
+    return ([input]) => [globalPool(input, 'globalMaxPool')];
   },
   GlobalAveragePool: (a) => {
     a.done();
     // adaptiveAvgPool2d(x, 1)'s arithmetic (a double sum per plane, in order), for any rank.
-    return ([input]) => [
-      globalPool(input, (data, start, end) => {
-        let sum = 0;
-        for (let i = start; i < end; i++) sum += data[i];
-        return sum / (end - start);
-      }),
-    ];
+    return ([input]) => [globalPool(input, 'globalAveragePool')];
   },
 };
 
 /**
- * One value per (image, channel) plane, `reduce` over the plane's elements
- * [start, end), into floatArray, so that under forwardWith the output is in
- * shared memory (a squeeze-excitation Conv reads it).
+ * One value per (image, channel) plane, by the ranged `kernel`, into
+ * floatArray, so that under forwardWith the output is in shared memory (a
+ * squeeze-excitation Conv reads it).
  */
-function globalPool(input: Value | undefined, reduce: (data: Float32Array, start: number, end: number) => number): FloatValue {
+function globalPool(input: Value | undefined, kernel: 'globalAveragePool' | 'globalMaxPool'): FloatValue {
   const x = expectFloat(input, 'X');
   if (x.shape.length < 3) fail(`input [${x.shape}] has no spatial dimensions`);
   const plane = sizeOf(x.shape.slice(2));
   const planes = x.shape[0] * x.shape[1];
   const out = floatArray(planes);
-  for (let p = 0; p < planes; p++) out[p] = reduce(x.data, p * plane, (p + 1) * plane);
+  runAllUnits(globalPoolOp(kernel, planes, plane), [x.data], [out]);
   return floatValue([x.shape[0], x.shape[1], ...x.shape.slice(2).map(() => 1)], out);
 }

@@ -1,0 +1,196 @@
+// Kernels that move data without arithmetic: Concat, Split / Slice along one
+// axis, Transpose (ShuffleNetV2's channel shuffle among them) and constant
+// Pad. Copies give the same bits however they are cut, so these are free to
+// choose units that balance: pieces of images, or rows of the output.
+import type { RangedKernel, RangedOp } from './types.js';
+
+/**
+ * Inputs concatenated along one axis. Seen as [outer, axis, inner]: params
+ * sizes (each input's length along the axis), inner. A unit is one index of
+ * the output's axis for one outer index (a channel plane of one image, for
+ * the channel axis), so even one image splits: outer x axis units. A range
+ * copies runs of consecutive units from one input with one set() each.
+ */
+const concat: RangedKernel = (p, inputs, [out], start, end) => {
+  const sizes = p.sizes as number[];
+  const inner = p.inner as number;
+  let total = 0;
+  for (const n of sizes) total += n;
+  let u = start;
+  while (u < end) {
+    const o = Math.floor(u / total);
+    let j = u - o * total;
+    let k = 0;
+    while (j >= sizes[k]) j -= sizes[k++];
+    const run = Math.min(end - u, sizes[k] - j);
+    const from = (o * sizes[k] + j) * inner;
+    out.set(inputs[k].subarray(from, from + run * inner), u * inner);
+    u += run;
+  }
+};
+
+/**
+ * Pieces of one axis into outputs (Split, and a Slice with step 1 along one
+ * axis): the input seen as [outer, dim, inner]; params dim, inner, begins and
+ * counts (each output's run of the axis). A unit is one index of an output's
+ * axis for one outer index, the outputs' axes taken one after another:
+ * outer x sum(counts) units.
+ */
+const slice: RangedKernel = (p, [x], outputs, start, end) => {
+  const dim = p.dim as number;
+  const inner = p.inner as number;
+  const begins = p.begins as number[];
+  const counts = p.counts as number[];
+  let total = 0;
+  for (const n of counts) total += n;
+  let u = start;
+  while (u < end) {
+    const o = Math.floor(u / total);
+    let j = u - o * total;
+    let k = 0;
+    while (j >= counts[k]) j -= counts[k++];
+    const run = Math.min(end - u, counts[k] - j);
+    const from = (o * dim + begins[k] + j) * inner;
+    outputs[k].set(x.subarray(from, from + run * inner), (o * counts[k] + j) * inner);
+    u += run;
+  }
+};
+
+/**
+ * out = x transposed; params shape (the output's) and strides (the input's
+ * stride of each output dimension), with trailing dimensions that stay in
+ * order merged into one (worker-stages.ts), so a row of the output is often a
+ * contiguous run of the input. A unit is one row (the last dimension).
+ */
+const transpose: RangedKernel = (p, [x], [out], start, end) => {
+  const shape = p.shape as number[];
+  const strides = p.strides as number[];
+  const last = shape.length - 1;
+  const inner = shape[last];
+  const step = strides[last];
+  const counter = new Array<number>(last).fill(0);
+  let off = 0;
+  let rest = start;
+  for (let d = last - 1; d >= 0; d--) {
+    counter[d] = rest % shape[d];
+    rest = Math.floor(rest / shape[d]);
+    off += counter[d] * strides[d];
+  }
+  for (let r = start; r < end; r++) {
+    const to = r * inner;
+    if (step === 1) out.set(x.subarray(off, off + inner), to);
+    else for (let j = 0; j < inner; j++) out[to + j] = x[off + j * step];
+    for (let d = last - 1; d >= 0; d--) {
+      counter[d]++;
+      off += strides[d];
+      if (counter[d] < shape[d]) break;
+      off -= strides[d] * shape[d];
+      counter[d] = 0;
+    }
+  }
+};
+
+/**
+ * Constant padding (or cropping, with negative pads): out[i...] = x[i... -
+ * begin...] inside x, else fill. params inShape, outShape, begin, fill. A
+ * unit is one row of the output (its last dimension).
+ */
+const pad: RangedKernel = (p, [x], [out], start, end) => {
+  const inShape = p.inShape as number[];
+  const outShape = p.outShape as number[];
+  const begin = p.begin as number[];
+  const fill = p.fill as number;
+  const last = outShape.length - 1;
+  const rowLength = outShape[last];
+  const inStrides = new Array<number>(inShape.length);
+  for (let d = last, s = 1; d >= 0; d--) {
+    inStrides[d] = s;
+    s *= inShape[d];
+  }
+  // Columns of a row that come from x: out column c <- x column c - begin[last].
+  const c0 = Math.max(0, begin[last]);
+  const c1 = Math.min(rowLength, inShape[last] + begin[last]);
+  const counter = new Array<number>(last).fill(0);
+  let rest = start;
+  for (let d = last - 1; d >= 0; d--) {
+    counter[d] = rest % outShape[d];
+    rest = Math.floor(rest / outShape[d]);
+  }
+  for (let r = start; r < end; r++) {
+    const rowAt = r * rowLength;
+    let inside = c1 > c0;
+    let off = 0;
+    for (let d = 0; d < last && inside; d++) {
+      const i = counter[d] - begin[d];
+      if (i < 0 || i >= inShape[d]) inside = false;
+      off += i * inStrides[d];
+    }
+    if (inside) {
+      out.fill(fill, rowAt, rowAt + c0);
+      const from = off + c0 - begin[last];
+      out.set(x.subarray(from, from + (c1 - c0)), rowAt + c0);
+      out.fill(fill, rowAt + c1, rowAt + rowLength);
+    } else {
+      out.fill(fill, rowAt, rowAt + rowLength);
+    }
+    for (let d = last - 1; d >= 0; d--) {
+      if (++counter[d] < outShape[d]) break;
+      counter[d] = 0;
+    }
+  }
+};
+
+export const layoutKernels: Record<string, RangedKernel> = { concat, slice, transpose, pad };
+
+const product = (dims: readonly number[]) => dims.reduce((p, d) => p * d, 1);
+
+/** Inputs of `shapes` (equal but along `axis`, already normalised) concatenated along `axis`. */
+export function concatOp(shapes: readonly (readonly number[])[], axis: number): RangedOp {
+  const outer = product(shapes[0].slice(0, axis));
+  const inner = product(shapes[0].slice(axis + 1));
+  const sizes = shapes.map((s) => s[axis]);
+  const total = sizes.reduce((a, c) => a + c, 0);
+  return { kernel: 'concat', params: { sizes, inner }, units: inner === 0 ? 0 : outer * total, costPerUnit: inner };
+}
+
+/** Runs [begins[k], begins[k] + counts[k]) of `axis` of x `shape` into output k. */
+export function sliceOp(shape: readonly number[], axis: number, begins: number[], counts: number[]): RangedOp {
+  const inner = product(shape.slice(axis + 1));
+  const outer = product(shape.slice(0, axis));
+  const total = counts.reduce((a, c) => a + c, 0);
+  return { kernel: 'slice', params: { dim: shape[axis], inner, begins, counts }, units: inner === 0 ? 0 : outer * total, costPerUnit: inner };
+}
+
+/** x of `shape` transposed by `perm`. */
+export function transposeOp(shape: readonly number[], perm: readonly number[]): RangedOp {
+  const inStrides = new Array<number>(shape.length);
+  for (let d = shape.length - 1, s = 1; d >= 0; d--) {
+    inStrides[d] = s;
+    s *= shape[d];
+  }
+  let outShape = perm.map((p) => shape[p]);
+  let strides = perm.map((p) => inStrides[p]);
+  // Trailing dimensions that stay in order are one contiguous run of the input: merge them.
+  let k = perm.length;
+  while (k > 0 && perm[k - 1] === k - 1) k--;
+  if (k < perm.length - 1) {
+    const merged = product(outShape.slice(k));
+    outShape = [...outShape.slice(0, k), merged];
+    strides = [...strides.slice(0, k), 1];
+  }
+  if (outShape.length === 0) {
+    outShape = [1];
+    strides = [1];
+  }
+  const inner = outShape[outShape.length - 1];
+  return { kernel: 'transpose', params: { shape: outShape, strides }, units: inner === 0 ? 0 : product(outShape) / inner, costPerUnit: inner };
+}
+
+/** x of `inShape` padded to `outShape`, x starting at `begin`, `fill` elsewhere. */
+export function padOp(inShape: readonly number[], outShape: readonly number[], begin: readonly number[], fill: number): RangedOp {
+  const rowLength = outShape[outShape.length - 1];
+  const elements = product(outShape);
+  // A zero-filled array is +0 whatever the fill's sign (how the host pads with 0 or -0).
+  const params = { inShape: [...inShape], outShape: [...outShape], begin: [...begin], fill: fill === 0 ? 0 : fill };
+  return { kernel: 'pad', params, units: rowLength === 0 ? 0 : elements / rowLength, costPerUnit: rowLength };
+}
