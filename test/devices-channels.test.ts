@@ -9,7 +9,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ArgumentError, ExecutionError, loadSafetensors, models, type Tensor } from '../src/index.js';
 import type { ModelDevice } from '../src/devices/model-device.js';
+import { computeRuns } from '../src/devices/channel-node.js';
+import { blocksOf, gather, heldOf } from '../src/devices/channel-runs.js';
 import { ModelDevices } from '../src/devices/model-devices.js';
+import { moduleProgram, nodeModule } from '../src/devices/model-program.js';
+import { graphOfModule } from '../src/split/from-modules.js';
+import type { Range } from '../src/split/ranges.js';
 import { moduleSource } from '../src/devices/model-source.js';
 import { randomInput } from '../src/devices/run-model.js';
 import { SPLIT_MODELS } from '../src/split/zoo.js';
@@ -29,6 +34,34 @@ const CASES: { name: string; image: [number, number, number]; devices: number[] 
   { name: 'shuffle-block', image: [240, 8, 8], devices: [2, 3] },
   { name: 'depthwise-separable-conv', image: [32, 16, 16], devices: [3, 4] },
 ];
+
+describe('a node computed for some runs of its output channels, on this thread', () => {
+  it("two runs of every layer of mini-group-net and shuffle-block, from inputs held as two blocks, are the whole layer's channels", () => {
+    for (const name of ['mini-group-net', 'shuffle-block'] as const) {
+      const model = SPLIT_MODELS[name].build(5);
+      const graph = graphOfModule(model);
+      const image = name === 'mini-group-net' ? [3, 16, 16] : [240, 4, 4];
+      const x = randomInput([2, ...image], 1);
+      const all = moduleProgram(model).run(0, graph.nodes.length, new Map([[graph.input, x]]), [graph.input, ...graph.nodes.map((n) => n.output)]);
+      for (const node of graph.nodes) {
+        const out = all.get(node.output)!;
+        const C = out.shape[1];
+        // Whole groups for a grouped convolution (two of them in the first run), whole maps for a flatten.
+        const op = node.op;
+        const unit = op.kind === 'conv' && op.groups > 1 ? op.outChannels / op.groups : op.kind === 'flatten' ? C / all.get(node.inputs[0])!.shape[1] : 1;
+        const runs: Range[] = C >= 3 * unit ? [[0, 2 * unit], [C - unit, C]] : [[0, C]];
+        const inputs = node.inputs.map((v) => {
+          const t = all.get(v)!;
+          const cut = Math.floor(t.shape[1] / 2);
+          return cut > 0 ? blocksOf(t, [[0, cut], [cut, t.shape[1]]]) : heldOf(t, [0, t.shape[1]]);
+        });
+        const got = computeRuns(node, nodeModule(model, node), inputs, all.get(node.inputs[0])!.shape[1], runs);
+        expect(got.blocks.map((b) => b.run)).toEqual(runs);
+        same(gather(got, runs, node.label), gather(heldOf(out, [0, C]), runs, node.label));
+      }
+    }
+  });
+});
 
 describe('channels plans of zoo models on devices', () => {
   for (const { name, image, devices: counts } of CASES) {
