@@ -136,8 +136,6 @@ export const errors = {
   /** A layer a channels split on devices cannot compute by channel runs (one the zoo's graphs do not have). */
   channelsOpNotRunnable: (layer: string, what: string) =>
     new ArgumentError('strategy', `${layer}: the devices cannot compute ${what} by channel runs in a channels split; run the model with strategy data or pipeline`),
-  /** A received block of channels that the plan did not ask this device for. */
-  channelsUnplanned: (device: number, layer: string, message: string) => new ExecutionError(`device ${device} at ${layer}: ${message}`),
   /** A micro-batch's values came back from the pipeline, but not the ones expected (a device out of step). */
   pipelineOutOfStep: (message: string) => new ExecutionError(`the pipeline is out of step: ${message}`),
   // Shared memory and threads.

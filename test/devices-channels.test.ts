@@ -125,17 +125,21 @@ describe('failures', () => {
   it('a device stopped mid-pass fails the pass naming the device and a layer; the next pass at once; new devices then run', async () => {
     const model = SPLIT_MODELS['resnext-block'].build(4);
     const source = moduleSource(model);
-    const x = randomInput([2, 256, 8, 8], 8);
-    const options = { devices: 2, strategy: 'channels', batch: 2, inputShape: [256, 8, 8] } as const;
+    const x = randomInput([2, 256, 28, 28], 8);
+    const options = { devices: 2, strategy: 'channels', batch: 2, inputShape: [256, 28, 28] } as const;
     const devices = await ModelDevices.create(source, options);
     const layers = devices.plan.layers.map((l) => l.label);
+    const [first, second] = (devices as unknown as { devices: ModelDevice[] }).devices;
     const pending = devices.forward(x);
-    void ((devices as unknown as { devices: ModelDevice[] }).devices[1] as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    // Stop device 1 once the pass is inside the layers (device 0 has begun its third), so a layer is named.
+    while ((await first.api.lastUnit()) < 2) await new Promise((resolve) => setTimeout(resolve, 1));
+    void (second as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
     const error = await pending.catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ExecutionError);
     const match = /^the forward pass failed on device 1 at (\S+) \(layer (\d+) of (\d+)\): device 1 stopped unexpectedly \(exit code 1\)$/.exec((error as Error).message);
     expect(match).not.toBeNull();
     expect(layers[Number(match![2]) - 1]).toBe(match![1]);
+    expect(Number(match![2])).toBeGreaterThanOrEqual(3);
     expect(Number(match![3])).toBe(layers.length);
     await expect(devices.forward(x)).rejects.toThrow('the forward pass failed on device 1 at its channels of every layer: device 1 stopped unexpectedly (exit code 1)');
     await devices.close();

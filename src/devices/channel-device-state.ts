@@ -8,7 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import { errors } from '../errors.js';
 import type { Module } from '../layers/module.js';
-import type { GraphNode, ModelGraph } from '../split/graph.js';
+import { lastUse, type GraphNode, type ModelGraph } from '../split/graph.js';
 import { count, normalize, type Range } from '../split/ranges.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { computeRuns } from './channel-node.js';
@@ -47,13 +47,18 @@ export interface ChannelNodeResult {
 
 export class ChannelDeviceState {
   private readonly values = new Map<string, HeldValue>();
+  /** Per node, the values it reads for the last time: dropped after it, as the plan's memory assumes. */
+  private readonly dropAfter: string[][];
 
   constructor(
     private readonly device: number,
     private readonly graph: ModelGraph,
     private readonly modules: readonly (Module | null)[],
     private readonly specs: readonly ChannelNodeSpec[],
-  ) {}
+  ) {
+    this.dropAfter = graph.nodes.map(() => []);
+    for (const [value, last] of lastUse(graph)) if (last < graph.nodes.length) this.dropAfter[last].push(value);
+  }
 
   /** A new pass: every device holds the whole input (the host sends it to all), and nothing else. */
   begin(input: Tensor): void {
@@ -69,7 +74,9 @@ export class ChannelDeviceState {
     const inputs = node.inputs.map((value) => this.inputOf(node, value, received));
     this.values.set(node.output, computeRuns(node, this.modules[index], inputs, this.specs[index].channels, this.specs[index].outputs));
     const computeMs = performance.now() - t0;
-    return { blocks: this.extract(requests), computeMs, receivedBytes: received.reduce((s, b) => s + b.data.byteLength, 0) };
+    const blocks = this.extract(requests);
+    for (const value of this.dropAfter[index]) this.values.delete(value);
+    return { blocks, computeMs, receivedBytes: received.reduce((s, b) => s + b.data.byteLength, 0) };
   }
 
   /** The blocks `requests` asks for, from what this device holds. */

@@ -297,13 +297,14 @@ export class ModelDevices {
       try {
         return await this.devices[d].call(call);
       } catch (error) {
-        throw errors.devicePassFailed(d, i < n ? `${this.units[i].label} (layer ${i + 1} of ${n})` : 'the output', error);
+        const where = i < 0 ? 'the start of the pass (receiving the images)' : i < n ? `${this.units[i].label} (layer ${i + 1} of ${n})` : 'the end of the pass (sending its outputs)';
+        throw errors.devicePassFailed(d, where, error);
       }
     };
     let inbox = inboxes(
       await Promise.all(
         this.devices.map((_, d) =>
-          at(d, 0, (api) => {
+          at(d, -1, (api) => {
             const data = x.data.slice();
             return api.channelsBegin(Comlink.transfer({ shape: [...x.shape], data }, [data.buffer]), requestsFrom(0, d));
           }),
