@@ -36,7 +36,7 @@ describe('groupconv split', () => {
     expect(r.stdout).toMatch(/^\/1\/conv2\/Conv\s+\| conv g=8\s+\| none\s+\|\s+0 B \|\s+0 B$/m);
     // Half of the 64 pooled features, 32 * 4 bytes, on each device.
     expect(r.stdout).toMatch(/^\/3\/3\.2\/Gemm\s+\| linear\s+\| all-gather\s+\|\s+128 B \|\s+128 B$/m);
-    expect(r.stdout).toMatch(/plan only: running the channels split of torch_jit on the devices is not supported yet/);
+    expect(r.stdout).toMatch(/plan only: running the channels split of an ONNX model \(torch_jit\) on the devices is not supported yet/);
     expect(r.stdout).not.toMatch(/forward pass:/);
     const planOnly = await cli('split', '--model', onnx, '--devices', '2', '--plan-only');
     expect(planOnly.stdout).not.toMatch(/not supported yet/);

@@ -1,8 +1,8 @@
 // `groupconv split` running any model's data or pipeline plan on the devices:
 // an ONNX file by pipeline through main() with its JSON (AlexNet's field names
 // where they mean the same), a zoo model by data as a child process (which
-// must exit by itself: closing leaves no thread running), and a channels plan
-// other than AlexNet's printed but said not to run.
+// must exit by itself: closing leaves no thread running), a zoo model's
+// channels plan, and an ONNX file's channels plan printed but said not to run.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,11 +46,28 @@ describe('groupconv split runs any model', () => {
     expect(r.stdout).toMatch(/^output: bitwise identical on 1 and 3 devices$/m);
   });
 
-  it('a channels plan other than AlexNet\'s is printed and not run', async () => {
-    const r = await runCli('split', '--model', 'shuffle-block', '--input', '240x8x8', '--devices', '2', '--strategy', 'channels', '--batch', '2');
+  it("a zoo model's channels plan runs: per layer and device the bytes received, the same bits as 1 device", async () => {
+    const json = join(tmp, 'shuffle.json');
+    const r = await runCli('split', '--model', 'shuffle-block', '--input', '240x8x8', '--devices', '2', '--strategy', 'channels', '--batch', '2', '--repeat', '1', '--warmup', '0', '--json', json);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^ShuffleBlock run on 2 devices \(channels, each device its channels of every layer\): batch 2, input 240x8x8$/m);
+    expect(r.stdout).toMatch(/^output: bitwise identical on 1 and 2 devices$/m);
+    const out = JSON.parse(readFileSync(json, 'utf8'));
+    expect(out.strategy).toBe('channels');
+    // The shuffle's all-to-all is what crosses: measured per layer and device, it is the plan's.
+    const shuffle = out.plan.layers.findIndex((l: { op: string }) => l.op === 'shuffle');
+    expect(out.plan.layers[shuffle].collective).toBe('all-to-all');
+    out.run.layers.forEach((l: { devices: { receivedBytes: number }[] }, i: number) =>
+      expect(l.devices.map((d) => d.receivedBytes)).toEqual(out.plan.layers[i].devices.map((d: { receivedBytes: number }) => d.receivedBytes)),
+    );
+    expect(out.run.layers[shuffle].devices[0].receivedBytes).toBeGreaterThan(0);
+  });
+
+  it("an ONNX file's channels plan is printed and not run", async () => {
+    const r = await runCli('split', '--model', resnext, '--devices', '2', '--strategy', 'channels', '--batch', '2');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^total /m);
-    expect(r.stdout).toMatch(/plan only: running the channels split of ShuffleBlock on the devices is not supported yet \(AlexNet's is\); use --strategy data or pipeline to run it/);
+    expect(r.stdout).toMatch(/plan only: running the channels split of an ONNX model \(torch_jit\) on the devices is not supported yet \(zoo models' is\); use --strategy data or pipeline to run it/);
     expect(r.stdout).not.toMatch(/forward pass:/);
   });
 });

@@ -20,7 +20,9 @@ import { configureKernels } from '../kernels/options.js';
 import { wasmKernelsAvailable } from '../kernels/plan/index.js';
 import { sharedArena } from '../memory/arena.js';
 import type { Tensor } from '../tensor/tensor.js';
-import type { Program } from './model-program.js';
+import { graphOfModule } from '../split/from-modules.js';
+import { ChannelDeviceState, type ChannelBlock, type ChannelNodeResult, type ChannelNodeSpec, type ChannelRequest } from './channel-device-state.js';
+import { nodeModule, type Program } from './model-program.js';
 import { loadSource, programOf, weightBytesOf, type LoadedModel, type ModelSource } from './model-source.js';
 
 /** A range of units and the values that cross its ends. */
@@ -99,6 +101,7 @@ export class ModelDeviceState {
   private weightBytes = 0;
   private currentUnit = -1;
   private ports: MessagePort[] = [];
+  private channels: ChannelDeviceState | null = null;
 
   /** Builds the model from `source` for images of `image`, with the host's kernels so every value is computed as the host would. */
   load(device: number, source: ModelSource, image: number[], kernels: 'wasm' | 'reference'): ModelDeviceInfo {
@@ -143,6 +146,46 @@ export class ModelDeviceState {
         output.postMessage({ pass: message.pass, micro: message.micro, failure } satisfies PipelineMessage);
       }
     });
+  }
+
+  /** Makes this device one of a channels split: per graph node, the output runs it computes (a zoo model only). */
+  channelsConnect(specs: ChannelNodeSpec[]): void {
+    if (!this.loaded) throw errors.deviceProtocol('channelsConnect: load a model first');
+    if (this.loaded.kind !== 'module') throw errors.deviceProtocol(`device ${this.device}: a channels split runs zoo models only`);
+    const model = this.loaded.model;
+    const graph = graphOfModule(model);
+    if (specs.length !== graph.nodes.length) throw errors.deviceProtocol(`device ${this.device}: ${specs.length} node specs for a graph of ${graph.nodes.length} nodes`);
+    this.channels = new ChannelDeviceState(this.device, graph, graph.nodes.map((n) => nodeModule(model, n)), specs);
+  }
+
+  /** A channels pass starts: the whole input, and the blocks node 0 needs from this device. */
+  channelsBegin(input: Tensor, requests: ChannelRequest[]): ChannelBlock[] {
+    const channels = this.channelsState();
+    channels.begin(input);
+    return this.sendBlocks(channels.extract(requests));
+  }
+
+  /** Node `index` of a channels pass; then the blocks the next node needs from this device (transferred). */
+  channelsNode(index: number, received: ChannelBlock[], requests: ChannelRequest[]): ChannelNodeResult {
+    const channels = this.channelsState();
+    this.currentUnit = index;
+    const result = channels.node(index, received, requests);
+    return Comlink.transfer(result, result.blocks.map((b) => b.data.buffer as ArrayBuffer));
+  }
+
+  /** This device's runs of the model's output. */
+  channelsOutput(): { ranges: [number, number][]; shape: number[]; data: Float32Array } {
+    const out = this.channelsState().output();
+    return Comlink.transfer(out, [out.data.buffer as ArrayBuffer]);
+  }
+
+  private channelsState(): ChannelDeviceState {
+    if (!this.channels) throw errors.deviceProtocol(`device ${this.device}: not part of a channels split (channelsConnect first)`);
+    return this.channels;
+  }
+
+  private sendBlocks(blocks: ChannelBlock[]): ChannelBlock[] {
+    return Comlink.transfer(blocks, blocks.map((b) => b.data.buffer as ArrayBuffer));
   }
 
   private compute(stage: number, values: Record<string, Tensor>, from: number, to: number, send: string[]): { out: Map<string, Tensor>; timing: StageTiming } {

@@ -27,6 +27,9 @@ import type { LinkModel, SplitPlan } from '../split/plan-types.js';
 import { share } from '../split/ranges.js';
 import { SPLIT_MODELS } from '../split/zoo.js';
 import { checkTensor, type Tensor } from '../tensor/tensor.js';
+import { CHANNEL_RUN_KINDS } from './channel-node.js';
+import type { ChannelBlock, ChannelNodeSpec, ChannelRequest } from './channel-device-state.js';
+import { blocksOf, gather, mergeHeld, type HeldValue } from './channel-runs.js';
 import { ModelDevice } from './model-device.js';
 import type { ModelDeviceStats, PipelineMessage, StageSpec, StageTiming } from './model-device-state.js';
 import { batchRange, concatBatch, liveAcross, type Program } from './model-program.js';
@@ -34,7 +37,7 @@ import { closeLoaded, loadSource, programOf, type LoadedModel, type ModelSource 
 
 export interface ModelDevicesOptions {
   devices?: number;
-  /** data or pipeline; auto takes the planner's pick, which must be one of those. Default pipeline. */
+  /** data, pipeline or channels (a zoo model or AlexNet); auto takes the planner's pick. Default pipeline. */
   strategy?: StrategyChoice;
   /** Images per pass the plan is made (and the budget checked) for. Default 1. */
   batch?: number;
@@ -69,15 +72,17 @@ export interface StageRun {
   receivedBytes: number;
 }
 
+export type DeviceStrategy = 'data' | 'pipeline' | 'channels';
+
 export interface ModelRun {
-  strategy: 'data' | 'pipeline';
+  strategy: DeviceStrategy;
   devices: number;
   batch: number;
   /** Host wall time of the pass. */
   wallMs: number;
   layers: UnitRun[];
   stages: StageRun[];
-  /** Micro-batches the pass ran in (1 per device share for data). */
+  /** Micro-batches the pass ran in (1 per device share for data; 1 for channels: every device works on the whole batch). */
   microBatches: number;
   /** Bytes each device received from the other devices, and from the host (images). */
   exchangedBytes: number[];
@@ -155,15 +160,16 @@ export class ModelDevices {
     return this.devices.length;
   }
 
-  get strategy(): 'data' | 'pipeline' {
-    return this.plan.strategy as 'data' | 'pipeline';
+  get strategy(): DeviceStrategy {
+    return this.plan.strategy;
   }
 
   /**
    * Plans `source`'s model over the devices, refuses a plan that does not fit
-   * the budget or that the devices cannot run (channels, for any model: see
-   * SplitAlexNet for AlexNet's), then starts the devices and has each build
-   * the model. For a pipeline, connects them stage to stage.
+   * the budget or that the devices cannot run (an ONNX model's channels
+   * plan), then starts the devices and has each build the model. For a
+   * pipeline, connects them stage to stage; for channels, gives each its runs
+   * of every layer.
    */
   static async create(source: ModelSource, options: ModelDevicesOptions = {}): Promise<ModelDevices> {
     if (options === null || typeof options !== 'object') throw errors.invalid('options', `expected { ${KNOWN_OPTIONS.join(', ')} }`);
@@ -191,7 +197,9 @@ export class ModelDevices {
       closeLoaded(loaded);
     }
     if (plan.strategy === 'channels') {
-      throw errors.modelStrategyNotRunnable(plan.model, 'channels', 'the devices run channels splits for AlexNet only (SplitAlexNet)');
+      if (loaded.kind === 'onnx') throw errors.modelStrategyNotRunnable(plan.model, 'channels', 'the devices run the channels splits of zoo models and AlexNet, not of ONNX models');
+      const odd = graph.nodes.find((n) => !CHANNEL_RUN_KINDS.has(n.op.kind));
+      if (odd) throw errors.channelsOpNotRunnable(odd.label, `a ${odd.op.kind} layer`);
     }
     if (!plan.fits) {
       throw errors.deviceMemory(
@@ -225,6 +233,14 @@ export class ModelDevices {
         );
         ports = { feed: channels[0].port1, results: channels[devices].port2 };
       }
+      if (plan.strategy === 'channels') {
+        await Promise.all(
+          started.map((device, d) => {
+            const specs = plan.layers.map((l): ChannelNodeSpec => ({ outputs: l.devices[d].outputRuns, channels: l.inputShapes[0][1] }));
+            return device.call((api) => api.channelsConnect(specs));
+          }),
+        );
+      }
       const micro = plan.pipeline?.microBatches ?? devices;
       return new ModelDevices(plan, started, units, program.input, program.output, stageRanges, ports, micro);
     } catch (error) {
@@ -253,10 +269,67 @@ export class ModelDevices {
     if (dead) throw errors.devicePassFailed(dead.index, this.describeStage(...this.stageRanges[dead.index]), dead.failedWith);
     const pass = ++this.passes;
     const t0 = performance.now();
+    if (this.strategy === 'channels') {
+      const { output, timings, received } = await this.channelsPass(x);
+      const wallMs = performance.now() - t0;
+      return { output, run: this.runOf(N, wallMs, timings, 1, D * x.data.byteLength, output.data.byteLength, received) };
+    }
     const { outputs, timings } = this.strategy === 'data' ? await this.dataPass(x) : await this.pipelinePass(x, pass);
     const wallMs = performance.now() - t0;
     const output = concatBatch(outputs);
     return { output, run: this.runOf(N, wallMs, timings, Math.min(this.microBatches, N), x.data.byteLength, output.data.byteLength) };
+  }
+
+  /**
+   * A channels pass: every device gets the whole batch, then computes the
+   * graph's nodes in step, each its planned output runs. Per node the host
+   * makes one call per device carrying the blocks the plan has it receive
+   * for that node, and each returns the blocks the next node's devices need
+   * from it: the host only carries them, one round trip per layer.
+   */
+  private async channelsPass(x: Tensor): Promise<{ output: Tensor; timings: StageTiming[]; received: number[][] }> {
+    const layers = this.plan.layers;
+    const n = layers.length;
+    const requestsFrom = (i: number, e: number): ChannelRequest[] =>
+      i >= n ? [] : layers[i].devices.flatMap((part, d) => part.received.filter((t) => t.from === e).map((t) => ({ value: t.value, to: d, ranges: t.ranges })));
+    const inboxes = (sent: ChannelBlock[][]) => this.devices.map((_, d) => sent.flat().filter((b) => b.to === d));
+    const at = async <T>(d: number, i: number, call: (api: ModelDevice['api']) => Promise<T>): Promise<T> => {
+      try {
+        return await this.devices[d].call(call);
+      } catch (error) {
+        const where = i < 0 ? 'the start of the pass (receiving the images)' : i < n ? `${this.units[i].label} (layer ${i + 1} of ${n})` : 'the end of the pass (sending its outputs)';
+        throw errors.devicePassFailed(d, where, error);
+      }
+    };
+    let inbox = inboxes(
+      await Promise.all(
+        this.devices.map((_, d) =>
+          at(d, -1, (api) => {
+            const data = x.data.slice();
+            return api.channelsBegin(Comlink.transfer({ shape: [...x.shape], data }, [data.buffer]), requestsFrom(0, d));
+          }),
+        ),
+      ),
+    );
+    const unitMs = this.devices.map(() => new Array<number>(n).fill(0));
+    const received = this.devices.map(() => new Array<number>(n).fill(0));
+    for (let i = 0; i < n; i++) {
+      const results = await Promise.all(
+        this.devices.map((_, d) => {
+          const blocks = inbox[d];
+          return at(d, i, (api) => api.channelsNode(i, Comlink.transfer(blocks, blocks.map((b) => b.data.buffer as ArrayBuffer)), requestsFrom(i + 1, d)));
+        }),
+      );
+      results.forEach((r, d) => ((unitMs[d][i] = r.computeMs), (received[d][i] = r.receivedBytes)));
+      inbox = inboxes(results.map((r) => r.blocks));
+    }
+    const parts = await Promise.all(this.devices.map((_, d) => at(d, n, (api) => api.channelsOutput())));
+    let whole: HeldValue | undefined;
+    for (const p of parts) if (p.ranges.length) whole = mergeHeld(whole, blocksOf({ shape: p.shape, data: p.data }, p.ranges));
+    const shape = this.plan.layers[n - 1].outputShape;
+    const output = gather(whole!, [[0, shape[1]]], 'the output');
+    const timings = unitMs.map((ms, d): StageTiming => ({ device: d, stage: d, startMs: 0, endMs: ms.reduce((a, b) => a + b, 0), unitMs: ms, receivedBytes: 0 }));
+    return { output: { shape: [x.shape[0], ...output.shape.slice(1)], data: output.data }, timings, received };
   }
 
   private async dataPass(x: Tensor): Promise<{ outputs: Tensor[]; timings: StageTiming[] }> {
@@ -286,6 +359,7 @@ export class ModelDevices {
 
   private describeStage(from: number, to: number): string {
     if (this.strategy === 'data') return 'its share of the images';
+    if (this.strategy === 'channels') return 'its channels of every layer';
     return from < to ? `its pipeline stage, ${this.units[from].label} to ${this.units[to - 1].label}` : 'its pipeline stage (no layers)';
   }
 
@@ -333,7 +407,8 @@ export class ModelDevices {
     });
   }
 
-  private runOf(batch: number, wallMs: number, timings: StageTiming[], microBatches: number, hostInBytes: number, hostOutBytes: number): ModelRun {
+  /** `received`: a channels pass's bytes per device and layer, from the other devices. */
+  private runOf(batch: number, wallMs: number, timings: StageTiming[], microBatches: number, hostInBytes: number, hostOutBytes: number, received?: number[][]): ModelRun {
     const D = this.devices.length;
     const layers: UnitRun[] = this.units.map((u) => ({ name: u.label, label: u.label, wallMs: 0, devices: Array.from({ length: D }, () => ({ computeMs: 0, receivedBytes: 0 })) }));
     const stages: StageRun[] = this.stageRanges.map(([from, to], d) => ({
@@ -354,6 +429,12 @@ export class ModelDevices {
         if (from < this.units.length) layers[from].devices[t.device].receivedBytes += t.receivedBytes;
       }
     }
+    received?.forEach((bytes, d) =>
+      bytes.forEach((b, i) => {
+        layers[i].devices[d].receivedBytes = b;
+        stages[d].receivedBytes += b;
+      }),
+    );
     for (const l of layers) l.wallMs = Math.max(...l.devices.map((d) => d.computeMs));
     const busy = stages.reduce((s, st) => s + st.busyMs, 0);
     return {
@@ -363,7 +444,7 @@ export class ModelDevices {
       wallMs,
       layers,
       stages,
-      microBatches: this.strategy === 'pipeline' ? microBatches : D,
+      microBatches: this.strategy === 'data' ? D : microBatches,
       exchangedBytes: stages.map((s) => s.receivedBytes),
       hostInBytes,
       hostOutBytes,

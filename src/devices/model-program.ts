@@ -55,9 +55,15 @@ function nodeRunner(root: Module, node: GraphNode): (inputs: Tensor[]) => Tensor
   if (op.kind === 'add') return ([a, b]) => add(a, b);
   if (op.kind === 'shuffle') return ([x]) => channelShuffle(x, op.groups);
   if (op.kind === 'flatten') return ([x]) => flatten(x, op.startDim);
-  // A module run more than once (a shared ReLU) has its later nodes named 'relu:2', ...
-  const module = moduleAt(root, node.name.replace(/:\d+$/, ''));
+  const module = nodeModule(root, node)!;
   return ([x]) => module.forward(x);
+}
+
+/** The module a graph node runs; null for add, shuffle and flatten, which run as the inline op. */
+export function nodeModule(root: Module, node: GraphNode): Module | null {
+  if (node.op.kind === 'add' || node.op.kind === 'shuffle' || node.op.kind === 'flatten') return null;
+  // A module run more than once (a shared ReLU) has its later nodes named 'relu:2', ...
+  return moduleAt(root, node.name.replace(/:\d+$/, ''));
 }
 
 /** The program of a zoo model or AlexNet: one unit per split graph node. */

@@ -12,7 +12,7 @@ export function formatModelRunReport(report: ModelRunReport): string {
   const { run } = report;
   const D = report.devices;
   const lines: string[] = [];
-  const micro = report.strategy === 'pipeline' ? `, ${run.microBatches} micro-batches` : ', the images shared out';
+  const micro = { pipeline: `, ${run.microBatches} micro-batches`, data: ', the images shared out', channels: ', each device its channels of every layer' }[report.strategy];
   lines.push(`${report.model} run on ${D} device${D > 1 ? 's' : ''} (${report.strategy}${micro}): batch ${report.batch}, input ${report.inputShape.join('x')}`);
   const width = Math.max(5, ...run.layers.map((l) => l.label.length)) + 2;
   const header = ['layer'.padEnd(width), ...Array.from({ length: D }, (_, d) => `device ${d}: ms`.padStart(16) + 'received'.padStart(11))];

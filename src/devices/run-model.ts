@@ -8,12 +8,12 @@ import type { LinkModel, SplitPlan } from '../split/plan-types.js';
 import type { StrategyChoice } from '../split/plan-split.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Random } from '../random.js';
-import { ModelDevices, type ModelRun } from './model-devices.js';
+import { ModelDevices, type DeviceStrategy, type ModelRun } from './model-devices.js';
 import type { ModelSource } from './model-source.js';
 
 export interface ModelRunReport {
   model: string;
-  strategy: 'data' | 'pipeline';
+  strategy: DeviceStrategy;
   devices: number;
   batch: number;
   inputShape: number[];

@@ -37,9 +37,10 @@ transfer). Then it runs the plan on the devices (worker threads with memory of
 their own): AlexNet's channels split as \`groupconv alexnet\` does; any model's
 data split (each device the whole model on its share of the images) or
 pipeline (consecutive layers per device, micro-batches passed device to
-device). Runs are measured against one device on the same batch, warm, median
-of --repeat, with the outputs compared bit for bit. The channels split of
-models other than AlexNet is planned only.
+device); a zoo model's channels split (each device its planned channels of
+every layer, receiving the rest as the plan says). Runs are measured against
+one device on the same batch, warm, median of --repeat, with the outputs
+compared bit for bit. An ONNX model's channels split is planned only.
 
 Options:
   --model NAME          alexnet (default) or a zoo model:
@@ -186,10 +187,6 @@ export async function splitCommandRun(argv: readonly string[], io: CliIO): Promi
   const alexNetRun = model instanceof AlexNet && (plan.strategy === 'channels' || plan.strategy === 'data');
   if (values['plan-only']) return finishPlanOnly(plan, values, io, budgetGiB);
   if (!alexNetRun) {
-    if (!runsOnModelDevices(plan)) {
-      io.stdout.write(channelsNotRunNote(plan));
-      return finishPlanOnly(plan, values, io, budgetGiB);
-    }
     if (!plan.fits) return finishPlanOnly(plan, values, io, budgetGiB);
     writeTrace();
     const flags = deviceRunFlags(values, { repeat, warmup, seed, budgetBytes: budgetGiB * GIB, linkGbps, latencyUs });
@@ -288,7 +285,7 @@ async function planOnnx(values: ReturnType<typeof parse>, io: CliIO): Promise<nu
   }
   io.stdout.write(`${formatPlan(plan)}\n`);
   if (values['plan-only'] || !plan.fits) return finishPlanOnly(plan, values, io, budgetGiB);
-  if (!runsOnModelDevices(plan)) {
+  if (!runsOnModelDevices(plan, true)) {
     io.stdout.write(channelsNotRunNote(plan));
     return finishPlanOnly(plan, values, io, budgetGiB);
   }
