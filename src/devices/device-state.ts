@@ -74,45 +74,6 @@ export interface DeviceLinks {
   link: LinkModel;
 }
 
-/** A layer's timing in a pass, with what it received from the other devices and the link time modelled for it. */
-export interface PassLayerTiming extends LayerTiming {
-  receivedBytes: number;
-  linkMs: number;
-}
-
-/** One forward pass as the host asks it of a device: the image (shared memory, not copied by the message) and the device's script. */
-export interface PassRequest {
-  pass: number;
-  key: string;
-  image: Activation;
-  script: PassScript;
-}
-
-export interface PassResult {
-  timings: PassLayerTiming[];
-  /** The pass's slices on this device, in absolute time. */
-  events: DeviceEvent[];
-  /** The device's share of the last layer's output. */
-  logits: Activation;
-  /** The most this device's memory has held so far. */
-  peakBytes: number;
-}
-
-/** What connect gives a device: its index, a port to each peer, the word it shows its current layer in, and the link model. */
-export interface DeviceLinks {
-  device: number;
-  peers: PeerPorts[];
-  /** Int32Array over a SharedArrayBuffer the host reads: the layer this device is at, readable even after the device died. */
-  status: Int32Array;
-  link: LinkModel;
-}
-
-/** What runLayers returns: each layer's timing, and the pieces it was asked to send on. */
-export interface LayerRunResult {
-  timings: LayerTiming[];
-  pieces: Activation[];
-}
-
 export interface DeviceLoadOptions {
   /** The kernels the host runs, so a device computes every element exactly as the host would. */
   kernels: 'wasm' | 'reference';
