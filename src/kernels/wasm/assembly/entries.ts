@@ -30,6 +30,8 @@ import { directSlice, SINGLE_3X3_ROWS, SINGLE_TAPS9, SINGLE_TILES } from './dire
 import { winogradSlice } from './winograd';
 
 export { linearRows } from './linear';
+// Exported for test/kernels-planes.test.ts, which checks the layout against a plain reference.
+export { buildPlanes } from './planes';
 
 @inline function field(params: usize, offset: usize): i32 {
   return load<i32>(params + offset);
