@@ -104,8 +104,11 @@ function general(p: RangedParams, x: Float32Array, y: Float32Array, out: Float32
   }
 }
 
-// One kernel per operation; in each, one loop per layout. The loops over
-// runs walk [from, to) a run of `inner` elements (one y value) at a time.
+// One kernel per operation; in each, one loop per layout. The repetition is
+// deliberate: a shared loop calling the operation through one call site goes
+// megamorphic in V8 and ran EfficientNet's Mul about 4x slower (115 against
+// 27 ms; docs/benchmarks.md, "Whole models"). The loops over runs walk
+// [from, to) a run of `inner` elements (one y value) at a time.
 
 const add: RangedKernel = (p, [x, y], [out], start, end) => {
   const [from, to] = elementRange(p, start, end);
