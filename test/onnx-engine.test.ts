@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ExecutionError, GroupedConvEngine, isShared, loadOnnx, loadSafetensors, sharedArena, type Tensor } from '../src/index.js';
-import { attr, CASES, expectClose, FIXTURES, floatTensor, makeModel, seeded, valueInfo } from './support/onnx.js';
+import { attr, CASES, expectClose, FIXTURES, floatTensor, intTensor, makeModel, seeded, valueInfo } from './support/onnx.js';
 import { firstBitDifference } from './support/tensors.js';
 
 const io = (file: string) => loadSafetensors(join(FIXTURES, file));
@@ -158,6 +158,42 @@ describe('the per-step profile', () => {
     const gemm = profile.steps.find((s) => s.opType === 'Gemm');
     if (gemm) expect(gemm.flops).toBeGreaterThan(0);
     expect(profile.totalMs).toBeGreaterThanOrEqual(profile.steps.reduce((a, s) => a + s.ms, 0) * 0.99);
+    model.close();
+  });
+});
+
+describe('parameters JSON cannot write', () => {
+  it('a Clip with one bound and a Pad filling with -Infinity reach the workers as they are', async () => {
+    // Clip(min only) on the input (a ranged stage, max = +Infinity), Conv -> Clip(min only) (the epilogue's clip,
+    // max = +Infinity, in the kernel plan), Pad with -Infinity, MaxPool (which reads the -Infinity borders).
+    const rand = seeded(11);
+    const w = floatTensor('w', [4, 3, 3, 3], Array.from({ length: 108 }, () => rand() - 0.5));
+    const bytes = makeModel({
+      nodes: [
+        { op_type: 'Clip', name: 'clip_in', input: ['x', 'lo_in'], output: ['c0'] },
+        { op_type: 'Conv', name: 'conv', input: ['c0', 'w'], output: ['c1'], attribute: [attr.ints('pads', [1, 1, 1, 1])] },
+        { op_type: 'Clip', name: 'clip_conv', input: ['c1', 'lo'], output: ['c2'] },
+        { op_type: 'Pad', name: 'pad', input: ['c2', 'pads', 'fill'], output: ['p'] },
+        { op_type: 'MaxPool', name: 'pool', input: ['p'], output: ['y'], attribute: [attr.ints('kernel_shape', [3, 3])] },
+      ],
+      inputs: [valueInfo('x', [1, 3, 5, 5])],
+      outputs: [valueInfo('y', [1, 4, 5, 5])],
+      initializers: [
+        w,
+        floatTensor('lo_in', [], [-0.25]),
+        floatTensor('lo', [], [0]),
+        intTensor('pads', [8], [0, 0, 1, 1, 0, 0, 1, 1]),
+        floatTensor('fill', [], [-Infinity]),
+      ],
+    });
+    const model = loadOnnx(bytes);
+    const input = { shape: [1, 3, 5, 5], data: Float32Array.from({ length: 75 }, () => 4 * (rand() - 0.5)) };
+    const reference = model.forward(input);
+    // Values above the Clips' lower bounds survive (an upper bound read as 0 would zero them).
+    expect(reference.data.some((v) => v > 0.5)).toBe(true);
+    const execution = model.executionFor(engines[1], { x: input.shape });
+    expect(execution.steps.map((s) => s.kind)).toEqual(['ranged', 'engine', 'ranged', 'ranged']);
+    for (const engine of engines) expectSameBits(await model.forwardWith(engine, input), reference);
     model.close();
   });
 });

@@ -7,8 +7,8 @@
 // and each run says where they are, so one program serves every forward while
 // each forward's activations live in memory of its own.
 import type { RangedOp } from '../kernels/ranged/index.js';
-import { sharedArena } from '../memory/arena.js';
 import type { ArenaRef, TaskReport } from './protocol.js';
+import { loadData, storeData, type StoredData } from './plan-codec.js';
 
 /** One stage as the workers see it. Tasks are flattened: 4 numbers per conv slice, 2 per ranged range. */
 export type StageDescription =
@@ -43,19 +43,10 @@ export interface ProgramDescription {
 export const tasksOf = (stage: StageDescription): number => (stage.kind === 'conv' ? stage.slices.length / 4 : stage.ranges.length / 2);
 
 /** Main thread: writes `description` into a new arena block (released with the program). */
-export function storeDescription(description: ProgramDescription): { ref: ArenaRef; block: Float32Array } {
-  const bytes = new TextEncoder().encode(JSON.stringify(description));
-  const block = sharedArena().allocateFloat32(Math.ceil(bytes.length / 4));
-  new Uint8Array(block.buffer, block.byteOffset, bytes.length).set(bytes);
-  return { ref: { byteOffset: block.byteOffset, length: bytes.length }, block };
-}
+export const storeDescription = (description: ProgramDescription): StoredData => storeData(description);
 
 /** Worker: reads back what storeDescription wrote. */
-export function loadDescription(ref: ArenaRef): ProgramDescription {
-  // TextDecoder refuses views of a SharedArrayBuffer: copy the bytes out first.
-  const bytes = new Uint8Array(sharedArena().buffer, ref.byteOffset, ref.length).slice();
-  return JSON.parse(new TextDecoder().decode(bytes)) as ProgramDescription;
-}
+export const loadDescription = (ref: ArenaRef): ProgramDescription => loadData<ProgramDescription>(ref);
 
 /** Where a program's tasks are in the run table: stage s owns tasks [first[s], first[s] + count[s]). */
 export interface TaskLayout {
