@@ -162,6 +162,29 @@ describe('the per-step profile', () => {
   });
 });
 
+describe('releasing the engine while a forward runs', () => {
+  it('the running forward keeps the shared constants its programs read until it is done', async () => {
+    const c = CASES.find((x) => x.id === 'resnext')!;
+    const model = loadOnnx(join(FIXTURES, c.file));
+    const { input } = io(c.io);
+    const reference = model.forward(input);
+    const engine = engines[1];
+    const arena = sharedArena();
+    await model.forwardWith(engine, input);
+    const execution = model.executionFor(engine, { [model.inputs[0].name]: input.shape });
+    // The Gemm's weight and bias are constants in shared memory, read by a ranged stage.
+    expect(execution.sharedConstants.size).toBeGreaterThan(0);
+    const running = model.forwardWith(engine, input);
+    model.release(engine);
+    // Whatever the arena hands out now must not be memory the running forward still reads: scribble over it.
+    const sizes = [...execution.sharedConstants.values()].map((a) => a.length);
+    const scribbles = sizes.flatMap((n) => Array.from({ length: 4 }, () => arena.allocateFloat32(n).fill(Number.NaN)));
+    expectSameBits(await running, reference);
+    for (const a of scribbles) arena.release(a);
+    model.close();
+  });
+});
+
 describe('parameters JSON cannot write', () => {
   it('a Clip with one bound and a Pad filling with -Infinity reach the workers as they are', async () => {
     // Clip(min only) on the input (a ranged stage, max = +Infinity), Conv -> Clip(min only) (the epilogue's clip,

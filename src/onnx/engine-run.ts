@@ -96,8 +96,8 @@ export type Segment =
 export interface Execution {
   plan: Plan;
   steps: ExecutionStep[];
-  /** For each computed value, the index of the last execution step that reads it. */
-  lastUse: Map<string, number>;
+  /** The binding the execution belongs to: a forward holds it (hold()) so its shared constants outlive the forward. */
+  binding: EngineBinding;
   /** Where each activation lives in a forward's block. */
   memory: MemoryPlan;
   segments: Segment[];
@@ -180,6 +180,9 @@ export class EngineBinding {
   private readonly programs: EngineProgram[] = [];
   /** Shared copies of the float constants ranged stages read, by the constant's data. */
   private readonly constants = new Map<Float32Array, Float32Array>();
+  /** Forwards running on this binding (hold()), and whether it was closed. */
+  private running = 0;
+  private closed = false;
 
   constructor(readonly engine: GroupedConvEngine) {}
 
@@ -220,14 +223,9 @@ export class EngineBinding {
       const layer = this.layerFor(step.node, weight as FloatValue, (bias as FloatValue | undefined) ?? null, setup, { kind: 'none' });
       return { ...base, kind: 'engine', layer, setup, groups: attributes.group, residual: null };
     });
-    const lastUse = new Map<string, number>();
-    steps.forEach((s, i) => {
-      for (const n of s.inputs) if (n !== '' && !plan.constants.has(n)) lastUse.set(n, i);
-    });
-    for (const n of plan.outputs) lastUse.delete(n);
     const sharedConstants = new Map<string, Float32Array>();
     const segments = this.segmentsOf(plan, steps, sharedConstants);
-    return { plan, steps, lastUse, memory: memoryPlanOf(plan), segments, sharedConstants };
+    return { plan, steps, binding: this, memory: memoryPlanOf(plan), segments, sharedConstants };
   }
 
   /** Runs of consecutive worker steps become programs; a Conv with asymmetric pads (padded on the calling thread) and host steps run alone. */
@@ -339,13 +337,35 @@ export class EngineBinding {
     return n;
   }
 
-  /** Frees every program, shared constant and prepared layer's shared weights. */
+  /**
+   * Marks a forward as running on this binding until the returned function is
+   * called: closing meanwhile frees the shared constants only once the last
+   * such forward is done, since its programs still read them (programs and
+   * layers hold themselves while they run).
+   */
+  hold(): () => void {
+    this.running++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.running--;
+      if (this.closed && this.running === 0) this.releaseConstants();
+    };
+  }
+
+  /** Frees every program, shared constant and prepared layer's shared weights (constants after the forwards still running). */
   close(): void {
+    this.closed = true;
     for (const program of this.programs.splice(0)) program.close();
-    for (const copy of this.constants.values()) sharedArena().release(copy);
-    this.constants.clear();
+    if (this.running === 0) this.releaseConstants();
     for (const variants of this.layers.values()) for (const { layer } of variants) layer.close();
     this.layers.clear();
+  }
+
+  private releaseConstants(): void {
+    for (const copy of this.constants.values()) sharedArena().release(copy);
+    this.constants.clear();
   }
 }
 
@@ -445,6 +465,7 @@ export async function runExecution(
   // Not zero-filled: engine and ranged stages write their outputs in full, and a host step's slot is zeroed when handed over.
   const block = memory.peakBytes > 0 ? arena.allocateFloat32(memory.peakBytes / 4, { zero: false }) : null;
   const state = new ForwardState(execution, feeds, block);
+  const release = execution.binding.hold();
   let failed = true;
   try {
     for (const segment of segments) {
@@ -463,6 +484,7 @@ export async function runExecution(
   } finally {
     // Every program and engine call has returned here (or none ran): no worker writes to the block any more.
     state.free(failed);
+    release();
   }
 }
 
