@@ -6,32 +6,18 @@
 import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { DeviceMemoryError, ExecutionError, loadSafetensors, models, type Tensor } from '../src/index.js';
+import { DeviceMemoryError, ExecutionError, loadSafetensors, models } from '../src/index.js';
 import type { ModelDevice } from '../src/devices/model-device.js';
 import { ModelDeviceState, type PipelineMessage } from '../src/devices/model-device-state.js';
-import { ModelDevices, type ModelDevicesOptions } from '../src/devices/model-devices.js';
+import { ModelDevices } from '../src/devices/model-devices.js';
 import { liveAcross, onnxProgram } from '../src/devices/model-program.js';
-import { moduleSource, type ModelSource } from '../src/devices/model-source.js';
+import { moduleSource } from '../src/devices/model-source.js';
 import { randomInput } from '../src/devices/run-model.js';
 import { loadOnnx } from '../src/onnx/load.js';
 import { SPLIT_MODELS } from '../src/split/zoo.js';
 import { FIXTURES } from './support/onnx.js';
-import { bits } from './support/tensors.js';
-
-const same = (a: Tensor, b: Tensor) => {
-  expect(a.shape).toEqual(b.shape);
-  expect(Array.from(bits(a.data))).toEqual(Array.from(bits(b.data)));
-};
-
-/** Runs `x` on devices of `source` and closes them. */
-async function onDevices(source: ModelSource, options: ModelDevicesOptions, x: Tensor) {
-  const devices = await ModelDevices.create(source, { batch: x.shape[0], ...options });
-  try {
-    return { ...(await devices.forward(x)), plan: devices.plan, stageRanges: devices.stageRanges };
-  } finally {
-    await devices.close();
-  }
-}
+import { onDevices } from './support/model-devices.js';
+import { expectSameBits } from './support/tensors.js';
 
 describe('zoo models and AlexNet', () => {
   it("mini-group-net: data and pipeline on 1, 2 and 3 devices give forward's bits", async () => {
@@ -42,7 +28,7 @@ describe('zoo models and AlexNet', () => {
     // (Each device is a thread that starts and builds the model: the cases are few to keep the file short.)
     for (const [devices, strategy] of [[1, 'data'], [3, 'data'], [2, 'pipeline'], [3, 'pipeline']] as const) {
       const { output, run, stageRanges } = await onDevices(source, { devices, strategy }, x);
-      same(output, expected);
+      expectSameBits(output, expected);
       expect(run.devices).toBe(devices);
       // Every unit ran on exactly the devices its plan gives it: all (data), or its stage's (pipeline).
       run.layers.forEach((l, u) => l.devices.forEach((d, k) => expect(d.computeMs > 0).toBe(stageRanges[k][0] <= u && u < stageRanges[k][1])));
@@ -52,13 +38,13 @@ describe('zoo models and AlexNet', () => {
   it('shuffle-block (a channel shuffle in a stage) and AlexNet by pipeline', async () => {
     const shuffle = SPLIT_MODELS['shuffle-block'].build(3);
     const xs = randomInput([2, 240, 8, 8], 9);
-    same((await onDevices(moduleSource(shuffle), { devices: 2, strategy: 'pipeline', inputShape: [240, 8, 8] }, xs)).output, shuffle.forward(xs));
+    expectSameBits((await onDevices(moduleSource(shuffle), { devices: 2, strategy: 'pipeline', inputShape: [240, 8, 8] }, xs)).output, shuffle.forward(xs));
 
     const dir = join(import.meta.dirname, 'fixtures', 'alexnet');
     const alexnet = models.AlexNet.fromStateDict(loadSafetensors(join(dir, 'tiny-weights.safetensors')));
     const io = loadSafetensors(join(dir, 'tiny-io.safetensors'));
     const expected = alexnet.forward(io.input);
-    same((await onDevices(moduleSource(alexnet), { devices: 2, strategy: 'pipeline' }, io.input)).output, expected);
+    expectSameBits((await onDevices(moduleSource(alexnet), { devices: 2, strategy: 'pipeline' }, io.input)).output, expected);
   });
 });
 
@@ -82,7 +68,7 @@ describe('failures', () => {
 
     const again = await ModelDevices.create({ kind: 'onnx', path }, { devices: 2, strategy: 'pipeline', batch: 4 });
     try {
-      same((await again.forward(x)).output, expected);
+      expectSameBits((await again.forward(x)).output, expected);
     } finally {
       await again.close();
     }

@@ -7,7 +7,7 @@
 // refused before any thread starts.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ArgumentError, ExecutionError, loadSafetensors, models, type Tensor } from '../src/index.js';
+import { ArgumentError, ExecutionError, loadSafetensors, models } from '../src/index.js';
 import type { ModelDevice } from '../src/devices/model-device.js';
 import { computeRuns } from '../src/devices/channel-node.js';
 import { blocksOf, gather, heldOf } from '../src/devices/channel-runs.js';
@@ -19,12 +19,7 @@ import { moduleSource } from '../src/devices/model-source.js';
 import { randomInput } from '../src/devices/run-model.js';
 import { SPLIT_MODELS } from '../src/split/zoo.js';
 import { FIXTURES } from './support/onnx.js';
-import { bits } from './support/tensors.js';
-
-const same = (a: Tensor, b: Tensor) => {
-  expect(a.shape).toEqual(b.shape);
-  expect(Array.from(bits(a.data))).toEqual(Array.from(bits(b.data)));
-};
+import { expectSameBits } from './support/tensors.js';
 
 const CASES: { name: string; image: [number, number, number]; devices: number[] }[] = [
   // (Each device is a thread that starts and builds the model: 4 devices for two models only, to keep the file short.)
@@ -57,7 +52,7 @@ describe('a node computed for some runs of its output channels, on this thread',
         });
         const got = computeRuns(node, nodeModule(model, node), inputs, all.get(node.inputs[0])!.shape[1], runs);
         expect(got.blocks.map((b) => b.run)).toEqual(runs);
-        same(gather(got, runs, node.label), gather(heldOf(out, [0, C]), runs, node.label));
+        expectSameBits(gather(got, runs, node.label), gather(heldOf(out, [0, C]), runs, node.label));
       }
     }
   });
@@ -74,7 +69,7 @@ describe('channels plans of zoo models on devices', () => {
         const devices = await ModelDevices.create(source, { devices: count, strategy: 'channels', batch: 2, inputShape: image });
         try {
           const { output, run } = await devices.forward(x);
-          same(output, expected);
+          expectSameBits(output, expected);
           expect(run.strategy).toBe('channels');
           const plan = devices.plan;
           // The plan makes traffic at every count here, so equal bytes are a real check.
@@ -85,7 +80,7 @@ describe('channels plans of zoo models on devices', () => {
           });
           expect(run.exchangedBytes).toEqual(plan.memory.map((_, d) => plan.layers.reduce((s, l) => s + l.devices[d].receivedBytes, 0)));
           // A second pass starts afresh and gives the same bits.
-          if (count === counts[0]) same((await devices.forward(x)).output, expected);
+          if (count === counts[0]) expectSameBits((await devices.forward(x)).output, expected);
         } finally {
           await devices.close();
         }
@@ -100,7 +95,7 @@ describe('channels plans of zoo models on devices', () => {
     const devices = await ModelDevices.create(moduleSource(alexnet), { devices: 2, strategy: 'channels', batch: input.shape[0] });
     try {
       const { output, run } = await devices.forward(input);
-      same(output, alexnet.forward(input));
+      expectSameBits(output, alexnet.forward(input));
       const lrn = devices.plan.layers.findIndex((l) => l.op === 'lrn');
       expect(devices.plan.layers[lrn].collective).toBe('halo');
       expect(run.layers[lrn].devices.map((d) => d.receivedBytes)).toEqual(devices.plan.layers[lrn].devices.map((d) => d.receivedBytes));
@@ -146,7 +141,7 @@ describe('failures', () => {
 
     const again = await ModelDevices.create(source, options);
     try {
-      same((await again.forward(x)).output, model.forward(x));
+      expectSameBits((await again.forward(x)).output, model.forward(x));
     } finally {
       await again.close();
     }

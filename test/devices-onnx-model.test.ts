@@ -5,30 +5,14 @@
 // pipeline's boundary carries the bytes the plan says.
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadSafetensors, type Tensor } from '../src/index.js';
-import { ModelDevices, type ModelDevicesOptions } from '../src/devices/model-devices.js';
-import type { ModelSource } from '../src/devices/model-source.js';
+import { loadSafetensors } from '../src/index.js';
 import { randomInput } from '../src/devices/run-model.js';
 import { loadOnnx } from '../src/onnx/load.js';
 import type { OnnxModel } from '../src/onnx/model.js';
 import { receivedTotal } from '../src/split/plan-split.js';
 import { CASES, expectClose, FIXTURES } from './support/onnx.js';
-import { bits } from './support/tensors.js';
-
-const same = (a: Tensor, b: Tensor) => {
-  expect(a.shape).toEqual(b.shape);
-  expect(Array.from(bits(a.data))).toEqual(Array.from(bits(b.data)));
-};
-
-/** Runs `x` on devices of `source` and closes them. */
-async function onDevices(source: ModelSource, options: ModelDevicesOptions, x: Tensor) {
-  const devices = await ModelDevices.create(source, { batch: x.shape[0], ...options });
-  try {
-    return { ...(await devices.forward(x)), plan: devices.plan, stageRanges: devices.stageRanges };
-  } finally {
-    await devices.close();
-  }
-}
+import { onDevices } from './support/model-devices.js';
+import { expectSameBits } from './support/tensors.js';
 
 describe('ONNX fixtures', () => {
   const loaded: OnnxModel[] = [];
@@ -55,7 +39,7 @@ describe('ONNX fixtures', () => {
       const classes = perImage[0].data.length;
       for (const [devices, strategy] of cases) {
         const { output } = await onDevices({ kind: 'onnx', path }, { devices, strategy }, x);
-        perImage.forEach((y, i) => same({ shape: y.shape, data: output.data.slice(i * classes, (i + 1) * classes) }, y));
+        perImage.forEach((y, i) => expectSameBits({ shape: y.shape, data: output.data.slice(i * classes, (i + 1) * classes) }, y));
         expectClose({ shape: [1, classes], data: output.data.slice(0, classes) }, { shape: [1, classes], data: io.expected.data.slice(0, classes) });
       }
     });

@@ -16,12 +16,7 @@ import { graphOfOnnx } from '../src/split/from-onnx.js';
 import { planSplit } from '../src/split/plan-split.js';
 import { SPLIT_MODELS } from '../src/split/zoo.js';
 import { FIXTURES } from './support/onnx.js';
-import { bits } from './support/tensors.js';
-
-const same = (a: Tensor, b: Tensor) => {
-  expect(a.shape).toEqual(b.shape);
-  expect(Array.from(bits(a.data))).toEqual(Array.from(bits(b.data)));
-};
+import { expectSameBits } from './support/tensors.js';
 
 /** The program run whole, and in pieces cut at `cuts`, each from the values live at its start. */
 function runWhole(program: Program, x: Tensor): Tensor {
@@ -38,11 +33,11 @@ function runInPieces(program: Program, x: Tensor, cuts: number[]): Tensor {
 function checkProgram(program: Program, forward: (x: Tensor) => Tensor, image: number[]): void {
   const x = randomInput([3, ...image], 21);
   const whole = runWhole(program, x);
-  same(whole, forward(x));
+  expectSameBits(whole, forward(x));
   const n = program.units.length;
-  same(runInPieces(program, x, [Math.floor(n / 3), Math.floor((2 * n) / 3)]), whole);
+  expectSameBits(runInPieces(program, x, [Math.floor(n / 3), Math.floor((2 * n) / 3)]), whole);
   const per = whole.data.length / 3;
-  for (let i = 0; i < 3; i++) same(forward(batchRange(x, i, i + 1)), { shape: [1, ...whole.shape.slice(1)], data: whole.data.subarray(i * per, (i + 1) * per) });
+  for (let i = 0; i < 3; i++) expectSameBits(forward(batchRange(x, i, i + 1)), { shape: [1, ...whole.shape.slice(1)], data: whole.data.subarray(i * per, (i + 1) * per) });
 }
 
 describe('zoo models as units', () => {
@@ -81,8 +76,8 @@ describe('ONNX models as scheduled steps', () => {
     const x = randomInput([3, 3, 32, 32], 8);
     const whole = runWhole(program, x);
     expect(whole.shape).toEqual([3, 10]);
-    for (let i = 0; i < 3; i++) same(model.forward(batchRange(x, i, i + 1)), { shape: [1, 10], data: whole.data.subarray(i * 10, (i + 1) * 10) });
-    same(runInPieces(program, x, [4]), whole);
+    for (let i = 0; i < 3; i++) expectSameBits(model.forward(batchRange(x, i, i + 1)), { shape: [1, 10], data: whole.data.subarray(i * 10, (i + 1) * 10) });
+    expectSameBits(runInPieces(program, x, [4]), whole);
   });
 });
 

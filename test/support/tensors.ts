@@ -1,6 +1,7 @@
 // Test tensors: seeded random values, and comparison bit for bit (what the
 // engine promises against one thread, where closeness would hide a changed
 // summation order).
+import { expect } from 'vitest';
 import { Random, zeros, type Tensor } from '../../src/index.js';
 
 /**
@@ -32,4 +33,10 @@ export function firstBitDifference(a: Float32Array, b: Float32Array): number {
   const y = bits(b);
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return i;
   return -1;
+}
+
+/** Asserts `a` has `b`'s shape and bits (a failure lists the differing words). */
+export function expectSameBits(a: Tensor, b: Tensor): void {
+  expect(a.shape).toEqual(b.shape);
+  expect(Array.from(bits(a.data))).toEqual(Array.from(bits(b.data)));
 }
