@@ -5,7 +5,7 @@ import { errors } from '../errors.js';
 import type { ConvTask } from '../scheduler/conv-tasks.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { PlanEntry } from './layer.js';
-import type { ArenaRef, ConvRunMessage, TaskTable } from './protocol.js';
+import { refOf, type ConvRunMessage, type TaskTable } from './protocol.js';
 
 /** One call in flight: its task table (with the cancel flag) in shared memory and the first error that ended it. */
 export class Call {
@@ -54,17 +54,20 @@ export function runnerMessage(plan: PlanEntry, tensors: CallTensors, scratch: Fl
   };
 }
 
-const refOf = (data: Float32Array): ArenaRef => ({ byteOffset: data.byteOffset, length: data.length });
-
 /**
  * A runner's job failed: the task it had claimed and not finished is the one
  * that threw or was running when its worker died. (A runner that failed outside
  * any task, which only a broken worker entry does, is charged to the first unfinished task.)
  */
 export function describeRunnerFailure(table: TaskTable, tasks: readonly ConvTask[], runner: number, error: unknown): Error {
-  let culprit = tasks.findIndex((_, i) => table.claimedBy(i) === runner && !table.isFinished(i));
-  if (culprit < 0) culprit = Math.max(0, tasks.findIndex((_, i) => !table.isFinished(i)));
-  return describeTaskFailure(tasks[culprit], tasks.length, error);
+  return describeTaskFailure(tasks[failedTask(table, tasks.length, runner)], tasks.length, error);
+}
+
+/** The task a failed runner is charged with: the one it claimed and did not finish, else the first unfinished one (else 0). */
+export function failedTask(table: { claimedBy(task: number): number; isFinished(task: number): boolean }, tasks: number, runner: number): number {
+  for (let t = 0; t < tasks; t++) if (table.claimedBy(t) === runner && !table.isFinished(t)) return t;
+  for (let t = 0; t < tasks; t++) if (!table.isFinished(t)) return t;
+  return 0;
 }
 
 /** Whether a runner's job ended because its worker died (exited, or ran out of memory) rather than because a task threw. */

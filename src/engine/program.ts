@@ -11,12 +11,13 @@ import { outputShapeOf, resolveShapes, type ConvGeometry } from '../conv/geometr
 import { errors } from '../errors.js';
 import { RANGED_KERNELS, type RangedOp } from '../kernels/ranged/index.js';
 import { sharedArena } from '../memory/arena.js';
+import { numel } from '../tensor/tensor.js';
 import type { PartitionPolicy } from '../scheduler/conv-tasks.js';
-import { Call, isWorkerDeath } from './call.js';
+import { Call, failedTask, isWorkerDeath } from './call.js';
 import type { EngineLayer, PlanEntry } from './layer.js';
 import type { ThreadProfile } from './profile.js';
 import { ProgramTable, storeDescription, taskLayoutOf, type ProgramDescription, type StageDescription, type TaskLayout } from './program-table.js';
-import { absoluteNow, type ArenaRef, type ProgramRunMessage, type RunnerReport, type WorkerMessage } from './protocol.js';
+import { absoluteNow, refOf, type ArenaRef, type ProgramRunMessage, type RunnerReport, type WorkerMessage } from './protocol.js';
 
 /** One stage as the caller describes it; buffers are indexes into the program's buffer list. */
 export type ProgramStage =
@@ -86,8 +87,6 @@ export function cutRanged(op: RangedOp, workers: number): number[] {
 }
 
 let nextProgramId = 1;
-const refOf = (data: Float32Array): ArenaRef => ({ byteOffset: data.byteOffset, length: data.length });
-const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 export class EngineProgram {
   readonly id = nextProgramId++;
@@ -256,9 +255,7 @@ export class EngineProgram {
   /** A runner's job failed: the stage of the task it had claimed and not finished (else the first unfinished one). */
   private describeFailure(table: ProgramTable, runner: number, error: unknown): Error {
     const { first, count, total } = this.layout;
-    let culprit = -1;
-    for (let t = 0; t < total && culprit < 0; t++) if (table.claimedBy(t) === runner && !table.isFinished(t)) culprit = t;
-    for (let t = 0; t < total && culprit < 0; t++) if (!table.isFinished(t)) culprit = t;
+    const culprit = failedTask(table, total, runner);
     let stage = 0;
     while (stage + 1 < first.length && (culprit >= first[stage] + count[stage] || count[stage] === 0)) stage++;
     return errors.programStageFailed(stage, this.stages.length, this.stages[stage].label, isWorkerDeath(error), error);

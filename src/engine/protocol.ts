@@ -14,6 +14,9 @@ export interface ArenaRef {
   length: number;
 }
 
+/** Where an array of the arena is, as messages carry it. */
+export const refOf = (data: Float32Array): ArenaRef => ({ byteOffset: data.byteOffset, length: data.length });
+
 /** One runner of a call: claims and computes the call's tasks until none is left or the call is cancelled. */
 export interface ConvRunMessage {
   kind: 'conv';
