@@ -22,11 +22,11 @@
 // steps, so the fused and unfused results are the same bits.
 
 import { EPILOGUE_CLIP, EPILOGUE_HARDSIGMOID, EPILOGUE_HARDSWISH, EPILOGUE_NONE, EPILOGUE_RELU, EPILOGUE_SIGMOID, EPILOGUE_SILU } from '../param-block';
-import { exp4 } from './exp';
+import { expForSigmoid4 } from './exp';
 
 @inline function sigmoid4(v: v128): v128 {
   const one = f32x4.splat(1);
-  return f32x4.div(one, f32x4.add(one, exp4(f32x4.neg(v))));
+  return f32x4.div(one, f32x4.add(one, expForSigmoid4(f32x4.neg(v))));
 }
 
 /** The activation `kind` of four values (lo, hi: its two parameters, splatted: clip's bounds, hardsigmoid's alpha and beta). */
@@ -58,6 +58,18 @@ import { exp4 } from './exp';
 /** The loop for one activation: `kind` is a constant here, so each copy has no branch on it. */
 @inline function epilogueRun(out: usize, residual: usize, count: i32, kind: i32, lo: v128, hi: v128): void {
   let i = 0;
+  // Two vectors at a time: sigmoid's and silu's long chains of dependent operations then overlap.
+  for (; i + 8 <= count; i += 8) {
+    const at = <usize>i << 2;
+    let v = v128.load(out + at);
+    let u = v128.load(out + at, 16);
+    if (residual) {
+      v = f32x4.add(v, v128.load(residual + at));
+      u = f32x4.add(u, v128.load(residual + at, 16));
+    }
+    v128.store(out + at, activate(v, kind, lo, hi));
+    v128.store(out + at, activate(u, kind, lo, hi), 16);
+  }
   for (; i + 4 <= count; i += 4) {
     const at = <usize>i << 2;
     let v = v128.load(out + at);
