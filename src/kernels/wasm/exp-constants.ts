@@ -31,10 +31,10 @@ export const EXP_P4 = 0.1666666567325592;
 export const EXP_P5 = 0.5;
 
 /**
- * The sigmoid's exp (assembly/exp.ts, expForSigmoid4) takes its short path when every lane's
- * input is at most EXP_SIGMOID_FAST_MAX (so k <= 127) and clamps inputs below at
- * EXP_SIGMOID_MIN_INPUT (so k >= -124): there 2^k is added to p's exponent bits, exactly.
- * Below -86, exp is under 2^-24 whichever input, so 1 + exp(x) is 1 either way.
+ * The sigmoid's exp(-x) (assembly/exp.ts, expNegatedForSigmoid4) takes its short path when
+ * every lane's exp input -x is at most EXP_SIGMOID_FAST_MAX (so k <= 127) and clamps that input
+ * below at EXP_SIGMOID_MIN_INPUT (so k >= -124): there 2^k is added to p's exponent bits,
+ * exactly. Below -86, exp is under 2^-24 whichever input, so 1 + exp(-x) is 1 either way.
  */
 export const EXP_SIGMOID_FAST_MAX = 88;
 export const EXP_SIGMOID_MIN_INPUT = -86;

@@ -22,11 +22,11 @@
 // steps, so the fused and unfused results are the same bits.
 
 import { EPILOGUE_CLIP, EPILOGUE_HARDSIGMOID, EPILOGUE_HARDSWISH, EPILOGUE_NONE, EPILOGUE_RELU, EPILOGUE_SIGMOID, EPILOGUE_SILU } from '../param-block';
-import { expForSigmoid4 } from './exp';
+import { expNegatedForSigmoid4 } from './exp';
 
 @inline function sigmoid4(v: v128): v128 {
   const one = f32x4.splat(1);
-  return f32x4.div(one, f32x4.add(one, expForSigmoid4(f32x4.neg(v))));
+  return f32x4.div(one, f32x4.add(one, expNegatedForSigmoid4(v)));
 }
 
 /** The activation `kind` of four values (lo, hi: its two parameters, splatted: clip's bounds, hardsigmoid's alpha and beta). */

@@ -16,18 +16,6 @@ import {
   const kf = f32x4.sub(t, rounder);
   // t's bits hold k: t = 1.5 * 2^23 + k, with k in [-150, 128] (NaN: any k, the product stays NaN).
   const k = i32x4.sub(t, i32x4.splat(EXP_ROUNDER_BITS));
-  const p = expReduced(v, kf);
-  // 2^k as 2^k1 * 2^k2, k1 = floor(k / 2): both are normal floats for every k in range.
-  const k1 = i32x4.shr_s(k, 1);
-  const k2 = i32x4.sub(k, k1);
-  const bias = i32x4.splat(127);
-  const s1 = i32x4.shl(i32x4.add(k1, bias), 23);
-  const s2 = i32x4.shl(i32x4.add(k2, bias), 23);
-  return f32x4.mul(f32x4.mul(p, s1), s2);
-}
-
-/** p = exp(r) on |r| <= ln(2) / 2 and r itself from v (clamped) and k as a float: the steps exp4 and expForSigmoid4 share. */
-@inline function expReduced(v: v128, kf: v128): v128 {
   let r = f32x4.sub(v, f32x4.mul(kf, f32x4.splat(<f32>EXP_LN2_HIGH)));
   r = f32x4.sub(r, f32x4.mul(kf, f32x4.splat(<f32>EXP_LN2_LOW)));
   const z = f32x4.mul(r, r);
@@ -37,25 +25,49 @@ import {
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(<f32>EXP_P3));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(<f32>EXP_P4));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(<f32>EXP_P5));
-  return f32x4.add(f32x4.add(f32x4.mul(p, z), r), f32x4.splat(1));
+  p = f32x4.add(f32x4.add(f32x4.mul(p, z), r), f32x4.splat(1));
+  // 2^k as 2^k1 * 2^k2, k1 = floor(k / 2): both are normal floats for every k in range.
+  const k1 = i32x4.shr_s(k, 1);
+  const k2 = i32x4.sub(k, k1);
+  const bias = i32x4.splat(127);
+  const s1 = i32x4.shl(i32x4.add(k1, bias), 23);
+  const s2 = i32x4.shl(i32x4.add(k2, bias), 23);
+  return f32x4.mul(f32x4.mul(p, s1), s2);
 }
 
 /**
- * The exp inside the sigmoid's 1 + exp(x): exp4(x)'s bits wherever x >= -86,
- * and below, where both are under 2^-24 so that 1 + either is 1, exp(-86).
- * The epilogue spends most of a SiLU layer here, so when every lane is at most
- * 88 (NaN is not) it takes a shorter path with the same bits: no upper clamp,
- * and 2^k added to p's exponent field instead of two multiplies. p is in
- * [0.7, 1.42] and k in [-124, 127] there, so p * 2^k is a normal float, exact
- * both ways. t's bits are 0x4b400000 + k, whose low 22 bits are zero, so
- * t << 23 is k << 23. Any other vector goes through exp4 whole.
+ * exp(-x) for the sigmoid's 1 + exp(-x): exp4(-x)'s bits wherever x <= 86,
+ * and above, where both are under 2^-24 so that 1 + either is 1, exp(-86).
+ * The epilogue spends most of a SiLU layer here, so when every lane is at
+ * least -88 (NaN is not) it takes a shorter path with the same bits:
+ * - no negation: with m = min(x, 86) = -max(-x, -86), each step is exp4's on
+ *   -x negated, which rounding's symmetry makes exact: t = R - m log2(e) is
+ *   (-m) log2(e) + R, s = (m + k ln2_hi) + k ln2_lo is -r, and p = p s ... is
+ *   Horner's p r + c as c - p s (r's zero sign never reaches p: z = r^2, and
+ *   p z + r is +0 + ±0);
+ * - no upper clamp, and 2^k added to p's exponent field instead of two
+ *   multiplies: p is in [0.7, 1.42] and k in [-124, 127] there, so p * 2^k is a
+ *   normal float, exact both ways. t's bits are 0x4b400000 + k, whose low 22
+ *   bits are zero, so t << 23 is k << 23.
+ * Any other vector goes through exp4 whole.
  */
-@inline export function expForSigmoid4(x: v128): v128 {
-  if (i32x4.bitmask(f32x4.le(x, f32x4.splat(<f32>EXP_SIGMOID_FAST_MAX))) != 0xf) return exp4(x);
-  const v = f32x4.pmax(x, f32x4.splat(<f32>EXP_SIGMOID_MIN_INPUT));
+@inline export function expNegatedForSigmoid4(x: v128): v128 {
+  if (i32x4.bitmask(f32x4.ge(x, f32x4.splat(-<f32>EXP_SIGMOID_FAST_MAX))) != 0xf) return exp4(f32x4.neg(x));
+  // pmin(x, hi) = hi < x ? hi : x.
+  const m = f32x4.pmin(x, f32x4.splat(-<f32>EXP_SIGMOID_MIN_INPUT));
   const rounder = f32x4.splat(<f32>EXP_ROUNDER);
-  const t = f32x4.add(f32x4.mul(v, f32x4.splat(<f32>EXP_LOG2E)), rounder);
-  const p = expReduced(v, f32x4.sub(t, rounder));
+  const t = f32x4.sub(rounder, f32x4.mul(m, f32x4.splat(<f32>EXP_LOG2E)));
+  const kf = f32x4.sub(t, rounder);
+  let s = f32x4.add(m, f32x4.mul(kf, f32x4.splat(<f32>EXP_LN2_HIGH)));
+  s = f32x4.add(s, f32x4.mul(kf, f32x4.splat(<f32>EXP_LN2_LOW)));
+  const z = f32x4.mul(s, s);
+  let p = f32x4.splat(<f32>EXP_P0);
+  p = f32x4.sub(f32x4.splat(<f32>EXP_P1), f32x4.mul(p, s));
+  p = f32x4.sub(f32x4.splat(<f32>EXP_P2), f32x4.mul(p, s));
+  p = f32x4.sub(f32x4.splat(<f32>EXP_P3), f32x4.mul(p, s));
+  p = f32x4.sub(f32x4.splat(<f32>EXP_P4), f32x4.mul(p, s));
+  p = f32x4.sub(f32x4.splat(<f32>EXP_P5), f32x4.mul(p, s));
+  p = f32x4.add(f32x4.sub(f32x4.mul(p, z), s), f32x4.splat(1));
   return i32x4.add(p, i32x4.shl(t, 23));
 }
 
