@@ -8,8 +8,10 @@
 //   xRuns    the same with the operands' roles swapped;
 //   general  anything else, by strides (rare: one shared loop).
 // Arithmetic is in double precision, rounded once on the store: for + - * /
-// exactly float32's. The ONNX host ops (onnx/ops/elementwise.ts) run these
+// exactly float32's. Mul by runs (squeeze-and-excitation's) goes through
+// WebAssembly SIMD where it can (simd-loops.ts), with the same bits. The ONNX host ops (onnx/ops/elementwise.ts) run these
 // kernels over all their units.
+import { mulRunsSimd } from './simd-loops.js';
 import type { RangedKernel, RangedOp, RangedParams } from './types.js';
 import { ELEMENT_BLOCK, elementRange, elementUnits } from './units.js';
 
@@ -185,6 +187,7 @@ const mul: RangedKernel = (p, [x, y], [out], start, end) => {
     case BINARY_MODES.yRuns: {
       const inner = p.inner as number;
       const period = p.period as number;
+      if (mulRunsSimd(x, y, out, from, to, inner, period, false)) return;
       for (let i = from; i < to; ) {
         const run = Math.floor(i / inner);
         const stop = Math.min(to, (run + 1) * inner);
@@ -196,6 +199,7 @@ const mul: RangedKernel = (p, [x, y], [out], start, end) => {
     case BINARY_MODES.xRuns: {
       const inner = p.inner as number;
       const period = p.period as number;
+      if (mulRunsSimd(y, x, out, from, to, inner, period, true)) return;
       for (let i = from; i < to; ) {
         const run = Math.floor(i / inner);
         const stop = Math.min(to, (run + 1) * inner);

@@ -7,9 +7,11 @@
 //                     are the window loop's;
 //   globalAveragePool adaptiveAvgPool2d(x, 1)'s arithmetic: a double sum per
 //                     plane, in order, divided once (also ReduceMean over the
-//                     spatial axes, which sums the same way);
+//                     spatial axes, which sums the same way); four planes at
+//                     a time through WebAssembly where it can (simd-loops.ts);
 //   globalMaxPool.
 import { maxPoolKernel, type MaxPoolGeometry } from '../max-pool.js';
+import { globalAveragePlanesSimd } from './simd-loops.js';
 import type { RangedKernel, RangedOp, RangedParams } from './types.js';
 
 /**
@@ -132,6 +134,7 @@ const maxPool2d: RangedKernel = (p, [x], [out], start, end) => {
 /** params.plane: elements per plane. */
 const globalAveragePool: RangedKernel = (p, [x], [out], start, end) => {
   const plane = p.plane as number;
+  if (globalAveragePlanesSimd(x, out, start, end, plane)) return;
   for (let q = start; q < end; q++) {
     let sum = 0;
     for (let i = q * plane; i < (q + 1) * plane; i++) sum += x[i];

@@ -108,11 +108,19 @@ export type MaxPoolFunction = (
 /** dst[i] = relu(src[i]) for `count` floats (assembly/activation.ts); dst may be src. */
 export type ReluFunction = (src: number, dst: number, count: number) => void;
 
+/** out[q] = the float32 mean of x's plane q, summed in order in double, for planes [start, end) (assembly/global-pool.ts). */
+export type GlobalAveragePlanesFunction = (x: number, out: number, start: number, end: number, plane: number) => void;
+
+/** out[i] = x[i] * scales[floor(i / inner) % period] for i in [from, to), the scale the first operand when scalesFirst is 1 (assembly/broadcast.ts). */
+export type MulRunsFunction = (x: number, scales: number, out: number, from: number, to: number, inner: number, period: number, scalesFirst: number) => void;
+
 /** The kernels of the layers around the convolutions. */
 export interface LayerKernels {
   lrnBeta075: LrnBeta075Function;
   maxPool: Record<WasmMaxPoolKernel, MaxPoolFunction>;
   relu: ReluFunction;
+  globalAveragePlanes: GlobalAveragePlanesFunction;
+  mulRuns: MulRunsFunction;
 }
 
 interface KernelExports {
@@ -142,6 +150,8 @@ function kernelsOf(variant: WasmVariant): KernelExports {
       lrnBeta075: exports.lrnBeta075 as LrnBeta075Function,
       maxPool: Object.fromEntries(WASM_MAX_POOL_KERNELS.map((name) => [name, exports[name]])) as Record<WasmMaxPoolKernel, MaxPoolFunction>,
       relu: exports.reluFloats as ReluFunction,
+      globalAveragePlanes: exports.globalAveragePlanes as GlobalAveragePlanesFunction,
+      mulRuns: exports.mulRuns as MulRunsFunction,
     },
   };
   instances[variant] = created;
@@ -158,7 +168,7 @@ export function wasmLinearRows(variant: WasmVariant): LinearRowsFunction {
   return kernelsOf(variant).linearRows;
 }
 
-/** The LRN, max pooling and ReLU kernels of one build, on this thread. */
+/** The LRN, max pooling, ReLU, global average pooling and Mul-by-runs kernels of one build, on this thread. */
 export function wasmLayerKernels(variant: WasmVariant): LayerKernels {
   return kernelsOf(variant).layers;
 }

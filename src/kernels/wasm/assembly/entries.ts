@@ -113,3 +113,7 @@ export { lrnBeta075 } from './lrn';
 export { maxPoolStride1, maxPoolStride2, maxPoolStrided } from './pooling';
 export { reluFloats } from './activation';
 export { expFloats } from './exp';
+
+// The ranged kernels' SIMD loops (ranged/pool.ts's GlobalAveragePool, ranged/binary.ts's Mul by runs).
+export { globalAveragePlanes } from './global-pool';
+export { mulRuns } from './broadcast';
