@@ -35,6 +35,8 @@ const LAYERS: { name: string; input: number[]; weight: number[]; options: Conv2d
   { name: 'dw3x3 s1 144@56', input: [8, 144, 56, 56], weight: [144, 1, 3, 3], options: { padding: 1, groups: 144 } },
   { name: 'dw3x3 s2 96@112', input: [8, 96, 112, 112], weight: [96, 1, 3, 3], options: { stride: 2, padding: 1, groups: 96 } },
   { name: 'dw5x5 s1 240@28', input: [8, 240, 28, 28], weight: [240, 1, 5, 5], options: { padding: 2, groups: 240 } },
+  { name: 'dw5x5 s1 1152@7', input: [8, 1152, 7, 7], weight: [1152, 1, 5, 5], options: { padding: 2, groups: 1152 } },
+  { name: 'SE 1x1 48->1152@1', input: [8, 48, 1, 1], weight: [1152, 48, 1, 1], options: {} },
   { name: 'conv3x3 s2 3@224', input: [8, 3, 224, 224], weight: [32, 3, 3, 3], options: { stride: 2, padding: 1 } },
 ];
 

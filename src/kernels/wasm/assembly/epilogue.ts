@@ -127,6 +127,12 @@ export function epilogue(out: usize, residual: usize, count: i32, kind: i32, lo:
  * apart, from `out` (the residual's from `residual`, at the same offsets).
  */
 export function epiloguePlanes(out: usize, residual: usize, channels: i32, plane: i32, planeBytes: usize, kind: i32, lo: f32, hi: f32): void {
+  // Adjacent planes (an NCHW output's channels) are one run: small planes (7x7, or
+  // squeeze-excitation's 1x1) then fill whole vectors instead of a scalar tail each.
+  if (planeBytes == (<usize>plane << 2)) {
+    epilogue(out, residual, channels * plane, kind, lo, hi);
+    return;
+  }
   for (let c = 0; c < channels; c++) {
     const at = <usize>c * planeBytes;
     epilogue(out + at, residual ? residual + at : 0, plane, kind, lo, hi);
