@@ -149,6 +149,12 @@ export const errors = {
   /** A layer a channels split on devices cannot compute by channel runs (one the zoo's graphs do not have). */
   channelsOpNotRunnable: (layer: string, what: string) =>
     new ArgumentError('strategy', `${layer}: the devices cannot compute ${what} by channel runs in a channels split; run the model with strategy data or pipeline`),
+  /** An ONNX model's node that a channels split on devices cannot compute by channel runs: refused at set-up, before any thread starts. */
+  channelsOnnxNodeNotRunnable: (model: string, node: string, opType: string, why: string) =>
+    new ArgumentError(
+      'strategy',
+      `${model}: node '${node}' (${opType}) cannot run by channel runs in a channels split on devices (${why}); run the model with strategy data or pipeline`,
+    ),
   /** A micro-batch's values came back from the pipeline, but not the ones expected (a device out of step). */
   pipelineOutOfStep: (message: string) => new ExecutionError(`the pipeline is out of step: ${message}`),
   passAborted: (device: number, layer: string, waitingFor: number[]) =>

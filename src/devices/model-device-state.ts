@@ -21,7 +21,11 @@ import { wasmKernelsAvailable } from '../kernels/plan/index.js';
 import { sharedArena } from '../memory/arena.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { graphOfModule } from '../split/from-modules.js';
-import { ChannelDeviceState, type ChannelBlock, type ChannelNodeResult, type ChannelNodeSpec, type ChannelRequest } from './channel-device-state.js';
+import { onnxGraphSteps } from '../split/from-onnx.js';
+import type { ModelGraph } from '../split/graph.js';
+import { ChannelDeviceState, type ChannelBlock, type ChannelNodeCompute, type ChannelNodeResult, type ChannelNodeSpec, type ChannelRequest } from './channel-device-state.js';
+import { computeRuns } from './channel-node.js';
+import { OnnxChannelNodes } from './onnx-channel-node.js';
 import { nodeModule, type Program } from './model-program.js';
 import { loadSource, programOf, weightBytesOf, type LoadedModel, type ModelSource } from './model-source.js';
 
@@ -102,6 +106,7 @@ export class ModelDeviceState {
   private currentUnit = -1;
   private ports: MessagePort[] = [];
   private channels: ChannelDeviceState | null = null;
+  private image: number[] = [];
 
   /** Builds the model from `source` for images of `image`, with the host's kernels so every value is computed as the host would. */
   load(device: number, source: ModelSource, image: number[], kernels: 'wasm' | 'reference'): ModelDeviceInfo {
@@ -110,6 +115,7 @@ export class ModelDeviceState {
     const loaded = loadSource(source);
     this.program = programOf(loaded, image);
     this.loaded = loaded;
+    this.image = [...image];
     this.device = device;
     this.weightBytes = weightBytesOf(loaded);
     return { units: this.program.units.map((u) => ({ label: u.label })), weightBytes: this.weightBytes };
@@ -148,14 +154,24 @@ export class ModelDeviceState {
     });
   }
 
-  /** Makes this device one of a channels split: per graph node, the output runs it computes (a zoo model only). */
+  /** Makes this device one of a channels split: per graph node, the output runs it computes and the channels it reads. */
   channelsConnect(specs: ChannelNodeSpec[]): void {
     if (!this.loaded) throw errors.deviceProtocol('channelsConnect: load a model first');
-    if (this.loaded.kind !== 'module') throw errors.deviceProtocol(`device ${this.device}: a channels split runs zoo models only`);
-    const model = this.loaded.model;
-    const graph = graphOfModule(model);
+    const loaded = this.loaded;
+    let graph: ModelGraph;
+    let compute: ChannelNodeCompute;
+    if (loaded.kind === 'onnx') {
+      const mapped = onnxGraphSteps(loaded.model, this.image);
+      const nodes = new OnnxChannelNodes(loaded.model, this.image, mapped.graph, mapped.steps);
+      graph = mapped.graph;
+      compute = (index, inputs, spec) => nodes.compute(index, inputs, spec);
+    } else {
+      graph = graphOfModule(loaded.model);
+      const modules = graph.nodes.map((n) => nodeModule(loaded.model, n));
+      compute = (index, inputs, spec) => computeRuns(graph.nodes[index], modules[index], inputs, spec.channels, spec.outputs);
+    }
     if (specs.length !== graph.nodes.length) throw errors.deviceProtocol(`device ${this.device}: ${specs.length} node specs for a graph of ${graph.nodes.length} nodes`);
-    this.channels = new ChannelDeviceState(this.device, graph, graph.nodes.map((n) => nodeModule(model, n)), specs);
+    this.channels = new ChannelDeviceState(this.device, graph, compute, specs);
   }
 
   /** A channels pass starts: the whole input, and the blocks node 0 needs from this device. */

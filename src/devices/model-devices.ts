@@ -17,10 +17,11 @@ import { performance } from 'node:perf_hooks';
 import * as Comlink from 'comlink';
 import { errors } from '../errors.js';
 import { wasmKernelsAvailable } from '../kernels/plan/index.js';
+import type { Module } from '../layers/module.js';
 import { AlexNet } from '../models/alexnet.js';
 import { alexNetInputSize } from './split-model.js';
 import { graphOfModule } from '../split/from-modules.js';
-import { graphOfOnnx, staticImageShape } from '../split/from-onnx.js';
+import { onnxGraphSteps, staticImageShape } from '../split/from-onnx.js';
 import type { ModelGraph } from '../split/graph.js';
 import { planSplit, type StrategyChoice } from '../split/plan-split.js';
 import type { LinkModel, SplitPlan } from '../split/plan-types.js';
@@ -28,6 +29,7 @@ import { share } from '../split/ranges.js';
 import { SPLIT_MODELS } from '../split/zoo.js';
 import { checkTensor, type Tensor } from '../tensor/tensor.js';
 import { CHANNEL_RUN_KINDS } from './channel-node.js';
+import { onnxNodeRecipes } from './onnx-channel-node.js';
 import type { ChannelBlock, ChannelNodeSpec, ChannelRequest } from './channel-device-state.js';
 import { blocksOf, gather, mergeHeld, type HeldValue } from './channel-runs.js';
 import { ModelDevice } from './model-device.js';
@@ -146,6 +148,8 @@ export class ModelDevices {
     readonly stageRanges: [number, number][],
     private readonly ports: { feed: MessagePort; results: MessagePort } | null,
     private readonly microBatches: number,
+    /** A channels pass's batch must be a multiple of this (an ONNX model's fixed batch): its devices run it in chunks of it. */
+    private readonly batchMultiple: number,
   ) {
     ports?.results.on('message', (message: PipelineMessage) => this.listener?.(message));
     for (const device of devices) {
@@ -179,10 +183,12 @@ export class ModelDevices {
     let plan: SplitPlan;
     let program: Program;
     let graph: ModelGraph;
+    let batchMultiple = 1;
     try {
       const image = options.inputShape ? [...options.inputShape] : defaultImage(loaded, source);
       if (!image) throw errors.invalid('inputShape', `the model's input has a symbolic height or width: give one image's [C, H, W]`);
-      graph = loaded.kind === 'onnx' ? graphOfOnnx(loaded.model, image) : graphOfModule(loaded.model);
+      const mapped = loaded.kind === 'onnx' ? onnxGraphSteps(loaded.model, image) : null;
+      graph = mapped ? mapped.graph : graphOfModule(loaded.model as Module);
       plan = planSplit(graph, {
         inputShape: image,
         devices,
@@ -193,11 +199,16 @@ export class ModelDevices {
         ...(options.microBatches !== undefined ? { microBatches: options.microBatches } : {}),
       });
       program = programOf(loaded, plan.inputShape);
+      if (plan.strategy === 'channels' && loaded.kind === 'onnx') {
+        // Every node must have a way to run by channel runs before any thread starts (this throws, naming the node).
+        const declared = loaded.model.inputs[0].shape?.[0];
+        batchMultiple = typeof declared === 'number' && declared > 0 ? declared : 1;
+        onnxNodeRecipes(plan.model, loaded.model.planFor({ [loaded.model.inputs[0].name]: [batchMultiple, ...plan.inputShape] }), graph, mapped!.steps);
+      }
     } finally {
       closeLoaded(loaded);
     }
-    if (plan.strategy === 'channels') {
-      if (loaded.kind === 'onnx') throw errors.modelStrategyNotRunnable(plan.model, 'channels', 'the devices run the channels splits of zoo models and AlexNet, not of ONNX models');
+    if (plan.strategy === 'channels' && loaded.kind !== 'onnx') {
       const odd = graph.nodes.find((n) => !CHANNEL_RUN_KINDS.has(n.op.kind));
       if (odd) throw errors.channelsOpNotRunnable(odd.label, `a ${odd.op.kind} layer`);
     }
@@ -209,7 +220,8 @@ export class ModelDevices {
         plan.budgetBytes,
       );
     }
-    const units = program.units;
+    // A channels pass goes node by node of the split graph (an ONNX model's scheduled steps are not its units then).
+    const units = plan.strategy === 'channels' ? graph.nodes.map((n) => ({ label: n.label, inputs: [...n.inputs], outputs: [n.output] })) : program.units;
     const stageRanges: [number, number][] =
       plan.strategy === 'pipeline' ? stageUnits(plan, graph.nodes.map((n) => n.output), program) : Array.from({ length: devices }, () => [0, units.length]);
 
@@ -236,13 +248,15 @@ export class ModelDevices {
       if (plan.strategy === 'channels') {
         await Promise.all(
           started.map((device, d) => {
-            const specs = plan.layers.map((l): ChannelNodeSpec => ({ outputs: l.devices[d].outputRuns, channels: l.inputShapes[0][1] }));
+            const specs = plan.layers.map(
+              (l): ChannelNodeSpec => ({ outputs: l.devices[d].outputRuns, channels: l.inputShapes[0][1], needs: l.devices[d].needs, channelsOf: l.inputShapes.map((s) => s[1]) }),
+            );
             return device.call((api) => api.channelsConnect(specs));
           }),
         );
       }
       const micro = plan.pipeline?.microBatches ?? devices;
-      return new ModelDevices(plan, started, units, program.input, program.output, stageRanges, ports, micro);
+      return new ModelDevices(plan, started, units, program.input, program.output, stageRanges, ports, micro, batchMultiple);
     } catch (error) {
       for (const c of channels) (c.port1.close(), c.port2.close());
       await Promise.all(started.map((d) => d.close()));
@@ -265,6 +279,7 @@ export class ModelDevices {
     const N = x.shape[0];
     const D = this.devices.length;
     if (this.strategy === 'data' && N < D) throw errors.invalid('x.shape', `a batch of ${N} cannot feed ${D} data-parallel devices`);
+    if (this.strategy === 'channels' && N % this.batchMultiple !== 0) throw errors.invalid('x.shape', `the model takes batches of ${this.batchMultiple}, and ${N} images are not a multiple of it`);
     const dead = this.devices.find((d) => d.failedWith);
     if (dead) throw errors.devicePassFailed(dead.index, this.describeStage(...this.stageRanges[dead.index]), dead.failedWith);
     const pass = ++this.passes;

@@ -1,0 +1,341 @@
+// One graph node of an ONNX model computed for some runs of its output
+// channels only, under a channels plan: the ONNX counterpart of
+// channel-node.ts. Each split graph node stands for plan steps
+// (onnxGraphSteps, from-onnx.ts). forward runs those steps with the Conv ->
+// BatchNormalization -> activation / Add chains fused (fuse.ts), and a folded
+// BatchNormalization changes bits, so a node inside a fused group computes its
+// part of the group: the Conv its rows of the folded weight and bias (conv2d,
+// the fused kernel's bits before its epilogue, docs/epilogue.md), the
+// BatchNormalization nothing more, the Add its float32 sum and the activation
+// the epilogue's float32 formula, on the runs held: each step of the epilogue
+// rounds to float32 on its own, so doing them node by node gives its bits.
+//
+// A Conv or linear layer outside a group computes its output runs through row
+// slices of its weights (whole groups), with the kernels forward uses
+// (channel-node.ts says why the bits are the whole layer's). A per-channel
+// step places the channels it reads in a value of the plan's shape (zeros
+// elsewhere) and runs its ranged kernel (kernels/ranged) over the units that
+// hold the device's output channels only: a ranged kernel gives any range of
+// its units the bits of one whole run, and the host op forward runs computes
+// those bits too. A step with no such kernel, a decomposed LRN's chain, and a
+// node that reads whole inputs (opaque, Softmax, a Gemm of another form) run
+// forward's own kernels on those values and keep the device's runs of the
+// output. Shuffles, flattens, Concat and Slice only move channels.
+//
+// Plans are per batch: a model whose batch is fixed runs larger batches in
+// chunks of it, image by image's values being independent.
+import { errors } from '../errors.js';
+import { applyEpilogue, type Activation } from '../kernels/epilogue.js';
+import { ELEMENT_BLOCK, runRanged, type RangedOp } from '../kernels/ranged/index.js';
+import type { OnnxModel } from '../onnx/model.js';
+import { convAttributesOf, convSetup, type ConvSetup } from '../onnx/ops/conv.js';
+import { transposed2d } from '../onnx/ops/matmul.js';
+import { padValue } from '../onnx/ops/shape.js';
+import { runNode, type Plan } from '../onnx/plan.js';
+import { floatValue, sizeOf, type FloatValue, type Value } from '../onnx/value.js';
+import { workerStageOf } from '../onnx/worker-stages.js';
+import { conv2d } from '../ops/conv2d.js';
+import { linear } from '../ops/linear.js';
+import type { OnnxNodeSteps } from '../split/from-onnx.js';
+import type { GraphNode, ModelGraph } from '../split/graph.js';
+import { normalize, shift, type Range } from '../split/ranges.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { ChannelNodeSpec } from './channel-device-state.js';
+import { computeRuns, rows } from './channel-node.js';
+import { blocksOf, gather, heldOf, type HeldValue } from './channel-runs.js';
+
+/** How one graph node of an ONNX model computes some of its output channels. */
+export type OnnxNodeRecipe =
+  /** Rows of a convolution (a fused group's Conv: the folded weight and bias, no epilogue). */
+  | { kind: 'conv'; weight: FloatValue; bias: FloatValue | null; setup: ConvSetup }
+  /** Rows of linear()'s weight [out, in] (Gemm as nn.Linear exports it, MatMul by a constant [K, N] transposed). */
+  | { kind: 'linear'; weight: Float32Array; bias: Float32Array | null; inFeatures: number }
+  /** The input's runs as they are (a fused BatchNormalization, Dropout, Identity). */
+  | { kind: 'pass' }
+  /** A fused group's activation, the epilogue's, on the runs held. */
+  | { kind: 'activation'; activation: Activation }
+  /** Channels moved, nothing computed: shuffle, flatten, Concat, Slice. */
+  | { kind: 'move' }
+  /** Plan steps run on the channels the node reads, placed in values of the plan's shapes; `ranged`: by its kernel's units. */
+  | { kind: 'local'; steps: number[]; ranged: boolean };
+
+/** Each plan step's fused group, if it is in one. */
+function fusedSteps(plan: Plan): Map<number, Plan['fusions'][number]> {
+  const at = new Map<number, Plan['fusions'][number]>();
+  for (const f of plan.fusions) for (const s of f.planSteps) at.set(s, f);
+  return at;
+}
+
+/**
+ * The recipe of every node of `graph` (onnxGraphSteps' `steps` say which plan
+ * steps each stands for) under `plan`. Throws, naming the node and its op
+ * type, for a node the devices cannot compute by channel runs.
+ */
+export function onnxNodeRecipes(model: string, plan: Plan, graph: ModelGraph, steps: readonly OnnxNodeSteps[]): OnnxNodeRecipe[] {
+  const fused = fusedSteps(plan);
+  return graph.nodes.map((node, i): OnnxNodeRecipe => {
+    const { step, absorbed } = steps[i];
+    const s = plan.steps[step];
+    const refuse = (why: string) => errors.channelsOnnxNodeNotRunnable(model, s.node.name || s.outputs[0], s.node.opType, why);
+    for (const v of [...node.inputs, node.output]) {
+      const dtype = plan.dtypes.get(v);
+      if (dtype !== 'float32') throw refuse(`its value '${v}' is ${dtype ?? 'unknown'}, and the devices exchange float32 channels only`);
+    }
+    const f = fused.get(step);
+    if (f) {
+      if (f.planSteps[0] === step) return { kind: 'conv', weight: f.weight, bias: f.bias, setup: f.setup };
+      const type = s.node.opType;
+      if (type === 'BatchNormalization') return { kind: 'pass' };
+      if (type === 'Add' || (f.activation.kind === 'silu' && type === 'Mul')) return { kind: 'local', steps: [step], ranged: true };
+      return { kind: 'activation', activation: f.activation.kind === 'silu' ? { kind: 'sigmoid' } : f.activation };
+    }
+    switch (node.op.kind) {
+      case 'conv': {
+        const weight = plan.constants.get(s.inputs[1]);
+        const bias = s.inputs[2] ? plan.constants.get(s.inputs[2]) : undefined;
+        const attributes = convAttributesOf(s.node);
+        if (weight?.dtype !== 'float32' || (s.inputs[2] && bias?.dtype !== 'float32') || !attributes) throw refuse('its weight and bias are not float32 constants');
+        return { kind: 'conv', weight, bias: (bias as FloatValue | undefined) ?? null, setup: convSetup(plan.shapes.get(s.inputs[0])!, weight.shape, attributes) };
+      }
+      case 'linear':
+        return linearRecipe(s, plan) ?? { kind: 'local', steps: [step], ranged: false };
+      case 'shuffle':
+      case 'flatten':
+      case 'concat':
+      case 'slice':
+        return { kind: 'move' };
+      case 'dropout':
+      case 'identity':
+        return { kind: 'pass' };
+      case 'softmax':
+      case 'opaque':
+        return { kind: 'local', steps: [step], ranged: false };
+      default:
+        // Per-channel steps; a decomposed LRN runs its chain as forward does.
+        return absorbed.length > 0 ? { kind: 'local', steps: [...absorbed, step], ranged: false } : { kind: 'local', steps: [step], ranged: true };
+    }
+  });
+}
+
+/** linear()'s weight rows for a Gemm or MatMul that forward runs through linear(), else null (it runs its own loops: computed whole). */
+function linearRecipe(s: Plan['steps'][number], plan: Plan): OnnxNodeRecipe | null {
+  const b = plan.constants.get(s.inputs[1]);
+  if (b?.dtype !== 'float32' || b.shape.length !== 2) return null;
+  if (s.node.opType === 'MatMul') return { kind: 'linear', weight: transposed2d(b), bias: null, inFeatures: b.shape[0] };
+  const attr = (name: string, fallback: number) => {
+    const a = s.node.attributes.get(name);
+    return a && (a.type === 'INT' || a.type === 'FLOAT') ? (a.value as number) : fallback;
+  };
+  const c = s.inputs[2] ? plan.constants.get(s.inputs[2]) : undefined;
+  if (s.inputs[2] && c?.dtype !== 'float32') return null;
+  // The form ops/matmul.ts sends to linear(): x W^T + b.
+  const [N, K] = b.shape;
+  const standard = attr('transA', 0) === 0 && attr('transB', 0) === 1 && attr('alpha', 1) === 1 && (!c || (attr('beta', 1) === 1 && c.shape.length === 1 && c.shape[0] === N));
+  return standard ? { kind: 'linear', weight: b.data, bias: (c?.data as Float32Array | undefined) ?? null, inFeatures: K } : null;
+}
+
+/** A dense [N, count(runs), ...rest] tensor's channels placed at `runs` of a zeroed [N, channels, ...rest]. */
+function scatter(dense: Tensor, runs: readonly Range[], channels: number): Float32Array {
+  const [batch, width, ...rest] = dense.shape;
+  const plane = sizeOf(rest);
+  const out = new Float32Array(batch * channels * plane);
+  for (let n = 0; n < batch; n++) {
+    let at = 0;
+    for (const [a, b] of runs) {
+      out.set(dense.data.subarray((n * width + at) * plane, (n * width + at + b - a) * plane), (n * channels + a) * plane);
+      at += b - a;
+    }
+  }
+  return out;
+}
+
+/** Runs `runs` of a whole value [N, C, ...rest], as blocks. */
+function cut(data: Float32Array, shape: readonly number[], runs: readonly Range[]): HeldValue {
+  const whole = heldOf({ shape: [...shape], data }, [0, shape[1]]);
+  if (runs.length === 1 && runs[0][0] === 0 && runs[0][1] === shape[1]) return whole;
+  return blocksOf(gather(whole, runs, 'an output'), runs);
+}
+
+/**
+ * The units of a per-channel kernel that hold output channels `runs` of every
+ * image, for an output of `shape` [B, C, ...]: element blocks for the flat
+ * kernels, else its units in channel-plane order (planes, or rows of planes).
+ * Null when its units do not follow the planes.
+ */
+function unitRanges(op: RangedOp, shape: readonly number[], runs: readonly Range[]): Range[] | null {
+  const [B, C] = shape;
+  const plane = sizeOf(shape.slice(2));
+  const ranges: Range[] = [];
+  if (typeof op.params.elements === 'number') {
+    if (op.params.elements !== B * C * plane) return null;
+    for (let n = 0; n < B; n++) for (const [a, b] of runs) ranges.push([Math.floor(((n * C + a) * plane) / ELEMENT_BLOCK), Math.ceil(((n * C + b) * plane) / ELEMENT_BLOCK)]);
+  } else {
+    if (op.units === 0 || op.units % (B * C) !== 0) return null;
+    const per = op.units / (B * C);
+    for (let n = 0; n < B; n++) for (const [a, b] of runs) ranges.push([(n * C + a) * per, (n * C + b) * per]);
+  }
+  return normalize(ranges.filter(([a, b]) => b > a));
+}
+
+/** The nodes of one ONNX model computed by channel runs, in a device's thread. */
+export class OnnxChannelNodes {
+  /** The plan and recipes for the last batch seen (a pass's batch, or the model's fixed one). */
+  private current: { batch: number; plan: Plan; recipes: OnnxNodeRecipe[] } | null = null;
+  private readonly input: string;
+  private readonly fixedBatch: number | null;
+
+  constructor(
+    private readonly model: OnnxModel,
+    private readonly image: readonly number[],
+    private readonly graph: ModelGraph,
+    private readonly steps: readonly OnnxNodeSteps[],
+  ) {
+    this.input = model.inputs[0].name;
+    const declared = model.inputs[0].shape?.[0];
+    this.fixedBatch = typeof declared === 'number' && declared > 0 ? declared : null;
+  }
+
+  /** Output runs `spec.outputs` of node `index` from its inputs (what the device holds of each, plus what it received). */
+  compute(index: number, inputs: readonly HeldValue[], spec: ChannelNodeSpec): HeldValue {
+    const node = this.graph.nodes[index];
+    const batch = inputs[0].batch;
+    if (spec.outputs.length === 0) return { batch, rest: [], blocks: [] };
+    const { plan, recipes, chunk } = this.planFor(batch);
+    const recipe = recipes[index];
+    switch (recipe.kind) {
+      case 'conv':
+        return convRuns(node, recipe, inputs[0], spec.outputs);
+      case 'linear': {
+        const x = gather(inputs[0], [[0, recipe.inFeatures]], `${node.label}'s input`);
+        const K = recipe.inFeatures;
+        const blocks = spec.outputs.map(([a, b]) => {
+          const w = { shape: [b - a, K], data: recipe.weight.subarray(a * K, b * K) };
+          const bias = recipe.bias ? { shape: [b - a], data: recipe.bias.subarray(a, b) } : null;
+          return { run: [a, b] as Range, data: linear(x, w, bias).data };
+        });
+        return { batch: x.shape[0], rest: [], blocks };
+      }
+      case 'pass':
+        return blocksOf(gather(inputs[0], spec.outputs, `${node.label}'s input`), spec.outputs);
+      case 'activation': {
+        const y = gather(inputs[0], spec.outputs, `${node.label}'s input`);
+        applyEpilogue(y.data, null, recipe.activation, 0, y.data.length);
+        return blocksOf(y, spec.outputs);
+      }
+      case 'move':
+        return moveRuns(node, inputs, spec);
+      case 'local':
+        return localRuns(node, recipe, plan, chunk, inputs, spec);
+    }
+  }
+
+  private planFor(batch: number): { plan: Plan; recipes: OnnxNodeRecipe[]; chunk: number } {
+    const chunk = this.fixedBatch ?? batch;
+    if (batch % chunk !== 0) throw errors.invalid('x.shape', `the model takes batches of ${chunk}, and ${batch} images are not a multiple of it`);
+    if (this.current?.batch !== chunk) {
+      const plan = this.model.planFor({ [this.input]: [chunk, ...this.image] });
+      const base = this.model.planFor({ [this.input]: [this.fixedBatch ?? 1, ...this.image] });
+      if (plan.steps.length !== base.steps.length || plan.steps.some((s, i) => s.node !== base.steps[i].node)) {
+        throw errors.onnxValue(`the model's plan has other steps at batch ${chunk} than at batch ${this.fixedBatch ?? 1}; a channels split needs one graph for every batch`);
+      }
+      this.current = { batch: chunk, plan, recipes: onnxNodeRecipes(this.graph.name, plan, this.graph, this.steps) };
+    }
+    return { plan: this.current.plan, recipes: this.current.recipes, chunk };
+  }
+}
+
+/** Output channels `outputs` of a convolution: per run, the groups it spans whole (or a part of one group), padded first where ONNX's pads are asymmetric. */
+function convRuns(node: GraphNode, recipe: Extract<OnnxNodeRecipe, { kind: 'conv' }>, input: HeldValue, outputs: readonly Range[]): HeldValue {
+  const { weight, bias, setup } = recipe;
+  const groups = setup.options.groups;
+  const outPer = weight.shape[0] / groups;
+  const inPer = weight.shape[1];
+  let rest: number[] = [];
+  const blocks = outputs.map(([a, b]) => {
+    const first = Math.floor(a / outPer);
+    const end = Math.ceil(b / outPer);
+    if (end - first > 1 && (a % outPer !== 0 || b % outPer !== 0)) throw errors.deviceProtocol(`${node.label}: output channels [${a}, ${b}) straddle its groups of ${outPer}`);
+    let x: Tensor = gather(input, [[first * inPer, end * inPer]], `${node.label}'s input`);
+    if (setup.prePad) x = padValue(floatValue(x.shape, x.data), setup.prePad.begin, [x.shape[0], x.shape[1], ...setup.prePad.shape.slice(2)], 0) as FloatValue;
+    const out = conv2d(x, rows(weight, a, b), bias ? rows(bias, a, b) : null, { ...setup.options, groups: end - first });
+    rest = out.shape.slice(2);
+    return { run: [a, b] as Range, data: out.data };
+  });
+  return { batch: input.batch, rest, blocks };
+}
+
+/** Nodes that only move channels: a shuffle and a flatten as channel-node.ts moves them; Concat and Slice by renumbering the blocks. */
+function moveRuns(node: GraphNode, inputs: readonly HeldValue[], spec: ChannelNodeSpec): HeldValue {
+  const op = node.op;
+  if (op.kind === 'shuffle' || op.kind === 'flatten') return computeRuns(node, null, inputs, spec.channels, spec.outputs);
+  const renumbered = (held: HeldValue, by: number) => held.blocks.map((b) => ({ run: shift([b.run], by)[0], data: b.data }));
+  let blocks;
+  if (op.kind === 'concat') {
+    let offset = 0;
+    blocks = inputs.flatMap((held, i) => {
+      const placed = renumbered(held, offset);
+      offset += spec.channelsOf[i];
+      return placed;
+    });
+  } else if (op.kind === 'slice') {
+    blocks = renumbered(inputs[0], -op.start);
+  } else {
+    throw errors.deviceProtocol(`${node.label}: a ${op.kind} node does not only move channels`);
+  }
+  const placed: HeldValue = { batch: inputs[0].batch, rest: inputs[0].rest, blocks };
+  return blocksOf(gather(placed, spec.outputs, `${node.label}'s inputs`), spec.outputs);
+}
+
+/**
+ * Plan steps run on the channels the node reads (`spec.needs`), each input
+ * placed in a value of the plan's shape: with `ranged`, the step's ranged
+ * kernel over the units of the device's output channels only; otherwise its
+ * forward kernels, whole, keeping the device's channels.
+ */
+function localRuns(node: GraphNode, recipe: Extract<OnnxNodeRecipe, { kind: 'local' }>, plan: Plan, chunk: number, inputs: readonly HeldValue[], spec: ChannelNodeSpec): HeldValue {
+  const batch = inputs[0].batch;
+  const chunks = batch / chunk;
+  const whole = new Map<string, Float32Array>();
+  node.inputs.forEach((v, i) => {
+    if (whole.has(v)) return;
+    const dense = gather(inputs[i], spec.needs[i], `${node.label}'s input ${v}`);
+    whole.set(v, scatter(dense, spec.needs[i], spec.channelsOf[i]));
+  });
+  const outShape = plan.shapes.get(node.output)!;
+  const per = sizeOf(outShape);
+  const out = new Float32Array(per * chunks);
+  const chunkOf = (name: string, k: number): Float32Array => {
+    const data = whole.get(name);
+    if (data) {
+      const size = sizeOf(plan.shapes.get(name)!);
+      return data.subarray(k * size, (k + 1) * size);
+    }
+    const c = plan.constants.get(name);
+    if (c?.dtype !== 'float32') throw errors.deviceProtocol(`${node.label}: value '${name}' is neither read by the node nor a float32 constant`);
+    return c.data;
+  };
+  const stage = recipe.ranged && recipe.steps.length === 1 ? workerStageOf(plan.steps[recipe.steps[0]], plan) : null;
+  const units = stage?.kind === 'ranged' && stage.outputs[0] === node.output ? unitRanges(stage.op, outShape, spec.outputs) : null;
+  for (let k = 0; k < chunks; k++) {
+    const target = out.subarray(k * per, (k + 1) * per);
+    if (stage?.kind === 'ranged' && units) {
+      const ins = stage.inputs.map((name) => chunkOf(name, k));
+      for (const [a, b] of units) runRanged(stage.op, ins, [target], a, b);
+      continue;
+    }
+    const env = new Map<string, Value>();
+    for (const name of whole.keys()) env.set(name, floatValue(plan.shapes.get(name)!, chunkOf(name, k)));
+    for (const index of recipe.steps) {
+      const s = plan.steps[index];
+      const values = s.inputs.map((n) => (n === '' ? undefined : (env.get(n) ?? plan.constants.get(n))));
+      const results = runNode(s.node, s.run, values);
+      s.outputs.forEach((name, j) => {
+        if (name !== '') env.set(name, results[j]);
+      });
+    }
+    const y = env.get(node.output);
+    if (y?.dtype !== 'float32' || y.data.length !== per) throw errors.deviceProtocol(`${node.label}: its steps did not give ${node.output} of [${outShape.join(', ')}]`);
+    target.set(y.data);
+  }
+  return cut(out, [batch, ...outShape.slice(1)], spec.outputs);
+}
