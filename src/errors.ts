@@ -143,9 +143,6 @@ export const errors = {
   devicePassFailed: (device: number, layer: string, cause: unknown) =>
     new ExecutionError(`the forward pass failed on device ${device} at ${layer}: ${reasonOf(cause)}`, { cause }),
   // Any model on devices (src/devices/model-devices.ts).
-  /** A split strategy the devices cannot run for this model (yet): the plan can still be printed. */
-  modelStrategyNotRunnable: (model: string, strategy: string, why: string) =>
-    new ArgumentError('strategy', `running ${model}'s ${strategy} split on devices is not supported yet (${why}); plan it only, or run it with strategy data or pipeline`),
   /** A layer a channels split on devices cannot compute by channel runs (one the zoo's graphs do not have). */
   channelsOpNotRunnable: (layer: string, what: string) =>
     new ArgumentError('strategy', `${layer}: the devices cannot compute ${what} by channel runs in a channels split; run the model with strategy data or pipeline`),
