@@ -102,8 +102,8 @@ describe('failures', () => {
     expect(bad).toBeGreaterThan(2);
     const specs = specsOf(plan, 1);
     specs[bad] = { ...specs[bad], needs: [[[0, plan.layers[bad].inputShapes[0][1]]]] };
-    const [, second] = (split as unknown as { devices: ModelDevice[] }).devices;
-    await second.call((api) => api.channelsConnect(specs));
+    const inside = split as unknown as { devices: ModelDevice[]; channelStatus: Int32Array[] };
+    await inside.devices[1].call((api) => api.channelsConnect(specs, inside.channelStatus[1]));
     const error = await split.forward(x).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ExecutionError);
     const label = plan.layers[bad].label;

@@ -48,6 +48,13 @@ export interface ChannelNodeResult {
   receivedBytes: number;
 }
 
+/** A run of nodes: the blocks asked for after the last, each node's compute time, and the bytes received for the first (the others receive nothing). */
+export interface ChannelSegmentResult {
+  blocks: ChannelBlock[];
+  computeMs: number[];
+  receivedBytes: number;
+}
+
 export class ChannelDeviceState {
   private readonly values = new Map<string, HeldValue>();
   /** Per node, the values it reads for the last time: dropped after it, as the plan's memory assumes. */
@@ -80,6 +87,25 @@ export class ChannelDeviceState {
     const blocks = this.extract(requests);
     for (const value of this.dropAfter[index]) this.values.delete(value);
     return { blocks, computeMs, receivedBytes: received.reduce((s, b) => s + b.data.byteLength, 0) };
+  }
+
+  /**
+   * Nodes [from, to) in order: `received` are the first's blocks (the plan has
+   * the others receive nothing), `requests` are cut after the last. `onNode`
+   * sees each node's index before it runs, so a failure can be placed.
+   */
+  segment(from: number, to: number, received: readonly ChannelBlock[], requests: readonly ChannelRequest[], onNode: (index: number) => void): ChannelSegmentResult {
+    if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from < to && to <= this.graph.nodes.length)) {
+      throw errors.deviceProtocol(`device ${this.device}: no nodes [${from}, ${to}) in a graph of ${this.graph.nodes.length}`);
+    }
+    const computeMs: number[] = [];
+    let last: ChannelNodeResult | null = null;
+    for (let i = from; i < to; i++) {
+      onNode(i);
+      last = this.node(i, i === from ? received : [], i === to - 1 ? requests : []);
+      computeMs.push(last.computeMs);
+    }
+    return { blocks: last!.blocks, computeMs, receivedBytes: received.reduce((s, b) => s + b.data.byteLength, 0) };
   }
 
   /** The blocks `requests` asks for, from what this device holds. */

@@ -23,7 +23,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { graphOfModule } from '../split/from-modules.js';
 import { onnxGraphSteps } from '../split/from-onnx.js';
 import type { ModelGraph } from '../split/graph.js';
-import { ChannelDeviceState, type ChannelBlock, type ChannelNodeCompute, type ChannelNodeResult, type ChannelNodeSpec, type ChannelRequest } from './channel-device-state.js';
+import { ChannelDeviceState, type ChannelBlock, type ChannelNodeCompute, type ChannelNodeSpec, type ChannelSegmentResult, type ChannelRequest } from './channel-device-state.js';
 import { computeRuns } from './channel-node.js';
 import { OnnxChannelNodes } from './onnx-channel-node.js';
 import { nodeModule, type Program } from './model-program.js';
@@ -107,6 +107,7 @@ export class ModelDeviceState {
   private ports: MessagePort[] = [];
   private channels: ChannelDeviceState | null = null;
   private image: number[] = [];
+  private status: Int32Array | null = null;
 
   /** Builds the model from `source` for images of `image`, with the host's kernels so every value is computed as the host would. */
   load(device: number, source: ModelSource, image: number[], kernels: 'wasm' | 'reference'): ModelDeviceInfo {
@@ -154,8 +155,8 @@ export class ModelDeviceState {
     });
   }
 
-  /** Makes this device one of a channels split: per graph node, the output runs it computes and the channels it reads. */
-  channelsConnect(specs: ChannelNodeSpec[]): void {
+  /** Makes this device one of a channels split: per graph node, the output runs it computes and the channels it reads; `status` (shared with the host) gets the node it is at. */
+  channelsConnect(specs: ChannelNodeSpec[], status?: Int32Array): void {
     if (!this.loaded) throw errors.deviceProtocol('channelsConnect: load a model first');
     const loaded = this.loaded;
     let graph: ModelGraph;
@@ -172,6 +173,7 @@ export class ModelDeviceState {
     }
     if (specs.length !== graph.nodes.length) throw errors.deviceProtocol(`device ${this.device}: ${specs.length} node specs for a graph of ${graph.nodes.length} nodes`);
     this.channels = new ChannelDeviceState(this.device, graph, compute, specs);
+    this.status = status ?? null;
   }
 
   /** A channels pass starts: the whole input, and the blocks node 0 needs from this device. */
@@ -181,11 +183,18 @@ export class ModelDeviceState {
     return this.sendBlocks(channels.extract(requests));
   }
 
-  /** Node `index` of a channels pass; then the blocks the next node needs from this device (transferred). */
-  channelsNode(index: number, received: ChannelBlock[], requests: ChannelRequest[]): ChannelNodeResult {
+  /**
+   * Nodes [from, to) of a channels pass, the first with the blocks it receives;
+   * then the blocks node `to` needs from this device (transferred). The node
+   * being run is written to the host's status word as it starts, so a failure
+   * is placed even when this thread dies.
+   */
+  channelsNodes(from: number, to: number, received: ChannelBlock[], requests: ChannelRequest[]): ChannelSegmentResult {
     const channels = this.channelsState();
-    this.currentUnit = index;
-    const result = channels.node(index, received, requests);
+    const result = channels.segment(from, to, received, requests, (index) => {
+      this.currentUnit = index;
+      if (this.status) Atomics.store(this.status, 0, index);
+    });
     return Comlink.transfer(result, result.blocks.map((b) => b.data.buffer as ArrayBuffer));
   }
 

@@ -138,6 +138,9 @@ export class ModelDevices {
   private listener: ((message: PipelineMessage) => void) | null = null;
   /** Fails the pipeline's current pass (a device died under it). */
   private failPass: ((error: Error) => void) | null = null;
+  /** A channels split's node segments (a new one at each node some device receives blocks for), and each device's status word (the node it is at). */
+  private channelSegments: [number, number][] = [];
+  private channelStatus: Int32Array[] = [];
 
   private constructor(
     readonly plan: SplitPlan,
@@ -245,18 +248,25 @@ export class ModelDevices {
         );
         ports = { feed: channels[0].port1, results: channels[devices].port2 };
       }
+      const status = started.map(() => new Int32Array(new SharedArrayBuffer(4)));
       if (plan.strategy === 'channels') {
         await Promise.all(
           started.map((device, d) => {
             const specs = plan.layers.map(
               (l): ChannelNodeSpec => ({ outputs: l.devices[d].outputRuns, channels: l.inputShapes[0][1], needs: l.devices[d].needs, channelsOf: l.inputShapes.map((s) => s[1]) }),
             );
-            return device.call((api) => api.channelsConnect(specs));
+            return device.call((api) => api.channelsConnect(specs, status[d]));
           }),
         );
       }
       const micro = plan.pipeline?.microBatches ?? devices;
-      return new ModelDevices(plan, started, units, program.input, program.output, stageRanges, ports, micro, batchMultiple);
+      const split = new ModelDevices(plan, started, units, program.input, program.output, stageRanges, ports, micro, batchMultiple);
+      if (plan.strategy === 'channels') {
+        const cuts = plan.layers.map((_, i) => i).filter((i) => i === 0 || plan.layers[i].devices.some((p) => p.received.length > 0));
+        split.channelSegments = cuts.map((from, k): [number, number] => [from, cuts[k + 1] ?? plan.layers.length]);
+        split.channelStatus = status;
+      }
+      return split;
     } catch (error) {
       for (const c of channels) (c.port1.close(), c.port2.close());
       await Promise.all(started.map((d) => d.close()));
@@ -297,10 +307,12 @@ export class ModelDevices {
 
   /**
    * A channels pass: every device gets the whole batch, then computes the
-   * graph's nodes in step, each its planned output runs. Per node the host
-   * makes one call per device carrying the blocks the plan has it receive
-   * for that node, and each returns the blocks the next node's devices need
-   * from it: the host only carries them, one round trip per layer.
+   * graph's nodes in step, each its planned output runs. The nodes are cut
+   * into segments at each node some device receives blocks for: per segment
+   * the host makes one call per device carrying the blocks the plan has it
+   * receive for the segment's first node, the device runs the segment's nodes
+   * alone, and returns the blocks the next segment's devices need from it: the
+   * host only carries them, one round trip per segment.
    */
   private async channelsPass(x: Tensor): Promise<{ output: Tensor; timings: StageTiming[]; received: number[][] }> {
     const layers = this.plan.layers;
@@ -308,18 +320,22 @@ export class ModelDevices {
     const requestsFrom = (i: number, e: number): ChannelRequest[] =>
       i >= n ? [] : layers[i].devices.flatMap((part, d) => part.received.filter((t) => t.from === e).map((t) => ({ value: t.value, to: d, ranges: t.ranges })));
     const inboxes = (sent: ChannelBlock[][]) => this.devices.map((_, d) => sent.flat().filter((b) => b.to === d));
-    const at = async <T>(d: number, i: number, call: (api: ModelDevice['api']) => Promise<T>): Promise<T> => {
+    const at = async <T>(d: number, phase: [number, number] | 'start' | 'end', call: (api: ModelDevice['api']) => Promise<T>): Promise<T> => {
       try {
         return await this.devices[d].call(call);
       } catch (error) {
-        const where = i < 0 ? 'the start of the pass (receiving the images)' : i < n ? `${this.units[i].label} (layer ${i + 1} of ${n})` : 'the end of the pass (sending its outputs)';
-        throw errors.devicePassFailed(d, where, error);
+        if (phase === 'start') throw errors.devicePassFailed(d, 'the start of the pass (receiving the images)', error);
+        if (phase === 'end') throw errors.devicePassFailed(d, 'the end of the pass (sending its outputs)', error);
+        // The node the device last started in the segment (its status word outlives its thread).
+        const started = Atomics.load(this.channelStatus[d], 0);
+        const i = started >= phase[0] && started < phase[1] ? started : phase[0];
+        throw errors.devicePassFailed(d, `${this.units[i].label} (layer ${i + 1} of ${n})`, error);
       }
     };
     let inbox = inboxes(
       await Promise.all(
         this.devices.map((_, d) =>
-          at(d, -1, (api) => {
+          at(d, 'start', (api) => {
             const data = x.data.slice();
             return api.channelsBegin(Comlink.transfer({ shape: [...x.shape], data }, [data.buffer]), requestsFrom(0, d));
           }),
@@ -328,17 +344,21 @@ export class ModelDevices {
     );
     const unitMs = this.devices.map(() => new Array<number>(n).fill(0));
     const received = this.devices.map(() => new Array<number>(n).fill(0));
-    for (let i = 0; i < n; i++) {
+    for (const segment of this.channelSegments) {
+      const [from, to] = segment;
       const results = await Promise.all(
         this.devices.map((_, d) => {
           const blocks = inbox[d];
-          return at(d, i, (api) => api.channelsNode(i, Comlink.transfer(blocks, blocks.map((b) => b.data.buffer as ArrayBuffer)), requestsFrom(i + 1, d)));
+          return at(d, segment, (api) => api.channelsNodes(from, to, Comlink.transfer(blocks, blocks.map((b) => b.data.buffer as ArrayBuffer)), requestsFrom(to, d)));
         }),
       );
-      results.forEach((r, d) => ((unitMs[d][i] = r.computeMs), (received[d][i] = r.receivedBytes)));
+      results.forEach((r, d) => {
+        r.computeMs.forEach((ms, k) => (unitMs[d][from + k] = ms));
+        received[d][from] = r.receivedBytes;
+      });
       inbox = inboxes(results.map((r) => r.blocks));
     }
-    const parts = await Promise.all(this.devices.map((_, d) => at(d, n, (api) => api.channelsOutput())));
+    const parts = await Promise.all(this.devices.map((_, d) => at(d, 'end', (api) => api.channelsOutput())));
     let whole: HeldValue | undefined;
     for (const p of parts) if (p.ranges.length) whole = mergeHeld(whole, blocksOf({ shape: p.shape, data: p.data }, p.ranges));
     const shape = this.plan.layers[n - 1].outputShape;
