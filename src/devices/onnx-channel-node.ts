@@ -59,6 +59,9 @@ export type OnnxNodeRecipe =
   /** Plan steps run on the channels the node reads, placed in values of the plan's shapes; `ranged`: by its kernel's units. */
   | { kind: 'local'; steps: number[]; ranged: boolean };
 
+/** A per-channel step's ranged kernel, the values it reads in its order, and the units holding a device's channels; null: it runs its forward kernels whole. */
+type LocalStage = { op: RangedOp; inputs: string[]; units: Range[] } | null;
+
 /** Each plan step's fused group, if it is in one. */
 function fusedSteps(plan: Plan): Map<number, Plan['fusions'][number]> {
   const at = new Map<number, Plan['fusions'][number]>();
@@ -180,7 +183,7 @@ function unitRanges(op: RangedOp, shape: readonly number[], runs: readonly Range
 /** The nodes of one ONNX model computed by channel runs, in a device's thread. */
 export class OnnxChannelNodes {
   /** The plan and recipes for the last batch seen (a pass's batch, or the model's fixed one). */
-  private current: { batch: number; plan: Plan; recipes: OnnxNodeRecipe[] } | null = null;
+  private current: { batch: number; plan: Plan; recipes: OnnxNodeRecipe[]; stages: Map<number, LocalStage> } | null = null;
   private readonly input: string;
   private readonly fixedBatch: number | null;
 
@@ -225,7 +228,7 @@ export class OnnxChannelNodes {
       case 'move':
         return moveRuns(node, inputs, spec);
       case 'local':
-        return localRuns(node, recipe, plan, chunk, inputs, spec);
+        return localRuns(node, recipe, this.stageOf(index, recipe, spec), plan, chunk, inputs, spec);
     }
   }
 
@@ -238,9 +241,23 @@ export class OnnxChannelNodes {
       if (plan.steps.length !== base.steps.length || plan.steps.some((s, i) => s.node !== base.steps[i].node)) {
         throw errors.onnxValue(`the model's plan has other steps at batch ${chunk} than at batch ${this.fixedBatch ?? 1}; a channels split needs one graph for every batch`);
       }
-      this.current = { batch: chunk, plan, recipes: onnxNodeRecipes(this.graph.name, plan, this.graph, this.steps) };
+      this.current = { batch: chunk, plan, recipes: onnxNodeRecipes(this.graph.name, plan, this.graph, this.steps), stages: new Map() };
     }
     return { plan: this.current.plan, recipes: this.current.recipes, chunk };
+  }
+
+  /** A per-channel node's ranged kernel and the units of this device's channels, worked out once per plan (the device's runs are fixed). */
+  private stageOf(index: number, recipe: Extract<OnnxNodeRecipe, { kind: 'local' }>, spec: ChannelNodeSpec): LocalStage {
+    const { plan, stages } = this.current!;
+    let found = stages.get(index);
+    if (!found) {
+      const node = this.graph.nodes[index];
+      const stage = recipe.ranged && recipe.steps.length === 1 ? workerStageOf(plan.steps[recipe.steps[0]], plan) : null;
+      const units = stage?.kind === 'ranged' && stage.outputs[0] === node.output ? unitRanges(stage.op, plan.shapes.get(node.output)!, spec.outputs) : null;
+      found = stage?.kind === 'ranged' && units ? { op: stage.op, inputs: stage.inputs, units } : null;
+      stages.set(index, found);
+    }
+    return found;
   }
 }
 
@@ -292,7 +309,15 @@ function moveRuns(node: GraphNode, inputs: readonly HeldValue[], spec: ChannelNo
  * kernel over the units of the device's output channels only; otherwise its
  * forward kernels, whole, keeping the device's channels.
  */
-function localRuns(node: GraphNode, recipe: Extract<OnnxNodeRecipe, { kind: 'local' }>, plan: Plan, chunk: number, inputs: readonly HeldValue[], spec: ChannelNodeSpec): HeldValue {
+function localRuns(
+  node: GraphNode,
+  recipe: Extract<OnnxNodeRecipe, { kind: 'local' }>,
+  stage: LocalStage,
+  plan: Plan,
+  chunk: number,
+  inputs: readonly HeldValue[],
+  spec: ChannelNodeSpec,
+): HeldValue {
   const batch = inputs[0].batch;
   const chunks = batch / chunk;
   const whole = new Map<string, Float32Array>();
@@ -314,13 +339,11 @@ function localRuns(node: GraphNode, recipe: Extract<OnnxNodeRecipe, { kind: 'loc
     if (c?.dtype !== 'float32') throw errors.deviceProtocol(`${node.label}: value '${name}' is neither read by the node nor a float32 constant`);
     return c.data;
   };
-  const stage = recipe.ranged && recipe.steps.length === 1 ? workerStageOf(plan.steps[recipe.steps[0]], plan) : null;
-  const units = stage?.kind === 'ranged' && stage.outputs[0] === node.output ? unitRanges(stage.op, outShape, spec.outputs) : null;
   for (let k = 0; k < chunks; k++) {
     const target = out.subarray(k * per, (k + 1) * per);
-    if (stage?.kind === 'ranged' && units) {
+    if (stage) {
       const ins = stage.inputs.map((name) => chunkOf(name, k));
-      for (const [a, b] of units) runRanged(stage.op, ins, [target], a, b);
+      for (const [a, b] of stage.units) runRanged(stage.op, ins, [target], a, b);
       continue;
     }
     const env = new Map<string, Value>();
