@@ -137,6 +137,19 @@ function linearRecipe(s: Plan['steps'][number], plan: Plan): OnnxNodeRecipe | nu
   return standard ? { kind: 'linear', weight: b.data, bias: (c?.data as Float32Array | undefined) ?? null, inFeatures: K } : null;
 }
 
+/**
+ * Channels `runs` of `value` as gather gives them, but a block's own data when
+ * it holds exactly those channels: for readers that do not write into it (the
+ * values a device keeps are never written once made).
+ */
+function gatherRead(value: HeldValue, runs: readonly Range[], what: string): Tensor {
+  if (runs.length === 1) {
+    const block = value.blocks.find((b) => b.run[0] === runs[0][0] && b.run[1] === runs[0][1]);
+    if (block) return { shape: [value.batch, runs[0][1] - runs[0][0], ...value.rest], data: block.data };
+  }
+  return gather(value, runs, what);
+}
+
 /** A dense [N, count(runs), ...rest] tensor's channels placed at `runs` of a zeroed [N, channels, ...rest]. */
 function scatter(dense: Tensor, runs: readonly Range[], channels: number): Float32Array {
   const [batch, width, ...rest] = dense.shape;
@@ -209,7 +222,7 @@ export class OnnxChannelNodes {
       case 'conv':
         return convRuns(node, recipe, inputs[0], spec.outputs);
       case 'linear': {
-        const x = gather(inputs[0], [[0, recipe.inFeatures]], `${node.label}'s input`);
+        const x = gatherRead(inputs[0], [[0, recipe.inFeatures]], `${node.label}'s input`);
         const K = recipe.inFeatures;
         const blocks = spec.outputs.map(([a, b]) => {
           const w = { shape: [b - a, K], data: recipe.weight.subarray(a * K, b * K) };
@@ -219,7 +232,7 @@ export class OnnxChannelNodes {
         return { batch: x.shape[0], rest: [], blocks };
       }
       case 'pass':
-        return blocksOf(gather(inputs[0], spec.outputs, `${node.label}'s input`), spec.outputs);
+        return blocksOf(gatherRead(inputs[0], spec.outputs, `${node.label}'s input`), spec.outputs);
       case 'activation': {
         const y = gather(inputs[0], spec.outputs, `${node.label}'s input`);
         applyEpilogue(y.data, null, recipe.activation, 0, y.data.length);
@@ -272,7 +285,7 @@ function convRuns(node: GraphNode, recipe: Extract<OnnxNodeRecipe, { kind: 'conv
     const first = Math.floor(a / outPer);
     const end = Math.ceil(b / outPer);
     if (end - first > 1 && (a % outPer !== 0 || b % outPer !== 0)) throw errors.deviceProtocol(`${node.label}: output channels [${a}, ${b}) straddle its groups of ${outPer}`);
-    let x: Tensor = gather(input, [[first * inPer, end * inPer]], `${node.label}'s input`);
+    let x: Tensor = gatherRead(input, [[first * inPer, end * inPer]], `${node.label}'s input`);
     if (setup.prePad) x = padValue(floatValue(x.shape, x.data), setup.prePad.begin, [x.shape[0], x.shape[1], ...setup.prePad.shape.slice(2)], 0) as FloatValue;
     const out = conv2d(x, rows(weight, a, b), bias ? rows(bias, a, b) : null, { ...setup.options, groups: end - first });
     rest = out.shape.slice(2);
@@ -300,7 +313,7 @@ function moveRuns(node: GraphNode, inputs: readonly HeldValue[], spec: ChannelNo
     throw errors.deviceProtocol(`${node.label}: a ${op.kind} node does not only move channels`);
   }
   const placed: HeldValue = { batch: inputs[0].batch, rest: inputs[0].rest, blocks };
-  return blocksOf(gather(placed, spec.outputs, `${node.label}'s inputs`), spec.outputs);
+  return blocksOf(gatherRead(placed, spec.outputs, `${node.label}'s inputs`), spec.outputs);
 }
 
 /**
@@ -323,8 +336,11 @@ function localRuns(
   const whole = new Map<string, Float32Array>();
   node.inputs.forEach((v, i) => {
     if (whole.has(v)) return;
-    const dense = gather(inputs[i], spec.needs[i], `${node.label}'s input ${v}`);
-    whole.set(v, scatter(dense, spec.needs[i], spec.channelsOf[i]));
+    const needs = spec.needs[i];
+    const dense = gatherRead(inputs[i], needs, `${node.label}'s input ${v}`);
+    // Every channel read: the dense value is the whole one (kernels and ops never write into their inputs).
+    const all = needs.length === 1 && needs[0][0] === 0 && needs[0][1] === spec.channelsOf[i];
+    whole.set(v, all ? dense.data : scatter(dense, needs, spec.channelsOf[i]));
   });
   const outShape = plan.shapes.get(node.output)!;
   const per = sizeOf(outShape);
