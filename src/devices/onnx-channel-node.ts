@@ -6,8 +6,8 @@
 // BatchNormalization changes bits, so a node inside a fused group computes its
 // part of the group: the Conv its rows of the folded weight and bias (conv2d,
 // the fused kernel's bits before its epilogue, docs/epilogue.md), the
-// BatchNormalization nothing more, the Add its float32 sum and the activation
-// the epilogue's float32 formula, on the runs held: each step of the epilogue
+// BatchNormalization nothing more, the Add and the activation the epilogue's
+// float32 sum and formula (its reference, kernels/epilogue.ts), on the runs held: each step of the epilogue
 // rounds to float32 on its own, so doing them node by node gives its bits.
 //
 // A Conv or linear layer outside a group computes its output runs through row
@@ -54,6 +54,8 @@ export type OnnxNodeRecipe =
   | { kind: 'pass' }
   /** A fused group's activation, the epilogue's, on the runs held. */
   | { kind: 'activation'; activation: Activation }
+  /** A fused group's residual Add: the epilogue's float32 sum of the two operands' runs. */
+  | { kind: 'residual' }
   /** Channels moved, nothing computed: shuffle, flatten, Concat, Slice. */
   | { kind: 'move' }
   /** Plan steps run on the channels the node reads, placed in values of the plan's shapes; `ranged`: by its kernel's units. */
@@ -89,7 +91,8 @@ export function onnxNodeRecipes(model: string, plan: Plan, graph: ModelGraph, st
       if (f.planSteps[0] === step) return { kind: 'conv', weight: f.weight, bias: f.bias, setup: f.setup };
       const type = s.node.opType;
       if (type === 'BatchNormalization') return { kind: 'pass' };
-      if (type === 'Add' || (f.activation.kind === 'silu' && type === 'Mul')) return { kind: 'local', steps: [step], ranged: true };
+      if (type === 'Add') return { kind: 'residual' };
+      if (f.activation.kind === 'silu' && type === 'Mul') return { kind: 'local', steps: [step], ranged: true };
       return { kind: 'activation', activation: f.activation.kind === 'silu' ? { kind: 'sigmoid' } : f.activation };
     }
     switch (node.op.kind) {
@@ -236,6 +239,12 @@ export class OnnxChannelNodes {
       case 'activation': {
         const y = gather(inputs[0], spec.outputs, `${node.label}'s input`);
         applyEpilogue(y.data, null, recipe.activation, 0, y.data.length);
+        return blocksOf(y, spec.outputs);
+      }
+      case 'residual': {
+        // Either operand may be the Conv's: a float32 sum is the same bits in either order.
+        const y = gather(inputs[0], spec.outputs, `${node.label}'s input ${node.inputs[0]}`);
+        applyEpilogue(y.data, gatherRead(inputs[1], spec.outputs, `${node.label}'s input ${node.inputs[1]}`).data, { kind: 'none' }, 0, y.data.length);
         return blocksOf(y, spec.outputs);
       }
       case 'move':
