@@ -1,13 +1,14 @@
 // An ONNX file on devices by its channels plan, its data plan and on one
 // device, in ONE process, alternating: each round runs one pass of each (order
-// rotating), after a warm-up pass each. Figures are medians of wall times and
+// rotating), after warm-up passes (--warmup, 3: the devices' JavaScript
+// kernels are compiled by then). Figures are medians of wall times and
 // of per-round ratios to one device, and, per contender, the CPU time of the
 // busiest device threads and of the host thread over a pass from
 // /proc/self/task/*/schedstat (Linux): on a machine shared with other
 // processes, wall time includes waiting for a core, CPU time does not, so
 // these say what a quiet machine would show. The outputs are checked to be the
 // same bits.
-//   flock /tmp/groupconv-bench.lock npx tsx bench/onnx-channels-ab.ts --model test/fixtures/onnx/resnext.onnx [--batch 8] [--devices 2] [--rounds 7]
+//   flock /tmp/groupconv-bench.lock npx tsx bench/onnx-channels-ab.ts --model test/fixtures/onnx/resnext.onnx [--batch 8] [--devices 2] [--rounds 7] [--warmup 3]
 import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ModelDevices } from '../src/devices/model-devices.js';
@@ -26,6 +27,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '8' },
     devices: { type: 'string', default: '2' },
     rounds: { type: 'string', default: '7' },
+    warmup: { type: 'string', default: '3' },
   },
 });
 const path = values.model!;
@@ -68,7 +70,7 @@ const others = otherCoresSince();
 const host = String(process.pid);
 try {
   const reference = (await split[0].forward(x)).output;
-  for (const s of split.slice(1)) await s.forward(x);
+  for (let w = 0; w < Number(values.warmup); w++) for (const s of split) await s.forward(x);
   for (let r = 0; r < rounds; r++) {
     for (const k of rotated([0, 1, 2], r)) {
       const before = cpuNs();
