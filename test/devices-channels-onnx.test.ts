@@ -12,7 +12,7 @@ import { ArgumentError, ExecutionError, loadSafetensors } from '../src/index.js'
 import type { ChannelNodeSpec } from '../src/devices/channel-device-state.js';
 import type { ModelDevice } from '../src/devices/model-device.js';
 import { ModelDevices } from '../src/devices/model-devices.js';
-import { onnxNodeRecipes } from '../src/devices/onnx-channel-node.js';
+import { onnxNodeRecipes } from '../src/devices/onnx-channel-recipe.js';
 import { randomInput } from '../src/devices/run-model.js';
 import { loadOnnx } from '../src/onnx/load.js';
 import type { OnnxModel } from '../src/onnx/model.js';

@@ -29,7 +29,7 @@ import { share } from '../split/ranges.js';
 import { SPLIT_MODELS } from '../split/zoo.js';
 import { checkTensor, type Tensor } from '../tensor/tensor.js';
 import { CHANNEL_RUN_KINDS } from './channel-node.js';
-import { onnxNodeRecipes } from './onnx-channel-node.js';
+import { onnxNodeRecipes } from './onnx-channel-recipe.js';
 import type { ChannelBlock, ChannelNodeSpec, ChannelRequest } from './channel-device-state.js';
 import { blocksOf, gather, mergeHeld, type HeldValue } from './channel-runs.js';
 import { ModelDevice } from './model-device.js';
