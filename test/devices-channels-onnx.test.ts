@@ -22,7 +22,7 @@ import type { Tensor } from '../src/tensor/tensor.js';
 import { CASES, expectClose, FIXTURES } from './support/onnx.js';
 import { expectSameBits } from './support/tensors.js';
 
-/** The fixtures and device counts: grouped convs, a shuffle, depthwise + squeeze-excitation, SiLU, residual adds, concats, a decomposed LRN. */
+/** The fixtures and device counts: grouped convs, a shuffle, depthwise + squeeze-excitation, SiLU, residual adds, concats, a decomposed LRN, opaque nodes. */
 const RUNS: Record<string, number[]> = {
   resnext: [3],
   shufflenet_v2: [2],
@@ -30,6 +30,9 @@ const RUNS: Record<string, number[]> = {
   efficientnet_like: [2],
   densenet_like: [2],
   alexnet_lrn: [2],
+  // Opaque nodes (channels-last Transpose, LayerNormalization, MatMul on 4-D) computed from whole inputs; asymmetric Conv pads.
+  convnext_op17: [2],
+  padded_conv: [2],
 };
 
 /** Two images: the fixture's first (whose PyTorch output is known), then a random one. */
