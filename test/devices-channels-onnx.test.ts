@@ -51,7 +51,13 @@ function forwardEach(model: OnnxModel, x: Tensor): Tensor[] {
 
 /** The per-node spec the host gives device d (as ModelDevices.create does). */
 function specsOf(plan: SplitPlan, d: number): ChannelNodeSpec[] {
-  return plan.layers.map((l) => ({ outputs: l.devices[d].outputRuns, channels: l.inputShapes[0][1], needs: l.devices[d].needs, channelsOf: l.inputShapes.map((s) => s[1]) }));
+  return plan.layers.map((l) => ({
+    outputs: l.devices[d].outputRuns,
+    channels: l.inputShapes[0][1],
+    needs: l.devices[d].needs,
+    channelsOf: l.inputShapes.map((s) => s[1]),
+    quiet: l.devices.every((p) => p.received.length === 0),
+  }));
 }
 
 describe('ONNX fixtures by channels on devices', () => {

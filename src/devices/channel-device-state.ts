@@ -12,12 +12,13 @@ import { count, normalize, type Range } from '../split/ranges.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { blocksOf, gather, heldOf, mergeHeld, type HeldValue } from './channel-runs.js';
 
-/** What the plan gives one device of one node: its output runs, the node's first input's channel count, and per input the channels read and their count. */
+/** What the plan gives one device of one node: its output runs, the node's first input's channel count, per input the channels read and their count, and whether no device receives anything for it. */
 export interface ChannelNodeSpec {
   outputs: Range[];
   channels: number;
   needs: Range[][];
   channelsOf: number[];
+  quiet: boolean;
 }
 
 /** How a device computes output runs `spec.outputs` of node `index` from its inputs as held (and received): a zoo model's modules, or an ONNX model's steps. */

@@ -163,7 +163,7 @@ export class ModelDeviceState {
     let compute: ChannelNodeCompute;
     if (loaded.kind === 'onnx') {
       const mapped = onnxGraphSteps(loaded.model, this.image);
-      const nodes = new OnnxChannelNodes(loaded.model, this.image, mapped.graph, mapped.steps);
+      const nodes = new OnnxChannelNodes(loaded.model, this.image, mapped.graph, mapped.steps, specs);
       graph = mapped.graph;
       compute = (index, inputs, spec) => nodes.compute(index, inputs, spec);
     } else {

@@ -253,7 +253,13 @@ export class ModelDevices {
         await Promise.all(
           started.map((device, d) => {
             const specs = plan.layers.map(
-              (l): ChannelNodeSpec => ({ outputs: l.devices[d].outputRuns, channels: l.inputShapes[0][1], needs: l.devices[d].needs, channelsOf: l.inputShapes.map((s) => s[1]) }),
+              (l): ChannelNodeSpec => ({
+                outputs: l.devices[d].outputRuns,
+                channels: l.inputShapes[0][1],
+                needs: l.devices[d].needs,
+                channelsOf: l.inputShapes.map((s) => s[1]),
+                quiet: l.devices.every((p) => p.received.length === 0),
+              }),
             );
             return device.call((api) => api.channelsConnect(specs, status[d]));
           }),

@@ -33,6 +33,7 @@ import { padValue } from '../onnx/ops/shape.js';
 import { runNode, type Plan } from '../onnx/plan.js';
 import { floatValue, sizeOf, type FloatValue, type Value } from '../onnx/value.js';
 import { workerStageOf } from '../onnx/worker-stages.js';
+import { convBiasActivation } from '../ops/conv-bias-activation.js';
 import { conv2d } from '../ops/conv2d.js';
 import { linear } from '../ops/linear.js';
 import type { OnnxNodeSteps } from '../split/from-onnx.js';
@@ -42,7 +43,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { ChannelNodeSpec } from './channel-device-state.js';
 import { computeRuns, rows } from './channel-node.js';
 import { blocksOf, gather, heldOf, type HeldValue } from './channel-runs.js';
-import { onnxNodeRecipes, type OnnxNodeRecipe } from './onnx-channel-recipe.js';
+import { onnxNodeRecipes, withDeviceFusions, type OnnxNodeRecipe } from './onnx-channel-recipe.js';
 
 /** A per-channel step's ranged kernel, the values it reads in its order, and the units holding a device's channels; null: it runs its forward kernels whole. */
 type LocalStage = { op: RangedOp; inputs: string[]; units: Range[] } | null;
@@ -115,6 +116,8 @@ export class OnnxChannelNodes {
     private readonly image: readonly number[],
     private readonly graph: ModelGraph,
     private readonly steps: readonly OnnxNodeSteps[],
+    /** This device's part of every node. */
+    private readonly specs: readonly ChannelNodeSpec[],
   ) {
     this.input = model.inputs[0].name;
     const declared = model.inputs[0].shape?.[0];
@@ -170,7 +173,7 @@ export class OnnxChannelNodes {
       if (plan.steps.length !== base.steps.length || plan.steps.some((s, i) => s.node !== base.steps[i].node)) {
         throw errors.onnxValue(`the model's plan has other steps at batch ${chunk} than at batch ${this.fixedBatch ?? 1}; a channels split needs one graph for every batch`);
       }
-      this.current = { batch: chunk, plan, recipes: onnxNodeRecipes(this.graph.name, plan, this.graph, this.steps), stages: new Map() };
+      this.current = { batch: chunk, plan, recipes: withDeviceFusions(onnxNodeRecipes(this.graph.name, plan, this.graph, this.steps), plan, this.steps, this.specs), stages: new Map() };
     }
     return { plan: this.current.plan, recipes: this.current.recipes, chunk };
   }
@@ -203,7 +206,9 @@ function convRuns(node: GraphNode, recipe: Extract<OnnxNodeRecipe, { kind: 'conv
     if (end - first > 1 && (a % outPer !== 0 || b % outPer !== 0)) throw errors.deviceProtocol(`${node.label}: output channels [${a}, ${b}) straddle its groups of ${outPer}`);
     let x: Tensor = gatherRead(input, [[first * inPer, end * inPer]], `${node.label}'s input`);
     if (setup.prePad) x = padValue(floatValue(x.shape, x.data), setup.prePad.begin, [x.shape[0], x.shape[1], ...setup.prePad.shape.slice(2)], 0) as FloatValue;
-    const out = conv2d(x, rows(weight, a, b), bias ? rows(bias, a, b) : null, { ...setup.options, groups: end - first });
+    const options = { ...setup.options, groups: end - first };
+    const w = rows(weight, a, b);
+    const out = recipe.activation ? convBiasActivation(x, w, bias ? rows(bias, a, b) : null, { ...options, activation: recipe.activation }) : conv2d(x, w, bias ? rows(bias, a, b) : null, options);
     rest = out.shape.slice(2);
     return { run: [a, b] as Range, data: out.data };
   });

@@ -11,11 +11,13 @@ import type { Plan } from '../onnx/plan.js';
 import type { FloatValue } from '../onnx/value.js';
 import type { OnnxNodeSteps } from '../split/from-onnx.js';
 import type { ModelGraph } from '../split/graph.js';
+import type { Range } from '../split/ranges.js';
+import type { ChannelNodeSpec } from './channel-device-state.js';
 
 /** How one graph node of an ONNX model computes some of its output channels. */
 export type OnnxNodeRecipe =
-  /** Rows of a convolution (a fused group's Conv: the folded weight and bias, no epilogue). */
-  | { kind: 'conv'; weight: FloatValue; bias: FloatValue | null; setup: ConvSetup }
+  /** Rows of a convolution (a fused group's Conv: the folded weight and bias; its activation when the device runs the group whole, withDeviceFusions). */
+  | { kind: 'conv'; weight: FloatValue; bias: FloatValue | null; setup: ConvSetup; activation?: Activation }
   /** Rows of linear()'s weight [out, in] (Gemm as nn.Linear exports it, MatMul by a constant [K, N] transposed). */
   | { kind: 'linear'; weight: Float32Array; bias: Float32Array | null; inFeatures: number }
   /** The input's runs as they are (a fused BatchNormalization, Dropout, Identity). */
@@ -103,4 +105,32 @@ function linearRecipe(s: Plan['steps'][number], plan: Plan): OnnxNodeRecipe | nu
   const [N, K] = b.shape;
   const standard = attr('transA', 0) === 0 && attr('transB', 0) === 1 && attr('alpha', 1) === 1 && (!c || (attr('beta', 1) === 1 && c.shape.length === 1 && c.shape[0] === N));
   return standard ? { kind: 'linear', weight: b.data, bias: (c?.data as Float32Array | undefined) ?? null, inFeatures: K } : null;
+}
+
+/**
+ * `recipes` with, on one device, each fused group that has an activation and
+ * no residual run whole at its Conv node, the activation in the kernel's
+ * epilogue as forward runs it (the same bits as step by step, with one pass
+ * over the values fewer), and its later nodes passing the result on. Only
+ * where the device computes the same runs at every node of the group and no
+ * device receives anything at the later ones, so no other device ever reads
+ * the values between them. `specs` are the device's (ChannelNodeSpec).
+ */
+export function withDeviceFusions(recipes: readonly OnnxNodeRecipe[], plan: Plan, steps: readonly OnnxNodeSteps[], specs: readonly ChannelNodeSpec[]): OnnxNodeRecipe[] {
+  const nodeOfStep = new Map<number, number>();
+  steps.forEach((s, i) => nodeOfStep.set(s.step, i));
+  const same = (a: readonly Range[], b: readonly Range[]) => a.length === b.length && a.every((r, k) => r[0] === b[k][0] && r[1] === b[k][1]);
+  const out = [...recipes];
+  for (const f of plan.fusions) {
+    // SiLU's two nodes read the Conv's value twice; it stays step by step.
+    if (f.residual !== null || f.activation.kind === 'none' || f.activation.kind === 'silu') continue;
+    const nodes = f.planSteps.map((s) => nodeOfStep.get(s));
+    if (nodes.some((n) => n === undefined)) continue;
+    const [conv, ...later] = nodes as number[];
+    const recipe = out[conv];
+    if (recipe.kind !== 'conv' || !later.every((n) => specs[n].quiet && same(specs[n].outputs, specs[conv].outputs))) continue;
+    out[conv] = { ...recipe, activation: f.activation };
+    for (const n of later) out[n] = { kind: 'pass' };
+  }
+  return out;
 }
