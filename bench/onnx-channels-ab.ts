@@ -2,14 +2,14 @@
 // device, in ONE process, alternating: each round runs one pass of each (order
 // rotating), after warm-up passes (--warmup, 3: the devices' JavaScript
 // kernels are compiled by then). Figures are medians of wall times and
-// of per-round ratios to one device, and, per contender, the CPU time of the
-// busiest device threads and of the host thread over a pass from
-// /proc/self/task/*/schedstat (Linux): on a machine shared with other
-// processes, wall time includes waiting for a core, CPU time does not, so
-// these say what a quiet machine would show. The outputs are checked to be the
-// same bits.
+// of per-round ratios to one device, and, per contender, the CPU time of each
+// device thread (its own /proc/thread-self/schedstat, through stats()) and of
+// the host thread (/proc/self/task/<pid>/schedstat) over a pass (Linux): on a
+// machine shared with other processes, wall time includes waiting for a core,
+// CPU time does not, so these say what a quiet machine would show. The outputs
+// are checked to be the same bits.
 //   flock /tmp/groupconv-bench.lock npx tsx bench/onnx-channels-ab.ts --model test/fixtures/onnx/resnext.onnx [--batch 8] [--devices 2] [--rounds 7] [--warmup 3]
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ModelDevices } from '../src/devices/model-devices.js';
 import { randomInput } from '../src/devices/run-model.js';
@@ -41,18 +41,10 @@ const rounds = Number(values.rounds);
 const source = { kind: 'onnx', path } as const;
 const x = randomInput([batch, ...image], 2);
 
-/** Per thread of this process: ns on a CPU. */
-function cpuNs(): Map<string, number> {
-  const stats = new Map<string, number>();
-  for (const tid of readdirSync('/proc/self/task')) {
-    try {
-      stats.set(tid, Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]));
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return stats;
-}
+/** The host (main) thread's CPU time in ms. */
+const hostCpuMs = () => Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+/** Each device thread's CPU time in ms. */
+const devicesCpuMs = async (split: ModelDevices) => (await split.stats()).map((s) => s.threadCpuMs ?? NaN);
 
 const contenders = [
   { name: '1 device', devices: 1, strategy: 'data' as const },
@@ -67,19 +59,17 @@ const deviceCpu = contenders.map((): number[][] => []);
 let moved = 0;
 let same = true;
 const others = otherCoresSince();
-const host = String(process.pid);
 try {
   const reference = (await split[0].forward(x)).output;
   for (let w = 0; w < Number(values.warmup); w++) for (const s of split) await s.forward(x);
   for (let r = 0; r < rounds; r++) {
     for (const k of rotated([0, 1, 2], r)) {
-      const before = cpuNs();
+      const before = await devicesCpuMs(split[k]);
+      const host0 = hostCpuMs();
       const { output, run } = await split[k].forward(x);
-      const after = cpuNs();
-      const deltas = [...after].filter(([tid]) => tid !== host).map(([tid, ns]) => (ns - (before.get(tid) ?? 0)) / 1e6);
-      deltas.sort((a, b) => b - a);
-      hostCpu[k].push((after.get(host)! - before.get(host)!) / 1e6);
-      deviceCpu[k].push(deltas.slice(0, contenders[k].devices));
+      hostCpu[k].push(hostCpuMs() - host0);
+      const after = await devicesCpuMs(split[k]);
+      deviceCpu[k].push(after.map((ms, d) => ms - before[d]).sort((a, b) => b - a));
       walls[k].push(run.wallMs);
       if (k === 2) moved = run.exchangedBytes.reduce((a, b) => a + b, 0);
       const a = new Uint32Array(output.data.buffer, output.data.byteOffset, output.data.length);

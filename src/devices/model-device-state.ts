@@ -11,6 +11,7 @@
 // as soon as they are computed, so stages overlap across micro-batches. A
 // failure travels down the same ports to the host, naming device and unit.
 // workers/model-device-worker.ts exposes one of these over comlink.
+import { readFileSync } from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
 import { getHeapStatistics } from 'node:v8';
 import { performance } from 'node:perf_hooks';
@@ -66,12 +67,23 @@ export interface ModelDeviceInfo {
 
 export interface ModelDeviceStats {
   weightBytes: number;
+  /** This device thread's CPU time so far (ms, /proc/thread-self/schedstat: Linux; null elsewhere): unlike wall time, not stretched by other processes. */
+  threadCpuMs: number | null;
   /** This thread's JavaScript heap (where the model's values live) and its own WebAssembly memory. */
   heapUsedBytes: number;
   arena: { liveBytes: number; peakBytes: number };
 }
 
 const now = () => performance.timeOrigin + performance.now();
+
+/** The calling thread's CPU time in ms (Linux's per-thread schedstat), or null where there is none. */
+function threadCpuMs(): number | null {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    return null;
+  }
+}
 
 /** Copies of values whose buffers may be shared or larger than them, so they can be transferred away whole. */
 function sendable(values: ReadonlyMap<string, Tensor>): { values: Record<string, Tensor>; transfer: ArrayBuffer[] } {
@@ -236,6 +248,6 @@ export class ModelDeviceState {
 
   stats(): ModelDeviceStats {
     const { liveBytes, peakBytes } = sharedArena().stats();
-    return { weightBytes: this.weightBytes, heapUsedBytes: getHeapStatistics().used_heap_size, arena: { liveBytes, peakBytes } };
+    return { weightBytes: this.weightBytes, threadCpuMs: threadCpuMs(), heapUsedBytes: getHeapStatistics().used_heap_size, arena: { liveBytes, peakBytes } };
   }
 }
