@@ -1,7 +1,7 @@
 // Any model's split plan run on devices (the host side): a zoo model, AlexNet
-// or an ONNX model, by the planner's data or pipeline plan. Each device is a
-// long-lived worker thread that builds the whole model from its source once
-// (model-device-state.ts).
+// or an ONNX model, by the planner's data, pipeline or channels plan. Each
+// device is a long-lived worker thread that builds the whole model from its
+// source once (model-device-state.ts).
 //
 // Data: device d runs every unit on the planner's share of the images;
 // nothing crosses between devices. Pipeline: device d runs the units of the
@@ -12,6 +12,8 @@
 // overlap. Each image goes through the same units, in the same order, with the
 // same kernels as on one device, whose results per image do not depend on how
 // many images run together: the output is the same bits at any device count.
+// Channels: device d computes its planned runs of every graph node
+// (channel-device-state.ts; channelsPass below says how the blocks travel).
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import * as Comlink from 'comlink';
@@ -39,7 +41,7 @@ import { closeLoaded, loadSource, programOf, type LoadedModel, type ModelSource 
 
 export interface ModelDevicesOptions {
   devices?: number;
-  /** data, pipeline or channels (a zoo model or AlexNet); auto takes the planner's pick. Default pipeline. */
+  /** data, pipeline or channels; auto takes the planner's pick. Default pipeline. */
   strategy?: StrategyChoice;
   /** Images per pass the plan is made (and the budget checked) for. Default 1. */
   batch?: number;
@@ -173,8 +175,9 @@ export class ModelDevices {
 
   /**
    * Plans `source`'s model over the devices, refuses a plan that does not fit
-   * the budget or that the devices cannot run (an ONNX model's channels
-   * plan), then starts the devices and has each build the model. For a
+   * the budget or that the devices cannot run (a channels plan with a node
+   * they cannot compute by channel runs, named), then starts the devices and
+   * has each build the model. For a
    * pipeline, connects them stage to stage; for channels, gives each its runs
    * of every layer.
    */
@@ -248,7 +251,8 @@ export class ModelDevices {
         );
         ports = { feed: channels[0].port1, results: channels[devices].port2 };
       }
-      const status = started.map(() => new Int32Array(new SharedArrayBuffer(4)));
+      // Each channels device writes the node it is at here, readable after its thread has died.
+      const status = plan.strategy === 'channels' ? started.map(() => new Int32Array(new SharedArrayBuffer(4))) : [];
       if (plan.strategy === 'channels') {
         await Promise.all(
           started.map((device, d) => {
