@@ -143,12 +143,15 @@ export const errors = {
   devicePassFailed: (device: number, layer: string, cause: unknown) =>
     new ExecutionError(`the forward pass failed on device ${device} at ${layer}: ${reasonOf(cause)}`, { cause }),
   // Any model on devices (src/devices/model-devices.ts).
-  /** A split strategy the devices cannot run for this model (yet): the plan can still be printed. */
-  modelStrategyNotRunnable: (model: string, strategy: string, why: string) =>
-    new ArgumentError('strategy', `running ${model}'s ${strategy} split on devices is not supported yet (${why}); plan it only, or run it with strategy data or pipeline`),
   /** A layer a channels split on devices cannot compute by channel runs (one the zoo's graphs do not have). */
   channelsOpNotRunnable: (layer: string, what: string) =>
     new ArgumentError('strategy', `${layer}: the devices cannot compute ${what} by channel runs in a channels split; run the model with strategy data or pipeline`),
+  /** An ONNX model's node that a channels split on devices cannot compute by channel runs: refused at set-up, before any thread starts. */
+  channelsOnnxNodeNotRunnable: (model: string, node: string, opType: string, why: string) =>
+    new ArgumentError(
+      'strategy',
+      `${model}: node '${node}' (${opType}) cannot run by channel runs in a channels split on devices (${why}); run the model with strategy data or pipeline`,
+    ),
   /** A micro-batch's values came back from the pipeline, but not the ones expected (a device out of step). */
   pipelineOutOfStep: (message: string) => new ExecutionError(`the pipeline is out of step: ${message}`),
   passAborted: (device: number, layer: string, waitingFor: number[]) =>

@@ -3,8 +3,8 @@
 // every layer from what it holds plus what the plan has it receive; the output
 // is forward's bits on this thread at every device count, and the bytes each
 // device received for each layer are the plan's. A device that dies names
-// itself and the layer; new devices then run. An ONNX model's channels plan is
-// refused before any thread starts.
+// itself and the layer; new devices then run. (ONNX models' channels plans:
+// devices-channels-onnx.test.ts.)
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ArgumentError, ExecutionError, loadSafetensors, models } from '../src/index.js';
@@ -18,7 +18,6 @@ import type { Range } from '../src/split/ranges.js';
 import { moduleSource } from '../src/devices/model-source.js';
 import { randomInput } from '../src/devices/run-model.js';
 import { SPLIT_MODELS } from '../src/split/zoo.js';
-import { FIXTURES } from './support/onnx.js';
 import { expectSameBits } from './support/tensors.js';
 
 const CASES: { name: string; image: [number, number, number]; devices: number[] }[] = [
@@ -104,11 +103,7 @@ describe('channels plans of zoo models on devices', () => {
     }
   });
 
-  it('refuses, before any thread starts, an ONNX channels plan (saying what runs) and a zoo plan that straddles groups', async () => {
-    const onnx = ModelDevices.create({ kind: 'onnx', path: join(FIXTURES, 'mobilenet_v2.onnx') }, { devices: 2, strategy: 'channels' });
-    await expect(onnx).rejects.toThrow(
-      /^strategy: running .*'s channels split on devices is not supported yet \(the devices run the channels splits of zoo models and AlexNet, not of ONNX models\); plan it only, or run it with strategy data or pipeline$/,
-    );
+  it('refuses, before any thread starts, a zoo plan that straddles groups', async () => {
     const shuffle = moduleSource(SPLIT_MODELS['shuffle-block'].build(1));
     const refused = await ModelDevices.create(shuffle, { devices: 4, strategy: 'channels', inputShape: [240, 8, 8] }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(ArgumentError);

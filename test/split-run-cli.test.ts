@@ -2,7 +2,7 @@
 // an ONNX file by pipeline through main() with its JSON (AlexNet's field names
 // where they mean the same), a zoo model by data as a child process (which
 // must exit by itself: closing leaves no thread running), a zoo model's
-// channels plan, and an ONNX file's channels plan printed but said not to run.
+// channels plan, and an ONNX file's channels plan (auto picking it too).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,11 +63,24 @@ describe('groupconv split runs any model', () => {
     expect(out.run.layers[shuffle].devices[0].receivedBytes).toBeGreaterThan(0);
   });
 
-  it("an ONNX file's channels plan is printed and not run", async () => {
-    const r = await runCli('split', '--model', resnext, '--devices', '2', '--strategy', 'channels', '--batch', '2');
+  it("an ONNX file's channels plan, as auto picks it for one image: it runs, with the same bits as 1 device and per layer and device the plan's bytes received", async () => {
+    const json = join(tmp, 'resnext-channels.json');
+    const link = ['--link-gbps', '1000', '--link-latency-us', '0.1'];
+    const r = await runCli('split', '--model', resnext, '--devices', '2', '--strategy', 'auto', '--batch', '1', ...link, '--repeat', '1', '--warmup', '0', '--json', json);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^total /m);
-    expect(r.stdout).toMatch(/plan only: running the channels split of an ONNX model \(torch_jit\) on the devices is not supported yet \(zoo models' is\); use --strategy data or pipeline to run it/);
-    expect(r.stdout).not.toMatch(/forward pass:/);
+    expect(r.stdout).toMatch(/strategy channels: auto: channels,/);
+    expect(r.stdout).toMatch(/^torch_jit run on 2 devices \(channels, each device its channels of every layer\): batch 1, input 3x32x32$/m);
+    expect(r.stdout).toMatch(/^output: bitwise identical on 1 and 2 devices$/m);
+    expect(r.stdout).not.toMatch(/plan only/);
+    const out = JSON.parse(readFileSync(json, 'utf8'));
+    expect(out.strategy).toBe('channels');
+    expect(out.outputBitwiseEqual).toBe(true);
+    // Per graph node, as planned: resnext's grouped convs receive nothing, its linear layer gathers the pooled features.
+    expect(out.run.layers.map((l: { label: string }) => l.label)).toEqual(out.plan.layers.map((l: { label: string }) => l.label));
+    out.run.layers.forEach((l: { devices: { receivedBytes: number }[] }, i: number) =>
+      expect(l.devices.map((d) => d.receivedBytes)).toEqual(out.plan.layers[i].devices.map((d: { receivedBytes: number }) => d.receivedBytes)),
+    );
+    const gemm = out.plan.layers.findIndex((l: { op: string }) => l.op === 'linear');
+    expect(out.run.layers[gemm].devices[0].receivedBytes).toBeGreaterThan(0);
   });
 });

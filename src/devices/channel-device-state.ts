@@ -1,4 +1,4 @@
-// A device's side of a zoo model's channels split, in its thread: for every
+// A device's side of a model's channels split, in its thread: for every
 // graph node it computes exactly the output-channel runs the plan gives it,
 // from the runs it holds of the node's inputs plus the blocks the plan has it
 // receive from the other devices for that node, and it keeps its runs of every
@@ -7,18 +7,22 @@
 // so one round trip per layer moves both the results and the traffic.
 import { performance } from 'node:perf_hooks';
 import { errors } from '../errors.js';
-import type { Module } from '../layers/module.js';
 import { lastUse, type GraphNode, type ModelGraph } from '../split/graph.js';
 import { count, normalize, type Range } from '../split/ranges.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { computeRuns } from './channel-node.js';
 import { blocksOf, gather, heldOf, mergeHeld, type HeldValue } from './channel-runs.js';
 
-/** What the plan gives one device of one node: its output runs, and the node's first input's channel count. */
+/** What the plan gives one device of one node: its output runs, the node's first input's channel count, per input the channels read and their count, and whether no device receives anything for it. */
 export interface ChannelNodeSpec {
   outputs: Range[];
   channels: number;
+  needs: Range[][];
+  channelsOf: number[];
+  quiet: boolean;
 }
+
+/** How a device computes output runs `spec.outputs` of node `index` from its inputs as held (and received): a zoo model's modules, or an ONNX model's steps. */
+export type ChannelNodeCompute = (index: number, inputs: readonly HeldValue[], spec: ChannelNodeSpec) => HeldValue;
 
 /** Channels `ranges` of `value`, dense over them ([N, count(ranges), ...rest]), from device `from` to device `to`. */
 export interface ChannelBlock {
@@ -45,6 +49,13 @@ export interface ChannelNodeResult {
   receivedBytes: number;
 }
 
+/** A run of nodes: the blocks asked for after the last, each node's compute time, and the bytes received for the first (the others receive nothing). */
+export interface ChannelSegmentResult {
+  blocks: ChannelBlock[];
+  computeMs: number[];
+  receivedBytes: number;
+}
+
 export class ChannelDeviceState {
   private readonly values = new Map<string, HeldValue>();
   /** Per node, the values it reads for the last time: dropped after it, as the plan's memory assumes. */
@@ -53,7 +64,7 @@ export class ChannelDeviceState {
   constructor(
     private readonly device: number,
     private readonly graph: ModelGraph,
-    private readonly modules: readonly (Module | null)[],
+    private readonly compute: ChannelNodeCompute,
     private readonly specs: readonly ChannelNodeSpec[],
   ) {
     this.dropAfter = graph.nodes.map(() => []);
@@ -72,11 +83,30 @@ export class ChannelDeviceState {
     if (!node) throw errors.deviceProtocol(`device ${this.device}: no node ${index} in a graph of ${this.graph.nodes.length}`);
     const t0 = performance.now();
     const inputs = node.inputs.map((value) => this.inputOf(node, value, received));
-    this.values.set(node.output, computeRuns(node, this.modules[index], inputs, this.specs[index].channels, this.specs[index].outputs));
+    this.values.set(node.output, this.compute(index, inputs, this.specs[index]));
     const computeMs = performance.now() - t0;
     const blocks = this.extract(requests);
     for (const value of this.dropAfter[index]) this.values.delete(value);
     return { blocks, computeMs, receivedBytes: received.reduce((s, b) => s + b.data.byteLength, 0) };
+  }
+
+  /**
+   * Nodes [from, to) in order: `received` are the first's blocks (the plan has
+   * the others receive nothing), `requests` are cut after the last. `onNode`
+   * sees each node's index before it runs, so a failure can be placed.
+   */
+  segment(from: number, to: number, received: readonly ChannelBlock[], requests: readonly ChannelRequest[], onNode: (index: number) => void): ChannelSegmentResult {
+    if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from < to && to <= this.graph.nodes.length)) {
+      throw errors.deviceProtocol(`device ${this.device}: no nodes [${from}, ${to}) in a graph of ${this.graph.nodes.length}`);
+    }
+    const computeMs: number[] = [];
+    let last: ChannelNodeResult | null = null;
+    for (let i = from; i < to; i++) {
+      onNode(i);
+      last = this.node(i, i === from ? received : [], i === to - 1 ? requests : []);
+      computeMs.push(last.computeMs);
+    }
+    return { blocks: last!.blocks, computeMs, receivedBytes: received.reduce((s, b) => s + b.data.byteLength, 0) };
   }
 
   /** The blocks `requests` asks for, from what this device holds. */

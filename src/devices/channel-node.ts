@@ -24,7 +24,7 @@ import { blocksOf, gather, type HeldValue } from './channel-runs.js';
 export const CHANNEL_RUN_KINDS: ReadonlySet<OpKind> = new Set<OpKind>(['conv', 'linear', 'batchnorm', 'relu', 'dropout', 'identity', 'maxpool', 'avgpool', 'adaptiveavgpool', 'lrn', 'add', 'shuffle', 'flatten']);
 
 /** Rows [from, to) of a tensor whose first dimension indexes output channels (a view). */
-function rows(t: Tensor, from: number, to: number): Tensor {
+export function rows(t: Tensor, from: number, to: number): Tensor {
   const per = t.data.length / t.shape[0];
   return { shape: [to - from, ...t.shape.slice(1)], data: t.data.subarray(from * per, to * per) };
 }

@@ -11,6 +11,7 @@
 // as soon as they are computed, so stages overlap across micro-batches. A
 // failure travels down the same ports to the host, naming device and unit.
 // workers/model-device-worker.ts exposes one of these over comlink.
+import { readFileSync } from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
 import { getHeapStatistics } from 'node:v8';
 import { performance } from 'node:perf_hooks';
@@ -21,7 +22,11 @@ import { wasmKernelsAvailable } from '../kernels/plan/index.js';
 import { sharedArena } from '../memory/arena.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { graphOfModule } from '../split/from-modules.js';
-import { ChannelDeviceState, type ChannelBlock, type ChannelNodeResult, type ChannelNodeSpec, type ChannelRequest } from './channel-device-state.js';
+import { onnxGraphSteps } from '../split/from-onnx.js';
+import type { ModelGraph } from '../split/graph.js';
+import { ChannelDeviceState, type ChannelBlock, type ChannelNodeCompute, type ChannelNodeSpec, type ChannelSegmentResult, type ChannelRequest } from './channel-device-state.js';
+import { computeRuns } from './channel-node.js';
+import { OnnxChannelNodes } from './onnx-channel-node.js';
 import { nodeModule, type Program } from './model-program.js';
 import { loadSource, programOf, weightBytesOf, type LoadedModel, type ModelSource } from './model-source.js';
 
@@ -62,12 +67,23 @@ export interface ModelDeviceInfo {
 
 export interface ModelDeviceStats {
   weightBytes: number;
+  /** This device thread's CPU time so far (ms, /proc/thread-self/schedstat: Linux; null elsewhere): unlike wall time, not stretched by other processes. */
+  threadCpuMs: number | null;
   /** This thread's JavaScript heap (where the model's values live) and its own WebAssembly memory. */
   heapUsedBytes: number;
   arena: { liveBytes: number; peakBytes: number };
 }
 
 const now = () => performance.timeOrigin + performance.now();
+
+/** The calling thread's CPU time in ms (Linux's per-thread schedstat), or null where there is none. */
+function threadCpuMs(): number | null {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    return null;
+  }
+}
 
 /** Copies of values whose buffers may be shared or larger than them, so they can be transferred away whole. */
 function sendable(values: ReadonlyMap<string, Tensor>): { values: Record<string, Tensor>; transfer: ArrayBuffer[] } {
@@ -102,6 +118,8 @@ export class ModelDeviceState {
   private currentUnit = -1;
   private ports: MessagePort[] = [];
   private channels: ChannelDeviceState | null = null;
+  private image: number[] = [];
+  private status: Int32Array | null = null;
 
   /** Builds the model from `source` for images of `image`, with the host's kernels so every value is computed as the host would. */
   load(device: number, source: ModelSource, image: number[], kernels: 'wasm' | 'reference'): ModelDeviceInfo {
@@ -110,6 +128,7 @@ export class ModelDeviceState {
     const loaded = loadSource(source);
     this.program = programOf(loaded, image);
     this.loaded = loaded;
+    this.image = [...image];
     this.device = device;
     this.weightBytes = weightBytesOf(loaded);
     return { units: this.program.units.map((u) => ({ label: u.label })), weightBytes: this.weightBytes };
@@ -148,14 +167,25 @@ export class ModelDeviceState {
     });
   }
 
-  /** Makes this device one of a channels split: per graph node, the output runs it computes (a zoo model only). */
-  channelsConnect(specs: ChannelNodeSpec[]): void {
+  /** Makes this device one of a channels split: per graph node, the output runs it computes and the channels it reads; `status` (shared with the host) gets the node it is at. */
+  channelsConnect(specs: ChannelNodeSpec[], status?: Int32Array): void {
     if (!this.loaded) throw errors.deviceProtocol('channelsConnect: load a model first');
-    if (this.loaded.kind !== 'module') throw errors.deviceProtocol(`device ${this.device}: a channels split runs zoo models only`);
-    const model = this.loaded.model;
-    const graph = graphOfModule(model);
+    const loaded = this.loaded;
+    let graph: ModelGraph;
+    let compute: ChannelNodeCompute;
+    if (loaded.kind === 'onnx') {
+      const mapped = onnxGraphSteps(loaded.model, this.image);
+      const nodes = new OnnxChannelNodes(loaded.model, this.image, mapped.graph, mapped.steps, specs);
+      graph = mapped.graph;
+      compute = (index, inputs, spec) => nodes.compute(index, inputs, spec);
+    } else {
+      graph = graphOfModule(loaded.model);
+      const modules = graph.nodes.map((n) => nodeModule(loaded.model, n));
+      compute = (index, inputs, spec) => computeRuns(graph.nodes[index], modules[index], inputs, spec.channels, spec.outputs);
+    }
     if (specs.length !== graph.nodes.length) throw errors.deviceProtocol(`device ${this.device}: ${specs.length} node specs for a graph of ${graph.nodes.length} nodes`);
-    this.channels = new ChannelDeviceState(this.device, graph, graph.nodes.map((n) => nodeModule(model, n)), specs);
+    this.channels = new ChannelDeviceState(this.device, graph, compute, specs);
+    this.status = status ?? null;
   }
 
   /** A channels pass starts: the whole input, and the blocks node 0 needs from this device. */
@@ -165,11 +195,18 @@ export class ModelDeviceState {
     return this.sendBlocks(channels.extract(requests));
   }
 
-  /** Node `index` of a channels pass; then the blocks the next node needs from this device (transferred). */
-  channelsNode(index: number, received: ChannelBlock[], requests: ChannelRequest[]): ChannelNodeResult {
+  /**
+   * Nodes [from, to) of a channels pass, the first with the blocks it receives;
+   * then the blocks node `to` needs from this device (transferred). The node
+   * being run is written to the host's status word as it starts, so a failure
+   * is placed even when this thread dies.
+   */
+  channelsNodes(from: number, to: number, received: ChannelBlock[], requests: ChannelRequest[]): ChannelSegmentResult {
     const channels = this.channelsState();
-    this.currentUnit = index;
-    const result = channels.node(index, received, requests);
+    const result = channels.segment(from, to, received, requests, (index) => {
+      this.currentUnit = index;
+      if (this.status) Atomics.store(this.status, 0, index);
+    });
     return Comlink.transfer(result, result.blocks.map((b) => b.data.buffer as ArrayBuffer));
   }
 
@@ -211,6 +248,6 @@ export class ModelDeviceState {
 
   stats(): ModelDeviceStats {
     const { liveBytes, peakBytes } = sharedArena().stats();
-    return { weightBytes: this.weightBytes, heapUsedBytes: getHeapStatistics().used_heap_size, arena: { liveBytes, peakBytes } };
+    return { weightBytes: this.weightBytes, threadCpuMs: threadCpuMs(), heapUsedBytes: getHeapStatistics().used_heap_size, arena: { liveBytes, peakBytes } };
   }
 }

@@ -1,7 +1,7 @@
 // Any model's split plan run on devices (the host side): a zoo model, AlexNet
-// or an ONNX model, by the planner's data or pipeline plan. Each device is a
-// long-lived worker thread that builds the whole model from its source once
-// (model-device-state.ts).
+// or an ONNX model, by the planner's data, pipeline or channels plan. Each
+// device is a long-lived worker thread that builds the whole model from its
+// source once (model-device-state.ts).
 //
 // Data: device d runs every unit on the planner's share of the images;
 // nothing crosses between devices. Pipeline: device d runs the units of the
@@ -12,15 +12,18 @@
 // overlap. Each image goes through the same units, in the same order, with the
 // same kernels as on one device, whose results per image do not depend on how
 // many images run together: the output is the same bits at any device count.
+// Channels: device d computes its planned runs of every graph node
+// (channel-device-state.ts; channelsPass below says how the blocks travel).
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import * as Comlink from 'comlink';
 import { errors } from '../errors.js';
 import { wasmKernelsAvailable } from '../kernels/plan/index.js';
+import type { Module } from '../layers/module.js';
 import { AlexNet } from '../models/alexnet.js';
 import { alexNetInputSize } from './split-model.js';
 import { graphOfModule } from '../split/from-modules.js';
-import { graphOfOnnx, staticImageShape } from '../split/from-onnx.js';
+import { onnxGraphSteps, staticImageShape } from '../split/from-onnx.js';
 import type { ModelGraph } from '../split/graph.js';
 import { planSplit, type StrategyChoice } from '../split/plan-split.js';
 import type { LinkModel, SplitPlan } from '../split/plan-types.js';
@@ -28,6 +31,7 @@ import { share } from '../split/ranges.js';
 import { SPLIT_MODELS } from '../split/zoo.js';
 import { checkTensor, type Tensor } from '../tensor/tensor.js';
 import { CHANNEL_RUN_KINDS } from './channel-node.js';
+import { onnxNodeRecipes } from './onnx-channel-recipe.js';
 import type { ChannelBlock, ChannelNodeSpec, ChannelRequest } from './channel-device-state.js';
 import { blocksOf, gather, mergeHeld, type HeldValue } from './channel-runs.js';
 import { ModelDevice } from './model-device.js';
@@ -37,7 +41,7 @@ import { closeLoaded, loadSource, programOf, type LoadedModel, type ModelSource 
 
 export interface ModelDevicesOptions {
   devices?: number;
-  /** data, pipeline or channels (a zoo model or AlexNet); auto takes the planner's pick. Default pipeline. */
+  /** data, pipeline or channels; auto takes the planner's pick. Default pipeline. */
   strategy?: StrategyChoice;
   /** Images per pass the plan is made (and the budget checked) for. Default 1. */
   batch?: number;
@@ -136,6 +140,9 @@ export class ModelDevices {
   private listener: ((message: PipelineMessage) => void) | null = null;
   /** Fails the pipeline's current pass (a device died under it). */
   private failPass: ((error: Error) => void) | null = null;
+  /** A channels split's node segments (a new one at each node some device receives blocks for), and each device's status word (the node it is at). */
+  private channelSegments: [number, number][] = [];
+  private channelStatus: Int32Array[] = [];
 
   private constructor(
     readonly plan: SplitPlan,
@@ -146,6 +153,8 @@ export class ModelDevices {
     readonly stageRanges: [number, number][],
     private readonly ports: { feed: MessagePort; results: MessagePort } | null,
     private readonly microBatches: number,
+    /** A channels pass's batch must be a multiple of this (an ONNX model's fixed batch): its devices run it in chunks of it. */
+    private readonly batchMultiple: number,
   ) {
     ports?.results.on('message', (message: PipelineMessage) => this.listener?.(message));
     for (const device of devices) {
@@ -166,8 +175,9 @@ export class ModelDevices {
 
   /**
    * Plans `source`'s model over the devices, refuses a plan that does not fit
-   * the budget or that the devices cannot run (an ONNX model's channels
-   * plan), then starts the devices and has each build the model. For a
+   * the budget or that the devices cannot run (a channels plan with a node
+   * they cannot compute by channel runs, named), then starts the devices and
+   * has each build the model. For a
    * pipeline, connects them stage to stage; for channels, gives each its runs
    * of every layer.
    */
@@ -179,10 +189,12 @@ export class ModelDevices {
     let plan: SplitPlan;
     let program: Program;
     let graph: ModelGraph;
+    let batchMultiple = 1;
     try {
       const image = options.inputShape ? [...options.inputShape] : defaultImage(loaded, source);
       if (!image) throw errors.invalid('inputShape', `the model's input has a symbolic height or width: give one image's [C, H, W]`);
-      graph = loaded.kind === 'onnx' ? graphOfOnnx(loaded.model, image) : graphOfModule(loaded.model);
+      const mapped = loaded.kind === 'onnx' ? onnxGraphSteps(loaded.model, image) : null;
+      graph = mapped ? mapped.graph : graphOfModule(loaded.model as Module);
       plan = planSplit(graph, {
         inputShape: image,
         devices,
@@ -193,11 +205,16 @@ export class ModelDevices {
         ...(options.microBatches !== undefined ? { microBatches: options.microBatches } : {}),
       });
       program = programOf(loaded, plan.inputShape);
+      if (plan.strategy === 'channels' && loaded.kind === 'onnx') {
+        // Every node must have a way to run by channel runs before any thread starts (this throws, naming the node).
+        const declared = loaded.model.inputs[0].shape?.[0];
+        batchMultiple = typeof declared === 'number' && declared > 0 ? declared : 1;
+        onnxNodeRecipes(plan.model, loaded.model.planFor({ [loaded.model.inputs[0].name]: [batchMultiple, ...plan.inputShape] }), graph, mapped!.steps);
+      }
     } finally {
       closeLoaded(loaded);
     }
-    if (plan.strategy === 'channels') {
-      if (loaded.kind === 'onnx') throw errors.modelStrategyNotRunnable(plan.model, 'channels', 'the devices run the channels splits of zoo models and AlexNet, not of ONNX models');
+    if (plan.strategy === 'channels' && loaded.kind !== 'onnx') {
       const odd = graph.nodes.find((n) => !CHANNEL_RUN_KINDS.has(n.op.kind));
       if (odd) throw errors.channelsOpNotRunnable(odd.label, `a ${odd.op.kind} layer`);
     }
@@ -209,7 +226,8 @@ export class ModelDevices {
         plan.budgetBytes,
       );
     }
-    const units = program.units;
+    // A channels pass goes node by node of the split graph (an ONNX model's scheduled steps are not its units then).
+    const units = plan.strategy === 'channels' ? graph.nodes.map((n) => ({ label: n.label, inputs: [...n.inputs], outputs: [n.output] })) : program.units;
     const stageRanges: [number, number][] =
       plan.strategy === 'pipeline' ? stageUnits(plan, graph.nodes.map((n) => n.output), program) : Array.from({ length: devices }, () => [0, units.length]);
 
@@ -233,16 +251,32 @@ export class ModelDevices {
         );
         ports = { feed: channels[0].port1, results: channels[devices].port2 };
       }
+      // Each channels device writes the node it is at here, readable after its thread has died.
+      const status = plan.strategy === 'channels' ? started.map(() => new Int32Array(new SharedArrayBuffer(4))) : [];
       if (plan.strategy === 'channels') {
         await Promise.all(
           started.map((device, d) => {
-            const specs = plan.layers.map((l): ChannelNodeSpec => ({ outputs: l.devices[d].outputRuns, channels: l.inputShapes[0][1] }));
-            return device.call((api) => api.channelsConnect(specs));
+            const specs = plan.layers.map(
+              (l): ChannelNodeSpec => ({
+                outputs: l.devices[d].outputRuns,
+                channels: l.inputShapes[0][1],
+                needs: l.devices[d].needs,
+                channelsOf: l.inputShapes.map((s) => s[1]),
+                quiet: l.devices.every((p) => p.received.length === 0),
+              }),
+            );
+            return device.call((api) => api.channelsConnect(specs, status[d]));
           }),
         );
       }
       const micro = plan.pipeline?.microBatches ?? devices;
-      return new ModelDevices(plan, started, units, program.input, program.output, stageRanges, ports, micro);
+      const split = new ModelDevices(plan, started, units, program.input, program.output, stageRanges, ports, micro, batchMultiple);
+      if (plan.strategy === 'channels') {
+        const cuts = plan.layers.map((_, i) => i).filter((i) => i === 0 || plan.layers[i].devices.some((p) => p.received.length > 0));
+        split.channelSegments = cuts.map((from, k): [number, number] => [from, cuts[k + 1] ?? plan.layers.length]);
+        split.channelStatus = status;
+      }
+      return split;
     } catch (error) {
       for (const c of channels) (c.port1.close(), c.port2.close());
       await Promise.all(started.map((d) => d.close()));
@@ -265,6 +299,7 @@ export class ModelDevices {
     const N = x.shape[0];
     const D = this.devices.length;
     if (this.strategy === 'data' && N < D) throw errors.invalid('x.shape', `a batch of ${N} cannot feed ${D} data-parallel devices`);
+    if (this.strategy === 'channels' && N % this.batchMultiple !== 0) throw errors.invalid('x.shape', `the model takes batches of ${this.batchMultiple}, and ${N} images are not a multiple of it`);
     const dead = this.devices.find((d) => d.failedWith);
     if (dead) throw errors.devicePassFailed(dead.index, this.describeStage(...this.stageRanges[dead.index]), dead.failedWith);
     const pass = ++this.passes;
@@ -282,10 +317,12 @@ export class ModelDevices {
 
   /**
    * A channels pass: every device gets the whole batch, then computes the
-   * graph's nodes in step, each its planned output runs. Per node the host
-   * makes one call per device carrying the blocks the plan has it receive
-   * for that node, and each returns the blocks the next node's devices need
-   * from it: the host only carries them, one round trip per layer.
+   * graph's nodes in step, each its planned output runs. The nodes are cut
+   * into segments at each node some device receives blocks for: per segment
+   * the host makes one call per device carrying the blocks the plan has it
+   * receive for the segment's first node, the device runs the segment's nodes
+   * alone, and returns the blocks the next segment's devices need from it: the
+   * host only carries them, one round trip per segment.
    */
   private async channelsPass(x: Tensor): Promise<{ output: Tensor; timings: StageTiming[]; received: number[][] }> {
     const layers = this.plan.layers;
@@ -293,18 +330,22 @@ export class ModelDevices {
     const requestsFrom = (i: number, e: number): ChannelRequest[] =>
       i >= n ? [] : layers[i].devices.flatMap((part, d) => part.received.filter((t) => t.from === e).map((t) => ({ value: t.value, to: d, ranges: t.ranges })));
     const inboxes = (sent: ChannelBlock[][]) => this.devices.map((_, d) => sent.flat().filter((b) => b.to === d));
-    const at = async <T>(d: number, i: number, call: (api: ModelDevice['api']) => Promise<T>): Promise<T> => {
+    const at = async <T>(d: number, phase: [number, number] | 'start' | 'end', call: (api: ModelDevice['api']) => Promise<T>): Promise<T> => {
       try {
         return await this.devices[d].call(call);
       } catch (error) {
-        const where = i < 0 ? 'the start of the pass (receiving the images)' : i < n ? `${this.units[i].label} (layer ${i + 1} of ${n})` : 'the end of the pass (sending its outputs)';
-        throw errors.devicePassFailed(d, where, error);
+        if (phase === 'start') throw errors.devicePassFailed(d, 'the start of the pass (receiving the images)', error);
+        if (phase === 'end') throw errors.devicePassFailed(d, 'the end of the pass (sending its outputs)', error);
+        // The node the device last started in the segment (its status word outlives its thread).
+        const started = Atomics.load(this.channelStatus[d], 0);
+        const i = started >= phase[0] && started < phase[1] ? started : phase[0];
+        throw errors.devicePassFailed(d, `${this.units[i].label} (layer ${i + 1} of ${n})`, error);
       }
     };
     let inbox = inboxes(
       await Promise.all(
         this.devices.map((_, d) =>
-          at(d, -1, (api) => {
+          at(d, 'start', (api) => {
             const data = x.data.slice();
             return api.channelsBegin(Comlink.transfer({ shape: [...x.shape], data }, [data.buffer]), requestsFrom(0, d));
           }),
@@ -313,17 +354,21 @@ export class ModelDevices {
     );
     const unitMs = this.devices.map(() => new Array<number>(n).fill(0));
     const received = this.devices.map(() => new Array<number>(n).fill(0));
-    for (let i = 0; i < n; i++) {
+    for (const segment of this.channelSegments) {
+      const [from, to] = segment;
       const results = await Promise.all(
         this.devices.map((_, d) => {
           const blocks = inbox[d];
-          return at(d, i, (api) => api.channelsNode(i, Comlink.transfer(blocks, blocks.map((b) => b.data.buffer as ArrayBuffer)), requestsFrom(i + 1, d)));
+          return at(d, segment, (api) => api.channelsNodes(from, to, Comlink.transfer(blocks, blocks.map((b) => b.data.buffer as ArrayBuffer)), requestsFrom(to, d)));
         }),
       );
-      results.forEach((r, d) => ((unitMs[d][i] = r.computeMs), (received[d][i] = r.receivedBytes)));
+      results.forEach((r, d) => {
+        r.computeMs.forEach((ms, k) => (unitMs[d][from + k] = ms));
+        received[d][from] = r.receivedBytes;
+      });
       inbox = inboxes(results.map((r) => r.blocks));
     }
-    const parts = await Promise.all(this.devices.map((_, d) => at(d, n, (api) => api.channelsOutput())));
+    const parts = await Promise.all(this.devices.map((_, d) => at(d, 'end', (api) => api.channelsOutput())));
     let whole: HeldValue | undefined;
     for (const p of parts) if (p.ranges.length) whole = mergeHeld(whole, blocksOf({ shape: p.shape, data: p.data }, p.ranges));
     const shape = this.plan.layers[n - 1].outputShape;

@@ -45,6 +45,23 @@ function cannotPlace(step: PlanStep, why: string) {
  * else 1), so planSplit gives it any.
  */
 export function graphOfOnnx(model: OnnxModel, image: readonly number[]): ModelGraph {
+  return onnxGraphSteps(model, image).graph;
+}
+
+/**
+ * Which plan steps (indexes into `plan.steps` for the batch the graph was
+ * built at) one graph node stands for: `step` is the step whose output the
+ * node writes (a Split's for each of its slices), `absorbed` the steps folded
+ * into it before that one (a shuffle's Reshape and Transpose; a decomposed
+ * LRN's chain), in plan order.
+ */
+export interface OnnxNodeSteps {
+  step: number;
+  absorbed: number[];
+}
+
+/** graphOfOnnx's graph, and for each of its nodes the plan steps it stands for: what a device running the node by channels runs. */
+export function onnxGraphSteps(model: OnnxModel, image: readonly number[]): { graph: ModelGraph; steps: OnnxNodeSteps[] } {
   const declaredBatch = model.inputs[0]?.shape?.[0];
   const inputShape = [typeof declaredBatch === 'number' && declaredBatch > 0 ? declaredBatch : 1, ...image];
   if (model.inputs.length !== 1) throw errors.invalid('model', `the split planner takes models of one input, this one has ${model.inputs.length} (${model.inputs.map((i) => i.name).join(', ')})`);
@@ -66,8 +83,8 @@ export function graphOfOnnx(model: OnnxModel, image: readonly number[]): ModelGr
   };
 
   const absorbed = new Set<number>();
-  /** Folded idioms: at the step index, the node that replaces the absorbed steps (reading `input`). */
-  const folded = new Map<number, { op: GraphOp; input: string }>();
+  /** Folded idioms: at the step index, the node that replaces the absorbed steps (reading `input`), and those steps. */
+  const folded = new Map<number, { op: GraphOp; input: string; steps: number[] }>();
 
   plan.steps.forEach((s, i) => {
     // Channel shuffle: [N, C, H, W] -> Reshape [N, g, C/g, H, W] -> Transpose (0, 2, 1, 3, 4) -> Reshape [N, C, H, W].
@@ -80,7 +97,7 @@ export function graphOfOnnx(model: OnnxModel, image: readonly number[]): ModelGr
     const r = onlyConsumer(plan.steps[t].outputs[0]);
     if (r === undefined || plan.steps[r].node.opType !== 'Reshape' || shapeOf(plan.steps[r].outputs[0]).join() !== x.join()) return;
     absorbed.add(i).add(t);
-    folded.set(r, { op: { kind: 'shuffle', groups: y[1] }, input: s.inputs[0] });
+    folded.set(r, { op: { kind: 'shuffle', groups: y[1] }, input: s.inputs[0], steps: [i, t] });
   });
 
   plan.steps.forEach((s, i) => {
@@ -110,10 +127,13 @@ export function graphOfOnnx(model: OnnxModel, image: readonly number[]): ModelGr
     chain.forEach((p) => absorbed.add(p));
     // torch multiplies the window's mean by alpha, adds k and raises to beta: LRN's parameters, as PyTorch's module holds them.
     // The LRN node keeps the Div's name and output, which later steps read.
-    folded.set(i, { op: { kind: 'lrn', size, alpha: constantOf('Mul') ?? 1, beta: constantOf('Pow') ?? 0.75, k: constantOf('Add') ?? 1 }, input: x });
+    const steps = [...chain].sort((a, b) => a - b);
+    folded.set(i, { op: { kind: 'lrn', size, alpha: constantOf('Mul') ?? 1, beta: constantOf('Pow') ?? 0.75, k: constantOf('Add') ?? 1 }, input: x, steps });
   });
 
   const nodes: GraphNode[] = [];
+  const nodeSteps: OnnxNodeSteps[] = [];
+  let current: OnnxNodeSteps = { step: -1, absorbed: [] };
   const used = new Set<string>();
   const unique = (name: string) => {
     let candidate = name;
@@ -124,6 +144,7 @@ export function graphOfOnnx(model: OnnxModel, image: readonly number[]): ModelGr
   const push = (s: PlanStep, op: GraphOp, inputs: string[], output: string, weights: WeightSpec[] = [], suffix = '') => {
     const name = unique((s.node.name || output) + suffix);
     nodes.push({ name, label: name, op, inputs, output, weights });
+    nodeSteps.push(current);
   };
   const weight = (name: string | undefined, role: WeightSpec['role'] = 'parameter'): WeightSpec[] =>
     name && constant(name) ? [{ name, shape: [...constant(name)!.shape], role }] : [];
@@ -131,6 +152,7 @@ export function graphOfOnnx(model: OnnxModel, image: readonly number[]): ModelGr
   plan.steps.forEach((s, i) => {
     if (absorbed.has(i)) return;
     const f = folded.get(i);
+    current = { step: i, absorbed: f ? f.steps : [] };
     if (f) {
       push(s, f.op, [f.input], s.outputs[0]);
       return;
@@ -308,5 +330,5 @@ export function graphOfOnnx(model: OnnxModel, image: readonly number[]): ModelGr
       throw errors.splitOnnxNode(node.name, node.op.kind, `mapped to an operation giving [${mine.join(', ')}] where ONNX gives [${theirs.join(', ')}]`);
     }
   }
-  return graph;
+  return { graph, steps: nodeSteps };
 }

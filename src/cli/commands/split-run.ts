@@ -1,8 +1,6 @@
 // `groupconv split` running a plan that is not AlexNet's channels or data
-// split: any zoo model or ONNX file, by the data or pipeline plan, and a zoo
-// model by its channels plan, on devices (src/devices/model-devices.ts),
-// measured against one device. An ONNX file's channels plan is printed but not
-// run, and the command says so.
+// split: any zoo model or ONNX file, by its data, pipeline or channels plan,
+// on devices (src/devices/model-devices.ts), measured against one device.
 import { writeFileSync } from 'node:fs';
 import { formatModelRunReport } from '../../devices/model-report.js';
 import type { ModelSource } from '../../devices/model-source.js';
@@ -19,13 +17,6 @@ export interface DeviceRunFlags {
   link: Partial<LinkModel>;
   microBatches?: number;
   json?: string;
-}
-
-/** Whether the devices run this plan for a model other than AlexNet's own paths: any plan of a zoo model, an ONNX model's data or pipeline plan. */
-export const runsOnModelDevices = (plan: SplitPlan, onnx: boolean): boolean => !onnx || plan.strategy === 'data' || plan.strategy === 'pipeline';
-
-export function channelsNotRunNote(plan: SplitPlan): string {
-  return `\nplan only: running the channels split of an ONNX model (${plan.model}) on the devices is not supported yet (zoo models' is); use --strategy data or pipeline to run it\n`;
 }
 
 /** Runs `plan` (already printed) on devices built from `source`, prints the measured run, writes --json. */

@@ -22,7 +22,7 @@ import type { SplitPlan } from '../../split/plan-types.js';
 import { SPLIT_MODELS } from '../../split/zoo.js';
 import { checkWritable, type CliIO, type Command } from './command.js';
 import { nonNegativeInteger, positiveInteger, positiveNumber, readableFile } from './split-args.js';
-import { channelsNotRunNote, runPlanOnDevices, runsOnModelDevices, type DeviceRunFlags } from './split-run.js';
+import { runPlanOnDevices, type DeviceRunFlags } from './split-run.js';
 
 const MODEL_LIST = Object.entries(SPLIT_MODELS)
   .map(([name, m]) => `    ${name.padEnd(26)} ${m.about}, input ${m.inputShape.join('x')}`)
@@ -37,10 +37,10 @@ transfer). Then it runs the plan on the devices (worker threads with memory of
 their own): AlexNet's channels split as \`groupconv alexnet\` does; any model's
 data split (each device the whole model on its share of the images) or
 pipeline (consecutive layers per device, micro-batches passed device to
-device); a zoo model's channels split (each device its planned channels of
-every layer, receiving the rest as the plan says). Runs are measured against
-one device on the same batch, warm, median of --repeat, with the outputs
-compared bit for bit. An ONNX model's channels split is planned only.
+device); any other model's channels split (each device its planned channels
+of every layer, receiving the rest as the plan says). Runs are measured
+against one device on the same batch, warm, median of --repeat, with the
+outputs compared bit for bit.
 
 Options:
   --model NAME          alexnet (default) or a zoo model:
@@ -251,7 +251,7 @@ function linkFlags(values: ReturnType<typeof parse>) {
   return { budgetGiB, linkGbps, latencyUs };
 }
 
-/** `--model FILE.onnx`: the plan of an ONNX model. Nothing runs on the devices (a later stage). */
+/** `--model FILE.onnx`: the plan of an ONNX model, then its run on the devices (each loads the file). */
 async function planOnnx(values: ReturnType<typeof parse>, io: CliIO): Promise<number> {
   const file = readableFile('--model', values.model)!;
   const strategy = (values.strategy ?? 'channels') as StrategyChoice;
@@ -285,10 +285,6 @@ async function planOnnx(values: ReturnType<typeof parse>, io: CliIO): Promise<nu
   }
   io.stdout.write(`${formatPlan(plan)}\n`);
   if (values['plan-only'] || !plan.fits) return finishPlanOnly(plan, values, io, budgetGiB);
-  if (!runsOnModelDevices(plan, true)) {
-    io.stdout.write(channelsNotRunNote(plan));
-    return finishPlanOnly(plan, values, io, budgetGiB);
-  }
   writeTraceFiles(plan, values, io);
   const flags = deviceRunFlags(values, { repeat, warmup, seed, budgetBytes: budgetGiB * GIB, linkGbps, latencyUs });
   return refusedAsExit(io, () => runPlanOnDevices(plan, { kind: 'onnx', path: file }, flags, io));
