@@ -33,14 +33,32 @@ export type StageDescription =
       outputs: number[];
       /** start, end per task. */
       ranges: number[];
+    }
+  | {
+      /**
+       * Stages run image by image with no barrier between them (program.ts,
+       * chains): a task runs every member, in order, on its run of images. Each
+       * member is described as one task over every image (a conv slice of all
+       * images and channels, a ranged range of all units), which the runner
+       * narrows to the task's images.
+       */
+      kind: 'chain';
+      images: number;
+      members: ChainMember[];
+      /** imageStart, imageEnd per task. */
+      runs: number[];
     };
+
+/** A stage inside a chain. */
+export type ChainMember = Exclude<StageDescription, { kind: 'chain' }>;
 
 export interface ProgramDescription {
   buffers: number;
   stages: StageDescription[];
 }
 
-export const tasksOf = (stage: StageDescription): number => (stage.kind === 'conv' ? stage.slices.length / 4 : stage.ranges.length / 2);
+export const tasksOf = (stage: StageDescription): number =>
+  stage.kind === 'conv' ? stage.slices.length / 4 : stage.kind === 'ranged' ? stage.ranges.length / 2 : stage.runs.length / 2;
 
 /** Main thread: writes `description` into a new arena block (released with the program). */
 export const storeDescription = (description: ProgramDescription): StoredData => storeData(description);
@@ -71,7 +89,8 @@ export function taskLayoutOf(description: ProgramDescription): TaskLayout {
  *   Int32  [0] cancel flag (non-zero: stop before the next task or image; where a TaskTable has it),
  *          [1] stages completed (-1 once cancelled, so a runner waiting at a barrier wakes),
  *          then per stage its next task to claim and its finished-task count,
- *          then per task the runner that claimed it (runner + 1; 0 = unclaimed);
+ *          then per task the runner that claimed it (runner + 1; 0 = unclaimed),
+ *          then per task the chain member it is running (0 outside chains), which names a failure's stage;
  *   Float64 per buffer its byte offset and length (floats), then per task start time, end time (0 until finished), threadId.
  * The barrier between stages: the runner that finishes a stage's last task
  * moves COMPLETED past it and notifies; the others spin briefly on COMPLETED,
@@ -101,7 +120,7 @@ export class ProgramTable {
   }
 
   private static intWords(stages: number, tasks: number): number {
-    return ProgramTable.HEADER + 2 * stages + tasks;
+    return ProgramTable.HEADER + 2 * stages + 2 * tasks;
   }
 
   private static floatsOffset(stages: number, tasks: number): number {
@@ -171,6 +190,15 @@ export class ProgramTable {
 
   claimedBy(task: number): number {
     return Atomics.load(this.ints, this.claimIndex(task)) - 1;
+  }
+
+  /** Notes that `task` (a chain's) now runs member `member`: written by its runner, read by the main thread once the runners have returned. */
+  enterMember(task: number, member: number): void {
+    this.ints[this.claimIndex(task) + this.layout.total] = member;
+  }
+
+  memberOf(task: number): number {
+    return this.ints[this.claimIndex(task) + this.layout.total];
   }
 
   private claimIndex(task: number): number {

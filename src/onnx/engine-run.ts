@@ -29,6 +29,7 @@ import type { Activation } from '../kernels/epilogue.js';
 import type { FusedConv } from './fuse.js';
 import { runNode, type Plan, type PlanStep } from './plan.js';
 import { expectFloat, floatValue, sizeOf, withFloatAllocator, type FloatValue, type Value } from './value.js';
+import { imageMajorOf } from './image-major.js';
 import { workerStageOf, type WorkerStage } from './worker-stages.js';
 
 interface StepBase {
@@ -225,7 +226,9 @@ export class EngineBinding {
     });
     const sharedConstants = new Map<string, Float32Array>();
     const segments = this.segmentsOf(plan, steps, sharedConstants);
-    return { plan, steps, binding: this, memory: memoryPlanOf(plan), segments, sharedConstants };
+    // Chains need values that share bytes to share all of them (memory-plan.ts, 'same-size'); else the program runs stage by stage.
+    const chained = segments.some((s) => s.kind === 'program' && s.program !== null && s.program.chains.length > 0);
+    return { plan, steps, binding: this, memory: memoryPlanOf(plan, chained ? 'same-size' : 'first-fit'), segments, sharedConstants };
   }
 
   /** Runs of consecutive worker steps become programs; a Conv with asymmetric pads (padded on the calling thread) and host steps run alone. */
@@ -272,7 +275,8 @@ export class EngineBinding {
           residual: step.residual === null ? null : bufferOf(step.residual),
         });
       } else if (step.kind === 'ranged') {
-        stages.push({ kind: 'ranged', label, op: step.stage.op, inputs: step.stage.inputs.map(bufferOf), outputs: step.stage.outputs.map(bufferOf) });
+        const images = imageMajorOf(step.step, step.stage, plan);
+        stages.push({ kind: 'ranged', label, op: step.stage.op, inputs: step.stage.inputs.map(bufferOf), outputs: step.stage.outputs.map(bufferOf), images });
       } else continue;
       stageSteps.push(i);
     }
