@@ -116,25 +116,27 @@ class RunnerRun {
 }
 
 /** Runs task `local` (its index within the stage; `task` in the whole table) of `stage`. */
-function runTask(run: RunnerRun, stage: StageDescription, local: number, task: number): void {
+function runTask(run: RunnerRun, stage: StageDescription, s: number, local: number, task: number): void {
   if (stage.kind === 'conv') {
     const s = stage.slices;
     run.conv(stage, { batchStart: s[4 * local], batchEnd: s[4 * local + 1], outChannelStart: s[4 * local + 2], outChannelEnd: s[4 * local + 3] });
   } else if (stage.kind === 'ranged') {
     run.ranged(stage, stage.ranges[2 * local], stage.ranges[2 * local + 1]);
   } else {
-    runChainTask(run, stage, stage.runs[2 * local], stage.runs[2 * local + 1], task);
+    runChainTask(run, stage, s, local, task);
   }
 }
 
 /**
- * Every member of a chain on images [first, last): each member's slice or
+ * Every member of a chain on the task's images: each member's slice or
  * units for those images only, in order. The chain's members read and write
  * only their own images' parts of the buffers (program.ts checks it), so what
  * this task reads was written by this task, earlier.
  */
-function runChainTask(run: RunnerRun, chain: Extract<StageDescription, { kind: 'chain' }>, first: number, last: number, task: number): void {
+function runChainTask(run: RunnerRun, chain: Extract<StageDescription, { kind: 'chain' }>, s: number, local: number, task: number): void {
   const { members, images } = chain;
+  const first = chain.runs[2 * local];
+  const last = chain.runs[2 * local + 1];
   for (let m = 0; m < members.length; m++) {
     if (run.table.cancelled()) return;
     run.table.enterMember(task, m);
@@ -145,6 +147,7 @@ function runChainTask(run: RunnerRun, chain: Extract<StageDescription, { kind: '
       const perImage = member.ranges[1] / images;
       run.ranged(member, first * perImage, last * perImage);
     }
+    run.table.memberFinished(s, local, m, absoluteNow());
   }
 }
 
@@ -165,7 +168,7 @@ export function runProgramTasks(message: ProgramRunMessage, beforeTask?: BeforeT
       if (task < 0) break;
       table.started(task, absoluteNow(), threadId);
       try {
-        runTask(run, stage, task - layout.first[s], task);
+        runTask(run, stage, s, task - layout.first[s], task);
       } catch (error) {
         table.cancel();
         throw error;

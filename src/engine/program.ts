@@ -253,11 +253,10 @@ export class EngineProgram {
     this.running++;
     try {
       for (const layer of new Set(this.plans.map((p) => p.layer))) holds.push(layer.hold());
-      // A profile times each stage, so a profiled run goes stage by stage.
-      const mode = this.chained && !options.profile && chainsAreSafe(this.chains, buffers) ? this.chained : this.staged;
+      const mode = this.chained && chainsAreSafe(this.chains, buffers) ? this.chained : this.staged;
       this.lastRunMode = mode === this.chained ? 'chained' : 'staged';
       const described = mode.description.stages.length;
-      const tableBlock = arena.allocateFloat32(Math.ceil(ProgramTable.bytes(described, buffers.length, mode.layout.total) / 4));
+      const tableBlock = arena.allocateFloat32(Math.ceil(ProgramTable.bytes(described, buffers.length, mode.layout) / 4));
       owned.push(tableBlock);
       const table = new ProgramTable(tableBlock.buffer, tableBlock.byteOffset, described, buffers.length, mode.layout);
       buffers.forEach((b, i) => table.setBuffer(i, b));
@@ -288,7 +287,7 @@ export class EngineProgram {
         }
       }
       if (!options.profile) return null;
-      return this.profileOf(table, callStart, firstDispatch, absoluteNow());
+      return this.profileOf(mode, table, callStart, firstDispatch, absoluteNow());
     } finally {
       if (call) this.host.end(call);
       for (const block of owned) arena.release(block);
@@ -311,33 +310,25 @@ export class EngineProgram {
     return errors.programStageFailed(stage, this.stages.length, this.stages[stage].label, isWorkerDeath(error), error);
   }
 
-  private profileOf(table: ProgramTable, callStart: number, firstDispatch: number, callEnd: number): ProgramProfile {
-    const stages = this.stages.map((stage, s): StageTiming => {
-      let firstStart = Infinity;
-      let lastEnd = -Infinity;
-      const byThread = new Map<number, ThreadProfile>();
-      const { first, count } = this.staged.layout;
-      for (let t = first[s]; t < first[s] + count[s]; t++) {
-        const r = table.report(t);
-        firstStart = Math.min(firstStart, r.startTime);
-        lastEnd = Math.max(lastEnd, r.endTime);
-        const entry = byThread.get(r.threadId) ?? { threadId: r.threadId, busyMs: 0, tasks: 0 };
-        entry.busyMs += r.endTime - r.startTime;
-        entry.tasks++;
-        byThread.set(r.threadId, entry);
-      }
-      const threads = [...byThread.values()].sort((a, b) => a.threadId - b.threadId);
-      return {
-        label: stage.label,
-        tasks: this.staged.layout.count[s],
-        firstStartMs: firstStart - callStart,
-        lastEndMs: lastEnd - callStart,
-        threads,
-        busiestMs: threads.reduce((m, t) => Math.max(m, t.busyMs), 0),
-        totalBusyMs: threads.reduce((sum, t) => sum + t.busyMs, 0),
-      };
+  /**
+   * Each program stage's timings. In a chain, a member's part of a task runs
+   * from the previous member's end (the task's start for the first) to its own.
+   */
+  private profileOf(mode: Mode, table: ProgramTable, callStart: number, firstDispatch: number, callEnd: number): ProgramProfile {
+    const timings: StageTiming[] = [];
+    mode.origin.forEach((stages, s) => {
+      const { first, count } = mode.layout;
+      stages.forEach((stage, m) => {
+        const spans: Array<{ start: number; end: number; threadId: number }> = [];
+        for (let local = 0; local < count[s]; local++) {
+          const r = table.report(first[s] + local);
+          if (stages.length === 1) spans.push({ start: r.startTime, end: r.endTime, threadId: r.threadId });
+          else spans.push({ start: m === 0 ? r.startTime : table.memberEnd(s, local, m - 1), end: table.memberEnd(s, local, m), threadId: r.threadId });
+        }
+        timings[stage] = stageTiming(this.stages[stage].label, spans, callStart);
+      });
     });
-    return { workers: this.host.workers, wallMs: callEnd - callStart, setupMs: firstDispatch - callStart, stages };
+    return { workers: this.host.workers, wallMs: callEnd - callStart, setupMs: firstDispatch - callStart, stages: timings };
   }
 
   /** Frees the description and releases the kernel plans (after the runs in flight). Close programs before their layers. Idempotent. */
@@ -390,4 +381,29 @@ function chainedStages(described: readonly StageDescription[], chains: readonly 
     i = chain.to;
   }
   return { stages, origin };
+}
+
+/** A stage's timing from its tasks' (or its parts of chain tasks') spans. */
+function stageTiming(label: string, spans: ReadonlyArray<{ start: number; end: number; threadId: number }>, callStart: number): StageTiming {
+  let firstStart = Infinity;
+  let lastEnd = -Infinity;
+  const byThread = new Map<number, ThreadProfile>();
+  for (const { start, end, threadId } of spans) {
+    firstStart = Math.min(firstStart, start);
+    lastEnd = Math.max(lastEnd, end);
+    const entry = byThread.get(threadId) ?? { threadId, busyMs: 0, tasks: 0 };
+    entry.busyMs += end - start;
+    entry.tasks++;
+    byThread.set(threadId, entry);
+  }
+  const threads = [...byThread.values()].sort((a, b) => a.threadId - b.threadId);
+  return {
+    label,
+    tasks: spans.length,
+    firstStartMs: firstStart - callStart,
+    lastEndMs: lastEnd - callStart,
+    threads,
+    busiestMs: threads.reduce((m, t) => Math.max(m, t.busyMs), 0),
+    totalBusyMs: threads.reduce((sum, t) => sum + t.busyMs, 0),
+  };
 }
