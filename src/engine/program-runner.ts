@@ -118,8 +118,8 @@ class RunnerRun {
 /** Runs task `local` (its index within the stage; `task` in the whole table) of `stage`. */
 function runTask(run: RunnerRun, stage: StageDescription, s: number, local: number, task: number): void {
   if (stage.kind === 'conv') {
-    const s = stage.slices;
-    run.conv(stage, { batchStart: s[4 * local], batchEnd: s[4 * local + 1], outChannelStart: s[4 * local + 2], outChannelEnd: s[4 * local + 3] });
+    const slices = stage.slices;
+    run.conv(stage, { batchStart: slices[4 * local], batchEnd: slices[4 * local + 1], outChannelStart: slices[4 * local + 2], outChannelEnd: slices[4 * local + 3] });
   } else if (stage.kind === 'ranged') {
     run.ranged(stage, stage.ranges[2 * local], stage.ranges[2 * local + 1]);
   } else {
@@ -130,7 +130,7 @@ function runTask(run: RunnerRun, stage: StageDescription, s: number, local: numb
 /**
  * Every member of a chain on the task's images: each member's slice or
  * units for those images only, in order. The chain's members read and write
- * only their own images' parts of the buffers (program.ts checks it), so what
+ * only their own images' parts of the buffers (chains.ts; checked per run), so what
  * this task reads was written by this task, earlier.
  */
 function runChainTask(run: RunnerRun, chain: Extract<StageDescription, { kind: 'chain' }>, s: number, local: number, task: number): void {
