@@ -89,12 +89,18 @@ function imageMajorOf(stage: ChainableStage, index: number, bufferLengths: reado
 }
 
 /**
- * The chains of a program on `workers` workers: maximal runs of at least two
- * image-major stages with the same image count, whole images balancing over
- * the workers, no stage reading whole a buffer written earlier in the run.
+ * The chains of a program on `workers` workers (none on one): maximal runs of
+ * at least two image-major stages with the same image count, whole images
+ * balancing over the workers, no stage reading whole a buffer written earlier
+ * in the run.
  */
 export function chainsOf(stages: readonly ChainableStage[], bufferLengths: readonly number[], workers: number): Chain[] {
   const chains: Chain[] = [];
+  // One worker waits at no barrier: chains would buy nothing there, and cost the ONNX path its tighter memory plan.
+  if (workers < 2) {
+    stages.forEach((stage, i) => imageMajorOf(stage, i, bufferLengths)); // declarations are checked all the same
+    return chains;
+  }
   let current: Chain | null = null;
   const close = () => {
     if (current && current.to - current.from >= 2) chains.push(current);
