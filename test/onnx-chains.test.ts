@@ -101,6 +101,27 @@ describe('forwards through chains', () => {
     }
   });
 
+  it("a chained forward's profile shares each chain's wall time among its stages: kernel and hand-off add up to each, the steps to the forward", async () => {
+    const c = CASES.find((k) => k.id === 'shufflenet_v2')!;
+    const model = loadOnnx(join(FIXTURES, c.file));
+    const { input } = loadSafetensors(join(FIXTURES, c.io));
+    const x = batchOf(input, 4);
+    const { output, profile } = await model.forwardWith(engines[1], x, { profile: true });
+    expect(firstBitDifference(output.data, model.forward(x).data)).toBe(-1);
+    const onWorkers = profile.steps.filter((s) => s.engine !== null);
+    expect(onWorkers.length).toBeGreaterThan(20);
+    for (const s of onWorkers) {
+      expect(s.engine!.kernelMs).toBeGreaterThanOrEqual(0);
+      expect(s.engine!.kernelMs).toBeLessThanOrEqual(s.ms + 1e-9);
+      expect(s.engine!.kernelMs + s.engine!.handoffMs).toBeCloseTo(s.ms, 6);
+    }
+    // One program, its stages' wall times adding up to its run (the forward, less the host's work around it).
+    const stepsMs = profile.steps.reduce((n, s) => n + s.ms, 0);
+    expect(stepsMs).toBeLessThanOrEqual(profile.totalMs + 1e-6);
+    expect(stepsMs).toBeGreaterThan(0.5 * profile.totalMs);
+    model.close();
+  });
+
   it('shufflenet_v2 and mobilenet_v2: every stage chains but the classifier', async () => {
     for (const id of ['shufflenet_v2', 'mobilenet_v2']) {
       const c = CASES.find((k) => k.id === id)!;

@@ -78,6 +78,8 @@ export interface ProgramProfile {
   /** Main-thread preparation before the first runner was handed over. */
   setupMs: number;
   stages: StageTiming[];
+  /** The runs of stages [from, to) this run took image by image (chains.ts); empty if it went stage by stage. */
+  chains: Array<{ from: number; to: number }>;
 }
 
 /** Element operations below which a ranged task is not worth cutting further (a hand-over at a barrier costs microseconds). */
@@ -328,7 +330,8 @@ export class EngineProgram {
         timings[stage] = stageTiming(this.stages[stage].label, spans, callStart);
       });
     });
-    return { workers: this.host.workers, wallMs: callEnd - callStart, setupMs: firstDispatch - callStart, stages: timings };
+    const chains = mode === this.chained ? this.chains.map(({ from, to }) => ({ from, to })) : [];
+    return { workers: this.host.workers, wallMs: callEnd - callStart, setupMs: firstDispatch - callStart, stages: timings, chains };
   }
 
   /** Frees the description and releases the kernel plans (after the runs in flight). Close programs before their layers. Idempotent. */

@@ -537,28 +537,62 @@ async function runProgramSegment(execution: Execution, segment: Extract<Segment,
     throw error;
   }
   if (!profile || !timings) return;
+  const shares = stageShares(timings);
   let stage = 0;
-  let previousEnd = 0;
   for (let i = segment.from; i < segment.to; i++) {
     if (segment.stageSteps[stage] !== i) {
       profile.push(stepProfile(execution, i, 0, null));
       continue;
     }
     const t = timings.stages[stage];
-    const last = stage === timings.stages.length - 1;
-    const end = last ? timings.wallMs : t.lastEndMs;
-    const ms = Math.max(0, end - previousEnd);
+    const { ms, kernelMs } = shares[stage];
     profile.push(
       stepProfile(execution, i, ms, {
-        kernelMs: t.busiestMs,
-        handoffMs: Math.max(0, ms - t.busiestMs),
+        kernelMs,
+        handoffMs: Math.max(0, ms - kernelMs),
         setupMs: stage === 0 ? timings.setupMs : 0,
         imbalance: t.totalBusyMs > 0 ? t.busiestMs / (t.totalBusyMs / timings.workers) : 1,
       }),
     );
-    previousEnd = end;
     stage++;
   }
+}
+
+/**
+ * Each stage's wall time and kernel time in a program run. Stage by stage, a
+ * stage runs from the previous stage's last task end (the program's start for
+ * the first) to its own (the program's result for the last), its kernel time is
+ * its busiest worker's. In a chain the stages overlap (images move through them
+ * independently): the chain's wall time is shared among its stages in proportion
+ * to their busy time, and a stage's kernel time is its busy time shared evenly
+ * among the workers, what it costs the chain when the images balance.
+ */
+function stageShares(timings: ProgramProfile): Array<{ ms: number; kernelMs: number }> {
+  const { stages } = timings;
+  const shares: Array<{ ms: number; kernelMs: number }> = [];
+  const endOf = (s: number) => (s === stages.length - 1 ? timings.wallMs : stages[s].lastEndMs);
+  let previousEnd = 0;
+  for (let s = 0; s < stages.length; ) {
+    const chain = timings.chains.find((c) => c.from === s);
+    if (!chain) {
+      const end = endOf(s);
+      shares.push({ ms: Math.max(0, end - previousEnd), kernelMs: stages[s].busiestMs });
+      previousEnd = Math.max(previousEnd, end);
+      s++;
+      continue;
+    }
+    const end = endOf(chain.to - 1);
+    const wall = Math.max(0, end - previousEnd);
+    let busy = 0;
+    for (let m = chain.from; m < chain.to; m++) busy += stages[m].totalBusyMs;
+    for (let m = chain.from; m < chain.to; m++) {
+      const share = busy > 0 ? stages[m].totalBusyMs / busy : 1 / (chain.to - chain.from);
+      shares.push({ ms: wall * share, kernelMs: stages[m].totalBusyMs / timings.workers });
+    }
+    previousEnd = Math.max(previousEnd, end);
+    s = chain.to;
+  }
+  return shares;
 }
 
 /** One step on its own: a Conv padded on the calling thread (one engine call), or a host node. */
