@@ -82,6 +82,8 @@ describe('which stages chain', () => {
     // A stage reading whole (shared) a buffer the run wrote starts a new run; one reading a constant whole joins it.
     expect(spans(chainsOf([conv(0, 1), ranged([2, 1], [3], { images: IMAGES, shared: [1] })], lengths, 2))).toEqual([]);
     expect(spans(chainsOf([conv(0, 1), ranged([1, 5], [3], { images: IMAGES, shared: [1] })], lengths, 2))).toEqual([[0, 2, 4]]);
+    // ... and so does one writing a buffer the run read whole before.
+    expect(spans(chainsOf([ranged([0, 5], [3], { images: IMAGES, shared: [1] }), conv(3, 5)], [...lengths.slice(0, 5), sizes[1]], 2))).toEqual([]);
     expect(chainsOf([conv(0, 1), ranged([1, 5], [3], { images: IMAGES, shared: [1] })], lengths, 2)[0].buffers).toEqual({ written: [1, 3], perImage: [0, 1], whole: [5] });
     // A buffer that does not split into whole images keeps its stage out.
     expect(spans(chainsOf([conv(0, 1), ranged([1], [5], { images: IMAGES })], lengths, 2))).toEqual([]);

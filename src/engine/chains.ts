@@ -91,8 +91,7 @@ function imageMajorOf(stage: ChainableStage, index: number, bufferLengths: reado
 /**
  * The chains of a program on `workers` workers (none on one): maximal runs of
  * at least two image-major stages with the same image count, whole images
- * balancing over the workers, no stage reading whole a buffer written earlier
- * in the run.
+ * balancing over the workers, nothing read whole written in the run.
  */
 export function chainsOf(stages: readonly ChainableStage[], bufferLengths: readonly number[], workers: number): Chain[] {
   const chains: Chain[] = [];
@@ -113,7 +112,12 @@ export function chainsOf(stages: readonly ChainableStage[], bufferLengths: reado
       return;
     }
     const chain: Chain | null = current;
-    const joins = chain !== null && chain.images === major.images && !major.buffers.whole.some((b) => chain.buffers.written.includes(b));
+    // Nothing the run reads whole may be written in it, before or after the read.
+    const joins =
+      chain !== null &&
+      chain.images === major.images &&
+      !major.buffers.whole.some((b) => chain.buffers.written.includes(b)) &&
+      !major.buffers.written.some((b) => chain.buffers.whole.includes(b));
     if (!joins) {
       close();
       current = { from: i, to: i + 1, images: major.images, buffers: { written: [], perImage: [], whole: [] } };
