@@ -226,9 +226,8 @@ export class EngineBinding {
     });
     const sharedConstants = new Map<string, Float32Array>();
     const segments = this.segmentsOf(plan, steps, sharedConstants);
-    // Chains need values that share bytes to share all of them (memory-plan.ts, 'same-size'); else the program runs stage by stage.
     const chained = segments.some((s) => s.kind === 'program' && s.program !== null && s.program.chains.length > 0);
-    return { plan, steps, binding: this, memory: memoryPlanOf(plan, chained ? 'same-size' : 'first-fit'), segments, sharedConstants };
+    return { plan, steps, binding: this, memory: memoryFor(plan, chained), segments, sharedConstants };
   }
 
   /** Runs of consecutive worker steps become programs; a Conv with asymmetric pads (padded on the calling thread) and host steps run alone. */
@@ -371,6 +370,20 @@ export class EngineBinding {
     for (const copy of this.constants.values()) sharedArena().release(copy);
     this.constants.clear();
   }
+}
+
+/**
+ * Bytes of a forward's block above which the same-size plan is not worth it: the
+ * forward keeps the first-fit plan, and its programs run stage by stage (their
+ * chains' buffers then overlap, which each run checks).
+ */
+const MAX_CHAINED_BLOCK_BYTES = 1 << 30;
+
+/** Chains need values that share bytes to share all of them (memory-plan.ts, 'same-size'), at a cost in memory; bounded. */
+function memoryFor(plan: Plan, chained: boolean): MemoryPlan {
+  if (!chained) return memoryPlanOf(plan);
+  const sameSize = memoryPlanOf(plan, 'same-size');
+  return sameSize.peakBytes <= MAX_CHAINED_BLOCK_BYTES ? sameSize : memoryPlanOf(plan);
 }
 
 /** What one forward holds while it runs: its values, its block, and the arena memory it must free. */
