@@ -69,6 +69,42 @@ function expectWholeReuse(slots: MemorySlot[], id: string): void {
 }
 
 describe('the same-size memory plan', () => {
+  it('a value takes the whole slot of a dead value of exactly its size, else new bytes: exact slots on two small chains', () => {
+    const relus = loadOnnx(
+      makeModel({
+        nodes: ['a', 'b', 'c', 'd', 'y'].map((out, i, names) => ({ op_type: 'Relu', name: `r${i}`, input: [i === 0 ? 'x' : names[i - 1]], output: [out] })),
+        inputs: [valueInfo('x', [1, 4, 8, 8])],
+        outputs: [valueInfo('y', [1, 4, 8, 8])],
+        initializers: [],
+      }),
+    );
+    const slotsOf = (memory: ReturnType<typeof memoryPlanOf>) => Object.fromEntries([...memory.slots].map(([n, slot]) => [n, [slot.offset, slot.bytes, slot.first, slot.last]]));
+    // a and b are live together at b's step; c takes a's slot (a died at step 1), d b's.
+    const same = memoryPlanOf(relus.planFor({ x: [1, 4, 8, 8] }), 'same-size');
+    expect(slotsOf(same)).toEqual({ a: [0, 1024, 0, 1], b: [1024, 1024, 1, 2], c: [0, 1024, 2, 3], d: [1024, 1024, 3, 4] });
+    expect(same.peakBytes).toBe(2048);
+    relus.close();
+    // Relu a [1,4,8,8] -> Conv b [1,8,8,8] -> MaxPool c [1,8,4,4] -> Relu d: no dead value ever has the size of the next, so nothing is reused (first-fit packs it into 3072).
+    const conv = loadOnnx(
+      makeModel({
+        nodes: [
+          { op_type: 'Relu', name: 'relu_in', input: ['x'], output: ['a'] },
+          { op_type: 'Conv', name: 'conv', input: ['a', 'w'], output: ['b'], attribute: [attr.ints('pads', [1, 1, 1, 1]), attr.ints('kernel_shape', [3, 3])] },
+          { op_type: 'MaxPool', name: 'pool', input: ['b'], output: ['c'], attribute: [attr.ints('kernel_shape', [2, 2]), attr.ints('strides', [2, 2])] },
+          { op_type: 'Relu', name: 'relu_mid', input: ['c'], output: ['d'] },
+          { op_type: 'GlobalAveragePool', name: 'gap', input: ['d'], output: ['y'] },
+        ],
+        inputs: [valueInfo('x', [1, 4, 8, 8])],
+        outputs: [valueInfo('y', [1, 8, 1, 1])],
+        initializers: [{ name: 'w', dims: [8, 4, 3, 3], data_type: 1, float_data: Array.from({ length: 288 }, (_, i) => Math.sin(i)) }],
+      }),
+    );
+    const plan = conv.planFor({ x: [1, 4, 8, 8] });
+    expect(slotsOf(memoryPlanOf(plan, 'same-size'))).toEqual({ a: [0, 1024, 0, 1], b: [1024, 2048, 1, 2], c: [3072, 512, 2, 3], d: [3584, 512, 3, 4] });
+    expect([memoryPlanOf(plan, 'same-size').peakBytes, memoryPlanOf(plan).peakBytes]).toEqual([4096, 3072]);
+    conv.close();
+  });
+
   it('on every fixture: values share all their bytes or none, never while both are live', () => {
     for (const c of CASES) {
       const model = loadOnnx(join(FIXTURES, c.file));
