@@ -212,4 +212,26 @@ describe('a chained program', () => {
     program.close();
     l.close();
   });
+
+  it('close during a chained run rejects it and does not hang', async () => {
+    const e = engine({ workers: 2, workerFile: faultyWorker });
+    const l = e.layer(w1, b1, { groups: 4, padding: 1 });
+    const program = e.program(
+      [
+        { kind: 'ranged', label: "'relu0' (Relu)", op: reluOp(sizes[0]), inputs: [0], outputs: [1], images: { images: IMAGES } },
+        { kind: 'conv', label: "'conv1' (Conv)", layer: l, inputShape: x.shape, input: 1, output: 2 },
+      ],
+      [sizes[0], sizes[0], sizes[1]],
+    );
+    const buffers = [sizes[0], sizes[0], sizes[1]].map((n) => arena().allocateFloat32(n));
+    buffers[0].set(x.data);
+    // The relu passes the marker on: the conv member holds its task until the run is cancelled.
+    buffers[0][0] = FAULT.waitForCancel;
+    const run = program.run(buffers).catch((error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await e.close();
+    expect(await run).toMatchObject({ message: expect.stringMatching(/closed while this call was running/) });
+    expect(program.lastRunMode).toBe('chained');
+    buffers.forEach((b) => arena().release(b));
+  });
 });
