@@ -29,6 +29,7 @@ export { Random } from './random.js';
 export { GroupedConvEngine, type GroupedConvEngineOptions, type EngineRunOptions, type EngineLayerOptions, type EngineConv2dOptions, type ProfiledResult } from './engine/engine.js';
 export { EngineLayer } from './engine/layer.js';
 export { EngineProgram, type ProgramStage, type ProgramProfile, type StageTiming } from './engine/program.js';
+export type { Chain, ImageMajor } from './engine/chains.js';
 export type { ConvProfile, TaskProfile, ThreadProfile } from './engine/profile.js';
 export { partitionConv, partitionImbalance, PARTITION_POLICIES, type PartitionPolicy, type ConvTask } from './scheduler/conv-tasks.js';
 export { TaskError, AbortError, ProgramStageError, type TaskLocation } from './errors.js';

@@ -7,7 +7,8 @@
 import { threadId } from 'node:worker_threads';
 import { runRanged } from '../kernels/ranged/index.js';
 import { arenaView, sharedArena } from '../memory/arena.js';
-import { loadDescription, ProgramTable, taskLayoutOf, tasksOf, type ProgramDescription, type StageDescription, type TaskLayout } from './program-table.js';
+import type { ConvSlice } from '../conv/geometry.js';
+import { loadDescription, ProgramTable, taskLayoutOf, tasksOf, type ChainMember, type ProgramDescription, type StageDescription, type TaskLayout } from './program-table.js';
 import { absoluteNow, type BeforeTask, type ConvRunMessage, type ProgramRunMessage, type RunnerReport } from './protocol.js';
 import { planOf, runSlice, viewOf, type RunContext } from './slice-runner.js';
 
@@ -46,7 +47,7 @@ const bufferView = (table: ProgramTable, index: number): Float32Array => {
 };
 
 /** What the tests' fault hook sees of a conv stage: the engine call it stands for. */
-function convMessageOf(stage: Extract<StageDescription, { kind: 'conv' }>, table: ProgramTable, message: ProgramRunMessage): ConvRunMessage {
+function convMessageOf(stage: ConvStage, table: ProgramTable, message: ProgramRunMessage): ConvRunMessage {
   return {
     kind: 'conv',
     planId: stage.planId,
@@ -63,30 +64,91 @@ function convMessageOf(stage: Extract<StageDescription, { kind: 'conv' }>, table
   };
 }
 
-function convContext(stage: Extract<StageDescription, { kind: 'conv' }>, table: ProgramTable, scratch: Float32Array): RunContext {
-  return {
-    plan: planOf(stage.planId, stage.plan),
-    input: bufferView(table, stage.input),
-    weight: viewOf(stage.weight)!,
-    bias: viewOf(stage.bias),
-    output: bufferView(table, stage.output),
-    residual: stage.residual < 0 ? null : bufferView(table, stage.residual),
-    scratch,
-  };
+type ConvStage = Extract<ChainMember, { kind: 'conv' }>;
+type RangedStage = Extract<ChainMember, { kind: 'ranged' }>;
+
+/** A stage's tensors as arena views, resolved once per run by each runner (not per task). */
+type Resolved = { kind: 'conv'; context: RunContext } | { kind: 'ranged'; inputs: Float32Array[]; outputs: Float32Array[] };
+
+/** One runner's state for one run: the table, and each stage's views once resolved. */
+class RunnerRun {
+  private readonly resolved = new Map<ChainMember, Resolved>();
+  private scratchView: Float32Array | null = null;
+
+  constructor(
+    readonly table: ProgramTable,
+    readonly message: ProgramRunMessage,
+    private readonly beforeTask?: BeforeTask,
+  ) {}
+
+  private resolve(stage: ChainMember): Resolved {
+    let r = this.resolved.get(stage);
+    if (r) return r;
+    const { table } = this;
+    if (stage.kind === 'conv') {
+      this.scratchView ??= viewOf(this.message.scratch)!;
+      const context: RunContext = {
+        plan: planOf(stage.planId, stage.plan),
+        input: bufferView(table, stage.input),
+        weight: viewOf(stage.weight)!,
+        bias: viewOf(stage.bias),
+        output: bufferView(table, stage.output),
+        residual: stage.residual < 0 ? null : bufferView(table, stage.residual),
+        scratch: this.scratchView,
+      };
+      r = { kind: 'conv', context };
+    } else {
+      r = { kind: 'ranged', inputs: stage.inputs.map((b) => bufferView(table, b)), outputs: stage.outputs.map((b) => bufferView(table, b)) };
+    }
+    this.resolved.set(stage, r);
+    return r;
+  }
+
+  conv(stage: ConvStage, slice: ConvSlice): void {
+    this.beforeTask?.(convMessageOf(stage, this.table, this.message), slice);
+    runSlice((this.resolve(stage) as Extract<Resolved, { kind: 'conv' }>).context, this.table, slice);
+  }
+
+  ranged(stage: RangedStage, start: number, end: number): void {
+    const { inputs, outputs } = this.resolve(stage) as Extract<Resolved, { kind: 'ranged' }>;
+    runRanged(stage.op, inputs, outputs, start, end);
+  }
 }
 
-/** Runs task `local` (its index within the stage) of `stage`. */
-function runTask(stage: StageDescription, local: number, table: ProgramTable, message: ProgramRunMessage, scratch: () => Float32Array, beforeTask?: BeforeTask): void {
+/** Runs task `local` (its index within the stage; `task` in the whole table) of `stage`. */
+function runTask(run: RunnerRun, stage: StageDescription, s: number, local: number, task: number): void {
   if (stage.kind === 'conv') {
-    const s = stage.slices;
-    const slice = { batchStart: s[4 * local], batchEnd: s[4 * local + 1], outChannelStart: s[4 * local + 2], outChannelEnd: s[4 * local + 3] };
-    beforeTask?.(convMessageOf(stage, table, message), slice);
-    runSlice(convContext(stage, table, scratch()), table, slice);
-    return;
+    const slices = stage.slices;
+    run.conv(stage, { batchStart: slices[4 * local], batchEnd: slices[4 * local + 1], outChannelStart: slices[4 * local + 2], outChannelEnd: slices[4 * local + 3] });
+  } else if (stage.kind === 'ranged') {
+    run.ranged(stage, stage.ranges[2 * local], stage.ranges[2 * local + 1]);
+  } else {
+    runChainTask(run, stage, s, local, task);
   }
-  const inputs = stage.inputs.map((b) => bufferView(table, b));
-  const outputs = stage.outputs.map((b) => bufferView(table, b));
-  runRanged(stage.op, inputs, outputs, stage.ranges[2 * local], stage.ranges[2 * local + 1]);
+}
+
+/**
+ * Every member of a chain on the task's images: each member's slice or
+ * units for those images only, in order. The chain's members read and write
+ * only their own images' parts of the buffers (chains.ts; checked per run), so what
+ * this task reads was written by this task, earlier.
+ */
+function runChainTask(run: RunnerRun, chain: Extract<StageDescription, { kind: 'chain' }>, s: number, local: number, task: number): void {
+  const { members, images } = chain;
+  const first = chain.runs[2 * local];
+  const last = chain.runs[2 * local + 1];
+  for (let m = 0; m < members.length; m++) {
+    if (run.table.cancelled()) return;
+    run.table.enterMember(task, m);
+    const member = members[m];
+    if (member.kind === 'conv') {
+      run.conv(member, { batchStart: first, batchEnd: last, outChannelStart: 0, outChannelEnd: member.slices[3] });
+    } else {
+      const perImage = member.ranges[1] / images;
+      run.ranged(member, first * perImage, last * perImage);
+    }
+    run.table.memberFinished(s, local, m, absoluteNow());
+  }
 }
 
 /**
@@ -97,8 +159,7 @@ function runTask(stage: StageDescription, local: number, table: ProgramTable, me
 export function runProgramTasks(message: ProgramRunMessage, beforeTask?: BeforeTask): RunnerReport {
   const { description, layout } = programOf(message);
   const table = new ProgramTable(sharedArena().buffer, message.table, description.stages.length, description.buffers, layout);
-  let scratchView: Float32Array | null = null;
-  const scratch = () => (scratchView ??= viewOf(message.scratch)!);
+  const run = new RunnerRun(table, message, beforeTask);
   let ran = 0;
   for (let s = 0; s < description.stages.length; s++) {
     const stage = description.stages[s];
@@ -107,7 +168,7 @@ export function runProgramTasks(message: ProgramRunMessage, beforeTask?: BeforeT
       if (task < 0) break;
       table.started(task, absoluteNow(), threadId);
       try {
-        runTask(stage, task - layout.first[s], table, message, scratch, beforeTask);
+        runTask(run, stage, s, task - layout.first[s], task);
       } catch (error) {
         table.cancel();
         throw error;

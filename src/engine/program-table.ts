@@ -33,14 +33,32 @@ export type StageDescription =
       outputs: number[];
       /** start, end per task. */
       ranges: number[];
+    }
+  | {
+      /**
+       * Stages run image by image with no barrier between them (program.ts,
+       * chains): a task runs every member, in order, on its run of images. Each
+       * member is described as one task over every image (a conv slice of all
+       * images and channels, a ranged range of all units), which the runner
+       * narrows to the task's images.
+       */
+      kind: 'chain';
+      images: number;
+      members: ChainMember[];
+      /** imageStart, imageEnd per task. */
+      runs: number[];
     };
+
+/** A stage inside a chain. */
+export type ChainMember = Exclude<StageDescription, { kind: 'chain' }>;
 
 export interface ProgramDescription {
   buffers: number;
   stages: StageDescription[];
 }
 
-export const tasksOf = (stage: StageDescription): number => (stage.kind === 'conv' ? stage.slices.length / 4 : stage.ranges.length / 2);
+export const tasksOf = (stage: StageDescription): number =>
+  stage.kind === 'conv' ? stage.slices.length / 4 : stage.kind === 'ranged' ? stage.ranges.length / 2 : stage.runs.length / 2;
 
 /** Main thread: writes `description` into a new arena block (released with the program). */
 export const storeDescription = (description: ProgramDescription): StoredData => storeData(description);
@@ -48,22 +66,33 @@ export const storeDescription = (description: ProgramDescription): StoredData =>
 /** Worker: reads back what storeDescription wrote. */
 export const loadDescription = (ref: ArenaRef): ProgramDescription => loadData<ProgramDescription>(ref);
 
-/** Where a program's tasks are in the run table: stage s owns tasks [first[s], first[s] + count[s]). */
+/**
+ * Where a program's tasks are in the run table: stage s owns tasks [first[s], first[s] + count[s]).
+ * A chain's tasks also note when each member ended: members[s] times per task, from memberTimeFirst[s].
+ */
 export interface TaskLayout {
   first: number[];
   count: number[];
   total: number;
+  members: number[];
+  memberTimeFirst: number[];
+  memberTimes: number;
 }
 
 export function taskLayoutOf(description: ProgramDescription): TaskLayout {
   const count = description.stages.map(tasksOf);
+  const members = description.stages.map((s) => (s.kind === 'chain' ? s.members.length : 0));
   const first: number[] = [];
+  const memberTimeFirst: number[] = [];
   let total = 0;
-  for (const n of count) {
+  let memberTimes = 0;
+  count.forEach((n, s) => {
     first.push(total);
+    memberTimeFirst.push(memberTimes);
     total += n;
-  }
-  return { first, count, total };
+    memberTimes += n * members[s];
+  });
+  return { first, count, total, members, memberTimeFirst, memberTimes };
 }
 
 /**
@@ -71,8 +100,10 @@ export function taskLayoutOf(description: ProgramDescription): TaskLayout {
  *   Int32  [0] cancel flag (non-zero: stop before the next task or image; where a TaskTable has it),
  *          [1] stages completed (-1 once cancelled, so a runner waiting at a barrier wakes),
  *          then per stage its next task to claim and its finished-task count,
- *          then per task the runner that claimed it (runner + 1; 0 = unclaimed);
- *   Float64 per buffer its byte offset and length (floats), then per task start time, end time (0 until finished), threadId.
+ *          then per task the runner that claimed it (runner + 1; 0 = unclaimed),
+ *          then per task the chain member it is running (0 outside chains), which names a failure's stage;
+ *   Float64 per buffer its byte offset and length (floats), then per task start time, end time (0 until finished), threadId,
+ *           then per chain task the end time of each member.
  * The barrier between stages: the runner that finishes a stage's last task
  * moves COMPLETED past it and notifies; the others spin briefly on COMPLETED,
  * then Atomics.wait on it.
@@ -93,15 +124,15 @@ export class ProgramTable {
     private readonly layout: TaskLayout,
   ) {
     this.ints = new Int32Array(buffer, byteOffset, ProgramTable.intWords(stages, layout.total));
-    this.floats = new Float64Array(buffer, byteOffset + ProgramTable.floatsOffset(stages, layout.total), 2 * buffers + 3 * layout.total);
+    this.floats = new Float64Array(buffer, byteOffset + ProgramTable.floatsOffset(stages, layout.total), 2 * buffers + 3 * layout.total + layout.memberTimes);
   }
 
-  static bytes(stages: number, buffers: number, tasks: number): number {
-    return ProgramTable.floatsOffset(stages, tasks) + (2 * buffers + 3 * tasks) * 8;
+  static bytes(stages: number, buffers: number, layout: TaskLayout): number {
+    return ProgramTable.floatsOffset(stages, layout.total) + (2 * buffers + 3 * layout.total + layout.memberTimes) * 8;
   }
 
   private static intWords(stages: number, tasks: number): number {
-    return ProgramTable.HEADER + 2 * stages + tasks;
+    return ProgramTable.HEADER + 2 * stages + 2 * tasks;
   }
 
   private static floatsOffset(stages: number, tasks: number): number {
@@ -173,6 +204,15 @@ export class ProgramTable {
     return Atomics.load(this.ints, this.claimIndex(task)) - 1;
   }
 
+  /** Notes that `task` (a chain's) now runs member `member`: written by its runner, read by the main thread once the runners have returned. */
+  enterMember(task: number, member: number): void {
+    this.ints[this.claimIndex(task) + this.layout.total] = member;
+  }
+
+  memberOf(task: number): number {
+    return this.ints[this.claimIndex(task) + this.layout.total];
+  }
+
   private claimIndex(task: number): number {
     return ProgramTable.HEADER + 2 * this.stages + task;
   }
@@ -188,6 +228,19 @@ export class ProgramTable {
 
   finished(task: number, time: number): void {
     this.floats[this.timeIndex(task) + 1] = time;
+  }
+
+  private memberTimeIndex(stage: number, local: number, member: number): number {
+    return 2 * this.buffers + 3 * this.layout.total + this.layout.memberTimeFirst[stage] + local * this.layout.members[stage] + member;
+  }
+
+  /** Task `local` of chain `stage` finished member `member` at `time`. */
+  memberFinished(stage: number, local: number, member: number, time: number): void {
+    this.floats[this.memberTimeIndex(stage, local, member)] = time;
+  }
+
+  memberEnd(stage: number, local: number, member: number): number {
+    return this.floats[this.memberTimeIndex(stage, local, member)];
   }
 
   isFinished(task: number): boolean {

@@ -16,7 +16,8 @@ import type { PartitionPolicy } from '../scheduler/conv-tasks.js';
 import { Call, failedTask, isWorkerDeath } from './call.js';
 import type { EngineLayer, PlanEntry } from './layer.js';
 import type { ThreadProfile } from './profile.js';
-import { ProgramTable, storeDescription, taskLayoutOf, type ProgramDescription, type StageDescription, type TaskLayout } from './program-table.js';
+import { chainsAreSafe, chainsOf, IMAGES_PER_CHAIN_TASK, type Chain, type ImageMajor } from './chains.js';
+import { ProgramTable, storeDescription, taskLayoutOf, type ChainMember, type ProgramDescription, type StageDescription, type TaskLayout } from './program-table.js';
 import { absoluteNow, refOf, type ArenaRef, type ProgramRunMessage, type RunnerReport, type WorkerMessage } from './protocol.js';
 
 /** One stage as the caller describes it; buffers are indexes into the program's buffer list. */
@@ -32,7 +33,15 @@ export type ProgramStage =
       /** A buffer of the output's shape added before the layer's activation, as `run`'s residual. */
       residual?: number | null;
     }
-  | { kind: 'ranged'; label: string; op: RangedOp; inputs: number[]; outputs: number[] };
+  | {
+      kind: 'ranged';
+      label: string;
+      op: RangedOp;
+      inputs: number[];
+      outputs: number[];
+      /** Declares the op image-major (chains.ts), so it may run image by image in a chain with its neighbours. */
+      images?: ImageMajor | null;
+    };
 
 /** What a program needs of the engine that runs it (so program.ts does not depend on engine.ts). */
 export interface ProgramHost {
@@ -69,6 +78,8 @@ export interface ProgramProfile {
   /** Main-thread preparation before the first runner was handed over. */
   setupMs: number;
   stages: StageTiming[];
+  /** The runs of stages [from, to) this run took image by image (chains.ts); empty if it went stage by stage. */
+  chains: Array<{ from: number; to: number }>;
 }
 
 /** Element operations below which a ranged task is not worth cutting further (a hand-over at a barrier costs microseconds). */
@@ -88,18 +99,33 @@ export function cutRanged(op: RangedOp, workers: number): number[] {
 
 let nextProgramId = 1;
 
+/**
+ * One way to run the program: stage by stage, or with its chains (chains.ts).
+ * Each has its own id and description, so the workers cache both.
+ */
+interface Mode {
+  id: number;
+  description: ProgramDescription;
+  layout: TaskLayout;
+  ref: ArenaRef;
+  block: Float32Array;
+  /** For each described stage, the program stages it runs (several for a chain). */
+  origin: number[][];
+  runners: number;
+}
+
 export class EngineProgram {
-  readonly id = nextProgramId++;
   readonly stages: readonly ProgramStage[];
   /** Floats each buffer holds. */
   readonly bufferLengths: readonly number[];
-  private readonly description: ProgramDescription;
-  private readonly layout: TaskLayout;
-  private readonly ref: ArenaRef;
-  private readonly block: Float32Array;
+  /** The runs of stages taken image by image when the buffers allow (chains.ts); empty if none. */
+  readonly chains: readonly Chain[];
+  private readonly staged: Mode;
+  private readonly chained: Mode | null;
   private readonly plans: Array<{ layer: EngineLayer; entry: PlanEntry }> = [];
   private readonly scratchFloats: number;
-  private readonly runners: number;
+  /** How the last run went: 'chained' (its chains image by image) or 'staged' (a barrier after every stage). */
+  lastRunMode: 'chained' | 'staged' | null = null;
   private running = 0;
   private closed = false;
 
@@ -118,6 +144,7 @@ export class EngineProgram {
     const geometries = this.stages.map((stage, i) => this.checkStage(stage, i));
     let scratchFloats = 1;
     const described: StageDescription[] = [];
+    const modes: Mode[] = [];
     try {
       this.stages.forEach((stage, i) => {
         if (stage.kind === 'ranged') {
@@ -143,15 +170,32 @@ export class EngineProgram {
           slices: slices.length > 0 ? slices : [0, 0, 0, 0],
         });
       });
-      this.description = { buffers: this.bufferLengths.length, stages: described };
-      this.layout = taskLayoutOf(this.description);
-      ({ ref: this.ref, block: this.block } = storeDescription(this.description));
+      this.chains = chainsOf(this.stages, this.bufferLengths, host.workers);
+      const buffers = this.bufferLengths.length;
+      modes.push(this.modeOf({ buffers, stages: described }, described.map((_, i) => [i])));
+      if (this.chains.length > 0) {
+        const { stages, origin } = chainedStages(described, this.chains, geometries);
+        modes.push(this.modeOf({ buffers, stages }, origin));
+      }
     } catch (error) {
+      for (const mode of modes) sharedArena().release(mode.block);
       this.releasePlans();
       throw error;
     }
+    this.staged = modes[0];
+    this.chained = modes[1] ?? null;
     this.scratchFloats = scratchFloats;
-    this.runners = Math.min(host.workers, Math.max(...this.layout.count));
+  }
+
+  private modeOf(description: ProgramDescription, origin: number[][]): Mode {
+    const layout = taskLayoutOf(description);
+    const { ref, block } = storeDescription(description);
+    return { id: nextProgramId++, description, layout, ref, block, origin, runners: Math.min(this.host.workers, Math.max(...layout.count)) };
+  }
+
+  /** The program's id as the workers know it (stage by stage). */
+  get id(): number {
+    return this.staged.id;
   }
 
   private checkStage(stage: ProgramStage, i: number): ConvGeometry | null {
@@ -211,14 +255,17 @@ export class EngineProgram {
     this.running++;
     try {
       for (const layer of new Set(this.plans.map((p) => p.layer))) holds.push(layer.hold());
-      const tableBlock = arena.allocateFloat32(Math.ceil(ProgramTable.bytes(stages, buffers.length, this.layout.total) / 4));
+      const mode = this.chained && chainsAreSafe(this.chains, buffers) ? this.chained : this.staged;
+      this.lastRunMode = mode === this.chained ? 'chained' : 'staged';
+      const described = mode.description.stages.length;
+      const tableBlock = arena.allocateFloat32(Math.ceil(ProgramTable.bytes(described, buffers.length, mode.layout) / 4));
       owned.push(tableBlock);
-      const table = new ProgramTable(tableBlock.buffer, tableBlock.byteOffset, stages, buffers.length, this.layout);
+      const table = new ProgramTable(tableBlock.buffer, tableBlock.byteOffset, described, buffers.length, mode.layout);
       buffers.forEach((b, i) => table.setBuffer(i, b));
-      const messages: ProgramRunMessage[] = Array.from({ length: this.runners }, (_, runner) => {
+      const messages: ProgramRunMessage[] = Array.from({ length: mode.runners }, (_, runner) => {
         const scratch = arena.allocateFloat32(this.scratchFloats, { zero: false }); // kernels write scratch before reading it
         owned.push(scratch);
-        return { kind: 'program', programId: this.id, program: this.ref, scratch: refOf(scratch), table: tableBlock.byteOffset, runner };
+        return { kind: 'program', programId: mode.id, program: mode.ref, scratch: refOf(scratch), table: tableBlock.byteOffset, runner };
       });
       const running = new Call(table, (failed) => this.host.dropQueued(failed));
       call = running;
@@ -227,21 +274,22 @@ export class EngineProgram {
       const runs = messages.map((message) =>
         this.host.sendRunner(message, running).then(
           // Once every stage is done, runners still queued behind other calls would find nothing to do.
-          () => (table.completed() === stages ? this.host.dropQueued(running) : undefined),
-          (error: unknown) => running.fail(this.describeFailure(table, message.runner, error)),
+          () => (table.completed() === described ? this.host.dropQueued(running) : undefined),
+          (error: unknown) => running.fail(this.describeFailure(mode, table, message.runner, error)),
         ),
       );
       // The table and scratch are freed only once every runner has returned (a queued runner still reads them).
       running.settled = Promise.all(runs);
       await running.settled;
       if (running.error !== null) throw running.error;
-      for (let s = 0; s < stages; s++) {
-        for (let t = 0; t < this.layout.count[s]; t++) {
-          if (!table.isFinished(this.layout.first[s] + t)) throw errors.programUnfinished(s, stages, this.stages[s].label);
+      for (let s = 0; s < described; s++) {
+        for (let t = 0; t < mode.layout.count[s]; t++) {
+          const stage = mode.origin[s][0];
+          if (!table.isFinished(mode.layout.first[s] + t)) throw errors.programUnfinished(stage, stages, this.stages[stage].label);
         }
       }
       if (!options.profile) return null;
-      return this.profileOf(table, callStart, firstDispatch, absoluteNow());
+      return this.profileOf(mode, table, callStart, firstDispatch, absoluteNow());
     } finally {
       if (call) this.host.end(call);
       for (const block of owned) arena.release(block);
@@ -253,40 +301,37 @@ export class EngineProgram {
   }
 
   /** A runner's job failed: the stage of the task it had claimed and not finished (else the first unfinished one). */
-  private describeFailure(table: ProgramTable, runner: number, error: unknown): Error {
-    const { first, count, total } = this.layout;
+  private describeFailure(mode: Mode, table: ProgramTable, runner: number, error: unknown): Error {
+    const { first, count, total } = mode.layout;
     const culprit = failedTask(table, total, runner);
-    let stage = 0;
-    while (stage + 1 < first.length && (culprit >= first[stage] + count[stage] || count[stage] === 0)) stage++;
+    let described = 0;
+    while (described + 1 < first.length && (culprit >= first[described] + count[described] || count[described] === 0)) described++;
+    // In a chain, the member its task had entered.
+    const origin = mode.origin[described];
+    const stage = origin.length > 1 && culprit >= 0 && culprit < total ? origin[table.memberOf(culprit)] : origin[0];
     return errors.programStageFailed(stage, this.stages.length, this.stages[stage].label, isWorkerDeath(error), error);
   }
 
-  private profileOf(table: ProgramTable, callStart: number, firstDispatch: number, callEnd: number): ProgramProfile {
-    const stages = this.stages.map((stage, s): StageTiming => {
-      let firstStart = Infinity;
-      let lastEnd = -Infinity;
-      const byThread = new Map<number, ThreadProfile>();
-      for (let t = this.layout.first[s]; t < this.layout.first[s] + this.layout.count[s]; t++) {
-        const r = table.report(t);
-        firstStart = Math.min(firstStart, r.startTime);
-        lastEnd = Math.max(lastEnd, r.endTime);
-        const entry = byThread.get(r.threadId) ?? { threadId: r.threadId, busyMs: 0, tasks: 0 };
-        entry.busyMs += r.endTime - r.startTime;
-        entry.tasks++;
-        byThread.set(r.threadId, entry);
-      }
-      const threads = [...byThread.values()].sort((a, b) => a.threadId - b.threadId);
-      return {
-        label: stage.label,
-        tasks: this.layout.count[s],
-        firstStartMs: firstStart - callStart,
-        lastEndMs: lastEnd - callStart,
-        threads,
-        busiestMs: threads.reduce((m, t) => Math.max(m, t.busyMs), 0),
-        totalBusyMs: threads.reduce((sum, t) => sum + t.busyMs, 0),
-      };
+  /**
+   * Each program stage's timings. In a chain, a member's part of a task runs
+   * from the previous member's end (the task's start for the first) to its own.
+   */
+  private profileOf(mode: Mode, table: ProgramTable, callStart: number, firstDispatch: number, callEnd: number): ProgramProfile {
+    const timings: StageTiming[] = [];
+    mode.origin.forEach((stages, s) => {
+      const { first, count } = mode.layout;
+      stages.forEach((stage, m) => {
+        const spans: Array<{ start: number; end: number; threadId: number }> = [];
+        for (let local = 0; local < count[s]; local++) {
+          const r = table.report(first[s] + local);
+          if (stages.length === 1) spans.push({ start: r.startTime, end: r.endTime, threadId: r.threadId });
+          else spans.push({ start: m === 0 ? r.startTime : table.memberEnd(s, local, m - 1), end: table.memberEnd(s, local, m), threadId: r.threadId });
+        }
+        timings[stage] = stageTiming(this.stages[stage].label, spans, callStart);
+      });
     });
-    return { workers: this.host.workers, wallMs: callEnd - callStart, setupMs: firstDispatch - callStart, stages };
+    const chains = mode === this.chained ? this.chains.map(({ from, to }) => ({ from, to })) : [];
+    return { workers: this.host.workers, wallMs: callEnd - callStart, setupMs: firstDispatch - callStart, stages: timings, chains };
   }
 
   /** Frees the description and releases the kernel plans (after the runs in flight). Close programs before their layers. Idempotent. */
@@ -298,10 +343,70 @@ export class EngineProgram {
 
   private free(): void {
     this.releasePlans();
-    sharedArena().release(this.block);
+    sharedArena().release(this.staged.block);
+    if (this.chained) sharedArena().release(this.chained.block);
   }
 
   private releasePlans(): void {
     for (const { layer, entry } of this.plans.splice(0)) layer.releasePlan(entry);
   }
+}
+
+/**
+ * The program's stages with each chain in place of its members: a member is
+ * described as one task over every image (the runner narrows it to a task's
+ * images), the chain's tasks are runs of IMAGES_PER_CHAIN_TASK images.
+ */
+function chainedStages(described: readonly StageDescription[], chains: readonly Chain[], geometries: ReadonlyArray<ConvGeometry | null>): { stages: StageDescription[]; origin: number[][] } {
+  const stages: StageDescription[] = [];
+  const origin: number[][] = [];
+  for (let i = 0; i < described.length; ) {
+    const chain = chains.find((c) => c.from === i);
+    if (!chain) {
+      stages.push(described[i]);
+      origin.push([i++]);
+      continue;
+    }
+    const members: ChainMember[] = [];
+    for (let m = chain.from; m < chain.to; m++) {
+      const stage = described[m] as ChainMember;
+      if (stage.kind === 'conv') {
+        const g = geometries[m]!;
+        members.push({ ...stage, slices: [0, g.batch, 0, g.outChannels] });
+      } else {
+        members.push({ ...stage, ranges: [0, stage.op.units] });
+      }
+    }
+    const runs: number[] = [];
+    for (let b = 0; b < chain.images; b += IMAGES_PER_CHAIN_TASK) runs.push(b, Math.min(chain.images, b + IMAGES_PER_CHAIN_TASK));
+    stages.push({ kind: 'chain', images: chain.images, members, runs });
+    origin.push(Array.from({ length: chain.to - chain.from }, (_, k) => chain.from + k));
+    i = chain.to;
+  }
+  return { stages, origin };
+}
+
+/** A stage's timing from its tasks' (or its parts of chain tasks') spans. */
+function stageTiming(label: string, spans: ReadonlyArray<{ start: number; end: number; threadId: number }>, callStart: number): StageTiming {
+  let firstStart = Infinity;
+  let lastEnd = -Infinity;
+  const byThread = new Map<number, ThreadProfile>();
+  for (const { start, end, threadId } of spans) {
+    firstStart = Math.min(firstStart, start);
+    lastEnd = Math.max(lastEnd, end);
+    const entry = byThread.get(threadId) ?? { threadId, busyMs: 0, tasks: 0 };
+    entry.busyMs += end - start;
+    entry.tasks++;
+    byThread.set(threadId, entry);
+  }
+  const threads = [...byThread.values()].sort((a, b) => a.threadId - b.threadId);
+  return {
+    label,
+    tasks: spans.length,
+    firstStartMs: firstStart - callStart,
+    lastEndMs: lastEnd - callStart,
+    threads,
+    busiestMs: threads.reduce((m, t) => Math.max(m, t.busyMs), 0),
+    totalBusyMs: threads.reduce((sum, t) => sum + t.busyMs, 0),
+  };
 }

@@ -29,6 +29,7 @@ import type { Activation } from '../kernels/epilogue.js';
 import type { FusedConv } from './fuse.js';
 import { runNode, type Plan, type PlanStep } from './plan.js';
 import { expectFloat, floatValue, sizeOf, withFloatAllocator, type FloatValue, type Value } from './value.js';
+import { imageMajorOf } from './image-major.js';
 import { workerStageOf, type WorkerStage } from './worker-stages.js';
 
 interface StepBase {
@@ -225,7 +226,8 @@ export class EngineBinding {
     });
     const sharedConstants = new Map<string, Float32Array>();
     const segments = this.segmentsOf(plan, steps, sharedConstants);
-    return { plan, steps, binding: this, memory: memoryPlanOf(plan), segments, sharedConstants };
+    const chained = segments.some((s) => s.kind === 'program' && s.program !== null && s.program.chains.length > 0);
+    return { plan, steps, binding: this, memory: memoryFor(plan, chained), segments, sharedConstants };
   }
 
   /** Runs of consecutive worker steps become programs; a Conv with asymmetric pads (padded on the calling thread) and host steps run alone. */
@@ -272,7 +274,8 @@ export class EngineBinding {
           residual: step.residual === null ? null : bufferOf(step.residual),
         });
       } else if (step.kind === 'ranged') {
-        stages.push({ kind: 'ranged', label, op: step.stage.op, inputs: step.stage.inputs.map(bufferOf), outputs: step.stage.outputs.map(bufferOf) });
+        const images = imageMajorOf(step.step, step.stage, plan);
+        stages.push({ kind: 'ranged', label, op: step.stage.op, inputs: step.stage.inputs.map(bufferOf), outputs: step.stage.outputs.map(bufferOf), images });
       } else continue;
       stageSteps.push(i);
     }
@@ -367,6 +370,20 @@ export class EngineBinding {
     for (const copy of this.constants.values()) sharedArena().release(copy);
     this.constants.clear();
   }
+}
+
+/**
+ * Bytes of a forward's block above which the same-size plan is not worth it: the
+ * forward keeps the first-fit plan, and its programs run stage by stage (their
+ * chains' buffers then overlap, which each run checks).
+ */
+const MAX_CHAINED_BLOCK_BYTES = 1 << 30;
+
+/** Chains need values that share bytes to share all of them (memory-plan.ts, 'same-size'), at a cost in memory; bounded. */
+function memoryFor(plan: Plan, chained: boolean): MemoryPlan {
+  if (!chained) return memoryPlanOf(plan);
+  const sameSize = memoryPlanOf(plan, 'same-size');
+  return sameSize.peakBytes <= MAX_CHAINED_BLOCK_BYTES ? sameSize : memoryPlanOf(plan);
 }
 
 /** What one forward holds while it runs: its values, its block, and the arena memory it must free. */
@@ -533,28 +550,62 @@ async function runProgramSegment(execution: Execution, segment: Extract<Segment,
     throw error;
   }
   if (!profile || !timings) return;
+  const shares = stageShares(timings);
   let stage = 0;
-  let previousEnd = 0;
   for (let i = segment.from; i < segment.to; i++) {
     if (segment.stageSteps[stage] !== i) {
       profile.push(stepProfile(execution, i, 0, null));
       continue;
     }
     const t = timings.stages[stage];
-    const last = stage === timings.stages.length - 1;
-    const end = last ? timings.wallMs : t.lastEndMs;
-    const ms = Math.max(0, end - previousEnd);
+    const { ms, kernelMs } = shares[stage];
     profile.push(
       stepProfile(execution, i, ms, {
-        kernelMs: t.busiestMs,
-        handoffMs: Math.max(0, ms - t.busiestMs),
+        kernelMs,
+        handoffMs: Math.max(0, ms - kernelMs),
         setupMs: stage === 0 ? timings.setupMs : 0,
         imbalance: t.totalBusyMs > 0 ? t.busiestMs / (t.totalBusyMs / timings.workers) : 1,
       }),
     );
-    previousEnd = end;
     stage++;
   }
+}
+
+/**
+ * Each stage's wall time and kernel time in a program run. Stage by stage, a
+ * stage runs from the previous stage's last task end (the program's start for
+ * the first) to its own (the program's result for the last), its kernel time is
+ * its busiest worker's. In a chain the stages overlap (images move through them
+ * independently): the chain's wall time is shared among its stages in proportion
+ * to their busy time, and a stage's kernel time is its busy time shared evenly
+ * among the workers, what it costs the chain when the images balance.
+ */
+function stageShares(timings: ProgramProfile): Array<{ ms: number; kernelMs: number }> {
+  const { stages } = timings;
+  const shares: Array<{ ms: number; kernelMs: number }> = [];
+  const endOf = (s: number) => (s === stages.length - 1 ? timings.wallMs : stages[s].lastEndMs);
+  let previousEnd = 0;
+  for (let s = 0; s < stages.length; ) {
+    const chain = timings.chains.find((c) => c.from === s);
+    if (!chain) {
+      const end = endOf(s);
+      shares.push({ ms: Math.max(0, end - previousEnd), kernelMs: stages[s].busiestMs });
+      previousEnd = Math.max(previousEnd, end);
+      s++;
+      continue;
+    }
+    const end = endOf(chain.to - 1);
+    const wall = Math.max(0, end - previousEnd);
+    let busy = 0;
+    for (let m = chain.from; m < chain.to; m++) busy += stages[m].totalBusyMs;
+    for (let m = chain.from; m < chain.to; m++) {
+      const share = busy > 0 ? stages[m].totalBusyMs / busy : 1 / (chain.to - chain.from);
+      shares.push({ ms: wall * share, kernelMs: stages[m].totalBusyMs / timings.workers });
+    }
+    previousEnd = Math.max(previousEnd, end);
+    s = chain.to;
+  }
+  return shares;
 }
 
 /** One step on its own: a Conv padded on the calling thread (one engine call), or a host node. */

@@ -67,20 +67,29 @@ function scheduleIo(plan: Plan, isAlias: IsAlias): Array<{ inputs: string[]; out
   });
 }
 
-const plans = new WeakMap<Plan, MemoryPlan>();
+/**
+ * How slots are reused: 'first-fit' packs them tightest; 'same-size' lets a value
+ * reuse only the whole slot of a dead value of exactly its size, so two values
+ * either share all their bytes or none. The engine's chains (engine/chains.ts)
+ * run images through several steps without a barrier and need that: image i of
+ * one value must never overlap image j of another.
+ */
+export type SlotReuse = 'first-fit' | 'same-size';
 
-/** The memory plan of `plan`'s schedule, made once per plan. */
-export function memoryPlanOf(plan: Plan): MemoryPlan {
-  let memory = plans.get(plan);
+const plans = { 'first-fit': new WeakMap<Plan, MemoryPlan>(), 'same-size': new WeakMap<Plan, MemoryPlan>() };
+
+/** The memory plan of `plan`'s schedule, made once per plan and reuse rule. */
+export function memoryPlanOf(plan: Plan, reuse: SlotReuse = 'first-fit'): MemoryPlan {
+  let memory = plans[reuse].get(plan);
   if (!memory) {
-    memory = planMemory(plan);
-    plans.set(plan, memory);
+    memory = planMemory(plan, aliasByWorkerStages, reuse);
+    plans[reuse].set(plan, memory);
   }
   return memory;
 }
 
 /** The memory plan of `plan`'s schedule (`isAlias`: which steps share their input's bytes; the tests pass their own). */
-export function planMemory(plan: Plan, isAlias: IsAlias = aliasByWorkerStages): MemoryPlan {
+export function planMemory(plan: Plan, isAlias: IsAlias = aliasByWorkerStages, reuse: SlotReuse = 'first-fit'): MemoryPlan {
   const io = scheduleIo(plan, isAlias);
   const end = io.length; // graph outputs are read after the last step, when they are copied out
   const slots = new Map<string, MemorySlot>();
@@ -109,7 +118,7 @@ export function planMemory(plan: Plan, isAlias: IsAlias = aliasByWorkerStages): 
     const slot = slots.get(rootOf(n));
     if (slot) slot.last = end;
   }
-  const peakBytes = assignOffsets([...slots.values()]);
+  const peakBytes = reuse === 'same-size' ? assignSameSize([...slots.values()]) : assignOffsets([...slots.values()]);
   let sumBytes = 0;
   for (const s of slots.values()) sumBytes += s.bytes;
   let outputBytes = 0;
@@ -132,6 +141,28 @@ export function assignOffsets(slots: MemorySlot[]): number {
     slot.offset = offset;
     placed.push(slot);
     peak = Math.max(peak, offset + slot.bytes);
+  }
+  return peak;
+}
+
+/** In order of production, each slot takes the slot of a value of exactly its size that is dead by then, else new bytes at the end. Returns the peak. */
+export function assignSameSize(slots: MemorySlot[]): number {
+  const order = [...slots].sort((a, b) => a.first - b.first || b.bytes - a.bytes);
+  const free = new Map<number, number[]>();
+  let live: MemorySlot[] = [];
+  let peak = 0;
+  for (const slot of order) {
+    const [dead, alive] = [live.filter((p) => p.last < slot.first), live.filter((p) => p.last >= slot.first)];
+    for (const p of dead) free.set(p.floats, [...(free.get(p.floats) ?? []), p.offset]);
+    live = alive;
+    const reused = free.get(slot.floats)?.pop();
+    if (reused !== undefined) {
+      slot.offset = reused;
+    } else {
+      slot.offset = peak;
+      peak += slot.bytes;
+    }
+    live.push(slot);
   }
   return peak;
 }

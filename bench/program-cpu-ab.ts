@@ -1,0 +1,110 @@
+// Per-thread CPU time of whole-model forwards, this tree against another
+// checkout, at 1 and 2 workers: what a loaded machine distorts least. Wall time
+// on a machine shared with other jobs mostly measures the others; the CPU time
+// each engine worker spends per forward (from /proc/self/task/*/stat, Linux
+// only) barely changes with load. On a quiet machine a forward takes about
+// its busiest worker's CPU time (workers run flat out but for barrier waits),
+// so busiest@1 / busiest@2 estimates the 2-worker speedup there. Also prints
+// the wall-time medians and ratios, as program-ab.ts does, for reference.
+//
+//   npx tsx bench/program-cpu-ab.ts --before /tmp/scale-base --model /tmp/onnx2-full/mobilenet_v2.onnx --batch 8 --rounds 5 --runs 6
+import { readdirSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { errors } from '../src/errors.js';
+import { median } from '../src/statistics.js';
+
+interface Variant {
+  name: string;
+  api: typeof import('../src/index.js');
+}
+
+const { values } = parseArgs({
+  options: {
+    before: { type: 'string' },
+    model: { type: 'string' },
+    batch: { type: 'string', default: '8' },
+    rounds: { type: 'string', default: '5' },
+    runs: { type: 'string', default: '6' },
+  },
+});
+if (!values.before || !values.model) throw errors.badFlag('--before/--model', 'both are required');
+const batch = Number(values.batch);
+const rounds = Number(values.rounds);
+const runs = Number(values.runs);
+/** Clock ticks per second of /proc's utime and stime (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+/** CPU ms per thread of this process, by thread id. */
+function threadCpu(): Map<number, number> {
+  const cpu = new Map<number, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      // Fields after the command (which may hold spaces), from field 3 on: utime is field 14, stime 15.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      cpu.set(Number(tid), ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND);
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return cpu;
+}
+
+const variants: Variant[] = [
+  { name: 'before', api: (await import(resolve(values.before, 'src/index.ts'))) as Variant['api'] },
+  { name: 'after', api: await import('../src/index.js') },
+];
+
+const setups = variants.map((v) => {
+  const model = v.api.loadOnnx(values.model!);
+  const shape = (model.inputs[0].shape ?? []).map((d, i) => (i === 0 ? batch : (d as number)));
+  const x = v.api.zeros(shape, { shared: true });
+  for (let i = 0; i < x.data.length; i++) x.data[i] = Math.sin(i * 0.37);
+  const engines = [1, 2].map((workers) => new v.api.GroupedConvEngine({ workers }));
+  return { ...v, model, x, engines };
+});
+
+const check = await Promise.all(setups.map((s) => s.model.forwardWith(s.engines[1], s.x)));
+if (check[0].data.some((value, i) => !Object.is(value, check[1].data[i]))) throw errors.benchCheck('before and after disagree');
+
+const mainTid = process.pid;
+type Sample = { wall: number; busiest: number; workersTotal: number; main: number };
+const samples: Record<string, Sample[][]> = { before: [[], []], after: [[], []] };
+for (let round = 0; round < rounds; round++) {
+  const order = round % 2 === 0 ? setups : [...setups].reverse();
+  for (const s of order) {
+    for (const [w, engine] of s.engines.entries()) {
+      await s.model.forwardWith(engine, s.x); // warm
+      const before = threadCpu();
+      const start = performance.now();
+      for (let r = 0; r < runs; r++) await s.model.forwardWith(engine, s.x);
+      const wall = (performance.now() - start) / runs;
+      const after = threadCpu();
+      const deltas = [...after].map(([tid, ms]) => ({ tid, ms: (ms - (before.get(tid) ?? 0)) / runs }));
+      const main = deltas.find((d) => d.tid === mainTid)?.ms ?? 0;
+      // The engine's workers are the busiest threads besides the main one.
+      const workers = deltas.filter((d) => d.tid !== mainTid).sort((a, b) => b.ms - a.ms).slice(0, w + 1);
+      samples[s.name][w].push({ wall, busiest: workers[0].ms, workersTotal: workers.reduce((n, d) => n + d.ms, 0), main });
+    }
+  }
+}
+
+const med = (list: Sample[], key: keyof Sample) => median(list.map((s) => s[key]));
+for (const s of setups) {
+  const [one, two] = samples[s.name];
+  console.log(
+    `${s.name}: wall ${med(one, 'wall').toFixed(1)} ms @1, ${med(two, 'wall').toFixed(1)} ms @2 (${(med(one, 'wall') / med(two, 'wall')).toFixed(2)}x); ` +
+      `worker CPU per forward: busiest ${med(one, 'busiest').toFixed(1)} @1, ${med(two, 'busiest').toFixed(1)} @2 (both ${med(two, 'workersTotal').toFixed(1)}); main thread ${med(one, 'main').toFixed(1)} @1, ${med(two, 'main').toFixed(1)} @2; ` +
+      `quiet-machine estimate busiest@1 / busiest@2: ${(med(one, 'busiest') / med(two, 'busiest')).toFixed(2)}x`,
+  );
+}
+for (const w of [0, 1]) {
+  const ratios = samples.before[w].map((b, i) => b.wall / samples.after[w][i].wall);
+  const cpuRatios = samples.before[w].map((b, i) => b.busiest / samples.after[w][i].busiest);
+  console.log(`after over before @${w + 1}: wall median ${median(ratios).toFixed(2)}x (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}), busiest worker CPU median ${median(cpuRatios).toFixed(2)}x over ${rounds} rounds`);
+}
+for (const s of setups) {
+  s.model.close();
+  await Promise.all(s.engines.map((e) => e.close()));
+}
