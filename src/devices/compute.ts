@@ -28,6 +28,15 @@ export function aliasesInput(piece: DevicePiece): boolean {
 }
 
 /**
+ * Whether the piece can write its output over its input: an elementwise layer
+ * (ReLU), each value read once before it is written, the input not read after.
+ * A device runs it there, rather than through a second buffer of the same size.
+ */
+export function writesOverInput(piece: DevicePiece): boolean {
+  return piece.op.kind === 'relu';
+}
+
+/**
  * Computes `piece.produces` of the layer's output from `input`, which holds
  * exactly `piece.needs` of the layer's input, into `out` (pieceOutputShape's
  * size; a new array when null; ignored for the layers that alias their input).
