@@ -7,7 +7,7 @@
 // bitwise equal to the host's forward.
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadSafetensors, models, Random, SplitAlexNet, zeros, type Tensor } from '../src/index.js';
+import { ArgumentError, DeviceMemoryError, loadSafetensors, models, Random, SplitAlexNet, zeros, type Tensor } from '../src/index.js';
 import { bits, randomTensor } from './support/tensors.js';
 
 const DIR = join(import.meta.dirname, 'fixtures', 'alexnet');
@@ -51,5 +51,22 @@ describe('AlexNet split, pass after pass', () => {
     expect(bits(shared.data)).toEqual(bits(before));
     expect(bits(fromShared.data)).toEqual(bits(model.forward(io.input).data));
     await s.close();
+  });
+
+  it('checks every input, though it plans each input shape once', async () => {
+    const s = await SplitAlexNet.create(model, { devices: 2, batch: 2 });
+    open.push(s);
+    const want = bits(model.forward(io.input).data);
+    expect(bits((await s.forward(io.input)).data)).toEqual(want);
+    // A shape already planned, with too few values for it.
+    await expect(s.forward({ shape: io.input.shape, data: new Float32Array(10) })).rejects.toThrow(ArgumentError);
+    // A batch over the budget is refused on every call, not only the first.
+    const tight = await SplitAlexNet.create(model, { devices: 2, batch: 2, budgetBytes: s.memory[0].totalBytes });
+    open.push(tight);
+    const big = { shape: [16, 3, side, side], data: new Float32Array(16 * 3 * side * side) };
+    for (let i = 0; i < 2; i++) await expect(tight.forward(big), `call ${i + 1}`).rejects.toThrow(DeviceMemoryError);
+    expect(bits((await tight.forward(io.input)).data)).toEqual(want);
+    expect(bits((await s.forward(io.input)).data)).toEqual(want);
+    await Promise.all([s.close(), tight.close()]);
   });
 });
