@@ -164,8 +164,11 @@ describe('AlexNet split over devices', () => {
     expect(() => device.run(0, [], 'other shape')).toThrow(/no kernel plans/);
     device.run(0, [], 'k');
     device.run(1, [], 'k');
-    // Between layers: weights, tap tables and the relu1 share (its conv1 input and output freed).
-    const share = 2 * (shapes[1].output[1] / 2) * shapes[1].output[2] * shapes[1].output[3] * 4;
+    // Between layers: weights, tap tables and the relu1 share (its conv1 input and output freed),
+    // written into lrn1's input with room for the channels device 1 sends.
+    const lrn1Needs = pieces[0][2].needs[1] - pieces[0][2].needs[0];
+    expect(lrn1Needs).toBeGreaterThan(shapes[1].output[1] / 2);
+    const share = 2 * lrn1Needs * shapes[1].output[2] * shapes[1].output[3] * 4;
     expect(arena.stats().liveBytes - before).toBe(resident + tapTableBytes(pieces[0]) + roundUp(share));
     device.clear();
     device.dispose();

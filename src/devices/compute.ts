@@ -28,6 +28,47 @@ export function aliasesInput(piece: DevicePiece): boolean {
 }
 
 /**
+ * Whether the piece can write its output over its input: an elementwise layer
+ * (ReLU), each value read once before it is written, the input not read after.
+ * A device runs it there, rather than through a second buffer of the same size.
+ */
+export function writesOverInput(piece: DevicePiece): boolean {
+  return piece.op.kind === 'relu';
+}
+
+/**
+ * Whether the piece's kernel computes each image on its own (the output of
+ * image n depends only on image n, whatever images are computed beside it),
+ * so it can run image by image into a wider layout: ReLU and max pooling, the
+ * layers that end a run of AlexNet's layers before an exchange.
+ */
+export function runsImageByImage(piece: DevicePiece): boolean {
+  return piece.op.kind === 'relu' || piece.op.kind === 'maxpool';
+}
+
+/**
+ * runPiece image by image (runsImageByImage pieces only), each image's output
+ * written into `into` as channels [offset, offset + produced) of a tensor of
+ * `channels` channels of `outPlane` values: the next layer's input laid out
+ * with room for the pieces the device receives beside its own. The same
+ * kernels over the same values, so the same bits as one call.
+ */
+export function runPieceInto(piece: DevicePiece, input: Activation, into: Float32Array, channels: number, offset: number, outPlane: number): void {
+  if (!runsImageByImage(piece)) throw errors.deviceProtocol(`${piece.name}: a ${piece.op.kind} layer does not run image by image`);
+  const [N, C, ...spatial] = input.shape;
+  const produced = rangeLength(piece.produces);
+  if (into.length !== N * channels * outPlane || offset < 0 || offset + produced > channels) {
+    throw errors.deviceProtocol(`${piece.name}: cannot place ${produced} channels at ${offset} of ${channels} in ${into.length} values`);
+  }
+  const inImage = input.data.length / N;
+  for (let n = 0; n < N; n++) {
+    const image = { shape: [1, C, ...spatial], data: input.data.subarray(n * inImage, (n + 1) * inImage), start: input.start };
+    const at = (n * channels + offset) * outPlane;
+    runPiece(piece, image, null, null, into.subarray(at, at + produced * outPlane));
+  }
+}
+
+/**
  * Computes `piece.produces` of the layer's output from `input`, which holds
  * exactly `piece.needs` of the layer's input, into `out` (pieceOutputShape's
  * size; a new array when null; ignored for the layers that alias their input).

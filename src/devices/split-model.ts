@@ -124,12 +124,20 @@ function planFor(graph: ModelGraph, devices: number, inputShape: readonly number
   return planSplit(graph, { devices, batch: inputShape[0], inputShape: inputShape.slice(1), strategy: 'channels' });
 }
 
-/** `data` in a SharedArrayBuffer (itself when it already is one), so a message carries it without a copy. */
-function sharedCopy(data: Float32Array): Float32Array {
+/**
+ * `data` in a SharedArrayBuffer, so a message carries it without a copy: itself
+ * when it already is one, else copied into `staging` when that has the same
+ * length (the buffer an earlier pass sent: its devices copied it into their
+ * memory before that pass ended), else into a new one. A fresh 4.7 MB buffer
+ * per pass cost 16-20 ms here, nearly all of it first touching its pages,
+ * against 0.3 ms for a copy into pages already touched; the devices wait for
+ * it, so it was serial time on every pass.
+ */
+function sharedInput(data: Float32Array, staging: { buffer: Float32Array | null }): Float32Array {
   if (data.buffer instanceof SharedArrayBuffer) return data;
-  const shared = new Float32Array(new SharedArrayBuffer(data.byteLength));
-  shared.set(data);
-  return shared;
+  if (staging.buffer?.length !== data.length) staging.buffer = new Float32Array(new SharedArrayBuffer(data.byteLength));
+  staging.buffer.set(data);
+  return staging.buffer;
 }
 
 /**
@@ -162,6 +170,13 @@ async function connect(devices: Device[], status: Int32Array[], link: { gbps: nu
   );
 }
 
+/** The planner's figures for passes on one input shape. */
+interface PassPlan {
+  shapes: LayerShapes[];
+  memory: DeviceMemory[];
+  costs: DeviceLayerCost[][];
+}
+
 export class SplitAlexNet {
   readonly layers: LayerSpec[];
   readonly deviceCount: number;
@@ -178,7 +193,11 @@ export class SplitAlexNet {
   private readonly status: Int32Array[];
   /** Each device's kernels per input shape it has plans for (the devices keep the same PREPARED_SHAPES, first in first out). */
   private readonly kinds = new Map<string, (string | null)[][]>();
+  /** The planner's figures per input shape passes have run on (as many shapes as the devices keep plans for). */
+  private readonly passPlans = new Map<string, PassPlan>();
   private passes = 0;
+  /** The shared buffer a pass's image goes to the devices in (when the caller's is not shared), reused while the size stays. */
+  private readonly imageStaging: { buffer: Float32Array | null } = { buffer: null };
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
   lastRun: SplitRun | null = null;
@@ -272,8 +291,26 @@ export class SplitAlexNet {
     return run;
   }
 
+  /**
+   * What a pass on input shape `key` needs from the planner: each layer's
+   * shapes, the devices' memory (checked against the budget) and per layer
+   * costs. Worked out on the first pass of a shape and kept (as the devices keep
+   * their kernel plans): planning AlexNet again cost 4-7 ms of the host's time
+   * per pass. `x` must have passed checkTensor.
+   */
+  private passPlan(key: string, x: Tensor): PassPlan {
+    const known = this.passPlans.get(key);
+    if (known) return known;
+    const shapes = this.checkInput(x);
+    const plan = planFor(this.graph, this.deviceCount, x.shape);
+    checkBudget(plan.memory, this.budgetBytes, `AlexNet at batch ${x.shape[0]} (${x.shape[2]}x${x.shape[3]})`);
+    const entry = { shapes, memory: plan.memory, costs: layerCosts(plan) };
+    if (this.passPlans.size >= PREPARED_SHAPES) this.passPlans.delete(this.passPlans.keys().next().value!);
+    this.passPlans.set(key, entry);
+    return entry;
+  }
+
   private checkInput(x: Tensor): LayerShapes[] {
-    checkTensor('x', x, [4]);
     if (x.shape[1] !== 3) throw errors.invalid('x.shape', `AlexNet takes 3 input channels, got shape [${x.shape}]`);
     // The features first, to say what is wrong in AlexNet's terms: the map entering the classifier.
     const flatIndex = this.layers.findIndex((l) => l.op.kind === 'flatten');
@@ -288,13 +325,10 @@ export class SplitAlexNet {
 
   private async forwardNow(x: Tensor): Promise<Tensor> {
     if (this.closed) throw errors.splitClosed();
-    const shapes = this.checkInput(x);
-    const plan = planFor(this.graph, this.deviceCount, x.shape);
-    const memory = plan.memory;
-    checkBudget(memory, this.budgetBytes, `AlexNet at batch ${x.shape[0]} (${x.shape[2]}x${x.shape[3]})`);
+    checkTensor('x', x, [4]);
     const key = x.shape.join('x');
+    const { shapes, memory, costs } = this.passPlan(key, x);
     const kinds = await this.prepare(key, shapes);
-    const costs = layerCosts(plan);
     const D = this.deviceCount;
     const pass = ++this.passes;
     for (const word of this.status) Atomics.store(word, 0, 0);
@@ -305,7 +339,7 @@ export class SplitAlexNet {
     // itself cloning 4.7 MB per device at batch 8 (about 35 ms each, measured).
     // Then each device goes through its whole pass alone, exchanging pieces
     // with its peers directly: one call per device per pass.
-    const image: Activation = { shape: [...x.shape], data: sharedCopy(x.data), start: 0 };
+    const image: Activation = { shape: [...x.shape], data: sharedInput(x.data, this.imageStaging), start: 0 };
     const results = await this.settle(
       pass,
       this.devices.map((device, d) => device.call((api) => api.runPass({ pass, key, image, script: this.scripts[d] }))),
@@ -330,7 +364,7 @@ export class SplitAlexNet {
       hostInBytes: x.data.byteLength * D,
       hostOutBytes: rangeBytes([0, classes], x.shape[0], 1),
       exchangedBytes: Array.from({ length: D }, (_, d) => layers.reduce((sum, l) => sum + l.devices[d].receivedBytes, 0)),
-      memory,
+      memory: memory.map((m) => ({ ...m })), // each run its own, though the plan is kept
       memoryPeakBytes: results.map((r) => r.peakBytes),
       kernels: [...new Set(kinds.flat().filter((k): k is string => k !== null))],
       timeline,
