@@ -19,7 +19,7 @@ afterAll(() => Promise.all([...engines, faulty].map((e) => e.close())));
  * x [1,4,8,8] -> Relu a -> Conv 3x3 pad 1 (4 -> 8) b [1,8,8,8] -> MaxPool 2x2 c [1,8,4,4] -> Relu d -> GlobalAveragePool y [1,8,1,1].
  * Slots: a 1024 bytes live over steps [0, 1], b 2048 over [1, 2], c 512 over [2, 3], d 512 over [3, 4]; y is a graph output (its own allocation, 32 bytes).
  */
-function chain(): Uint8Array {
+function chain(batch: number | string = 1): Uint8Array {
   const w = Array.from({ length: 8 * 4 * 9 }, (_, i) => Math.sin(i) * 0.3);
   return makeModel({
     nodes: [
@@ -29,8 +29,8 @@ function chain(): Uint8Array {
       { op_type: 'Relu', name: 'relu_mid', input: ['c'], output: ['d'] },
       { op_type: 'GlobalAveragePool', name: 'gap', input: ['d'], output: ['y'] },
     ],
-    inputs: [valueInfo('x', [1, 4, 8, 8])],
-    outputs: [valueInfo('y', [1, 8, 1, 1])],
+    inputs: [valueInfo('x', [batch, 4, 8, 8])],
+    outputs: [valueInfo('y', [batch, 8, 1, 1])],
     initializers: [
       { name: 'w', dims: [8, 4, 3, 3], data_type: 1, float_data: w },
       { name: 'bias', dims: [8], data_type: 1, float_data: [0.1, -0.2, 0.3, -0.4, 0.5, -0.6, 0.7, -0.8] },
@@ -60,7 +60,7 @@ function maxLiveBytes(slots: MemorySlot[]): number {
 describe('the memory plan', () => {
   it('a chain: exact slots, peak = the most bytes live at once (3072 at the Conv), sum of all = 4096', () => {
     const model = loadOnnx(chain());
-    expect(model.memoryPlan()).toEqual({ peakBytes: 3072, sumBytes: 4096, values: 4, aliases: 0, outputBytes: 32 });
+    expect(model.memoryPlan()).toEqual({ peakBytes: 3072, sumBytes: 4096, values: 4, aliases: 0, outputBytes: 32, chainedPeakBytes: null });
     const plan = memoryPlanOf(model.planFor({ x: [1, 4, 8, 8] }));
     const slot = (n: string) => {
       const { offset, bytes, first, last } = plan.slots.get(n)!;
@@ -100,6 +100,19 @@ describe('the memory plan', () => {
     const copied = planMemory(plan, () => false);
     expect(slotsOf(copied)).toEqual({ a: [0, 256, 0, 1], r: [256, 256, 1, 2], b: [0, 256, 2, 3] });
     expect([copied.peakBytes, copied.sumBytes, copied.values, copied.aliases]).toEqual([512, 768, 3, 0]);
+    model.close();
+  });
+
+  it('chained (2 images on 2 workers): values reuse only slots of their exact size, and the forward allocates what memoryPlan reports', () => {
+    const model = loadOnnx(chain('N'));
+    // At 2 images: a 2048 bytes [0, 1] at 0, b 4096 [1, 2] at 2048; c 1024 [2, 3]: a is dead but twice its size, so at 6144;
+    // d 1024 [3, 4]: b is dead but not its size, c still live, so at 7168. First-fit packs the same four into 6144.
+    expect(model.memoryPlan([2, 4, 8, 8])).toEqual({ peakBytes: 6144, sumBytes: 8192, values: 4, aliases: 0, outputBytes: 64, chainedPeakBytes: 8192 });
+    expect(model.memoryPlan([1, 4, 8, 8]).chainedPeakBytes).toBeNull();
+    const execution = model.executionFor(engines[1], { x: [2, 4, 8, 8] });
+    expect(execution.segments.some((s) => s.kind === 'program' && s.program !== null && s.program.chains.length > 0)).toBe(true);
+    expect(execution.memory.peakBytes).toBe(8192);
+    expect(model.executionFor(engines[0], { x: [2, 4, 8, 8] }).memory.peakBytes).toBe(6144);
     model.close();
   });
 

@@ -380,7 +380,7 @@ export class EngineBinding {
 const MAX_CHAINED_BLOCK_BYTES = 1 << 30;
 
 /** Chains need values that share bytes to share all of them (memory-plan.ts, 'same-size'), at a cost in memory; bounded. */
-function memoryFor(plan: Plan, chained: boolean): MemoryPlan {
+export function memoryFor(plan: Plan, chained: boolean): MemoryPlan {
   if (!chained) return memoryPlanOf(plan);
   const sameSize = memoryPlanOf(plan, 'same-size');
   return sameSize.peakBytes <= MAX_CHAINED_BLOCK_BYTES ? sameSize : memoryPlanOf(plan);

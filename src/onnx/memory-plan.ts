@@ -31,8 +31,8 @@ export interface MemorySlot {
   last: number;
 }
 
-/** What `OnnxModel.memoryPlan` reports. */
-export interface MemoryPlanReport {
+/** A memory plan's figures. */
+export interface MemoryPlanFigures {
   /** Bytes of the one block a forward allocates for its activations: the plan's peak. */
   peakBytes: number;
   /** Bytes of all activations together (each rounded up to SLOT_ALIGN): what one allocation per value would hold at most. */
@@ -45,7 +45,17 @@ export interface MemoryPlanReport {
   aliases: number;
 }
 
-export interface MemoryPlan extends MemoryPlanReport {
+/** What `OnnxModel.memoryPlan` reports. */
+export interface MemoryPlanReport extends MemoryPlanFigures {
+  /**
+   * Bytes of the block when the forward runs image by image (the engine's chains, when a batch of
+   * 2 or more images splits evenly over the workers): values share bytes only with values of their
+   * exact size, so usually more than `peakBytes`. Null when the batch is 1, which never chains.
+   */
+  chainedPeakBytes: number | null;
+}
+
+export interface MemoryPlan extends MemoryPlanFigures {
   /** Each planned value's slot (an alias: its root's slot). */
   slots: Map<string, MemorySlot>;
   /** alias -> the value whose bytes it is (resolved to the root). */

@@ -4,7 +4,7 @@ import { GroupedConvEngine } from '../engine/engine.js';
 import { errors } from '../errors.js';
 import { checkTensor, type Tensor } from '../tensor/tensor.js';
 import { allNodes, type OnnxGraph, type ValueInfo } from './graph.js';
-import { EngineBinding, runExecution, type Execution, type ModelProfile, type StepProfile } from './engine-run.js';
+import { EngineBinding, memoryFor, runExecution, type Execution, type ModelProfile, type StepProfile } from './engine-run.js';
 import { memoryPlanOf, type MemoryPlanReport } from './memory-plan.js';
 import { planAndRun, runPlan, type Plan } from './plan.js';
 import { floatValue, type FloatValue, type Value } from './value.js';
@@ -174,7 +174,8 @@ export class OnnxModel {
   /**
    * The memory plan forwardWith uses for inputs of `inputShape` (the first input's; its declared
    * shape by default, when static): the one block's bytes (`peakBytes`) against the sum of
-   * every activation's (`sumBytes`). Planning runs the model once on zeros if the shape is new.
+   * every activation's (`sumBytes`), and when the forward runs image by image on several
+   * workers (`chainedPeakBytes`). Planning runs the model once on zeros if the shape is new.
    */
   memoryPlan(inputShape?: readonly number[]): MemoryPlanReport {
     if (this.closed) throw errors.onnxClosed();
@@ -193,8 +194,10 @@ export class OnnxModel {
       shape = [...inputShape];
       this.checkShape(info, shape);
     }
-    const { peakBytes, sumBytes, values, aliases, outputBytes } = memoryPlanOf(this.planFor({ [info.name]: shape }));
-    return { peakBytes, sumBytes, values, aliases, outputBytes };
+    const plan = this.planFor({ [info.name]: shape });
+    const { peakBytes, sumBytes, values, aliases, outputBytes } = memoryPlanOf(plan);
+    const chainedPeakBytes = shape[0] > 1 ? memoryFor(plan, true).peakBytes : null;
+    return { peakBytes, sumBytes, values, aliases, outputBytes, chainedPeakBytes };
   }
 
   /** PyTorch's parameter count: float initializers, less BatchNormalization's running mean and variance (buffers in PyTorch). */

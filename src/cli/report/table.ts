@@ -77,5 +77,6 @@ const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(2)} MiB`;
 /** The memory plan in one line: the one block a forward allocates against all its activations. */
 export function memoryLine(m: MemoryPlanReport): string {
   const share = m.sumBytes > 0 ? ` (${((100 * m.peakBytes) / m.sumBytes).toFixed(0)}%)` : '';
-  return `memory plan: activations in one ${mib(m.peakBytes)} block${share}, against ${mib(m.sumBytes)} for all ${m.values} of them; outputs ${mib(m.outputBytes)}`;
+  const chained = m.chainedPeakBytes === null ? '' : `; ${mib(m.chainedPeakBytes)} when images run on several workers at once (chains)`;
+  return `memory plan: activations in one ${mib(m.peakBytes)} block${share}, against ${mib(m.sumBytes)} for all ${m.values} of them${chained}; outputs ${mib(m.outputBytes)}`;
 }
