@@ -1,8 +1,8 @@
 // Chains (src/engine/chains.ts): runs of image-major program stages taken one
 // image per task with no barrier between them. Which stages chain, the
 // per-run check that buffers overlap only as identical bytes, runs bitwise
-// equal to the calling thread (chained, and stage by stage when the check or
-// a profile asks for it), and a failing member named as its own stage.
+// equal to the calling thread (chained, and stage by stage when the check fails or
+// a stage is not declared image-major), and a failing member named as its own stage.
 import { afterAll, describe, expect, it } from 'vitest';
 import { convBiasActivation, ExecutionError, GroupedConvEngine, relu, sharedArena, type Tensor } from '../src/index.js';
 import { chainsAreSafe, chainsOf, imagesBalance, type Chain } from '../src/engine/chains.js';

@@ -1,4 +1,4 @@
-// The sigmoid's and SiLU's short path (wasm/assembly/exp.ts, expForSigmoid4:
+// The sigmoid's and SiLU's short path (wasm/assembly/exp.ts, expNegatedForSigmoid4:
 // taken when all four lanes' exp inputs are at most 88, inputs clamped at -86,
 // 2^k added to the exponent bits) against the JavaScript reference, bit for
 // bit, where that path runs: densely over the range it covers, every float32

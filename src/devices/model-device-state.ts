@@ -191,6 +191,8 @@ export class ModelDeviceState {
   /** A channels pass starts: the whole input, and the blocks node 0 needs from this device. */
   channelsBegin(input: Tensor, requests: ChannelRequest[]): ChannelBlock[] {
     const channels = this.channelsState();
+    // A word left from the last pass could name a node this pass never reached, should the device fail before starting one.
+    if (this.status) Atomics.store(this.status, 0, -1);
     channels.begin(input);
     return this.sendBlocks(channels.extract(requests));
   }

@@ -2,7 +2,9 @@
 // kernels) handed to the engine's workers once. Each worker's runner goes
 // through the stages itself, claiming each stage's tasks from shared memory and
 // meeting the others at a barrier between stages (program-runner.ts), so a run
-// of N layers costs one hand-off per worker instead of N calls' worth.
+// of N layers costs one hand-off per worker instead of N calls' worth. Runs of
+// image-major stages may instead go image by image with no barrier between
+// them (chains.ts), when the run's buffers allow it.
 //
 // A program is built once (kernel plans acquired, tasks cut, its description
 // written into the arena) over numbered buffers; each run says where the
