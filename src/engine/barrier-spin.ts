@@ -5,7 +5,11 @@
 // 20-500 µs, so a runner that slept often arrives after its share of the next
 // stage was taken). Each runner learns which case it is in from its own
 // barriers: a barrier that opened while it spun doubles its budget, one it
-// had to sleep through halves it.
+// had to sleep through sends it back to the least. Reset rather than halved:
+// under load (other processes on the cores) halving kept runners spinning
+// tens of µs at each of a forward's ~100 barriers, CPU the machine's other
+// work wanted (efficientnet_b0 at batch 1 on 2 workers, load 7: 51 ms of CPU
+// per forward against 44 before spinning longer).
 
 /** The least spin (a few µs: the other runner's last task often ends within it). */
 export const MIN_SPIN_US = 4;
@@ -22,10 +26,7 @@ export class SpinBudget {
     return this.us;
   }
 
-  /**
-   * Spins until `moved()` or the budget runs out; true if it moved. Adapts
-   * the budget to the outcome.
-   */
+  /** Spins until `moved()` or the budget runs out; true if it moved. Adapts the budget to the outcome. */
   spin(moved: () => boolean): boolean {
     const deadline = performance.now() + this.us / 1000;
     for (;;) {
@@ -36,7 +37,7 @@ export class SpinBudget {
         }
       }
       if (performance.now() >= deadline) {
-        this.us = Math.max(MIN_SPIN_US, this.us / 2);
+        this.us = MIN_SPIN_US;
         return false;
       }
     }
