@@ -40,17 +40,23 @@ function makespan(tasks: readonly number[], workers: number): number {
 interface Row { label: string; tasks: number; busy: number[]; busiest: number[]; wall: number[]; threads: number[]; idle: number[] }
 const perWorkers: Row[][] = [];
 const forwardMs: number[] = [];
+/** Per worker count: the programs' wall time, their first task's start (the hand-off) and what followed their last task's end (the return), summed per forward. */
+const programMs: Array<{ wall: number[]; start: number[]; end: number[] }> = [];
 for (const workers of [1, 2]) {
   const engine = new GroupedConvEngine({ workers });
   for (let i = 0; i < 3; i++) await model.forwardWith(engine, x);
   const rows: Row[] = [];
   const walls: number[] = [];
+  const program = { wall: [] as number[], start: [] as number[], end: [] as number[] };
   for (let r = 0; r < runs; r++) {
     captured = [];
     const t0 = performance.now();
     await model.forwardWith(engine, x);
     walls.push(performance.now() - t0);
     let k = 0;
+    program.wall.push(captured.reduce((t, p) => t + p.wallMs, 0));
+    program.start.push(captured.reduce((t, p) => t + p.stages[0].firstStartMs, 0));
+    program.end.push(captured.reduce((t, p) => t + p.wallMs - p.stages.at(-1)!.lastEndMs, 0));
     for (const p of captured) {
       let previous = 0;
       for (const s of p.stages) {
@@ -66,6 +72,7 @@ for (const workers of [1, 2]) {
     }
   }
   forwardMs.push(median(walls));
+  programMs.push(program);
   perWorkers.push(rows);
   await engine.close();
 }
@@ -73,6 +80,7 @@ const [one, two] = perWorkers;
 const m = (a: number[]) => median(a);
 const sum = (rows: Row[], f: (r: Row) => number) => rows.reduce((s, r) => s + f(r), 0);
 console.log(`forward median: ${forwardMs[0].toFixed(2)} ms @1, ${forwardMs[1].toFixed(2)} ms @2 (${one.length} stages)`);
+programMs.forEach((p, w) => console.log(`@${w + 1}: programs ${m(p.wall).toFixed(2)} ms of the forward, of which before the first task ${m(p.start).toFixed(2)}, after the last ${m(p.end).toFixed(2)}`));
 console.log(`idle-worker estimate @2 (tasks largest first, no barrier cost): ${sum(two, (r) => m(r.idle)).toFixed(2)} ms of stages, ${(sum(one, (r) => m(r.busy)) / sum(two, (r) => m(r.idle))).toFixed(2)}x the 1-worker busy time`);
 console.log(`sum busy @1 ${sum(one, (r) => m(r.busy)).toFixed(2)}  sum busy @2 ${sum(two, (r) => m(r.busy)).toFixed(2)}  sum busiest @2 ${sum(two, (r) => m(r.busiest)).toFixed(2)}  sum stage wall @2 ${sum(two, (r) => m(r.wall)).toFixed(2)}`);
 const shared = two.filter((r) => r.tasks > 1);
