@@ -6,18 +6,15 @@
 // ranged stages through runRanged: the same kernels as the calling thread.
 import { threadId } from 'node:worker_threads';
 import { runRanged } from '../kernels/ranged/index.js';
+import { SpinBudget } from './barrier-spin.js';
 import { arenaView, sharedArena } from '../memory/arena.js';
 import type { ConvSlice } from '../conv/geometry.js';
 import { loadDescription, ProgramTable, taskLayoutOf, tasksOf, type ChainMember, type ProgramDescription, type StageDescription, type TaskLayout } from './program-table.js';
 import { absoluteNow, type BeforeTask, type ConvRunMessage, type ProgramRunMessage, type RunnerReport } from './protocol.js';
 import { planOf, runSlice, viewOf, type RunContext } from './slice-runner.js';
 
-/**
- * Loads of the completed-stage word before a runner blocks in Atomics.wait at a
- * barrier (a few microseconds): a stage's other tasks often end within that, and
- * waking from Atomics.wait costs tens of microseconds.
- */
-const BARRIER_SPINS = 2000;
+/** This worker's barrier spin budget, learnt over every run it takes part in (barrier-spin.ts). */
+const spinBudget = new SpinBudget();
 
 interface Decoded {
   description: ProgramDescription;
@@ -179,7 +176,7 @@ export function runProgramTasks(message: ProgramRunMessage, beforeTask?: BeforeT
       table.finishedOne(s);
       ran++;
     }
-    if (!table.awaitStage(s, BARRIER_SPINS)) break;
+    if (!table.awaitStage(s, spinBudget)) break;
   }
   return { threadId, tasks: ran };
 }

@@ -7,6 +7,7 @@
 // and each run says where they are, so one program serves every forward while
 // each forward's activations live in memory of its own.
 import type { RangedOp } from '../kernels/ranged/index.js';
+import type { SpinBudget } from './barrier-spin.js';
 import type { ArenaRef, TaskReport } from './protocol.js';
 import { loadData, storeData, type StoredData } from './plan-codec.js';
 
@@ -183,20 +184,13 @@ export class ProgramTable {
     }
   }
 
-  /** Waits until stage `stage` is complete; false if the run was cancelled. */
-  awaitStage(stage: number, spins: number): boolean {
+  /** Waits until stage `stage` is complete, spinning as `budget` allows before sleeping; false if the run was cancelled. */
+  awaitStage(stage: number, budget: SpinBudget): boolean {
     for (;;) {
       const completed = Atomics.load(this.ints, ProgramTable.COMPLETED);
       if (completed < 0) return false;
       if (completed > stage) return true;
-      let moved = false;
-      for (let i = 0; i < spins; i++) {
-        if (Atomics.load(this.ints, ProgramTable.COMPLETED) !== completed) {
-          moved = true;
-          break;
-        }
-      }
-      if (!moved) Atomics.wait(this.ints, ProgramTable.COMPLETED, completed);
+      if (!budget.spin(() => Atomics.load(this.ints, ProgramTable.COMPLETED) !== completed)) Atomics.wait(this.ints, ProgramTable.COMPLETED, completed);
     }
   }
 

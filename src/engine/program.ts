@@ -71,6 +71,11 @@ export interface StageTiming {
   /** The busiest thread's busy time. */
   busiestMs: number;
   totalBusyMs: number;
+  /**
+   * Each task's compute time, in task order: with the cut, what a stage would
+   * take on idle workers (its tasks shared largest first), whichever thread ran them.
+   */
+  taskMs: number[];
 }
 
 export interface ProgramProfile {
@@ -410,5 +415,6 @@ function stageTiming(label: string, spans: ReadonlyArray<{ start: number; end: n
     threads,
     busiestMs: threads.reduce((m, t) => Math.max(m, t.busyMs), 0),
     totalBusyMs: threads.reduce((sum, t) => sum + t.busyMs, 0),
+    taskMs: spans.map(({ start, end }) => end - start),
   };
 }
