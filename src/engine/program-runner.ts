@@ -6,6 +6,7 @@
 // ranged stages through runRanged: the same kernels as the calling thread.
 import { threadId } from 'node:worker_threads';
 import { runRanged } from '../kernels/ranged/index.js';
+import { withThreadScratch } from '../kernels/thread-scratch.js';
 import { SpinBudget } from './barrier-spin.js';
 import { arenaView, sharedArena } from '../memory/arena.js';
 import type { ConvSlice } from '../conv/geometry.js';
@@ -108,7 +109,9 @@ class RunnerRun {
 
   ranged(stage: RangedStage, start: number, end: number): void {
     const { inputs, outputs } = this.resolve(stage) as Extract<Resolved, { kind: 'ranged' }>;
-    runRanged(stage.op, inputs, outputs, start, end);
+    if (!stage.op.scratchFloats) return runRanged(stage.op, inputs, outputs, start, end);
+    this.scratchView ??= viewOf(this.message.scratch)!;
+    withThreadScratch(this.scratchView, () => runRanged(stage.op, inputs, outputs, start, end));
   }
 }
 

@@ -155,6 +155,7 @@ export class EngineProgram {
     try {
       this.stages.forEach((stage, i) => {
         if (stage.kind === 'ranged') {
+          scratchFloats = Math.max(scratchFloats, stage.op.scratchFloats ?? 0);
           described.push({ kind: 'ranged', op: stage.op, inputs: [...stage.inputs], outputs: [...stage.outputs], ranges: cutRanged(stage.op, host.workers) });
           return;
         }

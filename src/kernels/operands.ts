@@ -1,5 +1,6 @@
 import { errors } from '../errors.js';
 import { sharedArena } from '../memory/arena.js';
+import { returnLentScratch, takeLentScratch } from './thread-scratch.js';
 
 /**
  * Arena addresses for the kernel's operands: views of the arena are used in
@@ -17,9 +18,14 @@ export class Operands {
     return offset;
   }
 
+  private lentTaken = false;
+
   temporaryBlock(floats: number): number {
     if (!this.arena.canAllocate) {
-      throw errors.kernelOperandsOutsideArena();
+      const lent = this.lentTaken ? null : takeLentScratch(floats);
+      if (lent === null) throw errors.kernelOperandsOutsideArena();
+      this.lentTaken = true;
+      return lent;
     }
     const offset = this.arena.allocate(Math.max(1, floats) * 4);
     this.temporary.push(offset);
@@ -27,6 +33,8 @@ export class Operands {
   }
 
   release(): void {
+    if (this.lentTaken) returnLentScratch();
+    this.lentTaken = false;
     for (const offset of this.temporary) this.arena.releaseBlock(offset);
   }
 }

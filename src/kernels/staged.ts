@@ -3,6 +3,7 @@
 // kernel, shared by the three.
 import { sharedArena } from '../memory/arena.js';
 import { Operands } from './operands.js';
+import { lentScratchFloats } from './thread-scratch.js';
 
 /**
  * Calls `kernel` with the arena addresses of `input`, `output` and a scratch
@@ -21,7 +22,8 @@ export function runStaged(
   kernel: (inputAt: number, outputAt: number, scratchAt: number) => void,
 ): boolean {
   const arena = sharedArena();
-  if (!arena.canAllocate && !(arena.owns(input) && arena.owns(output) && scratchFloats === 0)) return false;
+  // A thread that cannot allocate runs only on arena operands, with scratch lent to it (thread-scratch.ts).
+  if (!arena.canAllocate && !(arena.owns(input) && arena.owns(output) && (scratchFloats === 0 || scratchFloats <= lentScratchFloats()))) return false;
   const operands = new Operands();
   try {
     const inputAt = operands.address(input, true);

@@ -10,7 +10,7 @@
 //                     spatial axes, which sums the same way); four planes at
 //                     a time through WebAssembly where it can (simd-loops.ts);
 //   globalMaxPool.
-import { maxPoolKernel, type MaxPoolGeometry } from '../max-pool.js';
+import { maxPoolKernel, maxPoolScratchFloats, type MaxPoolGeometry } from '../max-pool.js';
 import { globalAveragePlanesSimd } from './simd-loops.js';
 import type { RangedKernel, RangedOp, RangedParams } from './types.js';
 
@@ -176,7 +176,7 @@ export function windowPoolOp(kind: 'max' | 'avg', countIncludePad: boolean, plan
 
 export function maxPool2dOp(g: MaxPoolGeometry): RangedOp {
   const { planes, ...params } = g;
-  return { kernel: 'maxPool2d', params, units: planes, costPerUnit: g.outHeight * g.outWidth * g.kernel[0] * g.kernel[1] };
+  return { kernel: 'maxPool2d', params, units: planes, costPerUnit: g.outHeight * g.outWidth * g.kernel[0] * g.kernel[1], scratchFloats: maxPoolScratchFloats(g) };
 }
 
 export function globalPoolOp(kernel: 'globalAveragePool' | 'globalMaxPool', planes: number, plane: number): RangedOp {

@@ -17,6 +17,8 @@ export interface RangedOp {
   units: number;
   /** Estimated element operations per unit, so a caller can put several cheap units in one task. */
   costPerUnit: number;
+  /** Floats of arena scratch one task needs (max pooling's padded rows): an engine program gives its runners that much, as workers cannot allocate. */
+  scratchFloats?: number;
 }
 
 /** Computes units [start, end) of `outputs` from `inputs`; writes nothing outside those units. */
