@@ -3,23 +3,18 @@
 // per-run check that buffers overlap only as identical bytes, runs bitwise
 // equal to the calling thread (chained, and stage by stage when the check fails or
 // a stage is not declared image-major), and a failing member named as its own stage.
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { convBiasActivation, ExecutionError, GroupedConvEngine, relu, sharedArena, type Tensor } from '../src/index.js';
 import { chainsAreSafe, chainsOf, imagesBalance, type Chain } from '../src/engine/chains.js';
 import type { ProgramStage } from '../src/engine/program.js';
 import { ELEMENT_BLOCK } from '../src/kernels/ranged/index.js';
 import { Random } from '../src/random.js';
+import { closingEngines } from './support/engines.js';
 import { FAULT } from './support/faults.js';
 import { firstBitDifference, randomTensor } from './support/tensors.js';
 
 const faultyWorker = new URL('./support/faulty-worker.ts', import.meta.url);
-const engines: GroupedConvEngine[] = [];
-function engine(options: ConstructorParameters<typeof GroupedConvEngine>[0]): GroupedConvEngine {
-  const e = new GroupedConvEngine(options);
-  engines.push(e);
-  return e;
-}
-afterAll(() => Promise.all(engines.map((e) => e.close())));
+const engine = closingEngines();
 
 const random = new Random(43);
 const IMAGES = 4;

@@ -3,23 +3,18 @@
 // calling thread at 1, 2 and 3 workers; a failing stage rejects naming it and
 // leaves the engine usable; close during a program does not hang; concurrent
 // programs and calls on one engine stay correct.
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { convBiasActivation, ExecutionError, GroupedConvEngine, relu, sharedArena, type Tensor } from '../src/index.js';
 import { ELEMENT_BLOCK } from '../src/kernels/ranged/index.js';
 import type { ProgramStage } from '../src/engine/program.js';
 import { cutRanged } from '../src/engine/program.js';
 import { Random } from '../src/random.js';
+import { closingEngines } from './support/engines.js';
 import { FAULT } from './support/faults.js';
 import { firstBitDifference, randomTensor } from './support/tensors.js';
 
 const faultyWorker = new URL('./support/faulty-worker.ts', import.meta.url);
-const engines: GroupedConvEngine[] = [];
-function engine(options: ConstructorParameters<typeof GroupedConvEngine>[0]): GroupedConvEngine {
-  const e = new GroupedConvEngine(options);
-  engines.push(e);
-  return e;
-}
-afterAll(() => Promise.all(engines.map((e) => e.close())));
+const engine = closingEngines();
 
 const random = new Random(41);
 // A small block: grouped 3x3 conv (+bias) -> relu (ranged) -> 1x1 conv with the block's input as residual, relu fused.

@@ -2,9 +2,10 @@
 // dying worker (exit, out of memory), abort, close while running. Each time the
 // call rejects with a clear error, shared memory is returned, and the next call
 // on the same engine is right.
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AbortError, ArgumentError, ExecutionError, GroupedConvEngine, TaskError, dispose, sharedArena, zeros, type Tensor } from '../src/index.js';
 import { Random } from '../src/random.js';
+import { closingEngines } from './support/engines.js';
 import { FAULT } from './support/faults.js';
 import { singleThreadPlan } from './support/kernel-run.js';
 import { randomConvOfShapes, type ConvSpec } from './support/random-conv.js';
@@ -31,13 +32,7 @@ async function expectCorrect(engine: GroupedConvEngine, spec: ConvSpec = small):
   dispose(got); // freed now, not by a garbage collection in the middle of another test's memory accounting
 }
 
-const engines: GroupedConvEngine[] = [];
-function engine(options: ConstructorParameters<typeof GroupedConvEngine>[0]): GroupedConvEngine {
-  const e = new GroupedConvEngine(options);
-  engines.push(e);
-  return e;
-}
-afterAll(() => Promise.all(engines.map((e) => e.close())));
+const engine = closingEngines();
 
 const live = () => sharedArena().stats().liveBytes;
 
