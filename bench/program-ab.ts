@@ -10,37 +10,14 @@
 //
 // (--before: a checkout with node_modules, e.g. `git archive <commit> | tar -x -C DIR`
 // and a node_modules symlink.)
-import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { errors } from '../src/errors.js';
 import { median } from '../src/statistics.js';
+import { modelAbArgs } from './model-ab-args.js';
 
-interface Variant {
-  name: string;
-  api: typeof import('../src/index.js');
-}
-
-const { values } = parseArgs({
-  options: {
-    before: { type: 'string' },
-    model: { type: 'string' },
-    batch: { type: 'string', default: '8' },
-    rounds: { type: 'string', default: '7' },
-    runs: { type: 'string', default: '3' },
-  },
-});
-if (!values.before || !values.model) throw errors.badFlag('--before/--model', 'both are required');
-const batch = Number(values.batch);
-const rounds = Number(values.rounds);
-const runs = Number(values.runs);
-
-const variants: Variant[] = [
-  { name: 'before', api: (await import(resolve(values.before, 'src/index.ts'))) as Variant['api'] },
-  { name: 'after', api: await import('../src/index.js') },
-];
+const { model: modelPath, batch, rounds, runs, variants } = await modelAbArgs({ rounds: 7, runs: 3 });
 
 const setups = variants.map((v) => {
-  const model = v.api.loadOnnx(values.model!);
+  const model = v.api.loadOnnx(modelPath);
   const shape = (model.inputs[0].shape ?? []).map((d, i) => (i === 0 ? batch : (d as number)));
   const x = v.api.zeros(shape, { shared: true });
   for (let i = 0; i < x.data.length; i++) x.data[i] = Math.sin(i * 0.37);

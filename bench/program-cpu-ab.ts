@@ -9,29 +9,11 @@
 //
 //   npx tsx bench/program-cpu-ab.ts --before /tmp/scale-base --model /tmp/onnx2-full/mobilenet_v2.onnx --batch 8 --rounds 5 --runs 6
 import { readdirSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { errors } from '../src/errors.js';
 import { median } from '../src/statistics.js';
+import { modelAbArgs } from './model-ab-args.js';
 
-interface Variant {
-  name: string;
-  api: typeof import('../src/index.js');
-}
-
-const { values } = parseArgs({
-  options: {
-    before: { type: 'string' },
-    model: { type: 'string' },
-    batch: { type: 'string', default: '8' },
-    rounds: { type: 'string', default: '5' },
-    runs: { type: 'string', default: '6' },
-  },
-});
-if (!values.before || !values.model) throw errors.badFlag('--before/--model', 'both are required');
-const batch = Number(values.batch);
-const rounds = Number(values.rounds);
-const runs = Number(values.runs);
+const { model: modelPath, batch, rounds, runs, variants } = await modelAbArgs({ rounds: 5, runs: 6 });
 /** Clock ticks per second of /proc's utime and stime (USER_HZ, 100 on Linux). */
 const TICKS_PER_SECOND = 100;
 
@@ -51,13 +33,8 @@ function threadCpu(): Map<number, number> {
   return cpu;
 }
 
-const variants: Variant[] = [
-  { name: 'before', api: (await import(resolve(values.before, 'src/index.ts'))) as Variant['api'] },
-  { name: 'after', api: await import('../src/index.js') },
-];
-
 const setups = variants.map((v) => {
-  const model = v.api.loadOnnx(values.model!);
+  const model = v.api.loadOnnx(modelPath);
   const shape = (model.inputs[0].shape ?? []).map((d, i) => (i === 0 ? batch : (d as number)));
   const x = v.api.zeros(shape, { shared: true });
   for (let i = 0; i < x.data.length; i++) x.data[i] = Math.sin(i * 0.37);

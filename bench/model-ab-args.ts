@@ -1,0 +1,38 @@
+// The flags and the two variants of the whole-model A/B scripts (program-ab.ts,
+// program-cpu-ab.ts): this tree against the checkout at --before, each with its
+// own arena and engines.
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { errors } from '../src/errors.js';
+
+export interface Variant {
+  name: string;
+  api: typeof import('../src/index.js');
+}
+
+export interface ModelAbArgs {
+  model: string;
+  batch: number;
+  rounds: number;
+  runs: number;
+  variants: Variant[];
+}
+
+/** Reads --before, --model, --batch, --rounds and --runs (the last two default as given) and loads both trees. */
+export async function modelAbArgs(defaults: { rounds: number; runs: number }): Promise<ModelAbArgs> {
+  const { values } = parseArgs({
+    options: {
+      before: { type: 'string' },
+      model: { type: 'string' },
+      batch: { type: 'string', default: '8' },
+      rounds: { type: 'string', default: String(defaults.rounds) },
+      runs: { type: 'string', default: String(defaults.runs) },
+    },
+  });
+  if (!values.before || !values.model) throw errors.badFlag('--before/--model', 'both are required');
+  const variants: Variant[] = [
+    { name: 'before', api: (await import(resolve(values.before, 'src/index.ts'))) as Variant['api'] },
+    { name: 'after', api: await import('../src/index.js') },
+  ];
+  return { model: values.model, batch: Number(values.batch), rounds: Number(values.rounds), runs: Number(values.runs), variants };
+}
