@@ -21,18 +21,38 @@ export function linearKernel(
   inFeatures: number,
   outFeatures: number,
 ): boolean {
+  return linearColumns(x, weight, bias, out, rows, inFeatures, outFeatures, 0, outFeatures);
+}
+
+/**
+ * linearKernel for output columns [o0, o1) of every row only (the ranged Gemm's
+ * blocks): the kernel computes each dot product the same way whichever columns
+ * it is given, so blocks give the bits of one call.
+ */
+export function linearColumns(
+  x: Float32Array,
+  weight: Float32Array,
+  bias: Float32Array | null,
+  out: Float32Array,
+  rows: number,
+  inFeatures: number,
+  outFeatures: number,
+  o0: number,
+  o1: number,
+): boolean {
   if (!wasmKernelsAvailable()) return false;
   const arena = sharedArena();
   if (!arena.canAllocate && ![x, weight, out, ...(bias ? [bias] : [])].every((a) => arena.owns(a))) return false;
-  if (rows === 0 || outFeatures === 0) return true;
+  if (rows === 0 || o0 === o1) return true;
   const operands = new Operands();
   try {
     const xAt = operands.address(x, true);
     const weightAt = operands.address(weight, true);
     const biasAt = bias ? operands.address(bias, true) : 0;
     const outInPlace = arena.owns(out);
-    const outAt = operands.address(out, false);
-    wasmLinearRows(preferredWasmVariant())(xAt, weightAt, biasAt, outAt, rows, inFeatures, outFeatures, 0, outFeatures);
+    // Staged, the output is copied in first when the kernel writes only some of its columns.
+    const outAt = operands.address(out, o0 > 0 || o1 < outFeatures);
+    wasmLinearRows(preferredWasmVariant())(xAt, weightAt, biasAt, outAt, rows, inFeatures, outFeatures, o0, o1);
     if (!outInPlace) out.set(new Float32Array(arena.buffer, outAt, rows * outFeatures));
   } finally {
     operands.release();

@@ -5,35 +5,11 @@
 // dot product the same way whichever outputs it is given
 // (wasm/assembly/linear.ts), so blocks give the bits of one call, which is
 // what ops/linear.ts (the host's Gemm) makes.
-import { sharedArena } from '../../memory/arena.js';
-import { Operands } from '../operands.js';
-import { preferredWasmVariant, wasmKernelsAvailable } from '../plan/selection.js';
-import { wasmLinearRows } from '../wasm/runtime.js';
+import { linearColumns } from '../linear.js';
 import type { RangedKernel, RangedOp } from './types.js';
 
 /** Output columns per unit: a multiple of 4, the kernel's tile width. */
 export const COLUMN_BLOCK = 16;
-
-/** Columns [o0, o1) of every row through WebAssembly; false, having written nothing, when it cannot run here (as linearKernel). */
-function linearColumns(x: Float32Array, weight: Float32Array, bias: Float32Array | null, out: Float32Array, rows: number, inF: number, outF: number, o0: number, o1: number): boolean {
-  if (!wasmKernelsAvailable()) return false;
-  const arena = sharedArena();
-  if (!arena.canAllocate && ![x, weight, out, ...(bias ? [bias] : [])].every((a) => arena.owns(a))) return false;
-  const operands = new Operands();
-  try {
-    const xAt = operands.address(x, true);
-    const weightAt = operands.address(weight, true);
-    const biasAt = bias ? operands.address(bias, true) : 0;
-    const outInPlace = arena.owns(out);
-    // Staged, the output is copied in first: the kernel writes only some of its columns.
-    const outAt = operands.address(out, true);
-    wasmLinearRows(preferredWasmVariant())(xAt, weightAt, biasAt, outAt, rows, inF, outF, o0, o1);
-    if (!outInPlace) out.set(new Float32Array(arena.buffer, outAt, rows * outF));
-  } finally {
-    operands.release();
-  }
-  return true;
-}
 
 /** Inputs x [rows, in], weight [out, in], and bias [out] when params.bias is 1; params rows, inFeatures, outFeatures. */
 const gemm: RangedKernel = (p, [x, weight, bias], [out], start, end) => {
