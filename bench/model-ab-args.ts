@@ -36,3 +36,21 @@ export async function modelAbArgs(defaults: { rounds: number; runs: number }): P
   ];
   return { model: values.model, batch: Number(values.batch), rounds: Number(values.rounds), runs: Number(values.runs), variants };
 }
+
+/**
+ * Each variant's model, a shared input of --batch images and engines of 1 and 2
+ * workers; refuses to go on unless both trees compute the same bits.
+ */
+export async function setUpVariants({ model: path, batch, variants }: ModelAbArgs) {
+  const setups = variants.map((v) => {
+    const model = v.api.loadOnnx(path);
+    const shape = (model.inputs[0].shape ?? []).map((d, i) => (i === 0 ? batch : (d as number)));
+    const x = v.api.zeros(shape, { shared: true });
+    for (let i = 0; i < x.data.length; i++) x.data[i] = Math.sin(i * 0.37);
+    const engines = [1, 2].map((workers) => new v.api.GroupedConvEngine({ workers }));
+    return { ...v, model, x, engines };
+  });
+  const check = await Promise.all(setups.map((s) => s.model.forwardWith(s.engines[1], s.x)));
+  if (check[0].data.some((value, i) => !Object.is(value, check[1].data[i]))) throw errors.benchCheck('before and after disagree');
+  return setups;
+}

@@ -10,24 +10,14 @@
 //
 // (--before: a checkout with node_modules, e.g. `git archive <commit> | tar -x -C DIR`
 // and a node_modules symlink.)
-import { errors } from '../src/errors.js';
 import { median } from '../src/statistics.js';
-import { modelAbArgs } from './model-ab-args.js';
+import { modelAbArgs, setUpVariants } from './model-ab-args.js';
 
-const { model: modelPath, batch, rounds, runs, variants } = await modelAbArgs({ rounds: 7, runs: 3 });
+const args = await modelAbArgs({ rounds: 7, runs: 3 });
+const { batch, rounds, runs } = args;
 
-const setups = variants.map((v) => {
-  const model = v.api.loadOnnx(modelPath);
-  const shape = (model.inputs[0].shape ?? []).map((d, i) => (i === 0 ? batch : (d as number)));
-  const x = v.api.zeros(shape, { shared: true });
-  for (let i = 0; i < x.data.length; i++) x.data[i] = Math.sin(i * 0.37);
-  const engines = [1, 2].map((workers) => new v.api.GroupedConvEngine({ workers }));
-  return { ...v, model, x, engines };
-});
+const setups = await setUpVariants(args);
 
-// Both variants must compute the same bits (the programs change where, not what).
-const check = await Promise.all(setups.map((s) => s.model.forwardWith(s.engines[1], s.x)));
-if (check[0].data.some((value, i) => !Object.is(value, check[1].data[i]))) throw errors.benchCheck('before and after disagree');
 
 const ms: Record<string, number[][]> = { before: [[], []], after: [[], []] };
 const cpu: Record<string, number[][]> = { before: [[], []], after: [[], []] };

@@ -9,11 +9,11 @@
 //
 //   npx tsx bench/program-cpu-ab.ts --before /tmp/scale-base --model /tmp/onnx2-full/mobilenet_v2.onnx --batch 8 --rounds 5 --runs 6
 import { readdirSync, readFileSync } from 'node:fs';
-import { errors } from '../src/errors.js';
 import { median } from '../src/statistics.js';
-import { modelAbArgs } from './model-ab-args.js';
+import { modelAbArgs, setUpVariants } from './model-ab-args.js';
 
-const { model: modelPath, batch, rounds, runs, variants } = await modelAbArgs({ rounds: 5, runs: 6 });
+const args = await modelAbArgs({ rounds: 5, runs: 6 });
+const { rounds, runs } = args;
 /** Clock ticks per second of /proc's utime and stime (USER_HZ, 100 on Linux). */
 const TICKS_PER_SECOND = 100;
 
@@ -33,17 +33,8 @@ function threadCpu(): Map<number, number> {
   return cpu;
 }
 
-const setups = variants.map((v) => {
-  const model = v.api.loadOnnx(modelPath);
-  const shape = (model.inputs[0].shape ?? []).map((d, i) => (i === 0 ? batch : (d as number)));
-  const x = v.api.zeros(shape, { shared: true });
-  for (let i = 0; i < x.data.length; i++) x.data[i] = Math.sin(i * 0.37);
-  const engines = [1, 2].map((workers) => new v.api.GroupedConvEngine({ workers }));
-  return { ...v, model, x, engines };
-});
+const setups = await setUpVariants(args);
 
-const check = await Promise.all(setups.map((s) => s.model.forwardWith(s.engines[1], s.x)));
-if (check[0].data.some((value, i) => !Object.is(value, check[1].data[i]))) throw errors.benchCheck('before and after disagree');
 
 const mainTid = process.pid;
 type Sample = { wall: number; busiest: number; workersTotal: number; main: number };
