@@ -86,6 +86,22 @@ describe('groupconv alexnet', () => {
     expect(report.run.layers[8]).toMatchObject({ label: 'conv3', groups: 1, collective: 'all-gather' });
   });
 
+  it('writes the same trace and chart as split --model alexnet: a track per device and the host, each layer computed once per device', async () => {
+    const trace = join(tmp, 'alexnet-trace.json');
+    const chart = join(tmp, 'alexnet-chart.svg');
+    const r = await cli('alexnet', '--weights', weights, '--devices', '2', '--batch', '2', '--repeat', '1', '--link-latency-us', '20', '--trace', trace, '--chart', chart);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/simulated \d+\.\d ms, measured \d+\.\d ms/);
+    type Event = { name: string; ph: string; pid: number; tid: number; cat?: string; args?: { name?: string; layer?: string } };
+    const events = JSON.parse(readFileSync(trace, 'utf8')).traceEvents as Event[];
+    expect(events.filter((e) => e.name === 'thread_name').map((e) => `${e.pid}:${e.tid}:${e.args!.name}`)).toEqual(['1:0:device 0', '1:1:device 1', '2:0:device 0', '2:1:device 1', '2:2:host']);
+    const layers = ['conv1', 'relu1', 'lrn1', 'pool1', 'conv2', 'relu2', 'lrn2', 'pool2', 'conv3', 'relu3', 'conv4', 'relu4', 'conv5', 'relu5', 'pool3', 'flatten', 'dropout6', 'fc6', 'relu6', 'dropout7', 'fc7', 'relu7', 'fc8'];
+    for (const tid of [0, 1]) expect(events.filter((e) => e.pid === 2 && e.ph === 'X' && e.cat === 'compute' && e.tid === tid).map((e) => e.name)).toEqual(layers);
+    const svg = readFileSync(chart, 'utf8');
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg).toMatch(/measured/);
+  });
+
   it('refuses, with exit code 1, a model that does not fit the budget', async () => {
     const r = await cli('alexnet', '--weights', weights, '--devices', '1', '--batch', '2', '--budget-gb', '0.0001');
     expect(r.code).toBe(1);
@@ -97,6 +113,8 @@ describe('groupconv alexnet', () => {
       [['--batch', '0'], /--batch: expected a positive integer, got '0'/],
       [['--budget-gb', 'lots'], /--budget-gb: expected a positive number/],
       [['--link-gbps', '0'], /--link-gbps: expected a positive number/],
+      [['--link-latency-us=-1'], /--link-latency-us: expected a non-negative number, got '-1'/],
+      [['--trace', join(tmp, 'missing-dir', 't.json')], /--trace: directory .* does not exist/],
       [['--warmup', 'x'], /--warmup: expected a non-negative integer, got 'x'/],
       [['--frobnicate'], /Unknown option '--frobnicate'/],
       [['--weights', weights, '--devices', '3'], /--devices: conv2: a device's \d+ outputs would straddle its 2 groups unevenly/],

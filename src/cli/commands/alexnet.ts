@@ -1,18 +1,16 @@
 // `groupconv alexnet`: AlexNet split over simulated GPUs (device worker
 // threads), with per-layer weights, time and traffic, and the speedup of the
 // split over one device.
-import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ArgumentError, DeviceMemoryError, errors } from '../../errors.js';
+import { ArgumentError, errors } from '../../errors.js';
 import { loadSafetensors } from '../../io/safetensors.js';
-import { formatSplitReport } from '../../devices/report.js';
-import { runAlexNetSplit } from '../../devices/run-split.js';
 import { alexNetInputSize, GIB } from '../../devices/split-model.js';
 import { planSplit } from '../../split/plan-split.js';
+import type { SplitPlan } from '../../split/plan-types.js';
 import { AlexNet } from '../../models/alexnet.js';
 import { checkWritable, type CliIO, type Command } from './command.js';
-import { splitRunJson } from './split.js';
-import { nonNegativeInteger, positiveInteger, positiveNumber, readableFile } from './split-args.js';
+import { runAlexNetChannels } from './alexnet-run.js';
+import { nonNegativeInteger, nonNegativeNumber, positiveInteger, positiveNumber, readableFile } from './split-args.js';
 
 export const ALEXNET_USAGE = `Usage: groupconv alexnet [options]
 
@@ -33,11 +31,20 @@ Options:
                    does not fit is refused, quoting what each device needs
   --link-gbps X    simulated link bandwidth between devices (Gbit/s): each
                    transfer waits bytes / bandwidth; default no delay
+  --link-latency-us L  simulated per-transfer latency, waited per transfer;
+                   default none
   --repeat N       timed forward passes per device count (the median is quoted), default 3
   --warmup N       untimed passes first (the first compiles and plans), default 1
   --no-baseline    skip the one-device run (no speedup)
-  --json FILE      also write the report as JSON
+  --json FILE      also write the report as JSON (split --json's fields)
+  --trace FILE     write a Chrome trace (Perfetto, chrome://tracing): a track
+                   per device, the plan's simulated timeline and the last
+                   measured pass (compute, sends, receives)
+  --chart FILE     the measured device timeline as an SVG
   -h, --help       this help
+
+It is \`groupconv split --model alexnet --strategy channels\` without the plan's
+printout.
 
 Example (the paper's story: one device cannot hold the model, two can):
   groupconv alexnet --devices 2 --batch 8 --budget-gb 0.2
@@ -51,10 +58,13 @@ const OPTIONS = {
   seed: { type: 'string' },
   'budget-gb': { type: 'string' },
   'link-gbps': { type: 'string' },
+  'link-latency-us': { type: 'string' },
   repeat: { type: 'string' },
   warmup: { type: 'string' },
   'no-baseline': { type: 'boolean' },
   json: { type: 'string' },
+  trace: { type: 'string' },
+  chart: { type: 'string' },
 } as const;
 
 function parse(argv: readonly string[]) {
@@ -78,8 +88,9 @@ export async function alexnetCommandRun(argv: readonly string[], io: CliIO): Pro
   const warmup = nonNegativeInteger('--warmup', values.warmup, 1);
   const budgetGiB = positiveNumber('--budget-gb', values['budget-gb']) ?? 3;
   const linkGbps = positiveNumber('--link-gbps', values['link-gbps']);
+  const latencyUs = nonNegativeNumber('--link-latency-us', values['link-latency-us']);
   const weights = readableFile('--weights', values.weights);
-  if (values.json) checkWritable('--json', values.json);
+  for (const flag of ['json', 'trace', 'chart'] as const) if (values[flag]) checkWritable(`--${flag}`, values[flag]);
 
   let model: AlexNet;
   if (weights) {
@@ -91,36 +102,16 @@ export async function alexnetCommandRun(argv: readonly string[], io: CliIO): Pro
     }
   } else model = new AlexNet({ seed });
 
+  const side = alexNetInputSize(model.config.pooled);
+  let plan: SplitPlan;
   try {
-    const report = await runAlexNetSplit({
-      model,
-      devices,
-      batch,
-      seed,
-      repeat,
-      warmup,
-      budgetBytes: budgetGiB * GIB,
-      linkGbps,
-      baseline: !values['no-baseline'],
-      log: (line) => io.stderr.write(`${line}\n`),
-    });
-    io.stdout.write(`${formatSplitReport(report)}\n`);
-    if (values.json) {
-      // groupconv alexnet is split --model alexnet --strategy channels: the same JSON, with the plan's strategy, simulated time and collectives.
-      const side = alexNetInputSize(model.config.pooled);
-      const plan = planSplit(model, { devices, strategy: 'channels', batch, inputShape: [3, side, side], budgetBytes: budgetGiB * GIB, link: { gbps: linkGbps } });
-      writeFileSync(values.json, `${JSON.stringify(splitRunJson(report, plan), null, 2)}\n`);
-      io.stderr.write(`wrote ${values.json}\n`);
-    }
-    return 0;
+    plan = planSplit(model, { devices, strategy: 'channels', batch, inputShape: [3, side, side], budgetBytes: budgetGiB * GIB, link: { gbps: linkGbps, latencyUs } });
   } catch (error) {
-    if (error instanceof DeviceMemoryError) {
-      io.stderr.write(`groupconv alexnet: refused: ${error.message}\n`);
-      return 1;
-    }
     if (error instanceof ArgumentError && error.argument === 'devices') throw errors.badFlag('--devices', error.message.slice(error.argument.length + 2));
     throw error;
   }
+  const run = { seed, repeat, warmup, budgetBytes: budgetGiB * GIB, linkGbps, latencyUs, baseline: !values['no-baseline'] };
+  return runAlexNetChannels(model, plan, run, values, io, 'alexnet');
 }
 
 export const alexnetCommand: Command = {

@@ -24,6 +24,13 @@ export function positiveNumber(flag: string, value: string | undefined): number 
   return n;
 }
 
+export function nonNegativeNumber(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw errors.badFlag(flag, `expected a non-negative number, got '${value}'`);
+  return n;
+}
+
 export function readableFile(flag: string, path: string | undefined): string | undefined {
   if (path === undefined) return undefined;
   if (!existsSync(path)) throw errors.badFlag(flag, `file '${path}' does not exist`);

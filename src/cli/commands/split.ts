@@ -6,23 +6,20 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ArgumentError, DeviceMemoryError, errors } from '../../errors.js';
 import { loadSafetensors } from '../../io/safetensors.js';
-import { formatSplitReport, type SplitReport } from '../../devices/report.js';
 import { runAlexNetData } from '../../devices/run-data.js';
-import { runAlexNetSplit } from '../../devices/run-split.js';
 import { alexNetInputSize, GIB } from '../../devices/split-model.js';
 import type { Module } from '../../layers/module.js';
 import { AlexNet } from '../../models/alexnet.js';
 import { loadOnnx } from '../../onnx/load.js';
 import type { OnnxModel } from '../../onnx/model.js';
 import { formatPlan } from '../../split/format.js';
-import { timelineSvg } from '../../split/chart.js';
-import { splitTrace, type MeasuredRun } from '../../split/trace.js';
 import { planSplit, STRATEGIES, type StrategyChoice } from '../../split/plan-split.js';
 import type { SplitPlan } from '../../split/plan-types.js';
 import { SPLIT_MODELS } from '../../split/zoo.js';
 import { checkWritable, type CliIO, type Command } from './command.js';
-import { nonNegativeInteger, positiveInteger, positiveNumber, readableFile } from './split-args.js';
+import { nonNegativeInteger, nonNegativeNumber, positiveInteger, positiveNumber, readableFile } from './split-args.js';
 import { runPlanOnDevices, type DeviceRunFlags } from './split-run.js';
+import { runAlexNetChannels, writeTraceFiles } from './alexnet-run.js';
 
 const MODEL_LIST = Object.entries(SPLIT_MODELS)
   .map(([name, m]) => `    ${name.padEnd(26)} ${m.about}, input ${m.inputShape.join('x')}`)
@@ -121,15 +118,6 @@ function imageShape(value: string): number[] {
 /** planSplit's argument errors, named as the flags the user typed. */
 const FLAG_OF: Record<string, string> = { devices: '--devices', batch: '--batch', inputShape: '--input', strategy: '--strategy' };
 
-/** The JSON of an AlexNet run: today's `alexnet --json`, plus the plan's strategy, simulated time and each layer's op, groups and collective. */
-export function splitRunJson(report: SplitReport, plan: SplitPlan) {
-  const layers = report.run.layers.map((l, i) => {
-    const planned = plan.layers[i];
-    return { ...l, op: planned.op, ...(planned.groups !== undefined ? { groups: planned.groups } : {}), collective: planned.collective };
-  });
-  return { ...report, strategy: plan.strategy, simulatedMs: plan.simulated.ms, plan, run: { ...report.run, layers } };
-}
-
 export async function splitCommandRun(argv: readonly string[], io: CliIO): Promise<number> {
   const values = parse(argv);
   if (values.help) {
@@ -147,13 +135,7 @@ export async function splitCommandRun(argv: readonly string[], io: CliIO): Promi
   const seed = positiveInteger('--seed', values.seed, 1);
   const repeat = positiveInteger('--repeat', values.repeat, 3);
   const warmup = nonNegativeInteger('--warmup', values.warmup, 1);
-  const budgetGiB = positiveNumber('--budget-gb', values['budget-gb']) ?? 3;
-  const linkGbps = positiveNumber('--link-gbps', values['link-gbps']);
-  const latency = values['link-latency-us'];
-  const latencyUs = latency === undefined ? undefined : Number(latency);
-  if (latencyUs !== undefined && (latency!.trim() === '' || !Number.isFinite(latencyUs) || latencyUs < 0)) {
-    throw errors.badFlag('--link-latency-us', `expected a non-negative number, got '${latency}'`);
-  }
+  const { budgetGiB, linkGbps, latencyUs } = linkFlags(values);
   const givenShape = values.input === undefined ? undefined : imageShape(values.input);
   const weights = readableFile('--weights', values.weights);
   if (weights && name !== 'alexnet') throw errors.badFlag('--weights', `loads AlexNet weights only, and --model is ${name}`);
@@ -183,71 +165,42 @@ export async function splitCommandRun(argv: readonly string[], io: CliIO): Promi
   }
   io.stdout.write(`${formatPlan(plan)}\n`);
 
-  const writeTrace = (run?: MeasuredRun) => writeTraceFiles(plan, values, io, run);
   const alexNetRun = model instanceof AlexNet && (plan.strategy === 'channels' || plan.strategy === 'data');
   if (values['plan-only']) return finishPlanOnly(plan, values, io, budgetGiB);
   if (!alexNetRun) {
     if (!plan.fits) return finishPlanOnly(plan, values, io, budgetGiB);
-    writeTrace();
+    writeTraceFiles(plan, values, io);
     const flags = deviceRunFlags(values, { repeat, warmup, seed, budgetBytes: budgetGiB * GIB, linkGbps, latencyUs });
     return refusedAsExit(io, () => runPlanOnDevices(plan, { kind: 'zoo', name: model instanceof AlexNet ? 'alexnet' : name, stateDict: model.stateDict() }, flags, io));
   }
-  try {
-    if (plan.strategy === 'data') {
-      writeTrace();
-      const report = await runAlexNetData({ model: model as AlexNet, devices, batch, seed, repeat, warmup, budgetBytes: budgetGiB * GIB, log: (line) => io.stderr.write(`${line}\n`) });
-      io.stdout.write(
-        `\nmeasured: ${report.wallMs.toFixed(1)} ms on ${devices} devices (each the whole model, ${batch} images shared out), ` +
-          `1 device ${report.baseline.wallMs.toFixed(1)} ms${report.baseline.refused ? ' (budget lifted to measure it)' : ''}: ` +
-          `speedup ${report.speedup.toFixed(2)}x (median of per-pass ratios ${report.speedupOfRatios.toFixed(2)}x, ${repeat} passes after ${warmup} warm-up); ` +
-          `logits ${report.logitsBitwiseEqual ? 'bitwise identical' : 'DIFFER'} on 1 and ${devices} devices\n` +
-          `simulated ${plan.simulated.ms.toFixed(1)} ms, measured ${report.wallMs.toFixed(1)} ms\n`,
-      );
-      if (values.json) {
-        writeFileSync(values.json, `${JSON.stringify({ ...report, strategy: plan.strategy, simulatedMs: plan.simulated.ms, plan }, null, 2)}\n`);
-        io.stderr.write(`wrote ${values.json}\n`);
-      }
-      return 0;
-    }
-    const report = await runAlexNetSplit({
-      model: model as AlexNet,
-      devices,
-      batch,
-      seed,
-      repeat,
-      warmup,
-      budgetBytes: budgetGiB * GIB,
-      linkGbps,
-      linkLatencyUs: latencyUs,
-      baseline: !values['no-baseline'],
-      log: (line) => io.stderr.write(`${line}\n`),
-    });
-    io.stdout.write(`\n${formatSplitReport(report)}\n`);
-    io.stdout.write(`simulated ${plan.simulated.ms.toFixed(1)} ms, measured ${report.wallMs.toFixed(1)} ms\n`);
-    writeTrace(report.run);
+  if (plan.strategy === 'channels') {
+    io.stdout.write('\n');
+    const run = { seed, repeat, warmup, budgetBytes: budgetGiB * GIB, linkGbps, latencyUs, baseline: !values['no-baseline'] };
+    return runAlexNetChannels(model as AlexNet, plan, run, values, io, 'split');
+  }
+  writeTraceFiles(plan, values, io);
+  return refusedAsExit(io, async () => {
+    const report = await runAlexNetData({ model: model as AlexNet, devices, batch, seed, repeat, warmup, budgetBytes: budgetGiB * GIB, log: (line) => io.stderr.write(`${line}\n`) });
+    io.stdout.write(
+      `\nmeasured: ${report.wallMs.toFixed(1)} ms on ${devices} devices (each the whole model, ${batch} images shared out), ` +
+        `1 device ${report.baseline.wallMs.toFixed(1)} ms${report.baseline.refused ? ' (budget lifted to measure it)' : ''}: ` +
+        `speedup ${report.speedup.toFixed(2)}x (median of per-pass ratios ${report.speedupOfRatios.toFixed(2)}x, ${repeat} passes after ${warmup} warm-up); ` +
+        `logits ${report.logitsBitwiseEqual ? 'bitwise identical' : 'DIFFER'} on 1 and ${devices} devices\n` +
+        `simulated ${plan.simulated.ms.toFixed(1)} ms, measured ${report.wallMs.toFixed(1)} ms\n`,
+    );
     if (values.json) {
-      writeFileSync(values.json, `${JSON.stringify(splitRunJson(report, plan), null, 2)}\n`);
+      writeFileSync(values.json, `${JSON.stringify({ ...report, strategy: plan.strategy, simulatedMs: plan.simulated.ms, plan }, null, 2)}\n`);
       io.stderr.write(`wrote ${values.json}\n`);
     }
     return 0;
-  } catch (error) {
-    if (error instanceof DeviceMemoryError) {
-      io.stderr.write(`groupconv split: refused: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
-  }
+  });
 }
 
 /** The link and budget flags, checked. */
 function linkFlags(values: ReturnType<typeof parse>) {
   const budgetGiB = positiveNumber('--budget-gb', values['budget-gb']) ?? 3;
   const linkGbps = positiveNumber('--link-gbps', values['link-gbps']);
-  const latency = values['link-latency-us'];
-  const latencyUs = latency === undefined ? undefined : Number(latency);
-  if (latencyUs !== undefined && (latency!.trim() === '' || !Number.isFinite(latencyUs) || latencyUs < 0)) {
-    throw errors.badFlag('--link-latency-us', `expected a non-negative number, got '${latency}'`);
-  }
+  const latencyUs = nonNegativeNumber('--link-latency-us', values['link-latency-us']);
   return { budgetGiB, linkGbps, latencyUs };
 }
 
@@ -321,21 +274,6 @@ async function refusedAsExit(io: CliIO, run: () => Promise<number>): Promise<num
       return 1;
     }
     throw error;
-  }
-}
-
-/** --trace and --chart: the plan's simulated timeline, or the measured run's layers when there is a run. */
-function writeTraceFiles(plan: SplitPlan, values: ReturnType<typeof parse>, io: CliIO, run?: MeasuredRun): void {
-  const trace = splitTrace(plan, run);
-  if (values.trace) {
-    writeFileSync(values.trace, `${JSON.stringify(trace)}\n`);
-    io.stderr.write(`wrote ${values.trace}\n`);
-  }
-  if (values.chart) {
-    const what = run ? 'measured' : 'simulated';
-    const title = `${plan.model}, ${plan.strategy} over ${plan.devices} devices, batch ${plan.batch}: ${what}`;
-    writeFileSync(values.chart, timelineSvg(trace.traceEvents, title, run ? 2 : 1));
-    io.stderr.write(`wrote ${values.chart}\n`);
   }
 }
 
