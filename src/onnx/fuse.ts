@@ -24,12 +24,15 @@
 // groups, so their results stay bitwise equal: the calling thread through
 // convBiasActivation, the engine through a prepared layer with the activation,
 // the same kernels and epilogue either way.
+import type { ConvGeometry } from '../conv/geometry.js';
 import { checkActivation, type Activation } from '../kernels/epilogue.js';
-import { convBiasActivation } from '../ops/conv-bias-activation.js';
+import { kernelOptions } from '../kernels/options.js';
+import { planConv, releasePlan, type KernelPlan } from '../kernels/plan/index.js';
+import { convBiasActivationWith } from '../ops/conv-bias-activation.js';
 import { foldBatchNorm } from '../ops/fold-batchnorm.js';
 import type { OnnxNode } from './graph.js';
 import { convAttributesOf, convInput, convSetup, type ConvSetup } from './ops/conv.js';
-import { expectFloat, floatValue, type DType, type FloatValue, type Value } from './value.js';
+import { expectFloat, floatArray, floatValue, sizeOf, type DType, type FloatValue, type Value } from './value.js';
 
 /** What fusion reads of a step and a plan (plan.ts's PlanStep and Plan; declared here so plan.ts can import this module without a cycle). */
 interface PlanStep {
@@ -295,10 +298,46 @@ export function scheduledInputs(plan: Plan, s: ScheduledStep): string[] {
   return s.fused.residual === null ? [s.fused.input] : [s.fused.input, s.fused.residual];
 }
 
+/**
+ * Each fused group's kernel plan on the calling thread (its weights packed once,
+ * not per forward), made on first use and remade if the kernel switches
+ * (kernels/options.ts) or the geometry changed. Its arena block is freed by
+ * releaseThreadPlans (a plan dropped, the model closed) or, failing that, when
+ * the group is collected.
+ */
+const threadPlans = new WeakMap<FusedConv, { key: string; plan: KernelPlan }>();
+const unreleased = new FinalizationRegistry<KernelPlan>((plan) => releasePlan(plan));
+
+function threadPlanOf(f: FusedConv, g: ConvGeometry, activation: Activation): KernelPlan {
+  const key = `${JSON.stringify(kernelOptions)} ${Object.values(g).join(',')}`;
+  const held = threadPlans.get(f);
+  if (held?.key === key) return held.plan;
+  if (held) releaseThreadPlan(f);
+  const plan = planConv(g, f.weight.data, null, activation);
+  threadPlans.set(f, { key, plan });
+  unreleased.register(f, plan, f);
+  return plan;
+}
+
+function releaseThreadPlan(f: FusedConv): void {
+  const held = threadPlans.get(f);
+  if (!held) return;
+  threadPlans.delete(f);
+  unreleased.unregister(f);
+  releasePlan(held.plan);
+}
+
+/** Frees the calling thread's kernel plans of these fused groups (a plan's `fusions`; see threadPlanOf). */
+export function releaseThreadPlans(fusions: readonly FusedConv[]): void {
+  for (const f of fusions) releaseThreadPlan(f);
+}
+
 /** A fused group on the calling thread: the same kernels and epilogue as the engine's layer. */
 export function runFusedOnThread(f: FusedConv, x: Value | undefined, residual: Value | undefined): FloatValue {
   const input = convInput(expectFloat(x, `input '${f.input}'`), f.setup);
   const r = f.residual === null ? null : expectFloat(residual, `residual '${f.residual}'`);
-  const out = convBiasActivation(input, f.weight, f.bias, { ...f.setup.options, activation: f.activation, residual: r });
+  const options = { ...f.setup.options, activation: f.activation, residual: r };
+  // Its output where the caller's allocator puts op outputs (floatArray): the arena, on the thread path.
+  const out = convBiasActivationWith((g, activation) => threadPlanOf(f, g, activation), false, input, f.weight, f.bias, options, floatArray(sizeOf(f.setup.outputShape)));
   return floatValue(out.shape, out.data);
 }

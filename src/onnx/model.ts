@@ -6,7 +6,9 @@ import { checkTensor, type Tensor } from '../tensor/tensor.js';
 import { allNodes, type OnnxGraph, type ValueInfo } from './graph.js';
 import { EngineBinding, memoryFor, runExecution, type Execution, type ModelProfile, type StepProfile } from './engine-run.js';
 import { memoryPlanOf, type MemoryPlanReport } from './memory-plan.js';
-import { planAndRun, runPlan, type Plan } from './plan.js';
+import { planAndRun, type Plan } from './plan.js';
+import { releaseThreadPlans } from './fuse.js';
+import { runPlan } from './plan-range.js';
 import { floatValue, type FloatValue, type Value } from './value.js';
 
 /** How many per-shape plans a model keeps (a server sees a few batch sizes, not hundreds). */
@@ -138,7 +140,11 @@ export class OnnxModel {
   }
 
   private keepPlan(key: string, plan: Plan): void {
-    if (this.plans.size >= MAX_PLANS) this.plans.delete(this.plans.keys().next().value!);
+    if (this.plans.size >= MAX_PLANS) {
+      const oldest = this.plans.keys().next().value!;
+      releaseThreadPlans(this.plans.get(oldest)!.fusions);
+      this.plans.delete(oldest);
+    }
     this.plans.set(key, plan);
   }
 
@@ -230,6 +236,7 @@ export class OnnxModel {
   /** Drops the plans, frees the weights placed on engines, and refuses further runs. */
   close(): void {
     this.closed = true;
+    for (const plan of this.plans.values()) releaseThreadPlans(plan.fusions);
     this.plans.clear();
     for (const binding of this.bindings.values()) binding.close();
     this.bindings.clear();

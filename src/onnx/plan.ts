@@ -15,7 +15,7 @@
 // The recorded shapes are what a memory plan or an engine schedule will use.
 import { errors } from '../errors.js';
 import type { Kernel, OnnxGraph, OnnxNode } from './graph.js';
-import { findFusions, fusedSchedule, runFusedOnThread, type FusedConv, type FusedSchedule } from './fuse.js';
+import { findFusions, fusedSchedule, type FusedConv, type FusedSchedule } from './fuse.js';
 import type { DType, Value } from './value.js';
 
 export interface PlanStep {
@@ -136,37 +136,4 @@ export function planAndRun(graph: OnnxGraph, feeds: ReadonlyMap<string, Value>):
   plan.fusions = findFusions(plan);
   plan.schedule = fusedSchedule(plan, plan.fusions);
   return { plan, results };
-}
-
-/**
- * Runs a plan on `feeds` (inputs of the shapes the plan was made for): its
- * schedule, each fused group as one convolution with the epilogue.
- */
-export function runPlan(plan: Plan, feeds: ReadonlyMap<string, Value>): Value[] {
-  const env = new Map<string, Value>(plan.constants);
-  for (const [name, v] of feeds) env.set(name, v);
-  const { steps, lastUse } = plan.schedule;
-  steps.forEach((s, i) => {
-    if (s.kind === 'fused') {
-      const f = s.fused;
-      const conv = f.nodes[0];
-      const x = env.get(f.input);
-      const residual = f.residual === null ? undefined : env.get(f.residual);
-      try {
-        env.set(f.output, runFusedOnThread(f, x, residual));
-      } catch (e) {
-        throw errors.onnxNodeFailed(conv, [x?.shape ?? null, residual?.shape ?? null], e);
-      }
-      for (const n of [f.input, f.residual ?? '']) if (lastUse.get(n) === i) env.delete(n);
-      return;
-    }
-    const step = plan.steps[s.index];
-    const inputs = step.inputs.map((n) => (n === '' ? undefined : env.get(n)));
-    const results = runNode(step.node, step.run, inputs);
-    step.outputs.forEach((name, j) => {
-      if (name !== '') env.set(name, results[j]);
-    });
-    for (const n of step.inputs) if (lastUse.get(n) === i) env.delete(n);
-  });
-  return plan.outputs.map((n) => env.get(n) ?? fail(`graph output '${n}' was not computed`));
 }

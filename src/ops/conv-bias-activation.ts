@@ -3,11 +3,11 @@
 // microkernel as it stores each output (src/kernels/epilogue.ts), not in
 // passes of their own. Its bits are those of conv2d, then `add`, then the
 // activation op (src/ops/activations.ts), each in float32.
-import { fullSlice, outputShapeOf, resolveConv2d, type Conv2dOptions } from '../conv/geometry.js';
+import { fullSlice, outputShapeOf, resolveConv2d, type Conv2dOptions, type ConvGeometry } from '../conv/geometry.js';
 import { errors } from '../errors.js';
-import { checkActivation, checkResidual, type ActivationOption } from '../kernels/epilogue.js';
-import { planConv, releasePlan, runPlan } from '../kernels/plan/index.js';
-import { numel, type Tensor } from '../tensor/tensor.js';
+import { checkActivation, checkResidual, type Activation, type ActivationOption } from '../kernels/epilogue.js';
+import { planConv, releasePlan, runPlan, type KernelPlan } from '../kernels/plan/index.js';
+import { numel, outputArray, type Tensor } from '../tensor/tensor.js';
 
 export interface ConvBiasActivationOptions extends Conv2dOptions {
   /** The activation after the (residual) add: 'relu', { kind: 'clip', min, max } (ReLU6: 0..6), 'hardswish', 'sigmoid', 'silu', 'hardsigmoid' or { kind: 'hardsigmoid', alpha, beta }, or 'none' (the default). */
@@ -28,20 +28,40 @@ export function convOptionsOf(options: ConvBiasActivationOptions): Conv2dOptions
 /**
  * act(conv2d(input, weight, bias, options) + residual) on this thread, with
  * conv2d's checks and errors; then the activation and residual are checked,
- * all before anything is allocated. Returns a new tensor.
+ * all before anything is allocated. Returns a new tensor, or one over `into`
+ * when given (it must hold the output's element count; its contents are
+ * overwritten).
  */
-export function convBiasActivation(input: Tensor, weight: Tensor, bias?: Tensor | null, options: ConvBiasActivationOptions = {}): Tensor {
+export function convBiasActivation(input: Tensor, weight: Tensor, bias?: Tensor | null, options: ConvBiasActivationOptions = {}, into?: Float32Array): Tensor {
+  return convBiasActivationWith((g, activation) => planConv(g, weight.data, null, activation), true, input, weight, bias, options, into);
+}
+
+/**
+ * convBiasActivation with the kernel plan from `planFor` (called after every
+ * check): a caller that runs the same layer again keeps its plan, and its
+ * packed weights, rather than packing them per call; `owned` plans are
+ * released after the call.
+ */
+export function convBiasActivationWith(
+  planFor: (geometry: ConvGeometry, activation: Activation) => KernelPlan,
+  owned: boolean,
+  input: Tensor,
+  weight: Tensor,
+  bias?: Tensor | null,
+  options: ConvBiasActivationOptions = {},
+  into?: Float32Array,
+): Tensor {
   const resolved = resolveConv2d(input, weight, bias, convOptionsOf(options));
   const shape = outputShapeOf(resolved);
   const activation = checkActivation(options.activation);
   const residual = options.residual === undefined || options.residual === null ? null : checkResidual(options.residual, shape);
   const g = resolved.geometry;
-  const output = new Float32Array(numel(shape));
-  const plan = planConv(g, weight.data, null, activation);
+  const output = outputArray(numel(shape), into);
+  const plan = planFor(g, activation);
   try {
     runPlan(plan, input.data, weight.data, bias ? bias.data : null, output, fullSlice(g), null, residual ? residual.data : null);
   } finally {
-    releasePlan(plan);
+    if (owned) releasePlan(plan);
   }
   return { shape, data: output };
 }
