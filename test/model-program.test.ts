@@ -5,7 +5,7 @@
 // (what lets devices split the images and the micro-batches freely).
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Tensor } from '../src/index.js';
+import { sharedArena, type Tensor } from '../src/index.js';
 import { batchRange, liveAcross, moduleProgram, onnxProgram, type Program } from '../src/devices/model-program.js';
 import { randomInput } from '../src/devices/run-model.js';
 import { loadOnnx } from '../src/onnx/load.js';
@@ -34,8 +34,12 @@ function checkProgram(program: Program, forward: (x: Tensor) => Tensor, image: n
   const x = randomInput([3, ...image], 21);
   const whole = runWhole(program, x);
   expectSameBits(whole, forward(x));
+  // Values live in this thread's arena between units and are all freed: what is returned is memory of its own.
+  expect(sharedArena().owns(whole.data)).toBe(false);
+  const live = sharedArena().stats().liveBytes;
   const n = program.units.length;
   expectSameBits(runInPieces(program, x, [Math.floor(n / 3), Math.floor((2 * n) / 3)]), whole);
+  expect(sharedArena().stats().liveBytes).toBe(live);
   const per = whole.data.length / 3;
   for (let i = 0; i < 3; i++) expectSameBits(forward(batchRange(x, i, i + 1)), { shape: [1, ...whole.shape.slice(1)], data: whole.data.subarray(i * per, (i + 1) * per) });
 }

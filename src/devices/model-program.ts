@@ -6,6 +6,7 @@
 // run by plan-range.ts. Either way, running every unit in order is the
 // model's forward on this thread, op for op, so it gives forward's bits.
 import { errors } from '../errors.js';
+import { ArenaValues } from '../memory/arena-values.js';
 import type { Module } from '../layers/module.js';
 import type { OnnxModel } from '../onnx/model.js';
 import { runScheduleRange, scheduleValues } from '../onnx/plan-range.js';
@@ -71,6 +72,8 @@ export function moduleProgram(model: Module): Program {
   const graph = graphOfModule(model);
   const runners = graph.nodes.map((node) => nodeRunner(model, node));
   const units = graph.nodes.map((n): ProgramUnit => ({ label: n.label, inputs: [...n.inputs], outputs: [n.output] }));
+  const lastReader = new Map<string, number>();
+  graph.nodes.forEach((node, i) => node.inputs.forEach((v) => lastReader.set(v, i)));
   return {
     input: graph.input,
     output: graph.output,
@@ -78,13 +81,28 @@ export function moduleProgram(model: Module): Program {
     run(from, to, live, keep, onUnit = () => {}) {
       checkRange(from, to, units.length);
       const env = new Map(live);
-      for (let i = from; i < to; i++) {
-        onUnit(i);
-        const node = graph.nodes[i];
-        const inputs = node.inputs.map((v) => env.get(v) ?? missing(v, from, to));
-        env.set(node.output, runners[i](inputs));
+      const kept = new Set(keep);
+      // Values in this thread's arena, each freed after its last reader in the range (memory/arena-values.ts).
+      const values = new ArenaValues();
+      try {
+        for (let i = from; i < to; i++) {
+          onUnit(i);
+          const node = graph.nodes[i];
+          const inputs = node.inputs.map((v) => env.get(v) ?? missing(v, from, to));
+          const output = values.step(() => runners[i](inputs));
+          env.set(node.output, output);
+          values.hold(output);
+          values.settle();
+          for (const v of new Set(node.inputs)) {
+            if (lastReader.get(v) !== i || kept.has(v) || !env.has(v)) continue;
+            values.drop(env.get(v));
+            env.delete(v);
+          }
+        }
+        return new Map(keep.map((v) => [v, values.detach(env.get(v) ?? missing(v, from, to))]));
+      } finally {
+        values.close();
       }
-      return new Map(keep.map((v) => [v, env.get(v) ?? missing(v, from, to)]));
     },
   };
 }

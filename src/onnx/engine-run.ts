@@ -22,13 +22,14 @@ import type { EngineProgram } from '../engine/program.js';
 import type { ConvProfile } from '../engine/profile.js';
 import { errors, ExecutionError, ProgramStageError } from '../errors.js';
 import { sharedArena } from '../memory/arena.js';
+import { withOutputAllocator } from '../tensor/tensor.js';
 import type { OnnxNode } from './graph.js';
 import { memoryPlanOf, type MemoryPlan } from './memory-plan.js';
 import { convAttributesOf, convInput, convSetup, type ConvSetup } from './ops/conv.js';
 import type { Activation } from '../kernels/epilogue.js';
 import type { FusedConv } from './fuse.js';
 import { runNode, type Plan, type PlanStep } from './plan.js';
-import { expectFloat, floatValue, sizeOf, withFloatAllocator, type FloatValue, type Value } from './value.js';
+import { expectFloat, floatValue, sizeOf, type FloatValue, type Value } from './value.js';
 import { imageMajorOf } from './image-major.js';
 import { workerStageOf, type WorkerStage } from './worker-stages.js';
 
@@ -620,7 +621,7 @@ async function runSingle(execution: Execution, i: number, state: ForwardState, p
     const out = { shape: state.shapeOf(name), data: state.place(name) };
     try {
       // Asymmetric pads: the padded input goes to shared memory too, freed with the forward.
-      const input = withFloatAllocator(sharedAllocator(state.owned), () => convInput(x, step.setup));
+      const input = withOutputAllocator(sharedAllocator(state.owned), () => convInput(x, step.setup));
       const residual = step.residual === null ? undefined : expectFloat(env.get(step.residual), `residual '${step.residual}'`);
       if (profile) ({ profile: engineProfile } = await step.layer.run(input, { profile: true, residual, out }));
       else await step.layer.run(input, { residual, out });
@@ -669,7 +670,7 @@ function runHost(step: HostStep, state: ForwardState): void {
     }
     return new Float32Array(n);
   };
-  const results = withFloatAllocator(allocate, () => runNode(step.node, step.step.run, inputs));
+  const results = withOutputAllocator(allocate, () => runNode(step.node, step.step.run, inputs));
   step.outputs.forEach((name, j) => {
     if (name === '') return;
     const result = results[j];

@@ -4,7 +4,7 @@
 // convolution), the same kernels, in the same order, so the same bits.
 import { errors } from '../errors.js';
 import { runFusedOnThread } from './fuse.js';
-import { ArenaValues } from './arena-values.js';
+import { ArenaValues } from '../memory/arena-values.js';
 import { runNode, type Plan } from './plan.js';
 import type { Value } from './value.js';
 
@@ -36,7 +36,7 @@ export function scheduleValues(plan: Plan): ScheduledValues[] {
  * those steps read that an earlier step wrote, or the model's input) and
  * returns the values named in `keep`, in memory of their own. `onStep` sees
  * each step's index before it runs (so a failure can be placed). The values
- * between steps live in this thread's arena (arena-values.ts), each freed
+ * between steps live in this thread's arena (memory/arena-values.ts), each freed
  * after its last reader.
  */
 export function runScheduleRange(

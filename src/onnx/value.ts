@@ -4,7 +4,7 @@
 // Reshape) are kept as doubles: exact to 2^53, far beyond any dimension, and
 // INT64's extremes (Slice's "to the end") still compare as huge. Booleans are bytes.
 import { errors } from '../errors.js';
-import { stridesOf } from '../tensor/tensor.js';
+import { outputArray, stridesOf } from '../tensor/tensor.js';
 
 export type DType = 'float32' | 'int64' | 'bool';
 
@@ -47,37 +47,19 @@ function checkSize(shape: readonly number[]): number {
 }
 
 /**
- * A new Float32Array for an op's output, refused past MAX_ELEMENTS: attributes
+ * A new zero-filled Float32Array for an op's output (outputArray: from the
+ * caller's allocator when one is set), refused past MAX_ELEMENTS: attributes
  * (pads, dilations) or operand shapes can ask for far more than the inputs hold.
  */
 export function floatArray(n: number): Float32Array {
   if (!Number.isSafeInteger(n) || n < 0 || n > MAX_ELEMENTS) throw errors.onnxValue(`an output of ${n} elements is larger than groupconv allows (${MAX_ELEMENTS})`);
-  return allocateFloats(n);
-}
-
-/** Where ops' new float outputs go: ordinary memory, or the shared arena while forwardWith runs a step (withFloatAllocator). */
-let allocateFloats = (n: number): Float32Array => new Float32Array(n);
-
-/**
- * Runs `run` with new float outputs (floatArray, floatValue without data) taken
- * from `allocate`: forwardWith places activations in shared memory this way, so
- * the engine reads a convolution's input where it is instead of copying it.
- * `allocate` must return zero-filled arrays, as new Float32Array does.
- */
-export function withFloatAllocator<T>(allocate: (n: number) => Float32Array, run: () => T): T {
-  const previous = allocateFloats;
-  allocateFloats = allocate;
-  try {
-    return run();
-  } finally {
-    allocateFloats = previous;
-  }
+  return outputArray(n);
 }
 
 export function floatValue(shape: readonly number[], data?: Float32Array): FloatValue {
   const n = checkSize(shape);
   if (data && data.length !== n) throw errors.onnxValue(`shape [${shape}] holds ${n} values, data has ${data.length}`);
-  return { dtype: 'float32', shape: [...shape], data: data ?? allocateFloats(n) };
+  return { dtype: 'float32', shape: [...shape], data: data ?? outputArray(n) };
 }
 
 export function intValue(shape: readonly number[], data?: ArrayLike<number>): IntValue {

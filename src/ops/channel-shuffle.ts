@@ -1,5 +1,5 @@
 import { errors } from '../errors.js';
-import { checkTensor, type Tensor } from '../tensor/tensor.js';
+import { checkTensor, outputArray, type Tensor } from '../tensor/tensor.js';
 
 /**
  * ShuffleNet's channel shuffle: reshape (N, G, C/G, H, W), transpose(1, 2),
@@ -12,7 +12,7 @@ export function channelShuffle(x: Tensor, groups: number): Tensor {
   if (C % groups !== 0) throw errors.channelsNotDivisible('groups', C, groups);
   const perGroup = C / groups;
   const plane = H * W;
-  const out = new Float32Array(x.data.length);
+  const out = outputArray(x.data.length);
   for (let n = 0; n < N; n++) {
     const base = n * C * plane;
     for (let i = 0; i < groups; i++) {

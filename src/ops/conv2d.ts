@@ -2,7 +2,7 @@ import { fullSlice, outputShapeOf, resolveConv2d, type Conv2dOptions } from '../
 import { referenceKernel } from '../kernels/reference.js';
 import { planConv, releasePlan, runPlan } from '../kernels/plan/index.js';
 import type { ConvKernel } from '../kernels/kernel.js';
-import { numel, type Tensor } from '../tensor/tensor.js';
+import { numel, outputArray, type Tensor } from '../tensor/tensor.js';
 
 /**
  * torch.nn.functional.conv2d on one thread: input [N, Cin, H, W] (or unbatched
@@ -41,7 +41,7 @@ export function conv2dWith(
 ): Tensor {
   const resolved = resolveConv2d(input, weight, bias, options);
   const shape = outputShapeOf(resolved);
-  const output = new Float32Array(numel(shape));
+  const output = outputArray(numel(shape));
   kernel(resolved.geometry, input.data, weight.data, bias ? bias.data : null, output, fullSlice(resolved.geometry));
   return { shape, data: output };
 }

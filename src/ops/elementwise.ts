@@ -1,12 +1,12 @@
 import { errors } from '../errors.js';
-import { checkTensor, type Tensor } from '../tensor/tensor.js';
+import { checkTensor, outputArray, type Tensor } from '../tensor/tensor.js';
 
 /** a + b for tensors of the same shape (the residual add). */
 export function add(a: Tensor, b: Tensor): Tensor {
   checkTensor('a', a);
   checkTensor('b', b);
   if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) throw errors.shapeMismatch('b.shape', a.shape, b.shape);
-  const out = new Float32Array(a.data.length);
+  const out = outputArray(a.data.length);
   for (let i = 0; i < out.length; i++) out[i] = a.data[i] + b.data[i];
   return { shape: [...a.shape], data: out };
 }
@@ -23,5 +23,7 @@ export function flatten(x: Tensor, startDim = 1): Tensor {
   }
   if (startDim < 0) startDim += rank;
   const rest = x.shape.slice(startDim).reduce((p, d) => p * d, 1);
-  return { shape: [...x.shape.slice(0, startDim), rest], data: x.data.slice() };
+  const data = outputArray(x.data.length);
+  data.set(x.data);
+  return { shape: [...x.shape.slice(0, startDim), rest], data };
 }

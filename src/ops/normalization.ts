@@ -1,6 +1,6 @@
 import { errors } from '../errors.js';
 import { lrnKernel } from '../kernels/lrn.js';
-import { checkTensor, type Tensor } from '../tensor/tensor.js';
+import { checkTensor, outputArray, type Tensor } from '../tensor/tensor.js';
 
 export interface BatchNormParameters {
   runningMean: Tensor;
@@ -26,7 +26,7 @@ export function batchNorm2d(x: Tensor, p: BatchNormParameters): Tensor {
   }
   const eps = p.eps ?? 1e-5;
   const plane = H * W;
-  const out = new Float32Array(x.data.length);
+  const out = outputArray(x.data.length);
   for (let c = 0; c < C; c++) {
     // Fold into one scale and shift per channel, in double precision.
     const scale = (p.weight ? p.weight.data[c] : 1) / Math.sqrt(p.runningVar.data[c] + eps);
@@ -56,7 +56,7 @@ export function localResponseNorm(x: Tensor, options: LocalResponseNormOptions):
   const { size, alpha = 1e-4, beta = 0.75, k = 1 } = options;
   if (!Number.isInteger(size) || size <= 0) throw errors.notPositiveInteger('size', size);
   const [N, C, H, W] = x.shape;
-  return localResponseNormChannels(x, { size, alpha, beta, k }, 0, C, { shape: [N, C, H, W], data: new Float32Array(x.data.length) }, 0);
+  return localResponseNormChannels(x, { size, alpha, beta, k }, 0, C, { shape: [N, C, H, W], data: outputArray(x.data.length) }, 0);
 }
 
 /**

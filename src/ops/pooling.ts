@@ -60,7 +60,7 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions, into?: Float32Ar
 export function maxPool2dReference(x: Tensor, options: MaxPool2dOptions): Tensor {
   checkTensor('x', x, [4]);
   const g = resolveMaxPool2d(x.shape, options);
-  const out = new Float32Array(g.planes * g.outHeight * g.outWidth);
+  const out = outputArray(g.planes * g.outHeight * g.outWidth);
   maxPoolReference(x.data, out, g);
   return { shape: [x.shape[0], x.shape[1], g.outHeight, g.outWidth], data: out };
 }
@@ -95,7 +95,7 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: Pair = 1): Tensor {
   checkTensor('x', x, [4]);
   const [Ho, Wo] = pairOf('outputSize', outputSize, 1);
   const [N, C, H, W] = x.shape;
-  const out = new Float32Array(N * C * Ho * Wo);
+  const out = outputArray(N * C * Ho * Wo);
   let o = 0;
   for (let plane = 0; plane < N * C; plane++) {
     const base = plane * H * W;

@@ -100,12 +100,32 @@ export function checkTensor(name: string, value: unknown, ranks?: readonly numbe
   return t;
 }
 
+/** Where ops' new outputs come from: new memory, or a caller's allocator while withOutputAllocator runs. */
+let allocateOutput = (length: number): Float32Array => new Float32Array(length);
+
+/**
+ * Runs `run` with ops' new outputs (outputArray without `into`) taken from
+ * `allocate`, which must return zero-filled arrays as new Float32Array does: the
+ * thread path puts values in its arena this way (src/memory/arena-values.ts), and
+ * forwardWith hands an ONNX node its planned slot.
+ */
+export function withOutputAllocator<T>(allocate: (length: number) => Float32Array, run: () => T): T {
+  const previous = allocateOutput;
+  allocateOutput = allocate;
+  try {
+    return run();
+  } finally {
+    allocateOutput = previous;
+  }
+}
+
 /**
  * The array an op writes its result into: `into` when the caller supplies one
- * (e.g. a buffer it keeps in its own memory), checked for length, else a new one.
+ * (e.g. a buffer it keeps in its own memory), checked for length, else a new
+ * zero-filled one (from the allocator withOutputAllocator set, if any).
  */
 export function outputArray(length: number, into?: Float32Array): Float32Array {
-  if (into === undefined) return new Float32Array(length);
+  if (into === undefined) return allocateOutput(length);
   if (!(into instanceof Float32Array)) throw errors.notFloat32('into', into);
   if (into.length !== length) throw errors.invalid('into', `must hold ${length} values, got ${into.length}`);
   return into;

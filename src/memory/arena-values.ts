@@ -1,5 +1,6 @@
-// The values of one run of scheduled steps on the calling thread, placed in
-// this thread's WebAssembly arena rather than in new JavaScript memory.
+// The values of one run of steps on the calling thread (an ONNX model's
+// schedule, a zoo model's units), placed in this thread's WebAssembly arena
+// rather than in new JavaScript memory.
 //
 // Why: the WebAssembly kernels read and write only the arena, so an operand
 // in ordinary memory is copied in and an output copied out on every call; and
@@ -11,8 +12,13 @@
 //
 // Values may share a block (Reshape, Flatten, Identity return views of their
 // input), so a block is freed when the last value reading it is dropped.
-import { sharedArena, type SharedArena } from '../memory/arena.js';
-import { withFloatAllocator, type Value } from './value.js';
+import { withOutputAllocator } from '../tensor/tensor.js';
+import { sharedArena, type SharedArena } from './arena.js';
+
+/** What a step produces: a tensor or an ONNX value, its elements in `data`. */
+interface HasData {
+  data: ArrayBufferView;
+}
 
 export class ArenaValues {
   private readonly arena: SharedArena | null;
@@ -25,19 +31,19 @@ export class ArenaValues {
     this.arena = arena.canAllocate ? arena : null;
   }
 
-  /** Runs one step with its new float outputs (floatArray, floatValue) in the arena; blocks it allocated that no output reads are freed by settle(). */
+  /** Runs one step with its ops' new outputs (outputArray) in the arena; blocks it allocated that no output reads are freed by settle(). */
   step<T>(run: () => T): T {
-    return this.arena ? withFloatAllocator(this.allocate, run) : run();
+    return this.arena ? withOutputAllocator(this.allocate, run) : run();
   }
 
   /** A value is now live under a name: its block, if it has one, is read once more. */
-  hold(value: Value | undefined): void {
+  hold(value: HasData | undefined): void {
     const block = this.blockOf(value);
     if (block) this.readers.set(block, this.readers.get(block)! + 1);
   }
 
   /** A live value was dropped: its block is freed when nothing else reads it. */
-  drop(value: Value | undefined): void {
+  drop(value: HasData | undefined): void {
     const block = this.blockOf(value);
     if (!block) return;
     const left = this.readers.get(block)! - 1;
@@ -51,8 +57,8 @@ export class ArenaValues {
   }
 
   /** `value` in memory of its own (a copy when it is in one of this run's blocks): what may outlive the run. */
-  detach<V extends Value>(value: V): V {
-    return this.blockOf(value) ? { ...value, data: value.data.slice() } : value;
+  detach<V extends { data: Float32Array | ArrayBufferView }>(value: V): V {
+    return this.blockOf(value) ? { ...value, data: (value.data as Float32Array).slice() } : value;
   }
 
   /** Frees every block still allocated: the run is over, or failed. */
@@ -80,8 +86,8 @@ export class ArenaValues {
   }
 
   /** The block of this run that `value`'s data lies in, if any. */
-  private blockOf(value: Value | undefined): Float32Array | undefined {
-    if (!value || this.readers.size === 0 || !(value.data instanceof Float32Array) || !this.arena!.owns(value.data)) return undefined;
+  private blockOf(value: HasData | undefined): Float32Array | undefined {
+    if (!value || this.readers.size === 0 || !this.arena!.owns(value.data)) return undefined;
     const start = value.data.byteOffset;
     for (const block of this.readers.keys()) {
       if (start >= block.byteOffset && start < block.byteOffset + block.byteLength) return block;
