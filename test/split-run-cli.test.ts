@@ -38,6 +38,35 @@ describe('groupconv split runs any model', () => {
     expect(out.memory.map((m: { device: number }) => m.device)).toEqual([0, 1]);
   });
 
+  it("traces an ONNX file's pipeline run: each device computes its stage's units once per micro-batch, inside the host's pass", async () => {
+    const json = join(tmp, 'resnext-trace-run.json');
+    const trace = join(tmp, 'resnext-trace.json');
+    const chart = join(tmp, 'resnext-chart.svg');
+    const r = await runCli('split', '--model', resnext, '--devices', '2', '--strategy', 'pipeline', '--batch', '4', '--micro-batches', '2', '--repeat', '1', '--warmup', '0', '--json', json, '--trace', trace, '--chart', chart);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(readFileSync(json, 'utf8'));
+    type Event = { name: string; ph: string; pid: number; tid: number; ts?: number; dur?: number; cat?: string; args?: { name?: string; layer?: string } };
+    const events = JSON.parse(readFileSync(trace, 'utf8')).traceEvents as Event[];
+    expect(events.filter((e) => e.name === 'thread_name').map((e) => `${e.pid}:${e.tid}:${e.args!.name}`)).toEqual(['1:0:device 0', '1:1:device 1', '2:0:device 0', '2:1:device 1', '2:2:host']);
+    const host = events.find((e) => e.pid === 2 && e.tid === 2 && e.ph === 'X')!;
+    const labels = out.run.layers.map((l: { label: string }) => l.label);
+    for (const stage of out.run.stages as { device: number; units: [number, number] }[]) {
+      const slices = events.filter((e) => e.pid === 2 && e.tid === stage.device && e.cat === 'compute');
+      const units = labels.slice(stage.units[0], stage.units[1]);
+      expect(slices.map((e) => e.name)).toEqual([...units, ...units]);
+      for (const e of slices) {
+        expect(e.ts!).toBeGreaterThanOrEqual(0);
+        expect(e.ts! + e.dur!).toBeLessThanOrEqual(host.dur!);
+      }
+      // Each unit's slices add up to the unit's time the run reports for that device.
+      for (const [i, label] of units.entries()) {
+        const ms = slices.filter((e) => e.name === label).reduce((sum, e) => sum + e.dur! / 1000, 0);
+        expect(ms).toBeCloseTo(out.run.layers[stage.units[0] + i].devices[stage.device].computeMs, 6);
+      }
+    }
+    expect(readFileSync(chart, 'utf8')).toMatch(/^<svg[\s\S]*measured/);
+  });
+
   it('a zoo model by data, as a process that exits by itself', () => {
     const r = spawnCli('split', '--model', 'resnext-block', '--input', '256x8x8', '--devices', '3', '--strategy', 'data', '--batch', '3', '--repeat', '1', '--warmup', '0');
     expect(r.stderr).not.toMatch(/Error/);

@@ -27,6 +27,7 @@ import { onnxGraphSteps, staticImageShape } from '../split/from-onnx.js';
 import type { ModelGraph } from '../split/graph.js';
 import { planSplit, type StrategyChoice } from '../split/plan-split.js';
 import type { LinkModel, SplitPlan } from '../split/plan-types.js';
+import type { DeviceEvent, MeasuredTimeline } from '../split/trace.js';
 import { share } from '../split/ranges.js';
 import { SPLIT_MODELS } from '../split/zoo.js';
 import { checkTensor, type Tensor } from '../tensor/tensor.js';
@@ -94,6 +95,12 @@ export interface ModelRun {
   hostOutBytes: number;
   /** Share of device time idle during the pass: 1 - busy / (devices x wall). */
   bubble: number;
+  /**
+   * Data and pipeline: where each device computed each unit (each micro-batch's
+   * in a pipeline), on the devices' own clocks, for --trace; `layer` is the unit's
+   * index. Channels passes report per-unit times only.
+   */
+  timeline?: MeasuredTimeline;
 }
 
 /** The image shape a source's model takes by default. */
@@ -310,9 +317,11 @@ export class ModelDevices {
       return { output, run: this.runOf(N, wallMs, timings, 1, D * x.data.byteLength, output.data.byteLength, received) };
     }
     const { outputs, timings } = this.strategy === 'data' ? await this.dataPass(x) : await this.pipelinePass(x, pass);
-    const wallMs = performance.now() - t0;
+    const t1 = performance.now();
     const output = concatBatch(outputs);
-    return { output, run: this.runOf(N, wallMs, timings, Math.min(this.microBatches, N), x.data.byteLength, output.data.byteLength) };
+    const run = this.runOf(N, t1 - t0, timings, Math.min(this.microBatches, N), x.data.byteLength, output.data.byteLength);
+    run.timeline = this.timelineOf(timings, performance.timeOrigin + t0, performance.timeOrigin + t1);
+    return { output, run };
   }
 
   /**
@@ -495,6 +504,21 @@ export class ModelDevices {
       hostOutBytes,
       bubble: Math.max(0, 1 - busy / (D * wallMs)),
     };
+  }
+
+  /** Each device's compute slices, unit by unit, from its timings (absolute ms, like the host's start and end). */
+  private timelineOf(timings: StageTiming[], startedAt: number, endedAt: number): MeasuredTimeline {
+    const devices: DeviceEvent[][] = this.devices.map(() => []);
+    for (const t of timings) {
+      const [from] = this.stageRanges[t.device];
+      let at = t.startMs;
+      t.unitMs.forEach((ms, i) => {
+        devices[t.device].push({ kind: 'compute', layer: from + i, start: at, end: at + ms });
+        at += ms;
+      });
+    }
+    for (const list of devices) list.sort((a, b) => a.start - b.start);
+    return { startedAt, endedAt, devices };
   }
 
   /** Each device's memory after the passes so far. */

@@ -63,9 +63,12 @@ ${MODEL_LIST}
                         before (default 1), skip the one-device run
   --json FILE           also write the plan (and the run) as JSON
   --trace FILE          write a Chrome trace (Perfetto, chrome://tracing): a
-                        track per device, the plan's simulated timeline, and
-                        when AlexNet's channels split runs, its last pass as
-                        each device stamped it (compute, sends, receives)
+                        track per device, the plan's simulated timeline, and the
+                        measured run: AlexNet's channels split's last pass as
+                        each device stamped it (compute, sends, receives); any
+                        model's data or pipeline run's median pass, each unit
+                        (per micro-batch) where its device computed it; a
+                        channels run laid out from its per-unit times
   --chart FILE          the device timeline as an SVG (the measured run's when
                         there is one, else the plan's simulated one)
   -h, --help            this help
@@ -169,7 +172,6 @@ export async function splitCommandRun(argv: readonly string[], io: CliIO): Promi
   if (values['plan-only']) return finishPlanOnly(plan, values, io, budgetGiB);
   if (!alexNetRun) {
     if (!plan.fits) return finishPlanOnly(plan, values, io, budgetGiB);
-    writeTraceFiles(plan, values, io);
     const flags = deviceRunFlags(values, { repeat, warmup, seed, budgetBytes: budgetGiB * GIB, linkGbps, latencyUs });
     return refusedAsExit(io, () => runPlanOnDevices(plan, { kind: 'zoo', name: model instanceof AlexNet ? 'alexnet' : name, stateDict: model.stateDict() }, flags, io));
   }
@@ -238,7 +240,6 @@ async function planOnnx(values: ReturnType<typeof parse>, io: CliIO): Promise<nu
   }
   io.stdout.write(`${formatPlan(plan)}\n`);
   if (values['plan-only'] || !plan.fits) return finishPlanOnly(plan, values, io, budgetGiB);
-  writeTraceFiles(plan, values, io);
   const flags = deviceRunFlags(values, { repeat, warmup, seed, budgetBytes: budgetGiB * GIB, linkGbps, latencyUs });
   return refusedAsExit(io, () => runPlanOnDevices(plan, { kind: 'onnx', path: file }, flags, io));
 }
@@ -261,6 +262,8 @@ function deviceRunFlags(
     link: { ...(checked.linkGbps !== undefined ? { gbps: checked.linkGbps } : {}), ...(checked.latencyUs !== undefined ? { latencyUs: checked.latencyUs } : {}) },
     ...(microBatches !== undefined ? { microBatches } : {}),
     ...(values.json ? { json: values.json } : {}),
+    ...(values.trace ? { trace: values.trace } : {}),
+    ...(values.chart ? { chart: values.chart } : {}),
   };
 }
 
