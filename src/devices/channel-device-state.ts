@@ -7,6 +7,7 @@
 // so one round trip per layer moves both the results and the traffic.
 import { performance } from 'node:perf_hooks';
 import { errors } from '../errors.js';
+import { ArenaValues } from '../memory/arena-values.js';
 import { lastUse, type GraphNode, type ModelGraph } from '../split/graph.js';
 import { count, normalize, type Range } from '../split/ranges.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -58,6 +59,8 @@ export interface ChannelSegmentResult {
 
 export class ChannelDeviceState {
   private readonly values = new Map<string, HeldValue>();
+  /** This pass's computed blocks in the thread's arena, each freed after the value's last reader (memory/arena-values.ts). */
+  private arena = new ArenaValues();
   /** Per node, the values it reads for the last time: dropped after it, as the plan's memory assumes. */
   private readonly dropAfter: string[][];
 
@@ -73,6 +76,8 @@ export class ChannelDeviceState {
 
   /** A new pass: every device holds the whole input (the host sends it to all), and nothing else. */
   begin(input: Tensor): void {
+    this.arena.close();
+    this.arena = new ArenaValues();
     this.values.clear();
     this.values.set(this.graph.input, heldOf(input, [0, input.shape[1]]));
   }
@@ -83,10 +88,16 @@ export class ChannelDeviceState {
     if (!node) throw errors.deviceProtocol(`device ${this.device}: no node ${index} in a graph of ${this.graph.nodes.length}`);
     const t0 = performance.now();
     const inputs = node.inputs.map((value) => this.inputOf(node, value, received));
-    this.values.set(node.output, this.compute(index, inputs, this.specs[index]));
+    const output = this.arena.step(() => this.compute(index, inputs, this.specs[index]));
+    this.values.set(node.output, output);
+    for (const block of output.blocks) this.arena.hold(block);
+    this.arena.settle();
     const computeMs = performance.now() - t0;
     const blocks = this.extract(requests);
-    for (const value of this.dropAfter[index]) this.values.delete(value);
+    for (const value of this.dropAfter[index]) {
+      for (const block of this.values.get(value)?.blocks ?? []) this.arena.drop(block);
+      this.values.delete(value);
+    }
     return { blocks, computeMs, receivedBytes: received.reduce((s, b) => s + b.data.byteLength, 0) };
   }
 
