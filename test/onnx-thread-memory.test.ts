@@ -15,8 +15,9 @@ afterEach(() => {
   resetKernelOptions();
 });
 
-// Residual adds, Flatten and Reshape (views of their input), a channel shuffle, Concat.
-const MODELS = ['resnet_basic', 'shufflenet_v2', 'densenet_like', 'mobilenet_v3', 'googlenet_like'];
+// Residual adds, Flatten and Reshape (views of their input), a channel shuffle, Concat, and
+// (alexnet_lrn) an If whose branch the planning run picks.
+const MODELS = ['resnet_basic', 'shufflenet_v2', 'densenet_like', 'mobilenet_v3', 'googlenet_like', 'alexnet_lrn'];
 
 describe('forward on the calling thread', () => {
   for (const name of MODELS) {

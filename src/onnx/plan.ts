@@ -14,7 +14,8 @@
 // is needed, and the planning run's result is the first forward's answer.
 // The recorded shapes are what a memory plan or an engine schedule will use.
 import { errors } from '../errors.js';
-import type { Kernel, OnnxGraph, OnnxNode } from './graph.js';
+import { ArenaValues } from '../memory/arena-values.js';
+import { allNodes, type Kernel, type OnnxGraph, type OnnxNode } from './graph.js';
 import { findFusions, fusedSchedule, type FusedConv, type FusedSchedule } from './fuse.js';
 import type { DType, Value } from './value.js';
 
@@ -74,6 +75,22 @@ export function planAndRun(graph: OnnxGraph, feeds: ReadonlyMap<string, Value>):
     record(name, v);
     dynamic.add(name);
   }
+  // The values computed from the input live in this thread's arena, each freed once
+  // every node that reads it has run (memory/arena-values.ts): this run touches far
+  // less new memory. Readers are counted over both branches of every If, so a value
+  // an untaken branch reads is kept to the end. The outputs are copied out.
+  const arena = new ArenaValues();
+  const readers = new Map<string, number>();
+  for (const node of allNodes(graph)) for (const n of node.inputs) if (n !== '') readers.set(n, (readers.get(n) ?? 0) + 1);
+  for (const o of graph.outputs) readers.set(o.name, Infinity);
+  const readBy = (node: OnnxNode) => {
+    for (const n of node.inputs) {
+      if (n === '' || !dynamic.has(n)) continue;
+      const left = readers.get(n)! - 1;
+      readers.set(n, left);
+      if (left === 0) arena.drop(env.get(n));
+    }
+  };
 
   const visit = (g: OnnxGraph) => {
     for (const node of g.nodes) {
@@ -95,30 +112,41 @@ export function planAndRun(graph: OnnxGraph, feeds: ReadonlyMap<string, Value>):
           record(out, env.get(o.name) ?? fail(`If branch output '${o.name}' was not computed`));
           if (dynamic.has(o.name)) {
             dynamic.add(out);
+            arena.hold(env.get(out));
             steps.push({ node, inputs: [o.name], outputs: [out], run: identity });
           }
         });
+        readBy(node);
         continue;
       }
-      const results = runNode(node, node.run, inputs);
+      // Shape reads only its input's shape, which is fixed for this plan: its output is a constant.
+      const isDynamic = node.opType !== 'Shape' && node.inputs.some((n) => dynamic.has(n));
+      // Constants stay ordinary memory: the plan keeps them.
+      const results = isDynamic ? arena.step(() => runNode(node, node.run, inputs)) : runNode(node, node.run, inputs);
       node.outputs.forEach((name, i) => {
         if (name === '') return;
         const v = results[i];
         if (!v) throw errors.onnxNodeFailed(node, inputs.map((x) => x?.shape ?? null), errors.onnxValue(`output ${i} ('${name}') was not produced`));
         record(name, v);
+        if (isDynamic) arena.hold(v);
       });
-      // Shape reads only its input's shape, which is fixed for this plan: its output is a constant.
-      const isDynamic = node.opType !== 'Shape' && node.inputs.some((n) => dynamic.has(n));
       if (isDynamic) {
+        arena.settle();
         for (const name of node.outputs) if (name !== '') dynamic.add(name);
         steps.push({ node, inputs: node.inputs, outputs: node.outputs, run: node.run });
       }
+      readBy(node);
     }
   };
-  visit(graph);
+  let results: Value[];
+  try {
+    visit(graph);
+    results = graph.outputs.map((o) => arena.detach(env.get(o.name) ?? fail(`graph output '${o.name}' was not computed`)));
+  } finally {
+    arena.close();
+  }
 
   const outputs = graph.outputs.map((o) => o.name);
-  const results = outputs.map((n) => env.get(n) ?? fail(`graph output '${n}' was not computed`));
   const constants = new Map<string, Value>();
   const lastUse = new Map<string, number>();
   steps.forEach((step, i) => {
