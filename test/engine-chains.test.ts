@@ -5,7 +5,7 @@
 // a stage is not declared image-major), and a failing member named as its own stage.
 import { describe, expect, it } from 'vitest';
 import { convBiasActivation, ExecutionError, GroupedConvEngine, relu, sharedArena, type Tensor } from '../src/index.js';
-import { chainsAreSafe, chainsOf, imagesBalance, type Chain } from '../src/engine/chains.js';
+import { CHAIN_SEGMENTS, chainSegments, chainsAreSafe, chainsOf, imagesBalance, type Chain } from '../src/engine/chains.js';
 import type { ProgramStage } from '../src/engine/program.js';
 import { ELEMENT_BLOCK } from '../src/kernels/ranged/index.js';
 import { Random } from '../src/random.js';
@@ -84,6 +84,18 @@ describe('which stages chain', () => {
     expect(spans(chainsOf([conv(0, 1), ranged([1], [5], { images: IMAGES })], lengths, 2))).toEqual([]);
   });
 
+  it('a chain is cut into segments of about equal cost, each at least one member', () => {
+    expect(chainSegments([1, 1, 1, 1, 1, 1, 1, 1], 4)).toEqual([0, 2, 4, 6, 8]);
+    expect(chainSegments([4, 1, 1, 1, 1], 2)).toEqual([0, 1, 5]);
+    // A member worth several shares closes one run; what is left still makes the rest.
+    expect(chainSegments([1, 100, 1, 1], 4)).toEqual([0, 1, 2, 3, 4]);
+    expect(chainSegments([100, 1, 1, 1, 1, 1], 3)).toEqual([0, 1, 2, 6]);
+    // Fewer members than segments: one each; one member: one segment.
+    expect(chainSegments([5, 7], CHAIN_SEGMENTS)).toEqual([0, 1, 2]);
+    expect(chainSegments([5], CHAIN_SEGMENTS)).toEqual([0, 1]);
+    expect(chainSegments([0, 0, 0], 2)).toEqual([0, 1, 3]);
+  });
+
   it('refuses a declaration that does not divide the units, or names no input', () => {
     const stage = (images: { images: number; shared?: number[] }): ProgramStage => ({ kind: 'ranged', label: 'r', op: reluOp(sizes[1]), inputs: [0], outputs: [1], images });
     expect(() => chainsOf([stage({ images: 3 })], sizes, 2)).toThrow(/stages\[0\]\.images\.images: expected an integer >= 1 dividing the op's 4 units, got 3/);
@@ -120,12 +132,54 @@ describe('a chained program', () => {
         const buffers = separateBuffers(x);
         await program.run(buffers);
         expect(program.lastRunMode).toBe(workers === 1 ? 'staged' : 'chained');
+        // Chained, its 3 members are 3 segments that continue one another: one barrier, at the end.
+        expect(program.lastRunBarriers).toBe(workers === 1 ? 3 : 1);
         expect(firstBitDifference(buffers[3], want.data)).toBe(-1);
         release(buffers);
       }
       close();
     });
   }
+
+  it('a long chain in segments (each image waits only for itself between them) on 1, 2 and 3 workers: bitwise the calling thread, one barrier', async () => {
+    // 6 images balance over 2 and 3 workers; 12 members make CHAIN_SEGMENTS segments. conv, relu, conv, relu, ...
+    const images = 6;
+    const input = randomTensor(random, [images, 16, 16, 16]);
+    const per = 16 * 256;
+    const members = 12;
+    const want: Tensor[] = [input];
+    for (let m = 0; m < members; m++) {
+      const last = want[want.length - 1];
+      want.push(m % 2 === 0 ? convBiasActivation(last, w1, b1, { groups: 4, padding: 1 }) : relu(last));
+    }
+    const results: Float32Array[] = [];
+    for (const workers of [1, 2, 3]) {
+      const e = engine({ workers });
+      const layer = e.layer(w1, b1, { groups: 4, padding: 1 });
+      const stages: ProgramStage[] = Array.from({ length: members }, (_, m) =>
+        m % 2 === 0
+          ? { kind: 'conv', label: `'conv${m}' (Conv)`, layer, inputShape: [images, 16, 16, 16], input: m, output: m + 1 }
+          : { kind: 'ranged', label: `'relu${m}' (Relu)`, op: reluOp(images * per), inputs: [m], outputs: [m + 1], images: { images } },
+      );
+      const program = e.program(stages, new Array(members + 1).fill(images * per));
+      expect(program.chains.map((c) => [c.from, c.to])).toEqual(workers === 1 ? [] : [[0, members]]);
+      for (const profile of [false, true]) {
+        const buffers = Array.from({ length: members + 1 }, () => arena().allocateFloat32(images * per));
+        buffers[0].set(input.data);
+        const timings = await program.run(buffers, { profile });
+        expect(program.lastRunMode).toBe(workers === 1 ? 'staged' : 'chained');
+        expect(program.lastRunBarriers).toBe(workers === 1 ? members : 1);
+        // Every member ran every image once, and wrote what the calling thread computes.
+        if (timings) expect(timings.stages.map((s) => s.threads.reduce((n, t) => n + t.tasks, 0))).toEqual(new Array(members).fill(workers === 1 ? timings.stages[0].tasks : images));
+        for (let m = 1; m <= members; m++) expect(firstBitDifference(buffers[m], want[m].data), `buffer ${m} on ${workers}`).toBe(-1);
+        results.push(buffers[members].slice());
+        release(buffers);
+      }
+      program.close();
+      layer.close();
+    }
+    for (const r of results) expect(firstBitDifference(r, results[0])).toBe(-1);
+  });
 
   it('the relu undeclared: no chain, stage by stage, the same bits', async () => {
     const { program, close } = block(engine({ workers: 2 }), false);
