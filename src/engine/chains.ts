@@ -87,12 +87,19 @@ export function chainSegments(costs: readonly number[], segments: number): numbe
   return bounds;
 }
 
-/** Chains are made only when whole images balance over the workers within this. */
+/** Chains are made only when their tasks (an image's segment each) balance over the workers within this. */
 const CHAIN_BALANCE_TOLERANCE = 0.05;
 
-/** Whether `images` whole images spread over `workers` within the tolerance (the busiest takes ceil(images / workers)). */
+/**
+ * Whether a chain of `images` images keeps `workers` workers busy: at least one
+ * image each, and its tasks (CHAIN_SEGMENTS per image, claimed segment by
+ * segment) spread within the tolerance (the busiest takes the ceiling of its
+ * share). With whole images as tasks 3 images on 2 workers left one idle for
+ * a whole image's pass; an eighth of one is within the tolerance.
+ */
 export function imagesBalance(images: number, workers: number): boolean {
-  return images >= workers && Math.ceil(images / workers) / (images / workers) <= 1 + CHAIN_BALANCE_TOLERANCE;
+  const tasks = images * CHAIN_SEGMENTS;
+  return images >= workers && Math.ceil(tasks / workers) / (tasks / workers) <= 1 + CHAIN_BALANCE_TOLERANCE;
 }
 
 /** How stage `stage` touches its buffers as an image-major stage, and its image count; null if it is not one. */
