@@ -5,7 +5,7 @@
 // a stage is not declared image-major), and a failing member named as its own stage.
 import { describe, expect, it } from 'vitest';
 import { convBiasActivation, ExecutionError, GroupedConvEngine, relu, sharedArena, type Tensor } from '../src/index.js';
-import { chainsAreSafe, chainsOf, imagesBalance, type Chain } from '../src/engine/chains.js';
+import { CHAIN_SEGMENTS, chainSegments, chainsAreSafe, chainsOf, imagesBalance, type Chain } from '../src/engine/chains.js';
 import type { ProgramStage } from '../src/engine/program.js';
 import { ELEMENT_BLOCK } from '../src/kernels/ranged/index.js';
 import { Random } from '../src/random.js';
@@ -54,10 +54,14 @@ function separateBuffers(input: Tensor): Float32Array[] {
 const release = (buffers: Float32Array[]) => new Set(buffers).forEach((b) => arena().release(b));
 
 describe('which stages chain', () => {
-  it('whole images balance over the workers within 5%', () => {
-    expect([1, 2, 3, 4, 5, 8, 21, 22].map((n) => imagesBalance(n, 2))).toEqual([false, true, false, true, false, true, true, true]);
-
-    expect([2, 3, 6, 7].map((n) => imagesBalance(n, 3))).toEqual([false, true, true, false]);
+  it('at least an image per worker, the segments of images balancing over the workers within 5%', () => {
+    // Whole images alone would not balance 3 or 5 over 2 (ceil(3 / 2) / 1.5 = 1.33), their eighths do.
+    expect([1, 2, 3, 4, 5, 8, 21, 22].map((n) => imagesBalance(n, 2))).toEqual([false, true, true, true, true, true, true, true]);
+    expect([2, 3, 4, 6, 7].map((n) => imagesBalance(n, 3))).toEqual([false, true, true, true, true]);
+    // 2 images over 11 workers: too few; 17 over 16: 136 eighths, the busiest takes 9 of 8.5 (1.06); 18 over 16: 9 of 9.
+    expect(imagesBalance(2, 11)).toBe(false);
+    expect(imagesBalance(17, 16)).toBe(false);
+    expect(imagesBalance(18, 16)).toBe(true);
   });
 
   it('runs of at least two image-major stages with one image count, broken where a stage is not one', () => {
@@ -71,8 +75,8 @@ describe('which stages chain', () => {
     expect(spans(chainsOf(stages, lengths, 2))).toEqual([[0, 2, 4], [3, 6, 4]]);
     // Another image count starts a new run; a lone stage is no chain.
     expect(spans(chainsOf([conv(0, 1), conv(1, 2, 2), conv(2, 3, 2)], lengths, 2))).toEqual([[1, 3, 2]]);
-    // 3 workers: 4 images do not balance; 1 worker: no barrier to save.
-    expect(chainsOf(stages, lengths, 3)).toEqual([]);
+    // 5 workers: 4 images leave one idle; 1 worker: no barrier to save.
+    expect(chainsOf(stages, lengths, 5)).toEqual([]);
     expect(chainsOf(stages, lengths, 1)).toEqual([]);
     // A stage reading whole (shared) a buffer the run wrote starts a new run; one reading a constant whole joins it.
     expect(spans(chainsOf([conv(0, 1), ranged([2, 1], [3], { images: IMAGES, shared: [1] })], lengths, 2))).toEqual([]);
@@ -82,6 +86,18 @@ describe('which stages chain', () => {
     expect(chainsOf([conv(0, 1), ranged([1, 5], [3], { images: IMAGES, shared: [1] })], lengths, 2)[0].buffers).toEqual({ written: [1, 3], perImage: [0, 1], whole: [5] });
     // A buffer that does not split into whole images keeps its stage out.
     expect(spans(chainsOf([conv(0, 1), ranged([1], [5], { images: IMAGES })], lengths, 2))).toEqual([]);
+  });
+
+  it('a chain is cut into segments of about equal cost, each at least one member', () => {
+    expect(chainSegments([1, 1, 1, 1, 1, 1, 1, 1], 4)).toEqual([0, 2, 4, 6, 8]);
+    expect(chainSegments([4, 1, 1, 1, 1], 2)).toEqual([0, 1, 5]);
+    // A member worth several shares closes one run; what is left still makes the rest.
+    expect(chainSegments([1, 100, 1, 1], 4)).toEqual([0, 1, 2, 3, 4]);
+    expect(chainSegments([100, 1, 1, 1, 1, 1], 3)).toEqual([0, 1, 2, 6]);
+    // Fewer members than segments: one each; one member: one segment.
+    expect(chainSegments([5, 7], CHAIN_SEGMENTS)).toEqual([0, 1, 2]);
+    expect(chainSegments([5], CHAIN_SEGMENTS)).toEqual([0, 1]);
+    expect(chainSegments([0, 0, 0], 2)).toEqual([0, 1, 3]);
   });
 
   it('refuses a declaration that does not divide the units, or names no input', () => {
@@ -120,12 +136,53 @@ describe('a chained program', () => {
         const buffers = separateBuffers(x);
         await program.run(buffers);
         expect(program.lastRunMode).toBe(workers === 1 ? 'staged' : 'chained');
+        // Chained, its 3 members are 3 segments that continue one another: one barrier, at the end.
+        expect(program.lastRunBarriers).toBe(workers === 1 ? 3 : 1);
         expect(firstBitDifference(buffers[3], want.data)).toBe(-1);
         release(buffers);
       }
       close();
     });
   }
+
+  for (const images of [6, 3]) it(`a long chain in segments (each image waits only for itself between them), ${images} images on 1, 2 and 3 workers: bitwise the calling thread, one barrier`, async () => {
+    // 12 members make CHAIN_SEGMENTS segments: conv, relu, conv, relu, ... 3 images on 2 workers chain too (their eighths balance).
+    const input = randomTensor(random, [images, 16, 16, 16]);
+    const per = 16 * 256;
+    const members = 12;
+    const want: Tensor[] = [input];
+    for (let m = 0; m < members; m++) {
+      const last = want[want.length - 1];
+      want.push(m % 2 === 0 ? convBiasActivation(last, w1, b1, { groups: 4, padding: 1 }) : relu(last));
+    }
+    const results: Float32Array[] = [];
+    for (const workers of [1, 2, 3]) {
+      const e = engine({ workers });
+      const layer = e.layer(w1, b1, { groups: 4, padding: 1 });
+      const stages: ProgramStage[] = Array.from({ length: members }, (_, m) =>
+        m % 2 === 0
+          ? { kind: 'conv', label: `'conv${m}' (Conv)`, layer, inputShape: [images, 16, 16, 16], input: m, output: m + 1 }
+          : { kind: 'ranged', label: `'relu${m}' (Relu)`, op: reluOp(images * per), inputs: [m], outputs: [m + 1], images: { images } },
+      );
+      const program = e.program(stages, new Array(members + 1).fill(images * per));
+      expect(program.chains.map((c) => [c.from, c.to])).toEqual(workers === 1 ? [] : [[0, members]]);
+      for (const profile of [false, true]) {
+        const buffers = Array.from({ length: members + 1 }, () => arena().allocateFloat32(images * per));
+        buffers[0].set(input.data);
+        const timings = await program.run(buffers, { profile });
+        expect(program.lastRunMode).toBe(workers === 1 ? 'staged' : 'chained');
+        expect(program.lastRunBarriers).toBe(workers === 1 ? members : 1);
+        // Every member ran every image once, and wrote what the calling thread computes.
+        if (timings) expect(timings.stages.map((s) => s.threads.reduce((n, t) => n + t.tasks, 0))).toEqual(new Array(members).fill(workers === 1 ? timings.stages[0].tasks : images));
+        for (let m = 1; m <= members; m++) expect(firstBitDifference(buffers[m], want[m].data), `buffer ${m} on ${workers}`).toBe(-1);
+        results.push(buffers[members].slice());
+        release(buffers);
+      }
+      program.close();
+      layer.close();
+    }
+    for (const r of results) expect(firstBitDifference(r, results[0])).toBe(-1);
+  });
 
   it('the relu undeclared: no chain, stage by stage, the same bits', async () => {
     const { program, close } = block(engine({ workers: 2 }), false);

@@ -132,6 +132,11 @@ describe('forwards through chains', () => {
         // lrn_native is one LRN: a one-stage program, nothing to chain; one worker never chains.
         expect(programs.some((p) => p.chains.length > 0), c.id).toBe(c.id !== 'lrn_native' && engine.workers > 1);
         for (const p of programs) if (p.chains.length > 0) expect(p.lastRunMode, c.id).toBe('chained');
+        // Chained, a chain's segments meet no barrier between them: one after each chain and each other stage.
+        for (const p of programs) {
+          const chained = p.chains.reduce((n, ch) => n + ch.to - ch.from, 0);
+          expect(p.lastRunBarriers, c.id).toBe(p.stages.length - chained + p.chains.length);
+        }
       }
       model.close();
     }

@@ -161,11 +161,15 @@ export function runProgramTasks(message: ProgramRunMessage, beforeTask?: BeforeT
   const table = new ProgramTable(sharedArena().buffer, message.table, description.stages.length, description.buffers, layout);
   const run = new RunnerRun(table, message, beforeTask);
   let ran = 0;
-  for (let s = 0; s < description.stages.length; s++) {
-    const stage = description.stages[s];
+  const { stages } = description;
+  for (let s = 0; s < stages.length; s++) {
+    const stage = stages[s];
+    const continues = stage.kind === 'chain' && stage.continues === true;
     while (!table.cancelled()) {
       const task = table.claim(s, message.runner);
       if (task < 0) break;
+      // A continuing segment's task takes its images on from the previous segment's task for them.
+      if (continues && !table.awaitTask(task - layout.count[s - 1], spinBudget)) break;
       table.started(task, absoluteNow(), threadId);
       try {
         runTask(run, stage, s, task - layout.first[s], task);
@@ -177,8 +181,12 @@ export function runProgramTasks(message: ProgramRunMessage, beforeTask?: BeforeT
       if (table.cancelled()) break;
       table.finished(task, absoluteNow());
       table.finishedOne(s);
+      if (stage.kind === 'chain') table.markDone(task);
       ran++;
     }
+    const next = stages[s + 1];
+    // No barrier before a continuing segment: its tasks wait for their own images only.
+    if (next?.kind === 'chain' && next.continues === true) continue;
     if (!table.awaitStage(s, spinBudget)) break;
   }
   return { threadId, tasks: ran };

@@ -48,6 +48,13 @@ export type StageDescription =
       members: ChainMember[];
       /** imageStart, imageEnd per task. */
       runs: number[];
+      /**
+       * This stage continues the previous one, a segment of the same chain
+       * (chains.ts, chainSegments): no barrier between them; its task i waits
+       * only for the previous stage's task i (the same images), so a worker
+       * that has run out of work there goes on here.
+       */
+      continues?: boolean;
     };
 
 /** A stage inside a chain. */
@@ -102,7 +109,8 @@ export function taskLayoutOf(description: ProgramDescription): TaskLayout {
  *          [1] stages completed (-1 once cancelled, so a runner waiting at a barrier wakes),
  *          then per stage its next task to claim and its finished-task count,
  *          then per task the runner that claimed it (runner + 1; 0 = unclaimed),
- *          then per task the chain member it is running (0 outside chains), which names a failure's stage;
+ *          then per task the chain member it is running (0 outside chains), which names a failure's stage,
+ *          then per task 1 once it is done and counted (what a continuing chain segment's task waits for);
  *   Float64 per buffer its byte offset and length (floats), then per task start time, end time (0 until finished), threadId,
  *           then per chain task the end time of each member.
  * The barrier between stages: the runner that finishes a stage's last task
@@ -133,7 +141,7 @@ export class ProgramTable {
   }
 
   private static intWords(stages: number, tasks: number): number {
-    return ProgramTable.HEADER + 2 * stages + 2 * tasks;
+    return ProgramTable.HEADER + 2 * stages + 3 * tasks;
   }
 
   private static floatsOffset(stages: number, tasks: number): number {
@@ -159,6 +167,7 @@ export class ProgramTable {
     Atomics.store(this.ints, ProgramTable.COMPLETED, -1);
     Atomics.notify(this.ints, ProgramTable.COMPLETED);
     Atomics.notify(this.ints, ProgramTable.CANCEL);
+    for (let task = 0; task < this.layout.total; task++) Atomics.notify(this.ints, this.doneIndex(task));
   }
 
   completed(): number {
@@ -192,6 +201,30 @@ export class ProgramTable {
       if (completed > stage) return true;
       if (!budget.spin(() => Atomics.load(this.ints, ProgramTable.COMPLETED) !== completed)) Atomics.wait(this.ints, ProgramTable.COMPLETED, completed);
     }
+  }
+
+  /**
+   * Marks `task` done, after finishedOne counted it: a task waiting on it
+   * (awaitTask) then finishes after it has been counted, so the stage it
+   * continues is complete before its own, and COMPLETED moves past both in order.
+   */
+  markDone(task: number): void {
+    Atomics.store(this.ints, this.doneIndex(task), 1);
+    Atomics.notify(this.ints, this.doneIndex(task));
+  }
+
+  /** Waits until `task` is done (markDone), spinning as `budget` allows before sleeping; false if the run was cancelled. */
+  awaitTask(task: number, budget: SpinBudget): boolean {
+    const done = this.doneIndex(task);
+    for (;;) {
+      if (this.cancelled()) return false;
+      if (Atomics.load(this.ints, done) !== 0) return true;
+      if (!budget.spin(() => Atomics.load(this.ints, done) !== 0)) Atomics.wait(this.ints, done, 0);
+    }
+  }
+
+  private doneIndex(task: number): number {
+    return this.claimIndex(task) + 2 * this.layout.total;
   }
 
   claimedBy(task: number): number {

@@ -18,7 +18,7 @@ import type { PartitionPolicy } from '../scheduler/conv-tasks.js';
 import { Call, failedTask, isWorkerDeath } from './call.js';
 import type { EngineLayer, PlanEntry } from './layer.js';
 import type { ThreadProfile } from './profile.js';
-import { chainsAreSafe, chainsOf, IMAGES_PER_CHAIN_TASK, type Chain, type ImageMajor } from './chains.js';
+import { CHAIN_SEGMENTS, chainSegments, chainsAreSafe, chainsOf, IMAGES_PER_CHAIN_TASK, type Chain, type ImageMajor } from './chains.js';
 import { ProgramTable, storeDescription, taskLayoutOf, type ChainMember, type ProgramDescription, type StageDescription, type TaskLayout } from './program-table.js';
 import { absoluteNow, refOf, type ArenaRef, type ProgramRunMessage, type RunnerReport, type WorkerMessage } from './protocol.js';
 
@@ -116,9 +116,11 @@ interface Mode {
   layout: TaskLayout;
   ref: ArenaRef;
   block: Float32Array;
-  /** For each described stage, the program stages it runs (several for a chain). */
+  /** For each described stage, the program stages it runs (several for a chain segment). */
   origin: number[][];
   runners: number;
+  /** Barriers a run meets: one after each described stage but those a chain segment continues. */
+  barriers: number;
 }
 
 export class EngineProgram {
@@ -133,6 +135,8 @@ export class EngineProgram {
   private readonly scratchFloats: number;
   /** How the last run went: 'chained' (its chains image by image) or 'staged' (a barrier after every stage). */
   lastRunMode: 'chained' | 'staged' | null = null;
+  /** The barriers the last run met (the last stage's end counts as one). */
+  lastRunBarriers: number | null = null;
   private running = 0;
   private closed = false;
 
@@ -198,7 +202,9 @@ export class EngineProgram {
   private modeOf(description: ProgramDescription, origin: number[][]): Mode {
     const layout = taskLayoutOf(description);
     const { ref, block } = storeDescription(description);
-    return { id: nextProgramId++, description, layout, ref, block, origin, runners: Math.min(this.host.workers, Math.max(...layout.count)) };
+    const continued = description.stages.filter((stage) => stage.kind === 'chain' && stage.continues === true).length;
+    const barriers = description.stages.length - continued;
+    return { id: nextProgramId++, description, layout, ref, block, origin, runners: Math.min(this.host.workers, Math.max(...layout.count)), barriers };
   }
 
   /** The program's id as the workers know it (stage by stage). */
@@ -265,6 +271,7 @@ export class EngineProgram {
       for (const layer of new Set(this.plans.map((p) => p.layer))) holds.push(layer.hold());
       const mode = this.chained && chainsAreSafe(this.chains, buffers) ? this.chained : this.staged;
       this.lastRunMode = mode === this.chained ? 'chained' : 'staged';
+      this.lastRunBarriers = mode.barriers;
       const described = mode.description.stages.length;
       const tableBlock = arena.allocateFloat32(Math.ceil(ProgramTable.bytes(described, buffers.length, mode.layout) / 4));
       owned.push(tableBlock);
@@ -361,9 +368,10 @@ export class EngineProgram {
 }
 
 /**
- * The program's stages with each chain in place of its members: a member is
- * described as one task over every image (the runner narrows it to a task's
- * images), the chain's tasks are runs of IMAGES_PER_CHAIN_TASK images.
+ * The program's stages with each chain in place of its members, cut into
+ * segments (described stages that continue one another, no barrier between):
+ * a member is described as one task over every image (the runner narrows it
+ * to a task's images), each segment's tasks are runs of IMAGES_PER_CHAIN_TASK images.
  */
 function chainedStages(described: readonly StageDescription[], chains: readonly Chain[], geometries: ReadonlyArray<ConvGeometry | null>): { stages: StageDescription[]; origin: number[][] } {
   const stages: StageDescription[] = [];
@@ -387,11 +395,21 @@ function chainedStages(described: readonly StageDescription[], chains: readonly 
     }
     const runs: number[] = [];
     for (let b = 0; b < chain.images; b += IMAGES_PER_CHAIN_TASK) runs.push(b, Math.min(chain.images, b + IMAGES_PER_CHAIN_TASK));
-    stages.push({ kind: 'chain', images: chain.images, members, runs });
-    origin.push(Array.from({ length: chain.to - chain.from }, (_, k) => chain.from + k));
+    const bounds = chainSegments(members.map((m, k) => memberCost(m, geometries[chain.from + k])), CHAIN_SEGMENTS);
+    for (let k = 0; k + 1 < bounds.length; k++) {
+      stages.push({ kind: 'chain', images: chain.images, members: members.slice(bounds[k], bounds[k + 1]), runs, continues: k > 0 });
+      origin.push(Array.from({ length: bounds[k + 1] - bounds[k] }, (_, j) => chain.from + bounds[k] + j));
+    }
     i = chain.to;
   }
   return { stages, origin };
+}
+
+/** A member's rough cost, to cut its chain into segments of about equal time: multiply-accumulates of a conv, element operations of a ranged op. */
+function memberCost(member: ChainMember, geometry: ConvGeometry | null): number {
+  if (member.kind === 'ranged') return member.op.units * member.op.costPerUnit;
+  const g = geometry!;
+  return g.batch * g.outChannels * g.outHeight * g.outWidth * g.inChannelsPerGroup * g.kernelHeight * g.kernelWidth;
 }
 
 /** A stage's timing from its tasks' (or its parts of chain tasks') spans. */
