@@ -3,7 +3,7 @@
 // against cutting the whole tensor by hand; and runPieceInto against runPiece.
 import { describe, expect, it } from 'vitest';
 import { Random } from '../src/index.js';
-import { gather, type Activation } from '../src/devices/channel-range.js';
+import { firstUncovered, gather, type Activation } from '../src/devices/channel-range.js';
 import { runPiece, runPieceInto } from '../src/devices/compute.js';
 import { placePieces } from '../src/devices/place-pieces.js';
 import type { DevicePiece } from '../src/devices/split-plan.js';
@@ -40,6 +40,39 @@ describe('placePieces', () => {
     const otherImages = { shape: [1, 3, 2, 3], data: new Float32Array(3 * plane), start: 7 };
     expect(() => placePieces(t, [4, 7], [cut(0, 4), otherImages])).toThrow(/piece of shape \[1,3,2,3\] does not match the input \[3,7,2,3\]/);
     expect(bits(t.data)).toEqual(bits(before));
+  });
+});
+
+describe('gather', () => {
+  it('copies channels of a range out of pieces in any order, overlapping ones too (the later piece lands)', () => {
+    expect(bits(gather([cut(6, 10), cut(0, 4), cut(3, 7)], [2, 9]).data)).toEqual(bits(cut(2, 9).data));
+    const changed = cut(3, 5);
+    changed.data.fill(7);
+    const got = gather([cut(0, 10), changed], [2, 6]).data;
+    expect(Array.from(got.subarray(plane, 3 * plane)).every((v) => v === 7)).toBe(true);
+    expect(bits(got.subarray(0, plane))).toEqual(bits(cut(2, 3).data.subarray(0, plane)));
+  });
+
+  it('refuses, writing nothing, pieces that leave a channel out or hold other images or planes', () => {
+    const into = new Float32Array(N * 7 * plane).fill(NaN);
+    expect(() => gather([cut(0, 4), cut(5, 10)], [2, 9], into)).toThrow(/gather: channel 4 of \[2, 9\) is in none of the pieces/);
+    expect(() => gather([cut(0, 5)], [2, 9], into)).toThrow(/channel 5 of \[2, 9\)/);
+    const otherPlanes = { shape: [N, 5, 4], data: new Float32Array(N * 5 * 4), start: 5 };
+    expect(() => gather([cut(0, 5), otherPlanes], [2, 9], into)).toThrow(/piece of shape \[3,5,4\] does not match \[3,5,2,3\]/);
+    expect(Array.from(into).every(Number.isNaN)).toBe(true);
+  });
+});
+
+describe('firstUncovered', () => {
+  it.each([
+    [[2, 9], [[0, 4], [4, 7], [7, 9]], -1],
+    [[2, 9], [[7, 12], [0, 3], [2, 8]], -1],
+    [[2, 9], [[0, 4], [5, 9]], 4],
+    [[2, 9], [[3, 9]], 2],
+    [[2, 9], [[2, 5], [0, 1], [10, 12]], 5],
+    [[2, 9], [], 2],
+  ] as [[number, number], [number, number][], number][])('%j from %j: %d', (range, parts, first) => {
+    expect(firstUncovered(range, parts)).toBe(first);
   });
 });
 

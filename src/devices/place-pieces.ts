@@ -3,7 +3,7 @@
 // (compute.ts runPieceInto), so assembling the input copies only what came
 // from the peers, not the own share again.
 import { errors } from '../errors.js';
-import { overlap, rangeLength, rangeOf, type Activation, type Range } from './channel-range.js';
+import { firstUncovered, overlap, rangeLength, rangeOf, type Activation, type Range } from './channel-range.js';
 
 /**
  * Copies each of `pieces` into its channels of `target` (a tensor of the
@@ -16,18 +16,15 @@ export function placePieces(target: Activation, filled: Range, pieces: readonly 
   const [N, channels] = target.shape;
   const plane = target.data.length / (N * channels);
   const range = rangeOf(target);
-  const seen = new Uint8Array(channels);
-  const within = overlap(filled, range);
-  if (within) seen.fill(1, within[0] - range[0], within[1] - range[0]);
+  const parts: Range[] = [filled];
   for (const piece of pieces) {
     if (piece.shape[0] !== N || piece.data.length !== N * piece.shape[1] * plane) {
       throw errors.deviceProtocol(`placePieces: piece of shape [${piece.shape}] does not match the input [${target.shape}]`);
     }
-    const part = overlap(rangeOf(piece), range);
-    if (part) seen.fill(1, part[0] - range[0], part[1] - range[0]);
+    parts.push(rangeOf(piece));
   }
-  const missing = seen.indexOf(0);
-  if (missing >= 0) throw errors.deviceProtocol(`placePieces: channel ${range[0] + missing} of [${range[0]}, ${range[1]}) is neither held nor received`);
+  const missing = firstUncovered(range, parts);
+  if (missing >= 0) throw errors.deviceProtocol(`placePieces: channel ${missing} of [${range[0]}, ${range[1]}) is neither held nor received`);
   for (const piece of pieces) {
     const part = overlap(rangeOf(piece), range);
     if (!part) continue;
