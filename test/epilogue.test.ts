@@ -92,6 +92,7 @@ const CASES: [string, number[], number[], Conv2dOptions, string][] = [
   ['depthwise 3x3 at stride 2 in place, 10 x 28 (MobileNet width: a partial last vector)', [2, 3, 10, 28], [3, 1, 3, 3], { groups: 3, padding: 1, stride: 2 }, 'depthwise3x3Stride2InPlace'],
   ['depthwise 3x3 at stride 2 over phase planes (padding 0)', [2, 6, 11, 11], [6, 1, 3, 3], { groups: 6, stride: 2 }, 'depthwiseTaps9'],
   ['pointwise, 30 channels per group (4x8 blocks and the 2x16 tile)', [2, 60, 7, 9], [60, 30, 1, 1], { groups: 2 }, 'pointwiseStrided'],
+  ['pointwise over 256 channels, 18 x 18: positions in chunks (plane mode)', [2, 256, 18, 18], [6, 256, 1, 1], {}, 'pointwiseStrided'],
   ['pointwise at stride 2, 13 output channels', [2, 16, 9, 9], [13, 16, 1, 1], { stride: 2 }, 'pointwiseStrided'],
   ['pointwise over 9 channels per group', [2, 18, 6, 6], [6, 9, 1, 1], { groups: 2 }, 'pointwiseStridedTaps9'],
   ['direct, small groups 3x3', [2, 16, 10, 10], [16, 4, 3, 3], { groups: 4, padding: 1 }, 'direct'],
