@@ -97,11 +97,11 @@ export const PLANE_SLACK = 4;
 
 /**
  * Depthwise 3x3 with padding 1 reads its input in place (no padded copy) at
- * stride 1 ('same') and at stride 2 (no phase planes), where the scratch
- * sized for the planes holds what it reads for the padding (stride 1: a zero row,
- * a spare row and a 32-float window; stride 2: a zero row and a 48-float window), and
- * each channel's 9 weights are consecutive (under 4 output channels per
- * group: no 4-channel blocks). Null where the planes' kernels run.
+ * stride 1 ('same') and at stride 2 (no phase planes), where the scratch sized
+ * for the planes holds what it reads for the padding (stride 1: a zero row, a
+ * spare row and a 32-float window; stride 2: a zero row and a 48-float
+ * window), and each channel's 9 weights are consecutive (under 4 output
+ * channels per group: no 4-channel blocks). Null where the planes' kernels run.
  */
 function depthwise3x3InPlaceKernel(g: ConvGeometry, layout: PlannedLayout): 'depthwise3x3InPlace' | 'depthwise3x3Stride2InPlace' | null {
   const inPlace =
@@ -116,8 +116,8 @@ function depthwise3x3InPlaceKernel(g: ConvGeometry, layout: PlannedLayout): 'dep
     g.padBottom === 1 &&
     g.padRight === 1 &&
     !layout.directInput;
-  const scratch = layout.channelStride + PLANE_SLACK;
   if (!inPlace) return null;
+  const scratch = layout.channelStride + PLANE_SLACK;
   if (g.strideH === 1 && g.strideW === 1 && scratch >= 2 * g.inWidth + 32) return 'depthwise3x3InPlace';
   if (g.strideH === 2 && g.strideW === 2 && scratch >= g.inWidth + 48) return 'depthwise3x3Stride2InPlace';
   return null;
