@@ -1,10 +1,12 @@
-// Depthwise 3x3 at stride 1 with padding 1 reads its input in place instead
-// of through a zero-padded copy (padding comes from a zero row, from lanes
-// shuffled in from a zero vector, and from a window for a row's last
-// columns). It must give the very bits the padded path gives, so each case
-// is checked against the same layer run on an input padded by hand with
-// padding 0 (the path that reads a padded input as it is), and against the
-// naive oracle. Inputs are finite: WebAssembly leaves the sign of a NaN it
+// Depthwise 3x3 with padding 1 reads its input in place instead of through a
+// zero-padded copy, at stride 1 (padding comes from a zero row, from lanes
+// shuffled in from a zero vector, and from a window for a row's last columns)
+// and at stride 2 (instead of the phase planes: even and odd columns split by
+// shuffles, a zero row, a window where the loads would pass the row). It must
+// give the very bits the padded path gives, so each case is checked against
+// the same layer run on an input padded by hand with padding 0 (the path that
+// reads a padded input as it is at stride 1, through phase planes at stride
+// 2), and against the naive oracle. Inputs are finite: WebAssembly leaves the sign of a NaN it
 // produces unspecified, so NaN results may differ in that bit between paths.
 import { describe, expect, it } from 'vitest';
 import { Random, zeros, type Tensor } from '../src/index.js';
@@ -54,6 +56,73 @@ const shapes: Array<[number, number, number]> = [
   [13, 1, 2],
   [2, 2, 1],
 ];
+
+// Stride 2: [height, width, channel multiplier, in place]: heights odd (the
+// last output row's bottom tap is padding) and even; widths under 8 (only the
+// window), multiples of 8 (every vector in place), MobileNet's 28 and 56 (a
+// last vector of 2 outputs through the window), odd widths (the last column's
+// right tap is padding); and planes too small for the kernel's scratch (the
+// phase planes) as controls.
+const stride2Shapes: Array<[number, number, number, boolean]> = [
+  [1, 1, 1, false],
+  [2, 8, 1, false],
+  [3, 9, 2, true],
+  [4, 16, 1, true],
+  [5, 17, 3, true],
+  [10, 28, 1, true],
+  [12, 56, 1, true],
+  [7, 7, 1, true],
+  [14, 14, 2, true],
+  [6, 15, 1, true],
+  [9, 6, 1, true],
+  [11, 3, 1, true],
+  [13, 24, 1, true],
+];
+
+describe('depthwise 3x3, stride 2, padding 1, read in place', () => {
+  for (const variant of WASM_VARIANTS) {
+    for (const [h, w, multiplier, inPlace] of stride2Shapes) {
+      it(`${h} x ${w}, multiplier ${multiplier}, ${variant} build: the bits of the phase planes and the oracle's values`, () => {
+        const previous = configureKernels({ wasmVariant: variant });
+        try {
+          const r = new Random(h * 100 + w + multiplier + 5000);
+          const channels = 3;
+          const options = { groups: channels, padding: 1, stride: 2 };
+          const { input: x, weight, bias } = randomConvOfShapes(r, [2, channels, h, w], [channels * multiplier, 1, 3, 3], options);
+          const direct = runThroughPlan(x, weight, bias, options);
+          const planes = runThroughPlan(padByHand(x), weight, bias, { ...options, padding: 0 });
+          expect(direct.plan.microkernel).toBe(inPlace ? 'depthwise3x3Stride2InPlace' : 'depthwiseTaps9');
+          expect(planes.plan.microkernel).toBe('depthwiseTaps9');
+          expect(direct.output.shape).toEqual([2, channels * multiplier, Math.floor((h - 1) / 2) + 1, Math.floor((w - 1) / 2) + 1]);
+          expect(bits(direct.output.data)).toEqual(bits(planes.output.data));
+          const expected = naiveConv2d(x, weight, bias, { stride: [2, 2], dilation: [1, 1], padding: [1, 1, 1, 1], groups: channels });
+          expect(worstViolation(direct.output.data, expected.data, goldenTolerance(x, weight))).toBeNull();
+        } finally {
+          configureKernels(previous);
+        }
+      });
+    }
+  }
+
+  it('a slice of the output channels writes those channels and nothing else', () => {
+    const r = new Random(8);
+    const options = { groups: 6, padding: 1, stride: 2 };
+    const { input: x, weight } = randomConvOfShapes(r, [2, 6, 9, 20], [6, 1, 3, 3], options, { bias: false });
+    const whole = runThroughPlan(x, weight, null, options);
+    expect(whole.plan.microkernel).toBe('depthwise3x3Stride2InPlace');
+    const slice = { batchStart: 1, batchEnd: 2, outChannelStart: 2, outChannelEnd: 5 };
+    const part = runThroughPlan(x, weight, null, options, () => [slice]).output;
+    const plane = 5 * 10;
+    for (let n = 0; n < 2; n++) {
+      for (let c = 0; c < 6; c++) {
+        const at = (n * 6 + c) * plane;
+        const got = part.data.subarray(at, at + plane);
+        if (n === 1 && c >= 2 && c < 5) expect(bits(got)).toEqual(bits(whole.output.data.subarray(at, at + plane)));
+        else expect(got.every(Number.isNaN)).toBe(true);
+      }
+    }
+  });
+});
 
 describe('depthwise 3x3, padding 1, read in place', () => {
   for (const variant of WASM_VARIANTS) {

@@ -66,7 +66,9 @@ describe('microkernel chosen at planning', () => {
   const cases: [string, number[], number[], object, string][] = [
     ['depthwise 3x3, padding 1: input read in place', [1, 8, 10, 10], [8, 1, 3, 3], { groups: 8, padding: 1 }, 'depthwise3x3InPlace'],
     ['depthwise 3x3, padding 1, multiplier 4: 4-channel blocks, so padded planes', [1, 8, 10, 10], [32, 1, 3, 3], { groups: 8, padding: 1 }, 'depthwise3x3Rows'],
-    ['depthwise 3x3 at stride 2', [1, 8, 10, 10], [8, 1, 3, 3], { groups: 8, padding: 1, stride: 2 }, 'depthwiseTaps9'],
+    ['depthwise 3x3 at stride 2, padding 1: input read in place', [1, 8, 10, 10], [8, 1, 3, 3], { groups: 8, padding: 1, stride: 2 }, 'depthwise3x3Stride2InPlace'],
+    ['depthwise 3x3 at stride 2, padding 0: phase planes', [1, 8, 10, 10], [8, 1, 3, 3], { groups: 8, stride: 2 }, 'depthwiseTaps9'],
+    ['depthwise 3x3 at stride 2, multiplier 4: 4-channel blocks, so phase planes', [1, 8, 10, 10], [32, 1, 3, 3], { groups: 8, padding: 1, stride: 2 }, 'depthwiseTaps9'],
     ['depthwise 5x5', [1, 8, 10, 10], [8, 1, 5, 5], { groups: 8, padding: 2 }, 'direct'],
     ['grouped 1x1, 30 channels per group', [1, 240, 28, 28], [240, 30, 1, 1], { groups: 8 }, 'pointwiseStrided'],
     ['1x1 over 9 channels per group', [1, 18, 6, 6], [6, 9, 1, 1], { groups: 2 }, 'pointwiseStridedTaps9'],

@@ -35,7 +35,7 @@ function wasmPlan(
   const tapsByteOffset = kind === 'winograd' ? 0 : paramsByteOffset + PARAM_BLOCK_BYTES;
   if (tapsByteOffset) new Int32Array(buffer, tapsByteOffset, layout.tapCount).set(taps);
   writeParamBlock(buffer, paramsByteOffset, geometry, layout, packed.byteOffset, tapsByteOffset, activation);
-  const microkernel = chooseMicrokernel(kind, geometry, layout, taps);
+  const microkernel = chooseMicrokernel(kind, geometry, layout);
   const plan: KernelPlan = { kind, microkernel, geometry, packed, wasm: { ...layout, paramsByteOffset, tapsByteOffset } };
   if (sharedPacking) plan.sharedPacking = true;
   if (activation.kind !== 'none') plan.activation = activation;

@@ -96,29 +96,31 @@ export function choosePlaneMode(g: ConvGeometry, planeWidth: number): boolean {
 export const PLANE_SLACK = 4;
 
 /**
- * Depthwise 3x3 at stride 1 with padding 1 ('same') reads its input in place
- * (no padded copy) where the scratch sized for the planes holds its zero row,
- * spare row and 32-float window, and each channel's 9 weights are consecutive
- * (under 4 output channels per group: no 4-channel blocks).
+ * Depthwise 3x3 with padding 1 reads its input in place (no padded copy) at
+ * stride 1 ('same') and at stride 2 (no phase planes), where the scratch sized
+ * for the planes holds what it reads for the padding (stride 1: a zero row, a
+ * spare row and a 32-float window; stride 2: a zero row and a 48-float
+ * window), and each channel's 9 weights are consecutive (under 4 output
+ * channels per group: no 4-channel blocks). Null where the planes' kernels run.
  */
-function depthwise3x3RunsInPlace(g: ConvGeometry, layout: PlannedLayout, taps: Int32Array): boolean {
-  const planeRow = layout.planeWidth * 4;
-  return (
+function depthwise3x3InPlaceKernel(g: ConvGeometry, layout: PlannedLayout): 'depthwise3x3InPlace' | 'depthwise3x3Stride2InPlace' | null {
+  const inPlace =
     g.inChannelsPerGroup === 1 &&
     g.outChannelsPerGroup < 4 &&
-    layout.threeRuns &&
-    !layout.directInput &&
-    g.strideH === 1 &&
-    g.strideW === 1 &&
+    g.kernelHeight === 3 &&
+    g.kernelWidth === 3 &&
+    g.dilationH === 1 &&
+    g.dilationW === 1 &&
     g.padTop === 1 &&
     g.padLeft === 1 &&
-    g.outHeight === g.inHeight &&
-    g.outWidth === g.inWidth &&
-    layout.channelStride + PLANE_SLACK >= 2 * g.inWidth + 32 &&
-    taps[0] === 0 &&
-    taps[3] === planeRow &&
-    taps[6] === 2 * planeRow
-  );
+    g.padBottom === 1 &&
+    g.padRight === 1 &&
+    !layout.directInput;
+  if (!inPlace) return null;
+  const scratch = layout.channelStride + PLANE_SLACK;
+  if (g.strideH === 1 && g.strideW === 1 && scratch >= 2 * g.inWidth + 32) return 'depthwise3x3InPlace';
+  if (g.strideH === 2 && g.strideW === 2 && scratch >= g.inWidth + 48) return 'depthwise3x3Stride2InPlace';
+  return null;
 }
 
 /**
@@ -129,9 +131,10 @@ function depthwise3x3RunsInPlace(g: ConvGeometry, layout: PlannedLayout, taps: I
  * apart take the strided tiles. Every microkernel computes each output as
  * bias + the taps in order, so the choice changes speed, never bits.
  */
-export function chooseMicrokernel(kind: KernelKind, g: ConvGeometry, layout: PlannedLayout, taps: Int32Array): WasmMicrokernel {
+export function chooseMicrokernel(kind: KernelKind, g: ConvGeometry, layout: PlannedLayout): WasmMicrokernel {
   if (kind === 'winograd') return 'winograd';
-  if (depthwise3x3RunsInPlace(g, layout, taps)) return 'depthwise3x3InPlace';
+  const inPlace = depthwise3x3InPlaceKernel(g, layout);
+  if (inPlace) return inPlace;
   const nineTaps = layout.tapCount === 9;
   if (layout.tapStep !== 0) return nineTaps ? 'pointwiseStridedTaps9' : 'pointwiseStrided';
   if (!nineTaps) return 'direct';

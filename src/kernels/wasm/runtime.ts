@@ -17,7 +17,7 @@ import { sharedArena } from '../../memory/arena.js';
  * The convolution microkernels, one WebAssembly entry point each
  * (assembly/entries.ts); the plan chooses one (plan/selection.ts).
  */
-export const WASM_MICROKERNELS = ['direct', 'depthwiseTaps9', 'depthwise3x3Rows', 'depthwise3x3InPlace', 'pointwiseStrided', 'pointwiseStridedTaps9', 'winograd'] as const;
+export const WASM_MICROKERNELS = ['direct', 'depthwiseTaps9', 'depthwise3x3Rows', 'depthwise3x3InPlace', 'depthwise3x3Stride2InPlace', 'pointwiseStrided', 'pointwiseStridedTaps9', 'winograd'] as const;
 export type WasmMicrokernel = (typeof WASM_MICROKERNELS)[number];
 
 /**

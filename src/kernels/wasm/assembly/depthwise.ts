@@ -4,7 +4,7 @@
 // output element as the generic tiles do (bias + the taps in tap-table order,
 // one madd each), so they give the same bits, only faster.
 
-import { storeFinished } from './epilogue';
+import { epiloguePlanes, hasEpilogue, storeFinished } from './epilogue';
 import { EPILOGUE_CLIP, EPILOGUE_HARDSIGMOID, EPILOGUE_HARDSWISH, EPILOGUE_NONE, EPILOGUE_RELU, EPILOGUE_SIGMOID, EPILOGUE_SILU } from '../param-block';
 import { biasAt, madd, storeLanes, zeroFloats } from './primitives';
 import { scalar1 } from './tiles';
@@ -401,6 +401,126 @@ const LEFT = 0, MIDDLE = 1, RIGHT = 2;
           depthwise3x3InPlace(groupInput, out, zeroRow, spareRow, window, h, w, wp, 4, b, EPILOGUE_HARDSIGMOID, lov, hiv, res, resDelta);
         } else depthwise3x3InPlace(groupInput, out, zeroRow, spareRow, window, h, w, wp, 4, b, EPILOGUE_NONE, lov, hiv, res, resDelta);
       }
+    }
+  }
+}
+
+// Depthwise 3x3, stride 2, padding 1: computed from the input plane in place,
+// without the phase planes, whose copy took most of such a layer's time
+// (mobilenet_v2's stride-2 depthwise layers ran at 5 GFLOP/s). Four outputs
+// read input columns 2x - 1 .. 2x + 7 of a row: two loads give columns 2x ..
+// 2x + 7, split by v128.shuffle into the even columns (tap kx = 1) and the odd
+// ones (kx = 2); kx = 0 is the odd vector shifted by one lane, column 2x - 1
+// coming from lane 3 of the four floats before 2x (a zero vector at x = 0). A
+// missing row (above the first, below the last) is read from a row of zeros;
+// a vector whose loads would pass the row's end reads its columns from a
+// zero-filled window instead. The padding is the same +0 the phase planes
+// hold and the taps run in the same order (bias, then ky, kx), so the results
+// are the bits of block1Taps9 over the planes.
+
+/**
+ * The three taps (kx = 0, 1, 2) of input row r for the outputs x .. x + 3,
+ * added to acc in order: o is the byte offset of column 2x, `prev` holds
+ * column 2x - 1 in lane 3.
+ */
+@inline function stride2Row(r: usize, o: usize, prev: v128, wl: v128, wc: v128, wr: v128, acc: v128): v128 {
+  const x0 = v128.load(r + o), x1 = v128.load(r + o, 16);
+  const odd = v128.shuffle<f32>(x0, x1, 1, 3, 5, 7);
+  let a = madd(wl, v128.shuffle<f32>(prev, odd, 3, 4, 5, 6), acc);
+  a = madd(wc, v128.shuffle<f32>(x0, x1, 0, 2, 4, 6), a);
+  return madd(wr, odd, a);
+}
+
+/**
+ * Window row of 12 floats for the vector at output column x of an input row
+ * w floats wide: columns 2x - 4 .. 2x + 7, those outside the row zero.
+ */
+@inline function fillStride2Window(window: usize, row: usize, x: i32, w: i32): void {
+  const zero = f32x4.splat(0);
+  v128.store(window, zero);
+  v128.store(window, zero, 16);
+  v128.store(window, zero, 32);
+  const first = max(2 * x - 4, 0), end = min(2 * x + 8, w);
+  for (let c = first; c < end; c++) store<f32>(window + ((<usize>(c - 2 * x + 4)) << 2), load<f32>(row + (<usize>c << 2)));
+}
+
+/**
+ * One output channel of a depthwise 3x3 at stride 2, padding 1 (see above)
+ * from input plane `src` (h x w) into `dst` (outH x outW). zeroRow: w zeros;
+ * window: 48 floats.
+ */
+function depthwise3x3Stride2InPlace(
+  src: usize, dst: usize, zeroRow: usize, window: usize, h: i32, w: i32, outH: i32, outW: i32, weights: usize, b: f32,
+): void {
+  const weightStride: usize = 4;
+  const w0 = v128.load32_splat(weights), w1 = v128.load32_splat(weights + weightStride);
+  const w2 = v128.load32_splat(weights + 2 * weightStride), w3 = v128.load32_splat(weights + 3 * weightStride);
+  const w4 = v128.load32_splat(weights + 4 * weightStride), w5 = v128.load32_splat(weights + 5 * weightStride);
+  const w6 = v128.load32_splat(weights + 6 * weightStride), w7 = v128.load32_splat(weights + 7 * weightStride);
+  const w8 = v128.load32_splat(weights + 8 * weightStride);
+  const bv = f32x4.splat(b);
+  const zero = f32x4.splat(0);
+  const rowBytes = <usize>w << 2;
+  // Vectors whose two loads (columns 2x .. 2x + 7) stay in the row read it in place.
+  const inRow = 4 * min(outW >> 2, w >> 3);
+  for (let oy = 0; oy < outH; oy++) {
+    const iy = 2 * oy - 1;
+    const r0 = iy >= 0 && iy < h ? src + <usize>iy * rowBytes : zeroRow;
+    const r1 = iy + 1 < h ? src + <usize>(iy + 1) * rowBytes : zeroRow;
+    const r2 = iy + 2 < h ? src + <usize>(iy + 2) * rowBytes : zeroRow;
+    const out = dst + ((<usize>(oy * outW)) << 2);
+    let x = 0;
+    for (; x < inRow; x += 4) {
+      const o = <usize>x << 3;
+      // Column 2x - 1 is lane 3 of the 4 floats before 2x (padding at x = 0).
+      let p0 = zero, p1 = zero, p2 = zero;
+      if (x > 0) {
+        p0 = v128.load(r0 + o - 16); p1 = v128.load(r1 + o - 16); p2 = v128.load(r2 + o - 16);
+      }
+      let a = stride2Row(r0, o, p0, w0, w1, w2, bv);
+      a = stride2Row(r1, o, p1, w3, w4, w5, a);
+      a = stride2Row(r2, o, p2, w6, w7, w8, a);
+      v128.store(out + (<usize>x << 2), a);
+    }
+    for (; x < outW; x += 4) {
+      fillStride2Window(window, r0, x, w);
+      fillStride2Window(window + 48, r1, x, w);
+      fillStride2Window(window + 96, r2, x, w);
+      let a = stride2Row(window, 16, v128.load(window), w0, w1, w2, bv);
+      a = stride2Row(window + 48, 16, v128.load(window, 48), w3, w4, w5, a);
+      a = stride2Row(window + 96, 16, v128.load(window, 96), w6, w7, w8, a);
+      storeLanes(out + (<usize>x << 2), a, min(4, outW - x));
+    }
+  }
+}
+
+/**
+ * Images [batchStart, batchEnd) x output channels [ocStart, ocEnd) of a
+ * depthwise 3x3 at stride 2 with padding 1 and fewer than 4 output channels
+ * per group, read in place (depthwise3x3Stride2InPlace). Chosen at planning
+ * where the scratch holds the zero row and window: w + 48 floats. Weights:
+ * each channel's 9 consecutively. The epilogue (epilogue.ts) runs over each
+ * output plane once it is written, while in cache, as after the phase planes'
+ * kernels: one copy of the kernel, not one per activation.
+ */
+export function depthwise3x3Stride2InPlaceSlice(
+  input: usize, output: usize, bias: usize, weights: usize, scratch: usize,
+  inChannels: i32, h: i32, w: i32, outChannels: i32, outH: i32, outW: i32, coutG: i32,
+  batchStart: i32, batchEnd: i32, ocStart: i32, ocEnd: i32,
+  residual: usize, activation: i32, lo: f32, hi: f32,
+): void {
+  const finish = hasEpilogue(activation, residual);
+  const plane = outH * outW;
+  const outPlane = <usize>plane << 2;
+  const zeroRow = scratch, window = scratch + (<usize>w << 2);
+  zeroFloats(zeroRow, w);
+  for (let n = batchStart; n < batchEnd; n++) {
+    for (let oc = ocStart; oc < ocEnd; oc++) {
+      const g = oc / coutG;
+      const src = input + ((<usize>((n * inChannels + g) * h * w)) << 2);
+      const out = output + ((<usize>(n * outChannels + oc)) * outPlane);
+      depthwise3x3Stride2InPlace(src, out, zeroRow, window, h, w, outH, outW, weights + ((<usize>(oc * 9)) << 2), biasAt(bias, oc));
+      if (finish) epiloguePlanes(out, residual ? residual + (out - output) : 0, 1, plane, outPlane, activation, lo, hi);
     }
   }
 }

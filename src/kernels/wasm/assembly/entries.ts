@@ -25,7 +25,7 @@ import {
   OUT_HEIGHT, OUT_WIDTH, PAD_LEFT, PAD_TOP, PLANE_HEIGHT, PLANE_WIDTH, ROWS_HEIGHT, ROWS_WIDTH, STRIDE_H, STRIDE_W, SUB_KERNELS_HIGH,
   SUB_KERNELS_WIDE, TAP_COUNT, TAP_STEP, TAPS, WEIGHTS,
 } from '../param-block';
-import { depthwise3x3InPlaceSlice } from './depthwise';
+import { depthwise3x3InPlaceSlice, depthwise3x3Stride2InPlaceSlice } from './depthwise';
 import { directSlice, SINGLE_3X3_ROWS, SINGLE_TAPS9, SINGLE_TILES } from './direct';
 import { winogradSlice } from './winograd';
 
@@ -90,6 +90,17 @@ export function depthwise3x3InPlace(params: usize, input: usize, output: usize, 
   depthwise3x3InPlaceSlice(
     input, output, bias, <usize>field(params, WEIGHTS), scratch,
     field(params, IN_CHANNELS), field(params, IN_HEIGHT), field(params, IN_WIDTH), field(params, OUT_CHANNELS), field(params, OUT_CHANNELS_PER_GROUP),
+    batchStart, batchEnd, ocStart, ocEnd,
+    residual, field(params, ACTIVATION), floatField(params, ACTIVATION_MIN), floatField(params, ACTIVATION_MAX),
+  );
+}
+
+/** Depthwise 3x3, stride 2, padding 1, under 4 output channels per group: the input read in place, no phase planes. */
+export function depthwise3x3Stride2InPlace(params: usize, input: usize, output: usize, bias: usize, residual: usize, scratch: usize, batchStart: i32, batchEnd: i32, ocStart: i32, ocEnd: i32): void {
+  depthwise3x3Stride2InPlaceSlice(
+    input, output, bias, <usize>field(params, WEIGHTS), scratch,
+    field(params, IN_CHANNELS), field(params, IN_HEIGHT), field(params, IN_WIDTH),
+    field(params, OUT_CHANNELS), field(params, OUT_HEIGHT), field(params, OUT_WIDTH), field(params, OUT_CHANNELS_PER_GROUP),
     batchStart, batchEnd, ocStart, ocEnd,
     residual, field(params, ACTIVATION), floatField(params, ACTIVATION_MIN), floatField(params, ACTIVATION_MAX),
   );

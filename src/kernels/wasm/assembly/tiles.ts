@@ -151,6 +151,18 @@ export function block4(
     for (; ox + 8 <= outW; ox += 8) {
       tile4x8(rowSrc + (<usize>ox << 2), taps, tapEnd, weights, rowDst + (<usize>ox << 2), dstStride, b0, b1, b2, b3);
     }
+    if (ox == outW) continue;
+    // Without slack to read past the row (the input read in place), the last
+    // 1-7 positions go through one more 4x8 tile ending at the row's end: it
+    // recomputes up to 7 positions with the very same operations (so writes
+    // the same bits again) where scalar positions ran at a fraction of the
+    // tile's rate (mobilenet_v2's and resnext50's 7x7 pointwise layers).
+    if (!overRead && outW >= 8) {
+      const at = <usize>(outW - 8) << 2;
+      if (tapStep) tile4x8Strided(rowSrc + at + firstTap, tapCount, tapStep, weights, rowDst + at, dstStride, b0, b1, b2, b3);
+      else tile4x8(rowSrc + at, taps, tapEnd, weights, rowDst + at, dstStride, b0, b1, b2, b3);
+      continue;
+    }
     for (; ox + 4 <= outW; ox += 4) {
       tile4x4(rowSrc + (<usize>ox << 2), taps, tapEnd, weights, rowDst + (<usize>ox << 2), dstStride, b0, b1, b2, b3, 4);
     }
@@ -192,6 +204,12 @@ export function block1(
     if (ox == outW) continue;
     if (overRead) {
       tile1x4(rowSrc + (<usize>ox << 2), taps, tapEnd, weights, weightStride, rowDst + (<usize>ox << 2), b, outW - ox);
+      continue;
+    }
+    // As in block4: a vector ending at the row's end recomputes the same bits rather than scalar positions.
+    if (outW >= 4) {
+      const at = <usize>(outW - 4) << 2;
+      tile1x4(rowSrc + at, taps, tapEnd, weights, weightStride, rowDst + at, b, 4);
       continue;
     }
     for (; ox < outW; ox++) {
