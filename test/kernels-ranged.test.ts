@@ -8,6 +8,7 @@ import { Random } from '../src/index.js';
 import { sharedArena } from '../src/memory/arena.js';
 import { BINARY_MODES, binaryLayout } from '../src/kernels/ranged/binary.js';
 import { runRanged } from '../src/kernels/ranged/index.js';
+import { elementParams, elementRange, elementUnits, unitAt } from '../src/kernels/ranged/units.js';
 import { unaryOp } from '../src/kernels/ranged/unary.js';
 import { loadOnnx } from '../src/onnx/load.js';
 import { floatValue, type Value } from '../src/onnx/value.js';
@@ -231,6 +232,29 @@ describe('binaryLayout', () => {
     expect(binaryLayout([2, 1, 21, 1], [1, 5, 1, 23])?.params.mode).toBe(BINARY_MODES.general);
     expect(binaryLayout(x, [2, 1, 21, 1])?.params.mode).toBe(BINARY_MODES.general);
     expect(binaryLayout(x, [3, 1, 1])).toBeNull();
+  });
+});
+
+describe('element units cut image by image', () => {
+  it('tile every image in order, never straddle two, and unitAt inverts them', () => {
+    // 3 images of 4096 + 100 values: two units an image, the second short.
+    const params = elementParams(3 * 4196, 3);
+    expect(elementUnits(3 * 4196, 3)).toBe(6);
+    expect([0, 1, 2, 3, 4, 5, 6].map((u) => elementRange(params, u, u + 1))).toEqual([
+      [0, 4096], [4096, 4196], [4196, 8292], [8292, 8392], [8392, 12488], [12488, 12588], [12588, 12588],
+    ]);
+    expect(elementRange(params, 1, 5)).toEqual([4096, 12488]);
+    for (let u = 0; u <= 6; u++) {
+      const [from] = elementRange(params, u, u);
+      expect(unitAt(params, from, true)).toBe(u);
+      if (u < 6) expect(unitAt(params, from, false)).toBe(u);
+    }
+    expect(unitAt(params, 4195, false)).toBe(1);
+    expect(unitAt(params, 4195, true)).toBe(2);
+    // One image, or images that do not divide the elements: the flat cut.
+    expect(elementParams(8192, 1)).toEqual({ elements: 8192 });
+    expect(elementUnits(10, 3)).toBe(1);
+    expect(unaryOp('relu', 2 * 50, {}, 2).units).toBe(2);
   });
 });
 

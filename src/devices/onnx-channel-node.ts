@@ -27,7 +27,7 @@
 // chunks of it, image by image's values being independent.
 import { errors } from '../errors.js';
 import { applyEpilogue } from '../kernels/epilogue.js';
-import { ELEMENT_BLOCK, runRanged, type RangedOp } from '../kernels/ranged/index.js';
+import { runRanged, unitAt, type RangedOp } from '../kernels/ranged/index.js';
 import type { OnnxModel } from '../onnx/model.js';
 import { padValue } from '../onnx/ops/shape.js';
 import { runNode, type Plan } from '../onnx/plan.js';
@@ -95,7 +95,7 @@ function unitRanges(op: RangedOp, shape: readonly number[], runs: readonly Range
   const ranges: Range[] = [];
   if (typeof op.params.elements === 'number') {
     if (op.params.elements !== B * C * plane) return null;
-    for (let n = 0; n < B; n++) for (const [a, b] of runs) ranges.push([Math.floor(((n * C + a) * plane) / ELEMENT_BLOCK), Math.ceil(((n * C + b) * plane) / ELEMENT_BLOCK)]);
+    for (let n = 0; n < B; n++) for (const [a, b] of runs) ranges.push([unitAt(op.params, (n * C + a) * plane, false), unitAt(op.params, (n * C + b) * plane, true)]);
   } else {
     if (op.units === 0 || op.units % (B * C) !== 0) return null;
     const per = op.units / (B * C);

@@ -53,8 +53,11 @@ export function imageMajorOf(step: PlanStep, stage: Extract<WorkerStage, { kind:
     const begin = op.params.begin as readonly number[];
     major = perImageFirst && begin[0] === 0 && plan.shapes.get(x)![0] === images;
   } else if (ELEMENT_KERNELS.has(op.kernel)) {
-    // Element blocks line up with images only when an image is a whole number of blocks.
-    major = sizeOf(out.slice(1)) % ELEMENT_BLOCK === 0 && stage.inputs.some((n, p) => !shared.includes(p) && batchLed(n));
+    // Element blocks line up with images when they are cut image by image (kernels/ranged/units.ts),
+    // or when an image is a whole number of blocks.
+    const perImage = sizeOf(out.slice(1));
+    const aligned = op.params.perImage === perImage || perImage % ELEMENT_BLOCK === 0;
+    major = aligned && stage.inputs.some((n, p) => !shared.includes(p) && batchLed(n));
   }
   return major ? { images, shared } : null;
 }

@@ -55,6 +55,8 @@ function attribute<T>(node: OnnxNode, name: string, type: string): T | undefined
   const a = node.attributes.get(name);
   return a && a.type === type ? (a.value as T) : undefined;
 }
+/** The first axis of an activation of rank 2 or more (the batch): element kernels are cut image by image over it. */
+const imagesOf = (shape: readonly number[]) => (shape.length >= 2 ? shape[0] : 1);
 const intAttr = (node: OnnxNode, name: string, fallback: number) => attribute<number>(node, name, 'INT') ?? fallback;
 const floatAttr = (node: OnnxNode, name: string, fallback: number) => attribute<number>(node, name, 'FLOAT') ?? fallback;
 const intsAttr = (node: OnnxNode, name: string) => attribute<number[]>(node, name, 'INTS');
@@ -86,7 +88,7 @@ export function workerStageOf(step: PlanStep, plan: Plan): WorkerStage | null {
   if (Object.hasOwn(UNARY, type)) {
     const { kernel, floats: defaults = {} } = UNARY[type];
     const params = Object.fromEntries(Object.entries(defaults).map(([name, d]) => [name, floatAttr(node, name, d)]));
-    return ranged(unaryOp(kernel, sizeOf(shape), params));
+    return ranged(unaryOp(kernel, sizeOf(shape), params, imagesOf(shape)));
   }
   if (Object.hasOwn(BINARY, type)) {
     const y = step.inputs[1];
@@ -105,7 +107,7 @@ export function workerStageOf(step: PlanStep, plan: Plan): WorkerStage | null {
       };
       const min = bound(1, 'min', -Infinity);
       const max = bound(2, 'max', Infinity);
-      return min === null || max === null ? null : ranged(unaryOp('clip', sizeOf(shape), { min, max }));
+      return min === null || max === null ? null : ranged(unaryOp('clip', sizeOf(shape), { min, max }, imagesOf(shape)));
     }
     case 'MaxPool':
     case 'AveragePool':

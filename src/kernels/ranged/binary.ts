@@ -13,7 +13,7 @@
 // kernels over all their units.
 import { mulRunsSimd } from './simd-loops.js';
 import type { RangedKernel, RangedOp, RangedParams } from './types.js';
-import { ELEMENT_BLOCK, elementRange, elementUnits } from './units.js';
+import { ELEMENT_BLOCK, elementParams, elementRange, elementUnits } from './units.js';
 
 export const BINARY_MODES = { same: 0, yRuns: 1, xRuns: 2, general: 3 } as const;
 
@@ -292,5 +292,7 @@ export function binaryRangedOp(kernel: string, a: readonly number[], b: readonly
   const layout = binaryLayout(a, b);
   if (!layout) return null;
   const elements = layout.params.elements as number;
-  return { op: { kernel, params: layout.params, units: elementUnits(elements), costPerUnit: ELEMENT_BLOCK }, shape: layout.shape };
+  // Cut image by image (the output's first axis), so a chain can run one image's units: see elementUnits.
+  const images = layout.shape.length >= 2 ? layout.shape[0] : 1;
+  return { op: { kernel, params: { ...layout.params, ...elementParams(elements, images) }, units: elementUnits(elements, images), costPerUnit: ELEMENT_BLOCK }, shape: layout.shape };
 }

@@ -11,7 +11,7 @@ import type { RangedKernel, RangedOp } from './types.js';
 import { unaryKernels } from './unary.js';
 
 export type { RangedKernel, RangedOp, RangedParams } from './types.js';
-export { ELEMENT_BLOCK, elementUnits } from './units.js';
+export { ELEMENT_BLOCK, elementUnits, unitAt } from './units.js';
 
 export const RANGED_KERNELS: Record<string, RangedKernel> = {
   ...unaryKernels,

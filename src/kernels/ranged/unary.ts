@@ -7,7 +7,7 @@ import { hardswishValue } from '../epilogue.js';
 import { reluReference } from '../../ops/relu.js';
 import { reluKernel } from '../relu.js';
 import type { RangedKernel, RangedOp, RangedParams } from './types.js';
-import { ELEMENT_BLOCK, elementRange, elementUnits } from './units.js';
+import { ELEMENT_BLOCK, elementParams, elementRange, elementUnits } from './units.js';
 
 /** erf to ~1e-10 or better: its Taylor series below 3.5, the asymptotic series of erfc above (where erfc < 1e-6). */
 export function erf(x: number): number {
@@ -126,7 +126,7 @@ export const unaryKernels: Record<string, RangedKernel> = {
   abs,
 };
 
-/** A unary kernel over `elements` values (params: the kernel's own, e.g. alpha). */
-export function unaryOp(kernel: string, elements: number, params: RangedParams = {}): RangedOp {
-  return { kernel, params: { ...params, elements }, units: elementUnits(elements), costPerUnit: ELEMENT_BLOCK };
+/** A unary kernel over `elements` values of `images` images (params: the kernel's own, e.g. alpha); see elementUnits. */
+export function unaryOp(kernel: string, elements: number, params: RangedParams = {}, images = 1): RangedOp {
+  return { kernel, params: { ...params, ...elementParams(elements, images) }, units: elementUnits(elements, images), costPerUnit: ELEMENT_BLOCK };
 }
