@@ -159,10 +159,11 @@ describe('forwards through chains', () => {
       expect(s.engine!.kernelMs).toBeLessThanOrEqual(s.ms + 1e-9);
       expect(s.engine!.kernelMs + s.engine!.handoffMs).toBeCloseTo(s.ms, 6);
     }
-    // One program, its stages' wall times adding up to its run (the forward, less the host's work around it).
+    // One program, its stages' wall times adding up to its run: within the forward, which also has the host's
+    // work around it. (How much of the forward that is depends on the machine's load: not asserted.)
     const stepsMs = profile.steps.reduce((n, s) => n + s.ms, 0);
+    expect(stepsMs).toBeGreaterThan(0);
     expect(stepsMs).toBeLessThanOrEqual(profile.totalMs + 1e-6);
-    expect(stepsMs).toBeGreaterThan(0.5 * profile.totalMs);
     model.close();
   });
 
