@@ -6,23 +6,15 @@
 //
 //   npx tsx bench/chain-tail.ts --model /tmp/onnx2-full/shufflenet_v2_x1_0.onnx --batch 8 --runs 20 [--workers 2]
 import { parseArgs } from 'node:util';
-import { EngineProgram, GroupedConvEngine, loadOnnx, zeros, type ProgramProfile } from '../src/index.js';
+import { GroupedConvEngine } from '../src/index.js';
 import { median } from '../src/statistics.js';
+import { captureProgramProfiles, modelAndInput } from './support/program-capture.js';
 
 const { values } = parseArgs({ options: { model: { type: 'string' }, batch: { type: 'string', default: '8' }, runs: { type: 'string', default: '20' }, workers: { type: 'string', default: '2' } } });
 const batch = Number(values.batch);
-const model = loadOnnx(values.model!);
-const shape = (model.inputs[0].shape ?? []).map((d, i) => (i === 0 ? batch : (d as number)));
-const x = zeros(shape, { shared: true });
-for (let i = 0; i < x.data.length; i++) x.data[i] = Math.sin(i * 0.37);
+const { model, x } = modelAndInput(values.model!, batch);
 
-let captured: ProgramProfile[] = [];
-const run = EngineProgram.prototype.run;
-EngineProgram.prototype.run = async function (this: EngineProgram, buffers, options) {
-  const p = await run.call(this, buffers, { profile: true });
-  captured.push(p!);
-  return options?.profile ? p : null;
-};
+const profiles = captureProgramProfiles();
 
 const engine = new GroupedConvEngine({ workers: Number(values.workers) });
 for (let i = 0; i < 3; i++) await model.forwardWith(engine, x);
@@ -30,9 +22,10 @@ const tails: number[] = [];
 const forwards: number[] = [];
 const rest: number[] = [];
 for (let r = 0; r < Number(values.runs); r++) {
-  captured = [];
+  profiles.take();
   const t0 = performance.now();
   await model.forwardWith(engine, x);
+  const captured = profiles.take();
   const wall = performance.now() - t0;
   forwards.push(wall);
   const parts: string[] = [];

@@ -10,25 +10,16 @@
 //
 //   npx tsx bench/stage-scaling.ts --model /tmp/onnx2-full/efficientnet_b0.onnx --batch 1 --runs 20
 import { parseArgs } from 'node:util';
-import { EngineProgram, GroupedConvEngine, loadOnnx, zeros, type ProgramProfile } from '../src/index.js';
+import { GroupedConvEngine } from '../src/index.js';
 import { median } from '../src/statistics.js';
+import { captureProgramProfiles, modelAndInput } from './support/program-capture.js';
 
 const { values } = parseArgs({ options: { model: { type: 'string' }, batch: { type: 'string', default: '1' }, runs: { type: 'string', default: '20' }, top: { type: 'string', default: '25' } } });
 const batch = Number(values.batch);
 const runs = Number(values.runs);
-const model = loadOnnx(values.model!);
-const shape = (model.inputs[0].shape ?? []).map((d, i) => (i === 0 ? batch : (d as number)));
-const x = zeros(shape, { shared: true });
-for (let i = 0; i < x.data.length; i++) x.data[i] = Math.sin(i * 0.37);
+const { model, x } = modelAndInput(values.model!, batch);
 
-// Every program run's profile, in order, captured around EngineProgram.run.
-let captured: ProgramProfile[] = [];
-const run = EngineProgram.prototype.run;
-EngineProgram.prototype.run = async function (this: EngineProgram, buffers, options) {
-  const p = await run.call(this, buffers, { profile: true });
-  captured.push(p!);
-  return options?.profile ? p : null;
-};
+const profiles = captureProgramProfiles();
 
 /** The busiest of `workers` when `tasks` go largest first to the least loaded. */
 function makespan(tasks: readonly number[], workers: number): number {
@@ -49,9 +40,10 @@ for (const workers of [1, 2]) {
   const walls: number[] = [];
   const program = { wall: [] as number[], start: [] as number[], end: [] as number[] };
   for (let r = 0; r < runs; r++) {
-    captured = [];
+    profiles.take();
     const t0 = performance.now();
     await model.forwardWith(engine, x);
+    const captured = profiles.take();
     walls.push(performance.now() - t0);
     let k = 0;
     program.wall.push(captured.reduce((t, p) => t + p.wallMs, 0));
