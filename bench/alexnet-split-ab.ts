@@ -18,11 +18,11 @@
 //
 // (--before: a checkout with node_modules, e.g. `git -C /work/main archive HEAD | tar -x -C DIR`
 // and a node_modules symlink.)
-import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { errors } from '../src/errors.js';
 import { median } from '../src/statistics.js';
+import { schedstat } from './support/schedstat.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 
 type SplitModule = typeof import('../src/devices/split-model.js');
@@ -41,20 +41,6 @@ if (!values.before) throw errors.badFlag('--before', 'a checkout to compare with
 const devices = Number(values.devices);
 const batch = Number(values.batch);
 const rounds = Number(values.rounds);
-
-/** Per thread of this process: [ns on a CPU, ns waiting on a run queue]. */
-function schedstat(): Map<string, [number, number]> {
-  const stats = new Map<string, [number, number]>();
-  for (const tid of readdirSync('/proc/self/task')) {
-    try {
-      const [run, wait] = readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ').map(Number);
-      stats.set(tid, [run, wait]);
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return stats;
-}
 
 async function load(root: string) {
   const split = (await import(resolve(root, 'src/devices/split-model.ts'))) as SplitModule;

@@ -12,12 +12,12 @@
 // load of other processes (the run-queue wait) is taken out.
 //
 //   flock /tmp/groupconv-bench.lock npx tsx bench/split-timeline.ts [--devices 2] [--batch 8] [--rounds 5]
-import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { AlexNet } from '../src/models/alexnet.js';
 import { randomImages } from '../src/devices/run-split.js';
 import { alexNetInputSize, SplitAlexNet, type SplitRun } from '../src/devices/split-model.js';
 import { median } from '../src/statistics.js';
+import { schedstat } from './support/schedstat.js';
 
 const { values } = parseArgs({ options: { devices: { type: 'string', default: '2' }, batch: { type: 'string', default: '8' }, rounds: { type: 'string', default: '5' } } });
 const devices = Number(values.devices);
@@ -29,20 +29,6 @@ interface Breakdown {
   busyMs: number[];
   waitMs: number[];
   hostMs: number;
-}
-
-/** Per thread of this process: [ns on a CPU, ns waiting on a run queue]. */
-function schedstat(): Map<string, [number, number]> {
-  const stats = new Map<string, [number, number]>();
-  for (const tid of readdirSync('/proc/self/task')) {
-    try {
-      const [run, wait] = readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ').map(Number);
-      stats.set(tid, [run, wait]);
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return stats;
 }
 
 /**
