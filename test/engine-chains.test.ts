@@ -234,10 +234,13 @@ describe('a chained program', () => {
     close();
   });
 
-  it('a member that throws rejects the run naming that member, and the next run is right', async () => {
+  /**
+   * A relu then a conv, chained, on 2 workers of the faulty worker file: its fault hook reads the
+   * conv's input, which the relu passes on (markers and small values are positive). Its buffers too.
+   */
+  function reluThenConvOnFaultyWorkers() {
     const e = engine({ workers: 2, workerFile: faultyWorker });
     const l = e.layer(w1, b1, { groups: 4, padding: 1 });
-    // relu then conv: the fault hook reads the conv's input, which the relu passes on (the marker and 3 are positive).
     const program = e.program(
       [
         { kind: 'ranged', label: "'relu0' (Relu)", op: reluOp(sizes[0]), inputs: [0], outputs: [1], images: { images: IMAGES } },
@@ -245,8 +248,13 @@ describe('a chained program', () => {
       ],
       [sizes[0], sizes[0], sizes[1]],
     );
-    expect(program.chains.map((c) => [c.from, c.to])).toEqual([[0, 2]]);
     const buffers = [sizes[0], sizes[0], sizes[1]].map((n) => arena().allocateFloat32(n));
+    return { e, l, program, buffers };
+  }
+
+  it('a member that throws rejects the run naming that member, and the next run is right', async () => {
+    const { l, program, buffers } = reluThenConvOnFaultyWorkers();
+    expect(program.chains.map((c) => [c.from, c.to])).toEqual([[0, 2]]);
     buffers[0].set(x.data);
     buffers[0][0] = FAULT.throw;
     buffers[0][1] = 3;
@@ -266,16 +274,7 @@ describe('a chained program', () => {
   });
 
   it('close during a chained run rejects it and does not hang', async () => {
-    const e = engine({ workers: 2, workerFile: faultyWorker });
-    const l = e.layer(w1, b1, { groups: 4, padding: 1 });
-    const program = e.program(
-      [
-        { kind: 'ranged', label: "'relu0' (Relu)", op: reluOp(sizes[0]), inputs: [0], outputs: [1], images: { images: IMAGES } },
-        { kind: 'conv', label: "'conv1' (Conv)", layer: l, inputShape: x.shape, input: 1, output: 2 },
-      ],
-      [sizes[0], sizes[0], sizes[1]],
-    );
-    const buffers = [sizes[0], sizes[0], sizes[1]].map((n) => arena().allocateFloat32(n));
+    const { e, program, buffers } = reluThenConvOnFaultyWorkers();
     buffers[0].set(x.data);
     // The relu passes the marker on: the conv member holds its task until the run is cancelled.
     buffers[0][0] = FAULT.waitForCancel;
