@@ -5,8 +5,9 @@
 // Why: the WebAssembly kernels read and write only the arena, so an operand
 // in ordinary memory is copied in and an output copied out on every call; and
 // new memory costs a page fault per 4 KiB on first touch, which on a virtual
-// machine that returns freed pages to its host (this one) is about 5 ms per
-// MiB: more than the kernels' own time on most layers. Arena blocks are freed
+// machine that returns freed pages to its host (this one) is about 15 us a page,
+// 4 ms per MiB (bench/first-touch.mjs): more than the kernels' own time on most
+// layers. Arena blocks are freed
 // as soon as no live value reads them and taken again by the next step, so a
 // warm forward touches no new memory. docs/benchmarks.md has the figures.
 //
@@ -57,7 +58,8 @@ export class ArenaValues {
   }
 
   /** `value` in memory of its own (a copy when it is in one of this run's blocks): what may outlive the run. */
-  detach<V extends { data: Float32Array | ArrayBufferView }>(value: V): V {
+  detach<V extends HasData>(value: V): V {
+    // A block is a Float32Array, so a value in one is a view of floats.
     return this.blockOf(value) ? { ...value, data: (value.data as Float32Array).slice() } : value;
   }
 
