@@ -10,7 +10,7 @@ import type { SplitPlan } from '../../split/plan-types.js';
 import { AlexNet } from '../../models/alexnet.js';
 import { checkWritable, type CliIO, type Command } from './command.js';
 import { runAlexNetChannels } from './alexnet-run.js';
-import { nonNegativeInteger, nonNegativeNumber, positiveInteger, positiveNumber, readableFile } from './split-args.js';
+import { linkFlags, nonNegativeInteger, positiveInteger, readableFile } from './split-args.js';
 
 export const ALEXNET_USAGE = `Usage: groupconv alexnet [options]
 
@@ -86,9 +86,7 @@ export async function alexnetCommandRun(argv: readonly string[], io: CliIO): Pro
   const seed = positiveInteger('--seed', values.seed, 1);
   const repeat = positiveInteger('--repeat', values.repeat, 3);
   const warmup = nonNegativeInteger('--warmup', values.warmup, 1);
-  const budgetGiB = positiveNumber('--budget-gb', values['budget-gb']) ?? 3;
-  const linkGbps = positiveNumber('--link-gbps', values['link-gbps']);
-  const latencyUs = nonNegativeNumber('--link-latency-us', values['link-latency-us']);
+  const { budgetGiB, linkGbps, latencyUs } = linkFlags(values);
   const weights = readableFile('--weights', values.weights);
   for (const flag of ['json', 'trace', 'chart'] as const) if (values[flag]) checkWritable(`--${flag}`, values[flag]);
 

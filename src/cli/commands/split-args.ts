@@ -1,4 +1,4 @@
-// Number and file flags shared by `groupconv alexnet` and `groupconv infer`:
+// Number, file and link flags shared by `groupconv alexnet`, `split` and `infer`:
 // each mistake is an ArgumentError naming the flag (one line, exit code 2).
 import { existsSync, statSync } from 'node:fs';
 import { errors } from '../../errors.js';
@@ -36,4 +36,12 @@ export function readableFile(flag: string, path: string | undefined): string | u
   if (!existsSync(path)) throw errors.badFlag(flag, `file '${path}' does not exist`);
   if (!statSync(path).isFile()) throw errors.badFlag(flag, `'${path}' is not a file`);
   return path;
+}
+
+/** The budget and link flags of `split` and `alexnet`, checked: GiB per device (default 3), Gbit/s and µs per transfer (default none). */
+export function linkFlags(values: { 'budget-gb'?: string; 'link-gbps'?: string; 'link-latency-us'?: string }) {
+  const budgetGiB = positiveNumber('--budget-gb', values['budget-gb']) ?? 3;
+  const linkGbps = positiveNumber('--link-gbps', values['link-gbps']);
+  const latencyUs = nonNegativeNumber('--link-latency-us', values['link-latency-us']);
+  return { budgetGiB, linkGbps, latencyUs };
 }

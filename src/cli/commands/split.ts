@@ -17,7 +17,7 @@ import { planSplit, STRATEGIES, type StrategyChoice } from '../../split/plan-spl
 import type { SplitPlan } from '../../split/plan-types.js';
 import { SPLIT_MODELS } from '../../split/zoo.js';
 import { checkWritable, type CliIO, type Command } from './command.js';
-import { nonNegativeInteger, nonNegativeNumber, positiveInteger, positiveNumber, readableFile } from './split-args.js';
+import { linkFlags, nonNegativeInteger, positiveInteger, readableFile } from './split-args.js';
 import { runPlanOnDevices, type DeviceRunFlags } from './split-run.js';
 import { runAlexNetChannels, writeTraceFiles } from './alexnet-run.js';
 
@@ -196,14 +196,6 @@ export async function splitCommandRun(argv: readonly string[], io: CliIO): Promi
     }
     return 0;
   });
-}
-
-/** The link and budget flags, checked. */
-function linkFlags(values: ReturnType<typeof parse>) {
-  const budgetGiB = positiveNumber('--budget-gb', values['budget-gb']) ?? 3;
-  const linkGbps = positiveNumber('--link-gbps', values['link-gbps']);
-  const latencyUs = nonNegativeNumber('--link-latency-us', values['link-latency-us']);
-  return { budgetGiB, linkGbps, latencyUs };
 }
 
 /** `--model FILE.onnx`: the plan of an ONNX model, then its run on the devices (each loads the file). */
