@@ -6,61 +6,20 @@
 // thread, hence no engine): both sides plan the same kernel, and a change that
 // only moves data (the phase planes' copy) must leave the outputs bit for bit
 // the same, which is checked.
-import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
-import { errors } from '../src/errors.js';
-import { fullSlice, Random, resolveConv2d, type Conv2dOptions } from '../src/index.js';
-import { configureKernels } from '../src/kernels/options.js';
-import { planConv, planScratchFloats, releasePlan, runPlan } from '../src/kernels/plan/index.js';
-import { hasWasmRelaxedSimd, WASM_URLS, type WasmVariant } from '../src/kernels/wasm/runtime.js';
-import { median } from '../src/statistics.js';
-import { perRoundRatios, rotated } from './support/rounds.js';
 import { timeMs } from './support/timing.js';
+import { compareBuilds, wasmAbArgs, type WasmAbLayer } from './support/wasm-ab.js';
 
-const { values } = parseArgs({ options: { baseline: { type: 'string' }, rounds: { type: 'string', default: '9' } } });
-if (!values.baseline) throw errors.badFlag('--baseline', 'a conv-fma.wasm to compare with is required');
-if (!hasWasmRelaxedSimd()) throw errors.relaxedSimdMissing();
-const rounds = Number(values.rounds);
-WASM_URLS.simd = pathToFileURL(values.baseline); // before the first plan compiles it
-const SIDES = { current: 'fma', baseline: 'simd' } as const satisfies Record<string, WasmVariant>;
-type Side = keyof typeof SIDES;
+const { rounds } = wasmAbArgs(9);
 
-const LAYERS: { name: string; input: number[]; weight: number[]; options: Conv2dOptions }[] = [
+const LAYERS: WasmAbLayer[] = [
   { name: 'dw3x3 s2 96@112', input: [8, 96, 112, 112], weight: [96, 1, 3, 3], options: { stride: 2, padding: 1, groups: 96 } },
   { name: 'dw3x3 s2 144@56', input: [8, 144, 56, 56], weight: [144, 1, 3, 3], options: { stride: 2, padding: 1, groups: 144 } },
   { name: 'conv3x3 s2 3@224', input: [8, 3, 224, 224], weight: [32, 3, 3, 3], options: { stride: 2, padding: 1, groups: 1 } },
 ];
 
-const fill = (random: Random, n: number, scale: number) => Float32Array.from({ length: n }, () => random.normal() * scale);
-const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-
 console.log(`ms per call on this thread (median of ${rounds} alternating rounds), and the median per-round ratio baseline / current`);
 console.log(`${'layer'.padEnd(18)} current baseline  speedup  kernel`);
 for (const l of LAYERS) {
-  const random = new Random(1);
-  const input = fill(random, size(l.input), 1);
-  const weight = fill(random, size(l.weight), 1 / 3);
-  const bias = fill(random, l.weight[0], 0.5);
-  const g = resolveConv2d({ shape: l.input, data: input }, { shape: l.weight, data: weight }, { shape: [l.weight[0]], data: bias }, l.options).geometry;
-  const runs = {} as Record<Side, { call: () => void; out: Float32Array; microkernel: string; close: () => void }>;
-  for (const side of Object.keys(SIDES) as Side[]) {
-    const previous = configureKernels({ wasmVariant: SIDES[side] });
-    const plan = planConv(g, weight);
-    configureKernels(previous);
-    const scratch = new Float32Array(planScratchFloats(plan));
-    const out = new Float32Array(g.batch * g.outChannels * g.outHeight * g.outWidth);
-    const call = () => runPlan(plan, input, weight, bias, out, fullSlice(g), scratch);
-    call(); // compiles and warms up
-    runs[side] = { call, out, microkernel: plan.microkernel, close: () => releasePlan(plan) };
-  }
-  const ms: Record<Side, number[]> = { current: [], baseline: [] };
-  for (let round = 0; round < rounds; round++) {
-    for (const side of rotated(Object.keys(SIDES) as Side[], round)) ms[side].push(await timeMs(runs[side].call));
-  }
-  const same = runs.current.out.every((v, i) => Object.is(v, runs.baseline.out[i]));
-  const speedup = median(perRoundRatios(ms.baseline, ms.current));
-  console.log(
-    `${l.name.padEnd(18)} ${median(ms.current).toFixed(2).padStart(7)} ${median(ms.baseline).toFixed(2).padStart(8)} ${speedup.toFixed(2).padStart(7)}x  ${runs.current.microkernel}${same ? '' : '  OUTPUTS DIFFER'}`,
-  );
-  for (const run of Object.values(runs)) run.close();
+  const r = await compareBuilds(l, rounds, timeMs, { weightScale: 1 / 3 });
+  console.log(`${l.name.padEnd(18)} ${r.current.toFixed(2).padStart(7)} ${r.baseline.toFixed(2).padStart(8)} ${r.speedup.toFixed(2).padStart(7)}x  ${r.microkernel}${r.same ? '' : '  OUTPUTS DIFFER'}`);
 }
