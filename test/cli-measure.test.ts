@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { measure } from '../src/cli/measure.js';
+import { measure, measureInterleaved } from '../src/cli/measure.js';
 import { median, medianIndex, quantile } from '../src/statistics.js';
 
 /** A deterministic clock: each call of a run advances it by that run's cost. */
@@ -99,5 +99,66 @@ describe('measurement harness', () => {
       warmupProxy: { run: clock.run(50, log, 'proxy'), scale: 8 },
     });
     expect(log).toEqual(['proxy', 'proxy', 'full']);
+  });
+
+  describe('interleaved points', () => {
+    it('takes turns, the order rotated each round, until every point has its runs and time', async () => {
+      const clock = fakeClock();
+      const log: string[] = [];
+      const points = ['a', 'b', 'c'].map((tag) => ({ run: clock.run(10, log, tag) }));
+      const m = await measureInterleaved(points, { warmupMs: 0, minRuns: 3, minTimeMs: 0, turnMs: 0, now: clock.now });
+      // No warm-up runs at 0 ms but one each (measure always warms up once), then a run per turn.
+      expect(log.slice(0, 3)).toEqual(['a', 'b', 'c']);
+      expect(log.slice(3)).toEqual(['a', 'b', 'c', 'b', 'c', 'a', 'c', 'a', 'b']);
+      expect(m.map((x) => x.samples.length)).toEqual([3, 3, 3]);
+      expect(m.every((x) => x.warmupRuns === 1 && !x.budgetLimited)).toBe(true);
+    });
+
+    it('runs a fast point several times in a turn, until the turn time', async () => {
+      const clock = fakeClock();
+      const log: string[] = [];
+      const m = await measureInterleaved([{ run: clock.run(1, log, 'fast') }, { run: clock.run(30, log, 'slow') }], {
+        warmupMs: 0,
+        minRuns: 2,
+        minTimeMs: 50,
+        turnMs: 20,
+        now: clock.now,
+      });
+      // Each round: 20 fast runs (20 ms) and one slow run (30 >= 20); the fast point needs 3 rounds for 50 ms, so the slow one runs 3 times.
+      expect(m[0].samples).toHaveLength(60);
+      expect(m[1].samples).toHaveLength(3);
+      expect(log.slice(2, 24)).toEqual([...Array(20).fill('fast'), 'slow', 'slow']);
+    });
+
+    it('stops before a round that would overrun the budget, every point measured at least once', async () => {
+      const clock = fakeClock();
+      const points = [{ run: clock.run(40) }, { run: clock.run(60) }];
+      const limited = await measureInterleaved(points, { warmupMs: 0, minRuns: 10, minTimeMs: 0, turnMs: 0, shareMs: 250, now: clock.now });
+      // A round is 100 ms: 2 rounds (200) fit, a third would not.
+      expect(limited.map((x) => x.samples.length)).toEqual([2, 2]);
+      expect(limited.every((x) => x.budgetLimited)).toBe(true);
+      const once = await measureInterleaved(points, { warmupMs: 0, minRuns: 10, minTimeMs: 0, turnMs: 0, shareMs: 0, now: clock.now });
+      expect(once.map((x) => x.samples.length)).toEqual([1, 1]);
+    });
+
+    it('stops when a point reaches the run cap, and warms each point up outside its samples', async () => {
+      const clock = fakeClock();
+      const log: string[] = [];
+      const m = await measureInterleaved(
+        [
+          { run: clock.run(0.5, log, 'a'), warmupProxy: { run: clock.run(0.1, log, 'proxy'), scale: 8 } },
+          { run: clock.run(2, log, 'b') },
+        ],
+        { warmupMs: 4, minRuns: 1, minTimeMs: 1000, maxRuns: 6, turnMs: 1, now: clock.now },
+      );
+      // a: 40 stand-in runs (4 ms), then 8 real ones (4 ms); b: 2 real ones. Then turns of 1 ms: a runs twice a turn,
+      // b once; the round in which a reaches 6 runs is finished, so b gets its turn in it too.
+      expect(log.filter((t) => t === 'proxy')).toHaveLength(40);
+      expect(m[0].warmupRuns).toBe(48);
+      expect(m[1].warmupRuns).toBe(2);
+      expect(m[0].samples).toHaveLength(6);
+      expect(m[1].samples).toHaveLength(3);
+      expect(m[0].samples.every((s) => s.ms === 0.5)).toBe(true);
+    });
   });
 });

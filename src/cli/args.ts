@@ -91,7 +91,8 @@ Sweeps:
   --batch LIST             images per call (default: the layer's, 8; a model's fixed batch, else 1)
 Measurement:
   --warmup MS              warm-up time per point (default ${DEFAULT_MEASURE.warmupMs})
-  --min-runs N             timed runs per point, at least (default ${DEFAULT_MEASURE.minRuns})
+  --min-runs N             timed runs per point, at least (default ${DEFAULT_MEASURE.minRuns});
+                           a case's points are timed interleaved, in turns of about 20 ms
   --min-time MS            timed time per point, at least (default ${DEFAULT_MEASURE.minTimeMs})
   --budget S               time budget for the whole sweep's timed runs; a point whose runs
                            are slow gets fewer runs (never fewer than 1) (default ${DEFAULT_MEASURE.budgetMs / 1000})

@@ -10,9 +10,8 @@ import { zeros, dispose, type Tensor } from '../tensor/tensor.js';
 import type { PartitionPolicy } from '../scheduler/conv-tasks.js';
 import type { BenchConfig } from './args.js';
 import { maximum, median, medianIndex, minimum } from '../statistics.js';
-import { measure } from './measure.js';
 import { silentProgress, type BenchProgress } from './progress.js';
-import { sweep } from './sweep.js';
+import { sweep, type PreparedPoint, type SweepPoint } from './sweep.js';
 import { convOptions, describeLayer, inputShape, layerFlops, layerGeometry, weightShape, type LayerPreset } from './presets.js';
 
 export interface MachineInfo {
@@ -254,21 +253,20 @@ export async function runBench(config: BenchConfig, progress: BenchProgress = si
   const results: PointResult[] = [];
   const timelines: Timeline[] = [];
   try {
-    await sweep(config, cases.map((c, i) => ({ c, d: data[i] })), progress, ({ c }, workers, policy) => pointLabel(c, workers, policy), async ({ engine, case: { c, d }, workers, policy, shareMs }) => {
+    const prepare = ({ engine, case: { c, d }, workers, policy }: SweepPoint<{ c: Case; d: CaseData }>): PreparedPoint<ConvProfile> => {
       const layer = engine.layer(d.weight, d.bias, convOptions(c.layer, c.groups));
-      const run = async () => (await layer.run(d.input, { profile: true, out: d.out })).profile;
-      const proxy = c.batch > 1 ? { run: () => layer.run(d.single, { profile: true, out: d.singleOut }), scale: c.batch } : undefined;
-      let measured;
-      try {
-        measured = await measure(run, { ...config.measure, shareMs, warmupProxy: proxy });
-      } finally {
-        layer.close();
-      }
-      const { result, timeline } = summarize(c, workers, policy, measured.samples);
-      results.push(result);
-      timelines.push(timeline);
-      return { spentMs: measured.samples.reduce((sum, s) => sum + s.ms, 0), medianMs: result.medianMs, runs: result.runs };
-    });
+      return {
+        run: async () => (await layer.run(d.input, { profile: true, out: d.out })).profile,
+        warmupProxy: c.batch > 1 ? { run: () => layer.run(d.single, { profile: true, out: d.singleOut }), scale: c.batch } : undefined,
+        record: (measured) => {
+          const { result, timeline } = summarize(c, workers, policy, measured.samples);
+          results.push(result);
+          timelines.push(timeline);
+        },
+        release: () => layer.close(),
+      };
+    };
+    await sweep(config, cases.map((c, i) => ({ c, d: data[i] })), progress, ({ c }, workers, policy) => pointLabel(c, workers, policy), prepare);
   } finally {
     for (const d of data) dispose(d.weight, d.bias, d.input, d.single, d.out, d.singleOut);
   }

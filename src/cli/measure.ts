@@ -2,6 +2,15 @@
 // minimum count and a minimum time are reached, unless the point's share of
 // the sweep's time budget runs out first (slow kernels still finish, with
 // fewer runs, never fewer than one).
+//
+// The points a speedup compares (one case at 1, 2, 3 workers) are measured
+// interleaved (measureInterleaved): turn by turn, each point runs for a short
+// turn, in an order that rotates every round. On a shared machine the speed a
+// core gives drifts by 20-30% over seconds; measured one after another, the
+// 1-worker median came from one stretch and the 2-worker median from another,
+// and their ratio moved with the drift (shufflenet_v2 at batch 8: 1.39x to
+// 1.67x between two runs of the same command). Interleaved, every point
+// samples the same stretches.
 import { median } from '../statistics.js';
 
 export interface MeasureOptions {
@@ -39,11 +48,8 @@ export interface Measurement<T> {
   budgetLimited: boolean;
 }
 
-export async function measure<T>(runOnce: () => Promise<T>, options: MeasureOptions): Promise<Measurement<T>> {
-  const now = options.now ?? (() => performance.now());
-  const maxRuns = options.maxRuns ?? 10_000;
-  const shareMs = options.shareMs ?? Infinity;
-
+/** The warm-up: on the stand-in first when there is one, then the real run while it fits the warm-up time. */
+async function warmUp(runOnce: () => Promise<unknown>, options: MeasureOptions, now: () => number): Promise<{ warmupRuns: number; warmupMs: number }> {
   const warmStart = now();
   let warmupRuns = 0;
   let runFull = true;
@@ -64,7 +70,14 @@ export async function measure<T>(runOnce: () => Promise<T>, options: MeasureOpti
       warmupRuns++;
     } while (now() - fullStart < options.warmupMs);
   }
-  const warmupMs = now() - warmStart;
+  return { warmupRuns, warmupMs: now() - warmStart };
+}
+
+export async function measure<T>(runOnce: () => Promise<T>, options: MeasureOptions): Promise<Measurement<T>> {
+  const now = options.now ?? (() => performance.now());
+  const maxRuns = options.maxRuns ?? 10_000;
+  const shareMs = options.shareMs ?? Infinity;
+  const { warmupRuns, warmupMs } = await warmUp(runOnce, options, now);
 
   const samples: Sample<T>[] = [];
   let budgetLimited = false;
@@ -85,4 +98,70 @@ export async function measure<T>(runOnce: () => Promise<T>, options: MeasureOpti
     }
   }
   return { samples, warmupRuns, warmupMs, budgetLimited };
+}
+
+/** One point of an interleaved measurement: its run, and its warm-up stand-in if any. */
+export interface InterleavedPoint<T> {
+  run: () => Promise<T>;
+  warmupProxy?: MeasureOptions['warmupProxy'];
+}
+
+export interface InterleavedOptions extends Omit<MeasureOptions, 'warmupProxy' | 'onRun'> {
+  /**
+   * A turn: a point runs until this much time has passed (at least once)
+   * before the next point's turn. Long enough that waking another engine's
+   * workers (tens of µs) stays out of the medians, short enough that a
+   * slow stretch of the machine falls on every point.
+   */
+  turnMs?: number;
+  /** Called when a turn starts (the bar's label). */
+  onTurn?: (point: number) => void;
+}
+
+/** The default turn: a model's forward is a turn of its own; a layer of 0.1 ms runs ~200 times. */
+export const DEFAULT_TURN_MS = 20;
+
+/**
+ * Measures `points` interleaved: each warms up (as measure does), then rounds
+ * of turns, the order rotated by one each round, until every point has both
+ * `minRuns` runs and `minTimeMs` of timed runs, or one has `maxRuns`, or the
+ * next round would overrun `shareMs` (the budget of all the points together;
+ * every point gets at least one run).
+ */
+export async function measureInterleaved<T>(points: readonly InterleavedPoint<T>[], options: InterleavedOptions): Promise<Measurement<T>[]> {
+  const now = options.now ?? (() => performance.now());
+  const maxRuns = options.maxRuns ?? 10_000;
+  const shareMs = options.shareMs ?? Infinity;
+  const turnMs = options.turnMs ?? DEFAULT_TURN_MS;
+  const warm: Array<{ warmupRuns: number; warmupMs: number }> = [];
+  for (const p of points) warm.push(await warmUp(p.run, { ...options, warmupProxy: p.warmupProxy }, now));
+
+  const samples: Sample<T>[][] = points.map(() => []);
+  const timed = points.map(() => 0);
+  let budgetLimited = false;
+  let spent = 0;
+  const enough = () => samples.every((s, i) => s.length >= options.minRuns && timed[i] >= options.minTimeMs);
+  for (let round = 0; points.length > 0; round++) {
+    let roundMs = 0;
+    for (let k = 0; k < points.length; k++) {
+      const i = (round + k) % points.length;
+      options.onTurn?.(i);
+      const turnStart = now();
+      do {
+        const t0 = now();
+        const value = await points[i].run();
+        const t1 = now();
+        samples[i].push({ ms: t1 - t0, value });
+        timed[i] += t1 - t0;
+      } while (now() - turnStart < turnMs && samples[i].length < maxRuns);
+      roundMs += now() - turnStart;
+    }
+    spent += roundMs;
+    if (enough() || samples.some((s) => s.length >= maxRuns)) break;
+    if (spent + roundMs > shareMs) {
+      budgetLimited = true;
+      break;
+    }
+  }
+  return samples.map((s, i) => ({ samples: s, ...warm[i], budgetLimited }));
 }

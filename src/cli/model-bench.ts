@@ -12,9 +12,8 @@ import { maximum, median, minimum } from '../statistics.js';
 import { dispose, zeros, type Tensor } from '../tensor/tensor.js';
 import type { BenchConfig } from './args.js';
 import { addSpeedups, machineInfo, type BenchReport, type LayerBreakdown, type PointResult, type SkippedCase } from './bench.js';
-import { measure } from './measure.js';
 import { silentProgress, type BenchProgress } from './progress.js';
-import { sweep } from './sweep.js';
+import { sweep, type PreparedPoint, type SweepPoint } from './sweep.js';
 
 /** The model's input shape at `batch`: symbolic height and width take `size`. */
 export function modelInputShape(model: OnnxModel, batch: number, size: number | null): number[] {
@@ -88,52 +87,53 @@ export async function runModelBench(config: BenchConfig & { model: string }, pro
   try {
     const points = cases.map((c, i) => ({ batch: c.batch, x: inputs[i] }));
     const label = ({ batch }: { batch: number }, workers: number, policy: PartitionPolicy) => pointLabel(name, batch, workers, policy);
-    await sweep(config, points, progress, label, async ({ engine, case: { batch, x }, workers, policy, shareMs }) => {
-      const run = async () => (await model.forwardWith(engine, x, { profile: true })).profile;
-      const measured = await measure(run, { ...config.measure, shareMs });
-      const times = measured.samples.map((s) => s.ms);
-      const profiles = measured.samples.map((s) => s.value);
-      const steps = profiles[0].steps;
-      const flops = steps.reduce((sum, s) => sum + s.flops, 0);
-      const totals = profiles.map(engineTotals);
-      const medianMs = median(times);
-      results.push({
-        layer: name,
-        batch,
-        groups: null,
-        workers,
-        policy,
-        medianMs,
-        minMs: minimum(times),
-        maxMs: maximum(times),
-        gflops: flops / (medianMs * 1e6),
-        imagesPerSec: batch / (medianMs / 1000),
-        speedup: null,
-        efficiency: null,
-        imbalance: median(totals.map((t) => t.imbalance)),
-        overheadShare: median(totals.map((t) => t.overheadShare)),
-        runs: measured.samples.length,
-      });
-      steps.forEach((s, i) => {
-        const engineMs = (pick: 'kernelMs' | 'handoffMs') => (s.engine ? median(profiles.map((p) => p.steps[i].engine![pick])) : null);
-        breakdown.push({
+    const prepare = ({ engine, case: { batch, x }, workers, policy }: SweepPoint<{ batch: number; x: Tensor }>): PreparedPoint<ModelProfile> => ({
+      run: async () => (await model.forwardWith(engine, x, { profile: true })).profile,
+      record: (measured) => {
+        const times = measured.samples.map((s) => s.ms);
+        const profiles = measured.samples.map((s) => s.value);
+        const steps = profiles[0].steps;
+        const flops = steps.reduce((sum, s) => sum + s.flops, 0);
+        const totals = profiles.map(engineTotals);
+        const medianMs = median(times);
+        results.push({
+          layer: name,
           batch,
-          policy,
+          groups: null,
           workers,
-          index: s.index,
-          name: s.name,
-          opType: s.opType,
-          kind: s.kind,
-          groups: s.groups,
-          flops: s.flops,
-          medianMs: median(profiles.map((p) => p.steps[i].ms)),
-          kernelMs: engineMs('kernelMs'),
-          handoffMs: engineMs('handoffMs'),
+          policy,
+          medianMs,
+          minMs: minimum(times),
+          maxMs: maximum(times),
+          gflops: flops / (medianMs * 1e6),
+          imagesPerSec: batch / (medianMs / 1000),
           speedup: null,
+          efficiency: null,
+          imbalance: median(totals.map((t) => t.imbalance)),
+          overheadShare: median(totals.map((t) => t.overheadShare)),
+          runs: measured.samples.length,
         });
-      });
-      return { spentMs: times.reduce((sum, t) => sum + t, 0), medianMs, runs: measured.samples.length };
-    }, (engine) => model.release(engine));
+        steps.forEach((s, i) => {
+          const engineMs = (pick: 'kernelMs' | 'handoffMs') => (s.engine ? median(profiles.map((p) => p.steps[i].engine![pick])) : null);
+          breakdown.push({
+            batch,
+            policy,
+            workers,
+            index: s.index,
+            name: s.name,
+            opType: s.opType,
+            kind: s.kind,
+            groups: s.groups,
+            flops: s.flops,
+            medianMs: median(profiles.map((p) => p.steps[i].ms)),
+            kernelMs: engineMs('kernelMs'),
+            handoffMs: engineMs('handoffMs'),
+            speedup: null,
+          });
+        });
+      },
+    });
+    await sweep(config, points, progress, label, prepare, (engine) => model.release(engine));
   } finally {
     dispose(...inputs);
     model.close();
