@@ -8,7 +8,7 @@ import { GroupedConvEngine, loadOnnx, loadSafetensors, type Tensor } from '../sr
 import { imageMajorOf } from '../src/onnx/image-major.js';
 import { memoryPlanOf, type MemorySlot } from '../src/onnx/memory-plan.js';
 import { workerStageOf } from '../src/onnx/worker-stages.js';
-import { CASES, FIXTURES, attr, makeModel, valueInfo } from './support/onnx.js';
+import { CASES, FIXTURES, attr, floatTensor, makeModel, seeded, valueInfo } from './support/onnx.js';
 import { firstBitDifference } from './support/tensors.js';
 
 const engines = [1, 2].map((workers) => new GroupedConvEngine({ workers }));
@@ -55,6 +55,25 @@ describe('which ranged stages are image-major', () => {
     // 32 values an image: one short block each, so image i is unit i.
     expect(stageOf({ op_type: 'Relu', name: 'r', input: ['x'], output: ['y'] }, [4, 2, 4, 4])).toEqual({ images: 4, shared: [] });
     expect(stageOf({ op_type: 'MaxPool', name: 'p', input: ['x'], output: ['y'], attribute: [attr.ints('kernel_shape', [2, 2]), attr.ints('strides', [2, 2])] }, [4, 2, 2, 2])).toEqual({ images: 4, shared: [] });
+  });
+
+  it("a ReduceMean to another rank is (ShuffleNetV2's [N, C, H, W] -> [N, C] closes its chain); an activation broadcast over the batch is not, even when its first axis equals the batch", () => {
+    expect(stageOf({ op_type: 'ReduceMean', name: 'm', input: ['x'], output: ['y'], attribute: [attr.ints('axes', [2, 3]), attr.int('keepdims', 0)] }, [4, 2])).toEqual({ images: 4, shared: [] });
+    // z [4, 1, 1] is a channel vector of x [4, 4, 4, 4] (4 channels), not its 4 images.
+    const model = loadOnnx(
+      makeModel({
+        nodes: [{ op_type: 'Add', name: 'a', input: ['x', 'z'], output: ['y'] } as never],
+        inputs: [valueInfo('x', [4, 4, 4, 4]), valueInfo('z', [4, 1, 1])],
+        outputs: [valueInfo('y', [4, 4, 4, 4])],
+        initializers: [],
+      }),
+    );
+    const plan = model.planFor({ x: [4, 4, 4, 4], z: [4, 1, 1] });
+    const step = plan.steps.find((st) => st.outputs[0] === 'y')!;
+    const stage = workerStageOf(step, plan);
+    model.close();
+    expect(stage?.kind).toBe('ranged');
+    expect(imageMajorOf(step, stage as Extract<typeof stage, { kind: 'ranged' }>, plan)).toBeNull();
   });
 });
 
@@ -167,7 +186,32 @@ describe('forwards through chains', () => {
     model.close();
   });
 
-  it('shufflenet_v2 and mobilenet_v2: every stage chains but the classifier', async () => {
+  it('a chain that ends in a ReduceMean to [N, C] gives forward\'s bits on 2 workers', async () => {
+    const random = seeded(7);
+    const values = (n: number) => Array.from({ length: n }, () => random() - 0.5);
+    const model = loadOnnx(
+      makeModel({
+        nodes: [
+          { op_type: 'Conv', name: 'conv', input: ['x', 'w'], output: ['c'], attribute: [attr.ints('pads', [1, 1, 1, 1])] },
+          { op_type: 'Relu', name: 'relu', input: ['c'], output: ['r'] },
+          { op_type: 'ReduceMean', name: 'mean', input: ['r'], output: ['y'], attribute: [attr.ints('axes', [2, 3]), attr.int('keepdims', 0)] },
+        ],
+        inputs: [valueInfo('x', ['N', 3, 9, 9])],
+        outputs: [valueInfo('y', ['N', 8])],
+        initializers: [floatTensor('w', [8, 3, 3, 3], values(8 * 27))],
+      }),
+    );
+    const x = { shape: [4, 3, 9, 9], data: Float32Array.from(values(4 * 243)) };
+    const got = await model.forwardWith(engines[1], x);
+    expect(got.shape).toEqual([4, 8]);
+    expect(firstBitDifference(got.data, model.forward(x).data)).toBe(-1);
+    const [program] = model.executionFor(engines[1], { x: x.shape }).segments.flatMap((s) => (s.kind === 'program' && s.program ? [s.program] : []));
+    expect(program.chains.map(({ from, to }) => [from, to])).toEqual([[0, program.stages.length]]);
+    expect(program.lastRunMode).toBe('chained');
+    model.close();
+  });
+
+  it('shufflenet_v2 and mobilenet_v2: every stage chains but the classifier (shufflenet_v2 its ReduceMean too)', async () => {
     for (const id of ['shufflenet_v2', 'mobilenet_v2']) {
       const c = CASES.find((k) => k.id === id)!;
       const model = loadOnnx(join(FIXTURES, c.file));

@@ -24,22 +24,27 @@ export function imageMajorOf(step: PlanStep, stage: Extract<WorkerStage, { kind:
   const images = out[0];
   if (images < 1 || op.units % images !== 0) return null;
   const isActivation = (name: string) => !plan.constants.has(name);
-  const batchLed = (name: string) => {
+  // Batch-led: the batch is the first axis. Of the same rank as the output, so that a broadcast
+  // operand whose first axis merely equals the batch ([C, 1, 1] with C = N) is not taken for one;
+  // a row kernel's input may have another rank (ReduceMean's [N, C, H, W] -> [N, C]): its units
+  // count the output's batch first and read that image of the input, whatever the input's rank.
+  const rowKernel = ROW_KERNELS.has(op.kernel);
+  const batchLed = (name: string, anyRank = false) => {
     const shape = plan.shapes.get(name);
-    return shape !== undefined && shape.length === out.length && shape[0] === images;
+    return shape !== undefined && (anyRank || shape.length === out.length) && shape[0] === images;
   };
-  if (!stage.outputs.every(batchLed)) return null;
+  if (!stage.outputs.every((name) => batchLed(name))) return null;
   // Inputs that are not image by image must be constants (an activation read whole could be one the chain writes).
   const shared: number[] = [];
   for (const [p, name] of stage.inputs.entries()) {
-    if (batchLed(name) && isActivation(name)) continue;
+    if (batchLed(name, rowKernel && p === 0) && isActivation(name)) continue;
     if (isActivation(name)) return null;
     shared.push(p);
   }
   const x = stage.inputs[0];
   const perImageFirst = !shared.includes(0);
   let major = false;
-  if (ROW_KERNELS.has(op.kernel)) {
+  if (rowKernel) {
     // Their units count the batch first (planes N x C..., rows N x ...) when the input is batch-led.
     major = perImageFirst;
   } else if (op.kernel === 'concat' || op.kernel === 'slice') {
