@@ -2,6 +2,7 @@
 // axis, Transpose (ShuffleNetV2's channel shuffle among them) and constant
 // Pad. Copies give the same bits however they are cut, so these are free to
 // choose units that balance: pieces of images, or rows of the output.
+import { transposeRowsWasm } from './simd-loops.js';
 import type { RangedKernel, RangedOp } from './types.js';
 
 /**
@@ -68,6 +69,7 @@ const transpose: RangedKernel = (p, [x], [out], start, end) => {
   const last = shape.length - 1;
   const inner = shape[last];
   const step = strides[last];
+  if (step === 1 && transposeRowsWasm(x, out, start, end, shape, strides)) return;
   const counter = new Array<number>(last).fill(0);
   let off = 0;
   let rest = start;
