@@ -2,8 +2,8 @@
 // contiguous rows (ShuffleNetV2's channel shuffle among them) and constant
 // Pad. A copy gives the same bits however it is done; what costs in
 // JavaScript is each row's subarray() and set() (and Pad's two fill()s),
-// about 130 ns a row, when a row of 49 floats moves in a few; so the loop over
-// rows with its counters runs here, one call a range.
+// about 130-160 ns a row, when a row of 49 floats moves in a few; so the loop
+// over rows with its counters runs here, one call a range.
 //
 // Four leading dimensions are what the transposes and pads of exported CNNs
 // reach once a transpose's trailing in-order dimensions are merged (the
