@@ -2,6 +2,7 @@
 // axis, Transpose (ShuffleNetV2's channel shuffle among them) and constant
 // Pad. Copies give the same bits however they are cut, so these are free to
 // choose units that balance: pieces of images, or rows of the output.
+import { padRowsWasm, transposeRowsWasm } from './simd-loops.js';
 import type { RangedKernel, RangedOp } from './types.js';
 
 /**
@@ -68,6 +69,7 @@ const transpose: RangedKernel = (p, [x], [out], start, end) => {
   const last = shape.length - 1;
   const inner = shape[last];
   const step = strides[last];
+  if (step === 1 && transposeRowsWasm(x, out, start, end, shape, strides)) return;
   const counter = new Array<number>(last).fill(0);
   let off = 0;
   let rest = start;
@@ -110,6 +112,7 @@ const pad: RangedKernel = (p, [x], [out], start, end) => {
   // Columns of a row that come from x: out column c <- x column c - begin[last].
   const c0 = Math.max(0, begin[last]);
   const c1 = Math.min(rowLength, inShape[last] + begin[last]);
+  if (padRowsWasm(x, out, start, end, inShape, outShape, begin, fill, c0, c1)) return;
   const counter = new Array<number>(last).fill(0);
   let rest = start;
   for (let d = last - 1; d >= 0; d--) {

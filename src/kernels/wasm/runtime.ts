@@ -114,6 +114,27 @@ export type GlobalAveragePlanesFunction = (x: number, out: number, start: number
 /** out[i] = x[i] * scales[floor(i / inner) % period] for i in [from, to), the scale the first operand when scalesFirst is 1 (assembly/broadcast.ts). */
 export type MulRunsFunction = (x: number, scales: number, out: number, from: number, to: number, inner: number, period: number, scalesFirst: number) => void;
 
+/**
+ * Rows [start, end) of `inner` floats of a transpose into out, row r (index
+ * (c0, c1, c2, c3) over leading dimensions n0..n3) copied from x at
+ * c0 * s0 + c1 * s1 + c2 * s2 + c3 * s3 floats (assembly/layout.ts).
+ */
+export type TransposeRowsFunction = (
+  x: number, out: number, start: number, end: number, inner: number, n0: number, n1: number, n2: number, n3: number, s0: number, s1: number, s2: number, s3: number,
+) => void;
+
+/**
+ * Rows [start, end) of `rowLength` floats of a constant pad into out: columns
+ * [c0, c1) of a row inside x from x, the rest `fillBits` (a float32's bits);
+ * per leading dimension d of four: out's size n, the pad in front b, x's size
+ * m and x's stride s (assembly/layout.ts).
+ */
+export type PadRowsFunction = (
+  x: number, out: number, start: number, end: number, rowLength: number, c0: number, c1: number, xColumn0: number, fillBits: number,
+  n0: number, n1: number, n2: number, n3: number, b0: number, b1: number, b2: number, b3: number,
+  m0: number, m1: number, m2: number, m3: number, s0: number, s1: number, s2: number, s3: number,
+) => void;
+
 /** The kernels of the layers around the convolutions. */
 export interface LayerKernels {
   lrnBeta075: LrnBeta075Function;
@@ -121,6 +142,8 @@ export interface LayerKernels {
   relu: ReluFunction;
   globalAveragePlanes: GlobalAveragePlanesFunction;
   mulRuns: MulRunsFunction;
+  transposeRows: TransposeRowsFunction;
+  padRows: PadRowsFunction;
 }
 
 interface KernelExports {
@@ -152,6 +175,8 @@ function kernelsOf(variant: WasmVariant): KernelExports {
       relu: exports.reluFloats as ReluFunction,
       globalAveragePlanes: exports.globalAveragePlanes as GlobalAveragePlanesFunction,
       mulRuns: exports.mulRuns as MulRunsFunction,
+      transposeRows: exports.transposeRows as TransposeRowsFunction,
+      padRows: exports.padRows as PadRowsFunction,
     },
   };
   instances[variant] = created;
@@ -168,7 +193,7 @@ export function wasmLinearRows(variant: WasmVariant): LinearRowsFunction {
   return kernelsOf(variant).linearRows;
 }
 
-/** The LRN, max pooling, ReLU, global average pooling and Mul-by-runs kernels of one build, on this thread. */
+/** The LRN, max pooling, ReLU, global average pooling, Mul-by-runs, transpose-rows and pad-rows kernels of one build, on this thread. */
 export function wasmLayerKernels(variant: WasmVariant): LayerKernels {
   return kernelsOf(variant).layers;
 }

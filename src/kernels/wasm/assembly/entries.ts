@@ -125,6 +125,8 @@ export { maxPoolStride1, maxPoolStride2, maxPoolStrided } from './pooling';
 export { reluFloats } from './activation';
 export { expFloats } from './exp';
 
-// The ranged kernels' SIMD loops (ranged/pool.ts's GlobalAveragePool, ranged/binary.ts's Mul by runs).
+// The ranged kernels' SIMD loops (ranged/pool.ts's GlobalAveragePool, ranged/binary.ts's Mul by runs,
+// ranged/layout.ts's Transpose and Pad rows).
 export { globalAveragePlanes } from './global-pool';
 export { mulRuns } from './broadcast';
+export { padRows, transposeRows } from './layout';
