@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "groupconv_native",
+      "sources": ["pointwise.c"],
+      "cflags": ["-O3", "-fno-math-errno", "-ffp-contract=off"]
+    }
+  ]
+}

@@ -1,0 +1,237 @@
+// Native 1x1 convolutions: the WebAssembly pointwise microkernel's arithmetic
+// with 512-bit vectors (AVX-512), for the CPUs that have them.
+//
+// Why: our WebAssembly kernels are 128-bit SIMD. On a CPU with two 512-bit FMA
+// units (this project's Zen 5 machines) they reach 41-48 GFLOP/s on 1x1
+// convolutions, about the 128-bit peak, where onnxruntime's native code does
+// ~160. A 1x1 convolution is most of a MobileNet's, a ResNeXt's or a
+// ShuffleNet's work. This kernel runs them at 120-160 GFLOP/s on one thread
+// (docs/benchmarks.md).
+//
+// Same bits as the WebAssembly kernel of the relaxed-SIMD ('fma') build:
+// every output is its bias (or 0), then one fused multiply-add per input
+// channel in order, exactly as pointwise.ts's tiles accumulate it; the tiling
+// only decides which outputs are computed together, never the order of one
+// output's sum. The epilogue (residual, activation) is left to the WebAssembly
+// epilogue, applied to the stored outputs: the same float32 steps. So plans
+// may take either kernel, and every worker count, device split and the
+// calling thread keep agreeing bit for bit.
+//
+// Memory: the arena's WebAssembly memory, reached through a Float32Array over
+// all of it; every other argument is a byte offset into it. Weights are the
+// plan's packed copy (plan/packing.ts, packDirectWeights): blocks of 4 output
+// channels [block][tap][4], then the channels left over [channel][tap].
+#include <node_api.h>
+#include <immintrin.h>
+#include <stdint.h>
+
+// The epilogue's codes (src/kernels/wasm/param-block.ts) this file applies from registers; the
+// others (sigmoid, SiLU: their exp) are applied by the WebAssembly epilogue after the store.
+enum { EPILOGUE_NONE = 0, EPILOGUE_RELU = 1, EPILOGUE_CLIP = 2, EPILOGUE_HARDSWISH = 3, EPILOGUE_HARDSIGMOID = 6 };
+
+typedef struct {
+  int kind;
+  float lo, hi;
+  // Residual at the same offset from `residual` as the output from `out` (0: none).
+  const float *residual;
+  const float *out;
+} Epilogue;
+
+// WebAssembly's f32x4.pmax(a, b) = a < b ? b : a and pmin(a, b) = b < a ? b : a, exactly (NaN and -0 included).
+__attribute__((target("avx512f"))) static inline __m512 pmax(__m512 a, __m512 b) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), a, b); }
+__attribute__((target("avx512f"))) static inline __m512 pmin(__m512 a, __m512 b) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(b, a, _CMP_LT_OQ), a, b); }
+
+// act(v [+ residual]) as assembly/epilogue.ts's activate: the same float32 operations in the same order.
+__attribute__((target("avx512f")))
+static inline __m512 finish(__m512 v, const Epilogue *e, float *at, __mmask16 m) {
+  if (e->residual) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->residual + (at - e->out)));
+  switch (e->kind) {
+    case EPILOGUE_RELU: return _mm512_maskz_mov_ps(~_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ), v);
+    case EPILOGUE_CLIP: return pmin(pmax(v, _mm512_set1_ps(e->lo)), _mm512_set1_ps(e->hi));
+    case EPILOGUE_HARDSWISH: {
+      __m512 six = _mm512_set1_ps(6.0f);
+      __m512 gate = pmin(pmax(_mm512_add_ps(v, _mm512_set1_ps(3.0f)), _mm512_setzero_ps()), six);
+      return _mm512_div_ps(_mm512_mul_ps(v, gate), six);
+    }
+    case EPILOGUE_HARDSIGMOID: {
+      __m512 t = _mm512_add_ps(_mm512_mul_ps(v, _mm512_set1_ps(e->lo)), _mm512_set1_ps(e->hi));
+      return pmax(pmin(t, _mm512_set1_ps(1.0f)), _mm512_setzero_ps());
+    }
+    default: return v;
+  }
+}
+
+__attribute__((target("avx512f")))
+static inline void store(float *at, __m512 v, __mmask16 m, const Epilogue *e) {
+  _mm512_mask_storeu_ps(at, m, finish(v, e, at, m));
+}
+
+// 4 or 8 channels (one or two 4-channel blocks) x 32 positions: up to 16 accumulators of the 32
+// registers, each a variable of its own: held in an array, GCC kept them on the stack and stored every
+// one back after each multiply-add (50 GFLOP/s where named registers reach 130-160).
+#define TILE_BODY(W)                                                                                   \
+  __m512 l0, l1, l2, l3, l4, l5, l6, l7, h0, h1, h2, h3, h4, h5, h6, h7;                               \
+  l0 = h0 = _mm512_set1_ps(bias ? bias[0] : 0.0f);                                                     \
+  l1 = h1 = _mm512_set1_ps(bias ? bias[1] : 0.0f);                                                     \
+  l2 = h2 = _mm512_set1_ps(bias ? bias[2] : 0.0f);                                                     \
+  l3 = h3 = _mm512_set1_ps(bias ? bias[3] : 0.0f);                                                     \
+  if (W == 8) {                                                                                        \
+    l4 = h4 = _mm512_set1_ps(bias ? bias[4] : 0.0f);                                                   \
+    l5 = h5 = _mm512_set1_ps(bias ? bias[5] : 0.0f);                                                   \
+    l6 = h6 = _mm512_set1_ps(bias ? bias[6] : 0.0f);                                                   \
+    l7 = h7 = _mm512_set1_ps(bias ? bias[7] : 0.0f);                                                   \
+  } else {                                                                                             \
+    l4 = h4 = l5 = h5 = l6 = h6 = l7 = h7 = _mm512_setzero_ps();                                       \
+  }                                                                                                    \
+  const float *xr = x + p;                                                                             \
+  for (int t = 0; t < taps; t++, xr += hw) {                                                           \
+    __m512 a = _mm512_maskz_loadu_ps(m0, xr), c = _mm512_maskz_loadu_ps(m1, xr + 16), s;               \
+    const float *w0 = blk0 + t * 4;                                                                    \
+    s = _mm512_set1_ps(w0[0]); l0 = _mm512_fmadd_ps(s, a, l0); h0 = _mm512_fmadd_ps(s, c, h0);         \
+    s = _mm512_set1_ps(w0[1]); l1 = _mm512_fmadd_ps(s, a, l1); h1 = _mm512_fmadd_ps(s, c, h1);         \
+    s = _mm512_set1_ps(w0[2]); l2 = _mm512_fmadd_ps(s, a, l2); h2 = _mm512_fmadd_ps(s, c, h2);         \
+    s = _mm512_set1_ps(w0[3]); l3 = _mm512_fmadd_ps(s, a, l3); h3 = _mm512_fmadd_ps(s, c, h3);         \
+    if (W == 8) {                                                                                      \
+      const float *w1 = blk1 + t * 4;                                                                  \
+      s = _mm512_set1_ps(w1[0]); l4 = _mm512_fmadd_ps(s, a, l4); h4 = _mm512_fmadd_ps(s, c, h4);       \
+      s = _mm512_set1_ps(w1[1]); l5 = _mm512_fmadd_ps(s, a, l5); h5 = _mm512_fmadd_ps(s, c, h5);       \
+      s = _mm512_set1_ps(w1[2]); l6 = _mm512_fmadd_ps(s, a, l6); h6 = _mm512_fmadd_ps(s, c, h6);       \
+      s = _mm512_set1_ps(w1[3]); l7 = _mm512_fmadd_ps(s, a, l7); h7 = _mm512_fmadd_ps(s, c, h7);       \
+    }                                                                                                  \
+  }                                                                                                    \
+  float *o = out + p;                                                                                  \
+  store(o, l0, m0, e); store(o + 16, h0, m1, e); o += hw;                                              \
+  store(o, l1, m0, e); store(o + 16, h1, m1, e); o += hw;                                              \
+  store(o, l2, m0, e); store(o + 16, h2, m1, e); o += hw;                                              \
+  store(o, l3, m0, e); store(o + 16, h3, m1, e); o += hw;                                              \
+  if (W == 8) {                                                                                        \
+    store(o, l4, m0, e); store(o + 16, h4, m1, e); o += hw;                                            \
+    store(o, l5, m0, e); store(o + 16, h5, m1, e); o += hw;                                            \
+    store(o, l6, m0, e); store(o + 16, h6, m1, e); o += hw;                                            \
+    store(o, l7, m0, e); store(o + 16, h7, m1, e);                                                     \
+  }
+
+__attribute__((target("avx512f")))
+static void tile8(const float *x, const float *blk0, const float *blk1, const float *bias, float *out, int taps, int hw, int p, __mmask16 m0, __mmask16 m1, const Epilogue *e) {
+  TILE_BODY(8)
+}
+
+__attribute__((target("avx512f")))
+static void tile4(const float *x, const float *blk0, const float *bias, float *out, int taps, int hw, int p, __mmask16 m0, __mmask16 m1, const Epilogue *e) {
+  const float *blk1 = 0;
+  (void)blk1;
+  TILE_BODY(4)
+}
+
+// One channel whose weights for tap t are at w[t * step].
+__attribute__((target("avx512f")))
+static void row1(const float *x, const float *w, int step, float bias, float *out, int taps, int hw, int p, __mmask16 m0, __mmask16 m1, const Epilogue *e) {
+  __m512 a0 = _mm512_set1_ps(bias), a1 = a0;
+  const float *xr = x + p;
+  for (int t = 0; t < taps; t++, xr += hw) {
+    __m512 s = _mm512_set1_ps(w[(size_t)t * step]);
+    a0 = _mm512_fmadd_ps(s, _mm512_maskz_loadu_ps(m0, xr), a0);
+    a1 = _mm512_fmadd_ps(s, _mm512_maskz_loadu_ps(m1, xr + 16), a1);
+  }
+  store(out + p, a0, m0, e);
+  store(out + p + 16, a1, m1, e);
+}
+
+// Output channels [c0, c1) of positions [p0, p1) (whole strips of 32 but the plane's last) of one image.
+__attribute__((target("avx512f")))
+static void chunk512(const float *x, const float *packed, const float *bias, float *out, int taps, int channels, int hw, int c0, int c1, int p0, int p1, const Epilogue *e) {
+  const int blocks = channels >> 2;
+  const float *rest = packed + (size_t)blocks * 4 * taps;
+  int c = c0;
+  // Channels before the first whole block of the range, one at a time.
+  for (; c < c1 && (c & 3) != 0 && c < blocks * 4; c++) {
+    for (int p = p0; p < p1; p += 32) {
+      int left = hw - p;
+      __mmask16 m0 = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+      __mmask16 m1 = left >= 32 ? 0xffff : left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1);
+      row1(x, packed + (size_t)(c >> 2) * 4 * taps + (c & 3), 4, bias ? bias[c] : 0.0f, out + (size_t)c * hw, taps, hw, p, m0, m1, e);
+    }
+  }
+  for (; c < c1; ) {
+    int width = c + 8 <= c1 && c + 8 <= blocks * 4 ? 8 : c + 4 <= c1 && c + 4 <= blocks * 4 ? 4 : 1;
+    for (int p = p0; p < p1; p += 32) {
+      int left = hw - p;
+      __mmask16 m0 = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+      __mmask16 m1 = left >= 32 ? 0xffff : left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1);
+      if (width == 8) {
+        tile8(x, packed + (size_t)(c >> 2) * 4 * taps, packed + (size_t)((c >> 2) + 1) * 4 * taps, bias ? bias + c : 0, out + (size_t)c * hw, taps, hw, p, m0, m1, e);
+      } else if (width == 4) {
+        tile4(x, packed + (size_t)(c >> 2) * 4 * taps, bias ? bias + c : 0, out + (size_t)c * hw, taps, hw, p, m0, m1, e);
+      } else if (c < blocks * 4) {
+        row1(x, packed + (size_t)(c >> 2) * 4 * taps + (c & 3), 4, bias ? bias[c] : 0.0f, out + (size_t)c * hw, taps, hw, p, m0, m1, e);
+      } else {
+        row1(x, rest + (size_t)(c - blocks * 4) * taps, 1, bias ? bias[c] : 0.0f, out + (size_t)c * hw, taps, hw, p, m0, m1, e);
+      }
+    }
+    c += width;
+  }
+}
+
+// Input bytes of a chunk of positions: a chunk's input stays in cache while every channel tile passes over it.
+#define CHUNK_INPUT_BYTES (192 * 1024)
+
+// Output channels [c0, c1) of one image: x [taps][hw], out [channels][hw] from channel 0. Positions go in
+// chunks whose input fits in cache, each taken through every channel tile: with few input channels a tile
+// writes long runs of each output row, with many the chunk's input is read from cache by every tile.
+__attribute__((target("avx512f")))
+static void pointwise512(const float *x, const float *packed, const float *bias, float *out, int taps, int channels, int hw, int c0, int c1, const Epilogue *e) {
+  int chunk = CHUNK_INPUT_BYTES / (taps * 4);
+  chunk = chunk < 32 ? 32 : chunk & ~31;
+  for (int p0 = 0; p0 < hw; p0 += chunk) {
+    int p1 = p0 + chunk < hw ? p0 + chunk : hw;
+    chunk512(x, packed, bias, out, taps, channels, hw, c0, c1, p0, p1, e);
+  }
+}
+
+static int64_t argInt(napi_env env, napi_value v) {
+  double d = 0;
+  napi_get_value_double(env, v, &d);
+  return (int64_t)d;
+}
+
+// pointwise(memory, input, packed, bias, output, taps, channels, hw, c0, c1, kind, lo, hi, residual):
+// byte offsets into `memory`, a Float32Array over the whole arena (bias and residual -1: none); the
+// epilogue `kind` one of those above, applied as each output is stored. Bounds are the caller's (plan/run.ts).
+static napi_value Pointwise(napi_env env, napi_callback_info info) {
+  size_t argc = 14;
+  napi_value argv[14];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *data = NULL;
+  if (argc != 14 || napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_float32_array) {
+    napi_throw_type_error(env, NULL, "pointwise: expected (memory: Float32Array, input, packed, bias, output, taps, channels, hw, c0, c1, kind, lo, hi, residual)");
+    return NULL;
+  }
+  char *base = (char *)data;
+  int64_t biasAt = argInt(env, argv[3]), residualAt = argInt(env, argv[13]);
+  float *out = (float *)(base + argInt(env, argv[4]));
+  double lo = 0, hi = 0;
+  napi_get_value_double(env, argv[11], &lo);
+  napi_get_value_double(env, argv[12], &hi);
+  Epilogue e = { (int)argInt(env, argv[10]), (float)lo, (float)hi, residualAt < 0 ? 0 : (const float *)(base + residualAt), out };
+  pointwise512((const float *)(base + argInt(env, argv[1])), (const float *)(base + argInt(env, argv[2])), biasAt < 0 ? 0 : (const float *)(base + biasAt), out,
+               (int)argInt(env, argv[5]), (int)argInt(env, argv[6]), (int)argInt(env, argv[7]), (int)argInt(env, argv[8]), (int)argInt(env, argv[9]), &e);
+  return NULL;
+}
+
+static napi_value Available(napi_env env, napi_callback_info info) {
+  napi_value r;
+  __builtin_cpu_init();
+  napi_get_boolean(env, __builtin_cpu_supports("avx512f"), &r);
+  return r;
+}
+
+NAPI_MODULE_INIT() {
+  napi_value f;
+  napi_create_function(env, "pointwise", NAPI_AUTO_LENGTH, Pointwise, NULL, &f);
+  napi_set_named_property(env, exports, "pointwise", f);
+  napi_create_function(env, "available", NAPI_AUTO_LENGTH, Available, NULL, &f);
+  napi_set_named_property(env, exports, "available", f);
+  return exports;
+}
