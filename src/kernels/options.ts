@@ -21,9 +21,16 @@ export interface KernelOptions {
    * available unless GROUPCONV_WASM=simd (for a whole benchmark process).
    */
   wasmVariant: WasmVariant | null;
+  /**
+   * Dense 1x1 convolutions through the native kernel where it is built and the
+   * CPU can run it (src/kernels/native/): the same bits, faster. Read at each
+   * run, not at planning (either kernel serves any plan); false keeps the
+   * WebAssembly kernel, to compare the two.
+   */
+  native: boolean;
 }
 
-const DEFAULTS: Readonly<KernelOptions> = { winogradMinChannels: 32, planeMode: null, forceJs: false, wasmVariant: null };
+const DEFAULTS: Readonly<KernelOptions> = { winogradMinChannels: 32, planeMode: null, forceJs: false, wasmVariant: null, native: true };
 
 /** The current switches (read-only: change them with configureKernels). */
 export const kernelOptions: Readonly<KernelOptions> = { ...DEFAULTS };

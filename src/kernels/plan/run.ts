@@ -1,10 +1,12 @@
 // Running a plan on one slice: the same code on every thread.
 import type { ConvSlice } from '../../conv/geometry.js';
 import { sharedArena } from '../../memory/arena.js';
-import { applyEpilogue, NO_ACTIVATION } from '../epilogue.js';
+import { activationCode, applyEpilogue, NO_ACTIVATION } from '../epilogue.js';
+import { EPILOGUE_NONE } from '../wasm/param-block.js';
 import { Operands } from '../operands.js';
 import { referenceKernel } from '../reference.js';
-import { wasmMicrokernel } from '../wasm/runtime.js';
+import { arenaMemoryView, NATIVE_EPILOGUES, nativeKernels } from '../native/index.js';
+import { wasmLayerKernels, wasmMicrokernel } from '../wasm/runtime.js';
 import { planScratchFloats } from './layout.js';
 import type { KernelPlan } from './types.js';
 
@@ -51,6 +53,10 @@ export function runPlan(
     const residualAt = residual ? operands.address(residual, true) : 0;
     const outputInPlace = sharedArena().owns(output);
     const outputAt = operands.address(output, false);
+    if (nativePointwise(plan, inputAt, biasAt, outputAt, residualAt, slice)) {
+      copyStagedOutput(plan, output, outputAt, outputInPlace, slice);
+      return;
+    }
     const scratchFloats = planScratchFloats(plan);
     const scratchAt = scratch && scratch.length >= scratchFloats ? operands.address(scratch, false) : operands.temporaryBlock(scratchFloats);
     wasmMicrokernel(layout.variant, plan.microkernel)(
@@ -65,16 +71,59 @@ export function runPlan(
       slice.outChannelStart,
       slice.outChannelEnd,
     );
-    if (!outputInPlace) {
-      const staged = new Float32Array(sharedArena().buffer, outputAt, output.length);
-      const plane = g.outHeight * g.outWidth;
-      for (let n = slice.batchStart; n < slice.batchEnd; n++) {
-        const from = (n * g.outChannels + slice.outChannelStart) * plane;
-        const to = (n * g.outChannels + slice.outChannelEnd) * plane;
-        output.set(staged.subarray(from, to), from);
-      }
-    }
+    copyStagedOutput(plan, output, outputAt, outputInPlace, slice);
   } finally {
     operands.release();
   }
+}
+
+/** An output outside the arena was computed in a staging block: its slice goes back to the caller's array. */
+function copyStagedOutput(plan: KernelPlan, output: Float32Array, outputAt: number, outputInPlace: boolean, slice: ConvSlice): void {
+  if (outputInPlace) return;
+  const g = plan.geometry;
+  const staged = new Float32Array(sharedArena().buffer, outputAt, output.length);
+  const plane = g.outHeight * g.outWidth;
+  for (let n = slice.batchStart; n < slice.batchEnd; n++) {
+    const from = (n * g.outChannels + slice.outChannelStart) * plane;
+    const to = (n * g.outChannels + slice.outChannelEnd) * plane;
+    output.set(staged.subarray(from, to), from);
+  }
+}
+
+/**
+ * A dense 1x1 convolution (stride 1, no padding, one group) through the native
+ * kernel (src/kernels/native/), when it is there: the plan's packed weights,
+ * each output its bias then one fused multiply-add per input channel, which is
+ * what the relaxed-SIMD build's pointwise tiles compute, then that build's
+ * epilogue over the stored outputs. False, having done nothing, otherwise.
+ */
+function nativePointwise(plan: KernelPlan, inputAt: number, biasAt: number, outputAt: number, residualAt: number, slice: ConvSlice): boolean {
+  const g = plan.geometry;
+  const layout = plan.wasm!;
+  if (plan.kind !== 'pointwise' || g.groups !== 1 || !layout.directInput || layout.variant !== 'fma' || !plan.packed) return false;
+  if (g.kernelHeight !== 1 || g.kernelWidth !== 1 || g.strideH !== 1 || g.strideW !== 1) return false;
+  const native = nativeKernels();
+  if (!native) return false;
+  const memory = arenaMemoryView();
+  const hw = g.outHeight * g.outWidth;
+  const taps = g.inChannels;
+  const channels = slice.outChannelEnd - slice.outChannelStart;
+  const epilogue = activationCode(plan.activation ?? NO_ACTIVATION);
+  // The cheap activations are applied as the native kernel stores; the others by the WebAssembly epilogue after it.
+  const inRegisters = NATIVE_EPILOGUES.has(epilogue.code);
+  const after = !inRegisters ? wasmLayerKernels(layout.variant).epilogue : null;
+  const imageBytes = g.outChannels * hw * 4;
+  for (let n = slice.batchStart; n < slice.batchEnd; n++) {
+    const inAt = inputAt + n * taps * hw * 4;
+    const outImage = outputAt + n * imageBytes;
+    const residualImage = residualAt === 0 ? -1 : residualAt + n * imageBytes;
+    const bias = biasAt === 0 ? -1 : biasAt;
+    const [kind, residual] = inRegisters ? [epilogue.code, residualImage] : [EPILOGUE_NONE, -1];
+    native.pointwise(memory, inAt, plan.packed.byteOffset, bias, outImage, taps, g.outChannels, hw, slice.outChannelStart, slice.outChannelEnd, kind, epilogue.min, epilogue.max, residual);
+    if (after) {
+      const from = slice.outChannelStart * hw * 4;
+      after(outImage + from, residualImage < 0 ? 0 : residualImage + from, channels * hw, epilogue.code, epilogue.min, epilogue.max);
+    }
+  }
+  return true;
 }

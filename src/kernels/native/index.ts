@@ -1,0 +1,68 @@
+// The native kernels (native/pointwise.c, built by `npm run build:native`,
+// which `npm ci` runs through `prepare`): loaded once per thread, used only
+// where they give the WebAssembly kernels' bits on a CPU that has what they
+// need (AVX-512). Anything else (no build, another CPU, GROUPCONV_NATIVE=0,
+// the plain-SIMD WebAssembly build, whose sums round differently) keeps the
+// WebAssembly kernels: the native ones only make the same results faster.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { sharedArena } from '../../memory/arena.js';
+import { kernelOptions } from '../options.js';
+import { EPILOGUE_CLIP, EPILOGUE_HARDSIGMOID, EPILOGUE_HARDSWISH, EPILOGUE_NONE, EPILOGUE_RELU } from '../wasm/param-block.js';
+
+/** The epilogues native/pointwise.c applies from registers; sigmoid and SiLU (their exp) are applied after it, by the WebAssembly epilogue. */
+export const NATIVE_EPILOGUES: ReadonlySet<number> = new Set([EPILOGUE_NONE, EPILOGUE_RELU, EPILOGUE_CLIP, EPILOGUE_HARDSWISH, EPILOGUE_HARDSIGMOID]);
+
+interface NativeExports {
+  available(): boolean;
+  /**
+   * Output channels [c0, c1) of one image of a dense 1x1 convolution, byte offsets into `memory` (bias and
+   * residual -1: none), with the epilogue `kind` (NATIVE_EPILOGUES) applied as each output is stored.
+   */
+  pointwise(
+    memory: Float32Array, input: number, packed: number, bias: number, output: number, taps: number, channels: number, hw: number, c0: number, c1: number,
+    kind: number, lo: number, hi: number, residual: number,
+  ): void;
+}
+
+/** Where the addon is, from this file in src/ or in dist/src/. */
+const CANDIDATES = ['../../../native/build/Release/groupconv_native.node', '../../../../native/build/Release/groupconv_native.node'];
+
+let loaded: NativeExports | null | undefined;
+
+function load(): NativeExports | null {
+  if (process.env.GROUPCONV_NATIVE === '0') return null;
+  for (const relative of CANDIDATES) {
+    const url = new URL(relative, import.meta.url);
+    if (!existsSync(url)) continue;
+    try {
+      const addon = createRequire(import.meta.url)(url.pathname) as NativeExports;
+      return addon.available() ? addon : null;
+    } catch {
+      // A build for another Node or machine: the WebAssembly kernels stay.
+      return null;
+    }
+  }
+  return null;
+}
+
+/** The native kernels on this thread, or null when they cannot (or must not: kernelOptions.native) run here. */
+export function nativeKernels(): NativeExports | null {
+  if (!kernelOptions.native) return null;
+  return nativeKernelsBuilt();
+}
+
+/** The native kernels when they are built and this CPU can run them (GROUPCONV_NATIVE=0 says no), whatever the switch. */
+export function nativeKernelsBuilt(): NativeExports | null {
+  if (loaded === undefined) loaded = load();
+  return loaded;
+}
+
+let memoryView: Float32Array | null = null;
+
+/** A Float32Array over the whole arena, the addon's way to its memory (remade when the memory grows). */
+export function arenaMemoryView(): Float32Array {
+  const buffer = sharedArena().buffer;
+  if (!memoryView || memoryView.buffer !== buffer) memoryView = new Float32Array(buffer);
+  return memoryView;
+}
