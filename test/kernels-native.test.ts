@@ -1,0 +1,140 @@
+// The native 1x1 kernel (native/pointwise.c, src/kernels/native/) against the
+// WebAssembly pointwise kernel it stands in for, bit for bit: every shape's
+// outputs with bias or none, a residual or none, every epilogue, odd channel
+// counts (the 4-channel blocks' leftovers), planes that are not whole strips
+// of 32 positions, channel ranges that start and end inside a block, special
+// values (NaN, signed zeros, infinities, subnormals, values at the clip and
+// hardswish bounds). Also: it is built and used wherever the CPU has AVX-512,
+// GROUPCONV_NATIVE=0 turns it off, and the engine's workers run it with the
+// calling thread's WebAssembly bits.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { resolveShapes } from '../src/conv/geometry.js';
+import type { Activation } from '../src/kernels/epilogue.js';
+import { nativeKernels, nativeKernelsBuilt } from '../src/kernels/native/index.js';
+import { configureKernels } from '../src/kernels/options.js';
+import { planConv, releasePlan, runPlan } from '../src/kernels/plan/index.js';
+import { GroupedConvEngine, Random, zeros, type Tensor } from '../src/index.js';
+import { firstBitDifference } from './support/tensors.js';
+
+const ROOT = join(import.meta.dirname, '..');
+const cpuHasAvx512 = readFileSync('/proc/cpuinfo', 'utf8').split('\n').some((l) => l.startsWith('flags') && / avx512f( |$)/.test(l));
+
+const SPECIAL = [NaN, -0, 0, Infinity, -Infinity, 1e-40, -1e-40, -3, 3, 6, -6, 0.5];
+
+function shared(shape: number[], random: Random, special = false): Tensor {
+  const t = zeros(shape, { shared: true });
+  for (let i = 0; i < t.data.length; i++) t.data[i] = special && i % 7 === 3 ? SPECIAL[(i >> 3) % SPECIAL.length] : random.uniform(-4, 4);
+  return t;
+}
+
+/** The layer's output over `ranges` of output channels (each through runPlan), with the native kernel on or off. */
+function run(native: boolean, shape: { cin: number; cout: number; h: number; w: number; batch: number }, activation: Activation, withBias: boolean, withResidual: boolean, ranges: Array<[number, number]>, seed: number): Float32Array {
+  const random = new Random(seed);
+  const { cin, cout, h, w, batch } = shape;
+  const x = shared([batch, cin, h, w], random, true);
+  const weight = new Float32Array(cout * cin);
+  for (let i = 0; i < weight.length; i++) weight[i] = random.uniform(-1, 1);
+  const bias = withBias ? shared([cout], random) : null;
+  const residual = withResidual ? shared([batch, cout, h, w], random, true) : null;
+  const out = zeros([batch, cout, h, w], { shared: true });
+  const { geometry } = resolveShapes([batch, cin, h, w], [cout, cin, 1, 1], withBias ? [cout] : null, {});
+  const previous = configureKernels({ native });
+  const plan = planConv(geometry, weight, null, activation);
+  try {
+    expect(plan.microkernel).toMatch(/^pointwise/);
+    for (const [c0, c1] of ranges) runPlan(plan, x.data, weight, bias?.data ?? null, out.data, { batchStart: 0, batchEnd: batch, outChannelStart: c0, outChannelEnd: c1 }, null, residual?.data ?? null);
+  } finally {
+    releasePlan(plan);
+    configureKernels(previous);
+  }
+  return out.data;
+}
+
+const ACTIVATIONS: Activation[] = [
+  { kind: 'none' },
+  { kind: 'relu' },
+  { kind: 'clip', min: 0, max: 6 },
+  { kind: 'clip', min: -0.5, max: 0.25 },
+  { kind: 'hardswish' },
+  { kind: 'hardsigmoid', alpha: 0.2, beta: 0.5 },
+  { kind: 'sigmoid' },
+  { kind: 'silu' },
+];
+
+const SHAPES = [
+  { cin: 16, cout: 96, h: 12, w: 12, batch: 2 },
+  { cin: 37, cout: 13, h: 9, w: 9, batch: 1 },
+  { cin: 3, cout: 30, h: 7, w: 5, batch: 3 },
+  { cin: 64, cout: 8, h: 1, w: 1, batch: 4 },
+  { cin: 232, cout: 58, h: 7, w: 7, batch: 1 },
+  { cin: 5, cout: 17, h: 33, w: 1, batch: 1 },
+];
+
+describe.skipIf(!cpuHasAvx512)('the native 1x1 kernel (this CPU has AVX-512)', () => {
+  it('is built and chosen here', () => {
+    expect(nativeKernelsBuilt()).not.toBeNull();
+    expect(nativeKernels()).not.toBeNull();
+    const previous = configureKernels({ native: false });
+    try {
+      expect(nativeKernels()).toBeNull();
+    } finally {
+      configureKernels(previous);
+    }
+  });
+
+  for (const shape of SHAPES) {
+    it(`gives the WebAssembly kernel's bits: ${shape.cin} -> ${shape.cout}, ${shape.h}x${shape.w}, batch ${shape.batch}, every epilogue, with and without bias and residual, cut into channel ranges`, () => {
+      const { cout } = shape;
+      const cuts: Array<Array<[number, number]>> = [[[0, cout]], [[0, Math.min(5, cout)], [Math.min(5, cout), cout]], [[0, 1], [1, Math.min(11, cout)], [Math.min(11, cout), cout]]];
+      let seed = 1;
+      for (const activation of ACTIVATIONS) {
+        for (const [withBias, withResidual] of [[true, false], [false, true], [true, true]] as const) {
+          for (const ranges of cuts) {
+            const wasm = run(false, shape, activation, withBias, withResidual, ranges, seed);
+            const native = run(true, shape, activation, withBias, withResidual, ranges, seed);
+            expect(firstBitDifference(native, wasm), `${activation.kind} bias ${withBias} residual ${withResidual} ranges ${JSON.stringify(ranges)}`).toBe(-1);
+            seed++;
+          }
+        }
+      }
+    });
+  }
+
+  describe('on the engine', () => {
+    const engine = new GroupedConvEngine({ workers: 2 });
+    afterAll(() => engine.close());
+
+    it("its workers' 1x1 convolutions are bitwise the calling thread's WebAssembly kernel", async () => {
+      const random = new Random(9);
+      const x = shared([4, 48, 14, 14], random, true);
+      const weight = shared([40, 48, 1, 1], random);
+      const bias = shared([40], random);
+      const layer = engine.layer(weight, bias, { activation: { kind: 'clip', min: 0, max: 6 } });
+      const got = (await layer.run(x)) as Tensor;
+      layer.close();
+      const { geometry } = resolveShapes(x.shape, weight.shape, bias.shape, {});
+      const previous = configureKernels({ native: false });
+      const plan = planConv(geometry, weight.data, null, { kind: 'clip', min: 0, max: 6 });
+      const expected = zeros([4, 40, 14, 14], { shared: true });
+      try {
+        runPlan(plan, x.data, weight.data, bias.data, expected.data, { batchStart: 0, batchEnd: 4, outChannelStart: 0, outChannelEnd: 40 }, null, null);
+      } finally {
+        releasePlan(plan);
+        configureKernels(previous);
+      }
+      expect(firstBitDifference(got.data, expected.data)).toBe(-1);
+    });
+  });
+});
+
+describe('where the native kernel does not run', () => {
+  it('GROUPCONV_NATIVE=0 keeps the WebAssembly kernels', () => {
+    const script = "import('./src/kernels/native/index.ts').then((m) => console.log(String(m.nativeKernelsBuilt() !== null)))";
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: ROOT, env: { ...process.env, GROUPCONV_NATIVE: '0' }, encoding: 'utf8' });
+    expect(child.stderr).toBe('');
+    expect(child.stdout.trim()).toBe('false');
+  });
+});
