@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const result = spawnSync('node-gyp', ['rebuild', '--directory', here], { stdio: 'inherit', shell: process.platform === 'win32' });
+const result = spawnSync('node-gyp', ['rebuild', '--loglevel=warn', '--directory', here], { stdio: 'inherit', shell: process.platform === 'win32' });
 if (result.status !== 0) {
   console.warn(`groupconv: the native kernels did not build (node-gyp ${result.error ? result.error.message : `exited with ${result.status}`}); the WebAssembly kernels will run instead`);
 }
