@@ -25,9 +25,8 @@
 #include <immintrin.h>
 #include <stdint.h>
 
-// The epilogue's codes (src/kernels/wasm/param-block.ts) this file applies from registers; the
-// others (sigmoid, SiLU: their exp) are applied by the WebAssembly epilogue after the store.
-enum { EPILOGUE_NONE = 0, EPILOGUE_RELU = 1, EPILOGUE_CLIP = 2, EPILOGUE_HARDSWISH = 3, EPILOGUE_HARDSIGMOID = 6 };
+// The epilogue's codes (src/kernels/wasm/param-block.ts), all applied from registers.
+enum { EPILOGUE_NONE = 0, EPILOGUE_RELU = 1, EPILOGUE_CLIP = 2, EPILOGUE_HARDSWISH = 3, EPILOGUE_SIGMOID = 4, EPILOGUE_SILU = 5, EPILOGUE_HARDSIGMOID = 6 };
 
 typedef struct {
   int kind;
@@ -41,10 +40,61 @@ typedef struct {
 __attribute__((target("avx512f"))) static inline __m512 pmax(__m512 a, __m512 b) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), a, b); }
 __attribute__((target("avx512f"))) static inline __m512 pmin(__m512 a, __m512 b) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(b, a, _CMP_LT_OQ), a, b); }
 
+// assembly/exp.ts's exp4, operation for operation (src/kernels/wasm/exp-constants.ts: the same float32
+// constants): each a single rounding, no fused multiply-add (-ffp-contract=off), so the same bits.
+__attribute__((target("avx512f")))
+static inline __m512 exp4(__m512 x) {
+  __m512 v = pmin(pmax(x, _mm512_set1_ps(-104.0f)), _mm512_set1_ps(89.0f));
+  const __m512 rounder = _mm512_set1_ps(12582912.0f);
+  __m512 t = _mm512_add_ps(_mm512_mul_ps(v, _mm512_set1_ps(1.4426950216293335f)), rounder);
+  __m512 kf = _mm512_sub_ps(t, rounder);
+  __m512i k = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(0x4b400000));
+  __m512 r = _mm512_sub_ps(v, _mm512_mul_ps(kf, _mm512_set1_ps(0.693359375f)));
+  r = _mm512_sub_ps(r, _mm512_mul_ps(kf, _mm512_set1_ps(-0.00021219444170128554f)));
+  __m512 z = _mm512_mul_ps(r, r);
+  __m512 p = _mm512_set1_ps(0.00019875691214110702f);
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(0.001398199936375022f));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(0.008333452045917511f));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(0.04166579619050026f));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(0.1666666567325592f));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(0.5f));
+  p = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(p, z), r), _mm512_set1_ps(1.0f));
+  __m512i k1 = _mm512_srai_epi32(k, 1);
+  __m512i k2 = _mm512_sub_epi32(k, k1);
+  __m512i bias = _mm512_set1_epi32(127);
+  __m512 s1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(k1, bias), 23));
+  __m512 s2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(k2, bias), 23));
+  return _mm512_mul_ps(_mm512_mul_ps(p, s1), s2);
+}
+
+// 1 / (1 + exp(-v)): the WebAssembly sigmoid's bits. Its exp(-v) takes a shorter path where it can,
+// with exp4(-v)'s bits wherever 1 + exp(-v) is not 1 (assembly/exp.ts, expNegatedForSigmoid4), so
+// exp4 of the negation gives the same sum, and the same quotient.
+__attribute__((target("avx512f")))
+static inline __m512 sigmoid(__m512 v) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  __m512 negated = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(v), _mm512_set1_epi32((int)0x80000000u)));
+  return _mm512_div_ps(one, _mm512_add_ps(one, exp4(negated)));
+}
+
+// x86 gives a NaN operand back (quietened) from an add or a multiply, the first source's when both
+// are NaN. V8 emits WebAssembly's a + b and a * b with a first; GCC may swap a commutative pair. So
+// where both can be NaN with different bits (v + residual; v * sigmoid(v), whose NaN has v's sign
+// flipped), the result takes a's NaN, else b's, as V8's instruction does.
+__attribute__((target("avx512f")))
+static inline __m512 nanOrdered(__m512 result, __m512 a, __m512 b) {
+  const __m512i quiet = _mm512_set1_epi32(0x00400000);
+  result = _mm512_mask_mov_ps(result, _mm512_cmp_ps_mask(b, b, _CMP_UNORD_Q), _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(b), quiet)));
+  return _mm512_mask_mov_ps(result, _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q), _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(a), quiet)));
+}
+
 // act(v [+ residual]) as assembly/epilogue.ts's activate: the same float32 operations in the same order.
 __attribute__((target("avx512f")))
 static inline __m512 finish(__m512 v, const Epilogue *e, float *at, __mmask16 m) {
-  if (e->residual) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->residual + (at - e->out)));
+  if (e->residual) {
+    __m512 r = _mm512_maskz_loadu_ps(m, e->residual + (at - e->out));
+    v = nanOrdered(_mm512_add_ps(v, r), v, r);
+  }
   switch (e->kind) {
     case EPILOGUE_RELU: return _mm512_maskz_mov_ps(~_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ), v);
     case EPILOGUE_CLIP: return pmin(pmax(v, _mm512_set1_ps(e->lo)), _mm512_set1_ps(e->hi));
@@ -52,6 +102,11 @@ static inline __m512 finish(__m512 v, const Epilogue *e, float *at, __mmask16 m)
       __m512 six = _mm512_set1_ps(6.0f);
       __m512 gate = pmin(pmax(_mm512_add_ps(v, _mm512_set1_ps(3.0f)), _mm512_setzero_ps()), six);
       return _mm512_div_ps(_mm512_mul_ps(v, gate), six);
+    }
+    case EPILOGUE_SIGMOID: return sigmoid(v);
+    case EPILOGUE_SILU: {
+      __m512 s = sigmoid(v);
+      return nanOrdered(_mm512_mul_ps(v, s), v, s);
     }
     case EPILOGUE_HARDSIGMOID: {
       __m512 t = _mm512_add_ps(_mm512_mul_ps(v, _mm512_set1_ps(e->lo)), _mm512_set1_ps(e->hi));

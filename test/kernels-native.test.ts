@@ -95,7 +95,8 @@ describe.skipIf(!cpuHasAvx512)('the native 1x1 kernel (this CPU has AVX-512)', (
           for (const ranges of cuts) {
             const wasm = run(false, shape, activation, withBias, withResidual, ranges, seed);
             const native = run(true, shape, activation, withBias, withResidual, ranges, seed);
-            expect(firstBitDifference(native, wasm), `${activation.kind} bias ${withBias} residual ${withResidual} ranges ${JSON.stringify(ranges)}`).toBe(-1);
+            const at = firstBitDifference(native, wasm);
+            expect(at, `${activation.kind} bias ${withBias} residual ${withResidual} ranges ${JSON.stringify(ranges)}: at ${at} native ${native[at]} wasm ${wasm[at]}`).toBe(-1);
             seed++;
           }
         }

@@ -8,16 +8,13 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { sharedArena } from '../../memory/arena.js';
 import { kernelOptions } from '../options.js';
-import { EPILOGUE_CLIP, EPILOGUE_HARDSIGMOID, EPILOGUE_HARDSWISH, EPILOGUE_NONE, EPILOGUE_RELU } from '../wasm/param-block.js';
 
-/** The epilogues native/pointwise.c applies from registers; sigmoid and SiLU (their exp) are applied after it, by the WebAssembly epilogue. */
-export const NATIVE_EPILOGUES: ReadonlySet<number> = new Set([EPILOGUE_NONE, EPILOGUE_RELU, EPILOGUE_CLIP, EPILOGUE_HARDSWISH, EPILOGUE_HARDSIGMOID]);
 
 interface NativeExports {
   available(): boolean;
   /**
    * Output channels [c0, c1) of one image of a dense 1x1 convolution, byte offsets into `memory` (bias and
-   * residual -1: none), with the epilogue `kind` (NATIVE_EPILOGUES) applied as each output is stored.
+   * residual -1: none), with the epilogue `kind` (an EPILOGUE_* code) applied as each output is stored.
    */
   pointwise(
     memory: Float32Array, input: number, packed: number, bias: number, output: number, taps: number, channels: number, hw: number, c0: number, c1: number,

@@ -2,11 +2,10 @@
 import type { ConvSlice } from '../../conv/geometry.js';
 import { sharedArena } from '../../memory/arena.js';
 import { activationCode, applyEpilogue, NO_ACTIVATION } from '../epilogue.js';
-import { EPILOGUE_NONE } from '../wasm/param-block.js';
 import { Operands } from '../operands.js';
 import { referenceKernel } from '../reference.js';
-import { arenaMemoryView, NATIVE_EPILOGUES, nativeKernels } from '../native/index.js';
-import { wasmLayerKernels, wasmMicrokernel } from '../wasm/runtime.js';
+import { arenaMemoryView, nativeKernels } from '../native/index.js';
+import { wasmMicrokernel } from '../wasm/runtime.js';
 import { planScratchFloats } from './layout.js';
 import type { KernelPlan } from './types.js';
 
@@ -93,9 +92,9 @@ function copyStagedOutput(plan: KernelPlan, output: Float32Array, outputAt: numb
 /**
  * A dense 1x1 convolution (stride 1, no padding, one group) through the native
  * kernel (src/kernels/native/), when it is there: the plan's packed weights,
- * each output its bias then one fused multiply-add per input channel, which is
- * what the relaxed-SIMD build's pointwise tiles compute, then that build's
- * epilogue over the stored outputs. False, having done nothing, otherwise.
+ * each output its bias then one fused multiply-add per input channel, then the
+ * epilogue's float32 steps, which is what the relaxed-SIMD build's pointwise
+ * tiles compute. False, having done nothing, otherwise.
  */
 function nativePointwise(plan: KernelPlan, inputAt: number, biasAt: number, outputAt: number, residualAt: number, slice: ConvSlice): boolean {
   const g = plan.geometry;
@@ -107,23 +106,14 @@ function nativePointwise(plan: KernelPlan, inputAt: number, biasAt: number, outp
   const memory = arenaMemoryView();
   const hw = g.outHeight * g.outWidth;
   const taps = g.inChannels;
-  const channels = slice.outChannelEnd - slice.outChannelStart;
   const epilogue = activationCode(plan.activation ?? NO_ACTIVATION);
-  // The cheap activations are applied as the native kernel stores; the others by the WebAssembly epilogue after it.
-  const inRegisters = NATIVE_EPILOGUES.has(epilogue.code);
-  const after = !inRegisters ? wasmLayerKernels(layout.variant).epilogue : null;
   const imageBytes = g.outChannels * hw * 4;
   for (let n = slice.batchStart; n < slice.batchEnd; n++) {
-    const inAt = inputAt + n * taps * hw * 4;
-    const outImage = outputAt + n * imageBytes;
-    const residualImage = residualAt === 0 ? -1 : residualAt + n * imageBytes;
-    const bias = biasAt === 0 ? -1 : biasAt;
-    const [kind, residual] = inRegisters ? [epilogue.code, residualImage] : [EPILOGUE_NONE, -1];
-    native.pointwise(memory, inAt, plan.packed.byteOffset, bias, outImage, taps, g.outChannels, hw, slice.outChannelStart, slice.outChannelEnd, kind, epilogue.min, epilogue.max, residual);
-    if (after) {
-      const from = slice.outChannelStart * hw * 4;
-      after(outImage + from, residualImage < 0 ? 0 : residualImage + from, channels * hw, epilogue.code, epilogue.min, epilogue.max);
-    }
+    const residual = residualAt === 0 ? -1 : residualAt + n * imageBytes;
+    native.pointwise(
+      memory, inputAt + n * taps * hw * 4, plan.packed.byteOffset, biasAt === 0 ? -1 : biasAt, outputAt + n * imageBytes,
+      taps, g.outChannels, hw, slice.outChannelStart, slice.outChannelEnd, epilogue.code, epilogue.min, epilogue.max, residual,
+    );
   }
   return true;
 }

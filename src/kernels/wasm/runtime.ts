@@ -135,12 +135,8 @@ export type PadRowsFunction = (
   m0: number, m1: number, m2: number, m3: number, s0: number, s1: number, s2: number, s3: number,
 ) => void;
 
-/** act(out[i] [+ residual[i]]) in place for `count` floats (residual 0: none), as a microkernel stores its outputs (assembly/epilogue.ts). */
-export type EpilogueFunction = (out: number, residual: number, count: number, kind: number, lo: number, hi: number) => void;
-
 /** The kernels of the layers around the convolutions. */
 export interface LayerKernels {
-  epilogue: EpilogueFunction;
   lrnBeta075: LrnBeta075Function;
   maxPool: Record<WasmMaxPoolKernel, MaxPoolFunction>;
   relu: ReluFunction;
@@ -174,7 +170,6 @@ function kernelsOf(variant: WasmVariant): KernelExports {
     microkernels: microkernels as Record<WasmMicrokernel, MicrokernelFunction>,
     linearRows: exports.linearRows as LinearRowsFunction,
     layers: {
-      epilogue: exports.epilogueFloats as EpilogueFunction,
       lrnBeta075: exports.lrnBeta075 as LrnBeta075Function,
       maxPool: Object.fromEntries(WASM_MAX_POOL_KERNELS.map((name) => [name, exports[name]])) as Record<WasmMaxPoolKernel, MaxPoolFunction>,
       relu: exports.reluFloats as ReluFunction,
@@ -198,7 +193,7 @@ export function wasmLinearRows(variant: WasmVariant): LinearRowsFunction {
   return kernelsOf(variant).linearRows;
 }
 
-/** The epilogue, LRN, max pooling, ReLU, global average pooling, Mul-by-runs, transpose-rows and pad-rows kernels of one build, on this thread. */
+/** The LRN, max pooling, ReLU, global average pooling, Mul-by-runs, transpose-rows and pad-rows kernels of one build, on this thread. */
 export function wasmLayerKernels(variant: WasmVariant): LayerKernels {
   return kernelsOf(variant).layers;
 }

@@ -130,7 +130,3 @@ export { expFloats } from './exp';
 export { globalAveragePlanes } from './global-pool';
 export { mulRuns } from './broadcast';
 export { padRows, transposeRows } from './layout';
-
-// The convolution epilogue on stored outputs, for the native 1x1 kernel (src/kernels/native/): the
-// same float32 steps as a microkernel's store, so either kernel gives the same bits.
-export { epilogue as epilogueFloats } from './epilogue';
