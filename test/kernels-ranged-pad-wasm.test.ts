@@ -9,13 +9,12 @@
 // arena keep the JavaScript loop.
 import { describe, expect, it } from 'vitest';
 import { Random, zeros } from '../src/index.js';
-import { sharedArena } from '../src/memory/arena.js';
 import { runRanged, type RangedOp } from '../src/kernels/ranged/index.js';
 import { padOp } from '../src/kernels/ranged/layout.js';
 import { padRowsWasm } from '../src/kernels/ranged/simd-loops.js';
 import { configureKernels } from '../src/kernels/options.js';
 import { wasmKernelsAvailable } from '../src/kernels/plan/selection.js';
-import { randomPartition } from './support/ranged.js';
+import { everyCut, inArena, runOneInput, valuesWithBits } from './support/ranged.js';
 import { firstBitDifference } from './support/tensors.js';
 
 const SPECIAL_BITS = [0x7fc0beef, 0xffc00001, 0x7fa00001, 0x80000000, 0x00000000, 0x00000001, 0x807fffff, 0x7f800000, 0xff800000];
@@ -23,22 +22,8 @@ const UNWRITTEN = 0x7fa1dead;
 
 const product = (dims: readonly number[]) => dims.reduce((p, d) => p * d, 1);
 
-function values(random: Random, n: number): Float32Array {
-  const a = new Float32Array(n);
-  const bits = new Uint32Array(a.buffer);
-  for (let i = 0; i < n; i++) {
-    if (random.uniform(0, 1) < 0.1) bits[i] = SPECIAL_BITS[Math.floor(random.uniform(0, SPECIAL_BITS.length))];
-    else a[i] = random.normal();
-  }
-  return a;
-}
+const values = (random: Random, n: number) => valuesWithBits(random, n, SPECIAL_BITS);
 
-function inArena(a: Float32Array): Float32Array {
-  const t = zeros([a.length], { shared: true }).data;
-  t.set(a);
-  expect(sharedArena().owns(t)).toBe(true);
-  return t;
-}
 
 /** out[i...] = x[i... - begin...] inside x, else the fill (as float32; -0 as +0), on the bits. */
 function padded(x: Float32Array, inShape: readonly number[], outShape: readonly number[], begin: readonly number[], fill: number): Float32Array {
@@ -62,20 +47,9 @@ function padded(x: Float32Array, inShape: readonly number[], outShape: readonly 
   return out;
 }
 
-/** Every [0, k) + [k, units) cut, every single row and a few random partitions. */
-function cuts(units: number, random: Random): [number, number][][] {
-  const all: [number, number][][] = [];
-  for (let k = 0; k <= units; k++) all.push([[k, units], [0, k]]);
-  all.push(Array.from({ length: units }, (_, r): [number, number] => [r, r + 1]).reverse());
-  for (let i = 0; i < 6; i++) all.push(randomPartition(units, () => random.uniform(0, 1)));
-  return all;
-}
+const cuts = everyCut;
 
-function run(op: RangedOp, x: Float32Array, out: Float32Array, ranges: [number, number][]): Float32Array {
-  new Uint32Array(out.buffer, out.byteOffset, out.length).fill(UNWRITTEN);
-  for (const [start, end] of ranges) runRanged(op, [x], [out], start, end);
-  return out;
-}
+const run = (op: RangedOp, x: Float32Array, out: Float32Array, ranges: [number, number][]) => runOneInput(op, x, out, ranges, UNWRITTEN);
 
 /** pads: ONNX order, every axis' begin then every axis' end (negative crops). */
 function shapes(inShape: number[], pads: number[]): { outShape: number[]; begin: number[] } {

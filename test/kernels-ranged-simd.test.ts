@@ -8,12 +8,11 @@
 // beyond float32's range sprinkled in.
 import { describe, expect, it } from 'vitest';
 import { Random, zeros } from '../src/index.js';
-import { sharedArena } from '../src/memory/arena.js';
 import { binaryLayout } from '../src/kernels/ranged/binary.js';
 import { elementUnits, runRanged, type RangedOp } from '../src/kernels/ranged/index.js';
 import { globalPoolOp } from '../src/kernels/ranged/pool.js';
 import { wasmKernelsAvailable } from '../src/kernels/plan/selection.js';
-import { randomPartition } from './support/ranged.js';
+import { inArena, randomPartition } from './support/ranged.js';
 import { firstBitDifference } from './support/tensors.js';
 
 const SPECIAL = [Number.NaN, -Number.NaN, Infinity, -Infinity, -0, 0, 3e38, -3e38, 1e-45, -1e-45, 1.5e-39];
@@ -36,13 +35,6 @@ function values(random: Random, n: number, every: number): Float32Array {
   return a;
 }
 
-/** The same values in the arena: the kernels use them in place. */
-function inArena(a: Float32Array): Float32Array {
-  const t = zeros([a.length], { shared: true }).data;
-  t.set(a);
-  expect(sharedArena().owns(t)).toBe(true);
-  return t;
-}
 
 /** Runs `op` over a random partition of its units into an output prefilled with a NaN no kernel writes. */
 function run(op: RangedOp, inputs: Float32Array[], out: Float32Array, random: Random): Float32Array {

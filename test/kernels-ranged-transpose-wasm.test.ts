@@ -9,13 +9,12 @@
 // loop.
 import { describe, expect, it } from 'vitest';
 import { Random, zeros } from '../src/index.js';
-import { sharedArena } from '../src/memory/arena.js';
 import { runRanged, type RangedOp } from '../src/kernels/ranged/index.js';
 import { transposeOp } from '../src/kernels/ranged/layout.js';
 import { transposeRowsWasm } from '../src/kernels/ranged/simd-loops.js';
 import { configureKernels } from '../src/kernels/options.js';
 import { wasmKernelsAvailable } from '../src/kernels/plan/selection.js';
-import { randomPartition } from './support/ranged.js';
+import { everyCut, inArena, runOneInput, valuesWithBits } from './support/ranged.js';
 import { firstBitDifference } from './support/tensors.js';
 
 // Quiet NaNs with payloads (a signalling one would be quieted by the strided JavaScript loop's double), zeros, subnormals, infinities.
@@ -24,22 +23,8 @@ const UNWRITTEN = 0x7fa1dead;
 
 const product = (dims: readonly number[]) => dims.reduce((p, d) => p * d, 1);
 
-function values(random: Random, n: number): Float32Array {
-  const a = new Float32Array(n);
-  const bits = new Uint32Array(a.buffer);
-  for (let i = 0; i < n; i++) {
-    if (random.uniform(0, 1) < 0.1) bits[i] = SPECIAL_BITS[Math.floor(random.uniform(0, SPECIAL_BITS.length))];
-    else a[i] = random.normal();
-  }
-  return a;
-}
+const values = (random: Random, n: number) => valuesWithBits(random, n, SPECIAL_BITS);
 
-function inArena(a: Float32Array): Float32Array {
-  const t = zeros([a.length], { shared: true }).data;
-  t.set(a);
-  expect(sharedArena().owns(t)).toBe(true);
-  return t;
-}
 
 /** x of `shape` transposed by `perm`, element by element on the bits. */
 function transposed(x: Float32Array, shape: readonly number[], perm: readonly number[]): Float32Array {
@@ -60,20 +45,9 @@ function transposed(x: Float32Array, shape: readonly number[], perm: readonly nu
   return out;
 }
 
-/** Every [0, k) + [k, units) cut, every single row and a few random partitions. */
-function cuts(units: number, random: Random): [number, number][][] {
-  const all: [number, number][][] = [];
-  for (let k = 0; k <= units; k++) all.push([[k, units], [0, k]]);
-  all.push(Array.from({ length: units }, (_, r): [number, number] => [r, r + 1]).reverse());
-  for (let i = 0; i < 6; i++) all.push(randomPartition(units, () => random.uniform(0, 1)));
-  return all;
-}
+const cuts = everyCut;
 
-function run(op: RangedOp, x: Float32Array, out: Float32Array, ranges: [number, number][]): Float32Array {
-  new Uint32Array(out.buffer, out.byteOffset, out.length).fill(UNWRITTEN);
-  for (const [start, end] of ranges) runRanged(op, [x], [out], start, end);
-  return out;
-}
+const run = (op: RangedOp, x: Float32Array, out: Float32Array, ranges: [number, number][]) => runOneInput(op, x, out, ranges, UNWRITTEN);
 
 describe('Transpose rows in WebAssembly', () => {
   it('run here (otherwise the comparisons below compare the JavaScript loop with itself)', () => {
