@@ -23,6 +23,7 @@
 // channels [block][tap][4], then the channels left over [channel][tap].
 #include <node_api.h>
 #include <immintrin.h>
+#include <stddef.h>
 #include <stdint.h>
 
 // The epilogue's codes (src/kernels/wasm/param-block.ts), all applied from registers.
@@ -243,6 +244,58 @@ static void pointwise512(const float *x, const float *packed, const float *bias,
   }
 }
 
+// Depthwise KxK at stride 1 (one input channel per output channel), output channels [c0, c1) of one
+// image: each output its bias, then one fused multiply-add per tap in (ky, kx) order, a tap in the
+// padding multiplying +0, as the WebAssembly depthwise microkernels compute it (kernels.md, "Bitwise
+// determinism": padding read in place is the same +0 the padded copy holds, read in the same order).
+// x [channels][h][w], out [channels][outH][outW], weights [channel][K * K].
+__attribute__((target("avx512f")))
+static void depthwise512(const float *x, const float *weights, const float *bias, float *out, int h, int w, int k, int padTop, int padLeft, int outH, int outW, int c0, int c1, const Epilogue *e) {
+  for (int c = c0; c < c1; c++) {
+    const float *plane = x + (size_t)c * h * w;
+    const float *wc = weights + (size_t)c * k * k;
+    float *oc = out + (size_t)c * outH * outW;
+    const __m512 b = _mm512_set1_ps(bias ? bias[c] : 0.0f);
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int oy = 0; oy < outH; oy++) {
+      for (int ox = 0; ox < outW; ox += 16) {
+        __mmask16 store = outW - ox >= 16 ? 0xffff : (__mmask16)((1u << (outW - ox)) - 1);
+        __m512 acc = b;
+        // A strip whose every tap column is inside the row: plain loads, no masks to work out.
+        if (store == 0xffff && ox - padLeft >= 0 && ox + 15 + k - 1 - padLeft < w) {
+          for (int ky = 0; ky < k; ky++) {
+            int iy = oy + ky - padTop;
+            const float *row = plane + (ptrdiff_t)iy * w + ox - padLeft;
+            const int rowInside = iy >= 0 && iy < h;
+            for (int kx = 0; kx < k; kx++) {
+              __m512 v = rowInside ? _mm512_loadu_ps(row + kx) : _mm512_setzero_ps();
+              acc = _mm512_fmadd_ps(_mm512_set1_ps(wc[ky * k + kx]), v, acc);
+            }
+          }
+          float *at = oc + (size_t)oy * outW + ox;
+          _mm512_storeu_ps(at, finish(acc, e, at, store));
+          continue;
+        }
+        for (int ky = 0; ky < k; ky++) {
+          int iy = oy + ky - padTop;
+          const int rowInside = iy >= 0 && iy < h;
+          for (int kx = 0; kx < k; kx++) {
+            __m512 s = _mm512_set1_ps(wc[ky * k + kx]);
+            // Input columns ox + i + kx - padLeft, zero outside [0, w) (and above or below the plane).
+            int first = ox + kx - padLeft;
+            __m512i col = _mm512_add_epi32(lane, _mm512_set1_epi32(first));
+            __mmask16 inside = rowInside ? _mm512_cmpge_epi32_mask(col, _mm512_setzero_si512()) & _mm512_cmplt_epi32_mask(col, _mm512_set1_epi32(w)) : 0;
+            __m512 v = _mm512_maskz_loadu_ps(inside, plane + (ptrdiff_t)iy * w + first);
+            acc = _mm512_fmadd_ps(s, v, acc);
+          }
+        }
+        float *at = oc + (size_t)oy * outW + ox;
+        _mm512_mask_storeu_ps(at, store, finish(acc, e, at, store));
+      }
+    }
+  }
+}
+
 static int64_t argInt(napi_env env, napi_value v) {
   double d = 0;
   napi_get_value_double(env, v, &d);
@@ -275,6 +328,32 @@ static napi_value Pointwise(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// depthwise(memory, input, packed, bias, output, h, w, k, padTop, padLeft, outH, outW, c0, c1, kind, lo, hi, residual):
+// one image of a depthwise KxK at stride 1, byte offsets into `memory` as pointwise's.
+static napi_value Depthwise(napi_env env, napi_callback_info info) {
+  size_t argc = 18;
+  napi_value argv[18];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *data = NULL;
+  if (argc != 18 || napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_float32_array) {
+    napi_throw_type_error(env, NULL, "depthwise: expected (memory: Float32Array, input, packed, bias, output, h, w, k, padTop, padLeft, outH, outW, c0, c1, kind, lo, hi, residual)");
+    return NULL;
+  }
+  char *base = (char *)data;
+  int64_t biasAt = argInt(env, argv[3]), residualAt = argInt(env, argv[17]);
+  float *out = (float *)(base + argInt(env, argv[4]));
+  double lo = 0, hi = 0;
+  napi_get_value_double(env, argv[15], &lo);
+  napi_get_value_double(env, argv[16], &hi);
+  Epilogue e = { (int)argInt(env, argv[14]), (float)lo, (float)hi, residualAt < 0 ? 0 : (const float *)(base + residualAt), out };
+  depthwise512((const float *)(base + argInt(env, argv[1])), (const float *)(base + argInt(env, argv[2])), biasAt < 0 ? 0 : (const float *)(base + biasAt), out,
+               (int)argInt(env, argv[5]), (int)argInt(env, argv[6]), (int)argInt(env, argv[7]), (int)argInt(env, argv[8]), (int)argInt(env, argv[9]),
+               (int)argInt(env, argv[10]), (int)argInt(env, argv[11]), (int)argInt(env, argv[12]), (int)argInt(env, argv[13]), &e);
+  return NULL;
+}
+
 static napi_value Available(napi_env env, napi_callback_info info) {
   napi_value r;
   __builtin_cpu_init();
@@ -286,6 +365,8 @@ NAPI_MODULE_INIT() {
   napi_value f;
   napi_create_function(env, "pointwise", NAPI_AUTO_LENGTH, Pointwise, NULL, &f);
   napi_set_named_property(env, exports, "pointwise", f);
+  napi_create_function(env, "depthwise", NAPI_AUTO_LENGTH, Depthwise, NULL, &f);
+  napi_set_named_property(env, exports, "depthwise", f);
   napi_create_function(env, "available", NAPI_AUTO_LENGTH, Available, NULL, &f);
   napi_set_named_property(env, exports, "available", f);
   return exports;

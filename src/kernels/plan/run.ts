@@ -52,7 +52,7 @@ export function runPlan(
     const residualAt = residual ? operands.address(residual, true) : 0;
     const outputInPlace = sharedArena().owns(output);
     const outputAt = operands.address(output, false);
-    if (nativePointwise(plan, inputAt, biasAt, outputAt, residualAt, slice)) {
+    if (nativePointwise(plan, inputAt, biasAt, outputAt, residualAt, slice) || nativeDepthwise(plan, inputAt, biasAt, outputAt, residualAt, slice)) {
       copyStagedOutput(plan, output, outputAt, outputInPlace, slice);
       return;
     }
@@ -113,6 +113,36 @@ function nativePointwise(plan: KernelPlan, inputAt: number, biasAt: number, outp
     native.pointwise(
       memory, inputAt + n * taps * hw * 4, plan.packed.byteOffset, biasAt === 0 ? -1 : biasAt, outputAt + n * imageBytes,
       taps, g.outChannels, hw, slice.outChannelStart, slice.outChannelEnd, epilogue.code, epilogue.min, epilogue.max, residual,
+    );
+  }
+  return true;
+}
+
+/**
+ * A depthwise convolution (one input channel per output channel) at stride 1,
+ * any square kernel and padding, through the native kernel when it is there:
+ * each output its bias, then one fused multiply-add per tap in (ky, kx) order,
+ * a tap in the padding multiplying +0, then the epilogue; what the FMA build's
+ * depthwise microkernels compute, whichever the plan chose. False, having done
+ * nothing, otherwise.
+ */
+function nativeDepthwise(plan: KernelPlan, inputAt: number, biasAt: number, outputAt: number, residualAt: number, slice: ConvSlice): boolean {
+  const g = plan.geometry;
+  const layout = plan.wasm!;
+  if (plan.kind !== 'depthwise' || g.inChannelsPerGroup !== 1 || g.outChannelsPerGroup !== 1 || layout.variant !== 'fma' || !plan.packed) return false;
+  if (g.strideH !== 1 || g.strideW !== 1 || g.dilationH !== 1 || g.dilationW !== 1 || g.kernelHeight !== g.kernelWidth) return false;
+  const native = nativeKernels();
+  if (!native) return false;
+  const memory = arenaMemoryView();
+  const epilogue = activationCode(plan.activation ?? NO_ACTIVATION);
+  const inImageBytes = g.inChannels * g.inHeight * g.inWidth * 4;
+  const outImageBytes = g.outChannels * g.outHeight * g.outWidth * 4;
+  for (let n = slice.batchStart; n < slice.batchEnd; n++) {
+    const residual = residualAt === 0 ? -1 : residualAt + n * outImageBytes;
+    native.depthwise(
+      memory, inputAt + n * inImageBytes, plan.packed.byteOffset, biasAt === 0 ? -1 : biasAt, outputAt + n * outImageBytes,
+      g.inHeight, g.inWidth, g.kernelHeight, g.padTop, g.padLeft, g.outHeight, g.outWidth, slice.outChannelStart, slice.outChannelEnd,
+      epilogue.code, epilogue.min, epilogue.max, residual,
     );
   }
   return true;
