@@ -1,5 +1,5 @@
-// The native 1x1 kernel (native/pointwise.c, src/kernels/native/) against the
-// WebAssembly pointwise kernel it stands in for, bit for bit: every shape's
+// The native 1x1 and depthwise kernels (native/pointwise.c, src/kernels/native/)
+// against the WebAssembly kernels they stand in for, bit for bit: every shape's
 // outputs with bias or none, a residual or none, every epilogue, odd channel
 // counts (the 4-channel blocks' leftovers), planes that are not whole strips
 // of 32 positions, channel ranges that start and end inside a block, special
@@ -97,6 +97,54 @@ describe.skipIf(!cpuHasAvx512)('the native 1x1 kernel (this CPU has AVX-512)', (
             const native = run(true, shape, activation, withBias, withResidual, ranges, seed);
             const at = firstBitDifference(native, wasm);
             expect(at, `${activation.kind} bias ${withBias} residual ${withResidual} ranges ${JSON.stringify(ranges)}: at ${at} native ${native[at]} wasm ${wasm[at]}`).toBe(-1);
+            seed++;
+          }
+        }
+      }
+    });
+  }
+
+  const DEPTHWISE = [
+    { c: 24, h: 14, w: 14, k: 3, pad: 1, batch: 2 },
+    { c: 7, h: 5, w: 17, k: 3, pad: 1, batch: 1 },
+    { c: 5, h: 9, w: 33, k: 5, pad: 2, batch: 2 },
+    { c: 3, h: 7, w: 7, k: 3, pad: 0, batch: 1 },
+    { c: 4, h: 1, w: 1, k: 3, pad: 1, batch: 3 },
+    { c: 6, h: 12, w: 40, k: 5, pad: 2, batch: 1 },
+    { c: 8, h: 6, w: 50, k: 3, pad: 1, batch: 2 },
+  ];
+
+  for (const shape of DEPTHWISE) {
+    it(`depthwise ${shape.k}x${shape.k} pad ${shape.pad}, ${shape.c} channels of ${shape.h}x${shape.w}, batch ${shape.batch}: the WebAssembly kernels' bits, every epilogue, with and without bias and residual, cut into channel ranges`, () => {
+      const { c, h, w, k, pad, batch } = shape;
+      const outH = h + 2 * pad - k + 1;
+      const outW = w + 2 * pad - k + 1;
+      let seed = 1;
+      for (const activation of ACTIVATIONS) {
+        for (const [withBias, withResidual] of [[true, false], [false, true], [true, true]] as const) {
+          for (const ranges of [[[0, c]], [[0, 1], [1, c]]] as Array<Array<[number, number]>>) {
+            const outputs = [false, true].map((native) => {
+              const random = new Random(seed);
+              const x = shared([batch, c, h, w], random, true);
+              const weight = new Float32Array(c * k * k);
+              for (let i = 0; i < weight.length; i++) weight[i] = random.uniform(-1, 1);
+              const bias = withBias ? shared([c], random) : null;
+              const residual = withResidual ? shared([batch, c, outH, outW], random, true) : null;
+              const out = zeros([batch, c, outH, outW], { shared: true });
+              const { geometry } = resolveShapes(x.shape, [c, 1, k, k], withBias ? [c] : null, { padding: pad, groups: c });
+              const previous = configureKernels({ native });
+              const plan = planConv(geometry, weight, null, activation);
+              try {
+                expect(plan.kind).toBe('depthwise');
+                for (const [c0, c1] of ranges) runPlan(plan, x.data, weight, bias?.data ?? null, out.data, { batchStart: 0, batchEnd: batch, outChannelStart: c0, outChannelEnd: c1 }, null, residual?.data ?? null);
+              } finally {
+                releasePlan(plan);
+                configureKernels(previous);
+              }
+              return out.data;
+            });
+            const at = firstBitDifference(outputs[1], outputs[0]);
+            expect(at, `${activation.kind} bias ${withBias} residual ${withResidual} ranges ${JSON.stringify(ranges)}: at ${at} native ${outputs[1][at]} wasm ${outputs[0][at]}`).toBe(-1);
             seed++;
           }
         }
