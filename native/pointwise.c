@@ -302,53 +302,60 @@ static int64_t argInt(napi_env env, napi_value v) {
   return (int64_t)d;
 }
 
-// pointwise(memory, input, packed, bias, output, taps, channels, hw, c0, c1, kind, lo, hi, residual):
-// byte offsets into `memory`, a Float32Array over the whole arena (bias and residual -1: none); the
-// epilogue `kind` one of those above, applied as each output is stored. Bounds are the caller's (plan/run.ts).
-static napi_value Pointwise(napi_env env, napi_callback_info info) {
-  size_t argc = 14;
-  napi_value argv[14];
+// A kernel call's arguments: `count` of them, the first a Float32Array over the whole arena (its data
+// in *base), the rest numbers, byte offsets into it among them. False, with a TypeError thrown, otherwise.
+static int kernelArgs(napi_env env, napi_callback_info info, napi_value *argv, size_t count, char **base, const char *usage) {
+  size_t argc = count;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   napi_typedarray_type type;
   size_t length = 0;
   void *data = NULL;
-  if (argc != 14 || napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_float32_array) {
-    napi_throw_type_error(env, NULL, "pointwise: expected (memory: Float32Array, input, packed, bias, output, taps, channels, hw, c0, c1, kind, lo, hi, residual)");
-    return NULL;
+  if (argc != count || napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_float32_array) {
+    napi_throw_type_error(env, NULL, usage);
+    return 0;
   }
-  char *base = (char *)data;
-  int64_t biasAt = argInt(env, argv[3]), residualAt = argInt(env, argv[13]);
-  float *out = (float *)(base + argInt(env, argv[4]));
+  *base = (char *)data;
+  return 1;
+}
+
+// The epilogue of a call whose arguments from argv[at] are kind, lo, hi and residual (-1: none).
+static Epilogue epilogueArgs(napi_env env, napi_value *argv, size_t at, char *base, float *out) {
   double lo = 0, hi = 0;
-  napi_get_value_double(env, argv[11], &lo);
-  napi_get_value_double(env, argv[12], &hi);
-  Epilogue e = { (int)argInt(env, argv[10]), (float)lo, (float)hi, residualAt < 0 ? 0 : (const float *)(base + residualAt), out };
-  pointwise512((const float *)(base + argInt(env, argv[1])), (const float *)(base + argInt(env, argv[2])), biasAt < 0 ? 0 : (const float *)(base + biasAt), out,
+  napi_get_value_double(env, argv[at + 1], &lo);
+  napi_get_value_double(env, argv[at + 2], &hi);
+  int64_t residualAt = argInt(env, argv[at + 3]);
+  Epilogue e = { (int)argInt(env, argv[at]), (float)lo, (float)hi, residualAt < 0 ? 0 : (const float *)(base + residualAt), out };
+  return e;
+}
+
+static const float *biasArg(napi_env env, napi_value v, char *base) {
+  int64_t at = argInt(env, v);
+  return at < 0 ? 0 : (const float *)(base + at);
+}
+
+// pointwise(memory, input, packed, bias, output, taps, channels, hw, c0, c1, kind, lo, hi, residual):
+// byte offsets into `memory` (bias and residual -1: none), the epilogue `kind` one of those above,
+// applied as each output is stored. Bounds are the caller's (plan/run.ts).
+static napi_value Pointwise(napi_env env, napi_callback_info info) {
+  napi_value argv[14];
+  char *base;
+  if (!kernelArgs(env, info, argv, 14, &base, "pointwise: expected (memory: Float32Array, input, packed, bias, output, taps, channels, hw, c0, c1, kind, lo, hi, residual)")) return NULL;
+  float *out = (float *)(base + argInt(env, argv[4]));
+  Epilogue e = epilogueArgs(env, argv, 10, base, out);
+  pointwise512((const float *)(base + argInt(env, argv[1])), (const float *)(base + argInt(env, argv[2])), biasArg(env, argv[3], base), out,
                (int)argInt(env, argv[5]), (int)argInt(env, argv[6]), (int)argInt(env, argv[7]), (int)argInt(env, argv[8]), (int)argInt(env, argv[9]), &e);
   return NULL;
 }
 
 // depthwise(memory, input, packed, bias, output, h, w, k, padTop, padLeft, outH, outW, c0, c1, kind, lo, hi, residual):
-// one image of a depthwise KxK at stride 1, byte offsets into `memory` as pointwise's.
+// one image of a depthwise KxK at stride 1, arguments as pointwise's.
 static napi_value Depthwise(napi_env env, napi_callback_info info) {
-  size_t argc = 18;
   napi_value argv[18];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  napi_typedarray_type type;
-  size_t length = 0;
-  void *data = NULL;
-  if (argc != 18 || napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_float32_array) {
-    napi_throw_type_error(env, NULL, "depthwise: expected (memory: Float32Array, input, packed, bias, output, h, w, k, padTop, padLeft, outH, outW, c0, c1, kind, lo, hi, residual)");
-    return NULL;
-  }
-  char *base = (char *)data;
-  int64_t biasAt = argInt(env, argv[3]), residualAt = argInt(env, argv[17]);
+  char *base;
+  if (!kernelArgs(env, info, argv, 18, &base, "depthwise: expected (memory: Float32Array, input, packed, bias, output, h, w, k, padTop, padLeft, outH, outW, c0, c1, kind, lo, hi, residual)")) return NULL;
   float *out = (float *)(base + argInt(env, argv[4]));
-  double lo = 0, hi = 0;
-  napi_get_value_double(env, argv[15], &lo);
-  napi_get_value_double(env, argv[16], &hi);
-  Epilogue e = { (int)argInt(env, argv[14]), (float)lo, (float)hi, residualAt < 0 ? 0 : (const float *)(base + residualAt), out };
-  depthwise512((const float *)(base + argInt(env, argv[1])), (const float *)(base + argInt(env, argv[2])), biasAt < 0 ? 0 : (const float *)(base + biasAt), out,
+  Epilogue e = epilogueArgs(env, argv, 14, base, out);
+  depthwise512((const float *)(base + argInt(env, argv[1])), (const float *)(base + argInt(env, argv[2])), biasArg(env, argv[3], base), out,
                (int)argInt(env, argv[5]), (int)argInt(env, argv[6]), (int)argInt(env, argv[7]), (int)argInt(env, argv[8]), (int)argInt(env, argv[9]),
                (int)argInt(env, argv[10]), (int)argInt(env, argv[11]), (int)argInt(env, argv[12]), (int)argInt(env, argv[13]), &e);
   return NULL;
