@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { measure, measureInterleaved } from '../src/cli/measure.js';
+import { measureInterleaved, type InterleavedPoint, type MeasureOptions } from '../src/cli/measure.js';
 import { median, medianIndex, quantile } from '../src/statistics.js';
 
 /** A deterministic clock: each call of a run advances it by that run's cost. */
@@ -16,6 +16,11 @@ function fakeClock() {
         return cost;
       },
   };
+}
+
+/** One point alone, through the interleaved harness (a sweep's case with one worker count). */
+async function measure<T>(run: () => Promise<T>, options: MeasureOptions & Pick<InterleavedPoint<T>, 'warmupProxy'>) {
+  return (await measureInterleaved([{ run, warmupProxy: options.warmupProxy }], options))[0];
 }
 
 describe('measurement harness', () => {

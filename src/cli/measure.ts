@@ -1,7 +1,7 @@
-// The measurement harness: a time-based warm-up, then timed runs until both a
-// minimum count and a minimum time are reached, unless the point's share of
-// the sweep's time budget runs out first (slow kernels still finish, with
-// fewer runs, never fewer than one).
+// The measurement harness: a time-based warm-up per point, then timed runs
+// until every point has both a minimum count and a minimum time, unless the
+// case's share of the sweep's time budget runs out first (slow kernels still
+// finish, with fewer runs, never fewer than one).
 //
 // The points a speedup compares (one case at 1, 2, 3 workers) are measured
 // interleaved (measureInterleaved): turn by turn, each point runs for a short
@@ -11,17 +11,32 @@
 // and their ratio moved with the drift (shufflenet_v2 at batch 8: 1.39x to
 // 1.67x between two runs of the same command). Interleaved, every point
 // samples the same stretches.
-import { median } from '../statistics.js';
 
 export interface MeasureOptions {
-  /** Warm-up time, ms. */
+  /** Warm-up time per point, ms. */
   warmupMs: number;
   minRuns: number;
   minTimeMs: number;
   /** Hard cap on timed runs (for very fast layers). */
   maxRuns?: number;
-  /** This point's time budget for timed runs, ms; Infinity for none. */
+  /** The points' time budget for timed runs, ms; Infinity for none. */
   shareMs?: number;
+  /**
+   * A turn: a point runs until this much time has passed (at least once)
+   * before the next point's turn. Long enough that waking another engine's
+   * workers (tens of µs) stays out of the medians, short enough that a
+   * slow stretch of the machine falls on every point.
+   */
+  turnMs?: number;
+  /** Clock, ms; performance.now by default (injectable for tests). */
+  now?: () => number;
+  /** Called when a turn starts (the bar's label). */
+  onTurn?: (point: number) => void;
+}
+
+/** One point: its run, and its warm-up stand-in if any. */
+export interface InterleavedPoint<T> {
+  run: () => Promise<T>;
   /**
    * A cheaper stand-in for the warm-up (the same layer on fewer images: same
    * code, same workers) and how many times more the real run costs. When the
@@ -29,10 +44,6 @@ export interface MeasureOptions {
    * are negligible, so the warm-up uses the stand-in only.
    */
   warmupProxy?: { run: () => Promise<unknown>; scale: number };
-  /** Clock, ms; performance.now by default (injectable for tests). */
-  now?: () => number;
-  /** Called after every timed run. */
-  onRun?: (runs: number, elapsedMs: number) => void;
 }
 
 export interface Sample<T> {
@@ -49,92 +60,47 @@ export interface Measurement<T> {
 }
 
 /** The warm-up: on the stand-in first when there is one, then the real run while it fits the warm-up time. */
-async function warmUp(runOnce: () => Promise<unknown>, options: MeasureOptions, now: () => number): Promise<{ warmupRuns: number; warmupMs: number }> {
+async function warmUp(point: InterleavedPoint<unknown>, warmupMs: number, now: () => number): Promise<{ warmupRuns: number; warmupMs: number }> {
   const warmStart = now();
   let warmupRuns = 0;
   let runFull = true;
-  if (options.warmupProxy) {
+  if (point.warmupProxy) {
     let fastest = Infinity;
     do {
       const t0 = now();
-      await options.warmupProxy.run();
+      await point.warmupProxy.run();
       fastest = Math.min(fastest, now() - t0);
       warmupRuns++;
-    } while (now() - warmStart < options.warmupMs);
-    runFull = fastest * options.warmupProxy.scale <= options.warmupMs;
+    } while (now() - warmStart < warmupMs);
+    runFull = fastest * point.warmupProxy.scale <= warmupMs;
   }
   if (runFull) {
     const fullStart = now();
     do {
-      await runOnce();
+      await point.run();
       warmupRuns++;
-    } while (now() - fullStart < options.warmupMs);
+    } while (now() - fullStart < warmupMs);
   }
   return { warmupRuns, warmupMs: now() - warmStart };
-}
-
-export async function measure<T>(runOnce: () => Promise<T>, options: MeasureOptions): Promise<Measurement<T>> {
-  const now = options.now ?? (() => performance.now());
-  const maxRuns = options.maxRuns ?? 10_000;
-  const shareMs = options.shareMs ?? Infinity;
-  const { warmupRuns, warmupMs } = await warmUp(runOnce, options, now);
-
-  const samples: Sample<T>[] = [];
-  let budgetLimited = false;
-  const start = now();
-  for (;;) {
-    const t0 = now();
-    const value = await runOnce();
-    const t1 = now();
-    samples.push({ ms: t1 - t0, value });
-    const elapsed = t1 - start;
-    options.onRun?.(samples.length, elapsed);
-    if (samples.length >= maxRuns) break;
-    if (samples.length >= options.minRuns && elapsed >= options.minTimeMs) break;
-    const typical = median(samples.map((s) => s.ms));
-    if (elapsed + typical > shareMs) {
-      budgetLimited = true;
-      break;
-    }
-  }
-  return { samples, warmupRuns, warmupMs, budgetLimited };
-}
-
-/** One point of an interleaved measurement: its run, and its warm-up stand-in if any. */
-export interface InterleavedPoint<T> {
-  run: () => Promise<T>;
-  warmupProxy?: MeasureOptions['warmupProxy'];
-}
-
-export interface InterleavedOptions extends Omit<MeasureOptions, 'warmupProxy' | 'onRun'> {
-  /**
-   * A turn: a point runs until this much time has passed (at least once)
-   * before the next point's turn. Long enough that waking another engine's
-   * workers (tens of µs) stays out of the medians, short enough that a
-   * slow stretch of the machine falls on every point.
-   */
-  turnMs?: number;
-  /** Called when a turn starts (the bar's label). */
-  onTurn?: (point: number) => void;
 }
 
 /** The default turn: a model's forward is a turn of its own; a layer of 0.1 ms runs ~200 times. */
 export const DEFAULT_TURN_MS = 20;
 
 /**
- * Measures `points` interleaved: each warms up (as measure does), then rounds
+ * Measures `points` interleaved: each warms up on its own (warmUp), then rounds
  * of turns, the order rotated by one each round, until every point has both
  * `minRuns` runs and `minTimeMs` of timed runs, or one has `maxRuns`, or the
  * next round would overrun `shareMs` (the budget of all the points together;
  * every point gets at least one run).
  */
-export async function measureInterleaved<T>(points: readonly InterleavedPoint<T>[], options: InterleavedOptions): Promise<Measurement<T>[]> {
+export async function measureInterleaved<T>(points: readonly InterleavedPoint<T>[], options: MeasureOptions): Promise<Measurement<T>[]> {
   const now = options.now ?? (() => performance.now());
   const maxRuns = options.maxRuns ?? 10_000;
   const shareMs = options.shareMs ?? Infinity;
   const turnMs = options.turnMs ?? DEFAULT_TURN_MS;
   const warm: Array<{ warmupRuns: number; warmupMs: number }> = [];
-  for (const p of points) warm.push(await warmUp(p.run, { ...options, warmupProxy: p.warmupProxy }, now));
+  for (const p of points) warm.push(await warmUp(p, options.warmupMs, now));
 
   const samples: Sample<T>[][] = points.map(() => []);
   const timed = points.map(() => 0);
