@@ -6,9 +6,9 @@
 // WebAssembly kernels: the native ones only make the same results faster.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { sharedArena } from '../../memory/arena.js';
 import { kernelOptions } from '../options.js';
-
 
 interface NativeExports {
   available(): boolean;
@@ -38,7 +38,7 @@ function load(): NativeExports | null {
     const url = new URL(relative, import.meta.url);
     if (!existsSync(url)) continue;
     try {
-      const addon = createRequire(import.meta.url)(url.pathname) as NativeExports;
+      const addon = createRequire(import.meta.url)(fileURLToPath(url)) as NativeExports;
       return addon.available() ? addon : null;
     } catch {
       // A build for another Node or machine: the WebAssembly kernels stay.

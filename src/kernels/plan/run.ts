@@ -52,7 +52,7 @@ export function runPlan(
     const residualAt = residual ? operands.address(residual, true) : 0;
     const outputInPlace = sharedArena().owns(output);
     const outputAt = operands.address(output, false);
-    if (nativePointwise(plan, inputAt, biasAt, outputAt, residualAt, slice) || nativeDepthwise(plan, inputAt, biasAt, outputAt, residualAt, slice)) {
+    if (runNative(plan, inputAt, biasAt, outputAt, residualAt, slice)) {
       copyStagedOutput(plan, output, outputAt, outputInPlace, slice);
       return;
     }
@@ -90,60 +90,51 @@ function copyStagedOutput(plan: KernelPlan, output: Float32Array, outputAt: numb
 }
 
 /**
- * A dense 1x1 convolution (stride 1, no padding, one group) through the native
- * kernel (src/kernels/native/), when it is there: the plan's packed weights,
- * each output its bias then one fused multiply-add per input channel, then the
- * epilogue's float32 steps, which is what the relaxed-SIMD build's pointwise
- * tiles compute. False, having done nothing, otherwise.
+ * Which native kernel (src/kernels/native/) computes this plan's bits, from its
+ * geometry alone: a dense 1x1 convolution (stride 1, no padding, one group),
+ * each output its bias then one fused multiply-add per input channel; or a
+ * depthwise one at stride 1 (one input channel per output channel, a square
+ * kernel, any padding), its bias then one fused multiply-add per tap in (ky, kx)
+ * order, a tap in the padding multiplying +0; then the epilogue's float32
+ * steps. That is what the relaxed-SIMD build's microkernels compute, whichever
+ * one the plan chose. Decided once per plan (plans are decoded once per thread).
  */
-function nativePointwise(plan: KernelPlan, inputAt: number, biasAt: number, outputAt: number, residualAt: number, slice: ConvSlice): boolean {
+function nativeKindOf(plan: KernelPlan): 'pointwise' | 'depthwise' | null {
+  let kind = nativeKinds.get(plan);
+  if (kind !== undefined) return kind;
   const g = plan.geometry;
-  const layout = plan.wasm!;
-  if (plan.kind !== 'pointwise' || g.groups !== 1 || !layout.directInput || layout.variant !== 'fma' || !plan.packed) return false;
-  if (g.kernelHeight !== 1 || g.kernelWidth !== 1 || g.strideH !== 1 || g.strideW !== 1) return false;
-  const native = nativeKernels();
-  if (!native) return false;
-  const memory = arenaMemoryView();
-  const hw = g.outHeight * g.outWidth;
-  const taps = g.inChannels;
-  const epilogue = activationCode(plan.activation ?? NO_ACTIVATION);
-  const imageBytes = g.outChannels * hw * 4;
-  for (let n = slice.batchStart; n < slice.batchEnd; n++) {
-    const residual = residualAt === 0 ? -1 : residualAt + n * imageBytes;
-    native.pointwise(
-      memory, inputAt + n * taps * hw * 4, plan.packed.byteOffset, biasAt === 0 ? -1 : biasAt, outputAt + n * imageBytes,
-      taps, g.outChannels, hw, slice.outChannelStart, slice.outChannelEnd, epilogue.code, epilogue.min, epilogue.max, residual,
-    );
-  }
-  return true;
+  const eligible = plan.wasm?.variant === 'fma' && plan.packed !== null && g.strideH === 1 && g.strideW === 1 && g.dilationH === 1 && g.dilationW === 1;
+  if (eligible && plan.kind === 'pointwise' && g.groups === 1 && plan.wasm!.directInput && g.kernelHeight === 1 && g.kernelWidth === 1) kind = 'pointwise';
+  else if (eligible && plan.kind === 'depthwise' && g.inChannelsPerGroup === 1 && g.outChannelsPerGroup === 1 && g.kernelHeight === g.kernelWidth) kind = 'depthwise';
+  else kind = null;
+  nativeKinds.set(plan, kind);
+  return kind;
 }
 
-/**
- * A depthwise convolution (one input channel per output channel) at stride 1,
- * any square kernel and padding, through the native kernel when it is there:
- * each output its bias, then one fused multiply-add per tap in (ky, kx) order,
- * a tap in the padding multiplying +0, then the epilogue; what the FMA build's
- * depthwise microkernels compute, whichever the plan chose. False, having done
- * nothing, otherwise.
- */
-function nativeDepthwise(plan: KernelPlan, inputAt: number, biasAt: number, outputAt: number, residualAt: number, slice: ConvSlice): boolean {
-  const g = plan.geometry;
-  const layout = plan.wasm!;
-  if (plan.kind !== 'depthwise' || g.inChannelsPerGroup !== 1 || g.outChannelsPerGroup !== 1 || layout.variant !== 'fma' || !plan.packed) return false;
-  if (g.strideH !== 1 || g.strideW !== 1 || g.dilationH !== 1 || g.dilationW !== 1 || g.kernelHeight !== g.kernelWidth) return false;
-  const native = nativeKernels();
+const nativeKinds = new WeakMap<KernelPlan, 'pointwise' | 'depthwise' | null>();
+
+/** `slice` through the plan's native kernel, image by image, when it has one and the kernels are here; false, having done nothing, otherwise. */
+function runNative(plan: KernelPlan, inputAt: number, biasAt: number, outputAt: number, residualAt: number, slice: ConvSlice): boolean {
+  const kind = nativeKindOf(plan);
+  const native = kind === null ? null : nativeKernels();
   if (!native) return false;
+  const g = plan.geometry;
   const memory = arenaMemoryView();
-  const epilogue = activationCode(plan.activation ?? NO_ACTIVATION);
+  const { code, min, max } = activationCode(plan.activation ?? NO_ACTIVATION);
+  const packed = plan.packed!.byteOffset;
+  const bias = biasAt === 0 ? -1 : biasAt;
   const inImageBytes = g.inChannels * g.inHeight * g.inWidth * 4;
   const outImageBytes = g.outChannels * g.outHeight * g.outWidth * 4;
+  const { outChannelStart: c0, outChannelEnd: c1 } = slice;
   for (let n = slice.batchStart; n < slice.batchEnd; n++) {
+    const input = inputAt + n * inImageBytes;
+    const output = outputAt + n * outImageBytes;
     const residual = residualAt === 0 ? -1 : residualAt + n * outImageBytes;
-    native.depthwise(
-      memory, inputAt + n * inImageBytes, plan.packed.byteOffset, biasAt === 0 ? -1 : biasAt, outputAt + n * outImageBytes,
-      g.inHeight, g.inWidth, g.kernelHeight, g.padTop, g.padLeft, g.outHeight, g.outWidth, slice.outChannelStart, slice.outChannelEnd,
-      epilogue.code, epilogue.min, epilogue.max, residual,
-    );
+    if (kind === 'pointwise') {
+      native.pointwise(memory, input, packed, bias, output, g.inChannels, g.outChannels, g.outHeight * g.outWidth, c0, c1, code, min, max, residual);
+    } else {
+      native.depthwise(memory, input, packed, bias, output, g.inHeight, g.inWidth, g.kernelHeight, g.padTop, g.padLeft, g.outHeight, g.outWidth, c0, c1, code, min, max, residual);
+    }
   }
   return true;
 }
