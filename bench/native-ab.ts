@@ -1,12 +1,16 @@
-// The native 1x1 kernel (native/pointwise.c) against the WebAssembly pointwise
-// kernel on one thread, layer by layer: each shape's plan run over a batch with
+// The native 1x1 and depthwise kernels (native/pointwise.c) against the
+// WebAssembly kernels on one thread, layer by layer: each shape's plan run over a batch with
 // configureKernels({ native }) on and off, alternating call by call, the
 // median of each, GFLOP/s (2 x multiply-accumulates), and a check that the two
 // gave the same bits (they must: kernels.md, "Native 1x1 kernels").
 //
-//   flock /tmp/groupconv-bench.lock npx tsx bench/native-ab.ts [--rounds 15] [--batch 8] [--shapes 64x256@56,16x96@112]
+// A shape is `CINxCOUT@SIDE` (a 1x1 convolution) or `dwCkKsS@SIDE` (depthwise, C channels, KxK, stride S,
+// padding K / 2; SIDE the input's). --activation picks the epilogue (relu, silu, none).
+//
+//   flock /tmp/groupconv-bench.lock npx tsx bench/native-ab.ts [--rounds 15] [--batch 8] [--shapes 64x256@56,16x96@112,dw144k5s1@28] [--activation silu]
 import { parseArgs } from 'node:util';
 import { resolveShapes } from '../src/conv/geometry.js';
+import type { Activation } from '../src/kernels/epilogue.js';
 import { nativeKernelsBuilt } from '../src/kernels/native/index.js';
 import { configureKernels } from '../src/kernels/options.js';
 import { planConv, releasePlan, runPlan } from '../src/kernels/plan/index.js';
@@ -15,8 +19,14 @@ import { median } from '../src/statistics.js';
 
 /** 1x1 layers of the four torchvision models measured in benchmarks.md: in x out @ plane side. */
 const DEFAULT_SHAPES = '32x16@112,16x96@112,96x24@56,144x24@56,24x144@56,64x256@56,512x256@28,576x96@14,96x576@14,1024x512@14,1152x192@7,2048x512@7';
+/** efficientnet_b0's and mobilenet_v2's depthwise layers. */
+const DEPTHWISE_SHAPES = 'dw32k3s1@112,dw96k3s2@112,dw144k3s1@56,dw144k5s2@56,dw240k5s1@28,dw240k3s2@28,dw480k3s1@14,dw672k5s1@14,dw672k5s2@14,dw1152k5s1@7,dw960k3s1@7';
+const ACTIVATIONS: Record<string, Activation> = { none: { kind: 'none' }, relu: { kind: 'relu' }, silu: { kind: 'silu' } };
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '15' }, batch: { type: 'string', default: '8' }, shapes: { type: 'string', default: DEFAULT_SHAPES } } });
+const { values } = parseArgs({
+  options: { rounds: { type: 'string', default: '15' }, batch: { type: 'string', default: '8' }, shapes: { type: 'string', default: `${DEFAULT_SHAPES},${DEPTHWISE_SHAPES}` }, activation: { type: 'string', default: 'relu' } },
+});
+const activation = ACTIVATIONS[values.activation!];
 const rounds = Number(values.rounds);
 const batch = Number(values.batch);
 if (!nativeKernelsBuilt()) {
@@ -26,17 +36,24 @@ if (!nativeKernelsBuilt()) {
 console.log(`batch ${batch}, one thread, median of ${rounds} alternating calls each`);
 console.log(`${'layer'.padEnd(16)} ${'wasm ms'.padStart(8)} ${'GFLOP/s'.padStart(8)} ${'native ms'.padStart(10)} ${'GFLOP/s'.padStart(8)}  native/wasm  bits`);
 for (const spec of values.shapes!.split(',')) {
-  const [, cin, cout, side] = /^(\d+)x(\d+)@(\d+)$/.exec(spec)!.map(Number);
+  const pointwise = /^(\d+)x(\d+)@(\d+)$/.exec(spec);
+  const depthwise = /^dw(\d+)k(\d+)s(\d+)@(\d+)$/.exec(spec);
+  if (!pointwise && !depthwise) throw new Error(`--shapes: ${spec} is neither CINxCOUT@SIDE nor dwCkKsS@SIDE`);
+  const [cin, cout, side, k, stride] = pointwise
+    ? [Number(pointwise[1]), Number(pointwise[2]), Number(pointwise[3]), 1, 1]
+    : [Number(depthwise![1]), Number(depthwise![1]), Number(depthwise![4]), Number(depthwise![2]), Number(depthwise![3])];
   const random = new Random(1);
   const x = zeros([batch, cin, side, side], { shared: true });
   for (let i = 0; i < x.data.length; i++) x.data[i] = random.uniform(-1, 1);
-  const weight = new Float32Array(cout * cin);
-  for (let i = 0; i < weight.length; i++) weight[i] = random.uniform(-1, 1) / Math.sqrt(cin);
+  const cinG = depthwise ? 1 : cin;
+  const weight = new Float32Array(cout * cinG * k * k);
+  for (let i = 0; i < weight.length; i++) weight[i] = random.uniform(-1, 1) / Math.sqrt(cinG * k * k);
   const bias = zeros([cout], { shared: true });
   for (let i = 0; i < cout; i++) bias.data[i] = random.uniform(-0.5, 0.5);
-  const { geometry } = resolveShapes(x.shape, [cout, cin, 1, 1], [cout], {});
-  const plan = planConv(geometry, weight, null, { kind: 'relu' });
-  const outs = { wasm: zeros([batch, cout, side, side], { shared: true }), native: zeros([batch, cout, side, side], { shared: true }) };
+  const { geometry } = resolveShapes(x.shape, [cout, cinG, k, k], [cout], depthwise ? { stride, padding: k >> 1, groups: cin } : {});
+  const plan = planConv(geometry, weight, null, activation);
+  const outShape = [batch, cout, geometry.outHeight, geometry.outWidth];
+  const outs = { wasm: zeros(outShape, { shared: true }), native: zeros(outShape, { shared: true }) };
   const times: Record<'wasm' | 'native', number[]> = { wasm: [], native: [] };
   const call = (variant: 'wasm' | 'native') => {
     const previous = configureKernels({ native: variant === 'native' });
@@ -51,8 +68,8 @@ for (const spec of values.shapes!.split(',')) {
   for (let i = 0; i < 3; i++) for (const v of ['wasm', 'native'] as const) call(v);
   for (let round = 0; round < rounds; round++) for (const v of round % 2 ? (['native', 'wasm'] as const) : (['wasm', 'native'] as const)) times[v].push(call(v));
   const same = outs.wasm.data.every((v, i) => Object.is(v, outs.native.data[i]));
-  const gflops = (ms: number) => ((2 * batch * cin * cout * side * side) / (ms * 1e6)).toFixed(1);
+  const gflops = (ms: number) => ((2 * batch * cout * cinG * k * k * geometry.outHeight * geometry.outWidth) / (ms * 1e6)).toFixed(1);
   const [w, n] = [median(times.wasm), median(times.native)];
-  console.log(`${`${cin}->${cout} @${side}`.padEnd(16)} ${w.toFixed(2).padStart(8)} ${gflops(w).padStart(8)} ${n.toFixed(2).padStart(10)} ${gflops(n).padStart(8)}  ${(w / n).toFixed(2).padStart(10)}x  ${same ? 'same' : 'DIFFERENT'}`);
+  console.log(`${spec.padEnd(16)} ${w.toFixed(2).padStart(8)} ${gflops(w).padStart(8)} ${n.toFixed(2).padStart(10)} ${gflops(n).padStart(8)}  ${(w / n).toFixed(2).padStart(10)}x  ${same ? 'same' : 'DIFFERENT'}`);
   releasePlan(plan);
 }

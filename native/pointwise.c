@@ -25,6 +25,8 @@
 #include <immintrin.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 // The epilogue's codes (src/kernels/wasm/param-block.ts), all applied from registers.
 enum { EPILOGUE_NONE = 0, EPILOGUE_RELU = 1, EPILOGUE_CLIP = 2, EPILOGUE_HARDSWISH = 3, EPILOGUE_SIGMOID = 4, EPILOGUE_SILU = 5, EPILOGUE_HARDSIGMOID = 6 };
@@ -244,56 +246,137 @@ static void pointwise512(const float *x, const float *packed, const float *bias,
   }
 }
 
-// Depthwise KxK at stride 1 (one input channel per output channel), output channels [c0, c1) of one
-// image: each output its bias, then one fused multiply-add per tap in (ky, kx) order, a tap in the
+// Depthwise KxK at stride 1 or 2 (one input channel per output channel), output channels [c0, c1) of
+// one image: each output its bias, then one fused multiply-add per tap in (ky, kx) order, a tap in the
 // padding multiplying +0, as the WebAssembly depthwise microkernels compute it (kernels.md, "Bitwise
 // determinism": padding read in place is the same +0 the padded copy holds, read in the same order).
 // x [channels][h][w], out [channels][outH][outW], weights [channel][K * K].
+//
+// Why a padded copy of each plane: with it every tap of every strip is a plain load. Reading the plane in
+// place took a mask per tap wherever a strip touched the padding, which is every strip of a plane under
+// 16 + K columns wide (28x28, 14x14, 7x7), and at stride 2 picking even columns cost more than the
+// multiply-adds (two attempts, docs/benchmarks.md). The copy stores each padded row as its `stride`
+// column phases (at stride 2: even columns, then odd ones), so tap kx of a 16-output strip is 16
+// consecutive floats of phase kx % stride. Copying costs one load and store per 16 inputs; the taps
+// cost K * K multiply-adds per 16 outputs.
+//
+// Why blocks of rows: one output's taps are a chain of dependent multiply-adds (4 cycles each), so a
+// strip at a time ran at the chain's speed, 11-13 GFLOP/s. ROWS output rows of one strip are ROWS
+// independent chains over the same taps, enough to keep both FMA units busy.
+
+// A thread's padded plane, kept between calls (each worker is one thread; a few hundred KiB at most).
+static __thread float *padded = 0;
+static __thread size_t paddedFloats = 0;
+
+static float *paddedPlane(size_t floats) {
+  if (floats > paddedFloats) {
+    free(padded);
+    size_t bytes = (floats * sizeof(float) + 63) & ~(size_t)63;
+    padded = (float *)aligned_alloc(64, bytes);
+    paddedFloats = padded ? floats : 0;
+  }
+  return padded;
+}
+
+typedef struct {
+  int stride, k;
+  int phaseFloats;  // floats per column phase of a padded row
+  int rowFloats;    // stride * phaseFloats
+} PaddedLayout;
+
+// Plane `plane` [h][w] into `buf`: padded rows [0, rows), row r holding input row r - padTop, phase q
+// of it holding padded columns q, q + stride, ... (input column j * stride + q - padLeft at index j), +0
+// outside the plane.
 __attribute__((target("avx512f")))
-static void depthwise512(const float *x, const float *weights, const float *bias, float *out, int h, int w, int k, int padTop, int padLeft, int outH, int outW, int c0, int c1, const Epilogue *e) {
+static void fillPadded(float *buf, const PaddedLayout *p, const float *plane, int h, int w, int padTop, int padLeft, int rows) {
+  memset(buf, 0, (size_t)rows * p->rowFloats * sizeof(float));
+  const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odds = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  for (int r = 0; r < rows; r++) {
+    int iy = r - padTop;
+    if (iy < 0 || iy >= h) continue;
+    const float *src = plane + (size_t)iy * w;
+    float *row = buf + (size_t)r * p->rowFloats;
+    if (p->stride == 1) {
+      memcpy(row + padLeft, src, (size_t)w * sizeof(float));
+      continue;
+    }
+    // Input column c lands in phase (c + padLeft) & 1 at (c + padLeft) >> 1. Columns c, c + 2, ... of a
+    // 32-column chunk share a phase; which one depends on padLeft's parity, the same for every chunk.
+    float *first = row + (padLeft & 1) * p->phaseFloats, *second = row + (1 - (padLeft & 1)) * p->phaseFloats;
+    for (int c = 0; c < w; c += 32) {
+      int n = w - c < 32 ? w - c : 32;
+      __m512 a = _mm512_maskz_loadu_ps(n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1), src + c);
+      __m512 b = _mm512_maskz_loadu_ps(n <= 16 ? 0 : n >= 32 ? 0xffff : (__mmask16)((1u << (n - 16)) - 1), src + c + 16);
+      int nEven = (n + 1) >> 1, nOdd = n >> 1;
+      int at = (c + padLeft) >> 1;  // even columns of the chunk (c even)
+      _mm512_mask_storeu_ps(first + at, (__mmask16)((1u << nEven) - 1), _mm512_permutex2var_ps(a, evens, b));
+      // Odd columns c + 1 + 2i sit at (c + 1 + padLeft) >> 1 + i.
+      _mm512_mask_storeu_ps(second + ((c + 1 + padLeft) >> 1), (__mmask16)((1u << nOdd) - 1), _mm512_permutex2var_ps(a, odds, b));
+    }
+  }
+}
+
+// ROWS output rows from oy of the 16-output strip at ox: acc[i] = bias, then tap (ky, kx) of row oy + i
+// from padded row (oy + i) * stride + ky, phase kx % stride, index ox + kx / stride. Rows are stored
+// while under `outH`.
+#define DEPTHWISE_ROWS(ROWS)                                                                                            \
+  __attribute__((target("avx512f"))) static void depthwiseRows##ROWS(const float *buf, const PaddedLayout *p, const float *wc, __m512 b, \
+                                                                      float *oc, int outH, int outW, int oy, int ox, __mmask16 store, const Epilogue *e) { \
+    __m512 acc[ROWS];                                                                                                   \
+    _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) acc[i] = b;                                                \
+    const int k = p->k, s = p->stride;                                                                                  \
+    const size_t rowStep = (size_t)s * p->rowFloats;                                                                    \
+    for (int ky = 0; ky < k; ky++) {                                                                                    \
+      const float *row = buf + (size_t)(oy * s + ky) * p->rowFloats + ox;                                             \
+      for (int kx = 0; kx < k; kx++) {                                                                                  \
+        const float *tap = row + (kx % s) * p->phaseFloats + kx / s;                                                   \
+        const __m512 wv = _mm512_set1_ps(wc[ky * k + kx]);                                                             \
+        _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) acc[i] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(tap + i * rowStep), acc[i]); \
+      }                                                                                                                 \
+    }                                                                                                                   \
+    _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) {                                                           \
+      if (oy + i >= outH) break;                                                                                        \
+      float *at = oc + (size_t)(oy + i) * outW + ox;                                                                    \
+      _mm512_mask_storeu_ps(at, store, finish(acc[i], e, at, store));                                                   \
+    }                                                                                                                   \
+  }
+DEPTHWISE_ROWS(8)
+DEPTHWISE_ROWS(7)
+
+__attribute__((target("avx512f")))
+static int depthwise512(const float *x, const float *weights, const float *bias, float *out, int h, int w, int k, int stride, int padTop, int padLeft, int outH, int outW, int c0, int c1, const Epilogue *e) {
+  // 7-row blocks where the plane is 7, 14 or 28 rows high (8 would compute up to a block of padding rows).
+  const int rowsPerBlock = outH % 8 != 0 && outH % 7 == 0 ? 7 : 8;
+  const int blocks = (outH + rowsPerBlock - 1) / rowsPerBlock;
+  const int strips = (outW + 15) / 16;
+  PaddedLayout p;
+  p.stride = stride;
+  p.k = k;
+  // Indexes read: up to strips * 16 - 1 + (k - 1) / stride per phase; written: up to (w - 1 + padLeft) / stride.
+  int need = strips * 16 + (k - 1) / stride;
+  int written = (w - 1 + padLeft) / stride + 1;
+  p.phaseFloats = ((need > written ? need : written) + 15) & ~15;
+  p.rowFloats = stride * p.phaseFloats;
+  // Rows read by the last block, whole (its rows past outH are computed from +0 rows, not stored).
+  const int rows = (blocks * rowsPerBlock - 1) * stride + k;
+  float *buf = paddedPlane((size_t)rows * p.rowFloats);
+  if (!buf) return 0;
   for (int c = c0; c < c1; c++) {
-    const float *plane = x + (size_t)c * h * w;
+    fillPadded(buf, &p, x + (size_t)c * h * w, h, w, padTop, padLeft, rows);
     const float *wc = weights + (size_t)c * k * k;
     float *oc = out + (size_t)c * outH * outW;
     const __m512 b = _mm512_set1_ps(bias ? bias[c] : 0.0f);
-    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    for (int oy = 0; oy < outH; oy++) {
-      for (int ox = 0; ox < outW; ox += 16) {
+    for (int oy = 0; oy < outH; oy += rowsPerBlock) {
+      for (int strip = 0; strip < strips; strip++) {
+        int ox = strip * 16;
         __mmask16 store = outW - ox >= 16 ? 0xffff : (__mmask16)((1u << (outW - ox)) - 1);
-        __m512 acc = b;
-        // A strip whose every tap column is inside the row: plain loads, no masks to work out.
-        if (store == 0xffff && ox - padLeft >= 0 && ox + 15 + k - 1 - padLeft < w) {
-          for (int ky = 0; ky < k; ky++) {
-            int iy = oy + ky - padTop;
-            const float *row = plane + (ptrdiff_t)iy * w + ox - padLeft;
-            const int rowInside = iy >= 0 && iy < h;
-            for (int kx = 0; kx < k; kx++) {
-              __m512 v = rowInside ? _mm512_loadu_ps(row + kx) : _mm512_setzero_ps();
-              acc = _mm512_fmadd_ps(_mm512_set1_ps(wc[ky * k + kx]), v, acc);
-            }
-          }
-          float *at = oc + (size_t)oy * outW + ox;
-          _mm512_storeu_ps(at, finish(acc, e, at, store));
-          continue;
-        }
-        for (int ky = 0; ky < k; ky++) {
-          int iy = oy + ky - padTop;
-          const int rowInside = iy >= 0 && iy < h;
-          for (int kx = 0; kx < k; kx++) {
-            __m512 s = _mm512_set1_ps(wc[ky * k + kx]);
-            // Input columns ox + i + kx - padLeft, zero outside [0, w) (and above or below the plane).
-            int first = ox + kx - padLeft;
-            __m512i col = _mm512_add_epi32(lane, _mm512_set1_epi32(first));
-            __mmask16 inside = rowInside ? _mm512_cmpge_epi32_mask(col, _mm512_setzero_si512()) & _mm512_cmplt_epi32_mask(col, _mm512_set1_epi32(w)) : 0;
-            __m512 v = _mm512_maskz_loadu_ps(inside, plane + (ptrdiff_t)iy * w + first);
-            acc = _mm512_fmadd_ps(s, v, acc);
-          }
-        }
-        float *at = oc + (size_t)oy * outW + ox;
-        _mm512_mask_storeu_ps(at, store, finish(acc, e, at, store));
+        if (rowsPerBlock == 8) depthwiseRows8(buf, &p, wc, b, oc, outH, outW, oy, ox, store, e);
+        else depthwiseRows7(buf, &p, wc, b, oc, outH, outW, oy, ox, store, e);
       }
     }
   }
+  return 1;
 }
 
 static int64_t argInt(napi_env env, napi_value v) {
@@ -347,17 +430,20 @@ static napi_value Pointwise(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// depthwise(memory, input, packed, bias, output, h, w, k, padTop, padLeft, outH, outW, c0, c1, kind, lo, hi, residual):
-// one image of a depthwise KxK at stride 1, arguments as pointwise's.
+// depthwise(memory, input, packed, bias, output, h, w, k, stride, padTop, padLeft, outH, outW, c0, c1, kind, lo, hi, residual):
+// one image of a depthwise KxK at stride 1 or 2, arguments as pointwise's. Throws if its padded plane
+// cannot be allocated (nothing written then).
 static napi_value Depthwise(napi_env env, napi_callback_info info) {
-  napi_value argv[18];
+  napi_value argv[19];
   char *base;
-  if (!kernelArgs(env, info, argv, 18, &base, "depthwise: expected (memory: Float32Array, input, packed, bias, output, h, w, k, padTop, padLeft, outH, outW, c0, c1, kind, lo, hi, residual)")) return NULL;
+  if (!kernelArgs(env, info, argv, 19, &base, "depthwise: expected (memory: Float32Array, input, packed, bias, output, h, w, k, stride, padTop, padLeft, outH, outW, c0, c1, kind, lo, hi, residual)")) return NULL;
   float *out = (float *)(base + argInt(env, argv[4]));
-  Epilogue e = epilogueArgs(env, argv, 14, base, out);
-  depthwise512((const float *)(base + argInt(env, argv[1])), (const float *)(base + argInt(env, argv[2])), biasArg(env, argv[3], base), out,
-               (int)argInt(env, argv[5]), (int)argInt(env, argv[6]), (int)argInt(env, argv[7]), (int)argInt(env, argv[8]), (int)argInt(env, argv[9]),
-               (int)argInt(env, argv[10]), (int)argInt(env, argv[11]), (int)argInt(env, argv[12]), (int)argInt(env, argv[13]), &e);
+  Epilogue e = epilogueArgs(env, argv, 15, base, out);
+  if (!depthwise512((const float *)(base + argInt(env, argv[1])), (const float *)(base + argInt(env, argv[2])), biasArg(env, argv[3], base), out,
+                    (int)argInt(env, argv[5]), (int)argInt(env, argv[6]), (int)argInt(env, argv[7]), (int)argInt(env, argv[8]), (int)argInt(env, argv[9]),
+                    (int)argInt(env, argv[10]), (int)argInt(env, argv[11]), (int)argInt(env, argv[12]), (int)argInt(env, argv[13]), (int)argInt(env, argv[14]), &e)) {
+    napi_throw_error(env, NULL, "depthwise: could not allocate the padded plane");
+  }
   return NULL;
 }
 

@@ -105,20 +105,26 @@ describe.skipIf(!cpuHasAvx512)('the native 1x1 kernel (this CPU has AVX-512)', (
   }
 
   const DEPTHWISE = [
-    { c: 24, h: 14, w: 14, k: 3, pad: 1, batch: 2 },
-    { c: 7, h: 5, w: 17, k: 3, pad: 1, batch: 1 },
-    { c: 5, h: 9, w: 33, k: 5, pad: 2, batch: 2 },
-    { c: 3, h: 7, w: 7, k: 3, pad: 0, batch: 1 },
-    { c: 4, h: 1, w: 1, k: 3, pad: 1, batch: 3 },
-    { c: 6, h: 12, w: 40, k: 5, pad: 2, batch: 1 },
-    { c: 8, h: 6, w: 50, k: 3, pad: 1, batch: 2 },
+    { c: 24, h: 14, w: 14, k: 3, pad: 1, stride: 1, batch: 2 },
+    { c: 7, h: 5, w: 17, k: 3, pad: 1, stride: 1, batch: 1 },
+    { c: 5, h: 9, w: 33, k: 5, pad: 2, stride: 1, batch: 2 },
+    { c: 3, h: 7, w: 7, k: 3, pad: 0, stride: 1, batch: 1 },
+    { c: 4, h: 1, w: 1, k: 3, pad: 1, stride: 1, batch: 3 },
+    { c: 6, h: 12, w: 40, k: 5, pad: 2, stride: 1, batch: 1 },
+    { c: 8, h: 6, w: 50, k: 3, pad: 1, stride: 1, batch: 2 },
+    { c: 3, h: 28, w: 28, k: 5, pad: 2, stride: 1, batch: 1 },
+    { c: 4, h: 16, w: 17, k: 3, pad: 1, stride: 2, batch: 2 },
+    { c: 3, h: 28, w: 28, k: 5, pad: 2, stride: 2, batch: 1 },
+    { c: 5, h: 15, w: 34, k: 3, pad: 0, stride: 2, batch: 1 },
+    { c: 3, h: 9, w: 33, k: 5, pad: 1, stride: 2, batch: 2 },
+    { c: 2, h: 1, w: 1, k: 3, pad: 1, stride: 2, batch: 1 },
   ];
 
   for (const shape of DEPTHWISE) {
-    it(`depthwise ${shape.k}x${shape.k} pad ${shape.pad}, ${shape.c} channels of ${shape.h}x${shape.w}, batch ${shape.batch}: the WebAssembly kernels' bits, every epilogue, with and without bias and residual, cut into channel ranges`, () => {
-      const { c, h, w, k, pad, batch } = shape;
-      const outH = h + 2 * pad - k + 1;
-      const outW = w + 2 * pad - k + 1;
+    it(`depthwise ${shape.k}x${shape.k} stride ${shape.stride} pad ${shape.pad}, ${shape.c} channels of ${shape.h}x${shape.w}, batch ${shape.batch}: the WebAssembly kernels' bits, every epilogue, with and without bias and residual, cut into channel ranges`, () => {
+      const { c, h, w, k, pad, stride, batch } = shape;
+      const outH = Math.floor((h + 2 * pad - k) / stride) + 1;
+      const outW = Math.floor((w + 2 * pad - k) / stride) + 1;
       let seed = 1;
       for (const activation of ACTIVATIONS) {
         for (const [withBias, withResidual] of [[true, false], [false, true], [true, true]] as const) {
@@ -131,7 +137,7 @@ describe.skipIf(!cpuHasAvx512)('the native 1x1 kernel (this CPU has AVX-512)', (
               const bias = withBias ? shared([c], random) : null;
               const residual = withResidual ? shared([batch, c, outH, outW], random, true) : null;
               const out = zeros([batch, c, outH, outW], { shared: true });
-              const { geometry } = resolveShapes(x.shape, [c, 1, k, k], withBias ? [c] : null, { padding: pad, groups: c });
+              const { geometry } = resolveShapes(x.shape, [c, 1, k, k], withBias ? [c] : null, { padding: pad, stride, groups: c });
               const previous = configureKernels({ native });
               const plan = planConv(geometry, weight, null, activation);
               try {

@@ -93,7 +93,7 @@ function copyStagedOutput(plan: KernelPlan, output: Float32Array, outputAt: numb
  * Which native kernel (src/kernels/native/) computes this plan's bits, from its
  * geometry alone: a dense 1x1 convolution (stride 1, no padding, one group),
  * each output its bias then one fused multiply-add per input channel; or a
- * depthwise one at stride 1 (one input channel per output channel, a square
+ * depthwise one at stride 1 or 2 (one input channel per output channel, a square
  * kernel, any padding), its bias then one fused multiply-add per tap in (ky, kx)
  * order, a tap in the padding multiplying +0; then the epilogue's float32
  * steps. That is what the relaxed-SIMD build's microkernels compute, whichever
@@ -103,9 +103,13 @@ function nativeKindOf(plan: KernelPlan): 'pointwise' | 'depthwise' | null {
   let kind = nativeKinds.get(plan);
   if (kind !== undefined) return kind;
   const g = plan.geometry;
-  const eligible = plan.wasm?.variant === 'fma' && plan.packed !== null && g.strideH === 1 && g.strideW === 1 && g.dilationH === 1 && g.dilationW === 1;
-  if (eligible && plan.kind === 'pointwise' && g.groups === 1 && plan.wasm!.directInput && g.kernelHeight === 1 && g.kernelWidth === 1) kind = 'pointwise';
-  else if (eligible && plan.kind === 'depthwise' && g.inChannelsPerGroup === 1 && g.outChannelsPerGroup === 1 && g.kernelHeight === g.kernelWidth) kind = 'depthwise';
+  const eligible = plan.wasm?.variant === 'fma' && plan.packed !== null && g.dilationH === 1 && g.dilationW === 1;
+  const stride1 = g.strideH === 1 && g.strideW === 1;
+  if (eligible && stride1 && plan.kind === 'pointwise' && g.groups === 1 && plan.wasm!.directInput && g.kernelHeight === 1 && g.kernelWidth === 1) kind = 'pointwise';
+  else if (
+    eligible && plan.kind === 'depthwise' && g.inChannelsPerGroup === 1 && g.outChannelsPerGroup === 1 && g.kernelHeight === g.kernelWidth
+    && g.strideH === g.strideW && (g.strideH === 1 || g.strideH === 2)
+  ) kind = 'depthwise';
   else kind = null;
   nativeKinds.set(plan, kind);
   return kind;
@@ -133,7 +137,7 @@ function runNative(plan: KernelPlan, inputAt: number, biasAt: number, outputAt: 
     if (kind === 'pointwise') {
       native.pointwise(memory, input, packed, bias, output, g.inChannels, g.outChannels, g.outHeight * g.outWidth, c0, c1, code, min, max, residual);
     } else {
-      native.depthwise(memory, input, packed, bias, output, g.inHeight, g.inWidth, g.kernelHeight, g.padTop, g.padLeft, g.outHeight, g.outWidth, c0, c1, code, min, max, residual);
+      native.depthwise(memory, input, packed, bias, output, g.inHeight, g.inWidth, g.kernelHeight, g.strideH, g.padTop, g.padLeft, g.outHeight, g.outWidth, c0, c1, code, min, max, residual);
     }
   }
   return true;
