@@ -285,14 +285,14 @@ typedef struct {
 } PaddedLayout;
 
 // Plane `plane` [h][w] into `buf`: padded rows [0, rows), row r holding input row r - padTop, phase q
-// of it holding padded columns q, q + stride, ... (input column j * stride + q - padLeft at index j), +0
-// outside the plane.
+// of it holding padded columns q, q + stride, ... (input column j * stride + q - padLeft at index j).
+// Only the plane's own floats are written: the padding around them is the same for every plane of a
+// call, zeroed once (depthwise512).
 __attribute__((target("avx512f")))
-static void fillPadded(float *buf, const PaddedLayout *p, const float *plane, int h, int w, int padTop, int padLeft, int rows) {
-  memset(buf, 0, (size_t)rows * p->rowFloats * sizeof(float));
+static void fillPadded(float *buf, const PaddedLayout *p, const float *plane, int h, int w, int padTop, int padLeft, int fromRow, int toRow) {
   const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odds = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-  for (int r = 0; r < rows; r++) {
+  for (int r = fromRow; r < toRow; r++) {
     int iy = r - padTop;
     if (iy < 0 || iy >= h) continue;
     const float *src = plane + (size_t)iy * w;
@@ -321,8 +321,9 @@ static void fillPadded(float *buf, const PaddedLayout *p, const float *plane, in
 // from padded row (oy + i) * stride + ky, phase kx % stride, index ox + kx / stride. Rows are stored
 // while under `outH`.
 #define DEPTHWISE_ROWS(ROWS)                                                                                            \
-  __attribute__((target("avx512f"))) static void depthwiseRows##ROWS(const float *buf, const PaddedLayout *p, const float *wc, __m512 b, \
+  __attribute__((target("avx512f"))) static void depthwiseRows##ROWS(const float *buf, const PaddedLayout *p, const float *wc, float bias, \
                                                                       float *oc, int outH, int outW, int oy, int ox, __mmask16 store, const Epilogue *e) { \
+    const __m512 b = _mm512_set1_ps(bias);                                                                              \
     __m512 acc[ROWS];                                                                                                   \
     _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) acc[i] = b;                                                \
     const int k = p->k, s = p->stride;                                                                                  \
@@ -344,6 +345,64 @@ static void fillPadded(float *buf, const PaddedLayout *p, const float *plane, in
 DEPTHWISE_ROWS(8)
 DEPTHWISE_ROWS(7)
 
+// Floats d..d+15 of the 32 in a then b (d a constant once inlined and unrolled).
+__attribute__((target("avx512f"))) static inline __m512 shifted(__m512 a, __m512 b, int d) {
+#define SHIFTED_CASE(D) case D: return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), D));
+  switch (d) {
+    case 0: return a;
+    SHIFTED_CASE(1) SHIFTED_CASE(2) SHIFTED_CASE(3) SHIFTED_CASE(4) SHIFTED_CASE(5) SHIFTED_CASE(6)
+    default: return b;  // d == 16 (not reached: K <= 7)
+  }
+#undef SHIFTED_CASE
+}
+
+// DEPTHWISE_ROWS with K and the stride S known: each padded row a block reads is loaded once, as two
+// aligned vectors per phase, its K taps' columns made from them by shifts (valignd) and used by every
+// output row of the block it serves. Reading each tap's columns with its own unaligned load cost one
+// load per multiply-add, most of them across two cache lines: 30-35 GFLOP/s on 3x3, below WebAssembly
+// on 56x56 planes. A block's rows meet padded row r in ascending r, so each output still takes its taps
+// in (ky, kx) order.
+#define DEPTHWISE_REUSE(K, S, ROWS)                                                                                    \
+  __attribute__((target("avx512f"))) static void depthwise##K##s##S##r##ROWS(const float *buf, const PaddedLayout *p, const float *wc, float bias, \
+                                                                            float *oc, int outH, int outW, int oy, int ox, __mmask16 store, const Epilogue *e) { \
+    const __m512 b = _mm512_set1_ps(bias);                                                                              \
+    __m512 acc[ROWS];                                                                                                   \
+    _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) acc[i] = b;                                                \
+    const float *first = buf + (size_t)(oy * S) * p->rowFloats + ox;                                                  \
+    _Pragma("GCC unroll 32") for (int r = 0; r < (ROWS - 1) * S + K; r++) {                                            \
+      const float *row = first + (size_t)r * p->rowFloats;                                                             \
+      __m512 lo[S], hi[S], v[K];                                                                                        \
+      _Pragma("GCC unroll 2") for (int q = 0; q < S; q++) {                                                             \
+        lo[q] = _mm512_load_ps(row + q * p->phaseFloats);                                                              \
+        hi[q] = _mm512_load_ps(row + q * p->phaseFloats + 16);                                                         \
+      }                                                                                                                 \
+      _Pragma("GCC unroll 8") for (int kx = 0; kx < K; kx++) v[kx] = shifted(lo[kx % S], hi[kx % S], kx / S);         \
+      _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) {                                                         \
+        const int ky = r - i * S;                                                                                       \
+        if (ky < 0 || ky >= K) continue;                                                                                \
+        _Pragma("GCC unroll 8") for (int kx = 0; kx < K; kx++) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(wc[ky * K + kx]), v[kx], acc[i]); \
+      }                                                                                                                 \
+    }                                                                                                                   \
+    _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) {                                                           \
+      if (oy + i >= outH) break;                                                                                        \
+      float *at = oc + (size_t)(oy + i) * outW + ox;                                                                    \
+      _mm512_mask_storeu_ps(at, store, finish(acc[i], e, at, store));                                                   \
+    }                                                                                                                   \
+  }
+DEPTHWISE_REUSE(3, 1, 8) DEPTHWISE_REUSE(3, 1, 7) DEPTHWISE_REUSE(3, 2, 8) DEPTHWISE_REUSE(3, 2, 7)
+DEPTHWISE_REUSE(5, 1, 8) DEPTHWISE_REUSE(5, 1, 7) DEPTHWISE_REUSE(5, 2, 8) DEPTHWISE_REUSE(5, 2, 7)
+DEPTHWISE_REUSE(7, 1, 8) DEPTHWISE_REUSE(7, 1, 7)
+
+typedef void DepthwiseBlock(const float *, const PaddedLayout *, const float *, float, float *, int, int, int, int, __mmask16, const Epilogue *);
+
+// The block kernel for K, the stride and the rows per block: one that reuses rows where there is one.
+static DepthwiseBlock *depthwiseBlock(int k, int stride, int rows) {
+#define PICK(K, S) if (k == K && stride == S) return rows == 8 ? depthwise##K##s##S##r8 : depthwise##K##s##S##r7;
+  PICK(3, 1) PICK(3, 2) PICK(5, 1) PICK(5, 2) PICK(7, 1)
+#undef PICK
+  return rows == 8 ? depthwiseRows8 : depthwiseRows7;
+}
+
 __attribute__((target("avx512f")))
 static int depthwise512(const float *x, const float *weights, const float *bias, float *out, int h, int w, int k, int stride, int padTop, int padLeft, int outH, int outW, int c0, int c1, const Epilogue *e) {
   // 7-row blocks where the plane is 7, 14 or 28 rows high (8 would compute up to a block of padding rows).
@@ -353,8 +412,9 @@ static int depthwise512(const float *x, const float *weights, const float *bias,
   PaddedLayout p;
   p.stride = stride;
   p.k = k;
-  // Indexes read: up to strips * 16 - 1 + (k - 1) / stride per phase; written: up to (w - 1 + padLeft) / stride.
-  int need = strips * 16 + (k - 1) / stride;
+  // Indexes read: up to strips * 16 + 15 per phase (a block kernel's second aligned vector, or a tap's
+  // columns up to strips * 16 - 1 + (k - 1) / stride, k <= 17); written: up to (w - 1 + padLeft) / stride.
+  int need = strips * 16 + ((k - 1) / stride > 16 ? (k - 1) / stride : 16);
   int written = (w - 1 + padLeft) / stride + 1;
   p.phaseFloats = ((need > written ? need : written) + 15) & ~15;
   p.rowFloats = stride * p.phaseFloats;
@@ -362,17 +422,30 @@ static int depthwise512(const float *x, const float *weights, const float *bias,
   const int rows = (blocks * rowsPerBlock - 1) * stride + k;
   float *buf = paddedPlane((size_t)rows * p.rowFloats);
   if (!buf) return 0;
+  DepthwiseBlock *block = depthwiseBlock(k, stride, rowsPerBlock);
+  memset(buf, 0, (size_t)rows * p.rowFloats * sizeof(float));
   for (int c = c0; c < c1; c++) {
-    fillPadded(buf, &p, x + (size_t)c * h * w, h, w, padTop, padLeft, rows);
     const float *wc = weights + (size_t)c * k * k;
     float *oc = out + (size_t)c * outH * outW;
-    const __m512 b = _mm512_set1_ps(bias ? bias[c] : 0.0f);
+    const float b = bias ? bias[c] : 0.0f;
+    int filled = 0;
     for (int oy = 0; oy < outH; oy += rowsPerBlock) {
+      // The block's padded rows, copied just before it reads them, so the input's reads go along with the
+      // output's writes (mobilenet_v2's 3x3 stride-2 layer at 112x112, batch 8: 4.64 -> 3.73 ms).
+      int upTo = (oy + rowsPerBlock - 1) * stride + k;
+      fillPadded(buf, &p, x + (size_t)c * h * w, h, w, padTop, padLeft, filled, upTo);
+      filled = upTo;
+      // The next block's output lines, asked for with intent to write while this block computes. Where the
+      // output comes from memory (batch 8), waiting for each store's line cost more than the multiply-adds:
+      // mobilenet_v2's 3x3 at 56x56 went from 0.74x to 1.35-1.42x WebAssembly's speed (docs/benchmarks.md).
+      // Prefetching the next block's input as well gained nothing measurable.
+      const char *from = (const char *)(oc + (size_t)(oy + rowsPerBlock) * outW), *to = (const char *)(oc + (size_t)(oy + 2 * rowsPerBlock) * outW);
+      const char *end = (const char *)(out + (size_t)c1 * outH * outW);
+      for (const char *line = from; line < to && line < end; line += 64) _mm_prefetch(line, _MM_HINT_ET0);
       for (int strip = 0; strip < strips; strip++) {
         int ox = strip * 16;
         __mmask16 store = outW - ox >= 16 ? 0xffff : (__mmask16)((1u << (outW - ox)) - 1);
-        if (rowsPerBlock == 8) depthwiseRows8(buf, &p, wc, b, oc, outH, outW, oy, ox, store, e);
-        else depthwiseRows7(buf, &p, wc, b, oc, outH, outW, oy, ox, store, e);
+        block(buf, &p, wc, b, oc, outH, outW, oy, ox, store, e);
       }
     }
   }
