@@ -127,7 +127,9 @@ static inline void store(float *at, __m512 v, __mmask16 m, const Epilogue *e) {
 // 4 or 8 channels (one or two 4-channel blocks) x 32 positions: up to 16 accumulators of the 32
 // registers, each a variable of its own: held in an array, GCC kept them on the stack and stored every
 // one back after each multiply-add (50 GFLOP/s where named registers reach 130-160).
-#define TILE_BODY(W)                                                                                   \
+// TAP: where tap t's first 16 inputs start (a 1x1's input channel t; a KxK's offset table entry); the
+// second 16 are `secondIn` floats on, their outputs `secondOut` on (16 and 16: 32 consecutive positions).
+#define TILE_BODY(W, TAP)                                                                              \
   __m512 l0, l1, l2, l3, l4, l5, l6, l7, h0, h1, h2, h3, h4, h5, h6, h7;                               \
   l0 = h0 = _mm512_set1_ps(bias ? bias[0] : 0.0f);                                                     \
   l1 = h1 = _mm512_set1_ps(bias ? bias[1] : 0.0f);                                                     \
@@ -141,9 +143,9 @@ static inline void store(float *at, __m512 v, __mmask16 m, const Epilogue *e) {
   } else {                                                                                             \
     l4 = h4 = l5 = h5 = l6 = h6 = l7 = h7 = _mm512_setzero_ps();                                       \
   }                                                                                                    \
-  const float *xr = x + p;                                                                             \
-  for (int t = 0; t < taps; t++, xr += hw) {                                                           \
-    __m512 a = _mm512_maskz_loadu_ps(m0, xr), c = _mm512_maskz_loadu_ps(m1, xr + 16), s;               \
+  for (int t = 0; t < taps; t++) {                                                                     \
+    const float *xr = TAP;                                                                             \
+    __m512 a = _mm512_maskz_loadu_ps(m0, xr), c = _mm512_maskz_loadu_ps(m1, xr + secondIn), s;         \
     const float *w0 = blk0 + t * 4;                                                                    \
     s = _mm512_set1_ps(w0[0]); l0 = _mm512_fmadd_ps(s, a, l0); h0 = _mm512_fmadd_ps(s, c, h0);         \
     s = _mm512_set1_ps(w0[1]); l1 = _mm512_fmadd_ps(s, a, l1); h1 = _mm512_fmadd_ps(s, c, h1);         \
@@ -158,41 +160,74 @@ static inline void store(float *at, __m512 v, __mmask16 m, const Epilogue *e) {
     }                                                                                                  \
   }                                                                                                    \
   float *o = out + p;                                                                                  \
-  store(o, l0, m0, e); store(o + 16, h0, m1, e); o += hw;                                              \
-  store(o, l1, m0, e); store(o + 16, h1, m1, e); o += hw;                                              \
-  store(o, l2, m0, e); store(o + 16, h2, m1, e); o += hw;                                              \
-  store(o, l3, m0, e); store(o + 16, h3, m1, e); o += hw;                                              \
+  store(o, l0, m0, e); store(o + secondOut, h0, m1, e); o += hw;                                              \
+  store(o, l1, m0, e); store(o + secondOut, h1, m1, e); o += hw;                                              \
+  store(o, l2, m0, e); store(o + secondOut, h2, m1, e); o += hw;                                              \
+  store(o, l3, m0, e); store(o + secondOut, h3, m1, e); o += hw;                                              \
   if (W == 8) {                                                                                        \
-    store(o, l4, m0, e); store(o + 16, h4, m1, e); o += hw;                                            \
-    store(o, l5, m0, e); store(o + 16, h5, m1, e); o += hw;                                            \
-    store(o, l6, m0, e); store(o + 16, h6, m1, e); o += hw;                                            \
-    store(o, l7, m0, e); store(o + 16, h7, m1, e);                                                     \
+    store(o, l4, m0, e); store(o + secondOut, h4, m1, e); o += hw;                                            \
+    store(o, l5, m0, e); store(o + secondOut, h5, m1, e); o += hw;                                            \
+    store(o, l6, m0, e); store(o + secondOut, h6, m1, e); o += hw;                                            \
+    store(o, l7, m0, e); store(o + secondOut, h7, m1, e);                                                     \
   }
+
+#define POINTWISE_TAP (x + p + (size_t)t * hw)
 
 __attribute__((target("avx512f")))
 static void tile8(const float *x, const float *blk0, const float *blk1, const float *bias, float *out, int taps, int hw, int p, __mmask16 m0, __mmask16 m1, const Epilogue *e) {
-  TILE_BODY(8)
+  const int secondIn = 16, secondOut = 16;
+  TILE_BODY(8, POINTWISE_TAP)
 }
 
 __attribute__((target("avx512f")))
 static void tile4(const float *x, const float *blk0, const float *bias, float *out, int taps, int hw, int p, __mmask16 m0, __mmask16 m1, const Epilogue *e) {
   const float *blk1 = 0;
   (void)blk1;
-  TILE_BODY(4)
+  const int secondIn = 16, secondOut = 16;
+  TILE_BODY(4, POINTWISE_TAP)
 }
 
 // One channel whose weights for tap t are at w[t * step].
+#define ROW1_BODY(TAP)                                                                                 \
+  __m512 a0 = _mm512_set1_ps(bias), a1 = a0;                                                           \
+  for (int t = 0; t < taps; t++) {                                                                     \
+    const float *xr = TAP;                                                                             \
+    __m512 s = _mm512_set1_ps(w[(size_t)t * step]);                                                    \
+    a0 = _mm512_fmadd_ps(s, _mm512_maskz_loadu_ps(m0, xr), a0);                                        \
+    a1 = _mm512_fmadd_ps(s, _mm512_maskz_loadu_ps(m1, xr + secondIn), a1);                             \
+  }                                                                                                    \
+  store(out + p, a0, m0, e);                                                                           \
+  store(out + p + secondOut, a1, m1, e);
+
 __attribute__((target("avx512f")))
 static void row1(const float *x, const float *w, int step, float bias, float *out, int taps, int hw, int p, __mmask16 m0, __mmask16 m1, const Epilogue *e) {
-  __m512 a0 = _mm512_set1_ps(bias), a1 = a0;
-  const float *xr = x + p;
-  for (int t = 0; t < taps; t++, xr += hw) {
-    __m512 s = _mm512_set1_ps(w[(size_t)t * step]);
-    a0 = _mm512_fmadd_ps(s, _mm512_maskz_loadu_ps(m0, xr), a0);
-    a1 = _mm512_fmadd_ps(s, _mm512_maskz_loadu_ps(m1, xr + 16), a1);
-  }
-  store(out + p, a0, m0, e);
-  store(out + p + 16, a1, m1, e);
+  const int secondIn = 16, secondOut = 16;
+  ROW1_BODY(POINTWISE_TAP)
+}
+
+// The same tiles for a KxK convolution over padded planes (see dense512): tap t's inputs at
+// x + offsets[t], the outputs at out (p = 0), channels hw apart; the 32 positions are one row's, or, where
+// rows are 16 wide or less, two rows' (secondIn and secondOut a row of input and of output apart).
+#define OFFSET_TAP (x + offsets[t])
+
+__attribute__((target("avx512f")))
+static void denseTile8(const float *x, const int *offsets, const float *blk0, const float *blk1, const float *bias, float *out, int taps, int hw, int secondIn, int secondOut, __mmask16 m0, __mmask16 m1, const Epilogue *e) {
+  const int p = 0;
+  TILE_BODY(8, OFFSET_TAP)
+}
+
+__attribute__((target("avx512f")))
+static void denseTile4(const float *x, const int *offsets, const float *blk0, const float *bias, float *out, int taps, int hw, int secondIn, int secondOut, __mmask16 m0, __mmask16 m1, const Epilogue *e) {
+  const int p = 0;
+  const float *blk1 = 0;
+  (void)blk1;
+  TILE_BODY(4, OFFSET_TAP)
+}
+
+__attribute__((target("avx512f")))
+static void denseRow1(const float *x, const int *offsets, const float *w, int step, float bias, float *out, int taps, int secondIn, int secondOut, __mmask16 m0, __mmask16 m1, const Epilogue *e) {
+  const int p = 0;
+  ROW1_BODY(OFFSET_TAP)
 }
 
 // Output channels [c0, c1) of positions [p0, p1) (whole strips of 32 but the plane's last) of one image.
@@ -268,26 +303,48 @@ static void pointwise512(const float *x, const float *packed, const float *bias,
 static __thread float *padded = 0;
 static __thread size_t paddedFloats = 0;
 
-static float *paddedPlane(size_t floats) {
-  if (floats > paddedFloats) {
-    free(padded);
-    size_t bytes = (floats * sizeof(float) + 63) & ~(size_t)63;
-    padded = (float *)aligned_alloc(64, bytes);
-    paddedFloats = padded ? floats : 0;
-  }
-  return padded;
-}
-
 typedef struct {
   int stride, k;
   int phaseFloats;  // floats per column phase of a padded row
   int rowFloats;    // stride * phaseFloats
 } PaddedLayout;
 
+// The layout whose padding the buffer holds zeroed: a fill writes only the planes' own floats, so the
+// next call with the same layout (the next image of a layer, the next layer of the same shape) skips
+// zeroing it again.
+typedef struct {
+  int planes, h, w, padTop, padLeft, stride, rows, rowFloats, phaseFloats;
+} PaddingKey;
+static __thread PaddingKey zeroedFor;
+
+static float *paddedPlane(size_t floats) {
+  if (floats > paddedFloats) {
+    free(padded);
+    size_t bytes = (floats * sizeof(float) + 63) & ~(size_t)63;
+    padded = (float *)aligned_alloc(64, bytes);
+    paddedFloats = padded ? floats : 0;
+    memset(&zeroedFor, 0, sizeof zeroedFor);
+  }
+  return padded;
+}
+
+// The thread's buffer for `planes` padded planes of `rows` rows in layout p, its padding +0.
+static float *paddedPlanes(const PaddedLayout *p, int planes, int rows, int h, int w, int padTop, int padLeft) {
+  size_t floats = (size_t)planes * rows * p->rowFloats;
+  float *buf = paddedPlane(floats);
+  if (!buf) return 0;
+  PaddingKey key = { planes, h, w, padTop, padLeft, p->stride, rows, p->rowFloats, p->phaseFloats };
+  if (memcmp(&key, &zeroedFor, sizeof key) != 0) {
+    memset(buf, 0, floats * sizeof(float));
+    zeroedFor = key;
+  }
+  return buf;
+}
+
 // Plane `plane` [h][w] into `buf`: padded rows [0, rows), row r holding input row r - padTop, phase q
 // of it holding padded columns q, q + stride, ... (input column j * stride + q - padLeft at index j).
 // Only the plane's own floats are written: the padding around them is the same for every plane of a
-// call, zeroed once (depthwise512).
+// call, zeroed once (paddedPlanes).
 __attribute__((target("avx512f")))
 static void fillPadded(float *buf, const PaddedLayout *p, const float *plane, int h, int w, int padTop, int padLeft, int fromRow, int toRow) {
   const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
@@ -420,10 +477,9 @@ static int depthwise512(const float *x, const float *weights, const float *bias,
   p.rowFloats = stride * p.phaseFloats;
   // Rows read by the last block, whole (its rows past outH are computed from +0 rows, not stored).
   const int rows = (blocks * rowsPerBlock - 1) * stride + k;
-  float *buf = paddedPlane((size_t)rows * p.rowFloats);
+  float *buf = paddedPlanes(&p, 1, rows, h, w, padTop, padLeft);
   if (!buf) return 0;
   DepthwiseBlock *block = depthwiseBlock(k, stride, rowsPerBlock);
-  memset(buf, 0, (size_t)rows * p.rowFloats * sizeof(float));
   for (int c = c0; c < c1; c++) {
     const float *wc = weights + (size_t)c * k * k;
     float *oc = out + (size_t)c * outH * outW;
@@ -447,6 +503,80 @@ static int depthwise512(const float *x, const float *weights, const float *bias,
         __mmask16 store = outW - ox >= 16 ? 0xffff : (__mmask16)((1u << (outW - ox)) - 1);
         block(buf, &p, wc, b, oc, outH, outW, oy, ox, store, e);
       }
+    }
+  }
+  return 1;
+}
+
+// A KxK convolution at stride 1 or 2 with cin / groups input channels per group (a ShuffleNet's,
+// MobileNet's or EfficientNet's 3-channel 3x3 stem; ResNeXt's grouped 3x3), output channels [c0, c1)
+// of one image: each output its bias, then one fused multiply-add per tap in (input channel, ky, kx)
+// order, a tap in the padding multiplying +0, as the WebAssembly direct kernels compute it over their
+// phase planes (layout.ts, tapOffsets; packing.ts, packDirectWeights: per group, blocks of 4 output
+// channels [block][tap][4], then the rest [channel][tap]). The input is copied into padded planes laid
+// out as the depthwise kernel's (each row its column phases), so tap t of an output row's 32 positions
+// is 32 consecutive floats at a fixed offset: the 1x1 kernel's tiles then run over the offset table.
+// Rows are copied as the output rows reach them. False, having written nothing, if the planes or the
+// table cannot be allocated.
+static __thread int *tapTable = 0;
+static __thread size_t tapTableLength = 0;
+
+__attribute__((target("avx512f")))
+static int dense512(const float *x, const float *packed, const float *bias, float *out, int cin, int groups, int h, int w, int k, int stride, int padTop, int padLeft,
+                    int outH, int outW, int cout, int c0, int c1, const Epilogue *e) {
+  const int cinG = cin / groups, coutG = cout / groups, taps = cinG * k * k, blocks = coutG >> 2;
+  PaddedLayout p;
+  p.stride = stride;
+  p.k = k;
+  // A tile reads 32 positions from its row's start: up to ceil(outW / 32) * 32 - 1 + (k - 1) / stride.
+  int need = (outW + 31) / 32 * 32 + (k - 1) / stride;
+  int written = (w - 1 + padLeft) / stride + 1;
+  p.phaseFloats = ((need > written ? need : written) + 15) & ~15;
+  p.rowFloats = stride * p.phaseFloats;
+  const int rows = (outH - 1) * stride + k;
+  const size_t planeFloats = (size_t)rows * p.rowFloats;
+  float *buf = paddedPlanes(&p, cin, rows, h, w, padTop, padLeft);
+  if (!buf) return 0;
+  if ((size_t)taps > tapTableLength) {
+    free(tapTable);
+    tapTable = (int *)malloc((size_t)taps * sizeof(int));
+    tapTableLength = tapTable ? (size_t)taps : 0;
+    if (!tapTable) return 0;
+  }
+  int *offsets = tapTable;
+  for (int ic = 0, t = 0; ic < cinG; ic++)
+    for (int ky = 0; ky < k; ky++)
+      for (int kx = 0; kx < k; kx++) offsets[t++] = (int)(ic * planeFloats + (size_t)ky * p.rowFloats + (size_t)(kx % stride) * p.phaseFloats + kx / stride);
+  const int hw = outH * outW;
+  // Rows of 16 or fewer: a tile takes two rows' 16 positions each, not one row's 32 of which most are idle.
+  const int pairRows = outW <= 16;
+  const int rowStep = pairRows ? 2 : 1;
+  const int secondIn = pairRows ? stride * p.rowFloats : 16, secondOut = pairRows ? outW : 16;
+  int filled = 0;
+  for (int oy = 0; oy < outH; oy += rowStep) {
+    const int lastRow = pairRows && oy + 1 < outH ? oy + 1 : oy;
+    int upTo = lastRow * stride + k;
+    for (int ic = 0; ic < cin; ic++) fillPadded(buf + ic * planeFloats, &p, x + (size_t)ic * h * w, h, w, padTop, padLeft, filled, upTo);
+    filled = upTo;
+    for (int c = c0; c < c1;) {
+      const int g = c / coutG, j = c - g * coutG;
+      const float *groupWeights = packed + (size_t)g * coutG * taps;
+      const float *row = buf + (size_t)g * cinG * planeFloats + (size_t)oy * stride * p.rowFloats;
+      // Whole blocks inside the range and the group: 8 or 4 channels at once; else one.
+      const int inBlocks = j < blocks * 4 && (j & 3) == 0;
+      const int width = inBlocks && j + 8 <= blocks * 4 && c + 8 <= c1 ? 8 : inBlocks && c + 4 <= c1 ? 4 : 1;
+      for (int ox = 0; ox < outW; ox += pairRows ? outW : 32) {
+        int left = outW - ox;
+        __mmask16 m0 = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+        __mmask16 m1 = pairRows ? (lastRow > oy ? m0 : 0) : left >= 32 ? 0xffff : left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1);
+        float *at = out + (size_t)c * hw + (size_t)oy * outW + ox;
+        const float *b = bias ? bias + c : 0;
+        if (width == 8) denseTile8(row + ox, offsets, groupWeights + (size_t)j * taps, groupWeights + (size_t)(j + 4) * taps, b, at, taps, hw, secondIn, secondOut, m0, m1, e);
+        else if (width == 4) denseTile4(row + ox, offsets, groupWeights + (size_t)j * taps, b, at, taps, hw, secondIn, secondOut, m0, m1, e);
+        else if (j < blocks * 4) denseRow1(row + ox, offsets, groupWeights + (size_t)(j >> 2) * 4 * taps + (j & 3), 4, b ? b[0] : 0.0f, at, taps, secondIn, secondOut, m0, m1, e);
+        else denseRow1(row + ox, offsets, groupWeights + (size_t)blocks * 4 * taps + (size_t)(j - blocks * 4) * taps, 1, b ? b[0] : 0.0f, at, taps, secondIn, secondOut, m0, m1, e);
+      }
+      c += width;
     }
   }
   return 1;
@@ -520,6 +650,24 @@ static napi_value Depthwise(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// dense(memory, input, packed, bias, output, cin, groups, h, w, k, stride, padTop, padLeft, outH, outW, cout, c0, c1, kind, lo, hi, residual):
+// one image of a KxK convolution at stride 1 or 2, arguments as pointwise's. False, having written nothing,
+// if its padded planes could not be allocated (the caller then runs the WebAssembly kernel).
+static napi_value Dense(napi_env env, napi_callback_info info) {
+  napi_value argv[22];
+  char *base;
+  if (!kernelArgs(env, info, argv, 22, &base, "dense: expected (memory: Float32Array, input, packed, bias, output, cin, groups, h, w, k, stride, padTop, padLeft, outH, outW, cout, c0, c1, kind, lo, hi, residual)")) return NULL;
+  float *out = (float *)(base + argInt(env, argv[4]));
+  Epilogue e = epilogueArgs(env, argv, 18, base, out);
+  int a[13];
+  for (int i = 0; i < 13; i++) a[i] = (int)argInt(env, argv[5 + i]);
+  int done = dense512((const float *)(base + argInt(env, argv[1])), (const float *)(base + argInt(env, argv[2])), biasArg(env, argv[3], base), out,
+                      a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], &e);
+  napi_value r;
+  napi_get_boolean(env, done, &r);
+  return r;
+}
+
 static napi_value Available(napi_env env, napi_callback_info info) {
   napi_value r;
   __builtin_cpu_init();
@@ -533,6 +681,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "pointwise", f);
   napi_create_function(env, "depthwise", NAPI_AUTO_LENGTH, Depthwise, NULL, &f);
   napi_set_named_property(env, exports, "depthwise", f);
+  napi_create_function(env, "dense", NAPI_AUTO_LENGTH, Dense, NULL, &f);
+  napi_set_named_property(env, exports, "dense", f);
   napi_create_function(env, "available", NAPI_AUTO_LENGTH, Available, NULL, &f);
   napi_set_named_property(env, exports, "available", f);
   return exports;

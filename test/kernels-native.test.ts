@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { resolveShapes } from '../src/conv/geometry.js';
 import type { Activation } from '../src/kernels/epilogue.js';
 import { nativeKernels, nativeKernelsBuilt } from '../src/kernels/native/index.js';
@@ -154,6 +154,65 @@ describe.skipIf(!cpuHasAvx512)('the native 1x1 kernel (this CPU has AVX-512)', (
             seed++;
           }
         }
+      }
+    });
+  }
+
+  // Direct KxK convolutions the dense kernel takes: 3-channel stems at stride 2, grouped 3x3 (4 and 6
+  // output channels per group: one block, a block and two left over), a 5x5, a 1x1 at stride 2, rows
+  // wider than one 32-position tile, planes of one output row or one column.
+  const DENSE = [
+    { cin: 3, cout: 24, groups: 1, k: 3, stride: 2, pad: 1, h: 17, w: 17, batch: 2 },
+    { cin: 3, cout: 32, groups: 1, k: 3, stride: 2, pad: 1, h: 12, w: 70, batch: 1 },
+    { cin: 16, cout: 16, groups: 4, k: 3, stride: 1, pad: 1, h: 9, w: 35, batch: 2 },
+    { cin: 8, cout: 12, groups: 2, k: 3, stride: 2, pad: 1, h: 11, w: 13, batch: 1 },
+    { cin: 5, cout: 9, groups: 1, k: 5, stride: 2, pad: 2, h: 10, w: 33, batch: 1 },
+    { cin: 8, cout: 12, groups: 1, k: 1, stride: 2, pad: 0, h: 14, w: 14, batch: 2 },
+    { cin: 6, cout: 8, groups: 2, k: 3, stride: 1, pad: 0, h: 3, w: 40, batch: 1 },
+    { cin: 4, cout: 7, groups: 1, k: 3, stride: 1, pad: 1, h: 33, w: 1, batch: 1 },
+  ];
+
+  for (const shape of DENSE) {
+    it(`dense ${shape.cin} -> ${shape.cout} in ${shape.groups} group(s), ${shape.k}x${shape.k} stride ${shape.stride} pad ${shape.pad}, ${shape.h}x${shape.w}, batch ${shape.batch}: the WebAssembly kernels' bits, every epilogue, with and without bias and residual, cut into channel ranges`, () => {
+      const { cin, cout, groups, k, stride, pad, h, w, batch } = shape;
+      const native = nativeKernels()!;
+      const calls = vi.spyOn(native, 'dense');
+      const cuts: Array<Array<[number, number]>> = [[[0, cout]], [[0, 1], [1, 6], [6, cout]]];
+      let seed = 1;
+      try {
+        for (const activation of ACTIVATIONS) {
+          for (const [withBias, withResidual] of [[true, false], [false, true], [true, true]] as const) {
+            for (const ranges of cuts) {
+              const outputs = [false, true].map((useNative) => {
+                const random = new Random(seed);
+                const x = shared([batch, cin, h, w], random, true);
+                const weight = new Float32Array(cout * (cin / groups) * k * k);
+                for (let i = 0; i < weight.length; i++) weight[i] = random.uniform(-1, 1);
+                const bias = withBias ? shared([cout], random) : null;
+                const { geometry } = resolveShapes(x.shape, [cout, cin / groups, k, k], withBias ? [cout] : null, { padding: pad, stride, groups });
+                const residual = withResidual ? shared([batch, cout, geometry.outHeight, geometry.outWidth], random, true) : null;
+                const out = zeros([batch, cout, geometry.outHeight, geometry.outWidth], { shared: true });
+                const previous = configureKernels({ native: useNative });
+                const plan = planConv(geometry, weight, null, activation);
+                try {
+                  expect(plan.kind).not.toBe('winograd');
+                  for (const [c0, c1] of ranges) runPlan(plan, x.data, weight, bias?.data ?? null, out.data, { batchStart: 0, batchEnd: batch, outChannelStart: c0, outChannelEnd: c1 }, null, residual?.data ?? null);
+                } finally {
+                  releasePlan(plan);
+                  configureKernels(previous);
+                }
+                return out.data;
+              });
+              const at = firstBitDifference(outputs[1], outputs[0]);
+              expect(at, `${activation.kind} bias ${withBias} residual ${withResidual} ranges ${JSON.stringify(ranges)}: at ${at} native ${outputs[1][at]} wasm ${outputs[0][at]}`).toBe(-1);
+              seed++;
+            }
+          }
+        }
+        // Every native run went through the dense kernel, one call per image and channel range.
+        expect(calls).toHaveBeenCalledTimes(ACTIVATIONS.length * 3 * (1 + 3) * batch);
+      } finally {
+        calls.mockRestore();
       }
     });
   }

@@ -25,6 +25,14 @@ interface NativeExports {
     memory: Float32Array, input: number, packed: number, bias: number, output: number, h: number, w: number, k: number, stride: number, padTop: number, padLeft: number,
     outH: number, outW: number, c0: number, c1: number, kind: number, lo: number, hi: number, residual: number,
   ): void;
+  /**
+   * Output channels [c0, c1) of one image of a KxK convolution at stride 1 or 2 (cin / groups input channels per
+   * group), offsets and epilogue as pointwise's. False, having written nothing, when its padded planes could not be allocated.
+   */
+  dense(
+    memory: Float32Array, input: number, packed: number, bias: number, output: number, cin: number, groups: number, h: number, w: number, k: number, stride: number,
+    padTop: number, padLeft: number, outH: number, outW: number, cout: number, c0: number, c1: number, kind: number, lo: number, hi: number, residual: number,
+  ): boolean;
 }
 
 /** Where the addon is, from this file in src/ or in dist/src/. */

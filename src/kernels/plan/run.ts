@@ -91,31 +91,50 @@ function copyStagedOutput(plan: KernelPlan, output: Float32Array, outputAt: numb
 
 /**
  * Which native kernel (src/kernels/native/) computes this plan's bits, from its
- * geometry alone: a dense 1x1 convolution (stride 1, no padding, one group),
- * each output its bias then one fused multiply-add per input channel; or a
- * depthwise one at stride 1 or 2 (one input channel per output channel, a square
- * kernel, any padding), its bias then one fused multiply-add per tap in (ky, kx)
- * order, a tap in the padding multiplying +0; then the epilogue's float32
- * steps. That is what the relaxed-SIMD build's microkernels compute, whichever
- * one the plan chose. Decided once per plan (plans are decoded once per thread).
+ * geometry alone:
+ * - 'pointwise': a dense 1x1 convolution (stride 1, no padding, one group), each
+ *   output its bias then one fused multiply-add per input channel;
+ * - 'depthwise': one input and one output channel per group, a square kernel,
+ *   stride 1 or 2, any padding: its bias then one fused multiply-add per tap in
+ *   (ky, kx) order, a tap in the padding multiplying +0;
+ * - 'dense': any other direct convolution with a square kernel at stride 1 or 2
+ *   (a 3-channel stem, a grouped 3x3, a 1x1 at stride 2): its bias then one fused
+ *   multiply-add per tap in (input channel, ky, kx) order, padding +0;
+ * then the epilogue's float32 steps. That is what the relaxed-SIMD build's
+ * microkernels compute, whichever one the plan chose (not Winograd, whose sums
+ * are others). Decided once per plan (plans are decoded once per thread).
  */
-function nativeKindOf(plan: KernelPlan): 'pointwise' | 'depthwise' | null {
+function nativeKindOf(plan: KernelPlan): NativeKind | null {
   let kind = nativeKinds.get(plan);
   if (kind !== undefined) return kind;
   const g = plan.geometry;
   const eligible = plan.wasm?.variant === 'fma' && plan.packed !== null && g.dilationH === 1 && g.dilationW === 1;
   const stride1 = g.strideH === 1 && g.strideW === 1;
-  if (eligible && stride1 && plan.kind === 'pointwise' && g.groups === 1 && plan.wasm!.directInput && g.kernelHeight === 1 && g.kernelWidth === 1) kind = 'pointwise';
-  else if (
-    eligible && plan.kind === 'depthwise' && g.inChannelsPerGroup === 1 && g.outChannelsPerGroup === 1 && g.kernelHeight === g.kernelWidth
-    && g.strideH === g.strideW && (g.strideH === 1 || g.strideH === 2)
-  ) kind = 'depthwise';
+  const squareStride1or2 = g.kernelHeight === g.kernelWidth && g.strideH === g.strideW && (g.strideH === 1 || g.strideH === 2);
+  if (!eligible) kind = null;
+  else if (stride1 && plan.kind === 'pointwise' && g.groups === 1 && plan.wasm!.directInput && g.kernelHeight === 1 && g.kernelWidth === 1) kind = 'pointwise';
+  else if (plan.kind === 'depthwise' && g.inChannelsPerGroup === 1 && g.outChannelsPerGroup === 1 && squareStride1or2) kind = 'depthwise';
+  else if ((plan.kind === 'small-groups' || plan.kind === 'general' || plan.kind === 'pointwise') && squareStride1or2 && densePlanesBytes(g) <= DENSE_PLANES_MAX_BYTES) kind = 'dense';
   else kind = null;
   nativeKinds.set(plan, kind);
   return kind;
 }
 
-const nativeKinds = new WeakMap<KernelPlan, 'pointwise' | 'depthwise' | null>();
+type NativeKind = 'pointwise' | 'depthwise' | 'dense';
+const nativeKinds = new WeakMap<KernelPlan, NativeKind | null>();
+
+/** The dense kernel's padded planes per thread at most (a layer needing more keeps the WebAssembly kernel). */
+const DENSE_PLANES_MAX_BYTES = 64 * 1024 * 1024;
+
+/** Bytes of the dense kernel's padded planes for one image (native/pointwise.c, dense512). */
+function densePlanesBytes(g: KernelPlan['geometry']): number {
+  const s = g.strideH;
+  const need = Math.ceil(g.outWidth / 32) * 32 + Math.floor((g.kernelWidth - 1) / s);
+  const written = Math.floor((g.inWidth - 1 + g.padLeft) / s) + 1;
+  const phaseFloats = Math.ceil(Math.max(need, written) / 16) * 16;
+  const rows = (g.outHeight - 1) * s + g.kernelHeight;
+  return g.inChannels * rows * s * phaseFloats * 4;
+}
 
 /** `slice` through the plan's native kernel, image by image, when it has one and the kernels are here; false, having done nothing, otherwise. */
 function runNative(plan: KernelPlan, inputAt: number, biasAt: number, outputAt: number, residualAt: number, slice: ConvSlice): boolean {
@@ -136,6 +155,14 @@ function runNative(plan: KernelPlan, inputAt: number, biasAt: number, outputAt: 
     const residual = residualAt === 0 ? -1 : residualAt + n * outImageBytes;
     if (kind === 'pointwise') {
       native.pointwise(memory, input, packed, bias, output, g.inChannels, g.outChannels, g.outHeight * g.outWidth, c0, c1, code, min, max, residual);
+    } else if (kind === 'dense') {
+      const done = native.dense(
+        memory, input, packed, bias, output, g.inChannels, g.groups, g.inHeight, g.inWidth, g.kernelHeight, g.strideH, g.padTop, g.padLeft,
+        g.outHeight, g.outWidth, g.outChannels, c0, c1, code, min, max, residual,
+      );
+      // Its planes could not be allocated, which only the first image can meet (every image needs the same
+      // planes): nothing was written, so the WebAssembly kernel takes the slice.
+      if (!done) return false;
     } else {
       native.depthwise(memory, input, packed, bias, output, g.inHeight, g.inWidth, g.kernelHeight, g.strideH, g.padTop, g.padLeft, g.outHeight, g.outWidth, c0, c1, code, min, max, residual);
     }
