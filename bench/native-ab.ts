@@ -5,7 +5,8 @@
 // gave the same bits (they must: kernels.md, "Native 1x1 kernels").
 //
 // A shape is `CINxCOUT@SIDE` (a 1x1 convolution) or `dwCkKsS@SIDE` (depthwise, C channels, KxK, stride S,
-// padding K / 2; SIDE the input's). --activation picks the epilogue (relu, silu, none).
+// padding K / 2; SIDE the input's). --activation picks the epilogue (relu, silu, none); --width 8 runs the
+// native kernels' AVX2 build where the CPU has AVX-512 too.
 //
 //   flock /tmp/groupconv-bench.lock npx tsx bench/native-ab.ts [--rounds 15] [--batch 8] [--shapes 64x256@56,16x96@112,dw144k5s1@28] [--activation silu]
 import { parseArgs } from 'node:util';
@@ -24,16 +25,18 @@ const DEPTHWISE_SHAPES = 'dw32k3s1@112,dw96k3s2@112,dw144k3s1@56,dw144k5s2@56,dw
 const ACTIVATIONS: Record<string, Activation> = { none: { kind: 'none' }, relu: { kind: 'relu' }, silu: { kind: 'silu' } };
 
 const { values } = parseArgs({
-  options: { rounds: { type: 'string', default: '15' }, batch: { type: 'string', default: '8' }, shapes: { type: 'string', default: `${DEFAULT_SHAPES},${DEPTHWISE_SHAPES}` }, activation: { type: 'string', default: 'relu' } },
+  options: { rounds: { type: 'string', default: '15' }, batch: { type: 'string', default: '8' }, shapes: { type: 'string', default: `${DEFAULT_SHAPES},${DEPTHWISE_SHAPES}` }, activation: { type: 'string', default: 'relu' }, width: { type: 'string' } },
 });
 const activation = ACTIVATIONS[values.activation!];
+// --width 8: the AVX2 build of the kernels on a CPU that also has AVX-512.
+if (values.width) nativeKernelsBuilt()?.useWidth(Number(values.width));
 const rounds = Number(values.rounds);
 const batch = Number(values.batch);
 if (!nativeKernelsBuilt()) {
   console.log('the native kernels are not built here, or this CPU has no AVX-512: `npm run build:native`');
   process.exit(1);
 }
-console.log(`batch ${batch}, one thread, median of ${rounds} alternating calls each`);
+console.log(`batch ${batch}, one thread, median of ${rounds} alternating calls each, native with ${nativeKernelsBuilt()!.width()}-float vectors`);
 console.log(`${'layer'.padEnd(16)} ${'wasm ms'.padStart(8)} ${'GFLOP/s'.padStart(8)} ${'native ms'.padStart(10)} ${'GFLOP/s'.padStart(8)}  native/wasm  bits`);
 for (const spec of values.shapes!.split(',')) {
   const pointwise = /^(\d+)x(\d+)@(\d+)$/.exec(spec);

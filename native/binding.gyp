@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "groupconv_native",
-      "sources": ["pointwise.c"],
+      "sources": ["addon.c"],
       "cflags": ["-O3", "-fno-math-errno", "-ffp-contract=off"]
     }
   ]

@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { resolveShapes } from '../src/conv/geometry.js';
 import type { Activation } from '../src/kernels/epilogue.js';
 import { nativeKernels, nativeKernelsBuilt } from '../src/kernels/native/index.js';
@@ -20,7 +20,9 @@ import { GroupedConvEngine, Random, zeros, type Tensor } from '../src/index.js';
 import { firstBitDifference } from './support/tensors.js';
 
 const ROOT = join(import.meta.dirname, '..');
-const cpuHasAvx512 = readFileSync('/proc/cpuinfo', 'utf8').split('\n').some((l) => l.startsWith('flags') && / avx512f( |$)/.test(l));
+const cpuFlags = new Set(readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'))?.split(/\s+/) ?? []);
+/** The vector widths (floats) this CPU runs the native kernels at, widest first: AVX-512F, AVX2 with FMA. */
+const WIDTHS = [...(cpuFlags.has('avx512f') ? [16] : []), ...(cpuFlags.has('avx2') && cpuFlags.has('fma') ? [8] : [])];
 
 const SPECIAL = [NaN, -0, 0, Infinity, -Infinity, 1e-40, -1e-40, -3, 3, 6, -6, 0.5];
 
@@ -73,10 +75,12 @@ const SHAPES = [
   { cin: 5, cout: 17, h: 33, w: 1, batch: 1 },
 ];
 
-describe.skipIf(!cpuHasAvx512)('the native 1x1 kernel (this CPU has AVX-512)', () => {
-  it('is built and chosen here', () => {
+describe.skipIf(WIDTHS.length === 0)('the native kernels (this CPU has AVX-512F, or AVX2 and FMA)', () => {
+  it('are built and chosen here, at the widest vectors this CPU runs (unless GROUPCONV_NATIVE=avx2)', () => {
     expect(nativeKernelsBuilt()).not.toBeNull();
     expect(nativeKernels()).not.toBeNull();
+    expect(nativeKernels()!.width()).toBe(process.env.GROUPCONV_NATIVE === 'avx2' ? 8 : WIDTHS[0]);
+    expect(() => nativeKernels()!.useWidth(4)).toThrow(/useWidth: expected 16 .* or 8/);
     const previous = configureKernels({ native: false });
     try {
       expect(nativeKernels()).toBeNull();
@@ -85,117 +89,75 @@ describe.skipIf(!cpuHasAvx512)('the native 1x1 kernel (this CPU has AVX-512)', (
     }
   });
 
-  for (const shape of SHAPES) {
-    it(`gives the WebAssembly kernel's bits: ${shape.cin} -> ${shape.cout}, ${shape.h}x${shape.w}, batch ${shape.batch}, every epilogue, with and without bias and residual, cut into channel ranges`, () => {
-      const { cout } = shape;
-      const cuts: Array<Array<[number, number]>> = [[[0, cout]], [[0, Math.min(5, cout)], [Math.min(5, cout), cout]], [[0, 1], [1, Math.min(11, cout)], [Math.min(11, cout), cout]]];
-      let seed = 1;
-      for (const activation of ACTIVATIONS) {
-        for (const [withBias, withResidual] of [[true, false], [false, true], [true, true]] as const) {
-          for (const ranges of cuts) {
-            const wasm = run(false, shape, activation, withBias, withResidual, ranges, seed);
-            const native = run(true, shape, activation, withBias, withResidual, ranges, seed);
-            const at = firstBitDifference(native, wasm);
-            expect(at, `${activation.kind} bias ${withBias} residual ${withResidual} ranges ${JSON.stringify(ranges)}: at ${at} native ${native[at]} wasm ${wasm[at]}`).toBe(-1);
-            seed++;
-          }
-        }
-      }
+  describe.each(WIDTHS)('with %i-float vectors', (width) => {
+    let previousWidth = 0;
+    beforeAll(() => {
+      previousWidth = nativeKernels()!.useWidth(width);
     });
-  }
-
-  const DEPTHWISE = [
-    { c: 24, h: 14, w: 14, k: 3, pad: 1, stride: 1, batch: 2 },
-    { c: 7, h: 5, w: 17, k: 3, pad: 1, stride: 1, batch: 1 },
-    { c: 5, h: 9, w: 33, k: 5, pad: 2, stride: 1, batch: 2 },
-    { c: 3, h: 7, w: 7, k: 3, pad: 0, stride: 1, batch: 1 },
-    { c: 4, h: 1, w: 1, k: 3, pad: 1, stride: 1, batch: 3 },
-    { c: 6, h: 12, w: 40, k: 5, pad: 2, stride: 1, batch: 1 },
-    { c: 8, h: 6, w: 50, k: 3, pad: 1, stride: 1, batch: 2 },
-    { c: 3, h: 28, w: 28, k: 5, pad: 2, stride: 1, batch: 1 },
-    { c: 4, h: 16, w: 17, k: 3, pad: 1, stride: 2, batch: 2 },
-    { c: 3, h: 28, w: 28, k: 5, pad: 2, stride: 2, batch: 1 },
-    { c: 5, h: 15, w: 34, k: 3, pad: 0, stride: 2, batch: 1 },
-    { c: 3, h: 9, w: 33, k: 5, pad: 1, stride: 2, batch: 2 },
-    { c: 2, h: 1, w: 1, k: 3, pad: 1, stride: 2, batch: 1 },
-  ];
-
-  for (const shape of DEPTHWISE) {
-    it(`depthwise ${shape.k}x${shape.k} stride ${shape.stride} pad ${shape.pad}, ${shape.c} channels of ${shape.h}x${shape.w}, batch ${shape.batch}: the WebAssembly kernels' bits, every epilogue, with and without bias and residual, cut into channel ranges`, () => {
-      const { c, h, w, k, pad, stride, batch } = shape;
-      const outH = Math.floor((h + 2 * pad - k) / stride) + 1;
-      const outW = Math.floor((w + 2 * pad - k) / stride) + 1;
-      let seed = 1;
-      for (const activation of ACTIVATIONS) {
-        for (const [withBias, withResidual] of [[true, false], [false, true], [true, true]] as const) {
-          for (const ranges of [[[0, c]], [[0, 1], [1, c]]] as Array<Array<[number, number]>>) {
-            const outputs = [false, true].map((native) => {
-              const random = new Random(seed);
-              const x = shared([batch, c, h, w], random, true);
-              const weight = new Float32Array(c * k * k);
-              for (let i = 0; i < weight.length; i++) weight[i] = random.uniform(-1, 1);
-              const bias = withBias ? shared([c], random) : null;
-              const residual = withResidual ? shared([batch, c, outH, outW], random, true) : null;
-              const out = zeros([batch, c, outH, outW], { shared: true });
-              const { geometry } = resolveShapes(x.shape, [c, 1, k, k], withBias ? [c] : null, { padding: pad, stride, groups: c });
-              const previous = configureKernels({ native });
-              const plan = planConv(geometry, weight, null, activation);
-              try {
-                expect(plan.kind).toBe('depthwise');
-                for (const [c0, c1] of ranges) runPlan(plan, x.data, weight, bias?.data ?? null, out.data, { batchStart: 0, batchEnd: batch, outChannelStart: c0, outChannelEnd: c1 }, null, residual?.data ?? null);
-              } finally {
-                releasePlan(plan);
-                configureKernels(previous);
-              }
-              return out.data;
-            });
-            const at = firstBitDifference(outputs[1], outputs[0]);
-            expect(at, `${activation.kind} bias ${withBias} residual ${withResidual} ranges ${JSON.stringify(ranges)}: at ${at} native ${outputs[1][at]} wasm ${outputs[0][at]}`).toBe(-1);
-            seed++;
-          }
-        }
-      }
+    afterAll(() => {
+      nativeKernels()!.useWidth(previousWidth);
     });
-  }
 
-  // Direct KxK convolutions the dense kernel takes: 3-channel stems at stride 2, grouped 3x3 (4 and 6
-  // output channels per group: one block, a block and two left over), a 5x5, a 1x1 at stride 2, rows
-  // wider than one 32-position tile, planes of one output row or one column.
-  const DENSE = [
-    { cin: 3, cout: 24, groups: 1, k: 3, stride: 2, pad: 1, h: 17, w: 17, batch: 2 },
-    { cin: 3, cout: 32, groups: 1, k: 3, stride: 2, pad: 1, h: 12, w: 70, batch: 1 },
-    { cin: 16, cout: 16, groups: 4, k: 3, stride: 1, pad: 1, h: 9, w: 35, batch: 2 },
-    { cin: 8, cout: 12, groups: 2, k: 3, stride: 2, pad: 1, h: 11, w: 13, batch: 1 },
-    { cin: 5, cout: 9, groups: 1, k: 5, stride: 2, pad: 2, h: 10, w: 33, batch: 1 },
-    { cin: 8, cout: 12, groups: 1, k: 1, stride: 2, pad: 0, h: 14, w: 14, batch: 2 },
-    { cin: 6, cout: 8, groups: 2, k: 3, stride: 1, pad: 0, h: 3, w: 40, batch: 1 },
-    { cin: 4, cout: 7, groups: 1, k: 3, stride: 1, pad: 1, h: 33, w: 1, batch: 1 },
-  ];
-
-  for (const shape of DENSE) {
-    it(`dense ${shape.cin} -> ${shape.cout} in ${shape.groups} group(s), ${shape.k}x${shape.k} stride ${shape.stride} pad ${shape.pad}, ${shape.h}x${shape.w}, batch ${shape.batch}: the WebAssembly kernels' bits, every epilogue, with and without bias and residual, cut into channel ranges`, () => {
-      const { cin, cout, groups, k, stride, pad, h, w, batch } = shape;
-      const native = nativeKernels()!;
-      const calls = vi.spyOn(native, 'dense');
-      const cuts: Array<Array<[number, number]>> = [[[0, cout]], [[0, 1], [1, 6], [6, cout]]];
-      let seed = 1;
-      try {
+    for (const shape of SHAPES) {
+      it(`gives the WebAssembly kernel's bits: ${shape.cin} -> ${shape.cout}, ${shape.h}x${shape.w}, batch ${shape.batch}, every epilogue, with and without bias and residual, cut into channel ranges`, () => {
+        const { cout } = shape;
+        const cuts: Array<Array<[number, number]>> = [[[0, cout]], [[0, Math.min(5, cout)], [Math.min(5, cout), cout]], [[0, 1], [1, Math.min(11, cout)], [Math.min(11, cout), cout]]];
+        let seed = 1;
         for (const activation of ACTIVATIONS) {
           for (const [withBias, withResidual] of [[true, false], [false, true], [true, true]] as const) {
             for (const ranges of cuts) {
-              const outputs = [false, true].map((useNative) => {
+              const wasm = run(false, shape, activation, withBias, withResidual, ranges, seed);
+              const native = run(true, shape, activation, withBias, withResidual, ranges, seed);
+              const at = firstBitDifference(native, wasm);
+              expect(at, `${activation.kind} bias ${withBias} residual ${withResidual} ranges ${JSON.stringify(ranges)}: at ${at} native ${native[at]} wasm ${wasm[at]}`).toBe(-1);
+              seed++;
+            }
+          }
+        }
+      });
+    }
+
+    const DEPTHWISE = [
+      { c: 24, h: 14, w: 14, k: 3, pad: 1, stride: 1, batch: 2 },
+      { c: 7, h: 5, w: 17, k: 3, pad: 1, stride: 1, batch: 1 },
+      { c: 5, h: 9, w: 33, k: 5, pad: 2, stride: 1, batch: 2 },
+      { c: 3, h: 7, w: 7, k: 3, pad: 0, stride: 1, batch: 1 },
+      { c: 4, h: 1, w: 1, k: 3, pad: 1, stride: 1, batch: 3 },
+      { c: 6, h: 12, w: 40, k: 5, pad: 2, stride: 1, batch: 1 },
+      { c: 8, h: 6, w: 50, k: 3, pad: 1, stride: 1, batch: 2 },
+      { c: 3, h: 28, w: 28, k: 5, pad: 2, stride: 1, batch: 1 },
+      { c: 4, h: 16, w: 17, k: 3, pad: 1, stride: 2, batch: 2 },
+      { c: 3, h: 28, w: 28, k: 5, pad: 2, stride: 2, batch: 1 },
+      { c: 5, h: 15, w: 34, k: 3, pad: 0, stride: 2, batch: 1 },
+      { c: 3, h: 9, w: 33, k: 5, pad: 1, stride: 2, batch: 2 },
+      { c: 2, h: 1, w: 1, k: 3, pad: 1, stride: 2, batch: 1 },
+      { c: 3, h: 12, w: 20, k: 7, pad: 3, stride: 1, batch: 1 },
+      { c: 3, h: 13, w: 21, k: 7, pad: 3, stride: 2, batch: 1 },
+      { c: 2, h: 10, w: 9, k: 2, pad: 0, stride: 2, batch: 2 },
+    ];
+
+    for (const shape of DEPTHWISE) {
+      it(`depthwise ${shape.k}x${shape.k} stride ${shape.stride} pad ${shape.pad}, ${shape.c} channels of ${shape.h}x${shape.w}, batch ${shape.batch}: the WebAssembly kernels' bits, every epilogue, with and without bias and residual, cut into channel ranges`, () => {
+        const { c, h, w, k, pad, stride, batch } = shape;
+        const outH = Math.floor((h + 2 * pad - k) / stride) + 1;
+        const outW = Math.floor((w + 2 * pad - k) / stride) + 1;
+        let seed = 1;
+        for (const activation of ACTIVATIONS) {
+          for (const [withBias, withResidual] of [[true, false], [false, true], [true, true]] as const) {
+            for (const ranges of [[[0, c]], [[0, 1], [1, c]]] as Array<Array<[number, number]>>) {
+              const outputs = [false, true].map((native) => {
                 const random = new Random(seed);
-                const x = shared([batch, cin, h, w], random, true);
-                const weight = new Float32Array(cout * (cin / groups) * k * k);
+                const x = shared([batch, c, h, w], random, true);
+                const weight = new Float32Array(c * k * k);
                 for (let i = 0; i < weight.length; i++) weight[i] = random.uniform(-1, 1);
-                const bias = withBias ? shared([cout], random) : null;
-                const { geometry } = resolveShapes(x.shape, [cout, cin / groups, k, k], withBias ? [cout] : null, { padding: pad, stride, groups });
-                const residual = withResidual ? shared([batch, cout, geometry.outHeight, geometry.outWidth], random, true) : null;
-                const out = zeros([batch, cout, geometry.outHeight, geometry.outWidth], { shared: true });
-                const previous = configureKernels({ native: useNative });
+                const bias = withBias ? shared([c], random) : null;
+                const residual = withResidual ? shared([batch, c, outH, outW], random, true) : null;
+                const out = zeros([batch, c, outH, outW], { shared: true });
+                const { geometry } = resolveShapes(x.shape, [c, 1, k, k], withBias ? [c] : null, { padding: pad, stride, groups: c });
+                const previous = configureKernels({ native });
                 const plan = planConv(geometry, weight, null, activation);
                 try {
-                  expect(plan.kind).not.toBe('winograd');
+                  expect(plan.kind).toBe('depthwise');
                   for (const [c0, c1] of ranges) runPlan(plan, x.data, weight, bias?.data ?? null, out.data, { batchStart: 0, batchEnd: batch, outChannelStart: c0, outChannelEnd: c1 }, null, residual?.data ?? null);
                 } finally {
                   releasePlan(plan);
@@ -209,38 +171,102 @@ describe.skipIf(!cpuHasAvx512)('the native 1x1 kernel (this CPU has AVX-512)', (
             }
           }
         }
-        // Every native run went through the dense kernel, one call per image and channel range.
-        expect(calls).toHaveBeenCalledTimes(ACTIVATIONS.length * 3 * (1 + 3) * batch);
-      } finally {
-        calls.mockRestore();
-      }
-    });
-  }
+      });
+    }
 
-  describe('on the engine', () => {
-    const engine = new GroupedConvEngine({ workers: 2 });
-    afterAll(() => engine.close());
+    // Direct KxK convolutions the dense kernel takes: 3-channel stems at stride 2, grouped 3x3 (4 and 6
+    // output channels per group: one block, a block and two left over), a 5x5, a 1x1 at stride 2, rows
+    // wider than one 32-position tile, planes of one output row or one column.
+    const DENSE = [
+      { cin: 3, cout: 24, groups: 1, k: 3, stride: 2, pad: 1, h: 17, w: 17, batch: 2 },
+      { cin: 3, cout: 32, groups: 1, k: 3, stride: 2, pad: 1, h: 12, w: 70, batch: 1 },
+      { cin: 16, cout: 16, groups: 4, k: 3, stride: 1, pad: 1, h: 9, w: 35, batch: 2 },
+      { cin: 8, cout: 12, groups: 2, k: 3, stride: 2, pad: 1, h: 11, w: 13, batch: 1 },
+      { cin: 5, cout: 9, groups: 1, k: 5, stride: 2, pad: 2, h: 10, w: 33, batch: 1 },
+      { cin: 8, cout: 12, groups: 1, k: 1, stride: 2, pad: 0, h: 14, w: 14, batch: 2 },
+      { cin: 6, cout: 8, groups: 2, k: 3, stride: 1, pad: 0, h: 3, w: 40, batch: 1 },
+      { cin: 4, cout: 7, groups: 1, k: 3, stride: 1, pad: 1, h: 33, w: 1, batch: 1 },
+    ];
 
-    it("its workers' 1x1 convolutions are bitwise the calling thread's WebAssembly kernel", async () => {
-      const random = new Random(9);
-      const x = shared([4, 48, 14, 14], random, true);
-      const weight = shared([40, 48, 1, 1], random);
-      const bias = shared([40], random);
-      const layer = engine.layer(weight, bias, { activation: { kind: 'clip', min: 0, max: 6 } });
-      const got = (await layer.run(x)) as Tensor;
-      layer.close();
-      const { geometry } = resolveShapes(x.shape, weight.shape, bias.shape, {});
-      const previous = configureKernels({ native: false });
-      const plan = planConv(geometry, weight.data, null, { kind: 'clip', min: 0, max: 6 });
-      const expected = zeros([4, 40, 14, 14], { shared: true });
-      try {
-        runPlan(plan, x.data, weight.data, bias.data, expected.data, { batchStart: 0, batchEnd: 4, outChannelStart: 0, outChannelEnd: 40 }, null, null);
-      } finally {
-        releasePlan(plan);
-        configureKernels(previous);
-      }
-      expect(firstBitDifference(got.data, expected.data)).toBe(-1);
+    for (const shape of DENSE) {
+      it(`dense ${shape.cin} -> ${shape.cout} in ${shape.groups} group(s), ${shape.k}x${shape.k} stride ${shape.stride} pad ${shape.pad}, ${shape.h}x${shape.w}, batch ${shape.batch}: the WebAssembly kernels' bits, every epilogue, with and without bias and residual, cut into channel ranges`, () => {
+        const { cin, cout, groups, k, stride, pad, h, w, batch } = shape;
+        const native = nativeKernels()!;
+        const calls = vi.spyOn(native, 'dense');
+        const cuts: Array<Array<[number, number]>> = [[[0, cout]], [[0, 1], [1, 6], [6, cout]]];
+        let seed = 1;
+        try {
+          for (const activation of ACTIVATIONS) {
+            for (const [withBias, withResidual] of [[true, false], [false, true], [true, true]] as const) {
+              for (const ranges of cuts) {
+                const outputs = [false, true].map((useNative) => {
+                  const random = new Random(seed);
+                  const x = shared([batch, cin, h, w], random, true);
+                  const weight = new Float32Array(cout * (cin / groups) * k * k);
+                  for (let i = 0; i < weight.length; i++) weight[i] = random.uniform(-1, 1);
+                  const bias = withBias ? shared([cout], random) : null;
+                  const { geometry } = resolveShapes(x.shape, [cout, cin / groups, k, k], withBias ? [cout] : null, { padding: pad, stride, groups });
+                  const residual = withResidual ? shared([batch, cout, geometry.outHeight, geometry.outWidth], random, true) : null;
+                  const out = zeros([batch, cout, geometry.outHeight, geometry.outWidth], { shared: true });
+                  const previous = configureKernels({ native: useNative });
+                  const plan = planConv(geometry, weight, null, activation);
+                  try {
+                    expect(plan.kind).not.toBe('winograd');
+                    for (const [c0, c1] of ranges) runPlan(plan, x.data, weight, bias?.data ?? null, out.data, { batchStart: 0, batchEnd: batch, outChannelStart: c0, outChannelEnd: c1 }, null, residual?.data ?? null);
+                  } finally {
+                    releasePlan(plan);
+                    configureKernels(previous);
+                  }
+                  return out.data;
+                });
+                const at = firstBitDifference(outputs[1], outputs[0]);
+                expect(at, `${activation.kind} bias ${withBias} residual ${withResidual} ranges ${JSON.stringify(ranges)}: at ${at} native ${outputs[1][at]} wasm ${outputs[0][at]}`).toBe(-1);
+                seed++;
+              }
+            }
+          }
+          // Every native run went through the dense kernel, one call per image and channel range.
+          expect(calls).toHaveBeenCalledTimes(ACTIVATIONS.length * 3 * (1 + 3) * batch);
+        } finally {
+          calls.mockRestore();
+        }
+      });
+    }
+
+    describe('on the engine', () => {
+      const engine = new GroupedConvEngine({ workers: 2 });
+      afterAll(() => engine.close());
+
+      it("its workers' 1x1 convolutions are bitwise the calling thread's WebAssembly kernel", async () => {
+        const random = new Random(9);
+        const x = shared([4, 48, 14, 14], random, true);
+        const weight = shared([40, 48, 1, 1], random);
+        const bias = shared([40], random);
+        const layer = engine.layer(weight, bias, { activation: { kind: 'clip', min: 0, max: 6 } });
+        const got = (await layer.run(x)) as Tensor;
+        layer.close();
+        const { geometry } = resolveShapes(x.shape, weight.shape, bias.shape, {});
+        const previous = configureKernels({ native: false });
+        const plan = planConv(geometry, weight.data, null, { kind: 'clip', min: 0, max: 6 });
+        const expected = zeros([4, 40, 14, 14], { shared: true });
+        try {
+          runPlan(plan, x.data, weight.data, bias.data, expected.data, { batchStart: 0, batchEnd: 4, outChannelStart: 0, outChannelEnd: 40 }, null, null);
+        } finally {
+          releasePlan(plan);
+          configureKernels(previous);
+        }
+        expect(firstBitDifference(got.data, expected.data)).toBe(-1);
+      });
     });
+  });
+});
+
+describe.skipIf(!WIDTHS.includes(8))('GROUPCONV_NATIVE=avx2', () => {
+  it('runs the 8-float build', () => {
+    const script = "import('./src/kernels/native/index.ts').then((m) => console.log(String(m.nativeKernelsBuilt()?.width())))";
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: ROOT, env: { ...process.env, GROUPCONV_NATIVE: 'avx2' }, encoding: 'utf8' });
+    expect(child.stderr).toBe('');
+    expect(child.stdout.trim()).toBe('8');
   });
 });
 

@@ -1,9 +1,10 @@
-// The native kernels (native/pointwise.c, built by `npm run build:native`,
-// which `npm ci` runs through `prepare`): loaded once per thread, used only
-// where they give the WebAssembly kernels' bits on a CPU that has what they
-// need (AVX-512). Anything else (no build, another CPU, GROUPCONV_NATIVE=0,
-// the plain-SIMD WebAssembly build, whose sums round differently) keeps the
-// WebAssembly kernels: the native ones only make the same results faster.
+// The native kernels (native/addon.c and kernels.h, built by `npm run
+// build:native`, which `npm ci` runs through `prepare`): loaded once per
+// thread, used only where they give the WebAssembly kernels' bits, on a CPU
+// with AVX-512F (16-float vectors) or else AVX2 and FMA (8-float vectors).
+// Anything else (no build, another CPU, GROUPCONV_NATIVE=0, the plain-SIMD
+// WebAssembly build, whose sums round differently) keeps the WebAssembly
+// kernels: the native ones only make the same results faster.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +13,10 @@ import { kernelOptions } from '../options.js';
 
 interface NativeExports {
   available(): boolean;
+  /** The floats per vector the kernels run with: 16 (AVX-512F) or 8 (AVX2 and FMA), the widest this CPU runs unless useWidth chose. */
+  width(): number;
+  /** Runs the kernels at `floats` per vector (16 or 8, one this CPU runs) in every thread of the process; returns the previous width. For tests and benchmarks. */
+  useWidth(floats: number): number;
   /**
    * Output channels [c0, c1) of one image of a dense 1x1 convolution, byte offsets into `memory` (bias and
    * residual -1: none), with the epilogue `kind` (an EPILOGUE_* code) applied as each output is stored.
@@ -47,7 +52,10 @@ function load(): NativeExports | null {
     if (!existsSync(url)) continue;
     try {
       const addon = createRequire(import.meta.url)(fileURLToPath(url)) as NativeExports;
-      return addon.available() ? addon : null;
+      if (!addon.available()) return null;
+      // GROUPCONV_NATIVE=avx2: the 8-float build on a CPU that also runs the 16-float one (to test or time it).
+      if (process.env.GROUPCONV_NATIVE === 'avx2') addon.useWidth(8);
+      return addon;
     } catch {
       // A build for another Node or machine: the WebAssembly kernels stay.
       return null;

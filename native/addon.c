@@ -1,0 +1,275 @@
+// The native kernels: the WebAssembly kernels' arithmetic with wide vectors, for the CPUs that have
+// them: AVX-512F (16 floats) or else AVX2 with FMA (8 floats), chosen once per process.
+//
+// Why: our WebAssembly kernels are 128-bit SIMD. On a CPU with two 512-bit FMA units (this project's
+// Zen machines) they reach 41-48 GFLOP/s on 1x1 convolutions, about the 128-bit peak, where
+// onnxruntime's native code does ~160. These kernels run 1x1 convolutions at 120-160 GFLOP/s on one
+// thread with AVX-512 (docs/benchmarks.md), and depthwise, grouped and stem convolutions 1.5-3x faster
+// than WebAssembly.
+//
+// Same bits as the WebAssembly kernels of the relaxed-SIMD ('fma') build, at either width:
+// - 1x1 (pointwise): every output its bias (or 0), then one fused multiply-add per input channel in
+//   order, as pointwise.ts's tiles accumulate it.
+// - Depthwise KxK at stride 1 or 2: its bias, then one fused multiply-add per tap in (ky, kx) order, a
+//   tap in the padding multiplying +0, as the WebAssembly depthwise microkernels compute it (kernels.md,
+//   "Bitwise determinism": padding read in place is the same +0 the padded copy holds).
+// - Other direct KxK convolutions at stride 1 or 2 (dense): its bias, then one fused multiply-add per tap
+//   in (input channel, ky, kx) order, as the direct kernels compute it over their phase planes
+//   (layout.ts, tapOffsets).
+// - Then the epilogue (residual, activation) from registers, with the same float32 operations as
+//   assembly/epilogue.ts, in the same order.
+// The tiling only decides which outputs are computed together, never the order of one output's sum. So
+// plans may take either kernel, and every worker count, device split and the calling thread keep
+// agreeing bit for bit.
+//
+// Memory: the arena's WebAssembly memory, reached through a Float32Array over all of it; every other
+// argument is a byte offset into it. Weights are the plan's packed copy (plan/packing.ts,
+// packDirectWeights): per group, blocks of 4 output channels [block][tap][4], then the channels left
+// over [channel][tap].
+#include <node_api.h>
+#include <immintrin.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+// The epilogue's codes (src/kernels/wasm/param-block.ts), all applied from registers.
+enum { EPILOGUE_NONE = 0, EPILOGUE_RELU = 1, EPILOGUE_CLIP = 2, EPILOGUE_HARDSWISH = 3, EPILOGUE_SIGMOID = 4, EPILOGUE_SILU = 5, EPILOGUE_HARDSIGMOID = 6 };
+
+typedef struct {
+  int kind;
+  float lo, hi;
+  // Residual at the same offset from `residual` as the output from `out` (0: none).
+  const float *residual;
+  const float *out;
+} Epilogue;
+
+// Input bytes of a 1x1's chunk of positions: a chunk's input stays in cache while every channel tile passes over it.
+#define CHUNK_INPUT_BYTES (192 * 1024)
+
+// Padded planes (depthwise and dense kernels). Why a padded copy: with it every tap of every strip is a
+// plain load. Reading a plane in place took a mask per tap wherever a strip touched the padding, which
+// is every strip of a plane under 16 + K columns wide (28x28, 14x14, 7x7), and at stride 2 picking even
+// columns cost more than the multiply-adds (two attempts, docs/benchmarks.md). Each padded row is
+// stored as its `stride` column phases (at stride 2: even columns, then odd ones), so tap kx of a strip
+// of outputs is consecutive floats of phase kx % stride. Copying costs one load and store per vector
+// of inputs; the taps cost K * K multiply-adds per vector of outputs.
+//
+// Why blocks of rows (depthwise): one output's taps are a chain of dependent multiply-adds (4 cycles
+// each), so a strip at a time ran at the chain's speed, 11-13 GFLOP/s. 7 or 8 output rows of one strip
+// are as many independent chains over the same taps, enough to keep both FMA units busy.
+typedef struct {
+  int stride, k;
+  int phaseFloats;  // floats per column phase of a padded row (a multiple of 16: rows stay 64-byte aligned)
+  int rowFloats;    // stride * phaseFloats
+} PaddedLayout;
+
+// A thread's padded planes, kept between calls (each worker is one thread).
+static __thread float *padded = 0;
+static __thread size_t paddedFloats = 0;
+
+// The layout whose padding the buffer holds zeroed: a fill writes only the planes' own floats, so the
+// next call with the same layout (the next image of a layer, the next layer of the same shape) skips
+// zeroing it again.
+typedef struct {
+  int planes, h, w, padTop, padLeft, stride, rows, rowFloats, phaseFloats;
+} PaddingKey;
+static __thread PaddingKey zeroedFor;
+
+// The thread's buffer for `planes` padded planes of `rows` rows in layout p, its padding +0; null if it
+// cannot be allocated.
+static float *paddedPlanes(const PaddedLayout *p, int planes, int rows, int h, int w, int padTop, int padLeft) {
+  size_t floats = (size_t)planes * rows * p->rowFloats;
+  if (floats > paddedFloats) {
+    free(padded);
+    padded = (float *)aligned_alloc(64, (floats * sizeof(float) + 63) & ~(size_t)63);
+    paddedFloats = padded ? floats : 0;
+    memset(&zeroedFor, 0, sizeof zeroedFor);
+    if (!padded) return 0;
+  }
+  PaddingKey key = { planes, h, w, padTop, padLeft, p->stride, rows, p->rowFloats, p->phaseFloats };
+  if (memcmp(&key, &zeroedFor, sizeof key) != 0) {
+    memset(padded, 0, floats * sizeof(float));
+    zeroedFor = key;
+  }
+  return padded;
+}
+
+// The dense kernel's tap table: tap t = (input channel, ky, kx) of a group's planes at offsets[t] floats
+// from an output position's first tap; null if it cannot be allocated.
+static __thread int *tapTable = 0;
+static __thread size_t tapTableLength = 0;
+
+static const int *tapOffsets(const PaddedLayout *p, int channels, size_t planeFloats) {
+  const int k = p->k, s = p->stride;
+  const size_t taps = (size_t)channels * k * k;
+  if (taps > tapTableLength) {
+    free(tapTable);
+    tapTable = (int *)malloc(taps * sizeof(int));
+    tapTableLength = tapTable ? taps : 0;
+    if (!tapTable) return 0;
+  }
+  int t = 0;
+  for (int ic = 0; ic < channels; ic++)
+    for (int ky = 0; ky < k; ky++)
+      for (int kx = 0; kx < k; kx++) tapTable[t++] = (int)(ic * planeFloats + (size_t)ky * p->rowFloats + (size_t)(kx % s) * p->phaseFloats + kx / s);
+  return tapTable;
+}
+
+#include "simd512.h"
+#include "kernels.h"
+#include "simd-names-end.h"
+#include "simd256.h"
+#include "kernels.h"
+#include "simd-names-end.h"
+
+// The vectors' width the calls use (see widestOnThisCpu); -1 until the module first loads.
+static int width = -1;
+
+static int64_t argInt(napi_env env, napi_value v) {
+  double d = 0;
+  napi_get_value_double(env, v, &d);
+  return (int64_t)d;
+}
+
+// A kernel call's arguments: `count` of them, the first a Float32Array over the whole arena (its data
+// in *base), the rest numbers, byte offsets into it among them. False, with a TypeError thrown, otherwise.
+static int kernelArgs(napi_env env, napi_callback_info info, napi_value *argv, size_t count, char **base, const char *usage) {
+  size_t argc = count;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *data = NULL;
+  if (argc != count || napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_float32_array) {
+    napi_throw_type_error(env, NULL, usage);
+    return 0;
+  }
+  *base = (char *)data;
+  return 1;
+}
+
+// The epilogue of a call whose arguments from argv[at] are kind, lo, hi and residual (-1: none).
+static Epilogue epilogueArgs(napi_env env, napi_value *argv, size_t at, char *base, float *out) {
+  double lo = 0, hi = 0;
+  napi_get_value_double(env, argv[at + 1], &lo);
+  napi_get_value_double(env, argv[at + 2], &hi);
+  int64_t residualAt = argInt(env, argv[at + 3]);
+  Epilogue e = { (int)argInt(env, argv[at]), (float)lo, (float)hi, residualAt < 0 ? 0 : (const float *)(base + residualAt), out };
+  return e;
+}
+
+static const float *biasArg(napi_env env, napi_value v, char *base) {
+  int64_t at = argInt(env, v);
+  return at < 0 ? 0 : (const float *)(base + at);
+}
+
+// pointwise(memory, input, packed, bias, output, taps, channels, hw, c0, c1, kind, lo, hi, residual):
+// byte offsets into `memory` (bias and residual -1: none), the epilogue `kind` one of those above,
+// applied as each output is stored. Bounds are the caller's (plan/run.ts).
+static napi_value Pointwise(napi_env env, napi_callback_info info) {
+  napi_value argv[14];
+  char *base;
+  if (!kernelArgs(env, info, argv, 14, &base, "pointwise: expected (memory: Float32Array, input, packed, bias, output, taps, channels, hw, c0, c1, kind, lo, hi, residual)")) return NULL;
+  float *out = (float *)(base + argInt(env, argv[4]));
+  Epilogue e = epilogueArgs(env, argv, 10, base, out);
+  (width == 16 ? pointwise512 : pointwise256)((const float *)(base + argInt(env, argv[1])), (const float *)(base + argInt(env, argv[2])), biasArg(env, argv[3], base), out,
+                                              (int)argInt(env, argv[5]), (int)argInt(env, argv[6]), (int)argInt(env, argv[7]), (int)argInt(env, argv[8]), (int)argInt(env, argv[9]), &e);
+  return NULL;
+}
+
+// depthwise(memory, input, packed, bias, output, h, w, k, stride, padTop, padLeft, outH, outW, c0, c1, kind, lo, hi, residual):
+// one image of a depthwise KxK at stride 1 or 2, arguments as pointwise's. Throws if its padded plane
+// cannot be allocated (nothing written then).
+static napi_value Depthwise(napi_env env, napi_callback_info info) {
+  napi_value argv[19];
+  char *base;
+  if (!kernelArgs(env, info, argv, 19, &base, "depthwise: expected (memory: Float32Array, input, packed, bias, output, h, w, k, stride, padTop, padLeft, outH, outW, c0, c1, kind, lo, hi, residual)")) return NULL;
+  float *out = (float *)(base + argInt(env, argv[4]));
+  Epilogue e = epilogueArgs(env, argv, 15, base, out);
+  if (!(width == 16 ? depthwise512 : depthwise256)((const float *)(base + argInt(env, argv[1])), (const float *)(base + argInt(env, argv[2])), biasArg(env, argv[3], base), out,
+                    (int)argInt(env, argv[5]), (int)argInt(env, argv[6]), (int)argInt(env, argv[7]), (int)argInt(env, argv[8]), (int)argInt(env, argv[9]),
+                    (int)argInt(env, argv[10]), (int)argInt(env, argv[11]), (int)argInt(env, argv[12]), (int)argInt(env, argv[13]), (int)argInt(env, argv[14]), &e)) {
+    napi_throw_error(env, NULL, "depthwise: could not allocate the padded plane");
+  }
+  return NULL;
+}
+
+// dense(memory, input, packed, bias, output, cin, groups, h, w, k, stride, padTop, padLeft, outH, outW, cout, c0, c1, kind, lo, hi, residual):
+// one image of a KxK convolution at stride 1 or 2, arguments as pointwise's. False, having written nothing,
+// if its padded planes could not be allocated (the caller then runs the WebAssembly kernel).
+static napi_value Dense(napi_env env, napi_callback_info info) {
+  napi_value argv[22];
+  char *base;
+  if (!kernelArgs(env, info, argv, 22, &base, "dense: expected (memory: Float32Array, input, packed, bias, output, cin, groups, h, w, k, stride, padTop, padLeft, outH, outW, cout, c0, c1, kind, lo, hi, residual)")) return NULL;
+  float *out = (float *)(base + argInt(env, argv[4]));
+  Epilogue e = epilogueArgs(env, argv, 18, base, out);
+  int a[13];
+  for (int i = 0; i < 13; i++) a[i] = (int)argInt(env, argv[5 + i]);
+  int done = (width == 16 ? dense512 : dense256)((const float *)(base + argInt(env, argv[1])), (const float *)(base + argInt(env, argv[2])), biasArg(env, argv[3], base), out,
+                      a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], &e);
+  napi_value r;
+  napi_get_boolean(env, done, &r);
+  return r;
+}
+
+// The widest vectors this CPU runs: 16 floats (AVX-512F), 8 (AVX2 and FMA), or 0 (neither: no native kernels).
+static int widestOnThisCpu(void) {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return 16;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 8;
+  return 0;
+}
+
+// available(): whether this CPU runs the native kernels at all.
+static napi_value Available(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value r;
+  napi_get_boolean(env, width != 0, &r);
+  return r;
+}
+
+// width(): the vectors' floats, 16 or 8 (0: not available).
+static napi_value Width(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value r;
+  napi_create_int32(env, width, &r);
+  return r;
+}
+
+// useWidth(n): run the kernels with n-float vectors from now on, in every thread of the process (tests and
+// benchmarks compare the two builds on one machine). n is 16 or 8 and this CPU must run it; returns the
+// previous width.
+static napi_value UseWidth(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int64_t n = argc == 1 ? argInt(env, argv[0]) : 0;
+  int widest = widestOnThisCpu();
+  if ((n != 16 && n != 8) || n > widest) {
+    napi_throw_range_error(env, NULL, "useWidth: expected 16 (AVX-512F) or 8 (AVX2 + FMA), one this CPU runs");
+    return NULL;
+  }
+  napi_value r;
+  napi_create_int32(env, width, &r);
+  width = (int)n;
+  return r;
+}
+
+NAPI_MODULE_INIT() {
+  // Once per process (the module is loaded by every thread, its statics shared).
+  if (width < 0) width = widestOnThisCpu();
+  napi_value f;
+  napi_create_function(env, "pointwise", NAPI_AUTO_LENGTH, Pointwise, NULL, &f);
+  napi_set_named_property(env, exports, "pointwise", f);
+  napi_create_function(env, "depthwise", NAPI_AUTO_LENGTH, Depthwise, NULL, &f);
+  napi_set_named_property(env, exports, "depthwise", f);
+  napi_create_function(env, "dense", NAPI_AUTO_LENGTH, Dense, NULL, &f);
+  napi_set_named_property(env, exports, "dense", f);
+  napi_create_function(env, "available", NAPI_AUTO_LENGTH, Available, NULL, &f);
+  napi_set_named_property(env, exports, "available", f);
+  napi_create_function(env, "width", NAPI_AUTO_LENGTH, Width, NULL, &f);
+  napi_set_named_property(env, exports, "width", f);
+  napi_create_function(env, "useWidth", NAPI_AUTO_LENGTH, UseWidth, NULL, &f);
+  napi_set_named_property(env, exports, "useWidth", f);
+  return exports;
+}

@@ -1,0 +1,493 @@
+// The native kernels, written once in the vector operations of simd512.h or simd256.h: addon.c
+// includes this file after each, and K(name) gives each width its own names (pointwise512,
+// pointwise256, ...). See addon.c for what the kernels promise: the WebAssembly kernels' bits.
+//
+// Needs, from addon.c: Epilogue and its kinds, PaddedLayout, paddedPlanes and tapOffsets.
+
+#define pmax K(pmax)
+#define pmin K(pmin)
+#define exp4 K(exp4)
+#define sigmoid K(sigmoid)
+#define nanOrdered K(nanOrdered)
+#define finish K(finish)
+#define store K(store)
+#define tile8 K(tile8)
+#define tile4 K(tile4)
+#define row1 K(row1)
+#define denseTile8 K(denseTile8)
+#define denseTile4 K(denseTile4)
+#define denseRow1 K(denseRow1)
+#define chunk K(chunk)
+#define fillPadded K(fillPadded)
+#define depthwiseRows8 K(depthwiseRows8)
+#define depthwiseRows7 K(depthwiseRows7)
+#define DepthwiseBlock K(DepthwiseBlock)
+#define depthwiseBlock K(depthwiseBlock)
+#define pointwise K(pointwise)
+#define depthwise K(depthwise)
+#define dense K(dense)
+
+// WebAssembly's f32x4.pmax(a, b) = a < b ? b : a and pmin(a, b) = b < a ? b : a, exactly (NaN and -0 included).
+SIMD static inline vf pmax(vf a, vf b) { return vblend(vlt(a, b), a, b); }
+SIMD static inline vf pmin(vf a, vf b) { return vblend(vlt(b, a), a, b); }
+
+// assembly/exp.ts's exp4, operation for operation (src/kernels/wasm/exp-constants.ts: the same float32
+// constants): each a single rounding, no fused multiply-add (-ffp-contract=off), so the same bits.
+SIMD static inline vf exp4(vf x) {
+  vf v = pmin(pmax(x, vset1(-104.0f)), vset1(89.0f));
+  const vf rounder = vset1(12582912.0f);
+  vf t = vadd(vmul(v, vset1(1.4426950216293335f)), rounder);
+  vf kf = vsub(t, rounder);
+  vi k = visub(vcastInt(t), viset1(0x4b400000));
+  vf r = vsub(v, vmul(kf, vset1(0.693359375f)));
+  r = vsub(r, vmul(kf, vset1(-0.00021219444170128554f)));
+  vf z = vmul(r, r);
+  vf p = vset1(0.00019875691214110702f);
+  p = vadd(vmul(p, r), vset1(0.001398199936375022f));
+  p = vadd(vmul(p, r), vset1(0.008333452045917511f));
+  p = vadd(vmul(p, r), vset1(0.04166579619050026f));
+  p = vadd(vmul(p, r), vset1(0.1666666567325592f));
+  p = vadd(vmul(p, r), vset1(0.5f));
+  p = vadd(vadd(vmul(p, z), r), vset1(1.0f));
+  vi k1 = vishr1(k);
+  vi k2 = visub(k, k1);
+  vi bias = viset1(127);
+  vf s1 = vcastFloat(vishl23(viadd(k1, bias)));
+  vf s2 = vcastFloat(vishl23(viadd(k2, bias)));
+  return vmul(vmul(p, s1), s2);
+}
+
+// 1 / (1 + exp(-v)): the WebAssembly sigmoid's bits. Its exp(-v) takes a shorter path where it can,
+// with exp4(-v)'s bits wherever 1 + exp(-v) is not 1 (assembly/exp.ts, expNegatedForSigmoid4), so
+// exp4 of the negation gives the same sum, and the same quotient.
+SIMD static inline vf sigmoid(vf v) {
+  const vf one = vset1(1.0f);
+  vf negated = vcastFloat(vixor(vcastInt(v), viset1((int)0x80000000u)));
+  return vdiv(one, vadd(one, exp4(negated)));
+}
+
+// x86 gives a NaN operand back (quietened) from an add or a multiply, the first source's when both
+// are NaN. V8 emits WebAssembly's a + b and a * b with a first; GCC may swap a commutative pair. So
+// where both can be NaN with different bits (v + residual; v * sigmoid(v), whose NaN has v's sign
+// flipped), the result takes a's NaN, else b's, as V8's instruction does.
+SIMD static inline vf nanOrdered(vf result, vf a, vf b) {
+  const vi quiet = viset1(0x00400000);
+  result = vblend(vunordered(b), result, vcastFloat(vior(vcastInt(b), quiet)));
+  return vblend(vunordered(a), result, vcastFloat(vior(vcastInt(a), quiet)));
+}
+
+// act(v [+ residual]) as assembly/epilogue.ts's activate: the same float32 operations in the same order.
+SIMD static inline vf finish(vf v, const Epilogue *e, float *at, vmask m) {
+  if (e->residual) {
+    vf r = vloadz(m, e->residual + (at - e->out));
+    v = nanOrdered(vadd(v, r), v, r);
+  }
+  switch (e->kind) {
+    case EPILOGUE_RELU: return vzeroWhere(vlt(v, vzero()), v);
+    case EPILOGUE_CLIP: return pmin(pmax(v, vset1(e->lo)), vset1(e->hi));
+    case EPILOGUE_HARDSWISH: {
+      vf six = vset1(6.0f);
+      vf gate = pmin(pmax(vadd(v, vset1(3.0f)), vzero()), six);
+      return vdiv(vmul(v, gate), six);
+    }
+    case EPILOGUE_SIGMOID: return sigmoid(v);
+    case EPILOGUE_SILU: {
+      vf s = sigmoid(v);
+      return nanOrdered(vmul(v, s), v, s);
+    }
+    case EPILOGUE_HARDSIGMOID: {
+      vf t = vadd(vmul(v, vset1(e->lo)), vset1(e->hi));
+      return pmax(pmin(t, vset1(1.0f)), vzero());
+    }
+    default: return v;
+  }
+}
+
+SIMD static inline void store(float *at, vf v, vmask m, const Epilogue *e) { vstore(at, m, finish(v, e, at, m)); }
+
+// 4 or 8 channels (one or two 4-channel blocks) x 2 vectors of positions: up to 16 accumulators, each a
+// variable of its own: held in an array, GCC kept them on the stack and stored every one back after each
+// multiply-add (50 GFLOP/s where named registers reach 130-160). TAP: where tap t's first vector of
+// inputs starts (a 1x1's input channel t; a KxK's offset table entry); the second vector is `secondIn`
+// floats on, its outputs `secondOut` on (LANES and LANES: 2 * LANES consecutive positions).
+#define TILE_BODY(W, TAP)                                                                              \
+  vf l0, l1, l2, l3, l4, l5, l6, l7, h0, h1, h2, h3, h4, h5, h6, h7;                                   \
+  l0 = h0 = vset1(bias ? bias[0] : 0.0f);                                                              \
+  l1 = h1 = vset1(bias ? bias[1] : 0.0f);                                                              \
+  l2 = h2 = vset1(bias ? bias[2] : 0.0f);                                                              \
+  l3 = h3 = vset1(bias ? bias[3] : 0.0f);                                                              \
+  if (W == 8) {                                                                                        \
+    l4 = h4 = vset1(bias ? bias[4] : 0.0f);                                                            \
+    l5 = h5 = vset1(bias ? bias[5] : 0.0f);                                                            \
+    l6 = h6 = vset1(bias ? bias[6] : 0.0f);                                                            \
+    l7 = h7 = vset1(bias ? bias[7] : 0.0f);                                                            \
+  } else {                                                                                             \
+    l4 = h4 = l5 = h5 = l6 = h6 = l7 = h7 = vzero();                                                   \
+  }                                                                                                    \
+  for (int t = 0; t < taps; t++) {                                                                     \
+    const float *xr = TAP;                                                                             \
+    vf a = vloadz(m0, xr), c = vloadz(m1, xr + secondIn), s;                                           \
+    const float *w0 = blk0 + t * 4;                                                                    \
+    s = vset1(w0[0]); l0 = vfma(s, a, l0); h0 = vfma(s, c, h0);                                        \
+    s = vset1(w0[1]); l1 = vfma(s, a, l1); h1 = vfma(s, c, h1);                                        \
+    s = vset1(w0[2]); l2 = vfma(s, a, l2); h2 = vfma(s, c, h2);                                        \
+    s = vset1(w0[3]); l3 = vfma(s, a, l3); h3 = vfma(s, c, h3);                                        \
+    if (W == 8) {                                                                                      \
+      const float *w1 = blk1 + t * 4;                                                                  \
+      s = vset1(w1[0]); l4 = vfma(s, a, l4); h4 = vfma(s, c, h4);                                      \
+      s = vset1(w1[1]); l5 = vfma(s, a, l5); h5 = vfma(s, c, h5);                                      \
+      s = vset1(w1[2]); l6 = vfma(s, a, l6); h6 = vfma(s, c, h6);                                      \
+      s = vset1(w1[3]); l7 = vfma(s, a, l7); h7 = vfma(s, c, h7);                                      \
+    }                                                                                                  \
+  }                                                                                                    \
+  float *o = out + p;                                                                                  \
+  store(o, l0, m0, e); store(o + secondOut, h0, m1, e); o += hw;                                       \
+  store(o, l1, m0, e); store(o + secondOut, h1, m1, e); o += hw;                                       \
+  store(o, l2, m0, e); store(o + secondOut, h2, m1, e); o += hw;                                       \
+  store(o, l3, m0, e); store(o + secondOut, h3, m1, e); o += hw;                                       \
+  if (W == 8) {                                                                                        \
+    store(o, l4, m0, e); store(o + secondOut, h4, m1, e); o += hw;                                     \
+    store(o, l5, m0, e); store(o + secondOut, h5, m1, e); o += hw;                                     \
+    store(o, l6, m0, e); store(o + secondOut, h6, m1, e); o += hw;                                     \
+    store(o, l7, m0, e); store(o + secondOut, h7, m1, e);                                              \
+  }
+
+// One channel whose weights for tap t are at w[t * step].
+#define ROW1_BODY(TAP)                                                                                 \
+  vf a0 = vset1(bias), a1 = a0;                                                                        \
+  for (int t = 0; t < taps; t++) {                                                                     \
+    const float *xr = TAP;                                                                             \
+    vf s = vset1(w[(size_t)t * step]);                                                                 \
+    a0 = vfma(s, vloadz(m0, xr), a0);                                                                  \
+    a1 = vfma(s, vloadz(m1, xr + secondIn), a1);                                                       \
+  }                                                                                                    \
+  store(out + p, a0, m0, e);                                                                           \
+  store(out + p + secondOut, a1, m1, e);
+
+#define POINTWISE_TAP (x + p + (size_t)t * hw)
+
+#if TILE_CHANNELS == 8
+SIMD static void tile8(const float *x, const float *blk0, const float *blk1, const float *bias, float *out, int taps, int hw, int p, vmask m0, vmask m1, const Epilogue *e) {
+  const int secondIn = LANES, secondOut = LANES;
+  TILE_BODY(8, POINTWISE_TAP)
+}
+#endif
+
+SIMD static void tile4(const float *x, const float *blk0, const float *bias, float *out, int taps, int hw, int p, vmask m0, vmask m1, const Epilogue *e) {
+  const float *blk1 = 0;
+  (void)blk1;
+  const int secondIn = LANES, secondOut = LANES;
+  TILE_BODY(4, POINTWISE_TAP)
+}
+
+SIMD static void row1(const float *x, const float *w, int step, float bias, float *out, int taps, int hw, int p, vmask m0, vmask m1, const Epilogue *e) {
+  const int secondIn = LANES, secondOut = LANES;
+  ROW1_BODY(POINTWISE_TAP)
+}
+
+// The same tiles for a KxK convolution over padded planes (see dense): tap t's inputs at x + offsets[t],
+// the outputs at out (p = 0), channels hw apart; the 2 * LANES positions are one row's, or, where rows
+// are LANES wide or less, two rows' (secondIn and secondOut a row of input and of output apart).
+#define OFFSET_TAP (x + offsets[t])
+
+#if TILE_CHANNELS == 8
+SIMD static void denseTile8(const float *x, const int *offsets, const float *blk0, const float *blk1, const float *bias, float *out, int taps, int hw, int secondIn, int secondOut, vmask m0, vmask m1, const Epilogue *e) {
+  const int p = 0;
+  TILE_BODY(8, OFFSET_TAP)
+}
+#endif
+
+SIMD static void denseTile4(const float *x, const int *offsets, const float *blk0, const float *bias, float *out, int taps, int hw, int secondIn, int secondOut, vmask m0, vmask m1, const Epilogue *e) {
+  const int p = 0;
+  const float *blk1 = 0;
+  (void)blk1;
+  TILE_BODY(4, OFFSET_TAP)
+}
+
+SIMD static void denseRow1(const float *x, const int *offsets, const float *w, int step, float bias, float *out, int taps, int secondIn, int secondOut, vmask m0, vmask m1, const Epilogue *e) {
+  const int p = 0;
+  ROW1_BODY(OFFSET_TAP)
+}
+
+// Output channels [c0, c1) of positions [p0, p1) (whole tiles of 2 * LANES but the plane's last) of one image.
+SIMD static void chunk(const float *x, const float *packed, const float *bias, float *out, int taps, int channels, int hw, int c0, int c1, int p0, int p1, const Epilogue *e) {
+  const int blocks = channels >> 2;
+  const float *rest = packed + (size_t)blocks * 4 * taps;
+  int c = c0;
+  // Channels before the first whole block of the range, one at a time.
+  for (; c < c1 && (c & 3) != 0 && c < blocks * 4; c++) {
+    for (int p = p0; p < p1; p += 2 * LANES) {
+      row1(x, packed + (size_t)(c >> 2) * 4 * taps + (c & 3), 4, bias ? bias[c] : 0.0f, out + (size_t)c * hw, taps, hw, p, vfirst(hw - p), vfirst(hw - p - LANES), e);
+    }
+  }
+  for (; c < c1;) {
+    int width = TILE_CHANNELS == 8 && c + 8 <= c1 && c + 8 <= blocks * 4 ? 8 : c + 4 <= c1 && c + 4 <= blocks * 4 ? 4 : 1;
+    for (int p = p0; p < p1; p += 2 * LANES) {
+      vmask m0 = vfirst(hw - p), m1 = vfirst(hw - p - LANES);
+      if (width == 4) {
+        tile4(x, packed + (size_t)(c >> 2) * 4 * taps, bias ? bias + c : 0, out + (size_t)c * hw, taps, hw, p, m0, m1, e);
+      } else if (width == 1 && c < blocks * 4) {
+        row1(x, packed + (size_t)(c >> 2) * 4 * taps + (c & 3), 4, bias ? bias[c] : 0.0f, out + (size_t)c * hw, taps, hw, p, m0, m1, e);
+      } else if (width == 1) {
+        row1(x, rest + (size_t)(c - blocks * 4) * taps, 1, bias ? bias[c] : 0.0f, out + (size_t)c * hw, taps, hw, p, m0, m1, e);
+      }
+#if TILE_CHANNELS == 8
+      else {
+        tile8(x, packed + (size_t)(c >> 2) * 4 * taps, packed + (size_t)((c >> 2) + 1) * 4 * taps, bias ? bias + c : 0, out + (size_t)c * hw, taps, hw, p, m0, m1, e);
+      }
+#endif
+    }
+    c += width;
+  }
+}
+
+// Output channels [c0, c1) of one image of a 1x1 convolution: x [taps][hw], out [channels][hw] from
+// channel 0. Positions go in chunks whose input fits in cache, each taken through every channel tile:
+// with few input channels a tile writes long runs of each output row, with many the chunk's input is
+// read from cache by every tile.
+SIMD static void pointwise(const float *x, const float *packed, const float *bias, float *out, int taps, int channels, int hw, int c0, int c1, const Epilogue *e) {
+  int positions = CHUNK_INPUT_BYTES / (taps * 4);
+  positions = positions < 2 * LANES ? 2 * LANES : positions & ~(2 * LANES - 1);
+  for (int p0 = 0; p0 < hw; p0 += positions) {
+    int p1 = p0 + positions < hw ? p0 + positions : hw;
+    chunk(x, packed, bias, out, taps, channels, hw, c0, c1, p0, p1, e);
+  }
+}
+
+// Plane `plane` [h][w] into `buf`: padded rows [fromRow, toRow), row r holding input row r - padTop,
+// phase q of it holding padded columns q, q + stride, ... (input column j * stride + q - padLeft at
+// index j). Only the plane's own floats are written: the padding around them is the same for every
+// plane of a layout, zeroed once (paddedPlanes).
+SIMD static void fillPadded(float *buf, const PaddedLayout *p, const float *plane, int h, int w, int padTop, int padLeft, int fromRow, int toRow) {
+  for (int r = fromRow; r < toRow; r++) {
+    int iy = r - padTop;
+    if (iy < 0 || iy >= h) continue;
+    const float *src = plane + (size_t)iy * w;
+    float *row = buf + (size_t)r * p->rowFloats;
+    if (p->stride == 1) {
+      memcpy(row + padLeft, src, (size_t)w * sizeof(float));
+      continue;
+    }
+    // Input column c lands in phase (c + padLeft) & 1 at (c + padLeft) >> 1. Columns c, c + 2, ... of a
+    // chunk of 2 * LANES share a phase; which one depends on padLeft's parity, the same for every chunk.
+    float *first = row + (padLeft & 1) * p->phaseFloats, *second = row + (1 - (padLeft & 1)) * p->phaseFloats;
+    for (int c = 0; c < w; c += 2 * LANES) {
+      int n = w - c < 2 * LANES ? w - c : 2 * LANES;
+      vf even, odd;
+      vdeinterleave(vloadz(vfirst(n), src + c), vloadz(vfirst(n - LANES), src + c + LANES), &even, &odd);
+      // Even columns of the chunk (c even) at (c + padLeft) >> 1 + i; odd ones c + 1 + 2i at (c + 1 + padLeft) >> 1 + i.
+      vstore(first + ((c + padLeft) >> 1), vfirst((n + 1) >> 1), even);
+      vstore(second + ((c + 1 + padLeft) >> 1), vfirst(n >> 1), odd);
+    }
+  }
+}
+
+// ROWS output rows from oy of the LANES-output strip at ox: acc[i] = bias, then tap (ky, kx) of row
+// oy + i from padded row (oy + i) * stride + ky, phase kx % stride, index ox + kx / stride. Rows are
+// stored while under `outH`. For kernel sizes and strides without a DEPTHWISE_REUSE kernel.
+#define DEPTHWISE_ROWS(ROWS)                                                                                            \
+  SIMD static void K(depthwiseRows##ROWS)(const float *buf, const PaddedLayout *p, const float *wc, float bias,        \
+                                          float *oc, int outH, int outW, int oy, int ox, vmask mask, const Epilogue *e) { \
+    const vf b = vset1(bias);                                                                                           \
+    vf acc[ROWS];                                                                                                       \
+    _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) acc[i] = b;                                                \
+    const int k = p->k, s = p->stride;                                                                                  \
+    const size_t rowStep = (size_t)s * p->rowFloats;                                                                    \
+    for (int ky = 0; ky < k; ky++) {                                                                                    \
+      const float *row = buf + (size_t)(oy * s + ky) * p->rowFloats + ox;                                             \
+      for (int kx = 0; kx < k; kx++) {                                                                                  \
+        const float *tap = row + (kx % s) * p->phaseFloats + kx / s;                                                   \
+        const vf wv = vset1(wc[ky * k + kx]);                                                                           \
+        _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) acc[i] = vfma(wv, vloadu(tap + i * rowStep), acc[i]);  \
+      }                                                                                                                 \
+    }                                                                                                                   \
+    _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) {                                                           \
+      if (oy + i >= outH) break;                                                                                        \
+      float *at = oc + (size_t)(oy + i) * outW + ox;                                                                    \
+      store(at, acc[i], mask, e);                                                                                       \
+    }                                                                                                                   \
+  }
+DEPTHWISE_ROWS(8)
+DEPTHWISE_ROWS(7)
+
+// DEPTHWISE_ROWS with K and the stride S known: each padded row a block reads is loaded once, as two
+// aligned vectors per phase, its K taps' columns made from them by shifts and used by every output row
+// of the block it serves. Reading each tap's columns with its own unaligned load cost one load per
+// multiply-add, most of them across two cache lines: 30-35 GFLOP/s on 3x3, below WebAssembly on 56x56
+// planes. A block's rows meet padded row r in ascending r, so each output still takes its taps in
+// (ky, kx) order.
+#define DEPTHWISE_REUSE(KS, S, ROWS)                                                                                   \
+  SIMD static void K(depthwise##KS##s##S##r##ROWS)(const float *buf, const PaddedLayout *p, const float *wc, float bias, \
+                                                   float *oc, int outH, int outW, int oy, int ox, vmask mask, const Epilogue *e) { \
+    const vf b = vset1(bias);                                                                                           \
+    vf acc[ROWS];                                                                                                       \
+    _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) acc[i] = b;                                                \
+    const float *first = buf + (size_t)(oy * S) * p->rowFloats + ox;                                                  \
+    _Pragma("GCC unroll 32") for (int r = 0; r < (ROWS - 1) * S + KS; r++) {                                           \
+      const float *row = first + (size_t)r * p->rowFloats;                                                             \
+      vf lo[S], hi[S], v[KS];                                                                                           \
+      _Pragma("GCC unroll 2") for (int q = 0; q < S; q++) {                                                             \
+        lo[q] = vload(row + q * p->phaseFloats);                                                                        \
+        hi[q] = vload(row + q * p->phaseFloats + LANES);                                                                \
+      }                                                                                                                 \
+      _Pragma("GCC unroll 8") for (int kx = 0; kx < KS; kx++) v[kx] = vshifted(lo[kx % S], hi[kx % S], kx / S);        \
+      _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) {                                                         \
+        const int ky = r - i * S;                                                                                       \
+        if (ky < 0 || ky >= KS) continue;                                                                               \
+        _Pragma("GCC unroll 8") for (int kx = 0; kx < KS; kx++) acc[i] = vfma(vset1(wc[ky * KS + kx]), v[kx], acc[i]); \
+      }                                                                                                                 \
+    }                                                                                                                   \
+    _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) {                                                           \
+      if (oy + i >= outH) break;                                                                                        \
+      float *at = oc + (size_t)(oy + i) * outW + ox;                                                                    \
+      store(at, acc[i], mask, e);                                                                                       \
+    }                                                                                                                   \
+  }
+DEPTHWISE_REUSE(3, 1, 8) DEPTHWISE_REUSE(3, 1, 7) DEPTHWISE_REUSE(3, 2, 8) DEPTHWISE_REUSE(3, 2, 7)
+DEPTHWISE_REUSE(5, 1, 8) DEPTHWISE_REUSE(5, 1, 7) DEPTHWISE_REUSE(5, 2, 8) DEPTHWISE_REUSE(5, 2, 7)
+DEPTHWISE_REUSE(7, 1, 8) DEPTHWISE_REUSE(7, 1, 7)
+
+typedef void DepthwiseBlock(const float *, const PaddedLayout *, const float *, float, float *, int, int, int, int, vmask, const Epilogue *);
+
+// The block kernel for k, the stride and the rows per block: one that reuses rows where there is one.
+static DepthwiseBlock *depthwiseBlock(int k, int stride, int rows) {
+#define PICK(KS, S) if (k == KS && stride == S) return rows == 8 ? K(depthwise##KS##s##S##r8) : K(depthwise##KS##s##S##r7);
+  PICK(3, 1) PICK(3, 2) PICK(5, 1) PICK(5, 2) PICK(7, 1)
+#undef PICK
+  return rows == 8 ? depthwiseRows8 : depthwiseRows7;
+}
+
+// Depthwise KxK at stride 1 or 2 (one input channel per output channel), output channels [c0, c1) of
+// one image (see addon.c). False, having written nothing, if its padded plane cannot be allocated.
+SIMD static int depthwise(const float *x, const float *weights, const float *bias, float *out, int h, int w, int k, int stride, int padTop, int padLeft, int outH, int outW, int c0, int c1, const Epilogue *e) {
+  // 7-row blocks where the plane is 7, 14 or 28 rows high (8 would compute up to a block of padding rows).
+  const int rowsPerBlock = outH % 8 != 0 && outH % 7 == 0 ? 7 : 8;
+  const int blocks = (outH + rowsPerBlock - 1) / rowsPerBlock;
+  const int strips = (outW + LANES - 1) / LANES;
+  PaddedLayout p;
+  p.stride = stride;
+  p.k = k;
+  // Indexes read: up to strips * LANES + LANES - 1 per phase (a block kernel's second aligned vector, or
+  // a tap's columns up to strips * LANES - 1 + (k - 1) / stride); written: up to (w - 1 + padLeft) / stride.
+  int need = strips * LANES + ((k - 1) / stride > LANES ? (k - 1) / stride : LANES);
+  int written = (w - 1 + padLeft) / stride + 1;
+  p.phaseFloats = ((need > written ? need : written) + 15) & ~15;
+  p.rowFloats = stride * p.phaseFloats;
+  // Rows read by the last block, whole (its rows past outH are computed from +0 rows, not stored).
+  const int rows = (blocks * rowsPerBlock - 1) * stride + k;
+  float *buf = paddedPlanes(&p, 1, rows, h, w, padTop, padLeft);
+  if (!buf) return 0;
+  DepthwiseBlock *block = depthwiseBlock(k, stride, rowsPerBlock);
+  for (int c = c0; c < c1; c++) {
+    const float *wc = weights + (size_t)c * k * k;
+    float *oc = out + (size_t)c * outH * outW;
+    const float b = bias ? bias[c] : 0.0f;
+    int filled = 0;
+    for (int oy = 0; oy < outH; oy += rowsPerBlock) {
+      // The block's padded rows, copied just before it reads them, so the input's reads go along with the
+      // output's writes (mobilenet_v2's 3x3 stride-2 layer at 112x112, batch 8: 4.64 -> 3.73 ms).
+      int upTo = (oy + rowsPerBlock - 1) * stride + k;
+      fillPadded(buf, &p, x + (size_t)c * h * w, h, w, padTop, padLeft, filled, upTo);
+      filled = upTo;
+      // The next block's output lines, asked for with intent to write while this block computes. Where the
+      // output comes from memory (batch 8), waiting for each store's line cost more than the multiply-adds:
+      // mobilenet_v2's 3x3 at 56x56 went from 0.74x to 1.35-1.42x WebAssembly's speed (docs/benchmarks.md).
+      // Prefetching the next block's input as well gained nothing measurable.
+      const char *from = (const char *)(oc + (size_t)(oy + rowsPerBlock) * outW), *to = (const char *)(oc + (size_t)(oy + 2 * rowsPerBlock) * outW);
+      const char *end = (const char *)(out + (size_t)c1 * outH * outW);
+      for (const char *line = from; line < to && line < end; line += 64) _mm_prefetch(line, _MM_HINT_ET0);
+      for (int strip = 0; strip < strips; strip++) {
+        int ox = strip * LANES;
+        block(buf, &p, wc, b, oc, outH, outW, oy, ox, vfirst(outW - ox), e);
+      }
+    }
+  }
+  return 1;
+}
+
+// A KxK convolution at stride 1 or 2, cin / groups input channels per group, output channels [c0, c1)
+// of one image (see addon.c). The input is copied into padded planes laid out as the depthwise kernel's
+// (each row its column phases), so tap t of an output row's 2 * LANES positions is as many consecutive
+// floats at a fixed offset: the 1x1 kernel's tiles then run over the offset table. Rows are copied as
+// the output rows reach them. False, having written nothing, if the planes or the table cannot be
+// allocated.
+SIMD static int dense(const float *x, const float *packed, const float *bias, float *out, int cin, int groups, int h, int w, int k, int stride, int padTop, int padLeft,
+                      int outH, int outW, int cout, int c0, int c1, const Epilogue *e) {
+  const int cinG = cin / groups, coutG = cout / groups, taps = cinG * k * k, blocks = coutG >> 2;
+  PaddedLayout p;
+  p.stride = stride;
+  p.k = k;
+  // A tile reads 2 * LANES positions from its row's start: up to ceil(outW / 32) * 32 - 1 + (k - 1) / stride.
+  int need = (outW + 31) / 32 * 32 + (k - 1) / stride;
+  int written = (w - 1 + padLeft) / stride + 1;
+  p.phaseFloats = ((need > written ? need : written) + 15) & ~15;
+  p.rowFloats = stride * p.phaseFloats;
+  const int rows = (outH - 1) * stride + k;
+  const size_t planeFloats = (size_t)rows * p.rowFloats;
+  float *buf = paddedPlanes(&p, cin, rows, h, w, padTop, padLeft);
+  const int *offsets = buf ? tapOffsets(&p, cinG, planeFloats) : 0;
+  if (!offsets) return 0;
+  const int hw = outH * outW;
+  // Rows of LANES or fewer: a tile takes two rows' LANES positions each, not one row's 2 * LANES of which most are idle.
+  const int pairRows = outW <= LANES;
+  const int rowStep = pairRows ? 2 : 1;
+  const int secondIn = pairRows ? stride * p.rowFloats : LANES, secondOut = pairRows ? outW : LANES;
+  int filled = 0;
+  for (int oy = 0; oy < outH; oy += rowStep) {
+    const int lastRow = pairRows && oy + 1 < outH ? oy + 1 : oy;
+    int upTo = lastRow * stride + k;
+    for (int ic = 0; ic < cin; ic++) fillPadded(buf + ic * planeFloats, &p, x + (size_t)ic * h * w, h, w, padTop, padLeft, filled, upTo);
+    filled = upTo;
+    for (int c = c0; c < c1;) {
+      const int g = c / coutG, j = c - g * coutG;
+      const float *groupWeights = packed + (size_t)g * coutG * taps;
+      const float *row = buf + (size_t)g * cinG * planeFloats + (size_t)oy * stride * p.rowFloats;
+      // Whole blocks inside the range and the group: 8 or 4 channels at once; else one.
+      const int inBlocks = j < blocks * 4 && (j & 3) == 0;
+      const int width = TILE_CHANNELS == 8 && inBlocks && j + 8 <= blocks * 4 && c + 8 <= c1 ? 8 : inBlocks && c + 4 <= c1 ? 4 : 1;
+      for (int ox = 0; ox < outW; ox += pairRows ? outW : 2 * LANES) {
+        vmask m0 = vfirst(outW - ox);
+        vmask m1 = pairRows ? vfirst(lastRow > oy ? outW : 0) : vfirst(outW - ox - LANES);
+        float *at = out + (size_t)c * hw + (size_t)oy * outW + ox;
+        const float *b = bias ? bias + c : 0;
+        if (width == 4) denseTile4(row + ox, offsets, groupWeights + (size_t)j * taps, b, at, taps, hw, secondIn, secondOut, m0, m1, e);
+        else if (width == 1 && j < blocks * 4) denseRow1(row + ox, offsets, groupWeights + (size_t)(j >> 2) * 4 * taps + (j & 3), 4, b ? b[0] : 0.0f, at, taps, secondIn, secondOut, m0, m1, e);
+        else if (width == 1) denseRow1(row + ox, offsets, groupWeights + (size_t)blocks * 4 * taps + (size_t)(j - blocks * 4) * taps, 1, b ? b[0] : 0.0f, at, taps, secondIn, secondOut, m0, m1, e);
+#if TILE_CHANNELS == 8
+        else denseTile8(row + ox, offsets, groupWeights + (size_t)j * taps, groupWeights + (size_t)(j + 4) * taps, b, at, taps, hw, secondIn, secondOut, m0, m1, e);
+#endif
+      }
+      c += width;
+    }
+  }
+  return 1;
+}
+
+#undef pmax
+#undef pmin
+#undef exp4
+#undef sigmoid
+#undef nanOrdered
+#undef finish
+#undef store
+#undef tile8
+#undef tile4
+#undef row1
+#undef denseTile8
+#undef denseTile4
+#undef denseRow1
+#undef chunk
+#undef fillPadded
+#undef depthwiseRows8
+#undef depthwiseRows7
+#undef DepthwiseBlock
+#undef depthwiseBlock
+#undef pointwise
+#undef depthwise
+#undef dense
+#undef TILE_BODY
+#undef ROW1_BODY
+#undef POINTWISE_TAP
+#undef OFFSET_TAP
+#undef DEPTHWISE_ROWS
+#undef DEPTHWISE_REUSE

@@ -1,0 +1,67 @@
+// The vector operations kernels.h is written in, on 512-bit AVX-512F vectors: 16 floats, masks in
+// mask registers. simd256.h gives the same operations on AVX2 + FMA. Each is the float32 operation the
+// WebAssembly kernels perform, lane by lane, with one rounding (no contraction: -ffp-contract=off),
+// so a kernel written in them gives the same bits at either width.
+#include <immintrin.h>
+
+#define LANES 16
+#define SIMD __attribute__((target("avx512f")))
+#define K(name) name##512
+#include "simd-names.h"
+
+typedef __m512 vf;
+typedef __m512i vi;
+typedef __mmask16 vmask;
+
+SIMD static inline vf vzero(void) { return _mm512_setzero_ps(); }
+SIMD static inline vf vset1(float x) { return _mm512_set1_ps(x); }
+SIMD static inline vf vload(const float *p) { return _mm512_load_ps(p); }
+SIMD static inline vf vloadu(const float *p) { return _mm512_loadu_ps(p); }
+SIMD static inline vf vloadz(vmask m, const float *p) { return _mm512_maskz_loadu_ps(m, p); }
+SIMD static inline void vstore(float *p, vmask m, vf v) { _mm512_mask_storeu_ps(p, m, v); }
+SIMD static inline vf vfma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
+SIMD static inline vf vadd(vf a, vf b) { return _mm512_add_ps(a, b); }
+SIMD static inline vf vsub(vf a, vf b) { return _mm512_sub_ps(a, b); }
+SIMD static inline vf vmul(vf a, vf b) { return _mm512_mul_ps(a, b); }
+SIMD static inline vf vdiv(vf a, vf b) { return _mm512_div_ps(a, b); }
+
+// Lanes [0, n), n anything.
+SIMD static inline vmask vfirst(int n) { return n >= 16 ? (vmask)0xffff : n <= 0 ? (vmask)0 : (vmask)((1u << n) - 1); }
+SIMD static inline vmask vlt(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+SIMD static inline vmask vunordered(vf a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
+// m ? b : a, lane by lane.
+SIMD static inline vf vblend(vmask m, vf a, vf b) { return _mm512_mask_blend_ps(m, a, b); }
+// v where m is clear, +0 where it is set.
+SIMD static inline vf vzeroWhere(vmask m, vf v) { return _mm512_maskz_mov_ps((vmask)~m, v); }
+
+SIMD static inline vi vcastInt(vf v) { return _mm512_castps_si512(v); }
+SIMD static inline vf vcastFloat(vi v) { return _mm512_castsi512_ps(v); }
+SIMD static inline vi viset1(int x) { return _mm512_set1_epi32(x); }
+SIMD static inline vi viadd(vi a, vi b) { return _mm512_add_epi32(a, b); }
+SIMD static inline vi visub(vi a, vi b) { return _mm512_sub_epi32(a, b); }
+SIMD static inline vi vior(vi a, vi b) { return _mm512_or_si512(a, b); }
+SIMD static inline vi vixor(vi a, vi b) { return _mm512_xor_si512(a, b); }
+SIMD static inline vi vishr1(vi a) { return _mm512_srai_epi32(a, 1); }
+SIMD static inline vi vishl23(vi a) { return _mm512_slli_epi32(a, 23); }
+
+// The even and the odd floats of the 2 * LANES in a then b.
+SIMD static inline void vdeinterleave(vf a, vf b, vf *even, vf *odd) {
+  const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odds = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  *even = _mm512_permutex2var_ps(a, evens, b);
+  *odd = _mm512_permutex2var_ps(a, odds, b);
+}
+
+// Floats d..d + LANES - 1 of the 2 * LANES in a then b (d a constant once inlined and unrolled, at most 6).
+SIMD static inline vf vshifted(vf a, vf b, int d) {
+#define SHIFTED_CASE(D) case D: return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), D));
+  switch (d) {
+    case 0: return a;
+    SHIFTED_CASE(1) SHIFTED_CASE(2) SHIFTED_CASE(3) SHIFTED_CASE(4) SHIFTED_CASE(5) SHIFTED_CASE(6)
+    default: return b;
+  }
+#undef SHIFTED_CASE
+}
+
+// The 1x1 tiles' widest: 8 channels x 2 vectors, 16 accumulators of the 32 registers.
+#define TILE_CHANNELS 8
