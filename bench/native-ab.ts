@@ -1,4 +1,4 @@
-// The native 1x1 and depthwise kernels (native/pointwise.c) against the
+// The native 1x1 and depthwise kernels (native/kernels.h) against the
 // WebAssembly kernels on one thread, layer by layer: each shape's plan run over a batch with
 // configureKernels({ native }) on and off, alternating call by call, the
 // median of each, GFLOP/s (2 x multiply-accumulates), and a check that the two

@@ -1,12 +1,14 @@
-// The native 1x1 and depthwise kernels (native/pointwise.c, src/kernels/native/)
+// The native kernels (native/addon.c, kernels.h; src/kernels/native/): 1x1, depthwise and dense
 // against the WebAssembly kernels they stand in for, bit for bit: every shape's
 // outputs with bias or none, a residual or none, every epilogue, odd channel
 // counts (the 4-channel blocks' leftovers), planes that are not whole strips
 // of 32 positions, channel ranges that start and end inside a block, special
 // values (NaN, signed zeros, infinities, subnormals, values at the clip and
-// hardswish bounds). Also: it is built and used wherever the CPU has AVX-512,
-// GROUPCONV_NATIVE=0 turns it off, and the engine's workers run it with the
-// calling thread's WebAssembly bits.
+// hardswish bounds), at every vector width the CPU runs (16 floats with
+// AVX-512F, 8 with AVX2 and FMA). Also: they are built and used wherever the
+// CPU has either, GROUPCONV_NATIVE=0 turns them off and =avx2 picks the
+// 8-float build, and the engine's workers run them with the calling thread's
+// WebAssembly bits.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -126,7 +126,7 @@ const nativeKinds = new WeakMap<KernelPlan, NativeKind | null>();
 /** The dense kernel's padded planes per thread at most (a layer needing more keeps the WebAssembly kernel). */
 const DENSE_PLANES_MAX_BYTES = 64 * 1024 * 1024;
 
-/** Bytes of the dense kernel's padded planes for one image (native/pointwise.c, dense512). */
+/** Bytes of the dense kernel's padded planes for one image (native/kernels.h, dense). */
 function densePlanesBytes(g: KernelPlan['geometry']): number {
   const s = g.strideH;
   const need = Math.ceil(g.outWidth / 32) * 32 + Math.floor((g.kernelWidth - 1) / s);
