@@ -105,6 +105,39 @@ SIMD static inline vf finish(vf v, const Epilogue *e, float *at, vmask m) {
 
 SIMD static inline void store(float *at, vf v, vmask m, const Epilogue *e) { vstore(at, m, finish(v, e, at, m)); }
 
+// N vectors' epilogues and stores (vector i at at[i], lanes m[i]; m[i] empty: neither read nor written),
+// one activation at a time over all of them: the sigmoid's long chain of dependent operations per vector
+// is then N independent chains the CPU overlaps, where a finish() per vector ran them one after another
+// (depthwise blocks: efficientnet_b0's 5x5 layers 17.3 -> 10.8 ms at batch 8). The 1x1 tiles keep a
+// finish() per vector: their 16 accumulators through an array ran 1x1 layers with 96-1152 input
+// channels 5-15% slower.
+#define FINISH_ALL(N, v, at, m, e)                                                                     \
+  do {                                                                                                 \
+    if ((e)->residual) {                                                                               \
+      _Pragma("GCC unroll 16") for (int i_ = 0; i_ < (N); i_++) {                                      \
+        vf r_ = vloadz((m)[i_], (e)->residual + ((at)[i_] - (e)->out));                                \
+        (v)[i_] = nanOrdered(vadd((v)[i_], r_), (v)[i_], r_);                                          \
+      }                                                                                                \
+    }                                                                                                  \
+    switch ((e)->kind) {                                                                               \
+      case EPILOGUE_NONE: break;                                                                       \
+      case EPILOGUE_SIGMOID:                                                                           \
+        _Pragma("GCC unroll 16") for (int i_ = 0; i_ < (N); i_++) (v)[i_] = sigmoid((v)[i_]);          \
+        break;                                                                                         \
+      case EPILOGUE_SILU:                                                                              \
+        _Pragma("GCC unroll 16") for (int i_ = 0; i_ < (N); i_++) {                                    \
+          vf s_ = sigmoid((v)[i_]);                                                                    \
+          (v)[i_] = nanOrdered(vmul((v)[i_], s_), (v)[i_], s_);                                        \
+        }                                                                                              \
+        break;                                                                                         \
+      default: {                                                                                       \
+        const Epilogue plain_ = { (e)->kind, (e)->lo, (e)->hi, 0, (e)->out };                          \
+        _Pragma("GCC unroll 16") for (int i_ = 0; i_ < (N); i_++) (v)[i_] = finish((v)[i_], &plain_, (at)[i_], (m)[i_]); \
+      }                                                                                                \
+    }                                                                                                  \
+    _Pragma("GCC unroll 16") for (int i_ = 0; i_ < (N); i_++) vstore((at)[i_], (m)[i_], (v)[i_]);    \
+  } while (0)
+
 // 4 or 8 channels (one or two 4-channel blocks) x 2 vectors of positions: up to 16 accumulators, each a
 // variable of its own: held in an array, GCC kept them on the stack and stored every one back after each
 // multiply-add (50 GFLOP/s where named registers reach 130-160). TAP: where tap t's first vector of
@@ -301,11 +334,13 @@ SIMD static void fillPadded(float *buf, const PaddedLayout *p, const float *plan
         _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) acc[i] = vfma(wv, vloadu(tap + i * rowStep), acc[i]);  \
       }                                                                                                                 \
     }                                                                                                                   \
+    float *at[ROWS];                                                                                                    \
+    vmask m[ROWS];                                                                                                      \
     _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) {                                                           \
-      if (oy + i >= outH) break;                                                                                        \
-      float *at = oc + (size_t)(oy + i) * outW + ox;                                                                    \
-      store(at, acc[i], mask, e);                                                                                       \
+      at[i] = oc + (size_t)(oy + i) * outW + ox;                                                                        \
+      m[i] = oy + i < outH ? mask : vfirst(0);                                                                          \
     }                                                                                                                   \
+    FINISH_ALL(ROWS, acc, at, m, e);                                                                                    \
   }
 DEPTHWISE_ROWS(8)
 DEPTHWISE_ROWS(7)
@@ -337,11 +372,13 @@ DEPTHWISE_ROWS(7)
         _Pragma("GCC unroll 8") for (int kx = 0; kx < KS; kx++) acc[i] = vfma(vset1(wc[ky * KS + kx]), v[kx], acc[i]); \
       }                                                                                                                 \
     }                                                                                                                   \
+    float *at[ROWS];                                                                                                    \
+    vmask m[ROWS];                                                                                                      \
     _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) {                                                           \
-      if (oy + i >= outH) break;                                                                                        \
-      float *at = oc + (size_t)(oy + i) * outW + ox;                                                                    \
-      store(at, acc[i], mask, e);                                                                                       \
+      at[i] = oc + (size_t)(oy + i) * outW + ox;                                                                        \
+      m[i] = oy + i < outH ? mask : vfirst(0);                                                                          \
     }                                                                                                                   \
+    FINISH_ALL(ROWS, acc, at, m, e);                                                                                    \
   }
 DEPTHWISE_REUSE(3, 1, 8) DEPTHWISE_REUSE(3, 1, 7) DEPTHWISE_REUSE(3, 2, 8) DEPTHWISE_REUSE(3, 2, 7)
 DEPTHWISE_REUSE(5, 1, 8) DEPTHWISE_REUSE(5, 1, 7) DEPTHWISE_REUSE(5, 2, 8) DEPTHWISE_REUSE(5, 2, 7)
@@ -486,6 +523,7 @@ SIMD static int dense(const float *x, const float *packed, const float *bias, fl
 #undef depthwise
 #undef dense
 #undef TILE_BODY
+#undef FINISH_ALL
 #undef ROW1_BODY
 #undef POINTWISE_TAP
 #undef OFFSET_TAP
