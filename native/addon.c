@@ -16,6 +16,8 @@
 // - Other direct KxK convolutions at stride 1 or 2 (dense): its bias, then one fused multiply-add per tap
 //   in (input channel, ky, kx) order, as the direct kernels compute it over their phase planes
 //   (layout.ts, tapOffsets).
+// - Fully connected layers (linear): four lane sums over i mod 4, added pairwise, the last products, the
+//   bias, as assembly/linear.ts computes each output.
 // - Then the epilogue (residual, activation) from registers, with the same float32 operations as
 //   assembly/epilogue.ts, in the same order.
 // The tiling only decides which outputs are computed together, never the order of one output's sum. So
@@ -212,10 +214,22 @@ static napi_value Dense(napi_env env, napi_callback_info info) {
   return r;
 }
 
+// linear(memory, x, weight, bias, output, rows, inF, outF, o0, o1): outputs [o0, o1) of every row of a
+// fully connected layer, byte offsets into `memory` (bias -1: none), as assembly/linear.ts computes them.
+static napi_value Linear(napi_env env, napi_callback_info info) {
+  napi_value argv[10];
+  char *base;
+  if (!kernelArgs(env, info, argv, 10, &base, "linear: expected (memory: Float32Array, x, weight, bias, output, rows, inF, outF, o0, o1)")) return NULL;
+  (width == 16 ? linear512 : linear256)((const float *)(base + argInt(env, argv[1])), (const float *)(base + argInt(env, argv[2])), biasArg(env, argv[3], base),
+                                        (float *)(base + argInt(env, argv[4])), (int)argInt(env, argv[5]), (int)argInt(env, argv[6]), (int)argInt(env, argv[7]),
+                                        (int)argInt(env, argv[8]), (int)argInt(env, argv[9]));
+  return NULL;
+}
+
 // The widest vectors this CPU runs: 16 floats (AVX-512F), 8 (AVX2 and FMA), or 0 (neither: no native kernels).
 static int widestOnThisCpu(void) {
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return 16;
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) return 16;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 8;
   return 0;
 }
@@ -265,6 +279,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "depthwise", f);
   napi_create_function(env, "dense", NAPI_AUTO_LENGTH, Dense, NULL, &f);
   napi_set_named_property(env, exports, "dense", f);
+  napi_create_function(env, "linear", NAPI_AUTO_LENGTH, Linear, NULL, &f);
+  napi_set_named_property(env, exports, "linear", f);
   napi_create_function(env, "available", NAPI_AUTO_LENGTH, Available, NULL, &f);
   napi_set_named_property(env, exports, "available", f);
   napi_create_function(env, "width", NAPI_AUTO_LENGTH, Width, NULL, &f);

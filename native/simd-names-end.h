@@ -34,3 +34,7 @@
 #undef SIMD
 #undef K
 #undef TILE_CHANNELS
+#undef vquads
+#undef vquadBroadcast
+#undef vquad
+#undef QUADS

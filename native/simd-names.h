@@ -31,3 +31,6 @@
 #define vishl23 K(vishl23)
 #define vdeinterleave K(vdeinterleave)
 #define vshifted K(vshifted)
+#define vquads K(vquads)
+#define vquadBroadcast K(vquadBroadcast)
+#define vquad K(vquad)

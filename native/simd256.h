@@ -60,5 +60,10 @@ SIMD static inline vf vshifted(vf a, vf b, int d) {
   return _mm256_blendv_ps(_mm256_permutevar8x32_ps(a, index), _mm256_permutevar8x32_ps(b, index), _mm256_castsi256_ps(fromB));
 }
 
+#define QUADS 2
+SIMD static inline vf vquads(const float *const *rows, int at) { return _mm256_set_m128(_mm_loadu_ps(rows[1] + at), _mm_loadu_ps(rows[0] + at)); }
+SIMD static inline vf vquadBroadcast(const float *p) { return _mm256_broadcast_ps((const __m128 *)p); }
+SIMD static inline __m128 vquad(vf v, int f) { return f == 0 ? _mm256_castps256_ps128(v) : _mm256_extractf128_ps(v, 1); }
+
 // 16 registers: 4 channels x 2 vectors of accumulators.
 #define TILE_CHANNELS 4

@@ -5,7 +5,7 @@
 #include <immintrin.h>
 
 #define LANES 16
-#define SIMD __attribute__((target("avx512f")))
+#define SIMD __attribute__((target("avx512f,fma")))
 #define K(name) name##512
 #include "simd-names.h"
 
@@ -61,6 +61,26 @@ SIMD static inline vf vshifted(vf a, vf b, int d) {
     default: return b;
   }
 #undef SHIFTED_CASE
+}
+
+// The fully connected kernel's vectors: QUADS groups of 4 floats, group f from its own row.
+#define QUADS 4
+SIMD static inline vf vquads(const float *const *rows, int at) {
+  __m512 v = _mm512_castps128_ps512(_mm_loadu_ps(rows[0] + at));
+  v = _mm512_insertf32x4(v, _mm_loadu_ps(rows[1] + at), 1);
+  v = _mm512_insertf32x4(v, _mm_loadu_ps(rows[2] + at), 2);
+  return _mm512_insertf32x4(v, _mm_loadu_ps(rows[3] + at), 3);
+}
+// The 4 floats at p in every group.
+SIMD static inline vf vquadBroadcast(const float *p) { return _mm512_broadcast_f32x4(_mm_loadu_ps(p)); }
+// Group f (a constant once inlined and unrolled).
+SIMD static inline __m128 vquad(vf v, int f) {
+  switch (f) {
+    case 0: return _mm512_castps512_ps128(v);
+    case 1: return _mm512_extractf32x4_ps(v, 1);
+    case 2: return _mm512_extractf32x4_ps(v, 2);
+    default: return _mm512_extractf32x4_ps(v, 3);
+  }
 }
 
 // The 1x1 tiles' widest: 8 channels x 2 vectors, 16 accumulators of the 32 registers.

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { resolveShapes } from '../src/conv/geometry.js';
 import type { Activation } from '../src/kernels/epilogue.js';
+import { linearColumns } from '../src/kernels/linear.js';
 import { nativeKernels, nativeKernelsBuilt } from '../src/kernels/native/index.js';
 import { configureKernels } from '../src/kernels/options.js';
 import { planConv, releasePlan, runPlan } from '../src/kernels/plan/index.js';
@@ -25,6 +26,11 @@ const ROOT = join(import.meta.dirname, '..');
 const cpuFlags = new Set(readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'))?.split(/\s+/) ?? []);
 /** The vector widths (floats) this CPU runs the native kernels at, widest first: AVX-512F, AVX2 with FMA. */
 const WIDTHS = [...(cpuFlags.has('avx512f') ? [16] : []), ...(cpuFlags.has('avx2') && cpuFlags.has('fma') ? [8] : [])];
+
+/** A copy with every NaN the same NaN. */
+function nanAsOne(a: Float32Array): Float32Array {
+  return a.map((v) => (Number.isNaN(v) ? NaN : v));
+}
 
 const SPECIAL = [NaN, -0, 0, Infinity, -Infinity, 1e-40, -1e-40, -3, 3, 6, -6, 0.5];
 
@@ -229,6 +235,55 @@ describe.skipIf(WIDTHS.length === 0)('the native kernels (this CPU has AVX-512F,
           }
           // Every native run went through the dense kernel, one call per image and channel range.
           expect(calls).toHaveBeenCalledTimes(ACTIVATIONS.length * 3 * (1 + 3) * batch);
+        } finally {
+          calls.mockRestore();
+        }
+      });
+    }
+
+    // Fully connected layers: rows in tiles of 8, 4, 2 and 1, outputs in vectors of 4 or 2, in-features with
+    // and without a tail past the last 4, outputs past a range's end computed and not stored.
+    const LINEAR = [
+      { rows: 8, inF: 1024, outF: 1000 },
+      { rows: 1, inF: 1280, outF: 1000 },
+      { rows: 3, inF: 7, outF: 5 },
+      { rows: 5, inF: 13, outF: 9 },
+      { rows: 9, inF: 33, outF: 10 },
+      { rows: 2, inF: 4, outF: 17 },
+      { rows: 1, inF: 1, outF: 1 },
+      { rows: 12, inF: 18, outF: 3 },
+    ];
+    for (const shape of LINEAR) {
+      it(`fully connected, ${shape.rows} rows, ${shape.inF} -> ${shape.outF}: the WebAssembly kernel's bits, with and without bias, cut into output ranges`, () => {
+        const { rows, inF, outF } = shape;
+        const calls = vi.spyOn(nativeKernels()!, 'linear');
+        try {
+          let seed = 1;
+          for (const withBias of [true, false]) {
+            for (const ranges of [[[0, outF]], [[0, Math.min(3, outF)], [Math.min(3, outF), outF]]] as Array<Array<[number, number]>>) {
+              const outputs = [false, true].map((useNative) => {
+                const random = new Random(seed);
+                const x = shared([rows, inF], random, true);
+                const weight = shared([outF, inF], random);
+                const bias = withBias ? shared([outF], random, true) : null;
+                const out = zeros([rows, outF], { shared: true });
+                const previous = configureKernels({ native: useNative });
+                try {
+                  for (const [o0, o1] of ranges) expect(linearColumns(x.data, weight.data, bias?.data ?? null, out.data, rows, inF, outF, o0, o1)).toBe(true);
+                } finally {
+                  configureKernels(previous);
+                }
+                return out.data;
+              });
+              // NaNs as NaNs: where an add meets two NaNs, WebAssembly itself hands back either one depending
+              // on the tier V8 compiled it with (kernels.h, linear).
+              const at = firstBitDifference(nanAsOne(outputs[1]), nanAsOne(outputs[0]));
+              expect(at, `bias ${withBias} ranges ${JSON.stringify(ranges)}: at ${at} native ${outputs[1][at]} wasm ${outputs[0][at]}`).toBe(-1);
+              seed++;
+            }
+          }
+          // Each non-empty range of the native runs went through the native kernel.
+          expect(calls).toHaveBeenCalledTimes(2 * (1 + (outF > 3 ? 2 : 1)));
         } finally {
           calls.mockRestore();
         }

@@ -1,7 +1,9 @@
 // The fully connected kernel (AlexNet's fc6-fc8, the models' classifiers):
-// WebAssembly SIMD over the weights as PyTorch stores them, [out, in], so a
-// layer needs no packing and a device's rows of a split layer run as they are.
+// WebAssembly SIMD, or the native kernel with its bits where it runs, over the
+// weights as PyTorch stores them, [out, in], so a layer needs no packing and a
+// device's rows of a split layer run as they are.
 import { sharedArena } from '../memory/arena.js';
+import { arenaMemoryView, nativeKernels } from './native/index.js';
 import { Operands } from './operands.js';
 import { preferredWasmVariant, wasmKernelsAvailable } from './plan/selection.js';
 import { wasmLinearRows } from './wasm/runtime.js';
@@ -52,7 +54,11 @@ export function linearColumns(
     const outInPlace = arena.owns(out);
     // Staged, the output is copied in first when the kernel writes only some of its columns.
     const outAt = operands.address(out, o0 > 0 || o1 < outFeatures);
-    wasmLinearRows(preferredWasmVariant())(xAt, weightAt, biasAt, outAt, rows, inFeatures, outFeatures, o0, o1);
+    const variant = preferredWasmVariant();
+    // The native kernel computes the FMA build's sums (native/kernels.h, linear): the same bits, faster.
+    const native = variant === 'fma' ? nativeKernels() : null;
+    if (native) native.linear(arenaMemoryView(), xAt, weightAt, biasAt === 0 ? -1 : biasAt, outAt, rows, inFeatures, outFeatures, o0, o1);
+    else wasmLinearRows(variant)(xAt, weightAt, biasAt, outAt, rows, inFeatures, outFeatures, o0, o1);
     if (!outInPlace) out.set(new Float32Array(arena.buffer, outAt, rows * outFeatures));
   } finally {
     operands.release();

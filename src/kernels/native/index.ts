@@ -13,6 +13,8 @@ import { kernelOptions } from '../options.js';
 
 interface NativeExports {
   available(): boolean;
+  /** Outputs [o0, o1) of every row of a fully connected layer, x [rows, inF] and weight [outF, inF] (PyTorch's), byte offsets (bias -1: none): assembly/linear.ts's bits. */
+  linear(memory: Float32Array, x: number, weight: number, bias: number, output: number, rows: number, inF: number, outF: number, o0: number, o1: number): void;
   /** The floats per vector the kernels run with: 16 (AVX-512F) or 8 (AVX2 and FMA), the widest this CPU runs unless useWidth chose. */
   width(): number;
   /** Runs the kernels at `floats` per vector (16 or 8, one this CPU runs) in every thread of the process; returns the previous width. For tests and benchmarks. */
