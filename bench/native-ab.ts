@@ -4,8 +4,8 @@
 // median of each, GFLOP/s (2 x multiply-accumulates), and a check that the two
 // gave the same bits (they must: kernels.md, "Native 1x1 kernels").
 //
-// A shape is `CINxCOUT@SIDE` (a 1x1 convolution) or `dwCkKsS@SIDE` (depthwise, C channels, KxK, stride S,
-// padding K / 2; SIDE the input's). --activation picks the epilogue (relu, silu, none); --width 8 runs the
+// A shape is `CINxCOUT@SIDE` (a 1x1 convolution), `dwCkKsS@SIDE` (depthwise, C channels, KxK, stride S,
+// padding K / 2; SIDE the input's) or `fcROWSxINxOUT` (a fully connected layer; the batch is its rows). --activation picks the epilogue (relu, silu, none); --width 8 runs the
 // native kernels' AVX2 build where the CPU has AVX-512 too.
 //
 //   flock /tmp/groupconv-bench.lock npx tsx bench/native-ab.ts [--rounds 15] [--batch 8] [--shapes 64x256@56,16x96@112,dw144k5s1@28] [--activation silu]
@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { resolveShapes } from '../src/conv/geometry.js';
 import type { Activation } from '../src/kernels/epilogue.js';
 import { nativeKernelsBuilt } from '../src/kernels/native/index.js';
+import { linearColumns } from '../src/kernels/linear.js';
 import { configureKernels } from '../src/kernels/options.js';
 import { planConv, releasePlan, runPlan } from '../src/kernels/plan/index.js';
 import { Random, zeros } from '../src/index.js';
@@ -39,6 +40,11 @@ if (!nativeKernelsBuilt()) {
 console.log(`batch ${batch}, one thread, median of ${rounds} alternating calls each, native with ${nativeKernelsBuilt()!.width()}-float vectors`);
 console.log(`${'layer'.padEnd(16)} ${'wasm ms'.padStart(8)} ${'GFLOP/s'.padStart(8)} ${'native ms'.padStart(10)} ${'GFLOP/s'.padStart(8)}  native/wasm  bits`);
 for (const spec of values.shapes!.split(',')) {
+  const fc = /^fc(\d+)x(\d+)x(\d+)$/.exec(spec);
+  if (fc) {
+    linearAb(spec, Number(fc[1]), Number(fc[2]), Number(fc[3]));
+    continue;
+  }
   const pointwise = /^(\d+)x(\d+)@(\d+)$/.exec(spec);
   const depthwise = /^dw(\d+)k(\d+)s(\d+)@(\d+)$/.exec(spec);
   if (!pointwise && !depthwise) throw new Error(`--shapes: ${spec} is neither CINxCOUT@SIDE nor dwCkKsS@SIDE`);
@@ -75,4 +81,32 @@ for (const spec of values.shapes!.split(',')) {
   const [w, n] = [median(times.wasm), median(times.native)];
   console.log(`${spec.padEnd(16)} ${w.toFixed(2).padStart(8)} ${gflops(w).padStart(8)} ${n.toFixed(2).padStart(10)} ${gflops(n).padStart(8)}  ${(w / n).toFixed(2).padStart(10)}x  ${same ? 'same' : 'DIFFERENT'}`);
   releasePlan(plan);
+}
+
+/** A fully connected layer through linearColumns, native and WebAssembly alternating, as the convolutions above. */
+function linearAb(spec: string, rows: number, inF: number, outF: number): void {
+  const random = new Random(1);
+  const x = zeros([rows, inF], { shared: true });
+  for (let i = 0; i < x.data.length; i++) x.data[i] = random.uniform(-1, 1);
+  const weight = zeros([outF, inF], { shared: true });
+  for (let i = 0; i < weight.data.length; i++) weight.data[i] = random.uniform(-1, 1) / Math.sqrt(inF);
+  const bias = zeros([outF], { shared: true });
+  const outs = { wasm: zeros([rows, outF], { shared: true }), native: zeros([rows, outF], { shared: true }) };
+  const times: Record<'wasm' | 'native', number[]> = { wasm: [], native: [] };
+  const call = (variant: 'wasm' | 'native') => {
+    const previous = configureKernels({ native: variant === 'native' });
+    try {
+      const t0 = performance.now();
+      linearColumns(x.data, weight.data, bias.data, outs[variant].data, rows, inF, outF, 0, outF);
+      return performance.now() - t0;
+    } finally {
+      configureKernels(previous);
+    }
+  };
+  for (let i = 0; i < 3; i++) for (const v of ['wasm', 'native'] as const) call(v);
+  for (let round = 0; round < rounds; round++) for (const v of round % 2 ? (['native', 'wasm'] as const) : (['wasm', 'native'] as const)) times[v].push(call(v));
+  const same = outs.wasm.data.every((v, i) => Object.is(v, outs.native.data[i]));
+  const gflops = (ms: number) => ((2 * rows * inF * outF) / (ms * 1e6)).toFixed(1);
+  const [w, n] = [median(times.wasm), median(times.native)];
+  console.log(`${spec.padEnd(16)} ${w.toFixed(2).padStart(8)} ${gflops(w).padStart(8)} ${n.toFixed(2).padStart(10)} ${gflops(n).padStart(8)}  ${(w / n).toFixed(2).padStart(10)}x  ${same ? 'same' : 'DIFFERENT'}`);
 }
