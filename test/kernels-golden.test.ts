@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { conv2d, resolveShapes } from '../src/index.js';
 import { configureKernels } from '../src/kernels/options.js';
-import { planConv, releasePlan, wasmKernelsAvailable } from '../src/kernels/plan/index.js';
+import { nativeDirectConvolutions, planConv, releasePlan, wasmKernelsAvailable } from '../src/kernels/plan/index.js';
 import { hasWasmSimd } from '../src/kernels/wasm/runtime.js';
 import { goldenConvSuite } from './support/conv-suite.js';
 import { runThroughPlan } from './support/kernel-run.js';
@@ -28,14 +28,29 @@ describe('kernel choice', () => {
     ['3x3 dilated, 64 channels', [1, 64, 9, 9], [16, 64, 3, 3], { dilation: 2 }, 'general'],
   ];
   for (const [name, x, w, options, kind] of cases) {
-    it(`${name} -> ${kind}`, () => {
-      const plan = planConv(resolveShapes(x, w, null, options).geometry, new Float32Array(w.reduce((a, b) => a * b)));
-      expect(plan.kind).toBe(kind);
-      expect(plan.packed).not.toBeNull();
-      releasePlan(plan);
-      expect(plan.packed).toBeNull();
+    it(`${name} -> ${kind}${kind === 'winograd' ? ' (without the native kernels)' : ''}`, () => {
+      // Where the native kernels run, they take Winograd's layers direct (the next test): off here.
+      const previous = configureKernels(kind === 'winograd' ? { native: false } : {});
+      try {
+        const plan = planConv(resolveShapes(x, w, null, options).geometry, new Float32Array(w.reduce((a, b) => a * b)));
+        expect(plan.kind).toBe(kind);
+        expect(plan.packed).not.toBeNull();
+        releasePlan(plan);
+        expect(plan.packed).toBeNull();
+      } finally {
+        configureKernels(previous);
+      }
     });
   }
+
+  it.skipIf(!nativeDirectConvolutions())('with the native kernels, layers Winograd would take stay direct, and run natively', () => {
+    for (const [, x, w, options, kind] of cases.filter((c) => c[4] === 'winograd')) {
+      const plan = planConv(resolveShapes(x, w, null, options).geometry, new Float32Array(w.reduce((a, b) => a * b)));
+      expect(plan.kind, JSON.stringify(w)).toBe(w[1] <= 16 ? 'small-groups' : 'general');
+      expect(kind).toBe('winograd');
+      releasePlan(plan);
+    }
+  });
 });
 
 describe('tap patterns found at planning', () => {
@@ -76,7 +91,15 @@ describe('microkernel chosen at planning', () => {
     ['3x3 at stride 1, 32 channels per group', [1, 64, 9, 9], [16, 32, 3, 3], { groups: 2, padding: 1 }, 'winograd'],
   ];
   for (const [name, x, w, options, microkernel] of cases) {
-    it(`${name} -> ${microkernel}`, () => expect(microkernelOf(x, w, options)).toBe(microkernel));
+    it(`${name} -> ${microkernel}`, () => {
+      // Where the native kernels run, they take Winograd's layers direct: off for that case.
+      const previous = configureKernels(microkernel === 'winograd' ? { native: false } : {});
+      try {
+        expect(microkernelOf(x, w, options)).toBe(microkernel);
+      } finally {
+        configureKernels(previous);
+      }
+    });
   }
 });
 
@@ -100,10 +123,11 @@ for (const mode of [true, false]) {
 }
 
 // Winograd wherever it applies (3x3, stride 1, dilation 1: any channel count
-// but 1), in both builds; and the direct kernels only, Winograd off.
+// but 1), in both builds, the native kernels off (they would take these layers
+// direct); and the direct kernels only, Winograd off.
 for (const variant of ['fma', 'simd'] as const) {
   goldenConvSuite(`Winograd kernel where it applies, ${variant} build`, (input, weight, bias, options) => {
-    const previous = configureKernels({ winogradMinChannels: 1, wasmVariant: variant });
+    const previous = configureKernels({ winogradMinChannels: 1, wasmVariant: variant, native: false });
     try {
       return runThroughPlan(input, weight, bias, options).output;
     } finally {

@@ -83,7 +83,7 @@ const SHAPES = [
   { cin: 5, cout: 17, h: 33, w: 1, batch: 1 },
 ];
 
-describe.skipIf(WIDTHS.length === 0)('the native kernels (this CPU has AVX-512F, or AVX2 and FMA)', () => {
+describe.skipIf(WIDTHS.length === 0 || process.env.GROUPCONV_NATIVE === '0')('the native kernels (this CPU has AVX-512F, or AVX2 and FMA; GROUPCONV_NATIVE=0 skips them)', () => {
   it('are built and chosen here, at the widest vectors this CPU runs (unless GROUPCONV_NATIVE=avx2)', () => {
     expect(nativeKernelsBuilt()).not.toBeNull();
     expect(nativeKernels()).not.toBeNull();
@@ -194,6 +194,9 @@ describe.skipIf(WIDTHS.length === 0)('the native kernels (this CPU has AVX-512F,
       { cin: 8, cout: 12, groups: 1, k: 1, stride: 2, pad: 0, h: 14, w: 14, batch: 2 },
       { cin: 6, cout: 8, groups: 2, k: 3, stride: 1, pad: 0, h: 3, w: 40, batch: 1 },
       { cin: 4, cout: 7, groups: 1, k: 3, stride: 1, pad: 1, h: 33, w: 1, batch: 1 },
+      // Layers Winograd takes without the native kernels (32 and 48 channels per group at stride 1).
+      { cin: 32, cout: 12, groups: 1, k: 3, stride: 1, pad: 1, h: 9, w: 20, batch: 1 },
+      { cin: 96, cout: 16, groups: 2, k: 5, stride: 1, pad: 2, h: 7, w: 7, batch: 2 },
     ];
 
     for (const shape of DENSE) {
@@ -216,7 +219,8 @@ describe.skipIf(WIDTHS.length === 0)('the native kernels (this CPU has AVX-512F,
                   const { geometry } = resolveShapes(x.shape, [cout, cin / groups, k, k], withBias ? [cout] : null, { padding: pad, stride, groups });
                   const residual = withResidual ? shared([batch, cout, geometry.outHeight, geometry.outWidth], random, true) : null;
                   const out = zeros([batch, cout, geometry.outHeight, geometry.outWidth], { shared: true });
-                  const previous = configureKernels({ native: useNative });
+                  // The WebAssembly side direct too (Winograd off): with the native kernels, planning keeps these direct.
+                  const previous = configureKernels({ native: useNative, winogradMinChannels: useNative ? 32 : null });
                   const plan = planConv(geometry, weight, null, activation);
                   try {
                     expect(plan.kind).not.toBe('winograd');
@@ -318,7 +322,7 @@ describe.skipIf(WIDTHS.length === 0)('the native kernels (this CPU has AVX-512F,
   });
 });
 
-describe.skipIf(!WIDTHS.includes(8))('GROUPCONV_NATIVE=avx2', () => {
+describe.skipIf(!WIDTHS.includes(8) || process.env.GROUPCONV_NATIVE === '0')('GROUPCONV_NATIVE=avx2', () => {
   it('runs the 8-float build', () => {
     const script = "import('./src/kernels/native/index.ts').then((m) => console.log(String(m.nativeKernelsBuilt()?.width())))";
     const child = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: ROOT, env: { ...process.env, GROUPCONV_NATIVE: 'avx2' }, encoding: 'utf8' });

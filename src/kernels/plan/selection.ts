@@ -3,6 +3,7 @@
 // microkernel whose entry point runs (by the tap table's pattern). The
 // WebAssembly entry points re-decide none of it.
 import type { ConvGeometry } from '../../conv/geometry.js';
+import { nativeKernels } from '../native/index.js';
 import { kernelOptions } from '../options.js';
 import { hasWasmRelaxedSimd, hasWasmSimd, type WasmMicrokernel, type WasmVariant } from '../wasm/runtime.js';
 import type { KernelKind, PlannedLayout } from './types.js';
@@ -45,6 +46,7 @@ export function kindFor(inChannelsPerGroup: number, kernelHeight: number, kernel
   if (
     (kind === 'small-groups' || kind === 'general') &&
     minChannels !== null &&
+    !nativeDirectRuns(kernelHeight, kernelWidth) &&
     inChannelsPerGroup >= minChannels &&
     winogradPays(kernelHeight, kernelWidth) &&
     stride[0] === 1 &&
@@ -55,6 +57,24 @@ export function kindFor(inChannelsPerGroup: number, kernelHeight: number, kernel
     return 'winograd';
   }
   return kind;
+}
+
+/**
+ * Whether the native kernels will run this direct convolution (stride 1 here;
+ * run.ts, nativeKindOf, 'dense'): then it stays direct, not Winograd. The native
+ * direct kernel ran AlexNet's conv2-conv5 and ResNet's 3x3 layers 2.0-2.9x
+ * faster than WebAssembly's Winograd at batch 8 (docs/benchmarks.md), and it
+ * gives the direct kernels' bits, the same with or without the native kernels.
+ * Without them (no build, another CPU, configureKernels({ native: false })),
+ * Winograd stays, with its own bits, as before.
+ */
+function nativeDirectRuns(kernelHeight: number, kernelWidth: number): boolean {
+  return kernelHeight === kernelWidth && nativeDirectConvolutions();
+}
+
+/** Whether the native kernels run direct convolutions in this thread (built, this CPU, the FMA build, the switch on): Winograd then gives way to them. */
+export function nativeDirectConvolutions(): boolean {
+  return preferredWasmVariant() === 'fma' && nativeKernels() !== null;
 }
 
 /** 3x3 sub-kernels a kernel is cut into for Winograd: ceil(kH / 3) x ceil(kW / 3). */
