@@ -475,7 +475,8 @@ SIMD static int dense(const float *x, const float *packed, const float *bias, fl
   for (int oy = 0; oy < outH; oy += rowStep) {
     const int lastRow = pairRows && oy + 1 < outH ? oy + 1 : oy;
     int upTo = lastRow * stride + k;
-    for (int ic = 0; ic < cin; ic++) fillPadded(buf + ic * planeFloats, &p, x + (size_t)ic * h * w, h, w, padTop, padLeft, filled, upTo);
+    // Only the input channels of the groups the range's outputs read.
+    for (int ic = c0 / coutG * cinG; ic < ((c1 - 1) / coutG + 1) * cinG; ic++) fillPadded(buf + ic * planeFloats, &p, x + (size_t)ic * h * w, h, w, padTop, padLeft, filled, upTo);
     filled = upTo;
     for (int c = c0; c < c1;) {
       const int g = c / coutG, j = c - g * coutG;
