@@ -63,23 +63,9 @@ for (const spec of values.shapes!.split(',')) {
   const plan = planConv(geometry, weight, null, activation);
   const outShape = [batch, cout, geometry.outHeight, geometry.outWidth];
   const outs = { wasm: zeros(outShape, { shared: true }), native: zeros(outShape, { shared: true }) };
-  const times: Record<'wasm' | 'native', number[]> = { wasm: [], native: [] };
-  const call = (variant: 'wasm' | 'native') => {
-    const previous = configureKernels({ native: variant === 'native' });
-    try {
-      const t0 = performance.now();
-      runPlan(plan, x.data, weight, bias.data, outs[variant].data, { batchStart: 0, batchEnd: batch, outChannelStart: 0, outChannelEnd: cout }, null, null);
-      return performance.now() - t0;
-    } finally {
-      configureKernels(previous);
-    }
-  };
-  for (let i = 0; i < 3; i++) for (const v of ['wasm', 'native'] as const) call(v);
-  for (let round = 0; round < rounds; round++) for (const v of round % 2 ? (['native', 'wasm'] as const) : (['wasm', 'native'] as const)) times[v].push(call(v));
-  const same = outs.wasm.data.every((v, i) => Object.is(v, outs.native.data[i]));
-  const gflops = (ms: number) => ((2 * batch * cout * cinG * k * k * geometry.outHeight * geometry.outWidth) / (ms * 1e6)).toFixed(1);
-  const [w, n] = [median(times.wasm), median(times.native)];
-  console.log(`${spec.padEnd(16)} ${w.toFixed(2).padStart(8)} ${gflops(w).padStart(8)} ${n.toFixed(2).padStart(10)} ${gflops(n).padStart(8)}  ${(w / n).toFixed(2).padStart(10)}x  ${same ? 'same' : 'DIFFERENT'}`);
+  alternate(spec, 2 * batch * cout * cinG * k * k * geometry.outHeight * geometry.outWidth, outs, (out) =>
+    runPlan(plan, x.data, weight, bias.data, out, { batchStart: 0, batchEnd: batch, outChannelStart: 0, outChannelEnd: cout }, null, null),
+  );
   releasePlan(plan);
 }
 
@@ -92,12 +78,17 @@ function linearAb(spec: string, rows: number, inF: number, outF: number): void {
   for (let i = 0; i < weight.data.length; i++) weight.data[i] = random.uniform(-1, 1) / Math.sqrt(inF);
   const bias = zeros([outF], { shared: true });
   const outs = { wasm: zeros([rows, outF], { shared: true }), native: zeros([rows, outF], { shared: true }) };
+  alternate(spec, 2 * rows * inF * outF, outs, (out) => linearColumns(x.data, weight.data, bias.data, out, rows, inF, outF, 0, outF));
+}
+
+/** `run` with the native kernels off and on, alternating call by call after a warm-up, each into its own output: the medians' line, bits compared. */
+function alternate(spec: string, flops: number, outs: Record<'wasm' | 'native', { data: Float32Array }>, run: (out: Float32Array) => void): void {
   const times: Record<'wasm' | 'native', number[]> = { wasm: [], native: [] };
   const call = (variant: 'wasm' | 'native') => {
     const previous = configureKernels({ native: variant === 'native' });
     try {
       const t0 = performance.now();
-      linearColumns(x.data, weight.data, bias.data, outs[variant].data, rows, inF, outF, 0, outF);
+      run(outs[variant].data);
       return performance.now() - t0;
     } finally {
       configureKernels(previous);
@@ -106,7 +97,7 @@ function linearAb(spec: string, rows: number, inF: number, outF: number): void {
   for (let i = 0; i < 3; i++) for (const v of ['wasm', 'native'] as const) call(v);
   for (let round = 0; round < rounds; round++) for (const v of round % 2 ? (['native', 'wasm'] as const) : (['wasm', 'native'] as const)) times[v].push(call(v));
   const same = outs.wasm.data.every((v, i) => Object.is(v, outs.native.data[i]));
-  const gflops = (ms: number) => ((2 * rows * inF * outF) / (ms * 1e6)).toFixed(1);
+  const gflops = (ms: number) => (flops / (ms * 1e6)).toFixed(1);
   const [w, n] = [median(times.wasm), median(times.native)];
   console.log(`${spec.padEnd(16)} ${w.toFixed(2).padStart(8)} ${gflops(w).padStart(8)} ${n.toFixed(2).padStart(10)} ${gflops(n).padStart(8)}  ${(w / n).toFixed(2).padStart(10)}x  ${same ? 'same' : 'DIFFERENT'}`);
 }

@@ -317,6 +317,18 @@ SIMD static void fillPadded(float *buf, const PaddedLayout *p, const float *plan
   }
 }
 
+// A depthwise block's ROWS accumulators finished and stored, rows from oy at ox, those past outH neither read nor written.
+#define FINISH_ROWS(ROWS)                                                                              \
+  do {                                                                                                 \
+    float *at[ROWS];                                                                                   \
+    vmask m[ROWS];                                                                                     \
+    _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) {                                          \
+      at[i] = oc + (size_t)(oy + i) * outW + ox;                                                       \
+      m[i] = oy + i < outH ? mask : vfirst(0);                                                         \
+    }                                                                                                  \
+    FINISH_ALL(ROWS, acc, at, m, e);                                                                   \
+  } while (0)
+
 // ROWS output rows from oy of the LANES-output strip at ox: acc[i] = bias, then tap (ky, kx) of row
 // oy + i from padded row (oy + i) * stride + ky, phase kx % stride, index ox + kx / stride. Rows are
 // stored while under `outH`. For kernel sizes and strides without a DEPTHWISE_REUSE kernel.
@@ -336,13 +348,7 @@ SIMD static void fillPadded(float *buf, const PaddedLayout *p, const float *plan
         _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) acc[i] = vfma(wv, vloadu(tap + i * rowStep), acc[i]);  \
       }                                                                                                                 \
     }                                                                                                                   \
-    float *at[ROWS];                                                                                                    \
-    vmask m[ROWS];                                                                                                      \
-    _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) {                                                           \
-      at[i] = oc + (size_t)(oy + i) * outW + ox;                                                                        \
-      m[i] = oy + i < outH ? mask : vfirst(0);                                                                          \
-    }                                                                                                                   \
-    FINISH_ALL(ROWS, acc, at, m, e);                                                                                    \
+    FINISH_ROWS(ROWS);                                                                                                  \
   }
 DEPTHWISE_ROWS(8)
 DEPTHWISE_ROWS(7)
@@ -374,13 +380,7 @@ DEPTHWISE_ROWS(7)
         _Pragma("GCC unroll 8") for (int kx = 0; kx < KS; kx++) acc[i] = vfma(vset1(wc[ky * KS + kx]), v[kx], acc[i]); \
       }                                                                                                                 \
     }                                                                                                                   \
-    float *at[ROWS];                                                                                                    \
-    vmask m[ROWS];                                                                                                      \
-    _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) {                                                           \
-      at[i] = oc + (size_t)(oy + i) * outW + ox;                                                                        \
-      m[i] = oy + i < outH ? mask : vfirst(0);                                                                          \
-    }                                                                                                                   \
-    FINISH_ALL(ROWS, acc, at, m, e);                                                                                    \
+    FINISH_ROWS(ROWS);                                                                                                  \
   }
 DEPTHWISE_REUSE(3, 1, 8) DEPTHWISE_REUSE(3, 1, 7) DEPTHWISE_REUSE(3, 2, 8) DEPTHWISE_REUSE(3, 2, 7)
 DEPTHWISE_REUSE(5, 1, 8) DEPTHWISE_REUSE(5, 1, 7) DEPTHWISE_REUSE(5, 2, 8) DEPTHWISE_REUSE(5, 2, 7)
@@ -609,6 +609,7 @@ SIMD static void linear(const float *x, const float *w, const float *bias, float
 #undef LINEAR_TILE
 #undef LINEAR_PREFETCH_FLOATS
 #undef FINISH_ALL
+#undef FINISH_ROWS
 #undef ROW1_BODY
 #undef POINTWISE_TAP
 #undef OFFSET_TAP

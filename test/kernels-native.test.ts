@@ -18,7 +18,7 @@ import type { Activation } from '../src/kernels/epilogue.js';
 import { linearColumns } from '../src/kernels/linear.js';
 import { nativeKernels, nativeKernelsBuilt } from '../src/kernels/native/index.js';
 import { configureKernels } from '../src/kernels/options.js';
-import { planConv, releasePlan, runPlan } from '../src/kernels/plan/index.js';
+import { planConv, releasePlan, runPlan, type KernelPlan } from '../src/kernels/plan/index.js';
 import { GroupedConvEngine, Random, zeros, type Tensor } from '../src/index.js';
 import { firstBitDifference } from './support/tensors.js';
 
@@ -61,6 +61,17 @@ function run(native: boolean, shape: { cin: number; cout: number; h: number; w: 
     configureKernels(previous);
   }
   return out.data;
+}
+
+/** The plan over every image, output channels cut into `ranges`, a call each. */
+function runRanges(plan: KernelPlan, x: Float32Array, weight: Float32Array, bias: Float32Array | null, out: Float32Array, residual: Float32Array | null, batch: number, ranges: Array<[number, number]>): void {
+  for (const [c0, c1] of ranges) runPlan(plan, x, weight, bias, out, { batchStart: 0, batchEnd: batch, outChannelStart: c0, outChannelEnd: c1 }, null, residual);
+}
+
+/** [WebAssembly's output, the native one]: the same bits. */
+function expectSameBits([wasm, native]: Float32Array[], where: string): void {
+  const at = firstBitDifference(native, wasm);
+  expect(at, `${where}: at ${at} native ${native[at]} wasm ${wasm[at]}`).toBe(-1);
 }
 
 const ACTIVATIONS: Activation[] = [
@@ -166,15 +177,14 @@ describe.skipIf(WIDTHS.length === 0 || process.env.GROUPCONV_NATIVE === '0')('th
                 const plan = planConv(geometry, weight, null, activation);
                 try {
                   expect(plan.kind).toBe('depthwise');
-                  for (const [c0, c1] of ranges) runPlan(plan, x.data, weight, bias?.data ?? null, out.data, { batchStart: 0, batchEnd: batch, outChannelStart: c0, outChannelEnd: c1 }, null, residual?.data ?? null);
+                  runRanges(plan, x.data, weight, bias?.data ?? null, out.data, residual?.data ?? null, batch, ranges);
                 } finally {
                   releasePlan(plan);
                   configureKernels(previous);
                 }
                 return out.data;
               });
-              const at = firstBitDifference(outputs[1], outputs[0]);
-              expect(at, `${activation.kind} bias ${withBias} residual ${withResidual} ranges ${JSON.stringify(ranges)}: at ${at} native ${outputs[1][at]} wasm ${outputs[0][at]}`).toBe(-1);
+              expectSameBits(outputs, `${activation.kind} bias ${withBias} residual ${withResidual} ranges ${JSON.stringify(ranges)}`);
               seed++;
             }
           }
@@ -224,15 +234,14 @@ describe.skipIf(WIDTHS.length === 0 || process.env.GROUPCONV_NATIVE === '0')('th
                   const plan = planConv(geometry, weight, null, activation);
                   try {
                     expect(plan.kind).not.toBe('winograd');
-                    for (const [c0, c1] of ranges) runPlan(plan, x.data, weight, bias?.data ?? null, out.data, { batchStart: 0, batchEnd: batch, outChannelStart: c0, outChannelEnd: c1 }, null, residual?.data ?? null);
+                    runRanges(plan, x.data, weight, bias?.data ?? null, out.data, residual?.data ?? null, batch, ranges);
                   } finally {
                     releasePlan(plan);
                     configureKernels(previous);
                   }
                   return out.data;
                 });
-                const at = firstBitDifference(outputs[1], outputs[0]);
-                expect(at, `${activation.kind} bias ${withBias} residual ${withResidual} ranges ${JSON.stringify(ranges)}: at ${at} native ${outputs[1][at]} wasm ${outputs[0][at]}`).toBe(-1);
+                expectSameBits(outputs, `${activation.kind} bias ${withBias} residual ${withResidual} ranges ${JSON.stringify(ranges)}`);
                 seed++;
               }
             }
