@@ -5,7 +5,8 @@
 // gave the same bits (they must: kernels.md, "Native 1x1 kernels").
 //
 // A shape is `CINxCOUT@SIDE` (a 1x1 convolution), `dwCkKsS@SIDE` (depthwise, C channels, KxK, stride S,
-// padding K / 2; SIDE the input's) or `fcROWSxINxOUT` (a fully connected layer; the batch is its rows). --activation picks the epilogue (relu, silu, none); --width 8 runs the
+// padding K / 2; SIDE the input's), `cCINxCOUTkKsSpP@SIDE` (a dense KxK convolution at stride S, padding P)
+// or `fcROWSxINxOUT` (a fully connected layer; the batch is its rows). --activation picks the epilogue (relu, silu, none); --width 8 runs the
 // native kernels' AVX2 build where the CPU has AVX-512 too.
 //
 //   flock /tmp/groupconv-bench.lock npx tsx bench/native-ab.ts [--rounds 15] [--batch 8] [--shapes 64x256@56,16x96@112,dw144k5s1@28] [--activation silu]
@@ -47,10 +48,13 @@ for (const spec of values.shapes!.split(',')) {
   }
   const pointwise = /^(\d+)x(\d+)@(\d+)$/.exec(spec);
   const depthwise = /^dw(\d+)k(\d+)s(\d+)@(\d+)$/.exec(spec);
-  if (!pointwise && !depthwise) throw new Error(`--shapes: ${spec} is neither CINxCOUT@SIDE nor dwCkKsS@SIDE`);
-  const [cin, cout, side, k, stride] = pointwise
-    ? [Number(pointwise[1]), Number(pointwise[2]), Number(pointwise[3]), 1, 1]
-    : [Number(depthwise![1]), Number(depthwise![1]), Number(depthwise![4]), Number(depthwise![2]), Number(depthwise![3])];
+  const dense = /^c(\d+)x(\d+)k(\d+)s(\d+)p(\d+)@(\d+)$/.exec(spec);
+  if (!pointwise && !depthwise && !dense) throw new Error(`--shapes: ${spec} is none of CINxCOUT@SIDE, dwCkKsS@SIDE, cCINxCOUTkKsSpP@SIDE, fcROWSxINxOUT`);
+  const [cin, cout, side, k, stride, padding] = pointwise
+    ? [Number(pointwise[1]), Number(pointwise[2]), Number(pointwise[3]), 1, 1, 0]
+    : depthwise
+      ? [Number(depthwise[1]), Number(depthwise[1]), Number(depthwise[4]), Number(depthwise[2]), Number(depthwise[3]), Number(depthwise[2]) >> 1]
+      : [Number(dense![1]), Number(dense![2]), Number(dense![6]), Number(dense![3]), Number(dense![4]), Number(dense![5])];
   const random = new Random(1);
   const x = zeros([batch, cin, side, side], { shared: true });
   for (let i = 0; i < x.data.length; i++) x.data[i] = random.uniform(-1, 1);
@@ -59,7 +63,7 @@ for (const spec of values.shapes!.split(',')) {
   for (let i = 0; i < weight.length; i++) weight[i] = random.uniform(-1, 1) / Math.sqrt(cinG * k * k);
   const bias = zeros([cout], { shared: true });
   for (let i = 0; i < cout; i++) bias.data[i] = random.uniform(-0.5, 0.5);
-  const { geometry } = resolveShapes(x.shape, [cout, cinG, k, k], [cout], depthwise ? { stride, padding: k >> 1, groups: cin } : {});
+  const { geometry } = resolveShapes(x.shape, [cout, cinG, k, k], [cout], { stride, padding, groups: depthwise ? cin : 1 });
   const plan = planConv(geometry, weight, null, activation);
   const outShape = [batch, cout, geometry.outHeight, geometry.outWidth];
   const outs = { wasm: zeros(outShape, { shared: true }), native: zeros(outShape, { shared: true }) };

@@ -13,7 +13,7 @@
 // - Depthwise KxK at stride 1 or 2: its bias, then one fused multiply-add per tap in (ky, kx) order, a
 //   tap in the padding multiplying +0, as the WebAssembly depthwise microkernels compute it (kernels.md,
 //   "Bitwise determinism": padding read in place is the same +0 the padded copy holds).
-// - Other direct KxK convolutions at stride 1 or 2 (dense): its bias, then one fused multiply-add per tap
+// - Other direct KxK convolutions at stride 1 to 4 (dense): its bias, then one fused multiply-add per tap
 //   in (input channel, ky, kx) order, as the direct kernels compute it over their phase planes
 //   (layout.ts, tapOffsets).
 // - Fully connected layers (linear): four lane sums over i mod 4, added pairwise, the last products, the
@@ -197,7 +197,7 @@ static napi_value Depthwise(napi_env env, napi_callback_info info) {
 }
 
 // dense(memory, input, packed, bias, output, cin, groups, h, w, k, stride, padTop, padLeft, outH, outW, cout, c0, c1, kind, lo, hi, residual):
-// one image of a KxK convolution at stride 1 or 2, arguments as pointwise's. False, having written nothing,
+// one image of a KxK convolution at stride 1 to 4, arguments as pointwise's. False, having written nothing,
 // if its padded planes could not be allocated (the caller then runs the WebAssembly kernel).
 static napi_value Dense(napi_env env, napi_callback_info info) {
   napi_value argv[22];

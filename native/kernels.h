@@ -303,6 +303,11 @@ SIMD static void fillPadded(float *buf, const PaddedLayout *p, const float *plan
       memcpy(row + padLeft, src, (size_t)w * sizeof(float));
       continue;
     }
+    if (p->stride > 2) {
+      // AlexNet's conv1 (11x11 at stride 4): one float at a time, a small share of its multiply-adds.
+      for (int c = 0; c < w; c++) row[(size_t)((c + padLeft) % p->stride) * p->phaseFloats + (c + padLeft) / p->stride] = src[c];
+      continue;
+    }
     // Input column c lands in phase (c + padLeft) & 1 at (c + padLeft) >> 1. Columns c, c + 2, ... of a
     // chunk of 2 * LANES share a phase; which one depends on padLeft's parity, the same for every chunk.
     float *first = row + (padLeft & 1) * p->phaseFloats, *second = row + (1 - (padLeft & 1)) * p->phaseFloats;
@@ -444,7 +449,7 @@ SIMD static int depthwise(const float *x, const float *weights, const float *bia
   return 1;
 }
 
-// A KxK convolution at stride 1 or 2, cin / groups input channels per group, output channels [c0, c1)
+// A KxK convolution at stride 1 to 4, cin / groups input channels per group, output channels [c0, c1)
 // of one image (see addon.c). The input is copied into padded planes laid out as the depthwise kernel's
 // (each row its column phases), so tap t of an output row's 2 * LANES positions is as many consecutive
 // floats at a fixed offset: the 1x1 kernel's tiles then run over the offset table. Rows are copied as

@@ -204,6 +204,9 @@ describe.skipIf(WIDTHS.length === 0 || process.env.GROUPCONV_NATIVE === '0')('th
       { cin: 8, cout: 12, groups: 1, k: 1, stride: 2, pad: 0, h: 14, w: 14, batch: 2 },
       { cin: 6, cout: 8, groups: 2, k: 3, stride: 1, pad: 0, h: 3, w: 40, batch: 1 },
       { cin: 4, cout: 7, groups: 1, k: 3, stride: 1, pad: 1, h: 33, w: 1, batch: 1 },
+      // AlexNet's conv1 (11x11 at stride 4, padding 2), and a stride of 3.
+      { cin: 3, cout: 16, groups: 1, k: 11, stride: 4, pad: 2, h: 35, w: 39, batch: 2 },
+      { cin: 5, cout: 9, groups: 1, k: 3, stride: 3, pad: 1, h: 17, w: 50, batch: 1 },
       // Layers Winograd takes without the native kernels (32 and 48 channels per group at stride 1).
       { cin: 32, cout: 12, groups: 1, k: 3, stride: 1, pad: 1, h: 9, w: 20, batch: 1 },
       { cin: 96, cout: 16, groups: 2, k: 5, stride: 1, pad: 2, h: 7, w: 7, batch: 2 },

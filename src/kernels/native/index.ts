@@ -33,7 +33,7 @@ interface NativeExports {
     outH: number, outW: number, c0: number, c1: number, kind: number, lo: number, hi: number, residual: number,
   ): void;
   /**
-   * Output channels [c0, c1) of one image of a KxK convolution at stride 1 or 2 (cin / groups input channels per
+   * Output channels [c0, c1) of one image of a KxK convolution at stride 1 to 4 (cin / groups input channels per
    * group), offsets and epilogue as pointwise's. False, having written nothing, when its padded planes could not be allocated.
    */
   dense(

@@ -97,8 +97,9 @@ function copyStagedOutput(plan: KernelPlan, output: Float32Array, outputAt: numb
  * - 'depthwise': one input and one output channel per group, a square kernel,
  *   stride 1 or 2, any padding: its bias then one fused multiply-add per tap in
  *   (ky, kx) order, a tap in the padding multiplying +0;
- * - 'dense': any other direct convolution with a square kernel at stride 1 or 2
- *   (a 3-channel stem, a grouped 3x3, a 1x1 at stride 2): its bias then one fused
+ * - 'dense': any other direct convolution with a square kernel at stride 1 to 4
+ *   (a 3-channel stem, AlexNet's 11x11 at stride 4, a grouped 3x3, a 1x1 at
+ *   stride 2): its bias then one fused
  *   multiply-add per tap in (input channel, ky, kx) order, padding +0;
  * then the epilogue's float32 steps. That is what the relaxed-SIMD build's
  * microkernels compute, whichever one the plan chose (not Winograd, whose sums
@@ -111,10 +112,11 @@ function nativeKindOf(plan: KernelPlan): NativeKind | null {
   const eligible = plan.wasm?.variant === 'fma' && plan.packed !== null && g.dilationH === 1 && g.dilationW === 1;
   const stride1 = g.strideH === 1 && g.strideW === 1;
   const squareStride1or2 = g.kernelHeight === g.kernelWidth && g.strideH === g.strideW && (g.strideH === 1 || g.strideH === 2);
+  const squareStrideUpTo4 = g.kernelHeight === g.kernelWidth && g.strideH === g.strideW && g.strideH <= 4;
   if (!eligible) kind = null;
   else if (stride1 && plan.kind === 'pointwise' && g.groups === 1 && plan.wasm!.directInput && g.kernelHeight === 1 && g.kernelWidth === 1) kind = 'pointwise';
   else if (plan.kind === 'depthwise' && g.inChannelsPerGroup === 1 && g.outChannelsPerGroup === 1 && squareStride1or2) kind = 'depthwise';
-  else if ((plan.kind === 'small-groups' || plan.kind === 'general' || plan.kind === 'pointwise') && squareStride1or2 && densePlanesBytes(g) <= DENSE_PLANES_MAX_BYTES) kind = 'dense';
+  else if ((plan.kind === 'small-groups' || plan.kind === 'general' || plan.kind === 'pointwise') && squareStrideUpTo4 && densePlanesBytes(g) <= DENSE_PLANES_MAX_BYTES) kind = 'dense';
   else kind = null;
   nativeKinds.set(plan, kind);
   return kind;
