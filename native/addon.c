@@ -180,20 +180,20 @@ static napi_value Pointwise(napi_env env, napi_callback_info info) {
 }
 
 // depthwise(memory, input, packed, bias, output, h, w, k, stride, padTop, padLeft, outH, outW, c0, c1, kind, lo, hi, residual):
-// one image of a depthwise KxK at stride 1 or 2, arguments as pointwise's. Throws if its padded plane
-// cannot be allocated (nothing written then).
+// one image of a depthwise KxK at stride 1 or 2, arguments as pointwise's. False, having written nothing,
+// if its padded plane could not be allocated (the caller then runs the WebAssembly kernel).
 static napi_value Depthwise(napi_env env, napi_callback_info info) {
   napi_value argv[19];
   char *base;
   if (!kernelArgs(env, info, argv, 19, &base, "depthwise: expected (memory: Float32Array, input, packed, bias, output, h, w, k, stride, padTop, padLeft, outH, outW, c0, c1, kind, lo, hi, residual)")) return NULL;
   float *out = (float *)(base + argInt(env, argv[4]));
   Epilogue e = epilogueArgs(env, argv, 15, base, out);
-  if (!(width == 16 ? depthwise512 : depthwise256)((const float *)(base + argInt(env, argv[1])), (const float *)(base + argInt(env, argv[2])), biasArg(env, argv[3], base), out,
+  int done = (width == 16 ? depthwise512 : depthwise256)((const float *)(base + argInt(env, argv[1])), (const float *)(base + argInt(env, argv[2])), biasArg(env, argv[3], base), out,
                     (int)argInt(env, argv[5]), (int)argInt(env, argv[6]), (int)argInt(env, argv[7]), (int)argInt(env, argv[8]), (int)argInt(env, argv[9]),
-                    (int)argInt(env, argv[10]), (int)argInt(env, argv[11]), (int)argInt(env, argv[12]), (int)argInt(env, argv[13]), (int)argInt(env, argv[14]), &e)) {
-    napi_throw_error(env, NULL, "depthwise: could not allocate the padded plane");
-  }
-  return NULL;
+                    (int)argInt(env, argv[10]), (int)argInt(env, argv[11]), (int)argInt(env, argv[12]), (int)argInt(env, argv[13]), (int)argInt(env, argv[14]), &e);
+  napi_value r;
+  napi_get_boolean(env, done, &r);
+  return r;
 }
 
 // dense(memory, input, packed, bias, output, cin, groups, h, w, k, stride, padTop, padLeft, outH, outW, cout, c0, c1, kind, lo, hi, residual):

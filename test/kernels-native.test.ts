@@ -306,6 +306,36 @@ describe.skipIf(WIDTHS.length === 0 || process.env.GROUPCONV_NATIVE === '0')('th
       });
     }
 
+    it('a kernel that cannot allocate its padded planes leaves the slice to WebAssembly, with its bits', () => {
+      const native = nativeKernels()!;
+      for (const [name, shape, options] of [
+        ['depthwise', [2, 4, 9, 11], { padding: 1, stride: 2, groups: 4 }],
+        ['dense', [2, 3, 9, 11], { padding: 1, stride: 2 }],
+      ] as const) {
+        const random = new Random(5);
+        const x = shared([...shape], random, true);
+        const cout = name === 'depthwise' ? 4 : 8;
+        const weight = new Float32Array(cout * (name === 'depthwise' ? 1 : 3) * 9).map(() => random.uniform(-1, 1));
+        const { geometry } = resolveShapes(x.shape, [cout, name === 'depthwise' ? 1 : 3, 3, 3], null, options);
+        const outputs = [false, true].map((refuse) => {
+          const out = zeros([2, cout, geometry.outHeight, geometry.outWidth], { shared: true });
+          const calls = vi.spyOn(native, name);
+          if (refuse) calls.mockReturnValue(false);
+          const plan = planConv(geometry, weight, null, { kind: 'silu' });
+          try {
+            runRanges(plan, x.data, weight, null, out.data, null, 2, [[0, cout]]);
+            // Refused, the first image's call is the only one.
+            expect(calls).toHaveBeenCalledTimes(refuse ? 1 : 2);
+          } finally {
+            releasePlan(plan);
+            calls.mockRestore();
+          }
+          return out.data;
+        });
+        expectSameBits(outputs, name);
+      }
+    });
+
     describe('on the engine', () => {
       const engine = new GroupedConvEngine({ workers: 2 });
       afterAll(() => engine.close());

@@ -27,11 +27,14 @@ interface NativeExports {
     memory: Float32Array, input: number, packed: number, bias: number, output: number, taps: number, channels: number, hw: number, c0: number, c1: number,
     kind: number, lo: number, hi: number, residual: number,
   ): void;
-  /** Output channels [c0, c1) of one image of a depthwise KxK at stride 1 or 2 (one input channel each), offsets and epilogue as pointwise's. */
+  /**
+   * Output channels [c0, c1) of one image of a depthwise KxK at stride 1 or 2 (one input channel each), offsets and epilogue as pointwise's.
+   * False, having written nothing, when its padded plane could not be allocated.
+   */
   depthwise(
     memory: Float32Array, input: number, packed: number, bias: number, output: number, h: number, w: number, k: number, stride: number, padTop: number, padLeft: number,
     outH: number, outW: number, c0: number, c1: number, kind: number, lo: number, hi: number, residual: number,
-  ): void;
+  ): boolean;
   /**
    * Output channels [c0, c1) of one image of a KxK convolution at stride 1 to 4 (cin / groups input channels per
    * group), offsets and epilogue as pointwise's. False, having written nothing, when its padded planes could not be allocated.

@@ -166,7 +166,8 @@ function runNative(plan: KernelPlan, inputAt: number, biasAt: number, outputAt: 
       // planes): nothing was written, so the WebAssembly kernel takes the slice.
       if (!done) return false;
     } else {
-      native.depthwise(memory, input, packed, bias, output, g.inHeight, g.inWidth, g.kernelHeight, g.strideH, g.padTop, g.padLeft, g.outHeight, g.outWidth, c0, c1, code, min, max, residual);
+      const done = native.depthwise(memory, input, packed, bias, output, g.inHeight, g.inWidth, g.kernelHeight, g.strideH, g.padTop, g.padLeft, g.outHeight, g.outWidth, c0, c1, code, min, max, residual);
+      if (!done) return false; // as dense's, above
     }
   }
   return true;
