@@ -66,6 +66,18 @@ typedef struct {
   int rowFloats;    // stride * phaseFloats
 } PaddedLayout;
 
+// The layout of padded rows for a kernel of k at `stride` over a row of w input columns after padLeft, each
+// phase at least `read` floats long (what the kernel's loads reach).
+static PaddedLayout paddedLayout(int k, int stride, int w, int padLeft, int read) {
+  const int written = (w - 1 + padLeft) / stride + 1;
+  PaddedLayout p;
+  p.stride = stride;
+  p.k = k;
+  p.phaseFloats = ((read > written ? read : written) + 15) & ~15;
+  p.rowFloats = stride * p.phaseFloats;
+  return p;
+}
+
 // A thread's padded planes, kept between calls (each worker is one thread).
 static __thread float *padded = 0;
 static __thread size_t paddedFloats = 0;
@@ -99,8 +111,10 @@ static float *paddedPlanes(const PaddedLayout *p, int planes, int rows, int h, i
 
 // The dense kernel's tap table: tap t = (input channel, ky, kx) of a group's planes at offsets[t] floats
 // from an output position's first tap; null if it cannot be allocated.
+// Made once per layout: the next image of a layer (the next call) finds it made.
 static __thread int *tapTable = 0;
 static __thread size_t tapTableLength = 0;
+static __thread struct { int channels, k, stride, rowFloats, phaseFloats; size_t planeFloats; } tapTableFor;
 
 static const int *tapOffsets(const PaddedLayout *p, int channels, size_t planeFloats) {
   const int k = p->k, s = p->stride;
@@ -109,8 +123,17 @@ static const int *tapOffsets(const PaddedLayout *p, int channels, size_t planeFl
     free(tapTable);
     tapTable = (int *)malloc(taps * sizeof(int));
     tapTableLength = tapTable ? taps : 0;
+    tapTableFor.channels = 0;
     if (!tapTable) return 0;
   }
+  if (tapTableFor.channels == channels && tapTableFor.k == k && tapTableFor.stride == s && tapTableFor.rowFloats == p->rowFloats &&
+      tapTableFor.phaseFloats == p->phaseFloats && tapTableFor.planeFloats == planeFloats) return tapTable;
+  tapTableFor.channels = channels;
+  tapTableFor.k = k;
+  tapTableFor.stride = s;
+  tapTableFor.rowFloats = p->rowFloats;
+  tapTableFor.phaseFloats = p->phaseFloats;
+  tapTableFor.planeFloats = planeFloats;
   int t = 0;
   for (int ic = 0; ic < channels; ic++)
     for (int ky = 0; ky < k; ky++)
@@ -134,9 +157,20 @@ static int64_t argInt(napi_env env, napi_value v) {
   return (int64_t)d;
 }
 
-// A kernel call's arguments: `count` of them, the first a Float32Array over the whole arena (its data
-// in *base), the rest numbers, byte offsets into it among them. False, with a TypeError thrown, otherwise.
-static int kernelArgs(napi_env env, napi_callback_info info, napi_value *argv, size_t count, char **base, const char *usage) {
+// A kernel call's arguments: a Float32Array over the whole arena, byte offsets into it of the input, the
+// weights, the bias (-1: none) and the output, then `ints` integers, then, with an epilogue, its kind, lo,
+// hi and residual offset (-1: none).
+typedef struct {
+  const float *input, *weights, *bias;
+  float *out;
+  int a[16];
+  Epilogue e;
+} KernelCall;
+
+// Reads a call's arguments into *c. False, with a TypeError naming the expected ones thrown, otherwise.
+static int kernelCall(napi_env env, napi_callback_info info, int ints, int withEpilogue, const char *usage, KernelCall *c) {
+  napi_value argv[24];
+  const size_t count = 5 + ints + (withEpilogue ? 4 : 0);
   size_t argc = count;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   napi_typedarray_type type;
@@ -146,83 +180,65 @@ static int kernelArgs(napi_env env, napi_callback_info info, napi_value *argv, s
     napi_throw_type_error(env, NULL, usage);
     return 0;
   }
-  *base = (char *)data;
+  char *base = (char *)data;
+  int64_t biasAt = argInt(env, argv[3]);
+  c->input = (const float *)(base + argInt(env, argv[1]));
+  c->weights = (const float *)(base + argInt(env, argv[2]));
+  c->bias = biasAt < 0 ? 0 : (const float *)(base + biasAt);
+  c->out = (float *)(base + argInt(env, argv[4]));
+  for (int i = 0; i < ints; i++) c->a[i] = (int)argInt(env, argv[5 + i]);
+  if (withEpilogue) {
+    const size_t at = 5 + ints;
+    double lo = 0, hi = 0;
+    napi_get_value_double(env, argv[at + 1], &lo);
+    napi_get_value_double(env, argv[at + 2], &hi);
+    int64_t residualAt = argInt(env, argv[at + 3]);
+    Epilogue e = { (int)argInt(env, argv[at]), (float)lo, (float)hi, residualAt < 0 ? 0 : (const float *)(base + residualAt), c->out };
+    c->e = e;
+  }
   return 1;
 }
 
-// The epilogue of a call whose arguments from argv[at] are kind, lo, hi and residual (-1: none).
-static Epilogue epilogueArgs(napi_env env, napi_value *argv, size_t at, char *base, float *out) {
-  double lo = 0, hi = 0;
-  napi_get_value_double(env, argv[at + 1], &lo);
-  napi_get_value_double(env, argv[at + 2], &hi);
-  int64_t residualAt = argInt(env, argv[at + 3]);
-  Epilogue e = { (int)argInt(env, argv[at]), (float)lo, (float)hi, residualAt < 0 ? 0 : (const float *)(base + residualAt), out };
-  return e;
-}
-
-static const float *biasArg(napi_env env, napi_value v, char *base) {
-  int64_t at = argInt(env, v);
-  return at < 0 ? 0 : (const float *)(base + at);
+static napi_value boolean(napi_env env, int value) {
+  napi_value r;
+  napi_get_boolean(env, value, &r);
+  return r;
 }
 
 // pointwise(memory, input, packed, bias, output, taps, channels, hw, c0, c1, kind, lo, hi, residual):
-// byte offsets into `memory` (bias and residual -1: none), the epilogue `kind` one of those above,
-// applied as each output is stored. Bounds are the caller's (plan/run.ts).
+// the epilogue `kind` one of those above, applied as each output is stored. Bounds are the caller's
+// (plan/run.ts).
 static napi_value Pointwise(napi_env env, napi_callback_info info) {
-  napi_value argv[14];
-  char *base;
-  if (!kernelArgs(env, info, argv, 14, &base, "pointwise: expected (memory: Float32Array, input, packed, bias, output, taps, channels, hw, c0, c1, kind, lo, hi, residual)")) return NULL;
-  float *out = (float *)(base + argInt(env, argv[4]));
-  Epilogue e = epilogueArgs(env, argv, 10, base, out);
-  (width == 16 ? pointwise512 : pointwise256)((const float *)(base + argInt(env, argv[1])), (const float *)(base + argInt(env, argv[2])), biasArg(env, argv[3], base), out,
-                                              (int)argInt(env, argv[5]), (int)argInt(env, argv[6]), (int)argInt(env, argv[7]), (int)argInt(env, argv[8]), (int)argInt(env, argv[9]), &e);
+  KernelCall c;
+  if (!kernelCall(env, info, 5, 1, "pointwise: expected (memory: Float32Array, input, packed, bias, output, taps, channels, hw, c0, c1, kind, lo, hi, residual)", &c)) return NULL;
+  (width == 16 ? pointwise512 : pointwise256)(c.input, c.weights, c.bias, c.out, c.a[0], c.a[1], c.a[2], c.a[3], c.a[4], &c.e);
   return NULL;
 }
 
 // depthwise(memory, input, packed, bias, output, h, w, k, stride, padTop, padLeft, outH, outW, c0, c1, kind, lo, hi, residual):
-// one image of a depthwise KxK at stride 1 or 2, arguments as pointwise's. False, having written nothing,
-// if its padded plane could not be allocated (the caller then runs the WebAssembly kernel).
+// one image of a depthwise KxK at stride 1 or 2. False, having written nothing, if its padded plane could
+// not be allocated (the caller then runs the WebAssembly kernel).
 static napi_value Depthwise(napi_env env, napi_callback_info info) {
-  napi_value argv[19];
-  char *base;
-  if (!kernelArgs(env, info, argv, 19, &base, "depthwise: expected (memory: Float32Array, input, packed, bias, output, h, w, k, stride, padTop, padLeft, outH, outW, c0, c1, kind, lo, hi, residual)")) return NULL;
-  float *out = (float *)(base + argInt(env, argv[4]));
-  Epilogue e = epilogueArgs(env, argv, 15, base, out);
-  int done = (width == 16 ? depthwise512 : depthwise256)((const float *)(base + argInt(env, argv[1])), (const float *)(base + argInt(env, argv[2])), biasArg(env, argv[3], base), out,
-                    (int)argInt(env, argv[5]), (int)argInt(env, argv[6]), (int)argInt(env, argv[7]), (int)argInt(env, argv[8]), (int)argInt(env, argv[9]),
-                    (int)argInt(env, argv[10]), (int)argInt(env, argv[11]), (int)argInt(env, argv[12]), (int)argInt(env, argv[13]), (int)argInt(env, argv[14]), &e);
-  napi_value r;
-  napi_get_boolean(env, done, &r);
-  return r;
+  KernelCall c;
+  if (!kernelCall(env, info, 10, 1, "depthwise: expected (memory: Float32Array, input, packed, bias, output, h, w, k, stride, padTop, padLeft, outH, outW, c0, c1, kind, lo, hi, residual)", &c)) return NULL;
+  return boolean(env, (width == 16 ? depthwise512 : depthwise256)(c.input, c.weights, c.bias, c.out, c.a[0], c.a[1], c.a[2], c.a[3], c.a[4], c.a[5], c.a[6], c.a[7], c.a[8], c.a[9], &c.e));
 }
 
 // dense(memory, input, packed, bias, output, cin, groups, h, w, k, stride, padTop, padLeft, outH, outW, cout, c0, c1, kind, lo, hi, residual):
-// one image of a KxK convolution at stride 1 to 4, arguments as pointwise's. False, having written nothing,
-// if its padded planes could not be allocated (the caller then runs the WebAssembly kernel).
+// one image of a KxK convolution at stride 1 to 4. False, having written nothing, if its padded planes
+// could not be allocated (the caller then runs the WebAssembly kernel).
 static napi_value Dense(napi_env env, napi_callback_info info) {
-  napi_value argv[22];
-  char *base;
-  if (!kernelArgs(env, info, argv, 22, &base, "dense: expected (memory: Float32Array, input, packed, bias, output, cin, groups, h, w, k, stride, padTop, padLeft, outH, outW, cout, c0, c1, kind, lo, hi, residual)")) return NULL;
-  float *out = (float *)(base + argInt(env, argv[4]));
-  Epilogue e = epilogueArgs(env, argv, 18, base, out);
-  int a[13];
-  for (int i = 0; i < 13; i++) a[i] = (int)argInt(env, argv[5 + i]);
-  int done = (width == 16 ? dense512 : dense256)((const float *)(base + argInt(env, argv[1])), (const float *)(base + argInt(env, argv[2])), biasArg(env, argv[3], base), out,
-                      a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], &e);
-  napi_value r;
-  napi_get_boolean(env, done, &r);
-  return r;
+  KernelCall c;
+  if (!kernelCall(env, info, 13, 1, "dense: expected (memory: Float32Array, input, packed, bias, output, cin, groups, h, w, k, stride, padTop, padLeft, outH, outW, cout, c0, c1, kind, lo, hi, residual)", &c)) return NULL;
+  return boolean(env, (width == 16 ? dense512 : dense256)(c.input, c.weights, c.bias, c.out, c.a[0], c.a[1], c.a[2], c.a[3], c.a[4], c.a[5], c.a[6], c.a[7], c.a[8], c.a[9], c.a[10], c.a[11], c.a[12], &c.e));
 }
 
 // linear(memory, x, weight, bias, output, rows, inF, outF, o0, o1): outputs [o0, o1) of every row of a
-// fully connected layer, byte offsets into `memory` (bias -1: none), as assembly/linear.ts computes them.
+// fully connected layer, as assembly/linear.ts computes them.
 static napi_value Linear(napi_env env, napi_callback_info info) {
-  napi_value argv[10];
-  char *base;
-  if (!kernelArgs(env, info, argv, 10, &base, "linear: expected (memory: Float32Array, x, weight, bias, output, rows, inF, outF, o0, o1)")) return NULL;
-  (width == 16 ? linear512 : linear256)((const float *)(base + argInt(env, argv[1])), (const float *)(base + argInt(env, argv[2])), biasArg(env, argv[3], base),
-                                        (float *)(base + argInt(env, argv[4])), (int)argInt(env, argv[5]), (int)argInt(env, argv[6]), (int)argInt(env, argv[7]),
-                                        (int)argInt(env, argv[8]), (int)argInt(env, argv[9]));
+  KernelCall c;
+  if (!kernelCall(env, info, 5, 0, "linear: expected (memory: Float32Array, x, weight, bias, output, rows, inF, outF, o0, o1)", &c)) return NULL;
+  (width == 16 ? linear512 : linear256)(c.input, c.weights, c.bias, c.out, c.a[0], c.a[1], c.a[2], c.a[3], c.a[4]);
   return NULL;
 }
 
@@ -237,9 +253,7 @@ static int widestOnThisCpu(void) {
 // available(): whether this CPU runs the native kernels at all.
 static napi_value Available(napi_env env, napi_callback_info info) {
   (void)info;
-  napi_value r;
-  napi_get_boolean(env, width != 0, &r);
-  return r;
+  return boolean(env, width != 0);
 }
 
 // width(): the vectors' floats, 16 or 8 (0: not available).

@@ -2,7 +2,7 @@
 // includes this file after each, and K(name) gives each width its own names (pointwise512,
 // pointwise256, ...). See addon.c for what the kernels promise: the WebAssembly kernels' bits.
 //
-// Needs, from addon.c: Epilogue and its kinds, PaddedLayout, paddedPlanes and tapOffsets.
+// Needs, from addon.c: Epilogue and its kinds, PaddedLayout, paddedLayout, paddedPlanes and tapOffsets.
 
 #define pmax K(pmax)
 #define pmin K(pmin)
@@ -408,15 +408,9 @@ SIMD static int depthwise(const float *x, const float *weights, const float *bia
   const int rowsPerBlock = outH % 8 != 0 && outH % 7 == 0 ? 7 : 8;
   const int blocks = (outH + rowsPerBlock - 1) / rowsPerBlock;
   const int strips = (outW + LANES - 1) / LANES;
-  PaddedLayout p;
-  p.stride = stride;
-  p.k = k;
-  // Indexes read: up to strips * LANES + LANES - 1 per phase (a block kernel's second aligned vector, or
-  // a tap's columns up to strips * LANES - 1 + (k - 1) / stride); written: up to (w - 1 + padLeft) / stride.
-  int need = strips * LANES + ((k - 1) / stride > LANES ? (k - 1) / stride : LANES);
-  int written = (w - 1 + padLeft) / stride + 1;
-  p.phaseFloats = ((need > written ? need : written) + 15) & ~15;
-  p.rowFloats = stride * p.phaseFloats;
+  // Indexes read: up to strips * LANES + LANES - 1 per phase (a block kernel's second aligned vector, or a
+  // tap's columns up to strips * LANES - 1 + (k - 1) / stride).
+  const PaddedLayout p = paddedLayout(k, stride, w, padLeft, strips * LANES + ((k - 1) / stride > LANES ? (k - 1) / stride : LANES));
   // Rows read by the last block, whole (its rows past outH are computed from +0 rows, not stored).
   const int rows = (blocks * rowsPerBlock - 1) * stride + k;
   float *buf = paddedPlanes(&p, 1, rows, h, w, padTop, padLeft);
@@ -458,14 +452,8 @@ SIMD static int depthwise(const float *x, const float *weights, const float *bia
 SIMD static int dense(const float *x, const float *packed, const float *bias, float *out, int cin, int groups, int h, int w, int k, int stride, int padTop, int padLeft,
                       int outH, int outW, int cout, int c0, int c1, const Epilogue *e) {
   const int cinG = cin / groups, coutG = cout / groups, taps = cinG * k * k, blocks = coutG >> 2;
-  PaddedLayout p;
-  p.stride = stride;
-  p.k = k;
   // A tile reads 2 * LANES positions from its row's start: up to ceil(outW / 32) * 32 - 1 + (k - 1) / stride.
-  int need = (outW + 31) / 32 * 32 + (k - 1) / stride;
-  int written = (w - 1 + padLeft) / stride + 1;
-  p.phaseFloats = ((need > written ? need : written) + 15) & ~15;
-  p.rowFloats = stride * p.phaseFloats;
+  const PaddedLayout p = paddedLayout(k, stride, w, padLeft, (outW + 31) / 32 * 32 + (k - 1) / stride);
   const int rows = (outH - 1) * stride + k;
   const size_t planeFloats = (size_t)rows * p.rowFloats;
   float *buf = paddedPlanes(&p, cin, rows, h, w, padTop, padLeft);

@@ -74,6 +74,48 @@ function expectSameBits([wasm, native]: Float32Array[], where: string): void {
   expect(at, `${where}: at ${at} native ${native[at]} wasm ${wasm[at]}`).toBe(-1);
 }
 
+/**
+ * A KxK convolution's outputs with the native kernels off and on, every epilogue, with and without bias and
+ * residual, each cut of output channels: the same bits. The WebAssembly side runs direct too (Winograd off),
+ * as planning keeps such layers direct where the native kernels run. `checkPlan` sees each plan.
+ */
+function expectConvBits(
+  shape: { cin: number; cout: number; groups: number; k: number; stride: number; pad: number; h: number; w: number; batch: number },
+  cuts: Array<Array<[number, number]>>,
+  checkPlan: (plan: KernelPlan) => void,
+): void {
+  const { cin, cout, groups, k, stride, pad, h, w, batch } = shape;
+  let seed = 1;
+  for (const activation of ACTIVATIONS) {
+    for (const [withBias, withResidual] of [[true, false], [false, true], [true, true]] as const) {
+      for (const ranges of cuts) {
+        const outputs = [false, true].map((native) => {
+          const random = new Random(seed);
+          const x = shared([batch, cin, h, w], random, true);
+          const weight = new Float32Array(cout * (cin / groups) * k * k);
+          for (let i = 0; i < weight.length; i++) weight[i] = random.uniform(-1, 1);
+          const bias = withBias ? shared([cout], random) : null;
+          const { geometry } = resolveShapes(x.shape, [cout, cin / groups, k, k], withBias ? [cout] : null, { padding: pad, stride, groups });
+          const residual = withResidual ? shared([batch, cout, geometry.outHeight, geometry.outWidth], random, true) : null;
+          const out = zeros([batch, cout, geometry.outHeight, geometry.outWidth], { shared: true });
+          const previous = configureKernels({ native, winogradMinChannels: native ? 32 : null });
+          const plan = planConv(geometry, weight, null, activation);
+          try {
+            checkPlan(plan);
+            runRanges(plan, x.data, weight, bias?.data ?? null, out.data, residual?.data ?? null, batch, ranges);
+          } finally {
+            releasePlan(plan);
+            configureKernels(previous);
+          }
+          return out.data;
+        });
+        expectSameBits(outputs, `${activation.kind} bias ${withBias} residual ${withResidual} ranges ${JSON.stringify(ranges)}`);
+        seed++;
+      }
+    }
+  }
+}
+
 const ACTIVATIONS: Activation[] = [
   { kind: 'none' },
   { kind: 'relu' },
@@ -157,38 +199,8 @@ describe.skipIf(WIDTHS.length === 0 || process.env.GROUPCONV_NATIVE === '0')('th
 
     for (const shape of DEPTHWISE) {
       it(`depthwise ${shape.k}x${shape.k} stride ${shape.stride} pad ${shape.pad}, ${shape.c} channels of ${shape.h}x${shape.w}, batch ${shape.batch}: the WebAssembly kernels' bits, every epilogue, with and without bias and residual, cut into channel ranges`, () => {
-        const { c, h, w, k, pad, stride, batch } = shape;
-        const outH = Math.floor((h + 2 * pad - k) / stride) + 1;
-        const outW = Math.floor((w + 2 * pad - k) / stride) + 1;
-        let seed = 1;
-        for (const activation of ACTIVATIONS) {
-          for (const [withBias, withResidual] of [[true, false], [false, true], [true, true]] as const) {
-            for (const ranges of [[[0, c]], [[0, 1], [1, c]]] as Array<Array<[number, number]>>) {
-              const outputs = [false, true].map((native) => {
-                const random = new Random(seed);
-                const x = shared([batch, c, h, w], random, true);
-                const weight = new Float32Array(c * k * k);
-                for (let i = 0; i < weight.length; i++) weight[i] = random.uniform(-1, 1);
-                const bias = withBias ? shared([c], random) : null;
-                const residual = withResidual ? shared([batch, c, outH, outW], random, true) : null;
-                const out = zeros([batch, c, outH, outW], { shared: true });
-                const { geometry } = resolveShapes(x.shape, [c, 1, k, k], withBias ? [c] : null, { padding: pad, stride, groups: c });
-                const previous = configureKernels({ native });
-                const plan = planConv(geometry, weight, null, activation);
-                try {
-                  expect(plan.kind).toBe('depthwise');
-                  runRanges(plan, x.data, weight, bias?.data ?? null, out.data, residual?.data ?? null, batch, ranges);
-                } finally {
-                  releasePlan(plan);
-                  configureKernels(previous);
-                }
-                return out.data;
-              });
-              expectSameBits(outputs, `${activation.kind} bias ${withBias} residual ${withResidual} ranges ${JSON.stringify(ranges)}`);
-              seed++;
-            }
-          }
-        }
+        const { c } = shape;
+        expectConvBits({ ...shape, cin: c, cout: c, groups: c }, [[[0, c]], [[0, 1], [1, c]]], (plan) => expect(plan.kind).toBe('depthwise'));
       });
     }
 
@@ -214,41 +226,11 @@ describe.skipIf(WIDTHS.length === 0 || process.env.GROUPCONV_NATIVE === '0')('th
 
     for (const shape of DENSE) {
       it(`dense ${shape.cin} -> ${shape.cout} in ${shape.groups} group(s), ${shape.k}x${shape.k} stride ${shape.stride} pad ${shape.pad}, ${shape.h}x${shape.w}, batch ${shape.batch}: the WebAssembly kernels' bits, every epilogue, with and without bias and residual, cut into channel ranges`, () => {
-        const { cin, cout, groups, k, stride, pad, h, w, batch } = shape;
-        const native = nativeKernels()!;
-        const calls = vi.spyOn(native, 'dense');
+        const { cout, batch } = shape;
+        const calls = vi.spyOn(nativeKernels()!, 'dense');
         const cuts: Array<Array<[number, number]>> = [[[0, cout]], [[0, 1], [1, 6], [6, cout]]];
-        let seed = 1;
         try {
-          for (const activation of ACTIVATIONS) {
-            for (const [withBias, withResidual] of [[true, false], [false, true], [true, true]] as const) {
-              for (const ranges of cuts) {
-                const outputs = [false, true].map((useNative) => {
-                  const random = new Random(seed);
-                  const x = shared([batch, cin, h, w], random, true);
-                  const weight = new Float32Array(cout * (cin / groups) * k * k);
-                  for (let i = 0; i < weight.length; i++) weight[i] = random.uniform(-1, 1);
-                  const bias = withBias ? shared([cout], random) : null;
-                  const { geometry } = resolveShapes(x.shape, [cout, cin / groups, k, k], withBias ? [cout] : null, { padding: pad, stride, groups });
-                  const residual = withResidual ? shared([batch, cout, geometry.outHeight, geometry.outWidth], random, true) : null;
-                  const out = zeros([batch, cout, geometry.outHeight, geometry.outWidth], { shared: true });
-                  // The WebAssembly side direct too (Winograd off): with the native kernels, planning keeps these direct.
-                  const previous = configureKernels({ native: useNative, winogradMinChannels: useNative ? 32 : null });
-                  const plan = planConv(geometry, weight, null, activation);
-                  try {
-                    expect(plan.kind).not.toBe('winograd');
-                    runRanges(plan, x.data, weight, bias?.data ?? null, out.data, residual?.data ?? null, batch, ranges);
-                  } finally {
-                    releasePlan(plan);
-                    configureKernels(previous);
-                  }
-                  return out.data;
-                });
-                expectSameBits(outputs, `${activation.kind} bias ${withBias} residual ${withResidual} ranges ${JSON.stringify(ranges)}`);
-                seed++;
-              }
-            }
-          }
+          expectConvBits(shape, cuts, (plan) => expect(plan.kind).not.toBe('winograd'));
           // Every native run went through the dense kernel, one call per image and channel range.
           expect(calls).toHaveBeenCalledTimes(ACTIVATIONS.length * 3 * (1 + 3) * batch);
         } finally {

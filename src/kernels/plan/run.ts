@@ -111,12 +111,11 @@ function nativeKindOf(plan: KernelPlan): NativeKind | null {
   const g = plan.geometry;
   const eligible = plan.wasm?.variant === 'fma' && plan.packed !== null && g.dilationH === 1 && g.dilationW === 1;
   const stride1 = g.strideH === 1 && g.strideW === 1;
-  const squareStride1or2 = g.kernelHeight === g.kernelWidth && g.strideH === g.strideW && (g.strideH === 1 || g.strideH === 2);
-  const squareStrideUpTo4 = g.kernelHeight === g.kernelWidth && g.strideH === g.strideW && g.strideH <= 4;
+  const square = g.kernelHeight === g.kernelWidth && g.strideH === g.strideW;
   if (!eligible) kind = null;
   else if (stride1 && plan.kind === 'pointwise' && g.groups === 1 && plan.wasm!.directInput && g.kernelHeight === 1 && g.kernelWidth === 1) kind = 'pointwise';
-  else if (plan.kind === 'depthwise' && g.inChannelsPerGroup === 1 && g.outChannelsPerGroup === 1 && squareStride1or2) kind = 'depthwise';
-  else if ((plan.kind === 'small-groups' || plan.kind === 'general' || plan.kind === 'pointwise') && squareStrideUpTo4 && densePlanesBytes(g) <= DENSE_PLANES_MAX_BYTES) kind = 'dense';
+  else if (plan.kind === 'depthwise' && g.inChannelsPerGroup === 1 && g.outChannelsPerGroup === 1 && square && g.strideH <= 2) kind = 'depthwise';
+  else if ((plan.kind === 'small-groups' || plan.kind === 'general' || plan.kind === 'pointwise') && square && g.strideH <= 4 && densePlanesBytes(g) <= DENSE_PLANES_MAX_BYTES) kind = 'dense';
   else kind = null;
   nativeKinds.set(plan, kind);
   return kind;
