@@ -286,20 +286,16 @@ static napi_value UseWidth(napi_env env, napi_callback_info info) {
 NAPI_MODULE_INIT() {
   // Once per process (the module is loaded by every thread, its statics shared).
   if (width < 0) width = widestOnThisCpu();
-  napi_value f;
-  napi_create_function(env, "pointwise", NAPI_AUTO_LENGTH, Pointwise, NULL, &f);
-  napi_set_named_property(env, exports, "pointwise", f);
-  napi_create_function(env, "depthwise", NAPI_AUTO_LENGTH, Depthwise, NULL, &f);
-  napi_set_named_property(env, exports, "depthwise", f);
-  napi_create_function(env, "dense", NAPI_AUTO_LENGTH, Dense, NULL, &f);
-  napi_set_named_property(env, exports, "dense", f);
-  napi_create_function(env, "linear", NAPI_AUTO_LENGTH, Linear, NULL, &f);
-  napi_set_named_property(env, exports, "linear", f);
-  napi_create_function(env, "available", NAPI_AUTO_LENGTH, Available, NULL, &f);
-  napi_set_named_property(env, exports, "available", f);
-  napi_create_function(env, "width", NAPI_AUTO_LENGTH, Width, NULL, &f);
-  napi_set_named_property(env, exports, "width", f);
-  napi_create_function(env, "useWidth", NAPI_AUTO_LENGTH, UseWidth, NULL, &f);
-  napi_set_named_property(env, exports, "useWidth", f);
+  // Writable and configurable, as plain exports are (tests spy on them).
+  const napi_property_descriptor functions[] = {
+    { "pointwise", NULL, Pointwise, NULL, NULL, NULL, napi_default_jsproperty, NULL },
+    { "depthwise", NULL, Depthwise, NULL, NULL, NULL, napi_default_jsproperty, NULL },
+    { "dense", NULL, Dense, NULL, NULL, NULL, napi_default_jsproperty, NULL },
+    { "linear", NULL, Linear, NULL, NULL, NULL, napi_default_jsproperty, NULL },
+    { "available", NULL, Available, NULL, NULL, NULL, napi_default_jsproperty, NULL },
+    { "width", NULL, Width, NULL, NULL, NULL, napi_default_jsproperty, NULL },
+    { "useWidth", NULL, UseWidth, NULL, NULL, NULL, napi_default_jsproperty, NULL },
+  };
+  napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions);
   return exports;
 }
