@@ -7,6 +7,8 @@
 #define pmax K(pmax)
 #define pmin K(pmin)
 #define exp4 K(exp4)
+#define expNegatedForSigmoid K(expNegatedForSigmoid)
+#define silu K(silu)
 #define sigmoid K(sigmoid)
 #define nanOrdered K(nanOrdered)
 #define finish K(finish)
@@ -30,8 +32,8 @@
 #define addScalar K(addScalar)
 
 // WebAssembly's f32x4.pmax(a, b) = a < b ? b : a and pmin(a, b) = b < a ? b : a, exactly (NaN and -0 included).
-SIMD static inline vf pmax(vf a, vf b) { return vblend(vlt(a, b), a, b); }
-SIMD static inline vf pmin(vf a, vf b) { return vblend(vlt(b, a), a, b); }
+SIMD static inline vf pmax(vf a, vf b) { return vpmax(a, b); }
+SIMD static inline vf pmin(vf a, vf b) { return vpmin(a, b); }
 
 // assembly/exp.ts's exp4, operation for operation (src/kernels/wasm/exp-constants.ts: the same float32
 // constants): each a single rounding, no fused multiply-add (-ffp-contract=off), so the same bits.
@@ -59,13 +61,35 @@ SIMD static inline vf exp4(vf x) {
   return vmul(vmul(p, s1), s2);
 }
 
-// 1 / (1 + exp(-v)): the WebAssembly sigmoid's bits. Its exp(-v) takes a shorter path where it can,
-// with exp4(-v)'s bits wherever 1 + exp(-v) is not 1 (assembly/exp.ts, expNegatedForSigmoid4), so
-// exp4 of the negation gives the same sum, and the same quotient.
+// exp(-x) for the sigmoid's 1 + exp(-x), as assembly/exp.ts's expNegatedForSigmoid4, operation for
+// operation: when every lane is at least -88 (NaN is not) its short path (no negation, no upper clamp, 2^k
+// added to p's exponent bits), else exp4(-x). Both give exp4(-x)'s bits wherever 1 + exp(-x) is not 1
+// (exp.ts says why), so taking the short path by 16 or 8 lanes where WebAssembly takes it by 4 changes no
+// result. The short path is 20 operations where exp4(-x) is 31: on a SiLU layer the epilogue is most of
+// the time (16 -> 96 channels at 112x112: 0.30 ms without an activation, 0.95 ms with SiLU).
+SIMD static inline vf expNegatedForSigmoid(vf x) {
+  if (!vallAtLeast(x, vset1(-88.0f))) return exp4(vcastFloat(vixor(vcastInt(x), viset1((int)0x80000000u))));
+  vf m = pmin(x, vset1(86.0f));
+  const vf rounder = vset1(12582912.0f);
+  vf t = vsub(rounder, vmul(m, vset1(1.4426950216293335f)));
+  vf kf = vsub(t, rounder);
+  vf s = vadd(m, vmul(kf, vset1(0.693359375f)));
+  s = vadd(s, vmul(kf, vset1(-0.00021219444170128554f)));
+  vf z = vmul(s, s);
+  vf p = vset1(0.00019875691214110702f);
+  p = vsub(vset1(0.001398199936375022f), vmul(p, s));
+  p = vsub(vset1(0.008333452045917511f), vmul(p, s));
+  p = vsub(vset1(0.04166579619050026f), vmul(p, s));
+  p = vsub(vset1(0.1666666567325592f), vmul(p, s));
+  p = vsub(vset1(0.5f), vmul(p, s));
+  p = vadd(vsub(vmul(p, z), s), vset1(1.0f));
+  return vcastFloat(viadd(vcastInt(p), vishl23(vcastInt(t))));
+}
+
+// 1 / (1 + exp(-v)): the WebAssembly sigmoid's bits.
 SIMD static inline vf sigmoid(vf v) {
   const vf one = vset1(1.0f);
-  vf negated = vcastFloat(vixor(vcastInt(v), viset1((int)0x80000000u)));
-  return vdiv(one, vadd(one, exp4(negated)));
+  return vdiv(one, vadd(one, expNegatedForSigmoid(v)));
 }
 
 // x86 gives a NaN operand back (quietened) from an add or a multiply, the first source's when both
@@ -76,6 +100,14 @@ SIMD static inline vf nanOrdered(vf result, vf a, vf b) {
   const vi quiet = viset1(0x00400000);
   result = vblend(vunordered(b), result, vcastFloat(vior(vcastInt(b), quiet)));
   return vblend(vunordered(a), result, vcastFloat(vior(vcastInt(a), quiet)));
+}
+
+// v * sigmoid(v), with V8's NaN (nanOrdered). sigmoid(v) is NaN only where v is (exp4 clamps its input, so
+// 1 + exp(-v) is at least 1 or +Infinity), so a vector with no NaN lane needs no reordering.
+SIMD static inline vf silu(vf v) {
+  vf s = sigmoid(v);
+  vf product = vmul(v, s);
+  return vany(vunordered(v)) ? nanOrdered(product, v, s) : product;
 }
 
 // act(v [+ residual]) as assembly/epilogue.ts's activate: the same float32 operations in the same order.
@@ -93,10 +125,7 @@ SIMD static inline vf finish(vf v, const Epilogue *e, float *at, vmask m) {
       return vdiv(vmul(v, gate), six);
     }
     case EPILOGUE_SIGMOID: return sigmoid(v);
-    case EPILOGUE_SILU: {
-      vf s = sigmoid(v);
-      return nanOrdered(vmul(v, s), v, s);
-    }
+    case EPILOGUE_SILU: return silu(v);
     case EPILOGUE_HARDSIGMOID: {
       vf t = vadd(vmul(v, vset1(e->lo)), vset1(e->hi));
       return pmax(pmin(t, vset1(1.0f)), vzero());
@@ -127,10 +156,7 @@ SIMD static inline void store(float *at, vf v, vmask m, const Epilogue *e) { vst
         _Pragma("GCC unroll 16") for (int i_ = 0; i_ < (N); i_++) (v)[i_] = sigmoid((v)[i_]);          \
         break;                                                                                         \
       case EPILOGUE_SILU:                                                                              \
-        _Pragma("GCC unroll 16") for (int i_ = 0; i_ < (N); i_++) {                                    \
-          vf s_ = sigmoid((v)[i_]);                                                                    \
-          (v)[i_] = nanOrdered(vmul((v)[i_], s_), (v)[i_], s_);                                        \
-        }                                                                                              \
+        _Pragma("GCC unroll 16") for (int i_ = 0; i_ < (N); i_++) (v)[i_] = silu((v)[i_]);             \
         break;                                                                                         \
       default: {                                                                                       \
         const Epilogue plain_ = { (e)->kind, (e)->lo, (e)->hi, 0, (e)->out };                          \
@@ -577,6 +603,8 @@ SIMD static void linear(const float *x, const float *w, const float *bias, float
 #undef pmax
 #undef pmin
 #undef exp4
+#undef expNegatedForSigmoid
+#undef silu
 #undef sigmoid
 #undef nanOrdered
 #undef finish

@@ -14,6 +14,10 @@
 #undef vsub
 #undef vmul
 #undef vdiv
+#undef vpmin
+#undef vpmax
+#undef vallAtLeast
+#undef vany
 #undef vfirst
 #undef vlt
 #undef vunordered

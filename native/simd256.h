@@ -29,10 +29,15 @@ SIMD static inline vf vadd(vf a, vf b) { return _mm256_add_ps(a, b); }
 SIMD static inline vf vsub(vf a, vf b) { return _mm256_sub_ps(a, b); }
 SIMD static inline vf vmul(vf a, vf b) { return _mm256_mul_ps(a, b); }
 SIMD static inline vf vdiv(vf a, vf b) { return _mm256_div_ps(a, b); }
+// WebAssembly's pmin and pmax in one instruction each, as in simd512.h.
+SIMD static inline vf vpmin(vf a, vf b) { return _mm256_min_ps(b, a); }
+SIMD static inline vf vpmax(vf a, vf b) { return _mm256_max_ps(b, a); }
 
 SIMD static inline vmask vfirst(int n) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
 SIMD static inline vmask vlt(vf a, vf b) { return _mm256_castps_si256(_mm256_cmp_ps(a, b, _CMP_LT_OQ)); }
 SIMD static inline vmask vunordered(vf a) { return _mm256_castps_si256(_mm256_cmp_ps(a, a, _CMP_UNORD_Q)); }
+SIMD static inline int vallAtLeast(vf a, vf b) { return _mm256_movemask_ps(_mm256_cmp_ps(a, b, _CMP_GE_OQ)) == 0xff; }
+SIMD static inline int vany(vmask m) { return !_mm256_testz_si256(m, m); }
 SIMD static inline vf vblend(vmask m, vf a, vf b) { return _mm256_blendv_ps(a, b, _mm256_castsi256_ps(m)); }
 SIMD static inline vf vzeroWhere(vmask m, vf v) { return _mm256_andnot_ps(_mm256_castsi256_ps(m), v); }
 

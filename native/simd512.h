@@ -24,11 +24,21 @@ SIMD static inline vf vadd(vf a, vf b) { return _mm512_add_ps(a, b); }
 SIMD static inline vf vsub(vf a, vf b) { return _mm512_sub_ps(a, b); }
 SIMD static inline vf vmul(vf a, vf b) { return _mm512_mul_ps(a, b); }
 SIMD static inline vf vdiv(vf a, vf b) { return _mm512_div_ps(a, b); }
+// WebAssembly's f32x4.pmin(a, b) = b < a ? b : a and pmax(a, b) = a < b ? b : a, NaN and -0 included, in
+// one instruction: x86's min and max return their second operand unless the first is less (greater), so
+// with the operands swapped they are pmin and pmax exactly. (GCC keeps the order: without
+// -ffinite-math-only it does not treat them as commutative.)
+SIMD static inline vf vpmin(vf a, vf b) { return _mm512_min_ps(b, a); }
+SIMD static inline vf vpmax(vf a, vf b) { return _mm512_max_ps(b, a); }
 
 // Lanes [0, n), n anything.
 SIMD static inline vmask vfirst(int n) { return n >= 16 ? (vmask)0xffff : n <= 0 ? (vmask)0 : (vmask)((1u << n) - 1); }
 SIMD static inline vmask vlt(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
 SIMD static inline vmask vunordered(vf a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
+// Whether every lane of a is at least b (a NaN lane is not).
+SIMD static inline int vallAtLeast(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ) == 0xffff; }
+// Whether any lane is set.
+SIMD static inline int vany(vmask m) { return m != 0; }
 // m ? b : a, lane by lane.
 SIMD static inline vf vblend(vmask m, vf a, vf b) { return _mm512_mask_blend_ps(m, a, b); }
 // v where m is clear, +0 where it is set.

@@ -178,6 +178,57 @@ describe.skipIf(WIDTHS.length === 0 || process.env.GROUPCONV_NATIVE === '0')('th
       });
     }
 
+    // The activations alone, on values chosen for their float32 edge cases: a 1x1 convolution of two input
+    // channels, the values and zeros, with weights 1 and 0 and no bias hands each value to the epilogue as it
+    // is (one input channel would be a depthwise layer). Sigmoid and SiLU take a short path for a vector
+    // whose every lane is at least -88 (kernels.h, expNegatedForSigmoid), exp4(-x) otherwise, by 16 or 8 lanes
+    // where WebAssembly decides by 4: the sweep runs sorted (whole vectors on either side of -88) and shuffled
+    // (one slow lane among fast ones), and crosses -104, -88, -86, 88 and 89, where exp's clamps and the
+    // short path's bounds are.
+    it('gives the WebAssembly epilogues\' bits on a sweep of float32 edge cases, sorted and shuffled', () => {
+      const values: number[] = [];
+      for (let v = -130; v <= 100; v += 0.0137) values.push(v);
+      for (const edge of [-104, -89, -88, -87, -86, -1, 0, 1, 86, 88, 89]) {
+        const f = new Float32Array([edge]);
+        const bits = new Int32Array(f.buffer);
+        for (let d = -3; d <= 3; d++) {
+          bits[0] = new Int32Array(new Float32Array([edge]).buffer)[0] + d;
+          values.push(f[0]);
+        }
+      }
+      const specialBits = [0x7fc00000, 0xffc00001, 0x7f800001, 0xff812345, 0x7f800000, 0xff800000, 0x80000000, 0x00000001, 0x807fffff, 0x7f7fffff, 0xff7fffff];
+      const shuffled = [...values];
+      const random = new Random(21);
+      for (let i = shuffled.length - 1; i > 0; i--) {
+        const j = Math.floor(random.uniform(0, i + 1));
+        [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]];
+      }
+      const n = values.length * 2 + specialBits.length;
+      const x = zeros([1, 2, 1, n], { shared: true });
+      x.data.set(values, 0);
+      x.data.set(shuffled, values.length);
+      new Uint32Array(x.data.buffer, x.data.byteOffset + 2 * values.length * 4, specialBits.length).set(specialBits);
+      const cout = 12;
+      const weight = new Float32Array(2 * cout).map((_, i) => (i % 2 === 0 ? 1 : 0));
+      const { geometry } = resolveShapes(x.shape, [cout, 2, 1, 1], null, {});
+      for (const activation of ACTIVATIONS) {
+        const outputs = [false, true].map((native) => {
+          const out = zeros([1, cout, 1, n], { shared: true });
+          const previous = configureKernels({ native });
+          const plan = planConv(geometry, weight, null, activation);
+          try {
+            expect(plan.kind).toBe('pointwise');
+            runRanges(plan, x.data, weight, null, out.data, null, 1, [[0, cout]]);
+          } finally {
+            releasePlan(plan);
+            configureKernels(previous);
+          }
+          return out.data;
+        });
+        expectSameBits(outputs, activation.kind);
+      }
+    });
+
     const DEPTHWISE = [
       { c: 24, h: 14, w: 14, k: 3, pad: 1, stride: 1, batch: 2 },
       { c: 7, h: 5, w: 17, k: 3, pad: 1, stride: 1, batch: 1 },
