@@ -69,6 +69,43 @@ describe('a program of conv and ranged stages', () => {
     });
   }
 
+  for (const workers of [2, 3]) {
+    it(`without chains on ${workers} workers, runs both ways while it measures them (cut for every runner, or one task a stage on one runner), each bitwise the calling thread's`, async () => {
+      const e = engine({ workers });
+      const { program, close } = block(e);
+      expect(program.chains).toEqual([]);
+      const want = expected(x);
+      const ways = new Set<string>();
+      for (let round = 0; round < 8; round++) {
+        const buffers = buffersFor(x);
+        const profile = (await program.run(buffers, { profile: true }))!;
+        ways.add(program.lastRunMode!);
+        if (program.lastRunMode === 'single') {
+          // One runner: every stage one task, on one thread.
+          for (const s of profile.stages) expect([s.tasks, s.threads.length]).toEqual([1, 1]);
+        } else {
+          expect(profile.stages[0].tasks).toBeGreaterThan(1);
+        }
+        expect(firstBitDifference(buffers[3], want.data)).toBe(-1);
+        release(buffers);
+      }
+      expect([...ways].sort()).toEqual(['single', 'staged']);
+      close();
+    });
+  }
+
+  it('on one worker has one way only', async () => {
+    const e = engine({ workers: 1 });
+    const { program, close } = block(e);
+    for (let round = 0; round < 6; round++) {
+      const buffers = buffersFor(x);
+      await program.run(buffers);
+      expect(program.lastRunMode).toBe('staged');
+      release(buffers);
+    }
+    close();
+  });
+
   it('reports each stage: tasks, first start before last end, busy time per thread within the run', async () => {
     const e = engine({ workers: 2 });
     const { program, close } = block(e);

@@ -17,6 +17,7 @@ import { numel } from '../tensor/tensor.js';
 import type { PartitionPolicy } from '../scheduler/conv-tasks.js';
 import { Call, failedTask, isWorkerDeath } from './call.js';
 import type { EngineLayer, PlanEntry } from './layer.js';
+import { ModeChoice, type ProgramWay } from './mode-choice.js';
 import type { ThreadProfile } from './profile.js';
 import { CHAIN_SEGMENTS, chainSegments, chainsAreSafe, chainsOf, IMAGES_PER_CHAIN_TASK, type Chain, type ImageMajor } from './chains.js';
 import { ProgramTable, storeDescription, taskLayoutOf, type ChainMember, type ProgramDescription, type StageDescription, type TaskLayout } from './program-table.js';
@@ -131,10 +132,13 @@ export class EngineProgram {
   readonly chains: readonly Chain[];
   private readonly staged: Mode;
   private readonly chained: Mode | null;
+  /** Every stage one task on one runner: where there are no chains and several workers, the other way a run may go (mode-choice.ts). */
+  private readonly single: Mode | null;
+  private readonly choice = new ModeChoice();
   private readonly plans: Array<{ layer: EngineLayer; entry: PlanEntry }> = [];
   private readonly scratchFloats: number;
-  /** How the last run went: 'chained' (its chains image by image) or 'staged' (a barrier after every stage). */
-  lastRunMode: 'chained' | 'staged' | null = null;
+  /** How the last run went: 'chained' (its chains image by image), 'staged' (a barrier after every stage) or 'single' (every stage one task, one runner). */
+  lastRunMode: 'chained' | 'staged' | 'single' | null = null;
   /** The barriers the last run met (the last stage's end counts as one). */
   lastRunBarriers: number | null = null;
   private running = 0;
@@ -188,6 +192,11 @@ export class EngineProgram {
       if (this.chains.length > 0) {
         const { stages, origin } = chainedStages(described, this.chains, geometries);
         modes.push(this.modeOf({ buffers, stages }, origin));
+      } else if (modes[0].runners > 1) {
+        const whole = described.map((stage, i): StageDescription =>
+          stage.kind === 'conv' ? { ...stage, slices: [0, geometries[i]!.batch, 0, geometries[i]!.outChannels] } : stage.kind === 'ranged' ? { ...stage, ranges: [0, stage.op.units] } : stage,
+        );
+        modes.push(this.modeOf({ buffers, stages: whole }, described.map((_, i) => [i])));
       }
     } catch (error) {
       for (const mode of modes) sharedArena().release(mode.block);
@@ -195,7 +204,8 @@ export class EngineProgram {
       throw error;
     }
     this.staged = modes[0];
-    this.chained = modes[1] ?? null;
+    this.chained = this.chains.length > 0 ? modes[1] : null;
+    this.single = this.chains.length === 0 ? (modes[1] ?? null) : null;
     this.scratchFloats = scratchFloats;
   }
 
@@ -269,8 +279,9 @@ export class EngineProgram {
     this.running++;
     try {
       for (const layer of new Set(this.plans.map((p) => p.layer))) holds.push(layer.hold());
-      const mode = this.chained && chainsAreSafe(this.chains, buffers) ? this.chained : this.staged;
-      this.lastRunMode = mode === this.chained ? 'chained' : 'staged';
+      const way: ProgramWay | null = this.single ? this.choice.next() : null;
+      const mode = this.chained && chainsAreSafe(this.chains, buffers) ? this.chained : way === 'single' ? this.single! : this.staged;
+      this.lastRunMode = mode === this.chained ? 'chained' : mode === this.single ? 'single' : 'staged';
       this.lastRunBarriers = mode.barriers;
       const described = mode.description.stages.length;
       const tableBlock = arena.allocateFloat32(Math.ceil(ProgramTable.bytes(described, buffers.length, mode.layout) / 4));
@@ -303,8 +314,10 @@ export class EngineProgram {
           if (!table.isFinished(mode.layout.first[s] + t)) throw errors.programUnfinished(stage, stages, this.stages[stage].label);
         }
       }
+      const callEnd = absoluteNow();
+      if (way) this.choice.record(way, callEnd - callStart);
       if (!options.profile) return null;
-      return this.profileOf(mode, table, callStart, firstDispatch, absoluteNow());
+      return this.profileOf(mode, table, callStart, firstDispatch, callEnd);
     } finally {
       if (call) this.host.end(call);
       for (const block of owned) arena.release(block);
@@ -360,6 +373,7 @@ export class EngineProgram {
     this.releasePlans();
     sharedArena().release(this.staged.block);
     if (this.chained) sharedArena().release(this.chained.block);
+    if (this.single) sharedArena().release(this.single.block);
   }
 
   private releasePlans(): void {

@@ -1,0 +1,61 @@
+// The choice between a program's two ways on several workers (mode-choice.ts):
+// stages cut for every runner, or each stage one task on one runner. Measured
+// trials first, alternating, a way's first run not counted; then the lower
+// median; one exploring run of the other way in every EXPLORE_EVERY, which
+// switches when its window's median drops below.
+import { describe, expect, it } from 'vitest';
+import { EXPLORE_EVERY, ModeChoice, TRIALS, type ProgramWay } from '../src/engine/mode-choice.js';
+
+/** Runs `choice` `runs` times with each way's time from `ms`; the ways taken, in order. */
+function drive(choice: ModeChoice, runs: number, ms: (way: ProgramWay, run: number) => number, start = 0): ProgramWay[] {
+  const ways: ProgramWay[] = [];
+  for (let r = start; r < start + runs; r++) {
+    const way = choice.next();
+    ways.push(way);
+    choice.record(way, ms(way, r));
+  }
+  return ways;
+}
+
+describe('ModeChoice', () => {
+  it('alternates until each way has its trials (after a first run of each, not counted), then takes the faster', () => {
+    const choice = new ModeChoice();
+    const trials = 2 * (TRIALS + 1);
+    const ways = drive(choice, trials, (way) => (way === 'single' ? 8 : 10));
+    expect(ways.filter((w) => w === 'staged')).toHaveLength(TRIALS + 1);
+    expect(ways.filter((w) => w === 'single')).toHaveLength(TRIALS + 1);
+    expect(ways[0]).toBe('staged');
+    expect(choice.current).toBe('single');
+    // Between explorations, the chosen way only.
+    const after = drive(choice, EXPLORE_EVERY - 1, (way) => (way === 'single' ? 8 : 10), trials);
+    expect(after.filter((w) => w === 'staged').length).toBeLessThanOrEqual(1);
+  });
+
+  it('a first run that took seconds (plans, descriptions, first touch) does not decide', () => {
+    const choice = new ModeChoice();
+    const seen = new Set<ProgramWay>();
+    drive(choice, 2 * (TRIALS + 1), (way) => {
+      const first = !seen.has(way);
+      seen.add(way);
+      return way === 'staged' ? (first ? 1000 : 5) : 9;
+    });
+    expect(choice.current).toBe('staged');
+  });
+
+  it('keeps the staged way when it is faster, and explores the other once every EXPLORE_EVERY runs', () => {
+    const choice = new ModeChoice();
+    drive(choice, 2 * (TRIALS + 1), (way) => (way === 'single' ? 12 : 7));
+    expect(choice.current).toBe('staged');
+    const ways = drive(choice, 4 * EXPLORE_EVERY, (way) => (way === 'single' ? 12 : 7));
+    expect(ways.filter((w) => w === 'single')).toHaveLength(4);
+  });
+
+  it('switches when the other way becomes faster: a choice made in a noisy minute is revisited', () => {
+    const choice = new ModeChoice();
+    drive(choice, 2 * (TRIALS + 1), (way) => (way === 'single' ? 12 : 7));
+    expect(choice.current).toBe('staged');
+    // From now on the staged way is slow; TRIALS explorations of single fill its window with the new times.
+    drive(choice, (TRIALS + 1) * EXPLORE_EVERY, (way) => (way === 'single' ? 6 : 20));
+    expect(choice.current).toBe('single');
+  });
+});
