@@ -30,6 +30,7 @@
 // over [channel][tap].
 #include <node_api.h>
 #include <immintrin.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -82,31 +83,39 @@ static PaddedLayout paddedLayout(int k, int stride, int w, int padLeft, int read
 static __thread float *padded = 0;
 static __thread size_t paddedFloats = 0;
 
-// The layout whose padding the buffer holds zeroed: a fill writes only the planes' own floats, so the
-// next call with the same layout (the next image of a layer, the next layer of the same shape) skips
-// zeroing it again.
+// The layout whose padding the buffer holds set (+0 for the convolutions, -infinity for max pooling): a
+// fill writes only the planes' own floats, so the next call with the same layout (the next image of a
+// layer, the next layer of the same shape) skips setting it again.
 typedef struct {
-  int planes, h, w, padTop, padLeft, stride, rows, rowFloats, phaseFloats;
+  int planes, h, w, padTop, padLeft, stride, rows, rowFloats, phaseFloats, negativeInfinity;
 } PaddingKey;
-static __thread PaddingKey zeroedFor;
+static __thread PaddingKey paddedFor;
 
-// The thread's buffer for `planes` padded planes of `rows` rows in layout p, its padding +0; null if it
-// cannot be allocated.
-static float *paddedPlanes(const PaddedLayout *p, int planes, int rows, int h, int w, int padTop, int padLeft) {
+// The thread's buffer for `planes` padded planes of `rows` rows in layout p, its padding +0 (or -infinity
+// with `negativeInfinity`); null if it cannot be allocated.
+static float *paddedPlanesOf(const PaddedLayout *p, int planes, int rows, int h, int w, int padTop, int padLeft, int negativeInfinity) {
   size_t floats = (size_t)planes * rows * p->rowFloats;
   if (floats > paddedFloats) {
     free(padded);
     padded = (float *)aligned_alloc(64, (floats * sizeof(float) + 63) & ~(size_t)63);
     paddedFloats = padded ? floats : 0;
-    memset(&zeroedFor, 0, sizeof zeroedFor);
+    memset(&paddedFor, 0, sizeof paddedFor);
     if (!padded) return 0;
   }
-  PaddingKey key = { planes, h, w, padTop, padLeft, p->stride, rows, p->rowFloats, p->phaseFloats };
-  if (memcmp(&key, &zeroedFor, sizeof key) != 0) {
-    memset(padded, 0, floats * sizeof(float));
-    zeroedFor = key;
+  PaddingKey key = { planes, h, w, padTop, padLeft, p->stride, rows, p->rowFloats, p->phaseFloats, negativeInfinity };
+  if (memcmp(&key, &paddedFor, sizeof key) != 0) {
+    if (negativeInfinity) {
+      for (size_t i = 0; i < floats; i++) padded[i] = -INFINITY;
+    } else {
+      memset(padded, 0, floats * sizeof(float));
+    }
+    paddedFor = key;
   }
   return padded;
+}
+
+static float *paddedPlanes(const PaddedLayout *p, int planes, int rows, int h, int w, int padTop, int padLeft) {
+  return paddedPlanesOf(p, planes, rows, h, w, padTop, padLeft, 0);
 }
 
 // The dense kernel's tap table: tap t = (input channel, ky, kx) of a group's planes at offsets[t] floats
@@ -233,6 +242,15 @@ static napi_value Dense(napi_env env, napi_callback_info info) {
   return boolean(env, (width == 16 ? dense512 : dense256)(c.input, c.weights, c.bias, c.out, c.a[0], c.a[1], c.a[2], c.a[3], c.a[4], c.a[5], c.a[6], c.a[7], c.a[8], c.a[9], c.a[10], c.a[11], c.a[12], &c.e));
 }
 
+// maxPool(memory, input, 0, -1, output, p0, p1, h, w, outH, outW, kh, kw, sh, sw, ph, pw): planes [p0, p1)
+// of a max pooling at stride 1 or 2 along rows, no dilation (the caller checks). False, having written
+// nothing, if its padded plane could not be allocated (the caller then runs the WebAssembly kernel).
+static napi_value MaxPool(napi_env env, napi_callback_info info) {
+  KernelCall c;
+  if (!kernelCall(env, info, 12, 0, "maxPool: expected (memory: Float32Array, input, 0, -1, output, p0, p1, h, w, outH, outW, kh, kw, sh, sw, ph, pw)", &c)) return NULL;
+  return boolean(env, (width == 16 ? maxPool512 : maxPool256)(c.input, c.out, c.a[0], c.a[1], c.a[2], c.a[3], c.a[4], c.a[5], c.a[6], c.a[7], c.a[8], c.a[9], c.a[10], c.a[11]));
+}
+
 // linear(memory, x, weight, bias, output, rows, inF, outF, o0, o1): outputs [o0, o1) of every row of a
 // fully connected layer, as assembly/linear.ts computes them.
 static napi_value Linear(napi_env env, napi_callback_info info) {
@@ -291,6 +309,7 @@ NAPI_MODULE_INIT() {
     { "pointwise", NULL, Pointwise, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "depthwise", NULL, Depthwise, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "dense", NULL, Dense, NULL, NULL, NULL, napi_default_jsproperty, NULL },
+    { "maxPool", NULL, MaxPool, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "linear", NULL, Linear, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "available", NULL, Available, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "width", NULL, Width, NULL, NULL, NULL, napi_default_jsproperty, NULL },

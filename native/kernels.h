@@ -29,6 +29,8 @@
 #define depthwise K(depthwise)
 #define dense K(dense)
 #define linear K(linear)
+#define maxTap K(maxTap)
+#define maxPool K(maxPool)
 #define addScalar K(addScalar)
 
 // WebAssembly's f32x4.pmax(a, b) = a < b ? b : a and pmin(a, b) = b < a ? b : a, exactly (NaN and -0 included).
@@ -522,6 +524,55 @@ SIMD static int dense(const float *x, const float *packed, const float *bias, fl
   return 1;
 }
 
+// PyTorch's max pooling step `val > maxval || isnan(val) ? val : maxval`, lane by lane: among equal maxima
+// (+0 and -0) the first in scan order stays, of several NaNs the last comes out (assembly/pooling.ts, maxTap).
+SIMD static inline vf maxTap(vf best, vf v) { return vblend(vmaskOr(vlt(best, v), vunordered(v)), best, v); }
+
+// Max pooling of planes [p0, p1) of x [planes][h][w] into out [planes][outH][outW], torch's max_pool2d with
+// padding -infinity, stride 1 or 2 along rows, no dilation (outH and outW the caller's, ceil mode included).
+// Each output takes its window's taps in row-major order through maxTap, PyTorch's own scan, so the winner
+// is the one WebAssembly's separable kernel finds. Each plane is copied into padded rows of column phases
+// (as the depthwise kernel's, -infinity around it), so every tap of 4 * LANES outputs is 4 plain loads.
+// False, having written nothing, if the padded plane cannot be allocated.
+SIMD static int maxPool(const float *x, float *out, int p0, int p1, int h, int w, int outH, int outW, int kh, int kw, int sh, int sw, int ph, int pw) {
+  const int strips = (outW + LANES - 1) / LANES;
+  // The loads of a group of 4 strips reach 4 * LANES past its first, whole groups included.
+  const PaddedLayout p = paddedLayout(kw, sw, w, pw, ((strips + 3) & ~3) * LANES + (kw - 1) / sw);
+  float *buf = paddedPlanesOf(&p, 1, h, h, w, 0, pw, 1);
+  if (!buf) return 0;
+  const vf lowest = vset1(-INFINITY);
+  for (int plane = p0; plane < p1; plane++) {
+    fillPadded(buf, &p, x + (size_t)plane * h * w, h, w, 0, pw, 0, h);
+    float *o = out + (size_t)plane * outH * outW;
+    for (int oy = 0; oy < outH; oy++) {
+      const int top = oy * sh - ph;
+      float *line = o + (size_t)oy * outW;
+      for (int strip = 0; strip < strips; strip += 4) {
+        // Four strips at once: four independent chains of dependent maxima.
+        vf b0 = lowest, b1 = lowest, b2 = lowest, b3 = lowest;
+        for (int ky = 0; ky < kh; ky++) {
+          const int iy = top + ky;
+          if (iy < 0 || iy >= h) continue; // a padding row: -infinity never wins
+          const float *row = buf + (size_t)iy * p.rowFloats + strip * LANES;
+          for (int kx = 0; kx < kw; kx++) {
+            const float *tap = row + (kx % sw) * p.phaseFloats + kx / sw;
+            b0 = maxTap(b0, vloadu(tap));
+            b1 = maxTap(b1, vloadu(tap + LANES));
+            b2 = maxTap(b2, vloadu(tap + 2 * LANES));
+            b3 = maxTap(b3, vloadu(tap + 3 * LANES));
+          }
+        }
+        const int ox = strip * LANES;
+        vstore(line + ox, vfirst(outW - ox), b0);
+        vstore(line + ox + LANES, vfirst(outW - ox - LANES), b1);
+        vstore(line + ox + 2 * LANES, vfirst(outW - ox - 2 * LANES), b2);
+        vstore(line + ox + 3 * LANES, vfirst(outW - ox - 3 * LANES), b3);
+      }
+    }
+  }
+  return 1;
+}
+
 // A fully connected layer's outputs [o0, o1) of every row: out[r, o] = bias[o] + x[r, :] . w[o, :], x
 // [rows, inF], w [outF, inF] as PyTorch stores them, computed as assembly/linear.ts does: four lane sums,
 // lane j over i = j (mod 4) by fused multiply-add in order, added ((0 + 1) + (2 + 3)), then the inF % 4
@@ -603,6 +654,8 @@ SIMD static void linear(const float *x, const float *w, const float *bias, float
 #undef pmax
 #undef pmin
 #undef exp4
+#undef maxTap
+#undef maxPool
 #undef expNegatedForSigmoid
 #undef silu
 #undef sigmoid

@@ -18,6 +18,7 @@
 #undef vpmax
 #undef vallAtLeast
 #undef vany
+#undef vmaskOr
 #undef vfirst
 #undef vlt
 #undef vunordered

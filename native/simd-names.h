@@ -19,6 +19,7 @@
 #define vpmax K(vpmax)
 #define vallAtLeast K(vallAtLeast)
 #define vany K(vany)
+#define vmaskOr K(vmaskOr)
 #define vfirst K(vfirst)
 #define vlt K(vlt)
 #define vunordered K(vunordered)

@@ -39,6 +39,8 @@ SIMD static inline vmask vunordered(vf a) { return _mm512_cmp_ps_mask(a, a, _CMP
 SIMD static inline int vallAtLeast(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ) == 0xffff; }
 // Whether any lane is set.
 SIMD static inline int vany(vmask m) { return m != 0; }
+// Lanes set in either mask.
+SIMD static inline vmask vmaskOr(vmask a, vmask b) { return (vmask)(a | b); }
 // m ? b : a, lane by lane.
 SIMD static inline vf vblend(vmask m, vf a, vf b) { return _mm512_mask_blend_ps(m, a, b); }
 // v where m is clear, +0 where it is set.

@@ -16,10 +16,12 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { resolveShapes } from '../src/conv/geometry.js';
 import type { Activation } from '../src/kernels/epilogue.js';
 import { linearColumns } from '../src/kernels/linear.js';
+import { maxPoolKernel } from '../src/kernels/max-pool.js';
 import { nativeKernels, nativeKernelsBuilt } from '../src/kernels/native/index.js';
 import { configureKernels } from '../src/kernels/options.js';
 import { planConv, releasePlan, runPlan, type KernelPlan } from '../src/kernels/plan/index.js';
 import { GroupedConvEngine, Random, zeros, type Tensor } from '../src/index.js';
+import { resolveMaxPool2d, type MaxPool2dOptions } from '../src/ops/pooling.js';
 import { firstBitDifference } from './support/tensors.js';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -338,6 +340,76 @@ describe.skipIf(WIDTHS.length === 0 || process.env.GROUPCONV_NATIVE === '0')('th
         }
       });
     }
+
+    // Max pooling at stride 1 or 2 along rows: the winner of PyTorch's scan (first of equal maxima, last of
+    // several NaNs, NaN payloads kept), so the WebAssembly kernel's bits. Rows wide enough for groups of 4
+    // strips with one partly past the row, padding, ceil mode, windows of 1 to 5, rectangular ones.
+    const POOLS: Array<[number[], MaxPool2dOptions]> = [
+      [[2, 3, 55, 55], { kernelSize: 3, stride: 2 }],
+      [[2, 4, 23, 24], { kernelSize: 3, stride: 2, padding: 1 }],
+      [[1, 2, 150, 150], { kernelSize: 3, stride: 2, padding: 1 }],
+      [[1, 3, 9, 131], { kernelSize: 3, stride: 1, padding: 1 }],
+      [[1, 4, 13, 13], { kernelSize: 3, stride: 2, ceilMode: true }],
+      [[2, 2, 8, 11], { kernelSize: 2 }],
+      [[1, 2, 17, 19], { kernelSize: 5, stride: 2, padding: 2, ceilMode: true }],
+      [[1, 3, 9, 10], { kernelSize: [3, 2], stride: [3, 1], padding: [1, 1], ceilMode: true }],
+      [[3, 1, 1, 1], { kernelSize: 1 }],
+    ];
+    for (const [shape, options] of POOLS) {
+      it(`max pooling x [${shape}], ${JSON.stringify(options)}: the WebAssembly kernel's bits, NaN payloads included`, () => {
+        const random = new Random(shape.reduce((a, v) => a * 31 + v, 3));
+        const x = shared(shape, random, true);
+        // Ties between zeros of both signs, and NaNs of several payloads.
+        for (let i = 0; i < x.data.length; i += 11) x.data[i] = i % 3 === 0 ? -0 : 0;
+        const payloads = new Uint32Array(x.data.buffer, x.data.byteOffset, x.data.length);
+        for (let i = 5; i < payloads.length; i += 97) payloads[i] = 0x7fc00000 + (i & 0xff);
+        const g = resolveMaxPool2d(x.shape, options);
+        const calls = vi.spyOn(nativeKernels()!, 'maxPool');
+        try {
+          const outputs = [false, true].map((native) => {
+            const out = zeros([g.planes * g.outHeight * g.outWidth], { shared: true }).data;
+            const previous = configureKernels({ native });
+            try {
+              expect(maxPoolKernel(x.data, out, g)).toBe(true);
+            } finally {
+              configureKernels(previous);
+            }
+            return out;
+          });
+          expect(calls).toHaveBeenCalledTimes(1);
+          expectSameBits(outputs, 'max pooling');
+        } finally {
+          calls.mockRestore();
+        }
+      });
+    }
+
+    it('max pooling refused by the native kernel (its padded plane not allocated) goes through WebAssembly; a dilated window never reaches it', () => {
+      const random = new Random(8);
+      const x = shared([2, 3, 20, 21], random, true);
+      const outputs = [false, true].map((refuse) => {
+        const g = resolveMaxPool2d(x.shape, { kernelSize: 3, stride: 2, padding: 1 });
+        const out = zeros([g.planes * g.outHeight * g.outWidth], { shared: true }).data;
+        const calls = vi.spyOn(nativeKernels()!, 'maxPool');
+        if (refuse) calls.mockReturnValue(false);
+        try {
+          expect(maxPoolKernel(x.data, out, g)).toBe(true);
+          expect(calls).toHaveBeenCalledTimes(1);
+        } finally {
+          calls.mockRestore();
+        }
+        return out;
+      });
+      expectSameBits(outputs, 'refused');
+      const calls = vi.spyOn(nativeKernels()!, 'maxPool');
+      try {
+        const g = resolveMaxPool2d(x.shape, { kernelSize: 3, stride: 2, dilation: 2 });
+        expect(maxPoolKernel(x.data, new Float32Array(g.planes * g.outHeight * g.outWidth), g)).toBe(true);
+        expect(calls).not.toHaveBeenCalled();
+      } finally {
+        calls.mockRestore();
+      }
+    });
 
     it('a kernel that cannot allocate its padded planes leaves the slice to WebAssembly, with its bits', () => {
       const native = nativeKernels()!;

@@ -36,6 +36,15 @@ interface NativeExports {
     outH: number, outW: number, c0: number, c1: number, kind: number, lo: number, hi: number, residual: number,
   ): boolean;
   /**
+   * Planes [p0, p1) of a max pooling (x [planes, h, w] into out [planes, outH, outW]), stride 1 or 2 along rows and no
+   * dilation, byte offsets (the two unused offsets 0 and -1): torch's max_pool2d's bits. False, having written nothing,
+   * when its padded plane could not be allocated.
+   */
+  maxPool(
+    memory: Float32Array, input: number, unused: 0, none: -1, output: number, p0: number, p1: number, h: number, w: number, outH: number, outW: number,
+    kh: number, kw: number, sh: number, sw: number, ph: number, pw: number,
+  ): boolean;
+  /**
    * Output channels [c0, c1) of one image of a KxK convolution at stride 1 to 4 (cin / groups input channels per
    * group), offsets and epilogue as pointwise's. False, having written nothing, when its padded planes could not be allocated.
    */
