@@ -251,6 +251,15 @@ static napi_value MaxPool(napi_env env, napi_callback_info info) {
   return boolean(env, (width == 16 ? maxPool512 : maxPool256)(c.input, c.out, c.a[0], c.a[1], c.a[2], c.a[3], c.a[4], c.a[5], c.a[6], c.a[7], c.a[8], c.a[9], c.a[10], c.a[11]));
 }
 
+// globalAverage(memory, input, 0, -1, output, q0, q1, plane): out[q] = the mean of input's plane q, q in
+// [q0, q1), as assembly/global-pool.ts computes it.
+static napi_value GlobalAverage(napi_env env, napi_callback_info info) {
+  KernelCall c;
+  if (!kernelCall(env, info, 3, 0, "globalAverage: expected (memory: Float32Array, input, 0, -1, output, q0, q1, plane)", &c)) return NULL;
+  (width == 16 ? globalAverage512 : globalAverage256)(c.input, c.out, c.a[0], c.a[1], c.a[2]);
+  return NULL;
+}
+
 // linear(memory, x, weight, bias, output, rows, inF, outF, o0, o1): outputs [o0, o1) of every row of a
 // fully connected layer, as assembly/linear.ts computes them.
 static napi_value Linear(napi_env env, napi_callback_info info) {
@@ -310,6 +319,7 @@ NAPI_MODULE_INIT() {
     { "depthwise", NULL, Depthwise, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "dense", NULL, Dense, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "maxPool", NULL, MaxPool, NULL, NULL, NULL, napi_default_jsproperty, NULL },
+    { "globalAverage", NULL, GlobalAverage, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "linear", NULL, Linear, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "available", NULL, Available, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "width", NULL, Width, NULL, NULL, NULL, napi_default_jsproperty, NULL },

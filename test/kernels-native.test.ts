@@ -17,6 +17,7 @@ import { resolveShapes } from '../src/conv/geometry.js';
 import type { Activation } from '../src/kernels/epilogue.js';
 import { linearColumns } from '../src/kernels/linear.js';
 import { maxPoolKernel } from '../src/kernels/max-pool.js';
+import { globalAveragePlanesSimd } from '../src/kernels/ranged/simd-loops.js';
 import { nativeKernels, nativeKernelsBuilt } from '../src/kernels/native/index.js';
 import { configureKernels } from '../src/kernels/options.js';
 import { planConv, releasePlan, runPlan, type KernelPlan } from '../src/kernels/plan/index.js';
@@ -378,6 +379,44 @@ describe.skipIf(WIDTHS.length === 0 || process.env.GROUPCONV_NATIVE === '0')('th
           });
           expect(calls).toHaveBeenCalledTimes(1);
           expectSameBits(outputs, 'max pooling');
+        } finally {
+          calls.mockRestore();
+        }
+      });
+    }
+
+    // GlobalAveragePool: each plane's in-order double sum, divided once, in blocks of 16 (8) planes with
+    // an element tail and a plane tail; ranges starting inside a block. NaNs compare as NaNs: of two NaNs an
+    // add keeps either one, in V8 as here (kernels-ranged-simd.test.ts).
+    const AVERAGES: Array<[number, number, number, number]> = [
+      [40, 3139, 0, 40],
+      [35, 49, 3, 35],
+      [17, 196, 1, 17],
+      [16, 1, 0, 16],
+      [9, 7, 0, 9],
+      [64, 12, 5, 61],
+    ];
+    for (const [planes, plane, start, end] of AVERAGES) {
+      it(`global average of planes [${start}, ${end}) of ${planes} planes of ${plane}: WebAssembly's sums, NaNs as NaNs`, () => {
+        const random = new Random(planes * 7 + plane);
+        const x = shared([planes * plane], random, true);
+        // Sums that lose small terms in double: the order of each plane's adds shows.
+        for (let i = 0; i < x.data.length; i += 13) x.data[i] = i % 2 === 0 ? 2 ** 60 : -(2 ** 60);
+        const calls = vi.spyOn(nativeKernels()!, 'globalAverage');
+        try {
+          const outputs = [false, true].map((native) => {
+            const out = zeros([planes], { shared: true }).data.fill(-7);
+            const previous = configureKernels({ native });
+            try {
+              expect(globalAveragePlanesSimd(x.data, out, start, end, plane)).toBe(true);
+            } finally {
+              configureKernels(previous);
+            }
+            return out;
+          });
+          expect(calls).toHaveBeenCalledTimes(1);
+          const at = firstBitDifference(nanAsOne(outputs[1]), nanAsOne(outputs[0]));
+          expect(at, `at ${at}: native ${outputs[1][at]}, wasm ${outputs[0][at]}`).toBe(-1);
         } finally {
           calls.mockRestore();
         }

@@ -44,6 +44,8 @@ interface NativeExports {
     memory: Float32Array, input: number, unused: 0, none: -1, output: number, p0: number, p1: number, h: number, w: number, outH: number, outW: number,
     kh: number, kw: number, sh: number, sw: number, ph: number, pw: number,
   ): boolean;
+  /** out[q] = the mean of x's plane q of `plane` floats, q in [q0, q1), byte offsets (the two unused 0 and -1): assembly/global-pool.ts's bits but for NaN payloads. */
+  globalAverage(memory: Float32Array, input: number, unused: 0, none: -1, output: number, q0: number, q1: number, plane: number): void;
   /**
    * Output channels [c0, c1) of one image of a KxK convolution at stride 1 to 4 (cin / groups input channels per
    * group), offsets and epilogue as pointwise's. False, having written nothing, when its padded planes could not be allocated.

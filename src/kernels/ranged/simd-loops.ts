@@ -7,6 +7,7 @@
 // the memory plan's values); anything else, or a machine without SIMD, keeps
 // the JavaScript loop.
 import { sharedArena } from '../../memory/arena.js';
+import { arenaMemoryView, nativeKernels } from '../native/index.js';
 import { preferredWasmVariant, wasmKernelsAvailable } from '../plan/selection.js';
 import { wasmLayerKernels } from '../wasm/runtime.js';
 
@@ -16,10 +17,17 @@ function inArena(arrays: readonly Float32Array[]): boolean {
   return arrays.every((a) => arena.owns(a));
 }
 
-/** out[q] for planes [start, end) of `plane` floats: the mean of x's plane q as pool.ts's loop computes it; false, having written nothing, when the SIMD loop cannot run here. */
+/**
+ * out[q] for planes [start, end) of `plane` floats: the mean of x's plane q as pool.ts's loop computes it,
+ * through the native kernel where it runs (16 or 8 planes' sums in the lanes of two vectors of doubles:
+ * native/kernels.h, globalAverage), else the WebAssembly loop; false, having written nothing, when neither
+ * can run here.
+ */
 export function globalAveragePlanesSimd(x: Float32Array, out: Float32Array, start: number, end: number, plane: number): boolean {
   if (!inArena([x, out])) return false;
-  wasmLayerKernels(preferredWasmVariant()).globalAveragePlanes(x.byteOffset, out.byteOffset, start, end, plane);
+  const native = nativeKernels();
+  if (native) native.globalAverage(arenaMemoryView(), x.byteOffset, 0, -1, out.byteOffset, start, end, plane);
+  else wasmLayerKernels(preferredWasmVariant()).globalAveragePlanes(x.byteOffset, out.byteOffset, start, end, plane);
   return true;
 }
 
