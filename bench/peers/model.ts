@@ -1,4 +1,4 @@
-// npm run bench:peers -- --model FILE.onnx [--batch 1,8] [--threads 1,2] [--runs 9] [--warmup 2] [--size N] [--json out.json]
+// npm run bench:peers -- --model FILE.onnx [--batch 1,8] [--threads 1,2] [--runs 9] [--warmup 14] [--size N] [--json out.json]
 //
 // A whole ONNX model on groupconv (forwardWith: every Conv on a GroupedConvEngine
 // of N workers, the rest on the calling thread) and on onnxruntime-node (N
@@ -54,7 +54,9 @@ export function parseModelOptions(option: (name: string, fallback: string) => st
     batches: list(option('batch', '1,8'), 'batch'),
     threads: list(option('threads', '1,2'), 'threads'),
     runs: list(option('runs', '9'), 'runs')[0],
-    warmup: Number(option('warmup', '2')),
+    // 14: a program without chains (batch 1) on several workers spends its first 12 runs measuring its two
+    // ways (src/engine/mode-choice.ts); timed before, half its runs would go the slower way.
+    warmup: Number(option('warmup', '14')),
     size: size ? list(size, 'size')[0] : null,
     json: option('json', ''),
   };
