@@ -79,43 +79,53 @@ static PaddedLayout paddedLayout(int k, int stride, int w, int padLeft, int read
   return p;
 }
 
-// A thread's padded planes, kept between calls (each worker is one thread).
-static __thread float *padded = 0;
-static __thread size_t paddedFloats = 0;
-
-// The layout whose padding the buffer holds set (+0 for the convolutions, -infinity for max pooling): a
+// The layout whose padding a buffer holds set (+0 for the convolutions, -infinity for max pooling): a
 // fill writes only the planes' own floats, so the next call with the same layout (the next image of a
 // layer, the next layer of the same shape) skips setting it again.
 typedef struct {
   int planes, h, w, padTop, padLeft, stride, rows, rowFloats, phaseFloats, negativeInfinity;
 } PaddingKey;
-static __thread PaddingKey paddedFor;
 
-// The thread's buffer for `planes` padded planes of `rows` rows in layout p, its padding +0 (or -infinity
-// with `negativeInfinity`); null if it cannot be allocated.
-static float *paddedPlanesOf(const PaddedLayout *p, int planes, int rows, int h, int w, int padTop, int padLeft, int negativeInfinity) {
+// A thread's padded planes, kept between calls (each worker is one thread): one buffer for the
+// convolutions and one for max pooling, so that a chain's stem and pooling, image after image, do not
+// set each other's padding again every call.
+typedef struct {
+  float *data;
+  size_t floats;
+  PaddingKey key;
+} PaddedBuffer;
+static __thread PaddedBuffer convolutionPlanes, poolingPlanes;
+
+// `b`'s planes: `planes` padded planes of `rows` rows in layout p, their padding +0 (or -infinity with
+// `negativeInfinity`); null if they cannot be allocated.
+static float *paddedPlanesIn(PaddedBuffer *b, const PaddedLayout *p, int planes, int rows, int h, int w, int padTop, int padLeft, int negativeInfinity) {
   size_t floats = (size_t)planes * rows * p->rowFloats;
-  if (floats > paddedFloats) {
-    free(padded);
-    padded = (float *)aligned_alloc(64, (floats * sizeof(float) + 63) & ~(size_t)63);
-    paddedFloats = padded ? floats : 0;
-    memset(&paddedFor, 0, sizeof paddedFor);
-    if (!padded) return 0;
+  if (floats > b->floats) {
+    free(b->data);
+    b->data = (float *)aligned_alloc(64, (floats * sizeof(float) + 63) & ~(size_t)63);
+    b->floats = b->data ? floats : 0;
+    memset(&b->key, 0, sizeof b->key);
+    if (!b->data) return 0;
   }
   PaddingKey key = { planes, h, w, padTop, padLeft, p->stride, rows, p->rowFloats, p->phaseFloats, negativeInfinity };
-  if (memcmp(&key, &paddedFor, sizeof key) != 0) {
+  if (memcmp(&key, &b->key, sizeof key) != 0) {
     if (negativeInfinity) {
-      for (size_t i = 0; i < floats; i++) padded[i] = -INFINITY;
+      for (size_t i = 0; i < floats; i++) b->data[i] = -INFINITY;
     } else {
-      memset(padded, 0, floats * sizeof(float));
+      memset(b->data, 0, floats * sizeof(float));
     }
-    paddedFor = key;
+    b->key = key;
   }
-  return padded;
+  return b->data;
 }
 
 static float *paddedPlanes(const PaddedLayout *p, int planes, int rows, int h, int w, int padTop, int padLeft) {
-  return paddedPlanesOf(p, planes, rows, h, w, padTop, padLeft, 0);
+  return paddedPlanesIn(&convolutionPlanes, p, planes, rows, h, w, padTop, padLeft, 0);
+}
+
+// Max pooling's padded plane, -infinity around it.
+static float *poolingPlane(const PaddedLayout *p, int rows, int h, int w, int padLeft) {
+  return paddedPlanesIn(&poolingPlanes, p, 1, rows, h, w, 0, padLeft, 1);
 }
 
 // The dense kernel's tap table: tap t = (input channel, ky, kx) of a group's planes at offsets[t] floats

@@ -2,7 +2,7 @@
 // includes this file after each, and K(name) gives each width its own names (pointwise512,
 // pointwise256, ...). See addon.c for what the kernels promise: the WebAssembly kernels' bits.
 //
-// Needs, from addon.c: Epilogue and its kinds, PaddedLayout, paddedLayout, paddedPlanes and tapOffsets.
+// Needs, from addon.c: Epilogue and its kinds, PaddedLayout, paddedLayout, paddedPlanes, poolingPlane and tapOffsets.
 
 #define pmax K(pmax)
 #define pmin K(pmin)
@@ -539,7 +539,7 @@ SIMD static int maxPool(const float *x, float *out, int p0, int p1, int h, int w
   const int strips = (outW + LANES - 1) / LANES;
   // The loads of a group of 4 strips reach 4 * LANES past its first, whole groups included.
   const PaddedLayout p = paddedLayout(kw, sw, w, pw, ((strips + 3) & ~3) * LANES + (kw - 1) / sw);
-  float *buf = paddedPlanesOf(&p, 1, h, h, w, 0, pw, 1);
+  float *buf = poolingPlane(&p, h, h, w, pw);
   if (!buf) return 0;
   const vf lowest = vset1(-INFINITY);
   for (int plane = p0; plane < p1; plane++) {

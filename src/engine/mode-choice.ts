@@ -11,7 +11,7 @@
 // models: mobilenet_v2 at batch 1, 8.46 ms on one worker, 9.35 ms on two cut
 // stage by stage, 8.55 ms on two as one runner; shufflenet_v2 5.52 / 6.55 /
 // 5.10 ms; resnext50, whose grouped 3x3 layers have work enough to split,
-// 84.5 / 63.3 / 81.6 ms (docs/benchmarks.md, "Batch 1 on two workers").
+// 84.5 / 63.3 / 81.6 ms (docs/benchmarks.md, "One runner where that is faster, by measuring").
 //
 // The policy: the first runs alternate the two until each has TRIALS times,
 // then the one with the lower median runs; every EXPLORE_EVERY runs the other
