@@ -32,6 +32,11 @@
 #define maxTap K(maxTap)
 #define maxPool K(maxPool)
 #define globalAverage K(globalAverage)
+#define sums K(sums)
+#define noSums K(noSums)
+#define addElements K(addElements)
+#define addElement K(addElement)
+#define storeMeans K(storeMeans)
 #define addScalar K(addScalar)
 
 // WebAssembly's f32x4.pmax(a, b) = a < b ? b : a and pmin(a, b) = b < a ? b : a, exactly (NaN and -0 included).
@@ -574,6 +579,52 @@ SIMD static int maxPool(const float *x, float *out, int p0, int p1, int h, int w
   return 1;
 }
 
+// The width's part: LANES / 2 planes' running sums in a vector of doubles (sums), and adding to them
+// LANES / 2 consecutive elements of each plane (addElements, a transpose so that each add takes element
+// j of every plane, in order), or one element of each (addElement).
+#if LANES == 16
+typedef __m512d sums;
+SIMD static inline sums noSums(void) { return _mm512_setzero_pd(); }
+SIMD static inline sums addElements(sums acc, const float *const *b, int i) {
+  __m256 r0 = _mm256_loadu_ps(b[0] + i), r1 = _mm256_loadu_ps(b[1] + i), r2 = _mm256_loadu_ps(b[2] + i), r3 = _mm256_loadu_ps(b[3] + i);
+  __m256 r4 = _mm256_loadu_ps(b[4] + i), r5 = _mm256_loadu_ps(b[5] + i), r6 = _mm256_loadu_ps(b[6] + i), r7 = _mm256_loadu_ps(b[7] + i);
+  __m256 a0 = _mm256_unpacklo_ps(r0, r1), a1 = _mm256_unpackhi_ps(r0, r1);
+  __m256 a2 = _mm256_unpacklo_ps(r2, r3), a3 = _mm256_unpackhi_ps(r2, r3);
+  __m256 a4 = _mm256_unpacklo_ps(r4, r5), a5 = _mm256_unpackhi_ps(r4, r5);
+  __m256 a6 = _mm256_unpacklo_ps(r6, r7), a7 = _mm256_unpackhi_ps(r6, r7);
+  __m256 b0 = _mm256_shuffle_ps(a0, a2, 0x44), b1 = _mm256_shuffle_ps(a0, a2, 0xee);
+  __m256 b2 = _mm256_shuffle_ps(a1, a3, 0x44), b3 = _mm256_shuffle_ps(a1, a3, 0xee);
+  __m256 b4 = _mm256_shuffle_ps(a4, a6, 0x44), b5 = _mm256_shuffle_ps(a4, a6, 0xee);
+  __m256 b6 = _mm256_shuffle_ps(a5, a7, 0x44), b7 = _mm256_shuffle_ps(a5, a7, 0xee);
+  __m256 t[8];
+  t[0] = _mm256_permute2f128_ps(b0, b4, 0x20); t[4] = _mm256_permute2f128_ps(b0, b4, 0x31);
+  t[1] = _mm256_permute2f128_ps(b1, b5, 0x20); t[5] = _mm256_permute2f128_ps(b1, b5, 0x31);
+  t[2] = _mm256_permute2f128_ps(b2, b6, 0x20); t[6] = _mm256_permute2f128_ps(b2, b6, 0x31);
+  t[3] = _mm256_permute2f128_ps(b3, b7, 0x20); t[7] = _mm256_permute2f128_ps(b3, b7, 0x31);
+  _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) acc = _mm512_add_pd(acc, _mm512_cvtps_pd(t[j]));
+  return acc;
+}
+SIMD static inline sums addElement(sums acc, const float *const *b, int i) {
+  return _mm512_add_pd(acc, _mm512_cvtps_pd(_mm256_setr_ps(b[0][i], b[1][i], b[2][i], b[3][i], b[4][i], b[5][i], b[6][i], b[7][i])));
+}
+SIMD static inline void storeMeans(float *means, sums acc, int plane) { _mm256_storeu_ps(means, _mm512_cvtpd_ps(_mm512_div_pd(acc, _mm512_set1_pd((double)plane)))); }
+#else
+typedef __m256d sums;
+SIMD static inline sums noSums(void) { return _mm256_setzero_pd(); }
+SIMD static inline sums addElements(sums acc, const float *const *b, int i) {
+  __m128 r0 = _mm_loadu_ps(b[0] + i), r1 = _mm_loadu_ps(b[1] + i), r2 = _mm_loadu_ps(b[2] + i), r3 = _mm_loadu_ps(b[3] + i);
+  _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+  acc = _mm256_add_pd(acc, _mm256_cvtps_pd(r0));
+  acc = _mm256_add_pd(acc, _mm256_cvtps_pd(r1));
+  acc = _mm256_add_pd(acc, _mm256_cvtps_pd(r2));
+  return _mm256_add_pd(acc, _mm256_cvtps_pd(r3));
+}
+SIMD static inline sums addElement(sums acc, const float *const *b, int i) {
+  return _mm256_add_pd(acc, _mm256_cvtps_pd(_mm_setr_ps(b[0][i], b[1][i], b[2][i], b[3][i])));
+}
+SIMD static inline void storeMeans(float *means, sums acc, int plane) { _mm_storeu_ps(means, _mm256_cvtpd_ps(_mm256_div_pd(acc, _mm256_set1_pd((double)plane)))); }
+#endif
+
 // Means of planes [q0, q1) of `plane` floats each, as assembly/global-pool.ts and ranged/pool.ts compute
 // them: each plane summed in double precision from its first element to its last, +0 first, then divided
 // once by `plane` and rounded to float32. One plane's sum is one chain of dependent adds; with LANES / 2
@@ -583,76 +634,26 @@ SIMD static int maxPool(const float *x, float *out, int p0, int p1, int h, int w
 // of a few planes (a batch-1 forward cuts a layer's 32 planes into 4) would otherwise go one plane at a
 // time, at the adder's latency per element (efficientnet_b0's first squeeze at batch 1 took 0.35 ms so,
 // 0.13 ms in WebAssembly's 4 planes at a time).
-#define AVERAGE_BLOCK LANES
 SIMD static void globalAverage(const float *x, float *out, int q0, int q1, int plane) {
   const int half = LANES / 2;
-  for (int q = q0; q < q1; q += AVERAGE_BLOCK) {
-    const int n = q1 - q < AVERAGE_BLOCK ? q1 - q : AVERAGE_BLOCK;
-    const float *p[AVERAGE_BLOCK];
-    for (int k = 0; k < AVERAGE_BLOCK; k++) p[k] = x + (size_t)(q + (k < n ? k : n - 1)) * plane;
-    float means[AVERAGE_BLOCK];
-#if LANES == 16
-    __m512d acc[2] = { _mm512_setzero_pd(), _mm512_setzero_pd() };
+  for (int q = q0; q < q1; q += LANES) {
+    const int n = q1 - q < LANES ? q1 - q : LANES;
+    const float *p[LANES];
+    for (int k = 0; k < LANES; k++) p[k] = x + (size_t)(q + (k < n ? k : n - 1)) * plane;
+    sums acc[2] = { noSums(), noSums() };
     int i = 0;
-    for (; i + 8 <= plane; i += 8) {
-      _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
-        const float *const *b = p + 8 * h;
-        __m256 r0 = _mm256_loadu_ps(b[0] + i), r1 = _mm256_loadu_ps(b[1] + i), r2 = _mm256_loadu_ps(b[2] + i), r3 = _mm256_loadu_ps(b[3] + i);
-        __m256 r4 = _mm256_loadu_ps(b[4] + i), r5 = _mm256_loadu_ps(b[5] + i), r6 = _mm256_loadu_ps(b[6] + i), r7 = _mm256_loadu_ps(b[7] + i);
-        // 8x8 transpose: t[j] holds element i + j of the 8 planes.
-        __m256 a0 = _mm256_unpacklo_ps(r0, r1), a1 = _mm256_unpackhi_ps(r0, r1);
-        __m256 a2 = _mm256_unpacklo_ps(r2, r3), a3 = _mm256_unpackhi_ps(r2, r3);
-        __m256 a4 = _mm256_unpacklo_ps(r4, r5), a5 = _mm256_unpackhi_ps(r4, r5);
-        __m256 a6 = _mm256_unpacklo_ps(r6, r7), a7 = _mm256_unpackhi_ps(r6, r7);
-        __m256 b0 = _mm256_shuffle_ps(a0, a2, 0x44), b1 = _mm256_shuffle_ps(a0, a2, 0xee);
-        __m256 b2 = _mm256_shuffle_ps(a1, a3, 0x44), b3 = _mm256_shuffle_ps(a1, a3, 0xee);
-        __m256 b4 = _mm256_shuffle_ps(a4, a6, 0x44), b5 = _mm256_shuffle_ps(a4, a6, 0xee);
-        __m256 b6 = _mm256_shuffle_ps(a5, a7, 0x44), b7 = _mm256_shuffle_ps(a5, a7, 0xee);
-        __m256 t[8];
-        t[0] = _mm256_permute2f128_ps(b0, b4, 0x20); t[4] = _mm256_permute2f128_ps(b0, b4, 0x31);
-        t[1] = _mm256_permute2f128_ps(b1, b5, 0x20); t[5] = _mm256_permute2f128_ps(b1, b5, 0x31);
-        t[2] = _mm256_permute2f128_ps(b2, b6, 0x20); t[6] = _mm256_permute2f128_ps(b2, b6, 0x31);
-        t[3] = _mm256_permute2f128_ps(b3, b7, 0x20); t[7] = _mm256_permute2f128_ps(b3, b7, 0x31);
-        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) acc[h] = _mm512_add_pd(acc[h], _mm512_cvtps_pd(t[j]));
-      }
+    for (; i + half <= plane; i += half) {
+      _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) acc[h] = addElements(acc[h], p + half * h, i);
     }
     for (; i < plane; i++) {
-      _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
-        const float *const *b = p + 8 * h;
-        acc[h] = _mm512_add_pd(acc[h], _mm512_cvtps_pd(_mm256_setr_ps(b[0][i], b[1][i], b[2][i], b[3][i], b[4][i], b[5][i], b[6][i], b[7][i])));
-      }
+      _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) acc[h] = addElement(acc[h], p + half * h, i);
     }
-    const __m512d divisor = _mm512_set1_pd((double)plane);
-    _mm256_storeu_ps(means, _mm512_cvtpd_ps(_mm512_div_pd(acc[0], divisor)));
-    _mm256_storeu_ps(means + half, _mm512_cvtpd_ps(_mm512_div_pd(acc[1], divisor)));
-#else
-    __m256d acc[2] = { _mm256_setzero_pd(), _mm256_setzero_pd() };
-    int i = 0;
-    for (; i + 4 <= plane; i += 4) {
-      _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
-        const float *const *b = p + 4 * h;
-        __m128 r0 = _mm_loadu_ps(b[0] + i), r1 = _mm_loadu_ps(b[1] + i), r2 = _mm_loadu_ps(b[2] + i), r3 = _mm_loadu_ps(b[3] + i);
-        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-        acc[h] = _mm256_add_pd(acc[h], _mm256_cvtps_pd(r0));
-        acc[h] = _mm256_add_pd(acc[h], _mm256_cvtps_pd(r1));
-        acc[h] = _mm256_add_pd(acc[h], _mm256_cvtps_pd(r2));
-        acc[h] = _mm256_add_pd(acc[h], _mm256_cvtps_pd(r3));
-      }
-    }
-    for (; i < plane; i++) {
-      _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
-        const float *const *b = p + 4 * h;
-        acc[h] = _mm256_add_pd(acc[h], _mm256_cvtps_pd(_mm_setr_ps(b[0][i], b[1][i], b[2][i], b[3][i])));
-      }
-    }
-    const __m256d divisor = _mm256_set1_pd((double)plane);
-    _mm_storeu_ps(means, _mm256_cvtpd_ps(_mm256_div_pd(acc[0], divisor)));
-    _mm_storeu_ps(means + half, _mm256_cvtpd_ps(_mm256_div_pd(acc[1], divisor)));
-#endif
+    float means[LANES];
+    storeMeans(means, acc[0], plane);
+    storeMeans(means + half, acc[1], plane);
     memcpy(out + q, means, (size_t)n * sizeof(float));
   }
 }
-#undef AVERAGE_BLOCK
 
 // A fully connected layer's outputs [o0, o1) of every row: out[r, o] = bias[o] + x[r, :] . w[o, :], x
 // [rows, inF], w [outF, inF] as PyTorch stores them, computed as assembly/linear.ts does: four lane sums,
@@ -738,6 +739,11 @@ SIMD static void linear(const float *x, const float *w, const float *bias, float
 #undef maxTap
 #undef maxPool
 #undef globalAverage
+#undef sums
+#undef noSums
+#undef addElements
+#undef addElement
+#undef storeMeans
 #undef expNegatedForSigmoid
 #undef silu
 #undef sigmoid
