@@ -13,6 +13,11 @@ import { kernelOptions } from '../options.js';
 
 interface NativeExports {
   available(): boolean;
+  /**
+   * Run i of `length` floats from input + i * inStride to output + i * outStride (floats), i < count; byte offsets (the
+   * two unused 0 and -1). memmove's copies: Float32Array.set over shared memory goes word by word (V8's relaxed_memmove).
+   */
+  copyRuns(memory: Float32Array, input: number, unused: 0, none: -1, output: number, count: number, length: number, inStride: number, outStride: number): void;
   /** Outputs [o0, o1) of every row of a fully connected layer, x [rows, inF] and weight [outF, inF] (PyTorch's), byte offsets (bias -1: none): assembly/linear.ts's bits. */
   linear(memory: Float32Array, x: number, weight: number, bias: number, output: number, rows: number, inF: number, outF: number, o0: number, o1: number): void;
   /** The floats per vector the kernels run with: 16 (AVX-512F) or 8 (AVX2 and FMA), the widest this CPU runs unless useWidth chose. */

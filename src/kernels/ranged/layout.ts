@@ -2,7 +2,7 @@
 // axis, Transpose (ShuffleNetV2's channel shuffle among them) and constant
 // Pad. Copies give the same bits however they are cut, so these are free to
 // choose units that balance: pieces of images, or rows of the output.
-import { padRowsWasm, transposeRowsWasm } from './simd-loops.js';
+import { arenaCopier, padRowsWasm, transposeRowsWasm } from './simd-loops.js';
 import type { RangedKernel, RangedOp } from './types.js';
 
 /**
@@ -10,13 +10,15 @@ import type { RangedKernel, RangedOp } from './types.js';
  * sizes (each input's length along the axis), inner. A unit is one index of
  * the output's axis for one outer index (a channel plane of one image, for
  * the channel axis), so even one image splits: outer x axis units. A range
- * copies runs of consecutive units from one input with one set() each.
+ * copies runs of consecutive units from one input with one copy each (memmove
+ * or WebAssembly's in the arena, set() elsewhere: simd-loops.ts, arenaCopier).
  */
 const concat: RangedKernel = (p, inputs, [out], start, end) => {
   const sizes = p.sizes as number[];
   const inner = p.inner as number;
   let total = 0;
   for (const n of sizes) total += n;
+  const copiers = inputs.map((x) => arenaCopier(x, out));
   let u = start;
   while (u < end) {
     const o = Math.floor(u / total);
@@ -25,7 +27,9 @@ const concat: RangedKernel = (p, inputs, [out], start, end) => {
     while (j >= sizes[k]) j -= sizes[k++];
     const run = Math.min(end - u, sizes[k] - j);
     const from = (o * sizes[k] + j) * inner;
-    out.set(inputs[k].subarray(from, from + run * inner), u * inner);
+    const copy = copiers[k];
+    if (copy) copy(from, u * inner, run * inner);
+    else out.set(inputs[k].subarray(from, from + run * inner), u * inner);
     u += run;
   }
 };
@@ -44,6 +48,7 @@ const slice: RangedKernel = (p, [x], outputs, start, end) => {
   const counts = p.counts as number[];
   let total = 0;
   for (const n of counts) total += n;
+  const copiers = outputs.map((out) => arenaCopier(x, out));
   let u = start;
   while (u < end) {
     const o = Math.floor(u / total);
@@ -52,7 +57,10 @@ const slice: RangedKernel = (p, [x], outputs, start, end) => {
     while (j >= counts[k]) j -= counts[k++];
     const run = Math.min(end - u, counts[k] - j);
     const from = (o * dim + begins[k] + j) * inner;
-    outputs[k].set(x.subarray(from, from + run * inner), (o * counts[k] + j) * inner);
+    const to = (o * counts[k] + j) * inner;
+    const copy = copiers[k];
+    if (copy) copy(from, to, run * inner);
+    else outputs[k].set(x.subarray(from, from + run * inner), to);
     u += run;
   }
 };

@@ -42,6 +42,26 @@ export function mulRunsSimd(x: Float32Array, scales: Float32Array, out: Float32A
   return true;
 }
 
+/**
+ * A copy of runs between x and out in the arena: memmove through the native kernels where they run, else
+ * WebAssembly's row copy (one row: memory.copy or its vector loop); null when x or out is not the arena's,
+ * and the caller copies with set(). Why: Float32Array.set over shared memory copies word by word with
+ * relaxed atomics (V8's relaxed_memmove), 2-5x slower on the channel planes the layout kernels move
+ * (docs/benchmarks.md). `from` and `to` are offsets in floats into x and out.
+ */
+export function arenaCopier(x: Float32Array, out: Float32Array): ((from: number, to: number, length: number) => void) | null {
+  if (!inArena([x, out])) return null;
+  const xAt = x.byteOffset;
+  const outAt = out.byteOffset;
+  const native = nativeKernels();
+  if (native) {
+    const memory = arenaMemoryView();
+    return (from, to, length) => native.copyRuns(memory, xAt + from * 4, 0, -1, outAt + to * 4, 1, length, 0, 0);
+  }
+  const wasm = wasmLayerKernels(preferredWasmVariant());
+  return (from, to, length) => wasm.transposeRows(xAt + from * 4, outAt + to * 4, 0, 1, length, 1, 1, 1, 1, 0, 0, 0, 0);
+}
+
 /** Leading dimensions the row loops take (wasm/assembly/layout.ts): the shuffle's [N, C/2, 2, H*W] and an [N, C, H, W] pad have three. */
 const LEADING = 4;
 

@@ -1,0 +1,147 @@
+// Concat's and Split / Slice's copies (ranged/layout.ts) through each way they
+// run: memmove in the native kernels and WebAssembly's row copy (simd-loops.ts,
+// arenaCopier) for the arena's arrays, set() for plain ones. Each is checked
+// bit for bit (NaN payloads, signed zeros, subnormals) against the result
+// written out by index, over every two-piece cut, every single unit and random
+// partitions of the units, into outputs prefilled with a pattern no copy writes.
+import { describe, expect, it, vi } from 'vitest';
+import { Random, zeros } from '../src/index.js';
+import { runRanged, type RangedOp } from '../src/kernels/ranged/index.js';
+import { concatOp, sliceOp } from '../src/kernels/ranged/layout.js';
+import { arenaCopier } from '../src/kernels/ranged/simd-loops.js';
+import { nativeKernelsBuilt } from '../src/kernels/native/index.js';
+import { configureKernels } from '../src/kernels/options.js';
+import { everyCut, inArena, valuesWithBits } from './support/ranged.js';
+import { firstBitDifference } from './support/tensors.js';
+
+const SPECIAL_BITS = [0x7fc0beef, 0xffc00001, 0x80000000, 0x00000000, 0x00000001, 0x807fffff, 0x7f800000, 0xff800000];
+const UNWRITTEN = 0x7fa1dead;
+
+const product = (dims: readonly number[]) => dims.reduce((p, d) => p * d, 1);
+
+/** Every element of `shapes` concatenated along `axis`, index by index. */
+function concatenated(inputs: readonly Float32Array[], shapes: readonly number[][], axis: number): Float32Array {
+  const outer = product(shapes[0].slice(0, axis));
+  const inner = product(shapes[0].slice(axis + 1));
+  const out: number[] = [];
+  const bits = inputs.map((x) => new Uint32Array(x.buffer, x.byteOffset, x.length));
+  for (let o = 0; o < outer; o++) {
+    shapes.forEach((s, k) => {
+      for (let i = 0; i < s[axis] * inner; i++) out.push(bits[k][o * s[axis] * inner + i]);
+    });
+  }
+  return new Float32Array(Uint32Array.from(out).buffer);
+}
+
+/** Output k: indexes [begins[k], begins[k] + counts[k]) of `axis`, index by index. */
+function sliced(x: Float32Array, shape: readonly number[], axis: number, begins: number[], counts: number[]): Float32Array[] {
+  const outer = product(shape.slice(0, axis));
+  const inner = product(shape.slice(axis + 1));
+  const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  return begins.map((b, k) => {
+    const out: number[] = [];
+    for (let o = 0; o < outer; o++) for (let j = b; j < b + counts[k]; j++) for (let i = 0; i < inner; i++) out.push(bits[(o * shape[axis] + j) * inner + i]);
+    return new Float32Array(Uint32Array.from(out).buffer);
+  });
+}
+
+function prefilled(outputs: readonly Float32Array[]): void {
+  for (const out of outputs) new Uint32Array(out.buffer, out.byteOffset, out.length).fill(UNWRITTEN);
+}
+
+function runCut(op: RangedOp, inputs: readonly Float32Array[], outputs: readonly Float32Array[], ranges: [number, number][]): void {
+  prefilled(outputs);
+  for (const [start, end] of ranges) runRanged(op, inputs, outputs, start, end);
+}
+
+/** The ways the copies run here: [name, kernel options]; the native one only where its kernels run. */
+const ways: [string, { native: boolean }][] = [
+  ['memmove (native kernels)', { native: true }],
+  ['WebAssembly row copy', { native: false }],
+];
+
+describe.each(ways)('Concat and Slice copies: %s', (_way, options) => {
+  // Without native kernels here (another CPU, GROUPCONV_NATIVE=0) their way is skipped; the other still runs.
+  const skip = options.native && nativeKernelsBuilt() === null;
+
+  const withOptions = <T>(body: () => T): T => {
+    const previous = configureKernels(options);
+    try {
+      return body();
+    } finally {
+      configureKernels(previous);
+    }
+  };
+
+  it.skipIf(skip)('the arena\'s arrays take it (memmove only with the native kernels on), plain arrays set()', () => {
+    const native = nativeKernelsBuilt();
+    const spy = native ? vi.spyOn(native, 'copyRuns') : null;
+    try {
+      withOptions(() => {
+        const a = inArena(Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8]));
+        const b = zeros([8], { shared: true }).data;
+        const copy = arenaCopier(a, b);
+        expect(copy).not.toBeNull();
+        copy!(2, 5, 3);
+        expect([...b]).toEqual([0, 0, 0, 0, 0, 3, 4, 5]);
+        expect(arenaCopier(a, new Float32Array(8))).toBeNull();
+        expect(arenaCopier(new Float32Array(8), b)).toBeNull();
+      });
+      if (spy) expect(spy).toHaveBeenCalledTimes(options.native ? 1 : 0);
+    } finally {
+      spy?.mockRestore();
+    }
+  });
+
+  const concatCases: [string, number[][], number][] = [
+    ['channels of three inputs (planes of 20)', [[2, 3, 5, 4], [2, 1, 5, 4], [2, 6, 5, 4]], 1],
+    ['ShuffleNetV2 halves at 7x7 (planes of 49)', [[3, 5, 7, 7], [3, 5, 7, 7]], 1],
+    ['last axis (runs of 4 and 2)', [[2, 3, 5, 4], [2, 3, 5, 2]], 3],
+    ['images', [[2, 3, 5], [1, 3, 5]], 0],
+    ['runs of one float', [[4, 3, 1], [4, 2, 1]], 1],
+  ];
+
+  it.skipIf(skip).each(concatCases)('Concat %s: every cut gives the concatenation\'s bits', (_name, shapes, axis) => {
+    const random = new Random(product(shapes[0]) + axis);
+    const plain = shapes.map((s) => valuesWithBits(random, product(s), SPECIAL_BITS));
+    const arena = plain.map(inArena);
+    const op = concatOp(shapes, axis);
+    const expected = concatenated(plain, shapes, axis);
+    const out = zeros([expected.length], { shared: true }).data;
+    const viaSet = new Float32Array(expected.length);
+    withOptions(() => {
+      for (const ranges of everyCut(op.units, random)) {
+        runCut(op, arena, [out], ranges);
+        expect(firstBitDifference(out, expected), JSON.stringify(ranges)).toBe(-1);
+        runCut(op, plain, [viaSet], ranges);
+        expect(firstBitDifference(viaSet, expected), JSON.stringify(ranges)).toBe(-1);
+      }
+    });
+  });
+
+  const sliceCases: [string, number[], number, number[], number[]][] = [
+    ['Split of channels into [2, 3, 1]', [2, 6, 5, 4], 1, [0, 2, 5], [2, 3, 1]],
+    ['ShuffleNetV2\'s halves at 7x7', [3, 10, 7, 7], 1, [0, 5], [5, 5]],
+    ['Slice of channels [2, 7)', [2, 8, 5, 4], 1, [2], [5]],
+    ['Slice of rows [1, 3)', [2, 8, 5, 4], 2, [1], [2]],
+    ['Slice of the last axis (runs of 3)', [2, 3, 7], 2, [4], [3]],
+  ];
+
+  it.skipIf(skip).each(sliceCases)('%s: every cut gives the slices\' bits', (_name, shape, axis, begins, counts) => {
+    const random = new Random(product(shape) + axis * 7 + begins.length);
+    const plain = valuesWithBits(random, product(shape), SPECIAL_BITS);
+    const x = inArena(plain);
+    const op = sliceOp(shape, axis, begins, counts);
+    const expected = sliced(plain, shape, axis, begins, counts);
+    const outs = expected.map((e) => zeros([e.length], { shared: true }).data);
+    const viaSet = expected.map((e) => new Float32Array(e.length));
+    withOptions(() => {
+      for (const ranges of everyCut(op.units, random)) {
+        runCut(op, [x], outs, ranges);
+        outs.forEach((o, k) => expect(firstBitDifference(o, expected[k]), `output ${k} ${JSON.stringify(ranges)}`).toBe(-1));
+        runCut(op, [plain], viaSet, ranges);
+        viaSet.forEach((o, k) => expect(firstBitDifference(o, expected[k]), `output ${k} ${JSON.stringify(ranges)}`).toBe(-1));
+      }
+    });
+  });
+});
