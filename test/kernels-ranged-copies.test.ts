@@ -1,4 +1,4 @@
-// Concat's and Split / Slice's copies (ranged/layout.ts) through each way they
+// Concat's, Split / Slice's and the fused channel shuffle's copies (ranged/layout.ts) through each way they
 // run: memmove in the native kernels and WebAssembly's row copy (simd-loops.ts,
 // arenaCopier) for the arena's arrays, set() for plain ones. Each is checked
 // bit for bit (NaN payloads, signed zeros, subnormals) against the result
@@ -7,7 +7,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { Random, zeros } from '../src/index.js';
 import { runRanged, type RangedOp } from '../src/kernels/ranged/index.js';
-import { concatOp, sliceOp } from '../src/kernels/ranged/layout.js';
+import { concatOp, shuffleConcatOp, sliceOp } from '../src/kernels/ranged/layout.js';
 import { arenaCopier } from '../src/kernels/ranged/simd-loops.js';
 import { nativeKernelsBuilt } from '../src/kernels/native/index.js';
 import { configureKernels } from '../src/kernels/options.js';
@@ -82,12 +82,16 @@ describe.each(ways)('Concat and Slice copies: %s', (_way, options) => {
         const b = zeros([8], { shared: true }).data;
         const copy = arenaCopier(a, b);
         expect(copy).not.toBeNull();
-        copy!(2, 5, 3);
+        copy!(2, 5, 1, 3, 0, 0);
         expect([...b]).toEqual([0, 0, 0, 0, 0, 3, 4, 5]);
+        // Strided: runs of 2 every 4 floats of a, every 3 of b.
+        const c = zeros([8], { shared: true }).data;
+        arenaCopier(a, c)!(0, 0, 2, 2, 4, 3);
+        expect([...c]).toEqual([1, 2, 0, 5, 6, 0, 0, 0]);
         expect(arenaCopier(a, new Float32Array(8))).toBeNull();
         expect(arenaCopier(new Float32Array(8), b)).toBeNull();
       });
-      if (spy) expect(spy).toHaveBeenCalledTimes(options.native ? 1 : 0);
+      if (spy) expect(spy).toHaveBeenCalledTimes(options.native ? 2 : 0);
     } finally {
       spy?.mockRestore();
     }
@@ -140,6 +144,41 @@ describe.each(ways)('Concat and Slice copies: %s', (_way, options) => {
         runCut(op, [x], outs, ranges);
         outs.forEach((o, k) => expect(firstBitDifference(o, expected[k]), `output ${k} ${JSON.stringify(ranges)}`).toBe(-1));
         runCut(op, [plain], viaSet, ranges);
+        viaSet.forEach((o, k) => expect(firstBitDifference(o, expected[k]), `output ${k} ${JSON.stringify(ranges)}`).toBe(-1));
+      }
+    });
+  });
+
+  const shuffleCases: [string, number, number, number, number, number[], number[]][] = [
+    // name, images, groups, channels per input, inner, begins, counts
+    ['ShuffleNetV2: two halves shuffled, then cut in halves again', 3, 2, 5, 6, [0, 5], [5, 5]],
+    ['two halves shuffled, one output of all', 2, 2, 7, 4, [0], [14]],
+    ['three groups, uneven cuts', 2, 3, 4, 5, [0, 7, 9], [7, 2, 3]],
+    ['a slice of the middle only (an odd start)', 2, 2, 6, 3, [3], [5]],
+    ['planes of one float', 4, 2, 3, 1, [0, 3], [3, 3]],
+  ];
+
+  it.skipIf(skip).each(shuffleCases)('shuffled Concat, %s: every cut gives the Concat -> Reshape -> Transpose -> Slices\' bits', (_name, images, groups, channels, inner, begins, counts) => {
+    const random = new Random(images * 100 + groups * 10 + channels + inner);
+    const plain = Array.from({ length: groups }, () => valuesWithBits(random, images * channels * inner, SPECIAL_BITS));
+    const arena = plain.map(inArena);
+    // The shuffled tensor written out by index: its channel i * groups + k is input k's channel i.
+    const shuffled = new Uint32Array(images * channels * groups * inner);
+    const bits = plain.map((x) => new Uint32Array(x.buffer));
+    for (let n = 0; n < images; n++)
+      for (let i = 0; i < channels; i++)
+        for (let k = 0; k < groups; k++)
+          for (let e = 0; e < inner; e++) shuffled[((n * channels + i) * groups + k) * inner + e] = bits[k][(n * channels + i) * inner + e];
+    const expected = sliced(new Float32Array(shuffled.buffer), [images, channels * groups, inner], 1, begins, counts);
+    const op = shuffleConcatOp(images, groups, channels, inner, begins, counts);
+    expect(op.units).toBe(images * counts.reduce((a, c) => a + c, 0));
+    const outs = expected.map((e) => zeros([e.length], { shared: true }).data);
+    const viaSet = expected.map((e) => new Float32Array(e.length));
+    withOptions(() => {
+      for (const ranges of everyCut(op.units, random)) {
+        runCut(op, arena, outs, ranges);
+        outs.forEach((o, k) => expect(firstBitDifference(o, expected[k]), `output ${k} ${JSON.stringify(ranges)}`).toBe(-1));
+        runCut(op, plain, viaSet, ranges);
         viaSet.forEach((o, k) => expect(firstBitDifference(o, expected[k]), `output ${k} ${JSON.stringify(ranges)}`).toBe(-1));
       }
     });

@@ -172,7 +172,7 @@ describe('forwards through chains', () => {
     const { output, profile } = await model.forwardWith(engines[1], x, { profile: true });
     expect(firstBitDifference(output.data, model.forward(x).data)).toBe(-1);
     const onWorkers = profile.steps.filter((s) => s.engine !== null);
-    expect(onWorkers.length).toBeGreaterThan(20);
+    expect(onWorkers.length).toBeGreaterThan(15);
     for (const s of onWorkers) {
       expect(s.engine!.kernelMs).toBeGreaterThanOrEqual(0);
       expect(s.engine!.kernelMs).toBeLessThanOrEqual(s.ms + 1e-9);

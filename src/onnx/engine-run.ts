@@ -30,6 +30,7 @@ import type { Activation } from '../kernels/epilogue.js';
 import type { FusedConv } from './fuse.js';
 import { runNode, type Plan, type PlanStep } from './plan.js';
 import { expectFloat, floatValue, sizeOf, type FloatValue, type Value } from './value.js';
+import { channelShuffles } from './fuse-layout.js';
 import { imageMajorOf } from './image-major.js';
 import { workerStageOf, type WorkerStage } from './worker-stages.js';
 
@@ -170,6 +171,35 @@ function flopsOf(step: PlanStep, shapes: ReadonlyMap<string, number[]>): number 
   }
 }
 
+/** The execution steps with each channel shuffle group (fuse-layout.ts: scheduled steps [from, to)) as one ranged step. */
+function withShufflesFused(plan: Plan, steps: readonly ExecutionStep[]): ExecutionStep[] {
+  const fused: ExecutionStep[] = [];
+  let next = 0;
+  for (const g of channelShuffles(plan)) {
+    const members = steps.slice(g.from, g.to);
+    const transpose = members[2];
+    // Every member is a worker stage by construction (the group was found from workerStageOf); checked all the same.
+    if (transpose.kind !== 'ranged' || members.some((m) => m.kind !== 'ranged' && m.kind !== 'alias')) continue;
+    fused.push(...steps.slice(next, g.from));
+    fused.push({
+      kind: 'ranged',
+      planSteps: members.flatMap((m) => m.planSteps),
+      node: members[0].node,
+      nodes: members.flatMap((m) => m.nodes),
+      opType: g.opType,
+      inputs: g.inputs,
+      outputs: g.outputs,
+      flops: 0,
+      // The Transpose's plan step: the group is image-major as a Concat is (image-major.ts).
+      step: transpose.step,
+      stage: { kind: 'ranged', op: g.op, inputs: g.inputs, outputs: g.outputs },
+    });
+    next = g.to;
+  }
+  fused.push(...steps.slice(next));
+  return fused;
+}
+
 /**
  * What one model keeps on one engine: a Conv's weight and bias are placed in
  * shared memory at its first use, the programs of each execution, and the
@@ -199,7 +229,7 @@ export class EngineBinding {
   }
 
   private build(plan: Plan): Execution {
-    const steps: ExecutionStep[] = plan.schedule.steps.map((scheduled) => {
+    const unfused: ExecutionStep[] = plan.schedule.steps.map((scheduled) => {
       if (scheduled.kind === 'fused') return this.fusedStep(plan, scheduled.fused);
       const i = scheduled.index;
       const step = plan.steps[i];
@@ -225,6 +255,7 @@ export class EngineBinding {
       const layer = this.layerFor(step.node, weight as FloatValue, (bias as FloatValue | undefined) ?? null, setup, { kind: 'none' });
       return { ...base, kind: 'engine', layer, setup, groups: attributes.group, residual: null };
     });
+    const steps = withShufflesFused(plan, unfused);
     const sharedConstants = new Map<string, Float32Array>();
     const segments = this.segmentsOf(plan, steps, sharedConstants);
     const chained = segments.some((s) => s.kind === 'program' && s.program !== null && s.program.chains.length > 0);

@@ -47,7 +47,7 @@ export function imageMajorOf(step: PlanStep, stage: Extract<WorkerStage, { kind:
   if (rowKernel) {
     // Their units count the batch first (planes N x C..., rows N x ...) when the input is batch-led.
     major = perImageFirst;
-  } else if (op.kernel === 'concat' || op.kernel === 'slice') {
+  } else if (op.kernel === 'concat' || op.kernel === 'slice' || op.kernel === 'shuffleConcat') {
     // Units are outer (the axes before the cut one, batch first) x the cut axis. Every input and
     // output batch-led with the same batch means the cut is after the batch, or takes it whole.
     major = shared.length === 0;

@@ -1,7 +1,7 @@
 // The memory plan of one plan (one input shape): every float activation a
 // forward computes gets an offset in one arena block, reused once its last
 // reader is done. Liveness runs over the fused schedule (the order forwardWith
-// runs steps in); an alias (a step whose output is its input's bytes under a
+// runs steps in, each channel shuffle group one step: fuse-layout.ts); an alias (a step whose output is its input's bytes under a
 // new shape, worker-stages.ts) shares its input's slot and extends its life.
 // Graph outputs are not in the block: each gets an allocation of its own that
 // the forward returns as is (an alias of a planned value that is a graph
@@ -12,6 +12,7 @@
 // producer: steps run in order (a program's stages meet at a barrier), so no
 // step ever writes over a value a later step still reads.
 import { scheduledInputs, type ScheduledStep } from './fuse.js';
+import { channelShuffles } from './fuse-layout.js';
 import type { Plan, PlanStep } from './plan.js';
 import { sizeOf } from './value.js';
 import { workerStageOf } from './worker-stages.js';
@@ -68,13 +69,18 @@ const aligned = (bytes: number): number => Math.max(SLOT_ALIGN, Math.ceil(bytes 
 export type IsAlias = (step: PlanStep, plan: Plan) => boolean;
 const aliasByWorkerStages: IsAlias = (step, plan) => workerStageOf(step, plan)?.kind === 'alias';
 
-/** The inputs and outputs of each scheduled step, and whether it is an alias. */
+/**
+ * The inputs and outputs of each step as the workers run them, and whether it is an alias: the scheduled
+ * steps, a channel shuffle group (fuse-layout.ts) as one step whose intermediate values are never made.
+ */
 function scheduleIo(plan: Plan, isAlias: IsAlias): Array<{ inputs: string[]; outputs: string[]; alias: boolean }> {
-  return plan.schedule.steps.map((s: ScheduledStep) => {
+  const io = plan.schedule.steps.map((s: ScheduledStep) => {
     if (s.kind === 'fused') return { inputs: scheduledInputs(plan, s), outputs: [s.fused.output], alias: false };
     const step = plan.steps[s.index];
     return { inputs: step.inputs, outputs: step.outputs, alias: isAlias(step, plan) };
   });
+  for (const g of [...channelShuffles(plan)].reverse()) io.splice(g.from, g.to - g.from, { inputs: g.inputs, outputs: g.outputs, alias: false });
+  return io;
 }
 
 /**

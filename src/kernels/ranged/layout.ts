@@ -2,7 +2,7 @@
 // axis, Transpose (ShuffleNetV2's channel shuffle among them) and constant
 // Pad. Copies give the same bits however they are cut, so these are free to
 // choose units that balance: pieces of images, or rows of the output.
-import { arenaCopier, padRowsWasm, transposeRowsWasm } from './simd-loops.js';
+import { arenaCopier, padRowsWasm, transposeRowsWasm, type RunCopier } from './simd-loops.js';
 import type { RangedKernel, RangedOp } from './types.js';
 
 /**
@@ -28,7 +28,7 @@ const concat: RangedKernel = (p, inputs, [out], start, end) => {
     const run = Math.min(end - u, sizes[k] - j);
     const from = (o * sizes[k] + j) * inner;
     const copy = copiers[k];
-    if (copy) copy(from, u * inner, run * inner);
+    if (copy) copy(from, u * inner, 1, run * inner, 0, 0);
     else out.set(inputs[k].subarray(from, from + run * inner), u * inner);
     u += run;
   }
@@ -59,8 +59,54 @@ const slice: RangedKernel = (p, [x], outputs, start, end) => {
     const from = (o * dim + begins[k] + j) * inner;
     const to = (o * counts[k] + j) * inner;
     const copy = copiers[k];
-    if (copy) copy(from, to, run * inner);
+    if (copy) copy(from, to, 1, run * inner, 0, 0);
     else outputs[k].set(x.subarray(from, from + run * inner), to);
+    u += run;
+  }
+};
+
+/**
+ * ShuffleNet's channel shuffle with the Concat before it and the Slices after
+ * it, in one pass (onnx/fuse-layout.ts): `groups` inputs [N, channels, inner]
+ * make a shuffled [N, channels x groups, inner] whose channel i x groups + k
+ * is input k's channel i (the Concat on channels, the Reshape to [N, groups,
+ * channels, H, W], the Transpose [0, 2, 1, 3, 4] and the Reshape back), and
+ * output j is its channels [begins[j], begins[j] + counts[j]) (one output of
+ * them all without Slices). params groups, channels, inner, begins, counts. A
+ * unit is one channel plane of one output for one image: N x sum(counts)
+ * units, image first, as sliceOp's. A range copies, per image, output and
+ * input, the planes it takes from that input: every groups-th plane of the
+ * output, consecutive planes of the input, one strided copy.
+ */
+const shuffleConcat: RangedKernel = (p, inputs, outputs, start, end) => {
+  const groups = p.groups as number;
+  const channels = p.channels as number;
+  const inner = p.inner as number;
+  const begins = p.begins as number[];
+  const counts = p.counts as number[];
+  let total = 0;
+  for (const n of counts) total += n;
+  const copiers: (RunCopier | null)[][] = outputs.map((out) => inputs.map((x) => arenaCopier(x, out)));
+  let u = start;
+  while (u < end) {
+    const n = Math.floor(u / total);
+    let c = u - n * total;
+    let j = 0;
+    while (c >= counts[j]) c -= counts[j++];
+    const run = Math.min(end - u, counts[j] - c);
+    // Shuffled channels [p0, p1) into output j's channels [c, c + run) of image n.
+    const p0 = begins[j] + c;
+    const p1 = p0 + run;
+    for (let k = 0; k < groups; k++) {
+      const first = p0 + ((k - (p0 % groups) + groups) % groups);
+      if (first >= p1) continue;
+      const count = Math.floor((p1 - 1 - first) / groups) + 1;
+      const from = (n * channels + (first - k) / groups) * inner;
+      const to = (n * counts[j] + first - begins[j]) * inner;
+      const copy = copiers[j][k];
+      if (copy) copy(from, to, count, inner, inner, groups * inner);
+      else for (let r = 0; r < count; r++) outputs[j].set(inputs[k].subarray(from + r * inner, from + (r + 1) * inner), to + r * groups * inner);
+    }
     u += run;
   }
 };
@@ -151,7 +197,7 @@ const pad: RangedKernel = (p, [x], [out], start, end) => {
   }
 };
 
-export const layoutKernels: Record<string, RangedKernel> = { concat, slice, transpose, pad };
+export const layoutKernels: Record<string, RangedKernel> = { concat, slice, shuffleConcat, transpose, pad };
 
 const product = (dims: readonly number[]) => dims.reduce((p, d) => p * d, 1);
 
@@ -170,6 +216,15 @@ export function sliceOp(shape: readonly number[], axis: number, begins: number[]
   const outer = product(shape.slice(0, axis));
   const total = counts.reduce((a, c) => a + c, 0);
   return { kernel: 'slice', params: { dim: shape[axis], inner, begins, counts }, units: inner === 0 ? 0 : outer * total, costPerUnit: inner };
+}
+
+/**
+ * `groups` inputs of [images, channels, inner] shuffled (channel i x groups + k of the result is input k's channel i)
+ * and cut into outputs: output j the shuffled channels [begins[j], begins[j] + counts[j]).
+ */
+export function shuffleConcatOp(images: number, groups: number, channels: number, inner: number, begins: number[], counts: number[]): RangedOp {
+  const total = counts.reduce((a, c) => a + c, 0);
+  return { kernel: 'shuffleConcat', params: { groups, channels, inner, begins, counts }, units: inner === 0 ? 0 : images * total, costPerUnit: inner };
 }
 
 /** x of `shape` transposed by `perm`. */

@@ -43,23 +43,31 @@ export function mulRunsSimd(x: Float32Array, scales: Float32Array, out: Float32A
 }
 
 /**
- * A copy of runs between x and out in the arena: memmove through the native kernels where they run, else
- * WebAssembly's row copy (one row: memory.copy or its vector loop); null when x or out is not the arena's,
- * and the caller copies with set(). Why: Float32Array.set over shared memory copies word by word with
- * relaxed atomics (V8's relaxed_memmove), 2-5x slower on the channel planes the layout kernels move
- * (docs/benchmarks.md). `from` and `to` are offsets in floats into x and out.
+ * Copies `count` runs of `length` floats between x and out, run r from x at `from + r * fromStride` to out at
+ * `to + r * toStride` (offsets and strides in floats).
  */
-export function arenaCopier(x: Float32Array, out: Float32Array): ((from: number, to: number, length: number) => void) | null {
+export type RunCopier = (from: number, to: number, count: number, length: number, fromStride: number, toStride: number) => void;
+
+/**
+ * A copy of runs between x and out in the arena: memmove through the native kernels where they run (one
+ * call for every run), else WebAssembly's row copy (memory.copy or its vector loop, a call a run); null when
+ * x or out is not the arena's, and the caller copies with set(). Why: Float32Array.set over shared memory
+ * copies word by word with relaxed atomics (V8's relaxed_memmove), 2-5x slower on the channel planes the
+ * layout kernels move (docs/benchmarks.md).
+ */
+export function arenaCopier(x: Float32Array, out: Float32Array): RunCopier | null {
   if (!inArena([x, out])) return null;
   const xAt = x.byteOffset;
   const outAt = out.byteOffset;
   const native = nativeKernels();
   if (native) {
     const memory = arenaMemoryView();
-    return (from, to, length) => native.copyRuns(memory, xAt + from * 4, 0, -1, outAt + to * 4, 1, length, 0, 0);
+    return (from, to, count, length, fromStride, toStride) => native.copyRuns(memory, xAt + from * 4, 0, -1, outAt + to * 4, count, length, fromStride, toStride);
   }
   const wasm = wasmLayerKernels(preferredWasmVariant());
-  return (from, to, length) => wasm.transposeRows(xAt + from * 4, outAt + to * 4, 0, 1, length, 1, 1, 1, 1, 0, 0, 0, 0);
+  return (from, to, count, length, fromStride, toStride) => {
+    for (let r = 0; r < count; r++) wasm.transposeRows(xAt + (from + r * fromStride) * 4, outAt + (to + r * toStride) * 4, 0, 1, length, 1, 1, 1, 1, 0, 0, 0, 0);
+  };
 }
 
 /** Leading dimensions the row loops take (wasm/assembly/layout.ts): the shuffle's [N, C/2, 2, H*W] and an [N, C, H, W] pad have three. */
