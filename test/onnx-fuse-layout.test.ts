@@ -62,7 +62,7 @@ function shuffleModel(spec: Shape): Uint8Array {
 }
 
 const slices = (cuts: [number, number][]) => ({
-  after: cuts.map(([b, e], k) => ({ op_type: 'Slice', name: `slice${k}`, input: ['shuffled', `b${k}_`, `e${k}_`, 'axis1'], output: [`half${k}`] })),
+  after: cuts.map((_, k) => ({ op_type: 'Slice', name: `slice${k}`, input: ['shuffled', `b${k}_`, `e${k}_`, 'axis1'], output: [`half${k}`] })),
   initializers: [intTensor('axis1', [1], [1]), ...cuts.flatMap(([b, e], k) => [intTensor(`b${k}_`, [1], [b]), intTensor(`e${k}_`, [1], [e])])],
 });
 
