@@ -152,9 +152,8 @@ function runChainTask(run: RunnerRun, chain: Extract<StageDescription, { kind: '
 }
 
 /**
- * One runner of a program run. A task that throws cancels the run (waking the
- * runners at the barrier) and rethrows; its claim in the table tells the main
- * thread which stage it was.
+ * One runner of a program run: each stage's tasks as it claims them, then the
+ * barrier; a chain's segments as their tasks become ready, then the barrier.
  */
 export function runProgramTasks(message: ProgramRunMessage, beforeTask?: BeforeTask): RunnerReport {
   const { description, layout } = programOf(message);
@@ -164,30 +163,58 @@ export function runProgramTasks(message: ProgramRunMessage, beforeTask?: BeforeT
   const { stages } = description;
   for (let s = 0; s < stages.length; s++) {
     const stage = stages[s];
-    const continues = stage.kind === 'chain' && stage.continues === true;
-    while (!table.cancelled()) {
-      const task = table.claim(s, message.runner);
-      if (task < 0) break;
-      // A continuing segment's task takes its images on from the previous segment's task for them.
-      if (continues && !table.awaitTask(task - layout.count[s - 1], spinBudget)) break;
-      table.started(task, absoluteNow(), threadId);
-      try {
-        runTask(run, stage, s, task - layout.first[s], task);
-      } catch (error) {
-        table.cancel();
-        throw error;
+    if (stage.kind === 'chain') {
+      // A chain: its segments (the stages that continue it) without a barrier between them, a barrier at its end.
+      let end = s + 1;
+      while (end < stages.length && stages[end].kind === 'chain' && (stages[end] as { continues?: boolean }).continues === true) end++;
+      ran += runChainTasks(run, stages, layout, s, end, message.runner);
+      s = end - 1;
+    } else {
+      while (!table.cancelled()) {
+        const task = table.claim(s, message.runner);
+        if (task < 0) break;
+        if (!runOneTask(run, stage, s, task - layout.first[s], task)) break;
+        ran++;
       }
-      // A task cut short by the cancel flag is not finished: the run failed, and its table tells how far it got.
-      if (table.cancelled()) break;
-      table.finished(task, absoluteNow());
-      table.finishedOne(s);
-      if (stage.kind === 'chain') table.markDone(task);
-      ran++;
     }
-    const next = stages[s + 1];
-    // No barrier before a continuing segment: its tasks wait for their own images only.
-    if (next?.kind === 'chain' && next.continues === true) continue;
     if (!table.awaitStage(s, spinBudget)) break;
   }
   return { threadId, tasks: ran };
+}
+
+/** The tasks of a chain's segments, stages [from, to), as they become ready (ProgramTable.claimReady); how many ran. */
+function runChainTasks(run: RunnerRun, stages: readonly StageDescription[], layout: TaskLayout, from: number, to: number, runner: number): number {
+  const { table } = run;
+  const hint = { low: from };
+  let ran = 0;
+  for (;;) {
+    const task = table.claimReady(from, to, runner, spinBudget, hint);
+    if (task < 0) return ran;
+    let s = from;
+    while (task >= layout.first[s] + layout.count[s]) s++;
+    if (!runOneTask(run, stages[s], s, task - layout.first[s], task)) return ran;
+    table.markDone(task);
+    ran++;
+  }
+}
+
+/**
+ * Runs one claimed task and counts it; false if the run was cancelled meanwhile (a task cut short by the
+ * cancel flag is not finished: the run failed, and its table tells how far it got). A task that throws
+ * cancels the run (waking the runners at the barrier) and rethrows; its claim in the table tells the main
+ * thread which stage it was.
+ */
+function runOneTask(run: RunnerRun, stage: StageDescription, s: number, local: number, task: number): boolean {
+  const { table } = run;
+  table.started(task, absoluteNow(), threadId);
+  try {
+    runTask(run, stage, s, local, task);
+  } catch (error) {
+    table.cancel();
+    throw error;
+  }
+  if (table.cancelled()) return false;
+  table.finished(task, absoluteNow());
+  table.finishedOne(s);
+  return true;
 }

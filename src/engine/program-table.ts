@@ -107,10 +107,11 @@ export function taskLayoutOf(description: ProgramDescription): TaskLayout {
  * One run of a program, in shared memory. Layout (Int32 words, then 8-byte aligned Float64 words):
  *   Int32  [0] cancel flag (non-zero: stop before the next task or image; where a TaskTable has it),
  *          [1] stages completed (-1 once cancelled, so a runner waiting at a barrier wakes),
+ *          [2] chain tasks done (what a runner with no chain task ready waits on: claimReady),
  *          then per stage its next task to claim and its finished-task count,
  *          then per task the runner that claimed it (runner + 1; 0 = unclaimed),
  *          then per task the chain member it is running (0 outside chains), which names a failure's stage,
- *          then per task 1 once it is done and counted (what a continuing chain segment's task waits for);
+ *          then per task 1 once it is done and counted (what a chain segment's task for the same images waits for);
  *   Float64 per buffer its byte offset and length (floats), then per task start time, end time (0 until finished), threadId,
  *           then per chain task the end time of each member.
  * The barrier between stages: the runner that finishes a stage's last task
@@ -120,7 +121,8 @@ export function taskLayoutOf(description: ProgramDescription): TaskLayout {
 export class ProgramTable {
   private static readonly CANCEL = 0;
   private static readonly COMPLETED = 1;
-  private static readonly HEADER = 2;
+  private static readonly CHAIN_DONE = 2;
+  private static readonly HEADER = 3;
 
   readonly ints: Int32Array;
   readonly floats: Float64Array;
@@ -167,7 +169,7 @@ export class ProgramTable {
     Atomics.store(this.ints, ProgramTable.COMPLETED, -1);
     Atomics.notify(this.ints, ProgramTable.COMPLETED);
     Atomics.notify(this.ints, ProgramTable.CANCEL);
-    for (let task = 0; task < this.layout.total; task++) Atomics.notify(this.ints, this.doneIndex(task));
+    Atomics.notify(this.ints, ProgramTable.CHAIN_DONE);
   }
 
   completed(): number {
@@ -204,22 +206,53 @@ export class ProgramTable {
   }
 
   /**
-   * Marks `task` done, after finishedOne counted it: a task waiting on it
-   * (awaitTask) then finishes after it has been counted, so the stage it
-   * continues is complete before its own, and COMPLETED moves past both in order.
+   * Marks chain task `task` done, after finishedOne counted it: the next
+   * segment's task for its images may then be claimed (claimReady), and it
+   * is counted before, so the segment it continues completes first and
+   * COMPLETED moves past both in order.
    */
   markDone(task: number): void {
     Atomics.store(this.ints, this.doneIndex(task), 1);
-    Atomics.notify(this.ints, this.doneIndex(task));
+    Atomics.add(this.ints, ProgramTable.CHAIN_DONE, 1);
+    Atomics.notify(this.ints, ProgramTable.CHAIN_DONE);
   }
 
-  /** Waits until `task` is done (markDone), spinning as `budget` allows before sleeping; false if the run was cancelled. */
-  awaitTask(task: number, budget: SpinBudget): boolean {
-    const done = this.doneIndex(task);
+  /**
+   * Claims for `runner` a task of the chain whose segments are stages [from, to) (each with the same
+   * runs of images) that is ready: unclaimed, and its images' task in the previous segment done. The
+   * lowest segment first, so images move through the chain together as the workers come free. When
+   * none is ready but some are unclaimed, waits (spinning as `budget` allows, then sleeping) until a
+   * chain task is done. Returns the task, or -1 when every task of the chain is claimed (or the run
+   * was cancelled).
+   *
+   * Why not claim in order and wait for the previous segment's task (as before 2026-11-30): a worker
+   * that claimed a task whose images another worker still holds waited for it; when that worker ran
+   * slow (this machine's cores are shared with other tenants), the fast one stalled at every segment.
+   * Claiming only what is ready keeps it on other images.
+   */
+  claimReady(from: number, to: number, runner: number, budget: SpinBudget, hint: { low: number }): number {
+    const { first, count } = this.layout;
+    const runs = count[from];
     for (;;) {
-      if (this.cancelled()) return false;
-      if (Atomics.load(this.ints, done) !== 0) return true;
-      if (!budget.spin(() => Atomics.load(this.ints, done) !== 0)) Atomics.wait(this.ints, done, 0);
+      if (this.cancelled()) return -1;
+      // Read before looking, so a task done while we look is not slept through.
+      const seen = Atomics.load(this.ints, ProgramTable.CHAIN_DONE);
+      let unclaimed = false;
+      for (let s = Math.max(from, hint.low); s < to; s++) {
+        let open = false;
+        for (let r = 0; r < runs; r++) {
+          const task = first[s] + r;
+          const claim = this.claimIndex(task);
+          if (Atomics.load(this.ints, claim) !== 0) continue;
+          open = true;
+          if (s > from && Atomics.load(this.ints, this.doneIndex(task - runs)) === 0) continue;
+          if (Atomics.compareExchange(this.ints, claim, 0, runner + 1) === 0) return task;
+        }
+        if (open) unclaimed = true;
+        else if (!unclaimed) hint.low = s + 1; // every task of segment s claimed, and of those before it
+      }
+      if (!unclaimed) return -1;
+      if (!budget.spin(() => Atomics.load(this.ints, ProgramTable.CHAIN_DONE) !== seen || this.cancelled())) Atomics.wait(this.ints, ProgramTable.CHAIN_DONE, seen);
     }
   }
 
