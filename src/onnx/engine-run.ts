@@ -418,9 +418,43 @@ export function memoryFor(plan: Plan, chained: boolean): MemoryPlan {
   return sameSize.peakBytes <= MAX_CHAINED_BLOCK_BYTES ? sameSize : memoryPlanOf(plan);
 }
 
+/**
+ * The planned values of an execution as views of one block: every value with a slot (an alias: its root's
+ * bytes under its own shape), made once per block the forwards get and kept for the next forward that gets
+ * the same one (the arena usually hands a freed block back at the same place). Why: a batch-1 forward spent
+ * about 0.3 ms of its main thread making these views and a copy of every constant, step by step, before
+ * its first task could start (docs/benchmarks.md).
+ */
+const blockValues = new WeakMap<Execution, Array<{ buffer: ArrayBufferLike; byteOffset: number; values: Map<string, FloatValue> }>>();
+/** Blocks whose views an execution keeps (a forward's outputs allocated between forwards move the block now and then). */
+const KEPT_BLOCKS = 4;
+
+function valuesInBlock(execution: Execution, block: Float32Array): Map<string, FloatValue> {
+  let kept = blockValues.get(execution);
+  if (!kept) {
+    kept = [];
+    blockValues.set(execution, kept);
+  }
+  const hit = kept.find((k) => k.buffer === block.buffer && k.byteOffset === block.byteOffset);
+  if (hit) return hit.values;
+  const { memory, plan } = execution;
+  const values = new Map<string, FloatValue>();
+  for (const [name, s] of memory.slots) values.set(name, floatValue(plan.shapes.get(name)!, block.subarray(s.offset / 4, s.offset / 4 + s.floats)));
+  for (const [alias, root] of memory.aliasOf) {
+    const rootValue = values.get(root);
+    if (rootValue) values.set(alias, floatValue(plan.shapes.get(alias)!, rootValue.data));
+  }
+  kept.unshift({ buffer: block.buffer, byteOffset: block.byteOffset, values });
+  if (kept.length > KEPT_BLOCKS) kept.pop();
+  return values;
+}
+
 /** What one forward holds while it runs: its values, its block, and the arena memory it must free. */
 class ForwardState {
-  readonly env: Map<string, Value>;
+  /** Values made by this forward outside its block: the feeds, graph outputs, host results. */
+  private readonly values: Map<string, Value>;
+  /** The values in this forward's block (slots, and aliases of them): shared with earlier forwards given the same block. */
+  private readonly planned: Map<string, FloatValue>;
   /** Arena blocks this forward allocated besides the block (model inputs copied to shared memory, padded inputs). */
   readonly owned: Float32Array[] = [];
   /** Graph outputs' own allocations: returned, or freed if the forward fails. */
@@ -433,16 +467,27 @@ class ForwardState {
     /** One block for every planned activation (memory-plan.ts). */
     readonly block: Float32Array | null,
   ) {
-    this.env = new Map<string, Value>(execution.plan.constants);
-    for (const [name, v] of feeds) this.env.set(name, v);
+    this.values = new Map<string, Value>(feeds);
+    this.planned = block ? valuesInBlock(execution, block) : new Map();
+  }
+
+  /** `name`'s value in this forward: computed here, a view of its slot, or a constant. */
+  get(name: string): Value | undefined {
+    return this.values.get(name) ?? this.planned.get(name) ?? this.execution.plan.constants.get(name);
+  }
+
+  set(name: string, value: Value): void {
+    this.values.set(name, value);
+  }
+
+  /** Whether `name` lives in the block (its own slot, or an alias of one). */
+  isPlanned(name: string): boolean {
+    return this.planned.has(name);
   }
 
   /** The planned slot of `name` (its root's, for an alias), or null. */
   slot(name: string): Float32Array | null {
-    const { slots, aliasOf } = this.execution.memory;
-    const s = slots.get(aliasOf.get(name) ?? name);
-    if (!s || !this.block) return null;
-    return this.block.subarray(s.offset / 4, s.offset / 4 + s.floats);
+    return this.planned.get(name)?.data ?? null;
   }
 
   /** Where a worker step writes `name`: its slot, or (a graph output) an arena allocation of its own. */
@@ -478,7 +523,7 @@ class ForwardState {
   sharedData(name: string): Float32Array {
     const constant = this.execution.sharedConstants.get(name);
     if (constant) return constant;
-    const v = expectFloat(this.env.get(name), `value '${name}'`);
+    const v = expectFloat(this.get(name), `value '${name}'`);
     if (sharedArena().owns(v.data)) return v.data;
     let copy = this.sharedFeeds.get(name);
     if (!copy) {
@@ -522,7 +567,7 @@ export async function runExecution(
       else await runSingle(execution, segment.index, state, profile);
     }
     const outputs = plan.outputs.map((n) => {
-      const v = state.env.get(n);
+      const v = state.get(n);
       if (!v) throw errors.onnxValue(`graph output '${n}' was not computed`);
       if (v.dtype !== 'float32' || !state.inBlock(v.data)) return v;
       // An alias of a planned value: out of the block, which is freed now.
@@ -552,18 +597,23 @@ function stepProfile(execution: Execution, i: number, ms: number, engine: StepPr
   };
 }
 
-/** Binds a program's outputs to their slots (aliases to their inputs' bytes), then runs it. */
+/**
+ * Binds a program's outputs that have no slot (graph outputs: allocations of their own; aliases of
+ * values outside the block) — the others are the block's views already — then runs it.
+ */
 async function runProgramSegment(execution: Execution, segment: Extract<Segment, { kind: 'program' }>, state: ForwardState, profile: StepProfile[] | null): Promise<void> {
   const { steps } = execution;
-  const { env } = state;
   for (let i = segment.from; i < segment.to; i++) {
     const step = steps[i];
     if (step.kind === 'alias') {
-      const x = expectFloat(env.get(step.inputs[0]), `input '${step.inputs[0]}'`);
-      env.set(step.outputs[0], floatValue(state.shapeOf(step.outputs[0]), x.data));
+      if (state.isPlanned(step.outputs[0])) continue;
+      const x = expectFloat(state.get(step.inputs[0]), `input '${step.inputs[0]}'`);
+      state.set(step.outputs[0], floatValue(state.shapeOf(step.outputs[0]), x.data));
       continue;
     }
-    for (const name of step.kind === 'ranged' ? step.stage.outputs : step.outputs) env.set(name, floatValue(state.shapeOf(name), state.place(name)));
+    for (const name of step.kind === 'ranged' ? step.stage.outputs : step.outputs) {
+      if (!state.isPlanned(name)) state.set(name, floatValue(state.shapeOf(name), state.place(name)));
+    }
   }
   const { program } = segment;
   if (!program) {
@@ -643,24 +693,23 @@ function stageShares(timings: ProgramProfile): Array<{ ms: number; kernelMs: num
 /** One step on its own: a Conv padded on the calling thread (one engine call), or a host node. */
 async function runSingle(execution: Execution, i: number, state: ForwardState, profile: StepProfile[] | null): Promise<void> {
   const step = execution.steps[i];
-  const { env } = state;
   const start = profile ? performance.now() : 0;
   let engineProfile: ConvProfile | null = null;
   if (step.kind === 'engine') {
-    const x = expectFloat(env.get(step.inputs[0]), `input '${step.inputs[0]}'`);
+    const x = expectFloat(state.get(step.inputs[0]), `input '${step.inputs[0]}'`);
     const name = step.outputs[0];
     const out = { shape: state.shapeOf(name), data: state.place(name) };
     try {
       // Asymmetric pads: the padded input goes to shared memory too, freed with the forward.
       const input = withOutputAllocator(sharedAllocator(state.owned), () => convInput(x, step.setup));
-      const residual = step.residual === null ? undefined : expectFloat(env.get(step.residual), `residual '${step.residual}'`);
+      const residual = step.residual === null ? undefined : expectFloat(state.get(step.residual), `residual '${step.residual}'`);
       if (profile) ({ profile: engineProfile } = await step.layer.run(input, { profile: true, residual, out }));
       else await step.layer.run(input, { residual, out });
     } catch (error) {
       if (error instanceof ExecutionError || !(error instanceof Error)) throw error;
       throw errors.onnxEngineStepFailed(step.node.name, step.opType, error);
     }
-    env.set(name, floatValue(out.shape, out.data));
+    if (!state.isPlanned(name)) state.set(name, floatValue(out.shape, out.data));
   } else if (step.kind === 'host') {
     runHost(step, state);
   } else {
@@ -690,8 +739,7 @@ async function runSingle(execution: Execution, i: number, state: ForwardState, p
  * new memory is); otherwise, or for several outputs, the result is copied into its slot.
  */
 function runHost(step: HostStep, state: ForwardState): void {
-  const { env } = state;
-  const inputs = step.inputs.map((n) => (n === '' ? undefined : env.get(n)));
+  const inputs = step.inputs.map((n) => (n === '' ? undefined : state.get(n)));
   const slot = step.outputs.length === 1 ? state.slot(step.outputs[0]) : null;
   let handed = false;
   const allocate = (n: number): Float32Array => {
@@ -708,12 +756,12 @@ function runHost(step: HostStep, state: ForwardState): void {
     const target = result.dtype === 'float32' ? state.slot(name) : null;
     if (!target || target.length !== result.data.length) {
       // A graph output that is a planned value's bytes (a host Identity of it): out of the block now, before they are reused.
-      env.set(name, result.dtype === 'float32' && state.inBlock(result.data) ? floatValue(result.shape, state.keep(result.data)) : result);
+      state.set(name, result.dtype === 'float32' && state.inBlock(result.data) ? floatValue(result.shape, state.keep(result.data)) : result);
       return;
     }
     // (Slot views are made afresh: compare where they are, not which object.)
     if (result.data.buffer !== target.buffer || result.data.byteOffset !== target.byteOffset) target.set(result.data as Float32Array);
-    env.set(name, floatValue(result.shape, target));
+    state.set(name, floatValue(result.shape, target));
   });
 }
 
