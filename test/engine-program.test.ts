@@ -3,7 +3,7 @@
 // calling thread at 1, 2 and 3 workers; a failing stage rejects naming it and
 // leaves the engine usable; close during a program does not hang; concurrent
 // programs and calls on one engine stay correct.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { convBiasActivation, ExecutionError, GroupedConvEngine, relu, sharedArena, type Tensor } from '../src/index.js';
 import { ELEMENT_BLOCK } from '../src/kernels/ranged/index.js';
 import type { ProgramStage } from '../src/engine/program.js';
@@ -93,6 +93,33 @@ describe('a program of conv and ranged stages', () => {
       close();
     });
   }
+
+  it('keeps a run\'s table and scratch for the next run of its way, and frees them on close', async () => {
+    const e = engine({ workers: 1 });
+    const arena = sharedArena();
+    const before = arena.stats().liveBytes;
+    const { program, close } = block(e);
+    const buffers = buffersFor(x);
+    const other = buffersFor(x);
+    await program.run(buffers);
+    // Later runs allocate nothing: they take the blocks the first run left.
+    const allocations = vi.spyOn(arena, 'allocateFloat32');
+    try {
+      for (let round = 0; round < 4; round++) await program.run(buffers);
+      expect(allocations).not.toHaveBeenCalled();
+      // Two runs at once: the second takes blocks of its own, and both are right.
+      await Promise.all([program.run(buffers), program.run(other)]);
+      expect(allocations).toHaveBeenCalled();
+    } finally {
+      allocations.mockRestore();
+    }
+    for (const b of [buffers, other]) expect(firstBitDifference(b[3], expected(x).data)).toBe(-1);
+    release(buffers);
+    release(other);
+    close();
+    // (At most: the collector may free unrelated blocks meanwhile.)
+    expect(arena.stats().liveBytes).toBeLessThanOrEqual(before);
+  });
 
   it('on one worker has one way only', async () => {
     const e = engine({ workers: 1 });

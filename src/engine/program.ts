@@ -124,6 +124,15 @@ interface Mode {
   barriers: number;
 }
 
+/** A run's table and its runners' scratch, kept for the next run of the same mode. */
+interface RunBlocks {
+  table: Float32Array;
+  scratch: Float32Array[];
+}
+
+/** Runs of one mode that keep their blocks for later runs: more at once (concurrent forwards) allocate and free their own. */
+const KEPT_RUN_BLOCKS = 2;
+
 export class EngineProgram {
   readonly stages: readonly ProgramStage[];
   /** Floats each buffer holds. */
@@ -135,6 +144,12 @@ export class EngineProgram {
   /** Every stage one task on one runner: where there are no chains and several workers, the other way a run may go (mode-choice.ts). */
   private readonly single: Mode | null;
   private readonly choice = new ModeChoice();
+  /**
+   * Each mode's run blocks from earlier runs. Why: allocated per run, the table landed on arena memory no run
+   * had touched yet (a forward's outputs, freed only when collected, kept pushing it up), and the first touch
+   * of a page costs a fault here: 36-160 µs of a batch-1 program's setup (docs/benchmarks.md).
+   */
+  private readonly spareBlocks = new Map<Mode, RunBlocks[]>();
   private readonly plans: Array<{ layer: EngineLayer; entry: PlanEntry }> = [];
   private readonly scratchFloats: number;
   /** How the last run went: 'chained' (its chains image by image), 'staged' (a barrier after every stage) or 'single' (every stage one task, one runner). */
@@ -272,7 +287,8 @@ export class EngineProgram {
     });
 
     const stages = this.stages.length;
-    const owned: Float32Array[] = [];
+    let blocks: RunBlocks | null = null;
+    let blocksMode: Mode | null = null;
     let call: Call | null = null;
     // The layers' weights and plans stay while the workers read them, even if a layer is closed meanwhile.
     const holds: Array<() => void> = [];
@@ -284,14 +300,14 @@ export class EngineProgram {
       this.lastRunMode = mode === this.chained ? 'chained' : mode === this.single ? 'single' : 'staged';
       this.lastRunBarriers = mode.barriers;
       const described = mode.description.stages.length;
-      const tableBlock = arena.allocateFloat32(Math.ceil(ProgramTable.bytes(described, buffers.length, mode.layout) / 4));
-      owned.push(tableBlock);
+      blocks = this.takeRunBlocks(mode, Math.ceil(ProgramTable.bytes(described, buffers.length, mode.layout) / 4));
+      blocksMode = mode;
+      const tableBlock = blocks.table;
       const table = new ProgramTable(tableBlock.buffer, tableBlock.byteOffset, described, buffers.length, mode.layout);
       buffers.forEach((b, i) => table.setBuffer(i, b));
+      const scratch = blocks.scratch;
       const messages: ProgramRunMessage[] = Array.from({ length: mode.runners }, (_, runner) => {
-        const scratch = arena.allocateFloat32(this.scratchFloats, { zero: false }); // kernels write scratch before reading it
-        owned.push(scratch);
-        return { kind: 'program', programId: mode.id, program: mode.ref, scratch: refOf(scratch), table: tableBlock.byteOffset, runner };
+        return { kind: 'program', programId: mode.id, program: mode.ref, scratch: refOf(scratch[runner]), table: tableBlock.byteOffset, runner };
       });
       const running = new Call(table, (failed) => this.host.dropQueued(failed));
       call = running;
@@ -320,7 +336,8 @@ export class EngineProgram {
       return this.profileOf(mode, table, callStart, firstDispatch, callEnd);
     } finally {
       if (call) this.host.end(call);
-      for (const block of owned) arena.release(block);
+      // Every runner has returned here (or none was handed the blocks): the next run may have them.
+      if (blocks && blocksMode) this.returnRunBlocks(blocksMode, blocks);
       this.running--;
       if (this.closed && this.running === 0) this.free();
       // After the program has released its plans: a layer closed meanwhile is freed only now.
@@ -369,7 +386,32 @@ export class EngineProgram {
     if (this.running === 0) this.free();
   }
 
+  /** A run's blocks: an earlier run's, the table zeroed, or new ones. */
+  private takeRunBlocks(mode: Mode, tableFloats: number): RunBlocks {
+    const kept = this.spareBlocks.get(mode)?.pop();
+    if (kept) {
+      kept.table.fill(0);
+      return kept;
+    }
+    const arena = sharedArena();
+    const table = arena.allocateFloat32(tableFloats);
+    // Not zeroed: kernels write scratch before reading it.
+    const scratch = Array.from({ length: mode.runners }, () => arena.allocateFloat32(this.scratchFloats, { zero: false }));
+    return { table, scratch };
+  }
+
+  private returnRunBlocks(mode: Mode, blocks: RunBlocks): void {
+    let kept = this.spareBlocks.get(mode);
+    if (!kept) {
+      kept = [];
+      this.spareBlocks.set(mode, kept);
+    }
+    if (!this.closed && kept.length < KEPT_RUN_BLOCKS) kept.push(blocks);
+    else releaseRunBlocks(blocks);
+  }
+
   private free(): void {
+    for (const kept of this.spareBlocks.values()) kept.splice(0).forEach(releaseRunBlocks);
     this.releasePlans();
     sharedArena().release(this.staged.block);
     if (this.chained) sharedArena().release(this.chained.block);
@@ -379,6 +421,12 @@ export class EngineProgram {
   private releasePlans(): void {
     for (const { layer, entry } of this.plans.splice(0)) layer.releasePlan(entry);
   }
+}
+
+function releaseRunBlocks(blocks: RunBlocks): void {
+  const arena = sharedArena();
+  arena.release(blocks.table);
+  for (const s of blocks.scratch) arena.release(s);
 }
 
 /**
