@@ -204,6 +204,8 @@ export const errors = {
   programUnfinished: (stage: number, stages: number, label: string) =>
     new ProgramStageError(`stage ${stage + 1} of ${stages} (${label}): no runner finished it`, stage, label),
   programClosed: () => new ExecutionError('this engine program was closed; build it again with engine.program(stages, buffers)'),
+  /** A channel shuffle group (onnx/fuse-layout.ts) whose steps are not all worker stages: a bug (the memory plan counts it as one step), so a plain Error. */
+  shuffleGroupNotOnWorkers: (node: string) => new Error(`channel shuffle group at '${node}': its steps are not all worker stages`),
   /** A parked runner found its slot in a state the protocol never leaves it in (see doorbell.ts): an engine bug, so a plain Error. */
   unexpectedSlotState: (state: number) => new Error(`parked runner: unexpected slot state ${state}`),
   // Kernels (src/kernels)

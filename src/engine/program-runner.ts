@@ -166,7 +166,7 @@ export function runProgramTasks(message: ProgramRunMessage, beforeTask?: BeforeT
     if (stage.kind === 'chain') {
       // A chain: its segments (the stages that continue it) without a barrier between them, a barrier at its end.
       let end = s + 1;
-      while (end < stages.length && stages[end].kind === 'chain' && (stages[end] as { continues?: boolean }).continues === true) end++;
+      while (end < stages.length && continuesChain(stages[end])) end++;
       ran += runChainTasks(run, stages, layout, s, end, message.runner);
       s = end - 1;
     } else {
@@ -181,6 +181,9 @@ export function runProgramTasks(message: ProgramRunMessage, beforeTask?: BeforeT
   }
   return { threadId, tasks: ran };
 }
+
+/** Whether `stage` is a segment continuing the chain before it (chains.ts, chainSegments). */
+const continuesChain = (stage: StageDescription): boolean => stage.kind === 'chain' && stage.continues === true;
 
 /** The tasks of a chain's segments, stages [from, to), as they become ready (ProgramTable.claimReady); how many ran. */
 function runChainTasks(run: RunnerRun, stages: readonly StageDescription[], layout: TaskLayout, from: number, to: number, runner: number): number {

@@ -126,6 +126,7 @@ interface Mode {
 
 /** A run's table and its runners' scratch, kept for the next run of the same mode. */
 interface RunBlocks {
+  mode: Mode;
   table: Float32Array;
   scratch: Float32Array[];
 }
@@ -288,7 +289,6 @@ export class EngineProgram {
 
     const stages = this.stages.length;
     let blocks: RunBlocks | null = null;
-    let blocksMode: Mode | null = null;
     let call: Call | null = null;
     // The layers' weights and plans stay while the workers read them, even if a layer is closed meanwhile.
     const holds: Array<() => void> = [];
@@ -301,7 +301,6 @@ export class EngineProgram {
       this.lastRunBarriers = mode.barriers;
       const described = mode.description.stages.length;
       blocks = this.takeRunBlocks(mode, Math.ceil(ProgramTable.bytes(described, buffers.length, mode.layout) / 4));
-      blocksMode = mode;
       const tableBlock = blocks.table;
       const table = new ProgramTable(tableBlock.buffer, tableBlock.byteOffset, described, buffers.length, mode.layout);
       buffers.forEach((b, i) => table.setBuffer(i, b));
@@ -337,7 +336,7 @@ export class EngineProgram {
     } finally {
       if (call) this.host.end(call);
       // Every runner has returned here (or none was handed the blocks): the next run may have them.
-      if (blocks && blocksMode) this.returnRunBlocks(blocksMode, blocks);
+      if (blocks) this.returnRunBlocks(blocks);
       this.running--;
       if (this.closed && this.running === 0) this.free();
       // After the program has released its plans: a layer closed meanwhile is freed only now.
@@ -397,14 +396,14 @@ export class EngineProgram {
     const table = arena.allocateFloat32(tableFloats);
     // Not zeroed: kernels write scratch before reading it.
     const scratch = Array.from({ length: mode.runners }, () => arena.allocateFloat32(this.scratchFloats, { zero: false }));
-    return { table, scratch };
+    return { mode, table, scratch };
   }
 
-  private returnRunBlocks(mode: Mode, blocks: RunBlocks): void {
-    let kept = this.spareBlocks.get(mode);
+  private returnRunBlocks(blocks: RunBlocks): void {
+    let kept = this.spareBlocks.get(blocks.mode);
     if (!kept) {
       kept = [];
-      this.spareBlocks.set(mode, kept);
+      this.spareBlocks.set(blocks.mode, kept);
     }
     if (!this.closed && kept.length < KEPT_RUN_BLOCKS) kept.push(blocks);
     else releaseRunBlocks(blocks);

@@ -178,8 +178,9 @@ function withShufflesFused(plan: Plan, steps: readonly ExecutionStep[]): Executi
   for (const g of channelShuffles(plan)) {
     const members = steps.slice(g.from, g.to);
     const transpose = members[2];
-    // Every member is a worker stage by construction (the group was found from workerStageOf); checked all the same.
-    if (transpose.kind !== 'ranged' || members.some((m) => m.kind !== 'ranged' && m.kind !== 'alias')) continue;
+    // Every member is a worker stage by construction (the group was found from workerStageOf), and the memory
+    // plan gave the values inside the group no slot: run any other way, they would have nowhere to go.
+    if (transpose.kind !== 'ranged' || members.some((m) => m.kind !== 'ranged' && m.kind !== 'alias')) throw errors.shuffleGroupNotOnWorkers(members[0].node.name);
     fused.push(...steps.slice(next, g.from));
     fused.push({
       kind: 'ranged',
