@@ -179,6 +179,13 @@ SIMD static inline void store(float *at, vf v, vmask m, const Epilogue *e) { vst
 // multiply-add (50 GFLOP/s where named registers reach 130-160). TAP: where tap t's first vector of
 // inputs starts (a 1x1's input channel t; a KxK's offset table entry); the second vector is `secondIn`
 // floats on, its outputs `secondOut` on (LANES and LANES: 2 * LANES consecutive positions).
+// Each tap also prefetches the weights 1024 floats (4 KiB) on in the tile's blocks: at batch 1 a layer's
+// weights are read once, from memory, not cache (1152 -> 192 at 7x7: 0.19 ms in efficientnet_b0, 0.13 ms
+// run alone with its weights in L2), and the prefetch bought the 1x1 layers 1.03-1.21x there, mostly
+// 1.05-1.1x (256 and 512 floats on: less; 128: none); at batch 8 nothing (docs/benchmarks.md).
+#ifndef WEIGHT_PREFETCH_FLOATS
+#define WEIGHT_PREFETCH_FLOATS 1024
+#endif
 #define TILE_BODY(W, TAP)                                                                              \
   vf l0, l1, l2, l3, l4, l5, l6, l7, h0, h1, h2, h3, h4, h5, h6, h7;                                   \
   l0 = h0 = vset1(bias ? bias[0] : 0.0f);                                                              \
@@ -197,6 +204,8 @@ SIMD static inline void store(float *at, vf v, vmask m, const Epilogue *e) { vst
     const float *xr = TAP;                                                                             \
     vf a = vloadz(m0, xr), c = vloadz(m1, xr + secondIn), s;                                           \
     const float *w0 = blk0 + t * 4;                                                                    \
+    __builtin_prefetch(w0 + WEIGHT_PREFETCH_FLOATS);                                                   \
+    if (W == 8) __builtin_prefetch(blk1 + t * 4 + WEIGHT_PREFETCH_FLOATS);                            \
     s = vset1(w0[0]); l0 = vfma(s, a, l0); h0 = vfma(s, c, h0);                                        \
     s = vset1(w0[1]); l1 = vfma(s, a, l1); h1 = vfma(s, c, h1);                                        \
     s = vset1(w0[2]); l2 = vfma(s, a, l2); h2 = vfma(s, c, h2);                                        \
