@@ -6,32 +6,50 @@ import { arenaCopier, padRowsWasm, transposeRowsWasm, type RunCopier } from './s
 import type { RangedKernel, RangedOp } from './types.js';
 
 /**
+ * Units [start, end) of an axis cut into pieces of `counts` (for each outer
+ * index, piece 0's indexes, then piece 1's, ...) as runs within one piece:
+ * `visit(outer, piece, index, run, unit)` for each, index the run's first
+ * within its piece and unit the run's first unit. What concat, slice and
+ * shuffleConcat walk.
+ */
+function forEachRun(start: number, end: number, counts: readonly number[], visit: (outer: number, piece: number, index: number, run: number, unit: number) => void): void {
+  let total = 0;
+  for (const n of counts) total += n;
+  let u = start;
+  while (u < end) {
+    const outer = Math.floor(u / total);
+    let index = u - outer * total;
+    let piece = 0;
+    while (index >= counts[piece]) index -= counts[piece++];
+    const run = Math.min(end - u, counts[piece] - index);
+    visit(outer, piece, index, run, u);
+    u += run;
+  }
+}
+
+/** Copies of runs from x into out: memmove or WebAssembly's in the arena (arenaCopier), set() elsewhere. */
+function runCopier(x: Float32Array, out: Float32Array): RunCopier {
+  return (
+    arenaCopier(x, out) ??
+    ((from, to, count, length, fromStride, toStride) => {
+      for (let r = 0; r < count; r++) out.set(x.subarray(from + r * fromStride, from + r * fromStride + length), to + r * toStride);
+    })
+  );
+}
+
+/**
  * Inputs concatenated along one axis. Seen as [outer, axis, inner]: params
  * sizes (each input's length along the axis), inner. A unit is one index of
  * the output's axis for one outer index (a channel plane of one image, for
  * the channel axis), so even one image splits: outer x axis units. A range
  * copies runs of consecutive units from one input with one copy each (memmove
- * or WebAssembly's in the arena, set() elsewhere: simd-loops.ts, arenaCopier).
+ * or WebAssembly's in the arena, set() elsewhere: runCopier).
  */
 const concat: RangedKernel = (p, inputs, [out], start, end) => {
   const sizes = p.sizes as number[];
   const inner = p.inner as number;
-  let total = 0;
-  for (const n of sizes) total += n;
-  const copiers = inputs.map((x) => arenaCopier(x, out));
-  let u = start;
-  while (u < end) {
-    const o = Math.floor(u / total);
-    let j = u - o * total;
-    let k = 0;
-    while (j >= sizes[k]) j -= sizes[k++];
-    const run = Math.min(end - u, sizes[k] - j);
-    const from = (o * sizes[k] + j) * inner;
-    const copy = copiers[k];
-    if (copy) copy(from, u * inner, 1, run * inner, 0, 0);
-    else out.set(inputs[k].subarray(from, from + run * inner), u * inner);
-    u += run;
-  }
+  const copiers = inputs.map((x) => runCopier(x, out));
+  forEachRun(start, end, sizes, (o, k, j, run, u) => copiers[k]((o * sizes[k] + j) * inner, u * inner, 1, run * inner, 0, 0));
 };
 
 /**
@@ -46,23 +64,8 @@ const slice: RangedKernel = (p, [x], outputs, start, end) => {
   const inner = p.inner as number;
   const begins = p.begins as number[];
   const counts = p.counts as number[];
-  let total = 0;
-  for (const n of counts) total += n;
-  const copiers = outputs.map((out) => arenaCopier(x, out));
-  let u = start;
-  while (u < end) {
-    const o = Math.floor(u / total);
-    let j = u - o * total;
-    let k = 0;
-    while (j >= counts[k]) j -= counts[k++];
-    const run = Math.min(end - u, counts[k] - j);
-    const from = (o * dim + begins[k] + j) * inner;
-    const to = (o * counts[k] + j) * inner;
-    const copy = copiers[k];
-    if (copy) copy(from, to, 1, run * inner, 0, 0);
-    else outputs[k].set(x.subarray(from, from + run * inner), to);
-    u += run;
-  }
+  const copiers = outputs.map((out) => runCopier(x, out));
+  forEachRun(start, end, counts, (o, k, j, run) => copiers[k]((o * dim + begins[k] + j) * inner, (o * counts[k] + j) * inner, 1, run * inner, 0, 0));
 };
 
 /**
@@ -84,16 +87,8 @@ const shuffleConcat: RangedKernel = (p, inputs, outputs, start, end) => {
   const inner = p.inner as number;
   const begins = p.begins as number[];
   const counts = p.counts as number[];
-  let total = 0;
-  for (const n of counts) total += n;
-  const copiers: (RunCopier | null)[][] = outputs.map((out) => inputs.map((x) => arenaCopier(x, out)));
-  let u = start;
-  while (u < end) {
-    const n = Math.floor(u / total);
-    let c = u - n * total;
-    let j = 0;
-    while (c >= counts[j]) c -= counts[j++];
-    const run = Math.min(end - u, counts[j] - c);
+  const copiers = outputs.map((out) => inputs.map((x) => runCopier(x, out)));
+  forEachRun(start, end, counts, (n, j, c, run) => {
     // Shuffled channels [p0, p1) into output j's channels [c, c + run) of image n.
     const p0 = begins[j] + c;
     const p1 = p0 + run;
@@ -101,14 +96,9 @@ const shuffleConcat: RangedKernel = (p, inputs, outputs, start, end) => {
       const first = p0 + ((k - (p0 % groups) + groups) % groups);
       if (first >= p1) continue;
       const count = Math.floor((p1 - 1 - first) / groups) + 1;
-      const from = (n * channels + (first - k) / groups) * inner;
-      const to = (n * counts[j] + first - begins[j]) * inner;
-      const copy = copiers[j][k];
-      if (copy) copy(from, to, count, inner, inner, groups * inner);
-      else for (let r = 0; r < count; r++) outputs[j].set(inputs[k].subarray(from + r * inner, from + (r + 1) * inner), to + r * groups * inner);
+      copiers[j][k]((n * channels + (first - k) / groups) * inner, (n * counts[j] + first - begins[j]) * inner, count, inner, inner, groups * inner);
     }
-    u += run;
-  }
+  });
 };
 
 /**
