@@ -28,6 +28,7 @@
 //   group's output is the shuffled value itself.
 import type { RangedOp } from '../kernels/ranged/index.js';
 import { shuffleConcatOp } from '../kernels/ranged/layout.js';
+import { sameShape } from './fuse.js';
 import type { Plan } from './plan.js';
 import { workerStageOf, type WorkerStage } from './worker-stages.js';
 
@@ -43,8 +44,6 @@ export interface ShuffleGroup {
   /** The op types of its steps joined by '+'. */
   opType: string;
 }
-
-const sameDims = (a: readonly number[] | undefined, b: readonly number[]) => !!a && a.length === b.length && a.every((d, i) => d === b[i]);
 
 const groupsByPlan = new WeakMap<Plan, ShuffleGroup[]>();
 
@@ -106,14 +105,14 @@ function shuffleAt(plan: Plan, candidates: readonly (Candidate | null)[], at: nu
   const groups = inputs.length;
   const out = plan.shapes.get(concat.outputs[0]);
   const first = plan.shapes.get(inputs[0]);
-  if (groups < 2 || !out || out.length !== 4 || !first || inputs.some((n) => plan.constants.has(n) || !sameDims(plan.shapes.get(n), first))) return null;
+  if (groups < 2 || !out || out.length !== 4 || !first || inputs.some((n) => plan.constants.has(n) || !sameShape(plan.shapes.get(n), first))) return null;
   const [images, channels, h, w] = first;
   const axis = candidates[at]!.step.node.attributes.get('axis');
-  if (axis?.type !== 'INT' || (axis.value !== 1 && axis.value !== -3) || !sameDims(out, [images, groups * channels, h, w])) return null;
+  if (axis?.type !== 'INT' || (axis.value !== 1 && axis.value !== -3) || !sameShape(out, [images, groups * channels, h, w])) return null;
   const perm = candidates[at + 2]!.step.node.attributes.get('perm');
-  if (perm?.type !== 'INTS' || !sameDims(perm.value as number[], [0, 2, 1, 3, 4])) return null;
-  if (!sameDims(plan.shapes.get(reshape.output), [images, groups, channels, h, w])) return null;
-  if (!sameDims(plan.shapes.get(back.output), out)) return null;
+  if (perm?.type !== 'INTS' || !sameShape(perm.value as number[], [0, 2, 1, 3, 4])) return null;
+  if (!sameShape(plan.shapes.get(reshape.output), [images, groups, channels, h, w])) return null;
+  if (!sameShape(plan.shapes.get(back.output), out)) return null;
   if (!readOnly(concat.outputs[0], 1) || !readOnly(reshape.output, 1) || !readOnly(transpose.outputs[0], 1)) return null;
 
   const shuffled = back.output;

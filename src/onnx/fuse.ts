@@ -106,7 +106,8 @@ function foldedOrNull(weight: FloatValue, bias: FloatValue | null, bn: OnnxNode,
   }
 }
 
-const sameShape = (a: readonly number[] | undefined, b: readonly number[] | undefined) => !!a && !!b && a.length === b.length && a.every((d, i) => d === b[i]);
+/** Whether two shapes are both known and equal. */
+export const sameShape = (a: readonly number[] | undefined, b: readonly number[] | undefined) => !!a && !!b && a.length === b.length && a.every((d, i) => d === b[i]);
 
 /** The epilogue's activation for an activation node, or null when it has none that gives the node's bits. */
 function activationOf(step: PlanStep, plan: Plan): Activation | null {
