@@ -128,6 +128,29 @@ static float *poolingPlane(const PaddedLayout *p, int rows, int h, int w, int pa
   return paddedPlanesIn(&poolingPlanes, p, 1, rows, h, w, 0, padLeft, 1);
 }
 
+// The channel-vector depthwise kernel's buffer (kernels.h, depthwiseAcrossChannels): `rows` x `cols` padded
+// positions of `lanes` floats, +0 wherever a fill of this layout writes nothing (kept between calls, as
+// paddedPlanesIn keeps a layout's padding), then `extra` floats of scratch; null if it cannot be allocated.
+static __thread PaddedBuffer channelVectorBuffer;
+
+static float *channelVectorPlanes(int lanes, int rows, int cols, int h, int w, int padTop, int padLeft, int stride, size_t extra) {
+  PaddedBuffer *b = &channelVectorBuffer;
+  const size_t padded = (size_t)rows * cols * lanes, floats = padded + extra;
+  if (floats > b->floats) {
+    free(b->data);
+    b->data = (float *)aligned_alloc(64, (floats * sizeof(float) + 63) & ~(size_t)63);
+    b->floats = b->data ? floats : 0;
+    memset(&b->key, 0, sizeof b->key);
+    if (!b->data) return 0;
+  }
+  PaddingKey key = { lanes, h, w, padTop, padLeft, stride, rows, cols, 0, 0 };
+  if (memcmp(&key, &b->key, sizeof key) != 0) {
+    memset(b->data, 0, padded * sizeof(float));
+    b->key = key;
+  }
+  return b->data;
+}
+
 // The dense kernel's tap table: tap t = (input channel, ky, kx) of a group's planes at offsets[t] floats
 // from an output position's first tap; null if it cannot be allocated.
 // Made once per layout: the next image of a layer (the next call) finds it made.
@@ -243,6 +266,14 @@ static napi_value Depthwise(napi_env env, napi_callback_info info) {
   return boolean(env, (width == 16 ? depthwise512 : depthwise256)(c.input, c.weights, c.bias, c.out, c.a[0], c.a[1], c.a[2], c.a[3], c.a[4], c.a[5], c.a[6], c.a[7], c.a[8], c.a[9], &c.e));
 }
 
+// depthwiseAcrossChannels(...): depthwise's arguments and bits, LANES channels per vector (kernels.h says
+// where each is faster). False, having written nothing, if its buffer could not be allocated.
+static napi_value DepthwiseAcrossChannels(napi_env env, napi_callback_info info) {
+  KernelCall c;
+  if (!kernelCall(env, info, 10, 1, "depthwiseAcrossChannels: expected (memory: Float32Array, input, packed, bias, output, h, w, k, stride, padTop, padLeft, outH, outW, c0, c1, kind, lo, hi, residual)", &c)) return NULL;
+  return boolean(env, (width == 16 ? depthwiseAcrossChannels512 : depthwiseAcrossChannels256)(c.input, c.weights, c.bias, c.out, c.a[0], c.a[1], c.a[2], c.a[3], c.a[4], c.a[5], c.a[6], c.a[7], c.a[8], c.a[9], &c.e));
+}
+
 // dense(memory, input, packed, bias, output, cin, groups, h, w, k, stride, padTop, padLeft, outH, outW, cout, c0, c1, kind, lo, hi, residual):
 // one image of a KxK convolution at stride 1 to 4. False, having written nothing, if its padded planes
 // could not be allocated (the caller then runs the WebAssembly kernel).
@@ -339,6 +370,7 @@ NAPI_MODULE_INIT() {
   const napi_property_descriptor functions[] = {
     { "pointwise", NULL, Pointwise, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "depthwise", NULL, Depthwise, NULL, NULL, NULL, napi_default_jsproperty, NULL },
+    { "depthwiseAcrossChannels", NULL, DepthwiseAcrossChannels, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "dense", NULL, Dense, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "maxPool", NULL, MaxPool, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "globalAverage", NULL, GlobalAverage, NULL, NULL, NULL, napi_default_jsproperty, NULL },

@@ -27,6 +27,7 @@
 #define depthwiseBlock K(depthwiseBlock)
 #define pointwise K(pointwise)
 #define depthwise K(depthwise)
+#define depthwiseAcrossChannels K(depthwiseAcrossChannels)
 #define dense K(dense)
 #define linear K(linear)
 #define maxTap K(maxTap)
@@ -481,6 +482,100 @@ SIMD static int depthwise(const float *x, const float *weights, const float *bia
         int ox = strip * LANES;
         block(buf, &p, wc, b, oc, outH, outW, oy, ox, vfirst(outW - ox), e);
       }
+    }
+  }
+  return 1;
+}
+
+// Depthwise KxK at stride 1 or 2 over small planes, LANES channels at a time: each vector holds one
+// position of LANES channels (ONNX Runtime's NCHWc layout, made per call from the NCHW planes by LANES x
+// LANES transposes, and back), so every lane does work where the kernel above, one plane at a time,
+// fills 7 of 16 lanes on a 7x7 plane and pays a padded copy, a block call and a prefetch run per plane
+// of 49 outputs. Each output is still its bias, then one fused multiply-add per tap in (ky, kx) order
+// with a tap in the padding multiplying +0, then the epilogue (applied on the way back, as the output is
+// laid out, so a residual is read in place): the same bits. Chosen per plan (plan/run.ts) where it is
+// the faster of the two (docs/benchmarks.md). POSITIONS outputs of a row at a time: as many
+// independent chains of multiply-adds.
+#define DEPTHWISE_ACROSS_CHANNELS_CHUNK(POSITIONS)                                                                     \
+  SIMD static inline void K(depthwiseChannelChunk##POSITIONS)(const float *row0, size_t rowStep, int k, int stride,     \
+                                                              const float *wt, vf b, float *o, int valid) {             \
+    vf acc[POSITIONS];                                                                                                  \
+    _Pragma("GCC unroll 8") for (int i = 0; i < POSITIONS; i++) acc[i] = b;                                           \
+    for (int ky = 0; ky < k; ky++) {                                                                                    \
+      const float *row = row0 + (size_t)ky * rowStep;                                                                  \
+      for (int kx = 0; kx < k; kx++) {                                                                                  \
+        const vf wv = vload(wt + (size_t)(ky * k + kx) * LANES);                                                       \
+        const float *tap = row + (size_t)kx * LANES;                                                                   \
+        _Pragma("GCC unroll 8") for (int i = 0; i < POSITIONS; i++) acc[i] = vfma(wv, vload(tap + (size_t)i * stride * LANES), acc[i]); \
+      }                                                                                                                 \
+    }                                                                                                                   \
+    _Pragma("GCC unroll 8") for (int i = 0; i < POSITIONS; i++) vstore(o + (size_t)i * LANES, vfirst(i < valid ? LANES : 0), acc[i]); \
+  }
+DEPTHWISE_ACROSS_CHANNELS_CHUNK(8)
+DEPTHWISE_ACROSS_CHANNELS_CHUNK(7)
+
+// Output channels [c0, c1) of one image, as depthwise's arguments. False, having written nothing, if its
+// buffer cannot be allocated.
+SIMD static int depthwiseAcrossChannels(const float *x, const float *weights, const float *bias, float *out, int h, int w, int k, int stride, int padTop, int padLeft, int outH, int outW, int c0, int c1, const Epilogue *e) {
+  // 7 outputs at a time where a row is 7, 14 or 28 wide, else 8 (the last chunk's extra ones computed, not kept).
+  const int positions = outW % 8 != 0 && outW % 7 == 0 ? 7 : 8;
+  const int chunks = (outW + positions - 1) / positions;
+  // Padded rows and columns the chunks read: the last chunk's last output, extra ones included, reads
+  // column (chunks * positions - 1) * stride + k - 1.
+  const int rows = (outH - 1) * stride + k, cols = (chunks * positions - 1) * stride + k;
+  const int taps = k * k, hw = h * w;
+  const int outHW = outH * outW;
+  float *t = channelVectorPlanes(LANES, rows, cols, h, w, padTop, padLeft, stride, (size_t)(taps + outHW) * LANES);
+  if (!t) return 0;
+  float *wt = t + (size_t)rows * cols * LANES, *o = wt + (size_t)taps * LANES;
+  // Input rows and columns that land inside the padded rows and columns (at stride 2 the last may not).
+  const int rowsIn = h + padTop < rows ? h : rows - padTop, colsIn = w + padLeft < cols ? w : cols - padLeft;
+  const size_t rowStep = (size_t)cols * LANES;
+  for (int cb = c0; cb < c1; cb += LANES) {
+    const int n = c1 - cb < LANES ? c1 - cb : LANES;
+    // In: LANES input positions of the block's channels at a time, transposed into one vector per
+    // position (lanes n and up +0: their outputs are never stored).
+    for (int q = 0, iy = 0, ix = 0; q < hw; q += LANES) {
+      vf v[LANES];
+      const vmask m = vfirst(hw - q);
+      _Pragma("GCC unroll 16") for (int l = 0; l < LANES; l++) v[l] = vloadz(l < n ? m : vfirst(0), x + (size_t)(cb + l) * hw + q);
+      vtranspose(v);
+      for (int j = 0; j < LANES && q + j < hw; j++) {
+        if (iy < rowsIn && ix < colsIn) vstore(t + (size_t)(iy + padTop) * rowStep + (size_t)(ix + padLeft) * LANES, vfirst(LANES), v[j]);
+        if (++ix == w) ix = 0, iy++;
+      }
+    }
+    for (int tap = 0; tap < taps; tap += LANES) {
+      vf v[LANES];
+      const vmask m = vfirst(taps - tap);
+      _Pragma("GCC unroll 16") for (int l = 0; l < LANES; l++) v[l] = vloadz(l < n ? m : vfirst(0), weights + (size_t)(cb + l) * taps + tap);
+      vtranspose(v);
+      for (int j = 0; j < LANES && tap + j < taps; j++) vstore(wt + (size_t)(tap + j) * LANES, vfirst(LANES), v[j]);
+    }
+    const vf b = bias ? vloadz(vfirst(n), bias + cb) : vzero();
+    for (int oy = 0; oy < outH; oy++) {
+      const float *row0 = t + (size_t)oy * stride * rowStep;
+      for (int ox = 0; ox < outW; ox += positions) {
+        float *at = o + (size_t)(oy * outW + ox) * LANES;
+        const float *first = row0 + (size_t)ox * stride * LANES;
+        if (positions == 7) K(depthwiseChannelChunk7)(first, rowStep, k, stride, wt, b, at, outW - ox);
+        else K(depthwiseChannelChunk8)(first, rowStep, k, stride, wt, b, at, outW - ox);
+      }
+    }
+    // Out: LANES output positions at a time (across rows: o holds the outputs as the planes do), transposed
+    // back into one vector per channel, finished and stored.
+    for (int q = 0; q < outHW; q += LANES) {
+      vf v[LANES];
+      float *at[LANES];
+      vmask m[LANES];
+      const int count = outHW - q < LANES ? outHW - q : LANES;
+      _Pragma("GCC unroll 16") for (int j = 0; j < LANES; j++) v[j] = j < count ? vload(o + (size_t)(q + j) * LANES) : vzero();
+      vtranspose(v);
+      _Pragma("GCC unroll 16") for (int l = 0; l < LANES; l++) {
+        at[l] = out + (size_t)(cb + l) * outHW + q;
+        m[l] = vfirst(l < n ? count : 0);
+      }
+      FINISH_ALL(LANES, v, at, m, e);
     }
   }
   return 1;

@@ -35,6 +35,7 @@
 #undef vishl23
 #undef vdeinterleave
 #undef vshifted
+#undef vtranspose
 #undef LANES
 #undef SIMD
 #undef K

@@ -36,6 +36,7 @@
 #define vishl23 K(vishl23)
 #define vdeinterleave K(vdeinterleave)
 #define vshifted K(vshifted)
+#define vtranspose K(vtranspose)
 #define vquads K(vquads)
 #define vquadBroadcast K(vquadBroadcast)
 #define vquad K(vquad)

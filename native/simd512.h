@@ -75,6 +75,35 @@ SIMD static inline vf vshifted(vf a, vf b, int d) {
 #undef SHIFTED_CASE
 }
 
+// r[j] becomes the floats j of r[0..15] (a 16 x 16 transpose, in registers): unpack pairs of rows, then
+// quads, then 128-bit blocks twice.
+SIMD static inline void vtranspose(vf *r) {
+  vf t[16], u[16], v[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  // u[4q + j]: columns j, j + 4, j + 8, j + 12 of rows 4q..4q + 3, one per 128-bit block.
+  for (int q = 0; q < 16; q += 4) {
+    u[q] = _mm512_shuffle_ps(t[q], t[q + 2], 0x44);
+    u[q + 1] = _mm512_shuffle_ps(t[q], t[q + 2], 0xee);
+    u[q + 2] = _mm512_shuffle_ps(t[q + 1], t[q + 3], 0x44);
+    u[q + 3] = _mm512_shuffle_ps(t[q + 1], t[q + 3], 0xee);
+  }
+  for (int j = 0; j < 4; j++) {
+    v[j] = _mm512_shuffle_f32x4(u[j], u[j + 4], 0x88);
+    v[j + 4] = _mm512_shuffle_f32x4(u[j], u[j + 4], 0xdd);
+    v[j + 8] = _mm512_shuffle_f32x4(u[j + 8], u[j + 12], 0x88);
+    v[j + 12] = _mm512_shuffle_f32x4(u[j + 8], u[j + 12], 0xdd);
+  }
+  for (int j = 0; j < 4; j++) {
+    r[j] = _mm512_shuffle_f32x4(v[j], v[j + 8], 0x88);
+    r[j + 8] = _mm512_shuffle_f32x4(v[j], v[j + 8], 0xdd);
+    r[j + 4] = _mm512_shuffle_f32x4(v[j + 4], v[j + 12], 0x88);
+    r[j + 12] = _mm512_shuffle_f32x4(v[j + 4], v[j + 12], 0xdd);
+  }
+}
+
 // The fully connected kernel's vectors: QUADS groups of 4 floats, group f from its own row.
 #define QUADS 4
 SIMD static inline vf vquads(const float *const *rows, int at) {

@@ -249,12 +249,33 @@ describe.skipIf(WIDTHS.length === 0 || process.env.GROUPCONV_NATIVE === '0')('th
       { c: 3, h: 12, w: 20, k: 7, pad: 3, stride: 1, batch: 1 },
       { c: 3, h: 13, w: 21, k: 7, pad: 3, stride: 2, batch: 1 },
       { c: 2, h: 10, w: 9, k: 2, pad: 0, stride: 2, batch: 2 },
+      // Across channels (rows up to 13 wide at 16 floats, 28 at 8): more channels than a vector, the last
+      // vector part full, ranges starting inside one; rows of 7 (7 outputs at a time) and of 6 and 12 (8 at
+      // a time, the extra ones dropped); input rows and columns past the last window (stride 2, no padding).
+      { c: 37, h: 7, w: 7, k: 5, pad: 2, stride: 1, batch: 2 },
+      { c: 20, h: 14, w: 14, k: 3, pad: 1, stride: 2, batch: 1 },
+      { c: 18, h: 16, w: 16, k: 3, pad: 0, stride: 2, batch: 1 },
+      { c: 33, h: 12, w: 12, k: 3, pad: 1, stride: 1, batch: 1 },
+      { c: 17, h: 28, w: 28, k: 5, pad: 2, stride: 2, batch: 1 },
     ];
 
     for (const shape of DEPTHWISE) {
       it(`depthwise ${shape.k}x${shape.k} stride ${shape.stride} pad ${shape.pad}, ${shape.c} channels of ${shape.h}x${shape.w}, batch ${shape.batch}: the WebAssembly kernels' bits, every epilogue, with and without bias and residual, cut into channel ranges`, () => {
         const { c } = shape;
-        expectConvBits({ ...shape, cin: c, cout: c, groups: c }, [[[0, c]], [[0, 1], [1, c]]], (plan) => expect(plan.kind).toBe('depthwise'));
+        const outWidth = Math.floor((shape.w + 2 * shape.pad - shape.k) / shape.stride) + 1;
+        // The layout plan/run.ts picks: a vector across channels on narrow rows, along the row on wide ones.
+        const acrossChannels = outWidth <= (width === 16 ? 13 : 28);
+        const calls = { depthwise: vi.spyOn(nativeKernels()!, 'depthwise'), depthwiseAcrossChannels: vi.spyOn(nativeKernels()!, 'depthwiseAcrossChannels') };
+        const cuts: Array<Array<[number, number]>> = [[[0, c]], [[0, 1], [1, c]], ...(c > 17 ? [[[0, 3], [3, 17], [17, c]] as Array<[number, number]>] : [])];
+        try {
+          expectConvBits({ ...shape, cin: c, cout: c, groups: c }, cuts, (plan) => expect(plan.kind).toBe('depthwise'));
+          const runs = ACTIVATIONS.length * 3 * cuts.flat().length * shape.batch;
+          expect(calls.depthwiseAcrossChannels).toHaveBeenCalledTimes(acrossChannels ? runs : 0);
+          expect(calls.depthwise).toHaveBeenCalledTimes(acrossChannels ? 0 : runs);
+        } finally {
+          calls.depthwise.mockRestore();
+          calls.depthwiseAcrossChannels.mockRestore();
+        }
       });
     }
 
@@ -453,14 +474,16 @@ describe.skipIf(WIDTHS.length === 0 || process.env.GROUPCONV_NATIVE === '0')('th
     it('a kernel that cannot allocate its padded planes leaves the slice to WebAssembly, with its bits', () => {
       const native = nativeKernels()!;
       for (const [name, shape, options] of [
-        ['depthwise', [2, 4, 9, 11], { padding: 1, stride: 2, groups: 4 }],
+        ['depthwise', [2, 4, 30, 31], { padding: 1, stride: 1, groups: 4 }],
+        ['depthwiseAcrossChannels', [2, 4, 9, 11], { padding: 1, stride: 2, groups: 4 }],
         ['dense', [2, 3, 9, 11], { padding: 1, stride: 2 }],
       ] as const) {
         const random = new Random(5);
         const x = shared([...shape], random, true);
-        const cout = name === 'depthwise' ? 4 : 8;
-        const weight = new Float32Array(cout * (name === 'depthwise' ? 1 : 3) * 9).map(() => random.uniform(-1, 1));
-        const { geometry } = resolveShapes(x.shape, [cout, name === 'depthwise' ? 1 : 3, 3, 3], null, options);
+        const perGroup = name === 'dense' ? 3 : 1;
+        const cout = name === 'dense' ? 8 : 4;
+        const weight = new Float32Array(cout * perGroup * 9).map(() => random.uniform(-1, 1));
+        const { geometry } = resolveShapes(x.shape, [cout, perGroup, 3, 3], null, options);
         const outputs = [false, true].map((refuse) => {
           const out = zeros([2, cout, geometry.outHeight, geometry.outWidth], { shared: true });
           const calls = vi.spyOn(native, name);

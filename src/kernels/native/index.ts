@@ -41,6 +41,14 @@ interface NativeExports {
     outH: number, outW: number, c0: number, c1: number, kind: number, lo: number, hi: number, residual: number,
   ): boolean;
   /**
+   * depthwise's arguments and bits, computed LANES channels at a time (a vector holds one position of LANES
+   * channels): faster on small planes. False, having written nothing, when its buffer could not be allocated.
+   */
+  depthwiseAcrossChannels(
+    memory: Float32Array, input: number, packed: number, bias: number, output: number, h: number, w: number, k: number, stride: number, padTop: number, padLeft: number,
+    outH: number, outW: number, c0: number, c1: number, kind: number, lo: number, hi: number, residual: number,
+  ): boolean;
+  /**
    * Planes [p0, p1) of a max pooling (x [planes, h, w] into out [planes, outH, outW]), stride 1 or 2 along rows and no
    * dilation, byte offsets (the two unused offsets 0 and -1): torch's max_pool2d's bits. False, having written nothing,
    * when its padded plane could not be allocated.

@@ -96,7 +96,9 @@ function copyStagedOutput(plan: KernelPlan, output: Float32Array, outputAt: numb
  *   output its bias then one fused multiply-add per input channel;
  * - 'depthwise': one input and one output channel per group, a square kernel,
  *   stride 1 or 2, any padding: its bias then one fused multiply-add per tap in
- *   (ky, kx) order, a tap in the padding multiplying +0;
+ *   (ky, kx) order, a tap in the padding multiplying +0; on output rows up to
+ *   `ACROSS_CHANNELS_MAX_OUT_WIDTH` wide, 'depthwiseAcrossChannels', the same
+ *   sums with a vector across channels instead of along a row;
  * - 'dense': any other direct convolution with a square kernel at stride 1 to 4
  *   (a 3-channel stem, AlexNet's 11x11 at stride 4, a grouped 3x3, a 1x1 at
  *   stride 2): its bias then one fused
@@ -114,14 +116,25 @@ function nativeKindOf(plan: KernelPlan): NativeKind | null {
   const square = g.kernelHeight === g.kernelWidth && g.strideH === g.strideW;
   if (!eligible) kind = null;
   else if (stride1 && plan.kind === 'pointwise' && g.groups === 1 && plan.wasm!.directInput && g.kernelHeight === 1 && g.kernelWidth === 1) kind = 'pointwise';
-  else if (plan.kind === 'depthwise' && g.inChannelsPerGroup === 1 && g.outChannelsPerGroup === 1 && square && g.strideH <= 2) kind = 'depthwise';
+  else if (plan.kind === 'depthwise' && g.inChannelsPerGroup === 1 && g.outChannelsPerGroup === 1 && square && g.strideH <= 2) {
+    const width = nativeKernels()?.width() ?? 0;
+    kind = g.outWidth <= (ACROSS_CHANNELS_MAX_OUT_WIDTH[width] ?? 0) ? 'depthwiseAcrossChannels' : 'depthwise';
+  }
   else if ((plan.kind === 'small-groups' || plan.kind === 'general' || plan.kind === 'pointwise') && square && g.strideH <= 4 && densePlanesBytes(g) <= DENSE_PLANES_MAX_BYTES) kind = 'dense';
   else kind = null;
   nativeKinds.set(plan, kind);
   return kind;
 }
 
-type NativeKind = 'pointwise' | 'depthwise' | 'dense';
+type NativeKind = 'pointwise' | 'depthwise' | 'depthwiseAcrossChannels' | 'dense';
+
+/**
+ * The widest output rows on which the depthwise kernel runs a vector across 16 (AVX-512) or 8 (AVX2) channels
+ * rather than along the row: there it was the faster (`bench/depthwise-layouts-ab.ts`, docs/benchmarks.md).
+ * A row of 7 fills 7 of 16 lanes; at 14 the two tie with 16-float vectors, and with 8-float ones the channels
+ * win up to 28. Either gives the same bits, so a width changed after the choice costs only speed.
+ */
+const ACROSS_CHANNELS_MAX_OUT_WIDTH: Record<number, number> = { 16: 13, 8: 28 };
 const nativeKinds = new WeakMap<KernelPlan, NativeKind | null>();
 
 /** The dense kernel's padded planes per thread at most (a layer needing more keeps the WebAssembly kernel). */
@@ -165,7 +178,8 @@ function runNative(plan: KernelPlan, inputAt: number, biasAt: number, outputAt: 
       // planes): nothing was written, so the WebAssembly kernel takes the slice.
       if (!done) return false;
     } else {
-      const done = native.depthwise(memory, input, packed, bias, output, g.inHeight, g.inWidth, g.kernelHeight, g.strideH, g.padTop, g.padLeft, g.outHeight, g.outWidth, c0, c1, code, min, max, residual);
+      const depthwise = kind === 'depthwise' ? native.depthwise : native.depthwiseAcrossChannels;
+      const done = depthwise(memory, input, packed, bias, output, g.inHeight, g.inWidth, g.kernelHeight, g.strideH, g.padTop, g.padLeft, g.outHeight, g.outWidth, c0, c1, code, min, max, residual);
       if (!done) return false; // as dense's, above
     }
   }
