@@ -26,6 +26,7 @@
 #define DepthwiseBlock K(DepthwiseBlock)
 #define depthwiseBlock K(depthwiseBlock)
 #define pointwise K(pointwise)
+#define pointwiseSingle K(pointwiseSingle)
 #define depthwise K(depthwise)
 #define depthwiseAcrossChannels K(depthwiseAcrossChannels)
 #define dense K(dense)
@@ -340,11 +341,80 @@ SIMD static void chunk(const float *x, const float *packed, const float *bias, f
   }
 }
 
+// NV vectors of LANES output channels from `base` (a block's first) of a 1x1 convolution over one
+// position, lanes `m` of the last stored (the others' channels are outside the range or past the last
+// block, whose rows stand in for theirs so every load is inside the weights): each lane its bias, then one
+// fused multiply-add per input channel in order, x[t] broadcast and tap t's weights of QUADS blocks
+// gathered by quads (vquads); NV independent chains.
+// Every 4 taps (a line of each block's weights) the line 256 floats on is asked for: at batch 1 a layer's
+// weights come from memory once per forward (efficientnet_b0's 32 such layers, batch 1: 0.76-0.88 ms
+// along positions, 0.64-0.69 across channels without it, 0.67-0.72 with it, each against a noisier run
+// before; docs/benchmarks.md).
+#ifndef SINGLE_PREFETCH_FLOATS
+#define SINGLE_PREFETCH_FLOATS 256
+#endif
+#define POINTWISE_SINGLE(NV)                                                                           \
+  SIMD static void K(pointwiseSingle##NV)(const float *x, const float *packed, const float *bias, float *out, int taps, int blocks, int base, vmask m, const Epilogue *e) { \
+    const float *rows[NV][QUADS];                                                                      \
+    vf acc[NV];                                                                                        \
+    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) {                                             \
+      _Pragma("GCC unroll 4") for (int q = 0; q < QUADS; q++) {                                        \
+        const int block = (base >> 2) + v * QUADS + q;                                                 \
+        rows[v][q] = packed + (size_t)(block < blocks ? block : base >> 2) * 4 * taps;                \
+      }                                                                                                \
+      acc[v] = bias ? vloadz(v == NV - 1 ? m : vfirst(LANES), bias + base + v * LANES) : vzero();     \
+    }                                                                                                  \
+    for (int t = 0; t < taps; t++) {                                                                   \
+      const vf xt = vset1(x[t]);                                                                       \
+      if ((t & 3) == 0) {                                                                              \
+        _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                                           \
+          _Pragma("GCC unroll 4") for (int q = 0; q < QUADS; q++) __builtin_prefetch(rows[v][q] + t * 4 + SINGLE_PREFETCH_FLOATS); \
+      }                                                                                                \
+      _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[v] = vfma(vquads(rows[v], t * 4), xt, acc[v]); \
+    }                                                                                                  \
+    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) store(out + base + v * LANES, acc[v], v == NV - 1 ? m : vfirst(LANES), e); \
+  }
+POINTWISE_SINGLE(4)
+POINTWISE_SINGLE(1)
+
+// Output channels [c0, c1) of a 1x1 convolution over a single position (hw = 1: a squeeze-excitation's
+// two layers after its pool), a vector across output channels. Along positions, as the tiles run, a
+// tile computed 1 of its 2 * LANES positions: efficientnet_b0's 32 such layers took 0.74 ms of a
+// 13-ms batch-1 forward at 3 GFLOP/s. Same bits as the tiles: each output its bias, then one fused
+// multiply-add per input channel in order, then the epilogue. A range starting or ending inside a
+// vector stores only its lanes; the channels past the last 4-channel block ([channel][tap] in the
+// packed weights, at most 3) go one at a time, in lane 0.
+SIMD static void pointwiseSingle(const float *x, const float *packed, const float *bias, float *out, int taps, int channels, int c0, int c1, const Epilogue *e) {
+  const int blocks = channels >> 2, blocked = blocks * 4;
+  const int end = c1 < blocked ? c1 : blocked;
+  for (int base = c0 & ~3; base < end;) {
+    if (base >= c0 && base + 4 * LANES <= end) {
+      K(pointwiseSingle4)(x, packed, bias, out, taps, blocks, base, vfirst(LANES), e);
+      base += 4 * LANES;
+    } else {
+      const int lo = c0 > base ? c0 - base : 0, hi = end - base < LANES ? end - base : LANES;
+      K(pointwiseSingle1)(x, packed, bias, out, taps, blocks, base, vlanes(lo, hi), e);
+      base += LANES;
+    }
+  }
+  const float *rest = packed + (size_t)blocked * taps;
+  for (int c = c0 > blocked ? c0 : blocked; c < c1; c++) {
+    const float *w = rest + (size_t)(c - blocked) * taps;
+    vf acc = vset1(bias ? bias[c] : 0.0f);
+    for (int t = 0; t < taps; t++) acc = vfma(vset1(w[t]), vset1(x[t]), acc);
+    store(out + c, acc, vfirst(1), e);
+  }
+}
+
 // Output channels [c0, c1) of one image of a 1x1 convolution: x [taps][hw], out [channels][hw] from
 // channel 0. Positions go in chunks whose input fits in cache, each taken through every channel tile:
 // with few input channels a tile writes long runs of each output row, with many the chunk's input is
 // read from cache by every tile.
 SIMD static void pointwise(const float *x, const float *packed, const float *bias, float *out, int taps, int channels, int hw, int c0, int c1, const Epilogue *e) {
+  if (hw == 1) {
+    pointwiseSingle(x, packed, bias, out, taps, channels, c0, c1, e);
+    return;
+  }
   int positions = CHUNK_INPUT_BYTES / (taps * 4);
   positions = positions < 2 * LANES ? 2 * LANES : positions & ~(2 * LANES - 1);
   for (int p0 = 0; p0 < hw; p0 += positions) {

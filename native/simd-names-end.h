@@ -19,6 +19,7 @@
 #undef vallAtLeast
 #undef vany
 #undef vmaskOr
+#undef vlanes
 #undef vfirst
 #undef vlt
 #undef vunordered

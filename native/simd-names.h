@@ -20,6 +20,7 @@
 #define vallAtLeast K(vallAtLeast)
 #define vany K(vany)
 #define vmaskOr K(vmaskOr)
+#define vlanes K(vlanes)
 #define vfirst K(vfirst)
 #define vlt K(vlt)
 #define vunordered K(vunordered)

@@ -39,6 +39,8 @@ SIMD static inline vmask vunordered(vf a) { return _mm256_castps_si256(_mm256_cm
 SIMD static inline int vallAtLeast(vf a, vf b) { return _mm256_movemask_ps(_mm256_cmp_ps(a, b, _CMP_GE_OQ)) == 0xff; }
 SIMD static inline int vany(vmask m) { return !_mm256_testz_si256(m, m); }
 SIMD static inline vmask vmaskOr(vmask a, vmask b) { return _mm256_or_si256(a, b); }
+// Lanes [lo, hi).
+SIMD static inline vmask vlanes(int lo, int hi) { return _mm256_andnot_si256(vfirst(lo), vfirst(hi)); }
 SIMD static inline vf vblend(vmask m, vf a, vf b) { return _mm256_blendv_ps(a, b, _mm256_castsi256_ps(m)); }
 SIMD static inline vf vzeroWhere(vmask m, vf v) { return _mm256_andnot_ps(_mm256_castsi256_ps(m), v); }
 

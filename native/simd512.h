@@ -41,6 +41,8 @@ SIMD static inline int vallAtLeast(vf a, vf b) { return _mm512_cmp_ps_mask(a, b,
 SIMD static inline int vany(vmask m) { return m != 0; }
 // Lanes set in either mask.
 SIMD static inline vmask vmaskOr(vmask a, vmask b) { return (vmask)(a | b); }
+// Lanes [lo, hi).
+SIMD static inline vmask vlanes(int lo, int hi) { return (vmask)(vfirst(hi) & ~vfirst(lo)); }
 // m ? b : a, lane by lane.
 SIMD static inline vf vblend(vmask m, vf a, vf b) { return _mm512_mask_blend_ps(m, a, b); }
 // v where m is clear, +0 where it is set.

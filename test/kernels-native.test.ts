@@ -44,10 +44,10 @@ function shared(shape: number[], random: Random, special = false): Tensor {
 }
 
 /** The layer's output over `ranges` of output channels (each through runPlan), with the native kernel on or off. */
-function run(native: boolean, shape: { cin: number; cout: number; h: number; w: number; batch: number }, activation: Activation, withBias: boolean, withResidual: boolean, ranges: Array<[number, number]>, seed: number): Float32Array {
+function run(native: boolean, shape: { cin: number; cout: number; h: number; w: number; batch: number; specials?: boolean }, activation: Activation, withBias: boolean, withResidual: boolean, ranges: Array<[number, number]>, seed: number): Float32Array {
   const random = new Random(seed);
   const { cin, cout, h, w, batch } = shape;
-  const x = shared([batch, cin, h, w], random, true);
+  const x = shared([batch, cin, h, w], random, shape.specials ?? true);
   const weight = new Float32Array(cout * cin);
   for (let i = 0; i < weight.length; i++) weight[i] = random.uniform(-1, 1);
   const bias = withBias ? shared([cout], random) : null;
@@ -137,6 +137,13 @@ const SHAPES = [
   { cin: 64, cout: 8, h: 1, w: 1, batch: 4 },
   { cin: 232, cout: 58, h: 7, w: 7, batch: 1 },
   { cin: 5, cout: 17, h: 33, w: 1, batch: 1 },
+  // One position (a squeeze-excitation's layers): a vector across output channels, 4 vectors at a time,
+  // then 1, then channels one by one (a range starting inside a block, the 3 past the last block). No
+  // special values in the input: over one position every output sums every input channel, so one NaN
+  // would make them all NaN, whatever the order of the sums.
+  { cin: 48, cout: 1152, h: 1, w: 1, batch: 1, specials: false },
+  { cin: 1152, cout: 48, h: 1, w: 1, batch: 2, specials: false },
+  { cin: 40, cout: 83, h: 1, w: 1, batch: 2, specials: false },
 ];
 
 describe.skipIf(WIDTHS.length === 0 || process.env.GROUPCONV_NATIVE === '0')('the native kernels (this CPU has AVX-512F, or AVX2 and FMA; GROUPCONV_NATIVE=0 skips them)', () => {
@@ -180,6 +187,19 @@ describe.skipIf(WIDTHS.length === 0 || process.env.GROUPCONV_NATIVE === '0')('th
         }
       });
     }
+
+    it('over one position, a range of output channels writes only its own channels, however it falls on the vectors', () => {
+      const shape = { cin: 40, cout: 83, h: 1, w: 1, batch: 1, specials: false };
+      const whole = run(true, shape, { kind: 'silu' }, true, true, [[0, 83]], 7);
+      // Ranges starting and ending inside a 4-channel block and inside a vector, one vector whole, the channels past the last block.
+      for (const [c0, c1] of [[5, 11], [1, 2], [16, 32], [13, 70], [79, 83], [81, 82]] as Array<[number, number]>) {
+        const part = run(true, shape, { kind: 'silu' }, true, true, [[c0, c1]], 7);
+        for (let c = 0; c < 83; c++) {
+          const expected = c >= c0 && c < c1 ? whole[c] : 0;
+          expect(Object.is(part[c], expected), `range [${c0}, ${c1}) channel ${c}: ${part[c]}, expected ${expected}`).toBe(true);
+        }
+      }
+    });
 
     // The activations alone, on values chosen for their float32 edge cases: a 1x1 convolution of two input
     // channels, the values and zeros, with weights 1 and 0 and no bias hands each value to the epilogue as it
