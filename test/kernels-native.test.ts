@@ -299,6 +299,28 @@ describe.skipIf(WIDTHS.length === 0 || process.env.GROUPCONV_NATIVE === '0')('th
       });
     }
 
+    it('a narrow plane too tall for the channel-interleaved buffer (64 MiB) keeps the plane-by-plane depthwise kernel', () => {
+      // 7 wide, k 3, stride 1: 9 padded columns x LANES floats a row; 120000 rows pass 64 MiB at 16 floats (69 MB), not at 8.
+      const [h, w] = [120000, 7];
+      const random = new Random(3);
+      const x = zeros([1, 2, h, w], { shared: true });
+      for (let i = 0; i < x.data.length; i++) x.data[i] = random.uniform(-1, 1);
+      const weight = new Float32Array(2 * 9).map(() => random.uniform(-1, 1));
+      const { geometry } = resolveShapes(x.shape, [2, 1, 3, 3], null, { padding: 1, groups: 2 });
+      const calls = { depthwise: vi.spyOn(nativeKernels()!, 'depthwise'), depthwiseAcrossChannels: vi.spyOn(nativeKernels()!, 'depthwiseAcrossChannels') };
+      const plan = planConv(geometry, weight, null, { kind: 'none' });
+      try {
+        runRanges(plan, x.data, weight, null, zeros([1, 2, h, w], { shared: true }).data, null, 1, [[0, 2]]);
+        const tooTall = 120000 * 9 * width * 4 > 64 * 1024 * 1024;
+        expect(calls.depthwise).toHaveBeenCalledTimes(tooTall ? 1 : 0);
+        expect(calls.depthwiseAcrossChannels).toHaveBeenCalledTimes(tooTall ? 0 : 1);
+      } finally {
+        releasePlan(plan);
+        calls.depthwise.mockRestore();
+        calls.depthwiseAcrossChannels.mockRestore();
+      }
+    });
+
     // Direct KxK convolutions the dense kernel takes: 3-channel stems at stride 2, grouped 3x3 (4 and 6
     // output channels per group: one block, a block and two left over), a 5x5, a 1x1 at stride 2, rows
     // wider than one 32-position tile, planes of one output row or one column.

@@ -118,7 +118,8 @@ function nativeKindOf(plan: KernelPlan): NativeKind | null {
   else if (stride1 && plan.kind === 'pointwise' && g.groups === 1 && plan.wasm!.directInput && g.kernelHeight === 1 && g.kernelWidth === 1) kind = 'pointwise';
   else if (plan.kind === 'depthwise' && g.inChannelsPerGroup === 1 && g.outChannelsPerGroup === 1 && square && g.strideH <= 2) {
     const width = nativeKernels()?.width() ?? 0;
-    kind = g.outWidth <= (ACROSS_CHANNELS_MAX_OUT_WIDTH[width] ?? 0) ? 'depthwiseAcrossChannels' : 'depthwise';
+    const narrow = g.outWidth <= (ACROSS_CHANNELS_MAX_OUT_WIDTH[width] ?? 0);
+    kind = narrow && acrossChannelsBytes(g, width) <= DENSE_PLANES_MAX_BYTES ? 'depthwiseAcrossChannels' : 'depthwise';
   }
   else if ((plan.kind === 'small-groups' || plan.kind === 'general' || plan.kind === 'pointwise') && square && g.strideH <= 4 && densePlanesBytes(g) <= DENSE_PLANES_MAX_BYTES) kind = 'dense';
   else kind = null;
@@ -137,8 +138,17 @@ type NativeKind = 'pointwise' | 'depthwise' | 'depthwiseAcrossChannels' | 'dense
 const ACROSS_CHANNELS_MAX_OUT_WIDTH: Record<number, number> = { 16: 13, 8: 28 };
 const nativeKinds = new WeakMap<KernelPlan, NativeKind | null>();
 
-/** The dense kernel's padded planes per thread at most (a layer needing more keeps the WebAssembly kernel). */
+/** The dense kernel's padded planes per thread at most (a layer needing more keeps the WebAssembly kernel), and depthwiseAcrossChannels' (more keeps the plane-by-plane kernel). */
 const DENSE_PLANES_MAX_BYTES = 64 * 1024 * 1024;
+
+/** Bytes of depthwiseAcrossChannels' padded channel-interleaved positions (native/kernels.h): a tall plane keeps the other layout. */
+function acrossChannelsBytes(g: KernelPlan['geometry'], lanes: number): number {
+  const s = g.strideH;
+  const positions = g.outWidth % 8 !== 0 && g.outWidth % 7 === 0 ? 7 : 8;
+  const cols = (Math.ceil(g.outWidth / positions) * positions - 1) * s + g.kernelWidth;
+  const rows = (g.outHeight - 1) * s + g.kernelHeight;
+  return rows * cols * lanes * 4;
+}
 
 /** Bytes of the dense kernel's padded planes for one image (native/kernels.h, dense). */
 function densePlanesBytes(g: KernelPlan['geometry']): number {
