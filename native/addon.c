@@ -151,6 +151,20 @@ static float *channelVectorPlanes(int lanes, int rows, int cols, int h, int w, i
   return b->data;
 }
 
+// A strided 1x1 convolution's input, every stride-th pixel of each plane gathered (kernels.h, dense): no
+// padding to keep, so only its size; null if it cannot be allocated.
+static __thread float *subsampledData = 0;
+static __thread size_t subsampledFloats = 0;
+
+static float *subsampledPlanes(size_t floats) {
+  if (floats > subsampledFloats) {
+    free(subsampledData);
+    subsampledData = (float *)aligned_alloc(64, (floats * sizeof(float) + 63) & ~(size_t)63);
+    subsampledFloats = subsampledData ? floats : 0;
+  }
+  return subsampledData;
+}
+
 // The dense kernel's tap table: tap t = (input channel, ky, kx) of a group's planes at offsets[t] floats
 // from an output position's first tap; null if it cannot be allocated.
 // Made once per layout: the next image of a layer (the next call) finds it made.

@@ -696,6 +696,26 @@ SIMD static int depthwiseAcrossChannels(const float *x, const float *weights, co
 // allocated.
 SIMD static int dense(const float *x, const float *packed, const float *bias, float *out, int cin, int groups, int h, int w, int k, int stride, int padTop, int padLeft,
                       int outH, int outW, int cout, int c0, int c1, const Epilogue *e) {
+  // A 1x1 at a stride (a ResNet's downsampling shortcut): every stride-th pixel of each input plane
+  // gathered into planes of outH x outW, then the 1x1 kernel over them, whose sums are these: its
+  // bias, then one fused multiply-add per input channel in order, the same packed weights (one group,
+  // taps = cin). Through the tiles below a 7x7 output filled 14 of a tile's 32 positions (resnext50's
+  // 1024 -> 2048 at 7x7 ran at 55-60 GFLOP/s at batch 8).
+  if (k == 1 && groups == 1 && padTop == 0 && padLeft == 0) {
+    const int hw = outH * outW;
+    float *sub = subsampledPlanes((size_t)cin * hw);
+    if (!sub) return 0;
+    for (int ic = 0; ic < cin; ic++) {
+      const float *plane = x + (size_t)ic * h * w;
+      float *to = sub + (size_t)ic * hw;
+      for (int oy = 0; oy < outH; oy++) {
+        const float *row = plane + (size_t)oy * stride * w;
+        for (int ox = 0; ox < outW; ox++) to[oy * outW + ox] = row[(size_t)ox * stride];
+      }
+    }
+    pointwise(sub, packed, bias, out, cin, cout, hw, c0, c1, e);
+    return 1;
+  }
   const int cinG = cin / groups, coutG = cout / groups, taps = cinG * k * k, blocks = coutG >> 2;
   // A tile reads 2 * LANES positions from its row's start: up to ceil(outW / 32) * 32 - 1 + (k - 1) / stride.
   const PaddedLayout p = paddedLayout(k, stride, w, padLeft, (outW + 31) / 32 * 32 + (k - 1) / stride);

@@ -331,6 +331,11 @@ describe.skipIf(WIDTHS.length === 0 || process.env.GROUPCONV_NATIVE === '0')('th
       { cin: 8, cout: 12, groups: 2, k: 3, stride: 2, pad: 1, h: 11, w: 13, batch: 1 },
       { cin: 5, cout: 9, groups: 1, k: 5, stride: 2, pad: 2, h: 10, w: 33, batch: 1 },
       { cin: 8, cout: 12, groups: 1, k: 1, stride: 2, pad: 0, h: 14, w: 14, batch: 2 },
+      // 1x1 at a stride without padding goes through the 1x1 kernel over the gathered pixels (channels past
+      // the last block, odd planes, stride 3); with padding it stays on the tiles.
+      { cin: 40, cout: 37, groups: 1, k: 1, stride: 2, pad: 0, h: 13, w: 15, batch: 2 },
+      { cin: 9, cout: 16, groups: 1, k: 1, stride: 3, pad: 0, h: 10, w: 11, batch: 1 },
+      { cin: 8, cout: 8, groups: 1, k: 1, stride: 2, pad: 1, h: 9, w: 9, batch: 1 },
       { cin: 6, cout: 8, groups: 2, k: 3, stride: 1, pad: 0, h: 3, w: 40, batch: 1 },
       { cin: 4, cout: 7, groups: 1, k: 3, stride: 1, pad: 1, h: 33, w: 1, batch: 1 },
       // AlexNet's conv1 (11x11 at stride 4, padding 2), and a stride of 3.
