@@ -1,10 +1,11 @@
 // The choice between a program's two ways on several workers (mode-choice.ts):
 // stages cut for every runner, or each stage one task on one runner. Measured
-// trials first, alternating, a way's first run not counted; then the lower
-// median; one exploring run of the other way in every EXPLORE_EVERY, which
-// switches when its window's median drops below.
+// trials first, alternating, a way's first run not counted; then the cut only
+// if the median ratio of adjacent pairs' times is below STAGED_MARGIN; one
+// exploring run of the other way in every EXPLORE_EVERY, paired with the run
+// before it, which switches when the window's median crosses.
 import { describe, expect, it } from 'vitest';
-import { EXPLORE_EVERY, ModeChoice, TRIALS, type ProgramWay } from '../src/engine/mode-choice.js';
+import { EXPLORE_EVERY, ModeChoice, STAGED_MARGIN, TRIALS, type ProgramWay } from '../src/engine/mode-choice.js';
 
 /** Runs `choice` `runs` times with each way's time from `ms`; the ways taken, in order. */
 function drive(choice: ModeChoice, runs: number, ms: (way: ProgramWay, run: number) => number, start = 0): ProgramWay[] {
@@ -48,6 +49,22 @@ describe('ModeChoice', () => {
     expect(choice.current).toBe('staged');
     const ways = drive(choice, 4 * EXPLORE_EVERY, (way) => (way === 'single' ? 12 : 7));
     expect(ways.filter((w) => w === 'single')).toHaveLength(4);
+  });
+
+  it('a cut only a little faster than one runner is not taken: it would take a second core for what noise can flip', () => {
+    for (const [staged, expected] of [[10 * STAGED_MARGIN + 0.2, 'single'], [10 * STAGED_MARGIN - 0.2, 'staged']] as const) {
+      const choice = new ModeChoice();
+      drive(choice, 2 * (TRIALS + 1), (way) => (way === 'single' ? 10 : staged));
+      expect(choice.current, `staged ${staged} ms against 10`).toBe(expected);
+    }
+  });
+
+  it('a slow phase over part of the trials does not decide: runs are compared in adjacent pairs', () => {
+    // The machine runs at half speed for the first 7 runs. Each way's own median would see the cut's
+    // trials mostly slow (16 ms) and the single runner's mostly fast (10 ms), and pick the single runner.
+    const choice = new ModeChoice();
+    drive(choice, 2 * (TRIALS + 1), (way, run) => (way === 'single' ? 10 : 8) * (run < 7 ? 2 : 1));
+    expect(choice.current).toBe('staged');
   });
 
   it('switches when the other way becomes faster: a choice made in a noisy minute is revisited', () => {

@@ -13,22 +13,37 @@
 // 5.10 ms; resnext50, whose grouped 3x3 layers have work enough to split,
 // 84.5 / 63.3 / 81.6 ms (docs/benchmarks.md, "One runner where that is faster, by measuring").
 //
-// The policy: the first runs alternate the two until each has TRIALS times,
-// then the one with the lower median runs; every EXPLORE_EVERY runs the other
-// runs once more, its times a window of the last TRIALS, so a choice made in a
-// noisy minute is revisited.
+// The policy: the first runs alternate the two (each way's first run not
+// counted) until TRIALS pairs of adjacent runs, one of each way, have been
+// timed; then the cut runs only if the median of the pairs' ratios (staged /
+// single) is below STAGED_MARGIN. Every EXPLORE_EVERY runs the other way runs
+// once more and is paired with the run just before it, its ratio replacing the
+// oldest, so a choice made in a noisy minute is revisited.
+//
+// Why pairs: this machine's speed moves by 15-50% from minute to minute. With
+// each way's median over its own runs, a slow phase that covered more of one
+// way's trials than the other's decided: efficientnet_b0 and mobilenet_v2 at
+// batch 1 then kept the cut, 0.78-0.83x one worker's speed, for a whole
+// benchmark (docs/benchmarks.md). Two adjacent runs see the same phase. Why a
+// margin: the cut takes a second core; a choice that noise can still flip
+// should fall to the way that needs one.
 
 import { median } from '../statistics.js';
 
 export type ProgramWay = 'staged' | 'single';
 
-/** Runs of each way before the first choice, and the window each way's median is taken over. */
+/** Pairs of adjacent runs before the first choice, and the window of ratios the choice is taken over. */
 export const TRIALS = 5;
 /** After the trials, one run in this many goes the other way. */
 export const EXPLORE_EVERY = 50;
+/** The cut runs only where its runs take less than this share of the single runner's beside them (median over the window). */
+export const STAGED_MARGIN = 0.9;
 
 export class ModeChoice {
-  private readonly times: Record<ProgramWay, number[]> = { staged: [], single: [] };
+  /** staged ms / single ms of adjacent pairs, the last TRIALS. */
+  private readonly ratios: number[] = [];
+  /** A counted run still waiting for a run of the other way to pair with. */
+  private pending: { way: ProgramWay; ms: number } | null = null;
   /** The ways that have run once: a way's first run is not counted (the workers decode its description then, and new memory is touched). */
   private readonly warm = new Set<ProgramWay>();
   private runs = 0;
@@ -37,27 +52,29 @@ export class ModeChoice {
   /** The way the next run goes. */
   next(): ProgramWay {
     const run = this.runs++;
-    if (this.times.staged.length < TRIALS || this.times.single.length < TRIALS) {
-      return this.times.staged.length <= this.times.single.length ? 'staged' : 'single';
-    }
+    if (this.ratios.length < TRIALS) return run % 2 === 0 ? 'staged' : 'single';
     return run % EXPLORE_EVERY === 0 ? other(this.chosen) : this.chosen;
   }
 
-  /** A finished run's wall time (ms): kept in its way's window (but for its first), and the choice remade once both ways have their trials. */
+  /** A finished run's wall time (ms): paired with the run before it if that went the other way, and the choice remade once there are TRIALS pairs. */
   record(way: ProgramWay, ms: number): void {
     if (!this.warm.has(way)) {
       this.warm.add(way);
       return;
     }
-    const window = this.times[way];
-    window.push(ms);
-    if (window.length > TRIALS) window.shift();
-    if (this.times.staged.length >= TRIALS && this.times.single.length >= TRIALS) {
-      this.chosen = median(this.times.single) < median(this.times.staged) ? 'single' : 'staged';
+    const previous = this.pending;
+    if (!previous || previous.way === way) {
+      this.pending = { way, ms };
+      return;
     }
+    this.pending = null;
+    const [staged, single] = way === 'staged' ? [ms, previous.ms] : [previous.ms, ms];
+    this.ratios.push(staged / single);
+    if (this.ratios.length > TRIALS) this.ratios.shift();
+    if (this.ratios.length >= TRIALS) this.chosen = median(this.ratios) < STAGED_MARGIN ? 'staged' : 'single';
   }
 
-  /** The way runs go between explorations ('staged' until both ways have their trials). */
+  /** The way runs go between explorations ('staged' until the trials are done). */
   get current(): ProgramWay {
     return this.chosen;
   }
