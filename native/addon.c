@@ -96,17 +96,22 @@ typedef struct {
 } PaddedBuffer;
 static __thread PaddedBuffer convolutionPlanes, poolingPlanes;
 
+// Grows `b` to hold at least `floats` floats, 64-byte aligned (a buffer that grows loses its contents, so its
+// key too); false if it cannot be allocated.
+static int reserveFloats(PaddedBuffer *b, size_t floats) {
+  if (floats <= b->floats) return 1;
+  free(b->data);
+  b->data = (float *)aligned_alloc(64, (floats * sizeof(float) + 63) & ~(size_t)63);
+  b->floats = b->data ? floats : 0;
+  memset(&b->key, 0, sizeof b->key);
+  return b->data != 0;
+}
+
 // `b`'s planes: `planes` padded planes of `rows` rows in layout p, their padding +0 (or -infinity with
 // `negativeInfinity`); null if they cannot be allocated.
 static float *paddedPlanesIn(PaddedBuffer *b, const PaddedLayout *p, int planes, int rows, int h, int w, int padTop, int padLeft, int negativeInfinity) {
   size_t floats = (size_t)planes * rows * p->rowFloats;
-  if (floats > b->floats) {
-    free(b->data);
-    b->data = (float *)aligned_alloc(64, (floats * sizeof(float) + 63) & ~(size_t)63);
-    b->floats = b->data ? floats : 0;
-    memset(&b->key, 0, sizeof b->key);
-    if (!b->data) return 0;
-  }
+  if (!reserveFloats(b, floats)) return 0;
   PaddingKey key = { planes, h, w, padTop, padLeft, p->stride, rows, p->rowFloats, p->phaseFloats, negativeInfinity };
   if (memcmp(&key, &b->key, sizeof key) != 0) {
     if (negativeInfinity) {
@@ -135,14 +140,8 @@ static __thread PaddedBuffer channelVectorBuffer;
 
 static float *channelVectorPlanes(int lanes, int rows, int cols, int h, int w, int padTop, int padLeft, int stride, size_t extra) {
   PaddedBuffer *b = &channelVectorBuffer;
-  const size_t padded = (size_t)rows * cols * lanes, floats = padded + extra;
-  if (floats > b->floats) {
-    free(b->data);
-    b->data = (float *)aligned_alloc(64, (floats * sizeof(float) + 63) & ~(size_t)63);
-    b->floats = b->data ? floats : 0;
-    memset(&b->key, 0, sizeof b->key);
-    if (!b->data) return 0;
-  }
+  const size_t padded = (size_t)rows * cols * lanes;
+  if (!reserveFloats(b, padded + extra)) return 0;
   PaddingKey key = { lanes, h, w, padTop, padLeft, stride, rows, cols, 0, 0 };
   if (memcmp(&key, &b->key, sizeof key) != 0) {
     memset(b->data, 0, padded * sizeof(float));
@@ -152,17 +151,11 @@ static float *channelVectorPlanes(int lanes, int rows, int cols, int h, int w, i
 }
 
 // A strided 1x1 convolution's input, every stride-th pixel of each plane gathered (kernels.h, dense): no
-// padding to keep, so only its size; null if it cannot be allocated.
-static __thread float *subsampledData = 0;
-static __thread size_t subsampledFloats = 0;
+// padding to keep, so no key; null if it cannot be allocated.
+static __thread PaddedBuffer subsampledBuffer;
 
 static float *subsampledPlanes(size_t floats) {
-  if (floats > subsampledFloats) {
-    free(subsampledData);
-    subsampledData = (float *)aligned_alloc(64, (floats * sizeof(float) + 63) & ~(size_t)63);
-    subsampledFloats = subsampledData ? floats : 0;
-  }
-  return subsampledData;
+  return reserveFloats(&subsampledBuffer, floats) ? subsampledBuffer.data : 0;
 }
 
 // The dense kernel's tap table: tap t = (input channel, ky, kx) of a group's planes at offsets[t] floats
