@@ -465,7 +465,9 @@ SIMD static void fillPadded(float *buf, const PaddedLayout *p, const float *plan
     for (int c = 0; c < w; c += 2 * LANES) {
       int n = w - c < 2 * LANES ? w - c : 2 * LANES;
       vf even, odd;
-      vdeinterleave(vloadz(vfirst(n), src + c), vloadz(vfirst(n - LANES), src + c + LANES), &even, &odd);
+      const vf lo = n >= LANES ? vloadu(src + c) : vloadz(vfirst(n), src + c);
+      const vf hi = n >= 2 * LANES ? vloadu(src + c + LANES) : n > LANES ? vloadz(vfirst(n - LANES), src + c + LANES) : vzero();
+      vdeinterleave(lo, hi, &even, &odd);
       // Even columns of the chunk (c even) at (c + padLeft) >> 1 + i; odd ones c + 1 + 2i at (c + 1 + padLeft) >> 1 + i.
       vstore(first + ((c + padLeft) >> 1), vfirst((n + 1) >> 1), even);
       vstore(second + ((c + 1 + padLeft) >> 1), vfirst(n >> 1), odd);
