@@ -225,7 +225,7 @@ SIMD static inline void store(float *at, vf v, vmask m, const Epilogue *e) { vst
   (void)prefetchInput;                                                                                 \
   for (int t = 0; t < taps; t++) {                                                                     \
     const float *xr = TAP;                                                                             \
-    vf a = vloadz(m0, xr), c = vloadz(m1, xr + secondIn), s;                                           \
+    vf a = WHOLE_LOADS ? vloadu(xr) : vloadz(m0, xr), c = WHOLE_LOADS ? vloadu(xr + secondIn) : vloadz(m1, xr + secondIn), s; \
     if (INPUT_AHEAD && prefetchInput) {                                                                \
       __builtin_prefetch(xr + (INPUT_AHEAD));                                                          \
       __builtin_prefetch(xr + (INPUT_AHEAD) + LANES);                                                  \
@@ -263,8 +263,8 @@ SIMD static inline void store(float *at, vf v, vmask m, const Epilogue *e) { vst
   for (int t = 0; t < taps; t++) {                                                                     \
     const float *xr = TAP;                                                                             \
     vf s = vset1(w[(size_t)t * step]);                                                                 \
-    a0 = vfma(s, vloadz(m0, xr), a0);                                                                  \
-    a1 = vfma(s, vloadz(m1, xr + secondIn), a1);                                                       \
+    a0 = vfma(s, WHOLE_LOADS ? vloadu(xr) : vloadz(m0, xr), a0);                                        \
+    a1 = vfma(s, WHOLE_LOADS ? vloadu(xr + secondIn) : vloadz(m1, xr + secondIn), a1);                  \
   }                                                                                                    \
   store(out + p, a0, m0, e);                                                                           \
   store(out + p + secondOut, a1, m1, e);
@@ -276,6 +276,7 @@ SIMD static inline void store(float *at, vf v, vmask m, const Epilogue *e) { vst
 #ifndef INPUT_PREFETCH_FLOATS
 #define INPUT_PREFETCH_FLOATS (2 * LANES)
 #endif
+#define WHOLE_LOADS 0
 #define POINTWISE_TAP (x + p + (size_t)t * hw)
 
 #if TILE_CHANNELS == 8
@@ -300,6 +301,11 @@ SIMD static void row1(const float *x, const float *w, int step, float bias, floa
 // The same tiles for a KxK convolution over padded planes (see dense): tap t's inputs at x + offsets[t],
 // the outputs at out (p = 0), channels hw apart; the 2 * LANES positions are one row's, or, where rows
 // are LANES wide or less, two rows' (secondIn and secondOut a row of input and of output apart).
+#undef WHOLE_LOADS
+// The dense tiles load whole vectors: the padded planes hold every float they reach (a pair's second row
+// included), and the lanes past the row's outputs are computed but not stored. A load masked to part of a
+// vector (7 of 16 lanes on a 7x7 output) was the slow case here (see fillPadded).
+#define WHOLE_LOADS 1
 #define OFFSET_TAP (x + offsets[t])
 
 #if TILE_CHANNELS == 8
@@ -722,13 +728,15 @@ SIMD static int dense(const float *x, const float *packed, const float *bias, fl
   // A tile reads 2 * LANES positions from its row's start: up to ceil(outW / 32) * 32 - 1 + (k - 1) / stride.
   const PaddedLayout p = paddedLayout(k, stride, w, padLeft, (outW + 31) / 32 * 32 + (k - 1) / stride);
   const int rows = (outH - 1) * stride + k;
-  const size_t planeFloats = (size_t)rows * p.rowFloats;
-  float *buf = paddedPlanes(&p, cin, rows, h, w, padTop, padLeft);
+  // Rows of LANES or fewer: a tile takes two rows' LANES positions each, not one row's 2 * LANES of which most are idle.
+  const int pairRows = outW <= LANES;
+  // Each plane holds `stride` rows more than the outputs read: a last pair's missing second row, loaded whole.
+  const int rowsHeld = rows + (pairRows ? stride : 0);
+  const size_t planeFloats = (size_t)rowsHeld * p.rowFloats;
+  float *buf = paddedPlanes(&p, cin, rowsHeld, h, w, padTop, padLeft);
   const int *offsets = buf ? tapOffsets(&p, cinG, planeFloats) : 0;
   if (!offsets) return 0;
   const int hw = outH * outW;
-  // Rows of LANES or fewer: a tile takes two rows' LANES positions each, not one row's 2 * LANES of which most are idle.
-  const int pairRows = outW <= LANES;
   const int rowStep = pairRows ? 2 : 1;
   const int secondIn = pairRows ? stride * p.rowFloats : LANES, secondOut = pairRows ? outW : LANES;
   // Group by group: a group's input planes are filled, then its output rows computed. Filled row by row
@@ -1021,6 +1029,7 @@ SIMD static void linear(const float *x, const float *w, const float *bias, float
 #undef FINISH_ROWS
 #undef ROW1_BODY
 #undef POINTWISE_TAP
+#undef WHOLE_LOADS
 #undef OFFSET_TAP
 #undef DEPTHWISE_ROWS
 #undef DEPTHWISE_REUSE

@@ -156,7 +156,8 @@ function densePlanesBytes(g: KernelPlan['geometry']): number {
   const need = Math.ceil(g.outWidth / 32) * 32 + Math.floor((g.kernelWidth - 1) / s);
   const written = Math.floor((g.inWidth - 1 + g.padLeft) / s) + 1;
   const phaseFloats = Math.ceil(Math.max(need, written) / 16) * 16;
-  const rows = (g.outHeight - 1) * s + g.kernelHeight;
+  // Planes of output rows no wider than a vector hold `s` rows more (a last pair's second row, loaded whole).
+  const rows = (g.outHeight - 1) * s + g.kernelHeight + (g.outWidth <= 16 ? s : 0);
   return g.inChannels * rows * s * phaseFloats * 4;
 }
 
