@@ -190,6 +190,28 @@ static const int *tapOffsets(const PaddedLayout *p, int channels, size_t planeFl
   return tapTable;
 }
 
+// r[j] becomes the floats j of r[0..7]: an 8 x 8 transpose in 256-bit registers (unpack pairs of rows, then
+// quads, then swap 128-bit halves). simd256.h's vtranspose, and the 16-float build's global average, which
+// takes 8 planes' elements at a time.
+__attribute__((target("avx2"))) static inline void transpose8x8(__m256 *r) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  // u[4q + j]: columns j and j + 4 of rows 4q..4q + 3, one per half.
+  for (int q = 0; q < 8; q += 4) {
+    u[q] = _mm256_shuffle_ps(t[q], t[q + 2], 0x44);
+    u[q + 1] = _mm256_shuffle_ps(t[q], t[q + 2], 0xee);
+    u[q + 2] = _mm256_shuffle_ps(t[q + 1], t[q + 3], 0x44);
+    u[q + 3] = _mm256_shuffle_ps(t[q + 1], t[q + 3], 0xee);
+  }
+  for (int j = 0; j < 4; j++) {
+    r[j] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x20);
+    r[j + 4] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x31);
+  }
+}
+
 #include "simd512.h"
 #include "kernels.h"
 #include "simd-names-end.h"

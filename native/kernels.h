@@ -841,21 +841,9 @@ SIMD static int maxPool(const float *x, float *out, int p0, int p1, int h, int w
 typedef __m512d sums;
 SIMD static inline sums noSums(void) { return _mm512_setzero_pd(); }
 SIMD static inline sums addElements(sums acc, const float *const *b, int i) {
-  __m256 r0 = _mm256_loadu_ps(b[0] + i), r1 = _mm256_loadu_ps(b[1] + i), r2 = _mm256_loadu_ps(b[2] + i), r3 = _mm256_loadu_ps(b[3] + i);
-  __m256 r4 = _mm256_loadu_ps(b[4] + i), r5 = _mm256_loadu_ps(b[5] + i), r6 = _mm256_loadu_ps(b[6] + i), r7 = _mm256_loadu_ps(b[7] + i);
-  __m256 a0 = _mm256_unpacklo_ps(r0, r1), a1 = _mm256_unpackhi_ps(r0, r1);
-  __m256 a2 = _mm256_unpacklo_ps(r2, r3), a3 = _mm256_unpackhi_ps(r2, r3);
-  __m256 a4 = _mm256_unpacklo_ps(r4, r5), a5 = _mm256_unpackhi_ps(r4, r5);
-  __m256 a6 = _mm256_unpacklo_ps(r6, r7), a7 = _mm256_unpackhi_ps(r6, r7);
-  __m256 b0 = _mm256_shuffle_ps(a0, a2, 0x44), b1 = _mm256_shuffle_ps(a0, a2, 0xee);
-  __m256 b2 = _mm256_shuffle_ps(a1, a3, 0x44), b3 = _mm256_shuffle_ps(a1, a3, 0xee);
-  __m256 b4 = _mm256_shuffle_ps(a4, a6, 0x44), b5 = _mm256_shuffle_ps(a4, a6, 0xee);
-  __m256 b6 = _mm256_shuffle_ps(a5, a7, 0x44), b7 = _mm256_shuffle_ps(a5, a7, 0xee);
   __m256 t[8];
-  t[0] = _mm256_permute2f128_ps(b0, b4, 0x20); t[4] = _mm256_permute2f128_ps(b0, b4, 0x31);
-  t[1] = _mm256_permute2f128_ps(b1, b5, 0x20); t[5] = _mm256_permute2f128_ps(b1, b5, 0x31);
-  t[2] = _mm256_permute2f128_ps(b2, b6, 0x20); t[6] = _mm256_permute2f128_ps(b2, b6, 0x31);
-  t[3] = _mm256_permute2f128_ps(b3, b7, 0x20); t[7] = _mm256_permute2f128_ps(b3, b7, 0x31);
+  _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++) t[k] = _mm256_loadu_ps(b[k] + i);
+  transpose8x8(t);
   _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) acc = _mm512_add_pd(acc, _mm512_cvtps_pd(t[j]));
   return acc;
 }

@@ -68,26 +68,8 @@ SIMD static inline vf vshifted(vf a, vf b, int d) {
   return _mm256_blendv_ps(_mm256_permutevar8x32_ps(a, index), _mm256_permutevar8x32_ps(b, index), _mm256_castsi256_ps(fromB));
 }
 
-// r[j] becomes the floats j of r[0..7] (an 8 x 8 transpose, in registers): unpack pairs of rows, then
-// quads, then swap 128-bit halves.
-SIMD static inline void vtranspose(vf *r) {
-  vf t[8], u[8];
-  for (int i = 0; i < 8; i += 2) {
-    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-  }
-  // u[4q + j]: columns j and j + 4 of rows 4q..4q + 3, one per half.
-  for (int q = 0; q < 8; q += 4) {
-    u[q] = _mm256_shuffle_ps(t[q], t[q + 2], 0x44);
-    u[q + 1] = _mm256_shuffle_ps(t[q], t[q + 2], 0xee);
-    u[q + 2] = _mm256_shuffle_ps(t[q + 1], t[q + 3], 0x44);
-    u[q + 3] = _mm256_shuffle_ps(t[q + 1], t[q + 3], 0xee);
-  }
-  for (int j = 0; j < 4; j++) {
-    r[j] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x20);
-    r[j + 4] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x31);
-  }
-}
+// r[j] becomes the floats j of r[0..7] (addon.c's transpose8x8).
+SIMD static inline void vtranspose(vf *r) { transpose8x8(r); }
 
 #define QUADS 2
 SIMD static inline vf vquads(const float *const *rows, int at) { return _mm256_set_m128(_mm_loadu_ps(rows[1] + at), _mm_loadu_ps(rows[0] + at)); }
