@@ -4,6 +4,9 @@
 // and host ops), so a kernel change can be aimed at the largest loss. With
 // --before DIR (a checkout with node_modules) both trees run in this process,
 // alternated run by run, and each class and step gets its before/after times.
+// A step's time is its share of the program's wall time, so the first and last
+// stages carry the hand-offs in and out; --kernel times each by its busiest
+// worker's kernel time instead.
 //
 //   npx tsx bench/layer-gflops.ts --model /tmp/onnx2-full/mobilenet_v2.onnx --batch 8 --workers 1 --runs 7 [--before /tmp/base]
 import { resolve } from 'node:path';
@@ -14,7 +17,7 @@ import { median } from '../src/statistics.js';
 const { values } = parseArgs({
   options: {
     model: { type: 'string' }, batch: { type: 'string', default: '8' }, workers: { type: 'string', default: '1' }, runs: { type: 'string', default: '7' },
-    top: { type: 'string', default: '0' }, json: { type: 'string' }, before: { type: 'string' },
+    top: { type: 'string', default: '0' }, json: { type: 'string' }, before: { type: 'string' }, kernel: { type: 'boolean', default: false },
   },
 });
 type Api = typeof import('../src/index.js');
@@ -62,7 +65,8 @@ for (const s of setups) {
 
 const rowsOf = (s: (typeof setups)[number]) =>
   s.profiles[0].steps.map((step, i) => {
-    const ms = median(s.profiles.map((p) => p.steps[i].ms));
+    // --kernel: the step's kernel time (busiest worker), without the hand-offs a program's first and last stages carry.
+    const ms = median(s.profiles.map((p) => (values.kernel ? (p.steps[i].engine?.kernelMs ?? p.steps[i].ms) : p.steps[i].ms)));
     const sh = s.shapes.get(i);
     return { index: i, op: step.opType, shape: sh?.label ?? '', cls: sh?.cls ?? `other: ${step.opType.split('+')[0]}`, flops: step.flops, ms, gflops: step.flops / (ms * 1e6) };
   });
