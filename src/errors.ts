@@ -191,11 +191,11 @@ export const errors = {
   /** A call's runners all returned but a task was never finished: an engine bug, reported like a task that threw. */
   unfinishedTask: (task: TaskLocation, tasks: number): TaskError => errors.taskThrew(task, tasks, new Error('no runner finished it')),
   // Programs (src/engine/program.ts): stages run by the workers in one hand-off.
-  programStageFailed: (stage: number, stages: number, label: string, died: boolean, cause: unknown) =>
+  programStageFailed: (stage: number, stages: number, label: string, died: boolean, cause: unknown, onCallingThread = false) =>
     new ProgramStageError(
       died
         ? `stage ${stage + 1} of ${stages} (${label}) failed: the worker running it died (${reasonOf(cause)}); the pool replaces it`
-        : `stage ${stage + 1} of ${stages} (${label}) failed in its worker: ${reasonOf(cause)}`,
+        : `stage ${stage + 1} of ${stages} (${label}) failed ${onCallingThread ? 'on the calling thread' : 'in its worker'}: ${reasonOf(cause)}`,
       stage,
       label,
       { cause },

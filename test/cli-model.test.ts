@@ -133,6 +133,17 @@ describe('groupconv bench --model', () => {
     expect(fixed.stdout).toContain("skipped batch 4: the model's batch dimension is fixed at 1");
   });
 
+  it('runs forwards on the calling thread with --calling-thread, and says so in the report', () => {
+    const json = join(dir, 'ct.json');
+    const run = cli('bench', '--model', join(FIXTURES, 'shufflenet_v2.onnx'), '--workers', '1,2', '--calling-thread', ...quick, '--json', json);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('a forward on one runner runs on the calling thread');
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    expect(report.callingThread).toBe(true);
+    expect(report.results.map((r: { workers: number }) => r.workers)).toEqual([1, 2]);
+    expect(report.layers.length).toBeGreaterThan(0);
+  });
+
   it('takes --size for a symbolic height and width', () => {
     const json = join(dir, 's.json');
     const run = cli('bench', '--model', join(FIXTURES, 'mobilenet_v3_dynhw.onnx'), '--size', '24', '--workers', '1', ...quick, '--json', json);
@@ -159,6 +170,7 @@ describe('groupconv bench --model', () => {
     [['bench', '--model', truncated], /^groupconv bench: .*truncated\.onnx is truncated or corrupted at byte \d+/],
     [['bench', '--model', join(FIXTURES, 'resnext.onnx'), '--groups', '2'], /^groupconv bench: --groups: describes a layer; --model times the model's own layers$/],
     [['bench', '--model', join(FIXTURES, 'mobilenet_v3_dynhw.onnx'), '--workers', '1'], /^groupconv bench: --size: the model's input dimension 2 is symbolic/],
+    [['bench', '--calling-thread'], /^groupconv bench: --calling-thread: applies to --model only: a layer's calls always go to the workers$/],
   ];
   for (const [args, message] of badRuns) {
     it(`exits 2 with one line for: groupconv ${args.map((a) => a.replace(dir, '$TMP').replace(FIXTURES, '$FIXTURES')).join(' ')}`, () => {

@@ -3,9 +3,10 @@
 // calling thread at 1, 2 and 3 workers; a failing stage rejects naming it and
 // leaves the engine usable; close during a program does not hang; concurrent
 // programs and calls on one engine stay correct.
+import { threadId } from 'node:worker_threads';
 import { describe, expect, it, vi } from 'vitest';
 import { convBiasActivation, ExecutionError, GroupedConvEngine, relu, sharedArena, type Tensor } from '../src/index.js';
-import { ELEMENT_BLOCK } from '../src/kernels/ranged/index.js';
+import { ELEMENT_BLOCK, RANGED_KERNELS } from '../src/kernels/ranged/index.js';
 import type { ProgramStage } from '../src/engine/program.js';
 import { cutRanged } from '../src/engine/program.js';
 import { Random } from '../src/random.js';
@@ -186,6 +187,72 @@ describe('a program of conv and ranged stages', () => {
     // 2 runners x 4 tasks: floor(i * 10 / 8).
     expect(cutRanged(op, 2)).toEqual([0, 1, 1, 2, 2, 3, 3, 5, 5, 6, 6, 7, 7, 8, 8, 10]);
     expect(cutRanged({ ...op, units: 0 }, 3)).toEqual([0, 0]);
+  });
+});
+
+describe('on the calling thread (callingThread: true)', () => {
+  /** The threads that ran a profiled run's tasks. */
+  const threadsOf = (profile: { stages: Array<{ threads: Array<{ threadId: number }> }> }) => new Set(profile.stages.flatMap((s) => s.threads.map((t) => t.threadId)));
+
+  it('on one worker runs every run on the calling thread, bitwise as on the workers', async () => {
+    const e = engine({ workers: 1, callingThread: true });
+    const { program, close } = block(e);
+    const want = expected(x);
+    for (let round = 0; round < 3; round++) {
+      const buffers = buffersFor(x);
+      const profile = (await program.run(buffers, { profile: true }))!;
+      expect([...threadsOf(profile)]).toEqual([threadId]);
+      expect(firstBitDifference(buffers[3], want.data)).toBe(-1);
+      release(buffers);
+    }
+    close();
+  });
+
+  it('on two workers runs the one-runner way on the calling thread and the cut on the workers, each bitwise the same', async () => {
+    const e = engine({ workers: 2, callingThread: true });
+    const { program, close } = block(e);
+    const want = expected(x);
+    const seen = new Map<string, Set<number>>();
+    for (let round = 0; round < 8; round++) {
+      const buffers = buffersFor(x);
+      const profile = (await program.run(buffers, { profile: true }))!;
+      const threads = seen.get(program.lastRunMode!) ?? new Set<number>();
+      for (const t of threadsOf(profile)) threads.add(t);
+      seen.set(program.lastRunMode!, threads);
+      expect(firstBitDifference(buffers[3], want.data)).toBe(-1);
+      release(buffers);
+    }
+    // The mode choice's first runs explore both ways (mode-choice.ts).
+    expect([...seen.get('single')!]).toEqual([threadId]);
+    expect(seen.get('staged')!.has(threadId)).toBe(false);
+    close();
+  });
+
+  it('a task that throws rejects the run naming its stage and the calling thread, and the next run is right', async () => {
+    const e = engine({ workers: 1, callingThread: true });
+    const { program, close } = block(e);
+    const relu = RANGED_KERNELS.relu;
+    RANGED_KERNELS.relu = () => {
+      throw new Error('injected in relu');
+    };
+    let error: unknown;
+    const buffers = buffersFor(x);
+    try {
+      error = await program.run(buffers).catch((e: unknown) => e);
+    } finally {
+      RANGED_KERNELS.relu = relu;
+    }
+    expect(error).toBeInstanceOf(ExecutionError);
+    expect((error as Error).message).toBe("stage 2 of 3 ('relu1' (Relu)) failed on the calling thread: injected in relu");
+    expect((error as { stage: number }).stage).toBe(1);
+    await program.run(buffers);
+    expect(firstBitDifference(buffers[3], expected(x).data)).toBe(-1);
+    release(buffers);
+    close();
+  });
+
+  it('refuses a callingThread that is not a boolean, naming it', () => {
+    expect(() => new GroupedConvEngine({ workers: 1, callingThread: 'yes' as unknown as boolean })).toThrow(/callingThread: expected true or false, got yes/);
   });
 });
 

@@ -1,6 +1,7 @@
 // OnnxModel.forwardWith: every Conv on a GroupedConvEngine, and every other op
 // with a worker stage on its workers too (the rest on the calling thread). Each fixture matches PyTorch and is bitwise `forward`'s result
-// on 1, 2 and 3 workers; weights are placed in shared memory once; the profile
+// on 1, 2 and 3 workers, and with programs on one runner on the calling thread (callingThread) at 1 and 2;
+// weights are placed in shared memory once; the profile
 // names every step with its op type, groups and FLOPs.
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -9,7 +10,10 @@ import { attr, CASES, expectClose, FIXTURES, floatTensor, intTensor, makeModel, 
 import { firstBitDifference } from './support/tensors.js';
 
 const io = (file: string) => loadSafetensors(join(FIXTURES, file));
-const engines = [1, 2, 3].map((workers) => new GroupedConvEngine({ workers }));
+const engines = [
+  ...[1, 2, 3].map((workers) => new GroupedConvEngine({ workers })),
+  ...[1, 2].map((workers) => new GroupedConvEngine({ workers, callingThread: true })),
+];
 afterAll(async () => {
   await Promise.all(engines.map((e) => e.close()));
 });
@@ -19,7 +23,7 @@ function expectSameBits(got: Tensor, expected: Tensor): void {
   expect(firstBitDifference(got.data, expected.data)).toBe(-1);
 }
 
-describe('forwardWith on 1, 2 and 3 workers', () => {
+describe('forwardWith on 1, 2 and 3 workers, and on the calling thread', () => {
   for (const c of CASES) {
     it(`${c.id}: matches PyTorch, bitwise equal to forward`, async () => {
       const model = loadOnnx(join(FIXTURES, c.file));

@@ -1,12 +1,15 @@
-// npm run bench:peers -- --model FILE.onnx [--batch 1,8] [--threads 1,2] [--runs 9] [--warmup 14] [--size N] [--json out.json]
+// npm run bench:peers -- --model FILE.onnx [--batch 1,8] [--threads 1,2] [--runs 9] [--warmup 14] [--size N] [--calling-thread no|yes|both] [--json out.json]
 //
-// A whole ONNX model on groupconv (forwardWith: every Conv on a GroupedConvEngine
-// of N workers, the rest on the calling thread) and on onnxruntime-node (N
-// intra-op threads), all in one process. For each batch, every round runs each
+// A whole ONNX model on groupconv (forwardWith on a GroupedConvEngine of N
+// workers) and on onnxruntime-node (N intra-op threads, the calling thread one
+// of them: its session.run computes on the thread that calls it), all in one process. For each batch, every round runs each
 // contender once — groupconv and onnxruntime at each thread count — in an order
 // that rotates from round to round, after a pause one untimed call then one
 // timed call, so all see the same phase of this shared machine. A ratio is the
 // median of the per-round ratios. Prints images/s and groupconv / onnxruntime.
+// --calling-thread yes: groupconv's engines run programs on one runner on the
+// calling thread (GroupedConvEngineOptions.callingThread), as onnxruntime-node
+// runs its first thread; both: each thread count with and without, in the same rounds.
 import { writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { basename } from 'node:path';
@@ -24,6 +27,9 @@ const importPeer = (name: string): Promise<Untyped> => import(name);
 /** Between contenders in a round: longer than onnxruntime's pool spin after a run, short beside the whole. */
 const PAUSE_MS = 20;
 
+/** groupconv's engines: programs handed to the workers, or run on the calling thread when on one runner. */
+type Variant = 'workers' | 'calling thread';
+
 interface Contender {
   key: string;
   engine: 'groupconv' | 'onnxruntime';
@@ -38,6 +44,7 @@ interface Options {
   runs: number;
   warmup: number;
   size: number | null;
+  variants: Variant[];
   json: string;
 }
 
@@ -58,16 +65,28 @@ export function parseModelOptions(option: (name: string, fallback: string) => st
     // ways (src/engine/mode-choice.ts); timed before, half its runs would go the slower way.
     warmup: Number(option('warmup', '14')),
     size: size ? list(size, 'size')[0] : null,
+    variants: variantsOf(option('calling-thread', 'no')),
     json: option('json', ''),
   };
 }
+
+function variantsOf(text: string): Variant[] {
+  if (text === 'no') return ['workers'];
+  if (text === 'yes') return ['calling thread'];
+  if (text === 'both') return ['workers', 'calling thread'];
+  throw errors.badFlag('--calling-thread', `expected no, yes or both, got '${text}'`);
+}
+
+const keyOf = (variant: Variant, threads: number): string => `${variant === 'workers' ? 'groupconv' : 'groupconv-calling'}@${threads}`;
 
 export async function modelMain(options: Options): Promise<void> {
   const ort = await importPeer('onnxruntime-node');
   const model = loadOnnx(options.model);
   const info = model.inputs[0];
   const name = basename(options.model).replace(/\.onnx$/i, '');
-  const engines = new Map(options.threads.map((t) => [t, new GroupedConvEngine({ workers: t, policy: 'balanced' })]));
+  const engines = new Map(
+    options.variants.flatMap((v) => options.threads.map((t) => [keyOf(v, t), new GroupedConvEngine({ workers: t, policy: 'balanced', callingThread: v === 'calling thread' })] as const)),
+  );
   for (const e of engines.values()) await e.warmup();
   const sessions = new Map<number, Untyped>();
   for (const t of options.threads) {
@@ -88,11 +107,11 @@ export async function modelMain(options: Options): Promise<void> {
       // onnxruntime reads its own copy (not timed): the same values.
       const feeds = { [info.name]: new ort.Tensor('float32', Float32Array.from(x.data), shape) };
       const contenders: Contender[] = options.threads.flatMap((t) => [
-        { key: `groupconv@${t}`, engine: 'groupconv' as const, threads: t, call: () => model.forwardWith(engines.get(t)!, x) },
+        ...options.variants.map((v) => ({ key: keyOf(v, t), engine: 'groupconv' as const, threads: t, call: () => model.forwardWith(engines.get(keyOf(v, t))!, x) })),
         { key: `onnxruntime@${t}`, engine: 'onnxruntime' as const, threads: t, call: () => sessions.get(t)!.run(feeds) },
       ]);
       // The same answer from both, or the comparison means nothing.
-      const ours = await model.forwardWith(engines.get(options.threads[0])!, x);
+      const ours = await model.forwardWith(engines.get(keyOf(options.variants[0], options.threads[0]))!, x);
       const theirs = (await sessions.get(options.threads[0])!.run(feeds))[model.outputs[0].name].data as Float32Array;
       let worst = 0;
       let scale = 0;
@@ -111,17 +130,19 @@ export async function modelMain(options: Options): Promise<void> {
       }
       dispose(x);
       console.log(`\n${name}, batch ${batch}, input [${shape.join(', ')}]: ${options.runs} rounds after ${options.warmup} warm-up calls each; max |groupconv - onnxruntime| = ${worst.toExponential(2)} (output range ${scale.toExponential(2)})`);
-      console.log(`${'threads'.padEnd(8)} ${'groupconv img/s'.padStart(16)} ${'ms'.padStart(8)} ${'ort img/s'.padStart(10)} ${'ms'.padStart(8)}  ${'gc/ort [quartiles]'.padStart(22)}  gc speedup vs ${options.threads[0]}`);
-      for (const t of options.threads) {
-        const gc = seconds.get(`groupconv@${t}`)!;
+      const labelled = options.variants.length > 1 || options.variants[0] !== 'workers';
+      console.log(`${'threads'.padEnd(labelled ? 24 : 8)} ${'groupconv img/s'.padStart(16)} ${'ms'.padStart(8)} ${'ort img/s'.padStart(10)} ${'ms'.padStart(8)}  ${'gc/ort [quartiles]'.padStart(22)}  gc speedup vs ${options.threads[0]}`);
+      for (const t of options.threads) for (const variant of options.variants) {
+        const gc = seconds.get(keyOf(variant, t))!;
         const rt = seconds.get(`onnxruntime@${t}`)!;
         // gc/ort as speeds: ort's time over groupconv's, per round.
         const ratio = perRoundRatios(rt, gc);
-        const speedup = perRoundRatios(seconds.get(`groupconv@${options.threads[0]}`)!, gc);
+        const speedup = perRoundRatios(seconds.get(keyOf(variant, options.threads[0]))!, gc);
         const row = {
           model: name,
           batch,
           threads: t,
+          groupconvVariant: variant,
           groupconvImagesPerSec: batch / median(gc),
           groupconvMs: median(gc) * 1000,
           onnxruntimeImagesPerSec: batch / median(rt),
@@ -134,7 +155,7 @@ export async function modelMain(options: Options): Promise<void> {
         };
         results.push(row);
         console.log(
-          `${String(t).padEnd(8)} ${row.groupconvImagesPerSec.toFixed(1).padStart(16)} ${row.groupconvMs.toFixed(2).padStart(8)} ${row.onnxruntimeImagesPerSec.toFixed(1).padStart(10)} ${row.onnxruntimeMs.toFixed(2).padStart(8)}  ${`${row.ratio.toFixed(2)}x [${row.ratioQ1.toFixed(2)}-${row.ratioQ3.toFixed(2)}]`.padStart(22)}  ${row.groupconvSpeedup.toFixed(2)}x (ort ${row.onnxruntimeSpeedup.toFixed(2)}x)`,
+          `${(labelled ? `${t} (${variant})` : String(t)).padEnd(labelled ? 24 : 8)} ${row.groupconvImagesPerSec.toFixed(1).padStart(16)} ${row.groupconvMs.toFixed(2).padStart(8)} ${row.onnxruntimeImagesPerSec.toFixed(1).padStart(10)} ${row.onnxruntimeMs.toFixed(2).padStart(8)}  ${`${row.ratio.toFixed(2)}x [${row.ratioQ1.toFixed(2)}-${row.ratioQ3.toFixed(2)}]`.padStart(22)}  ${row.groupconvSpeedup.toFixed(2)}x (ort ${row.onnxruntimeSpeedup.toFixed(2)}x)`,
         );
       }
     }
@@ -143,7 +164,7 @@ export async function modelMain(options: Options): Promise<void> {
     for (const e of engines.values()) await e.close();
     for (const s of sessions.values()) await s.release();
   }
-  console.log(`\ngc/ort = median over rounds of that round's groupconv / onnxruntime speed; groupconv = forwardWith, every Conv on N workers`);
+  console.log(`\ngc/ort = median over rounds of that round's groupconv / onnxruntime speed; groupconv = forwardWith on an engine of N workers (calling thread: programs on one runner run on the calling thread)`);
   console.log(`load average (1 min) before / after: ${load.toFixed(2)} / ${loadavg()[0].toFixed(2)} on ${availableParallelism()} cores: other processes distort the figures`);
   if (options.json) writeFileSync(options.json, JSON.stringify({ date: new Date().toISOString(), results }, null, 2));
 }

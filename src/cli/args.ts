@@ -34,6 +34,8 @@ export interface BenchConfig {
   json: string | null;
   csv: string | null;
   chart: string | null;
+  /** `--calling-thread` with --model: programs on one runner run on the calling thread (GroupedConvEngineOptions.callingThread). */
+  callingThread: boolean;
   measure: MeasureSettings;
 }
 
@@ -48,6 +50,7 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
   layer: { type: 'string' },
   model: { type: 'string' },
+  'calling-thread': { type: 'boolean' },
   cin: { type: 'string' },
   cout: { type: 'string' },
   kernel: { type: 'string' },
@@ -84,6 +87,8 @@ Layer (default: alexnet-conv2, groups 1 and 2):
 Model (instead of a layer):
   --model FILE.onnx        time the whole model (forwardWith: every Conv on the engine) and
                            break its time down by layer; --size N gives a symbolic height/width
+  --calling-thread         with --model: a forward that runs on one runner runs on the calling
+                           thread, as onnxruntime-node's session.run does (no hand-off to a worker)
 Sweeps:
   --groups LIST            e.g. 1,2,4,8,32 (values that do not divide the channels are skipped)
   --workers LIST           e.g. 1,2,4 (default: 1 .. cores + 1)
@@ -236,6 +241,7 @@ export function parseBenchArgs(argv: readonly string[], cores = availableParalle
     const clash = layerFlags.find((flag) => values[flag] !== undefined);
     if (clash) throw bad(clash, `describes a layer; --model times the model's own layers`);
   }
+  if (model === null && values['calling-thread']) throw bad('calling-thread', "applies to --model only: a layer's calls always go to the workers");
   const layers = model === null ? parseLayers(values) : [];
   const size = model !== null && values.size !== undefined ? integer('size', values.size, 1) : null;
   const groups = values.groups !== undefined ? integerList('groups', values.groups) : null;
@@ -262,6 +268,7 @@ export function parseBenchArgs(argv: readonly string[], cores = availableParalle
       json: values.json ?? null,
       csv: values.csv ?? null,
       chart: values.chart ?? null,
+      callingThread: values['calling-thread'] ?? false,
       measure,
     },
   };

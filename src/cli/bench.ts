@@ -107,6 +107,8 @@ export interface BenchReport {
   breakdown?: LayerBreakdown[];
   /** `bench --model`: the memory plan of the model's activations at each batch (OnnxModel.memoryPlan). */
   memory?: Array<MemoryPlanReport & { batch: number }>;
+  /** `bench --model --calling-thread`: forwards on one runner ran on the calling thread. */
+  callingThread?: boolean;
 }
 
 export function machineInfo(kernel: string | null): MachineInfo {

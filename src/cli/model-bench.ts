@@ -146,7 +146,8 @@ export async function runModelBench(config: BenchConfig & { model: string }, pro
   results.sort((a, b) => compare(order(a), order(b)));
   breakdown.sort((a, b) => compare(order(a), order(b)) || a.index - b.index);
   const shape = cases[0]?.shape ?? model.inputs[0].shape ?? [];
-  const description = `ONNX model ${basename(config.model)} (${model.info.producer || 'unknown producer'}, opset ${model.info.opset})`;
+  const onCaller = config.callingThread ? '; a forward on one runner runs on the calling thread' : '';
+  const description = `ONNX model ${basename(config.model)} (${model.info.producer || 'unknown producer'}, opset ${model.info.opset})${onCaller}`;
   return {
     machine: machineInfo(null),
     layers: [{ name, description, shape: `input [${shape.slice(1).join(', ')}]`, kernel: null }],
@@ -155,5 +156,6 @@ export async function runModelBench(config: BenchConfig & { model: string }, pro
     timelines: [],
     breakdown: addLayerSpeedups(breakdown),
     memory,
+    callingThread: config.callingThread,
   };
 }

@@ -25,7 +25,7 @@ export interface PreparedPoint<T> extends InterleavedPoint<T> {
 }
 
 export async function sweep<C, T>(
-  config: Pick<BenchConfig, 'policies' | 'workers' | 'measure'>,
+  config: Pick<BenchConfig, 'policies' | 'workers' | 'measure'> & Partial<Pick<BenchConfig, 'callingThread'>>,
   cases: readonly C[],
   progress: BenchProgress,
   label: (c: C, workers: number, policy: PartitionPolicy) => string,
@@ -40,7 +40,7 @@ export async function sweep<C, T>(
   try {
     if (total === 0) return;
     for (const { policy, workers } of settings) {
-      const engine = new GroupedConvEngine({ workers, policy });
+      const engine = new GroupedConvEngine({ workers, policy, callingThread: config.callingThread ?? false });
       engines.push({ engine, policy, workers });
       await engine.warmup();
     }

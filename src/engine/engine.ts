@@ -34,14 +34,17 @@ export type { ProgramProfile, ProgramStage, StageTiming } from './program.js';
 export class GroupedConvEngine implements ConvRunner, LayerExecutor {
   readonly workers: number;
   readonly policy: PartitionPolicy;
+  /** Whether programs on one runner run on the calling thread (GroupedConvEngineOptions.callingThread). */
+  readonly callingThread: boolean;
   private readonly dispatcher: Dispatcher;
   private readonly calls = new Set<Call>();
   private closing: Promise<void> | null = null;
 
   constructor(options: GroupedConvEngineOptions = {}) {
-    const { workers, policy, resourceLimits, atomics, workerFile } = checkEngineOptions(options);
+    const { workers, policy, resourceLimits, atomics, workerFile, callingThread } = checkEngineOptions(options);
     this.workers = workers;
     this.policy = policy;
+    this.callingThread = callingThread;
     this.dispatcher = new Dispatcher({
       workers,
       workerFile: workerFile === undefined ? defaultWorkerFile() : workerFileOf(workerFile),
@@ -88,6 +91,9 @@ export class GroupedConvEngine implements ConvRunner, LayerExecutor {
     },
     get closed() {
       return engine.closed;
+    },
+    get callingThread() {
+      return engine.callingThread;
     },
     sendRunner: (message, call) => this.send(message, call),
     begin: (call) => this.calls.add(call),

@@ -30,6 +30,14 @@ export interface GroupedConvEngineOptions {
    * A .ts entry works only when running from the sources.
    */
   workerFile?: string | URL;
+  /**
+   * Programs (an ONNX model's forwardWith) that run on one runner run on the
+   * calling thread itself, synchronously, as onnxruntime-node's session.run does
+   * with one thread: no hand-off to a worker and back (0.3-0.5 ms a forward on
+   * the machine of docs/benchmarks.md), but the event loop waits for the run.
+   * A program cut over several runners still goes to the workers. Default false.
+   */
+  callingThread?: boolean;
 }
 
 export interface EngineRunOptions {
@@ -67,9 +75,10 @@ interface EngineSettings {
   resourceLimits: ResourceLimits | undefined;
   atomics: 'sync' | 'async' | 'disabled';
   workerFile: string | URL | undefined;
+  callingThread: boolean;
 }
 
-const ENGINE_OPTION_KEYS = ['workers', 'policy', 'resourceLimits', 'atomics', 'workerFile'] as const;
+const ENGINE_OPTION_KEYS = ['workers', 'policy', 'resourceLimits', 'atomics', 'workerFile', 'callingThread'] as const;
 const RUN_OPTION_KEYS = ['profile', 'out', 'signal', 'policy', 'residual'] as const;
 
 /** Checks the engine's constructor options (before any thread starts) and fills in the defaults. */
@@ -84,7 +93,10 @@ export function checkEngineOptions(options: GroupedConvEngineOptions): EngineSet
   if (options.atomics !== undefined && !['sync', 'async', 'disabled'].includes(options.atomics)) {
     throw errors.invalid('atomics', `expected 'sync', 'async' or 'disabled', got ${String(options.atomics)}`);
   }
-  return { workers, policy, resourceLimits: options.resourceLimits, atomics: options.atomics ?? 'sync', workerFile: options.workerFile };
+  if (options.callingThread !== undefined && typeof options.callingThread !== 'boolean') {
+    throw errors.invalid('callingThread', `expected true or false, got ${String(options.callingThread)}`);
+  }
+  return { workers, policy, resourceLimits: options.resourceLimits, atomics: options.atomics ?? 'sync', workerFile: options.workerFile, callingThread: options.callingThread ?? false };
 }
 
 /** `options` is an object: JavaScript callers can pass anything. */

@@ -20,6 +20,7 @@ import type { EngineLayer, PlanEntry } from './layer.js';
 import { ModeChoice, type ProgramWay } from './mode-choice.js';
 import type { ThreadProfile } from './profile.js';
 import { CHAIN_SEGMENTS, chainSegments, chainsAreSafe, chainsOf, IMAGES_PER_CHAIN_TASK, type Chain, type ImageMajor } from './chains.js';
+import { runProgramTasks } from './program-runner.js';
 import { ProgramTable, storeDescription, taskLayoutOf, type ChainMember, type ProgramDescription, type StageDescription, type TaskLayout } from './program-table.js';
 import { absoluteNow, refOf, type ArenaRef, type ProgramRunMessage, type RunnerReport, type WorkerMessage } from './protocol.js';
 
@@ -51,6 +52,8 @@ export interface ProgramHost {
   readonly workers: number;
   readonly policy: PartitionPolicy;
   readonly closed: boolean;
+  /** Whether a run on one runner runs on the calling thread, synchronously (GroupedConvEngineOptions.callingThread). */
+  readonly callingThread: boolean;
   /** Hands one runner of `call` to a worker. */
   sendRunner(message: WorkerMessage, call: Call): Promise<RunnerReport>;
   /** A run starts / ends: the engine fails the runs in flight when it closes. */
@@ -312,16 +315,27 @@ export class EngineProgram {
       call = running;
       this.host.begin(running);
       const firstDispatch = absoluteNow();
-      const runs = messages.map((message) =>
-        this.host.sendRunner(message, running).then(
-          // Once every stage is done, runners still queued behind other calls would find nothing to do.
-          () => (table.completed() === described ? this.host.dropQueued(running) : undefined),
-          (error: unknown) => running.fail(this.describeFailure(mode, table, message.runner, error)),
-        ),
-      );
-      // The table and scratch are freed only once every runner has returned (a queued runner still reads them).
-      running.settled = Promise.all(runs);
-      await running.settled;
+      if (mode.runners === 1 && this.host.callingThread) {
+        // The worker's own loop (program-runner.ts), here: one runner meets no other at its barriers, and the
+        // hand-off it saves (a sleeping worker's wake-up, Atomics.waitAsync's way back) is a batch-1 forward's
+        // largest fixed cost.
+        try {
+          runProgramTasks(messages[0]);
+        } catch (error) {
+          running.fail(this.describeFailure(mode, table, 0, error, true));
+        }
+      } else {
+        const runs = messages.map((message) =>
+          this.host.sendRunner(message, running).then(
+            // Once every stage is done, runners still queued behind other calls would find nothing to do.
+            () => (table.completed() === described ? this.host.dropQueued(running) : undefined),
+            (error: unknown) => running.fail(this.describeFailure(mode, table, message.runner, error)),
+          ),
+        );
+        // The table and scratch are freed only once every runner has returned (a queued runner still reads them).
+        running.settled = Promise.all(runs);
+        await running.settled;
+      }
       if (running.error !== null) throw running.error;
       for (let s = 0; s < described; s++) {
         for (let t = 0; t < mode.layout.count[s]; t++) {
@@ -345,7 +359,7 @@ export class EngineProgram {
   }
 
   /** A runner's job failed: the stage of the task it had claimed and not finished (else the first unfinished one). */
-  private describeFailure(mode: Mode, table: ProgramTable, runner: number, error: unknown): Error {
+  private describeFailure(mode: Mode, table: ProgramTable, runner: number, error: unknown, onCallingThread = false): Error {
     const { first, count, total } = mode.layout;
     const culprit = failedTask(table, total, runner);
     let described = 0;
@@ -353,7 +367,7 @@ export class EngineProgram {
     // In a chain, the member its task had entered.
     const origin = mode.origin[described];
     const stage = origin.length > 1 && culprit >= 0 && culprit < total ? origin[table.memberOf(culprit)] : origin[0];
-    return errors.programStageFailed(stage, this.stages.length, this.stages[stage].label, isWorkerDeath(error), error);
+    return errors.programStageFailed(stage, this.stages.length, this.stages[stage].label, !onCallingThread && isWorkerDeath(error), error, onCallingThread);
   }
 
   /**

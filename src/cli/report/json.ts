@@ -28,5 +28,7 @@ export function toJson(report: BenchReport): string {
   const layers = report.breakdown?.map((l) => Object.fromEntries(LAYER_FIELDS.map((f) => [f, l[f]])));
   // ... and `memory`: the memory plan's peak and sum of activations per batch.
   const memory = report.memory ? { memory: report.memory } : {};
-  return JSON.stringify({ machine: report.machine, results, skipped: report.skipped, ...(layers ? { layers } : {}), ...memory }, null, 2) + '\n';
+  // ... and `callingThread`: whether a forward on one runner ran on the calling thread (--calling-thread).
+  const callingThread = report.callingThread !== undefined ? { callingThread: report.callingThread } : {};
+  return JSON.stringify({ machine: report.machine, ...callingThread, results, skipped: report.skipped, ...(layers ? { layers } : {}), ...memory }, null, 2) + '\n';
 }
