@@ -251,6 +251,21 @@ describe('on the calling thread (callingThread: true)', () => {
     close();
   });
 
+  it('runs over whichever buffers each run gives, one after another and back (views kept from a run are not reused for other buffers)', async () => {
+    for (const e of [engine({ workers: 1, callingThread: true }), engine({ workers: 2 })]) {
+      const { program, close } = block(e);
+      const inputs = [0, 1].map(() => randomTensor(random, x.shape));
+      const buffers = inputs.map(buffersFor);
+      for (const i of [0, 1, 0, 0, 1]) {
+        buffers[i][3].fill(0);
+        await program.run(buffers[i]);
+        expect(firstBitDifference(buffers[i][3], expected(inputs[i]).data)).toBe(-1);
+      }
+      buffers.forEach(release);
+      close();
+    }
+  });
+
   it('refuses a callingThread that is not a boolean, naming it', () => {
     expect(() => new GroupedConvEngine({ workers: 1, callingThread: 'yes' as unknown as boolean })).toThrow(/callingThread: expected true or false, got yes/);
   });

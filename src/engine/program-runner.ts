@@ -68,10 +68,27 @@ type RangedStage = Extract<ChainMember, { kind: 'ranged' }>;
 /** A stage's tensors as arena views, resolved once per run by each runner (not per task). */
 type Resolved = { kind: 'conv'; context: RunContext } | { kind: 'ranged'; inputs: Float32Array[]; outputs: Float32Array[] };
 
+/**
+ * A stage's views kept on the (decoded, cached) stage itself from this thread's last run: a forward's
+ * buffers are the same block run after run, and making every view again (a Float32Array per tensor, the
+ * plan's cache refreshed) was most of a batch-1 forward's time between its kernels. `key` is what they were
+ * made from, the arena's memory and each buffer's place; `run` the run that last checked it.
+ */
+interface KeptViews {
+  key: number[];
+  memory: ArrayBufferLike;
+  run: number;
+  resolved: Resolved;
+}
+const KEPT = Symbol('views from the last run');
+type WithKept = ChainMember & { [KEPT]?: KeptViews };
+
+let runs = 0;
+
 /** One runner's state for one run: the table, and each stage's views once resolved. */
 class RunnerRun {
-  private readonly resolved = new Map<ChainMember, Resolved>();
   private scratchView: Float32Array | null = null;
+  private readonly id = ++runs;
 
   constructor(
     readonly table: ProgramTable,
@@ -80,8 +97,38 @@ class RunnerRun {
   ) {}
 
   private resolve(stage: ChainMember): Resolved {
-    let r = this.resolved.get(stage);
-    if (r) return r;
+    const kept = (stage as WithKept)[KEPT];
+    if (kept?.run === this.id) return kept.resolved;
+    const key = this.keyOf(stage);
+    const memory = sharedArena().buffer;
+    if (kept && kept.memory === memory && sameKey(kept.key, key)) {
+      kept.run = this.id;
+      return kept.resolved;
+    }
+    const resolved = this.make(stage);
+    (stage as WithKept)[KEPT] = { key, memory, run: this.id, resolved };
+    return resolved;
+  }
+
+  /** The places the stage's views are made from: its buffers' (offset, length) in this run's table, and the scratch's. */
+  private keyOf(stage: ChainMember): number[] {
+    const key: number[] = [this.message.scratch.byteOffset, this.message.scratch.length];
+    const add = (b: number) => {
+      const { byteOffset, length } = this.table.buffer(b);
+      key.push(byteOffset, length);
+    };
+    if (stage.kind === 'conv') {
+      add(stage.input);
+      add(stage.output);
+      if (stage.residual >= 0) add(stage.residual);
+    } else {
+      stage.inputs.forEach(add);
+      stage.outputs.forEach(add);
+    }
+    return key;
+  }
+
+  private make(stage: ChainMember): Resolved {
     const { table } = this;
     if (stage.kind === 'conv') {
       this.scratchView ??= viewOf(this.message.scratch)!;
@@ -94,12 +141,9 @@ class RunnerRun {
         residual: stage.residual < 0 ? null : bufferView(table, stage.residual),
         scratch: this.scratchView,
       };
-      r = { kind: 'conv', context };
-    } else {
-      r = { kind: 'ranged', inputs: stage.inputs.map((b) => bufferView(table, b)), outputs: stage.outputs.map((b) => bufferView(table, b)) };
+      return { kind: 'conv', context };
     }
-    this.resolved.set(stage, r);
-    return r;
+    return { kind: 'ranged', inputs: stage.inputs.map((b) => bufferView(table, b)), outputs: stage.outputs.map((b) => bufferView(table, b)) };
   }
 
   conv(stage: ConvStage, slice: ConvSlice): void {
@@ -113,6 +157,12 @@ class RunnerRun {
     this.scratchView ??= viewOf(this.message.scratch)!;
     withThreadScratch(this.scratchView, () => runRanged(stage.op, inputs, outputs, start, end));
   }
+}
+
+function sameKey(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Runs task `local` (its index within the stage; `task` in the whole table) of `stage`. */

@@ -7,9 +7,12 @@ import { runPlan, type KernelPlan } from '../kernels/plan/index.js';
 import { loadPlan } from './plan-codec.js';
 import type { ArenaRef } from './protocol.js';
 
-/** Decoded plans by id. Ids are never reused, so entries never go stale; the cap bounds memory over one-shot calls. */
+/**
+ * Decoded plans by id. Ids are never reused, so entries never go stale; the cap bounds memory over one-shot calls.
+ * It must pass a model's convolutions: at 64, efficientnet_b0's 81 decoded every plan again every forward.
+ */
 const plans = new Map<number, KernelPlan>();
-const PLAN_CACHE_SIZE = 64;
+const PLAN_CACHE_SIZE = 256;
 
 /** The plan stored at `ref` under `id`, decoded once per worker. */
 export function planOf(id: number, ref: ArenaRef): KernelPlan {
