@@ -45,7 +45,7 @@
 SIMD static inline vf pmax(vf a, vf b) { return vpmax(a, b); }
 SIMD static inline vf pmin(vf a, vf b) { return vpmin(a, b); }
 
-// The epilogue's functions (exp4 to finish) are always inlined. GCC kept finish, silu and
+// The epilogue's functions (exp4 to store) are always inlined. GCC kept finish, silu and
 // expNegatedForSigmoid out of line, so every stored vector of a SiLU layer made calls, and every zmm register
 // is caller-saved: a 1x1 tile's 16 accumulators went to the stack around each. Inlined, alternating with the
 // tree before in one process pinned to one vCPU (bench/layer-gflops.ts --kernel --before): efficientnet_b0 at
@@ -152,7 +152,7 @@ SIMD static inline EPILOGUE_INLINE vf finish(vf v, const Epilogue *e, float *at,
   }
 }
 
-SIMD static inline void store(float *at, vf v, vmask m, const Epilogue *e) { vstore(at, m, finish(v, e, at, m)); }
+SIMD static inline EPILOGUE_INLINE void store(float *at, vf v, vmask m, const Epilogue *e) { vstore(at, m, finish(v, e, at, m)); }
 
 // N vectors' epilogues and stores (vector i at at[i], lanes m[i]; m[i] empty: neither read nor written),
 // one activation at a time over all of them: the sigmoid's long chain of dependent operations per vector
