@@ -7,17 +7,19 @@
 // take every run's profile, which costs a little of "last task -> result".
 // Run it in two checkouts to compare them.
 //
-//   flock /tmp/groupconv-bench.lock npx tsx bench/forward-handoffs.ts --model /tmp/onnx2-full/efficientnet_b0.onnx [--batch 1] [--workers 1] [--runs 40]
+// --calling-thread: an engine with callingThread, where a one-runner program runs on this thread.
+//
+//   flock /tmp/groupconv-bench.lock npx tsx bench/forward-handoffs.ts --model /tmp/onnx2-full/efficientnet_b0.onnx [--batch 1] [--workers 1] [--runs 40] [--calling-thread]
 import { parseArgs } from 'node:util';
 import { GroupedConvEngine, loadOnnx, Random, zeros } from '../src/index.js';
 import { EngineProgram, type ProgramProfile } from '../src/engine/program.js';
 import { median } from '../src/statistics.js';
 
-const { values } = parseArgs({ options: { model: { type: 'string' }, batch: { type: 'string', default: '1' }, workers: { type: 'string', default: '1' }, runs: { type: 'string', default: '40' } } });
+const { values } = parseArgs({ options: { model: { type: 'string' }, batch: { type: 'string', default: '1' }, workers: { type: 'string', default: '1' }, runs: { type: 'string', default: '40' }, 'calling-thread': { type: 'boolean', default: false } } });
 if (!values.model) throw new Error('--model FILE.onnx is required');
 const batch = Number(values.batch);
 const model = loadOnnx(values.model);
-const engine = new GroupedConvEngine({ workers: Number(values.workers) });
+const engine = new GroupedConvEngine({ workers: Number(values.workers), callingThread: values['calling-thread'] });
 await engine.warmup();
 const info = model.inputs[0];
 const shape = (info.shape ?? []).map((d, i) => (i === 0 ? batch : typeof d === 'number' ? d : 224));

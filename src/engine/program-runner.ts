@@ -112,20 +112,22 @@ class RunnerRun {
 
   /** The places the stage's views are made from: its buffers' (offset, length) in this run's table, and the scratch's. */
   private keyOf(stage: ChainMember): number[] {
+    // No closure here: run from the sources (tsx), each one made costs a call to esbuild's __name.
     const key: number[] = [this.message.scratch.byteOffset, this.message.scratch.length];
-    const add = (b: number) => {
-      const { byteOffset, length } = this.table.buffer(b);
-      key.push(byteOffset, length);
-    };
     if (stage.kind === 'conv') {
-      add(stage.input);
-      add(stage.output);
-      if (stage.residual >= 0) add(stage.residual);
+      this.addPlace(key, stage.input);
+      this.addPlace(key, stage.output);
+      if (stage.residual >= 0) this.addPlace(key, stage.residual);
     } else {
-      stage.inputs.forEach(add);
-      stage.outputs.forEach(add);
+      for (const b of stage.inputs) this.addPlace(key, b);
+      for (const b of stage.outputs) this.addPlace(key, b);
     }
     return key;
+  }
+
+  private addPlace(key: number[], buffer: number): void {
+    const { byteOffset, length } = this.table.buffer(buffer);
+    key.push(byteOffset, length);
   }
 
   private make(stage: ChainMember): Resolved {

@@ -20,8 +20,12 @@ export function wasmKernelsAvailable(): boolean {
  */
 export function preferredWasmVariant(): WasmVariant {
   if (kernelOptions.wasmVariant) return kernelOptions.wasmVariant;
-  return process.env.GROUPCONV_WASM !== 'simd' && hasWasmRelaxedSimd() ? 'fma' : 'simd';
+  wasmFromEnvironment ??= process.env.GROUPCONV_WASM ?? '';
+  return wasmFromEnvironment !== 'simd' && hasWasmRelaxedSimd() ? 'fma' : 'simd';
 }
+
+/** GROUPCONV_WASM, read once: a process.env lookup goes through an interceptor, and this runs for every kernel call. */
+let wasmFromEnvironment: string | null = null;
 
 /**
  * How a layer's weights are packed for the direct kernels: depends only on the
