@@ -15,9 +15,13 @@
 #define store K(store)
 #define tile8 K(tile8)
 #define tile4 K(tile4)
+#define tile8Half K(tile8Half)
+#define tile4Half K(tile4Half)
 #define row1 K(row1)
 #define denseTile8 K(denseTile8)
 #define denseTile4 K(denseTile4)
+#define denseTile8Half K(denseTile8Half)
+#define denseTile4Half K(denseTile4Half)
 #define denseRow1 K(denseRow1)
 #define chunk K(chunk)
 #define fillPadded K(fillPadded)
@@ -215,7 +219,7 @@ SIMD static inline EPILOGUE_INLINE void store(float *at, vf v, vmask m, const Ep
       }                                                                                                \
     }                                                                                                  \
   } while (0)
-#define TILE_BODY(W, TAP, INPUT_AHEAD)                                                                 \
+#define TILE_BODY(W, TAP, INPUT_AHEAD, V)                                                              \
   vf l0, l1, l2, l3, l4, l5, l6, l7, h0, h1, h2, h3, h4, h5, h6, h7;                                   \
   l0 = h0 = vset1(bias ? bias[0] : 0.0f);                                                              \
   l1 = h1 = vset1(bias ? bias[1] : 0.0f);                                                              \
@@ -233,36 +237,36 @@ SIMD static inline EPILOGUE_INLINE void store(float *at, vf v, vmask m, const Ep
   (void)prefetchInput;                                                                                 \
   for (int t = 0; t < taps; t++) {                                                                     \
     const float *xr = TAP;                                                                             \
-    vf a = WHOLE_LOADS ? vloadu(xr) : vloadz(m0, xr), c = WHOLE_LOADS ? vloadu(xr + secondIn) : vloadz(m1, xr + secondIn), s; \
+    vf a = WHOLE_LOADS ? vloadu(xr) : vloadz(m0, xr), c = V == 1 ? vzero() : WHOLE_LOADS ? vloadu(xr + secondIn) : vloadz(m1, xr + secondIn), s; \
     if (INPUT_AHEAD && prefetchInput) {                                                                \
       __builtin_prefetch(xr + (INPUT_AHEAD));                                                          \
-      __builtin_prefetch(xr + (INPUT_AHEAD) + LANES);                                                  \
+      if (V == 2) __builtin_prefetch(xr + (INPUT_AHEAD) + LANES);                                      \
     }                                                                                                  \
     const float *w0 = blk0 + t * 4;                                                                    \
     __builtin_prefetch(w0 + WEIGHT_PREFETCH_FLOATS);                                                   \
-    if (W == 8) __builtin_prefetch(blk1 + t * 4 + WEIGHT_PREFETCH_FLOATS);                            \
-    s = vset1(w0[0]); l0 = vfma(s, a, l0); h0 = vfma(s, c, h0);                                        \
-    s = vset1(w0[1]); l1 = vfma(s, a, l1); h1 = vfma(s, c, h1);                                        \
-    s = vset1(w0[2]); l2 = vfma(s, a, l2); h2 = vfma(s, c, h2);                                        \
-    s = vset1(w0[3]); l3 = vfma(s, a, l3); h3 = vfma(s, c, h3);                                        \
+    if (W == 8) __builtin_prefetch(blk1 + t * 4 + WEIGHT_PREFETCH_FLOATS);                             \
+    s = vset1(w0[0]); l0 = vfma(s, a, l0); if (V == 2) h0 = vfma(s, c, h0);                            \
+    s = vset1(w0[1]); l1 = vfma(s, a, l1); if (V == 2) h1 = vfma(s, c, h1);                            \
+    s = vset1(w0[2]); l2 = vfma(s, a, l2); if (V == 2) h2 = vfma(s, c, h2);                            \
+    s = vset1(w0[3]); l3 = vfma(s, a, l3); if (V == 2) h3 = vfma(s, c, h3);                            \
     if (W == 8) {                                                                                      \
       const float *w1 = blk1 + t * 4;                                                                  \
-      s = vset1(w1[0]); l4 = vfma(s, a, l4); h4 = vfma(s, c, h4);                                      \
-      s = vset1(w1[1]); l5 = vfma(s, a, l5); h5 = vfma(s, c, h5);                                      \
-      s = vset1(w1[2]); l6 = vfma(s, a, l6); h6 = vfma(s, c, h6);                                      \
-      s = vset1(w1[3]); l7 = vfma(s, a, l7); h7 = vfma(s, c, h7);                                      \
+      s = vset1(w1[0]); l4 = vfma(s, a, l4); if (V == 2) h4 = vfma(s, c, h4);                          \
+      s = vset1(w1[1]); l5 = vfma(s, a, l5); if (V == 2) h5 = vfma(s, c, h5);                          \
+      s = vset1(w1[2]); l6 = vfma(s, a, l6); if (V == 2) h6 = vfma(s, c, h6);                          \
+      s = vset1(w1[3]); l7 = vfma(s, a, l7); if (V == 2) h7 = vfma(s, c, h7);                          \
     }                                                                                                  \
   }                                                                                                    \
   float *o = out + p;                                                                                  \
-  store(o, l0, m0, e); store(o + secondOut, h0, m1, e); o += hw;                                       \
-  store(o, l1, m0, e); store(o + secondOut, h1, m1, e); o += hw;                                       \
-  store(o, l2, m0, e); store(o + secondOut, h2, m1, e); o += hw;                                       \
-  store(o, l3, m0, e); store(o + secondOut, h3, m1, e); o += hw;                                       \
+  store(o, l0, m0, e); if (V == 2) store(o + secondOut, h0, m1, e); o += hw;                           \
+  store(o, l1, m0, e); if (V == 2) store(o + secondOut, h1, m1, e); o += hw;                           \
+  store(o, l2, m0, e); if (V == 2) store(o + secondOut, h2, m1, e); o += hw;                           \
+  store(o, l3, m0, e); if (V == 2) store(o + secondOut, h3, m1, e); o += hw;                           \
   if (W == 8) {                                                                                        \
-    store(o, l4, m0, e); store(o + secondOut, h4, m1, e); o += hw;                                     \
-    store(o, l5, m0, e); store(o + secondOut, h5, m1, e); o += hw;                                     \
-    store(o, l6, m0, e); store(o + secondOut, h6, m1, e); o += hw;                                     \
-    store(o, l7, m0, e); store(o + secondOut, h7, m1, e);                                              \
+    store(o, l4, m0, e); if (V == 2) store(o + secondOut, h4, m1, e); o += hw;                         \
+    store(o, l5, m0, e); if (V == 2) store(o + secondOut, h5, m1, e); o += hw;                         \
+    store(o, l6, m0, e); if (V == 2) store(o + secondOut, h6, m1, e); o += hw;                         \
+    store(o, l7, m0, e); if (V == 2) store(o + secondOut, h7, m1, e);                                  \
   }
 
 // One channel whose weights for tap t are at w[t * step].
@@ -287,19 +291,30 @@ SIMD static inline EPILOGUE_INLINE void store(float *at, vf v, vmask m, const Ep
 #define WHOLE_LOADS 0
 #define POINTWISE_TAP (x + p + (size_t)t * hw)
 
+// V: 2 vectors of positions, or 1 (the "Half" tiles) where the second would hold none: a plane's last tile of
+// LANES positions or fewer (14x14: 4 of 196), a row of 112 outputs' last 16, a pair of rows without its second.
+// Its multiply-adds were computed for nothing: 7% of a 14x14 1x1 layer's, 12.5% of a 3x3 stem's.
 #if TILE_CHANNELS == 8
-SIMD static void tile8(const float *x, const float *blk0, const float *blk1, const float *bias, float *out, int taps, int hw, int p, vmask m0, vmask m1, int prefetchInput, const Epilogue *e) {
-  const int secondIn = LANES, secondOut = LANES;
-  TILE_BODY(8, POINTWISE_TAP, INPUT_PREFETCH_FLOATS)
-}
+#define POINTWISE_TILE8(NAME, V)                                                                       \
+  SIMD static void NAME(const float *x, const float *blk0, const float *blk1, const float *bias, float *out, int taps, int hw, int p, vmask m0, vmask m1, int prefetchInput, const Epilogue *e) { \
+    const int secondIn = LANES, secondOut = LANES;                                                     \
+    TILE_BODY(8, POINTWISE_TAP, INPUT_PREFETCH_FLOATS, V)                                              \
+  }
+POINTWISE_TILE8(tile8, 2)
+POINTWISE_TILE8(tile8Half, 1)
+#undef POINTWISE_TILE8
 #endif
 
-SIMD static void tile4(const float *x, const float *blk0, const float *bias, float *out, int taps, int hw, int p, vmask m0, vmask m1, int prefetchInput, const Epilogue *e) {
-  const float *blk1 = 0;
-  (void)blk1;
-  const int secondIn = LANES, secondOut = LANES;
-  TILE_BODY(4, POINTWISE_TAP, INPUT_PREFETCH_FLOATS)
-}
+#define POINTWISE_TILE4(NAME, V)                                                                       \
+  SIMD static void NAME(const float *x, const float *blk0, const float *bias, float *out, int taps, int hw, int p, vmask m0, vmask m1, int prefetchInput, const Epilogue *e) { \
+    const float *blk1 = 0;                                                                             \
+    (void)blk1;                                                                                        \
+    const int secondIn = LANES, secondOut = LANES;                                                     \
+    TILE_BODY(4, POINTWISE_TAP, INPUT_PREFETCH_FLOATS, V)                                              \
+  }
+POINTWISE_TILE4(tile4, 2)
+POINTWISE_TILE4(tile4Half, 1)
+#undef POINTWISE_TILE4
 
 SIMD static void row1(const float *x, const float *w, int step, float bias, float *out, int taps, int hw, int p, vmask m0, vmask m1, const Epilogue *e) {
   const int secondIn = LANES, secondOut = LANES;
@@ -317,18 +332,26 @@ SIMD static void row1(const float *x, const float *w, int step, float bias, floa
 #define OFFSET_TAP (x + offsets[t])
 
 #if TILE_CHANNELS == 8
-SIMD static void denseTile8(const float *x, const int *offsets, const float *blk0, const float *blk1, const float *bias, float *out, int taps, int hw, int secondIn, int secondOut, vmask m0, vmask m1, const Epilogue *e) {
-  const int p = 0, prefetchInput = 0;
-  TILE_BODY(8, OFFSET_TAP, 0)
-}
+#define DENSE_TILE8(NAME, V)                                                                           \
+  SIMD static void NAME(const float *x, const int *offsets, const float *blk0, const float *blk1, const float *bias, float *out, int taps, int hw, int secondIn, int secondOut, vmask m0, vmask m1, const Epilogue *e) { \
+    const int p = 0, prefetchInput = 0;                                                                \
+    TILE_BODY(8, OFFSET_TAP, 0, V)                                                                     \
+  }
+DENSE_TILE8(denseTile8, 2)
+DENSE_TILE8(denseTile8Half, 1)
+#undef DENSE_TILE8
 #endif
 
-SIMD static void denseTile4(const float *x, const int *offsets, const float *blk0, const float *bias, float *out, int taps, int hw, int secondIn, int secondOut, vmask m0, vmask m1, const Epilogue *e) {
-  const int p = 0, prefetchInput = 0;
-  const float *blk1 = 0;
-  (void)blk1;
-  TILE_BODY(4, OFFSET_TAP, 0)
-}
+#define DENSE_TILE4(NAME, V)                                                                           \
+  SIMD static void NAME(const float *x, const int *offsets, const float *blk0, const float *bias, float *out, int taps, int hw, int secondIn, int secondOut, vmask m0, vmask m1, const Epilogue *e) { \
+    const int p = 0, prefetchInput = 0;                                                                \
+    const float *blk1 = 0;                                                                             \
+    (void)blk1;                                                                                        \
+    TILE_BODY(4, OFFSET_TAP, 0, V)                                                                     \
+  }
+DENSE_TILE4(denseTile4, 2)
+DENSE_TILE4(denseTile4Half, 1)
+#undef DENSE_TILE4
 
 SIMD static void denseRow1(const float *x, const int *offsets, const float *w, int step, float bias, float *out, int taps, int secondIn, int secondOut, vmask m0, vmask m1, const Epilogue *e) {
   const int p = 0;
@@ -355,8 +378,9 @@ SIMD static void chunk(const float *x, const float *packed, const float *bias, f
     const int prefetchInput = c == firstPass && hw >= 512;
     for (int p = p0; p < p1; p += 2 * LANES) {
       vmask m0 = vfirst(hw - p), m1 = vfirst(hw - p - LANES);
+      const int half = hw - p <= LANES;
       if (width == 4) {
-        tile4(x, packed + (size_t)(c >> 2) * 4 * taps, bias ? bias + c : 0, out + (size_t)c * hw, taps, hw, p, m0, m1, prefetchInput, e);
+        (half ? tile4Half : tile4)(x, packed + (size_t)(c >> 2) * 4 * taps, bias ? bias + c : 0, out + (size_t)c * hw, taps, hw, p, m0, m1, prefetchInput, e);
       } else if (width == 1 && c < blocks * 4) {
         row1(x, packed + (size_t)(c >> 2) * 4 * taps + (c & 3), 4, bias ? bias[c] : 0.0f, out + (size_t)c * hw, taps, hw, p, m0, m1, e);
       } else if (width == 1) {
@@ -364,7 +388,7 @@ SIMD static void chunk(const float *x, const float *packed, const float *bias, f
       }
 #if TILE_CHANNELS == 8
       else {
-        tile8(x, packed + (size_t)(c >> 2) * 4 * taps, packed + (size_t)((c >> 2) + 1) * 4 * taps, bias ? bias + c : 0, out + (size_t)c * hw, taps, hw, p, m0, m1, prefetchInput, e);
+        (half ? tile8Half : tile8)(x, packed + (size_t)(c >> 2) * 4 * taps, packed + (size_t)((c >> 2) + 1) * 4 * taps, bias ? bias + c : 0, out + (size_t)c * hw, taps, hw, p, m0, m1, prefetchInput, e);
       }
 #endif
     }
@@ -777,13 +801,14 @@ SIMD static int dense(const float *x, const float *packed, const float *bias, fl
         for (int ox = 0; ox < outW; ox += pairRows ? outW : 2 * LANES) {
           vmask m0 = vfirst(outW - ox);
           vmask m1 = pairRows ? vfirst(lastRow > oy ? outW : 0) : vfirst(outW - ox - LANES);
+          const int half = pairRows ? lastRow == oy : outW - ox <= LANES;
           float *at = out + (size_t)c * hw + (size_t)oy * outW + ox;
           const float *b = bias ? bias + c : 0;
-          if (width == 4) denseTile4(row + ox, offsets, groupWeights + (size_t)j * taps, b, at, taps, hw, secondIn, secondOut, m0, m1, e);
+          if (width == 4) (half ? denseTile4Half : denseTile4)(row + ox, offsets, groupWeights + (size_t)j * taps, b, at, taps, hw, secondIn, secondOut, m0, m1, e);
           else if (width == 1 && j < blocks * 4) denseRow1(row + ox, offsets, groupWeights + (size_t)(j >> 2) * 4 * taps + (j & 3), 4, b ? b[0] : 0.0f, at, taps, secondIn, secondOut, m0, m1, e);
           else if (width == 1) denseRow1(row + ox, offsets, groupWeights + (size_t)blocks * 4 * taps + (size_t)(j - blocks * 4) * taps, 1, b ? b[0] : 0.0f, at, taps, secondIn, secondOut, m0, m1, e);
 #if TILE_CHANNELS == 8
-          else denseTile8(row + ox, offsets, groupWeights + (size_t)j * taps, groupWeights + (size_t)(j + 4) * taps, b, at, taps, hw, secondIn, secondOut, m0, m1, e);
+          else (half ? denseTile8Half : denseTile8)(row + ox, offsets, groupWeights + (size_t)j * taps, groupWeights + (size_t)(j + 4) * taps, b, at, taps, hw, secondIn, secondOut, m0, m1, e);
 #endif
         }
         c += width;
@@ -1004,9 +1029,13 @@ SIMD static void linear(const float *x, const float *w, const float *bias, float
 #undef store
 #undef tile8
 #undef tile4
+#undef tile8Half
+#undef tile4Half
 #undef row1
 #undef denseTile8
 #undef denseTile4
+#undef denseTile8Half
+#undef denseTile4Half
 #undef denseRow1
 #undef chunk
 #undef fillPadded
