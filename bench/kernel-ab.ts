@@ -4,15 +4,17 @@
 // against conv.wasm (plain SIMD), each on its own 1-worker GroupedConvEngine
 // (a call's dispatch is tens of µs beside kernels of milliseconds).
 //   flock /tmp/groupconv-bench.lock npx tsx bench/kernel-ab.ts [--rounds 9] [--layers resnext,dense]
-// Only the public API is used: a layer's kernel plan is made at its first call
-// and takes the build GROUPCONV_WASM names then ('simd', or the default fma),
-// so each build's layers make their first call under their own setting. The
+// A layer's kernel plan is made at its first call and takes the build the
+// kernel switches name then (configureKernels({ wasmVariant }): GROUPCONV_WASM is
+// read once per process), so each build's layers make their first call under
+// their own setting. The
 // two builds round differently, so their outputs differ: a layer whose outputs
 // come out identical ran the same code on both sides, and is flagged.
 // To compare kernels across commits, run bench/engine-ab.ts against the other
 // checkout and read its 1-worker rows.
 import { parseArgs } from 'node:util';
 import { GroupedConvEngine, Random, zeros, type Tensor } from '../src/index.js';
+import { configureKernels } from '../src/kernels/options.js';
 import { median } from '../src/statistics.js';
 import { layerFlops, outputShape, suiteLayers } from './peers/suite.js';
 import { perRoundRatios, rotated } from './support/rounds.js';
@@ -30,16 +32,13 @@ const layers = suiteLayers(values.layers!);
 const BUILDS = ['fma', 'simd'] as const;
 type Build = (typeof BUILDS)[number];
 
-/** Runs `first` with GROUPCONV_WASM set for `build`, then puts the environment back. */
+/** Runs `first` with the kernel switches set for `build`, then puts them back. */
 async function underBuild<T>(build: Build, first: () => Promise<T>): Promise<T> {
-  const saved = process.env.GROUPCONV_WASM;
-  if (build === 'simd') process.env.GROUPCONV_WASM = 'simd';
-  else delete process.env.GROUPCONV_WASM;
+  const saved = configureKernels({ wasmVariant: build });
   try {
     return await first();
   } finally {
-    if (saved === undefined) delete process.env.GROUPCONV_WASM;
-    else process.env.GROUPCONV_WASM = saved;
+    configureKernels(saved);
   }
 }
 

@@ -13,19 +13,19 @@ export function wasmKernelsAvailable(): boolean {
   return !kernelOptions.forceJs && hasWasmSimd();
 }
 
+/** GROUPCONV_WASM, read once per process: a process.env lookup goes through an interceptor, and this runs for every kernel call. */
+let wasmFromEnvironment: string | null = null;
+
 /**
  * The build new plans use: 'fma' where relaxed SIMD is available, unless
  * kernelOptions.wasmVariant or the environment (GROUPCONV_WASM=simd, for a
- * whole benchmark process) asks for the plain build.
+ * whole process: read once, at the first call) asks for the plain build.
  */
 export function preferredWasmVariant(): WasmVariant {
   if (kernelOptions.wasmVariant) return kernelOptions.wasmVariant;
   wasmFromEnvironment ??= process.env.GROUPCONV_WASM ?? '';
   return wasmFromEnvironment !== 'simd' && hasWasmRelaxedSimd() ? 'fma' : 'simd';
 }
-
-/** GROUPCONV_WASM, read once: a process.env lookup goes through an interceptor, and this runs for every kernel call. */
-let wasmFromEnvironment: string | null = null;
 
 /**
  * How a layer's weights are packed for the direct kernels: depends only on the
