@@ -1,8 +1,9 @@
 // onnxruntime-node's own per-node profile of a model (SessionOptions.enableProfiling),
 // to set beside groupconv's per-step times (bench/layer-gflops.ts --kernel): each
 // node's median kernel time over the runs after the first --skip, the sum by op
-// type, and the top nodes. Profiling adds a few microseconds to every node, so the
-// sums run above an unprofiled forward (efficientnet_b0, batch 1: 13.3 against 10.15 ms).
+// type, and the top nodes, for a [batch, 3, 224, 224] input (torchvision's
+// classifiers). Profiling adds a few microseconds to every node, so the sums run
+// above an unprofiled forward (efficientnet_b0, batch 1: 13.3 against 10.15 ms).
 // Needs bench/peers installed (npm run bench:peers once).
 //
 //   cd bench/peers && npx tsx ort-profile.ts --model /tmp/onnx2-full/efficientnet_b0.onnx [--threads 1] [--batch 1] [--runs 40] [--skip 20] [--top 15] [--json nodes.json]
@@ -20,6 +21,8 @@ const { values } = parseArgs({
   },
 });
 if (!values.model) throw new Error('--model FILE.onnx is required');
+// Before the chdir below: a relative --model is the caller's.
+const model = resolve(values.model);
 // By a variable: the type check (CI's clean clone) runs without bench/peers installed.
 const importPeer = (name: string): Promise<Untyped> => import(name);
 const ort: Untyped = await importPeer('onnxruntime-node');
@@ -28,7 +31,7 @@ const previous = process.cwd();
 // onnxruntime writes its profile into the working directory.
 process.chdir(dir);
 try {
-  const session = await ort.InferenceSession.create(values.model, {
+  const session = await ort.InferenceSession.create(model, {
     intraOpNumThreads: Number(values.threads), interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: 'ort',
   });
   const batch = Number(values.batch);
