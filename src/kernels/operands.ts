@@ -21,12 +21,14 @@ export class Operands {
   private lentTaken = false;
 
   temporaryBlock(floats: number): number {
-    if (!this.arena.canAllocate) {
-      const lent = this.lentTaken ? null : takeLentScratch(floats);
-      if (lent === null) throw errors.kernelOperandsOutsideArena();
+    // Scratch lent to this thread first (a program runner's, the calling thread's too when it runs a program
+    // itself: an allocation per call there would take the arena's allocator and could grow the memory mid-run).
+    const lent = this.lentTaken ? null : takeLentScratch(floats);
+    if (lent !== null) {
       this.lentTaken = true;
       return lent;
     }
+    if (!this.arena.canAllocate) throw errors.kernelOperandsOutsideArena();
     const offset = this.arena.allocate(Math.max(1, floats) * 4);
     this.temporary.push(offset);
     return offset;
