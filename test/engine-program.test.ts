@@ -202,6 +202,7 @@ describe('on the calling thread (callingThread: true)', () => {
       const buffers = buffersFor(x);
       const profile = (await program.run(buffers, { profile: true }))!;
       expect([...threadsOf(profile)]).toEqual([threadId]);
+      expect([profile.runners, profile.onCallingThread]).toEqual([1, true]);
       expect(firstBitDifference(buffers[3], want.data)).toBe(-1);
       release(buffers);
     }
@@ -218,6 +219,7 @@ describe('on the calling thread (callingThread: true)', () => {
       const profile = (await program.run(buffers, { profile: true }))!;
       const threads = seen.get(program.lastRunMode!) ?? new Set<number>();
       for (const t of threadsOf(profile)) threads.add(t);
+      expect([profile.runners, profile.onCallingThread]).toEqual(program.lastRunMode === 'single' ? [1, true] : [2, false]);
       seen.set(program.lastRunMode!, threads);
       expect(firstBitDifference(buffers[3], want.data)).toBe(-1);
       release(buffers);
@@ -251,7 +253,7 @@ describe('on the calling thread (callingThread: true)', () => {
     close();
   });
 
-  it('runs over whichever buffers each run gives, one after another and back (views kept from a run are not reused for other buffers)', async () => {
+  it('runs over whichever buffers each run gives, one after another and back, and after the arena grows (views kept from a run are not reused for other buffers)', async () => {
     for (const e of [engine({ workers: 1, callingThread: true }), engine({ workers: 2 })]) {
       const { program, close } = block(e);
       const inputs = [0, 1].map(() => randomTensor(random, x.shape));
@@ -261,6 +263,16 @@ describe('on the calling thread (callingThread: true)', () => {
         await program.run(buffers[i]);
         expect(firstBitDifference(buffers[i][3], expected(inputs[i]).data)).toBe(-1);
       }
+      // The arena's memory grown between two runs over the same buffers: views on the old SharedArrayBuffer
+      // still read the same memory, and the runner makes its views again on the new one.
+      const arena = sharedArena();
+      const before = arena.buffer;
+      const big = arena.allocateFloat32(before.byteLength / 4, { zero: false });
+      expect(arena.buffer).not.toBe(before);
+      arena.release(big);
+      buffers[1][3].fill(0);
+      await program.run(buffers[1]);
+      expect(firstBitDifference(buffers[1][3], expected(inputs[1]).data)).toBe(-1);
       buffers.forEach(release);
       close();
     }

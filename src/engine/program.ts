@@ -70,7 +70,7 @@ export interface StageTiming {
   /** The first task's start and the last task's end. */
   firstStartMs: number;
   lastEndMs: number;
-  /** Busy time per worker thread that ran tasks of the stage. */
+  /** Busy time per thread that ran tasks of the stage (a worker, or the calling thread). */
   threads: ThreadProfile[];
   /** The busiest thread's busy time. */
   busiestMs: number;
@@ -84,6 +84,10 @@ export interface StageTiming {
 
 export interface ProgramProfile {
   workers: number;
+  /** The runners this run had: 1 on one runner (the one-runner way, one worker, or where every stage is one task), else up to `workers`. */
+  runners: number;
+  /** Whether the calling thread ran it (GroupedConvEngineOptions.callingThread). */
+  onCallingThread: boolean;
   /** From the call to its result. */
   wallMs: number;
   /** Main-thread preparation before the first runner was handed over. */
@@ -315,7 +319,8 @@ export class EngineProgram {
       call = running;
       this.host.begin(running);
       const firstDispatch = absoluteNow();
-      if (mode.runners === 1 && this.host.callingThread) {
+      const inline = mode.runners === 1 && this.host.callingThread;
+      if (inline) {
         // The worker's own loop (program-runner.ts), here: one runner meets no other at its barriers, and the
         // hand-off it saves (a sleeping worker's wake-up, Atomics.waitAsync's way back) is a batch-1 forward's
         // largest fixed cost.
@@ -346,7 +351,7 @@ export class EngineProgram {
       const callEnd = absoluteNow();
       if (way) this.choice.record(way, callEnd - callStart);
       if (!options.profile) return null;
-      return this.profileOf(mode, table, callStart, firstDispatch, callEnd);
+      return this.profileOf(mode, table, callStart, firstDispatch, callEnd, inline);
     } finally {
       if (call) this.host.end(call);
       // Every runner has returned here (or none was handed the blocks): the next run may have them.
@@ -374,7 +379,7 @@ export class EngineProgram {
    * Each program stage's timings. In a chain, a member's part of a task runs
    * from the previous member's end (the task's start for the first) to its own.
    */
-  private profileOf(mode: Mode, table: ProgramTable, callStart: number, firstDispatch: number, callEnd: number): ProgramProfile {
+  private profileOf(mode: Mode, table: ProgramTable, callStart: number, firstDispatch: number, callEnd: number, onCallingThread: boolean): ProgramProfile {
     const timings: StageTiming[] = [];
     mode.origin.forEach((stages, s) => {
       const { first, count } = mode.layout;
@@ -389,7 +394,7 @@ export class EngineProgram {
       });
     });
     const chains = mode === this.chained ? this.chains.map(({ from, to }) => ({ from, to })) : [];
-    return { workers: this.host.workers, wallMs: callEnd - callStart, setupMs: firstDispatch - callStart, stages: timings, chains };
+    return { workers: this.host.workers, runners: mode.runners, onCallingThread, wallMs: callEnd - callStart, setupMs: firstDispatch - callStart, stages: timings, chains };
   }
 
   /** Frees the description and releases the kernel plans (after the runs in flight). Close programs before their layers. Idempotent. */

@@ -647,7 +647,7 @@ async function runProgramSegment(execution: Execution, segment: Extract<Segment,
         kernelMs,
         handoffMs: Math.max(0, ms - kernelMs),
         setupMs: stage === 0 ? timings.setupMs : 0,
-        imbalance: t.totalBusyMs > 0 ? t.busiestMs / (t.totalBusyMs / timings.workers) : 1,
+        imbalance: t.totalBusyMs > 0 ? t.busiestMs / (t.totalBusyMs / timings.runners) : 1,
       }),
     );
     stage++;
@@ -661,7 +661,7 @@ async function runProgramSegment(execution: Execution, segment: Extract<Segment,
  * its busiest worker's. In a chain the stages overlap (images move through them
  * independently): the chain's wall time is shared among its stages in proportion
  * to their busy time, and a stage's kernel time is its busy time shared evenly
- * among the workers, what it costs the chain when the images balance.
+ * among the run's runners, what it costs the chain when the images balance.
  */
 function stageShares(timings: ProgramProfile): Array<{ ms: number; kernelMs: number }> {
   const { stages } = timings;
@@ -683,7 +683,7 @@ function stageShares(timings: ProgramProfile): Array<{ ms: number; kernelMs: num
     for (let m = chain.from; m < chain.to; m++) busy += stages[m].totalBusyMs;
     for (let m = chain.from; m < chain.to; m++) {
       const share = busy > 0 ? stages[m].totalBusyMs / busy : 1 / (chain.to - chain.from);
-      shares.push({ ms: wall * share, kernelMs: stages[m].totalBusyMs / timings.workers });
+      shares.push({ ms: wall * share, kernelMs: stages[m].totalBusyMs / timings.runners });
     }
     previousEnd = Math.max(previousEnd, end);
     s = chain.to;
