@@ -188,7 +188,7 @@ SIMD static inline EPILOGUE_INLINE void store(float *at, vf v, vmask m, const Ep
     _Pragma("GCC unroll 16") for (int i_ = 0; i_ < (N); i_++) vstore((at)[i_], (m)[i_], (v)[i_]);    \
   } while (0)
 
-// 4 or 8 channels (one or two 4-channel blocks) x 2 vectors of positions: up to 16 accumulators, each a
+// 4 or 8 channels (one or two 4-channel blocks) x 2 vectors of positions (1: the half tiles below): up to 16 accumulators, each a
 // variable of its own: held in an array, GCC kept them on the stack and stored every one back after each
 // multiply-add (50 GFLOP/s where named registers reach 130-160). TAP: where tap t's first vector of
 // inputs starts (a 1x1's input channel t; a KxK's offset table entry); the second vector is `secondIn`
@@ -292,7 +292,8 @@ SIMD static inline EPILOGUE_INLINE void store(float *at, vf v, vmask m, const Ep
 #define POINTWISE_TAP (x + p + (size_t)t * hw)
 
 // V: 2 vectors of positions, or 1 (the "Half" tiles) where the second would hold none: a plane's last tile of
-// LANES positions or fewer (14x14: 4 of 196), a row of 112 outputs' last 16, a pair of rows without its second.
+// LANES positions or fewer (14x14: 4 of 196), at 16 floats a row of 112 outputs' last 16, a pair of rows without
+// its second.
 // Its multiply-adds were computed for nothing: 7% of a 14x14 1x1 layer's, 12.5% of a 3x3 stem's.
 #if TILE_CHANNELS == 8
 #define POINTWISE_TILE8(NAME, V)                                                                       \

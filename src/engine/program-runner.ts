@@ -1,4 +1,4 @@
-// A program's runner on a worker: goes through the program's stages in order,
+// A program's runner, on a worker (or on the calling thread: callingThread, program.ts): goes through the program's stages in order,
 // claiming each stage's tasks from the run's table, and waits at a barrier
 // (program-table.ts) until the stage's last task is done before the next
 // stage. So N layers cost the main thread one hand-off per worker, not N.
@@ -14,7 +14,7 @@ import { loadDescription, ProgramTable, taskLayoutOf, tasksOf, type ChainMember,
 import { absoluteNow, type BeforeTask, type ConvRunMessage, type ProgramRunMessage, type RunnerReport } from './protocol.js';
 import { planOf, runSlice, viewOf, type RunContext } from './slice-runner.js';
 
-/** This worker's barrier spin budget, learnt over every run it takes part in (barrier-spin.ts). */
+/** This thread's barrier spin budget, learnt over every run it takes part in (barrier-spin.ts). */
 const spinBudget = new SpinBudget();
 
 interface Decoded {
@@ -83,12 +83,12 @@ interface KeptViews {
 const KEPT = Symbol('views from the last run');
 type WithKept = ChainMember & { [KEPT]?: KeptViews };
 
-let runs = 0;
+let lastRunId = 0;
 
 /** One runner's state for one run: the table, and each stage's views once resolved. */
 class RunnerRun {
   private scratchView: Float32Array | null = null;
-  private readonly id = ++runs;
+  private readonly id = ++lastRunId;
 
   constructor(
     readonly table: ProgramTable,

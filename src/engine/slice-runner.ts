@@ -9,7 +9,7 @@ import type { ArenaRef } from './protocol.js';
 
 /**
  * Decoded plans by id. Ids are never reused, so entries never go stale; the cap bounds memory over one-shot calls.
- * It must pass a model's convolutions: at 64, efficientnet_b0's 81 decoded every plan again every forward.
+ * It must hold a model's convolutions: at 64, efficientnet_b0's 81 decoded every plan again every forward.
  */
 const plans = new Map<number, KernelPlan>();
 const PLAN_CACHE_SIZE = 256;
