@@ -159,6 +159,8 @@ export class EngineProgram {
    */
   private readonly spareBlocks = new Map<Mode, RunBlocks[]>();
   private readonly plans: Array<{ layer: EngineLayer; entry: PlanEntry }> = [];
+  /** The plans' layers, each once: held for every run (made once, not per run). */
+  private layers: EngineLayer[] = [];
   private readonly scratchFloats: number;
   /** How the last run went: 'chained' (its chains image by image), 'staged' (a barrier after every stage) or 'single' (every stage one task, one runner). */
   lastRunMode: 'chained' | 'staged' | 'single' | null = null;
@@ -230,6 +232,7 @@ export class EngineProgram {
     this.chained = this.chains.length > 0 ? modes[1] : null;
     this.single = this.chains.length === 0 ? (modes[1] ?? null) : null;
     this.scratchFloats = scratchFloats;
+    this.layers = [...new Set(this.plans.map((p) => p.layer))];
   }
 
   private modeOf(description: ProgramDescription, origin: number[][]): Mode {
@@ -301,7 +304,7 @@ export class EngineProgram {
     const holds: Array<() => void> = [];
     this.running++;
     try {
-      for (const layer of new Set(this.plans.map((p) => p.layer))) holds.push(layer.hold());
+      for (const layer of this.layers) holds.push(layer.hold());
       const way: ProgramWay | null = this.single ? this.choice.next() : null;
       const mode = this.chained && chainsAreSafe(this.chains, buffers) ? this.chained : way === 'single' ? this.single! : this.staged;
       this.lastRunMode = mode === this.chained ? 'chained' : mode === this.single ? 'single' : 'staged';

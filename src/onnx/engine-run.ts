@@ -93,8 +93,19 @@ export type Segment =
       buffers: string[];
       /** The execution step of each program stage. */
       stageSteps: number[];
+      /**
+       * The segment's outputs without a slot in the block, found at its first forward (which values have
+       * slots is the execution's memory plan, the same every forward): each an alias step, or a value placed
+       * per forward. Looking every output up each forward was a batch-1 forward's largest cost before its program.
+       */
+      unplanned?: Array<{ alias: PlanStepRef | null; name: string }>;
     }
   | { kind: 'single'; index: number };
+
+/** An alias step's input, for Segment.unplanned. */
+interface PlanStepRef {
+  input: string;
+}
 
 export interface Execution {
   plan: Plan;
@@ -598,22 +609,34 @@ function stepProfile(execution: Execution, i: number, ms: number, engine: StepPr
   };
 }
 
+/** The segment's outputs that have no slot in the block, in step order (Segment.unplanned). */
+function unplannedOutputs(execution: Execution, segment: Extract<Segment, { kind: 'program' }>, state: ForwardState): Array<{ alias: PlanStepRef | null; name: string }> {
+  const found: Array<{ alias: PlanStepRef | null; name: string }> = [];
+  for (let i = segment.from; i < segment.to; i++) {
+    const step = execution.steps[i];
+    if (step.kind === 'alias') {
+      if (!state.isPlanned(step.outputs[0])) found.push({ alias: { input: step.inputs[0] }, name: step.outputs[0] });
+      continue;
+    }
+    for (const name of step.kind === 'ranged' ? step.stage.outputs : step.outputs) {
+      if (!state.isPlanned(name)) found.push({ alias: null, name });
+    }
+  }
+  return found;
+}
+
 /**
  * Binds a program's outputs that have no slot (graph outputs: allocations of their own; aliases of
  * values outside the block) — the others are the block's views already — then runs it.
  */
 async function runProgramSegment(execution: Execution, segment: Extract<Segment, { kind: 'program' }>, state: ForwardState, profile: StepProfile[] | null): Promise<void> {
-  const { steps } = execution;
-  for (let i = segment.from; i < segment.to; i++) {
-    const step = steps[i];
-    if (step.kind === 'alias') {
-      if (state.isPlanned(step.outputs[0])) continue;
-      const x = expectFloat(state.get(step.inputs[0]), `input '${step.inputs[0]}'`);
-      state.set(step.outputs[0], floatValue(state.shapeOf(step.outputs[0]), x.data));
-      continue;
-    }
-    for (const name of step.kind === 'ranged' ? step.stage.outputs : step.outputs) {
-      if (!state.isPlanned(name)) state.set(name, floatValue(state.shapeOf(name), state.place(name)));
+  segment.unplanned ??= unplannedOutputs(execution, segment, state);
+  for (const { alias, name } of segment.unplanned) {
+    if (alias) {
+      const x = expectFloat(state.get(alias.input), `input '${alias.input}'`);
+      state.set(name, floatValue(state.shapeOf(name), x.data));
+    } else {
+      state.set(name, floatValue(state.shapeOf(name), state.place(name)));
     }
   }
   const { program } = segment;
@@ -627,7 +650,7 @@ async function runProgramSegment(execution: Execution, segment: Extract<Segment,
     timings = await program.run(buffers, { profile: profile !== null });
   } catch (error) {
     if (error instanceof ProgramStageError) {
-      const step = steps[segment.stageSteps[error.stage]];
+      const step = execution.steps[segment.stageSteps[error.stage]];
       throw errors.onnxEngineStepFailed(step.node.name, step.opType, error);
     }
     throw error;
