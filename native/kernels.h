@@ -16,6 +16,7 @@
 #define tile8 K(tile8)
 #define tile4 K(tile4)
 #define tile8Half K(tile8Half)
+#define tile8x3 K(tile8x3)
 #define tile4Half K(tile4Half)
 #define row1 K(row1)
 #define denseTile8 K(denseTile8)
@@ -30,6 +31,7 @@
 #define DepthwiseBlock K(DepthwiseBlock)
 #define depthwiseBlock K(depthwiseBlock)
 #define pointwise K(pointwise)
+#define lastPosition K(lastPosition)
 #define pointwiseSingle K(pointwiseSingle)
 #define depthwise K(depthwise)
 #define depthwiseAcrossChannels K(depthwiseAcrossChannels)
@@ -306,6 +308,42 @@ POINTWISE_TILE8(tile8Half, 1)
 #undef POINTWISE_TILE8
 #endif
 
+#if TILE_CHANNELS == 8
+// 8 channels x 3 vectors of positions, all whole (24 accumulators: 16-float builds, whose 32 registers hold
+// them): a plane's last 3 * LANES positions, where the 2-vector tiles went as one whole tile and a half one,
+// and a half tile's 8 broadcasts per 8 multiply-adds are as slow as a whole tile's per 16 (7x7 planes, whose
+// last position goes to lastPosition; 112-wide rows' last 48).
+#define TILE3_ROW(k, w) s = vset1(w); l##k = vfma(s, a, l##k); m##k = vfma(s, b, m##k); h##k = vfma(s, c3, h##k)
+#define TILE3_STORE(k) store(o, l##k, full, e); store(o + LANES, m##k, full, e); store(o + 2 * LANES, h##k, full, e); o += hw
+SIMD static void tile8x3(const float *x, const float *blk0, const float *blk1, const float *bias, float *out, int taps, int hw, int p, const Epilogue *e) {
+  vf l0, l1, l2, l3, l4, l5, l6, l7, m0, m1, m2, m3, m4, m5, m6, m7, h0, h1, h2, h3, h4, h5, h6, h7;
+  l0 = m0 = h0 = vset1(bias ? bias[0] : 0.0f);
+  l1 = m1 = h1 = vset1(bias ? bias[1] : 0.0f);
+  l2 = m2 = h2 = vset1(bias ? bias[2] : 0.0f);
+  l3 = m3 = h3 = vset1(bias ? bias[3] : 0.0f);
+  l4 = m4 = h4 = vset1(bias ? bias[4] : 0.0f);
+  l5 = m5 = h5 = vset1(bias ? bias[5] : 0.0f);
+  l6 = m6 = h6 = vset1(bias ? bias[6] : 0.0f);
+  l7 = m7 = h7 = vset1(bias ? bias[7] : 0.0f);
+  for (int t = 0; t < taps; t++) {
+    const float *xr = POINTWISE_TAP;
+    const vf a = vloadu(xr), b = vloadu(xr + LANES), c3 = vloadu(xr + 2 * LANES);
+    const float *w0 = blk0 + t * 4, *w1 = blk1 + t * 4;
+    __builtin_prefetch(w0 + WEIGHT_PREFETCH_FLOATS);
+    __builtin_prefetch(w1 + WEIGHT_PREFETCH_FLOATS);
+    vf s;
+    TILE3_ROW(0, w0[0]); TILE3_ROW(1, w0[1]); TILE3_ROW(2, w0[2]); TILE3_ROW(3, w0[3]);
+    TILE3_ROW(4, w1[0]); TILE3_ROW(5, w1[1]); TILE3_ROW(6, w1[2]); TILE3_ROW(7, w1[3]);
+  }
+  const vmask full = vfirst(LANES);
+  float *o = out + p;
+  TILE3_STORE(0); TILE3_STORE(1); TILE3_STORE(2); TILE3_STORE(3);
+  TILE3_STORE(4); TILE3_STORE(5); TILE3_STORE(6); TILE3_STORE(7);
+}
+#undef TILE3_ROW
+#undef TILE3_STORE
+#endif
+
 #define POINTWISE_TILE4(NAME, V)                                                                       \
   SIMD static void NAME(const float *x, const float *blk0, const float *bias, float *out, int taps, int hw, int p, vmask m0, vmask m1, int prefetchInput, const Epilogue *e) { \
     const float *blk1 = 0;                                                                             \
@@ -359,7 +397,8 @@ SIMD static void denseRow1(const float *x, const int *offsets, const float *w, i
   ROW1_BODY(OFFSET_TAP)
 }
 
-// Output channels [c0, c1) of positions [p0, p1) (whole tiles of 2 * LANES but the plane's last) of one image.
+// Output channels [c0, c1) of positions [p0, p1) (whole tiles of 2 * LANES but the last one's, which ends at p1) of
+// one image.
 SIMD static void chunk(const float *x, const float *packed, const float *bias, float *out, int taps, int channels, int hw, int c0, int c1, int p0, int p1, const Epilogue *e) {
   const int blocks = channels >> 2;
   const float *rest = packed + (size_t)blocks * 4 * taps;
@@ -367,7 +406,7 @@ SIMD static void chunk(const float *x, const float *packed, const float *bias, f
   // Channels before the first whole block of the range, one at a time.
   for (; c < c1 && (c & 3) != 0 && c < blocks * 4; c++) {
     for (int p = p0; p < p1; p += 2 * LANES) {
-      row1(x, packed + (size_t)(c >> 2) * 4 * taps + (c & 3), 4, bias ? bias[c] : 0.0f, out + (size_t)c * hw, taps, hw, p, vfirst(hw - p), vfirst(hw - p - LANES), e);
+      row1(x, packed + (size_t)(c >> 2) * 4 * taps + (c & 3), 4, bias ? bias[c] : 0.0f, out + (size_t)c * hw, taps, hw, p, vfirst(p1 - p), vfirst(p1 - p - LANES), e);
     }
   }
   // The first tile pass over the chunk brings its input in (from the previous layer's writes, often past
@@ -378,8 +417,14 @@ SIMD static void chunk(const float *x, const float *packed, const float *bias, f
     int width = TILE_CHANNELS == 8 && c + 8 <= c1 && c + 8 <= blocks * 4 ? 8 : c + 4 <= c1 && c + 4 <= blocks * 4 ? 4 : 1;
     const int prefetchInput = c == firstPass && hw >= 512;
     for (int p = p0; p < p1; p += 2 * LANES) {
-      vmask m0 = vfirst(hw - p), m1 = vfirst(hw - p - LANES);
-      const int half = hw - p <= LANES;
+#if TILE_CHANNELS == 8 && LANES == 16
+      if (width == 8 && p1 - p == 3 * LANES) {
+        tile8x3(x, packed + (size_t)(c >> 2) * 4 * taps, packed + (size_t)((c >> 2) + 1) * 4 * taps, bias ? bias + c : 0, out + (size_t)c * hw, taps, hw, p, e);
+        break;
+      }
+#endif
+      vmask m0 = vfirst(p1 - p), m1 = vfirst(p1 - p - LANES);
+      const int half = p1 - p <= LANES;
       if (width == 4) {
         (half ? tile4Half : tile4)(x, packed + (size_t)(c >> 2) * 4 * taps, bias ? bias + c : 0, out + (size_t)c * hw, taps, hw, p, m0, m1, prefetchInput, e);
       } else if (width == 1 && c < blocks * 4) {
@@ -462,21 +507,47 @@ SIMD static void pointwiseSingle(const float *x, const float *packed, const floa
   }
 }
 
+// The largest operands the last position's own pass (lastPosition) gathers on the stack, in floats.
+#define LAST_POSITION_MAX 4096
+
+// Output channels [c0, c1) of position q of a plane of hw (x [taps][hw], out [channels][hw]) through
+// pointwiseSingle: its input column, and the residual's where the epilogue adds one, gathered; its outputs
+// computed into a buffer, finished there, and scattered. The same sums and epilogue as the tiles.
+SIMD static void lastPosition(const float *x, const float *packed, const float *bias, float *out, int taps, int channels, int hw, int q, int c0, int c1, const Epilogue *e) {
+  float column[LAST_POSITION_MAX], outputs[LAST_POSITION_MAX], residual[LAST_POSITION_MAX];
+  for (int t = 0; t < taps; t++) column[t] = x[(size_t)t * hw + q];
+  Epilogue local = *e;
+  local.out = outputs;
+  if (e->residual) {
+    for (int c = c0; c < c1; c++) residual[c] = e->residual[(out - e->out) + (size_t)c * hw + q];
+    local.residual = residual;
+  }
+  pointwiseSingle(column, packed, bias, outputs, taps, channels, c0, c1, &local);
+  for (int c = c0; c < c1; c++) out[(size_t)c * hw + q] = outputs[c];
+}
+
 // Output channels [c0, c1) of one image of a 1x1 convolution: x [taps][hw], out [channels][hw] from
 // channel 0. Positions go in chunks whose input fits in cache, each taken through every channel tile:
 // with few input channels a tile writes long runs of each output row, with many the chunk's input is
 // read from cache by every tile.
+// A plane one position past whole vectors (7x7: 49 = 3 x 16 + 1, at 8 floats 6 x 8 + 1) leaves that last
+// position to its own pass across channels (lastPosition): along positions it took a vector of its own
+// for every tile, and a 7x7 plane cost what an 8x8 does (1152 -> 192, batch 1, alone: 0.15 ms at 7x7,
+// 0.14 at 8x8). Its pass reads the weights again, once, which costs less than that vector's multiply-adds.
 SIMD static void pointwise(const float *x, const float *packed, const float *bias, float *out, int taps, int channels, int hw, int c0, int c1, const Epilogue *e) {
   if (hw == 1) {
     pointwiseSingle(x, packed, bias, out, taps, channels, c0, c1, e);
     return;
   }
+  const int last = hw > LANES && hw % LANES == 1 && taps <= LAST_POSITION_MAX && channels <= LAST_POSITION_MAX;
+  const int end = last ? hw - 1 : hw;
   int positions = CHUNK_INPUT_BYTES / (taps * 4);
   positions = positions < 2 * LANES ? 2 * LANES : positions & ~(2 * LANES - 1);
-  for (int p0 = 0; p0 < hw; p0 += positions) {
-    int p1 = p0 + positions < hw ? p0 + positions : hw;
+  for (int p0 = 0; p0 < end; p0 += positions) {
+    int p1 = p0 + positions < end ? p0 + positions : end;
     chunk(x, packed, bias, out, taps, channels, hw, c0, c1, p0, p1, e);
   }
+  if (last) lastPosition(x, packed, bias, out, taps, channels, hw, end, c0, c1, e);
 }
 
 // Plane `plane` [h][w] into `buf`: padded rows [fromRow, toRow), row r holding input row r - padTop,
@@ -1031,6 +1102,7 @@ SIMD static void linear(const float *x, const float *w, const float *bias, float
 #undef tile8
 #undef tile4
 #undef tile8Half
+#undef tile8x3
 #undef tile4Half
 #undef row1
 #undef denseTile8
@@ -1045,6 +1117,7 @@ SIMD static void linear(const float *x, const float *w, const float *bias, float
 #undef DepthwiseBlock
 #undef depthwiseBlock
 #undef pointwise
+#undef lastPosition
 #undef depthwise
 #undef dense
 #undef linear
