@@ -1,11 +1,12 @@
 // The choice between a program's two ways on several workers (mode-choice.ts):
 // stages cut for every runner, or each stage one task on one runner. Measured
 // trials first, alternating, a way's first run not counted; then the cut only
-// if the median ratio of adjacent pairs' times is below STAGED_MARGIN; one
-// exploring run of the other way in every EXPLORE_EVERY, paired with the run
-// before it, which switches when the window's median crosses.
+// if the median ratio of adjacent pairs' times is below STAGED_MARGIN; exploring
+// runs of the other way soon after (EARLY_EXPLORATIONS) and then one in every
+// EXPLORE_EVERY, each paired with the run before it, which switch when the
+// window's median crosses.
 import { describe, expect, it } from 'vitest';
-import { EXPLORE_EVERY, ModeChoice, STAGED_MARGIN, TRIALS, type ProgramWay } from '../src/engine/mode-choice.js';
+import { EARLY_EXPLORATIONS, EXPLORE_EVERY, ModeChoice, STAGED_MARGIN, TRIALS, type ProgramWay } from '../src/engine/mode-choice.js';
 
 /** Runs `choice` `runs` times with each way's time from `ms`; the ways taken, in order. */
 function drive(choice: ModeChoice, runs: number, ms: (way: ProgramWay, run: number) => number, start = 0): ProgramWay[] {
@@ -27,9 +28,9 @@ describe('ModeChoice', () => {
     expect(ways.filter((w) => w === 'single')).toHaveLength(TRIALS + 1);
     expect(ways[0]).toBe('staged');
     expect(choice.current).toBe('single');
-    // Between explorations, the chosen way only.
+    // Between explorations, the chosen way only: the early ones, then at most one in EXPLORE_EVERY.
     const after = drive(choice, EXPLORE_EVERY - 1, (way) => (way === 'single' ? 8 : 10), trials);
-    expect(after.filter((w) => w === 'staged').length).toBeLessThanOrEqual(1);
+    expect(after.filter((w) => w === 'staged').length).toBeLessThanOrEqual(EARLY_EXPLORATIONS.length + 1);
   });
 
   it('a first run that took seconds (plans, descriptions, first touch) does not decide', () => {
@@ -43,12 +44,27 @@ describe('ModeChoice', () => {
     expect(choice.current).toBe('staged');
   });
 
-  it('keeps the staged way when it is faster, and explores the other once every EXPLORE_EVERY runs', () => {
+  it('keeps the staged way when it is faster, and explores the other 4, 8, 16 and 32 runs after choosing, then once every EXPLORE_EVERY runs', () => {
     const choice = new ModeChoice();
-    drive(choice, 2 * (TRIALS + 1), (way) => (way === 'single' ? 12 : 7));
+    const trials = 2 * (TRIALS + 1);
+    drive(choice, trials, (way) => (way === 'single' ? 12 : 7));
     expect(choice.current).toBe('staged');
     const ways = drive(choice, 4 * EXPLORE_EVERY, (way) => (way === 'single' ? 12 : 7));
-    expect(ways.filter((w) => w === 'single')).toHaveLength(4);
+    const explored = ways.flatMap((w, i) => (w === 'single' ? [trials + i] : []));
+    const periodic = explored.filter((run) => run % EXPLORE_EVERY === 0);
+    expect(explored.filter((run) => run % EXPLORE_EVERY !== 0)).toEqual(EARLY_EXPLORATIONS.map((n) => trials + n));
+    expect(periodic).toHaveLength(4);
+  });
+
+  it('undoes a choice its trials got wrong within the early explorations', () => {
+    // The trials see the cut slowed down (another process on the second core), then the machine frees up.
+    const choice = new ModeChoice();
+    const trials = 2 * (TRIALS + 1);
+    drive(choice, trials, (way) => (way === 'single' ? 10 : 12));
+    expect(choice.current).toBe('single');
+    const ways = drive(choice, EARLY_EXPLORATIONS.at(-1)! + 2, (way) => (way === 'single' ? 10 : 6), trials);
+    expect(choice.current).toBe('staged');
+    expect(ways.at(-1)).toBe('staged');
   });
 
   it('a cut only a little faster than one runner is not taken: it would take a second core for what noise can flip', () => {

@@ -16,9 +16,13 @@
 // The policy: the first runs alternate the two (each way's first run not
 // counted) until TRIALS pairs of adjacent runs, one of each way, have been
 // timed; then the cut runs only if the median of the pairs' ratios (staged /
-// single) is below STAGED_MARGIN. Every EXPLORE_EVERY runs the other way runs
-// once more and is paired with the run just before it, its ratio replacing the
-// oldest, so a choice made in a noisy minute is revisited.
+// single) is below STAGED_MARGIN. The other way then runs once more 4, 8, 16
+// and 32 runs after that choice, and every EXPLORE_EVERY runs, each time paired
+// with the run just before it, its ratio replacing the oldest, so a choice made
+// in a noisy minute is revisited, soon at first. Why soon: resnext50 at batch 1
+// took its trials in bench:peers' warm-up right after onnxruntime's two
+// threads, whose pool spins on after a run, settled on one runner where the
+// cut is 1.6x faster, and kept it through the benchmark's 44 runs.
 //
 // Why pairs: this machine's speed moves by 15-50% from minute to minute. With
 // each way's median over its own runs, a slow phase that covered more of one
@@ -36,6 +40,8 @@ export type ProgramWay = 'staged' | 'single';
 export const TRIALS = 5;
 /** After the trials, one run in this many goes the other way. */
 export const EXPLORE_EVERY = 50;
+/** Runs after the first choice at which the other way runs once more, before the steady EXPLORE_EVERY. */
+export const EARLY_EXPLORATIONS = [4, 8, 16, 32] as const;
 /** The cut runs only where its runs take less than this share of the single runner's beside them (median over the window). */
 export const STAGED_MARGIN = 0.9;
 
@@ -48,12 +54,16 @@ export class ModeChoice {
   private readonly warm = new Set<ProgramWay>();
   private runs = 0;
   private chosen: ProgramWay = 'staged';
+  /** The run at which the trials ended and the first choice was taken, or -1. */
+  private chosenAt = -1;
 
   /** The way the next run goes. */
   next(): ProgramWay {
     const run = this.runs++;
     if (this.ratios.length < TRIALS) return run % 2 === 0 ? 'staged' : 'single';
-    return run % EXPLORE_EVERY === 0 ? other(this.chosen) : this.chosen;
+    if (this.chosenAt < 0) this.chosenAt = run;
+    const early = (EARLY_EXPLORATIONS as readonly number[]).includes(run - this.chosenAt);
+    return early || run % EXPLORE_EVERY === 0 ? other(this.chosen) : this.chosen;
   }
 
   /** A finished run's wall time (ms): paired with the run before it if that went the other way, and the choice remade once there are TRIALS pairs. */
