@@ -31,8 +31,9 @@ export interface GroupedConvEngineOptions {
    */
   workerFile?: string | URL;
   /**
-   * Programs (engine.program(...).run; an ONNX model's forwardWith runs one a forward) that run on one runner run on the
-   * calling thread itself, synchronously, as onnxruntime-node's session.run does
+   * Programs (engine.program(...).run; an ONNX model's forwardWith runs one a
+   * forward) that run on one runner run on the calling thread itself,
+   * synchronously, as onnxruntime-node's session.run does
    * with one thread: no hand-off to a worker and back (0.3-0.5 ms a forward on
    * the machine of docs/benchmarks.md), but the event loop waits for the run.
    * A program cut over several runners still goes to the workers. Default false.

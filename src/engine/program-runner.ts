@@ -1,7 +1,8 @@
-// A program's runner, on a worker (or on the calling thread: callingThread, program.ts): goes through the program's stages in order,
-// claiming each stage's tasks from the run's table, and waits at a barrier
-// (program-table.ts) until the stage's last task is done before the next
-// stage. So N layers cost the main thread one hand-off per worker, not N.
+// A program's runner, on a worker (or on the calling thread: callingThread,
+// program.ts): goes through the program's stages in order, claiming each
+// stage's tasks from the run's table, and waits at a barrier (program-table.ts)
+// until the stage's last task is done before the next stage. So N layers cost
+// the main thread one hand-off per worker, not N.
 // Conv stages compute through slice-runner.ts (an engine call's own code),
 // ranged stages through runRanged: the same kernels as the calling thread.
 import { threadId } from 'node:worker_threads';

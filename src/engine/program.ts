@@ -159,8 +159,8 @@ export class EngineProgram {
    */
   private readonly spareBlocks = new Map<Mode, RunBlocks[]>();
   private readonly plans: Array<{ layer: EngineLayer; entry: PlanEntry }> = [];
-  /** The plans' layers, each once: held for every run (made once, not per run). */
-  private layers: EngineLayer[] = [];
+  /** The plans' layers, each once: held for every run. */
+  private readonly layers: EngineLayer[];
   private readonly scratchFloats: number;
   /** How the last run went: 'chained' (its chains image by image), 'staged' (a barrier after every stage) or 'single' (every stage one task, one runner). */
   lastRunMode: 'chained' | 'staged' | 'single' | null = null;

@@ -95,17 +95,13 @@ export type Segment =
       stageSteps: number[];
       /**
        * The segment's outputs without a slot in the block, found at its first forward (which values have
-       * slots is the execution's memory plan, the same every forward): each an alias step, or a value placed
-       * per forward. Looking every output up each forward was a batch-1 forward's largest cost before its program.
+       * slots is the execution's memory plan, the same every forward): each an alias step's (`aliasOf` its
+       * input), or a value placed per forward. Looking every output up each forward was a batch-1 forward's
+       * largest cost before its program.
        */
-      unplanned?: Array<{ alias: PlanStepRef | null; name: string }>;
+      unplanned?: Array<{ name: string; aliasOf: string | null }>;
     }
   | { kind: 'single'; index: number };
-
-/** An alias step's input, for Segment.unplanned. */
-interface PlanStepRef {
-  input: string;
-}
 
 export interface Execution {
   plan: Plan;
@@ -610,16 +606,16 @@ function stepProfile(execution: Execution, i: number, ms: number, engine: StepPr
 }
 
 /** The segment's outputs that have no slot in the block, in step order (Segment.unplanned). */
-function unplannedOutputs(execution: Execution, segment: Extract<Segment, { kind: 'program' }>, state: ForwardState): Array<{ alias: PlanStepRef | null; name: string }> {
-  const found: Array<{ alias: PlanStepRef | null; name: string }> = [];
+function unplannedOutputs(execution: Execution, segment: Extract<Segment, { kind: 'program' }>, state: ForwardState): Array<{ name: string; aliasOf: string | null }> {
+  const found: Array<{ name: string; aliasOf: string | null }> = [];
   for (let i = segment.from; i < segment.to; i++) {
     const step = execution.steps[i];
     if (step.kind === 'alias') {
-      if (!state.isPlanned(step.outputs[0])) found.push({ alias: { input: step.inputs[0] }, name: step.outputs[0] });
+      if (!state.isPlanned(step.outputs[0])) found.push({ name: step.outputs[0], aliasOf: step.inputs[0] });
       continue;
     }
     for (const name of step.kind === 'ranged' ? step.stage.outputs : step.outputs) {
-      if (!state.isPlanned(name)) found.push({ alias: null, name });
+      if (!state.isPlanned(name)) found.push({ name, aliasOf: null });
     }
   }
   return found;
@@ -631,9 +627,9 @@ function unplannedOutputs(execution: Execution, segment: Extract<Segment, { kind
  */
 async function runProgramSegment(execution: Execution, segment: Extract<Segment, { kind: 'program' }>, state: ForwardState, profile: StepProfile[] | null): Promise<void> {
   segment.unplanned ??= unplannedOutputs(execution, segment, state);
-  for (const { alias, name } of segment.unplanned) {
-    if (alias) {
-      const x = expectFloat(state.get(alias.input), `input '${alias.input}'`);
+  for (const { name, aliasOf } of segment.unplanned) {
+    if (aliasOf !== null) {
+      const x = expectFloat(state.get(aliasOf), `input '${aliasOf}'`);
       state.set(name, floatValue(state.shapeOf(name), x.data));
     } else {
       state.set(name, floatValue(state.shapeOf(name), state.place(name)));
