@@ -209,7 +209,7 @@ describe('on the calling thread (callingThread: true)', () => {
     close();
   });
 
-  it('on two workers runs the one-runner way on the calling thread and the cut on the workers, each bitwise the same', async () => {
+  it('on two workers runs the one-runner way on the calling thread, and the cut on it and one worker, each bitwise the same', async () => {
     const e = engine({ workers: 2, callingThread: true });
     const { program, close } = block(e);
     const want = expected(x);
@@ -219,15 +219,66 @@ describe('on the calling thread (callingThread: true)', () => {
       const profile = (await program.run(buffers, { profile: true }))!;
       const threads = seen.get(program.lastRunMode!) ?? new Set<number>();
       for (const t of threadsOf(profile)) threads.add(t);
-      expect([profile.runners, profile.onCallingThread]).toEqual(program.lastRunMode === 'single' ? [1, true] : [2, false]);
+      expect([profile.runners, profile.onCallingThread]).toEqual([program.lastRunMode === 'single' ? 1 : 2, true]);
       seen.set(program.lastRunMode!, threads);
       expect(firstBitDifference(buffers[3], want.data)).toBe(-1);
       release(buffers);
     }
-    // The mode choice's first runs explore both ways (mode-choice.ts).
+    // The mode choice's first runs explore both ways (mode-choice.ts). The calling thread starts on the
+    // cut's first stage while its worker wakes, so it always has tasks of its own.
     expect([...seen.get('single')!]).toEqual([threadId]);
-    expect(seen.get('staged')!.has(threadId)).toBe(false);
+    const cut = seen.get('staged')!;
+    expect(cut.has(threadId)).toBe(true);
+    expect(cut.size).toBeLessThanOrEqual(2);
     close();
+  });
+
+  /**
+   * A program of one Relu stage, cut into 8 tasks on 2 workers, whose first task on the calling thread
+   * sleeps 100 ms: the worker meanwhile takes the other tasks, where the faulty worker's markers act.
+   */
+  async function reluRunWithWorkerFault(marker: number) {
+    const e = engine({ workers: 2, callingThread: true, workerFile: faultyWorker });
+    await e.warmup();
+    const n = 64 * ELEMENT_BLOCK;
+    const program = e.program([{ kind: 'ranged', label: "'relu' (Relu)", op: { ...reluOp(n), costPerUnit: 1 << 20 }, inputs: [0], outputs: [1] }], [n, n]);
+    const buffers = [sharedArena().allocateFloat32(n), sharedArena().allocateFloat32(n)];
+    buffers[0].fill(-1);
+    buffers[0][0] = marker;
+    const relu = RANGED_KERNELS.relu;
+    let slept = false;
+    RANGED_KERNELS.relu = (params, inputs, outputs, start, end) => {
+      if (!slept) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+      slept = true;
+      relu(params, inputs, outputs, start, end);
+    };
+    let error: unknown;
+    try {
+      error = await program.run(buffers).catch((err: unknown) => err);
+    } finally {
+      RANGED_KERNELS.relu = relu;
+    }
+    // The next run, the marker gone, is right, on the calling thread and the (new) worker.
+    buffers[0][0] = 2;
+    buffers[1].fill(-7);
+    await program.run(buffers);
+    expect(buffers[1][0]).toBe(2);
+    expect(buffers[1].subarray(1).every((v) => v === 0)).toBe(true);
+    program.close();
+    release(buffers);
+    return error;
+  }
+
+  it("a worker's task that throws while the calling thread runs rejects the run naming the stage and the worker", async () => {
+    const error = await reluRunWithWorkerFault(FAULT.reluThrow);
+    expect(error).toBeInstanceOf(ExecutionError);
+    expect((error as Error).message).toBe("stage 1 of 1 ('relu' (Relu)) failed in its worker: injected fault in a Relu task");
+  });
+
+  it('a worker that dies holding a task the calling thread waits for rejects the run (the wait goes back to the event loop), and the next run is right', async () => {
+    const error = await reluRunWithWorkerFault(FAULT.reluExit);
+    expect(error).toBeInstanceOf(ExecutionError);
+    expect((error as Error).message).toMatch(/^stage 1 of 1 \('relu' \(Relu\)\) failed: the worker running it died \(worker exited with code: 7\)/);
   });
 
   it('a task that throws rejects the run naming its stage and the calling thread, and the next run is right', async () => {

@@ -10,6 +10,7 @@ import { errors } from '../errors.js';
 import { sharedArena } from '../memory/arena.js';
 import { Doorbells, PARK_IDLE_MS, SlotState, type ParkMessage } from './doorbell.js';
 import type { RunnerReport, WorkerMessage } from './protocol.js';
+import { waitAsync } from './wait-async.js';
 import type { WorkerFile } from './worker-file.js';
 
 interface DispatcherOptions {
@@ -43,8 +44,6 @@ interface Slot {
   post: number;
 }
 
-type WaitAsync = (array: Int32Array, index: number, value: number) => { async: false; value: string } | { async: true; value: Promise<string> };
-const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
 
 export class Dispatcher {
   private readonly pool: Piscina;

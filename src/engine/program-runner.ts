@@ -11,9 +11,10 @@ import { withThreadScratch } from '../kernels/thread-scratch.js';
 import { SpinBudget } from './barrier-spin.js';
 import { arenaView, sharedArena } from '../memory/arena.js';
 import type { ConvSlice } from '../conv/geometry.js';
-import { loadDescription, ProgramTable, taskLayoutOf, tasksOf, type ChainMember, type ProgramDescription, type StageDescription, type TaskLayout } from './program-table.js';
+import { LEFT_WAITING, loadDescription, ProgramTable, sleepUntilMoved, STAGE_CANCELLED, taskLayoutOf, tasksOf, type ChainMember, type ProgramDescription, type Sleep, type StageDescription, type TaskLayout } from './program-table.js';
 import { absoluteNow, type BeforeTask, type ConvRunMessage, type ProgramRunMessage, type RunnerReport } from './protocol.js';
 import { planOf, runSlice, viewOf, type RunContext } from './slice-runner.js';
+import { waitAsync } from './wait-async.js';
 
 /** This thread's barrier spin budget, learnt over every run it takes part in (barrier-spin.ts). */
 const spinBudget = new SpinBudget();
@@ -207,8 +208,43 @@ function runChainTask(run: RunnerRun, chain: Extract<StageDescription, { kind: '
 /**
  * One runner of a program run: each stage's tasks as it claims them, then the
  * barrier; a chain's segments as their tasks become ready, then the barrier.
+ * A worker's: it sleeps in Atomics.wait whenever it finds nothing to do.
  */
 export function runProgramTasks(message: ProgramRunMessage, beforeTask?: BeforeTask): RunnerReport {
+  const steps = runnerSteps(message, sleepUntilMoved, beforeTask);
+  const step = steps.next();
+  // sleepUntilMoved never gives a wait back, so the runner never stops halfway.
+  if (!step.done) throw new Error('a worker runner left a wait to its caller');
+  return step.value;
+}
+
+/** How long the calling thread sleeps in Atomics.wait before it waits on its event loop instead. */
+export const CALLING_THREAD_SLEEP_MS = 10;
+
+const sleepOnCallingThread: Sleep = (ints, index, value) => Atomics.wait(ints, index, value, CALLING_THREAD_SLEEP_MS) !== 'timed-out';
+
+/**
+ * One runner of a program run on the calling thread, beside runners on the workers (callingThread,
+ * program.ts). It computes synchronously and sleeps as a worker does, but for at most
+ * CALLING_THREAD_SLEEP_MS at a time: past that it waits on the event loop (Atomics.waitAsync), where the
+ * death of a worker that holds a task it waits for is heard and cancels the run.
+ */
+export async function runProgramTasksHere(message: ProgramRunMessage): Promise<RunnerReport> {
+  const steps = runnerSteps(message, sleepOnCallingThread);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    const { ints, waiting } = step.value;
+    const result = waitAsync(ints, waiting.index, waiting.value);
+    if (result.async) await result.value;
+  }
+}
+
+/**
+ * The runner itself: yields its table when `sleep` gave a wait back (the caller waits until
+ * `table.waiting` moves, then resumes it), returns its report when the run is over for it.
+ */
+function* runnerSteps(message: ProgramRunMessage, sleep: Sleep, beforeTask?: BeforeTask): Generator<ProgramTable, RunnerReport, void> {
   const { description, layout } = programOf(message);
   const table = new ProgramTable(sharedArena().buffer, message.table, description.stages.length, description.buffers, layout);
   const run = new RunnerRun(table, message, beforeTask);
@@ -220,7 +256,20 @@ export function runProgramTasks(message: ProgramRunMessage, beforeTask?: BeforeT
       // A chain: its segments (the stages that continue it) without a barrier between them, a barrier at its end.
       let end = s + 1;
       while (end < stages.length && continuesChain(stages[end])) end++;
-      ran += runChainTasks(run, stages, layout, s, end, message.runner);
+      const hint = { low: s };
+      for (;;) {
+        const task = table.claimReady(s, end, message.runner, spinBudget, hint, sleep);
+        if (task === LEFT_WAITING) {
+          yield table;
+          continue;
+        }
+        if (task < 0) break;
+        let c = s;
+        while (task >= layout.first[c] + layout.count[c]) c++;
+        if (!runOneTask(run, stages[c], c, task - layout.first[c], task)) break;
+        table.markDone(task);
+        ran++;
+      }
       s = end - 1;
     } else {
       while (!table.cancelled()) {
@@ -230,29 +279,18 @@ export function runProgramTasks(message: ProgramRunMessage, beforeTask?: BeforeT
         ran++;
       }
     }
-    if (!table.awaitStage(s, spinBudget)) break;
+    let state = table.awaitStage(s, spinBudget, sleep);
+    while (state === LEFT_WAITING) {
+      yield table;
+      state = table.awaitStage(s, spinBudget, sleep);
+    }
+    if (state === STAGE_CANCELLED) break;
   }
   return { threadId, tasks: ran };
 }
 
 /** Whether `stage` is a segment continuing the chain before it (chains.ts, chainSegments). */
 const continuesChain = (stage: StageDescription): boolean => stage.kind === 'chain' && stage.continues === true;
-
-/** The tasks of a chain's segments, stages [from, to), as they become ready (ProgramTable.claimReady); how many ran. */
-function runChainTasks(run: RunnerRun, stages: readonly StageDescription[], layout: TaskLayout, from: number, to: number, runner: number): number {
-  const { table } = run;
-  const hint = { low: from };
-  let ran = 0;
-  for (;;) {
-    const task = table.claimReady(from, to, runner, spinBudget, hint);
-    if (task < 0) return ran;
-    let s = from;
-    while (task >= layout.first[s] + layout.count[s]) s++;
-    if (!runOneTask(run, stages[s], s, task - layout.first[s], task)) return ran;
-    table.markDone(task);
-    ran++;
-  }
-}
 
 /**
  * Runs one claimed task and counts it; false if the run was cancelled meanwhile (a task cut short by the

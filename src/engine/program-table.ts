@@ -104,6 +104,24 @@ export function taskLayoutOf(description: ProgramDescription): TaskLayout {
 }
 
 /**
+ * How a runner with nothing to do sleeps until `ints[index]` moves from `value`: true once it may have
+ * moved, false to give the wait back to its caller (which returns LEFT_WAITING). A worker sleeps in
+ * Atomics.wait for as long as it takes; the calling thread (callingThread, program.ts) only for a while,
+ * then waits on its event loop, where a worker's death is heard.
+ */
+export type Sleep = (ints: Int32Array, index: number, value: number) => boolean;
+
+export const sleepUntilMoved: Sleep = (ints, index, value) => {
+  Atomics.wait(ints, index, value);
+  return true;
+};
+
+/** awaitStage's outcomes, and (LEFT_WAITING) claimReady's when its sleep gave the wait back. */
+export const STAGE_COMPLETE = 1;
+export const STAGE_CANCELLED = 0;
+export const LEFT_WAITING = -2;
+
+/**
  * One run of a program, in shared memory. Layout (Int32 words, then 8-byte aligned Float64 words):
  *   Int32  [0] cancel flag (non-zero: stop before the next task or image; where a TaskTable has it),
  *          [1] stages completed (-1 once cancelled, so a runner waiting at a barrier wakes),
@@ -195,14 +213,28 @@ export class ProgramTable {
     }
   }
 
-  /** Waits until stage `stage` is complete, spinning as `budget` allows before sleeping; false if the run was cancelled. */
-  awaitStage(stage: number, budget: SpinBudget): boolean {
+  /**
+   * Waits until stage `stage` is complete, spinning as `budget` allows before sleeping as `sleep` does:
+   * STAGE_COMPLETE, STAGE_CANCELLED, or LEFT_WAITING when `sleep` gave the wait back (see Sleep; call again
+   * once `waiting` has moved).
+   */
+  awaitStage(stage: number, budget: SpinBudget, sleep: Sleep = sleepUntilMoved): number {
     for (;;) {
       const completed = Atomics.load(this.ints, ProgramTable.COMPLETED);
-      if (completed < 0) return false;
-      if (completed > stage) return true;
-      if (!budget.spin(() => Atomics.load(this.ints, ProgramTable.COMPLETED) !== completed)) Atomics.wait(this.ints, ProgramTable.COMPLETED, completed);
+      if (completed < 0) return STAGE_CANCELLED;
+      if (completed > stage) return STAGE_COMPLETE;
+      if (budget.spin(() => Atomics.load(this.ints, ProgramTable.COMPLETED) !== completed)) continue;
+      if (!sleep(this.ints, ProgramTable.COMPLETED, completed)) return this.leaveWaiting(ProgramTable.COMPLETED, completed);
     }
+  }
+
+  /** The word and value the last LEFT_WAITING was about: the caller waits until ints[index] is no longer value. */
+  readonly waiting = { index: 0, value: 0 };
+
+  private leaveWaiting(index: number, value: number): number {
+    this.waiting.index = index;
+    this.waiting.value = value;
+    return LEFT_WAITING;
   }
 
   /**
@@ -222,15 +254,15 @@ export class ProgramTable {
    * runs of images) that is ready: unclaimed, and its images' task in the previous segment done. The
    * lowest segment first, so images move through the chain together as the workers come free. When
    * none is ready but some are unclaimed, waits (spinning as `budget` allows, then sleeping) until a
-   * chain task is done. Returns the task, or -1 when every task of the chain is claimed (or the run
-   * was cancelled).
+   * chain task is done. Returns the task, -1 when every task of the chain is claimed (or the run
+   * was cancelled), or LEFT_WAITING when `sleep` gave the wait back (call again, with the same hint).
    *
    * Why not claim in order and wait for the previous segment's task (as before 2026-11-30): a worker
    * that claimed a task whose images another worker still holds waited for it; when that worker ran
    * slow (this machine's cores are shared with other tenants), the fast one stalled at every segment.
    * Claiming only what is ready keeps it on other images.
    */
-  claimReady(from: number, to: number, runner: number, budget: SpinBudget, hint: { low: number }): number {
+  claimReady(from: number, to: number, runner: number, budget: SpinBudget, hint: { low: number }, sleep: Sleep = sleepUntilMoved): number {
     const { first, count } = this.layout;
     const runs = count[from];
     for (;;) {
@@ -252,7 +284,8 @@ export class ProgramTable {
         else if (!unclaimed) hint.low = s + 1; // every task of segment s claimed, and of those before it
       }
       if (!unclaimed) return -1;
-      if (!budget.spin(() => Atomics.load(this.ints, ProgramTable.CHAIN_DONE) !== seen || this.cancelled())) Atomics.wait(this.ints, ProgramTable.CHAIN_DONE, seen);
+      if (budget.spin(() => Atomics.load(this.ints, ProgramTable.CHAIN_DONE) !== seen || this.cancelled())) continue;
+      if (!sleep(this.ints, ProgramTable.CHAIN_DONE, seen)) return this.leaveWaiting(ProgramTable.CHAIN_DONE, seen);
     }
   }
 

@@ -20,7 +20,7 @@ import type { EngineLayer, PlanEntry } from './layer.js';
 import { ModeChoice, type ProgramWay } from './mode-choice.js';
 import type { ThreadProfile } from './profile.js';
 import { CHAIN_SEGMENTS, chainSegments, chainsAreSafe, chainsOf, IMAGES_PER_CHAIN_TASK, type Chain, type ImageMajor } from './chains.js';
-import { runProgramTasks } from './program-runner.js';
+import { runProgramTasks, runProgramTasksHere } from './program-runner.js';
 import { ProgramTable, storeDescription, taskLayoutOf, type ChainMember, type ProgramDescription, type StageDescription, type TaskLayout } from './program-table.js';
 import { absoluteNow, refOf, type ArenaRef, type ProgramRunMessage, type RunnerReport, type WorkerMessage } from './protocol.js';
 
@@ -322,24 +322,32 @@ export class EngineProgram {
       call = running;
       this.host.begin(running);
       const firstDispatch = absoluteNow();
-      const inline = mode.runners === 1 && this.host.callingThread;
+      // The calling thread is runner 0 (callingThread): one runner meets no other at its barriers, so it runs
+      // synchronously; beside workers it saves one hand-off (a sleeping worker's wake-up) and the way back
+      // (Atomics.waitAsync's), a batch-1 forward's largest fixed cost.
+      const here = this.host.callingThread;
+      const inline = here && mode.runners === 1;
       if (inline) {
-        // The worker's own loop (program-runner.ts), here: one runner meets no other at its barriers, and the
-        // hand-off it saves (a sleeping worker's wake-up, Atomics.waitAsync's way back) is a batch-1 forward's
-        // largest fixed cost.
         try {
           runProgramTasks(messages[0]);
         } catch (error) {
           running.fail(this.describeFailure(mode, table, 0, error, true));
         }
       } else {
-        const runs = messages.map((message) =>
+        const runs = messages.slice(here ? 1 : 0).map((message) =>
           this.host.sendRunner(message, running).then(
             // Once every stage is done, runners still queued behind other calls would find nothing to do.
             () => (table.completed() === described ? this.host.dropQueued(running) : undefined),
             (error: unknown) => running.fail(this.describeFailure(mode, table, message.runner, error)),
           ),
         );
+        if (here) {
+          const own = runProgramTasksHere(messages[0]).then(
+            () => (table.completed() === described ? this.host.dropQueued(running) : undefined),
+            (error: unknown) => running.fail(this.describeFailure(mode, table, 0, error, true)),
+          );
+          runs.push(own);
+        }
         // The table and scratch are freed only once every runner has returned (a queued runner still reads them).
         running.settled = Promise.all(runs);
         await running.settled;
@@ -354,7 +362,7 @@ export class EngineProgram {
       const callEnd = absoluteNow();
       if (way) this.choice.record(way, callEnd - callStart);
       if (!options.profile) return null;
-      return this.profileOf(mode, table, callStart, firstDispatch, callEnd, inline);
+      return this.profileOf(mode, table, callStart, firstDispatch, callEnd, here);
     } finally {
       if (call) this.host.end(call);
       // Every runner has returned here (or none was handed the blocks): the next run may have them.

@@ -1,6 +1,9 @@
 // A worker entry for the failure tests: the real handler, plus faults triggered
 // by a marker in the input's first value (in the task whose output channels
-// contain the input's second value, or in every task). Only tests load it.
+// contain the input's second value, or in every task), and in a program's
+// Relu stage by a marker of its own in its input's first value (in every task
+// of this worker's). Only tests load it.
+import { RANGED_KERNELS } from '../../src/kernels/ranged/index.js';
 import { arenaView, sharedArena } from '../../src/memory/arena.js';
 import { createWorkerHandler } from '../../workers/conv-worker.js';
 import { FAULT } from './faults.js';
@@ -20,3 +23,13 @@ export default createWorkerHandler((message, slice) => {
     for (;;) hog.push(new Array(1 << 20).fill(hog.length));
   }
 });
+
+// This worker's Relu (a program's ranged stage): the calling thread's is its own module's, so a test that
+// runs a program with a runner on the calling thread makes only the worker's tasks fail.
+const relu = RANGED_KERNELS.relu;
+RANGED_KERNELS.relu = (params, inputs, outputs, start, end) => {
+  const marker = inputs[0][0];
+  if (marker === FAULT.reluThrow) throw new RangeError('injected fault in a Relu task');
+  if (marker === FAULT.reluExit) process.exit(7);
+  relu(params, inputs, outputs, start, end);
+};
