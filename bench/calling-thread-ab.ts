@@ -1,6 +1,6 @@
 // A whole ONNX model's forwardWith on an engine whose programs go to the
-// workers against one whose programs on one runner run on the calling thread
-// (GroupedConvEngineOptions.callingThread), both in this process, alternated
+// workers against one whose programs have the calling thread as one of their
+// runners (GroupedConvEngineOptions.callingThread), both in this process, alternated
 // round by round (--forwards forwards a round). Checks the two give the same
 // bits, then prints each one's median ms per forward and their ratio.
 //

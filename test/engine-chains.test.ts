@@ -211,6 +211,16 @@ describe('a chained program', () => {
     await program.run(shifted);
     expect(program.lastRunMode).toBe('staged');
     expect(firstBitDifference(shifted[3], want.data)).toBe(-1);
+    // The answer is the placement's, run after run (the program keeps the last one): safe buffers chain again, the shifted ones go stage by stage again.
+    const again = separateBuffers(x);
+    await program.run(again);
+    expect(program.lastRunMode).toBe('chained');
+    expect(firstBitDifference(again[3], want.data)).toBe(-1);
+    release(again);
+    shifted[3].fill(0);
+    await program.run(shifted);
+    expect(program.lastRunMode).toBe('staged');
+    expect(firstBitDifference(shifted[3], want.data)).toBe(-1);
     [shifted[0], shared, shifted[2]].forEach((b) => arena().release(b));
     close();
   });

@@ -164,7 +164,7 @@ export async function modelMain(options: Options): Promise<void> {
     for (const e of engines.values()) await e.close();
     for (const s of sessions.values()) await s.release();
   }
-  console.log(`\ngc/ort = median over rounds of that round's groupconv / onnxruntime speed; groupconv = forwardWith on an engine of N workers (calling thread: programs on one runner run on the calling thread)`);
+  console.log(`\ngc/ort = median over rounds of that round's groupconv / onnxruntime speed; groupconv = forwardWith on an engine of N workers (calling thread: the calling thread is one of a program's runners)`);
   console.log(`load average (1 min) before / after: ${load.toFixed(2)} / ${loadavg()[0].toFixed(2)} on ${availableParallelism()} cores: other processes distort the figures`);
   if (options.json) writeFileSync(options.json, JSON.stringify({ date: new Date().toISOString(), results }, null, 2));
 }

@@ -34,7 +34,7 @@ export interface BenchConfig {
   json: string | null;
   csv: string | null;
   chart: string | null;
-  /** `--calling-thread` with --model: programs on one runner run on the calling thread (GroupedConvEngineOptions.callingThread). */
+  /** `--calling-thread` with --model: the calling thread is one of a forward's runners (GroupedConvEngineOptions.callingThread). */
   callingThread: boolean;
   measure: MeasureSettings;
 }
@@ -87,8 +87,8 @@ Layer (default: alexnet-conv2, groups 1 and 2):
 Model (instead of a layer):
   --model FILE.onnx        time the whole model (forwardWith: every Conv on the engine) and
                            break its time down by layer; --size N gives a symbolic height/width
-  --calling-thread         with --model: a forward that runs on one runner runs on the calling
-                           thread, as onnxruntime-node's session.run does (no hand-off to a worker)
+  --calling-thread         with --model: the calling thread is one of a forward's runners, as
+                           onnxruntime-node's session.run computes on the thread that calls it
 Sweeps:
   --groups LIST            e.g. 1,2,4,8,32 (values that do not divide the channels are skipped)
   --workers LIST           e.g. 1,2,4 (default: 1 .. cores + 1)

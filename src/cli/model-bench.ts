@@ -146,7 +146,7 @@ export async function runModelBench(config: BenchConfig & { model: string }, pro
   results.sort((a, b) => compare(order(a), order(b)));
   breakdown.sort((a, b) => compare(order(a), order(b)) || a.index - b.index);
   const shape = cases[0]?.shape ?? model.inputs[0].shape ?? [];
-  const onCaller = config.callingThread ? '; a forward on one runner runs on the calling thread' : '';
+  const onCaller = config.callingThread ? "; the calling thread is one of a forward's runners" : '';
   const description = `ONNX model ${basename(config.model)} (${model.info.producer || 'unknown producer'}, opset ${model.info.opset})${onCaller}`;
   return {
     machine: machineInfo(null),

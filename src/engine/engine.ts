@@ -34,7 +34,7 @@ export type { ProgramProfile, ProgramStage, StageTiming } from './program.js';
 export class GroupedConvEngine implements ConvRunner, LayerExecutor {
   readonly workers: number;
   readonly policy: PartitionPolicy;
-  /** Whether programs on one runner run on the calling thread (GroupedConvEngineOptions.callingThread). */
+  /** Whether the calling thread is one of every program run's runners (GroupedConvEngineOptions.callingThread). */
   readonly callingThread: boolean;
   private readonly dispatcher: Dispatcher;
   private readonly calls = new Set<Call>();

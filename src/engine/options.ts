@@ -31,12 +31,13 @@ export interface GroupedConvEngineOptions {
    */
   workerFile?: string | URL;
   /**
-   * Programs (engine.program(...).run; an ONNX model's forwardWith runs one a
-   * forward) that run on one runner run on the calling thread itself,
-   * synchronously, as onnxruntime-node's session.run does
-   * with one thread: no hand-off to a worker and back (0.3-0.5 ms a forward on
-   * the machine of docs/benchmarks.md), but the event loop waits for the run.
-   * A program cut over several runners still goes to the workers. Default false.
+   * The calling thread is one of every program run's runners
+   * (engine.program(...).run; an ONNX model's forwardWith runs one a forward),
+   * as onnxruntime-node's session.run computes on the thread that calls it, its
+   * intra-op pool's threads beside it: a run on one runner runs on the calling
+   * thread alone, synchronously; a run on R runners hands R - 1 to workers. It
+   * saves the hand-off to a worker and back (0.3-0.5 ms a forward on the machine
+   * of docs/benchmarks.md), but the event loop waits for the run. Default false.
    */
   callingThread?: boolean;
 }
