@@ -15,10 +15,12 @@ export interface ModelAbArgs {
   batch: number;
   rounds: number;
   runs: number;
+  /** --calling-thread: both trees' engines with callingThread. */
+  callingThread: boolean;
   variants: Variant[];
 }
 
-/** Reads --before, --model, --batch, --rounds and --runs (the last two default as given) and loads both trees. */
+/** Reads --before, --model, --batch, --rounds, --runs (the two default as given) and --calling-thread, and loads both trees. */
 export async function modelAbArgs(defaults: { rounds: number; runs: number }): Promise<ModelAbArgs> {
   const { values } = parseArgs({
     options: {
@@ -27,6 +29,7 @@ export async function modelAbArgs(defaults: { rounds: number; runs: number }): P
       batch: { type: 'string', default: '8' },
       rounds: { type: 'string', default: String(defaults.rounds) },
       runs: { type: 'string', default: String(defaults.runs) },
+      'calling-thread': { type: 'boolean', default: false },
     },
   });
   if (!values.before || !values.model) throw errors.badFlag('--before/--model', 'both are required');
@@ -34,20 +37,20 @@ export async function modelAbArgs(defaults: { rounds: number; runs: number }): P
     { name: 'before', api: (await import(resolve(values.before, 'src/index.ts'))) as Variant['api'] },
     { name: 'after', api: await import('../src/index.js') },
   ];
-  return { model: values.model, batch: Number(values.batch), rounds: Number(values.rounds), runs: Number(values.runs), variants };
+  return { model: values.model, batch: Number(values.batch), rounds: Number(values.rounds), runs: Number(values.runs), callingThread: values['calling-thread'] ?? false, variants };
 }
 
 /**
  * Each variant's model, a shared input of --batch images and engines of 1 and 2
  * workers; refuses to go on unless both trees compute the same bits.
  */
-export async function setUpVariants({ model: path, batch, variants }: ModelAbArgs) {
+export async function setUpVariants({ model: path, batch, callingThread, variants }: ModelAbArgs) {
   const setups = variants.map((v) => {
     const model = v.api.loadOnnx(path);
     const shape = (model.inputs[0].shape ?? []).map((d, i) => (i === 0 ? batch : (d as number)));
     const x = v.api.zeros(shape, { shared: true });
     for (let i = 0; i < x.data.length; i++) x.data[i] = Math.sin(i * 0.37);
-    const engines = [1, 2].map((workers) => new v.api.GroupedConvEngine({ workers }));
+    const engines = [1, 2].map((workers) => new v.api.GroupedConvEngine({ workers, callingThread }));
     return { ...v, model, x, engines };
   });
   const check = await Promise.all(setups.map((s) => s.model.forwardWith(s.engines[1], s.x)));

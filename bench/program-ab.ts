@@ -6,7 +6,7 @@
 // time per forward (every thread's, process.cpuUsage), which a loaded machine
 // inflates far less than wall time.
 //
-//   npx tsx bench/program-ab.ts --before /tmp/h1-before --model /tmp/onnx2-full/mobilenet_v2.onnx --batch 8 --rounds 7
+//   npx tsx bench/program-ab.ts --before /tmp/h1-before --model /tmp/onnx2-full/mobilenet_v2.onnx --batch 8 --rounds 7 [--calling-thread]
 //
 // (--before: a checkout with node_modules, e.g. `git archive <commit> | tar -x -C DIR`
 // and a node_modules symlink.)

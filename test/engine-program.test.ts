@@ -118,8 +118,9 @@ describe('a program of conv and ranged stages', () => {
     release(buffers);
     release(other);
     close();
-    // (At most: the collector may free unrelated blocks meanwhile.)
-    expect(arena.stats().liveBytes).toBeLessThanOrEqual(before);
+    // Once the last run's runners have returned from its last barrier (the run resolved when its last task was
+    // done). At most: the collector may free unrelated blocks meanwhile.
+    await vi.waitFor(() => expect(arena.stats().liveBytes).toBeLessThanOrEqual(before));
   });
 
   it('on one worker has one way only', async () => {

@@ -8,6 +8,7 @@
 // each forward's activations live in memory of its own.
 import type { RangedOp } from '../kernels/ranged/index.js';
 import type { SpinBudget } from './barrier-spin.js';
+import { waitAsync } from './wait-async.js';
 import type { ArenaRef, TaskReport } from './protocol.js';
 import { loadData, storeData, type StoredData } from './plan-codec.js';
 
@@ -126,6 +127,7 @@ export const LEFT_WAITING = -2;
  *   Int32  [0] cancel flag (non-zero: stop before the next task or image; where a TaskTable has it),
  *          [1] stages completed (-1 once cancelled, so a runner waiting at a barrier wakes),
  *          [2] chain tasks done (what a runner with no chain task ready waits on: claimReady),
+ *          [3] run over (1 once the last stage is complete or the run cancelled: what the main thread waits on, runDone),
  *          then per stage its next task to claim and its finished-task count,
  *          then per task the runner that claimed it (runner + 1; 0 = unclaimed),
  *          then per task the chain member it is running (0 outside chains), which names a failure's stage,
@@ -140,7 +142,8 @@ export class ProgramTable {
   private static readonly CANCEL = 0;
   private static readonly COMPLETED = 1;
   private static readonly CHAIN_DONE = 2;
-  private static readonly HEADER = 3;
+  private static readonly RUN_OVER = 3;
+  private static readonly HEADER = 4;
 
   readonly ints: Int32Array;
   readonly floats: Float64Array;
@@ -188,6 +191,23 @@ export class ProgramTable {
     Atomics.notify(this.ints, ProgramTable.COMPLETED);
     Atomics.notify(this.ints, ProgramTable.CANCEL);
     Atomics.notify(this.ints, ProgramTable.CHAIN_DONE);
+    this.over();
+  }
+
+  private over(): void {
+    Atomics.store(this.ints, ProgramTable.RUN_OVER, 1);
+    Atomics.notify(this.ints, ProgramTable.RUN_OVER);
+  }
+
+  /**
+   * Settles once the last stage is complete or the run cancelled (null if it is already). Why the main
+   * thread waits on this word rather than only on its runners' reports: a runner asleep at the last
+   * barrier reports only once it has woken, 0.1-0.3 ms after the run's last task here, and one word that
+   * moves once a run wakes the main thread once (a notify to an async waiter costs the notifier a syscall).
+   */
+  runOver(): Promise<unknown> | null {
+    const waited = waitAsync(this.ints, ProgramTable.RUN_OVER, 0);
+    return waited.async ? waited.value : null;
   }
 
   completed(): number {
@@ -208,8 +228,9 @@ export class ProgramTable {
     const done = Atomics.add(this.ints, ProgramTable.HEADER + 2 * stage + 1, 1) + 1;
     if (done === this.layout.count[stage]) {
       // Unless cancelled meanwhile (-1 stays -1).
-      Atomics.compareExchange(this.ints, ProgramTable.COMPLETED, stage, stage + 1);
+      const before = Atomics.compareExchange(this.ints, ProgramTable.COMPLETED, stage, stage + 1);
       Atomics.notify(this.ints, ProgramTable.COMPLETED);
+      if (before === stage && stage === this.stages - 1) this.over();
     }
   }
 

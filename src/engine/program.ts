@@ -168,6 +168,8 @@ export class EngineProgram {
    * took 0.18 ms of the calling thread per forward.
    */
   private safeFor: { offsets: Float64Array; safe: boolean } | null = null;
+  /** The runners of the last run that resolved before they all returned, until they have. */
+  private lingering: Promise<unknown> | null = null;
   /** How the last run went: 'chained' (its chains image by image), 'staged' (a barrier after every stage) or 'single' (every stage one task, one runner). */
   lastRunMode: 'chained' | 'staged' | 'single' | null = null;
   /** The barriers the last run met (the last stage's end counts as one). */
@@ -308,6 +310,11 @@ export class EngineProgram {
     let call: Call | null = null;
     // The layers' weights and plans stay while the workers read them, even if a layer is closed meanwhile.
     const holds: Array<() => void> = [];
+    // Set when the run is over but a runner has yet to return: the run's blocks and holds wait for it.
+    let lingering: Promise<unknown> | null = null;
+    // The last run's runners, if one has yet to return: its blocks are this run's (a new table would
+    // land on memory no run has touched, whose first touch costs a fault a page).
+    if (this.lingering) await this.lingering;
     this.running++;
     try {
       for (const layer of this.layers) holds.push(layer.hold());
@@ -356,7 +363,16 @@ export class EngineProgram {
         }
         // The table and scratch are freed only once every runner has returned (a queued runner still reads them).
         running.settled = Promise.all(runs);
-        await running.settled;
+        const over = table.runOver();
+        if (over) await Promise.race([running.settled, over]);
+        if (table.completed() === described) {
+          // Every task is done: the result is ready, whichever runner has yet to wake from the last barrier.
+          this.host.dropQueued(running);
+          lingering = running.settled;
+          this.lingering = lingering;
+        } else {
+          await running.settled; // cancelled, or failed: its runners' reports say why
+        }
       }
       if (running.error !== null) throw running.error;
       for (let s = 0; s < described; s++) {
@@ -370,13 +386,19 @@ export class EngineProgram {
       if (!options.profile) return null;
       return this.profileOf(mode, table, callStart, firstDispatch, callEnd, here);
     } finally {
-      if (call) this.host.end(call);
-      // Every runner has returned here (or none was handed the blocks): the next run may have them.
-      if (blocks) this.returnRunBlocks(blocks);
-      this.running--;
-      if (this.closed && this.running === 0) this.free();
-      // After the program has released its plans: a layer closed meanwhile is freed only now.
-      for (const release of holds) release();
+      const end = () => {
+        if (call) this.host.end(call);
+        // Every runner has returned here (or none was handed the blocks): the next run may have them.
+        if (blocks) this.returnRunBlocks(blocks);
+        this.running--;
+        if (this.closed && this.running === 0) this.free();
+        // After the program has released its plans: a layer closed meanwhile is freed only now.
+        for (const release of holds) release();
+        if (this.lingering === lingering) this.lingering = null;
+      };
+      // A run that resolved before all its runners returned ends when they have (running.settled never rejects).
+      if (lingering) void lingering.then(end);
+      else end();
     }
   }
 
@@ -427,7 +449,11 @@ export class EngineProgram {
     return { workers: this.host.workers, runners: mode.runners, onCallingThread, wallMs: callEnd - callStart, setupMs: firstDispatch - callStart, stages: timings, chains };
   }
 
-  /** Frees the description and releases the kernel plans (after the runs in flight). Close programs before their layers. Idempotent. */
+  /**
+   * Frees the description and releases the kernel plans (after the runs in flight, and after the runners of a
+   * finished run that have yet to return from its last barrier: microseconds). Close programs before their
+   * layers. Idempotent.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
