@@ -312,12 +312,13 @@ export class EngineProgram {
     const holds: Array<() => void> = [];
     // Set when the run is over but a runner has yet to return: the run's blocks and holds wait for it.
     let lingering: Promise<unknown> | null = null;
-    // The last run's runners, if one has yet to return: its blocks are this run's (a new table would
-    // land on memory no run has touched, whose first touch costs a fault a page).
-    if (this.lingering) await this.lingering;
     this.running++;
     try {
       for (const layer of this.layers) holds.push(layer.hold());
+      // The last run's runners, if one has yet to return: its blocks are this run's (a new table would
+      // land on memory no run has touched, whose first touch costs a fault a page). Counted as running
+      // and holding its layers meanwhile, so a close() now (of the program or a layer) leaves them to this run.
+      if (this.lingering) await this.lingering;
       const way: ProgramWay | null = this.single ? this.choice.next() : null;
       const mode = this.chained && this.chainsSafeFor(buffers) ? this.chained : way === 'single' ? this.single! : this.staged;
       this.lastRunMode = mode === this.chained ? 'chained' : mode === this.single ? 'single' : 'staged';
