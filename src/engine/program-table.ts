@@ -127,7 +127,7 @@ export const LEFT_WAITING = -2;
  *   Int32  [0] cancel flag (non-zero: stop before the next task or image; where a TaskTable has it),
  *          [1] stages completed (-1 once cancelled, so a runner waiting at a barrier wakes),
  *          [2] chain tasks done (what a runner with no chain task ready waits on: claimReady),
- *          [3] run over (1 once the last stage is complete or the run cancelled: what the main thread waits on, runDone),
+ *          [3] run over (1 once the last stage is complete or the run cancelled: what the calling thread waits on, runOver),
  *          then per stage its next task to claim and its finished-task count,
  *          then per task the runner that claimed it (runner + 1; 0 = unclaimed),
  *          then per task the chain member it is running (0 outside chains), which names a failure's stage,
