@@ -7,7 +7,7 @@
 // take every run's profile, which costs a little of "last task -> result".
 // Run it in two checkouts to compare them.
 //
-// --calling-thread: an engine with callingThread, where a one-runner program runs on this thread.
+// --calling-thread: an engine with callingThread, where this thread is one of a program's runners.
 //
 //   flock /tmp/groupconv-bench.lock npx tsx bench/forward-handoffs.ts --model /tmp/onnx2-full/efficientnet_b0.onnx [--batch 1] [--workers 1] [--runs 40] [--calling-thread]
 import { parseArgs } from 'node:util';

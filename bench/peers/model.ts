@@ -7,9 +7,10 @@
 // that rotates from round to round, after a pause one untimed call then one
 // timed call, so all see the same phase of this shared machine. A ratio is the
 // median of the per-round ratios. Prints images/s and groupconv / onnxruntime.
-// --calling-thread yes: groupconv's engines run programs on one runner on the
-// calling thread (GroupedConvEngineOptions.callingThread), as onnxruntime-node
-// runs its first thread; both: each thread count with and without, in the same rounds.
+// --calling-thread yes: groupconv's engines have the calling thread as one of
+// every program's runners (GroupedConvEngineOptions.callingThread), as
+// onnxruntime-node runs its first thread; both: each thread count with and
+// without, in the same rounds.
 import { writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { basename } from 'node:path';
@@ -27,7 +28,7 @@ const importPeer = (name: string): Promise<Untyped> => import(name);
 /** Between contenders in a round: longer than onnxruntime's pool spin after a run, short beside the whole. */
 const PAUSE_MS = 20;
 
-/** groupconv's engines: programs handed to the workers, or run on the calling thread when on one runner. */
+/** groupconv's engines: programs handed to the workers, or with the calling thread as one of their runners. */
 type Variant = 'workers' | 'calling thread';
 
 interface Contender {
