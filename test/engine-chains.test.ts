@@ -3,11 +3,12 @@
 // per-run check that buffers overlap only as identical bytes, runs bitwise
 // equal to the calling thread (chained, and stage by stage when the check fails or
 // a stage is not declared image-major), and a failing member named as its own stage.
+import { threadId } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { convBiasActivation, ExecutionError, GroupedConvEngine, relu, sharedArena, type Tensor } from '../src/index.js';
 import { CHAIN_SEGMENTS, chainSegments, chainsAreSafe, chainsOf, imagesBalance, type Chain } from '../src/engine/chains.js';
 import type { ProgramStage } from '../src/engine/program.js';
-import { ELEMENT_BLOCK } from '../src/kernels/ranged/index.js';
+import { ELEMENT_BLOCK, RANGED_KERNELS } from '../src/kernels/ranged/index.js';
 import { Random } from '../src/random.js';
 import { closingEngines } from './support/engines.js';
 import { FAULT } from './support/faults.js';
@@ -141,6 +142,31 @@ describe('a chained program', () => {
         expect(firstBitDifference(buffers[3], want.data)).toBe(-1);
         release(buffers);
       }
+      close();
+    });
+  }
+
+  for (const workers of [2, 3]) {
+    it(`with the calling thread as a runner (callingThread) on ${workers} workers, runs its chain beside ${workers - 1} worker(s), bitwise the calling thread`, async () => {
+      const e = engine({ workers, callingThread: true });
+      const { program, close } = block(e);
+      const want = expected(x);
+      const threads = new Set<number>();
+      for (let round = 0; round < 5; round++) {
+        const buffers = separateBuffers(x);
+        const profile = (await program.run(buffers, { profile: true }))!;
+        expect(program.lastRunMode).toBe('chained');
+        expect(program.lastRunBarriers).toBe(1);
+        expect([profile.runners, profile.onCallingThread]).toEqual([workers, true]);
+        const ran = new Set(profile.stages.flatMap((s) => s.threads.map((t) => t.threadId)));
+        expect(ran.size).toBeLessThanOrEqual(workers);
+        for (const t of ran) threads.add(t);
+        expect(firstBitDifference(buffers[3], want.data)).toBe(-1);
+        release(buffers);
+      }
+      // The calling thread starts claiming while its workers wake; a worker still spinning from the last run
+      // may take a whole small run's tasks first, but not every run's.
+      expect(threads.has(threadId)).toBe(true);
       close();
     });
   }
@@ -281,6 +307,47 @@ describe('a chained program', () => {
     buffers.forEach((b) => arena().release(b));
     program.close();
     l.close();
+  });
+
+  it('with the calling thread as a runner, a worker that dies holding an image the calling thread waits for in the chain rejects the run, and the next run is right', async () => {
+    // Two Relu members image by image (4 images); the faulty worker exits in any Relu task whose input starts
+    // with the marker. The calling thread's first task sleeps 100 ms, so the worker claims tasks meanwhile;
+    // then the calling thread runs out of ready tasks (the dead worker's image never moves on) and waits in
+    // claimReady: past 10 ms on its event loop, where the worker's death is heard.
+    const e = engine({ workers: 2, callingThread: true, workerFile: faultyWorker });
+    await e.warmup();
+    const images = 4;
+    const per = 16 * ELEMENT_BLOCK;
+    const stages: ProgramStage[] = [0, 1].map((m) => ({ kind: 'ranged', label: `'relu${m}' (Relu)`, op: reluOp(images * per), inputs: [m], outputs: [m + 1], images: { images } }));
+    const program = e.program(stages, [images * per, images * per, images * per]);
+    expect(program.chains.map((c) => [c.from, c.to])).toEqual([[0, 2]]);
+    const buffers = [0, 1, 2].map(() => arena().allocateFloat32(images * per));
+    buffers[0].fill(-1);
+    buffers[0][0] = FAULT.reluExit;
+    const reluHere = RANGED_KERNELS.relu;
+    let slept = false;
+    RANGED_KERNELS.relu = (params, inputs, outputs, start, end) => {
+      if (!slept) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+      slept = true;
+      reluHere(params, inputs, outputs, start, end);
+    };
+    let error: unknown;
+    try {
+      error = await program.run(buffers).catch((err: unknown) => err);
+    } finally {
+      RANGED_KERNELS.relu = reluHere;
+    }
+    expect(program.lastRunMode).toBe('chained');
+    expect(error).toBeInstanceOf(ExecutionError);
+    expect((error as Error).message).toMatch(/^stage [12] of 2 \('relu[01]' \(Relu\)\) failed: the worker running it died \(worker exited with code: 7\)/);
+    buffers[0][0] = 2;
+    buffers[1].fill(-7);
+    buffers[2].fill(-7);
+    await program.run(buffers);
+    expect(buffers[2][0]).toBe(2);
+    expect(buffers[2].subarray(1).every((v) => v === 0)).toBe(true);
+    buffers.forEach((b) => arena().release(b));
+    program.close();
   });
 
   it('close during a chained run rejects it and does not hang', async () => {
