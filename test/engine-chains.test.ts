@@ -8,10 +8,10 @@ import { describe, expect, it } from 'vitest';
 import { convBiasActivation, ExecutionError, GroupedConvEngine, relu, sharedArena, type Tensor } from '../src/index.js';
 import { CHAIN_SEGMENTS, chainSegments, chainsAreSafe, chainsOf, imagesBalance, type Chain } from '../src/engine/chains.js';
 import type { ProgramStage } from '../src/engine/program.js';
-import { ELEMENT_BLOCK, RANGED_KERNELS } from '../src/kernels/ranged/index.js';
+import { ELEMENT_BLOCK } from '../src/kernels/ranged/index.js';
 import { Random } from '../src/random.js';
 import { closingEngines } from './support/engines.js';
-import { FAULT } from './support/faults.js';
+import { FAULT, rejectionWithFirstReluHereSlow } from './support/faults.js';
 import { firstBitDifference, randomTensor } from './support/tensors.js';
 
 const faultyWorker = new URL('./support/faulty-worker.ts', import.meta.url);
@@ -324,19 +324,7 @@ describe('a chained program', () => {
     const buffers = [0, 1, 2].map(() => arena().allocateFloat32(images * per));
     buffers[0].fill(-1);
     buffers[0][0] = FAULT.reluExit;
-    const reluHere = RANGED_KERNELS.relu;
-    let slept = false;
-    RANGED_KERNELS.relu = (params, inputs, outputs, start, end) => {
-      if (!slept) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
-      slept = true;
-      reluHere(params, inputs, outputs, start, end);
-    };
-    let error: unknown;
-    try {
-      error = await program.run(buffers).catch((err: unknown) => err);
-    } finally {
-      RANGED_KERNELS.relu = reluHere;
-    }
+    const error = await rejectionWithFirstReluHereSlow(() => program.run(buffers));
     expect(program.lastRunMode).toBe('chained');
     expect(error).toBeInstanceOf(ExecutionError);
     expect((error as Error).message).toMatch(/^stage [12] of 2 \('relu[01]' \(Relu\)\) failed: the worker running it died \(worker exited with code: 7\)/);

@@ -11,7 +11,7 @@ import type { ProgramStage } from '../src/engine/program.js';
 import { cutRanged } from '../src/engine/program.js';
 import { Random } from '../src/random.js';
 import { closingEngines } from './support/engines.js';
-import { FAULT } from './support/faults.js';
+import { FAULT, rejectionWithFirstReluHereSlow } from './support/faults.js';
 import { firstBitDifference, randomTensor } from './support/tensors.js';
 
 const faultyWorker = new URL('./support/faulty-worker.ts', import.meta.url);
@@ -247,19 +247,7 @@ describe('on the calling thread (callingThread: true)', () => {
     const buffers = [sharedArena().allocateFloat32(n), sharedArena().allocateFloat32(n)];
     buffers[0].fill(-1);
     buffers[0][0] = marker;
-    const relu = RANGED_KERNELS.relu;
-    let slept = false;
-    RANGED_KERNELS.relu = (params, inputs, outputs, start, end) => {
-      if (!slept) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
-      slept = true;
-      relu(params, inputs, outputs, start, end);
-    };
-    let error: unknown;
-    try {
-      error = await program.run(buffers).catch((err: unknown) => err);
-    } finally {
-      RANGED_KERNELS.relu = relu;
-    }
+    const error = await rejectionWithFirstReluHereSlow(() => program.run(buffers));
     // The next run, the marker gone, is right, on the calling thread and the (new) worker.
     buffers[0][0] = 2;
     buffers[1].fill(-7);
