@@ -340,34 +340,23 @@ export class EngineProgram {
       // synchronously; beside workers it saves one hand-off (a sleeping worker's wake-up) and the way back
       // (Atomics.waitAsync's), a batch-1 forward's largest fixed cost.
       const here = this.host.callingThread;
-      const inline = here && mode.runners === 1;
-      if (inline) {
+      const failedOn = (runner: number, onCallingThread: boolean) => (error: unknown) => running.fail(this.describeFailure(mode, table, runner, error, onCallingThread));
+      if (here && mode.runners === 1) {
         try {
           runProgramTasks(messages[0]);
         } catch (error) {
-          running.fail(this.describeFailure(mode, table, 0, error, true));
+          failedOn(0, true)(error);
         }
       } else {
-        const runs = messages.slice(here ? 1 : 0).map((message) =>
-          this.host.sendRunner(message, running).then(
-            // Once every stage is done, runners still queued behind other calls would find nothing to do.
-            () => (table.completed() === described ? this.host.dropQueued(running) : undefined),
-            (error: unknown) => running.fail(this.describeFailure(mode, table, message.runner, error)),
-          ),
-        );
-        if (here) {
-          const own = runProgramTasksHere(messages[0]).then(
-            () => (table.completed() === described ? this.host.dropQueued(running) : undefined),
-            (error: unknown) => running.fail(this.describeFailure(mode, table, 0, error, true)),
-          );
-          runs.push(own);
-        }
+        const runs = messages.slice(here ? 1 : 0).map((message) => this.host.sendRunner(message, running).catch(failedOn(message.runner, false)));
+        if (here) runs.push(runProgramTasksHere(messages[0]).catch(failedOn(0, true)));
         // The table and scratch are freed only once every runner has returned (a queued runner still reads them).
         running.settled = Promise.all(runs);
         const over = table.runOver();
         if (over) await Promise.race([running.settled, over]);
         if (table.completed() === described) {
-          // Every task is done: the result is ready, whichever runner has yet to wake from the last barrier.
+          // Every task is done: the result is ready, whichever runner has yet to wake from the last barrier,
+          // and runners still queued behind other calls would find nothing to do.
           this.host.dropQueued(running);
           lingering = running.settled;
           this.lingering = lingering;
