@@ -22,10 +22,10 @@ const variants = [
 const shape = (model.inputs[0].shape ?? []).map((d, i) => (i === 0 ? Number(values.batch) : typeof d === 'number' ? d : 224));
 const x = zeros(shape, { shared: true });
 for (let i = 0; i < x.data.length; i++) x.data[i] = Math.sin(i * 0.37);
-// 30 warm forwards each: past the mode choice's trials (mode-choice.ts) on several workers.
+// 40 warm forwards each: past the mode choice's trials (mode-choice.ts) on several workers.
 const outputs: Float32Array[] = [];
 for (const v of variants) {
-  for (let i = 0; i < 30; i++) await model.forwardWith(v.engine, x);
+  for (let i = 0; i < 40; i++) await model.forwardWith(v.engine, x);
   outputs.push(Float32Array.from((await model.forwardWith(v.engine, x)).data));
 }
 const same = outputs[0].every((value, i) => Object.is(value, outputs[1][i]));

@@ -1,68 +1,89 @@
 // The choice between a program's two ways on several workers (mode-choice.ts):
 // stages cut for every runner, or each stage one task on one runner. Measured
-// trials first, alternating, a way's first run not counted; then the cut only
-// if the median ratio of adjacent pairs' times is below STAGED_MARGIN; exploring
-// runs of the other way soon after (EARLY_EXPLORATIONS) and then one in every
-// EXPLORE_EVERY, each paired with the run before it, which switch when the
-// window's median crosses.
+// trials first, after each way's first run (not counted): pairs of a counted
+// cut (after STAGED_WARMUP uncounted runs) and a run on one runner; then the cut only if
+// the median ratio of the pairs' times is below STAGED_MARGIN; exploring the
+// other way soon after (EARLY_EXPLORATIONS) and then after every EXPLORE_EVERY
+// runs, each paired with the adjacent run, which switch when the window's
+// median crosses.
 import { describe, expect, it } from 'vitest';
-import { EARLY_EXPLORATIONS, EXPLORE_EVERY, ModeChoice, STAGED_MARGIN, TRIALS, type ProgramWay } from '../src/engine/mode-choice.js';
+import { EARLY_EXPLORATIONS, EXPLORE_EVERY, ModeChoice, STAGED_MARGIN, STAGED_WARMUP, TRIALS, type ProgramWay } from '../src/engine/mode-choice.js';
 
 /** Runs `choice` `runs` times with each way's time from `ms`; the ways taken, in order. */
 function drive(choice: ModeChoice, runs: number, ms: (way: ProgramWay, run: number) => number, start = 0): ProgramWay[] {
   const ways: ProgramWay[] = [];
   for (let r = start; r < start + runs; r++) {
-    const way = choice.next();
-    ways.push(way);
-    choice.record(way, ms(way, r));
+    const run = choice.next();
+    ways.push(run.way);
+    choice.record(run, ms(run.way, r));
   }
   return ways;
 }
 
+/** Runs in the trials: each way's first (not counted), then TRIALS blocks of the cut (warm-up and one counted) each with a counted single run. */
+const TRIAL_RUNS = 2 + TRIALS * (STAGED_WARMUP + 1) + TRIALS;
+
 describe('ModeChoice', () => {
-  it('alternates until each way has its trials (after a first run of each, not counted), then takes the faster', () => {
+  it('times the cut after its warm-up and one runner after its first run, in pairs, then takes the faster', () => {
     const choice = new ModeChoice();
-    const trials = 2 * (TRIALS + 1);
-    const ways = drive(choice, trials, (way) => (way === 'single' ? 8 : 10));
-    expect(ways.filter((w) => w === 'staged')).toHaveLength(TRIALS + 1);
+    const ways = drive(choice, TRIAL_RUNS, (way) => (way === 'single' ? 8 : 10));
+    expect(ways.filter((w) => w === 'staged')).toHaveLength(TRIALS * (STAGED_WARMUP + 1) + 1);
     expect(ways.filter((w) => w === 'single')).toHaveLength(TRIALS + 1);
-    expect(ways[0]).toBe('staged');
+    // Each way's first run (not counted), then a block of the cut and one runner's counted run.
+    expect(ways.slice(0, STAGED_WARMUP + 4)).toEqual(['staged', 'single', ...Array(STAGED_WARMUP + 1).fill('staged'), 'single']);
     expect(choice.current).toBe('single');
-    // Between explorations, the chosen way only: the early ones, then at most one in EXPLORE_EVERY.
-    const after = drive(choice, EXPLORE_EVERY - 1, (way) => (way === 'single' ? 8 : 10), trials);
-    expect(after.filter((w) => w === 'staged').length).toBeLessThanOrEqual(EARLY_EXPLORATIONS.length + 1);
+    // Between explorations, the chosen way only: each early exploration is one block of the cut.
+    const after = drive(choice, EXPLORE_EVERY - 1, (way) => (way === 'single' ? 8 : 10), TRIAL_RUNS);
+    expect(after.filter((w) => w === 'staged').length).toBeLessThanOrEqual((EARLY_EXPLORATIONS.length + 1) * (STAGED_WARMUP + 1));
   });
 
   it('a first run that took seconds (plans, descriptions, first touch) does not decide', () => {
     const choice = new ModeChoice();
     const seen = new Set<ProgramWay>();
-    drive(choice, 2 * (TRIALS + 1), (way) => {
+    drive(choice, TRIAL_RUNS, (way) => {
       const first = !seen.has(way);
       seen.add(way);
-      return way === 'staged' ? (first ? 1000 : 5) : 9;
+      return first ? 1000 : way === 'staged' ? 5 : 9;
     });
     expect(choice.current).toBe('staged');
   });
 
-  it('keeps the staged way when it is faster, and explores the other 4, 8, 16 and 32 runs after choosing, then once every EXPLORE_EVERY runs', () => {
+  it('judges the cut warm: a cut slow for its first runs after runs on one runner (its core sat idle) is still taken when it is faster', () => {
+    // As efficientnet_b0 at batch 1 measured: 20 ms for the cut's first runs after one runner's, 13.5 ms
+    // steady, 22 ms on one runner. Counted cold, every pair would say 20 / 22, above the margin.
     const choice = new ModeChoice();
-    const trials = 2 * (TRIALS + 1);
-    drive(choice, trials, (way) => (way === 'single' ? 12 : 7));
+    let cutRunsInARow = 0;
+    const ms = (way: ProgramWay) => {
+      cutRunsInARow = way === 'staged' ? cutRunsInARow + 1 : 0;
+      return way === 'single' ? 22 : cutRunsInARow <= 3 ? 20 : 13.5;
+    };
+    drive(choice, TRIAL_RUNS, ms);
+    expect(choice.current).toBe('staged');
+    const ways = drive(choice, 3 * EXPLORE_EVERY, ms, TRIAL_RUNS);
+    expect(choice.current).toBe('staged');
+    expect(ways.filter((w) => w === 'single').length).toBeLessThanOrEqual(EARLY_EXPLORATIONS.length + 3);
+  });
+
+  it('keeps the staged way when it is faster, and explores the other after 4, 8, 16 and 32 runs of it, then after every EXPLORE_EVERY', () => {
+    const choice = new ModeChoice();
+    drive(choice, TRIAL_RUNS, (way) => (way === 'single' ? 12 : 7));
     expect(choice.current).toBe('staged');
     const ways = drive(choice, 4 * EXPLORE_EVERY, (way) => (way === 'single' ? 12 : 7));
-    const explored = ways.flatMap((w, i) => (w === 'single' ? [trials + i] : []));
-    const periodic = explored.filter((run) => run % EXPLORE_EVERY === 0);
-    expect(explored.filter((run) => run % EXPLORE_EVERY !== 0)).toEqual(EARLY_EXPLORATIONS.map((n) => trials + n));
-    expect(periodic).toHaveLength(4);
+    const explored = ways.flatMap((w, i) => (w === 'single' ? [i] : []));
+    // Each exploration is one run, after `gap` runs of the chosen way since the last.
+    const gaps = explored.map((run, k) => run - (k === 0 ? 0 : explored[k - 1] + 1));
+    expect(gaps.slice(0, EARLY_EXPLORATIONS.length)).toEqual([...EARLY_EXPLORATIONS]);
+    expect(new Set(gaps.slice(EARLY_EXPLORATIONS.length))).toEqual(new Set([EXPLORE_EVERY]));
+    expect(explored.length).toBe(EARLY_EXPLORATIONS.length + Math.floor((4 * EXPLORE_EVERY - EARLY_EXPLORATIONS.reduce((a, b) => a + b + 1, 0)) / (EXPLORE_EVERY + 1)));
   });
 
   it('undoes a choice its trials got wrong within the early explorations', () => {
     // The trials see the cut slowed down (another process on the second core), then the machine frees up.
     const choice = new ModeChoice();
-    const trials = 2 * (TRIALS + 1);
-    drive(choice, trials, (way) => (way === 'single' ? 10 : 12));
+    drive(choice, TRIAL_RUNS, (way) => (way === 'single' ? 10 : 12));
     expect(choice.current).toBe('single');
-    const ways = drive(choice, EARLY_EXPLORATIONS.at(-1)! + 2, (way) => (way === 'single' ? 10 : 6), trials);
+    const early = EARLY_EXPLORATIONS.reduce((a, b) => a + b + STAGED_WARMUP + 1, 0);
+    const ways = drive(choice, early + 2, (way) => (way === 'single' ? 10 : 6), TRIAL_RUNS);
     expect(choice.current).toBe('staged');
     expect(ways.at(-1)).toBe('staged');
   });
@@ -70,22 +91,22 @@ describe('ModeChoice', () => {
   it('a cut only a little faster than one runner is not taken: it would take a second core for what noise can flip', () => {
     for (const [staged, expected] of [[10 * STAGED_MARGIN + 0.2, 'single'], [10 * STAGED_MARGIN - 0.2, 'staged']] as const) {
       const choice = new ModeChoice();
-      drive(choice, 2 * (TRIALS + 1), (way) => (way === 'single' ? 10 : staged));
+      drive(choice, TRIAL_RUNS, (way) => (way === 'single' ? 10 : staged));
       expect(choice.current, `staged ${staged} ms against 10`).toBe(expected);
     }
   });
 
   it('a slow phase over part of the trials does not decide: runs are compared in adjacent pairs', () => {
-    // The machine runs at half speed for the first 7 runs. Each way's own median would see the cut's
-    // trials mostly slow (16 ms) and the single runner's mostly fast (10 ms), and pick the single runner.
+    // The machine runs at half speed for the first 13 runs. Each way's own median would see the cut's
+    // counted trials mostly slow (16 ms) and the single runner's mostly fast (10 ms), and pick the single runner.
     const choice = new ModeChoice();
-    drive(choice, 2 * (TRIALS + 1), (way, run) => (way === 'single' ? 10 : 8) * (run < 7 ? 2 : 1));
+    drive(choice, TRIAL_RUNS, (way, run) => (way === 'single' ? 10 : 8) * (run < 13 ? 2 : 1));
     expect(choice.current).toBe('staged');
   });
 
   it('switches when the other way becomes faster: a choice made in a noisy minute is revisited', () => {
     const choice = new ModeChoice();
-    drive(choice, 2 * (TRIALS + 1), (way) => (way === 'single' ? 12 : 7));
+    drive(choice, TRIAL_RUNS, (way) => (way === 'single' ? 12 : 7));
     expect(choice.current).toBe('staged');
     // From now on the staged way is slow; TRIALS explorations of single fill its window with the new times.
     drive(choice, (TRIALS + 1) * EXPLORE_EVERY, (way) => (way === 'single' ? 6 : 20));

@@ -13,16 +13,25 @@
 // 5.10 ms; resnext50, whose grouped 3x3 layers have work enough to split,
 // 84.5 / 63.3 / 81.6 ms (docs/benchmarks.md, "One runner where that is faster, by measuring").
 //
-// The policy: the first runs alternate the two (each way's first run not
-// counted) until TRIALS pairs of adjacent runs, one of each way, have been
-// timed; then the cut runs only if the median of the pairs' ratios (staged /
-// single) is below STAGED_MARGIN. The other way then runs once more 4, 8, 16
-// and 32 runs after that choice, and every EXPLORE_EVERY runs, each time paired
-// with the run just before it, its ratio replacing the oldest, so a choice made
-// in a noisy minute is revisited, soon at first. Why soon: resnext50 at batch 1
-// took its trials in bench:peers' warm-up right after onnxruntime's two
-// threads, whose pool spins on after a run, settled on one runner where the
-// cut is 1.6x faster, and kept it through the benchmark's 44 runs.
+// The policy: after each way's first run (not counted), the trials time
+// TRIALS pairs of runs, one of each way: a counted cut after STAGED_WARMUP
+// uncounted ones, then a run on one runner; then the cut runs only if the
+// median of the pairs' ratios (staged / single) is below STAGED_MARGIN. The
+// other way then runs once more (the cut: warmed up again) 4, 8, 16 and 32
+// runs of the chosen way after that choice, then after every EXPLORE_EVERY, its
+// ratio with the adjacent run replacing the oldest, so a choice made in a noisy
+// minute is revisited, soon at first. Why soon: resnext50 at batch 1 took its
+// trials in bench:peers' warm-up right after onnxruntime's two threads, whose
+// pool spins on after a run, settled on one runner where the cut is 1.6x
+// faster, and kept it through the benchmark's 44 runs.
+//
+// Why the cut warms up: after runs on one runner, the second core sat idle,
+// and the cut's first runs are slow. efficientnet_b0 at batch 1 with the
+// calling thread took 19-21 ms for the cut's first five runs after ten on one
+// runner, then 13-14.5 ms steady, against 22 ms on one runner; counted cold,
+// the pairs kept one runner, at 21.9 ms a forward where the cut alone ran at
+// 13.9 (docs/benchmarks.md, 2026-11-30 21:40). One runner's runs do not slow
+// after the cut's: the calling thread never sat idle.
 //
 // Why pairs: this machine's speed moves by 15-50% from minute to minute. With
 // each way's median over its own runs, a slow phase that covered more of one
@@ -36,57 +45,93 @@ import { median } from '../statistics.js';
 
 export type ProgramWay = 'staged' | 'single';
 
-/** Pairs of adjacent runs before the first choice, and the window of ratios the choice is taken over. */
+/** Pairs of adjacent counted runs before the first choice, and the window of ratios the choice is taken over. */
 export const TRIALS = 5;
-/** After the trials, one run in this many goes the other way. */
+/** Uncounted runs of the cut before each counted one (in the trials and every exploration). */
+export const STAGED_WARMUP = 4;
+/** After the early explorations, the other way runs again after this many runs of the chosen way. */
 export const EXPLORE_EVERY = 50;
-/** Runs after the first choice at which the other way runs once more, before the steady EXPLORE_EVERY. */
+/** Runs of the chosen way before each of the first explorations after the choice, before the steady EXPLORE_EVERY. */
 export const EARLY_EXPLORATIONS = [4, 8, 16, 32] as const;
 /** The cut runs only where its runs take less than this share of the single runner's beside them (median over the window). */
 export const STAGED_MARGIN = 0.9;
 
-export class ModeChoice {
-  /** staged ms / single ms of adjacent pairs, the last TRIALS. */
-  private readonly ratios: number[] = [];
-  /** A counted run still waiting for a run of the other way to pair with. */
-  private pending: { way: ProgramWay; ms: number } | null = null;
-  /** The ways that have run once: a way's first run is not counted (the workers decode its description then, and new memory is touched). */
-  private readonly warm = new Set<ProgramWay>();
-  private runs = 0;
-  private chosen: ProgramWay = 'staged';
-  /** The run at which the trials ended and the first choice was taken, or -1. */
-  private chosenAt = -1;
+/** One run's way, and whether its time is counted (a warm-up's, or a way's very first run's, is not). */
+export interface WayRun {
+  readonly way: ProgramWay;
+  readonly counted: boolean;
+}
 
-  /** The way the next run goes. */
-  next(): ProgramWay {
-    const run = this.runs++;
-    if (this.ratios.length < TRIALS) return run % 2 === 0 ? 'staged' : 'single';
-    if (this.chosenAt < 0) this.chosenAt = run;
-    const early = (EARLY_EXPLORATIONS as readonly number[]).includes(run - this.chosenAt);
-    return early || run % EXPLORE_EVERY === 0 ? other(this.chosen) : this.chosen;
+export class ModeChoice {
+  /** staged ms / single ms of adjacent counted pairs, the last TRIALS. */
+  private readonly ratios: number[] = [];
+  /** The last counted run, while no uncounted one came after it: what the next counted run of the other way pairs with. */
+  private pending: { way: ProgramWay; ms: number } | null = null;
+  /** Runs planned and not yet handed out. */
+  private readonly queue: WayRun[] = [];
+  /** Whether each way's first run has been handed out (not counted: the workers decode its description then, and new memory is touched). */
+  private firstRuns = false;
+  private chosen: ProgramWay = 'staged';
+  private decided = false;
+  /** Runs of the chosen way handed out since the choice or the last exploration, and the explorations so far. */
+  private sinceExploration = 0;
+  private explorations = 0;
+
+  /** The next run's way, and whether its time counts (pass it back to record). */
+  next(): WayRun {
+    if (this.queue.length === 0) this.plan();
+    return this.queue.shift()!;
   }
 
-  /** A finished run's wall time (ms): paired with the run before it if that went the other way, and the choice remade once there are TRIALS pairs. */
-  record(way: ProgramWay, ms: number): void {
-    if (!this.warm.has(way)) {
-      this.warm.add(way);
+  /** A finished run's wall time (ms): a counted one is paired with the counted run just before it if that went the other way, and the choice remade once there are TRIALS pairs. */
+  record(run: WayRun, ms: number): void {
+    if (!run.counted) {
+      this.pending = null;
       return;
     }
     const previous = this.pending;
-    if (!previous || previous.way === way) {
-      this.pending = { way, ms };
+    if (!previous || previous.way === run.way) {
+      this.pending = { way: run.way, ms };
       return;
     }
     this.pending = null;
-    const [staged, single] = way === 'staged' ? [ms, previous.ms] : [previous.ms, ms];
+    const [staged, single] = run.way === 'staged' ? [ms, previous.ms] : [previous.ms, ms];
     this.ratios.push(staged / single);
     if (this.ratios.length > TRIALS) this.ratios.shift();
-    if (this.ratios.length >= TRIALS) this.chosen = median(this.ratios) < STAGED_MARGIN ? 'staged' : 'single';
+    if (this.ratios.length >= TRIALS) {
+      this.chosen = median(this.ratios) < STAGED_MARGIN ? 'staged' : 'single';
+      this.decided = true;
+    }
   }
 
   /** The way runs go between explorations ('staged' until the trials are done). */
   get current(): ProgramWay {
     return this.chosen;
+  }
+
+  private plan(): void {
+    if (!this.decided) {
+      // Each way's first run ever goes first, so that each counted cut is followed by a counted single run.
+      if (!this.firstRuns) this.queue.push({ way: 'staged', counted: false }, { way: 'single', counted: false });
+      this.firstRuns = true;
+      this.queue.push(...this.block('staged'), ...this.block('single'));
+      return;
+    }
+    const gap = this.explorations < EARLY_EXPLORATIONS.length ? EARLY_EXPLORATIONS[this.explorations] : EXPLORE_EVERY;
+    if (this.sinceExploration >= gap) {
+      this.sinceExploration = 0;
+      this.explorations++;
+      this.queue.push(...this.block(other(this.chosen)));
+      return;
+    }
+    this.sinceExploration++;
+    this.queue.push({ way: this.chosen, counted: true });
+  }
+
+  /** One counted run of `way`, the cut's after its warm-up. */
+  private block(way: ProgramWay): WayRun[] {
+    const uncounted = way === 'staged' ? STAGED_WARMUP : 0;
+    return [...Array.from({ length: uncounted }, () => ({ way, counted: false })), { way, counted: true }];
   }
 }
 

@@ -319,7 +319,8 @@ export class EngineProgram {
       // land on memory no run has touched, whose first touch costs a fault a page). Counted as running
       // and holding its layers meanwhile, so a close() now (of the program or a layer) leaves them to this run.
       if (this.lingering) await this.lingering;
-      const way: ProgramWay | null = this.single ? this.choice.next() : null;
+      const wayRun = this.single ? this.choice.next() : null;
+      const way: ProgramWay | null = wayRun?.way ?? null;
       const mode = this.chained && this.chainsSafeFor(buffers) ? this.chained : way === 'single' ? this.single! : this.staged;
       this.lastRunMode = mode === this.chained ? 'chained' : mode === this.single ? 'single' : 'staged';
       this.lastRunBarriers = mode.barriers;
@@ -372,7 +373,7 @@ export class EngineProgram {
         }
       }
       const callEnd = absoluteNow();
-      if (way) this.choice.record(way, callEnd - callStart);
+      if (wayRun) this.choice.record(wayRun, callEnd - callStart);
       if (!options.profile) return null;
       return this.profileOf(mode, table, callStart, firstDispatch, callEnd, here);
     } finally {
