@@ -158,6 +158,14 @@ static float *subsampledPlanes(size_t floats) {
   return reserveFloats(&subsampledBuffer, floats) ? subsampledBuffer.data : 0;
 }
 
+// A 1x1 convolution's chunk of input rows copied to rows of whole vectors (kernels.h, pointwise): no
+// padding to keep, so no key; null if it cannot be allocated.
+static __thread PaddedBuffer alignedRowsBuffer;
+
+static float *alignedRows(size_t floats) {
+  return reserveFloats(&alignedRowsBuffer, floats) ? alignedRowsBuffer.data : 0;
+}
+
 // The dense kernel's tap table: tap t = (input channel, ky, kx) of a group's planes at offsets[t] floats
 // from an output position's first tap; null if it cannot be allocated.
 // Made once per layout: the next image of a layer (the next call) finds it made.

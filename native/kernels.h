@@ -291,7 +291,8 @@ SIMD static inline EPILOGUE_INLINE void store(float *at, vf v, vmask m, const Ep
 #define INPUT_PREFETCH_FLOATS (2 * LANES)
 #endif
 #define WHOLE_LOADS 0
-#define POINTWISE_TAP (x + p + (size_t)t * hw)
+// Input rows `xs` floats apart: the plane's own (hw), or an aligned copy's (see pointwise).
+#define POINTWISE_TAP (x + p + (size_t)t * xs)
 
 // V: 2 vectors of positions, or 1 (the "Half" tiles) where the second would hold none: a plane's last tile of
 // LANES positions or fewer (14x14: 4 of 196), at 16 floats a row of 112 outputs' last 16, a pair of rows without
@@ -299,7 +300,7 @@ SIMD static inline EPILOGUE_INLINE void store(float *at, vf v, vmask m, const Ep
 // Its multiply-adds were computed for nothing: 7% of a 14x14 1x1 layer's, 12.5% of a 3x3 stem's.
 #if TILE_CHANNELS == 8
 #define POINTWISE_TILE8(NAME, V)                                                                       \
-  SIMD static void NAME(const float *x, const float *blk0, const float *blk1, const float *bias, float *out, int taps, int hw, int p, vmask m0, vmask m1, int prefetchInput, const Epilogue *e) { \
+  SIMD static void NAME(const float *x, const float *blk0, const float *blk1, const float *bias, float *out, int taps, int hw, int xs, int p, vmask m0, vmask m1, int prefetchInput, const Epilogue *e) { \
     const int secondIn = LANES, secondOut = LANES;                                                     \
     TILE_BODY(8, POINTWISE_TAP, INPUT_PREFETCH_FLOATS, V)                                              \
   }
@@ -315,7 +316,7 @@ POINTWISE_TILE8(tile8Half, 1)
 // last position goes to lastPosition; 112-wide rows' last 48).
 #define TILE3_ROW(k, w) s = vset1(w); l##k = vfma(s, a, l##k); m##k = vfma(s, b, m##k); h##k = vfma(s, c3, h##k)
 #define TILE3_STORE(k) store(o, l##k, full, e); store(o + LANES, m##k, full, e); store(o + 2 * LANES, h##k, full, e); o += hw
-SIMD static void tile8x3(const float *x, const float *blk0, const float *blk1, const float *bias, float *out, int taps, int hw, int p, const Epilogue *e) {
+SIMD static void tile8x3(const float *x, const float *blk0, const float *blk1, const float *bias, float *out, int taps, int hw, int xs, int p, const Epilogue *e) {
   vf l0, l1, l2, l3, l4, l5, l6, l7, m0, m1, m2, m3, m4, m5, m6, m7, h0, h1, h2, h3, h4, h5, h6, h7;
   l0 = m0 = h0 = vset1(bias ? bias[0] : 0.0f);
   l1 = m1 = h1 = vset1(bias ? bias[1] : 0.0f);
@@ -345,7 +346,7 @@ SIMD static void tile8x3(const float *x, const float *blk0, const float *blk1, c
 #endif
 
 #define POINTWISE_TILE4(NAME, V)                                                                       \
-  SIMD static void NAME(const float *x, const float *blk0, const float *bias, float *out, int taps, int hw, int p, vmask m0, vmask m1, int prefetchInput, const Epilogue *e) { \
+  SIMD static void NAME(const float *x, const float *blk0, const float *bias, float *out, int taps, int hw, int xs, int p, vmask m0, vmask m1, int prefetchInput, const Epilogue *e) { \
     const float *blk1 = 0;                                                                             \
     (void)blk1;                                                                                        \
     const int secondIn = LANES, secondOut = LANES;                                                     \
@@ -355,7 +356,8 @@ POINTWISE_TILE4(tile4, 2)
 POINTWISE_TILE4(tile4Half, 1)
 #undef POINTWISE_TILE4
 
-SIMD static void row1(const float *x, const float *w, int step, float bias, float *out, int taps, int hw, int p, vmask m0, vmask m1, const Epilogue *e) {
+SIMD static void row1(const float *x, const float *w, int step, float bias, float *out, int taps, int hw, int xs, int p, vmask m0, vmask m1, const Epilogue *e) {
+  (void)hw;
   const int secondIn = LANES, secondOut = LANES;
   ROW1_BODY(POINTWISE_TAP)
 }
@@ -399,14 +401,14 @@ SIMD static void denseRow1(const float *x, const int *offsets, const float *w, i
 
 // Output channels [c0, c1) of positions [p0, p1) (whole tiles of 2 * LANES but the last one's, which ends at p1) of
 // one image.
-SIMD static void chunk(const float *x, const float *packed, const float *bias, float *out, int taps, int channels, int hw, int c0, int c1, int p0, int p1, const Epilogue *e) {
+SIMD static void chunk(const float *x, const float *packed, const float *bias, float *out, int taps, int channels, int hw, int xs, int c0, int c1, int p0, int p1, const Epilogue *e) {
   const int blocks = channels >> 2;
   const float *rest = packed + (size_t)blocks * 4 * taps;
   int c = c0;
   // Channels before the first whole block of the range, one at a time.
   for (; c < c1 && (c & 3) != 0 && c < blocks * 4; c++) {
     for (int p = p0; p < p1; p += 2 * LANES) {
-      row1(x, packed + (size_t)(c >> 2) * 4 * taps + (c & 3), 4, bias ? bias[c] : 0.0f, out + (size_t)c * hw, taps, hw, p, vfirst(p1 - p), vfirst(p1 - p - LANES), e);
+      row1(x, packed + (size_t)(c >> 2) * 4 * taps + (c & 3), 4, bias ? bias[c] : 0.0f, out + (size_t)c * hw, taps, hw, xs, p, vfirst(p1 - p), vfirst(p1 - p - LANES), e);
     }
   }
   // The first tile pass over the chunk brings its input in (from the previous layer's writes, often past
@@ -419,22 +421,22 @@ SIMD static void chunk(const float *x, const float *packed, const float *bias, f
     for (int p = p0; p < p1; p += 2 * LANES) {
 #if TILE_CHANNELS == 8 && LANES == 16
       if (width == 8 && p1 - p == 3 * LANES) {
-        tile8x3(x, packed + (size_t)(c >> 2) * 4 * taps, packed + (size_t)((c >> 2) + 1) * 4 * taps, bias ? bias + c : 0, out + (size_t)c * hw, taps, hw, p, e);
+        tile8x3(x, packed + (size_t)(c >> 2) * 4 * taps, packed + (size_t)((c >> 2) + 1) * 4 * taps, bias ? bias + c : 0, out + (size_t)c * hw, taps, hw, xs, p, e);
         break;
       }
 #endif
       vmask m0 = vfirst(p1 - p), m1 = vfirst(p1 - p - LANES);
       const int half = p1 - p <= LANES;
       if (width == 4) {
-        (half ? tile4Half : tile4)(x, packed + (size_t)(c >> 2) * 4 * taps, bias ? bias + c : 0, out + (size_t)c * hw, taps, hw, p, m0, m1, prefetchInput, e);
+        (half ? tile4Half : tile4)(x, packed + (size_t)(c >> 2) * 4 * taps, bias ? bias + c : 0, out + (size_t)c * hw, taps, hw, xs, p, m0, m1, prefetchInput, e);
       } else if (width == 1 && c < blocks * 4) {
-        row1(x, packed + (size_t)(c >> 2) * 4 * taps + (c & 3), 4, bias ? bias[c] : 0.0f, out + (size_t)c * hw, taps, hw, p, m0, m1, e);
+        row1(x, packed + (size_t)(c >> 2) * 4 * taps + (c & 3), 4, bias ? bias[c] : 0.0f, out + (size_t)c * hw, taps, hw, xs, p, m0, m1, e);
       } else if (width == 1) {
-        row1(x, rest + (size_t)(c - blocks * 4) * taps, 1, bias ? bias[c] : 0.0f, out + (size_t)c * hw, taps, hw, p, m0, m1, e);
+        row1(x, rest + (size_t)(c - blocks * 4) * taps, 1, bias ? bias[c] : 0.0f, out + (size_t)c * hw, taps, hw, xs, p, m0, m1, e);
       }
 #if TILE_CHANNELS == 8
       else {
-        (half ? tile8Half : tile8)(x, packed + (size_t)(c >> 2) * 4 * taps, packed + (size_t)((c >> 2) + 1) * 4 * taps, bias ? bias + c : 0, out + (size_t)c * hw, taps, hw, p, m0, m1, prefetchInput, e);
+        (half ? tile8Half : tile8)(x, packed + (size_t)(c >> 2) * 4 * taps, packed + (size_t)((c >> 2) + 1) * 4 * taps, bias ? bias + c : 0, out + (size_t)c * hw, taps, hw, xs, p, m0, m1, prefetchInput, e);
       }
 #endif
     }
@@ -543,9 +545,23 @@ SIMD static void pointwise(const float *x, const float *packed, const float *bia
   const int end = last ? hw - 1 : hw;
   int positions = CHUNK_INPUT_BYTES / (taps * 4);
   positions = positions < 2 * LANES ? 2 * LANES : positions & ~(2 * LANES - 1);
+  // Rows that are not whole vectors (7x7, 14x14 planes) start anywhere in a cache line, and about half of
+  // a tile's loads then span two lines: on an AVX2 Zen 3, 1152 -> 192 over 48 positions ran 1.5x slower with
+  // the input 1, 2 or 4 floats off alignment, and 7x7 as slowly (docs/benchmarks.md). So where at least
+  // two channel tiles read a chunk, it is copied first to rows of whole vectors, aligned; the tiles read
+  // the same values, so the sums are the same.
+  const int copy = ((hw % LANES) != 0 || ((uintptr_t)x % (LANES * sizeof(float))) != 0) && c1 - c0 >= 2 * TILE_CHANNELS;
   for (int p0 = 0; p0 < end; p0 += positions) {
     int p1 = p0 + positions < end ? p0 + positions : end;
-    chunk(x, packed, bias, out, taps, channels, hw, c0, c1, p0, p1, e);
+    const int xs = (p1 - p0 + LANES - 1) & ~(LANES - 1);
+    float *rows = copy ? alignedRows((size_t)taps * xs) : 0;
+    if (rows) {
+      for (int t = 0; t < taps; t++) memcpy(rows + (size_t)t * xs, x + (size_t)t * hw + p0, (size_t)(p1 - p0) * sizeof(float));
+      // The tiles read position p's input at x + p: so rows' first float stands for position p0.
+      chunk((const float *)((uintptr_t)rows - (uintptr_t)p0 * sizeof(float)), packed, bias, out, taps, channels, hw, xs, c0, c1, p0, p1, e);
+    } else {
+      chunk(x, packed, bias, out, taps, channels, hw, hw, c0, c1, p0, p1, e);
+    }
   }
   if (last) lastPosition(x, packed, bias, out, taps, channels, hw, end, c0, c1, e);
 }

@@ -137,6 +137,10 @@ const SHAPES = [
   { cin: 64, cout: 8, h: 1, w: 1, batch: 4 },
   { cin: 232, cout: 58, h: 7, w: 7, batch: 1 },
   { cin: 5, cout: 17, h: 33, w: 1, batch: 1 },
+  // Rows of 81 floats, not whole vectors, with taps enough for several chunks of positions: each chunk
+  // copied to aligned rows first (kernels.h, pointwise), then its last position on its own; batch 3, so
+  // the later images start off alignment too.
+  { cin: 1200, cout: 20, h: 9, w: 9, batch: 3 },
   // One position (a squeeze-excitation's layers): a vector across output channels, 4 vectors at a time,
   // then 1, then channels one by one (a range starting inside a block, the 3 past the last block). No
   // special values in the input: over one position every output sums every input channel, so one NaN
