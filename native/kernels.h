@@ -643,6 +643,15 @@ DEPTHWISE_ROWS(7)
 // multiply-add, most of them across two cache lines: 30-35 GFLOP/s on 3x3, below WebAssembly on 56x56
 // planes. A block's rows meet padded row r in ascending r, so each output still takes its taps in
 // (ky, kx) order.
+// At 8 floats the shifts are two permutes and a blend each, which share the multiply-adds' pipes: there
+// each tap column of a padded row is an unaligned load instead, still once per row and used by every
+// output row of the block (8 loads of a row's 3 columns, 1 in 2 across a line, against 6 permutes and
+// blends). Same floats, so the same sums. Alone on an AVX2 Zen 3, alternating with the shifts: 3x3 at
+// stride 1 over 112x112 and 56x56 planes 1.40-1.46x (no activation), 1.30-1.34x (clip, batch 8), 1.15x
+// (SiLU); 3x3 at stride 2 1.10-1.21x; 5x5 over 56x56 1.26x (docs/benchmarks.md).
+#ifndef DEPTHWISE_LOADS_SHIFTED
+#define DEPTHWISE_LOADS_SHIFTED (LANES == 8)
+#endif
 #define DEPTHWISE_REUSE(KS, S, ROWS)                                                                                   \
   SIMD static void K(depthwise##KS##s##S##r##ROWS)(const float *buf, const PaddedLayout *p, const float *wc, float bias, \
                                                    float *oc, int outH, int outW, int oy, int ox, vmask mask, const Epilogue *e) { \
@@ -657,7 +666,8 @@ DEPTHWISE_ROWS(7)
         lo[q] = vload(row + q * p->phaseFloats);                                                                        \
         hi[q] = vload(row + q * p->phaseFloats + LANES);                                                                \
       }                                                                                                                 \
-      _Pragma("GCC unroll 8") for (int kx = 0; kx < KS; kx++) v[kx] = vshifted(lo[kx % S], hi[kx % S], kx / S);        \
+      _Pragma("GCC unroll 8") for (int kx = 0; kx < KS; kx++)                                                          \
+        v[kx] = DEPTHWISE_LOADS_SHIFTED ? vloadu(row + (kx % S) * p->phaseFloats + kx / S) : vshifted(lo[kx % S], hi[kx % S], kx / S); \
       _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) {                                                         \
         const int ky = r - i * S;                                                                                       \
         if (ky < 0 || ky >= KS) continue;                                                                               \
