@@ -646,9 +646,9 @@ DEPTHWISE_ROWS(7)
 // At 8 floats the shifts are two permutes and a blend each, which share the multiply-adds' pipes: there
 // each tap column of a padded row is an unaligned load instead, still once per row and used by every
 // output row of the block (a 3x3 row: 3 loads, about 1 in 4 across a line, where the shifts took 2 loads
-// and 6 permutes and blends). Same floats, so the same sums. Alone on an AVX2 Zen 3, alternating with the shifts: 3x3 at
-// stride 1 over 112x112 and 56x56 planes 1.40-1.46x (no activation), 1.30-1.34x (clip, batch 8), 1.15x
-// (SiLU); 3x3 at stride 2 1.10-1.21x; 5x5 over 56x56 1.26x (docs/benchmarks.md).
+// and 6 permutes and blends). Same floats, so the same sums. Alone on an AVX2 Zen 3, alternating with
+// the shifts: 3x3 at stride 1 over 112x112 and 56x56 planes 1.40-1.46x (no activation), 1.30-1.34x
+// (clip, batch 8), 1.15x (SiLU); 3x3 at stride 2 1.10-1.21x; 5x5 over 56x56 1.26x (docs/benchmarks.md).
 #ifndef DEPTHWISE_LOADS_SHIFTED
 #define DEPTHWISE_LOADS_SHIFTED (LANES == 8)
 #endif

@@ -30,7 +30,7 @@
 // calling thread took 19-21 ms for the cut's first five runs after ten on one
 // runner, then 13-14.5 ms steady, against 22 ms on one runner; counted cold,
 // the pairs kept one runner, at 21.9 ms a forward where the cut alone ran at
-// 13.9 (docs/benchmarks.md, 2026-11-30 21:40). One runner's runs do not slow
+// 13.9 (docs/benchmarks.md, "The cut timed after 4 untimed runs of it"). One runner's runs do not slow
 // after the cut's: the calling thread never sat idle.
 //
 // Why pairs: this machine's speed moves by 15-50% from minute to minute. With
