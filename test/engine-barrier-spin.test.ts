@@ -62,8 +62,9 @@ describe('a program of many small stages', () => {
       engines.push(e);
       const program = e.program(stages, [floats, floats]);
       const arena = sharedArena();
-      // On several workers the first runs alternate the program's two ways (mode-choice.ts): at least half
-      // are cut for every runner, with a barrier the runners meet after each stage.
+      // On several workers the first runs go both of the program's ways (mode-choice.ts: each way's first
+      // run, then the cut's trial block): at least half are cut for every runner, with a barrier the
+      // runners meet after each stage.
       let staged = 0;
       for (let round = 0; round < 8; round++) {
         const buffers = [arena.allocateFloat32(floats), arena.allocateFloat32(floats)];
