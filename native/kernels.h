@@ -8,6 +8,7 @@
 #define pmin K(pmin)
 #define exp4 K(exp4)
 #define expNegatedForSigmoid K(expNegatedForSigmoid)
+#define expNegatedShort K(expNegatedShort)
 #define silu K(silu)
 #define sigmoid K(sigmoid)
 #define nanOrdered K(nanOrdered)
@@ -85,14 +86,8 @@ SIMD static inline EPILOGUE_INLINE vf exp4(vf x) {
   return vmul(vmul(p, s1), s2);
 }
 
-// exp(-x) for the sigmoid's 1 + exp(-x), as assembly/exp.ts's expNegatedForSigmoid4, operation for
-// operation: when every lane is at least -88 (NaN is not) its short path (no negation, no upper clamp, 2^k
-// added to p's exponent bits), else exp4(-x). Both give exp4(-x)'s bits wherever 1 + exp(-x) is not 1
-// (exp.ts says why), so taking the short path by 16 or 8 lanes where WebAssembly takes it by 4 changes no
-// result. The short path is 20 operations where exp4(-x) is 31: on a SiLU layer the epilogue is most of
-// the time (16 -> 96 channels at 112x112: 0.30 ms without an activation, 0.95 ms with SiLU).
-SIMD static inline EPILOGUE_INLINE vf expNegatedForSigmoid(vf x) {
-  if (!vallAtLeast(x, vset1(-88.0f))) return exp4(vcastFloat(vixor(vcastInt(x), viset1((int)0x80000000u))));
+// The short path alone, for a vector whose every lane is at least -88.
+SIMD static inline EPILOGUE_INLINE vf expNegatedShort(vf x) {
   vf m = pmin(x, vset1(86.0f));
   const vf rounder = vset1(12582912.0f);
   vf t = vsub(rounder, vmul(m, vset1(1.4426950216293335f)));
@@ -108,6 +103,17 @@ SIMD static inline EPILOGUE_INLINE vf expNegatedForSigmoid(vf x) {
   p = vsub(vset1(0.5f), vmul(p, s));
   p = vadd(vsub(vmul(p, z), s), vset1(1.0f));
   return vcastFloat(viadd(vcastInt(p), vishl23(vcastInt(t))));
+}
+
+// exp(-x) for the sigmoid's 1 + exp(-x), as assembly/exp.ts's expNegatedForSigmoid4, operation for
+// operation: when every lane is at least -88 (NaN is not) its short path (no negation, no upper clamp, 2^k
+// added to p's exponent bits), else exp4(-x). Both give exp4(-x)'s bits wherever 1 + exp(-x) is not 1
+// (exp.ts says why), so taking the short path by 16 or 8 lanes where WebAssembly takes it by 4 changes no
+// result. The short path is 20 operations where exp4(-x) is 31: on a SiLU layer the epilogue is most of
+// the time (16 -> 96 channels at 112x112: 0.30 ms without an activation, 0.95 ms with SiLU).
+SIMD static inline EPILOGUE_INLINE vf expNegatedForSigmoid(vf x) {
+  if (!vallAtLeast(x, vset1(-88.0f))) return exp4(vcastFloat(vixor(vcastInt(x), viset1((int)0x80000000u))));
+  return expNegatedShort(x);
 }
 
 // 1 / (1 + exp(-v)): the WebAssembly sigmoid's bits.
@@ -128,7 +134,13 @@ SIMD static inline vf nanOrdered(vf result, vf a, vf b) {
 
 // v * sigmoid(v), with V8's NaN (nanOrdered). sigmoid(v) is NaN only where v is (exp4 clamps its input, so
 // 1 + exp(-v) is at least 1 or +Infinity), so a vector with no NaN lane needs no reordering.
+// A vector whose every lane is at least -88 holds no NaN (the ordered comparison fails on one): there the
+// short path is taken with no NaN check after it, one test per vector where there were two.
 SIMD static inline EPILOGUE_INLINE vf silu(vf v) {
+  if (vallAtLeast(v, vset1(-88.0f))) {
+    const vf one = vset1(1.0f);
+    return vmul(v, vdiv(one, vadd(one, expNegatedShort(v))));
+  }
   vf s = sigmoid(v);
   vf product = vmul(v, s);
   return vany(vunordered(v)) ? nanOrdered(product, v, s) : product;
@@ -1120,6 +1132,7 @@ SIMD static void linear(const float *x, const float *w, const float *bias, float
 #undef addElement
 #undef storeMeans
 #undef expNegatedForSigmoid
+#undef expNegatedShort
 #undef silu
 #undef sigmoid
 #undef nanOrdered
