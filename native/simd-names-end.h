@@ -9,6 +9,7 @@
 #undef vwhole
 #undef vloadz
 #undef vstore
+#undef vstoreu
 #undef vfma
 #undef vadd
 #undef vsub

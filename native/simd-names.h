@@ -10,6 +10,7 @@
 #define vwhole K(vwhole)
 #define vloadz K(vloadz)
 #define vstore K(vstore)
+#define vstoreu K(vstoreu)
 #define vfma K(vfma)
 #define vadd K(vadd)
 #define vsub K(vsub)

@@ -24,6 +24,7 @@ SIMD static inline void vstore(float *p, vmask m, vf v) {
   if (vwhole(m)) _mm256_storeu_ps(p, v);
   else _mm256_maskstore_ps(p, m, v);
 }
+SIMD static inline void vstoreu(float *p, vf v) { _mm256_storeu_ps(p, v); }
 SIMD static inline vf vfma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
 SIMD static inline vf vadd(vf a, vf b) { return _mm256_add_ps(a, b); }
 SIMD static inline vf vsub(vf a, vf b) { return _mm256_sub_ps(a, b); }

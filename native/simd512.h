@@ -19,6 +19,7 @@ SIMD static inline vf vload(const float *p) { return _mm512_load_ps(p); }
 SIMD static inline vf vloadu(const float *p) { return _mm512_loadu_ps(p); }
 SIMD static inline vf vloadz(vmask m, const float *p) { return _mm512_maskz_loadu_ps(m, p); }
 SIMD static inline void vstore(float *p, vmask m, vf v) { _mm512_mask_storeu_ps(p, m, v); }
+SIMD static inline void vstoreu(float *p, vf v) { _mm512_storeu_ps(p, v); }
 SIMD static inline vf vfma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
 SIMD static inline vf vadd(vf a, vf b) { return _mm512_add_ps(a, b); }
 SIMD static inline vf vsub(vf a, vf b) { return _mm512_sub_ps(a, b); }
