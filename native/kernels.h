@@ -801,15 +801,39 @@ SIMD static int depthwiseAcrossChannels(const float *x, const float *weights, co
   for (int cb = c0; cb < c1; cb += LANES) {
     const int n = c1 - cb < LANES ? c1 - cb : LANES;
     // In: LANES input positions of the block's channels at a time, transposed into one vector per
-    // position (lanes n and up +0: their outputs are never stored).
-    for (int q = 0, iy = 0, ix = 0; q < hw; q += LANES) {
-      vf v[LANES];
-      const vmask m = vfirst(hw - q);
-      _Pragma("GCC unroll 16") for (int l = 0; l < LANES; l++) v[l] = vloadz(l < n ? m : vfirst(0), x + (size_t)(cb + l) * hw + q);
-      vtranspose(v);
-      for (int j = 0; j < LANES && q + j < hw; j++) {
-        if (iy < rowsIn && ix < colsIn) vstore(t + (size_t)(iy + padTop) * rowStep + (size_t)(ix + padLeft) * LANES, vfirst(LANES), v[j]);
-        if (++ix == w) ix = 0, iy++;
+    // position (lanes n and up +0: their outputs are never stored). Where rows are whole vectors (a
+    // 56-wide input at stride 2), row by row: the vectors of a chunk go side by side in the padded row,
+    // with no count per position (taken across rows, a position's row and column, counted one by one
+    // with a test each, were a third of this kernel's samples on 144 channels 3x3/2 at 56x56 on AVX2;
+    // docs/benchmarks.md). Narrower rows (7, 14, 28) are taken across rows: by row, a chunk's lanes past
+    // the row's end would go unused, and that was slower.
+    if (w % LANES == 0) {
+      for (int iy = 0; iy < rowsIn; iy++) {
+        float *to = t + (size_t)(iy + padTop) * rowStep + (size_t)padLeft * LANES;
+        const float *from = x + (size_t)cb * hw + (size_t)iy * w;
+        for (int ix = 0; ix < colsIn; ix += LANES) {
+          vf v[LANES];
+          const int count = colsIn - ix < LANES ? colsIn - ix : LANES;
+          _Pragma("GCC unroll 16") for (int l = 0; l < LANES; l++) v[l] = l < n ? vloadu(from + (size_t)l * hw + ix) : vzero();
+          vtranspose(v);
+          // Whole chunks with the stores unrolled: indexed by a count known only at run time, v[] would live in memory.
+          if (count == LANES) {
+            _Pragma("GCC unroll 16") for (int j = 0; j < LANES; j++) vstoreu(to + (size_t)(ix + j) * LANES, v[j]);
+          } else {
+            for (int j = 0; j < count; j++) vstoreu(to + (size_t)(ix + j) * LANES, v[j]);
+          }
+        }
+      }
+    } else {
+      for (int q = 0, iy = 0, ix = 0; q < hw; q += LANES) {
+        vf v[LANES];
+        const vmask m = vfirst(hw - q);
+        _Pragma("GCC unroll 16") for (int l = 0; l < LANES; l++) v[l] = vloadz(l < n ? m : vfirst(0), x + (size_t)(cb + l) * hw + q);
+        vtranspose(v);
+        for (int j = 0; j < LANES && q + j < hw; j++) {
+          if (iy < rowsIn && ix < colsIn) vstore(t + (size_t)(iy + padTop) * rowStep + (size_t)(ix + padLeft) * LANES, vfirst(LANES), v[j]);
+          if (++ix == w) ix = 0, iy++;
+        }
       }
     }
     for (int tap = 0; tap < taps; tap += LANES) {
