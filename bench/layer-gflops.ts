@@ -13,6 +13,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ModelProfile } from '../src/onnx/engine-run.js';
 import { median } from '../src/statistics.js';
+import { convShape } from './support/conv-shape.js';
 
 const { values } = parseArgs({
   options: {
@@ -29,14 +30,7 @@ const batch = Number(values.batch);
 function shapesOf(api: Api, model: ReturnType<Api['loadOnnx']>, engine: InstanceType<Api['GroupedConvEngine']>, shape: number[]) {
   const shapes = new Map<number, { label: string; cls: string }>();
   for (const [index, step] of model.executionFor(engine, { [model.inputs[0].name]: shape }).steps.entries()) {
-    if (step.kind !== 'engine') continue;
-    const [cout, cinG, kh, kw] = step.layer.weight.shape;
-    const { stride, groups } = step.setup.options;
-    const [, , oh, ow] = step.setup.outputShape;
-    const cls = kh === 1 && kw === 1 ? (groups === 1 ? 'pointwise' : 'pointwise grouped')
-      : cinG === 1 ? `depthwise ${kh}x${kw}/${stride[0]}`
-      : groups > 1 ? `grouped ${kh}x${kw}/${stride[0]}` : `dense ${kh}x${kw}/${stride[0]}`;
-    shapes.set(index, { label: `${cinG * groups}->${cout} ${kh}x${kw}/${stride[0]} g${groups} ${oh}x${ow}`, cls });
+    if (step.kind === 'engine') shapes.set(index, convShape(step));
   }
   void api;
   return shapes;

@@ -16,6 +16,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GroupedConvEngine, loadOnnx, zeros } from '../../src/index.js';
 import { median } from '../../src/statistics.js';
+import { convShape } from '../support/conv-shape.js';
 
 type Untyped = any;
 const { values } = parseArgs({
@@ -98,15 +99,7 @@ if (ortTimed.some((g) => g.length !== n)) throw new Error(`groups differ: groupc
 const steps = model.executionFor(engine, { [model.inputs[0].name]: shape }).steps.filter((s) => s.kind === 'engine');
 const rows = Array.from({ length: n }, (_, i) => {
   const step = steps[i];
-  let label = '';
-  let cls = 'other';
-  if (step && step.kind === 'engine') {
-    const [cout, cinG, kh, kw] = step.layer.weight.shape;
-    const { stride, groups } = step.setup.options;
-    const [, , oh, ow] = step.setup.outputShape;
-    label = `${cinG * groups}->${cout} ${kh}x${kw}/${stride[0]} g${groups} ${oh}x${ow}`;
-    cls = kh === 1 && kw === 1 ? (groups === 1 ? 'pointwise' : 'pointwise grouped') : cinG === 1 ? `depthwise ${kh}x${kw}/${stride[0]}` : groups > 1 ? `grouped ${kh}x${kw}/${stride[0]}` : `dense ${kh}x${kw}/${stride[0]}`;
-  }
+  const { label, cls } = step && step.kind === 'engine' ? convShape(step) : { label: '', cls: 'other' };
   const gc = median(ours.map((g) => g[i].ms));
   const rt = median(ortTimed.map((g) => g[i].ms));
   return { i, label, cls, op: ours[0][i].label, gc, rt };

@@ -67,12 +67,16 @@ export class ModeChoice {
   private readonly ratios: number[] = [];
   /** The last counted run, while no uncounted one came after it: what the next counted run of the other way pairs with. */
   private pending: { way: ProgramWay; ms: number } | null = null;
-  /** Runs planned and not yet handed out. */
-  private readonly queue: WayRun[] = [];
-  /** Whether each way's first run has been handed out (not counted: the workers decode its description then, and new memory is touched). */
-  private firstRuns = false;
+  /**
+   * Runs planned and not yet handed out: first each way's first run, not counted (the workers decode its
+   * description then, and new memory is touched), so that each counted cut of the trials is followed by a
+   * counted single run.
+   */
+  private readonly queue: WayRun[] = [
+    { way: 'staged', counted: false },
+    { way: 'single', counted: false },
+  ];
   private chosen: ProgramWay = 'staged';
-  private decided = false;
   /** Runs of the chosen way handed out since the choice or the last exploration, and the explorations so far. */
   private sinceExploration = 0;
   private explorations = 0;
@@ -98,10 +102,7 @@ export class ModeChoice {
     const [staged, single] = run.way === 'staged' ? [ms, previous.ms] : [previous.ms, ms];
     this.ratios.push(staged / single);
     if (this.ratios.length > TRIALS) this.ratios.shift();
-    if (this.ratios.length >= TRIALS) {
-      this.chosen = median(this.ratios) < STAGED_MARGIN ? 'staged' : 'single';
-      this.decided = true;
-    }
+    if (this.ratios.length >= TRIALS) this.chosen = median(this.ratios) < STAGED_MARGIN ? 'staged' : 'single';
   }
 
   /** The way runs go between explorations ('staged' until the trials are done). */
@@ -110,10 +111,7 @@ export class ModeChoice {
   }
 
   private plan(): void {
-    if (!this.decided) {
-      // Each way's first run ever goes first, so that each counted cut is followed by a counted single run.
-      if (!this.firstRuns) this.queue.push({ way: 'staged', counted: false }, { way: 'single', counted: false });
-      this.firstRuns = true;
+    if (this.ratios.length < TRIALS) {
       this.queue.push(...this.block('staged'), ...this.block('single'));
       return;
     }
