@@ -5,9 +5,10 @@
 // the median ratio of the pairs' times is below STAGED_MARGIN; exploring the
 // other way soon after (EARLY_EXPLORATIONS) and then after every EXPLORE_EVERY
 // runs, each paired with the adjacent run, which switch when the window's
-// median crosses.
+// median crosses; an exploration that says the other way is faster is checked
+// again at once (DOUBT_GAP).
 import { describe, expect, it } from 'vitest';
-import { EARLY_EXPLORATIONS, EXPLORE_EVERY, ModeChoice, STAGED_MARGIN, STAGED_WARMUP, TRIALS, type ProgramWay } from '../src/engine/mode-choice.js';
+import { DOUBT_GAP, EARLY_EXPLORATIONS, EXPLORE_EVERY, ModeChoice, STAGED_MARGIN, STAGED_WARMUP, TRIALS, type ProgramWay } from '../src/engine/mode-choice.js';
 
 /** Runs `choice` `runs` times with each way's time from `ms`; the ways taken, in order. */
 function drive(choice: ModeChoice, runs: number, ms: (way: ProgramWay, run: number) => number, start = 0): ProgramWay[] {
@@ -111,5 +112,52 @@ describe('ModeChoice', () => {
     // From now on the staged way is slow; TRIALS explorations of single fill its window with the new times.
     drive(choice, (TRIALS + 1) * EXPLORE_EVERY, (way) => (way === 'single' ? 6 : 20));
     expect(choice.current).toBe('single');
+  });
+
+  it('an exploration that says the other way is faster is checked again at once: the choice follows a change within one steady gap', () => {
+    // The host gives the second vCPU a core of its own again (here the two vCPUs at times ran as one core:
+    // two threads of FMAs 14 + 14 GFLOP/s against 32 alone), and the cut becomes the faster way.
+    const choice = new ModeChoice();
+    let runs = drive(choice, TRIAL_RUNS, (way) => (way === 'single' ? 10 : 12)).length;
+    expect(choice.current).toBe('single');
+    // Past the early explorations, into the steady schedule.
+    const early = EARLY_EXPLORATIONS.reduce((a, b) => a + b + STAGED_WARMUP + 1, 0);
+    runs += drive(choice, early + EXPLORE_EVERY / 2, (way) => (way === 'single' ? 10 : 12), runs).length;
+    expect(choice.current).toBe('single');
+    let until = 0;
+    while (choice.current === 'single' && until < 10 * EXPLORE_EVERY) until += drive(choice, 1, (way) => (way === 'single' ? 10 : 6), runs + until).length;
+    // Three explorations out of a window of five turn its median: the first after at most a steady gap, the
+    // others each right after the run that completes the last one's pair.
+    // At one exploration per steady gap that would take three gaps.
+    expect(until).toBeLessThanOrEqual(EXPLORE_EVERY + 3 * (STAGED_WARMUP + 1) + 2 * DOUBT_GAP);
+    expect(until).toBeLessThan(2 * EXPLORE_EVERY);
+    // A new choice is revisited soon at first, as the first one was.
+    const ways = drive(choice, EARLY_EXPLORATIONS.reduce((a, b) => a + b + 1, 0), (way) => (way === 'single' ? 10 : 6), runs + until);
+    const explored = ways.flatMap((w, i) => (w === 'single' ? [i] : []));
+    expect(explored.map((run, k) => run - (k === 0 ? 0 : explored[k - 1] + 1))).toEqual([...EARLY_EXPLORATIONS]);
+  });
+
+  it('one exploration against the choice is checked once more, then the steady gap returns', () => {
+    // The cut is faster throughout, but one run on one runner happens to be fast (a phase that lasted one run).
+    const choice = new ModeChoice();
+    let runs = drive(choice, TRIAL_RUNS, (way) => (way === 'single' ? 12 : 7)).length;
+    const early = EARLY_EXPLORATIONS.reduce((a, b) => a + b + 1, 0);
+    runs += drive(choice, early, (way) => (way === 'single' ? 12 : 7), runs).length;
+    let blipped = false;
+    const ways = drive(
+      choice,
+      4 * EXPLORE_EVERY,
+      (way) => {
+        if (way !== 'single' || blipped) return way === 'single' ? 12 : 7;
+        blipped = true;
+        return 5;
+      },
+      runs,
+    );
+    expect(choice.current).toBe('staged');
+    const explored = ways.flatMap((w, i) => (w === 'single' ? [i] : []));
+    const gaps = explored.map((run, k) => run - (k === 0 ? 0 : explored[k - 1] + 1));
+    // The blip (the first steady exploration), its check right after, then the steady gap again.
+    expect(gaps.slice(0, 4)).toEqual([EXPLORE_EVERY, DOUBT_GAP, EXPLORE_EVERY, EXPLORE_EVERY]);
   });
 });

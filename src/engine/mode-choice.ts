@@ -23,7 +23,17 @@
 // minute is revisited, soon at first. Why soon: resnext50 at batch 1 took its
 // trials in bench:peers' warm-up right after onnxruntime's two threads, whose
 // pool spins on after a run, settled on one runner where the cut is 1.6x
-// faster, and kept it through the benchmark's 44 runs.
+// faster, and kept it through the benchmark's 44 runs. An exploration whose
+// pair says the other way is faster is explored again DOUBT_GAP runs later,
+// until a pair agrees with the choice or the window's median turns it; a new
+// choice is then revisited soon, as the first was. Why: three pairs of five
+// turn the median, and one exploration per EXPLORE_EVERY took 150 runs to
+// follow a change. The host's phases are shorter: two threads of FMAs ran at
+// 14 + 14 GFLOP/s one second and 33 + 36 the next, against 32 on one thread
+// (its two vCPUs at times get one core's throughput), and mobilenet_v2's cut
+// at batch 1 took 6.6 ms in some blocks of 20 forwards and 10-13 ms in the
+// next, against 11.3 ms on one runner (docs/benchmarks.md, "The host's two
+// vCPUs as one core").
 //
 // Why the cut warms up: after runs on one runner, the second core sat idle,
 // and the cut's first runs are slow. efficientnet_b0 at batch 1 with the
@@ -53,6 +63,11 @@ export const STAGED_WARMUP = 4;
 export const EXPLORE_EVERY = 50;
 /** Runs of the chosen way before each of the first explorations after the choice, before the steady EXPLORE_EVERY. */
 export const EARLY_EXPLORATIONS = [4, 8, 16, 32] as const;
+/**
+ * Runs of the chosen way before the next exploration when the last one said the other way is faster: one,
+ * the run that completes its pair.
+ */
+export const DOUBT_GAP = 1;
 /** The cut runs only where its runs take less than this share of the single runner's beside them (median over the window). */
 export const STAGED_MARGIN = 0.9;
 
@@ -80,6 +95,8 @@ export class ModeChoice {
   /** Runs of the chosen way handed out since the choice or the last exploration, and the explorations so far. */
   private sinceExploration = 0;
   private explorations = 0;
+  /** The last exploration's pair said the other way is faster: explore again at once (see plan). */
+  private doubted = false;
 
   /** The next run's way, and whether its time counts (pass it back to record). */
   next(): WayRun {
@@ -100,9 +117,20 @@ export class ModeChoice {
     }
     this.pending = null;
     const [staged, single] = run.way === 'staged' ? [ms, previous.ms] : [previous.ms, ms];
-    this.ratios.push(staged / single);
+    const ratio = staged / single;
+    this.ratios.push(ratio);
     if (this.ratios.length > TRIALS) this.ratios.shift();
-    if (this.ratios.length >= TRIALS) this.chosen = median(this.ratios) < STAGED_MARGIN ? 'staged' : 'single';
+    if (this.ratios.length < TRIALS) return;
+    const was = this.chosen;
+    this.chosen = median(this.ratios) < STAGED_MARGIN ? 'staged' : 'single';
+    if (this.chosen !== was) {
+      // A new choice is revisited soon at first, as the first one was.
+      this.explorations = 0;
+      this.sinceExploration = 0;
+      this.doubted = false;
+    } else {
+      this.doubted = ratio < STAGED_MARGIN !== (this.chosen === 'staged');
+    }
   }
 
   /** The way runs go between explorations ('staged' until the trials are done). */
@@ -115,7 +143,7 @@ export class ModeChoice {
       this.queue.push(...this.block('staged'), ...this.block('single'));
       return;
     }
-    const gap = this.explorations < EARLY_EXPLORATIONS.length ? EARLY_EXPLORATIONS[this.explorations] : EXPLORE_EVERY;
+    const gap = this.doubted ? DOUBT_GAP : this.explorations < EARLY_EXPLORATIONS.length ? EARLY_EXPLORATIONS[this.explorations] : EXPLORE_EVERY;
     if (this.sinceExploration >= gap) {
       this.sinceExploration = 0;
       this.explorations++;
