@@ -17,10 +17,12 @@ export interface ModelAbArgs {
   runs: number;
   /** --calling-thread: both trees' engines with callingThread. */
   callingThread: boolean;
+  /** --pause MS: before each timed call, a pause and one untimed call (a request at a time, as bench:peers calls); 0: back to back. */
+  pauseMs: number;
   variants: Variant[];
 }
 
-/** Reads --before, --model, --batch, --rounds, --runs (the two default as given) and --calling-thread, and loads both trees. */
+/** Reads --before, --model, --batch, --rounds, --runs (the two default as given), --calling-thread and --pause, and loads both trees. */
 export async function modelAbArgs(defaults: { rounds: number; runs: number }): Promise<ModelAbArgs> {
   const { values } = parseArgs({
     options: {
@@ -30,6 +32,7 @@ export async function modelAbArgs(defaults: { rounds: number; runs: number }): P
       rounds: { type: 'string', default: String(defaults.rounds) },
       runs: { type: 'string', default: String(defaults.runs) },
       'calling-thread': { type: 'boolean', default: false },
+      pause: { type: 'string', default: '0' },
     },
   });
   if (!values.before || !values.model) throw errors.badFlag('--before/--model', 'both are required');
@@ -37,7 +40,9 @@ export async function modelAbArgs(defaults: { rounds: number; runs: number }): P
     { name: 'before', api: (await import(resolve(values.before, 'src/index.ts'))) as Variant['api'] },
     { name: 'after', api: await import('../src/index.js') },
   ];
-  return { model: values.model, batch: Number(values.batch), rounds: Number(values.rounds), runs: Number(values.runs), callingThread: values['calling-thread'] ?? false, variants };
+  const pauseMs = Number(values.pause);
+  if (!Number.isFinite(pauseMs) || pauseMs < 0) throw errors.badFlag('--pause', `expected milliseconds >= 0, got ${values.pause}`);
+  return { model: values.model, batch: Number(values.batch), rounds: Number(values.rounds), runs: Number(values.runs), callingThread: values['calling-thread'] ?? false, pauseMs, variants };
 }
 
 /**

@@ -6,15 +6,19 @@
 // time per forward (every thread's, process.cpuUsage), which a loaded machine
 // inflates far less than wall time.
 //
-//   npx tsx bench/program-ab.ts --before /tmp/h1-before --model /tmp/onnx2-full/mobilenet_v2.onnx --batch 8 --rounds 7 [--calling-thread]
+//   npx tsx bench/program-ab.ts --before /tmp/h1-before --model /tmp/onnx2-full/mobilenet_v2.onnx --batch 8 --rounds 7 [--calling-thread] [--pause 20]
+//
+// --pause MS: each timed call after a pause and one untimed call, as bench:peers
+// calls (a request at a time: the workers have parked and their cores idled).
 //
 // (--before: a checkout with node_modules, e.g. `git archive <commit> | tar -x -C DIR`
 // and a node_modules symlink.)
+import { setTimeout as sleep } from 'node:timers/promises';
 import { median } from '../src/statistics.js';
 import { modelAbArgs, setUpVariants } from './model-ab-args.js';
 
 const args = await modelAbArgs({ rounds: 7, runs: 3 });
-const { batch, rounds, runs } = args;
+const { batch, rounds, runs, pauseMs } = args;
 
 const setups = await setUpVariants(args);
 
@@ -29,6 +33,10 @@ for (let round = 0; round < rounds; round++) {
       const times: number[] = [];
       const cpuTimes: number[] = [];
       for (let r = 0; r < runs; r++) {
+        if (pauseMs > 0) {
+          await sleep(pauseMs);
+          await s.model.forwardWith(engine, s.x);
+        }
         const start = performance.now();
         const cpuStart = process.cpuUsage();
         await s.model.forwardWith(engine, s.x);
