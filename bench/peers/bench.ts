@@ -17,7 +17,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { Random } from '../../src/index.js';
 import { median, quantile } from '../../src/statistics.js';
 import { mainThreadConv } from '../support/main-thread.js';
-import { perRoundRatios, rotated } from '../support/rounds.js';
+import { PAUSE_MS, perRoundRatios, rotated } from '../support/rounds.js';
 import { timeMs } from '../support/timing.js';
 import { layerFlops, outputShape, suiteLayers, type SuiteLayer } from './suite.js';
 
@@ -164,8 +164,6 @@ const START: Record<Engine, (threads: number) => Promise<Started>> = {
   'tfjs-wasm': startTfjs,
 };
 
-/** Between engines in a round: longer than a thread pool's spin after a run, short beside the whole. */
-const PAUSE_MS = 20;
 
 async function child(threads: number): Promise<void> {
   const started: Partial<Record<Engine, Started>> = {};

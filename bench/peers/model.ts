@@ -17,7 +17,7 @@ import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GroupedConvEngine, loadOnnx, Random, zeros, dispose, type Tensor } from '../../src/index.js';
 import { median, quantile } from '../../src/statistics.js';
-import { perRoundRatios, rotated } from '../support/rounds.js';
+import { PAUSE_MS, perRoundRatios, rotated } from '../support/rounds.js';
 import { timeMs } from '../support/timing.js';
 import { errors } from '../../src/errors.js';
 
@@ -25,8 +25,6 @@ import { errors } from '../../src/errors.js';
 type Untyped = any;
 const importPeer = (name: string): Promise<Untyped> => import(name);
 
-/** Between contenders in a round: longer than onnxruntime's pool spin after a run, short beside the whole. */
-const PAUSE_MS = 20;
 
 /** groupconv's engines: programs handed to the workers, or with the calling thread as one of their runners. */
 type Variant = 'workers' | 'calling thread';
