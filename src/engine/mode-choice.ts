@@ -31,9 +31,9 @@
 // follow a change. The host's phases are shorter: two threads of FMAs ran at
 // 14 + 14 GFLOP/s one second and 33 + 36 the next, against 32 on one thread
 // (its two vCPUs at times get one core's throughput), and mobilenet_v2's cut
-// at batch 1 took 6.6 ms in some blocks of 20 forwards and 10-13 ms in the
+// at batch 1 took 6.6 ms in some rounds of 15 forwards and 10-13 ms in the
 // next, against 11.3 ms on one runner (docs/benchmarks.md, "The host's two
-// vCPUs as one core").
+// vCPUs at times get one core's throughput").
 //
 // Why the cut warms up: after runs on one runner, the second core sat idle,
 // and the cut's first runs are slow. efficientnet_b0 at batch 1 with the
