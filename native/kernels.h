@@ -378,29 +378,30 @@ POINTWISE_TILE4(tile4Half, 1)
 // 2-vector tiles: 16 -> 96 at 112x112 1.22-1.26x, 24 -> 144 at 56x56 1.17-1.21x, 144 -> 24 at 56x56
 // 1.07-1.09x, 14x14 and 7x7 planes 0.97-1.06x; the 1x1 class of mobilenet_v2 and efficientnet_b0
 // 1.04-1.09x at batch 1 and 8 (docs/benchmarks.md).
+// Its body, over tap t's inputs at TAP (a 1x1's input row, or a KxK's offset table entry), outputs at out + p.
 #define TILE43_ROW(k) s = vset1(w[k]); a##k = vfma(s, va, a##k); b##k = vfma(s, vb, b##k); c##k = vfma(s, vc, c##k)
 #define TILE43_STORE(k) store(o, a##k, full, e); store(o + LANES, b##k, full, e); store(o + 2 * LANES, c##k, full, e); o += hw
-SIMD static void tile4x3(const float *x, const float *blk0, const float *bias, float *out, int taps, int hw, int xs, int p, const Epilogue *e) {
-  vf a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3;
-  OUTPUT_PREFETCH(4);
-  a0 = b0 = c0 = vset1(bias ? bias[0] : 0.0f);
-  a1 = b1 = c1 = vset1(bias ? bias[1] : 0.0f);
-  a2 = b2 = c2 = vset1(bias ? bias[2] : 0.0f);
-  a3 = b3 = c3 = vset1(bias ? bias[3] : 0.0f);
-  for (int t = 0; t < taps; t++) {
-    const float *xr = POINTWISE_TAP;
-    const vf va = vloadu(xr), vb = vloadu(xr + LANES), vc = vloadu(xr + 2 * LANES);
-    const float *w = blk0 + t * 4;
-    __builtin_prefetch(w + WEIGHT_PREFETCH_FLOATS);
-    vf s;
-    TILE43_ROW(0); TILE43_ROW(1); TILE43_ROW(2); TILE43_ROW(3);
-  }
-  const vmask full = vfirst(LANES);
-  float *o = out + p;
+#define TILE43_BODY(TAP)                                                                               \
+  vf a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3;                                                   \
+  a0 = b0 = c0 = vset1(bias ? bias[0] : 0.0f);                                                         \
+  a1 = b1 = c1 = vset1(bias ? bias[1] : 0.0f);                                                         \
+  a2 = b2 = c2 = vset1(bias ? bias[2] : 0.0f);                                                         \
+  a3 = b3 = c3 = vset1(bias ? bias[3] : 0.0f);                                                         \
+  for (int t = 0; t < taps; t++) {                                                                     \
+    const float *xr = TAP;                                                                             \
+    const vf va = vloadu(xr), vb = vloadu(xr + LANES), vc = vloadu(xr + 2 * LANES);                    \
+    const float *w = blk0 + t * 4;                                                                     \
+    __builtin_prefetch(w + WEIGHT_PREFETCH_FLOATS);                                                    \
+    vf s;                                                                                              \
+    TILE43_ROW(0); TILE43_ROW(1); TILE43_ROW(2); TILE43_ROW(3);                                        \
+  }                                                                                                    \
+  const vmask full = vfirst(LANES);                                                                    \
+  float *o = out + p;                                                                                  \
   TILE43_STORE(0); TILE43_STORE(1); TILE43_STORE(2); TILE43_STORE(3);
+SIMD static void tile4x3(const float *x, const float *blk0, const float *bias, float *out, int taps, int hw, int xs, int p, const Epilogue *e) {
+  OUTPUT_PREFETCH(4);
+  TILE43_BODY(POINTWISE_TAP)
 }
-#undef TILE43_ROW
-#undef TILE43_STORE
 #endif
 
 SIMD static void row1(const float *x, const float *w, int step, float bias, float *out, int taps, int hw, int xs, int p, vmask m0, vmask m1, const Epilogue *e) {
@@ -445,28 +446,13 @@ DENSE_TILE4(denseTile4Half, 1)
 // tile4x3 over padded planes: 4 channels x 3 whole vectors of one output row, 12 accumulators (see tile4x3).
 // The 3-channel stems at batch 1 and 8, alternating with the 2-vector tiles: shufflenet_v2's 3 -> 24 at
 // 112x112 1.12x / 1.18x, mobilenet_v2's 3 -> 32 1.06x / 1.13x; resnext50's 7x7 stem 1.10x.
-#define DENSE43_ROW(k) s = vset1(w[k]); a##k = vfma(s, va, a##k); b##k = vfma(s, vb, b##k); c##k = vfma(s, vc, c##k)
-#define DENSE43_STORE(k) store(o, a##k, full, e); store(o + LANES, b##k, full, e); store(o + 2 * LANES, c##k, full, e); o += hw
 SIMD static void denseTile4x3(const float *x, const int *offsets, const float *blk0, const float *bias, float *out, int taps, int hw, const Epilogue *e) {
-  vf a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3;
-  a0 = b0 = c0 = vset1(bias ? bias[0] : 0.0f);
-  a1 = b1 = c1 = vset1(bias ? bias[1] : 0.0f);
-  a2 = b2 = c2 = vset1(bias ? bias[2] : 0.0f);
-  a3 = b3 = c3 = vset1(bias ? bias[3] : 0.0f);
-  for (int t = 0; t < taps; t++) {
-    const float *xr = x + offsets[t];
-    const vf va = vloadu(xr), vb = vloadu(xr + LANES), vc = vloadu(xr + 2 * LANES);
-    const float *w = blk0 + t * 4;
-    __builtin_prefetch(w + WEIGHT_PREFETCH_FLOATS);
-    vf s;
-    DENSE43_ROW(0); DENSE43_ROW(1); DENSE43_ROW(2); DENSE43_ROW(3);
-  }
-  const vmask full = vfirst(LANES);
-  float *o = out;
-  DENSE43_STORE(0); DENSE43_STORE(1); DENSE43_STORE(2); DENSE43_STORE(3);
+  const int p = 0;
+  TILE43_BODY(OFFSET_TAP)
 }
-#undef DENSE43_ROW
-#undef DENSE43_STORE
+#undef TILE43_ROW
+#undef TILE43_STORE
+#undef TILE43_BODY
 #endif
 
 SIMD static void denseRow1(const float *x, const int *offsets, const float *w, int step, float bias, float *out, int taps, int secondIn, int secondOut, vmask m0, vmask m1, const Epilogue *e) {
