@@ -127,8 +127,7 @@ describe('ModeChoice', () => {
     let until = 0;
     while (choice.current === 'single' && until < 10 * EXPLORE_EVERY) until += drive(choice, 1, (way) => (way === 'single' ? 10 : 6), runs + until).length;
     // Three explorations out of a window of five turn its median: the first after at most a steady gap, the
-    // others each right after the run that completes the last one's pair.
-    // At one exploration per steady gap that would take three gaps.
+    // others each right after the run that completes the last one's pair (at one per steady gap: three gaps).
     expect(until).toBeLessThanOrEqual(EXPLORE_EVERY + 3 * (STAGED_WARMUP + 1) + 2 * DOUBT_GAP);
     expect(until).toBeLessThan(2 * EXPLORE_EVERY);
     // A new choice is revisited soon at first, as the first one was.

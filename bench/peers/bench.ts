@@ -164,7 +164,6 @@ const START: Record<Engine, (threads: number) => Promise<Started>> = {
   'tfjs-wasm': startTfjs,
 };
 
-
 async function child(threads: number): Promise<void> {
   const started: Partial<Record<Engine, Started>> = {};
   for (const engine of ENGINES) {

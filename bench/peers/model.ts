@@ -25,7 +25,6 @@ import { errors } from '../../src/errors.js';
 type Untyped = any;
 const importPeer = (name: string): Promise<Untyped> => import(name);
 
-
 /** groupconv's engines: programs handed to the workers, or with the calling thread as one of their runners. */
 type Variant = 'workers' | 'calling thread';
 

@@ -5,18 +5,18 @@
 // 20-500 µs, so a runner that slept often arrives after its share of the next
 // stage was taken). Each runner learns which case it is in from its own
 // barriers: a barrier that opened while it spun doubles its budget, one it
-// had to sleep through sends it back to the least (64 µs, see MIN_SPIN_US). Reset rather than halved:
-// under load (other processes on the cores) halving kept runners spinning
-// tens of µs at each of a forward's ~100 barriers, CPU the machine's other
-// work wanted (efficientnet_b0 at batch 1 on 2 workers, load 7: 51 ms of CPU
-// per forward against 44 before spinning longer).
+// had to sleep through sends it back to the least (64 µs, see MIN_SPIN_US).
+// Reset rather than halved: under load (other processes on the cores) halving
+// kept runners spinning tens of µs at each of a forward's ~100 barriers, CPU
+// the machine's other work wanted (efficientnet_b0 at batch 1 on 2 workers,
+// load 7: 51 ms of CPU per forward against 44 before spinning longer).
 
 /**
  * The least spin. At 4 µs, a stage whose two tasks ended 5 µs apart sent a runner to sleep, and a worker
  * woken from Atomics.wait (its vCPU halted meanwhile) arrives tens to hundreds of µs late: each runner
  * kept failing its barriers at the least budget. At batch 1 after a pause (a request at a time), two
  * workers cut stage by stage ran mobilenet_v2 at 13.5-15.3 ms against 19.2-19.9 on one worker, and at
- * 11.0-12.4 ms with the least at 32-256 µs; per round against the tree at 4 µs, 1.10-1.23x on
+ * 11.0-12.4 ms with the least at 32-256 µs; per round against the tree at 4 µs, 1.08-1.18x on
  * mobilenet_v2, shufflenet_v2 and efficientnet_b0, level at batch 8. Under two busy processes its CPU
  * per forward was +25% (efficientnet_b0) and -12% (mobilenet_v2) (docs/benchmarks.md, "The least
  * spin at 64 µs").
