@@ -763,6 +763,51 @@ DEPTHWISE_ROWS(7)
     FINISH_ROWS(ROWS);                                                                                                  \
   }
 DEPTHWISE_REUSE(3, 1, 8) DEPTHWISE_REUSE(3, 1, 7) DEPTHWISE_REUSE(3, 2, 8) DEPTHWISE_REUSE(3, 2, 7)
+
+// At 8 floats, 3x3 at stride 1: two strips side by side, ROWS rows each, acc[i] strip ox's row oy + i and
+// acc[ROWS + i] strip ox + LANES's. Why: a padded row feeds at most 3 of a block's output rows, each by 3
+// dependent multiply-adds, so one strip kept 3 chains in flight where two FMA units of 4-cycle latency
+// want 8 (0.6 multiply-adds a cycle in the 8-row block). Two strips of 4 rows keep 6, in 8 accumulators
+// and 6 tap columns (AVX2's 16 registers; 5 rows would spill). Same order per output, same bits. One
+// thread, alternating with the 8-row blocks: 32 channels at 112x112 1.09-1.21x (a C probe over the
+// kernel); mobilenet_v2's 112x112 layer 1.22x at batch 8 and 1.28x at batch 1, efficientnet_b0's (SiLU)
+// 1.09x and 1.02x (docs/benchmarks.md).
+#define DEPTHWISE_PAIR(KS, S, ROWS)                                                                                    \
+  SIMD static void K(depthwise##KS##s##S##r##ROWS##pair)(const float *buf, const PaddedLayout *p, const float *wc, float bias, \
+                                                         float *oc, int outH, int outW, int oy, int ox, vmask mask1, const Epilogue *e) { \
+    const vf b = vset1(bias);                                                                                           \
+    vf acc[2 * ROWS];                                                                                                   \
+    _Pragma("GCC unroll 16") for (int i = 0; i < 2 * ROWS; i++) acc[i] = b;                                           \
+    const float *first = buf + (size_t)(oy * S) * p->rowFloats + ox;                                                  \
+    _Pragma("GCC unroll 32") for (int r = 0; r < (ROWS - 1) * S + KS; r++) {                                           \
+      const float *row = first + (size_t)r * p->rowFloats;                                                             \
+      vf v[KS], u[KS];                                                                                                  \
+      _Pragma("GCC unroll 8") for (int kx = 0; kx < KS; kx++) {                                                        \
+        v[kx] = vloadu(row + (kx % S) * p->phaseFloats + kx / S);                                                       \
+        u[kx] = vloadu(row + (kx % S) * p->phaseFloats + kx / S + LANES);                                               \
+      }                                                                                                                 \
+      _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) {                                                         \
+        const int ky = r - i * S;                                                                                       \
+        if (ky < 0 || ky >= KS) continue;                                                                               \
+        _Pragma("GCC unroll 8") for (int kx = 0; kx < KS; kx++) {                                                      \
+          const vf w = vset1(wc[ky * KS + kx]);                                                                         \
+          acc[i] = vfma(w, v[kx], acc[i]);                                                                              \
+          acc[ROWS + i] = vfma(w, u[kx], acc[ROWS + i]);                                                                \
+        }                                                                                                               \
+      }                                                                                                                 \
+    }                                                                                                                   \
+    float *at[2 * ROWS];                                                                                                \
+    vmask m[2 * ROWS];                                                                                                  \
+    _Pragma("GCC unroll 16") for (int i = 0; i < ROWS; i++) {                                                          \
+      at[i] = oc + (size_t)(oy + i) * outW + ox;                                                                        \
+      at[ROWS + i] = at[i] + LANES;                                                                                     \
+      m[i] = oy + i < outH ? vfirst(LANES) : vfirst(0);                                                                 \
+      m[ROWS + i] = oy + i < outH ? mask1 : vfirst(0);                                                                  \
+    }                                                                                                                   \
+    FINISH_ALL(2 * ROWS, acc, at, m, e);                                                                                \
+  }
+DEPTHWISE_PAIR(3, 1, 4)
+#undef DEPTHWISE_PAIR
 DEPTHWISE_REUSE(5, 1, 8) DEPTHWISE_REUSE(5, 1, 7) DEPTHWISE_REUSE(5, 2, 8) DEPTHWISE_REUSE(5, 2, 7)
 DEPTHWISE_REUSE(7, 1, 8) DEPTHWISE_REUSE(7, 1, 7)
 
@@ -780,9 +825,13 @@ static DepthwiseBlock *depthwiseBlock(int k, int stride, int rows) {
 // one image (see addon.c). False, having written nothing, if its padded plane cannot be allocated.
 SIMD static int depthwise(const float *x, const float *weights, const float *bias, float *out, int h, int w, int k, int stride, int padTop, int padLeft, int outH, int outW, int c0, int c1, const Epilogue *e) {
   // 7-row blocks where the plane is 7, 14 or 28 rows high (8 would compute up to a block of padding rows).
-  const int rowsPerBlock = outH % 8 != 0 && outH % 7 == 0 ? 7 : 8;
-  const int blocks = (outH + rowsPerBlock - 1) / rowsPerBlock;
   const int strips = (outW + LANES - 1) / LANES;
+  // At 8 floats a 3x3 at stride 1 over an even count of strips goes by pairs of them, 4 rows a block
+  // (DEPTHWISE_PAIR). An odd count would leave a strip to 4-row blocks alone, 3 chains for half the work
+  // of an 8-row block: 56-wide planes (7 strips) ran level with the 8-row blocks that way.
+  const int pairs = LANES == 8 && k == 3 && stride == 1 && strips % 2 == 0;
+  const int rowsPerBlock = pairs ? 4 : outH % 8 != 0 && outH % 7 == 0 ? 7 : 8;
+  const int blocks = (outH + rowsPerBlock - 1) / rowsPerBlock;
   // Indexes read: up to strips * LANES + LANES - 1 per phase (a block kernel's second aligned vector, or a
   // tap's columns up to strips * LANES - 1 + (k - 1) / stride).
   const PaddedLayout p = paddedLayout(k, stride, w, padLeft, strips * LANES + ((k - 1) / stride > LANES ? (k - 1) / stride : LANES));
@@ -809,6 +858,13 @@ SIMD static int depthwise(const float *x, const float *weights, const float *bia
       const char *from = (const char *)(oc + (size_t)(oy + rowsPerBlock) * outW), *to = (const char *)(oc + (size_t)(oy + 2 * rowsPerBlock) * outW);
       const char *end = (const char *)(out + (size_t)c1 * outH * outW);
       for (const char *line = from; line < to && line < end; line += 64) _mm_prefetch(line, _MM_HINT_ET0);
+      if (pairs) {
+        for (int strip = 0; strip < strips; strip += 2) {
+          const int ox = strip * LANES;
+          K(depthwise3s1r4pair)(buf, &p, wc, b, oc, outH, outW, oy, ox, vfirst(outW - ox - LANES), e);
+        }
+        continue;
+      }
       for (int strip = 0; strip < strips; strip++) {
         int ox = strip * LANES;
         block(buf, &p, wc, b, oc, outH, outW, oy, ox, vfirst(outW - ox), e);

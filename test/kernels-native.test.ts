@@ -264,6 +264,9 @@ describe.skipIf(WIDTHS.length === 0 || process.env.GROUPCONV_NATIVE === '0')('th
       { c: 4, h: 1, w: 1, k: 3, pad: 1, stride: 1, batch: 3 },
       { c: 6, h: 12, w: 40, k: 5, pad: 2, stride: 1, batch: 1 },
       { c: 8, h: 6, w: 50, k: 3, pad: 1, stride: 1, batch: 2 },
+      // At 8 floats a 3x3 at stride 1 goes by pairs of strips, 4 rows a block: here the last pair's second
+      // strip holds 4 outputs, and the last block 1 row.
+      { c: 3, h: 9, w: 44, k: 3, pad: 1, stride: 1, batch: 1 },
       { c: 3, h: 28, w: 28, k: 5, pad: 2, stride: 1, batch: 1 },
       { c: 4, h: 16, w: 17, k: 3, pad: 1, stride: 2, batch: 2 },
       { c: 3, h: 28, w: 28, k: 5, pad: 2, stride: 2, batch: 1 },
