@@ -20,6 +20,7 @@
 #define tile8x3 K(tile8x3)
 #define tile4Half K(tile4Half)
 #define tile4x3 K(tile4x3)
+#define threeVectorTiles K(threeVectorTiles)
 #define row1 K(row1)
 #define denseTile8 K(denseTile8)
 #define denseTile4 K(denseTile4)
@@ -402,6 +403,17 @@ SIMD static void tile4x3(const float *x, const float *blk0, const float *bias, f
   OUTPUT_PREFETCH(4);
   TILE43_BODY(POINTWISE_TAP)
 }
+
+// How many 3-vector tiles go first over a run of `positions`: of its whole vectors, as many as leave an
+// even count of vectors (the last maybe part of one) to the 2-vector tiles. An odd one would go to a half
+// tile, 4 accumulators whose multiply-adds wait on each other (a 32-position chunk as 24 + 8 ran slower
+// than as 16 + 16).
+static inline int threeVectorTiles(int positions) {
+  const int vectors = (positions + LANES - 1) / LANES;
+  int tiles = positions / LANES / 3;
+  if (tiles > 0 && (vectors - 3 * tiles) % 2 != 0) tiles--;
+  return tiles;
+}
 #endif
 
 SIMD static void row1(const float *x, const float *w, int step, float bias, float *out, int taps, int hw, int xs, int p, vmask m0, vmask m1, const Epilogue *e) {
@@ -481,17 +493,10 @@ SIMD static void chunk(const float *x, const float *packed, const float *bias, f
     const int prefetchInput = c == firstPass && hw >= 512;
     int p = p0;
 #if TILE_CHANNELS == 4
-    // First 3 vectors of whole positions at a time, as many tiles as leave an even count of vectors (the
-    // last maybe part of one) to the 2-vector tiles: an odd one would go to a half tile, 4 accumulators,
-    // whose multiply-adds wait on each other (a 32-position chunk as 24 + 8 ran slower than as 16 + 16).
-    // Not in a first pass that asks for the input ahead: there the 2-vector tiles' prefetches, one tile
-    // on, kept 144 -> 24 at 56x56 1.09x faster than the 3-vector tiles with theirs (0.90x).
-    int tiles3 = 0;
-    if (width == 4 && !prefetchInput) {
-      const int vectors = (p1 - p0 + LANES - 1) / LANES, whole = (p1 - p0) / LANES;
-      tiles3 = whole / 3;
-      if (tiles3 > 0 && (vectors - 3 * tiles3) % 2 != 0) tiles3--;
-    }
+    // First 3 vectors at a time (threeVectorTiles), but not in a first pass that asks for the input ahead:
+    // there the 2-vector tiles' prefetches, one tile on, kept 144 -> 24 at 56x56 1.09x faster than the
+    // 3-vector tiles with theirs (0.90x).
+    const int tiles3 = width == 4 && !prefetchInput ? threeVectorTiles(p1 - p0) : 0;
     for (int i = 0; i < tiles3; i++, p += 3 * LANES) tile4x3(x, packed + (size_t)(c >> 2) * 4 * taps, bias ? bias + c : 0, out + (size_t)c * hw, taps, hw, xs, p, e);
 #endif
     for (; p < p1; p += 2 * LANES) {
@@ -824,11 +829,11 @@ static DepthwiseBlock *depthwiseBlock(int k, int stride, int rows) {
 // Depthwise KxK at stride 1 or 2 (one input channel per output channel), output channels [c0, c1) of
 // one image (see addon.c). False, having written nothing, if its padded plane cannot be allocated.
 SIMD static int depthwise(const float *x, const float *weights, const float *bias, float *out, int h, int w, int k, int stride, int padTop, int padLeft, int outH, int outW, int c0, int c1, const Epilogue *e) {
-  // 7-row blocks where the plane is 7, 14 or 28 rows high (8 would compute up to a block of padding rows).
   const int strips = (outW + LANES - 1) / LANES;
   // At 8 floats a 3x3 at stride 1 over an even count of strips goes by pairs of them, 4 rows a block
   // (DEPTHWISE_PAIR). An odd count would leave a strip to 4-row blocks alone, 3 chains for half the work
-  // of an 8-row block: 56-wide planes (7 strips) ran level with the 8-row blocks that way.
+  // of an 8-row block: 56-wide planes (7 strips) ran level with the 8-row blocks that way. Else 7-row
+  // blocks where the plane is 7, 14 or 28 rows high (8 would compute up to a block of padding rows).
   const int pairs = LANES == 8 && k == 3 && stride == 1 && strips % 2 == 0;
   const int rowsPerBlock = pairs ? 4 : outH % 8 != 0 && outH % 7 == 0 ? 7 : 8;
   const int blocks = (outH + rowsPerBlock - 1) / rowsPerBlock;
@@ -1064,14 +1069,10 @@ SIMD static int dense(const float *x, const float *packed, const float *bias, fl
         const int width = TILE_CHANNELS == 8 && inBlocks && j + 8 <= blocks * 4 && c + 8 <= gc1 ? 8 : inBlocks && c + 4 <= gc1 ? 4 : 1;
         int ox = 0;
 #if TILE_CHANNELS == 4
-        // As in chunk: 3 whole vectors of the row at a time, leaving an even count to the 2-vector tiles.
-        if (width == 4 && !pairRows) {
-          const int vectors = (outW + LANES - 1) / LANES;
-          int tiles3 = outW / LANES / 3;
-          if (tiles3 > 0 && (vectors - 3 * tiles3) % 2 != 0) tiles3--;
-          for (int i = 0; i < tiles3; i++, ox += 3 * LANES) {
-            denseTile4x3(row + ox, offsets, groupWeights + (size_t)j * taps, bias ? bias + c : 0, out + (size_t)c * hw + (size_t)oy * outW + ox, taps, hw, e);
-          }
+        // As in chunk: 3 vectors of the row at a time first (threeVectorTiles).
+        const int tiles3 = width == 4 && !pairRows ? threeVectorTiles(outW) : 0;
+        for (int i = 0; i < tiles3; i++, ox += 3 * LANES) {
+          denseTile4x3(row + ox, offsets, groupWeights + (size_t)j * taps, bias ? bias + c : 0, out + (size_t)c * hw + (size_t)oy * outW + ox, taps, hw, e);
         }
 #endif
         for (; ox < outW; ox += pairRows ? outW : 2 * LANES) {
@@ -1310,6 +1311,7 @@ SIMD static void linear(const float *x, const float *w, const float *bias, float
 #undef tile8x3
 #undef tile4Half
 #undef tile4x3
+#undef threeVectorTiles
 #undef row1
 #undef denseTile8
 #undef denseTile4
