@@ -7,6 +7,7 @@ import { threadId } from 'node:worker_threads';
 import { describe, expect, it, vi } from 'vitest';
 import { convBiasActivation, ExecutionError, GroupedConvEngine, relu, sharedArena, type Tensor } from '../src/index.js';
 import { ELEMENT_BLOCK, RANGED_KERNELS } from '../src/kernels/ranged/index.js';
+import { COLD_STAGED_RUNS } from '../src/engine/mode-choice.js';
 import type { ProgramStage } from '../src/engine/program.js';
 import { cutRanged } from '../src/engine/program.js';
 import { Random } from '../src/random.js';
@@ -77,7 +78,7 @@ describe('a program of conv and ranged stages', () => {
       expect(program.chains).toEqual([]);
       const want = expected(x);
       const ways = new Set<string>();
-      for (let round = 0; round < 8; round++) {
+      for (let round = 0; round < COLD_STAGED_RUNS + 2; round++) {
         const buffers = buffersFor(x);
         const profile = (await program.run(buffers, { profile: true }))!;
         ways.add(program.lastRunMode!);
@@ -215,7 +216,7 @@ describe('on the calling thread (callingThread: true)', () => {
     const { program, close } = block(e);
     const want = expected(x);
     const seen = new Map<string, Set<number>>();
-    for (let round = 0; round < 8; round++) {
+    for (let round = 0; round < COLD_STAGED_RUNS + 2; round++) {
       const buffers = buffersFor(x);
       const profile = (await program.run(buffers, { profile: true }))!;
       const threads = seen.get(program.lastRunMode!) ?? new Set<number>();

@@ -13,7 +13,8 @@
 // 5.10 ms; resnext50, whose grouped 3x3 layers have work enough to split,
 // 84.5 / 63.3 / 81.6 ms (docs/benchmarks.md, "One runner where that is faster, by measuring").
 //
-// The policy: after each way's first run (not counted), the trials time
+// The policy: after the cut's first COLD_STAGED_RUNS runs and one run on one
+// runner (none counted), the trials time
 // TRIALS pairs of runs, one of each way: a counted cut after STAGED_WARMUP
 // uncounted ones, then a run on one runner; then the cut runs only if the
 // median of the pairs' ratios (staged / single) is below STAGED_MARGIN. The
@@ -35,6 +36,22 @@
 // next, against 11.3 ms on one runner (docs/benchmarks.md, "The host's two
 // vCPUs at times get one core's throughput").
 //
+// Why the cut's first runs are not counted: each worker is a V8 isolate of
+// its own, which optimizes the program runner's code (TurboFan) only as it
+// runs it, its compile jobs on background threads that take a core from one
+// of the two runners. A fresh engine's cut of efficientnet_b0 at batch 1 on
+// two workers took 11-30 ms a run for its first 27 runs, then 10.3-10.6 ms;
+// with V8's optimizing compiler off (--no-opt), 11.4-14.4 ms from the second
+// run on, without the spikes. Runs on one runner do not warm the cut: after
+// 40 of them, a first cut was as cold, while one runner's own runs went
+// 20.5 -> 18.6 ms without a spike. Counted in that phase, the trials' pairs
+// said 0.85, 1.19 and 1.17 where the warm cut runs at 0.58-0.62 of one
+// runner's time, so the first choice was a toss: bench:peers measured two
+// workers at 1.03x one on efficientnet_b0 at batch 1 (one runner's time),
+// where the cut, forced, ran 10.6 ms against 17.8 (docs/benchmarks.md, "The
+// cut's cold start"). With one runner chosen, the cut runs only in
+// explorations, a few runs each, and stays cold longer.
+//
 // Why the cut warms up: after runs on one runner, the second core sat idle,
 // and the cut's first runs are slow. efficientnet_b0 at batch 1 with the
 // calling thread took 19-21 ms for the cut's first five runs after ten on one
@@ -55,6 +72,8 @@ import { median } from '../statistics.js';
 
 export type ProgramWay = 'staged' | 'single';
 
+/** The cut's first runs, not counted, before the trials: its code warms on every runner's isolate meanwhile (see above). */
+export const COLD_STAGED_RUNS = 30;
 /** Pairs of adjacent counted runs before the first choice, and the window of ratios the choice is taken over. */
 export const TRIALS = 5;
 /** Uncounted runs of the cut before each counted one (in the trials and every exploration). */
@@ -83,12 +102,12 @@ export class ModeChoice {
   /** The last counted run, while no uncounted one came after it: what the next counted run of the other way pairs with. */
   private pending: { way: ProgramWay; ms: number } | null = null;
   /**
-   * Runs planned and not yet handed out: first each way's first run, not counted (the workers decode its
-   * description then, and new memory is touched), so that each counted cut of the trials is followed by a
-   * counted single run.
+   * Runs planned and not yet handed out: first the cut's COLD_STAGED_RUNS and one runner's first run, not
+   * counted (the workers decode each way's description then, new memory is touched, and the cut's code is
+   * optimized), so that each counted cut of the trials is followed by a counted single run.
    */
   private readonly queue: WayRun[] = [
-    { way: 'staged', counted: false },
+    ...Array.from({ length: COLD_STAGED_RUNS }, () => ({ way: 'staged' as const, counted: false })),
     { way: 'single', counted: false },
   ];
   private chosen: ProgramWay = 'staged';
