@@ -3,17 +3,23 @@
 // calling thread at 1, 2 and 3 workers; a failing stage rejects naming it and
 // leaves the engine usable; close during a program does not hang; concurrent
 // programs and calls on one engine stay correct.
+import { availableParallelism } from 'node:os';
 import { threadId } from 'node:worker_threads';
 import { describe, expect, it, vi } from 'vitest';
 import { convBiasActivation, ExecutionError, GroupedConvEngine, relu, sharedArena, type Tensor } from '../src/index.js';
 import { ELEMENT_BLOCK, RANGED_KERNELS } from '../src/kernels/ranged/index.js';
+import { PARK_POLL_MS } from '../src/engine/doorbell.js';
 import { COLD_STAGED_RUNS } from '../src/engine/mode-choice.js';
 import type { ProgramStage } from '../src/engine/program.js';
 import { cutRanged } from '../src/engine/program.js';
+import type { WorkerMessage } from '../src/engine/protocol.js';
 import { Random } from '../src/random.js';
 import { closingEngines } from './support/engines.js';
 import { FAULT, rejectionWithFirstReluHereSlow } from './support/faults.js';
 import { firstBitDifference, randomTensor } from './support/tensors.js';
+
+/** The engine's private hand-over of one runner to a worker, wrapped to see the messages. */
+type Sendable = { send(message: WorkerMessage, call: unknown): Promise<unknown> };
 
 const faultyWorker = new URL('./support/faulty-worker.ts', import.meta.url);
 const engine = closingEngines();
@@ -209,6 +215,30 @@ describe('on the calling thread (callingThread: true)', () => {
       release(buffers);
     }
     close();
+  });
+
+  it('asks its workers to poll for the next run (PARK_POLL_MS) only where they and the calling thread have a core each', async () => {
+    const cores = availableParallelism();
+    const seen = new Set<number>();
+    for (const options of [{ workers: 1 }, { workers: 2, callingThread: true }, { workers: 3 }]) {
+      const e = engine(options);
+      const sent: WorkerMessage[] = [];
+      const send = (e as unknown as Sendable).send.bind(e);
+      (e as unknown as Sendable).send = (message, call) => (sent.push(message), send(message, call));
+      const { program, close } = block(e);
+      const buffers = buffersFor(x);
+      await program.run(buffers); // the mode choice's first runs are the cut's: every runner
+      release(buffers);
+      const polls = sent.flatMap((m) => (m.kind === 'program' ? [m.pollMs] : []));
+      // The run's workers (the calling thread, if a runner, is not sent a message) and the calling thread.
+      expect(polls.length, JSON.stringify(options)).toBe(options.callingThread ? options.workers - 1 : options.workers);
+      const want = polls.length + 1 <= cores ? PARK_POLL_MS : 0;
+      expect(polls, JSON.stringify(options)).toEqual(polls.map(() => want));
+      seen.add(want);
+      close();
+    }
+    // Both cases on a machine of 2 or 3 cores: 1 worker polls, 3 do not.
+    if (cores === 2 || cores === 3) expect([...seen].sort()).toEqual([0, PARK_POLL_MS]);
   });
 
   it('on two workers runs the one-runner way on the calling thread, and the cut on it and one worker, each bitwise the same', async () => {

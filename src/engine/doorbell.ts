@@ -13,7 +13,9 @@
 // rejects as before and the dispatcher (dispatcher.ts) charges the error to the slot's runner.
 // A parked worker blocks in Atomics.wait at once, without polling first: a
 // 20 µs poll made back-to-back pings faster but whole small calls 3-20% slower
-// on 2 cores, where the main thread needs the other core.
+// on 2 cores, where the main thread needs the other core. The exception is a
+// program runner whose run left a core free for the calling thread: it polls
+// for the next run PARK_POLL_MS first (see there).
 import type { ConvRunMessage, ProgramRunMessage, WorkerMessage } from './protocol.js';
 
 /** Values of a slot's STATE word. */
@@ -36,6 +38,20 @@ export const SlotState = {
  * that forgot close() stays alive after its last call.
  */
 export const PARK_IDLE_MS = 200;
+
+/**
+ * How long a parked worker polls its doorbell after a program run before it blocks, where the run's
+ * workers and the calling thread had a core each (the engine's program, program.ts). Why: a forward
+ * after an idle spell ran slow in a third of the calls at batch 1, one thread's tasks taking 40-70%
+ * longer or both threads waiting, while onnxruntime-node, whose threads spin after a run, kept its
+ * time. efficientnet_b0 at batch 1 with the calling thread and one worker, each round a pause of 60
+ * ms and two calls, the second timed: 64 of 180 timed calls were over 1.3x the fastest blocking at
+ * once, 14 of 180 polling 20 ms first; the mean 1.27-1.47x onnxruntime's two threads in the same
+ * rounds against 1.26-1.34x. A 2 ms poll did about half as well. Two workers beside the calling
+ * thread on 2 cores gained nothing: the poller then takes the core the calling thread needs
+ * (docs/benchmarks.md, "A worker polls 20 ms after a run").
+ */
+export const PARK_POLL_MS = 20;
 
 /** The pool job that parks a runner on slot `slot` of `control`. */
 export interface ParkMessage {
@@ -77,6 +93,7 @@ const F = {
   ran: 18,
   residualOffset: 19, // -1: no residual
   residualLength: 20,
+  pollMs: 21, // program runners only
 } as const;
 
 /** One engine's slots (one per worker), over a SharedArrayBuffer of its own. */
@@ -117,6 +134,7 @@ export class Doorbells {
       f[F.scratchLength] = message.scratch.length;
       f[F.table] = message.table;
       f[F.runner] = message.runner;
+      f[F.pollMs] = message.pollMs;
       return;
     }
     f[F.kind] = KIND_CONV;
@@ -152,6 +170,7 @@ export class Doorbells {
         scratch: { byteOffset: f[F.scratchOffset], length: f[F.scratchLength] },
         table: f[F.table],
         runner: f[F.runner],
+        pollMs: f[F.pollMs],
       };
       return program;
     }

@@ -9,6 +9,7 @@
 // A program is built once (kernel plans acquired, tasks cut, its description
 // written into the arena) over numbered buffers; each run says where the
 // buffers are, so concurrent runs of one program each use memory of their own.
+import { availableParallelism } from 'node:os';
 import { outputShapeOf, resolveShapes, type ConvGeometry } from '../conv/geometry.js';
 import { errors } from '../errors.js';
 import { RANGED_KERNELS, type RangedOp } from '../kernels/ranged/index.js';
@@ -17,6 +18,7 @@ import { numel } from '../tensor/tensor.js';
 import type { PartitionPolicy } from '../scheduler/conv-tasks.js';
 import { Call, failedTask, isWorkerDeath } from './call.js';
 import type { EngineLayer, PlanEntry } from './layer.js';
+import { PARK_POLL_MS } from './doorbell.js';
 import { ModeChoice, type ProgramWay } from './mode-choice.js';
 import type { ThreadProfile } from './profile.js';
 import { CHAIN_SEGMENTS, chainSegments, chainsAreSafe, chainsOf, IMAGES_PER_CHAIN_TASK, type Chain, type ImageMajor } from './chains.js';
@@ -96,6 +98,9 @@ export interface ProgramProfile {
   /** The runs of stages [from, to) this run took image by image (chains.ts); empty if it went stage by stage. */
   chains: Array<{ from: number; to: number }>;
 }
+
+/** The machine's cores: whether a run's workers poll after it (PARK_POLL_MS). */
+const CORES = availableParallelism();
 
 /** Element operations below which a ranged task is not worth cutting further (a hand-over at a barrier costs microseconds). */
 const MIN_RANGED_TASK_COST = 32_768;
@@ -330,8 +335,11 @@ export class EngineProgram {
       const table = new ProgramTable(tableBlock.buffer, tableBlock.byteOffset, described, buffers.length, mode.layout);
       buffers.forEach((b, i) => table.setBuffer(i, b));
       const scratch = blocks.scratch;
+      // Workers poll for the next run only where they and the calling thread have a core each (PARK_POLL_MS).
+      const workerRunners = mode.runners - (this.host.callingThread ? 1 : 0);
+      const pollMs = workerRunners + 1 <= CORES ? PARK_POLL_MS : 0;
       const messages: ProgramRunMessage[] = Array.from({ length: mode.runners }, (_, runner) => {
-        return { kind: 'program', programId: mode.id, program: mode.ref, scratch: refOf(scratch[runner]), table: tableBlock.byteOffset, runner };
+        return { kind: 'program', programId: mode.id, program: mode.ref, scratch: refOf(scratch[runner]), table: tableBlock.byteOffset, runner, pollMs };
       });
       const running = new Call(table, (failed) => this.host.dropQueued(failed));
       call = running;

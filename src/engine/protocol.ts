@@ -52,6 +52,8 @@ export interface ProgramRunMessage {
   /** Byte offset of the run's table (ProgramTable); its first Int32 is the cancel flag, as in a TaskTable. */
   table: number;
   runner: number;
+  /** After the run, how long a parked worker polls its doorbell before it blocks (doorbell.ts, PARK_POLL_MS); 0: it blocks at once. */
+  pollMs: number;
 }
 
 interface PingMessage {

@@ -73,8 +73,11 @@ function parkRunner(park: ParkMessage, beforeTask?: BeforeTask): RunnerReport {
   const bell = new Doorbells(park.control, park.slot);
   const ints = bell.ints;
   let ran = 0;
+  // Set by a program run that asked for a poll (PARK_POLL_MS): the doorbell is polled until then before blocking.
+  let pollUntil = 0;
   for (;;) {
     let state = Atomics.load(ints, Doorbells.STATE);
+    if (state === SlotState.idle && pollUntil > 0) state = pollDoorbell(ints, pollUntil);
     if (state === SlotState.idle) {
       Atomics.wait(ints, Doorbells.STATE, SlotState.idle, park.idleMs);
       // Still idle: leave, unless the main thread posts work in this very instant (then its exchange wins).
@@ -87,13 +90,27 @@ function parkRunner(park: ParkMessage, beforeTask?: BeforeTask): RunnerReport {
     }
     if (state !== SlotState.work) throw errors.unexpectedSlotState(state);
     Atomics.store(ints, Doorbells.STATE, SlotState.running);
-    const report = runMessage(bell.read(), beforeTask);
+    const message = bell.read();
+    const report = runMessage(message, beforeTask);
+    pollUntil = message.kind === 'program' && message.pollMs > 0 ? performance.now() + message.pollMs : 0;
     bell.report(report.threadId, report.tasks);
     ran += report.tasks;
     // Idle before done: once the main thread sees the done counter move, it may post the next runner.
     Atomics.store(ints, Doorbells.STATE, SlotState.idle);
     Atomics.add(ints, Doorbells.DONE, 1);
     Atomics.notify(ints, Doorbells.DONE);
+  }
+}
+
+/** The slot's state once it leaves idle, or idle at `until` (performance.now() ms). */
+function pollDoorbell(ints: Int32Array, until: number): number {
+  for (;;) {
+    // A clock read costs about as much as tens of loads (barrier-spin.ts): check the clock every 64.
+    for (let i = 0; i < 64; i++) {
+      const state = Atomics.load(ints, Doorbells.STATE);
+      if (state !== SlotState.idle) return state;
+    }
+    if (performance.now() >= until) return SlotState.idle;
   }
 }
 

@@ -1,6 +1,6 @@
 // A script that uses an engine and never closes it: it must still exit by
 // itself (run as a child process by engine.exit.test.ts).
-import { GroupedConvEngine, tensor } from '../../src/index.js';
+import { GroupedConvEngine, sharedArena, tensor } from '../../src/index.js';
 import { singleThreadPlan } from './kernel-run.js';
 
 const engine = new GroupedConvEngine({ workers: 2 });
@@ -17,4 +17,12 @@ const results = [await engine.conv2d(spec.input, spec.weight, spec.bias, spec.op
 await new Promise((resolve) => setTimeout(resolve, 500));
 const layer = engine.layer(spec.weight, spec.bias, spec.options);
 results.push(await layer.run(spec.input), await layer.run(spec.input));
+// A program run on one worker, which then polls its doorbell before it blocks (PARK_POLL_MS): it still hands its worker back.
+const oneWorker = new GroupedConvEngine({ workers: 1 });
+const programLayer = oneWorker.layer(spec.weight, spec.bias, spec.options);
+const program = oneWorker.program([{ kind: 'conv', label: 'conv', layer: programLayer, inputShape: spec.input.shape, input: 0, output: 1 }], [spec.input.data.length, expected.data.length]);
+const buffers = [sharedArena().allocateFloat32(spec.input.data.length), sharedArena().allocateFloat32(expected.data.length)];
+buffers[0].set(spec.input.data);
+await program.run(buffers);
+results.push({ data: buffers[1] });
 console.log(results.every(right) ? 'right' : 'wrong');
