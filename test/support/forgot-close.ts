@@ -12,7 +12,7 @@ const spec = {
 };
 const expected = singleThreadPlan(spec);
 const right = (t: { data: Float32Array }) => t.data.every((v, i) => Object.is(v, expected.data[i]));
-const results = [await engine.conv2d(spec.input, spec.weight, spec.bias, spec.options)];
+const results: Array<{ data: Float32Array }> = [await engine.conv2d(spec.input, spec.weight, spec.bias, spec.options)];
 // Long enough for the parked runners to hand their workers back: the next call parks them again.
 await new Promise((resolve) => setTimeout(resolve, 500));
 const layer = engine.layer(spec.weight, spec.bias, spec.options);
