@@ -9,7 +9,7 @@
 // median crosses; an exploration that says the other way is faster is checked
 // again at once (DOUBT_GAP).
 import { describe, expect, it } from 'vitest';
-import { COLD_STAGED_RUNS, DOUBT_GAP, EARLY_EXPLORATIONS, EXPLORE_EVERY, ModeChoice, STAGED_MARGIN, STAGED_WARMUP, TRIALS, type ProgramWay } from '../src/engine/mode-choice.js';
+import { COLD_STAGED_RUNS, DOUBT_GAP, RUNS_BEFORE_CHOICE, EARLY_EXPLORATIONS, EXPLORE_EVERY, ModeChoice, STAGED_MARGIN, STAGED_WARMUP, TRIALS, type ProgramWay } from '../src/engine/mode-choice.js';
 
 /** Runs `choice` `runs` times with each way's time from `ms`; the ways taken, in order. */
 function drive(choice: ModeChoice, runs: number, ms: (way: ProgramWay, run: number) => number, start = 0): ProgramWay[] {
@@ -39,6 +39,7 @@ describe('ModeChoice', () => {
       'single',
     ]);
     expect(choice.current).toBe('single');
+    expect(RUNS_BEFORE_CHOICE).toBe(TRIAL_RUNS);
     // Between explorations, the chosen way only: each early exploration is one block of the cut.
     const after = drive(choice, EXPLORE_EVERY - 1, (way) => (way === 'single' ? 8 : 10), TRIAL_RUNS);
     expect(after.filter((w) => w === 'staged').length).toBeLessThanOrEqual((EARLY_EXPLORATIONS.length + 1) * (STAGED_WARMUP + 1));

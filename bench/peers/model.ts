@@ -20,6 +20,7 @@ import { median, quantile } from '../../src/statistics.js';
 import { PAUSE_MS, perRoundRatios, rotated } from '../support/rounds.js';
 import { timeMs } from '../support/timing.js';
 import { errors } from '../../src/errors.js';
+import { RUNS_BEFORE_CHOICE } from '../../src/engine/mode-choice.js';
 
 // onnxruntime-node is installed only in bench/peers/node_modules, on demand: imported by name at run time.
 type Untyped = any;
@@ -59,8 +60,7 @@ export function parseModelOptions(option: (name: string, fallback: string) => st
     batches: list(option('batch', '1,8'), 'batch'),
     threads: list(option('threads', '1,2'), 'threads'),
     runs: list(option('runs', '9'), 'runs')[0],
-    // 14: a program without chains (batch 1) on several workers spends its first 12 runs measuring its two
-    // ways (src/engine/mode-choice.ts); timed before, half its runs would go the slower way.
+    // groupconv on several threads warms up at least RUNS_BEFORE_CHOICE calls, whatever this says (see modelMain).
     warmup: Number(option('warmup', '14')),
     size: size ? list(size, 'size')[0] : null,
     variants: variantsOf(option('calling-thread', 'no')),
@@ -117,7 +117,11 @@ export async function modelMain(options: Options): Promise<void> {
         worst = Math.max(worst, Math.abs(ours.data[i] - theirs[i]));
         scale = Math.max(scale, Math.abs(theirs[i]));
       }
-      for (const c of contenders) for (let i = 0; i < options.warmup; i++) await c.call();
+      // A program without chains (batch 1) on several threads spends its first RUNS_BEFORE_CHOICE runs
+      // warming the cut and measuring its two ways (src/engine/mode-choice.ts): timed before, half its runs
+      // would go the slower way, so there groupconv warms up that long whatever --warmup says.
+      const warmupOf = (c: Contender) => (c.engine === 'groupconv' && c.threads > 1 ? Math.max(options.warmup, RUNS_BEFORE_CHOICE) : options.warmup);
+      for (const c of contenders) for (let i = 0; i < warmupOf(c); i++) await c.call();
       const seconds = new Map<string, number[]>(contenders.map((c) => [c.key, []]));
       for (let round = 0; round < options.runs; round++) {
         for (const c of rotated(contenders, round)) {
@@ -127,7 +131,7 @@ export async function modelMain(options: Options): Promise<void> {
         }
       }
       dispose(x);
-      console.log(`\n${name}, batch ${batch}, input [${shape.join(', ')}]: ${options.runs} rounds after ${options.warmup} warm-up calls each; max |groupconv - onnxruntime| = ${worst.toExponential(2)} (output range ${scale.toExponential(2)})`);
+      console.log(`\n${name}, batch ${batch}, input [${shape.join(', ')}]: ${options.runs} rounds after ${options.warmup} warm-up calls each${options.threads.some((t) => t > 1) && options.warmup < RUNS_BEFORE_CHOICE ? ` (groupconv on ${options.threads.filter((t) => t > 1).join(', ')} threads: ${RUNS_BEFORE_CHOICE}, its mode choice's first runs)` : ''}; max |groupconv - onnxruntime| = ${worst.toExponential(2)} (output range ${scale.toExponential(2)})`);
       const labelled = options.variants.length > 1 || options.variants[0] !== 'workers';
       console.log(`${'threads'.padEnd(labelled ? 24 : 8)} ${'groupconv img/s'.padStart(16)} ${'ms'.padStart(8)} ${'ort img/s'.padStart(10)} ${'ms'.padStart(8)}  ${'gc/ort [quartiles]'.padStart(22)}  gc speedup vs ${options.threads[0]}`);
       for (const t of options.threads) for (const variant of options.variants) {

@@ -90,6 +90,9 @@ export const DOUBT_GAP = 1;
 /** The cut runs only where its runs take less than this share of the single runner's beside them (median over the window). */
 export const STAGED_MARGIN = 0.9;
 
+/** Runs before the first choice (the cut's cold runs, one runner's first, the trials): what a benchmark warms up to time the chosen way. */
+export const RUNS_BEFORE_CHOICE = COLD_STAGED_RUNS + 1 + TRIALS * (STAGED_WARMUP + 2);
+
 /** One run's way, and whether its time is counted (a warm-up's, or a way's very first run's, is not). */
 export interface WayRun {
   readonly way: ProgramWay;
