@@ -45,11 +45,11 @@ export const PARK_IDLE_MS = 200;
  * after an idle spell ran slow in a third of the calls at batch 1, one thread's tasks taking 40-70%
  * longer or both threads waiting, while onnxruntime-node, whose threads spin after a run, kept its
  * time. efficientnet_b0 at batch 1 with the calling thread and one worker, each round a pause of 60
- * ms and two calls, the second timed: 64 of 180 timed calls were over 1.3x the fastest blocking at
- * once, 14 of 180 polling 20 ms first; the mean 1.27-1.47x onnxruntime's two threads in the same
- * rounds against 1.26-1.34x. A 2 ms poll did about half as well. Two workers beside the calling
- * thread on 2 cores gained nothing: the poller then takes the core the calling thread needs
- * (docs/benchmarks.md, "A worker polls 20 ms after a run").
+ * ms and two calls, the second timed: 64 of 180 timed calls were over 1.3x the fastest when the
+ * worker blocked at once, 14 of 180 when it polled 20 ms first (mean time 1.27-1.47x onnxruntime's two
+ * threads' in the same rounds, against 1.26-1.34x). A 2 ms poll did about half as well. Two workers on
+ * 2 cores, the main thread waiting beside them, gained nothing: a poller then takes the core the main
+ * thread needs (docs/benchmarks.md, "A worker polls 20 ms after a program run").
  */
 export const PARK_POLL_MS = 20;
 
