@@ -9,7 +9,7 @@
 // median crosses; an exploration that says the other way is faster is checked
 // again at once (DOUBT_GAP).
 import { describe, expect, it } from 'vitest';
-import { COLD_STAGED_RUNS, DOUBT_GAP, RUNS_BEFORE_CHOICE, EARLY_EXPLORATIONS, EXPLORE_EVERY, ModeChoice, STAGED_MARGIN, STAGED_WARMUP, TRIALS, type ProgramWay } from '../src/engine/mode-choice.js';
+import { COLD_STAGED_RUNS, DOUBT_GAP, EARLY_EXPLORATIONS, EXPLORE_EVERY, ModeChoice, RUNS_BEFORE_CHOICE, STAGED_MARGIN, STAGED_WARMUP, TRIALS, type ProgramWay } from '../src/engine/mode-choice.js';
 
 /** Runs `choice` `runs` times with each way's time from `ms`; the ways taken, in order. */
 function drive(choice: ModeChoice, runs: number, ms: (way: ProgramWay, run: number) => number, start = 0): ProgramWay[] {
