@@ -38,8 +38,9 @@
 //
 // Why the cut's first runs are not counted: each worker is a V8 isolate of
 // its own, which optimizes the program runner's code (TurboFan) only as it
-// runs it, its compile jobs on background threads that take a core from one
-// of the two runners. A fresh engine's cut of efficientnet_b0 at batch 1 on
+// runs it, and that work slows the runners meanwhile (on background threads,
+// which take a core from one of the two, or, with --single-threaded, on the
+// runner's own thread: the spikes below stayed). A fresh engine's cut of efficientnet_b0 at batch 1 on
 // two workers took 11-30 ms a run for its first 27 runs, then 10.3-10.6 ms;
 // with V8's optimizing compiler off (--no-opt), 11.4-14.4 ms from the second
 // run on, without the spikes. Runs on one runner do not warm the cut: after
