@@ -24,8 +24,16 @@
 export const MIN_SPIN_US = 64;
 /** The most: about the longest task of a batch-1 stage, so an idle machine never sleeps at a barrier. */
 export const MAX_SPIN_US = 256;
-/** Loads of the completed word between clock reads (a clock read costs about as much as 20-50 loads). */
+/** Checks between clock reads (a clock read costs about as much as 20-50 loads of a shared word). */
 const LOADS_PER_CHECK = 64;
+
+/** Spins until `moved()` or performance.now() reaches `deadline` (ms); true if it moved. */
+export function spinUntil(moved: () => boolean, deadline: number): boolean {
+  for (;;) {
+    for (let i = 0; i < LOADS_PER_CHECK; i++) if (moved()) return true;
+    if (performance.now() >= deadline) return false;
+  }
+}
 
 /** One worker thread's spin budget, kept across runs so it carries what earlier barriers said. */
 export class SpinBudget {
@@ -37,18 +45,8 @@ export class SpinBudget {
 
   /** Spins until `moved()` or the budget runs out; true if it moved. Adapts the budget to the outcome. */
   spin(moved: () => boolean): boolean {
-    const deadline = performance.now() + this.us / 1000;
-    for (;;) {
-      for (let i = 0; i < LOADS_PER_CHECK; i++) {
-        if (moved()) {
-          this.us = Math.min(MAX_SPIN_US, this.us * 2);
-          return true;
-        }
-      }
-      if (performance.now() >= deadline) {
-        this.us = MIN_SPIN_US;
-        return false;
-      }
-    }
+    const opened = spinUntil(moved, performance.now() + this.us / 1000);
+    this.us = opened ? Math.min(MAX_SPIN_US, this.us * 2) : MIN_SPIN_US;
+    return opened;
   }
 }

@@ -5,6 +5,7 @@
 import { threadId } from 'node:worker_threads';
 import { errors } from '../errors.js';
 import { sharedArena } from '../memory/arena.js';
+import { spinUntil } from './barrier-spin.js';
 import { Doorbells, SlotState, type ParkMessage } from './doorbell.js';
 import { runProgramTasks } from './program-runner.js';
 import { absoluteNow, TaskTable, type BeforeTask, type ConvRunMessage, type RunnerReport, type WorkerMessage } from './protocol.js';
@@ -104,14 +105,8 @@ function parkRunner(park: ParkMessage, beforeTask?: BeforeTask): RunnerReport {
 
 /** The slot's state once it leaves idle, or idle at `until` (performance.now() ms). */
 function pollDoorbell(ints: Int32Array, until: number): number {
-  for (;;) {
-    // A clock read costs about as much as tens of loads (barrier-spin.ts): check the clock every 64.
-    for (let i = 0; i < 64; i++) {
-      const state = Atomics.load(ints, Doorbells.STATE);
-      if (state !== SlotState.idle) return state;
-    }
-    if (performance.now() >= until) return SlotState.idle;
-  }
+  spinUntil(() => Atomics.load(ints, Doorbells.STATE) !== SlotState.idle, until);
+  return Atomics.load(ints, Doorbells.STATE);
 }
 
 /** The pool's task handler (the default export of workers/conv-worker), with an optional per-task hook. */
