@@ -1,7 +1,8 @@
 // A slot's message as the worker reads it back (doorbell.ts): every field the
-// main thread wrote, a program runner's poll included.
+// main thread wrote, a program runner's poll included; and the poll after a
+// program run, which the main thread can stop.
 import { describe, expect, it } from 'vitest';
-import { Doorbells, PARK_POLL_MS } from '../src/engine/doorbell.js';
+import { Doorbells, PARK_POLL_MS, SlotState } from '../src/engine/doorbell.js';
 import type { WorkerMessage } from '../src/engine/protocol.js';
 
 describe('Doorbells', () => {
@@ -26,5 +27,23 @@ describe('Doorbells', () => {
       output: { byteOffset: 7, length: 8 }, residual: null, scratch: { byteOffset: 9, length: 10 }, table: 11, tasks: 12, runner: 13,
     });
     expect(new Doorbells(buffer, 0).read()).toEqual(program);
+  });
+
+  it('a worker polling for the next run stops at once when the main thread says so, and the next message lifts the stop', () => {
+    const buffer = Doorbells.buffer(2);
+    const main = new Doorbells(buffer, 1);
+    const worker = new Doorbells(buffer, 1);
+    main.stopPolling();
+    // Without the stop it would spin until its deadline, 5 s on: the slot stays idle.
+    const start = performance.now();
+    expect(worker.poll(start + 5000)).toBe(SlotState.idle);
+    expect(performance.now() - start).toBeLessThan(2500);
+    // The other slot's worker was not told to stop.
+    expect(Atomics.load(new Doorbells(buffer, 0).ints, Doorbells.STOP_POLL)).toBe(0);
+    main.write({ kind: 'program', programId: 1, program: { byteOffset: 0, length: 1 }, scratch: { byteOffset: 0, length: 1 }, table: 0, runner: 1, pollMs: PARK_POLL_MS });
+    expect(Atomics.load(worker.ints, Doorbells.STOP_POLL)).toBe(0);
+    // Work posted while a worker polls ends the poll with the slot's new state.
+    Atomics.store(main.ints, Doorbells.STATE, SlotState.work);
+    expect(worker.poll(performance.now() + 5000)).toBe(SlotState.work);
   });
 });

@@ -241,6 +241,28 @@ describe('on the calling thread (callingThread: true)', () => {
     if (cores === 2 || cores === 3) expect([...seen].sort()).toEqual([0, PARK_POLL_MS]);
   });
 
+  it('a run on the calling thread alone tells the workers polling since the last run to stop (their cores are its own)', async () => {
+    const e = engine({ workers: 2, callingThread: true });
+    const dispatcher = (e as unknown as { dispatcher: { stopPolling(): void } }).dispatcher;
+    let stops = 0;
+    const stopPolling = dispatcher.stopPolling.bind(dispatcher);
+    dispatcher.stopPolling = () => (stops++, stopPolling());
+    const { program, close } = block(e);
+    const stopped = new Map<string, number[]>();
+    // The mode choice's first runs: the cut's (on the calling thread and a worker), then one on the calling thread alone.
+    for (let round = 0; round < COLD_STAGED_RUNS + 2; round++) {
+      const buffers = buffersFor(x);
+      const before = stops;
+      await program.run(buffers);
+      release(buffers);
+      stopped.set(program.lastRunMode!, [...(stopped.get(program.lastRunMode!) ?? []), stops - before]);
+    }
+    expect(new Set(stopped.get('staged'))).toEqual(new Set([0]));
+    expect(stopped.get('single')!.length).toBeGreaterThan(0);
+    expect(new Set(stopped.get('single'))).toEqual(new Set([1]));
+    close();
+  });
+
   it('on two workers runs the one-runner way on the calling thread, and the cut on it and one worker, each bitwise the same', async () => {
     const e = engine({ workers: 2, callingThread: true });
     const { program, close } = block(e);

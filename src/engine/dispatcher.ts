@@ -102,6 +102,11 @@ export class Dispatcher {
     await this.pool.destroy();
   }
 
+  /** Workers polling for the next run (PARK_POLL_MS) stop and block: the next run needs none of them. */
+  stopPolling(): void {
+    for (const slot of this.slots) slot.bell.stopPolling();
+  }
+
   /** Hands a runner to a free slot (a parked one first), or queues it until one is free. */
   private dispatch(runner: Runner): void {
     let free: Slot | null = null;

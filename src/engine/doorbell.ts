@@ -15,7 +15,9 @@
 // 20 µs poll made back-to-back pings faster but whole small calls 3-20% slower
 // on 2 cores, where the main thread needs the other core. The exception is a
 // program runner whose run left a core free for the calling thread: it polls
-// for the next run PARK_POLL_MS first (see there).
+// for the next run PARK_POLL_MS first (see there), unless a run on the calling
+// thread alone tells it to stop (STOP_POLL).
+import { spinUntil } from './barrier-spin.js';
 import type { ConvRunMessage, ProgramRunMessage, WorkerMessage } from './protocol.js';
 
 /** Values of a slot's STATE word. */
@@ -64,6 +66,14 @@ export interface ParkMessage {
 const SLOT_BYTES = 256; // 4 cache lines: slots of different workers never share one
 const STATE = 0;
 const DONE = 1;
+/**
+ * Set by the main thread when a run needs none of the engine's workers (a run on the calling thread
+ * alone): a worker polling after a program run stops and blocks. Why: under load a poller shares a core
+ * with the calling thread's run, which then took 27 ms where it takes 19 (efficientnet_b0 at batch 1,
+ * the second vCPU busy with another process), and a cut paired with that run looked faster than it was
+ * (docs/benchmarks.md, "A poller stops when the calling thread runs alone"). Cleared with each message.
+ */
+const STOP_POLL = 2;
 const FIELDS_OFFSET = 64;
 
 const KIND_PING = 0;
@@ -112,6 +122,7 @@ export class Doorbells {
 
   static readonly STATE = STATE;
   static readonly DONE = DONE;
+  static readonly STOP_POLL = STOP_POLL;
 
   done(): number {
     return Atomics.load(this.ints, DONE);
@@ -120,6 +131,7 @@ export class Doorbells {
   /** Main thread: writes a runner's message (plain stores, published by the STATE store that follows). */
   write(message: WorkerMessage): void {
     const f = this.fields;
+    Atomics.store(this.ints, STOP_POLL, 0);
     if (message.kind === 'ping') {
       f[F.kind] = KIND_PING;
       return;
@@ -156,6 +168,18 @@ export class Doorbells {
     f[F.table] = message.table;
     f[F.tasks] = message.tasks;
     f[F.runner] = message.runner;
+  }
+
+  /** Main thread: a worker polling for the next run (PARK_POLL_MS) stops and blocks. */
+  stopPolling(): void {
+    Atomics.store(this.ints, STOP_POLL, 1);
+  }
+
+  /** Worker: the slot's state once it leaves idle, or idle at `until` (performance.now() ms) or once the main thread says stop. */
+  poll(until: number): number {
+    const ints = this.ints;
+    spinUntil(() => Atomics.load(ints, STATE) !== SlotState.idle || Atomics.load(ints, STOP_POLL) !== 0, until);
+    return Atomics.load(ints, STATE);
   }
 
   /** Worker: the message the main thread wrote. */

@@ -99,6 +99,7 @@ export class GroupedConvEngine implements ConvRunner, LayerExecutor {
     begin: (call) => this.calls.add(call),
     end: (call) => this.calls.delete(call),
     dropQueued: (call) => this.dispatcher.dropQueued(call),
+    stopPolling: () => this.dispatcher.stopPolling(),
   }))(this);
 
   /** torch.nn.functional.conv2d on the pool: the same checks, errors and results as `conv2d`. */

@@ -63,6 +63,8 @@ export interface ProgramHost {
   end(call: Call): void;
   /** The run is over: its runners still waiting for a worker need not start. */
   dropQueued(call: Call): void;
+  /** A run on the calling thread alone: workers polling after a run (PARK_POLL_MS) stop, leaving it the cores. */
+  stopPolling(): void;
 }
 
 /** One stage's timings in a profiled run, ms from the start of the run. */
@@ -351,6 +353,7 @@ export class EngineProgram {
       const here = this.host.callingThread;
       const failedOn = (runner: number, onCallingThread: boolean) => (error: unknown) => running.fail(this.describeFailure(mode, table, runner, error, onCallingThread));
       if (here && mode.runners === 1) {
+        this.host.stopPolling();
         try {
           runProgramTasks(messages[0]);
         } catch (error) {

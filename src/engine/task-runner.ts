@@ -5,7 +5,6 @@
 import { threadId } from 'node:worker_threads';
 import { errors } from '../errors.js';
 import { sharedArena } from '../memory/arena.js';
-import { spinUntil } from './barrier-spin.js';
 import { Doorbells, SlotState, type ParkMessage } from './doorbell.js';
 import { runProgramTasks } from './program-runner.js';
 import { absoluteNow, TaskTable, type BeforeTask, type ConvRunMessage, type RunnerReport, type WorkerMessage } from './protocol.js';
@@ -78,7 +77,7 @@ function parkRunner(park: ParkMessage, beforeTask?: BeforeTask): RunnerReport {
   let pollUntil = 0;
   for (;;) {
     let state = Atomics.load(ints, Doorbells.STATE);
-    if (state === SlotState.idle && pollUntil > 0) state = pollDoorbell(ints, pollUntil);
+    if (state === SlotState.idle && pollUntil > 0) state = bell.poll(pollUntil);
     if (state === SlotState.idle) {
       Atomics.wait(ints, Doorbells.STATE, SlotState.idle, park.idleMs);
       // Still idle: leave, unless the main thread posts work in this very instant (then its exchange wins).
@@ -101,12 +100,6 @@ function parkRunner(park: ParkMessage, beforeTask?: BeforeTask): RunnerReport {
     Atomics.add(ints, Doorbells.DONE, 1);
     Atomics.notify(ints, Doorbells.DONE);
   }
-}
-
-/** The slot's state once it leaves idle, or idle at `until` (performance.now() ms). */
-function pollDoorbell(ints: Int32Array, until: number): number {
-  spinUntil(() => Atomics.load(ints, Doorbells.STATE) !== SlotState.idle, until);
-  return Atomics.load(ints, Doorbells.STATE);
 }
 
 /** The pool's task handler (the default export of workers/conv-worker), with an optional per-task hook. */
