@@ -7,9 +7,10 @@
 // other way soon after (EARLY_EXPLORATIONS) and then after every EXPLORE_EVERY
 // runs, each paired with the adjacent run, which switch when the window's
 // median crosses; an exploration that says the other way is faster is checked
-// again at once (DOUBT_GAP).
+// again at once (DOUBT_GAP), one whose way lost by far (CLEAR_LOSS) ends the
+// early explorations.
 import { describe, expect, it } from 'vitest';
-import { COLD_STAGED_RUNS, DOUBT_GAP, EARLY_EXPLORATIONS, EXPLORE_EVERY, ModeChoice, RUNS_BEFORE_CHOICE, STAGED_MARGIN, STAGED_WARMUP, TRIALS, type ProgramWay } from '../src/engine/mode-choice.js';
+import { CLEAR_LOSS, COLD_STAGED_RUNS, DOUBT_GAP, EARLY_EXPLORATIONS, EXPLORE_EVERY, ModeChoice, RUNS_BEFORE_CHOICE, STAGED_MARGIN, STAGED_WARMUP, TRIALS, type ProgramWay } from '../src/engine/mode-choice.js';
 
 /** Runs `choice` `runs` times with each way's time from `ms`; the ways taken, in order. */
 function drive(choice: ModeChoice, runs: number, ms: (way: ProgramWay, run: number) => number, start = 0): ProgramWay[] {
@@ -88,16 +89,36 @@ describe('ModeChoice', () => {
   });
 
   it('keeps the staged way when it is faster, and explores the other after 4, 8, 16 and 32 runs of it, then after every EXPLORE_EVERY', () => {
+    // The cut faster, but not by far: one runner's runs take 1.17x the cut's (under CLEAR_LOSS).
+    const ms = (way: ProgramWay) => (way === 'single' ? 8.2 : 7);
+    expect(8.2 / 7).toBeLessThan(CLEAR_LOSS);
     const choice = new ModeChoice();
-    drive(choice, TRIAL_RUNS, (way) => (way === 'single' ? 12 : 7));
+    drive(choice, TRIAL_RUNS, ms);
     expect(choice.current).toBe('staged');
-    const ways = drive(choice, 4 * EXPLORE_EVERY, (way) => (way === 'single' ? 12 : 7));
+    const ways = drive(choice, 4 * EXPLORE_EVERY, ms);
     const explored = ways.flatMap((w, i) => (w === 'single' ? [i] : []));
     // Each exploration is one run, after `gap` runs of the chosen way since the last.
     const gaps = explored.map((run, k) => run - (k === 0 ? 0 : explored[k - 1] + 1));
     expect(gaps.slice(0, EARLY_EXPLORATIONS.length)).toEqual([...EARLY_EXPLORATIONS]);
     expect(new Set(gaps.slice(EARLY_EXPLORATIONS.length))).toEqual(new Set([EXPLORE_EVERY]));
     expect(explored.length).toBe(EARLY_EXPLORATIONS.length + Math.floor((4 * EXPLORE_EVERY - EARLY_EXPLORATIONS.reduce((a, b) => a + b + 1, 0)) / (EXPLORE_EVERY + 1)));
+  });
+
+  it('an exploration whose way lost by far ends the early explorations: the next comes after EXPLORE_EVERY', () => {
+    // Each exploration costs a run of the slower way (and the cut's its warm-up runs too): with another
+    // process busy on the second core, the cut's early explorations were a third of shufflenet_v2's calls.
+    for (const [staged, single, explored] of [[7, 12, 'single'], [12, 7, 'staged']] as const) {
+      const ms = (way: ProgramWay) => (way === 'single' ? single : staged);
+      const choice = new ModeChoice();
+      drive(choice, TRIAL_RUNS, ms);
+      expect(choice.current).toBe(explored === 'single' ? 'staged' : 'single');
+      const ways = drive(choice, 3 * EXPLORE_EVERY, ms);
+      // Each exploration's counted run (the cut's last of its block), and the chosen way's runs before it.
+      const counted = ways.flatMap((w, i) => (w === explored && ways[i + 1] !== explored ? [i] : []));
+      const block = explored === 'staged' ? STAGED_WARMUP + 1 : 1;
+      const gaps = counted.map((run, k) => run - (k === 0 ? 0 : counted[k - 1] + 1) - (block - 1));
+      expect(gaps, `${explored} explored`).toEqual([EARLY_EXPLORATIONS[0], EXPLORE_EVERY, EXPLORE_EVERY]);
+    }
   });
 
   it('undoes a choice its trials got wrong within the early explorations', () => {
@@ -152,17 +173,19 @@ describe('ModeChoice', () => {
     // others each right after the run that completes the last one's pair (at one per steady gap: three gaps).
     expect(until).toBeLessThanOrEqual(EXPLORE_EVERY + 3 * (STAGED_WARMUP + 1) + 2 * DOUBT_GAP);
     expect(until).toBeLessThan(2 * EXPLORE_EVERY);
-    // A new choice is revisited soon at first, as the first one was.
-    const ways = drive(choice, EARLY_EXPLORATIONS.reduce((a, b) => a + b + 1, 0), (way) => (way === 'single' ? 10 : 6), runs + until);
+    // A new choice is revisited soon at first, as the first one was (then, one runner having lost by far,
+    // after the steady gap).
+    const ways = drive(choice, EARLY_EXPLORATIONS[0] + 1 + EXPLORE_EVERY + 1, (way) => (way === 'single' ? 10 : 6), runs + until);
     const explored = ways.flatMap((w, i) => (w === 'single' ? [i] : []));
-    expect(explored.map((run, k) => run - (k === 0 ? 0 : explored[k - 1] + 1))).toEqual([...EARLY_EXPLORATIONS]);
+    expect(explored.map((run, k) => run - (k === 0 ? 0 : explored[k - 1] + 1))).toEqual([EARLY_EXPLORATIONS[0], EXPLORE_EVERY]);
   });
 
   it('one exploration against the choice is checked once more, then the steady gap returns', () => {
     // The cut is faster throughout, but one run on one runner happens to be fast (a phase that lasted one run).
     const choice = new ModeChoice();
     let runs = drive(choice, TRIAL_RUNS, (way) => (way === 'single' ? 12 : 7)).length;
-    const early = EARLY_EXPLORATIONS.reduce((a, b) => a + b + 1, 0);
+    // The first exploration (after EARLY_EXPLORATIONS[0] runs) loses by far: the steady gap follows.
+    const early = EARLY_EXPLORATIONS[0] + 1;
     runs += drive(choice, early, (way) => (way === 'single' ? 12 : 7), runs).length;
     let blipped = false;
     const ways = drive(

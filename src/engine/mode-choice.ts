@@ -34,7 +34,13 @@
 // (its two vCPUs at times get one core's throughput), and mobilenet_v2's cut
 // at batch 1 took 6.6 ms in some rounds of 15 forwards and 10-13 ms in the
 // next, against 11.3 ms on one runner (docs/benchmarks.md, "The host's two
-// vCPUs at times get one core's throughput").
+// vCPUs at times get one core's throughput"). An exploration whose way took at
+// least CLEAR_LOSS times the chosen way's run beside it ends the early
+// explorations: each costs runs of the slower way (the cut's, its warm-up too),
+// and with another process busy on the second vCPU, explorations of the cut were
+// half of shufflenet_v2's calls at batch 1 in bench:peers, which ran them at
+// 0.75x one runner's speed (1.00x without the early ones; docs/benchmarks.md,
+// "Early explorations end on a clear loss").
 //
 // Why the cut's first runs are not counted: each worker is a V8 isolate of
 // its own, which optimizes the program runner's code (TurboFan) only as it
@@ -90,6 +96,11 @@ export const EARLY_EXPLORATIONS = [4, 8, 16, 32] as const;
 export const DOUBT_GAP = 1;
 /** The cut runs only where its runs take less than this share of the single runner's beside them (median over the window). */
 export const STAGED_MARGIN = 0.9;
+/**
+ * An exploration whose way took at least this many times the chosen way's run beside it ends the early
+ * explorations: the next comes after EXPLORE_EVERY runs (see plan).
+ */
+export const CLEAR_LOSS = 1.25;
 
 /** Runs before the first choice (the cut's cold runs, one runner's first, the trials): what a benchmark warms up to time the chosen way. */
 export const RUNS_BEFORE_CHOICE = COLD_STAGED_RUNS + 1 + TRIALS * (STAGED_WARMUP + 2);
@@ -153,6 +164,10 @@ export class ModeChoice {
       this.doubted = false;
     } else {
       this.doubted = ratio < STAGED_MARGIN !== (this.chosen === 'staged');
+      // An exploration's pair (after the trials, only explorations pair) whose way lost by far: the next
+      // exploration comes after the steady gap.
+      const explored = this.chosen === 'staged' ? 1 / ratio : ratio;
+      if (this.explorations > 0 && explored >= CLEAR_LOSS) this.explorations = Math.max(this.explorations, EARLY_EXPLORATIONS.length);
     }
   }
 
