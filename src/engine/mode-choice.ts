@@ -37,10 +37,10 @@
 // vCPUs at times get one core's throughput"). An exploration whose way took at
 // least CLEAR_LOSS times the chosen way's run beside it ends the early
 // explorations: each costs runs of the slower way (the cut's, its warm-up too),
-// and with another process busy on the second vCPU, explorations of the cut were
-// half of shufflenet_v2's calls at batch 1 in bench:peers, which ran them at
-// 0.75x one runner's speed (1.00x without the early ones; docs/benchmarks.md,
-// "Early explorations end on a clear loss").
+// and with another process busy on the second vCPU, the cut's runs in
+// explorations were a third of shufflenet_v2's calls at batch 1 in bench:peers,
+// which ran them at 0.75-0.85x one runner's speed (0.90-1.00x with this rule;
+// docs/benchmarks.md, "Early explorations end on a clear loss").
 //
 // Why the cut's first runs are not counted: each worker is a V8 isolate of
 // its own, which optimizes the program runner's code (TurboFan) only as it
