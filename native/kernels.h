@@ -74,13 +74,10 @@ SIMD static inline EPILOGUE_INLINE vf exp4(vf x) {
   vf r = vsub(v, vmul(kf, vset1(0.693359375f)));
   r = vsub(r, vmul(kf, vset1(-0.00021219444170128554f)));
   vf z = vmul(r, r);
-  vf p = vset1(0.00019875691214110702f);
-  p = vadd(vmul(p, r), vset1(0.001398199936375022f));
-  p = vadd(vmul(p, r), vset1(0.008333452045917511f));
-  p = vadd(vmul(p, r), vset1(0.04166579619050026f));
-  p = vadd(vmul(p, r), vset1(0.1666666567325592f));
-  p = vadd(vmul(p, r), vset1(0.5f));
-  p = vadd(vadd(vmul(p, z), r), vset1(1.0f));
+  vf low = vadd(vmul(vset1(0.16666534543037415f), r), vset1(0.5f));
+  vf high = vadd(vmul(vset1(0.008367475122213364f), r), vset1(0.041667237877845764f));
+  vf poly = vadd(low, vmul(z, vadd(high, vmul(vset1(0.0013863772619515657f), z))));
+  vf p = vadd(vadd(vmul(poly, z), r), vset1(1.0f));
   vi k1 = vishr1(k);
   vi k2 = visub(k, k1);
   vi bias = viset1(127);
@@ -98,13 +95,10 @@ SIMD static inline EPILOGUE_INLINE vf expNegatedShort(vf x) {
   vf s = vadd(m, vmul(kf, vset1(0.693359375f)));
   s = vadd(s, vmul(kf, vset1(-0.00021219444170128554f)));
   vf z = vmul(s, s);
-  vf p = vset1(0.00019875691214110702f);
-  p = vsub(vset1(0.001398199936375022f), vmul(p, s));
-  p = vsub(vset1(0.008333452045917511f), vmul(p, s));
-  p = vsub(vset1(0.04166579619050026f), vmul(p, s));
-  p = vsub(vset1(0.1666666567325592f), vmul(p, s));
-  p = vsub(vset1(0.5f), vmul(p, s));
-  p = vadd(vsub(vmul(p, z), s), vset1(1.0f));
+  vf low = vsub(vset1(0.5f), vmul(vset1(0.16666534543037415f), s));
+  vf high = vsub(vset1(0.041667237877845764f), vmul(vset1(0.008367475122213364f), s));
+  vf poly = vadd(low, vmul(z, vadd(high, vmul(vset1(0.0013863772619515657f), z))));
+  vf p = vadd(vsub(vmul(poly, z), s), vset1(1.0f));
   return vcastFloat(viadd(vcastInt(p), vishl23(vcastInt(t))));
 }
 

@@ -3,7 +3,11 @@
 // and SiLU activations' (epilogue.ts) exp.
 //
 // x = k ln2 + r with k = round(x log2 e) and r by Cody-Waite (two constants),
-// exp(r) by Cephes' degree-7 polynomial, then scaled by 2^k as 2^(k >> 1) *
+// exp(r) by a degree-6 polynomial, 1 + r + r^2 P(r), P evaluated as
+// (C2 + C3 r) + r^2 ((C4 + C5 r) + C6 r^2): as many operations as Horner's
+// scheme, but a chain of 8 dependent ones from r to p where Horner's is 11
+// (the epilogue's sigmoid is bound by that chain's latency, docs/epilogue.md),
+// then scaled by 2^k as 2^(k >> 1) *
 // 2^(k - (k >> 1)): the first product is exact and the second rounds once, so
 // a result in the subnormal range is rounded once, not twice, and an overflow
 // becomes +Infinity. Every step is one float32 operation, rounded (Math.fround
@@ -12,7 +16,7 @@
 // (test/exp.test.ts). NaN gives NaN; inputs below -104 give +0, above 89
 // +Infinity (the clamp to that range changes no result).
 import {
-  EXP_LN2_HIGH, EXP_LN2_LOW, EXP_LOG2E, EXP_MAX_INPUT, EXP_MIN_INPUT, EXP_P0, EXP_P1, EXP_P2, EXP_P3, EXP_P4, EXP_P5, EXP_ROUNDER,
+  EXP_C2, EXP_C3, EXP_C4, EXP_C5, EXP_C6, EXP_LN2_HIGH, EXP_LN2_LOW, EXP_LOG2E, EXP_MAX_INPUT, EXP_MIN_INPUT, EXP_ROUNDER,
 } from './wasm/exp-constants.js';
 
 const f = Math.fround;
@@ -26,13 +30,10 @@ export function expFloat32(x: number): number {
   let r = f(v - f(k * EXP_LN2_HIGH));
   r = f(r - f(k * EXP_LN2_LOW));
   const z = f(r * r);
-  let p = EXP_P0;
-  p = f(f(p * r) + EXP_P1);
-  p = f(f(p * r) + EXP_P2);
-  p = f(f(p * r) + EXP_P3);
-  p = f(f(p * r) + EXP_P4);
-  p = f(f(p * r) + EXP_P5);
-  p = f(f(f(p * z) + r) + 1);
+  const low = f(f(EXP_C3 * r) + EXP_C2);
+  const high = f(f(EXP_C5 * r) + EXP_C4);
+  const poly = f(low + f(z * f(high + f(EXP_C6 * z))));
+  const p = f(f(f(poly * z) + r) + 1);
   const k1 = Math.floor(k / 2);
   return f(f(p * 2 ** k1) * 2 ** (k - k1));
 }

@@ -4,7 +4,7 @@
 // build: a fused multiply-add rounds once where the reference rounds twice.
 
 import {
-  EXP_LN2_HIGH, EXP_LN2_LOW, EXP_LOG2E, EXP_MAX_INPUT, EXP_MIN_INPUT, EXP_P0, EXP_P1, EXP_P2, EXP_P3, EXP_P4, EXP_P5, EXP_ROUNDER,
+  EXP_C2, EXP_C3, EXP_C4, EXP_C5, EXP_C6, EXP_LN2_HIGH, EXP_LN2_LOW, EXP_LOG2E, EXP_MAX_INPUT, EXP_MIN_INPUT, EXP_ROUNDER,
   EXP_ROUNDER_BITS, EXP_SIGMOID_FAST_MAX, EXP_SIGMOID_MIN_INPUT,
 } from '../exp-constants';
 
@@ -19,13 +19,10 @@ import {
   let r = f32x4.sub(v, f32x4.mul(kf, f32x4.splat(<f32>EXP_LN2_HIGH)));
   r = f32x4.sub(r, f32x4.mul(kf, f32x4.splat(<f32>EXP_LN2_LOW)));
   const z = f32x4.mul(r, r);
-  let p = f32x4.splat(<f32>EXP_P0);
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(<f32>EXP_P1));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(<f32>EXP_P2));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(<f32>EXP_P3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(<f32>EXP_P4));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(<f32>EXP_P5));
-  p = f32x4.add(f32x4.add(f32x4.mul(p, z), r), f32x4.splat(1));
+  const low = f32x4.add(f32x4.mul(f32x4.splat(<f32>EXP_C3), r), f32x4.splat(<f32>EXP_C2));
+  const high = f32x4.add(f32x4.mul(f32x4.splat(<f32>EXP_C5), r), f32x4.splat(<f32>EXP_C4));
+  const poly = f32x4.add(low, f32x4.mul(z, f32x4.add(high, f32x4.mul(f32x4.splat(<f32>EXP_C6), z))));
+  const p = f32x4.add(f32x4.add(f32x4.mul(poly, z), r), f32x4.splat(1));
   // 2^k as 2^k1 * 2^k2, k1 = floor(k / 2): both are normal floats for every k in range.
   const k1 = i32x4.shr_s(k, 1);
   const k2 = i32x4.sub(k, k1);
@@ -42,9 +39,9 @@ import {
  * least -88 (NaN is not) it takes a shorter path with the same bits:
  * - no negation: with m = min(x, 86) = -max(-x, -86), each step is exp4's on
  *   -x negated, which rounding's symmetry makes exact: t = R - m log2(e) is
- *   (-m) log2(e) + R, s = (m + k ln2_hi) + k ln2_lo is -r, and p = p s ... is
- *   Horner's p r + c as c - p s (r's zero sign never reaches p: z = r^2, and
- *   p z + r is +0 + ±0);
+ *   (-m) log2(e) + R, s = (m + k ln2_hi) + k ln2_lo is -r, and c - c' s is
+ *   c' r + c (r's zero sign never reaches p: z = r^2, and poly z + r is
+ *   +0 + ±0);
  * - no upper clamp, and 2^k added to p's exponent field instead of two
  *   multiplies: p is in [0.7, 1.42] and k in [-124, 127] there, so p * 2^k is a
  *   normal float, exact both ways. t's bits are 0x4b400000 + k, whose low 22
@@ -61,13 +58,10 @@ import {
   let s = f32x4.add(m, f32x4.mul(kf, f32x4.splat(<f32>EXP_LN2_HIGH)));
   s = f32x4.add(s, f32x4.mul(kf, f32x4.splat(<f32>EXP_LN2_LOW)));
   const z = f32x4.mul(s, s);
-  let p = f32x4.splat(<f32>EXP_P0);
-  p = f32x4.sub(f32x4.splat(<f32>EXP_P1), f32x4.mul(p, s));
-  p = f32x4.sub(f32x4.splat(<f32>EXP_P2), f32x4.mul(p, s));
-  p = f32x4.sub(f32x4.splat(<f32>EXP_P3), f32x4.mul(p, s));
-  p = f32x4.sub(f32x4.splat(<f32>EXP_P4), f32x4.mul(p, s));
-  p = f32x4.sub(f32x4.splat(<f32>EXP_P5), f32x4.mul(p, s));
-  p = f32x4.add(f32x4.sub(f32x4.mul(p, z), s), f32x4.splat(1));
+  const low = f32x4.sub(f32x4.splat(<f32>EXP_C2), f32x4.mul(f32x4.splat(<f32>EXP_C3), s));
+  const high = f32x4.sub(f32x4.splat(<f32>EXP_C4), f32x4.mul(f32x4.splat(<f32>EXP_C5), s));
+  const poly = f32x4.add(low, f32x4.mul(z, f32x4.add(high, f32x4.mul(f32x4.splat(<f32>EXP_C6), z))));
+  const p = f32x4.add(f32x4.sub(f32x4.mul(poly, z), s), f32x4.splat(1));
   return i32x4.add(p, i32x4.shl(t, 23));
 }
 
