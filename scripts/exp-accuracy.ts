@@ -27,7 +27,6 @@ let worst = 0;
 let worstAt = NaN;
 let correctlyRounded = 0;
 let count = 0;
-// Walk the bit patterns: negative floats from -0 down to `from`'s magnitude, then positive ones up to `to`.
 function walk(first: number, last: number): void {
   for (let b = first; b <= last; b++) {
     bits[0] = b;
