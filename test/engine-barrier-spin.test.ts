@@ -79,6 +79,9 @@ describe('a program of many small stages', () => {
           expect(s.taskMs).toHaveLength(s.tasks);
           expect(s.taskMs.every((ms) => ms >= 0)).toBe(true);
           expect(s.taskMs.reduce((sum, ms) => sum + ms, 0)).toBeCloseTo(s.totalBusyMs, 9);
+          // Each task's thread, and per thread its tasks' count, as the threads' profiles say.
+          expect(s.taskThreads).toHaveLength(s.tasks);
+          for (const t of s.threads) expect(s.taskThreads.filter((id) => id === t.threadId)).toHaveLength(t.tasks);
         }
         buffers.forEach((b) => arena.release(b));
       }

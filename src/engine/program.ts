@@ -84,6 +84,8 @@ export interface StageTiming {
    * take on idle workers (its tasks shared largest first), whichever thread ran them.
    */
   taskMs: number[];
+  /** Each task's thread (a worker's threadId, or 0 for the calling thread), in task order: which runner computed which slice. */
+  taskThreads: number[];
 }
 
 export interface ProgramProfile {
@@ -573,5 +575,6 @@ function stageTiming(label: string, spans: ReadonlyArray<{ start: number; end: n
     busiestMs: threads.reduce((m, t) => Math.max(m, t.busyMs), 0),
     totalBusyMs: threads.reduce((sum, t) => sum + t.busyMs, 0),
     taskMs: spans.map(({ start, end }) => end - start),
+    taskThreads: spans.map(({ threadId }) => threadId),
   };
 }
