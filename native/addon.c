@@ -28,6 +28,10 @@
 // argument is a byte offset into it. Weights are the plan's packed copy (plan/packing.ts,
 // packDirectWeights): per group, blocks of 4 output channels [block][tap][4], then the channels left
 // over [channel][tap].
+// sched_getcpu and the CPU_* macros (placement.h), declared only with _GNU_SOURCE, before any header.
+#ifdef __linux__
+#define _GNU_SOURCE
+#endif
 #include <node_api.h>
 #include <immintrin.h>
 #include <math.h>
@@ -35,6 +39,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 
 // The epilogue's codes (src/kernels/wasm/param-block.ts), all applied from registers.
 enum { EPILOGUE_NONE = 0, EPILOGUE_RELU = 1, EPILOGUE_CLIP = 2, EPILOGUE_HARDSWISH = 3, EPILOGUE_SIGMOID = 4, EPILOGUE_SILU = 5, EPILOGUE_HARDSIGMOID = 6 };
@@ -278,6 +283,8 @@ static int kernelCall(napi_env env, napi_callback_info info, int ints, int withE
   return 1;
 }
 
+#include "placement.h"
+
 static napi_value boolean(napi_env env, int value) {
   napi_value r;
   napi_get_boolean(env, value, &r);
@@ -416,6 +423,9 @@ NAPI_MODULE_INIT() {
     { "available", NULL, Available, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "width", NULL, Width, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "useWidth", NULL, UseWidth, NULL, NULL, NULL, napi_default_jsproperty, NULL },
+    { "osThreadId", NULL, OsThreadId, NULL, NULL, NULL, napi_default_jsproperty, NULL },
+    { "currentCpu", NULL, CurrentCpu, NULL, NULL, NULL, napi_default_jsproperty, NULL },
+    { "keepOffCpu", NULL, KeepOffCpu, NULL, NULL, NULL, napi_default_jsproperty, NULL },
   };
   napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions);
   return exports;

@@ -9,6 +9,7 @@ import { Piscina } from 'piscina';
 import { errors } from '../errors.js';
 import { sharedArena } from '../memory/arena.js';
 import { Doorbells, PARK_IDLE_MS, SlotState, type ParkMessage } from './doorbell.js';
+import { WorkerPlacement } from './placement.js';
 import type { RunnerReport, WorkerMessage } from './protocol.js';
 import { waitAsync } from './wait-async.js';
 import type { WorkerFile } from './worker-file.js';
@@ -23,6 +24,8 @@ interface DispatcherOptions {
 /** A runner message waiting for, or running on, a worker slot. */
 interface Runner {
   message: WorkerMessage;
+  /** Keep its worker off this CPU (the calling thread's, computing beside it; placement.ts), -1 for none. */
+  awayFromCpu: number;
   /** The call it belongs to (none for pings): only compared, by dropQueued. */
   call: object | null;
   resolve: (report: RunnerReport) => void;
@@ -51,6 +54,8 @@ export class Dispatcher {
   private readonly control: SharedArrayBuffer;
   private readonly slots: Slot[];
   private queue: Runner[] = [];
+  /** Where the pool's threads may run (placement.ts). */
+  private readonly placement = new WorkerPlacement();
 
   constructor({ workers, workerFile, resourceLimits, atomics }: DispatcherOptions) {
     this.pool = new Piscina({
@@ -73,9 +78,12 @@ export class Dispatcher {
     this.slots = Array.from({ length: workers }, (_, i) => ({ bell: new Doorbells(this.control, i), runner: null, parked: false, job: 0, post: 0 }));
   }
 
-  /** Runs `message` on a worker; resolves to its report, or rejects with the error that ended its job. */
-  send(message: WorkerMessage, call: object | null): Promise<RunnerReport> {
-    return new Promise<RunnerReport>((resolve, reject) => this.dispatch({ message, call, resolve, reject }));
+  /**
+   * Runs `message` on a worker; resolves to its report, or rejects with the error that ended its job.
+   * `awayFromCpu`: the worker may not run on that CPU meanwhile (the calling thread computes there; placement.ts).
+   */
+  send(message: WorkerMessage, call: object | null, awayFromCpu = -1): Promise<RunnerReport> {
+    return new Promise<RunnerReport>((resolve, reject) => this.dispatch({ message, call, awayFromCpu, resolve, reject }));
   }
 
   /** A failed call's runners that have not started never will: they would only find the call cancelled. */
@@ -126,6 +134,9 @@ export class Dispatcher {
     const { bell } = slot;
     slot.runner = runner;
     const post = ++slot.post;
+    // Before the doorbell rings: where the woken worker may run is decided as it wakes.
+    for (const other of this.slots) this.placement.know(other.bell.osThread());
+    this.placement.keepOff(runner.awayFromCpu);
     bell.write(runner.message);
     const done = bell.done();
     if (slot.parked && Atomics.compareExchange(bell.ints, Doorbells.STATE, SlotState.idle, SlotState.work) === SlotState.idle) {

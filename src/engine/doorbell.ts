@@ -74,6 +74,8 @@ const DONE = 1;
  * (docs/benchmarks.md, "A poller stops when the calling thread runs alone"). Cleared with each message.
  */
 const STOP_POLL = 2;
+/** The worker thread's kernel id (placement.ts), written by each parked job as it starts; 0 where unknown. */
+const OS_THREAD = 3;
 const FIELDS_OFFSET = 64;
 
 const KIND_PING = 0;
@@ -123,6 +125,16 @@ export class Doorbells {
   static readonly STATE = STATE;
   static readonly DONE = DONE;
   static readonly STOP_POLL = STOP_POLL;
+
+  /** Worker: says which OS thread it is (the main thread keeps it off the calling thread's CPU, placement.ts). */
+  setOsThread(tid: number): void {
+    Atomics.store(this.ints, OS_THREAD, tid);
+  }
+
+  /** Main thread: the slot's worker thread's kernel id, or 0 while no job has said. */
+  osThread(): number {
+    return Atomics.load(this.ints, OS_THREAD);
+  }
 
   done(): number {
     return Atomics.load(this.ints, DONE);

@@ -95,7 +95,7 @@ export class GroupedConvEngine implements ConvRunner, LayerExecutor {
     get callingThread() {
       return engine.callingThread;
     },
-    sendRunner: (message, call) => this.send(message, call),
+    sendRunner: (message, call, awayFromCpu) => this.send(message, call, awayFromCpu),
     begin: (call) => this.calls.add(call),
     end: (call) => this.calls.delete(call),
     dropQueued: (call) => this.dispatcher.dropQueued(call),
@@ -150,9 +150,9 @@ export class GroupedConvEngine implements ConvRunner, LayerExecutor {
     return this.closing;
   }
 
-  private send(message: WorkerMessage, call: Call | null = null): Promise<RunnerReport> {
+  private send(message: WorkerMessage, call: Call | null = null, awayFromCpu = -1): Promise<RunnerReport> {
     if (this.closed) return Promise.reject(errors.engineClosed());
-    return this.dispatcher.send(message, call);
+    return this.dispatcher.send(message, call, awayFromCpu);
   }
 
   /** Runs a prepared layer on an input: EngineLayer.run's work (LayerExecutor). */

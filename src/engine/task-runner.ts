@@ -6,6 +6,7 @@ import { threadId } from 'node:worker_threads';
 import { errors } from '../errors.js';
 import { sharedArena } from '../memory/arena.js';
 import { Doorbells, SlotState, type ParkMessage } from './doorbell.js';
+import { ownOsThreadId } from './placement.js';
 import { runProgramTasks } from './program-runner.js';
 import { absoluteNow, TaskTable, type BeforeTask, type ConvRunMessage, type RunnerReport, type WorkerMessage } from './protocol.js';
 import { planOf, runSlice, viewOf, type RunContext } from './slice-runner.js';
@@ -71,6 +72,7 @@ function runMessage(message: WorkerMessage, beforeTask?: BeforeTask): RunnerRepo
  */
 function parkRunner(park: ParkMessage, beforeTask?: BeforeTask): RunnerReport {
   const bell = new Doorbells(park.control, park.slot);
+  bell.setOsThread(ownOsThreadId());
   const ints = bell.ints;
   let ran = 0;
   // Set by a program run that asked for a poll (PARK_POLL_MS): the doorbell is polled until then before blocking.

@@ -72,25 +72,44 @@ interface NativeExports {
 /** Where the addon is, from this file in src/ or in dist/src/. */
 const CANDIDATES = ['../../../native/build/Release/groupconv_native.node', '../../../../native/build/Release/groupconv_native.node'];
 
-let loaded: NativeExports | null | undefined;
+/** What the addon also does besides kernels: where the engine's threads run (native/placement.h, src/engine/placement.ts). */
+export interface NativeThreads {
+  /** The kernel's id of the calling thread (gettid), or -1 where not Linux. */
+  osThreadId(): number;
+  /** The CPU the calling thread runs on now, or -1. */
+  currentCpu(): number;
+  /** Thread `tid` of this process may run on every CPU the calling thread may but `cpu` (-1: all of them); 0, or a negative errno. */
+  keepOffCpu(tid: number, cpu: number): number;
+}
 
-function load(): NativeExports | null {
-  if (process.env.GROUPCONV_NATIVE === '0') return null;
+let addonLoaded: (NativeExports & NativeThreads) | null | undefined;
+
+/** The addon as built, whatever this CPU's vectors and GROUPCONV_NATIVE say; null when it is not built or does not load here. */
+export function nativeAddon(): (NativeExports & NativeThreads) | null {
+  if (addonLoaded !== undefined) return addonLoaded;
+  addonLoaded = null;
   for (const relative of CANDIDATES) {
     const url = new URL(relative, import.meta.url);
     if (!existsSync(url)) continue;
     try {
-      const addon = createRequire(import.meta.url)(fileURLToPath(url)) as NativeExports;
-      if (!addon.available()) return null;
-      // GROUPCONV_NATIVE=avx2: the 8-float build on a CPU that also runs the 16-float one (to test or time it).
-      if (process.env.GROUPCONV_NATIVE === 'avx2') addon.useWidth(8);
-      return addon;
+      addonLoaded = createRequire(import.meta.url)(fileURLToPath(url)) as NativeExports & NativeThreads;
     } catch {
       // A build for another Node or machine: the WebAssembly kernels stay.
-      return null;
     }
+    break;
   }
-  return null;
+  return addonLoaded;
+}
+
+let loaded: NativeExports | null | undefined;
+
+function load(): NativeExports | null {
+  if (process.env.GROUPCONV_NATIVE === '0') return null;
+  const addon = nativeAddon();
+  if (!addon?.available()) return null;
+  // GROUPCONV_NATIVE=avx2: the 8-float build on a CPU that also runs the 16-float one (to test or time it).
+  if (process.env.GROUPCONV_NATIVE === 'avx2') addon.useWidth(8);
+  return addon;
 }
 
 /** The native kernels on this thread, or null when they cannot (or must not: kernelOptions.native) run here. */
