@@ -291,13 +291,13 @@ static napi_value boolean(napi_env env, int value) {
   return r;
 }
 
-// pointwise(memory, input, packed, bias, output, taps, channels, hw, c0, c1, kind, lo, hi, residual):
-// the epilogue `kind` one of those above, applied as each output is stored. Bounds are the caller's
-// (plan/run.ts).
+// pointwise(memory, input, packed, bias, output, taps, channels, hw, c0, c1, q0, q1, kind, lo, hi, residual):
+// output channels [c0, c1) at positions [q0, q1) of the plane; the epilogue `kind` one of those above,
+// applied as each output is stored. Bounds are the caller's (plan/run.ts).
 static napi_value Pointwise(napi_env env, napi_callback_info info) {
   KernelCall c;
-  if (!kernelCall(env, info, 5, 1, "pointwise: expected (memory: Float32Array, input, packed, bias, output, taps, channels, hw, c0, c1, kind, lo, hi, residual)", &c)) return NULL;
-  (width == 16 ? pointwise512 : pointwise256)(c.input, c.weights, c.bias, c.out, c.a[0], c.a[1], c.a[2], c.a[3], c.a[4], &c.e);
+  if (!kernelCall(env, info, 7, 1, "pointwise: expected (memory: Float32Array, input, packed, bias, output, taps, channels, hw, c0, c1, q0, q1, kind, lo, hi, residual)", &c)) return NULL;
+  (width == 16 ? pointwise512 : pointwise256)(c.input, c.weights, c.bias, c.out, c.a[0], c.a[1], c.a[2], c.a[3], c.a[4], c.a[5], c.a[6], &c.e);
   return NULL;
 }
 

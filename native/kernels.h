@@ -603,21 +603,26 @@ SIMD static void lastPosition(const float *x, const float *packed, const float *
   for (int c = c0; c < c1; c++) out[(size_t)c * hw + q] = outputs[c];
 }
 
-// Output channels [c0, c1) of one image of a 1x1 convolution: x [taps][hw], out [channels][hw] from
-// channel 0. Positions go in chunks whose input fits in cache, each taken through every channel tile:
+// Output channels [c0, c1) at positions [q0, q1) of one image of a 1x1 convolution: x [taps][hw], out
+// [channels][hw] from channel 0. A run of positions is how a batch-1 layer with fewer outputs than inputs
+// is cut between threads (src/engine/position-cut.ts): cut by channels, each thread's tiles would read the
+// whole input. Every output's sum is the same whatever the run (its bias, then one fused multiply-add per
+// input channel in order, then the epilogue). Positions go in chunks whose input fits in cache, each taken
+// through every channel tile:
 // with few input channels a tile writes long runs of each output row, with many the chunk's input is
 // read from cache by every tile.
 // A plane one position past whole vectors (7x7: 49 = 3 x 16 + 1, at 8 floats 6 x 8 + 1) leaves that last
 // position to its own pass across channels (lastPosition): along positions it took a vector of its own
 // for every tile, and a 7x7 plane cost what an 8x8 does (1152 -> 192, batch 1, alone: 0.15 ms at 7x7,
 // 0.14 at 8x8). Its pass reads the weights again, once, which costs less than that vector's multiply-adds.
-SIMD static void pointwise(const float *x, const float *packed, const float *bias, float *out, int taps, int channels, int hw, int c0, int c1, const Epilogue *e) {
+SIMD static void pointwise(const float *x, const float *packed, const float *bias, float *out, int taps, int channels, int hw, int c0, int c1, int q0, int q1, const Epilogue *e) {
+  if (q1 <= q0 || c1 <= c0) return;
   if (hw == 1) {
     pointwiseSingle(x, packed, bias, out, taps, channels, c0, c1, e);
     return;
   }
-  const int last = hw > LANES && hw % LANES == 1 && taps <= LAST_POSITION_MAX && channels <= LAST_POSITION_MAX;
-  const int end = last ? hw - 1 : hw;
+  const int last = hw > LANES && hw % LANES == 1 && taps <= LAST_POSITION_MAX && channels <= LAST_POSITION_MAX && q1 == hw;
+  const int end = last ? hw - 1 : q1;
   int positions = CHUNK_INPUT_BYTES / (taps * 4);
   positions = positions < 2 * LANES ? 2 * LANES : positions & ~(2 * LANES - 1);
   // Rows that are not whole vectors (7x7, 14x14 planes) start anywhere in a cache line, and about half of
@@ -625,8 +630,8 @@ SIMD static void pointwise(const float *x, const float *packed, const float *bia
   // the input 1, 2 or 4 floats off alignment, and 7x7 as slowly (docs/benchmarks.md). So where at least
   // two channel tiles read a chunk, it is copied first to rows of whole vectors, aligned; the tiles read
   // the same values, so the sums are the same.
-  const int copy = ((hw % LANES) != 0 || ((uintptr_t)x % (LANES * sizeof(float))) != 0) && c1 - c0 >= 2 * TILE_CHANNELS;
-  for (int p0 = 0; p0 < end; p0 += positions) {
+  const int copy = ((hw % LANES) != 0 || (q0 % LANES) != 0 || ((uintptr_t)x % (LANES * sizeof(float))) != 0) && c1 - c0 >= 2 * TILE_CHANNELS;
+  for (int p0 = q0; p0 < end; p0 += positions) {
     int p1 = p0 + positions < end ? p0 + positions : end;
     const int xs = (p1 - p0 + LANES - 1) & ~(LANES - 1);
     float *rows = copy ? alignedRows((size_t)taps * xs) : 0;
@@ -1016,7 +1021,7 @@ SIMD static int dense(const float *x, const float *packed, const float *bias, fl
         for (int ox = 0; ox < outW; ox++) to[oy * outW + ox] = row[(size_t)ox * stride];
       }
     }
-    pointwise(sub, packed, bias, out, cin, cout, hw, c0, c1, e);
+    pointwise(sub, packed, bias, out, cin, cout, hw, c0, c1, 0, hw, e);
     return 1;
   }
   const int cinG = cin / groups, coutG = cout / groups, taps = cinG * k * k, blocks = coutG >> 2;

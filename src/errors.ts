@@ -203,6 +203,8 @@ export const errors = {
   /** A program's runners all returned but a task of `label` was never finished: an engine bug. */
   programUnfinished: (stage: number, stages: number, label: string) =>
     new ProgramStageError(`stage ${stage + 1} of ${stages} (${label}): no runner finished it`, stage, label),
+  positionsWithoutNativePointwise: (kernel: string) =>
+    new ExecutionError(`a run of positions reached the ${kernel} kernel: only the native 1x1 kernel computes one (the engine cuts by positions only where it runs)`),
   programClosed: () => new ExecutionError('this engine program was closed; build it again with engine.program(stages, buffers)'),
   /** A channel shuffle group (onnx/fuse-layout.ts) whose steps are not all worker stages: a bug (the memory plan counts it as one step), so a plain Error. */
   shuffleGroupNotOnWorkers: (node: string) => new Error(`channel shuffle group at '${node}': its steps are not all worker stages`),

@@ -42,14 +42,24 @@ export interface ConvGeometry {
 
 /**
  * The part of the output one piece of work computes: images
- * [batchStart, batchEnd) x output channels [outChannelStart, outChannelEnd).
- * A range may span several groups; a kernel writes every element of it.
+ * [batchStart, batchEnd) x output channels [outChannelStart, outChannelEnd),
+ * and of each of their planes the positions (row-major, `y * outWidth + x`)
+ * [positionStart, positionEnd), the whole plane when absent. A range may span
+ * several groups; a kernel writes every element of it. Only the native 1x1
+ * kernel computes runs of positions (src/engine/position-cut.ts says where).
  */
 export interface ConvSlice {
   batchStart: number;
   batchEnd: number;
   outChannelStart: number;
   outChannelEnd: number;
+  positionStart?: number;
+  positionEnd?: number;
+}
+
+/** The slice's run of positions in each plane of `g`'s output: [start, end). */
+export function slicePositions(g: ConvGeometry, s: ConvSlice): [number, number] {
+  return [s.positionStart ?? 0, s.positionEnd ?? g.outHeight * g.outWidth];
 }
 
 const OPTION_KEYS = ['stride', 'padding', 'dilation', 'groups'] as const;
@@ -203,11 +213,11 @@ export function fullSlice(g: ConvGeometry): ConvSlice {
 
 /** Multiply-accumulates of a slice: each output value is a sum over Cin/groups * kH * kW products. */
 export function sliceMacs(g: ConvGeometry, s: ConvSlice): number {
+  const [p0, p1] = slicePositions(g, s);
   return (
     (s.batchEnd - s.batchStart) *
     (s.outChannelEnd - s.outChannelStart) *
-    g.outHeight *
-    g.outWidth *
+    (p1 - p0) *
     g.inChannelsPerGroup *
     g.kernelHeight *
     g.kernelWidth

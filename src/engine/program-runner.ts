@@ -172,8 +172,13 @@ function sameKey(a: readonly number[], b: readonly number[]): boolean {
 /** Runs task `local` (its index within the stage; `task` in the whole table) of `stage`. */
 function runTask(run: RunnerRun, stage: StageDescription, s: number, local: number, task: number): void {
   if (stage.kind === 'conv') {
-    const slices = stage.slices;
-    run.conv(stage, { batchStart: slices[4 * local], batchEnd: slices[4 * local + 1], outChannelStart: slices[4 * local + 2], outChannelEnd: slices[4 * local + 3] });
+    const { slices, positions } = stage;
+    const slice: ConvSlice = { batchStart: slices[4 * local], batchEnd: slices[4 * local + 1], outChannelStart: slices[4 * local + 2], outChannelEnd: slices[4 * local + 3] };
+    if (positions) {
+      slice.positionStart = positions[2 * local];
+      slice.positionEnd = positions[2 * local + 1];
+    }
+    run.conv(stage, slice);
   } else if (stage.kind === 'ranged') {
     run.ranged(stage, stage.ranges[2 * local], stage.ranges[2 * local + 1]);
   } else {

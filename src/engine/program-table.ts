@@ -27,6 +27,8 @@ export type StageDescription =
       residual: number;
       /** batchStart, batchEnd, outChannelStart, outChannelEnd per task. */
       slices: number[];
+      /** positionStart, positionEnd per task where the stage is cut by positions (position-cut.ts); else whole planes. */
+      positions?: number[];
     }
   | {
       kind: 'ranged';

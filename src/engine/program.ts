@@ -21,6 +21,7 @@ import type { EngineLayer, PlanEntry } from './layer.js';
 import { PARK_POLL_MS } from './doorbell.js';
 import { callingThreadCpu } from './placement.js';
 import { ModeChoice, type ProgramWay } from './mode-choice.js';
+import { positionCut } from './position-cut.js';
 import type { ThreadProfile } from './profile.js';
 import { CHAIN_SEGMENTS, chainSegments, chainsAreSafe, chainsOf, IMAGES_PER_CHAIN_TASK, type Chain, type ImageMajor } from './chains.js';
 import { runProgramTasks, runProgramTasksHere } from './program-runner.js';
@@ -215,8 +216,9 @@ export class EngineProgram {
         this.plans.push({ layer: stage.layer, entry });
         const partition = stage.layer.partition(entry, g, host.policy, host.workers);
         scratchFloats = Math.max(scratchFloats, partition.scratchFloats);
+        const byPositions = positionCut(g, entry.plan, host.workers);
         const slices: number[] = [];
-        for (const t of partition.tasks) slices.push(t.batchStart, t.batchEnd, t.outChannelStart, t.outChannelEnd);
+        for (const t of byPositions ?? partition.tasks) slices.push(t.batchStart, t.batchEnd, t.outChannelStart, t.outChannelEnd);
         described.push({
           kind: 'conv',
           planId: entry.id,
@@ -227,6 +229,7 @@ export class EngineProgram {
           output: stage.output,
           residual: stage.residual ?? -1,
           slices: slices.length > 0 ? slices : [0, 0, 0, 0],
+          ...(byPositions ? { positions: byPositions.flatMap((t) => [t.positionStart!, t.positionEnd!]) } : {}),
         });
       });
       this.chains = chainsOf(this.stages, this.bufferLengths, host.workers);
@@ -237,7 +240,7 @@ export class EngineProgram {
         modes.push(this.modeOf({ buffers, stages }, origin));
       } else if (modes[0].runners > 1) {
         const whole = described.map((stage, i): StageDescription =>
-          stage.kind === 'conv' ? { ...stage, slices: [0, geometries[i]!.batch, 0, geometries[i]!.outChannels] } : stage.kind === 'ranged' ? { ...stage, ranges: [0, stage.op.units] } : stage,
+          stage.kind === 'conv' ? { ...stage, slices: [0, geometries[i]!.batch, 0, geometries[i]!.outChannels], positions: undefined } : stage.kind === 'ranged' ? { ...stage, ranges: [0, stage.op.units] } : stage,
         );
         modes.push(this.modeOf({ buffers, stages: whole }, described.map((_, i) => [i])));
       }
@@ -531,7 +534,7 @@ function chainedStages(described: readonly StageDescription[], chains: readonly 
       const stage = described[m] as ChainMember;
       if (stage.kind === 'conv') {
         const g = geometries[m]!;
-        members.push({ ...stage, slices: [0, g.batch, 0, g.outChannels] });
+        members.push({ ...stage, slices: [0, g.batch, 0, g.outChannels], positions: undefined });
       } else {
         members.push({ ...stage, ranges: [0, stage.op.units] });
       }

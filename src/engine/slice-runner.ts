@@ -49,7 +49,7 @@ export interface RunContext {
 export function runSlice(context: RunContext, cancel: { cancelled(): boolean }, slice: ConvSlice): void {
   for (let n = slice.batchStart; n < slice.batchEnd; n++) {
     if (cancel.cancelled()) return;
-    const image: ConvSlice = { batchStart: n, batchEnd: n + 1, outChannelStart: slice.outChannelStart, outChannelEnd: slice.outChannelEnd };
+    const image: ConvSlice = { ...slice, batchStart: n, batchEnd: n + 1 };
     runPlan(context.plan, context.input, context.weight, context.bias, context.output, image, context.scratch, context.residual);
   }
 }

@@ -25,12 +25,13 @@ interface NativeExports {
   /** Runs the kernels at `floats` per vector (16 or 8, one this CPU runs) in every thread of the process; returns the previous width. For tests and benchmarks. */
   useWidth(floats: number): number;
   /**
-   * Output channels [c0, c1) of one image of a dense 1x1 convolution, byte offsets into `memory` (bias and
-   * residual -1: none), with the epilogue `kind` (an EPILOGUE_* code) applied as each output is stored.
+   * Output channels [c0, c1) at positions [q0, q1) of the plane (0 and hw: all of it) of one image of a dense
+   * 1x1 convolution, byte offsets into `memory` (bias and residual -1: none), with the epilogue `kind` (an
+   * EPILOGUE_* code) applied as each output is stored. Each output's bits do not depend on the ranges.
    */
   pointwise(
     memory: Float32Array, input: number, packed: number, bias: number, output: number, taps: number, channels: number, hw: number, c0: number, c1: number,
-    kind: number, lo: number, hi: number, residual: number,
+    q0: number, q1: number, kind: number, lo: number, hi: number, residual: number,
   ): void;
   /**
    * Output channels [c0, c1) of one image of a depthwise KxK at stride 1 or 2 (one input channel each), offsets and epilogue as pointwise's.

@@ -1,5 +1,6 @@
 // Running a plan on one slice: the same code on every thread.
-import type { ConvSlice } from '../../conv/geometry.js';
+import { slicePositions, type ConvSlice } from '../../conv/geometry.js';
+import { errors } from '../../errors.js';
 import { sharedArena } from '../../memory/arena.js';
 import { activationCode, applyEpilogue, NO_ACTIVATION } from '../epilogue.js';
 import { Operands } from '../operands.js';
@@ -10,7 +11,13 @@ import { planScratchFloats } from './layout.js';
 import type { KernelPlan } from './types.js';
 
 function sliceIsEmpty(s: ConvSlice): boolean {
-  return s.batchEnd <= s.batchStart || s.outChannelEnd <= s.outChannelStart;
+  return s.batchEnd <= s.batchStart || s.outChannelEnd <= s.outChannelStart || (s.positionEnd ?? 1) <= (s.positionStart ?? 0);
+}
+
+/** Whether `s` is a run of positions short of the whole plane, which only the native 1x1 kernel computes. */
+function hasPositionRun(g: KernelPlan['geometry'], s: ConvSlice): boolean {
+  const [p0, p1] = slicePositions(g, s);
+  return p0 !== 0 || p1 !== g.outHeight * g.outWidth;
 }
 
 /**
@@ -32,6 +39,8 @@ export function runPlan(
 ): void {
   const g = plan.geometry;
   const layout = plan.wasm;
+  const positionRun = hasPositionRun(g, slice);
+  if (positionRun && !runsOnNativePointwise(plan)) throw errors.positionsWithoutNativePointwise(nativeKindOf(plan) ?? plan.microkernel);
   if (!layout || !plan.packed || plan.microkernel === 'reference') {
     referenceKernel(g, input, weight, bias, output, slice);
     const activation = plan.activation ?? NO_ACTIVATION;
@@ -82,11 +91,28 @@ function copyStagedOutput(plan: KernelPlan, output: Float32Array, outputAt: numb
   const g = plan.geometry;
   const staged = new Float32Array(sharedArena().buffer, outputAt, output.length);
   const plane = g.outHeight * g.outWidth;
+  const [p0, p1] = slicePositions(g, slice);
   for (let n = slice.batchStart; n < slice.batchEnd; n++) {
-    const from = (n * g.outChannels + slice.outChannelStart) * plane;
-    const to = (n * g.outChannels + slice.outChannelEnd) * plane;
-    output.set(staged.subarray(from, to), from);
+    if (p0 === 0 && p1 === plane) {
+      const from = (n * g.outChannels + slice.outChannelStart) * plane;
+      const to = (n * g.outChannels + slice.outChannelEnd) * plane;
+      output.set(staged.subarray(from, to), from);
+      continue;
+    }
+    for (let c = slice.outChannelStart; c < slice.outChannelEnd; c++) {
+      const at = (n * g.outChannels + c) * plane;
+      output.set(staged.subarray(at + p0, at + p1), at + p0);
+    }
   }
+}
+
+/**
+ * Whether this plan's slices run on the native 1x1 kernel here, the one kernel that computes a run of
+ * positions: where the engine may cut a layer by positions (src/engine/position-cut.ts). Every thread of
+ * the process loads the same addon at the same width, so the answer is the workers' too.
+ */
+export function runsOnNativePointwise(plan: KernelPlan): boolean {
+  return nativeKindOf(plan) === 'pointwise' && nativeKernels() !== null;
 }
 
 /**
@@ -174,12 +200,13 @@ function runNative(plan: KernelPlan, inputAt: number, biasAt: number, outputAt: 
   const inImageBytes = g.inChannels * g.inHeight * g.inWidth * 4;
   const outImageBytes = g.outChannels * g.outHeight * g.outWidth * 4;
   const { outChannelStart: c0, outChannelEnd: c1 } = slice;
+  const [q0, q1] = slicePositions(g, slice);
   for (let n = slice.batchStart; n < slice.batchEnd; n++) {
     const input = inputAt + n * inImageBytes;
     const output = outputAt + n * outImageBytes;
     const residual = residualAt === 0 ? -1 : residualAt + n * outImageBytes;
     if (kind === 'pointwise') {
-      native.pointwise(memory, input, packed, bias, output, g.inChannels, g.outChannels, g.outHeight * g.outWidth, c0, c1, code, min, max, residual);
+      native.pointwise(memory, input, packed, bias, output, g.inChannels, g.outChannels, g.outHeight * g.outWidth, c0, c1, q0, q1, code, min, max, residual);
     } else if (kind === 'dense') {
       const done = native.dense(
         memory, input, packed, bias, output, g.inChannels, g.groups, g.inHeight, g.inWidth, g.kernelHeight, g.strideH, g.padTop, g.padLeft,
