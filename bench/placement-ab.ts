@@ -1,17 +1,19 @@
-// A/B of keeping workers off the calling thread's CPU (src/engine/placement.ts)
-// in one process: an engine with callingThread on 2 workers runs an ONNX
-// model's forward with the placement on and off, alternated round by round.
+// A/B of the engine's worker placement (src/engine/placement.ts) in one
+// process: an engine with callingThread on 2 workers (its workers kept off the
+// calling thread's CPU), or with --workers-only one without (a cut's workers
+// spread one a CPU), runs an ONNX model's forward with the placement on and
+// off, alternated round by round.
 // Each round pauses (a request at a time: the workers park and the second CPU
 // idles), makes one untimed call, then times one, as bench:peers does. The
-// program's way is forced to the cut (the placement matters only where a worker
-// computes beside the calling thread); --way choice leaves it to mode-choice.ts.
+// program's way is forced to the cut (the placement matters only where a run
+// is cut for several runners); --way choice leaves it to mode-choice.ts.
 // Prints per variant the median forward, the share of stages of 2+ tasks that
 // one thread ran alone (the two took turns), and the median per-round ratio.
 // --between: before each pause, another engine (2 workers, no calling thread)
 // runs the same forward, as the other contenders of bench:peers run between
 // groupconv's calls; the threads then wake where that left them.
 //
-//   npx tsx bench/placement-ab.ts --model /tmp/onnx2-full/efficientnet_b0.onnx [--batch 1] [--rounds 30] [--pause 60] [--way cut|choice] [--between]
+//   npx tsx bench/placement-ab.ts --model /tmp/onnx2-full/efficientnet_b0.onnx [--batch 1] [--rounds 30] [--pause 60] [--way cut|choice] [--between] [--workers-only]
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GroupedConvEngine } from '../src/index.js';
@@ -21,14 +23,14 @@ import { median, quantile } from '../src/statistics.js';
 import { captureProgramProfiles, modelAndInput } from './support/program-capture.js';
 
 const { values } = parseArgs({
-  options: { model: { type: 'string' }, batch: { type: 'string', default: '1' }, rounds: { type: 'string', default: '30' }, pause: { type: 'string', default: '60' }, way: { type: 'string', default: 'cut' }, between: { type: 'boolean', default: false } },
+  options: { model: { type: 'string' }, batch: { type: 'string', default: '1' }, rounds: { type: 'string', default: '30' }, pause: { type: 'string', default: '60' }, way: { type: 'string', default: 'cut' }, between: { type: 'boolean', default: false }, 'workers-only': { type: 'boolean', default: false } },
 });
 if (!values.model) throw new Error('--model FILE.onnx is required');
 if (!threadPlacement()) throw new Error('the placement needs the native addon (npm run build:native) on Linux');
 if (values.way === 'cut') ModeChoice.prototype.next = () => ({ way: 'staged', counted: false });
 const { model, x } = modelAndInput(values.model, Number(values.batch));
 const profiles = captureProgramProfiles();
-const engine = new GroupedConvEngine({ workers: 2, callingThread: true });
+const engine = new GroupedConvEngine({ workers: 2, callingThread: !values['workers-only'] });
 const other = values.between ? new GroupedConvEngine({ workers: 1, callingThread: true }) : null;
 for (let i = 0; i < 40; i++) {
   await model.forwardWith(engine, x);

@@ -426,6 +426,7 @@ NAPI_MODULE_INIT() {
     { "osThreadId", NULL, OsThreadId, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "currentCpu", NULL, CurrentCpu, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "keepOffCpu", NULL, KeepOffCpu, NULL, NULL, NULL, napi_default_jsproperty, NULL },
+    { "runOnlyOnNth", NULL, RunOnlyOnNth, NULL, NULL, NULL, napi_default_jsproperty, NULL },
   };
   napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions);
   return exports;

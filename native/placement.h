@@ -8,6 +8,10 @@
 // waker's CPU 95 times in 100, running 3.7 ms after the wake on average; kept off the waker's CPU first,
 // 0 in 100 and 0.16 ms (docs/benchmarks.md, "A worker kept off the calling thread's CPU").
 //
+// And a cut on the workers alone (no calling thread among the runners): after the same idle spell both
+// workers, woken one after the other, often ran on one vCPU, taking turns through whole stages; each pool
+// thread is then held to a CPU of its own, the nth of those the process may use (runOnlyOnNth).
+//
 // Linux only (sched_setaffinity on another thread of this process); elsewhere every function says it
 // cannot, and the engine does without.
 #ifdef __linux__
@@ -67,6 +71,43 @@ static napi_value KeepOffCpu(napi_env env, napi_callback_info info) {
   if (cpu >= 0 && cpu < CPU_SETSIZE && CPU_ISSET(cpu, &mask)) {
     CPU_CLR(cpu, &mask);
     if (CPU_COUNT(&mask) == 0) mask = allowed;
+  }
+  if (sched_setaffinity(tid, sizeof mask, &mask) != 0) return int32Value(env, -errno);
+  return int32Value(env, 0);
+#else
+  return int32Value(env, -38);
+#endif
+}
+
+// runOnlyOnNth(tid, nth): thread `tid` of this process may run only on the nth (counted from 0, modulo
+// their count) of the CPUs the calling thread may run on. 0 once done, else a negative errno, as keepOffCpu.
+static napi_value RunOnlyOnNth(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 2) {
+    napi_throw_type_error(env, NULL, "runOnlyOnNth: expected (tid, nth)");
+    return NULL;
+  }
+#ifdef __linux__
+  const int tid = (int)argInt(env, argv[0]);
+  const int nth = (int)argInt(env, argv[1]);
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/task/%d", tid);
+  if (tid <= 0 || nth < 0 || access(path, F_OK) != 0) return int32Value(env, -ESRCH);
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return int32Value(env, -errno);
+  const int count = CPU_COUNT(&allowed);
+  if (count == 0) return int32Value(env, -EINVAL);
+  int left = nth % count;
+  cpu_set_t mask;
+  CPU_ZERO(&mask);
+  for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+    if (!CPU_ISSET(cpu, &allowed)) continue;
+    if (left-- == 0) {
+      CPU_SET(cpu, &mask);
+      break;
+    }
   }
   if (sched_setaffinity(tid, sizeof mask, &mask) != 0) return int32Value(env, -errno);
   return int32Value(env, 0);

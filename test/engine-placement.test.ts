@@ -1,7 +1,8 @@
 // Where the engine's workers may run (src/engine/placement.ts,
 // native/placement.h): while a run has a worker compute beside the calling
 // thread, the engine's worker threads are kept off the CPU the calling thread
-// is on, and get every CPU back with work handed to the workers alone. Read from Linux's own account of each thread
+// is on; while a run is cut on the workers alone, each is held to a CPU of its
+// own; other work handed to the workers alone gives them every CPU back. Read from Linux's own account of each thread
 // (/proc/self/task/*/status, Cpus_allowed_list). Needs the native addon, Linux
 // and two CPUs, which CI has; elsewhere the engine does without, and so does
 // this suite.
@@ -54,6 +55,41 @@ describe.runIf(canPlace)('the native thread functions', () => {
     expect(ownCpus()).toContain(placement!.currentCpu());
     expect(placement!.keepOffCpu(0, 0)).toBeLessThan(0);
     expect(placement!.keepOffCpu(2 ** 31 - 1, 0)).toBeLessThan(0);
+    expect(placement!.runOnlyOnNth(0, 0)).toBeLessThan(0);
+    expect(placement!.runOnlyOnNth(2 ** 31 - 1, 0)).toBeLessThan(0);
+    expect(placement!.runOnlyOnNth(placement!.osThreadId(), -1)).toBeLessThan(0);
+  });
+});
+
+describe.runIf(canPlace)('workers alone in a cut run', () => {
+  const floats = 8 * 32_768;
+  const x = randomTensor(new Random(4), [floats]);
+  const stages = Array.from({ length: 8 }, (_, i) => ({ kind: 'ranged' as const, label: `neg ${i}`, op: unaryOp('neg', floats, {}), inputs: [i % 2], outputs: [1 - (i % 2)] }));
+
+  it('are held each to a CPU of its own, the nth thread to the nth CPU, and get every CPU back with work on one runner', async () => {
+    const all = ownCpus();
+    const e = new GroupedConvEngine({ workers: 2 });
+    engines.push(e);
+    const arena = sharedArena();
+    const buffers = [arena.allocateFloat32(floats), arena.allocateFloat32(floats)];
+    buffers[0].set(x.data);
+    const program = e.program(stages, [floats, floats]);
+    // Each worker's first job says which thread it is as it starts; the runs after that place both.
+    for (let run = 0; run < 3; run++) {
+      const profile = (await program.run(buffers, { profile: true }))!;
+      expect(profile.runners).toBe(2); // the cut: a program's first runs on several workers (mode-choice.ts)
+      expect(buffers[0]).toEqual(x.data);
+    }
+    const held = [...threadCpus()].filter(([, cpus]) => cpus.length === 1);
+    expect(held).toHaveLength(2);
+    expect(new Set(held.map(([, cpus]) => cpus[0])).size).toBe(2);
+    expect(held.every(([, cpus]) => all.includes(cpus[0]))).toBe(true);
+    program.close();
+
+    const restrictedNow = () => [...threadCpus()].filter(([, c]) => c.length < all.length);
+    for (let round = 0; round < 50 && restrictedNow().length > 0; round++) await e.warmup();
+    expect(restrictedNow()).toEqual([]);
+    buffers.forEach((b) => arena.release(b));
   });
 });
 

@@ -9,7 +9,7 @@ import { Piscina } from 'piscina';
 import { errors } from '../errors.js';
 import { sharedArena } from '../memory/arena.js';
 import { Doorbells, PARK_IDLE_MS, SlotState, type ParkMessage } from './doorbell.js';
-import { WorkerPlacement } from './placement.js';
+import { ANYWHERE, WorkerPlacement, type WorkerPlace } from './placement.js';
 import type { RunnerReport, WorkerMessage } from './protocol.js';
 import { waitAsync } from './wait-async.js';
 import type { WorkerFile } from './worker-file.js';
@@ -24,8 +24,8 @@ interface DispatcherOptions {
 /** A runner message waiting for, or running on, a worker slot. */
 interface Runner {
   message: WorkerMessage;
-  /** Keep its worker off this CPU (the calling thread's, computing beside it; placement.ts), -1 for none. */
-  awayFromCpu: number;
+  /** Where its worker may run meanwhile (placement.ts). */
+  place: WorkerPlace;
   /** The call it belongs to (none for pings): only compared, by dropQueued. */
   call: object | null;
   resolve: (report: RunnerReport) => void;
@@ -80,10 +80,10 @@ export class Dispatcher {
 
   /**
    * Runs `message` on a worker; resolves to its report, or rejects with the error that ended its job.
-   * `awayFromCpu`: the worker may not run on that CPU meanwhile (the calling thread computes there; placement.ts).
+   * `place`: where the worker may run meanwhile (placement.ts).
    */
-  send(message: WorkerMessage, call: object | null, awayFromCpu = -1): Promise<RunnerReport> {
-    return new Promise<RunnerReport>((resolve, reject) => this.dispatch({ message, call, awayFromCpu, resolve, reject }));
+  send(message: WorkerMessage, call: object | null, place: WorkerPlace = ANYWHERE): Promise<RunnerReport> {
+    return new Promise<RunnerReport>((resolve, reject) => this.dispatch({ message, call, place, resolve, reject }));
   }
 
   /** A failed call's runners that have not started never will: they would only find the call cancelled. */
@@ -136,7 +136,7 @@ export class Dispatcher {
     const post = ++slot.post;
     // Before the doorbell rings: where the woken worker may run is decided as it wakes.
     for (const other of this.slots) this.placement.know(other.bell.osThread());
-    this.placement.keepOff(runner.awayFromCpu);
+    this.placement.apply(runner.place);
     bell.write(runner.message);
     const done = bell.done();
     if (slot.parked && Atomics.compareExchange(bell.ints, Doorbells.STATE, SlotState.idle, SlotState.work) === SlotState.idle) {

@@ -14,6 +14,7 @@ import { sharedArena } from '../memory/arena.js';
 import type { PartitionPolicy } from '../scheduler/conv-tasks.js';
 import { checkTensor, dispose, numel, toShared, type Tensor } from '../tensor/tensor.js';
 import { Call, describeRunnerFailure, runnerMessage } from './call.js';
+import { ANYWHERE, type WorkerPlace } from './placement.js';
 import { Dispatcher } from './dispatcher.js';
 import { EngineLayer, type LayerExecutor, type PlanEntry } from './layer.js';
 import {
@@ -95,7 +96,7 @@ export class GroupedConvEngine implements ConvRunner, LayerExecutor {
     get callingThread() {
       return engine.callingThread;
     },
-    sendRunner: (message, call, awayFromCpu) => this.send(message, call, awayFromCpu),
+    sendRunner: (message, call, place) => this.send(message, call, place),
     begin: (call) => this.calls.add(call),
     end: (call) => this.calls.delete(call),
     dropQueued: (call) => this.dispatcher.dropQueued(call),
@@ -150,9 +151,9 @@ export class GroupedConvEngine implements ConvRunner, LayerExecutor {
     return this.closing;
   }
 
-  private send(message: WorkerMessage, call: Call | null = null, awayFromCpu = -1): Promise<RunnerReport> {
+  private send(message: WorkerMessage, call: Call | null = null, place: WorkerPlace = ANYWHERE): Promise<RunnerReport> {
     if (this.closed) return Promise.reject(errors.engineClosed());
-    return this.dispatcher.send(message, call, awayFromCpu);
+    return this.dispatcher.send(message, call, place);
   }
 
   /** Runs a prepared layer on an input: EngineLayer.run's work (LayerExecutor). */

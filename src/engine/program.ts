@@ -19,7 +19,7 @@ import type { PartitionPolicy } from '../scheduler/conv-tasks.js';
 import { Call, failedTask, isWorkerDeath } from './call.js';
 import type { EngineLayer, PlanEntry } from './layer.js';
 import { PARK_POLL_MS } from './doorbell.js';
-import { callingThreadCpu } from './placement.js';
+import { programPlace, type WorkerPlace } from './placement.js';
 import { ModeChoice, type ProgramWay } from './mode-choice.js';
 import { positionCut } from './position-cut.js';
 import type { ThreadProfile } from './profile.js';
@@ -58,8 +58,8 @@ export interface ProgramHost {
   readonly closed: boolean;
   /** Whether the calling thread is runner 0 of every run (GroupedConvEngineOptions.callingThread). */
   readonly callingThread: boolean;
-  /** Hands one runner of `call` to a worker, kept off CPU `awayFromCpu` meanwhile (-1: none; placement.ts). */
-  sendRunner(message: WorkerMessage, call: Call, awayFromCpu: number): Promise<RunnerReport>;
+  /** Hands one runner of `call` to a worker, placed as `place` says meanwhile (placement.ts). */
+  sendRunner(message: WorkerMessage, call: Call, place: WorkerPlace): Promise<RunnerReport>;
   /** A run starts / ends: the engine fails the runs in flight when it closes. */
   begin(call: Call): void;
   end(call: Call): void;
@@ -366,9 +366,9 @@ export class EngineProgram {
           failedOn(0, true)(error);
         }
       } else {
-        // Beside the calling thread, its workers run anywhere but on its CPU (placement.ts).
-        const away = here ? callingThreadCpu() : -1;
-        const runs = messages.slice(here ? 1 : 0).map((message) => this.host.sendRunner(message, running, away).catch(failedOn(message.runner, false)));
+        // Beside the calling thread, its workers run anywhere but on its CPU; a cut on workers alone, one a CPU (placement.ts).
+        const place = programPlace(here, mode.runners);
+        const runs = messages.slice(here ? 1 : 0).map((message) => this.host.sendRunner(message, running, place).catch(failedOn(message.runner, false)));
         if (here) runs.push(runProgramTasksHere(messages[0]).catch(failedOn(0, true)));
         // The table and scratch are freed only once every runner has returned (a queued runner still reads them).
         running.settled = Promise.all(runs);

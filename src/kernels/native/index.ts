@@ -81,6 +81,8 @@ export interface NativeThreads {
   currentCpu(): number;
   /** Thread `tid` of this process may run on every CPU the calling thread may but `cpu` (-1: all of them); 0, or a negative errno. */
   keepOffCpu(tid: number, cpu: number): number;
+  /** Thread `tid` of this process may run only on the nth (modulo their count) of the CPUs the calling thread may; 0, or a negative errno. */
+  runOnlyOnNth(tid: number, nth: number): number;
 }
 
 let addonLoaded: (NativeExports & NativeThreads) | null | undefined;
