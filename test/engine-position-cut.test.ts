@@ -1,5 +1,6 @@
-// A batch-1 layer with fewer outputs than inputs cut by positions
-// (src/engine/position-cut.ts): the native 1x1 kernel computes any run of
+// A batch-1 1x1 layer with fewer outputs than inputs cut by positions
+// (src/engine/position-cut.ts), and one with as many outputs or more that no
+// depthwise layer reads: the native 1x1 kernel computes any run of
 // positions with the whole plane's bits and writes nothing outside it, at every
 // vector width the CPU runs; where the engine cuts by positions and where it
 // keeps the channel cut; a program so cut on 2 and 3 workers computes the
@@ -12,7 +13,7 @@ import { nativeKernels } from '../src/kernels/native/index.js';
 import { planConv, releasePlan, runPlan, type KernelPlan } from '../src/kernels/plan/index.js';
 import { ModeChoice } from '../src/engine/mode-choice.js';
 import { runSlice } from '../src/engine/slice-runner.js';
-import { MIN_POSITIONS_PER_RUNNER, POSITION_RUN_ALIGN, positionCut } from '../src/engine/position-cut.js';
+import { feedsDepthwise, MIN_POSITIONS_PER_RUNNER, POSITION_RUN_ALIGN, positionCut } from '../src/engine/position-cut.js';
 import type { ProgramStage } from '../src/engine/program.js';
 import { convBiasActivation, ExecutionError, sharedArena, zeros, type Tensor } from '../src/index.js';
 import { Random } from '../src/random.js';
@@ -111,7 +112,7 @@ describe('where the engine cuts by positions', () => {
     const plan = planOf(144, 24, 28);
     try {
       for (const runners of [2, 3]) {
-        const slices = positionCut(plan.geometry, plan, runners)!;
+        const slices = positionCut(plan.geometry, plan, runners, false)!;
         expect(slices).toHaveLength(runners);
         expect(slices[0].positionStart).toBe(0);
         expect(slices.at(-1)!.positionEnd).toBe(28 * 28);
@@ -128,9 +129,20 @@ describe('where the engine cuts by positions', () => {
     }
   });
 
-  it('keeps the channel cut for an expansion, more than one image, one runner, a plane too small to share, and a kernel that is not the native 1x1', () => {
+  it.skipIf(!native)('cuts a layer with as many outputs as inputs or more by positions only where no depthwise layer reads its output', () => {
+    for (const plan of [planOf(58, 58, 28), planOf(128, 256, 28)]) {
+      try {
+        expect(positionCut(plan.geometry, plan, 2, false)).toHaveLength(2);
+        expect(positionCut(plan.geometry, plan, 2, true)).toBeNull();
+      } finally {
+        releasePlan(plan);
+      }
+    }
+  });
+
+  it('keeps the channel cut for an expansion feeding a depthwise layer, more than one image, one runner, a plane too small to share, and a kernel that is not the native 1x1', () => {
     const cases: Array<[KernelPlan, number]> = [
-      [planOf(24, 144, 28), 2], // more outputs than inputs
+      [planOf(24, 144, 28), 2], // more outputs than inputs, read by a depthwise layer
       [planOf(144, 24, 28, 2), 2], // two images: cut by images
       [planOf(144, 24, 28), 1],
       [planOf(960, 160, 7), 2], // 49 positions: fewer than MIN_POSITIONS_PER_RUNNER a runner
@@ -139,7 +151,7 @@ describe('where the engine cuts by positions', () => {
     const { geometry } = resolveShapes([1, 144, 28, 28], [24, 144, 3, 3], null, { padding: 1 });
     cases.push([planConv(geometry, weight), 2]); // a 3x3
     try {
-      for (const [plan, runners] of cases) expect(positionCut(plan.geometry, plan, runners), JSON.stringify(plan.geometry)).toBeNull();
+      for (const [plan, runners] of cases) expect(positionCut(plan.geometry, plan, runners, true), JSON.stringify(plan.geometry)).toBeNull();
     } finally {
       for (const [plan] of cases) releasePlan(plan);
     }
@@ -162,6 +174,20 @@ describe('where the engine cuts by positions', () => {
     } finally {
       releasePlan(plan);
     }
+  });
+
+  it('finds the depthwise layer that reads a stage\'s output before another stage overwrites it', () => {
+    const conv = (cin: number, cout: number, groups: number) => resolveShapes([1, cin, 8, 8], [cout, cin / groups, 3, 3], null, { groups, padding: 1 }).geometry;
+    const expansion = { reads: [0], writes: [1], geometry: conv(8, 48, 1) };
+    const depthwise = { reads: [1], writes: [2], geometry: conv(48, 48, 48) };
+    const grouped = { reads: [1], writes: [2], geometry: conv(48, 48, 4) };
+    const relu = { reads: [1], writes: [3], geometry: null };
+    const overwrite = { reads: [0], writes: [1], geometry: conv(8, 48, 1) };
+    expect(feedsDepthwise([expansion, depthwise], 0)).toBe(true);
+    expect(feedsDepthwise([expansion, relu, depthwise], 0)).toBe(true); // a ranged op between, reading it too
+    expect(feedsDepthwise([expansion, grouped], 0)).toBe(false); // grouped, not depthwise
+    expect(feedsDepthwise([expansion, overwrite, depthwise], 0)).toBe(false); // the depthwise layer reads another value in buffer 1
+    expect(feedsDepthwise([expansion], 0)).toBe(false);
   });
 
   it('refuses a run of positions on a kernel other than the native 1x1, naming it, before writing anything', () => {

@@ -21,7 +21,7 @@ import type { EngineLayer, PlanEntry } from './layer.js';
 import { PARK_POLL_MS } from './doorbell.js';
 import { programPlace, type WorkerPlace } from './placement.js';
 import { ModeChoice, type ProgramWay } from './mode-choice.js';
-import { positionCut } from './position-cut.js';
+import { feedsDepthwise, positionCut, type StageBuffers } from './position-cut.js';
 import type { ThreadProfile } from './profile.js';
 import { CHAIN_SEGMENTS, chainSegments, chainsAreSafe, chainsOf, IMAGES_PER_CHAIN_TASK, type Chain, type ImageMajor } from './chains.js';
 import { runProgramTasks, runProgramTasksHere } from './program-runner.js';
@@ -201,6 +201,11 @@ export class EngineProgram {
     this.stages = [...stages];
     this.bufferLengths = [...bufferLengths];
     const geometries = this.stages.map((stage, i) => this.checkStage(stage, i));
+    const buffersOf: StageBuffers[] = this.stages.map((stage, i) =>
+      stage.kind === 'conv'
+        ? { reads: [stage.input, ...(stage.residual != null && stage.residual >= 0 ? [stage.residual] : [])], writes: [stage.output], geometry: geometries[i]! }
+        : { reads: stage.inputs, writes: stage.outputs, geometry: null },
+    );
     let scratchFloats = 1;
     const described: StageDescription[] = [];
     const modes: Mode[] = [];
@@ -216,7 +221,7 @@ export class EngineProgram {
         this.plans.push({ layer: stage.layer, entry });
         const partition = stage.layer.partition(entry, g, host.policy, host.workers);
         scratchFloats = Math.max(scratchFloats, partition.scratchFloats);
-        const byPositions = positionCut(g, entry.plan, host.workers);
+        const byPositions = positionCut(g, entry.plan, host.workers, feedsDepthwise(buffersOf, i));
         const slices: number[] = [];
         for (const t of byPositions ?? partition.tasks) slices.push(t.batchStart, t.batchEnd, t.outChannelStart, t.outChannelEnd);
         described.push({
