@@ -8,6 +8,7 @@ import { threadId } from 'node:worker_threads';
 import { describe, expect, it, vi } from 'vitest';
 import { convBiasActivation, ExecutionError, GroupedConvEngine, relu, sharedArena, type Tensor } from '../src/index.js';
 import { ELEMENT_BLOCK, RANGED_KERNELS } from '../src/kernels/ranged/index.js';
+import { GLOBAL_AVERAGE_PLANES_A_PASS, globalPoolOp } from '../src/kernels/ranged/pool.js';
 import { PARK_POLL_MS } from '../src/engine/doorbell.js';
 import { COLD_STAGED_RUNS } from '../src/engine/mode-choice.js';
 import type { ProgramStage } from '../src/engine/program.js';
@@ -195,6 +196,20 @@ describe('a program of conv and ranged stages', () => {
     // 2 runners x 4 tasks: floor(i * 10 / 8).
     expect(cutRanged(op, 2)).toEqual([0, 1, 1, 2, 2, 3, 3, 5, 5, 6, 6, 7, 7, 8, 8, 10]);
     expect(cutRanged({ ...op, units: 0 }, 3)).toEqual([0, 0]);
+  });
+
+  it('cuts an op whose kernel computes blocks of units in one pass into runs of whole blocks, the last one short', () => {
+    // A global average pool's 32 planes of 112x112 on 2 runners: two runs of 16, not eight of 4.
+    const pool = globalPoolOp('globalAveragePool', 32, 112 * 112);
+    expect(pool.unitBlock).toBe(GLOBAL_AVERAGE_PLANES_A_PASS);
+    expect(cutRanged(pool, 2)).toEqual([0, 16, 16, 32]);
+    // 100 planes: 7 blocks, the last of 4 planes; 3 runners could take 12 tasks, there are 7 blocks.
+    const ranges = cutRanged(globalPoolOp('globalAveragePool', 100, 112 * 112), 3);
+    expect(ranges).toEqual([0, 16, 16, 32, 32, 48, 48, 64, 64, 80, 80, 96, 96, 100]);
+    // Cheap: one task, whatever the blocks.
+    expect(cutRanged(globalPoolOp('globalAveragePool', 1152, 49), 2)).toEqual([0, 1152]);
+    // The max pool keeps its cut by planes.
+    expect(globalPoolOp('globalMaxPool', 32, 112 * 112).unitBlock).toBeUndefined();
   });
 });
 

@@ -116,10 +116,14 @@ const RANGED_TASKS_PER_RUNNER = 4;
 /** Cuts [0, units) into a few tasks per runner, none much cheaper than MIN_RANGED_TASK_COST: [start, end) pairs, flattened. */
 export function cutRanged(op: RangedOp, workers: number): number[] {
   if (op.units === 0) return [0, 0];
+  // Runs of whole blocks where the kernel computes a block in one pass (RangedOp.unitBlock).
+  const block = Math.max(1, op.unitBlock ?? 1);
+  const blocks = Math.ceil(op.units / block);
   const byCost = Math.max(1, Math.floor((op.units * op.costPerUnit) / MIN_RANGED_TASK_COST));
-  const n = Math.min(op.units, workers * RANGED_TASKS_PER_RUNNER, byCost);
+  const n = Math.min(blocks, workers * RANGED_TASKS_PER_RUNNER, byCost);
   const ranges: number[] = [];
-  for (let i = 0; i < n; i++) ranges.push(Math.floor((i * op.units) / n), Math.floor(((i + 1) * op.units) / n));
+  const at = (i: number) => Math.min(op.units, Math.floor((i * blocks) / n) * block);
+  for (let i = 0; i < n; i++) ranges.push(at(i), at(i + 1));
   return ranges;
 }
 

@@ -179,6 +179,14 @@ export function maxPool2dOp(g: MaxPoolGeometry): RangedOp {
   return { kernel: 'maxPool2d', params, units: planes, costPerUnit: g.outHeight * g.outWidth * g.kernel[0] * g.kernel[1], scratchFloats: maxPoolScratchFloats(g) };
 }
 
+/**
+ * Planes a global average pool's pass sums side by side (native/kernels.h, globalAverage: 16 at 16 floats a
+ * vector, two passes of 8 at 8): each plane's sum is one chain of dependent adds, so a pass over 4 planes
+ * takes about as long as one over 16. Cut into tasks of 4 planes for two runners, efficientnet_b0's first
+ * squeeze (32 planes of 112x112) took 3.6x its one-runner busy time (docs/benchmarks.md).
+ */
+export const GLOBAL_AVERAGE_PLANES_A_PASS = 16;
+
 export function globalPoolOp(kernel: 'globalAveragePool' | 'globalMaxPool', planes: number, plane: number): RangedOp {
-  return { kernel, params: { plane }, units: planes, costPerUnit: plane };
+  return { kernel, params: { plane }, units: planes, costPerUnit: plane, ...(kernel === 'globalAveragePool' ? { unitBlock: GLOBAL_AVERAGE_PLANES_A_PASS } : {}) };
 }

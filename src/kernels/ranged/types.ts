@@ -19,6 +19,11 @@ export interface RangedOp {
   costPerUnit: number;
   /** Floats of arena scratch one task needs (max pooling's padded rows): an engine program gives its runners that much, as workers cannot allocate. */
   scratchFloats?: number;
+  /**
+   * Units the kernel computes in one pass, in about the time of one (the global average pool's 16 planes,
+   * one chain of adds each): an engine program cuts the op's units into runs of whole blocks of this many.
+   */
+  unitBlock?: number;
 }
 
 /** Computes units [start, end) of `outputs` from `inputs`; writes nothing outside those units. */
