@@ -181,8 +181,9 @@ export function maxPool2dOp(g: MaxPoolGeometry): RangedOp {
 
 /**
  * Planes a global average pool's pass sums side by side (native/kernels.h, globalAverage: 16 at 16 floats a
- * vector, two passes of 8 at 8): each plane's sum is one chain of dependent adds, so a pass over 4 planes
- * takes about as long as one over 16. Cut into tasks of 4 planes for two runners, efficientnet_b0's first
+ * vector, two passes of 8 at 8). A pass over fewer planes fills the spare lanes with its last plane again
+ * (each plane's sum is one chain of adds in element order, so there is nothing else to put there), and
+ * takes as long as one over 16. Cut into tasks of 4 planes for two runners, efficientnet_b0's first
  * squeeze (32 planes of 112x112) took 3.6x its one-runner busy time (docs/benchmarks.md).
  */
 export const GLOBAL_AVERAGE_PLANES_A_PASS = 16;
