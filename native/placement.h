@@ -47,70 +47,79 @@ static napi_value CurrentCpu(napi_env env, napi_callback_info info) {
 #endif
 }
 
-// keepOffCpu(tid, cpu): thread `tid` of this process may run on every CPU the calling thread may, but
-// `cpu`; with cpu -1, or where that would leave none, on every one of them. 0 once done, else a negative
-// errno (-ESRCH: no such thread in this process; -ENOSYS: not Linux). A tid is checked against
-// /proc/self/task first, so a stale one never reaches another process's thread.
-static napi_value KeepOffCpu(napi_env env, napi_callback_info info) {
+// A thread-placement call's two integer arguments (a tid and a CPU or index), read into *tid and *value.
+// False, with a TypeError naming `usage` thrown, if there are not two.
+static int placementArgs(napi_env env, napi_callback_info info, const char *usage, int *tid, int *value) {
   size_t argc = 2;
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc != 2) {
-    napi_throw_type_error(env, NULL, "keepOffCpu: expected (tid, cpu)");
-    return NULL;
+    napi_throw_type_error(env, NULL, usage);
+    return 0;
   }
+  *tid = (int)argInt(env, argv[0]);
+  *value = (int)argInt(env, argv[1]);
+  return 1;
+}
+
 #ifdef __linux__
-  const int tid = (int)argInt(env, argv[0]);
-  const int cpu = (int)argInt(env, argv[1]);
+// Sets thread `tid`'s mask to the CPUs the calling thread may run on, passed through `narrow` with `value`
+// (which leaves at least one). 0, or a negative errno: -ESRCH where `tid` is not a thread of this process
+// (checked against /proc/self/task first, so a stale one never reaches another process's thread).
+static int32_t placeThread(int tid, int value, void (*narrow)(cpu_set_t *mask, const cpu_set_t *allowed, int value)) {
   char path[64];
   snprintf(path, sizeof path, "/proc/self/task/%d", tid);
-  if (tid <= 0 || access(path, F_OK) != 0) return int32Value(env, -ESRCH);
+  if (tid <= 0 || access(path, F_OK) != 0) return -ESRCH;
   cpu_set_t allowed;
-  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return int32Value(env, -errno);
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return -errno;
+  if (CPU_COUNT(&allowed) == 0) return -EINVAL;
   cpu_set_t mask = allowed;
-  if (cpu >= 0 && cpu < CPU_SETSIZE && CPU_ISSET(cpu, &mask)) {
-    CPU_CLR(cpu, &mask);
-    if (CPU_COUNT(&mask) == 0) mask = allowed;
+  narrow(&mask, &allowed, value);
+  if (sched_setaffinity(tid, sizeof mask, &mask) != 0) return -errno;
+  return 0;
+}
+
+// Every allowed CPU but `cpu`, unless that leaves none.
+static void withoutCpu(cpu_set_t *mask, const cpu_set_t *allowed, int cpu) {
+  if (cpu < 0 || cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, mask)) return;
+  CPU_CLR(cpu, mask);
+  if (CPU_COUNT(mask) == 0) *mask = *allowed;
+}
+
+// The nth allowed CPU alone (counted from 0, modulo their count).
+static void onlyNth(cpu_set_t *mask, const cpu_set_t *allowed, int nth) {
+  int left = nth % CPU_COUNT(allowed);
+  CPU_ZERO(mask);
+  for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+    if (CPU_ISSET(cpu, allowed) && left-- == 0) {
+      CPU_SET(cpu, mask);
+      return;
+    }
   }
-  if (sched_setaffinity(tid, sizeof mask, &mask) != 0) return int32Value(env, -errno);
-  return int32Value(env, 0);
+}
+#endif
+
+// keepOffCpu(tid, cpu): thread `tid` of this process may run on every CPU the calling thread may, but
+// `cpu`; with cpu -1, or where that would leave none, on every one of them. 0 once done, else a negative
+// errno (-ESRCH: no such thread in this process; -ENOSYS: not Linux).
+static napi_value KeepOffCpu(napi_env env, napi_callback_info info) {
+  int tid, cpu;
+  if (!placementArgs(env, info, "keepOffCpu: expected (tid, cpu)", &tid, &cpu)) return NULL;
+#ifdef __linux__
+  return int32Value(env, placeThread(tid, cpu, withoutCpu));
 #else
   return int32Value(env, -38);
 #endif
 }
 
 // runOnlyOnNth(tid, nth): thread `tid` of this process may run only on the nth (counted from 0, modulo
-// their count) of the CPUs the calling thread may run on. 0 once done, else a negative errno, as keepOffCpu.
+// their count) of the CPUs the calling thread may run on. 0 once done, else a negative errno, as keepOffCpu
+// (-ESRCH for a negative nth too).
 static napi_value RunOnlyOnNth(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 2) {
-    napi_throw_type_error(env, NULL, "runOnlyOnNth: expected (tid, nth)");
-    return NULL;
-  }
+  int tid, nth;
+  if (!placementArgs(env, info, "runOnlyOnNth: expected (tid, nth)", &tid, &nth)) return NULL;
 #ifdef __linux__
-  const int tid = (int)argInt(env, argv[0]);
-  const int nth = (int)argInt(env, argv[1]);
-  char path[64];
-  snprintf(path, sizeof path, "/proc/self/task/%d", tid);
-  if (tid <= 0 || nth < 0 || access(path, F_OK) != 0) return int32Value(env, -ESRCH);
-  cpu_set_t allowed;
-  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return int32Value(env, -errno);
-  const int count = CPU_COUNT(&allowed);
-  if (count == 0) return int32Value(env, -EINVAL);
-  int left = nth % count;
-  cpu_set_t mask;
-  CPU_ZERO(&mask);
-  for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
-    if (!CPU_ISSET(cpu, &allowed)) continue;
-    if (left-- == 0) {
-      CPU_SET(cpu, &mask);
-      break;
-    }
-  }
-  if (sched_setaffinity(tid, sizeof mask, &mask) != 0) return int32Value(env, -errno);
-  return int32Value(env, 0);
+  return int32Value(env, nth < 0 ? -ESRCH : placeThread(tid, nth, onlyNth));
 #else
   return int32Value(env, -38);
 #endif

@@ -61,67 +61,66 @@ describe.runIf(canPlace)('the native thread functions', () => {
   });
 });
 
-describe.runIf(canPlace)('workers alone in a cut run', () => {
+/** Ranged stages large enough to be cut for two runners (cutRanged: 32K element operations a task at least): 8 negations back and forth between two buffers. */
+function negations(seed: number) {
   const floats = 8 * 32_768;
-  const x = randomTensor(new Random(4), [floats]);
+  const x = randomTensor(new Random(seed), [floats]);
   const stages = Array.from({ length: 8 }, (_, i) => ({ kind: 'ranged' as const, label: `neg ${i}`, op: unaryOp('neg', floats, {}), inputs: [i % 2], outputs: [1 - (i % 2)] }));
+  return { floats, x, stages };
+}
 
+/** Runs the negations `runs` times on `e`, each cut for two runners (a program's first runs on several workers, mode-choice.ts) and right; returns what to close. */
+async function cutRuns(e: GroupedConvEngine, { floats, x, stages }: ReturnType<typeof negations>, runs: number): Promise<() => void> {
+  const arena = sharedArena();
+  const buffers = [arena.allocateFloat32(floats), arena.allocateFloat32(floats)];
+  buffers[0].set(x.data);
+  const program = e.program(stages, [floats, floats]);
+  for (let run = 0; run < runs; run++) {
+    const profile = (await program.run(buffers, { profile: true }))!;
+    expect(profile.runners).toBe(2);
+    expect(buffers[0]).toEqual(x.data); // an even number of negations
+  }
+  return () => {
+    program.close();
+    buffers.forEach((b) => arena.release(b));
+  };
+}
+
+describe.runIf(canPlace)('workers alone in a cut run', () => {
   it('are held each to a CPU of its own, the nth thread to the nth CPU, and get every CPU back with work on one runner', async () => {
     const all = ownCpus();
     const e = new GroupedConvEngine({ workers: 2 });
     engines.push(e);
-    const arena = sharedArena();
-    const buffers = [arena.allocateFloat32(floats), arena.allocateFloat32(floats)];
-    buffers[0].set(x.data);
-    const program = e.program(stages, [floats, floats]);
     // Each worker's first job says which thread it is as it starts; the runs after that place both.
-    for (let run = 0; run < 3; run++) {
-      const profile = (await program.run(buffers, { profile: true }))!;
-      expect(profile.runners).toBe(2); // the cut: a program's first runs on several workers (mode-choice.ts)
-      expect(buffers[0]).toEqual(x.data);
-    }
+    const close = await cutRuns(e, negations(4), 3);
     const held = [...threadCpus()].filter(([, cpus]) => cpus.length === 1);
     expect(held).toHaveLength(2);
     expect(new Set(held.map(([, cpus]) => cpus[0])).size).toBe(2);
     expect(held.every(([, cpus]) => all.includes(cpus[0]))).toBe(true);
-    program.close();
+    close();
 
     const restrictedNow = () => [...threadCpus()].filter(([, c]) => c.length < all.length);
     for (let round = 0; round < 50 && restrictedNow().length > 0; round++) await e.warmup();
     expect(restrictedNow()).toEqual([]);
-    buffers.forEach((b) => arena.release(b));
   });
 });
 
 describe.runIf(canPlace)('a worker beside the calling thread', () => {
-  // Ranged stages large enough to be cut for two runners (cutRanged: 32K element operations a task at least).
-  const floats = 8 * 32_768;
-  const x = randomTensor(new Random(3), [floats]);
-  const stages = Array.from({ length: 8 }, (_, i) => ({ kind: 'ranged' as const, label: `neg ${i}`, op: unaryOp('neg', floats, {}), inputs: [i % 2], outputs: [1 - (i % 2)] }));
-
   it('is kept off the calling thread\'s CPU during a cut run, and gets every CPU back with work handed without it', async () => {
     const all = ownCpus();
     const e = new GroupedConvEngine({ workers: 2, callingThread: true });
     engines.push(e);
     expect([...threadCpus()].filter(([, c]) => c.length < all.length)).toEqual([]);
-    const arena = sharedArena();
-    const buffers = [arena.allocateFloat32(floats), arena.allocateFloat32(floats)];
-    buffers[0].set(x.data);
-    const program = e.program(stages, [floats, floats]);
-    // The first runs of a program on several workers are cut (mode-choice.ts): the calling thread and a worker.
-    // The worker's first job says which thread it is as it starts, so the second run is the first to place it.
-    for (let run = 0; run < 2; run++) {
-      const profile = (await program.run(buffers, { profile: true }))!;
-      expect(profile.runners).toBe(2);
-      expect(buffers[0]).toEqual(x.data); // an even number of negations
-    }
+    // The calling thread and a worker. The worker's first job says which thread it is as it starts, so the
+    // second run is the first to place it.
+    const close = await cutRuns(e, negations(3), 2);
     const restricted = [...threadCpus()].filter(([, cpus]) => cpus.length < all.length);
     // One worker thread has run (beside the calling thread): it may run anywhere but on one CPU, the calling thread's then.
     expect(restricted).toHaveLength(1);
     const [, cpus] = restricted[0];
     expect(cpus).toHaveLength(all.length - 1);
     expect(cpus.every((c) => all.includes(c))).toBe(true);
-    program.close();
+    close();
 
     // Work handed to the workers alone (pings, one per worker, as convolutions' runners go): a worker that
     // takes some gets every CPU back. Which worker takes which is the dispatcher's choice (a free parked
@@ -129,6 +128,5 @@ describe.runIf(canPlace)('a worker beside the calling thread', () => {
     const restrictedNow = () => [...threadCpus()].filter(([, c]) => c.length < all.length);
     for (let round = 0; round < 50 && restrictedNow().length > 0; round++) await e.warmup();
     expect(restrictedNow()).toEqual([]);
-    buffers.forEach((b) => arena.release(b));
   });
 });
