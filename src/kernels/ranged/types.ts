@@ -20,8 +20,8 @@ export interface RangedOp {
   /** Floats of arena scratch one task needs (max pooling's padded rows): an engine program gives its runners that much, as workers cannot allocate. */
   scratchFloats?: number;
   /**
-   * Units the kernel computes in one pass, in about the time of one (the global average pool's 16 planes,
-   * one chain of adds each): an engine program cuts the op's units into runs of whole blocks of this many.
+   * Units the kernel computes side by side in one pass, a pass over fewer taking as long (the global average
+   * pool's 16 planes, one a lane): an engine program cuts the op's units into runs of whole blocks of this many.
    */
   unitBlock?: number;
 }
