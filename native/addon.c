@@ -243,18 +243,21 @@ static int64_t argInt(napi_env env, napi_value v) {
 
 // A kernel call's arguments: a Float32Array over the whole arena, byte offsets into it of the input, the
 // weights, the bias (-1: none) and the output, then `ints` integers, then, with an epilogue, its kind, lo,
-// hi and residual offset (-1: none).
+// hi and residual offset (-1: none), then, with an input scale, its offset (-1: none) and whether the scale
+// is the Mul's first operand.
 typedef struct {
   const float *input, *weights, *bias;
   float *out;
   int a[16];
   Epilogue e;
+  const float *scale;
+  int scaleFirst;
 } KernelCall;
 
 // Reads a call's arguments into *c. False, with a TypeError naming the expected ones thrown, otherwise.
-static int kernelCall(napi_env env, napi_callback_info info, int ints, int withEpilogue, const char *usage, KernelCall *c) {
+static int kernelCall(napi_env env, napi_callback_info info, int ints, int withEpilogue, int withScale, const char *usage, KernelCall *c) {
   napi_value argv[24];
-  const size_t count = 5 + ints + (withEpilogue ? 4 : 0);
+  const size_t count = 5 + ints + (withEpilogue ? 4 : 0) + (withScale ? 2 : 0);
   size_t argc = count;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   napi_typedarray_type type;
@@ -280,6 +283,14 @@ static int kernelCall(napi_env env, napi_callback_info info, int ints, int withE
     Epilogue e = { (int)argInt(env, argv[at]), (float)lo, (float)hi, residualAt < 0 ? 0 : (const float *)(base + residualAt), c->out };
     c->e = e;
   }
+  c->scale = 0;
+  c->scaleFirst = 0;
+  if (withScale) {
+    const size_t at = 5 + ints + (withEpilogue ? 4 : 0);
+    int64_t scaleAt = argInt(env, argv[at]);
+    c->scale = scaleAt < 0 ? 0 : (const float *)(base + scaleAt);
+    c->scaleFirst = argInt(env, argv[at + 1]) != 0;
+  }
   return 1;
 }
 
@@ -291,14 +302,16 @@ static napi_value boolean(napi_env env, int value) {
   return r;
 }
 
-// pointwise(memory, input, packed, bias, output, taps, channels, hw, c0, c1, q0, q1, kind, lo, hi, residual):
-// output channels [c0, c1) at positions [q0, q1) of the plane; the epilogue `kind` one of those above,
-// applied as each output is stored. Bounds are the caller's (plan/run.ts).
+// pointwise(memory, input, packed, bias, output, taps, channels, hw, c0, c1, q0, q1, kind, lo, hi, residual,
+// scale, scaleFirst): output channels [c0, c1) at positions [q0, q1) of the plane; the epilogue `kind` one
+// of those above, applied as each output is stored; the input times a scale per channel (-1: none) as it is
+// read (kernels.h, pointwise). Bounds are the caller's (plan/run.ts). False, having written nothing, where a
+// scaled input's copy could not be allocated.
 static napi_value Pointwise(napi_env env, napi_callback_info info) {
   KernelCall c;
-  if (!kernelCall(env, info, 7, 1, "pointwise: expected (memory: Float32Array, input, packed, bias, output, taps, channels, hw, c0, c1, q0, q1, kind, lo, hi, residual)", &c)) return NULL;
-  (width == 16 ? pointwise512 : pointwise256)(c.input, c.weights, c.bias, c.out, c.a[0], c.a[1], c.a[2], c.a[3], c.a[4], c.a[5], c.a[6], &c.e);
-  return NULL;
+  if (!kernelCall(env, info, 7, 1, 1, "pointwise: expected (memory: Float32Array, input, packed, bias, output, taps, channels, hw, c0, c1, q0, q1, kind, lo, hi, residual, scale, scaleFirst)", &c)) return NULL;
+  const int done = (width == 16 ? pointwise512 : pointwise256)(c.input, c.weights, c.bias, c.out, c.a[0], c.a[1], c.a[2], c.a[3], c.a[4], c.a[5], c.a[6], c.scale, c.scaleFirst, &c.e);
+  return boolean(env, done);
 }
 
 // depthwise(memory, input, packed, bias, output, h, w, k, stride, padTop, padLeft, outH, outW, c0, c1, kind, lo, hi, residual):
@@ -306,7 +319,7 @@ static napi_value Pointwise(napi_env env, napi_callback_info info) {
 // not be allocated (the caller then runs the WebAssembly kernel).
 static napi_value Depthwise(napi_env env, napi_callback_info info) {
   KernelCall c;
-  if (!kernelCall(env, info, 10, 1, "depthwise: expected (memory: Float32Array, input, packed, bias, output, h, w, k, stride, padTop, padLeft, outH, outW, c0, c1, kind, lo, hi, residual)", &c)) return NULL;
+  if (!kernelCall(env, info, 10, 1, 0, "depthwise: expected (memory: Float32Array, input, packed, bias, output, h, w, k, stride, padTop, padLeft, outH, outW, c0, c1, kind, lo, hi, residual)", &c)) return NULL;
   return boolean(env, (width == 16 ? depthwise512 : depthwise256)(c.input, c.weights, c.bias, c.out, c.a[0], c.a[1], c.a[2], c.a[3], c.a[4], c.a[5], c.a[6], c.a[7], c.a[8], c.a[9], &c.e));
 }
 
@@ -314,7 +327,7 @@ static napi_value Depthwise(napi_env env, napi_callback_info info) {
 // where each is faster). False, having written nothing, if its buffer could not be allocated.
 static napi_value DepthwiseAcrossChannels(napi_env env, napi_callback_info info) {
   KernelCall c;
-  if (!kernelCall(env, info, 10, 1, "depthwiseAcrossChannels: expected (memory: Float32Array, input, packed, bias, output, h, w, k, stride, padTop, padLeft, outH, outW, c0, c1, kind, lo, hi, residual)", &c)) return NULL;
+  if (!kernelCall(env, info, 10, 1, 0, "depthwiseAcrossChannels: expected (memory: Float32Array, input, packed, bias, output, h, w, k, stride, padTop, padLeft, outH, outW, c0, c1, kind, lo, hi, residual)", &c)) return NULL;
   return boolean(env, (width == 16 ? depthwiseAcrossChannels512 : depthwiseAcrossChannels256)(c.input, c.weights, c.bias, c.out, c.a[0], c.a[1], c.a[2], c.a[3], c.a[4], c.a[5], c.a[6], c.a[7], c.a[8], c.a[9], &c.e));
 }
 
@@ -323,7 +336,7 @@ static napi_value DepthwiseAcrossChannels(napi_env env, napi_callback_info info)
 // could not be allocated (the caller then runs the WebAssembly kernel).
 static napi_value Dense(napi_env env, napi_callback_info info) {
   KernelCall c;
-  if (!kernelCall(env, info, 13, 1, "dense: expected (memory: Float32Array, input, packed, bias, output, cin, groups, h, w, k, stride, padTop, padLeft, outH, outW, cout, c0, c1, kind, lo, hi, residual)", &c)) return NULL;
+  if (!kernelCall(env, info, 13, 1, 0, "dense: expected (memory: Float32Array, input, packed, bias, output, cin, groups, h, w, k, stride, padTop, padLeft, outH, outW, cout, c0, c1, kind, lo, hi, residual)", &c)) return NULL;
   return boolean(env, (width == 16 ? dense512 : dense256)(c.input, c.weights, c.bias, c.out, c.a[0], c.a[1], c.a[2], c.a[3], c.a[4], c.a[5], c.a[6], c.a[7], c.a[8], c.a[9], c.a[10], c.a[11], c.a[12], &c.e));
 }
 
@@ -332,7 +345,7 @@ static napi_value Dense(napi_env env, napi_callback_info info) {
 // nothing, if its padded plane could not be allocated (the caller then runs the WebAssembly kernel).
 static napi_value MaxPool(napi_env env, napi_callback_info info) {
   KernelCall c;
-  if (!kernelCall(env, info, 12, 0, "maxPool: expected (memory: Float32Array, input, 0, -1, output, p0, p1, h, w, outH, outW, kh, kw, sh, sw, ph, pw)", &c)) return NULL;
+  if (!kernelCall(env, info, 12, 0, 0, "maxPool: expected (memory: Float32Array, input, 0, -1, output, p0, p1, h, w, outH, outW, kh, kw, sh, sw, ph, pw)", &c)) return NULL;
   return boolean(env, (width == 16 ? maxPool512 : maxPool256)(c.input, c.out, c.a[0], c.a[1], c.a[2], c.a[3], c.a[4], c.a[5], c.a[6], c.a[7], c.a[8], c.a[9], c.a[10], c.a[11]));
 }
 
@@ -340,7 +353,7 @@ static napi_value MaxPool(napi_env env, napi_callback_info info) {
 // [q0, q1), as assembly/global-pool.ts computes it.
 static napi_value GlobalAverage(napi_env env, napi_callback_info info) {
   KernelCall c;
-  if (!kernelCall(env, info, 3, 0, "globalAverage: expected (memory: Float32Array, input, 0, -1, output, q0, q1, plane)", &c)) return NULL;
+  if (!kernelCall(env, info, 3, 0, 0, "globalAverage: expected (memory: Float32Array, input, 0, -1, output, q0, q1, plane)", &c)) return NULL;
   (width == 16 ? globalAverage512 : globalAverage256)(c.input, c.out, c.a[0], c.a[1], c.a[2]);
   return NULL;
 }
@@ -349,7 +362,7 @@ static napi_value GlobalAverage(napi_env env, napi_callback_info info) {
 // fully connected layer, as assembly/linear.ts computes them.
 static napi_value Linear(napi_env env, napi_callback_info info) {
   KernelCall c;
-  if (!kernelCall(env, info, 5, 0, "linear: expected (memory: Float32Array, x, weight, bias, output, rows, inF, outF, o0, o1)", &c)) return NULL;
+  if (!kernelCall(env, info, 5, 0, 0, "linear: expected (memory: Float32Array, x, weight, bias, output, rows, inF, outF, o0, o1)", &c)) return NULL;
   (width == 16 ? linear512 : linear256)(c.input, c.weights, c.bias, c.out, c.a[0], c.a[1], c.a[2], c.a[3], c.a[4]);
   return NULL;
 }
@@ -360,7 +373,7 @@ static napi_value Linear(napi_env env, napi_callback_info info) {
 // relaxed atomics (relaxed_memmove), 2-5x slower than libc's memmove for the channel planes these copy.
 static napi_value CopyRuns(napi_env env, napi_callback_info info) {
   KernelCall c;
-  if (!kernelCall(env, info, 4, 0, "copyRuns: expected (memory: Float32Array, input, 0, -1, output, count, length, inStride, outStride)", &c)) return NULL;
+  if (!kernelCall(env, info, 4, 0, 0, "copyRuns: expected (memory: Float32Array, input, 0, -1, output, count, length, inStride, outStride)", &c)) return NULL;
   const size_t length = (size_t)c.a[1] * sizeof(float);
   for (int i = 0; i < c.a[0]; i++) memmove(c.out + (size_t)i * c.a[3], c.input + (size_t)i * c.a[2], length);
   return NULL;

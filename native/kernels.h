@@ -36,6 +36,8 @@
 #define depthwiseBlock K(depthwiseBlock)
 #define pointwise K(pointwise)
 #define lastPosition K(lastPosition)
+#define scaleRun K(scaleRun)
+#define scaleEach K(scaleEach)
 #define pointwiseSingle K(pointwiseSingle)
 #define depthwise K(depthwise)
 #define depthwiseAcrossChannels K(depthwiseAcrossChannels)
@@ -555,6 +557,29 @@ SIMD static void chunk(const float *x, const float *packed, const float *bias, f
 POINTWISE_SINGLE(4)
 POINTWISE_SINGLE(1)
 
+// A squeeze-and-excitation block's scale applied to a 1x1 convolution's input as its chunks are copied
+// (pointwise's `scale`): each float its channel's scale times it, as assembly/broadcast.ts's mulRuns
+// computes the graph's Mul, a float32 product with the operands in the Mul's order (`scaleFirst`), whose
+// NaN comes out when both are NaN (nanOrdered). So the sums read the values the Mul would have stored.
+// dst[i] = s * src[i] (or src[i] * s) for i in [0, n).
+SIMD static void scaleRun(float *dst, const float *src, int n, float scale, int scaleFirst) {
+  const vf s = vset1(scale);
+  for (int i = 0; i < n; i += LANES) {
+    const vmask m = vfirst(n - i);
+    const vf v = vloadz(m, src + i);
+    vstore(dst + i, m, scaleFirst ? nanOrdered(vmul(s, v), s, v) : nanOrdered(vmul(v, s), v, s));
+  }
+}
+
+// dst[i] = scale[i] * src[i] (or src[i] * scale[i]) for i in [0, n): a single position's input column.
+SIMD static void scaleEach(float *dst, const float *src, const float *scale, int n, int scaleFirst) {
+  for (int i = 0; i < n; i += LANES) {
+    const vmask m = vfirst(n - i);
+    const vf v = vloadz(m, src + i), s = vloadz(m, scale + i);
+    vstore(dst + i, m, scaleFirst ? nanOrdered(vmul(s, v), s, v) : nanOrdered(vmul(v, s), v, s));
+  }
+}
+
 // Output channels [c0, c1) of a 1x1 convolution over a single position (hw = 1: a squeeze-excitation's
 // two layers after its pool), a vector across output channels. Along positions, as the tiles run, a
 // tile computed 1 of its 2 * LANES positions: efficientnet_b0's 32 such layers took 0.74 ms of a
@@ -590,9 +615,10 @@ SIMD static void pointwiseSingle(const float *x, const float *packed, const floa
 // Output channels [c0, c1) of position q of a plane of hw (x [taps][hw], out [channels][hw]) through
 // pointwiseSingle: its input column, and the residual's where the epilogue adds one, gathered; its outputs
 // computed into a buffer, finished there, and scattered. The same sums and epilogue as the tiles.
-SIMD static void lastPosition(const float *x, const float *packed, const float *bias, float *out, int taps, int channels, int hw, int q, int c0, int c1, const Epilogue *e) {
+SIMD static void lastPosition(const float *x, const float *packed, const float *bias, float *out, int taps, int channels, int hw, int q, int c0, int c1, const float *scale, int scaleFirst, const Epilogue *e) {
   float column[LAST_POSITION_MAX], outputs[LAST_POSITION_MAX], residual[LAST_POSITION_MAX];
   for (int t = 0; t < taps; t++) column[t] = x[(size_t)t * hw + q];
+  if (scale) scaleEach(column, column, scale, taps, scaleFirst);
   Epilogue local = *e;
   local.out = outputs;
   if (e->residual) {
@@ -615,11 +641,18 @@ SIMD static void lastPosition(const float *x, const float *packed, const float *
 // position to its own pass across channels (lastPosition): along positions it took a vector of its own
 // for every tile, and a 7x7 plane cost what an 8x8 does (1152 -> 192, batch 1, alone: 0.15 ms at 7x7,
 // 0.14 at 8x8). Its pass reads the weights again, once, which costs less than that vector's multiply-adds.
-SIMD static void pointwise(const float *x, const float *packed, const float *bias, float *out, int taps, int channels, int hw, int c0, int c1, int q0, int q1, const Epilogue *e) {
-  if (q1 <= q0 || c1 <= c0) return;
+// With `scale` (taps floats, or null), the input is a squeeze-and-excitation block's Mul of x by one scale
+// per channel, done here as each chunk is copied (scaleRun) instead of by a pass of its own: every chunk is
+// then copied, whatever its alignment. False, having written nothing, if a scaled copy cannot be allocated.
+SIMD static int pointwise(const float *x, const float *packed, const float *bias, float *out, int taps, int channels, int hw, int c0, int c1, int q0, int q1,
+                          const float *scale, int scaleFirst, const Epilogue *e) {
+  if (q1 <= q0 || c1 <= c0) return 1;
   if (hw == 1) {
-    pointwiseSingle(x, packed, bias, out, taps, channels, c0, c1, e);
-    return;
+    float *column = scale ? alignedRows((size_t)taps) : 0;
+    if (scale && !column) return 0;
+    if (scale) scaleEach(column, x, scale, taps, scaleFirst);
+    pointwiseSingle(scale ? column : x, packed, bias, out, taps, channels, c0, c1, e);
+    return 1;
   }
   const int last = hw > LANES && hw % LANES == 1 && taps <= LAST_POSITION_MAX && channels <= LAST_POSITION_MAX && q1 == hw;
   const int end = last ? hw - 1 : q1;
@@ -630,20 +663,27 @@ SIMD static void pointwise(const float *x, const float *packed, const float *bia
   // the input 1, 2 or 4 floats off alignment, and 7x7 as slowly (docs/benchmarks.md). So where at least
   // two channel tiles read a chunk, it is copied first to rows of whole vectors, aligned; the tiles read
   // the same values, so the sums are the same.
-  const int copy = ((hw % LANES) != 0 || (q0 % LANES) != 0 || ((uintptr_t)x % (LANES * sizeof(float))) != 0) && c1 - c0 >= 2 * TILE_CHANNELS;
+  const int copy = scale || (((hw % LANES) != 0 || (q0 % LANES) != 0 || ((uintptr_t)x % (LANES * sizeof(float))) != 0) && c1 - c0 >= 2 * TILE_CHANNELS);
+  // Every chunk is as large as the first: one allocation serves them all.
+  if (scale && !alignedRows((size_t)taps * (size_t)((positions + LANES - 1) & ~(LANES - 1)))) return 0;
   for (int p0 = q0; p0 < end; p0 += positions) {
     int p1 = p0 + positions < end ? p0 + positions : end;
     const int xs = (p1 - p0 + LANES - 1) & ~(LANES - 1);
     float *rows = copy ? alignedRows((size_t)taps * xs) : 0;
     if (rows) {
-      for (int t = 0; t < taps; t++) memcpy(rows + (size_t)t * xs, x + (size_t)t * hw + p0, (size_t)(p1 - p0) * sizeof(float));
+      if (scale) {
+        for (int t = 0; t < taps; t++) scaleRun(rows + (size_t)t * xs, x + (size_t)t * hw + p0, p1 - p0, scale[t], scaleFirst);
+      } else {
+        for (int t = 0; t < taps; t++) memcpy(rows + (size_t)t * xs, x + (size_t)t * hw + p0, (size_t)(p1 - p0) * sizeof(float));
+      }
       // The tiles read position p's input at x + p: so rows' first float stands for position p0.
       chunk((const float *)((uintptr_t)rows - (uintptr_t)p0 * sizeof(float)), packed, bias, out, taps, channels, hw, xs, c0, c1, p0, p1, e);
     } else {
       chunk(x, packed, bias, out, taps, channels, hw, hw, c0, c1, p0, p1, e);
     }
   }
-  if (last) lastPosition(x, packed, bias, out, taps, channels, hw, end, c0, c1, e);
+  if (last) lastPosition(x, packed, bias, out, taps, channels, hw, end, c0, c1, scale, scaleFirst, e);
+  return 1;
 }
 
 // Plane `plane` [h][w] into `buf`: padded rows [fromRow, toRow), row r holding input row r - padTop,
@@ -1021,7 +1061,7 @@ SIMD static int dense(const float *x, const float *packed, const float *bias, fl
         for (int ox = 0; ox < outW; ox++) to[oy * outW + ox] = row[(size_t)ox * stride];
       }
     }
-    pointwise(sub, packed, bias, out, cin, cout, hw, c0, c1, 0, hw, e);
+    pointwise(sub, packed, bias, out, cin, cout, hw, c0, c1, 0, hw, 0, 0, e);
     return 1;
   }
   const int cinG = cin / groups, coutG = cout / groups, taps = cinG * k * k, blocks = coutG >> 2;
@@ -1326,6 +1366,8 @@ SIMD static void linear(const float *x, const float *w, const float *bias, float
 #undef depthwiseBlock
 #undef pointwise
 #undef lastPosition
+#undef scaleRun
+#undef scaleEach
 #undef depthwise
 #undef dense
 #undef linear

@@ -205,6 +205,9 @@ export const errors = {
     new ProgramStageError(`stage ${stage + 1} of ${stages} (${label}): no runner finished it`, stage, label),
   positionsWithoutNativePointwise: (kernel: string) =>
     new ExecutionError(`a run of positions reached the ${kernel} kernel: only the native 1x1 kernel computes one (the engine cuts by positions only where it runs)`),
+  scaleWithoutNativePointwise: (kernel: string) =>
+    new ExecutionError(`an input scale reached the ${kernel} kernel: only the native 1x1 kernel applies one (a scaled stage is made only where it runs)`),
+  scaledCopyFailed: (channels: number) => new ExecutionError(`the native 1x1 kernel could not allocate its scaled copy of ${channels} input channels`),
   programClosed: () => new ExecutionError('this engine program was closed; build it again with engine.program(stages, buffers)'),
   /** A channel shuffle group (onnx/fuse-layout.ts) whose steps are not all worker stages: a bug (the memory plan counts it as one step), so a plain Error. */
   shuffleGroupNotOnWorkers: (node: string) => new Error(`channel shuffle group at '${node}': its steps are not all worker stages`),

@@ -28,11 +28,14 @@ interface NativeExports {
    * Output channels [c0, c1) at positions [q0, q1) of the plane (0 and hw: all of it) of one image of a dense
    * 1x1 convolution, byte offsets into `memory` (bias and residual -1: none), with the epilogue `kind` (an
    * EPILOGUE_* code) applied as each output is stored. Each output's bits do not depend on the ranges.
+   * With `scale` (a byte offset of `taps` floats, or -1), the input is first multiplied by one scale per
+   * channel, a squeeze-and-excitation block's Mul, with the Mul's bits (scale first when `scaleFirst` is 1).
+   * False, having written nothing, when that scaled copy could not be allocated.
    */
   pointwise(
     memory: Float32Array, input: number, packed: number, bias: number, output: number, taps: number, channels: number, hw: number, c0: number, c1: number,
-    q0: number, q1: number, kind: number, lo: number, hi: number, residual: number,
-  ): void;
+    q0: number, q1: number, kind: number, lo: number, hi: number, residual: number, scale: number, scaleFirst: number,
+  ): boolean;
   /**
    * Output channels [c0, c1) of one image of a depthwise KxK at stride 1 or 2 (one input channel each), offsets and epilogue as pointwise's.
    * False, having written nothing, when its padded plane could not be allocated.

@@ -21,11 +21,23 @@ function hasPositionRun(g: KernelPlan['geometry'], s: ConvSlice): boolean {
 }
 
 /**
+ * A squeeze-and-excitation block's scale, applied to a 1x1 convolution's input as the native kernel reads it
+ * (the graph's Mul of the input by one value per image and channel, onnx/scaled-input.ts): `data` holds
+ * [images][input channels] floats in the arena; `first` says the Mul had the scale as its first operand,
+ * which decides whose NaN comes out when both are NaN.
+ */
+export interface InputScale {
+  data: Float32Array;
+  first: boolean;
+}
+
+/**
  * Computes `slice` of the output with the plan's microkernel. `weight` is read
  * only by the reference kernel (a plan without packed weights); the
  * WebAssembly microkernels read the plan's packed copy. The plan's epilogue
  * follows: `+ residual` (a tensor of the output's shape, or none), then the
- * plan's activation, on the slice's elements only.
+ * plan's activation, on the slice's elements only. With `scale`, the input is
+ * taken times it (InputScale), which only the native 1x1 kernel does.
  */
 export function runPlan(
   plan: KernelPlan,
@@ -36,11 +48,13 @@ export function runPlan(
   slice: ConvSlice,
   scratch: Float32Array | null,
   residual: Float32Array | null = null,
+  scale: InputScale | null = null,
 ): void {
   const g = plan.geometry;
   const layout = plan.wasm;
   const positionRun = hasPositionRun(g, slice);
   if (positionRun && !runsOnNativePointwise(plan)) throw errors.positionsWithoutNativePointwise(nativeKindOf(plan) ?? plan.microkernel);
+  if (scale && !runsOnNativePointwise(plan)) throw errors.scaleWithoutNativePointwise(nativeKindOf(plan) ?? plan.microkernel);
   if (!layout || !plan.packed || plan.microkernel === 'reference') {
     referenceKernel(g, input, weight, bias, output, slice);
     const activation = plan.activation ?? NO_ACTIVATION;
@@ -61,7 +75,8 @@ export function runPlan(
     const residualAt = residual ? operands.address(residual, true) : 0;
     const outputInPlace = sharedArena().owns(output);
     const outputAt = operands.address(output, false);
-    if (runNative(plan, inputAt, biasAt, outputAt, residualAt, slice)) {
+    const scaleAt = scale ? operands.address(scale.data, true) : 0;
+    if (runNative(plan, inputAt, biasAt, outputAt, residualAt, slice, scaleAt, scale?.first ?? false)) {
       copyStagedOutput(plan, output, outputAt, outputInPlace, slice);
       return;
     }
@@ -188,7 +203,7 @@ function densePlanesBytes(g: KernelPlan['geometry']): number {
 }
 
 /** `slice` through the plan's native kernel, image by image, when it has one and the kernels are here; false, having done nothing, otherwise. */
-function runNative(plan: KernelPlan, inputAt: number, biasAt: number, outputAt: number, residualAt: number, slice: ConvSlice): boolean {
+function runNative(plan: KernelPlan, inputAt: number, biasAt: number, outputAt: number, residualAt: number, slice: ConvSlice, scaleAt = 0, scaleFirst = false): boolean {
   const kind = nativeKindOf(plan);
   const native = kind === null ? null : nativeKernels();
   if (!native) return false;
@@ -206,7 +221,10 @@ function runNative(plan: KernelPlan, inputAt: number, biasAt: number, outputAt: 
     const output = outputAt + n * outImageBytes;
     const residual = residualAt === 0 ? -1 : residualAt + n * outImageBytes;
     if (kind === 'pointwise') {
-      native.pointwise(memory, input, packed, bias, output, g.inChannels, g.outChannels, g.outHeight * g.outWidth, c0, c1, q0, q1, code, min, max, residual);
+      const scale = scaleAt === 0 ? -1 : scaleAt + n * g.inChannels * 4;
+      const done = native.pointwise(memory, input, packed, bias, output, g.inChannels, g.outChannels, g.outHeight * g.outWidth, c0, c1, q0, q1, code, min, max, residual, scale, scaleFirst ? 1 : 0);
+      // Only a scaled input is copied where an allocation can fail; the WebAssembly kernels take no scale.
+      if (!done) throw errors.scaledCopyFailed(g.inChannels);
     } else if (kind === 'dense') {
       const done = native.dense(
         memory, input, packed, bias, output, g.inChannels, g.groups, g.inHeight, g.inWidth, g.kernelHeight, g.strideH, g.padTop, g.padLeft,
