@@ -165,7 +165,7 @@ describe('where the engine cuts by positions', () => {
     const whole = zeros([2, 16, 12, 12], { shared: true });
     try {
       runPlan(plan, input.data, weight, null, whole.data, { batchStart: 0, batchEnd: 2, outChannelStart: 0, outChannelEnd: 16 }, null);
-      const context = { plan, input: input.data, weight, bias: null, output: output.data, residual: null, scratch: new Float32Array(1) };
+      const context = { plan, input: input.data, weight, bias: null, output: output.data, residual: null, scale: null, scratch: new Float32Array(1) };
       runSlice(context, { cancelled: () => false }, { batchStart: 0, batchEnd: 2, outChannelStart: 0, outChannelEnd: 16, positionStart: 64, positionEnd: 112 });
       for (const n of [0, 1]) {
         const at = n * 16 * 144;

@@ -134,3 +134,32 @@ describe('an input scale on a kernel that does not take one', () => {
     }
   });
 });
+
+describe('an engine program stage with an input scale', () => {
+  it('is refused before it runs where its layer is not a 1x1 on the native kernels, or its scale buffer is the wrong size', async () => {
+    const { GroupedConvEngine } = await import('../src/index.js');
+    const e = new GroupedConvEngine({ workers: 2 });
+    const random = new Random(3);
+    const w3 = randomTensor(random, [8, 4, 3, 3]);
+    const w1 = randomTensor(random, [8, 4, 1, 1]);
+    const l3 = e.layer(w3, null, { padding: 1 });
+    const l1 = e.layer(w1, null, {});
+    try {
+      const stage = (layer: typeof l1, scaleFloats: number) => ({
+        program: () =>
+          e.program([{ kind: 'conv', label: "'project' (Mul+Conv)", layer, inputShape: [2, 4, 6, 6], input: 0, output: 1, scale: { buffer: 2, first: true } }], [2 * 4 * 36, 2 * 8 * 36, scaleFloats]),
+      });
+      expect(stage(l1, 7).program).toThrow(/stages\[0\]\.scale\.buffer.*holds 7 floats, the stage needs 8/);
+      if (native) {
+        expect(stage(l3, 8).program).toThrow(/stages\[0\]\.scale.*only by a 1x1 convolution/);
+        stage(l1, 8).program().close();
+      } else {
+        expect(stage(l1, 8).program).toThrow(/stages\[0\]\.scale.*native kernels/);
+      }
+    } finally {
+      l3.close();
+      l1.close();
+      await e.close();
+    }
+  });
+});

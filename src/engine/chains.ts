@@ -34,7 +34,7 @@ export interface ImageMajor {
 
 /** What chains need of a program stage (program.ts's ProgramStage is one). */
 type ChainableStage =
-  | { kind: 'conv'; inputShape: readonly number[]; input: number; output: number; residual?: number | null }
+  | { kind: 'conv'; inputShape: readonly number[]; input: number; output: number; residual?: number | null; scale?: { buffer: number } | null }
   | { kind: 'ranged'; op: { units: number }; inputs: number[]; outputs: number[]; images?: ImageMajor | null };
 
 /** The buffers a chain touches, by how: written, read image by image, read whole. */
@@ -107,7 +107,7 @@ function imageMajorOf(stage: ChainableStage, index: number, bufferLengths: reado
   const divides = (images: number, buffers: readonly number[]) => buffers.every((b) => bufferLengths[b] % images === 0);
   if (stage.kind === 'conv') {
     const images = stage.inputShape[0];
-    const perImage = stage.residual === undefined || stage.residual === null ? [stage.input] : [stage.input, stage.residual];
+    const perImage = [stage.input, ...(stage.residual === undefined || stage.residual === null ? [] : [stage.residual]), ...(stage.scale ? [stage.scale.buffer] : [])];
     if (!(images > 0) || !divides(images, [...perImage, stage.output])) return null;
     return { images, buffers: { written: [stage.output], perImage, whole: [] } };
   }

@@ -120,6 +120,7 @@ class RunnerRun {
       this.addPlace(key, stage.input);
       this.addPlace(key, stage.output);
       if (stage.residual >= 0) this.addPlace(key, stage.residual);
+      if (stage.scale >= 0) this.addPlace(key, stage.scale);
     } else {
       for (const b of stage.inputs) this.addPlace(key, b);
       for (const b of stage.outputs) this.addPlace(key, b);
@@ -143,6 +144,7 @@ class RunnerRun {
         bias: viewOf(stage.bias),
         output: bufferView(table, stage.output),
         residual: stage.residual < 0 ? null : bufferView(table, stage.residual),
+        scale: stage.scale < 0 ? null : { data: bufferView(table, stage.scale), first: stage.scaleFirst },
         scratch: this.scratchView,
       };
       return { kind: 'conv', context };

@@ -25,6 +25,10 @@ export type StageDescription =
       output: number;
       /** Buffer added in the epilogue, or -1. */
       residual: number;
+      /** Buffer of one scale per image and input channel the input is multiplied by as it is read (InputScale), or -1. */
+      scale: number;
+      /** Whether the scale was the Mul's first operand (whose NaN comes out when both are NaN). */
+      scaleFirst: boolean;
       /** batchStart, batchEnd, outChannelStart, outChannelEnd per task. */
       slices: number[];
       /** positionStart, positionEnd per task where the stage is cut by positions (position-cut.ts); else whole planes. */

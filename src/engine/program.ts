@@ -12,6 +12,7 @@
 import { availableParallelism } from 'node:os';
 import { outputShapeOf, resolveShapes, type ConvGeometry } from '../conv/geometry.js';
 import { errors } from '../errors.js';
+import { runsOnNativePointwise } from '../kernels/plan/index.js';
 import { RANGED_KERNELS, type RangedOp } from '../kernels/ranged/index.js';
 import { sharedArena } from '../memory/arena.js';
 import { numel } from '../tensor/tensor.js';
@@ -40,6 +41,12 @@ export type ProgramStage =
       output: number;
       /** A buffer of the output's shape added before the layer's activation, as `run`'s residual. */
       residual?: number | null;
+      /**
+       * A buffer of one value per image and input channel the input is multiplied by as the kernel reads
+       * it (a squeeze-and-excitation block's Mul, runPlan's InputScale), `first` if it was the Mul's first
+       * operand. Only a 1x1 layer on the native kernels takes one.
+       */
+      scale?: { buffer: number; first: boolean } | null;
     }
   | {
       kind: 'ranged';
@@ -207,7 +214,11 @@ export class EngineProgram {
     const geometries = this.stages.map((stage, i) => this.checkStage(stage, i));
     const buffersOf: StageBuffers[] = this.stages.map((stage, i) =>
       stage.kind === 'conv'
-        ? { reads: [stage.input, ...(stage.residual != null && stage.residual >= 0 ? [stage.residual] : [])], writes: [stage.output], geometry: geometries[i]! }
+        ? {
+            reads: [stage.input, ...(stage.residual != null && stage.residual >= 0 ? [stage.residual] : []), ...(stage.scale ? [stage.scale.buffer] : [])],
+            writes: [stage.output],
+            geometry: geometries[i]!,
+          }
         : { reads: stage.inputs, writes: stage.outputs, geometry: null },
     );
     let scratchFloats = 1;
@@ -223,6 +234,9 @@ export class EngineProgram {
         const g = geometries[i]!;
         const entry = stage.layer.acquirePlan(g);
         this.plans.push({ layer: stage.layer, entry });
+        if (stage.scale && !runsOnNativePointwise(entry.plan)) {
+          throw errors.invalid(`stages[${i}].scale`, 'an input scale is taken only by a 1x1 convolution (stride 1, one group) on the native kernels, which this process does not run here');
+        }
         const partition = stage.layer.partition(entry, g, host.policy, host.workers);
         scratchFloats = Math.max(scratchFloats, partition.scratchFloats);
         const byPositions = positionCut(g, entry.plan, host.workers, feedsDepthwise(buffersOf, i));
@@ -237,6 +251,8 @@ export class EngineProgram {
           input: stage.input,
           output: stage.output,
           residual: stage.residual ?? -1,
+          scale: stage.scale?.buffer ?? -1,
+          scaleFirst: stage.scale?.first ?? false,
           slices: slices.length > 0 ? slices : [0, 0, 0, 0],
           ...(byPositions ? { positions: byPositions.flatMap((t) => [t.positionStart!, t.positionEnd!]) } : {}),
         });
@@ -307,6 +323,10 @@ export class EngineProgram {
     sized('input', stage.input, numel(stage.inputShape));
     sized('output', stage.output, outputs);
     if (stage.residual !== undefined && stage.residual !== null) sized('residual', stage.residual, outputs);
+    if (stage.scale !== undefined && stage.scale !== null) {
+      if (typeof stage.scale !== 'object' || typeof stage.scale.first !== 'boolean') throw errors.invalid(`${name}.scale`, 'expected { buffer, first } or null');
+      sized('scale.buffer', stage.scale.buffer, resolved.geometry.batch * resolved.geometry.inChannels);
+    }
     return resolved.geometry;
   }
 

@@ -3,7 +3,7 @@
 // conv stage (program-runner.ts) both run, so both compute the same bits.
 import type { ConvSlice } from '../conv/geometry.js';
 import { arenaView } from '../memory/arena.js';
-import { runPlan, type KernelPlan } from '../kernels/plan/index.js';
+import { runPlan, type InputScale, type KernelPlan } from '../kernels/plan/index.js';
 import { loadPlan } from './plan-codec.js';
 import type { ArenaRef } from './protocol.js';
 
@@ -38,6 +38,8 @@ export interface RunContext {
   bias: Float32Array | null;
   output: Float32Array;
   residual: Float32Array | null;
+  /** A squeeze-and-excitation block's scale, applied as the input is read (runPlan's InputScale). */
+  scale: InputScale | null;
   scratch: Float32Array;
 }
 
@@ -50,6 +52,6 @@ export function runSlice(context: RunContext, cancel: { cancelled(): boolean }, 
   for (let n = slice.batchStart; n < slice.batchEnd; n++) {
     if (cancel.cancelled()) return;
     const image: ConvSlice = { ...slice, batchStart: n, batchEnd: n + 1 };
-    runPlan(context.plan, context.input, context.weight, context.bias, context.output, image, context.scratch, context.residual);
+    runPlan(context.plan, context.input, context.weight, context.bias, context.output, image, context.scratch, context.residual, context.scale);
   }
 }

@@ -19,6 +19,7 @@ function contextOf(message: ConvRunMessage): RunContext {
     bias: viewOf(message.bias),
     output: viewOf(message.output)!,
     residual: viewOf(message.residual),
+    scale: null,
     scratch: viewOf(message.scratch)!,
   };
 }

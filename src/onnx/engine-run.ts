@@ -16,11 +16,13 @@
 // thread, so outputs are bitwise those of `forward`, whatever the worker count.
 // Weights go to shared memory once per (model, engine): an `EngineBinding`
 // keeps the prepared layers until the model or the binding is closed.
+import { resolveShapes } from '../conv/geometry.js';
 import type { EngineLayer } from '../engine/layer.js';
 import type { GroupedConvEngine, ProgramProfile, ProgramStage } from '../engine/engine.js';
 import type { EngineProgram } from '../engine/program.js';
 import type { ConvProfile } from '../engine/profile.js';
 import { errors, ExecutionError, ProgramStageError } from '../errors.js';
+import { runsOnNativePointwise } from '../kernels/plan/index.js';
 import { sharedArena } from '../memory/arena.js';
 import { withOutputAllocator } from '../tensor/tensor.js';
 import type { OnnxNode } from './graph.js';
@@ -32,6 +34,7 @@ import { runNode, type Plan, type PlanStep } from './plan.js';
 import { expectFloat, floatValue, sizeOf, type FloatValue, type Value } from './value.js';
 import { channelShuffles } from './fuse-layout.js';
 import { imageMajorOf } from './image-major.js';
+import { scaledInputs } from './scaled-input.js';
 import { workerStageOf, type WorkerStage } from './worker-stages.js';
 
 interface StepBase {
@@ -55,6 +58,8 @@ export interface EngineConvStep extends StepBase {
   setup: ConvSetup;
   groups: number;
   residual: string | null;
+  /** A squeeze-and-excitation scale `inputs[0]` is multiplied by as the kernel reads it, its Mul folded in (scaled-input.ts). */
+  scale: { name: string; first: boolean } | null;
 }
 
 /** A node run on the calling thread with its prepared kernel. */
@@ -209,6 +214,49 @@ function withShufflesFused(plan: Plan, steps: readonly ExecutionStep[]): Executi
 }
 
 /**
+ * The execution steps with each squeeze-and-excitation Mul folded into the 1x1 Conv after it
+ * (scaled-input.ts): the Mul a ranged step, the Conv the next step, on the workers, and its kernel the
+ * native 1x1 one, the only one that takes a scale. Elsewhere the two stay apart, with the same bits.
+ */
+function withScalesFused(plan: Plan, steps: readonly ExecutionStep[]): ExecutionStep[] {
+  const pairs = scaledInputs(plan);
+  if (pairs.length === 0) return [...steps];
+  const byMul = new Map(pairs.map((p) => [p.mul, p]));
+  const fused: ExecutionStep[] = [];
+  for (let i = 0; i < steps.length; i++) {
+    const mul = steps[i];
+    const conv = steps[i + 1];
+    const pair = mul.kind === 'ranged' && mul.planSteps.length === 1 ? byMul.get(mul.planSteps[0]) : undefined;
+    if (!pair || conv?.kind !== 'engine' || conv.planSteps[0] !== pair.conv || conv.inputs[0] !== pair.product || conv.setup.prePad !== null || !takesScale(conv, plan)) {
+      fused.push(mul);
+      continue;
+    }
+    fused.push({
+      ...conv,
+      planSteps: [...mul.planSteps, ...conv.planSteps],
+      nodes: [...mul.nodes, ...conv.nodes],
+      opType: `Mul+${conv.opType}`,
+      inputs: [pair.input, ...conv.inputs.slice(1), pair.scale],
+      scale: { name: pair.scale, first: pair.first },
+    });
+    i++;
+  }
+  return fused;
+}
+
+/** Whether the step's layer runs on the native 1x1 kernel at its input's shape (a prepared layer's plan, per shape). */
+function takesScale(step: EngineConvStep, plan: Plan): boolean {
+  const { layer } = step;
+  const { geometry } = resolveShapes(plan.shapes.get(step.inputs[0])!, layer.weight.shape, layer.bias?.shape ?? null, layer.options);
+  const entry = layer.acquirePlan(geometry);
+  try {
+    return runsOnNativePointwise(entry.plan);
+  } finally {
+    layer.releasePlan(entry);
+  }
+}
+
+/**
  * What one model keeps on one engine: a Conv's weight and bias are placed in
  * shared memory at its first use, the programs of each execution, and the
  * float constants ranged stages read, all kept until close().
@@ -261,9 +309,9 @@ export class EngineBinding {
       if (!attributes || !constantOperands || !x || plan.dtypes.get(step.inputs[0]) !== 'float32') return { ...base, kind: 'host', step };
       const setup = convSetup(x, weight.shape, attributes);
       const layer = this.layerFor(step.node, weight as FloatValue, (bias as FloatValue | undefined) ?? null, setup, { kind: 'none' });
-      return { ...base, kind: 'engine', layer, setup, groups: attributes.group, residual: null };
+      return { ...base, kind: 'engine', layer, setup, groups: attributes.group, residual: null, scale: null };
     });
-    const steps = withShufflesFused(plan, unfused);
+    const steps = withScalesFused(plan, withShufflesFused(plan, unfused));
     const sharedConstants = new Map<string, Float32Array>();
     const segments = this.segmentsOf(plan, steps, sharedConstants);
     const chained = segments.some((s) => s.kind === 'program' && s.program !== null && s.program.chains.length > 0);
@@ -312,6 +360,7 @@ export class EngineBinding {
           input: bufferOf(input),
           output: bufferOf(step.outputs[0]),
           residual: step.residual === null ? null : bufferOf(step.residual),
+          scale: step.scale === null ? null : { buffer: bufferOf(step.scale.name), first: step.scale.first },
         });
       } else if (step.kind === 'ranged') {
         const images = imageMajorOf(step.step, step.stage, plan);
@@ -354,6 +403,7 @@ export class EngineBinding {
       setup: f.setup,
       groups: f.setup.options.groups,
       residual: f.residual,
+      scale: null,
     };
   }
 

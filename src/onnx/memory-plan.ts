@@ -15,6 +15,7 @@ import { scheduledInputs, type ScheduledStep } from './fuse.js';
 import { channelShuffles } from './fuse-layout.js';
 import type { Plan, PlanStep } from './plan.js';
 import { sizeOf } from './value.js';
+import { scaledInputs } from './scaled-input.js';
 import { workerStageOf } from './worker-stages.js';
 
 /** Slots are aligned so every activation starts on a cache line (and the kernels' 16-byte loads are aligned). */
@@ -72,6 +73,8 @@ const aliasByWorkerStages: IsAlias = (step, plan) => workerStageOf(step, plan)?.
 /**
  * The inputs and outputs of each step as the workers run them, and whether it is an alias: the scheduled
  * steps, a channel shuffle group (fuse-layout.ts) as one step whose intermediate values are never made.
+ * A Conv that may take a squeeze-and-excitation block's scale in its Mul's place (scaled-input.ts) reads
+ * the Mul's operands too, so they live until it has run.
  */
 function scheduleIo(plan: Plan, isAlias: IsAlias): Array<{ inputs: string[]; outputs: string[]; alias: boolean }> {
   const io = plan.schedule.steps.map((s: ScheduledStep) => {
@@ -79,6 +82,7 @@ function scheduleIo(plan: Plan, isAlias: IsAlias): Array<{ inputs: string[]; out
     const step = plan.steps[s.index];
     return { inputs: step.inputs, outputs: step.outputs, alias: isAlias(step, plan) };
   });
+  for (const pair of scaledInputs(plan)) io[pair.scheduled] = { ...io[pair.scheduled], inputs: [...io[pair.scheduled].inputs, pair.input, pair.scale] };
   for (const g of [...channelShuffles(plan)].reverse()) io.splice(g.from, g.to - g.from, { inputs: g.inputs, outputs: g.outputs, alias: false });
   return io;
 }
