@@ -380,6 +380,97 @@ static napi_value CopyRuns(napi_env env, napi_callback_info info) {
 }
 
 // The widest vectors this CPU runs: 16 floats (AVX-512F), 8 (AVX2 and FMA), or 0 (neither: no native kernels).
+// A program's convolution and global average pool tasks in a row, on one runner (src/engine/native-stages.ts):
+// each record the arguments runPlan would give pointwise, depthwise, depthwiseAcrossChannels or dense for one
+// task (or the ranged pool its globalAverage), its
+// tensors named by the program's buffer indexes, whose byte offsets this run's table holds (two doubles a
+// buffer, offset then length, from `buffersAt`). The same calls with the same arguments, so the same bits;
+// what goes is the JavaScript between them, whose code and objects a forward's kernels had pushed out of
+// the cache: about 4 us a task on efficientnet_b0 at batch 1 (docs/benchmarks.md).
+#define STAGE_RECORD 32
+enum { RECORD_POINTWISE = 1, RECORD_DEPTHWISE = 2, RECORD_DEPTHWISE_ACROSS = 3, RECORD_DENSE = 4, RECORD_GLOBAL_AVERAGE = 5 };
+
+// One record, image by image. False, having written nothing for the image it stopped at, where a dense or
+// depthwise kernel could not allocate its planes or a scaled copy failed (the caller runs that task itself).
+static int runRecord(char *base, const double *r, const double *buffers) {
+  const int kind = (int)r[0];
+  if (kind == RECORD_GLOBAL_AVERAGE) {
+    // A global average pool's planes [r[11], r[12]) of r[13] floats each, as globalAveragePlanesSimd calls it.
+    const float *x = (const float *)(base + (int64_t)buffers[2 * (int64_t)r[1]]);
+    float *out = (float *)(base + (int64_t)buffers[2 * (int64_t)r[2]]);
+    (width == 16 ? globalAverage512 : globalAverage256)(x, out, (int)r[11], (int)r[12], (int)r[13]);
+    return 1;
+  }
+  const int64_t inputBuffer = (int64_t)r[1], outputBuffer = (int64_t)r[2], residualBuffer = (int64_t)r[3], scaleBuffer = (int64_t)r[4];
+  const int scaleFirst = r[5] != 0;
+  const float *packed = (const float *)(base + (int64_t)r[6]);
+  const float *bias = r[7] < 0 ? 0 : (const float *)(base + (int64_t)r[7]);
+  const int epilogue = (int)r[8];
+  const float lo = (float)r[9], hi = (float)r[10];
+  const int b0 = (int)r[11], b1 = (int)r[12], c0 = (int)r[13], c1 = (int)r[14], q0 = (int)r[15], q1 = (int)r[16];
+  const int cin = (int)r[17], cout = (int)r[18], groups = (int)r[19], h = (int)r[20], w = (int)r[21], k = (int)r[22], stride = (int)r[23];
+  const int padTop = (int)r[24], padLeft = (int)r[25], outH = (int)r[26], outW = (int)r[27];
+  const size_t inImage = (size_t)cin * h * w, outImage = (size_t)cout * outH * outW;
+  const float *input = (const float *)(base + (int64_t)buffers[2 * inputBuffer]);
+  float *output = (float *)(base + (int64_t)buffers[2 * outputBuffer]);
+  const float *residual = residualBuffer < 0 ? 0 : (const float *)(base + (int64_t)buffers[2 * residualBuffer]);
+  const float *scale = scaleBuffer < 0 ? 0 : (const float *)(base + (int64_t)buffers[2 * scaleBuffer]);
+  for (int n = b0; n < b1; n++) {
+    const float *x = input + (size_t)n * inImage;
+    float *out = output + (size_t)n * outImage;
+    Epilogue e = { epilogue, lo, hi, residual ? residual + (size_t)n * outImage : 0, out };
+    int done = 0;
+    switch (kind) {
+      case RECORD_POINTWISE:
+        done = (width == 16 ? pointwise512 : pointwise256)(x, packed, bias, out, cin, cout, outH * outW, c0, c1, q0, q1, scale ? scale + (size_t)n * cin : 0, scaleFirst, &e);
+        break;
+      case RECORD_DEPTHWISE:
+        done = (width == 16 ? depthwise512 : depthwise256)(x, packed, bias, out, h, w, k, stride, padTop, padLeft, outH, outW, c0, c1, &e);
+        break;
+      case RECORD_DEPTHWISE_ACROSS:
+        done = (width == 16 ? depthwiseAcrossChannels512 : depthwiseAcrossChannels256)(x, packed, bias, out, h, w, k, stride, padTop, padLeft, outH, outW, c0, c1, &e);
+        break;
+      case RECORD_DENSE:
+        done = (width == 16 ? dense512 : dense256)(x, packed, bias, out, cin, groups, h, w, k, stride, padTop, padLeft, outH, outW, cout, c0, c1, &e);
+        break;
+    }
+    if (!done) return 0;
+  }
+  return 1;
+}
+
+// runStages(memory, records: Float64Array, count, buffersAt, cancelAt): records [0, count) in order until
+// one cannot run (runRecord) or the int32 at cancelAt (the run's cancel flag) is set; returns how many ran.
+static napi_value RunStages(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_typedarray_type type, recordsType;
+  size_t length = 0, recordsLength = 0;
+  void *data = NULL, *recordsData = NULL;
+  if (argc != 5 || napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_float32_array ||
+      napi_get_typedarray_info(env, argv[1], &recordsType, &recordsLength, &recordsData, NULL, NULL) != napi_ok || recordsType != napi_float64_array) {
+    napi_throw_type_error(env, NULL, "runStages: expected (memory: Float32Array, records: Float64Array, count, buffersAt, cancelAt)");
+    return NULL;
+  }
+  char *base = (char *)data;
+  const int64_t count = argInt(env, argv[2]);
+  if (count < 0 || (size_t)count * STAGE_RECORD > recordsLength) {
+    napi_throw_range_error(env, NULL, "runStages: count exceeds the records");
+    return NULL;
+  }
+  const double *buffers = (const double *)(base + argInt(env, argv[3]));
+  const int *cancel = (const int *)(base + argInt(env, argv[4]));
+  int64_t i = 0;
+  for (; i < count; i++) {
+    if (__atomic_load_n(cancel, __ATOMIC_SEQ_CST) != 0) break;
+    if (!runRecord(base, (const double *)recordsData + i * STAGE_RECORD, buffers)) break;
+  }
+  napi_value r;
+  napi_create_int32(env, (int32_t)i, &r);
+  return r;
+}
+
 static int widestOnThisCpu(void) {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) return 16;
@@ -433,6 +524,7 @@ NAPI_MODULE_INIT() {
     { "globalAverage", NULL, GlobalAverage, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "copyRuns", NULL, CopyRuns, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "linear", NULL, Linear, NULL, NULL, NULL, napi_default_jsproperty, NULL },
+    { "runStages", NULL, RunStages, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "available", NULL, Available, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "width", NULL, Width, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "useWidth", NULL, UseWidth, NULL, NULL, NULL, napi_default_jsproperty, NULL },

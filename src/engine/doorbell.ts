@@ -106,6 +106,7 @@ const F = {
   residualOffset: 19, // -1: no residual
   residualLength: 20,
   pollMs: 21, // program runners only
+  nativeRuns: 22, // program runners only: 1 or 0
 } as const;
 
 /** One engine's slots (one per worker), over a SharedArrayBuffer of its own. */
@@ -159,6 +160,7 @@ export class Doorbells {
       f[F.table] = message.table;
       f[F.runner] = message.runner;
       f[F.pollMs] = message.pollMs;
+      f[F.nativeRuns] = message.nativeRuns ? 1 : 0;
       return;
     }
     f[F.kind] = KIND_CONV;
@@ -207,6 +209,7 @@ export class Doorbells {
         table: f[F.table],
         runner: f[F.runner],
         pollMs: f[F.pollMs],
+        nativeRuns: f[F.nativeRuns] === 1,
       };
       return program;
     }

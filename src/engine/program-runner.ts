@@ -15,6 +15,8 @@ import { LEFT_WAITING, loadDescription, ProgramTable, sleepUntilMoved, STAGE_CAN
 import { absoluteNow, type BeforeTask, type ConvRunMessage, type ProgramRunMessage, type RunnerReport } from './protocol.js';
 import { planOf, runSlice, viewOf, type RunContext } from './slice-runner.js';
 import { waitAsync } from './wait-async.js';
+import { nativeRunsOf, type NativeRun } from './native-stages.js';
+import { arenaMemoryView, nativeKernels } from '../kernels/native/index.js';
 
 /** This thread's barrier spin budget, learnt over every run it takes part in (barrier-spin.ts). */
 const spinBudget = new SpinBudget();
@@ -22,6 +24,8 @@ const spinBudget = new SpinBudget();
 interface Decoded {
   description: ProgramDescription;
   layout: TaskLayout;
+  /** Its runs of native convolution stages (native-stages.ts), made at the first run that may take them. */
+  nativeRuns?: Map<number, NativeRun>;
 }
 
 /** Decoded descriptions by program id (never reused); the cap bounds memory over one-shot programs. */
@@ -252,13 +256,59 @@ export async function runProgramTasksHere(message: ProgramRunMessage): Promise<R
  * `table.waiting` moves, then resumes it), returns its report when the run is over for it.
  */
 function* runnerSteps(message: ProgramRunMessage, sleep: Sleep, beforeTask?: BeforeTask): Generator<ProgramTable, RunnerReport, void> {
-  const { description, layout } = programOf(message);
+  const decoded = programOf(message);
+  const { description, layout } = decoded;
   const table = new ProgramTable(sharedArena().buffer, message.table, description.stages.length, description.buffers, layout);
   const run = new RunnerRun(table, message, beforeTask);
   let ran = 0;
   const { stages } = description;
+  // The tests' fault hook sees every conv task as an engine call: it keeps every task on this path.
+  const native = message.nativeRuns && !beforeTask ? nativeKernels() : null;
+  const nativeRuns = native ? (decoded.nativeRuns ??= nativeRunsOf(description)) : null;
   for (let s = 0; s < stages.length; s++) {
     const stage = stages[s];
+    const nativeRun = nativeRuns?.get(s);
+    if (nativeRun) {
+      // Alone in this run, the runner claims the run's tasks in order (from the front), has the native
+      // kernels compute them in one call, then records them as runOneTask would have, one start and end
+      // time for all. A task the call did not reach (a kernel that could not allocate, a cancelled run)
+      // and the rest of its stage go the usual way; later stages of the run too.
+      const claimed: number[] = [];
+      for (let c = nativeRun.from; c < nativeRun.to; c++) {
+        for (let t = 0; t < layout.count[c]; t++) claimed.push(table.claim(c, message.runner));
+      }
+      const start = absoluteNow();
+      const done = native!.runStages(arenaMemoryView(), nativeRun.records, nativeRun.tasks, table.floats.byteOffset, message.table);
+      const end = absoluteNow();
+      let k = 0;
+      let c = nativeRun.from;
+      for (; c < nativeRun.to; c++) {
+        const count = layout.count[c];
+        const stageDone = Math.max(0, Math.min(count, done - k));
+        for (let t = 0; t < stageDone; t++) {
+          table.started(claimed[k + t], start, threadId);
+          table.finished(claimed[k + t], end);
+          table.finishedOne(c);
+          ran++;
+        }
+        if (stageDone < count) {
+          for (let t = stageDone; t < count && !table.cancelled(); t++) {
+            const task = claimed[k + t];
+            if (!runOneTask(run, stages[c], c, task - layout.first[c], task)) break;
+            ran++;
+          }
+        }
+        k += count;
+        let state = table.awaitStage(c, spinBudget, sleep);
+        while (state === LEFT_WAITING) {
+          yield table;
+          state = table.awaitStage(c, spinBudget, sleep);
+        }
+        if (state === STAGE_CANCELLED) return { threadId, tasks: ran };
+      }
+      s = nativeRun.to - 1;
+      continue;
+    }
     if (stage.kind === 'chain') {
       // A chain: its segments (the stages that continue it) without a barrier between them, a barrier at its end.
       let end = s + 1;

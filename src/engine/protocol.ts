@@ -54,6 +54,11 @@ export interface ProgramRunMessage {
   runner: number;
   /** After the run, how long a parked worker polls its doorbell before it blocks (doorbell.ts, PARK_POLL_MS); 0: it blocks at once. */
   pollMs: number;
+  /**
+   * Whether runs of convolution stages may go to the native kernels in one call each (native-stages.ts):
+   * this runner is the run's only one, and the run is not profiled (its tasks then share one start and end).
+   */
+  nativeRuns: boolean;
 }
 
 interface PingMessage {

@@ -20,6 +20,12 @@ interface NativeExports {
   copyRuns(memory: Float32Array, input: number, unused: 0, none: -1, output: number, count: number, length: number, inStride: number, outStride: number): void;
   /** Outputs [o0, o1) of every row of a fully connected layer, x [rows, inF] and weight [outF, inF] (PyTorch's), byte offsets (bias -1: none): assembly/linear.ts's bits. */
   linear(memory: Float32Array, x: number, weight: number, bias: number, output: number, rows: number, inF: number, outF: number, o0: number, o1: number): void;
+  /**
+   * Convolution tasks in a row (src/engine/native-stages.ts): records [0, count) of STAGE_RECORD doubles
+   * each, their tensors named by buffer index, whose byte offsets sit as (offset, length) pairs from byte
+   * `buffersAt`; stops early where a kernel cannot allocate or the int32 at `cancelAt` is set. How many ran.
+   */
+  runStages(memory: Float32Array, records: Float64Array, count: number, buffersAt: number, cancelAt: number): number;
   /** The floats per vector the kernels run with: 16 (AVX-512F) or 8 (AVX2 and FMA), the widest this CPU runs unless useWidth chose. */
   width(): number;
   /** Runs the kernels at `floats` per vector (16 or 8, one this CPU runs) in every thread of the process; returns the previous width. For tests and benchmarks. */

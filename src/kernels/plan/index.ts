@@ -6,4 +6,4 @@ export { convKernelKind, nativeDirectConvolutions, preferredWasmVariant, wasmKer
 export { convScratchFloats, planScratchFloats, readsInputInPlace } from './layout.js';
 export { packConvWeights, packedConvFloats, releasePackedWeights, type ConvPackOptions } from './packing.js';
 export { planConv, releasePlan } from './lifetime.js';
-export { runPlan, runsOnNativePointwise, type InputScale } from './run.js';
+export { nativeKernelOf, runPlan, runsOnNativePointwise, type InputScale, type NativeKind } from './run.js';

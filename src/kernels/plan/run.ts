@@ -168,7 +168,13 @@ function nativeKindOf(plan: KernelPlan): NativeKind | null {
   return kind;
 }
 
-type NativeKind = 'pointwise' | 'depthwise' | 'depthwiseAcrossChannels' | 'dense';
+export type NativeKind = 'pointwise' | 'depthwise' | 'depthwiseAcrossChannels' | 'dense';
+
+/** The native kernel that runs this plan's slices here (runNative), or null where the WebAssembly or reference kernels do. */
+export function nativeKernelOf(plan: KernelPlan): NativeKind | null {
+  const kind = nativeKindOf(plan);
+  return kind !== null && nativeKernels() !== null ? kind : null;
+}
 
 /**
  * The widest output rows on which the depthwise kernel runs a vector across 16 (AVX-512) or 8 (AVX2) channels

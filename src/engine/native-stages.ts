@@ -1,0 +1,92 @@
+// A program's runs of convolution stages in one native call each, where one
+// runner computes the whole run (the one-runner way, an engine of one worker)
+// and the run is not profiled.
+//
+// Between two kernels a task spent about 4 us in JavaScript at batch 1 (claim,
+// start time, the slice, runPlan's checks and operands, the end time, the
+// barrier), not for what that code does (0.8 us warm) but because the kernel
+// before it had pushed its code and objects out of the cache: 0.5-0.6 ms of
+// efficientnet_b0's 9-ms forward on one thread (docs/benchmarks.md, "A
+// forward's JavaScript between its kernels"). Here each such task is a record
+// of the arguments runPlan would pass the native kernel (native/addon.c,
+// runStages), made once per program and thread, and a run of consecutive
+// convolution stages is one call: the same kernels with the same arguments, so
+// the same bits. A global average pool (squeeze-and-excitation's, between a
+// block's convolutions) joins the run as its ranged kernel's native call; other
+// ranged stages, and convolutions the native kernels do not take, stay on the
+// runner's own path.
+import { nativeKernels } from '../kernels/native/index.js';
+import { nativeKernelOf, type NativeKind } from '../kernels/plan/index.js';
+import { activationCode, NO_ACTIVATION } from '../kernels/epilogue.js';
+import type { ProgramDescription } from './program-table.js';
+import { planOf } from './slice-runner.js';
+
+/** Doubles a task's record holds (native/addon.c's STAGE_RECORD). */
+export const STAGE_RECORD = 32;
+
+const KINDS: Record<NativeKind, number> = { pointwise: 1, depthwise: 2, depthwiseAcrossChannels: 3, dense: 4 };
+const GLOBAL_AVERAGE = 5;
+
+/** A run of consecutive stages [from, to) whose every task has a record, in task order. */
+export interface NativeRun {
+  from: number;
+  to: number;
+  records: Float64Array;
+  tasks: number;
+}
+
+/**
+ * The description's runs of native convolution stages, by first stage. A stage joins a run when it is a
+ * conv stage whose plan runs on a native kernel here (nativeKernelOf); its tasks' records follow its
+ * slices (and runs of positions) as runTask reads them.
+ */
+export function nativeRunsOf(description: ProgramDescription): Map<number, NativeRun> {
+  const runs = new Map<number, NativeRun>();
+  const perStage = description.stages.map((stage): number[][] | null => {
+    if (stage.kind === 'ranged' && stage.op.kernel === 'globalAveragePool' && nativeKernels() !== null) {
+      // The ranged kernel's own call (ranged/pool.ts: globalAveragePlanesSimd, program buffers being the arena's).
+      const plane = stage.op.params.plane as number;
+      const records: number[][] = [];
+      for (let t = 0; t < stage.ranges.length / 2; t++) {
+        const [start, end] = [stage.ranges[2 * t], stage.ranges[2 * t + 1]];
+        records.push([GLOBAL_AVERAGE, stage.inputs[0], stage.outputs[0], -1, -1, 0, 0, -1, 0, 0, 0, start, end, plane]);
+      }
+      return records;
+    }
+    if (stage.kind !== 'conv') return null;
+    const plan = planOf(stage.planId, stage.plan);
+    const kind = nativeKernelOf(plan);
+    if (kind === null || plan.packed === null) return null;
+    const g = plan.geometry;
+    const { code, min, max } = activationCode(plan.activation ?? NO_ACTIVATION);
+    const records: number[][] = [];
+    for (let t = 0; t < stage.slices.length / 4; t++) {
+      const [b0, b1, c0, c1] = stage.slices.slice(4 * t, 4 * t + 4);
+      const q0 = stage.positions ? stage.positions[2 * t] : 0;
+      const q1 = stage.positions ? stage.positions[2 * t + 1] : g.outHeight * g.outWidth;
+      // An empty slice (a stage of no outputs) runs nothing, as runPlan does.
+      const empty = b1 <= b0 || c1 <= c0 || q1 <= q0;
+      records.push([
+        KINDS[kind], stage.input, stage.output, stage.residual, stage.scale ?? -1, stage.scaleFirst ? 1 : 0,
+        plan.packed.byteOffset, stage.bias ? stage.bias.byteOffset : -1, code, min, max,
+        empty ? 0 : b0, empty ? 0 : b1, c0, c1, q0, q1,
+        g.inChannels, g.outChannels, g.groups, g.inHeight, g.inWidth, g.kernelHeight, g.strideH, g.padTop, g.padLeft, g.outHeight, g.outWidth,
+      ]);
+    }
+    return records;
+  });
+  for (let from = 0; from < perStage.length; ) {
+    if (perStage[from] === null) {
+      from++;
+      continue;
+    }
+    let to = from;
+    while (to < perStage.length && perStage[to] !== null) to++;
+    const tasks = perStage.slice(from, to).flatMap((r) => r!);
+    const records = new Float64Array(tasks.length * STAGE_RECORD);
+    tasks.forEach((r, i) => records.set(r, i * STAGE_RECORD));
+    runs.set(from, { from, to, records, tasks: tasks.length });
+    from = to;
+  }
+  return runs;
+}

@@ -1,0 +1,113 @@
+// A program's runs of convolution and global average pool stages in one native
+// call each, where one runner computes the run and it is not profiled
+// (src/engine/native-stages.ts, native/addon.c's runStages): the records are
+// runPlan's arguments, so a run computes the bits of the runner's own path and
+// of the calling thread; a call that stops early (a kernel that could not
+// allocate, a cancelled run) leaves the rest to that path with the same bits;
+// a profiled run and a run cut for several runners keep every task on it; and
+// the cancel flag stops the native loop before anything runs.
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { loadOnnx, loadSafetensors, sharedArena } from '../src/index.js';
+import { arenaMemoryView, nativeKernels } from '../src/kernels/native/index.js';
+import { ModeChoice } from '../src/engine/mode-choice.js';
+import { STAGE_RECORD } from '../src/engine/native-stages.js';
+import { closingEngines } from './support/engines.js';
+import { FIXTURES } from './support/onnx.js';
+import { firstBitDifference } from './support/tensors.js';
+
+const native = nativeKernels();
+const engine = closingEngines();
+
+/** efficientnet_like: stem, depthwise, squeeze-and-excitation (a pool between 1x1 layers), projections with the Mul folded in. */
+function fixture() {
+  const model = loadOnnx(join(FIXTURES, 'efficientnet_like.onnx'));
+  const { input } = loadSafetensors(join(FIXTURES, 'efficientnet_like.io.safetensors'));
+  return { model, input };
+}
+
+describe.skipIf(!native)('runs of stages in one native call', () => {
+  it('one runner computes what the calling thread does, in a few calls a forward, and a profiled run takes the usual path with the same bits', async () => {
+    const { model, input } = fixture();
+    const reference = model.forward(input);
+    const e = engine({ workers: 1, callingThread: true });
+    const calls = vi.spyOn(nativeKernels()!, 'runStages');
+    try {
+      const got = await model.forwardWith(e, input);
+      expect(firstBitDifference(got.data, reference.data)).toBe(-1);
+      // Every program of the forward went to runStages; its stages' records are those of nativeRunsOf.
+      expect(calls).toHaveBeenCalled();
+      const tasks = calls.mock.calls.reduce((n, c) => n + c[2], 0);
+      expect(calls.mock.results.map((r) => r.value)).toEqual(calls.mock.calls.map((c) => c[2]));
+      const execution = model.executionFor(e, { [model.inputs[0].name]: input.shape });
+      const stages = execution.steps.filter((s) => s.kind === 'engine' || (s.kind === 'ranged' && s.stage.op.kernel === 'globalAveragePool')).length;
+      expect(tasks).toBe(stages);
+      calls.mockClear();
+      const { output } = await model.forwardWith(e, input, { profile: true });
+      expect(calls).not.toHaveBeenCalled();
+      expect(firstBitDifference(output.data, reference.data)).toBe(-1);
+    } finally {
+      calls.mockRestore();
+      model.close();
+    }
+  });
+
+  it('a call that stops after k tasks leaves the rest to the runner, with the same bits, for every k', async () => {
+    const { model, input } = fixture();
+    const reference = model.forward(input);
+    const e = engine({ workers: 1, callingThread: true });
+    const runStages = nativeKernels()!.runStages;
+    let stopAfter = 0;
+    const calls = vi.spyOn(nativeKernels()!, 'runStages').mockImplementation((memory, records, count, buffersAt, cancelAt) => runStages(memory, records, Math.min(count, stopAfter), buffersAt, cancelAt));
+    try {
+      for (stopAfter = 0; stopAfter < 12; stopAfter++) {
+        const got = await model.forwardWith(e, input);
+        expect(firstBitDifference(got.data, reference.data), `stopping after ${stopAfter}`).toBe(-1);
+      }
+    } finally {
+      calls.mockRestore();
+      model.close();
+    }
+  });
+
+  it('a run cut for two runners keeps every task on the usual path', async () => {
+    const { model, input } = fixture();
+    const reference = model.forward(input);
+    const staged = vi.spyOn(ModeChoice.prototype, 'next').mockReturnValue({ way: 'staged', counted: false });
+    const calls = vi.spyOn(nativeKernels()!, 'runStages');
+    try {
+      const two = engine({ workers: 2, callingThread: true });
+      for (let i = 0; i < 4; i++) expect(firstBitDifference((await model.forwardWith(two, input)).data, reference.data)).toBe(-1);
+      expect(calls).not.toHaveBeenCalled();
+    } finally {
+      calls.mockRestore();
+      staged.mockRestore();
+      model.close();
+    }
+  });
+
+  it('stops before its first record when the run is cancelled, and counts the records', async () => {
+    const { model, input } = fixture();
+    const e = engine({ workers: 1, callingThread: true });
+    const seen: Array<{ records: Float64Array; count: number }> = [];
+    const runStages = nativeKernels()!.runStages;
+    const calls = vi.spyOn(nativeKernels()!, 'runStages').mockImplementation((memory, records, count, buffersAt, cancelAt) => {
+      seen.push({ records: records.slice(), count });
+      return runStages(memory, records, count, buffersAt, cancelAt);
+    });
+    const flag = sharedArena().allocateFloat32(4);
+    try {
+      await model.forwardWith(e, input);
+      expect(seen.length).toBeGreaterThan(0);
+      for (const { records, count } of seen) expect(records.length).toBe(count * STAGE_RECORD);
+      new Int32Array(flag.buffer, flag.byteOffset, 1)[0] = 1;
+      // Cancelled: nothing is read, not even the buffer table.
+      for (const { records, count } of seen) expect(runStages(arenaMemoryView(), records, count, flag.byteOffset, flag.byteOffset)).toBe(0);
+      expect(() => runStages(arenaMemoryView(), seen[0].records, seen[0].count + 1, flag.byteOffset, flag.byteOffset)).toThrow(RangeError);
+    } finally {
+      calls.mockRestore();
+      sharedArena().release(flag);
+      model.close();
+    }
+  });
+});
