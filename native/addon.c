@@ -471,6 +471,87 @@ static napi_value RunStages(napi_env env, napi_callback_info info) {
   return r;
 }
 
+// runStageTasks(memory, records: Float64Array, tableAt, stage, stages, first, count, runner, buffersAt, timesAt,
+// result: Int32Array(4)): one runner of a run cut for several, on stage `stage` of its run table
+// (program-table.ts), its tasks' records in task order: claims the stage's tasks as ProgramTable.claim does
+// (even runners from the front, odd ones from the back, in one atomic word; past MAX_TWO_ENDED_TASKS from
+// the front only), runs each, and counts it done as finishedOne does, the runner that finishes the last one
+// moving the completed stages word from `stage` to `stage + 1`. It wakes nobody: V8's Atomics.wait is not a
+// futex this code could wake, so the caller does (result[1]: it finished the stage's last task; result[3]:
+// it moved the word). Stops when no task is left, when the cancel flag is set, or at a task whose kernel
+// could not allocate (claimed, not run: result[2], else -1). result[0]: the tasks it ran. Each run task's
+// start and end times (three doubles a task from timesAt: start, end, thread) are 1: a profiled run never
+// comes here, and the end, written before the task counts as done, is what says it finished.
+#define TABLE_CANCEL 0
+#define TABLE_COMPLETED 1
+#define TABLE_HEADER 4
+#define MAX_TWO_ENDED_TASKS 0x7fff
+static napi_value RunStageTasks(napi_env env, napi_callback_info info) {
+  size_t argc = 11;
+  napi_value argv[11];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_typedarray_type type, recordsType, resultType;
+  size_t length = 0, recordsLength = 0, resultLength = 0;
+  void *data = NULL, *recordsData = NULL, *resultData = NULL;
+  if (argc != 11 || napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_float32_array ||
+      napi_get_typedarray_info(env, argv[1], &recordsType, &recordsLength, &recordsData, NULL, NULL) != napi_ok || recordsType != napi_float64_array ||
+      napi_get_typedarray_info(env, argv[10], &resultType, &resultLength, &resultData, NULL, NULL) != napi_ok || resultType != napi_int32_array || resultLength < 4) {
+    napi_throw_type_error(env, NULL, "runStageTasks: expected (memory: Float32Array, records: Float64Array, tableAt, stage, stages, first, count, runner, buffersAt, timesAt, result: Int32Array(4))");
+    return NULL;
+  }
+  char *base = (char *)data;
+  int *ints = (int *)(base + argInt(env, argv[2]));
+  const int stage = (int)argInt(env, argv[3]), stages = (int)argInt(env, argv[4]), first = (int)argInt(env, argv[5]), count = (int)argInt(env, argv[6]);
+  const int runner = (int)argInt(env, argv[7]);
+  const double *buffers = (const double *)(base + argInt(env, argv[8]));
+  double *times = (double *)(base + argInt(env, argv[9]));
+  int *result = (int *)resultData;
+  if (count < 0 || (size_t)count * STAGE_RECORD > recordsLength) {
+    napi_throw_range_error(env, NULL, "runStageTasks: count exceeds the records");
+    return NULL;
+  }
+  result[0] = 0;
+  result[1] = 0;
+  result[2] = -1;
+  result[3] = 0;
+  int *claimWord = ints + TABLE_HEADER + 2 * stage, *doneWord = claimWord + 1;
+  const int fromBack = (runner & 1) == 1;
+  for (;;) {
+    if (__atomic_load_n(ints + TABLE_CANCEL, __ATOMIC_SEQ_CST) != 0) break;
+    int local = -1;
+    if (count > MAX_TWO_ENDED_TASKS) {
+      local = __atomic_fetch_add(claimWord, 1, __ATOMIC_SEQ_CST);
+      if (local >= count) break;
+    } else {
+      int claimed = __atomic_load_n(claimWord, __ATOMIC_SEQ_CST);
+      for (;;) {
+        const int front = claimed & 0xffff, back = (int)((unsigned)claimed >> 16);
+        if (front + back >= count) break;
+        if (__atomic_compare_exchange_n(claimWord, &claimed, claimed + (fromBack ? 0x10000 : 1), 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+          local = fromBack ? count - 1 - back : front;
+          break;
+        }
+      }
+      if (local < 0) break;
+    }
+    const int task = first + local;
+    __atomic_store_n(ints + TABLE_HEADER + 2 * stages + task, runner + 1, __ATOMIC_SEQ_CST);
+    if (!runRecord(base, (const double *)recordsData + (size_t)local * STAGE_RECORD, buffers)) {
+      result[2] = task;
+      break;
+    }
+    times[3 * (size_t)task] = 1;
+    times[3 * (size_t)task + 1] = 1;
+    result[0]++;
+    if (__atomic_add_fetch(doneWord, 1, __ATOMIC_SEQ_CST) == count) {
+      int expected = stage;
+      result[1] = 1;
+      result[3] = __atomic_compare_exchange_n(ints + TABLE_COMPLETED, &expected, stage + 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    }
+  }
+  return NULL;
+}
+
 static int widestOnThisCpu(void) {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) return 16;
@@ -525,6 +606,7 @@ NAPI_MODULE_INIT() {
     { "copyRuns", NULL, CopyRuns, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "linear", NULL, Linear, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "runStages", NULL, RunStages, NULL, NULL, NULL, napi_default_jsproperty, NULL },
+    { "runStageTasks", NULL, RunStageTasks, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "available", NULL, Available, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "width", NULL, Width, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "useWidth", NULL, UseWidth, NULL, NULL, NULL, napi_default_jsproperty, NULL },

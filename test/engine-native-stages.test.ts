@@ -4,7 +4,9 @@
 // runPlan's arguments, so a run computes the bits of the runner's own path and
 // of the calling thread; a call that stops early (a kernel that could not
 // allocate, a cancelled run) leaves the rest to that path with the same bits;
-// a profiled run and a run cut for several runners keep every task on it; and
+// a profiled run keeps every task on it; a run cut for several runners has
+// each runner claim its share of a stage and run it in one native call
+// (runStageTasks), a task claimed there and not run going the usual way; and
 // the cancel flag stops the native loop before anything runs.
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
@@ -70,17 +72,33 @@ describe.skipIf(!native)('runs of stages in one native call', () => {
     }
   });
 
-  it('a run cut for two runners keeps every task on the usual path', async () => {
+  it("a run cut for two runners claims each runner's tasks in one native call a stage, with the same bits; a task it claims and cannot run goes the usual way", async () => {
     const { model, input } = fixture();
     const reference = model.forward(input);
     const staged = vi.spyOn(ModeChoice.prototype, 'next').mockReturnValue({ way: 'staged', counted: false });
-    const calls = vi.spyOn(nativeKernels()!, 'runStages');
+    const runStageTasks = nativeKernels()!.runStageTasks;
+    // A record of kind 0 is one no kernel takes: the call claims its task, does not run it, and says so.
+    let spoil = -1;
+    const calls = vi.spyOn(nativeKernels()!, 'runStageTasks').mockImplementation((memory, records, ...rest) => {
+      const copy = records.slice();
+      if (spoil >= 0 && spoil * STAGE_RECORD < copy.length) copy[spoil * STAGE_RECORD] = 0;
+      runStageTasks(memory, copy, ...rest);
+    });
+    const runs = vi.spyOn(nativeKernels()!, 'runStages');
     try {
       const two = engine({ workers: 2, callingThread: true });
-      for (let i = 0; i < 4; i++) expect(firstBitDifference((await model.forwardWith(two, input)).data, reference.data)).toBe(-1);
+      for (spoil = -1; spoil < 3; spoil++) {
+        for (let i = 0; i < 3; i++) expect(firstBitDifference((await model.forwardWith(two, input)).data, reference.data), `spoiling task ${spoil}`).toBe(-1);
+      }
+      expect(calls).toHaveBeenCalled();
+      expect(runs).not.toHaveBeenCalled();
+      calls.mockClear();
+      const { output } = await model.forwardWith(two, input, { profile: true });
       expect(calls).not.toHaveBeenCalled();
+      expect(firstBitDifference(output.data, reference.data)).toBe(-1);
     } finally {
       calls.mockRestore();
+      runs.mockRestore();
       staged.mockRestore();
       model.close();
     }

@@ -1,6 +1,8 @@
 // A program's runs of convolution stages in one native call each, where one
 // runner computes the whole run (the one-runner way, an engine of one worker)
-// and the run is not profiled.
+// and the run is not profiled; and, where a run is cut for several runners,
+// each runner's share of a stage in one native call (runStageTasks: it claims
+// a task, then runs that task's record).
 //
 // Between two kernels a task spent about 4 us in JavaScript at batch 1 (claim,
 // start time, the slice, runPlan's checks and operands, the end time, the
@@ -42,7 +44,38 @@ export interface NativeRun {
  */
 export function nativeRunsOf(description: ProgramDescription): Map<number, NativeRun> {
   const runs = new Map<number, NativeRun>();
-  const perStage = description.stages.map((stage): number[][] | null => {
+  const perStage = recordsByStage(description);
+  for (let from = 0; from < perStage.length; ) {
+    if (perStage[from] === null) {
+      from++;
+      continue;
+    }
+    let to = from;
+    while (to < perStage.length && perStage[to] !== null) to++;
+    const tasks = perStage.slice(from, to).flatMap((r) => r!);
+    runs.set(from, { from, to, records: packed(tasks), tasks: tasks.length });
+    from = to;
+  }
+  return runs;
+}
+
+/**
+ * Each stage's tasks' records, for a runner that shares the stage with others (runStageTasks: it claims a
+ * task, then runs that task's record), or null where the stage does not run natively.
+ */
+export function nativeStagesOf(description: ProgramDescription): Array<Float64Array | null> {
+  return recordsByStage(description).map((records) => (records === null ? null : packed(records)));
+}
+
+function packed(tasks: readonly number[][]): Float64Array {
+  const records = new Float64Array(tasks.length * STAGE_RECORD);
+  tasks.forEach((r, i) => records.set(r, i * STAGE_RECORD));
+  return records;
+}
+
+/** Each stage's tasks' records (see the header), or null where the stage stays on the runner's own path. */
+function recordsByStage(description: ProgramDescription): Array<number[][] | null> {
+  return description.stages.map((stage): number[][] | null => {
     if (stage.kind === 'ranged' && stage.op.kernel === 'globalAveragePool' && nativeKernels() !== null) {
       // The ranged kernel's own call (ranged/pool.ts: globalAveragePlanesSimd, program buffers being the arena's).
       const plane = stage.op.params.plane as number;
@@ -75,18 +108,4 @@ export function nativeRunsOf(description: ProgramDescription): Map<number, Nativ
     }
     return records;
   });
-  for (let from = 0; from < perStage.length; ) {
-    if (perStage[from] === null) {
-      from++;
-      continue;
-    }
-    let to = from;
-    while (to < perStage.length && perStage[to] !== null) to++;
-    const tasks = perStage.slice(from, to).flatMap((r) => r!);
-    const records = new Float64Array(tasks.length * STAGE_RECORD);
-    tasks.forEach((r, i) => records.set(r, i * STAGE_RECORD));
-    runs.set(from, { from, to, records, tasks: tasks.length });
-    from = to;
-  }
-  return runs;
 }

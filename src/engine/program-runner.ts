@@ -15,17 +15,22 @@ import { LEFT_WAITING, loadDescription, ProgramTable, sleepUntilMoved, STAGE_CAN
 import { absoluteNow, type BeforeTask, type ConvRunMessage, type ProgramRunMessage, type RunnerReport } from './protocol.js';
 import { planOf, runSlice, viewOf, type RunContext } from './slice-runner.js';
 import { waitAsync } from './wait-async.js';
-import { nativeRunsOf, type NativeRun } from './native-stages.js';
+import { nativeRunsOf, nativeStagesOf, type NativeRun } from './native-stages.js';
 import { arenaMemoryView, nativeKernels } from '../kernels/native/index.js';
 
 /** This thread's barrier spin budget, learnt over every run it takes part in (barrier-spin.ts). */
 const spinBudget = new SpinBudget();
+
+/** What runStageTasks reports (native/addon.c): tasks run, finished the last, a task claimed and not run, moved the word. */
+const stageResult = new Int32Array(4);
 
 interface Decoded {
   description: ProgramDescription;
   layout: TaskLayout;
   /** Its runs of native convolution stages (native-stages.ts), made at the first run that may take them. */
   nativeRuns?: Map<number, NativeRun>;
+  /** Each stage's tasks' records for runStageTasks (native-stages.ts), made at the first cut run that may take them. */
+  nativeStages?: Array<Float64Array | null>;
 }
 
 /** Decoded descriptions by program id (never reused); the cap bounds memory over one-shot programs. */
@@ -263,8 +268,9 @@ function* runnerSteps(message: ProgramRunMessage, sleep: Sleep, beforeTask?: Bef
   let ran = 0;
   const { stages } = description;
   // The tests' fault hook sees every conv task as an engine call: it keeps every task on this path.
-  const native = message.nativeRuns && !beforeTask ? nativeKernels() : null;
-  const nativeRuns = native ? (decoded.nativeRuns ??= nativeRunsOf(description)) : null;
+  const native = (message.nativeRuns || message.nativeTasks) && !beforeTask ? nativeKernels() : null;
+  const nativeRuns = native && message.nativeRuns ? (decoded.nativeRuns ??= nativeRunsOf(description)) : null;
+  const nativeStages = native && !message.nativeRuns ? (decoded.nativeStages ??= nativeStagesOf(description)) : null;
   for (let s = 0; s < stages.length; s++) {
     const stage = stages[s];
     const nativeRun = nativeRuns?.get(s);
@@ -329,6 +335,16 @@ function* runnerSteps(message: ProgramRunMessage, sleep: Sleep, beforeTask?: Bef
       }
       s = end - 1;
     } else {
+      const records = nativeStages?.[s];
+      if (records) {
+        // Beside other runners: this runner's claims of the stage and their tasks in one native call, which
+        // leaves waking the barrier's sleepers, and a task whose kernel could not allocate, to this code.
+        native!.runStageTasks(arenaMemoryView(), records, table.ints.byteOffset, s, stages.length, layout.first[s], layout.count[s], message.runner, table.floats.byteOffset, table.timesByteOffset, stageResult);
+        ran += stageResult[0];
+        if (stageResult[1] === 1) table.finishedNatively(s, stageResult[3] === 1);
+        const unrun = stageResult[2];
+        if (unrun >= 0 && runOneTask(run, stage, s, unrun - layout.first[s], unrun)) ran++;
+      }
       while (!table.cancelled()) {
         const task = table.claim(s, message.runner);
         if (task < 0) break;

@@ -259,6 +259,21 @@ export class ProgramTable {
     return task;
   }
 
+  /**
+   * After runStageTasks (native/addon.c) finished `stage`'s last task on this runner: wakes the runners at
+   * its barrier as finishedOne does, and ends the run if `moved` (the call moved the completed stages word)
+   * and it was the last stage. The native code cannot wake a thread in Atomics.wait itself.
+   */
+  finishedNatively(stage: number, moved: boolean): void {
+    Atomics.notify(this.ints, ProgramTable.COMPLETED);
+    if (moved && stage === this.stages - 1) this.over();
+  }
+
+  /** Byte offset of the tasks' times (start, end, thread: three doubles a task), after the buffers' pairs. */
+  get timesByteOffset(): number {
+    return this.floats.byteOffset + 2 * this.buffers * 8;
+  }
+
   /** Counts a finished task of `stage`; the runner that finishes its last one opens the barrier. */
   finishedOne(stage: number): void {
     const done = Atomics.add(this.ints, ProgramTable.HEADER + 2 * stage + 1, 1) + 1;

@@ -59,6 +59,11 @@ export interface ProgramRunMessage {
    * this runner is the run's only one, and the run is not profiled (its tasks then share one start and end).
    */
   nativeRuns: boolean;
+  /**
+   * Whether the runner may claim and run a stage's tasks in one native call (native-stages.ts,
+   * runStageTasks): the run is not profiled. Implied by nativeRuns.
+   */
+  nativeTasks: boolean;
 }
 
 interface PingMessage {

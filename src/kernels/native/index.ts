@@ -26,6 +26,16 @@ interface NativeExports {
    * `buffersAt`; stops early where a kernel cannot allocate or the int32 at `cancelAt` is set. How many ran.
    */
   runStages(memory: Float32Array, records: Float64Array, count: number, buffersAt: number, cancelAt: number): number;
+  /**
+   * One runner's share of a stage cut for several (src/engine/native-stages.ts): claims the stage's tasks
+   * from the run table at `tableAt` as ProgramTable.claim does, runs each task's record, counts it done;
+   * result: [tasks run, finished the stage's last task, a claimed task not run (-1: none), moved the
+   * completed stages word]. Wakes nobody (ProgramTable.finishedNatively does).
+   */
+  runStageTasks(
+    memory: Float32Array, records: Float64Array, tableAt: number, stage: number, stages: number, first: number, count: number, runner: number,
+    buffersAt: number, timesAt: number, result: Int32Array,
+  ): void;
   /** The floats per vector the kernels run with: 16 (AVX-512F) or 8 (AVX2 and FMA), the widest this CPU runs unless useWidth chose. */
   width(): number;
   /** Runs the kernels at `floats` per vector (16 or 8, one this CPU runs) in every thread of the process; returns the previous width. For tests and benchmarks. */
