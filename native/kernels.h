@@ -562,9 +562,15 @@ POINTWISE_SINGLE(1)
 // computes the graph's Mul, a float32 product with the operands in the Mul's order (`scaleFirst`), whose
 // NaN comes out when both are NaN (nanOrdered). So the sums read the values the Mul would have stored.
 // dst[i] = s * src[i] (or src[i] * s) for i in [0, n).
+// Whole vectors by plain loads and stores, the tail masked (AVX2's masked store is microcoded on AMD).
 SIMD static void scaleRun(float *dst, const float *src, int n, float scale, int scaleFirst) {
   const vf s = vset1(scale);
-  for (int i = 0; i < n; i += LANES) {
+  int i = 0;
+  for (; i + LANES <= n; i += LANES) {
+    const vf v = vloadu(src + i);
+    vstoreu(dst + i, scaleFirst ? nanOrdered(vmul(s, v), s, v) : nanOrdered(vmul(v, s), v, s));
+  }
+  if (i < n) {
     const vmask m = vfirst(n - i);
     const vf v = vloadz(m, src + i);
     vstore(dst + i, m, scaleFirst ? nanOrdered(vmul(s, v), s, v) : nanOrdered(vmul(v, s), v, s));
@@ -573,7 +579,12 @@ SIMD static void scaleRun(float *dst, const float *src, int n, float scale, int 
 
 // dst[i] = scale[i] * src[i] (or src[i] * scale[i]) for i in [0, n): a single position's input column.
 SIMD static void scaleEach(float *dst, const float *src, const float *scale, int n, int scaleFirst) {
-  for (int i = 0; i < n; i += LANES) {
+  int i = 0;
+  for (; i + LANES <= n; i += LANES) {
+    const vf v = vloadu(src + i), s = vloadu(scale + i);
+    vstoreu(dst + i, scaleFirst ? nanOrdered(vmul(s, v), s, v) : nanOrdered(vmul(v, s), v, s));
+  }
+  if (i < n) {
     const vmask m = vfirst(n - i);
     const vf v = vloadz(m, src + i), s = vloadz(m, scale + i);
     vstore(dst + i, m, scaleFirst ? nanOrdered(vmul(s, v), s, v) : nanOrdered(vmul(v, s), v, s));
