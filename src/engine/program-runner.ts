@@ -336,6 +336,9 @@ function* runnerSteps(message: ProgramRunMessage, sleep: Sleep, beforeTask?: Bef
       s = end - 1;
     } else {
       const records = nativeStages?.[s];
+      // Left to this loop: every task without records, and after a native call that stopped at a task it
+      // could not run, the tasks no runner has claimed yet. A call that found none left claimed them all.
+      let claimHere = true;
       if (records) {
         // Beside other runners: this runner's claims of the stage and their tasks in one native call, which
         // leaves waking the barrier's sleepers, and a task whose kernel could not allocate, to this code.
@@ -344,8 +347,9 @@ function* runnerSteps(message: ProgramRunMessage, sleep: Sleep, beforeTask?: Bef
         if (stageResult[1] === 1) table.finishedNatively(s, stageResult[3] === 1);
         const unrun = stageResult[2];
         if (unrun >= 0 && runOneTask(run, stage, s, unrun - layout.first[s], unrun)) ran++;
+        claimHere = unrun >= 0;
       }
-      while (!table.cancelled()) {
+      while (claimHere && !table.cancelled()) {
         const task = table.claim(s, message.runner);
         if (task < 0) break;
         if (!runOneTask(run, stage, s, task - layout.first[s], task)) break;
