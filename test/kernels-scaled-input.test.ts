@@ -13,7 +13,7 @@ import { nativeKernels } from '../src/kernels/native/index.js';
 import { planConv, releasePlan, runPlan, type KernelPlan } from '../src/kernels/plan/index.js';
 import { binaryRangedOp } from '../src/kernels/ranged/binary.js';
 import { runRanged } from '../src/kernels/ranged/index.js';
-import { ExecutionError, zeros } from '../src/index.js';
+import { ExecutionError, GroupedConvEngine, zeros } from '../src/index.js';
 import { Random } from '../src/random.js';
 import { firstBitDifference, randomTensor } from './support/tensors.js';
 
@@ -137,7 +137,6 @@ describe('an input scale on a kernel that does not take one', () => {
 
 describe('an engine program stage with an input scale', () => {
   it('is refused before it runs where its layer is not a 1x1 on the native kernels, or its scale buffer is the wrong size', async () => {
-    const { GroupedConvEngine } = await import('../src/index.js');
     const e = new GroupedConvEngine({ workers: 2 });
     const random = new Random(3);
     const w3 = randomTensor(random, [8, 4, 3, 3]);

@@ -38,9 +38,9 @@ export interface NativeRun {
 }
 
 /**
- * The description's runs of native convolution stages, by first stage. A stage joins a run when it is a
- * conv stage whose plan runs on a native kernel here (nativeKernelOf); its tasks' records follow its
- * slices (and runs of positions) as runTask reads them.
+ * The description's runs of native stages, by first stage. A stage joins a run when it is a conv stage
+ * whose plan runs on a native kernel here (nativeKernelOf), or a global average pool where the native
+ * kernels run; its tasks' records follow its slices (and runs of positions) or ranges as runTask reads them.
  */
 export function nativeRunsOf(description: ProgramDescription): Map<number, NativeRun> {
   const runs = new Map<number, NativeRun>();
