@@ -284,21 +284,28 @@ describe.skipIf(WIDTHS.length === 0 || process.env.GROUPCONV_NATIVE === '0')('th
       { c: 18, h: 16, w: 16, k: 3, pad: 0, stride: 2, batch: 1 },
       { c: 33, h: 12, w: 12, k: 3, pad: 1, stride: 1, batch: 1 },
       { c: 17, h: 28, w: 28, k: 5, pad: 2, stride: 2, batch: 1 },
+      // Rows of 14 and 16: across channels at 16 floats for 5x5 and for the sigmoid and SiLU, else along the row.
+      { c: 19, h: 14, w: 14, k: 5, pad: 2, stride: 1, batch: 1 },
+      { c: 21, h: 16, w: 16, k: 3, pad: 1, stride: 1, batch: 1 },
+      { c: 18, h: 31, w: 31, k: 3, pad: 1, stride: 2, batch: 1 },
     ];
 
     for (const shape of DEPTHWISE) {
       it(`depthwise ${shape.k}x${shape.k} stride ${shape.stride} pad ${shape.pad}, ${shape.c} channels of ${shape.h}x${shape.w}, batch ${shape.batch}: the WebAssembly kernels' bits, every epilogue, with and without bias and residual, cut into channel ranges`, () => {
         const { c } = shape;
         const outWidth = Math.floor((shape.w + 2 * shape.pad - shape.k) / shape.stride) + 1;
-        // The layout plan/run.ts picks: a vector across channels on narrow rows, along the row on wide ones.
-        const acrossChannels = outWidth <= (width === 16 ? 13 : 28);
+        // The layout plan/run.ts picks: a vector across channels on narrow rows, along the row on wide ones;
+        // at 16 floats rows of 14-16 go across channels for 5x5 kernels and the sigmoid's and SiLU's epilogues.
+        const acrossFor = (kind: Activation['kind']) =>
+          outWidth <= (width === 16 ? 13 : 28) || (width === 16 && outWidth <= 16 && (shape.k >= 5 || kind === 'silu' || kind === 'sigmoid'));
+        const acrossActivations = ACTIVATIONS.filter((a) => acrossFor(a.kind)).length;
         const calls = { depthwise: vi.spyOn(nativeKernels()!, 'depthwise'), depthwiseAcrossChannels: vi.spyOn(nativeKernels()!, 'depthwiseAcrossChannels') };
         const cuts: Array<Array<[number, number]>> = [[[0, c]], [[0, 1], [1, c]], ...(c > 17 ? [[[0, 3], [3, 17], [17, c]] as Array<[number, number]>] : [])];
         try {
           expectConvBits({ ...shape, cin: c, cout: c, groups: c }, cuts, (plan) => expect(plan.kind).toBe('depthwise'));
-          const runs = ACTIVATIONS.length * 3 * cuts.flat().length * shape.batch;
-          expect(calls.depthwiseAcrossChannels).toHaveBeenCalledTimes(acrossChannels ? runs : 0);
-          expect(calls.depthwise).toHaveBeenCalledTimes(acrossChannels ? 0 : runs);
+          const runs = 3 * cuts.flat().length * shape.batch;
+          expect(calls.depthwiseAcrossChannels).toHaveBeenCalledTimes(acrossActivations * runs);
+          expect(calls.depthwise).toHaveBeenCalledTimes((ACTIVATIONS.length - acrossActivations) * runs);
         } finally {
           calls.depthwise.mockRestore();
           calls.depthwiseAcrossChannels.mockRestore();

@@ -159,8 +159,7 @@ function nativeKindOf(plan: KernelPlan): NativeKind | null {
   else if (stride1 && plan.kind === 'pointwise' && g.groups === 1 && plan.wasm!.directInput && g.kernelHeight === 1 && g.kernelWidth === 1) kind = 'pointwise';
   else if (plan.kind === 'depthwise' && g.inChannelsPerGroup === 1 && g.outChannelsPerGroup === 1 && square && g.strideH <= 2) {
     const width = nativeKernels()?.width() ?? 0;
-    const narrow = g.outWidth <= (ACROSS_CHANNELS_MAX_OUT_WIDTH[width] ?? 0);
-    kind = narrow && acrossChannelsBytes(g, width) <= DENSE_PLANES_MAX_BYTES ? 'depthwiseAcrossChannels' : 'depthwise';
+    kind = acrossChannelsFaster(g, plan.activation?.kind ?? 'none', width) && acrossChannelsBytes(g, width) <= DENSE_PLANES_MAX_BYTES ? 'depthwiseAcrossChannels' : 'depthwise';
   }
   else if ((plan.kind === 'small-groups' || plan.kind === 'general' || plan.kind === 'pointwise') && square && g.strideH <= 4 && densePlanesBytes(g) <= DENSE_PLANES_MAX_BYTES) kind = 'dense';
   else kind = null;
@@ -183,6 +182,19 @@ export function nativeKernelOf(plan: KernelPlan): NativeKind | null {
  * win up to 28. Either gives the same bits, so a width changed after the choice costs only speed.
  */
 const ACROSS_CHANNELS_MAX_OUT_WIDTH: Record<number, number> = { 16: 13, 8: 28 };
+
+/**
+ * Whether the depthwise kernel's vector across channels beats its vector along the row here. Past
+ * ACROSS_CHANNELS_MAX_OUT_WIDTH, a row of up to one vector still leaves lanes idle along it (14 of 16),
+ * which costs where each output costs most: 5x5 kernels (25 taps), and the sigmoid's and SiLU's epilogue
+ * (a long chain per vector). On a Zen 5 host at 14-wide output rows across channels ran 1.21-1.29x faster
+ * on 5x5 whatever the activation, 1.04-1.11x on 3x3 with SiLU, and 0.79-0.97x on 3x3 with ReLU or none
+ * (`bench/depthwise-layouts-ab.ts`, docs/benchmarks.md). Either layout gives the same bits.
+ */
+function acrossChannelsFaster(g: KernelPlan['geometry'], activation: string, width: number): boolean {
+  if (g.outWidth <= (ACROSS_CHANNELS_MAX_OUT_WIDTH[width] ?? 0)) return true;
+  return width === 16 && g.outWidth <= 16 && (g.kernelWidth >= 5 || activation === 'silu' || activation === 'sigmoid');
+}
 const nativeKinds = new WeakMap<KernelPlan, NativeKind | null>();
 
 /** The dense kernel's padded planes per thread at most (a layer needing more keeps the WebAssembly kernel), and depthwiseAcrossChannels' (more keeps the plane-by-plane kernel). */
