@@ -19,6 +19,8 @@ export interface ModelAbArgs {
   callingThread: boolean;
   /** --pause MS: before each timed call, a pause and one untimed call (a request at a time, as bench:peers calls); 0: back to back. */
   pauseMs: number;
+  /** --rounding-changed: the two trees round differently on purpose; their outputs need only agree to 1e-4 of the output's range. */
+  roundingChanged: boolean;
   variants: Variant[];
 }
 
@@ -33,6 +35,7 @@ export async function modelAbArgs(defaults: { rounds: number; runs: number }): P
       runs: { type: 'string', default: String(defaults.runs) },
       'calling-thread': { type: 'boolean', default: false },
       pause: { type: 'string', default: '0' },
+      'rounding-changed': { type: 'boolean', default: false },
     },
   });
   if (!values.before || !values.model) throw errors.badFlag('--before/--model', 'both are required');
@@ -42,14 +45,15 @@ export async function modelAbArgs(defaults: { rounds: number; runs: number }): P
   ];
   const pauseMs = Number(values.pause);
   if (!Number.isFinite(pauseMs) || pauseMs < 0) throw errors.badFlag('--pause', `expected milliseconds >= 0, got ${values.pause}`);
-  return { model: values.model, batch: Number(values.batch), rounds: Number(values.rounds), runs: Number(values.runs), callingThread: values['calling-thread'] ?? false, pauseMs, variants };
+  return { model: values.model, batch: Number(values.batch), rounds: Number(values.rounds), runs: Number(values.runs), callingThread: values['calling-thread'] ?? false, pauseMs, roundingChanged: values['rounding-changed'] ?? false, variants };
 }
 
 /**
  * Each variant's model, a shared input of --batch images and engines of 1 and 2
- * workers; refuses to go on unless both trees compute the same bits.
+ * workers; refuses to go on unless both trees compute the same bits (with
+ * --rounding-changed, the same values to 1e-4 of the output's range).
  */
-export async function setUpVariants({ model: path, batch, callingThread, variants }: ModelAbArgs) {
+export async function setUpVariants({ model: path, batch, callingThread, roundingChanged, variants }: ModelAbArgs) {
   const setups = variants.map((v) => {
     const model = v.api.loadOnnx(path);
     const shape = (model.inputs[0].shape ?? []).map((d, i) => (i === 0 ? batch : (d as number)));
@@ -59,6 +63,10 @@ export async function setUpVariants({ model: path, batch, callingThread, variant
     return { ...v, model, x, engines };
   });
   const check = await Promise.all(setups.map((s) => s.model.forwardWith(s.engines[1], s.x)));
-  if (check[0].data.some((value, i) => !Object.is(value, check[1].data[i]))) throw errors.benchCheck('before and after disagree');
+  if (roundingChanged) {
+    const range = check[0].data.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    const worst = check[0].data.reduce((m, v, i) => Math.max(m, Math.abs(v - check[1].data[i])), 0);
+    if (!(worst <= 1e-4 * range)) throw errors.benchCheck(`before and after disagree: max |difference| ${worst} over an output range of ${range}`);
+  } else if (check[0].data.some((value, i) => !Object.is(value, check[1].data[i]))) throw errors.benchCheck('before and after disagree');
   return setups;
 }

@@ -6,7 +6,7 @@
 // time per forward (every thread's, process.cpuUsage), which a loaded machine
 // inflates far less than wall time.
 //
-//   npx tsx bench/program-ab.ts --before /tmp/h1-before --model /tmp/onnx2-full/mobilenet_v2.onnx --batch 8 --rounds 7 [--calling-thread] [--pause 20]
+//   npx tsx bench/program-ab.ts --before /tmp/h1-before --model /tmp/onnx2-full/mobilenet_v2.onnx --batch 8 --rounds 7 [--calling-thread] [--pause 20] [--rounding-changed]
 //
 // --pause MS: each timed call after a pause and one untimed call, as bench:peers
 // calls (a request at a time: the workers have parked and their cores idled).

@@ -63,7 +63,8 @@ for (let r = 0; r < warm + runs; r++) {
   const groups: Group[] = [];
   for (const s of profile!.steps) {
     const ms = s.engine?.kernelMs ?? s.ms;
-    if (s.opType.startsWith('Conv')) groups.push({ label: s.opType, ms });
+    // A squeeze-excitation's scale folded into the projection makes 'Mul+Conv+...': a Conv all the same.
+    if (s.opType.split('+').includes('Conv')) groups.push({ label: s.opType, ms });
     else if (groups.length > 0) groups[groups.length - 1].ms += ms;
   }
   ours.push(groups);
