@@ -4,12 +4,15 @@
 // error in ulps of the exact result, where it is, and the share correctly
 // rounded. The WebAssembly and native kernels compute the same bits
 // (test/exp.test.ts, test/kernels-native.test.ts), so this holds for them too.
+// --fused: the multiply-adds fused, as the relaxed-SIMD build and the native
+// kernels round them (exp.ts); else as the plain build does.
 //
-//   npx tsx scripts/exp-accuracy.ts [--from=X] [--to=X]     (about 6 minutes for the whole range)
+//   npx tsx scripts/exp-accuracy.ts [--from=X] [--to=X] [--fused]     (about 6 minutes for the whole range; 20 fused)
 import { parseArgs } from 'node:util';
 import { expFloat32 } from '../src/kernels/exp.js';
 
-const { values } = parseArgs({ options: { from: { type: 'string', default: '-104' }, to: { type: 'string', default: '88.72283172607422' } } });
+const { values } = parseArgs({ options: { from: { type: 'string', default: '-104' }, to: { type: 'string', default: '88.72283172607422' }, fused: { type: 'boolean', default: false } } });
+const fused = values.fused!;
 const from = Math.fround(Number(values.from));
 const to = Math.fround(Number(values.to));
 if (!(from <= to)) throw new Error(`--from ${values.from} must be at most --to ${values.to}`);
@@ -33,7 +36,7 @@ function walk(first: number, last: number): void {
     const x = f32[0];
     if (x < from || x > to) continue;
     const exact = Math.exp(x);
-    const got = expFloat32(x);
+    const got = expFloat32(x, fused);
     count++;
     if (got === Math.fround(exact)) correctlyRounded++;
     const error = Math.abs(got - exact) / ulpAt(exact);
@@ -51,4 +54,4 @@ if (to >= 0) {
   f32[0] = to;
   walk(first, bits[0]);
 }
-console.log(`${count} values in [${from}, ${to}]: worst ${worst.toFixed(4)} ulp at x = ${worstAt}, ${((100 * correctlyRounded) / count).toFixed(3)}% correctly rounded`);
+console.log(`${fused ? 'fused' : 'unfused'} multiply-adds: ${count} values in [${from}, ${to}]: worst ${worst.toFixed(4)} ulp at x = ${worstAt}, ${((100 * correctlyRounded) / count).toFixed(3)}% correctly rounded`);

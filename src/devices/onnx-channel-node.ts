@@ -27,6 +27,7 @@
 // chunks of it, image by image's values being independent.
 import { errors } from '../errors.js';
 import { applyEpilogue } from '../kernels/epilogue.js';
+import { epilogueFusesExp } from '../kernels/plan/selection.js';
 import { runRanged, unitAt, type RangedOp } from '../kernels/ranged/index.js';
 import type { OnnxModel } from '../onnx/model.js';
 import { padValue } from '../onnx/ops/shape.js';
@@ -148,13 +149,13 @@ export class OnnxChannelNodes {
         return blocksOf(gatherRead(inputs[0], spec.outputs, `${node.label}'s input`), spec.outputs);
       case 'activation': {
         const y = gather(inputs[0], spec.outputs, `${node.label}'s input`);
-        applyEpilogue(y.data, null, recipe.activation, 0, y.data.length);
+        applyEpilogue(y.data, null, recipe.activation, 0, y.data.length, epilogueFusesExp());
         return blocksOf(y, spec.outputs);
       }
       case 'residual': {
         // Either operand may be the Conv's: a float32 sum is the same bits in either order.
         const y = gather(inputs[0], spec.outputs, `${node.label}'s input ${node.inputs[0]}`);
-        applyEpilogue(y.data, gatherRead(inputs[1], spec.outputs, `${node.label}'s input ${node.inputs[1]}`).data, { kind: 'none' }, 0, y.data.length);
+        applyEpilogue(y.data, gatherRead(inputs[1], spec.outputs, `${node.label}'s input ${node.inputs[1]}`).data, { kind: 'none' }, 0, y.data.length, false);
         return blocksOf(y, spec.outputs);
       }
       case 'move':

@@ -116,14 +116,14 @@ export function hardswishValue(x: number): number {
   return Math.fround(Math.fround(x * gate) / 6);
 }
 
-/** The epilogue's sigmoid of a float32 value: 1 / (1 + exp(-x)), each operation rounded to float32, exp as exp.ts. */
-export function sigmoidValue(x: number): number {
-  return Math.fround(1 / Math.fround(1 + expFloat32(-x)));
+/** The epilogue's sigmoid of a float32 value: 1 / (1 + exp(-x)), each operation rounded to float32, exp as exp.ts (`fusedExp`: its multiply-adds fused). */
+export function sigmoidValue(x: number, fusedExp = false): number {
+  return Math.fround(1 / Math.fround(1 + expFloat32(-x, fusedExp)));
 }
 
 /** The epilogue's SiLU of a float32 value: x * sigmoid(x), rounded to float32. */
-export function siluValue(x: number): number {
-  return Math.fround(x * sigmoidValue(x));
+export function siluValue(x: number, fusedExp = false): number {
+  return Math.fround(x * sigmoidValue(x, fusedExp));
 }
 
 /** ONNX's HardSigmoid of a float32 value in float32 steps: max(0, min(1, alpha * x + beta)), min and max as clip's (NaN passes through). */
@@ -135,9 +135,12 @@ export function hardsigmoidValue(x: number, alpha: number, beta: number): number
 
 /**
  * The reference epilogue over output elements [from, to): `+ residual` (the
- * same elements of it, or none), then the activation, in place.
+ * same elements of it, or none), then the activation, in place. `fusedExp`:
+ * the sigmoid's and SiLU's exp with its multiply-adds fused, as the
+ * relaxed-SIMD build and the native kernels compute it (exp.ts), else as the
+ * plain build does.
  */
-export function applyEpilogue(output: Float32Array, residual: Float32Array | null, activation: Activation, from: number, to: number): void {
+export function applyEpilogue(output: Float32Array, residual: Float32Array | null, activation: Activation, from: number, to: number, fusedExp: boolean): void {
   if (residual) for (let i = from; i < to; i++) output[i] = output[i] + residual[i];
   switch (activation.kind) {
     case 'relu': {
@@ -152,10 +155,10 @@ export function applyEpilogue(output: Float32Array, residual: Float32Array | nul
       for (let i = from; i < to; i++) output[i] = hardswishValue(output[i]);
       return;
     case 'sigmoid':
-      for (let i = from; i < to; i++) output[i] = sigmoidValue(output[i]);
+      for (let i = from; i < to; i++) output[i] = sigmoidValue(output[i], fusedExp);
       return;
     case 'silu':
-      for (let i = from; i < to; i++) output[i] = siluValue(output[i]);
+      for (let i = from; i < to; i++) output[i] = siluValue(output[i], fusedExp);
       return;
     case 'hardsigmoid': {
       const { alpha, beta } = activation;

@@ -2,6 +2,7 @@
 // reference the fused kernels are held to, bit for bit (the definitions and
 // their float32 rules are in src/kernels/epilogue.ts). relu is src/ops/relu.ts.
 import { applyEpilogue, checkActivation, type ActivationOption } from '../kernels/epilogue.js';
+import { epilogueFusesExp } from '../kernels/plan/selection.js';
 import { checkTensor, outputArray, type Tensor } from '../tensor/tensor.js';
 
 /** torch.clamp(x, min, max) per element, as std::min(std::max(x, min), max): NaN passes through, -0 stays -0 at min = 0; min and max are rounded to float32. */
@@ -20,6 +21,6 @@ export function activate(x: Tensor, act: ActivationOption, into?: Float32Array):
   const checked = checkActivation(act);
   const out = outputArray(x.data.length, into);
   if (out !== x.data) out.set(x.data);
-  applyEpilogue(out, null, checked, 0, out.length);
+  applyEpilogue(out, null, checked, 0, out.length, epilogueFusesExp());
   return { shape: [...x.shape], data: out };
 }

@@ -2,7 +2,7 @@
 // its input and scratch (layout), pack its weights (packing), make and free
 // the plan (lifetime), run it on a slice (run).
 export type { KernelKind, KernelPlan, Microkernel, PackedConvWeights, WasmLayout } from './types.js';
-export { convKernelKind, nativeDirectConvolutions, preferredWasmVariant, wasmKernelsAvailable } from './selection.js';
+export { convKernelKind, epilogueFusesExp, nativeDirectConvolutions, preferredWasmVariant, wasmKernelsAvailable } from './selection.js';
 export { convScratchFloats, planScratchFloats, readsInputInPlace } from './layout.js';
 export { packConvWeights, packedConvFloats, releasePackedWeights, type ConvPackOptions } from './packing.js';
 export { planConv, releasePlan } from './lifetime.js';

@@ -62,7 +62,8 @@ export function runPlan(
       const plane = g.outHeight * g.outWidth;
       for (let n = slice.batchStart; n < slice.batchEnd; n++) {
         const base = n * g.outChannels * plane;
-        applyEpilogue(output, residual, activation, base + slice.outChannelStart * plane, base + slice.outChannelEnd * plane);
+        // The reference kernels round as the plain build does (no WebAssembly build here to match).
+        applyEpilogue(output, residual, activation, base + slice.outChannelStart * plane, base + slice.outChannelEnd * plane, false);
       }
     }
     return;

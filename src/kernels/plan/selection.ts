@@ -28,6 +28,17 @@ export function preferredWasmVariant(): WasmVariant {
 }
 
 /**
+ * Whether an activation applied on its own rounds the sigmoid's exp as the
+ * kernels in use do in their epilogue (exp.ts): fused multiply-adds where
+ * new plans take the relaxed-SIMD build (and so the native kernels), two
+ * roundings where they take the plain build or the JavaScript reference
+ * kernels. So a convolution then its activation gives the fused layer's bits.
+ */
+export function epilogueFusesExp(): boolean {
+  return wasmKernelsAvailable() && preferredWasmVariant() === 'fma';
+}
+
+/**
  * How a layer's weights are packed for the direct kernels: depends only on the
  * weight's shape (input channels per group and kernel size).
  */
