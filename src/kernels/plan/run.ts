@@ -138,9 +138,9 @@ export function runsOnNativePointwise(plan: KernelPlan): boolean {
  *   output its bias then one fused multiply-add per input channel;
  * - 'depthwise': one input and one output channel per group, a square kernel,
  *   stride 1 or 2, any padding: its bias then one fused multiply-add per tap in
- *   (ky, kx) order, a tap in the padding multiplying +0; on output rows up to
- *   `ACROSS_CHANNELS_MAX_OUT_WIDTH` wide, 'depthwiseAcrossChannels', the same
- *   sums with a vector across channels instead of along a row;
+ *   (ky, kx) order, a tap in the padding multiplying +0; on narrow output rows
+ *   (`acrossChannelsFaster`), 'depthwiseAcrossChannels', the same sums with a
+ *   vector across channels instead of along a row;
  * - 'dense': any other direct convolution with a square kernel at stride 1 to 4
  *   (a 3-channel stem, AlexNet's 11x11 at stride 4, a grouped 3x3, a 1x1 at
  *   stride 2): its bias then one fused
