@@ -62,8 +62,8 @@ export function runPlan(
       const plane = g.outHeight * g.outWidth;
       for (let n = slice.batchStart; n < slice.batchEnd; n++) {
         const base = n * g.outChannels * plane;
-        // The reference kernels round as the plain build does (no WebAssembly build here to match).
-        applyEpilogue(output, residual, activation, base + slice.outChannelStart * plane, base + slice.outChannelEnd * plane, false);
+        // The exp rounds as the plan's build does; a plan of the reference kernels has none, and rounds as the plain one.
+        applyEpilogue(output, residual, activation, base + slice.outChannelStart * plane, base + slice.outChannelEnd * plane, layout?.variant === 'fma');
       }
     }
     return;
