@@ -117,6 +117,12 @@ describe('fusedMultiplyAdd', () => {
       const a = Math.fround(2 ** -24 * (1 + 2 ** -23) * 2 ** (k % 7));
       cases.push([a, Math.fround(1 - 2 ** -23), c], [-a, Math.fround(1 - 2 ** -23), -c]);
     }
+    // Results in float32's subnormal range, where it keeps fewer than 24 bits.
+    for (let k = 0; k < 100; k++) {
+      const a = Math.fround((1 + ((k * 7919) % 1000) / 1000) * 2 ** -70);
+      const b = Math.fround((1 + ((k * 104729) % 1000) / 1000) * 2 ** (-60 - (k % 20)));
+      cases.push([a, b, Math.fround(((k % 3) - 1) * 2 ** -140)], [a, -b, Math.fround(2 ** -149 * (k + 1))]);
+    }
     const big = Math.fround(3.4e38);
     cases.push([0, 5, -0], [-0, 5, -0], [2 ** -149, 2 ** -149, 0], [big, 2, -big], [Math.fround(1 / 3), 3, -1]);
     let twiceRoundedDiffers = 0;
