@@ -379,7 +379,6 @@ static napi_value CopyRuns(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// The widest vectors this CPU runs: 16 floats (AVX-512F), 8 (AVX2 and FMA), or 0 (neither: no native kernels).
 // A program's convolution and global average pool tasks in a row, on one runner (src/engine/native-stages.ts):
 // each record the arguments runPlan would give pointwise, depthwise, depthwiseAcrossChannels or dense for one
 // task (or the ranged pool its globalAverage), its
@@ -552,6 +551,7 @@ static napi_value RunStageTasks(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// The widest vectors this CPU runs: 16 floats (AVX-512F), 8 (AVX2 and FMA), or 0 (neither: no native kernels).
 static int widestOnThisCpu(void) {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) return 16;

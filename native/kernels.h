@@ -36,6 +36,7 @@
 #define depthwiseBlock K(depthwiseBlock)
 #define pointwise K(pointwise)
 #define lastPosition K(lastPosition)
+#define scaledBy K(scaledBy)
 #define scaleRun K(scaleRun)
 #define scaleEach K(scaleEach)
 #define pointwiseSingle K(pointwiseSingle)
@@ -563,33 +564,28 @@ POINTWISE_SINGLE(1)
 // (pointwise's `scale`): each float its channel's scale times it, as assembly/broadcast.ts's mulRuns
 // computes the graph's Mul, a float32 product with the operands in the Mul's order (`scaleFirst`), whose
 // NaN comes out when both are NaN (nanOrdered). So the sums read the values the Mul would have stored.
+// v times s in the Mul's operand order: s * v where the scale was its first operand, else v * s.
+SIMD static inline vf scaledBy(vf v, vf s, int scaleFirst) { return scaleFirst ? nanOrdered(vmul(s, v), s, v) : nanOrdered(vmul(v, s), v, s); }
+
 // dst[i] = s * src[i] (or src[i] * s) for i in [0, n).
 // Whole vectors by plain loads and stores, the tail masked (AVX2's masked store is microcoded on AMD).
 SIMD static void scaleRun(float *dst, const float *src, int n, float scale, int scaleFirst) {
   const vf s = vset1(scale);
   int i = 0;
-  for (; i + LANES <= n; i += LANES) {
-    const vf v = vloadu(src + i);
-    vstoreu(dst + i, scaleFirst ? nanOrdered(vmul(s, v), s, v) : nanOrdered(vmul(v, s), v, s));
-  }
+  for (; i + LANES <= n; i += LANES) vstoreu(dst + i, scaledBy(vloadu(src + i), s, scaleFirst));
   if (i < n) {
     const vmask m = vfirst(n - i);
-    const vf v = vloadz(m, src + i);
-    vstore(dst + i, m, scaleFirst ? nanOrdered(vmul(s, v), s, v) : nanOrdered(vmul(v, s), v, s));
+    vstore(dst + i, m, scaledBy(vloadz(m, src + i), s, scaleFirst));
   }
 }
 
 // dst[i] = scale[i] * src[i] (or src[i] * scale[i]) for i in [0, n): a single position's input column.
 SIMD static void scaleEach(float *dst, const float *src, const float *scale, int n, int scaleFirst) {
   int i = 0;
-  for (; i + LANES <= n; i += LANES) {
-    const vf v = vloadu(src + i), s = vloadu(scale + i);
-    vstoreu(dst + i, scaleFirst ? nanOrdered(vmul(s, v), s, v) : nanOrdered(vmul(v, s), v, s));
-  }
+  for (; i + LANES <= n; i += LANES) vstoreu(dst + i, scaledBy(vloadu(src + i), vloadu(scale + i), scaleFirst));
   if (i < n) {
     const vmask m = vfirst(n - i);
-    const vf v = vloadz(m, src + i), s = vloadz(m, scale + i);
-    vstore(dst + i, m, scaleFirst ? nanOrdered(vmul(s, v), s, v) : nanOrdered(vmul(v, s), v, s));
+    vstore(dst + i, m, scaledBy(vloadz(m, src + i), vloadz(m, scale + i), scaleFirst));
   }
 }
 
@@ -1379,6 +1375,7 @@ SIMD static void linear(const float *x, const float *w, const float *bias, float
 #undef depthwiseBlock
 #undef pointwise
 #undef lastPosition
+#undef scaledBy
 #undef scaleRun
 #undef scaleEach
 #undef depthwise
