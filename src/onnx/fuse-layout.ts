@@ -29,7 +29,7 @@
 import type { RangedOp } from '../kernels/ranged/index.js';
 import { shuffleConcatOp } from '../kernels/ranged/layout.js';
 import { sameShape } from './fuse.js';
-import type { Plan } from './plan.js';
+import { readerCounts, type Plan } from './plan.js';
 import { workerStageOf, type WorkerStage } from './worker-stages.js';
 
 /** One channel shuffle group: scheduled steps [from, to) of its plan as one ranged stage. */
@@ -64,9 +64,7 @@ interface Candidate {
 }
 
 function findShuffles(plan: Plan): ShuffleGroup[] {
-  // Readers of each computed value among the plan's steps (a fused group's inner values included).
-  const readers = new Map<string, number>();
-  for (const s of plan.steps) for (const n of s.inputs) if (n !== '' && !plan.constants.has(n)) readers.set(n, (readers.get(n) ?? 0) + 1);
+  const readers = readerCounts(plan);
   const graphOutputs = new Set(plan.outputs);
   /** Whether `value` is read by exactly `count` steps and is no graph output. */
   const readOnly = (value: string, count: number) => readers.get(value) === count && !graphOutputs.has(value);

@@ -44,6 +44,13 @@ export interface Plan {
   schedule: FusedSchedule;
 }
 
+/** How many of the plan's steps read each value they compute (a fused group's inner values included; constants left out). */
+export function readerCounts(plan: Plan): Map<string, number> {
+  const readers = new Map<string, number>();
+  for (const s of plan.steps) for (const n of s.inputs) if (n !== '' && !plan.constants.has(n)) readers.set(n, (readers.get(n) ?? 0) + 1);
+  return readers;
+}
+
 const identity: Kernel = ([x]) => [x ?? fail('If branch output is missing')];
 
 function fail(message: string): never {

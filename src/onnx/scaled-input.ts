@@ -13,7 +13,7 @@
 // memory plan keeps x and the scale alive until the Conv (memory-plan.ts),
 // which then reads them in the Mul's place.
 import type { ScheduledStep } from './fuse.js';
-import type { Plan } from './plan.js';
+import { readerCounts, type Plan } from './plan.js';
 
 export interface ScaledInput {
   /** Plan step of the Mul. */
@@ -45,12 +45,8 @@ export function scaledInputs(plan: Plan): ScaledInput[] {
 }
 
 function findScaledInputs(plan: Plan): ScaledInput[] {
-  const { steps, schedule, shapes, dtypes, constants } = plan;
-  const readers = new Map<string, number>();
-  const count = (name: string) => {
-    if (name !== '' && !constants.has(name)) readers.set(name, (readers.get(name) ?? 0) + 1);
-  };
-  for (const s of steps) for (const n of s.inputs) count(n);
+  const { steps, schedule, shapes, dtypes } = plan;
+  const readers = readerCounts(plan);
   const graphOutputs = new Set(plan.outputs);
   /** The scheduled step whose Conv reads `value` as its input (index 0), with the Conv's plan step. */
   const convReading = new Map<string, { scheduled: number; conv: number }>();
