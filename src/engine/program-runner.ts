@@ -268,7 +268,7 @@ function* runnerSteps(message: ProgramRunMessage, sleep: Sleep, beforeTask?: Bef
   let ran = 0;
   const { stages } = description;
   // The tests' fault hook sees every conv task as an engine call: it keeps every task on this path.
-  const native = (message.nativeRuns || message.nativeTasks) && !beforeTask ? nativeKernels() : null;
+  const native = message.nativeTasks && !beforeTask ? nativeKernels() : null;
   const nativeRuns = native && message.nativeRuns ? (decoded.nativeRuns ??= nativeRunsOf(description)) : null;
   const nativeStages = native && !message.nativeRuns ? (decoded.nativeStages ??= nativeStagesOf(description)) : null;
   for (let s = 0; s < stages.length; s++) {

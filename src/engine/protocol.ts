@@ -57,11 +57,12 @@ export interface ProgramRunMessage {
   /**
    * Whether runs of convolution stages may go to the native kernels in one call each (native-stages.ts):
    * this runner is the run's only one, and the run is not profiled (its tasks then share one start and end).
+   * Only with nativeTasks.
    */
   nativeRuns: boolean;
   /**
    * Whether the runner may claim and run a stage's tasks in one native call (native-stages.ts,
-   * runStageTasks): the run is not profiled. Implied by nativeRuns.
+   * runStageTasks): the run is not profiled.
    */
   nativeTasks: boolean;
 }
