@@ -190,12 +190,17 @@ describe('a program of conv and ranged stages', () => {
     release(buffers);
   });
 
-  it('cuts a ranged op into a few tasks per runner, never below the minimum cost, covering [0, units) once', () => {
+  it('cuts a ranged op into a few tasks per runner, a multiple of the runners, never below the minimum cost, covering [0, units) once', () => {
     expect(cutRanged(reluOp(100), 2)).toEqual([0, 1]);
     const op = { kernel: 'relu', params: {}, units: 10, costPerUnit: 1 << 20 };
     // 2 runners x 4 tasks: floor(i * 10 / 8).
     expect(cutRanged(op, 2)).toEqual([0, 1, 1, 2, 2, 3, 3, 5, 5, 6, 6, 7, 7, 8, 8, 10]);
     expect(cutRanged({ ...op, units: 0 }, 3)).toEqual([0, 0]);
+    // Worth 3 tasks by cost: 4 on 2 runners, 3 on 3; never more tasks than units.
+    const three = { kernel: 'relu', params: {}, units: 12, costPerUnit: 8192 };
+    expect(cutRanged(three, 2)).toEqual([0, 3, 3, 6, 6, 9, 9, 12]);
+    expect(cutRanged(three, 3)).toEqual([0, 4, 4, 8, 8, 12]);
+    expect(cutRanged({ ...three, units: 3, costPerUnit: 32_768 }, 2)).toEqual([0, 1, 1, 2, 2, 3]);
   });
 
   it('cuts an op whose kernel computes blocks of units in one pass into runs of whole blocks, the last one short', () => {
@@ -207,7 +212,10 @@ describe('a program of conv and ranged stages', () => {
     const ranges = cutRanged(globalPoolOp('globalAveragePool', 100, 112 * 112), 3);
     expect(ranges).toEqual([0, 16, 16, 32, 32, 48, 48, 64, 64, 80, 80, 96, 96, 100]);
     // Cheap: one task, whatever the blocks.
-    expect(cutRanged(globalPoolOp('globalAveragePool', 1152, 49), 2)).toEqual([0, 1152]);
+    expect(cutRanged(globalPoolOp('globalAveragePool', 96, 49), 2)).toEqual([0, 96]);
+    // efficientnet_b0's last squeezes: 1152 planes of 7x7 at 2 element operations each are 3 tasks'
+    // worth, rounded up to 4 so that each runner takes two, the planes it wrote.
+    expect(cutRanged(globalPoolOp('globalAveragePool', 1152, 49), 2)).toEqual([0, 288, 288, 576, 576, 864, 864, 1152]);
     // The max pool keeps its cut by planes.
     expect(globalPoolOp('globalMaxPool', 32, 112 * 112).unitBlock).toBeUndefined();
   });

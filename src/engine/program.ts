@@ -127,7 +127,10 @@ export function cutRanged(op: RangedOp, workers: number): number[] {
   const block = Math.max(1, op.unitBlock ?? 1);
   const blocks = Math.ceil(op.units / block);
   const byCost = Math.max(1, Math.floor((op.units * op.costPerUnit) / MIN_RANGED_TASK_COST));
-  const n = Math.min(blocks, workers * RANGED_TASKS_PER_RUNNER, byCost);
+  // A count the runners share evenly: 3 tasks on 2 runners leave one runner the middle task alone, its
+  // wall two thirds of the stage's work where 2 or 4 tasks take half.
+  const fewest = Math.min(blocks, workers * RANGED_TASKS_PER_RUNNER, byCost);
+  const n = fewest > 1 ? Math.min(blocks, Math.ceil(fewest / workers) * workers) : fewest;
   const ranges: number[] = [];
   const at = (i: number) => Math.min(op.units, Math.floor((i * blocks) / n) * block);
   for (let i = 0; i < n; i++) ranges.push(at(i), at(i + 1));

@@ -188,6 +188,15 @@ export function maxPool2dOp(g: MaxPoolGeometry): RangedOp {
  */
 export const GLOBAL_AVERAGE_PLANES_A_PASS = 16;
 
+/**
+ * What a global pool's element costs, in the element operations cutRanged weighs: two. One load and one
+ * add or max, but its input is what the stage before it wrote, cut by channels, so a task over every
+ * plane reads half its lines from the other core's cache. efficientnet_b0's squeezes of 7x7 planes (672
+ * to 1280 of them) at batch 1 took 0.007-0.011 ms on one runner and 0.011-0.021 ms as one task on a
+ * program of two; cut in two, each runner reads the planes it wrote (docs/benchmarks.md).
+ */
+const GLOBAL_POOL_COST_PER_ELEMENT = 2;
+
 export function globalPoolOp(kernel: 'globalAveragePool' | 'globalMaxPool', planes: number, plane: number): RangedOp {
-  return { kernel, params: { plane }, units: planes, costPerUnit: plane, ...(kernel === 'globalAveragePool' ? { unitBlock: GLOBAL_AVERAGE_PLANES_A_PASS } : {}) };
+  return { kernel, params: { plane }, units: planes, costPerUnit: GLOBAL_POOL_COST_PER_ELEMENT * plane, ...(kernel === 'globalAveragePool' ? { unitBlock: GLOBAL_AVERAGE_PLANES_A_PASS } : {}) };
 }
