@@ -47,11 +47,10 @@
 #define maxTap K(maxTap)
 #define maxPool K(maxPool)
 #define globalAverage K(globalAverage)
-#define sums K(sums)
-#define noSums K(noSums)
-#define addElements K(addElements)
-#define addElement K(addElement)
-#define storeMeans K(storeMeans)
+#define poolSum K(poolSum)
+#define poolZero K(poolZero)
+#define poolAdd K(poolAdd)
+#define poolTotal K(poolTotal)
 #define addScalar K(addScalar)
 
 // WebAssembly's f32x4.pmax(a, b) = a < b ? b : a and pmin(a, b) = b < a ? b : a, exactly (NaN and -0 included).
@@ -1192,69 +1191,79 @@ SIMD static int maxPool(const float *x, float *out, int p0, int p1, int h, int w
   return 1;
 }
 
-// The width's part: LANES / 2 planes' running sums in a vector of doubles (sums), and adding to them
-// LANES / 2 consecutive elements of each plane (addElements, a transpose so that each add takes element
-// j of every plane, in order), or one element of each (addElement).
-#if LANES == 16
-typedef __m512d sums;
-SIMD static inline sums noSums(void) { return _mm512_setzero_pd(); }
-SIMD static inline sums addElements(sums acc, const float *const *b, int i) {
-  __m256 t[8];
-  _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++) t[k] = _mm256_loadu_ps(b[k] + i);
-  transpose8x8(t);
-  _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) acc = _mm512_add_pd(acc, _mm512_cvtps_pd(t[j]));
-  return acc;
-}
-SIMD static inline sums addElement(sums acc, const float *const *b, int i) {
-  return _mm512_add_pd(acc, _mm512_cvtps_pd(_mm256_setr_ps(b[0][i], b[1][i], b[2][i], b[3][i], b[4][i], b[5][i], b[6][i], b[7][i])));
-}
-SIMD static inline void storeMeans(float *means, sums acc, int plane) { _mm256_storeu_ps(means, _mm512_cvtpd_ps(_mm512_div_pd(acc, _mm512_set1_pd((double)plane)))); }
-#else
-typedef __m256d sums;
-SIMD static inline sums noSums(void) { return _mm256_setzero_pd(); }
-SIMD static inline sums addElements(sums acc, const float *const *b, int i) {
-  __m128 r0 = _mm_loadu_ps(b[0] + i), r1 = _mm_loadu_ps(b[1] + i), r2 = _mm_loadu_ps(b[2] + i), r3 = _mm_loadu_ps(b[3] + i);
-  _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-  acc = _mm256_add_pd(acc, _mm256_cvtps_pd(r0));
-  acc = _mm256_add_pd(acc, _mm256_cvtps_pd(r1));
-  acc = _mm256_add_pd(acc, _mm256_cvtps_pd(r2));
-  return _mm256_add_pd(acc, _mm256_cvtps_pd(r3));
-}
-SIMD static inline sums addElement(sums acc, const float *const *b, int i) {
-  return _mm256_add_pd(acc, _mm256_cvtps_pd(_mm_setr_ps(b[0][i], b[1][i], b[2][i], b[3][i])));
-}
-SIMD static inline void storeMeans(float *means, sums acc, int plane) { _mm_storeu_ps(means, _mm256_cvtpd_ps(_mm256_div_pd(acc, _mm256_set1_pd((double)plane)))); }
-#endif
-
 // Means of planes [q0, q1) of `plane` floats each, as assembly/global-pool.ts and ranged/pool.ts compute
-// them: each plane summed in double precision from its first element to its last, +0 first, then divided
-// once by `plane` and rounded to float32. One plane's sum is one chain of dependent adds; with LANES / 2
-// planes in the lanes of a vector of doubles, and two such vectors, as many chains run at once. Each step
-// takes LANES / 2 elements of every plane of a vector, transposed so that a row holds element j of each.
-// A last block of fewer planes repeats its last plane in the spare lanes and stores only its own: a task
-// of a few planes (a batch-1 forward cuts a layer's 32 planes into 4) would otherwise go one plane at a
-// time, at the adder's latency per element (efficientnet_b0's first squeeze at batch 1 took 0.35 ms so,
-// 0.13 ms in WebAssembly's 4 planes at a time).
-SIMD static void globalAverage(const float *x, float *out, int q0, int q1, int plane) {
-  const int half = LANES / 2;
-  for (int q = q0; q < q1; q += LANES) {
-    const int n = q1 - q < LANES ? q1 - q : LANES;
-    const float *p[LANES];
-    for (int k = 0; k < LANES; k++) p[k] = x + (size_t)(q + (k < n ? k : n - 1)) * plane;
-    sums acc[2] = { noSums(), noSums() };
-    int i = 0;
-    for (; i + half <= plane; i += half) {
-      _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) acc[h] = addElements(acc[h], p + half * h, i);
-    }
-    for (; i < plane; i++) {
-      _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) acc[h] = addElement(acc[h], p + half * h, i);
-    }
-    float means[LANES];
-    storeMeans(means, acc[0], plane);
-    storeMeans(means + half, acc[1], plane);
-    memcpy(out + q, means, (size_t)n * sizeof(float));
+// them (planeMean there): sixteen running sums in double precision, sum j over the elements i = j (mod 16)
+// in order from +0, added as a tree (j and j + 8, then j and j + 4, j and j + 2, then the last two), then
+// divided once by `plane` and rounded to float32. That order is a plane's own floats in a vector's lanes:
+// one load and two conversions a 16 floats, where summing each plane from its first element to its last
+// (the order before) had to transpose 16 planes into lanes and took efficientnet_b0's squeezes at 2-6
+// G floats/s (docs/benchmarks.md). Four planes at a time: eight chains of adds in flight. Elements past a
+// plane's end are loaded as +0, which leaves a sum that started at +0 as it was.
+#if LANES == 16
+#define POOL_SUMS 2
+typedef __m512d poolSum;
+SIMD static inline poolSum poolZero(void) { return _mm512_setzero_pd(); }
+// Floats [i, i + 16) of p (the first n of them; the rest +0) into sums 0-7 and 8-15.
+SIMD static inline void poolAdd(poolSum *acc, const float *p, int n) {
+  // Two 8-float loads, each converted from memory: no extract of a 16-float vector's high half, which took
+  // the shuffle port a third time per 16 floats (13.9-15.4 -> G floats/s, hot caches).
+  if (n >= 16) {
+    acc[0] = _mm512_add_pd(acc[0], _mm512_cvtps_pd(_mm256_loadu_ps(p)));
+    acc[1] = _mm512_add_pd(acc[1], _mm512_cvtps_pd(_mm256_loadu_ps(p + 8)));
+    return;
+  }
+  const __m512 v = _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), p);
+  acc[0] = _mm512_add_pd(acc[0], _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+  acc[1] = _mm512_add_pd(acc[1], _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
+}
+SIMD static inline double poolTotal(const poolSum *acc) {
+  const __m512d s = _mm512_add_pd(acc[0], acc[1]);
+  const __m256d t = _mm256_add_pd(_mm512_castpd512_pd256(s), _mm512_extractf64x4_pd(s, 1));
+  const __m128d u = _mm_add_pd(_mm256_castpd256_pd128(t), _mm256_extractf128_pd(t, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(u, _mm_unpackhi_pd(u, u)));
+}
+#else
+#define POOL_SUMS 4
+typedef __m256d poolSum;
+SIMD static inline poolSum poolZero(void) { return _mm256_setzero_pd(); }
+// Floats [i, i + 16) of p (the first n of them; the rest +0) into sums 0-3, 4-7, 8-11 and 12-15.
+SIMD static inline void poolAdd(poolSum *acc, const float *p, int n) {
+  _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) {
+    const int left = n - 4 * k;
+    const __m128 v = left >= 4 ? _mm_loadu_ps(p + 4 * k) : left <= 0 ? _mm_setzero_ps() : _mm_maskload_ps(p + 4 * k, _mm_setr_epi32(left > 0 ? -1 : 0, left > 1 ? -1 : 0, left > 2 ? -1 : 0, 0));
+    acc[k] = _mm256_add_pd(acc[k], _mm256_cvtps_pd(v));
   }
 }
+SIMD static inline double poolTotal(const poolSum *acc) {
+  // Sums j and j + 8 (j < 8: 0-3 with 8-11, 4-7 with 12-15), then j and j + 4, j and j + 2, the last two.
+  const __m256d t = _mm256_add_pd(_mm256_add_pd(acc[0], acc[2]), _mm256_add_pd(acc[1], acc[3]));
+  const __m128d u = _mm_add_pd(_mm256_castpd256_pd128(t), _mm256_extractf128_pd(t, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(u, _mm_unpackhi_pd(u, u)));
+}
+#endif
+
+#define POOL_PLANES 4
+SIMD static void globalAverage(const float *x, float *out, int q0, int q1, int plane) {
+  int q = q0;
+  for (; q < q1; q += POOL_PLANES) {
+    const int n = q1 - q < POOL_PLANES ? q1 - q : POOL_PLANES;
+    poolSum acc[POOL_PLANES][POOL_SUMS];
+    _Pragma("GCC unroll 4") for (int k = 0; k < POOL_PLANES; k++) _Pragma("GCC unroll 4") for (int j = 0; j < POOL_SUMS; j++) acc[k][j] = poolZero();
+    const float *p = x + (size_t)q * plane;
+    int i = 0;
+    if (n == POOL_PLANES) {
+      for (; i + 16 <= plane; i += 16) {
+        _Pragma("GCC unroll 4") for (int k = 0; k < POOL_PLANES; k++) poolAdd(acc[k], p + (size_t)k * plane + i, 16);
+      }
+      if (i < plane) _Pragma("GCC unroll 4") for (int k = 0; k < POOL_PLANES; k++) poolAdd(acc[k], p + (size_t)k * plane + i, plane - i);
+    } else {
+      for (int k = 0; k < n; k++) for (int at = 0; at < plane; at += 16) poolAdd(acc[k], p + (size_t)k * plane + at, plane - at < 16 ? plane - at : 16);
+    }
+    for (int k = 0; k < n; k++) out[q + k] = (float)(poolTotal(acc[k]) / (double)plane);
+  }
+}
+#undef POOL_PLANES
+#undef POOL_SUMS
 
 // A fully connected layer's outputs [o0, o1) of every row: out[r, o] = bias[o] + x[r, :] . w[o, :], x
 // [rows, inF], w [outF, inF] as PyTorch stores them, computed as assembly/linear.ts does: four lane sums,
@@ -1341,11 +1350,10 @@ SIMD static void linear(const float *x, const float *w, const float *bias, float
 #undef maxTap
 #undef maxPool
 #undef globalAverage
-#undef sums
-#undef noSums
-#undef addElements
-#undef addElement
-#undef storeMeans
+#undef poolSum
+#undef poolZero
+#undef poolAdd
+#undef poolTotal
 #undef expNegatedForSigmoid
 #undef expNegatedShort
 #undef silu

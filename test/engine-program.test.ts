@@ -204,13 +204,17 @@ describe('a program of conv and ranged stages', () => {
   });
 
   it('cuts an op whose kernel computes blocks of units in one pass into runs of whole blocks, the last one short', () => {
-    // A global average pool's 32 planes of 112x112 on 2 runners: two runs of 16, not eight of 4.
-    const pool = globalPoolOp('globalAveragePool', 32, 112 * 112);
+    // A global average pool's 30 planes of 112x112 on 2 runners: runs of its passes of 4 planes, 8 of
+    // them (4 a runner), the last of 2 planes.
+    const pool = globalPoolOp('globalAveragePool', 30, 112 * 112);
     expect(pool.unitBlock).toBe(GLOBAL_AVERAGE_PLANES_A_PASS);
-    expect(cutRanged(pool, 2)).toEqual([0, 16, 16, 32]);
-    // 100 planes: 7 blocks, the last of 4 planes; 3 runners could take 12 tasks, there are 7 blocks.
+    expect(GLOBAL_AVERAGE_PLANES_A_PASS).toBe(4);
+    expect(cutRanged(pool, 2)).toEqual([0, 4, 4, 8, 8, 12, 12, 16, 16, 20, 20, 24, 24, 28, 28, 30]);
+    // 9 planes, 3 passes: 3 tasks at most, whatever the runners could take.
+    expect(cutRanged(globalPoolOp('globalAveragePool', 9, 112 * 112), 2)).toEqual([0, 4, 4, 8, 8, 9]);
+    // 100 planes on 3 runners: 12 tasks of whole passes out of 25.
     const ranges = cutRanged(globalPoolOp('globalAveragePool', 100, 112 * 112), 3);
-    expect(ranges).toEqual([0, 16, 16, 32, 32, 48, 48, 64, 64, 80, 80, 96, 96, 100]);
+    expect(ranges).toEqual([0, 8, 8, 16, 16, 24, 24, 32, 32, 40, 40, 48, 48, 56, 56, 64, 64, 72, 72, 80, 80, 88, 88, 100]);
     // Cheap: one task, whatever the blocks.
     expect(cutRanged(globalPoolOp('globalAveragePool', 96, 49), 2)).toEqual([0, 96]);
     // efficientnet_b0's last squeezes: 1152 planes of 7x7 at 2 element operations each are 3 tasks'

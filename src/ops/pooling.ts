@@ -1,6 +1,7 @@
 import type { Pair } from '../conv/geometry.js';
 import { errors } from '../errors.js';
 import { maxPoolKernel, type MaxPoolGeometry } from '../kernels/max-pool.js';
+import { LaneMean } from '../kernels/plane-mean.js';
 import { checkTensor, outputArray, type Tensor } from '../tensor/tensor.js';
 
 export interface MaxPool2dOptions {
@@ -90,12 +91,16 @@ function maxPoolReference(x: Float32Array, out: Float32Array, g: MaxPoolGeometry
   }
 }
 
-/** torch.nn.functional.adaptive_avg_pool2d: output cell i averages input [floor(i*In/Out), ceil((i+1)*In/Out)). */
+/**
+ * torch.nn.functional.adaptive_avg_pool2d: output cell i averages input [floor(i*In/Out), ceil((i+1)*In/Out)),
+ * its elements summed in the lane order of kernels/plane-mean.ts (at output size 1, GlobalAveragePool's bits).
+ */
 export function adaptiveAvgPool2d(x: Tensor, outputSize: Pair = 1): Tensor {
   checkTensor('x', x, [4]);
   const [Ho, Wo] = pairOf('outputSize', outputSize, 1);
   const [N, C, H, W] = x.shape;
   const out = outputArray(N * C * Ho * Wo);
+  const mean = new LaneMean();
   let o = 0;
   for (let plane = 0; plane < N * C; plane++) {
     const base = plane * H * W;
@@ -105,9 +110,9 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: Pair = 1): Tensor {
       for (let ox = 0; ox < Wo; ox++) {
         const x0 = Math.floor((ox * W) / Wo);
         const x1 = Math.ceil(((ox + 1) * W) / Wo);
-        let sum = 0;
-        for (let iy = y0; iy < y1; iy++) for (let ix = x0; ix < x1; ix++) sum += x.data[base + iy * W + ix];
-        out[o++] = sum / ((y1 - y0) * (x1 - x0));
+        mean.reset();
+        for (let iy = y0; iy < y1; iy++) for (let ix = x0; ix < x1; ix++) mean.add(x.data[base + iy * W + ix]);
+        out[o++] = mean.mean();
       }
     }
   }

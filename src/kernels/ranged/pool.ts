@@ -5,12 +5,13 @@
 //   maxPool2d         PyTorch's max_pool2d (symmetric padding of at most half
 //                     the window) through the WebAssembly kernel, whose bits
 //                     are the window loop's;
-//   globalAveragePool adaptiveAvgPool2d(x, 1)'s arithmetic: a double sum per
-//                     plane, in order, divided once (also ReduceMean over the
-//                     spatial axes, which sums the same way); four planes at
-//                     a time through WebAssembly where it can (simd-loops.ts);
+//   globalAveragePool adaptiveAvgPool2d(x, 1)'s arithmetic: each plane's mean
+//                     in the lane order of plane-mean.ts (also ReduceMean
+//                     over the spatial axes); through the native or
+//                     WebAssembly kernel where it can (simd-loops.ts);
 //   globalMaxPool.
 import { maxPoolKernel, maxPoolScratchFloats, type MaxPoolGeometry } from '../max-pool.js';
+import { planeMean } from '../plane-mean.js';
 import { globalAveragePlanesSimd } from './simd-loops.js';
 import type { RangedKernel, RangedOp, RangedParams } from './types.js';
 
@@ -135,11 +136,7 @@ const maxPool2d: RangedKernel = (p, [x], [out], start, end) => {
 const globalAveragePool: RangedKernel = (p, [x], [out], start, end) => {
   const plane = p.plane as number;
   if (globalAveragePlanesSimd(x, out, start, end, plane)) return;
-  for (let q = start; q < end; q++) {
-    let sum = 0;
-    for (let i = q * plane; i < (q + 1) * plane; i++) sum += x[i];
-    out[q] = sum / plane;
-  }
+  for (let q = start; q < end; q++) out[q] = planeMean(x, q * plane, plane);
 };
 
 /** params.plane: elements per plane. NaN wins, as in PyTorch. */
@@ -180,13 +177,10 @@ export function maxPool2dOp(g: MaxPoolGeometry): RangedOp {
 }
 
 /**
- * Planes a global average pool's pass sums side by side (native/kernels.h, globalAverage: 16 at 16 floats a
- * vector, two passes of 8 at 8). A pass over fewer planes fills the spare lanes with its last plane again
- * (each plane's sum is one chain of adds in element order, so there is nothing else to put there), and
- * takes as long as one over 16. Cut into tasks of 4 planes for two runners, efficientnet_b0's first
- * squeeze (32 planes of 112x112) took 3.6x its one-runner busy time (docs/benchmarks.md).
+ * Planes a global average pool's pass sums side by side (native/kernels.h, globalAverage: four, each in its
+ * own vectors' lanes, so that eight chains of adds are in flight): tasks are runs of whole passes.
  */
-export const GLOBAL_AVERAGE_PLANES_A_PASS = 16;
+export const GLOBAL_AVERAGE_PLANES_A_PASS = 4;
 
 /**
  * What a global pool's element costs, in the element operations cutRanged weighs: two. One load and one

@@ -1,5 +1,5 @@
-// The ranged kernels' loops that have a WebAssembly SIMD twin computing the
-// same bits (wasm/assembly/global-pool.ts, broadcast.ts, layout.ts): squeeze-
+// The ranged kernels' loops that have a SIMD twin computing the same bits
+// (native/kernels.h; wasm/assembly/global-pool.ts, broadcast.ts, layout.ts): squeeze-
 // and-excitation's GlobalAveragePool and Mul, a tenth of EfficientNet-B0's
 // time as JavaScript loops, and the row copies of Transpose and Pad, whose
 // JavaScript loops pay a subarray() and set() call a row. They run in place
@@ -18,10 +18,9 @@ function inArena(arrays: readonly Float32Array[]): boolean {
 }
 
 /**
- * out[q] for planes [start, end) of `plane` floats: the mean of x's plane q as pool.ts's loop computes it,
- * through the native kernel where it runs (16 or 8 planes' sums in the lanes of two vectors of doubles:
- * native/kernels.h, globalAverage), else the WebAssembly loop; false, having written nothing, when neither
- * can run here.
+ * out[q] for planes [start, end) of `plane` floats: the mean of x's plane q as pool.ts's loop computes it
+ * (the lane order of kernels/plane-mean.ts), through the native kernel where it runs (native/kernels.h,
+ * globalAverage), else the WebAssembly loop; false, having written nothing, when neither can run here.
  */
 export function globalAveragePlanesSimd(x: Float32Array, out: Float32Array, start: number, end: number, plane: number): boolean {
   if (!inArena([x, out])) return false;

@@ -120,7 +120,7 @@ export const poolOps: Record<string, OpFactory> = {
   },
   GlobalAveragePool: (a) => {
     a.done();
-    // adaptiveAvgPool2d(x, 1)'s arithmetic (a double sum per plane, in order), for any rank.
+    // adaptiveAvgPool2d(x, 1)'s arithmetic (a plane's double sums in the lane order of kernels/plane-mean.ts), for any rank.
     return ([input]) => [globalPool(input, 'globalAveragePool')];
   },
 };
