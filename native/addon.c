@@ -225,6 +225,9 @@ __attribute__((target("avx2"))) static inline void transpose8x8(__m256 *r) {
   }
 }
 
+// 3 * 16 floats of +0 (and one vector more): what the stride-2 depthwise kernel loads for a padding row.
+static const float zeroFloats[64] __attribute__((aligned(64)));
+
 #include "simd512.h"
 #include "kernels.h"
 #include "simd-names-end.h"

@@ -33,6 +33,7 @@
 #define depthwiseRows8 K(depthwiseRows8)
 #define depthwiseRows7 K(depthwiseRows7)
 #define DepthwiseBlock K(DepthwiseBlock)
+#define DepthwiseDirectBlock K(DepthwiseDirectBlock)
 #define depthwiseBlock K(depthwiseBlock)
 #define pointwise K(pointwise)
 #define lastPosition K(lastPosition)
@@ -873,6 +874,48 @@ static DepthwiseBlock *depthwiseBlock(int k, int stride, int rows) {
   return rows == 8 ? depthwiseRows8 : depthwiseRows7;
 }
 
+// DEPTHWISE_REUSE at stride 2 for K = 3 and 5, reading the input plane itself: each input row a block
+// needs, 3 * LANES floats from column 2 * ox - padLeft (lanes outside the plane loaded as +0, the
+// padding's value; a row outside it read from zeroFloats), split into its even and odd floats, which are
+// the padded row's two phases, and its K taps' columns shifted from those. No padded copy: at stride 2
+// that copy (a load, a permute and a store per float, then the block's loads) took 0.22 of 0.30 ms on 96
+// channels at 112x112 and most of the layer on small planes, where it went row by row (576 channels
+// 3x3/2 at 14x14, SiLU: 0.073 -> 0.041 ms; docs/benchmarks.md). Each output is still its bias, then one
+// fused multiply-add per tap in (ky, kx) order, a tap in the padding multiplying +0: the same bits.
+#define DEPTHWISE_DIRECT(KS, ROWS)                                                                                     \
+  SIMD static void K(depthwise##KS##s2r##ROWS##direct)(const float *plane, int h, int w, int padTop, int padLeft,      \
+                                                       const float *wc, float bias, float *oc, int outH, int outW, int oy, int ox, vmask mask, const Epilogue *e) { \
+    const vf b = vset1(bias);                                                                                           \
+    vf acc[ROWS];                                                                                                       \
+    _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) acc[i] = b;                                                \
+    const int base = 2 * ox - padLeft;                                                                                  \
+    /* Lanes of the three vectors whose columns lie in [0, w); the third only for the taps past 2 * LANES. */           \
+    const vmask m0 = vlanes(-base, w - base), m1 = vlanes(-base - LANES, w - base - LANES);                             \
+    const vmask m2 = vlanes(-base - 2 * LANES, w - base - 2 * LANES < KS - 1 ? w - base - 2 * LANES : KS - 1);        \
+    _Pragma("GCC unroll 32") for (int r = 0; r < (ROWS - 1) * 2 + KS; r++) {                                           \
+      const int iy = oy * 2 + r - padTop;                                                                               \
+      /* A row in the padding reads zeroFloats (addon.c): the same loads, +0 in every lane. */                       \
+      const float *row = iy >= 0 && iy < h ? plane + (ptrdiff_t)iy * w + base : zeroFloats;                            \
+      vf even, odd, even2, odd2;                                                                                        \
+      const vf a2 = vloadz(m2, row + 2 * LANES);                                                                        \
+      vdeinterleave(vloadz(m0, row), vloadz(m1, row + LANES), &even, &odd);                                             \
+      if (KS > 3) vdeinterleave(a2, a2, &even2, &odd2);                                                                 \
+      else even2 = odd2 = a2;                                                                                           \
+      vf v[KS];                                                                                                         \
+      _Pragma("GCC unroll 8") for (int kx = 0; kx < KS; kx++) v[kx] = kx % 2 ? vshifted(odd, odd2, kx / 2) : vshifted(even, even2, kx / 2); \
+      _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) {                                                         \
+        const int ky = r - i * 2;                                                                                       \
+        if (ky < 0 || ky >= KS) continue;                                                                               \
+        _Pragma("GCC unroll 8") for (int kx = 0; kx < KS; kx++) acc[i] = vfma(vset1(wc[ky * KS + kx]), v[kx], acc[i]); \
+      }                                                                                                                 \
+    }                                                                                                                   \
+    FINISH_ROWS(ROWS);                                                                                                  \
+  }
+DEPTHWISE_DIRECT(3, 8) DEPTHWISE_DIRECT(3, 7) DEPTHWISE_DIRECT(5, 8) DEPTHWISE_DIRECT(5, 7)
+#undef DEPTHWISE_DIRECT
+
+typedef void DepthwiseDirectBlock(const float *, int, int, int, int, const float *, float, float *, int, int, int, int, vmask, const Epilogue *);
+
 // Depthwise KxK at stride 1 or 2 (one input channel per output channel), output channels [c0, c1) of
 // one image (see addon.c). False, having written nothing, if its padded plane cannot be allocated.
 SIMD static int depthwise(const float *x, const float *weights, const float *bias, float *out, int h, int w, int k, int stride, int padTop, int padLeft, int outH, int outW, int c0, int c1, const Epilogue *e) {
@@ -884,6 +927,29 @@ SIMD static int depthwise(const float *x, const float *weights, const float *bia
   const int pairs = LANES == 8 && k == 3 && stride == 1 && strips % 2 == 0;
   const int rowsPerBlock = pairs ? 4 : outH % 8 != 0 && outH % 7 == 0 ? 7 : 8;
   const int blocks = (outH + rowsPerBlock - 1) / rowsPerBlock;
+  // Stride 2 reads the plane in place for a 3x3, and for a 5x5 on rows of one vector; a 5x5 over wider rows
+  // keeps the padded copy, which its 5 taps a row amortize (144 channels 5x5/2 at 56x56: 0.155 ms copied,
+  // 0.171 in place, where its 3x3 went 0.119 -> 0.105; docs/benchmarks.md).
+  if (stride == 2 && (k == 3 || (k == 5 && strips == 1))) {
+    DepthwiseDirectBlock *direct = k == 3 ? (rowsPerBlock == 8 ? K(depthwise3s2r8direct) : K(depthwise3s2r7direct))
+                                          : (rowsPerBlock == 8 ? K(depthwise5s2r8direct) : K(depthwise5s2r7direct));
+    for (int c = c0; c < c1; c++) {
+      const float *wc = weights + (size_t)c * k * k;
+      float *oc = out + (size_t)c * outH * outW;
+      const float b = bias ? bias[c] : 0.0f;
+      for (int oy = 0; oy < outH; oy += rowsPerBlock) {
+        // The next block's output lines, asked for with intent to write, as below.
+        const char *from = (const char *)(oc + (size_t)(oy + rowsPerBlock) * outW), *to = (const char *)(oc + (size_t)(oy + 2 * rowsPerBlock) * outW);
+        const char *end = (const char *)(out + (size_t)c1 * outH * outW);
+        for (const char *line = from; line < to && line < end; line += 64) _mm_prefetch(line, _MM_HINT_ET0);
+        for (int strip = 0; strip < strips; strip++) {
+          const int ox = strip * LANES;
+          direct(x + (size_t)c * h * w, h, w, padTop, padLeft, wc, b, oc, outH, outW, oy, ox, vfirst(outW - ox), e);
+        }
+      }
+    }
+    return 1;
+  }
   // Indexes read: up to strips * LANES + LANES - 1 per phase (a block kernel's second aligned vector, or a
   // tap's columns up to strips * LANES - 1 + (k - 1) / stride).
   const PaddedLayout p = paddedLayout(k, stride, w, padLeft, strips * LANES + ((k - 1) / stride > LANES ? (k - 1) / stride : LANES));
@@ -1380,6 +1446,7 @@ SIMD static void linear(const float *x, const float *w, const float *bias, float
 #undef depthwiseRows8
 #undef depthwiseRows7
 #undef DepthwiseBlock
+#undef DepthwiseDirectBlock
 #undef depthwiseBlock
 #undef pointwise
 #undef lastPosition

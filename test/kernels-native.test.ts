@@ -288,6 +288,13 @@ describe.skipIf(WIDTHS.length === 0 || process.env.GROUPCONV_NATIVE === '0')('th
       { c: 19, h: 14, w: 14, k: 5, pad: 2, stride: 1, batch: 1 },
       { c: 21, h: 16, w: 16, k: 3, pad: 1, stride: 1, batch: 1 },
       { c: 18, h: 31, w: 31, k: 3, pad: 1, stride: 2, batch: 1 },
+      // Stride 2 read in place (3x3; 5x5 on rows of one vector): rows of several strips, the last one short,
+      // odd and even widths, no padding and padding of 1 and 2, a row of 14 outputs from 28 columns.
+      { c: 3, h: 23, w: 71, k: 3, pad: 1, stride: 2, batch: 1 },
+      { c: 2, h: 20, w: 64, k: 3, pad: 0, stride: 2, batch: 2 },
+      { c: 3, h: 17, w: 30, k: 5, pad: 2, stride: 2, batch: 1 },
+      { c: 2, h: 9, w: 29, k: 5, pad: 1, stride: 2, batch: 1 },
+      { c: 4, h: 58, w: 57, k: 3, pad: 1, stride: 2, batch: 1 },
     ];
 
     for (const shape of DEPTHWISE) {
@@ -296,8 +303,15 @@ describe.skipIf(WIDTHS.length === 0 || process.env.GROUPCONV_NATIVE === '0')('th
         const outWidth = Math.floor((shape.w + 2 * shape.pad - shape.k) / shape.stride) + 1;
         // The layout plan/run.ts picks: a vector across channels on narrow rows, along the row on wide ones;
         // at 16 floats rows of 14-16 go across channels for 5x5 kernels and the sigmoid's and SiLU's epilogues.
+        // At stride 2, where the plane-by-plane kernel reads a 3x3 in place: a 3x3 across channels only at 16
+        // floats, on rows up to 13 with the sigmoid or SiLU; a 5x5 at 16 floats on rows up to 13.
+        const longChain = (kind: Activation['kind']) => kind === 'silu' || kind === 'sigmoid';
         const acrossFor = (kind: Activation['kind']) =>
-          outWidth <= (width === 16 ? 13 : 28) || (width === 16 && outWidth <= 16 && (shape.k >= 5 || kind === 'silu' || kind === 'sigmoid'));
+          shape.stride === 2 && shape.k === 3
+            ? width === 16 && outWidth <= 13 && longChain(kind)
+            : shape.stride === 2 && shape.k === 5 && width === 16
+              ? outWidth <= 13
+              : outWidth <= (width === 16 ? 13 : 28) || (width === 16 && outWidth <= 16 && (shape.k >= 5 || longChain(kind)));
         const acrossActivations = ACTIVATIONS.filter((a) => acrossFor(a.kind)).length;
         const calls = { depthwise: vi.spyOn(nativeKernels()!, 'depthwise'), depthwiseAcrossChannels: vi.spyOn(nativeKernels()!, 'depthwiseAcrossChannels') };
         const cuts: Array<Array<[number, number]>> = [[[0, c]], [[0, 1], [1, c]], ...(c > 17 ? [[[0, 3], [3, 17], [17, c]] as Array<[number, number]>] : [])];
@@ -536,7 +550,7 @@ describe.skipIf(WIDTHS.length === 0 || process.env.GROUPCONV_NATIVE === '0')('th
       const native = nativeKernels()!;
       for (const [name, shape, options] of [
         ['depthwise', [2, 4, 30, 31], { padding: 1, stride: 1, groups: 4 }],
-        ['depthwiseAcrossChannels', [2, 4, 9, 11], { padding: 1, stride: 2, groups: 4 }],
+        ['depthwiseAcrossChannels', [2, 4, 9, 11], { padding: 1, stride: 1, groups: 4 }],
         ['dense', [2, 3, 9, 11], { padding: 1, stride: 2 }],
       ] as const) {
         const random = new Random(5);
