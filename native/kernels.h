@@ -914,6 +914,34 @@ static DepthwiseBlock *depthwiseBlock(int k, int stride, int rows) {
 DEPTHWISE_DIRECT(3, 8) DEPTHWISE_DIRECT(3, 7) DEPTHWISE_DIRECT(5, 8) DEPTHWISE_DIRECT(5, 7)
 #undef DEPTHWISE_DIRECT
 
+// The same for a 3x3 at stride 1: each input row two masked loads from column ox - padLeft, the taps'
+// columns shifted from them as DEPTHWISE_REUSE shifts its aligned loads of a padded row.
+#define DEPTHWISE_DIRECT1(KS, ROWS)                                                                                    \
+  SIMD static void K(depthwise##KS##s1r##ROWS##direct)(const float *plane, int h, int w, int padTop, int padLeft,      \
+                                                       const float *wc, float bias, float *oc, int outH, int outW, int oy, int ox, vmask mask, const Epilogue *e) { \
+    const vf b = vset1(bias);                                                                                           \
+    vf acc[ROWS];                                                                                                       \
+    _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) acc[i] = b;                                                \
+    const int base = ox - padLeft;                                                                                      \
+    const vmask m0 = vlanes(-base, w - base);                                                                           \
+    const vmask m1 = vlanes(-base - LANES, w - base - LANES < KS - 1 ? w - base - LANES : KS - 1);                    \
+    _Pragma("GCC unroll 32") for (int r = 0; r < ROWS - 1 + KS; r++) {                                                 \
+      const int iy = oy + r - padTop;                                                                                   \
+      const float *row = iy >= 0 && iy < h ? plane + (ptrdiff_t)iy * w + base : zeroFloats;                            \
+      const vf lo = vloadz(m0, row), hi = vloadz(m1, row + LANES);                                                      \
+      vf v[KS];                                                                                                         \
+      _Pragma("GCC unroll 8") for (int kx = 0; kx < KS; kx++) v[kx] = vshifted(lo, hi, kx);                            \
+      _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) {                                                         \
+        const int ky = r - i;                                                                                           \
+        if (ky < 0 || ky >= KS) continue;                                                                               \
+        _Pragma("GCC unroll 8") for (int kx = 0; kx < KS; kx++) acc[i] = vfma(vset1(wc[ky * KS + kx]), v[kx], acc[i]); \
+      }                                                                                                                 \
+    }                                                                                                                   \
+    FINISH_ROWS(ROWS);                                                                                                  \
+  }
+DEPTHWISE_DIRECT1(3, 8) DEPTHWISE_DIRECT1(3, 7)
+#undef DEPTHWISE_DIRECT1
+
 typedef void DepthwiseDirectBlock(const float *, int, int, int, int, const float *, float, float *, int, int, int, int, vmask, const Epilogue *);
 
 // Depthwise KxK at stride 1 or 2 (one input channel per output channel), output channels [c0, c1) of
@@ -930,9 +958,15 @@ SIMD static int depthwise(const float *x, const float *weights, const float *bia
   // Stride 2 reads the plane in place for a 3x3, and for a 5x5 on rows of one vector; a 5x5 over wider rows
   // keeps the padded copy, which its 5 taps a row amortize (144 channels 5x5/2 at 56x56: 0.155 ms copied,
   // 0.171 in place, where its 3x3 went 0.119 -> 0.105; docs/benchmarks.md).
-  if (stride == 2 && (k == 3 || (k == 5 && strips == 1))) {
-    DepthwiseDirectBlock *direct = k == 3 ? (rowsPerBlock == 8 ? K(depthwise3s2r8direct) : K(depthwise3s2r7direct))
-                                          : (rowsPerBlock == 8 ? K(depthwise5s2r8direct) : K(depthwise5s2r7direct));
+  // And with 16-float vectors so does a 3x3 at stride 1, where the copy is a memcpy a row: 480 channels at
+  // 14x14 with SiLU 0.072 -> 0.049-0.055 ms, 192 at 28x28 0.097 -> 0.078-0.090, 112x112 and 56x56 planes
+  // level to 1.07x (a 5x5 over 28-wide rows was no faster; on narrower ones it goes across channels). With
+  // 8-float vectors a 3x3 there runs two strips at a time.
+  const int direct1 = LANES == 16 && stride == 1 && k == 3;
+  if ((stride == 2 && (k == 3 || (k == 5 && strips == 1))) || direct1) {
+    DepthwiseDirectBlock *direct = direct1  ? (rowsPerBlock == 8 ? K(depthwise3s1r8direct) : K(depthwise3s1r7direct))
+                                   : k == 3 ? (rowsPerBlock == 8 ? K(depthwise3s2r8direct) : K(depthwise3s2r7direct))
+                                            : (rowsPerBlock == 8 ? K(depthwise5s2r8direct) : K(depthwise5s2r7direct));
     for (int c = c0; c < c1; c++) {
       const float *wc = weights + (size_t)c * k * k;
       float *oc = out + (size_t)c * outH * outW;

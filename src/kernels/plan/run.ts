@@ -195,14 +195,16 @@ const ACROSS_CHANNELS_MAX_OUT_WIDTH: Record<number, number> = { 16: 13, 8: 28 };
  * and wins more: on an AVX-512 Xeon a 3x3 there went across channels only on rows of 7 with the sigmoid or
  * SiLU (1.10-1.14x; 0.81-0.98x with ReLU or none, 0.45-0.59x on rows of 14), a 5x5 on rows of 7 (1.5-1.67x;
  * 0.71-0.83x on rows of 14); with 8-float vectors a 3x3 along the row everywhere (0.81-0.97x across), a 5x5
- * across channels as before (1.15-1.32x).
+ * across channels as before (1.15-1.32x). With 16-float vectors it reads a 3x3 at stride 1 in place too, and
+ * then won on rows of 14 whatever the activation (0.62-0.80x across, SiLU and ReLU), 5x5 there level
+ * (0.95-1.02x: left across), rows of 7 still lost (1.13-1.71x).
  */
 function acrossChannelsFaster(g: KernelPlan['geometry'], activation: string, width: number): boolean {
   const longChain = activation === 'silu' || activation === 'sigmoid';
   if (g.strideH === 2 && g.kernelWidth === 3) return width === 16 && g.outWidth <= ACROSS_CHANNELS_MAX_OUT_WIDTH[16] && longChain;
   if (g.strideH === 2 && g.kernelWidth === 5 && width === 16) return g.outWidth <= ACROSS_CHANNELS_MAX_OUT_WIDTH[16];
   if (g.outWidth <= (ACROSS_CHANNELS_MAX_OUT_WIDTH[width] ?? 0)) return true;
-  return width === 16 && g.outWidth <= 16 && (g.kernelWidth >= 5 || longChain);
+  return width === 16 && g.outWidth <= 16 && g.kernelWidth >= 5;
 }
 const nativeKinds = new WeakMap<KernelPlan, NativeKind | null>();
 
