@@ -228,6 +228,12 @@ __attribute__((target("avx2"))) static inline void transpose8x8(__m256 *r) {
 // 3 * 16 floats of +0 (and one vector more): what the stride-2 depthwise kernel loads for a padding row.
 static const float zeroFloats[64] __attribute__((aligned(64)));
 
+// Whether the depthwise kernel reads a 3x3's input plane in place (and a stride-2 5x5's on rows of one
+// vector) rather than through its padded copy: on Intel CPUs, where that measured faster on an AVX-512 Xeon;
+// not on AMD's, where reading a stride-1 plane in place with masked loads ran 1.5-2.3x slower on a Zen 5
+// (docs/benchmarks.md). Either way the same bits. -1 until the module first loads; useDepthwiseInPlace sets it.
+static int depthwiseInPlace = -1;
+
 #include "simd512.h"
 #include "kernels.h"
 #include "simd-names-end.h"
@@ -562,6 +568,12 @@ static int widestOnThisCpu(void) {
   return 0;
 }
 
+// Whether this CPU is one whose depthwise layers read their input in place (depthwiseInPlace).
+static int depthwiseInPlaceOnThisCpu(void) {
+  __builtin_cpu_init();
+  return __builtin_cpu_is("intel");
+}
+
 // available(): whether this CPU runs the native kernels at all.
 static napi_value Available(napi_env env, napi_callback_info info) {
   (void)info;
@@ -595,9 +607,32 @@ static napi_value UseWidth(napi_env env, napi_callback_info info) {
   return r;
 }
 
+// depthwiseInPlace(): whether the depthwise kernel reads a 3x3's input in place (see depthwiseInPlace).
+static napi_value DepthwiseInPlace(napi_env env, napi_callback_info info) {
+  (void)info;
+  return boolean(env, depthwiseInPlace == 1);
+}
+
+// useDepthwiseInPlace(on): whether it does from now on, in every thread of the process (tests run both ways;
+// benchmarks compare them); returns the previous setting.
+static napi_value UseDepthwiseInPlace(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bool on = false;
+  if (argc != 1 || napi_get_value_bool(env, argv[0], &on) != napi_ok) {
+    napi_throw_type_error(env, NULL, "useDepthwiseInPlace: expected true or false");
+    return NULL;
+  }
+  napi_value r = boolean(env, depthwiseInPlace == 1);
+  depthwiseInPlace = on ? 1 : 0;
+  return r;
+}
+
 NAPI_MODULE_INIT() {
   // Once per process (the module is loaded by every thread, its statics shared).
   if (width < 0) width = widestOnThisCpu();
+  if (depthwiseInPlace < 0) depthwiseInPlace = depthwiseInPlaceOnThisCpu();
   // Writable and configurable, as plain exports are (tests spy on them).
   const napi_property_descriptor functions[] = {
     { "pointwise", NULL, Pointwise, NULL, NULL, NULL, napi_default_jsproperty, NULL },
@@ -613,6 +648,8 @@ NAPI_MODULE_INIT() {
     { "available", NULL, Available, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "width", NULL, Width, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "useWidth", NULL, UseWidth, NULL, NULL, NULL, napi_default_jsproperty, NULL },
+    { "depthwiseInPlace", NULL, DepthwiseInPlace, NULL, NULL, NULL, napi_default_jsproperty, NULL },
+    { "useDepthwiseInPlace", NULL, UseDepthwiseInPlace, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "osThreadId", NULL, OsThreadId, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "currentCpu", NULL, CurrentCpu, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "keepOffCpu", NULL, KeepOffCpu, NULL, NULL, NULL, napi_default_jsproperty, NULL },

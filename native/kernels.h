@@ -955,15 +955,16 @@ SIMD static int depthwise(const float *x, const float *weights, const float *bia
   const int pairs = LANES == 8 && k == 3 && stride == 1 && strips % 2 == 0;
   const int rowsPerBlock = pairs ? 4 : outH % 8 != 0 && outH % 7 == 0 ? 7 : 8;
   const int blocks = (outH + rowsPerBlock - 1) / rowsPerBlock;
-  // Stride 2 reads the plane in place for a 3x3, and for a 5x5 on rows of one vector; a 5x5 over wider rows
-  // keeps the padded copy, which its 5 taps a row amortize (144 channels 5x5/2 at 56x56: 0.155 ms copied,
-  // 0.171 in place, where its 3x3 went 0.119 -> 0.105; docs/benchmarks.md).
+  // Where depthwiseInPlace (addon.c) says so, stride 2 reads the plane in place for a 3x3, and for a 5x5 on
+  // rows of one vector; a 5x5 over wider rows keeps the padded copy, which its 5 taps a row amortize (144
+  // channels 5x5/2 at 56x56: 0.155 ms copied, 0.171 in place, where its 3x3 went 0.119 -> 0.105;
+  // docs/benchmarks.md).
   // And with 16-float vectors so does a 3x3 at stride 1, where the copy is a memcpy a row: 480 channels at
   // 14x14 with SiLU 0.072 -> 0.049-0.055 ms, 192 at 28x28 0.097 -> 0.078-0.090, 112x112 and 56x56 planes
   // level to 1.07x (a 5x5 over 28-wide rows was no faster; on narrower ones it goes across channels). With
   // 8-float vectors a 3x3 there runs two strips at a time.
-  const int direct1 = LANES == 16 && stride == 1 && k == 3;
-  if ((stride == 2 && (k == 3 || (k == 5 && strips == 1))) || direct1) {
+  const int direct1 = depthwiseInPlace == 1 && LANES == 16 && stride == 1 && k == 3;
+  if ((depthwiseInPlace == 1 && stride == 2 && (k == 3 || (k == 5 && strips == 1))) || direct1) {
     DepthwiseDirectBlock *direct = direct1  ? (rowsPerBlock == 8 ? K(depthwise3s1r8direct) : K(depthwise3s1r7direct))
                                    : k == 3 ? (rowsPerBlock == 8 ? K(depthwise3s2r8direct) : K(depthwise3s2r7direct))
                                             : (rowsPerBlock == 8 ? K(depthwise5s2r8direct) : K(depthwise5s2r7direct));

@@ -27,6 +27,8 @@ import { firstBitDifference } from './support/tensors.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const cpuFlags = new Set(readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'))?.split(/\s+/) ?? []);
+/** The CPU's vendor string, as /proc/cpuinfo gives it (GenuineIntel, AuthenticAMD). */
+const cpuVendor = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('vendor_id'))?.split(':')[1]?.trim() ?? '';
 /** The vector widths (floats) this CPU runs the native kernels at, widest first: AVX-512F, AVX2 with FMA. */
 const WIDTHS = [...(cpuFlags.has('avx512f') ? [16] : []), ...(cpuFlags.has('avx2') && cpuFlags.has('fma') ? [8] : [])];
 
@@ -302,34 +304,43 @@ describe.skipIf(WIDTHS.length === 0 || process.env.GROUPCONV_NATIVE === '0')('th
       { c: 20, h: 14, w: 14, k: 3, pad: 1, stride: 1, batch: 1 },
     ];
 
-    for (const shape of DEPTHWISE) {
-      it(`depthwise ${shape.k}x${shape.k} stride ${shape.stride} pad ${shape.pad}, ${shape.c} channels of ${shape.h}x${shape.w}, batch ${shape.batch}: the WebAssembly kernels' bits, every epilogue, with and without bias and residual, cut into channel ranges`, () => {
-        const { c } = shape;
-        const outWidth = Math.floor((shape.w + 2 * shape.pad - shape.k) / shape.stride) + 1;
-        // The layout plan/run.ts picks: a vector across channels on narrow rows, along the row on wide ones;
-        // at 16 floats rows of 14-16 go across channels for 5x5 kernels.
-        // At stride 2, where the plane-by-plane kernel reads a 3x3 in place: a 3x3 across channels only at 16
-        // floats, on rows up to 13 with the sigmoid or SiLU; a 5x5 at 16 floats on rows up to 13.
-        const longChain = (kind: Activation['kind']) => kind === 'silu' || kind === 'sigmoid';
-        const acrossFor = (kind: Activation['kind']) =>
-          shape.stride === 2 && shape.k === 3
-            ? width === 16 && outWidth <= 13 && longChain(kind)
-            : shape.stride === 2 && shape.k === 5 && width === 16
-              ? outWidth <= 13
-              : outWidth <= (width === 16 ? 13 : 28) || (width === 16 && outWidth <= 16 && shape.k >= 5);
-        const acrossActivations = ACTIVATIONS.filter((a) => acrossFor(a.kind)).length;
-        const calls = { depthwise: vi.spyOn(nativeKernels()!, 'depthwise'), depthwiseAcrossChannels: vi.spyOn(nativeKernels()!, 'depthwiseAcrossChannels') };
-        const cuts: Array<Array<[number, number]>> = [[[0, c]], [[0, 1], [1, c]], ...(c > 17 ? [[[0, 3], [3, 17], [17, c]] as Array<[number, number]>] : [])];
-        try {
-          expectConvBits({ ...shape, cin: c, cout: c, groups: c }, cuts, (plan) => expect(plan.kind).toBe('depthwise'));
-          const runs = 3 * cuts.flat().length * shape.batch;
-          expect(calls.depthwiseAcrossChannels).toHaveBeenCalledTimes(acrossActivations * runs);
-          expect(calls.depthwise).toHaveBeenCalledTimes((ACTIVATIONS.length - acrossActivations) * runs);
-        } finally {
-          calls.depthwise.mockRestore();
-          calls.depthwiseAcrossChannels.mockRestore();
-        }
-      });
+    it('reads a depthwise 3x3 input in place on Intel CPUs, through a padded copy elsewhere', () => {
+      expect(nativeKernels()!.depthwiseInPlace()).toBe(cpuVendor === 'GenuineIntel');
+    });
+
+    // Both ways on any CPU: reading in place (Intel's default) and through the padded copy (AMD's).
+    for (const inPlace of [true, false]) {
+      for (const shape of DEPTHWISE) {
+        it(`depthwise ${shape.k}x${shape.k} stride ${shape.stride} pad ${shape.pad}, ${shape.c} channels of ${shape.h}x${shape.w}, batch ${shape.batch}, ${inPlace ? 'read in place' : 'copied'}: the WebAssembly kernels' bits, every epilogue, with and without bias and residual, cut into channel ranges`, () => {
+          const { c } = shape;
+          const outWidth = Math.floor((shape.w + 2 * shape.pad - shape.k) / shape.stride) + 1;
+          // The layout plan/run.ts picks: a vector across channels on narrow rows, along the row on wide ones;
+          // at 16 floats rows of 14-16 go across channels for 5x5 kernels, and copied for the sigmoid's and
+          // SiLU's epilogues too. Where a 3x3 is read in place, at stride 2: across channels only at 16 floats,
+          // on rows up to 13 with the sigmoid or SiLU; a 5x5 at 16 floats on rows up to 13.
+          const longChain = (kind: Activation['kind']) => kind === 'silu' || kind === 'sigmoid';
+          const acrossFor = (kind: Activation['kind']) =>
+            inPlace && shape.stride === 2 && shape.k === 3
+              ? width === 16 && outWidth <= 13 && longChain(kind)
+              : inPlace && shape.stride === 2 && shape.k === 5 && width === 16
+                ? outWidth <= 13
+                : outWidth <= (width === 16 ? 13 : 28) || (width === 16 && outWidth <= 16 && (shape.k >= 5 || (!inPlace && longChain(kind))));
+          const acrossActivations = ACTIVATIONS.filter((a) => acrossFor(a.kind)).length;
+          const previous = nativeKernels()!.useDepthwiseInPlace(inPlace);
+          const calls = { depthwise: vi.spyOn(nativeKernels()!, 'depthwise'), depthwiseAcrossChannels: vi.spyOn(nativeKernels()!, 'depthwiseAcrossChannels') };
+          const cuts: Array<Array<[number, number]>> = [[[0, c]], [[0, 1], [1, c]], ...(c > 17 ? [[[0, 3], [3, 17], [17, c]] as Array<[number, number]>] : [])];
+          try {
+            expectConvBits({ ...shape, cin: c, cout: c, groups: c }, cuts, (plan) => expect(plan.kind).toBe('depthwise'));
+            const runs = 3 * cuts.flat().length * shape.batch;
+            expect(calls.depthwiseAcrossChannels).toHaveBeenCalledTimes(acrossActivations * runs);
+            expect(calls.depthwise).toHaveBeenCalledTimes((ACTIVATIONS.length - acrossActivations) * runs);
+          } finally {
+            calls.depthwise.mockRestore();
+            calls.depthwiseAcrossChannels.mockRestore();
+            nativeKernels()!.useDepthwiseInPlace(previous);
+          }
+        });
+      }
     }
 
     it('a narrow plane too tall for the channel-interleaved buffer (64 MiB) keeps the plane-by-plane depthwise kernel', () => {

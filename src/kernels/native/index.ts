@@ -41,6 +41,13 @@ interface NativeExports {
   /** Runs the kernels at `floats` per vector (16 or 8, one this CPU runs) in every thread of the process; returns the previous width. For tests and benchmarks. */
   useWidth(floats: number): number;
   /**
+   * Whether the depthwise kernel reads a 3x3's input plane in place (a stride-2 5x5's on rows of one vector)
+   * instead of copying it into padded rows: on Intel CPUs, where that was faster; the same bits either way.
+   */
+  depthwiseInPlace(): boolean;
+  /** Sets depthwiseInPlace in every thread of the process; returns the previous setting. For tests and benchmarks. */
+  useDepthwiseInPlace(on: boolean): boolean;
+  /**
    * Output channels [c0, c1) at positions [q0, q1) of the plane (0 and hw: all of it) of one image of a dense
    * 1x1 convolution, byte offsets into `memory` (bias and residual -1: none), with the epilogue `kind` (an
    * EPILOGUE_* code) applied as each output is stored. Each output's bits do not depend on the ranges.

@@ -159,8 +159,10 @@ function nativeKindOf(plan: KernelPlan): NativeKind | null {
   if (!eligible) kind = null;
   else if (stride1 && plan.kind === 'pointwise' && g.groups === 1 && plan.wasm!.directInput && g.kernelHeight === 1 && g.kernelWidth === 1) kind = 'pointwise';
   else if (plan.kind === 'depthwise' && g.inChannelsPerGroup === 1 && g.outChannelsPerGroup === 1 && square && g.strideH <= 2) {
-    const width = nativeKernels()?.width() ?? 0;
-    kind = acrossChannelsFaster(g, plan.activation?.kind ?? 'none', width) && acrossChannelsBytes(g, width) <= DENSE_PLANES_MAX_BYTES ? 'depthwiseAcrossChannels' : 'depthwise';
+    const native = nativeKernels();
+    const width = native?.width() ?? 0;
+    const inPlace = native?.depthwiseInPlace() ?? false;
+    kind = acrossChannelsFaster(g, plan.activation?.kind ?? 'none', width, inPlace) && acrossChannelsBytes(g, width) <= DENSE_PLANES_MAX_BYTES ? 'depthwiseAcrossChannels' : 'depthwise';
   }
   else if ((plan.kind === 'small-groups' || plan.kind === 'general' || plan.kind === 'pointwise') && square && g.strideH <= 4 && densePlanesBytes(g) <= DENSE_PLANES_MAX_BYTES) kind = 'dense';
   else kind = null;
@@ -191,20 +193,21 @@ const ACROSS_CHANNELS_MAX_OUT_WIDTH: Record<number, number> = { 16: 13, 8: 28 };
  * (a long chain per vector). On a Zen 5 host at 14-wide output rows across channels ran 1.21-1.29x faster
  * on 5x5 whatever the activation, 1.04-1.11x on 3x3 with SiLU, and 0.79-0.97x on 3x3 with ReLU or none
  * (`bench/depthwise-layouts-ab.ts`, docs/benchmarks.md). Either layout gives the same bits.
- * At stride 2 the plane-by-plane kernel reads a 3x3's input in place (and a 5x5's on rows of one vector),
- * and wins more: on an AVX-512 Xeon a 3x3 there went across channels only on rows of 7 with the sigmoid or
- * SiLU (1.10-1.14x; 0.81-0.98x with ReLU or none, 0.45-0.59x on rows of 14), a 5x5 on rows of 7 (1.5-1.67x;
- * 0.71-0.83x on rows of 14); with 8-float vectors a 3x3 along the row everywhere (0.81-0.97x across), a 5x5
- * across channels as before (1.15-1.32x). With 16-float vectors it reads a 3x3 at stride 1 in place too, and
- * then won on rows of 14 whatever the activation (0.62-0.80x across, SiLU and ReLU), 5x5 there level
- * (0.95-1.02x: left across), rows of 7 still lost (1.13-1.71x).
+ * Where the plane-by-plane kernel reads its input in place (`inPlace`: depthwiseInPlace in native/addon.c,
+ * Intel CPUs), a 3x3's at stride 2 (and a 5x5's on rows of one vector), it wins more: on an AVX-512 Xeon a
+ * 3x3 at stride 2 went across channels only on rows of 7 with the sigmoid or SiLU (1.10-1.14x; 0.81-0.98x
+ * with ReLU or none, 0.45-0.59x on rows of 14), a 5x5 on rows of 7 (1.5-1.67x; 0.71-0.83x on rows of 14);
+ * with 8-float vectors a 3x3 along the row everywhere (0.81-0.97x across), a 5x5 across channels as before
+ * (1.15-1.32x). With 16-float vectors it reads a 3x3 at stride 1 in place too, which then won on rows of 14
+ * whatever the activation (0.62-0.80x across, SiLU and ReLU); 5x5 there level (0.95-1.02x: left across),
+ * rows of 7 still lost (1.13-1.71x).
  */
-function acrossChannelsFaster(g: KernelPlan['geometry'], activation: string, width: number): boolean {
+function acrossChannelsFaster(g: KernelPlan['geometry'], activation: string, width: number, inPlace: boolean): boolean {
   const longChain = activation === 'silu' || activation === 'sigmoid';
-  if (g.strideH === 2 && g.kernelWidth === 3) return width === 16 && g.outWidth <= ACROSS_CHANNELS_MAX_OUT_WIDTH[16] && longChain;
-  if (g.strideH === 2 && g.kernelWidth === 5 && width === 16) return g.outWidth <= ACROSS_CHANNELS_MAX_OUT_WIDTH[16];
+  if (inPlace && g.strideH === 2 && g.kernelWidth === 3) return width === 16 && g.outWidth <= ACROSS_CHANNELS_MAX_OUT_WIDTH[16] && longChain;
+  if (inPlace && g.strideH === 2 && g.kernelWidth === 5 && width === 16) return g.outWidth <= ACROSS_CHANNELS_MAX_OUT_WIDTH[16];
   if (g.outWidth <= (ACROSS_CHANNELS_MAX_OUT_WIDTH[width] ?? 0)) return true;
-  return width === 16 && g.outWidth <= 16 && g.kernelWidth >= 5;
+  return width === 16 && g.outWidth <= 16 && (g.kernelWidth >= 5 || (!inPlace && longChain));
 }
 const nativeKinds = new WeakMap<KernelPlan, NativeKind | null>();
 
