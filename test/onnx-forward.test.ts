@@ -258,6 +258,17 @@ describe('operators on hand-made graphs', () => {
     expect(Array.from(runOp('Transpose', x)[0].data)).toEqual([0, 3, 1, 4, 2, 5]);
   });
 
+  it('ReduceMean over trailing axes and GlobalAveragePool sum in the lane order of kernels/plane-mean.ts', () => {
+    // A plane of 40: 2^60 at element 0 and -2^60 at element 16 (both lane 0), every other element 1. By
+    // lanes they cancel and all 38 ones are kept; summed in element order, the 1s before -2^60 were lost.
+    const x = t([1, 2, 5, 8], range(80).map((i) => (i % 40 === 0 ? 2 ** 60 : i % 40 === 16 ? -(2 ** 60) : 1)));
+    const expected = [Math.fround(38 / 40), Math.fround(38 / 40)];
+    expect(Array.from(runOp('ReduceMean', x, { attributes: [attr.ints('axes', [2, 3]), attr.int('keepdims', 0)] })[0].data)).toEqual(expected);
+    expect(Array.from(runOp('GlobalAveragePool', x)[0].data)).toEqual(expected);
+    // Over a leading axis the elements are not a run: summed as they come, in memory order.
+    expect(Array.from(runOp('ReduceMean', t([3, 2], [2 ** 60, 1, 1, 1, -(2 ** 60), 1]), { attributes: [attr.ints('axes', [0]), attr.int('keepdims', 0)] })[0].data)).toEqual([0, 1]);
+  });
+
   it('the unary activations beyond the brief: Neg, Abs, Exp, Log, Tanh, Reciprocal, Floor, Ceil, LeakyRelu, Elu, Softplus', () => {
     const values = [-2, -0.5, 0.25, 1.5];
     const x = t([4], values);

@@ -118,7 +118,7 @@ export function workerStageOf(step: PlanStep, plan: Plan): WorkerStage | null {
       return ranged(globalPoolOp(type === 'GlobalMaxPool' ? 'globalMaxPool' : 'globalAveragePool', shape[0] * shape[1], sizeOf(shape.slice(2))));
     case 'ReduceMean': {
       // Over trailing axes (the spatial ones: a global average pool; the last: LayerNorm's mean as
-      // torch < opset 17 exports it), each mean a run of contiguous values summed in order.
+      // torch < opset 17 exports it), each mean a run of contiguous values summed in the lane order of kernels/plane-mean.ts.
       // Axes: an attribute, or an input from opset 18.
       const axes = intsAttr(node, 'axes') ?? constantInts(1);
       if (!axes || axes.length === 0) return null;

@@ -108,7 +108,7 @@ export type MaxPoolFunction = (
 /** dst[i] = relu(src[i]) for `count` floats (assembly/activation.ts); dst may be src. */
 export type ReluFunction = (src: number, dst: number, count: number) => void;
 
-/** out[q] = the float32 mean of x's plane q, summed in order in double, for planes [start, end) (assembly/global-pool.ts). */
+/** out[q] = the float32 mean of x's plane q, summed in double in the lane order of kernels/plane-mean.ts, for planes [start, end) (assembly/global-pool.ts). */
 export type GlobalAveragePlanesFunction = (x: number, out: number, start: number, end: number, plane: number) => void;
 
 /** out[i] = x[i] * scales[floor(i / inner) % period] for i in [from, to), the scale the first operand when scalesFirst is 1 (assembly/broadcast.ts). */
