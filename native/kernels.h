@@ -874,73 +874,52 @@ static DepthwiseBlock *depthwiseBlock(int k, int stride, int rows) {
   return rows == 8 ? depthwiseRows8 : depthwiseRows7;
 }
 
-// DEPTHWISE_REUSE at stride 2 for K = 3 and 5, reading the input plane itself: each input row a block
-// needs, 3 * LANES floats from column 2 * ox - padLeft (lanes outside the plane loaded as +0, the
-// padding's value; a row outside it read from zeroFloats), split into its even and odd floats, which are
-// the padded row's two phases, and its K taps' columns shifted from those. No padded copy: at stride 2
-// that copy (a load, a permute and a store per float, then the block's loads) took 0.22 of 0.30 ms on 96
-// channels at 112x112 and most of the layer on small planes, where it went row by row (576 channels
-// 3x3/2 at 14x14, SiLU: 0.073 -> 0.041 ms; docs/benchmarks.md). Each output is still its bias, then one
-// fused multiply-add per tap in (ky, kx) order, a tap in the padding multiplying +0: the same bits.
-#define DEPTHWISE_DIRECT(KS, ROWS)                                                                                     \
-  SIMD static void K(depthwise##KS##s2r##ROWS##direct)(const float *plane, int h, int w, int padTop, int padLeft,      \
-                                                       const float *wc, float bias, float *oc, int outH, int outW, int oy, int ox, vmask mask, const Epilogue *e) { \
+// DEPTHWISE_REUSE reading the input plane itself: each input row a block needs, as masked loads from
+// column S * ox - padLeft (lanes outside the plane +0, the padding's value; a row outside it read from
+// zeroFloats). At stride 2, three vectors split into their even and odd floats, which are the padded row's
+// two phases; at stride 1, two. The K taps' columns are shifted from those as from a padded row's aligned
+// loads. No padded copy: at stride 2 that copy (a load, a permute and a store per float, then the block's
+// loads) took 0.22 of 0.30 ms on 96 channels at 112x112 and most of the layer on small planes, where it
+// went row by row (576 channels 3x3/2 at 14x14, SiLU: 0.073 -> 0.041 ms; docs/benchmarks.md). Each output
+// is still its bias, then one fused multiply-add per tap in (ky, kx) order, a tap in the padding
+// multiplying +0: the same bits.
+#define DEPTHWISE_DIRECT(KS, S, ROWS)                                                                                  \
+  SIMD static void K(depthwise##KS##s##S##r##ROWS##direct)(const float *plane, int h, int w, int padTop, int padLeft,  \
+                                                           const float *wc, float bias, float *oc, int outH, int outW, int oy, int ox, vmask mask, const Epilogue *e) { \
     const vf b = vset1(bias);                                                                                           \
     vf acc[ROWS];                                                                                                       \
     _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) acc[i] = b;                                                \
-    const int base = 2 * ox - padLeft;                                                                                  \
-    /* Lanes of the three vectors whose columns lie in [0, w); the third only for the taps past 2 * LANES. */           \
-    const vmask m0 = vlanes(-base, w - base), m1 = vlanes(-base - LANES, w - base - LANES);                             \
-    const vmask m2 = vlanes(-base - 2 * LANES, w - base - 2 * LANES < KS - 1 ? w - base - 2 * LANES : KS - 1);        \
-    _Pragma("GCC unroll 32") for (int r = 0; r < (ROWS - 1) * 2 + KS; r++) {                                           \
-      const int iy = oy * 2 + r - padTop;                                                                               \
+    const int base = S * ox - padLeft;                                                                                  \
+    /* Lanes of the S + 1 vectors whose columns lie in [0, w); the last only for the taps past S * LANES. */           \
+    const int past = S * LANES;                                                                                         \
+    const vmask m0 = vlanes(-base, w - base), m1 = S == 2 ? vlanes(-base - LANES, w - base - LANES) : vfirst(0);      \
+    const vmask mLast = vlanes(-base - past, w - base - past < KS - 1 ? w - base - past : KS - 1);                    \
+    _Pragma("GCC unroll 32") for (int r = 0; r < (ROWS - 1) * S + KS; r++) {                                           \
+      const int iy = oy * S + r - padTop;                                                                               \
       /* A row in the padding reads zeroFloats (addon.c): the same loads, +0 in every lane. */                       \
       const float *row = iy >= 0 && iy < h ? plane + (ptrdiff_t)iy * w + base : zeroFloats;                            \
-      vf even, odd, even2, odd2;                                                                                        \
-      const vf a2 = vloadz(m2, row + 2 * LANES);                                                                        \
-      vdeinterleave(vloadz(m0, row), vloadz(m1, row + LANES), &even, &odd);                                             \
-      if (KS > 3) vdeinterleave(a2, a2, &even2, &odd2);                                                                 \
-      else even2 = odd2 = a2;                                                                                           \
+      const vf last = vloadz(mLast, row + past);                                                                        \
       vf v[KS];                                                                                                         \
-      _Pragma("GCC unroll 8") for (int kx = 0; kx < KS; kx++) v[kx] = kx % 2 ? vshifted(odd, odd2, kx / 2) : vshifted(even, even2, kx / 2); \
+      if (S == 2) {                                                                                                     \
+        vf even, odd, even2 = last, odd2 = last;                                                                        \
+        vdeinterleave(vloadz(m0, row), vloadz(m1, row + LANES), &even, &odd);                                           \
+        if (KS > 3) vdeinterleave(last, last, &even2, &odd2);                                                           \
+        _Pragma("GCC unroll 8") for (int kx = 0; kx < KS; kx++) v[kx] = kx % 2 ? vshifted(odd, odd2, kx / 2) : vshifted(even, even2, kx / 2); \
+      } else {                                                                                                          \
+        const vf first = vloadz(m0, row);                                                                               \
+        _Pragma("GCC unroll 8") for (int kx = 0; kx < KS; kx++) v[kx] = vshifted(first, last, kx);                     \
+      }                                                                                                                 \
       _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) {                                                         \
-        const int ky = r - i * 2;                                                                                       \
+        const int ky = r - i * S;                                                                                       \
         if (ky < 0 || ky >= KS) continue;                                                                               \
         _Pragma("GCC unroll 8") for (int kx = 0; kx < KS; kx++) acc[i] = vfma(vset1(wc[ky * KS + kx]), v[kx], acc[i]); \
       }                                                                                                                 \
     }                                                                                                                   \
     FINISH_ROWS(ROWS);                                                                                                  \
   }
-DEPTHWISE_DIRECT(3, 8) DEPTHWISE_DIRECT(3, 7) DEPTHWISE_DIRECT(5, 8) DEPTHWISE_DIRECT(5, 7)
+DEPTHWISE_DIRECT(3, 2, 8) DEPTHWISE_DIRECT(3, 2, 7) DEPTHWISE_DIRECT(5, 2, 8) DEPTHWISE_DIRECT(5, 2, 7)
+DEPTHWISE_DIRECT(3, 1, 8) DEPTHWISE_DIRECT(3, 1, 7)
 #undef DEPTHWISE_DIRECT
-
-// The same for a 3x3 at stride 1: each input row two masked loads from column ox - padLeft, the taps'
-// columns shifted from them as DEPTHWISE_REUSE shifts its aligned loads of a padded row.
-#define DEPTHWISE_DIRECT1(KS, ROWS)                                                                                    \
-  SIMD static void K(depthwise##KS##s1r##ROWS##direct)(const float *plane, int h, int w, int padTop, int padLeft,      \
-                                                       const float *wc, float bias, float *oc, int outH, int outW, int oy, int ox, vmask mask, const Epilogue *e) { \
-    const vf b = vset1(bias);                                                                                           \
-    vf acc[ROWS];                                                                                                       \
-    _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) acc[i] = b;                                                \
-    const int base = ox - padLeft;                                                                                      \
-    const vmask m0 = vlanes(-base, w - base);                                                                           \
-    const vmask m1 = vlanes(-base - LANES, w - base - LANES < KS - 1 ? w - base - LANES : KS - 1);                    \
-    _Pragma("GCC unroll 32") for (int r = 0; r < ROWS - 1 + KS; r++) {                                                 \
-      const int iy = oy + r - padTop;                                                                                   \
-      const float *row = iy >= 0 && iy < h ? plane + (ptrdiff_t)iy * w + base : zeroFloats;                            \
-      const vf lo = vloadz(m0, row), hi = vloadz(m1, row + LANES);                                                      \
-      vf v[KS];                                                                                                         \
-      _Pragma("GCC unroll 8") for (int kx = 0; kx < KS; kx++) v[kx] = vshifted(lo, hi, kx);                            \
-      _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) {                                                         \
-        const int ky = r - i;                                                                                           \
-        if (ky < 0 || ky >= KS) continue;                                                                               \
-        _Pragma("GCC unroll 8") for (int kx = 0; kx < KS; kx++) acc[i] = vfma(vset1(wc[ky * KS + kx]), v[kx], acc[i]); \
-      }                                                                                                                 \
-    }                                                                                                                   \
-    FINISH_ROWS(ROWS);                                                                                                  \
-  }
-DEPTHWISE_DIRECT1(3, 8) DEPTHWISE_DIRECT1(3, 7)
-#undef DEPTHWISE_DIRECT1
 
 typedef void DepthwiseDirectBlock(const float *, int, int, int, int, const float *, float, float *, int, int, int, int, vmask, const Epilogue *);
 
@@ -1306,8 +1285,8 @@ typedef __m512d poolSum;
 SIMD static inline poolSum poolZero(void) { return _mm512_setzero_pd(); }
 // Floats [i, i + 16) of p (the first n of them; the rest +0) into sums 0-7 and 8-15.
 SIMD static inline void poolAdd(poolSum *acc, const float *p, int n) {
-  // Two 8-float loads, each converted from memory: no extract of a 16-float vector's high half, which took
-  // the shuffle port a third time per 16 floats (13.9-15.4 -> G floats/s, hot caches).
+  // Two 8-float loads, each converted from memory: a 16-float load's high half took an extract, the shuffle
+  // port's third uop per 16 floats (13.9-15.4 G floats/s that way with hot caches, 14.9-18.0 this way).
   if (n >= 16) {
     acc[0] = _mm512_add_pd(acc[0], _mm512_cvtps_pd(_mm256_loadu_ps(p)));
     acc[1] = _mm512_add_pd(acc[1], _mm512_cvtps_pd(_mm256_loadu_ps(p + 8)));
@@ -1345,8 +1324,7 @@ SIMD static inline double poolTotal(const poolSum *acc) {
 
 #define POOL_PLANES 4
 SIMD static void globalAverage(const float *x, float *out, int q0, int q1, int plane) {
-  int q = q0;
-  for (; q < q1; q += POOL_PLANES) {
+  for (int q = q0; q < q1; q += POOL_PLANES) {
     const int n = q1 - q < POOL_PLANES ? q1 - q : POOL_PLANES;
     poolSum acc[POOL_PLANES][POOL_SUMS];
     _Pragma("GCC unroll 4") for (int k = 0; k < POOL_PLANES; k++) _Pragma("GCC unroll 4") for (int j = 0; j < POOL_SUMS; j++) acc[k][j] = poolZero();
