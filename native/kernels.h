@@ -752,6 +752,15 @@ SIMD static void fillPadded(float *buf, const PaddedLayout *p, const float *plan
     FINISH_ALL(ROWS, acc, at, m, e);                                                                   \
   } while (0)
 
+// Padded row r's tap columns v[0..KS) multiplied into every output row of the block the row feeds (rows i
+// with 0 <= r - i * S < KS, as tap row ky = r - i * S), in kx order.
+#define DEPTHWISE_ROW_TAPS(KS, S, ROWS)                                                                                \
+  _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) {                                                             \
+    const int ky = r - i * (S);                                                                                         \
+    if (ky < 0 || ky >= (KS)) continue;                                                                                 \
+    _Pragma("GCC unroll 8") for (int kx = 0; kx < (KS); kx++) acc[i] = vfma(vset1(wc[ky * (KS) + kx]), v[kx], acc[i]); \
+  }
+
 // ROWS output rows from oy of the LANES-output strip at ox: acc[i] = bias, then tap (ky, kx) of row
 // oy + i from padded row (oy + i) * stride + ky, phase kx % stride, index ox + kx / stride. Rows are
 // stored while under `outH`. For kernel sizes and strides without a DEPTHWISE_REUSE kernel.
@@ -807,11 +816,7 @@ DEPTHWISE_ROWS(7)
       }                                                                                                                 \
       _Pragma("GCC unroll 8") for (int kx = 0; kx < KS; kx++)                                                          \
         v[kx] = DEPTHWISE_LOADS_SHIFTED ? vloadu(row + (kx % S) * p->phaseFloats + kx / S) : vshifted(lo[kx % S], hi[kx % S], kx / S); \
-      _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) {                                                         \
-        const int ky = r - i * S;                                                                                       \
-        if (ky < 0 || ky >= KS) continue;                                                                               \
-        _Pragma("GCC unroll 8") for (int kx = 0; kx < KS; kx++) acc[i] = vfma(vset1(wc[ky * KS + kx]), v[kx], acc[i]); \
-      }                                                                                                                 \
+      DEPTHWISE_ROW_TAPS(KS, S, ROWS);                                                                                  \
     }                                                                                                                   \
     FINISH_ROWS(ROWS);                                                                                                  \
   }
@@ -909,11 +914,7 @@ static DepthwiseBlock *depthwiseBlock(int k, int stride, int rows) {
         const vf first = vloadz(m0, row);                                                                               \
         _Pragma("GCC unroll 8") for (int kx = 0; kx < KS; kx++) v[kx] = vshifted(first, last, kx);                     \
       }                                                                                                                 \
-      _Pragma("GCC unroll 8") for (int i = 0; i < ROWS; i++) {                                                         \
-        const int ky = r - i * S;                                                                                       \
-        if (ky < 0 || ky >= KS) continue;                                                                               \
-        _Pragma("GCC unroll 8") for (int kx = 0; kx < KS; kx++) acc[i] = vfma(vset1(wc[ky * KS + kx]), v[kx], acc[i]); \
-      }                                                                                                                 \
+      DEPTHWISE_ROW_TAPS(KS, S, ROWS);                                                                                  \
     }                                                                                                                   \
     FINISH_ROWS(ROWS);                                                                                                  \
   }
@@ -1480,4 +1481,5 @@ SIMD static void linear(const float *x, const float *w, const float *bias, float
 #undef WHOLE_LOADS
 #undef OFFSET_TAP
 #undef DEPTHWISE_ROWS
+#undef DEPTHWISE_ROW_TAPS
 #undef DEPTHWISE_REUSE
