@@ -30,13 +30,13 @@ export function globalAveragePlanes(x: usize, out: usize, start: i32, end: i32, 
     const p = x + <usize>q * planeBytes;
     let a0 = f64x2.splat(0), a1 = f64x2.splat(0), a2 = f64x2.splat(0), a3 = f64x2.splat(0);
     let a4 = f64x2.splat(0), a5 = f64x2.splat(0), a6 = f64x2.splat(0), a7 = f64x2.splat(0);
-    for (let i = 0; i < plane; i += 16) {
+    let i = 0;
+    for (; i + 16 <= plane; i += 16) {
       const at = p + (<usize>i << 2);
-      const left = plane - i;
-      const v0 = left >= 16 ? v128.load(at) : quadAt(at, left);
-      const v1 = left >= 16 ? v128.load(at, 16) : quadAt(at + 16, left - 4);
-      const v2 = left >= 16 ? v128.load(at, 32) : quadAt(at + 32, left - 8);
-      const v3 = left >= 16 ? v128.load(at, 48) : quadAt(at + 48, left - 12);
+      const v0 = v128.load(at);
+      const v1 = v128.load(at, 16);
+      const v2 = v128.load(at, 32);
+      const v3 = v128.load(at, 48);
       a0 = f64x2.add(a0, f64x2.promote_low_f32x4(v0));
       a1 = f64x2.add(a1, f64x2.promote_low_f32x4(high(v0)));
       a2 = f64x2.add(a2, f64x2.promote_low_f32x4(v1));
@@ -45,6 +45,29 @@ export function globalAveragePlanes(x: usize, out: usize, start: i32, end: i32, 
       a5 = f64x2.add(a5, f64x2.promote_low_f32x4(high(v2)));
       a6 = f64x2.add(a6, f64x2.promote_low_f32x4(v3));
       a7 = f64x2.add(a7, f64x2.promote_low_f32x4(high(v3)));
+    }
+    // The last floats, fewer than 16, into the sums they belong to (+0 in the others, which leaves them as they were).
+    if (i < plane) {
+      const at = p + (<usize>i << 2);
+      const left = plane - i;
+      const v0 = quadAt(at, left);
+      a0 = f64x2.add(a0, f64x2.promote_low_f32x4(v0));
+      a1 = f64x2.add(a1, f64x2.promote_low_f32x4(high(v0)));
+      if (left > 4) {
+        const v1 = quadAt(at + 16, left - 4);
+        a2 = f64x2.add(a2, f64x2.promote_low_f32x4(v1));
+        a3 = f64x2.add(a3, f64x2.promote_low_f32x4(high(v1)));
+      }
+      if (left > 8) {
+        const v2 = quadAt(at + 32, left - 8);
+        a4 = f64x2.add(a4, f64x2.promote_low_f32x4(v2));
+        a5 = f64x2.add(a5, f64x2.promote_low_f32x4(high(v2)));
+      }
+      if (left > 12) {
+        const v3 = quadAt(at + 48, left - 12);
+        a6 = f64x2.add(a6, f64x2.promote_low_f32x4(v3));
+        a7 = f64x2.add(a7, f64x2.promote_low_f32x4(high(v3)));
+      }
     }
     // Sums j and j + 8 (a[m] and a[m + 4]), then j and j + 4 (s[m] and s[m + 2]), j and j + 2, the last two.
     const t = f64x2.add(f64x2.add(f64x2.add(a0, a4), f64x2.add(a2, a6)), f64x2.add(f64x2.add(a1, a5), f64x2.add(a3, a7)));
