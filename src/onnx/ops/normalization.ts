@@ -2,9 +2,9 @@
 // LayerNorm as torch < opset 17 exports it). BatchNormalization, LRN,
 // Softmax and LayerNormalization run the ranged kernels (kernels/ranged/normalization.ts) over all
 // their units: the code the engine's workers run.
-import { planeMean } from '../../kernels/plane-mean.js';
 import { runAllUnits } from '../../kernels/ranged/index.js';
 import { batchNormOp, layerNormOp, lrnOp, softmaxOp } from '../../kernels/ranged/normalization.js';
+import { globalPoolOp } from '../../kernels/ranged/pool.js';
 import { fail } from './attrs.js';
 import { axisOf, expectFloat, expectInts, floatArray, floatValue, sizeOf, stridesOf, type FloatValue } from '../value.js';
 import type { OpFactory } from './attrs.js';
@@ -47,13 +47,12 @@ function reduceMean(x: FloatValue, axes: number[] | undefined, keepDims: boolean
   const reduced = new Set((axes && axes.length > 0 ? axes : x.shape.map((_, i) => i)).map((a) => axisOf(a, rank)));
   const kept = x.shape.map((d, i) => (reduced.has(i) ? 1 : d));
   const outShape = keepDims ? kept : x.shape.filter((_, i) => !reduced.has(i));
-  // Over trailing axes each mean is a run of contiguous values: summed in the lane order of
-  // kernels/plane-mean.ts, as the engine's workers sum it (worker-stages.ts: a global average pool).
+  // Over trailing axes each mean is a run of contiguous values: the global average pool's kernel, which
+  // the engine's workers run for it (worker-stages.ts).
   const first = rank - reduced.size;
   if ([...reduced].every((a) => a >= first)) {
-    const run = sizeOf(x.shape.slice(first));
     const means = floatArray(sizeOf(x.shape.slice(0, first)));
-    for (let q = 0; q < means.length; q++) means[q] = planeMean(x.data, q * run, run);
+    runAllUnits(globalPoolOp('globalAveragePool', means.length, sizeOf(x.shape.slice(first))), [x.data], [means]);
     return floatValue(outShape, means);
   }
   const outStrides = stridesOf(kept).map((s, i) => (reduced.has(i) ? 0 : s));
