@@ -4,7 +4,7 @@
 // the two gave the same bits. Prints each one's median and the ratio; plan/run.ts picks the second
 // layout for the planes where it wins. --copied adds the plane-by-plane kernel through its padded copy
 // (useDepthwiseInPlace(false)) as a third way, alternated with the others: whether reading a 3x3 in place
-// (native/addon.c, depthwiseInPlace: on Intel CPUs) pays on this CPU.
+// (native/addon.c, depthwiseInPlace: the default) pays on this CPU.
 //
 // A shape is `dwCkKsS@SIDE` (C channels, KxK, stride S, padding K / 2, SIDE the input's).
 //
@@ -30,7 +30,7 @@ if (!native) {
 if (values.width) native.useWidth(Number(values.width));
 const kind = ACTIVATIONS[values.activation!];
 const rounds = Number(values.rounds);
-console.log(`one image, one thread, ${values.activation}, median of ${rounds} alternating calls each, ${native.width()}-float vectors`);
+console.log(`one image, one thread, ${values.activation}, median of ${rounds} alternating calls each, ${native.width()}-float vectors, planes ${native.depthwiseInPlace() ? 'read in place' : 'through a padded copy'}`);
 console.log(`${'layer'.padEnd(14)} ${'planes ms'.padStart(10)} ${'channels ms'.padStart(12)}  planes/channels${values.copied ? `  ${'copied ms'.padStart(9)}  planes/copied` : ''}  bits`);
 for (const spec of values.shapes!.split(',')) {
   const m = /^dw(\d+)k(\d+)s(\d+)@(\d+)$/.exec(spec);

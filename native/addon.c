@@ -229,10 +229,10 @@ __attribute__((target("avx2"))) static inline void transpose8x8(__m256 *r) {
 static const float zeroFloats[64] __attribute__((aligned(64)));
 
 // Whether the depthwise kernel reads a 3x3's input plane in place (and a stride-2 5x5's on rows of one
-// vector) rather than through its padded copy: on Intel CPUs, where that measured faster on an AVX-512 Xeon;
-// not on AMD's, where reading a stride-1 plane in place with masked loads ran 1.5-2.3x slower on a Zen 5
-// (docs/benchmarks.md). Either way the same bits. -1 until the module first loads; useDepthwiseInPlace sets it.
-static int depthwiseInPlace = -1;
+// vector) rather than through its padded copy. On by default: it measured level to faster on an AVX-512 Xeon
+// and on a Zen 5 at both widths (docs/benchmarks.md; a Zen 5 had run an earlier stride-1 version 1.5-2.3x
+// slower). Either way the same bits; useDepthwiseInPlace switches it for tests and benchmarks.
+static int depthwiseInPlace = 1;
 
 #include "simd512.h"
 #include "kernels.h"
@@ -568,12 +568,6 @@ static int widestOnThisCpu(void) {
   return 0;
 }
 
-// Whether this CPU is one whose depthwise layers read their input in place (depthwiseInPlace).
-static int depthwiseInPlaceOnThisCpu(void) {
-  __builtin_cpu_init();
-  return __builtin_cpu_is("intel");
-}
-
 // available(): whether this CPU runs the native kernels at all.
 static napi_value Available(napi_env env, napi_callback_info info) {
   (void)info;
@@ -632,7 +626,6 @@ static napi_value UseDepthwiseInPlace(napi_env env, napi_callback_info info) {
 NAPI_MODULE_INIT() {
   // Once per process (the module is loaded by every thread, its statics shared).
   if (width < 0) width = widestOnThisCpu();
-  if (depthwiseInPlace < 0) depthwiseInPlace = depthwiseInPlaceOnThisCpu();
   // Writable and configurable, as plain exports are (tests spy on them).
   const napi_property_descriptor functions[] = {
     { "pointwise", NULL, Pointwise, NULL, NULL, NULL, napi_default_jsproperty, NULL },

@@ -28,7 +28,6 @@ import { firstBitDifference } from './support/tensors.js';
 const ROOT = join(import.meta.dirname, '..');
 const cpuFlags = new Set(readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'))?.split(/\s+/) ?? []);
 /** The CPU's vendor string, as /proc/cpuinfo gives it (GenuineIntel, AuthenticAMD). */
-const cpuVendor = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('vendor_id'))?.split(':')[1]?.trim() ?? '';
 /** The vector widths (floats) this CPU runs the native kernels at, widest first: AVX-512F, AVX2 with FMA. */
 const WIDTHS = [...(cpuFlags.has('avx512f') ? [16] : []), ...(cpuFlags.has('avx2') && cpuFlags.has('fma') ? [8] : [])];
 
@@ -304,11 +303,16 @@ describe.skipIf(WIDTHS.length === 0 || process.env.GROUPCONV_NATIVE === '0')('th
       { c: 20, h: 14, w: 14, k: 3, pad: 1, stride: 1, batch: 1 },
     ];
 
-    it('reads a depthwise 3x3 input in place on Intel CPUs, through a padded copy elsewhere', () => {
-      expect(nativeKernels()!.depthwiseInPlace()).toBe(cpuVendor === 'GenuineIntel');
+    it('reads a depthwise 3x3 input in place by default, and can be switched to the padded copy and back', () => {
+      const native = nativeKernels()!;
+      expect(native.depthwiseInPlace()).toBe(true);
+      expect(native.useDepthwiseInPlace(false)).toBe(true);
+      expect(native.depthwiseInPlace()).toBe(false);
+      expect(native.useDepthwiseInPlace(true)).toBe(false);
+      expect(native.depthwiseInPlace()).toBe(true);
     });
 
-    // Both ways on any CPU: reading in place (Intel's default) and through the padded copy (AMD's).
+    // Both ways on any CPU: reading in place (the default) and through the padded copy.
     for (const inPlace of [true, false]) {
       for (const shape of DEPTHWISE) {
         it(`depthwise ${shape.k}x${shape.k} stride ${shape.stride} pad ${shape.pad}, ${shape.c} channels of ${shape.h}x${shape.w}, batch ${shape.batch}, ${inPlace ? 'read in place' : 'copied'}: the WebAssembly kernels' bits, every epilogue, with and without bias and residual, cut into channel ranges`, () => {

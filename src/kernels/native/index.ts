@@ -42,7 +42,7 @@ interface NativeExports {
   useWidth(floats: number): number;
   /**
    * Whether the depthwise kernel reads a 3x3's input plane in place (a stride-2 5x5's on rows of one vector)
-   * instead of copying it into padded rows: on Intel CPUs, where that was faster; the same bits either way.
+   * instead of copying it into padded rows: by default, where that measured level to faster; the same bits either way.
    */
   depthwiseInPlace(): boolean;
   /** Sets depthwiseInPlace in every thread of the process; returns the previous setting. For tests and benchmarks. */

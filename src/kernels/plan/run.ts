@@ -194,13 +194,14 @@ const ACROSS_CHANNELS_MAX_OUT_WIDTH: Record<number, number> = { 16: 13, 8: 28 };
  * on 5x5 whatever the activation, 1.04-1.11x on 3x3 with SiLU, and 0.79-0.97x on 3x3 with ReLU or none
  * (`bench/depthwise-layouts-ab.ts`, docs/benchmarks.md). Either layout gives the same bits.
  * Where the plane-by-plane kernel reads its input in place (`inPlace`: depthwiseInPlace in native/addon.c,
- * Intel CPUs), a 3x3's at stride 2 (and a 5x5's on rows of one vector), it wins more: on an AVX-512 Xeon a
+ * the default), a 3x3's at stride 2 (and a 5x5's on rows of one vector), it wins more: on an AVX-512 Xeon a
  * 3x3 at stride 2 went across channels only on rows of 7 with the sigmoid or SiLU (1.10-1.14x; 0.81-0.98x
  * with ReLU or none, 0.45-0.59x on rows of 14), a 5x5 on rows of 7 (1.5-1.67x; 0.71-0.83x on rows of 14);
  * with 8-float vectors a 3x3 along the row everywhere (0.81-0.97x across), a 5x5 across channels as before
  * (1.15-1.32x). With 16-float vectors it reads a 3x3 at stride 1 in place too, which then won on rows of 14
  * whatever the activation (0.62-0.80x across, SiLU and ReLU); 5x5 there level (0.95-1.02x: left across),
- * rows of 7 still lost (1.13-1.71x).
+ * rows of 7 still lost (1.13-1.71x). A Zen 5 agreed on every shape of efficientnet_b0 and mobilenet_v2
+ * but one (240 5x5/1 at 28x28, 1.10-1.15x across, left along the row).
  */
 function acrossChannelsFaster(g: KernelPlan['geometry'], activation: string, width: number, inPlace: boolean): boolean {
   const longChain = activation === 'silu' || activation === 'sigmoid';
