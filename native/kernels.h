@@ -37,6 +37,8 @@
 #define depthwiseBlock K(depthwiseBlock)
 #define pointwise K(pointwise)
 #define lastPosition K(lastPosition)
+#define lastPositions K(lastPositions)
+#define pointwiseFew K(pointwiseFew)
 #define scaledBy K(scaledBy)
 #define scaleRun K(scaleRun)
 #define scaleEach K(scaleEach)
@@ -560,6 +562,69 @@ SIMD static void chunk(const float *x, const float *packed, const float *bias, f
 POINTWISE_SINGLE(4)
 POINTWISE_SINGLE(1)
 
+// pointwiseSingle over FEW_POSITIONS positions at once (columns cols[j], taps floats each; fewer positions
+// repeat the last column, and only `count` are stored): each tap's weights, gathered once, serve every
+// position, so the multiply-adds are a quarter of four single passes and every lane computes an output.
+// The same sums in the same order as the tiles (bias, then one fused multiply-add per input channel, then
+// the epilogue: es[j] for position j's outputs, at outs[j] + the channel).
+#define FEW_POSITIONS 4
+#define POINTWISE_FEW(NV)                                                                              \
+  SIMD static void K(pointwiseFew##NV)(const float *const *cols, const float *packed, const float *bias, float *const *outs, int count, int taps, int blocks, int base, vmask m, const Epilogue *es) { \
+    const float *rows[NV][QUADS];                                                                      \
+    vf acc[NV][FEW_POSITIONS];                                                                         \
+    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) {                                             \
+      _Pragma("GCC unroll 4") for (int q = 0; q < QUADS; q++) {                                        \
+        const int block = (base >> 2) + v * QUADS + q;                                                 \
+        rows[v][q] = packed + (size_t)(block < blocks ? block : base >> 2) * 4 * taps;                \
+      }                                                                                                \
+      const vf b = bias ? vloadz(v == NV - 1 ? m : vfirst(LANES), bias + base + v * LANES) : vzero(); \
+      _Pragma("GCC unroll 4") for (int j = 0; j < FEW_POSITIONS; j++) acc[v][j] = b;                   \
+    }                                                                                                  \
+    for (int t = 0; t < taps; t++) {                                                                   \
+      if ((t & 3) == 0) {                                                                              \
+        _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                                           \
+          _Pragma("GCC unroll 4") for (int q = 0; q < QUADS; q++) __builtin_prefetch(rows[v][q] + t * 4 + SINGLE_PREFETCH_FLOATS); \
+      }                                                                                                \
+      vf w[NV];                                                                                        \
+      _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) w[v] = vquads(rows[v], t * 4);              \
+      _Pragma("GCC unroll 4") for (int j = 0; j < FEW_POSITIONS; j++) {                                \
+        const vf xt = vset1(cols[j][t]);                                                               \
+        _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[v][j] = vfma(w[v], xt, acc[v][j]);    \
+      }                                                                                                \
+    }                                                                                                  \
+    for (int j = 0; j < count; j++)                                                                    \
+      _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) store(outs[j] + base + v * LANES, acc[v][j], v == NV - 1 ? m : vfirst(LANES), &es[j]); \
+  }
+POINTWISE_FEW(2)
+POINTWISE_FEW(1)
+
+// Output channels [c0, c1) of `count` (at most FEW_POSITIONS) positions, columns cols[j], each output into
+// outs[j] + its channel, finished with es[j]: pointwiseSingle's walk over the channels, FEW kernels. The
+// channels past the last 4-channel block go one at a time, as there.
+SIMD static void pointwiseFew(const float *const *cols, const float *packed, const float *bias, float *const *outs, int count, int taps, int channels, int c0, int c1, const Epilogue *es) {
+  const int blocks = channels >> 2, blocked = blocks * 4;
+  const int end = c1 < blocked ? c1 : blocked;
+  for (int base = c0 & ~3; base < end;) {
+    if (base >= c0 && base + 2 * LANES <= end) {
+      K(pointwiseFew2)(cols, packed, bias, outs, count, taps, blocks, base, vfirst(LANES), es);
+      base += 2 * LANES;
+    } else {
+      const int lo = c0 > base ? c0 - base : 0, hi = end - base < LANES ? end - base : LANES;
+      K(pointwiseFew1)(cols, packed, bias, outs, count, taps, blocks, base, vlanes(lo, hi), es);
+      base += LANES;
+    }
+  }
+  const float *rest = packed + (size_t)blocked * taps;
+  for (int c = c0 > blocked ? c0 : blocked; c < c1; c++) {
+    const float *w = rest + (size_t)(c - blocked) * taps;
+    for (int j = 0; j < count; j++) {
+      vf acc = vset1(bias ? bias[c] : 0.0f);
+      for (int t = 0; t < taps; t++) acc = vfma(vset1(w[t]), vset1(cols[j][t]), acc);
+      store(outs[j] + c, acc, vfirst(1), &es[j]);
+    }
+  }
+}
+
 // A squeeze-and-excitation block's scale applied to a 1x1 convolution's input as its chunks are copied
 // (pointwise's `scale`): each float its channel's scale times it, as assembly/broadcast.ts's mulRuns
 // computes the graph's Mul, a float32 product with the operands in the Mul's order (`scaleFirst`), whose
@@ -638,6 +703,40 @@ SIMD static void lastPosition(const float *x, const float *packed, const float *
   for (int c = c0; c < c1; c++) out[(size_t)c * hw + q] = outputs[c];
 }
 
+// The largest operands the last few positions' pass (lastPositions) gathers on the stack, in floats a position.
+#define FEW_POSITIONS_MAX 1024
+
+// Output channels [c0, c1) of positions [q, q + count) (count at most FEW_POSITIONS) of a plane of hw, as
+// lastPosition does for one: their input columns (scaled where `scale` says so) and residuals gathered,
+// their outputs computed by pointwiseFew into buffers, finished there, and scattered.
+SIMD static void lastPositions(const float *x, const float *packed, const float *bias, float *out, int taps, int channels, int hw, int q, int count, int c0, int c1, const float *scale, int scaleFirst, const Epilogue *e) {
+  float columns[FEW_POSITIONS][FEW_POSITIONS_MAX], outputs[FEW_POSITIONS][FEW_POSITIONS_MAX], residual[FEW_POSITIONS][FEW_POSITIONS_MAX];
+  const float *cols[FEW_POSITIONS];
+  float *outs[FEW_POSITIONS];
+  Epilogue es[FEW_POSITIONS];
+  for (int t = 0; t < taps; t++)
+    for (int j = 0; j < count; j++) columns[j][t] = x[(size_t)t * hw + q + j];
+  for (int j = 0; j < FEW_POSITIONS; j++) {
+    if (j >= count) {
+      cols[j] = cols[count - 1];
+      continue;
+    }
+    if (scale) scaleEach(columns[j], columns[j], scale, taps, scaleFirst);
+    cols[j] = columns[j];
+    outs[j] = outputs[j];
+    es[j] = *e;
+    es[j].out = outputs[j];
+    if (e->residual) {
+      const float *r = e->residual + (out - e->out) + q + j;
+      for (int c = c0; c < c1; c++) residual[j][c] = r[(size_t)c * hw];
+      es[j].residual = residual[j];
+    }
+  }
+  pointwiseFew(cols, packed, bias, outs, count, taps, channels, c0, c1, es);
+  for (int c = c0; c < c1; c++)
+    for (int j = 0; j < count; j++) out[(size_t)c * hw + q + j] = outputs[j][c];
+}
+
 // Output channels [c0, c1) at positions [q0, q1) of one image of a 1x1 convolution: x [taps][hw], out
 // [channels][hw] from channel 0. A run of positions is how a batch-1 layer with fewer outputs than inputs
 // is cut between threads (src/engine/position-cut.ts): cut by channels, each thread's tiles would read the
@@ -650,6 +749,10 @@ SIMD static void lastPosition(const float *x, const float *packed, const float *
 // position to its own pass across channels (lastPosition): along positions it took a vector of its own
 // for every tile, and a 7x7 plane cost what an 8x8 does (1152 -> 192, batch 1, alone: 0.15 ms at 7x7,
 // 0.14 at 8x8). Its pass reads the weights again, once, which costs less than that vector's multiply-adds.
+// A plane 2 to 4 positions past whole vectors (14x14: 196 = 12 x 16 + 4 = 24 x 8 + 4) leaves those to a pass
+// across channels too (lastPositions), each tap's gathered weights serving all of them, where a half tile
+// did 16 multiply-adds a tap for 4 useful lanes of 16: mobilenet_v2's 14x14 layers 1.03-1.08x, its 1x1
+// class 1.035x at batch 1 (Zen 5; docs/benchmarks.md).
 // With `scale` (taps floats, or null), the input is a squeeze-and-excitation block's Mul of x by one scale
 // per channel, done here as each chunk is copied (scaleRun) instead of by a pass of its own: every chunk is
 // then copied, whatever its alignment. False, having written nothing, if a scaled copy cannot be allocated.
@@ -663,8 +766,10 @@ SIMD static int pointwise(const float *x, const float *packed, const float *bias
     pointwiseSingle(scale ? column : x, packed, bias, out, taps, channels, c0, c1, e);
     return 1;
   }
-  const int last = hw > LANES && hw % LANES == 1 && taps <= LAST_POSITION_MAX && channels <= LAST_POSITION_MAX && q1 == hw;
-  const int end = last ? hw - 1 : q1;
+  const int tail = hw > LANES ? hw % LANES : 0;
+  const int last = tail == 1 && taps <= LAST_POSITION_MAX && channels <= LAST_POSITION_MAX && q1 == hw;
+  const int few = tail > 1 && tail <= FEW_POSITIONS && taps <= FEW_POSITIONS_MAX && channels <= FEW_POSITIONS_MAX && q1 == hw && q0 <= hw - tail;
+  const int end = last ? hw - 1 : few ? hw - tail : q1;
   int positions = CHUNK_INPUT_BYTES / (taps * 4);
   positions = positions < 2 * LANES ? 2 * LANES : positions & ~(2 * LANES - 1);
   // Rows that are not whole vectors (7x7, 14x14 planes) start anywhere in a cache line, and about half of
@@ -692,6 +797,7 @@ SIMD static int pointwise(const float *x, const float *packed, const float *bias
     }
   }
   if (last) lastPosition(x, packed, bias, out, taps, channels, hw, end, c0, c1, scale, scaleFirst, e);
+  if (few) lastPositions(x, packed, bias, out, taps, channels, hw, end, tail, c0, c1, scale, scaleFirst, e);
   return 1;
 }
 
@@ -1479,6 +1585,8 @@ SIMD static void linear(const float *x, const float *w, const float *bias, float
 #undef depthwiseBlock
 #undef pointwise
 #undef lastPosition
+#undef lastPositions
+#undef pointwiseFew
 #undef scaledBy
 #undef scaleRun
 #undef scaleEach

@@ -142,6 +142,13 @@ const SHAPES = [
   // copied to aligned rows first (kernels.h, pointwise), then its last position on its own; batch 3, so
   // the later images start off alignment too.
   { cin: 1200, cout: 20, h: 9, w: 9, batch: 3 },
+  // Planes 2 to 4 positions past whole vectors (10x10: 100 = 6 x 16 + 4 = 12 x 8 + 4; 6x3: 18 = 16 + 2 =
+  // 2 x 8 + 2): those positions go through their own pass across channels (kernels.h, lastPositions), two
+  // vectors of channels at a time, then one, then the channels past the last block; with more input
+  // channels than that pass gathers (1100 > FEW_POSITIONS_MAX), through the tiles.
+  { cin: 70, cout: 75, h: 10, w: 10, batch: 2 },
+  { cin: 20, cout: 40, h: 6, w: 3, batch: 1 },
+  { cin: 1100, cout: 10, h: 10, w: 10, batch: 1 },
   // One position (a squeeze-excitation's layers): a vector across output channels, 4 vectors at a time,
   // then 1, then channels one by one (a range starting inside a block, the 3 past the last block). No
   // special values in the input: over one position every output sums every input channel, so one NaN
