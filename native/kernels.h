@@ -227,16 +227,15 @@ SIMD static inline EPILOGUE_INLINE void store(float *at, vf v, vmask m, const Ep
 #ifndef OUTPUT_PREFETCH_FLOATS
 #define OUTPUT_PREFETCH_FLOATS 128
 #endif
-#define OUTPUT_PREFETCH(W)                                                                             \
+#define OUTPUT_PREFETCH_LINES(W, LINES)                                                                \
   do {                                                                                                 \
     if (OUTPUT_PREFETCH_FLOATS > 0 && hw >= 1024 && taps <= 32) {                                     \
       const char *ahead = (const char *)(out + p + OUTPUT_PREFETCH_FLOATS);                            \
-      _Pragma("GCC unroll 8") for (int c_ = 0; c_ < W; c_++) {                                         \
-        _mm_prefetch(ahead + (size_t)c_ * hw * 4, _MM_HINT_ET0);                                       \
-        _mm_prefetch(ahead + (size_t)c_ * hw * 4 + 64, _MM_HINT_ET0);                                  \
-      }                                                                                                \
+      _Pragma("GCC unroll 8") for (int c_ = 0; c_ < W; c_++)                                           \
+        _Pragma("GCC unroll 4") for (int l_ = 0; l_ < (LINES); l_++) _mm_prefetch(ahead + (size_t)c_ * hw * 4 + l_ * 64, _MM_HINT_ET0); \
     }                                                                                                  \
   } while (0)
+#define OUTPUT_PREFETCH(W) OUTPUT_PREFETCH_LINES(W, 2)
 #define TILE_BODY(W, TAP, INPUT_AHEAD, V)                                                              \
   vf l0, l1, l2, l3, l4, l5, l6, l7, h0, h1, h2, h3, h4, h5, h6, h7;                                   \
   l0 = h0 = vset1(bias ? bias[0] : 0.0f);                                                              \
@@ -333,6 +332,7 @@ POINTWISE_TILE8(tile8Half, 1)
 #define TILE3_ROW(k, w) s = vset1(w); l##k = vfma(s, a, l##k); m##k = vfma(s, b, m##k); h##k = vfma(s, c3, h##k)
 #define TILE3_STORE(k) store(o, l##k, full, e); store(o + LANES, m##k, full, e); store(o + 2 * LANES, h##k, full, e); o += hw
 SIMD static void tile8x3(const float *x, const float *blk0, const float *blk1, const float *bias, float *out, int taps, int hw, int xs, int p, const Epilogue *e) {
+  OUTPUT_PREFETCH_LINES(8, 3);
   vf l0, l1, l2, l3, l4, l5, l6, l7, m0, m1, m2, m3, m4, m5, m6, m7, h0, h1, h2, h3, h4, h5, h6, h7;
   l0 = m0 = h0 = vset1(bias ? bias[0] : 0.0f);
   l1 = m1 = h1 = vset1(bias ? bias[1] : 0.0f);
@@ -405,6 +405,8 @@ SIMD static void tile4x3(const float *x, const float *blk0, const float *bias, f
   TILE43_BODY(POINTWISE_TAP)
 }
 
+#endif
+
 // How many 3-vector tiles go first over a run of `positions`: of its whole vectors, as many as leave an
 // even count of vectors (the last maybe part of one) to the 2-vector tiles. An odd one would go to a half
 // tile, 4 accumulators whose multiply-adds wait on each other (a 32-position chunk as 24 + 8 ran slower
@@ -415,7 +417,6 @@ static inline int threeVectorTiles(int positions) {
   if (tiles > 0 && (vectors - 3 * tiles) % 2 != 0) tiles--;
   return tiles;
 }
-#endif
 
 SIMD static void row1(const float *x, const float *w, int step, float bias, float *out, int taps, int hw, int xs, int p, vmask m0, vmask m1, const Epilogue *e) {
   (void)hw;
@@ -499,6 +500,14 @@ SIMD static void chunk(const float *x, const float *packed, const float *bias, f
     // 3-vector tiles with theirs (0.90x).
     const int tiles3 = width == 4 && !prefetchInput ? threeVectorTiles(p1 - p0) : 0;
     for (int i = 0; i < tiles3; i++, p += 3 * LANES) tile4x3(x, packed + (size_t)(c >> 2) * 4 * taps, bias ? bias + c : 0, out + (size_t)c * hw, taps, hw, xs, p, e);
+#endif
+#if TILE_CHANNELS == 8 && LANES == 16
+    // So with 16-float vectors: 8 channels x 3 vectors (24 accumulators) where the positions allow, each
+    // tap's 8 broadcasts then serving 24 multiply-adds, not 16. One thread, alternating call by call with
+    // the 2-vector tiles (Zen 5): 24 -> 144 at 56x56 1.10-1.16x, 96 -> 576 and 80 -> 480 at 14x14
+    // 1.04-1.10x, 512 -> 256 at 28x28 1.08x, 7x7 planes level (docs/benchmarks.md).
+    const int tiles3 = width == 8 && !prefetchInput ? threeVectorTiles(p1 - p0) : 0;
+    for (int i = 0; i < tiles3; i++, p += 3 * LANES) tile8x3(x, packed + (size_t)(c >> 2) * 4 * taps, packed + (size_t)((c >> 2) + 1) * 4 * taps, bias ? bias + c : 0, out + (size_t)c * hw, taps, hw, xs, p, e);
 #endif
     for (; p < p1; p += 2 * LANES) {
 #if TILE_CHANNELS == 8 && LANES == 16
@@ -772,6 +781,10 @@ SIMD static int pointwise(const float *x, const float *packed, const float *bias
   const int end = last ? hw - 1 : few ? hw - tail : q1;
   int positions = CHUNK_INPUT_BYTES / (taps * 4);
   positions = positions < 2 * LANES ? 2 * LANES : positions & ~(2 * LANES - 1);
+#if TILE_CHANNELS == 8 && LANES == 16
+  // Whole 3-vector tiles (chunk): a 14x14 plane's 192 positions as 4 chunks of 48, not 3 of 64.
+  if (positions >= 3 * LANES) positions = positions / (3 * LANES) * (3 * LANES);
+#endif
   // Rows that are not whole vectors (7x7, 14x14 planes) start anywhere in a cache line, and about half of
   // a tile's loads then span two lines: on an AVX2 Zen 3, 1152 -> 192 over 48 positions ran 1.5x slower with
   // the input 1, 2 or 4 floats off alignment, and 7x7 as slowly (docs/benchmarks.md). So where at least
