@@ -390,13 +390,13 @@ static napi_value CopyRuns(napi_env env, napi_callback_info info) {
 
 // A program's convolution and global average pool tasks in a row, on one runner (src/engine/native-stages.ts):
 // each record the arguments runPlan would give pointwise, depthwise, depthwiseAcrossChannels or dense for one
-// task (or the ranged pool its globalAverage), its
+// task (or the ranged pool its globalAverage, the ranged Gemm its linear), its
 // tensors named by the program's buffer indexes, whose byte offsets this run's table holds (two doubles a
 // buffer, offset then length, from `buffersAt`). The same calls with the same arguments, so the same bits;
 // what goes is the JavaScript between them, whose code and objects a forward's kernels had pushed out of
 // the cache: about 4 us a task on efficientnet_b0 at batch 1 (docs/benchmarks.md).
 #define STAGE_RECORD 32
-enum { RECORD_POINTWISE = 1, RECORD_DEPTHWISE = 2, RECORD_DEPTHWISE_ACROSS = 3, RECORD_DENSE = 4, RECORD_GLOBAL_AVERAGE = 5 };
+enum { RECORD_POINTWISE = 1, RECORD_DEPTHWISE = 2, RECORD_DEPTHWISE_ACROSS = 3, RECORD_DENSE = 4, RECORD_GLOBAL_AVERAGE = 5, RECORD_LINEAR = 6 };
 
 // One record, image by image. False, having written nothing for the image it stopped at, where a dense or
 // depthwise kernel could not allocate its planes or a scaled copy failed (the caller runs that task itself).
@@ -407,6 +407,16 @@ static int runRecord(char *base, const double *r, const double *buffers) {
     const float *x = (const float *)(base + (int64_t)buffers[2 * (int64_t)r[1]]);
     float *out = (float *)(base + (int64_t)buffers[2 * (int64_t)r[2]]);
     (width == 16 ? globalAverage512 : globalAverage256)(x, out, (int)r[11], (int)r[12], (int)r[13]);
+    return 1;
+  }
+  if (kind == RECORD_LINEAR) {
+    // A fully connected layer's outputs [r[14], r[15]) of every row, as the ranged Gemm calls linear: x r[1],
+    // out r[2], weight r[3], bias r[4] (-1: none); rows, inF, outF r[11..13].
+    const float *x = (const float *)(base + (int64_t)buffers[2 * (int64_t)r[1]]);
+    float *out = (float *)(base + (int64_t)buffers[2 * (int64_t)r[2]]);
+    const float *weight = (const float *)(base + (int64_t)buffers[2 * (int64_t)r[3]]);
+    const float *bias = r[4] < 0 ? 0 : (const float *)(base + (int64_t)buffers[2 * (int64_t)r[4]]);
+    (width == 16 ? linear512 : linear256)(x, weight, bias, out, (int)r[11], (int)r[12], (int)r[13], (int)r[14], (int)r[15]);
     return 1;
   }
   const int64_t inputBuffer = (int64_t)r[1], outputBuffer = (int64_t)r[2], residualBuffer = (int64_t)r[3], scaleBuffer = (int64_t)r[4];

@@ -1,4 +1,4 @@
-// A program's runs of convolution and global average pool stages in one native
+// A program's runs of convolution, global average pool and Gemm stages in one native
 // call each, where one runner computes the run and it is not profiled
 // (src/engine/native-stages.ts, native/addon.c's runStages): the records are
 // runPlan's arguments, so a run computes the bits of the runner's own path and
@@ -21,7 +21,7 @@ import { firstBitDifference } from './support/tensors.js';
 const native = nativeKernels();
 const engine = closingEngines();
 
-/** efficientnet_like: stem, depthwise, squeeze-and-excitation (a pool between 1x1 layers), projections with the Mul folded in. */
+/** efficientnet_like: stem, depthwise, squeeze-and-excitation (a pool between 1x1 layers), projections with the Mul folded in, a pool and a Gemm classifier. */
 function fixture() {
   const model = loadOnnx(join(FIXTURES, 'efficientnet_like.onnx'));
   const { input } = loadSafetensors(join(FIXTURES, 'efficientnet_like.io.safetensors'));
@@ -42,7 +42,8 @@ describe.skipIf(!native)('runs of stages in one native call', () => {
       const tasks = calls.mock.calls.reduce((n, c) => n + c[2], 0);
       expect(calls.mock.results.map((r) => r.value)).toEqual(calls.mock.calls.map((c) => c[2]));
       const execution = model.executionFor(e, { [model.inputs[0].name]: input.shape });
-      const stages = execution.steps.filter((s) => s.kind === 'engine' || (s.kind === 'ranged' && s.stage.op.kernel === 'globalAveragePool')).length;
+      const stages = execution.steps.filter((s) => s.kind === 'engine' || (s.kind === 'ranged' && (s.stage.op.kernel === 'globalAveragePool' || s.stage.op.kernel === 'gemm'))).length;
+      expect(execution.steps.some((s) => s.kind === 'ranged' && s.stage.op.kernel === 'gemm')).toBe(true);
       expect(tasks).toBe(stages);
       calls.mockClear();
       const { output } = await model.forwardWith(e, input, { profile: true });
@@ -62,7 +63,8 @@ describe.skipIf(!native)('runs of stages in one native call', () => {
     let stopAfter = 0;
     const calls = vi.spyOn(nativeKernels()!, 'runStages').mockImplementation((memory, records, count, buffersAt, cancelAt) => runStages(memory, records, Math.min(count, stopAfter), buffersAt, cancelAt));
     try {
-      for (stopAfter = 0; stopAfter < 12; stopAfter++) {
+      // Every k up to the whole forward's 21 tasks, the last of them its Gemm.
+      for (stopAfter = 0; stopAfter <= 21; stopAfter++) {
         const got = await model.forwardWith(e, input);
         expect(firstBitDifference(got.data, reference.data), `stopping after ${stopAfter}`).toBe(-1);
       }

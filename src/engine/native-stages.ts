@@ -14,12 +14,15 @@
 // runStages), made once per program and thread, and a run of consecutive
 // convolution stages is one call: the same kernels with the same arguments, so
 // the same bits. A global average pool (squeeze-and-excitation's, between a
-// block's convolutions) joins the run as its ranged kernel's native call; other
+// block's convolutions) joins the run as its ranged kernel's native call, and so
+// does a fully connected layer (a classifier's Gemm, after its pool); other
 // ranged stages, and convolutions the native kernels do not take, stay on the
 // runner's own path.
 import { nativeKernels } from '../kernels/native/index.js';
 import { nativeKernelOf, type NativeKind } from '../kernels/plan/index.js';
 import { activationCode, NO_ACTIVATION } from '../kernels/epilogue.js';
+import { COLUMN_BLOCK } from '../kernels/ranged/linear.js';
+import { preferredWasmVariant, wasmKernelsAvailable } from '../kernels/plan/selection.js';
 import type { ProgramDescription } from './program-table.js';
 import { planOf } from './slice-runner.js';
 
@@ -28,6 +31,7 @@ export const STAGE_RECORD = 32;
 
 const KINDS: Record<NativeKind, number> = { pointwise: 1, depthwise: 2, depthwiseAcrossChannels: 3, dense: 4 };
 const GLOBAL_AVERAGE = 5;
+const LINEAR = 6;
 
 /** A run of consecutive stages [from, to) whose every task has a record, in task order. */
 export interface NativeRun {
@@ -83,6 +87,17 @@ function recordsByStage(description: ProgramDescription): Array<number[][] | nul
       for (let t = 0; t < stage.ranges.length / 2; t++) {
         const [start, end] = [stage.ranges[2 * t], stage.ranges[2 * t + 1]];
         records.push([GLOBAL_AVERAGE, stage.inputs[0], stage.outputs[0], -1, -1, 0, 0, -1, 0, 0, 0, start, end, plane]);
+      }
+      return records;
+    }
+    if (stage.kind === 'ranged' && stage.op.kernel === 'gemm' && nativeKernels() !== null && wasmKernelsAvailable() && preferredWasmVariant() === 'fma') {
+      // The ranged Gemm's own call where it takes the native kernel (kernels/linear.ts, linearColumns: the
+      // FMA build's WebAssembly kernels preferred, so its native twin), by blocks of COLUMN_BLOCK outputs.
+      const { rows, inFeatures, outFeatures, bias } = stage.op.params as Record<string, number>;
+      const records: number[][] = [];
+      for (let t = 0; t < stage.ranges.length / 2; t++) {
+        const [o0, o1] = [stage.ranges[2 * t], stage.ranges[2 * t + 1]].map((u) => Math.min(outFeatures, u * COLUMN_BLOCK));
+        records.push([LINEAR, stage.inputs[0], stage.outputs[0], stage.inputs[1], bias === 1 ? stage.inputs[2] : -1, 0, 0, -1, 0, 0, 0, rows, inFeatures, outFeatures, o0, o1]);
       }
       return records;
     }
