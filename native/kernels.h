@@ -717,8 +717,9 @@ SIMD static void lastPosition(const float *x, const float *packed, const float *
 
 // Output channels [c0, c1) of positions [q, q + count) (count at most FEW_POSITIONS) of a plane of hw, as
 // lastPosition does for one: their input columns (scaled where `scale` says so) and residuals gathered,
-// their outputs computed by pointwiseFew into buffers, finished there, and scattered.
-SIMD static void lastPositions(const float *x, const float *packed, const float *bias, float *out, int taps, int channels, int hw, int q, int count, int c0, int c1, const float *scale, int scaleFirst, const Epilogue *e) {
+// their outputs computed by pointwiseFew into buffers, finished there, and scattered. Not inlined: its
+// buffers (48 KiB) would join lastPosition's in pointwise's frame, on a worker's stack.
+SIMD __attribute__((noinline)) static void lastPositions(const float *x, const float *packed, const float *bias, float *out, int taps, int channels, int hw, int q, int count, int c0, int c1, const float *scale, int scaleFirst, const Epilogue *e) {
   float columns[FEW_POSITIONS][FEW_POSITIONS_MAX], outputs[FEW_POSITIONS][FEW_POSITIONS_MAX], residual[FEW_POSITIONS][FEW_POSITIONS_MAX];
   const float *cols[FEW_POSITIONS];
   float *outs[FEW_POSITIONS];
@@ -760,8 +761,8 @@ SIMD static void lastPositions(const float *x, const float *packed, const float 
 // 0.14 at 8x8). Its pass reads the weights again, once, which costs less than that vector's multiply-adds.
 // A plane 2 to 4 positions past whole vectors (14x14: 196 = 12 x 16 + 4 = 24 x 8 + 4) leaves those to a pass
 // across channels too (lastPositions), each tap's gathered weights serving all of them, where a half tile
-// did 16 multiply-adds a tap for 4 useful lanes of 16: mobilenet_v2's 14x14 layers 1.03-1.08x, its 1x1
-// class 1.035x at batch 1 (Zen 5; docs/benchmarks.md).
+// did 16 multiply-adds a tap for 4 useful lanes of 16: mobilenet_v2's 14x14 1x1 layers alone 1.02-1.06x
+// faster at batch 1 (Zen 5; docs/benchmarks.md).
 // With `scale` (taps floats, or null), the input is a squeeze-and-excitation block's Mul of x by one scale
 // per channel, done here as each chunk is copied (scaleRun) instead of by a pass of its own: every chunk is
 // then copied, whatever its alignment. False, having written nothing, if a scaled copy cannot be allocated.
