@@ -38,7 +38,7 @@
 #define pointwise K(pointwise)
 #define lastPosition K(lastPosition)
 #define lastPositions K(lastPositions)
-#define pointwiseFew K(pointwiseFew)
+#define pointwiseColumns K(pointwiseColumns)
 #define scaledBy K(scaledBy)
 #define scaleRun K(scaleRun)
 #define scaleEach K(scaleEach)
@@ -535,11 +535,15 @@ SIMD static void chunk(const float *x, const float *packed, const float *bias, f
   }
 }
 
-// NV vectors of LANES output channels from `base` (a block's first) of a 1x1 convolution over one
-// position, lanes `m` of the last stored (the others' channels are outside the range or past the last
-// block, whose rows stand in for theirs so every load is inside the weights): each lane its bias, then one
-// fused multiply-add per input channel in order, x[t] broadcast and tap t's weights of QUADS blocks
-// gathered by quads (vquads); NV independent chains.
+// NV vectors of LANES output channels from `base` (a block's first) of a 1x1 convolution over P positions
+// at once (columns cols[j], taps floats each: outputs across channels, not along positions), lanes `m` of
+// the last vector stored (the others' channels are outside the range or past the last block, whose rows
+// stand in for theirs so every load is inside the weights): each lane its bias, then one fused
+// multiply-add per input channel in order, tap t's weights of QUADS blocks gathered by quads (vquads)
+// once and cols[j][t] broadcast for each position; NV x P independent chains. Only the first `count`
+// positions are stored (the columns past them repeat one, unread), position j's at outs[j] + its channel,
+// finished with es[j]. One position serves a squeeze-excitation's layers (pointwiseSingle), four a plane's
+// last positions (lastPositions), where each gathered tap then serves four multiply-adds.
 // Every 4 taps (a line of each block's weights) the line 256 floats on is asked for: at batch 1 a layer's
 // weights come from memory once per forward (efficientnet_b0's 32 such layers, batch 1: 0.76-0.88 ms
 // along positions, 0.64-0.69 across channels without it, 0.67-0.72 with it, each against a noisier run
@@ -547,47 +551,18 @@ SIMD static void chunk(const float *x, const float *packed, const float *bias, f
 #ifndef SINGLE_PREFETCH_FLOATS
 #define SINGLE_PREFETCH_FLOATS 256
 #endif
-#define POINTWISE_SINGLE(NV)                                                                           \
-  SIMD static void K(pointwiseSingle##NV)(const float *x, const float *packed, const float *bias, float *out, int taps, int blocks, int base, vmask m, const Epilogue *e) { \
-    const float *rows[NV][QUADS];                                                                      \
-    vf acc[NV];                                                                                        \
-    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) {                                             \
-      _Pragma("GCC unroll 4") for (int q = 0; q < QUADS; q++) {                                        \
-        const int block = (base >> 2) + v * QUADS + q;                                                 \
-        rows[v][q] = packed + (size_t)(block < blocks ? block : base >> 2) * 4 * taps;                \
-      }                                                                                                \
-      acc[v] = bias ? vloadz(v == NV - 1 ? m : vfirst(LANES), bias + base + v * LANES) : vzero();     \
-    }                                                                                                  \
-    for (int t = 0; t < taps; t++) {                                                                   \
-      const vf xt = vset1(x[t]);                                                                       \
-      if ((t & 3) == 0) {                                                                              \
-        _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                                           \
-          _Pragma("GCC unroll 4") for (int q = 0; q < QUADS; q++) __builtin_prefetch(rows[v][q] + t * 4 + SINGLE_PREFETCH_FLOATS); \
-      }                                                                                                \
-      _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[v] = vfma(vquads(rows[v], t * 4), xt, acc[v]); \
-    }                                                                                                  \
-    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) store(out + base + v * LANES, acc[v], v == NV - 1 ? m : vfirst(LANES), e); \
-  }
-POINTWISE_SINGLE(4)
-POINTWISE_SINGLE(1)
-
-// pointwiseSingle over FEW_POSITIONS positions at once (columns cols[j], taps floats each; fewer positions
-// repeat the last column, and only `count` are stored): each tap's weights, gathered once, serve every
-// position, so the multiply-adds are a quarter of four single passes and every lane computes an output.
-// The same sums in the same order as the tiles (bias, then one fused multiply-add per input channel, then
-// the epilogue: es[j] for position j's outputs, at outs[j] + the channel).
 #define FEW_POSITIONS 4
-#define POINTWISE_FEW(NV)                                                                              \
-  SIMD static void K(pointwiseFew##NV)(const float *const *cols, const float *packed, const float *bias, float *const *outs, int count, int taps, int blocks, int base, vmask m, const Epilogue *es) { \
+#define POINTWISE_ACROSS(NV, P)                                                                        \
+  SIMD static void K(pointwiseAcross##NV##x##P)(const float *const *cols, const float *packed, const float *bias, float *const *outs, int count, int taps, int blocks, int base, vmask m, const Epilogue *es) { \
     const float *rows[NV][QUADS];                                                                      \
-    vf acc[NV][FEW_POSITIONS];                                                                         \
+    vf acc[NV][P];                                                                                     \
     _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) {                                             \
       _Pragma("GCC unroll 4") for (int q = 0; q < QUADS; q++) {                                        \
         const int block = (base >> 2) + v * QUADS + q;                                                 \
         rows[v][q] = packed + (size_t)(block < blocks ? block : base >> 2) * 4 * taps;                \
       }                                                                                                \
       const vf b = bias ? vloadz(v == NV - 1 ? m : vfirst(LANES), bias + base + v * LANES) : vzero(); \
-      _Pragma("GCC unroll 4") for (int j = 0; j < FEW_POSITIONS; j++) acc[v][j] = b;                   \
+      _Pragma("GCC unroll 4") for (int j = 0; j < P; j++) acc[v][j] = b;                               \
     }                                                                                                  \
     for (int t = 0; t < taps; t++) {                                                                   \
       if ((t & 3) == 0) {                                                                              \
@@ -596,7 +571,7 @@ POINTWISE_SINGLE(1)
       }                                                                                                \
       vf w[NV];                                                                                        \
       _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) w[v] = vquads(rows[v], t * 4);              \
-      _Pragma("GCC unroll 4") for (int j = 0; j < FEW_POSITIONS; j++) {                                \
+      _Pragma("GCC unroll 4") for (int j = 0; j < P; j++) {                                            \
         const vf xt = vset1(cols[j][t]);                                                               \
         _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[v][j] = vfma(w[v], xt, acc[v][j]);    \
       }                                                                                                \
@@ -604,22 +579,29 @@ POINTWISE_SINGLE(1)
     for (int j = 0; j < count; j++)                                                                    \
       _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) store(outs[j] + base + v * LANES, acc[v][j], v == NV - 1 ? m : vfirst(LANES), &es[j]); \
   }
-POINTWISE_FEW(2)
-POINTWISE_FEW(1)
+POINTWISE_ACROSS(4, 1)
+POINTWISE_ACROSS(1, 1)
+POINTWISE_ACROSS(2, 4)
+POINTWISE_ACROSS(1, 4)
+#undef POINTWISE_ACROSS
 
-// Output channels [c0, c1) of `count` (at most FEW_POSITIONS) positions, columns cols[j], each output into
-// outs[j] + its channel, finished with es[j]: pointwiseSingle's walk over the channels, FEW kernels. The
-// channels past the last 4-channel block go one at a time, as there.
-SIMD static void pointwiseFew(const float *const *cols, const float *packed, const float *bias, float *const *outs, int count, int taps, int channels, int c0, int c1, const Epilogue *es) {
+// Output channels [c0, c1) of a 1x1 convolution over `count` positions (1, or at most FEW_POSITIONS, the
+// columns up to FEW_POSITIONS readable), through the kernels above: several vectors of channels a call
+// (4 for one position, 2 for four), then one at a time where the range starts or ends inside a vector
+// (only its lanes stored); the channels past the last 4-channel block ([channel][tap] in the packed
+// weights, at most 3) one at a time, in lane 0. Same bits as the tiles: each output its bias, then one
+// fused multiply-add per input channel in order, then the epilogue.
+SIMD static void pointwiseColumns(const float *const *cols, const float *packed, const float *bias, float *const *outs, int count, int taps, int channels, int c0, int c1, const Epilogue *es) {
   const int blocks = channels >> 2, blocked = blocks * 4;
   const int end = c1 < blocked ? c1 : blocked;
+  const int wide = count == 1 ? 4 : 2;
   for (int base = c0 & ~3; base < end;) {
-    if (base >= c0 && base + 2 * LANES <= end) {
-      K(pointwiseFew2)(cols, packed, bias, outs, count, taps, blocks, base, vfirst(LANES), es);
-      base += 2 * LANES;
+    if (base >= c0 && base + wide * LANES <= end) {
+      (count == 1 ? K(pointwiseAcross4x1) : K(pointwiseAcross2x4))(cols, packed, bias, outs, count, taps, blocks, base, vfirst(LANES), es);
+      base += wide * LANES;
     } else {
       const int lo = c0 > base ? c0 - base : 0, hi = end - base < LANES ? end - base : LANES;
-      K(pointwiseFew1)(cols, packed, bias, outs, count, taps, blocks, base, vlanes(lo, hi), es);
+      (count == 1 ? K(pointwiseAcross1x1) : K(pointwiseAcross1x4))(cols, packed, bias, outs, count, taps, blocks, base, vlanes(lo, hi), es);
       base += LANES;
     }
   }
@@ -666,30 +648,9 @@ SIMD static void scaleEach(float *dst, const float *src, const float *scale, int
 // Output channels [c0, c1) of a 1x1 convolution over a single position (hw = 1: a squeeze-excitation's
 // two layers after its pool), a vector across output channels. Along positions, as the tiles run, a
 // tile computed 1 of its 2 * LANES positions: efficientnet_b0's 32 such layers took 0.74 ms of a
-// 13-ms batch-1 forward at 3 GFLOP/s. Same bits as the tiles: each output its bias, then one fused
-// multiply-add per input channel in order, then the epilogue. A range starting or ending inside a
-// vector stores only its lanes; the channels past the last 4-channel block ([channel][tap] in the
-// packed weights, at most 3) go one at a time, in lane 0.
+// 13-ms batch-1 forward at 3 GFLOP/s (pointwiseColumns, one column).
 SIMD static void pointwiseSingle(const float *x, const float *packed, const float *bias, float *out, int taps, int channels, int c0, int c1, const Epilogue *e) {
-  const int blocks = channels >> 2, blocked = blocks * 4;
-  const int end = c1 < blocked ? c1 : blocked;
-  for (int base = c0 & ~3; base < end;) {
-    if (base >= c0 && base + 4 * LANES <= end) {
-      K(pointwiseSingle4)(x, packed, bias, out, taps, blocks, base, vfirst(LANES), e);
-      base += 4 * LANES;
-    } else {
-      const int lo = c0 > base ? c0 - base : 0, hi = end - base < LANES ? end - base : LANES;
-      K(pointwiseSingle1)(x, packed, bias, out, taps, blocks, base, vlanes(lo, hi), e);
-      base += LANES;
-    }
-  }
-  const float *rest = packed + (size_t)blocked * taps;
-  for (int c = c0 > blocked ? c0 : blocked; c < c1; c++) {
-    const float *w = rest + (size_t)(c - blocked) * taps;
-    vf acc = vset1(bias ? bias[c] : 0.0f);
-    for (int t = 0; t < taps; t++) acc = vfma(vset1(w[t]), vset1(x[t]), acc);
-    store(out + c, acc, vfirst(1), e);
-  }
+  pointwiseColumns(&x, packed, bias, &out, 1, taps, channels, c0, c1, e);
 }
 
 // The largest operands the last position's own pass (lastPosition) gathers on the stack, in floats.
@@ -717,7 +678,7 @@ SIMD static void lastPosition(const float *x, const float *packed, const float *
 
 // Output channels [c0, c1) of positions [q, q + count) (count at most FEW_POSITIONS) of a plane of hw, as
 // lastPosition does for one: their input columns (scaled where `scale` says so) and residuals gathered,
-// their outputs computed by pointwiseFew into buffers, finished there, and scattered. Not inlined: its
+// their outputs computed by pointwiseColumns into buffers, finished there, and scattered. Not inlined: its
 // buffers (48 KiB) would join lastPosition's in pointwise's frame, on a worker's stack.
 SIMD __attribute__((noinline)) static void lastPositions(const float *x, const float *packed, const float *bias, float *out, int taps, int channels, int hw, int q, int count, int c0, int c1, const float *scale, int scaleFirst, const Epilogue *e) {
   float columns[FEW_POSITIONS][FEW_POSITIONS_MAX], outputs[FEW_POSITIONS][FEW_POSITIONS_MAX], residual[FEW_POSITIONS][FEW_POSITIONS_MAX];
@@ -742,7 +703,7 @@ SIMD __attribute__((noinline)) static void lastPositions(const float *x, const f
       es[j].residual = residual[j];
     }
   }
-  pointwiseFew(cols, packed, bias, outs, count, taps, channels, c0, c1, es);
+  pointwiseColumns(cols, packed, bias, outs, count, taps, channels, c0, c1, es);
   for (int c = c0; c < c1; c++)
     for (int j = 0; j < count; j++) out[(size_t)c * hw + q + j] = outputs[j][c];
 }
@@ -1600,7 +1561,7 @@ SIMD static void linear(const float *x, const float *w, const float *bias, float
 #undef pointwise
 #undef lastPosition
 #undef lastPositions
-#undef pointwiseFew
+#undef pointwiseColumns
 #undef scaledBy
 #undef scaleRun
 #undef scaleEach
