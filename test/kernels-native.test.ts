@@ -27,7 +27,6 @@ import { firstBitDifference } from './support/tensors.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const cpuFlags = new Set(readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'))?.split(/\s+/) ?? []);
-/** The CPU's vendor string, as /proc/cpuinfo gives it (GenuineIntel, AuthenticAMD). */
 /** The vector widths (floats) this CPU runs the native kernels at, widest first: AVX-512F, AVX2 with FMA. */
 const WIDTHS = [...(cpuFlags.has('avx512f') ? [16] : []), ...(cpuFlags.has('avx2') && cpuFlags.has('fma') ? [8] : [])];
 

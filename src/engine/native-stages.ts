@@ -21,8 +21,8 @@
 import { nativeKernels } from '../kernels/native/index.js';
 import { nativeKernelOf, type NativeKind } from '../kernels/plan/index.js';
 import { activationCode, NO_ACTIVATION } from '../kernels/epilogue.js';
-import { COLUMN_BLOCK } from '../kernels/ranged/linear.js';
-import { preferredWasmVariant, wasmKernelsAvailable } from '../kernels/plan/selection.js';
+import { nativeLinearKernels } from '../kernels/linear.js';
+import { gemmColumns } from '../kernels/ranged/linear.js';
 import type { ProgramDescription } from './program-table.js';
 import { planOf } from './slice-runner.js';
 
@@ -90,13 +90,12 @@ function recordsByStage(description: ProgramDescription): Array<number[][] | nul
       }
       return records;
     }
-    if (stage.kind === 'ranged' && stage.op.kernel === 'gemm' && nativeKernels() !== null && wasmKernelsAvailable() && preferredWasmVariant() === 'fma') {
-      // The ranged Gemm's own call where it takes the native kernel (kernels/linear.ts, linearColumns: the
-      // FMA build's WebAssembly kernels preferred, so its native twin), by blocks of COLUMN_BLOCK outputs.
+    if (stage.kind === 'ranged' && stage.op.kernel === 'gemm' && nativeLinearKernels() !== null) {
+      // The ranged Gemm's own call where it takes the native kernel (kernels/linear.ts, linearColumns).
       const { rows, inFeatures, outFeatures, bias } = stage.op.params as Record<string, number>;
       const records: number[][] = [];
       for (let t = 0; t < stage.ranges.length / 2; t++) {
-        const [o0, o1] = [stage.ranges[2 * t], stage.ranges[2 * t + 1]].map((u) => Math.min(outFeatures, u * COLUMN_BLOCK));
+        const [o0, o1] = gemmColumns(outFeatures, stage.ranges[2 * t], stage.ranges[2 * t + 1]);
         records.push([LINEAR, stage.inputs[0], stage.outputs[0], stage.inputs[1], bias === 1 ? stage.inputs[2] : -1, 0, 0, -1, 0, 0, 0, rows, inFeatures, outFeatures, o0, o1]);
       }
       return records;

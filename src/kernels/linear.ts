@@ -54,14 +54,21 @@ export function linearColumns(
     const outInPlace = arena.owns(out);
     // Staged, the output is copied in first when the kernel writes only some of its columns.
     const outAt = operands.address(out, o0 > 0 || o1 < outFeatures);
-    const variant = preferredWasmVariant();
-    // The native kernel computes the FMA build's sums (native/kernels.h, linear): the same bits, faster.
-    const native = variant === 'fma' ? nativeKernels() : null;
+    const native = nativeLinearKernels();
     if (native) native.linear(arenaMemoryView(), xAt, weightAt, biasAt === 0 ? -1 : biasAt, outAt, rows, inFeatures, outFeatures, o0, o1);
-    else wasmLinearRows(variant)(xAt, weightAt, biasAt, outAt, rows, inFeatures, outFeatures, o0, o1);
+    else wasmLinearRows(preferredWasmVariant())(xAt, weightAt, biasAt, outAt, rows, inFeatures, outFeatures, o0, o1);
     if (!outInPlace) out.set(new Float32Array(arena.buffer, outAt, rows * outFeatures));
   } finally {
     operands.release();
   }
   return true;
+}
+
+/**
+ * The native kernels where linearColumns computes through them, else null: the FMA build's WebAssembly
+ * kernels preferred, whose sums the native kernel computes (native/kernels.h, linear), the same bits, faster.
+ * The engine's native runs of stages take a Gemm exactly where this says (engine/native-stages.ts).
+ */
+export function nativeLinearKernels(): ReturnType<typeof nativeKernels> {
+  return wasmKernelsAvailable() && preferredWasmVariant() === 'fma' ? nativeKernels() : null;
 }

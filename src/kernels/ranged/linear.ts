@@ -11,14 +11,18 @@ import type { RangedKernel, RangedOp } from './types.js';
 /** Output columns per unit: a multiple of 4, the kernel's tile width. */
 export const COLUMN_BLOCK = 16;
 
+/** The output columns [o0, o1) of the ranged Gemm's units [start, end). */
+export function gemmColumns(outFeatures: number, start: number, end: number): [number, number] {
+  return [Math.min(outFeatures, start * COLUMN_BLOCK), Math.min(outFeatures, end * COLUMN_BLOCK)];
+}
+
 /** Inputs x [rows, in], weight [out, in], and bias [out] when params.bias is 1; params rows, inFeatures, outFeatures. */
 const gemm: RangedKernel = (p, [x, weight, bias], [out], start, end) => {
   const rows = p.rows as number;
   const inF = p.inFeatures as number;
   const outF = p.outFeatures as number;
   const b = p.bias === 1 ? bias : null;
-  const o0 = Math.min(outF, start * COLUMN_BLOCK);
-  const o1 = Math.min(outF, end * COLUMN_BLOCK);
+  const [o0, o1] = gemmColumns(outF, start, end);
   if (o0 === o1 || rows === 0) return;
   if (linearColumns(x, weight, b, out, rows, inF, outF, o0, o1)) return;
   // ops/linear.ts's fallback: double-precision sums.
