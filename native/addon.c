@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <time.h>
 
 // The epilogue's codes (src/kernels/wasm/param-block.ts), all applied from registers.
 enum { EPILOGUE_NONE = 0, EPILOGUE_RELU = 1, EPILOGUE_CLIP = 2, EPILOGUE_HARDSWISH = 3, EPILOGUE_SIGMOID = 4, EPILOGUE_SILU = 5, EPILOGUE_HARDSIGMOID = 6 };
@@ -457,24 +458,49 @@ static int runRecord(char *base, const double *r, const double *buffers) {
   return 1;
 }
 
-// runStages(memory, records: Float64Array, count, buffersAt, cancelAt): records [0, count) in order until
-// one cannot run (runRecord) or the int32 at cancelAt (the run's cancel flag) is set; returns how many ran.
+// Milliseconds on CLOCK_MONOTONIC, the clock libuv's uv_hrtime (performance.now()) reads on Linux. A
+// profiled run's native tasks are timed with it, plus the offset to the runner's absoluteNow() that the
+// runner measured once (src/engine/native-stages.ts, nativeClockOffset): per task, not one start and end for a whole call.
+static double monotonicMs(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
+// now(): monotonicMs(), for that offset.
+static napi_value Now(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value r;
+  napi_create_double(env, monotonicMs(), &r);
+  return r;
+}
+
+// runStages(memory, records: Float64Array, count, buffersAt, cancelAt[, times: Float64Array, clockOffset]): records
+// [0, count) in order until one cannot run (runRecord) or the int32 at cancelAt (the run's cancel flag) is set;
+// returns how many ran. With `times` (a profiled run), record i's start and end at times[2i] and times[2i + 1],
+// in monotonicMs() + clockOffset.
 static napi_value RunStages(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 7;
+  napi_value argv[7];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  napi_typedarray_type type, recordsType;
-  size_t length = 0, recordsLength = 0;
-  void *data = NULL, *recordsData = NULL;
-  if (argc != 5 || napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_float32_array ||
-      napi_get_typedarray_info(env, argv[1], &recordsType, &recordsLength, &recordsData, NULL, NULL) != napi_ok || recordsType != napi_float64_array) {
-    napi_throw_type_error(env, NULL, "runStages: expected (memory: Float32Array, records: Float64Array, count, buffersAt, cancelAt)");
+  napi_typedarray_type type, recordsType, timesType = napi_float64_array;
+  size_t length = 0, recordsLength = 0, timesLength = 0;
+  void *data = NULL, *recordsData = NULL, *timesData = NULL;
+  if ((argc != 5 && argc != 7) || napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_float32_array ||
+      napi_get_typedarray_info(env, argv[1], &recordsType, &recordsLength, &recordsData, NULL, NULL) != napi_ok || recordsType != napi_float64_array ||
+      (argc == 7 && (napi_get_typedarray_info(env, argv[5], &timesType, &timesLength, &timesData, NULL, NULL) != napi_ok || timesType != napi_float64_array))) {
+    napi_throw_type_error(env, NULL, "runStages: expected (memory: Float32Array, records: Float64Array, count, buffersAt, cancelAt[, times: Float64Array, clockOffset])");
     return NULL;
   }
   char *base = (char *)data;
   const int64_t count = argInt(env, argv[2]);
-  if (count < 0 || (size_t)count * STAGE_RECORD > recordsLength) {
-    napi_throw_range_error(env, NULL, "runStages: count exceeds the records");
+  if (count < 0 || (size_t)count * STAGE_RECORD > recordsLength || (argc == 7 && (size_t)count * 2 > timesLength)) {
+    napi_throw_range_error(env, NULL, "runStages: count exceeds the records or the times");
+    return NULL;
+  }
+  double *times = (double *)timesData, clockOffset = 0;
+  if (argc == 7 && napi_get_value_double(env, argv[6], &clockOffset) != napi_ok) {
+    napi_throw_type_error(env, NULL, "runStages: expected clockOffset to be a number");
     return NULL;
   }
   const double *buffers = (const double *)(base + argInt(env, argv[3]));
@@ -482,7 +508,12 @@ static napi_value RunStages(napi_env env, napi_callback_info info) {
   int64_t i = 0;
   for (; i < count; i++) {
     if (__atomic_load_n(cancel, __ATOMIC_SEQ_CST) != 0) break;
+    const double start = times ? monotonicMs() : 0;
     if (!runRecord(base, (const double *)recordsData + i * STAGE_RECORD, buffers)) break;
+    if (times) {
+      times[2 * i] = start + clockOffset;
+      times[2 * i + 1] = monotonicMs() + clockOffset;
+    }
   }
   napi_value r;
   napi_create_int32(env, (int32_t)i, &r);
@@ -490,7 +521,7 @@ static napi_value RunStages(napi_env env, napi_callback_info info) {
 }
 
 // runStageTasks(memory, records: Float64Array, tableAt, stage, stages, first, count, runner, buffersAt, timesAt,
-// result: Int32Array(4)): one runner of a run cut for several, on stage `stage` of its run table
+// result: Int32Array(4)[, clockOffset, thread]): one runner of a run cut for several, on stage `stage` of its run table
 // (program-table.ts), its tasks' records in task order: claims the stage's tasks as ProgramTable.claim does
 // (even runners from the front, odd ones from the back, in one atomic word; past MAX_TWO_ENDED_TASKS from
 // the front only), runs each, and counts it done as finishedOne does, the runner that finishes the last one
@@ -498,23 +529,30 @@ static napi_value RunStages(napi_env env, napi_callback_info info) {
 // futex this code could wake, so the caller does (result[1]: it finished the stage's last task; result[3]:
 // it moved the word). Stops when no task is left, when the cancel flag is set, or at a task whose kernel
 // could not allocate (claimed, not run: result[2], else -1). result[0]: the tasks it ran. Each run task's
-// start and end times (three doubles a task from timesAt: start, end, thread) are 1: a profiled run never
-// comes here, and the end, written before the task counts as done, is what says it finished.
+// times (three doubles a task from timesAt: start, end, thread): with clockOffset and thread (a profiled
+// run) its start and end in monotonicMs() + clockOffset and the runner's thread id, else 1, 1 and 0. The end,
+// written last and before the task counts as done, is what says it finished.
 #define TABLE_CANCEL 0
 #define TABLE_COMPLETED 1
 #define TABLE_HEADER 4
 #define MAX_TWO_ENDED_TASKS 0x7fff
 static napi_value RunStageTasks(napi_env env, napi_callback_info info) {
-  size_t argc = 11;
-  napi_value argv[11];
+  size_t argc = 13;
+  napi_value argv[13];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   napi_typedarray_type type, recordsType, resultType;
   size_t length = 0, recordsLength = 0, resultLength = 0;
   void *data = NULL, *recordsData = NULL, *resultData = NULL;
-  if (argc != 11 || napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_float32_array ||
+  if ((argc != 11 && argc != 13) || napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_float32_array ||
       napi_get_typedarray_info(env, argv[1], &recordsType, &recordsLength, &recordsData, NULL, NULL) != napi_ok || recordsType != napi_float64_array ||
       napi_get_typedarray_info(env, argv[10], &resultType, &resultLength, &resultData, NULL, NULL) != napi_ok || resultType != napi_int32_array || resultLength < 4) {
-    napi_throw_type_error(env, NULL, "runStageTasks: expected (memory: Float32Array, records: Float64Array, tableAt, stage, stages, first, count, runner, buffersAt, timesAt, result: Int32Array(4))");
+    napi_throw_type_error(env, NULL, "runStageTasks: expected (memory: Float32Array, records: Float64Array, tableAt, stage, stages, first, count, runner, buffersAt, timesAt, result: Int32Array(4)[, clockOffset, thread])");
+    return NULL;
+  }
+  const int timed = argc == 13;
+  double clockOffset = 0, thread = 0;
+  if (timed && (napi_get_value_double(env, argv[11], &clockOffset) != napi_ok || napi_get_value_double(env, argv[12], &thread) != napi_ok)) {
+    napi_throw_type_error(env, NULL, "runStageTasks: expected clockOffset and thread to be numbers");
     return NULL;
   }
   char *base = (char *)data;
@@ -554,12 +592,14 @@ static napi_value RunStageTasks(napi_env env, napi_callback_info info) {
     }
     const int task = first + local;
     __atomic_store_n(ints + TABLE_HEADER + 2 * stages + task, runner + 1, __ATOMIC_SEQ_CST);
+    const double start = timed ? monotonicMs() + clockOffset : 1;
     if (!runRecord(base, (const double *)recordsData + (size_t)local * STAGE_RECORD, buffers)) {
       result[2] = task;
       break;
     }
-    times[3 * (size_t)task] = 1;
-    times[3 * (size_t)task + 1] = 1;
+    times[3 * (size_t)task] = start;
+    times[3 * (size_t)task + 2] = thread;
+    times[3 * (size_t)task + 1] = timed ? monotonicMs() + clockOffset : 1;
     result[0]++;
     if (__atomic_add_fetch(doneWord, 1, __ATOMIC_SEQ_CST) == count) {
       int expected = stage;
@@ -648,6 +688,7 @@ NAPI_MODULE_INIT() {
     { "linear", NULL, Linear, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "runStages", NULL, RunStages, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "runStageTasks", NULL, RunStageTasks, NULL, NULL, NULL, napi_default_jsproperty, NULL },
+    { "now", NULL, Now, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "available", NULL, Available, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "width", NULL, Width, NULL, NULL, NULL, napi_default_jsproperty, NULL },
     { "useWidth", NULL, UseWidth, NULL, NULL, NULL, napi_default_jsproperty, NULL },

@@ -9,8 +9,8 @@ describe('Doorbells', () => {
   it('a program runner reads back the message written to its slot, its poll included', () => {
     const buffer = Doorbells.buffer(2);
     const messages: WorkerMessage[] = [
-      { kind: 'program', programId: 7, program: { byteOffset: 4096, length: 300 }, scratch: { byteOffset: 8192, length: 64 }, table: 128, runner: 1, pollMs: PARK_POLL_MS, nativeRuns: false, nativeTasks: true },
-      { kind: 'program', programId: 8, program: { byteOffset: 0, length: 12 }, scratch: { byteOffset: 5e9, length: 1 }, table: 2 ** 31, runner: 0, pollMs: 0, nativeRuns: true, nativeTasks: true },
+      { kind: 'program', programId: 7, program: { byteOffset: 4096, length: 300 }, scratch: { byteOffset: 8192, length: 64 }, table: 128, runner: 1, pollMs: PARK_POLL_MS, nativeRuns: false, profiled: true },
+      { kind: 'program', programId: 8, program: { byteOffset: 0, length: 12 }, scratch: { byteOffset: 5e9, length: 1 }, table: 2 ** 31, runner: 0, pollMs: 0, nativeRuns: true, profiled: false },
     ];
     for (const message of messages) {
       new Doorbells(buffer, 1).write(message);
@@ -20,7 +20,7 @@ describe('Doorbells', () => {
 
   it('slots do not share fields: a conv runner written to one leaves the other slot\'s program runner as it was', () => {
     const buffer = Doorbells.buffer(2);
-    const program: WorkerMessage = { kind: 'program', programId: 3, program: { byteOffset: 64, length: 9 }, scratch: { byteOffset: 128, length: 4 }, table: 256, runner: 1, pollMs: PARK_POLL_MS, nativeRuns: false, nativeTasks: false };
+    const program: WorkerMessage = { kind: 'program', programId: 3, program: { byteOffset: 64, length: 9 }, scratch: { byteOffset: 128, length: 4 }, table: 256, runner: 1, pollMs: PARK_POLL_MS, nativeRuns: false, profiled: true };
     new Doorbells(buffer, 0).write(program);
     new Doorbells(buffer, 1).write({
       kind: 'conv', planId: 1, plan: { byteOffset: 1, length: 2 }, input: { byteOffset: 3, length: 4 }, weight: { byteOffset: 5, length: 6 }, bias: null,
@@ -40,7 +40,7 @@ describe('Doorbells', () => {
     expect(performance.now() - start).toBeLessThan(2500);
     // The other slot's worker was not told to stop.
     expect(Atomics.load(new Doorbells(buffer, 0).ints, Doorbells.STOP_POLL)).toBe(0);
-    main.write({ kind: 'program', programId: 1, program: { byteOffset: 0, length: 1 }, scratch: { byteOffset: 0, length: 1 }, table: 0, runner: 1, pollMs: PARK_POLL_MS, nativeRuns: false, nativeTasks: false });
+    main.write({ kind: 'program', programId: 1, program: { byteOffset: 0, length: 1 }, scratch: { byteOffset: 0, length: 1 }, table: 0, runner: 1, pollMs: PARK_POLL_MS, nativeRuns: false, profiled: false });
     expect(Atomics.load(worker.ints, Doorbells.STOP_POLL)).toBe(0);
     // Work posted while a worker polls ends the poll with the slot's new state.
     Atomics.store(main.ints, Doorbells.STATE, SlotState.work);

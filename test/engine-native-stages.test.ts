@@ -1,16 +1,16 @@
 // A program's runs of convolution, global average pool and Gemm stages in one native
-// call each, where one runner computes the run and it is not profiled
-// (src/engine/native-stages.ts, native/addon.c's runStages): the records are
-// runPlan's arguments, so a run computes the bits of the runner's own path and
-// of the calling thread; a call that stops early (a kernel that could not
-// allocate, a cancelled run) leaves the rest to that path with the same bits;
-// a profiled run keeps every task on it; a run cut for several runners has
+// call each, where one runner computes the run (src/engine/native-stages.ts,
+// native/addon.c's runStages): the records are runPlan's arguments, so a run
+// computes the bits of the runner's own path and of the calling thread; a call
+// that stops early (a kernel that could not allocate, a cancelled run) leaves
+// the rest to that path with the same bits; a run cut for several runners has
 // each runner claim its share of a stage and run it in one native call
-// (runStageTasks), a task claimed there and not run going the usual way; and
-// the cancel flag stops the native loop before anything runs.
+// (runStageTasks), a task claimed there and not run going the usual way; a
+// profiled run takes the same calls, which time each task on the runner's
+// clock; and the cancel flag stops the native loop before anything runs.
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { loadOnnx, loadSafetensors, sharedArena } from '../src/index.js';
+import { EngineProgram, loadOnnx, loadSafetensors, sharedArena, type ProgramProfile } from '../src/index.js';
 import { arenaMemoryView, nativeKernels } from '../src/kernels/native/index.js';
 import { ModeChoice } from '../src/engine/mode-choice.js';
 import { STAGE_RECORD } from '../src/engine/native-stages.js';
@@ -21,6 +21,33 @@ import { firstBitDifference } from './support/tensors.js';
 const native = nativeKernels();
 const engine = closingEngines();
 
+/**
+ * The profiles of the program runs `forward` makes, profiled. Checks what per-task times must say: every task
+ * inside its run ([0, wallMs] from the run's start), its end not before its start, and no task of a stage
+ * starting before every task of the stage before it has ended (the barrier; one runner runs them in order).
+ * `slack` ms allows for two threads' clocks (each thread's offset to the native clock is measured apart).
+ * With one start and end for a whole native call, as unprofiled runs record, the ordering fails.
+ */
+async function profiledRuns(forward: () => Promise<unknown>, slack: number): Promise<ProgramProfile[]> {
+  const runs = vi.spyOn(EngineProgram.prototype, 'run');
+  try {
+    await forward();
+    const profiles = (await Promise.all(runs.mock.results.map((r) => r.value))) as ProgramProfile[];
+    for (const p of profiles) {
+      let previousEnd = -Infinity;
+      for (const stage of p.stages) {
+        expect(stage.firstStartMs, stage.label).toBeGreaterThanOrEqual(Math.max(-slack, previousEnd - slack));
+        expect(stage.lastEndMs, stage.label).toBeLessThanOrEqual(p.wallMs + slack);
+        for (const ms of stage.taskMs) expect(ms, stage.label).toBeGreaterThanOrEqual(0);
+        previousEnd = stage.lastEndMs;
+      }
+    }
+    return profiles;
+  } finally {
+    runs.mockRestore();
+  }
+}
+
 /** efficientnet_like: stem, depthwise, squeeze-and-excitation (a pool between 1x1 layers), projections with the Mul folded in, a pool and a Gemm classifier. */
 function fixture() {
   const model = loadOnnx(join(FIXTURES, 'efficientnet_like.onnx'));
@@ -29,7 +56,7 @@ function fixture() {
 }
 
 describe.skipIf(!native)('runs of stages in one native call', () => {
-  it('one runner computes what the calling thread does, in a few calls a forward, and a profiled run takes the usual path with the same bits', async () => {
+  it('one runner computes what the calling thread does, in a few calls a forward, and a profiled run takes the same calls, each task timed', async () => {
     const { model, input } = fixture();
     const reference = model.forward(input);
     const e = engine({ workers: 1, callingThread: true });
@@ -46,9 +73,16 @@ describe.skipIf(!native)('runs of stages in one native call', () => {
       expect(execution.steps.some((s) => s.kind === 'ranged' && s.stage.op.kernel === 'gemm')).toBe(true);
       expect(tasks).toBe(stages);
       calls.mockClear();
-      const { output } = await model.forwardWith(e, input, { profile: true });
-      expect(calls).not.toHaveBeenCalled();
+      let output = input;
+      const profiles = await profiledRuns(async () => ({ output } = await model.forwardWith(e, input, { profile: true })), 0);
+      // The same calls, each given a times array.
+      expect(calls.mock.calls.map((c) => c.length)).toEqual(calls.mock.calls.map(() => 7));
+      expect(calls.mock.calls.reduce((n, c) => n + c[2], 0)).toBe(stages);
       expect(firstBitDifference(output.data, reference.data)).toBe(-1);
+      // On the calling thread (thread 0); the native stages' tasks, timed one by one, fill most of the runs.
+      const timed = profiles.flatMap((p) => p.stages);
+      expect(new Set(timed.flatMap((st) => st.taskThreads))).toEqual(new Set([0]));
+      expect(timed.every((st) => st.lastEndMs > st.firstStartMs)).toBe(true);
     } finally {
       calls.mockRestore();
       model.close();
@@ -95,9 +129,18 @@ describe.skipIf(!native)('runs of stages in one native call', () => {
       expect(calls).toHaveBeenCalled();
       expect(runs).not.toHaveBeenCalled();
       calls.mockClear();
-      const { output } = await model.forwardWith(two, input, { profile: true });
-      expect(calls).not.toHaveBeenCalled();
+      spoil = -1;
+      let output = input;
+      const profiles = await profiledRuns(async () => ({ output } = await model.forwardWith(two, input, { profile: true })), 0.05);
+      // The same calls, each given the clock's offset and its thread.
+      expect(calls).toHaveBeenCalled();
+      expect(calls.mock.calls.map((c) => c.length)).toEqual(calls.mock.calls.map(() => 13));
       expect(firstBitDifference(output.data, reference.data)).toBe(-1);
+      // Each task says which runner ran it: the calling thread (0) or the worker (a thread id above 0).
+      const threads = new Set(profiles.flatMap((p) => p.stages.flatMap((st) => st.taskThreads)));
+      expect([...threads].every((t) => Number.isInteger(t) && t >= 0)).toBe(true);
+      expect(threads.size).toBeGreaterThanOrEqual(1);
+      expect(threads.size).toBeLessThanOrEqual(2);
     } finally {
       calls.mockRestore();
       runs.mockRestore();

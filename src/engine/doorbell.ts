@@ -107,7 +107,7 @@ const F = {
   residualLength: 20,
   pollMs: 21, // program runners only
   nativeRuns: 22, // program runners only: 1 or 0
-  nativeTasks: 23, // program runners only: 1 or 0
+  profiled: 23, // program runners only: 1 or 0
 } as const;
 
 /** One engine's slots (one per worker), over a SharedArrayBuffer of its own. */
@@ -162,7 +162,7 @@ export class Doorbells {
       f[F.runner] = message.runner;
       f[F.pollMs] = message.pollMs;
       f[F.nativeRuns] = message.nativeRuns ? 1 : 0;
-      f[F.nativeTasks] = message.nativeTasks ? 1 : 0;
+      f[F.profiled] = message.profiled ? 1 : 0;
       return;
     }
     f[F.kind] = KIND_CONV;
@@ -212,7 +212,7 @@ export class Doorbells {
         runner: f[F.runner],
         pollMs: f[F.pollMs],
         nativeRuns: f[F.nativeRuns] === 1,
-        nativeTasks: f[F.nativeTasks] === 1,
+        profiled: f[F.profiled] === 1,
       };
       return program;
     }

@@ -1,8 +1,9 @@
 // A program's runs of convolution stages in one native call each, where one
-// runner computes the whole run (the one-runner way, an engine of one worker)
-// and the run is not profiled; and, where a run is cut for several runners,
-// each runner's share of a stage in one native call (runStageTasks: it claims
-// a task, then runs that task's record).
+// runner computes the whole run (the one-runner way, an engine of one worker);
+// and, where a run is cut for several runners, each runner's share of a stage
+// in one native call (runStageTasks: it claims a task, then runs that task's
+// record). A profiled run takes the same calls, which then time each task
+// (nativeClockOffset): a profile measures the code an unprofiled run runs.
 //
 // Between two kernels a task spent about 4 us in JavaScript at batch 1 (claim,
 // start time, the slice, runPlan's checks and operands, the end time, the
@@ -24,6 +25,7 @@ import { activationCode, NO_ACTIVATION } from '../kernels/epilogue.js';
 import { nativeLinearKernels } from '../kernels/linear.js';
 import { gemmColumns } from '../kernels/ranged/linear.js';
 import type { ProgramDescription } from './program-table.js';
+import { absoluteNow } from './protocol.js';
 import { planOf } from './slice-runner.js';
 
 /** Doubles a task's record holds (native/addon.c's STAGE_RECORD). */
@@ -39,6 +41,33 @@ export interface NativeRun {
   to: number;
   records: Float64Array;
   tasks: number;
+  /** A profiled run's task times from runStages (start, end a task), made at the first. */
+  times?: Float64Array;
+}
+
+let clockOffset: number | null = null;
+
+/**
+ * What to add to the native kernels' now() to get this thread's absoluteNow() (protocol.ts), measured once
+ * per thread: the two read the same monotonic clock from different origins. Of a few tries, the one whose
+ * two absoluteNow() reads around now() were closest, taken at their midpoint.
+ */
+export function nativeClockOffset(): number {
+  if (clockOffset !== null) return clockOffset;
+  const native = nativeKernels()!;
+  let best = Infinity;
+  let offset = 0;
+  for (let i = 0; i < 5; i++) {
+    const before = absoluteNow();
+    const now = native.now();
+    const after = absoluteNow();
+    if (after - before < best) {
+      best = after - before;
+      offset = (before + after) / 2 - now;
+    }
+  }
+  clockOffset = offset;
+  return offset;
 }
 
 /**

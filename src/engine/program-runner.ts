@@ -15,7 +15,7 @@ import { LEFT_WAITING, loadDescription, ProgramTable, sleepUntilMoved, STAGE_CAN
 import { absoluteNow, type BeforeTask, type ConvRunMessage, type ProgramRunMessage, type RunnerReport } from './protocol.js';
 import { planOf, runSlice, viewOf, type RunContext } from './slice-runner.js';
 import { waitAsync } from './wait-async.js';
-import { nativeRunsOf, nativeStagesOf, type NativeRun } from './native-stages.js';
+import { nativeClockOffset, nativeRunsOf, nativeStagesOf, type NativeRun } from './native-stages.js';
 import { arenaMemoryView, nativeKernels } from '../kernels/native/index.js';
 
 /** This thread's barrier spin budget, learnt over every run it takes part in (barrier-spin.ts). */
@@ -268,7 +268,9 @@ function* runnerSteps(message: ProgramRunMessage, sleep: Sleep, beforeTask?: Bef
   let ran = 0;
   const { stages } = description;
   // The tests' fault hook sees every conv task as an engine call: it keeps every task on this path.
-  const native = message.nativeTasks && !beforeTask ? nativeKernels() : null;
+  const native = !beforeTask ? nativeKernels() : null;
+  // Profiled, the native calls time each task against this thread's clock.
+  const clock = native && message.profiled ? nativeClockOffset() : null;
   const nativeRuns = native && message.nativeRuns ? (decoded.nativeRuns ??= nativeRunsOf(description)) : null;
   const nativeStages = native && !message.nativeRuns ? (decoded.nativeStages ??= nativeStagesOf(description)) : null;
   for (let s = 0; s < stages.length; s++) {
@@ -276,15 +278,19 @@ function* runnerSteps(message: ProgramRunMessage, sleep: Sleep, beforeTask?: Bef
     const nativeRun = nativeRuns?.get(s);
     if (nativeRun) {
       // Alone in this run, the runner claims the run's tasks in order (from the front), has the native
-      // kernels compute them in one call, then records them as runOneTask would have, one start and end
-      // time for all. A task the call did not reach (a kernel that could not allocate, a cancelled run)
-      // and the rest of its stage go the usual way; later stages of the run too.
+      // kernels compute them in one call, then records them as runOneTask would have: one start and end
+      // time for all, or each task's own in a profiled run. A task the call did not reach (a kernel that
+      // could not allocate, a cancelled run) and the rest of its stage go the usual way; later stages of
+      // the run too.
       const claimed: number[] = [];
       for (let c = nativeRun.from; c < nativeRun.to; c++) {
         for (let t = 0; t < layout.count[c]; t++) claimed.push(table.claim(c, message.runner));
       }
+      const times = clock === null ? null : (nativeRun.times ??= new Float64Array(2 * nativeRun.tasks));
       const start = absoluteNow();
-      const done = native!.runStages(arenaMemoryView(), nativeRun.records, nativeRun.tasks, table.floats.byteOffset, message.table);
+      const done = times
+        ? native!.runStages(arenaMemoryView(), nativeRun.records, nativeRun.tasks, table.floats.byteOffset, message.table, times, clock!)
+        : native!.runStages(arenaMemoryView(), nativeRun.records, nativeRun.tasks, table.floats.byteOffset, message.table);
       const end = absoluteNow();
       let k = 0;
       let c = nativeRun.from;
@@ -292,8 +298,8 @@ function* runnerSteps(message: ProgramRunMessage, sleep: Sleep, beforeTask?: Bef
         const count = layout.count[c];
         const stageDone = Math.max(0, Math.min(count, done - k));
         for (let t = 0; t < stageDone; t++) {
-          table.started(claimed[k + t], start, threadId);
-          table.finished(claimed[k + t], end);
+          table.started(claimed[k + t], times ? times[2 * (k + t)] : start, threadId);
+          table.finished(claimed[k + t], times ? times[2 * (k + t) + 1] : end);
           table.finishedOne(c);
           ran++;
         }
@@ -342,7 +348,13 @@ function* runnerSteps(message: ProgramRunMessage, sleep: Sleep, beforeTask?: Bef
       if (records) {
         // Beside other runners: this runner's claims of the stage and their tasks in one native call, which
         // leaves waking the barrier's sleepers, and a task whose kernel could not allocate, to this code.
-        native!.runStageTasks(arenaMemoryView(), records, table.ints.byteOffset, s, stages.length, layout.first[s], layout.count[s], message.runner, table.floats.byteOffset, table.timesByteOffset, stageResult);
+        const tableAt = table.ints.byteOffset;
+        const buffersAt = table.floats.byteOffset;
+        const timesAt = table.timesByteOffset;
+        const first = layout.first[s];
+        const count = layout.count[s];
+        if (clock === null) native!.runStageTasks(arenaMemoryView(), records, tableAt, s, stages.length, first, count, message.runner, buffersAt, timesAt, stageResult);
+        else native!.runStageTasks(arenaMemoryView(), records, tableAt, s, stages.length, first, count, message.runner, buffersAt, timesAt, stageResult, clock, threadId);
         ran += stageResult[0];
         if (stageResult[1] === 1) table.finishedNatively(s, stageResult[3] === 1);
         const unrun = stageResult[2];

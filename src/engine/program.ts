@@ -379,7 +379,7 @@ export class EngineProgram {
       const workerRunners = mode.runners - (this.host.callingThread ? 1 : 0);
       const pollMs = workerRunners + 1 <= CORES ? PARK_POLL_MS : 0;
       const messages: ProgramRunMessage[] = Array.from({ length: mode.runners }, (_, runner) => {
-        return { kind: 'program', programId: mode.id, program: mode.ref, scratch: refOf(scratch[runner]), table: tableBlock.byteOffset, runner, pollMs, nativeRuns: mode.runners === 1 && options.profile !== true, nativeTasks: options.profile !== true };
+        return { kind: 'program', programId: mode.id, program: mode.ref, scratch: refOf(scratch[runner]), table: tableBlock.byteOffset, runner, pollMs, nativeRuns: mode.runners === 1, profiled: options.profile === true };
       });
       const running = new Call(table, (failed) => this.host.dropQueued(failed));
       call = running;

@@ -55,16 +55,12 @@ export interface ProgramRunMessage {
   /** After the run, how long a parked worker polls its doorbell before it blocks (doorbell.ts, PARK_POLL_MS); 0: it blocks at once. */
   pollMs: number;
   /**
-   * Whether runs of convolution stages may go to the native kernels in one call each (native-stages.ts):
-   * this runner is the run's only one, and the run is not profiled (its tasks then share one start and end).
-   * Only with nativeTasks.
+   * Whether runs of convolution stages go to the native kernels in one call each (native-stages.ts): this
+   * runner is the run's only one. Otherwise each stage's share goes in one call (runStageTasks).
    */
   nativeRuns: boolean;
-  /**
-   * Whether the runner may claim and run a stage's tasks in one native call (native-stages.ts,
-   * runStageTasks): the run is not profiled.
-   */
-  nativeTasks: boolean;
+  /** Whether the run is profiled: the native calls then time each task, as the runner's own path does. */
+  profiled: boolean;
 }
 
 interface PingMessage {

@@ -24,18 +24,22 @@ interface NativeExports {
    * Convolution tasks in a row (src/engine/native-stages.ts): records [0, count) of STAGE_RECORD doubles
    * each, their tensors named by buffer index, whose byte offsets sit as (offset, length) pairs from byte
    * `buffersAt`; stops early where a kernel cannot allocate or the int32 at `cancelAt` is set. How many ran.
+   * With `times` (a profiled run), record i's start and end at times[2i] and times[2i + 1], in now() + clockOffset.
    */
-  runStages(memory: Float32Array, records: Float64Array, count: number, buffersAt: number, cancelAt: number): number;
+  runStages(memory: Float32Array, records: Float64Array, count: number, buffersAt: number, cancelAt: number, times?: Float64Array, clockOffset?: number): number;
   /**
    * One runner's share of a stage cut for several (src/engine/native-stages.ts): claims the stage's tasks
    * from the run table at `tableAt` as ProgramTable.claim does, runs each task's record, counts it done;
    * result: [tasks run, finished the stage's last task, a claimed task not run (-1: none), moved the
-   * completed stages word]. Wakes nobody (ProgramTable.finishedNatively does).
+   * completed stages word]. Wakes nobody (ProgramTable.finishedNatively does). With clockOffset and thread (a
+   * profiled run), each task's start and end in now() + clockOffset and the thread in the table's times.
    */
   runStageTasks(
     memory: Float32Array, records: Float64Array, tableAt: number, stage: number, stages: number, first: number, count: number, runner: number,
-    buffersAt: number, timesAt: number, result: Int32Array,
+    buffersAt: number, timesAt: number, result: Int32Array, clockOffset?: number, thread?: number,
   ): void;
+  /** Milliseconds on the monotonic clock performance.now() reads, from an origin of its own: what the native calls time tasks with. */
+  now(): number;
   /** The floats per vector the kernels run with: 16 (AVX-512F) or 8 (AVX2 and FMA), the widest this CPU runs unless useWidth chose. */
   width(): number;
   /** Runs the kernels at `floats` per vector (16 or 8, one this CPU runs) in every thread of the process; returns the previous width. For tests and benchmarks. */

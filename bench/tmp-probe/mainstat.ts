@@ -1,0 +1,14 @@
+import { readFileSync } from 'node:fs';
+import { GroupedConvEngine } from '../../src/index.js';
+import { modelAndInput } from '../support/program-capture.js';
+const path = process.argv[2]; const batch = Number(process.argv[3] ?? 8); const n = Number(process.argv[4] ?? 200);
+const { model, x } = modelAndInput(path, batch);
+const e = new GroupedConvEngine({ workers: Number(process.argv[5] ?? 1) });
+await e.warmup(); for (let i = 0; i < 70; i++) await model.forwardWith(e, x);
+const st = () => { const f = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1].split(' '); return [Number(f[11]), Number(f[12]), Number(f[7]), Number(f[8])]; };
+const sw = () => { const s = readFileSync(`/proc/self/task/${process.pid}/status`, 'utf8'); return s.match(/voluntary_ctxt_switches:\s+(\d+)/g)!.map((l) => Number(l.split(/\s+/)[1])); };
+const a = st(); const sa = sw(); const t0 = performance.now(); const c0 = process.cpuUsage();
+for (let i = 0; i < n; i++) await model.forwardWith(e, x);
+const b = st(); const sb = sw(); const c1 = process.cpuUsage(c0);
+console.log(((performance.now() - t0) / n).toFixed(2), 'ms/forward; main utime', ((b[0] - a[0]) * 10 / n).toFixed(3), 'ms stime', ((b[1] - a[1]) * 10 / n).toFixed(3), 'ms per forward; ctx switches vol/invol per forward', ((sb[0] - sa[0]) / n).toFixed(1), ((sb[1] - sa[1]) / n).toFixed(1), '; process cpu user/sys per fwd', (c1.user / 1000 / n).toFixed(2), (c1.system / 1000 / n).toFixed(2));
+await e.close(); model.close();

@@ -1,0 +1,10 @@
+import { GroupedConvEngine } from '../../src/index.js';
+import { modelAndInput } from '../support/program-capture.js';
+const path = process.argv[2]; const batch = Number(process.argv[3] ?? 8); const n = Number(process.argv[4] ?? 200);
+const { model, x } = modelAndInput(path, batch);
+const e = new GroupedConvEngine({ workers: Number(process.argv[5] ?? 1) });
+await e.warmup(); for (let i = 0; i < 70; i++) await model.forwardWith(e, x);
+const t0 = performance.now();
+for (let i = 0; i < n; i++) await model.forwardWith(e, x);
+console.log(((performance.now() - t0) / n).toFixed(2), 'ms/forward');
+await e.close(); model.close();
