@@ -5,7 +5,10 @@
 #include <immintrin.h>
 
 #define LANES 16
-#define SIMD __attribute__((target("avx512f,fma")))
+// prfchw: without it GCC compiles _mm_prefetch(p, _MM_HINT_ET0) to a plain read prefetch, so a line the
+// other core had read (a 1x1's projection reads every plane a depthwise layer writes) still waited for
+// that core to give it up at the store. Every CPU with AVX2 runs PREFETCHW (older Intel ones as a no-op).
+#define SIMD __attribute__((target("avx512f,fma,prfchw")))
 #define K(name) name##512
 #include "simd-names.h"
 
