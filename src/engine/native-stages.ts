@@ -2,7 +2,9 @@
 // runner computes the whole run (the one-runner way, an engine of one worker);
 // and, where a run is cut for several runners, each runner's share of a stage
 // in one native call (runStageTasks: it claims a task, then runs that task's
-// record). A profiled run takes the same calls, which then time each task
+// record); and a chain task's runs of such members in one call each
+// (nativeChainOf: the members' records narrowed to the task's images). A
+// profiled run takes the same calls, which then time each task
 // (nativeClockOffset): a profile measures the code an unprofiled run runs.
 //
 // Between two kernels a task spent about 4 us in JavaScript at batch 1 (claim,
@@ -24,7 +26,7 @@ import { nativeKernelOf, type NativeKind } from '../kernels/plan/index.js';
 import { activationCode, NO_ACTIVATION } from '../kernels/epilogue.js';
 import { nativeLinearKernels } from '../kernels/linear.js';
 import { gemmColumns } from '../kernels/ranged/linear.js';
-import type { ProgramDescription } from './program-table.js';
+import type { ChainMember, ProgramDescription, StageDescription } from './program-table.js';
 import { absoluteNow } from './protocol.js';
 import { planOf } from './slice-runner.js';
 
@@ -109,46 +111,100 @@ function packed(tasks: readonly number[][]): Float64Array {
 /** Each stage's tasks' records (see the header), or null where the stage stays on the runner's own path. */
 function recordsByStage(description: ProgramDescription): Array<number[][] | null> {
   return description.stages.map((stage): number[][] | null => {
-    if (stage.kind === 'ranged' && stage.op.kernel === 'globalAveragePool' && nativeKernels() !== null) {
-      // The ranged kernel's own call (ranged/pool.ts: globalAveragePlanesSimd, program buffers being the arena's).
-      const plane = stage.op.params.plane as number;
-      const records: number[][] = [];
-      for (let t = 0; t < stage.ranges.length / 2; t++) {
-        const [start, end] = [stage.ranges[2 * t], stage.ranges[2 * t + 1]];
-        records.push([GLOBAL_AVERAGE, stage.inputs[0], stage.outputs[0], -1, -1, 0, 0, -1, 0, 0, 0, start, end, plane]);
-      }
-      return records;
-    }
-    if (stage.kind === 'ranged' && stage.op.kernel === 'gemm' && nativeLinearKernels() !== null) {
-      // The ranged Gemm's own call where it takes the native kernel (kernels/linear.ts, linearColumns).
-      const { rows, inFeatures, outFeatures, bias } = stage.op.params as Record<string, number>;
-      const records: number[][] = [];
-      for (let t = 0; t < stage.ranges.length / 2; t++) {
-        const [o0, o1] = gemmColumns(outFeatures, stage.ranges[2 * t], stage.ranges[2 * t + 1]);
-        records.push([LINEAR, stage.inputs[0], stage.outputs[0], stage.inputs[1], bias === 1 ? stage.inputs[2] : -1, 0, 0, -1, 0, 0, 0, rows, inFeatures, outFeatures, o0, o1]);
-      }
-      return records;
-    }
-    if (stage.kind !== 'conv') return null;
-    const plan = planOf(stage.planId, stage.plan);
-    const kind = nativeKernelOf(plan);
-    if (kind === null || plan.packed === null) return null;
-    const g = plan.geometry;
-    const { code, min, max } = activationCode(plan.activation ?? NO_ACTIVATION);
+    if (stage.kind === 'chain' || !hasRecords(stage)) return null;
     const records: number[][] = [];
+    if (stage.kind === 'ranged') {
+      for (let t = 0; t < stage.ranges.length / 2; t++) records.push(rangedRecord(stage, stage.ranges[2 * t], stage.ranges[2 * t + 1]));
+      return records;
+    }
+    const g = planOf(stage.planId, stage.plan).geometry;
     for (let t = 0; t < stage.slices.length / 4; t++) {
       const [b0, b1, c0, c1] = stage.slices.slice(4 * t, 4 * t + 4);
       const q0 = stage.positions ? stage.positions[2 * t] : 0;
       const q1 = stage.positions ? stage.positions[2 * t + 1] : g.outHeight * g.outWidth;
-      // An empty slice (a stage of no outputs) runs nothing, as runPlan does.
-      const empty = b1 <= b0 || c1 <= c0 || q1 <= q0;
-      records.push([
-        KINDS[kind], stage.input, stage.output, stage.residual, stage.scale ?? -1, stage.scaleFirst ? 1 : 0,
-        plan.packed.byteOffset, stage.bias ? stage.bias.byteOffset : -1, code, min, max,
-        empty ? 0 : b0, empty ? 0 : b1, c0, c1, q0, q1,
-        g.inChannels, g.outChannels, g.groups, g.inHeight, g.inWidth, g.kernelHeight, g.strideH, g.padTop, g.padLeft, g.outHeight, g.outWidth,
-      ]);
+      records.push(convRecord(stage, b0, b1, c0, c1, q0, q1));
     }
     return records;
   });
+}
+
+/**
+ * A chain's records (program-table.ts: each member over every image), per task the records of its images'
+ * part of every member, STAGE_RECORD doubles a member, in member order; `native[m]` says which members have
+ * one (the others go the runner's own way, between native calls). Null where no member has a record.
+ */
+export interface NativeChain {
+  native: boolean[];
+  /** Per task, its members' records (a member without one: zeros). */
+  records: Float64Array[];
+  /** A profiled run's member times from runStages (start, end a member), made at the first. */
+  times?: Float64Array;
+}
+
+export function nativeChainOf(chain: Extract<StageDescription, { kind: 'chain' }>): NativeChain | null {
+  const native = chain.members.map(hasRecords);
+  if (!native.some(Boolean)) return null;
+  const records: Float64Array[] = [];
+  for (let t = 0; t < chain.runs.length / 2; t++) {
+    const [first, last] = [chain.runs[2 * t], chain.runs[2 * t + 1]];
+    const task = new Float64Array(chain.members.length * STAGE_RECORD);
+    chain.members.forEach((member, m) => {
+      if (!native[m]) return;
+      // The member narrowed to the task's images, as the runner's chain loop narrows it.
+      const record =
+        member.kind === 'conv'
+          ? convRecord(member, first, last, 0, member.slices[3], 0, wholePlane(member))
+          : rangedRecord(member, (first * member.ranges[1]) / chain.images, (last * member.ranges[1]) / chain.images);
+      task.set(record, m * STAGE_RECORD);
+    });
+    records.push(task);
+  }
+  return { native, records };
+}
+
+type ConvMember = Extract<ChainMember, { kind: 'conv' }>;
+type RangedMember = Extract<ChainMember, { kind: 'ranged' }>;
+
+const wholePlane = (stage: ConvMember): number => {
+  const g = planOf(stage.planId, stage.plan).geometry;
+  return g.outHeight * g.outWidth;
+};
+
+/** Whether the native calls compute `stage`'s tasks: a conv whose plan runs on a native kernel here, a global average pool or a Gemm where those run. */
+function hasRecords(stage: ChainMember): boolean {
+  if (stage.kind === 'ranged') {
+    if (stage.op.kernel === 'globalAveragePool') return nativeKernels() !== null;
+    if (stage.op.kernel === 'gemm') return nativeLinearKernels() !== null;
+    return false;
+  }
+  const plan = planOf(stage.planId, stage.plan);
+  return nativeKernelOf(plan) !== null && plan.packed !== null;
+}
+
+/** A ranged stage's record for units [start, end): a global average pool's planes, or a Gemm's blocks of output columns. */
+function rangedRecord(stage: RangedMember, start: number, end: number): number[] {
+  if (stage.op.kernel === 'globalAveragePool') {
+    // The ranged kernel's own call (ranged/pool.ts: globalAveragePlanesSimd, program buffers being the arena's).
+    return [GLOBAL_AVERAGE, stage.inputs[0], stage.outputs[0], -1, -1, 0, 0, -1, 0, 0, 0, start, end, stage.op.params.plane as number];
+  }
+  // The ranged Gemm's own call where it takes the native kernel (kernels/linear.ts, linearColumns).
+  const { rows, inFeatures, outFeatures, bias } = stage.op.params as Record<string, number>;
+  const [o0, o1] = gemmColumns(outFeatures, start, end);
+  return [LINEAR, stage.inputs[0], stage.outputs[0], stage.inputs[1], bias === 1 ? stage.inputs[2] : -1, 0, 0, -1, 0, 0, 0, rows, inFeatures, outFeatures, o0, o1];
+}
+
+/** A conv stage's record for images [b0, b1), output channels [c0, c1) and positions [q0, q1): runPlan's arguments. */
+function convRecord(stage: ConvMember, b0: number, b1: number, c0: number, c1: number, q0: number, q1: number): number[] {
+  const plan = planOf(stage.planId, stage.plan);
+  const kind = nativeKernelOf(plan)!;
+  const g = plan.geometry;
+  const { code, min, max } = activationCode(plan.activation ?? NO_ACTIVATION);
+  // An empty slice (a stage of no outputs) runs nothing, as runPlan does.
+  const empty = b1 <= b0 || c1 <= c0 || q1 <= q0;
+  return [
+    KINDS[kind], stage.input, stage.output, stage.residual, stage.scale ?? -1, stage.scaleFirst ? 1 : 0,
+    plan.packed!.byteOffset, stage.bias ? stage.bias.byteOffset : -1, code, min, max,
+    empty ? 0 : b0, empty ? 0 : b1, c0, c1, q0, q1,
+    g.inChannels, g.outChannels, g.groups, g.inHeight, g.inWidth, g.kernelHeight, g.strideH, g.padTop, g.padLeft, g.outHeight, g.outWidth,
+  ];
 }

@@ -15,7 +15,7 @@ import { LEFT_WAITING, loadDescription, ProgramTable, sleepUntilMoved, STAGE_CAN
 import { absoluteNow, type BeforeTask, type ConvRunMessage, type ProgramRunMessage, type RunnerReport } from './protocol.js';
 import { planOf, runSlice, viewOf, type RunContext } from './slice-runner.js';
 import { waitAsync } from './wait-async.js';
-import { nativeClockOffset, nativeRunsOf, nativeStagesOf, type NativeRun } from './native-stages.js';
+import { nativeChainOf, nativeClockOffset, nativeRunsOf, nativeStagesOf, STAGE_RECORD, type NativeChain, type NativeRun } from './native-stages.js';
 import { arenaMemoryView, nativeKernels } from '../kernels/native/index.js';
 
 /** This thread's barrier spin budget, learnt over every run it takes part in (barrier-spin.ts). */
@@ -31,6 +31,8 @@ interface Decoded {
   nativeRuns?: Map<number, NativeRun>;
   /** Each stage's tasks' records for runStageTasks (native-stages.ts), made at the first cut run that may take them. */
   nativeStages?: Array<Float64Array | null>;
+  /** Each chain stage's members' records per task (native-stages.ts), made at the first run that may take them. */
+  nativeChains?: Array<NativeChain | null>;
 }
 
 /** Decoded descriptions by program id (never reused); the cap bounds memory over one-shot programs. */
@@ -100,6 +102,8 @@ let lastRunId = 0;
 class RunnerRun {
   private scratchView: Float32Array | null = null;
   private readonly id = ++lastRunId;
+  /** Where chain tasks' members go to the native kernels: the chain stages' records, and the clock's offset in a profiled run. */
+  nativeChains: { chains: Array<NativeChain | null>; clock: number | null } | null = null;
 
   constructor(
     readonly table: ProgramTable,
@@ -207,9 +211,26 @@ function runChainTask(run: RunnerRun, chain: Extract<StageDescription, { kind: '
   const { members, images } = chain;
   const first = chain.runs[2 * local];
   const last = chain.runs[2 * local + 1];
+  const native = run.nativeChains?.chains[s] ?? null;
   for (let m = 0; m < members.length; m++) {
     if (run.table.cancelled()) return;
     run.table.enterMember(task, m);
+    if (native?.native[m]) {
+      // This member and the native ones after it in one call (native-stages.ts), as a one-runner run's stages
+      // go: the JavaScript between two kernels was 3-5 us a member and image at batch 8. A member the call
+      // did not reach (a kernel that could not allocate, a cancelled run) goes the usual way, below.
+      let end = m + 1;
+      while (end < members.length && native.native[end]) end++;
+      const ran = runMembersNatively(run, native, local, m, end);
+      for (let k = 0; k < ran; k++) run.table.memberFinished(s, local, m + k, native.times && run.nativeChains!.clock !== null ? native.times[2 * k + 1] : absoluteNow());
+      m += ran;
+      if (m === end) {
+        m--;
+        continue;
+      }
+      if (run.table.cancelled()) return;
+      run.table.enterMember(task, m);
+    }
     const member = members[m];
     if (member.kind === 'conv') {
       run.conv(member, { batchStart: first, batchEnd: last, outChannelStart: 0, outChannelEnd: member.slices[3] });
@@ -219,6 +240,16 @@ function runChainTask(run: RunnerRun, chain: Extract<StageDescription, { kind: '
     }
     run.table.memberFinished(s, local, m, absoluteNow());
   }
+}
+
+/** Members [from, to) of chain task `local` in one native call: how many ran (each member's end time in native.times when profiled). */
+function runMembersNatively(run: RunnerRun, native: NativeChain, local: number, from: number, to: number): number {
+  const { clock } = run.nativeChains!;
+  const records = native.records[local].subarray(from * STAGE_RECORD, to * STAGE_RECORD);
+  const kernels = nativeKernels()!;
+  if (clock === null) return kernels.runStages(arenaMemoryView(), records, to - from, run.table.floats.byteOffset, run.message.table);
+  native.times ??= new Float64Array(2 * native.records[local].length / STAGE_RECORD);
+  return kernels.runStages(arenaMemoryView(), records, to - from, run.table.floats.byteOffset, run.message.table, native.times, clock);
 }
 
 /**
@@ -273,6 +304,7 @@ function* runnerSteps(message: ProgramRunMessage, sleep: Sleep, beforeTask?: Bef
   const clock = native && message.profiled ? nativeClockOffset() : null;
   const nativeRuns = native && message.nativeRuns ? (decoded.nativeRuns ??= nativeRunsOf(description)) : null;
   const nativeStages = native && !message.nativeRuns ? (decoded.nativeStages ??= nativeStagesOf(description)) : null;
+  if (native) run.nativeChains = { chains: (decoded.nativeChains ??= description.stages.map((st) => (st.kind === 'chain' ? nativeChainOf(st) : null))), clock };
   for (let s = 0; s < stages.length; s++) {
     const stage = stages[s];
     const nativeRun = nativeRuns?.get(s);
