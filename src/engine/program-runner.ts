@@ -222,7 +222,10 @@ function runChainTask(run: RunnerRun, chain: Extract<StageDescription, { kind: '
       let end = m + 1;
       while (end < members.length && native.native[end]) end++;
       const ran = runMembersNatively(run, native, local, m, end);
-      for (let k = 0; k < ran; k++) run.table.memberFinished(s, local, m + k, native.times && run.nativeChains!.clock !== null ? native.times[2 * k + 1] : absoluteNow());
+      // Each member's own end in a profiled run; else one time for all, as a one-runner run records its call.
+      const timed = native.times !== undefined && run.nativeChains!.clock !== null;
+      const now = timed ? 0 : absoluteNow();
+      for (let k = 0; k < ran; k++) run.table.memberFinished(s, local, m + k, timed ? native.times![2 * k + 1] : now);
       m += ran;
       if (m === end) {
         m--;
