@@ -397,7 +397,7 @@ static napi_value CopyRuns(napi_env env, napi_callback_info info) {
 // what goes is the JavaScript between them, whose code and objects a forward's kernels had pushed out of
 // the cache: about 4 us a task on efficientnet_b0 at batch 1 (docs/benchmarks.md).
 #define STAGE_RECORD 32
-enum { RECORD_POINTWISE = 1, RECORD_DEPTHWISE = 2, RECORD_DEPTHWISE_ACROSS = 3, RECORD_DENSE = 4, RECORD_GLOBAL_AVERAGE = 5, RECORD_LINEAR = 6 };
+enum { RECORD_POINTWISE = 1, RECORD_DEPTHWISE = 2, RECORD_DEPTHWISE_ACROSS = 3, RECORD_DENSE = 4, RECORD_GLOBAL_AVERAGE = 5, RECORD_LINEAR = 6, RECORD_COPY = 7 };
 
 // One record, image by image. False, having written nothing for the image it stopped at, where a dense or
 // depthwise kernel could not allocate its planes or a scaled copy failed (the caller runs that task itself).
@@ -408,6 +408,17 @@ static int runRecord(char *base, const double *r, const double *buffers) {
     const float *x = (const float *)(base + (int64_t)buffers[2 * (int64_t)r[1]]);
     float *out = (float *)(base + (int64_t)buffers[2 * (int64_t)r[2]]);
     (width == 16 ? globalAverage512 : globalAverage256)(x, out, (int)r[11], (int)r[12], (int)r[13]);
+    return 1;
+  }
+  if (kind == RECORD_COPY) {
+    // One copy of a layout op (Concat, Slice, a channel shuffle; ranged/layout.ts, layoutCopies), as CopyRuns
+    // makes it: r[13] runs of r[14] floats from buffer r[1] at r[11] + i * r[15] to buffer r[2] at
+    // r[12] + i * r[16] (floats).
+    const float *x = (const float *)(base + (int64_t)buffers[2 * (int64_t)r[1]]);
+    float *out = (float *)(base + (int64_t)buffers[2 * (int64_t)r[2]]);
+    const int64_t from = (int64_t)r[11], to = (int64_t)r[12], count = (int64_t)r[13], fromStride = (int64_t)r[15], toStride = (int64_t)r[16];
+    const size_t length = (size_t)r[14] * sizeof(float);
+    for (int64_t i = 0; i < count; i++) memmove(out + to + i * toStride, x + from + i * fromStride, length);
     return 1;
   }
   if (kind == RECORD_LINEAR) {

@@ -7,7 +7,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { Random, zeros } from '../src/index.js';
 import { runRanged, type RangedOp } from '../src/kernels/ranged/index.js';
-import { concatOp, shuffleConcatOp, sliceOp } from '../src/kernels/ranged/layout.js';
+import { concatOp, layoutCopies, shuffleConcatOp, sliceOp, transposeOp } from '../src/kernels/ranged/layout.js';
 import { arenaCopier } from '../src/kernels/ranged/simd-loops.js';
 import { nativeKernelsBuilt } from '../src/kernels/native/index.js';
 import { configureKernels } from '../src/kernels/options.js';
@@ -182,5 +182,43 @@ describe.each(ways)('Concat and Slice copies: %s', (_way, options) => {
         viaSet.forEach((o, k) => expect(firstBitDifference(o, expected[k]), `output ${k} ${JSON.stringify(ranges)}`).toBe(-1));
       }
     });
+  });
+});
+
+// layoutCopies: the copies each op's kernel makes, as the native calls run them in a chain task's records
+// (src/engine/native-stages.ts). Replayed here with set(), over every cut, they give the kernel's bits, and
+// write nothing else; ops that are not copies of runs have none.
+describe('layoutCopies', () => {
+  function replay(op: RangedOp, inputs: readonly Float32Array[], outputs: readonly Float32Array[], ranges: [number, number][]): void {
+    prefilled(outputs);
+    for (const [start, end] of ranges) {
+      for (const [i, o, from, to, count, length, fromStride, toStride] of layoutCopies(op, start, end)!) {
+        for (let r = 0; r < count; r++) outputs[o].set(inputs[i].subarray(from + r * fromStride, from + r * fromStride + length), to + r * toStride);
+      }
+    }
+  }
+
+  it('replays Concat, Slice and the channel shuffle with their kernels\' bits, over every cut', () => {
+    const random = new Random(17);
+    const cases: Array<{ op: RangedOp; inputs: Float32Array[]; outputs: number[] }> = [
+      { op: concatOp([[2, 3, 5, 4], [2, 1, 5, 4], [2, 6, 5, 4]], 1), inputs: [120, 40, 240].map((n) => valuesWithBits(random, n, SPECIAL_BITS)), outputs: [400] },
+      { op: sliceOp([2, 6, 5, 4], 1, [0, 2, 5], [2, 3, 1]), inputs: [valuesWithBits(random, 240, SPECIAL_BITS)], outputs: [80, 120, 40] },
+      { op: shuffleConcatOp(2, 3, 4, 5, [0, 7, 9], [7, 2, 3]), inputs: [40, 40, 40].map((n) => valuesWithBits(random, n, SPECIAL_BITS)), outputs: [70, 20, 30] },
+      { op: shuffleConcatOp(3, 2, 5, 6, [0, 5], [5, 5]), inputs: [90, 90].map((n) => valuesWithBits(random, n, SPECIAL_BITS)), outputs: [90, 90] },
+    ];
+    for (const { op, inputs, outputs } of cases) {
+      const byKernel = outputs.map((n) => new Float32Array(n));
+      const replayed = outputs.map((n) => new Float32Array(n));
+      for (const ranges of everyCut(op.units, random)) {
+        runCut(op, inputs, byKernel, ranges);
+        replay(op, inputs, replayed, ranges);
+        replayed.forEach((o, k) => expect(firstBitDifference(o, byKernel[k]), `${op.kernel} output ${k} ${JSON.stringify(ranges)}`).toBe(-1));
+      }
+    }
+  });
+
+  it('has none for ops that are not copies of runs', () => {
+    expect(layoutCopies(transposeOp([2, 3, 4], [0, 2, 1]), 0, 1)).toBeNull();
+    expect(layoutCopies({ kernel: 'relu', params: { elements: 8 }, units: 1, costPerUnit: 8 }, 0, 1)).toBeNull();
   });
 });

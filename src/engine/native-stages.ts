@@ -3,7 +3,8 @@
 // and, where a run is cut for several runners, each runner's share of a stage
 // in one native call (runStageTasks: it claims a task, then runs that task's
 // record); and a chain task's runs of such members in one call each
-// (nativeChainOf: the members' records narrowed to the task's images). A
+// (nativeChainOf: the members' records narrowed to the task's images, a
+// Concat's or channel shuffle's as one record a copy). A
 // profiled run takes the same calls, which then time each task
 // (nativeClockOffset): a profile measures the code an unprofiled run runs.
 //
@@ -25,6 +26,7 @@ import { nativeKernels } from '../kernels/native/index.js';
 import { nativeKernelOf, type NativeKind } from '../kernels/plan/index.js';
 import { activationCode, NO_ACTIVATION } from '../kernels/epilogue.js';
 import { nativeLinearKernels } from '../kernels/linear.js';
+import { layoutCopies } from '../kernels/ranged/layout.js';
 import { gemmColumns } from '../kernels/ranged/linear.js';
 import type { ChainMember, ProgramDescription, StageDescription } from './program-table.js';
 import { absoluteNow } from './protocol.js';
@@ -36,6 +38,7 @@ export const STAGE_RECORD = 32;
 const KINDS: Record<NativeKind, number> = { pointwise: 1, depthwise: 2, depthwiseAcrossChannels: 3, dense: 4 };
 const GLOBAL_AVERAGE = 5;
 const LINEAR = 6;
+const COPY = 7;
 
 /** A run of consecutive stages [from, to) whose every task has a record, in task order. */
 export interface NativeRun {
@@ -129,37 +132,57 @@ function recordsByStage(description: ProgramDescription): Array<number[][] | nul
 }
 
 /**
- * A chain's records (program-table.ts: each member over every image), per task the records of its images'
- * part of every member, STAGE_RECORD doubles a member, in member order; `native[m]` says which members have
- * one (the others go the runner's own way, between native calls). Null where no member has a record.
+ * A chain's records (program-table.ts: each member over every image): per task the records of its images'
+ * part of every member, in member order, a member's from `starts[task][m]` to `starts[task][m + 1]` (a
+ * convolution's, a pool's or a Gemm's one, a Concat's or a channel shuffle's one a copy); `native[m]` says
+ * which members have them (the others go the runner's own way, between native calls). Null where no member
+ * has one.
  */
 export interface NativeChain {
   native: boolean[];
-  /** Per task, its members' records (a member without one: zeros). */
+  /** Per task, its members' records, STAGE_RECORD doubles each. */
   records: Float64Array[];
-  /** A profiled run's member times from runStages (start, end a member), made at the first. */
+  /** Per task, each member's first record, then the record count. */
+  starts: Int32Array[];
+  /** A profiled run's record times from runStages (start, end a record), made at the first. */
   times?: Float64Array;
 }
 
 export function nativeChainOf(chain: Extract<StageDescription, { kind: 'chain' }>): NativeChain | null {
-  const native = chain.members.map(hasRecords);
+  const native = chain.members.map((member) => hasRecords(member) || layoutRecords(member, 0, 0) !== null);
   if (!native.some(Boolean)) return null;
   const records: Float64Array[] = [];
+  const starts: Int32Array[] = [];
   for (let t = 0; t < chain.runs.length / 2; t++) {
     const [first, last] = [chain.runs[2 * t], chain.runs[2 * t + 1]];
-    const task = new Float64Array(chain.members.length * STAGE_RECORD);
+    const task: number[][] = [];
+    const start = new Int32Array(chain.members.length + 1);
     chain.members.forEach((member, m) => {
+      start[m] = task.length;
       if (!native[m]) return;
       // The member narrowed to the task's images, as the runner's chain loop narrows it.
-      const record =
-        member.kind === 'conv'
-          ? convRecord(member, first, last, 0, member.slices[3], 0, wholePlane(member))
-          : rangedRecord(member, (first * member.ranges[1]) / chain.images, (last * member.ranges[1]) / chain.images);
-      task.set(record, m * STAGE_RECORD);
+      if (member.kind === 'conv') {
+        task.push(convRecord(member, first, last, 0, member.slices[3], 0, wholePlane(member)));
+        return;
+      }
+      const [u0, u1] = [(first * member.ranges[1]) / chain.images, (last * member.ranges[1]) / chain.images];
+      task.push(...(layoutRecords(member, u0, u1) ?? [rangedRecord(member, u0, u1)]));
     });
-    records.push(task);
+    start[chain.members.length] = task.length;
+    records.push(packed(task));
+    starts.push(start);
   }
-  return { native, records };
+  return { native, records, starts };
+}
+
+/** A Concat's, Split's or channel shuffle's units [start, end) as one record a copy (ranged/layout.ts, layoutCopies); null for other stages, or without the native kernels. */
+function layoutRecords(stage: ChainMember, start: number, end: number): number[][] | null {
+  if (stage.kind !== 'ranged' || nativeKernels() === null) return null;
+  const copies = layoutCopies(stage.op, start, end);
+  if (copies === null) return null;
+  return copies.map(([input, output, from, to, count, length, fromStride, toStride]) => [
+    COPY, stage.inputs[input], stage.outputs[output], -1, -1, 0, 0, -1, 0, 0, 0, from, to, count, length, fromStride, toStride,
+  ]);
 }
 
 type ConvMember = Extract<ChainMember, { kind: 'conv' }>;

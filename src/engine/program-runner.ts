@@ -222,10 +222,12 @@ function runChainTask(run: RunnerRun, chain: Extract<StageDescription, { kind: '
       let end = m + 1;
       while (end < members.length && native.native[end]) end++;
       const ran = runMembersNatively(run, native, local, m, end);
-      // Each member's own end in a profiled run; else one time for all, as a one-runner run records its call.
+      // Each member's own end (its last record's) in a profiled run; else one time for all, as a one-runner
+      // run records its call.
       const timed = native.times !== undefined && run.nativeChains!.clock !== null;
       const now = timed ? 0 : absoluteNow();
-      for (let k = 0; k < ran; k++) run.table.memberFinished(s, local, m + k, timed ? native.times![2 * k + 1] : now);
+      const starts = native.starts[local];
+      for (let k = 0; k < ran; k++) run.table.memberFinished(s, local, m + k, timed ? native.times![2 * (starts[m + k + 1] - starts[m] - 1) + 1] : now);
       m += ran;
       if (m === end) {
         m--;
@@ -245,14 +247,26 @@ function runChainTask(run: RunnerRun, chain: Extract<StageDescription, { kind: '
   }
 }
 
-/** Members [from, to) of chain task `local` in one native call: how many ran (each member's end time in native.times when profiled). */
+/**
+ * Members [from, to) of chain task `local` in one native call: how many members it ran whole (each record's
+ * times in native.times when profiled). A member it stopped inside (a cancelled run between two copies) did
+ * not finish; run again from its start, its copies give the same bytes.
+ */
 function runMembersNatively(run: RunnerRun, native: NativeChain, local: number, from: number, to: number): number {
   const { clock } = run.nativeChains!;
-  const records = native.records[local].subarray(from * STAGE_RECORD, to * STAGE_RECORD);
+  const starts = native.starts[local];
+  const records = native.records[local].subarray(starts[from] * STAGE_RECORD, starts[to] * STAGE_RECORD);
+  const count = starts[to] - starts[from];
   const kernels = nativeKernels()!;
-  if (clock === null) return kernels.runStages(arenaMemoryView(), records, to - from, run.table.floats.byteOffset, run.message.table);
-  native.times ??= new Float64Array(2 * native.records[local].length / STAGE_RECORD);
-  return kernels.runStages(arenaMemoryView(), records, to - from, run.table.floats.byteOffset, run.message.table, native.times, clock);
+  let done: number;
+  if (clock === null) done = kernels.runStages(arenaMemoryView(), records, count, run.table.floats.byteOffset, run.message.table);
+  else {
+    native.times ??= new Float64Array(2 * Math.max(...native.records.map((r) => r.length / STAGE_RECORD)));
+    done = kernels.runStages(arenaMemoryView(), records, count, run.table.floats.byteOffset, run.message.table, native.times, clock);
+  }
+  let members = 0;
+  while (from + members < to && starts[from + members + 1] - starts[from] <= done) members++;
+  return members;
 }
 
 /**

@@ -46,11 +46,18 @@ function runCopier(x: Float32Array, out: Float32Array): RunCopier {
  * or WebAssembly's in the arena, set() elsewhere: runCopier).
  */
 const concat: RangedKernel = (p, inputs, [out], start, end) => {
+  const copiers = inputs.map((x) => runCopier(x, out));
+  concatCopies(p, start, end, (k) => copiers[k]);
+};
+
+/** The copies of concat's units [start, end), each given to `copier(input, output)`'s copier. */
+type CopierOf = (input: number, output: number) => RunCopier;
+
+function concatCopies(p: RangedOp['params'], start: number, end: number, copier: CopierOf): void {
   const sizes = p.sizes as number[];
   const inner = p.inner as number;
-  const copiers = inputs.map((x) => runCopier(x, out));
-  forEachRun(start, end, sizes, (o, k, j, run, u) => copiers[k]((o * sizes[k] + j) * inner, u * inner, 1, run * inner, 0, 0));
-};
+  forEachRun(start, end, sizes, (o, k, j, run, u) => copier(k, 0)((o * sizes[k] + j) * inner, u * inner, 1, run * inner, 0, 0));
+}
 
 /**
  * Pieces of one axis into outputs (Split, and a Slice with step 1 along one
@@ -60,13 +67,17 @@ const concat: RangedKernel = (p, inputs, [out], start, end) => {
  * outer x sum(counts) units.
  */
 const slice: RangedKernel = (p, [x], outputs, start, end) => {
+  const copiers = outputs.map((out) => runCopier(x, out));
+  sliceCopies(p, start, end, (_, k) => copiers[k]);
+};
+
+function sliceCopies(p: RangedOp['params'], start: number, end: number, copier: CopierOf): void {
   const dim = p.dim as number;
   const inner = p.inner as number;
   const begins = p.begins as number[];
   const counts = p.counts as number[];
-  const copiers = outputs.map((out) => runCopier(x, out));
-  forEachRun(start, end, counts, (o, k, j, run) => copiers[k]((o * dim + begins[k] + j) * inner, (o * counts[k] + j) * inner, 1, run * inner, 0, 0));
-};
+  forEachRun(start, end, counts, (o, k, j, run) => copier(0, k)((o * dim + begins[k] + j) * inner, (o * counts[k] + j) * inner, 1, run * inner, 0, 0));
+}
 
 /**
  * ShuffleNet's channel shuffle with the Concat before it and the Slices after
@@ -82,12 +93,16 @@ const slice: RangedKernel = (p, [x], outputs, start, end) => {
  * output, consecutive planes of the input, one strided copy.
  */
 const shuffleConcat: RangedKernel = (p, inputs, outputs, start, end) => {
+  const copiers = outputs.map((out) => inputs.map((x) => runCopier(x, out)));
+  shuffleConcatCopies(p, start, end, (k, j) => copiers[j][k]);
+};
+
+function shuffleConcatCopies(p: RangedOp['params'], start: number, end: number, copier: CopierOf): void {
   const groups = p.groups as number;
   const channels = p.channels as number;
   const inner = p.inner as number;
   const begins = p.begins as number[];
   const counts = p.counts as number[];
-  const copiers = outputs.map((out) => inputs.map((x) => runCopier(x, out)));
   forEachRun(start, end, counts, (n, j, c, run) => {
     // Shuffled channels [p0, p1) into output j's channels [c, c + run) of image n.
     const p0 = begins[j] + c;
@@ -96,10 +111,26 @@ const shuffleConcat: RangedKernel = (p, inputs, outputs, start, end) => {
       const first = p0 + ((k - (p0 % groups) + groups) % groups);
       if (first >= p1) continue;
       const count = Math.floor((p1 - 1 - first) / groups) + 1;
-      copiers[j][k]((n * channels + (first - k) / groups) * inner, (n * counts[j] + first - begins[j]) * inner, count, inner, inner, groups * inner);
+      copier(k, j)((n * channels + (first - k) / groups) * inner, (n * counts[j] + first - begins[j]) * inner, count, inner, inner, groups * inner);
     }
   });
-};
+}
+
+/** One copy of a layout op's range: input and output (their indexes in the op's), then a RunCopier's arguments. */
+export type LayoutCopy = [input: number, output: number, from: number, to: number, count: number, length: number, fromStride: number, toStride: number];
+
+/**
+ * The copies units [start, end) of a Concat, Split / Slice or fused channel shuffle make, in the order its
+ * kernel makes them: what the native calls run in its place (src/engine/native-stages.ts); null for the
+ * layout ops that are not copies of runs (Transpose, Pad) and every other op.
+ */
+export function layoutCopies(op: RangedOp, start: number, end: number): LayoutCopy[] | null {
+  const walk = op.kernel === 'concat' ? concatCopies : op.kernel === 'slice' ? sliceCopies : op.kernel === 'shuffleConcat' ? shuffleConcatCopies : null;
+  if (walk === null) return null;
+  const copies: LayoutCopy[] = [];
+  walk(op.params, start, end, (input, output) => (from, to, count, length, fromStride, toStride) => copies.push([input, output, from, to, count, length, fromStride, toStride]));
+  return copies;
+}
 
 /**
  * out = x transposed; params shape (the output's) and strides (the input's
