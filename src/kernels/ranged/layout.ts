@@ -50,9 +50,10 @@ const concat: RangedKernel = (p, inputs, [out], start, end) => {
   concatCopies(p, start, end, (k) => copiers[k]);
 };
 
-/** The copies of concat's units [start, end), each given to `copier(input, output)`'s copier. */
+/** The copier from the op's input `input` to its output `output`: the kernel's own, or one that records (layoutCopies). */
 type CopierOf = (input: number, output: number) => RunCopier;
 
+/** The copies of concat's units [start, end), each made through `copier`. */
 function concatCopies(p: RangedOp['params'], start: number, end: number, copier: CopierOf): void {
   const sizes = p.sizes as number[];
   const inner = p.inner as number;
@@ -71,6 +72,7 @@ const slice: RangedKernel = (p, [x], outputs, start, end) => {
   sliceCopies(p, start, end, (_, k) => copiers[k]);
 };
 
+/** The copies of slice's units [start, end), each made through `copier`. */
 function sliceCopies(p: RangedOp['params'], start: number, end: number, copier: CopierOf): void {
   const dim = p.dim as number;
   const inner = p.inner as number;
@@ -97,6 +99,7 @@ const shuffleConcat: RangedKernel = (p, inputs, outputs, start, end) => {
   shuffleConcatCopies(p, start, end, (k, j) => copiers[j][k]);
 };
 
+/** The copies of shuffleConcat's units [start, end), each made through `copier`. */
 function shuffleConcatCopies(p: RangedOp['params'], start: number, end: number, copier: CopierOf): void {
   const groups = p.groups as number;
   const channels = p.channels as number;
