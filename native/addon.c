@@ -381,11 +381,14 @@ static napi_value Linear(napi_env env, napi_callback_info info) {
 // input + i * inStride to output + i * outStride (floats), i < count: the layout kernels' copies (Concat, Split,
 // Slice, Transpose rows). Why not Float32Array.set: over a SharedArrayBuffer V8 copies word by word with
 // relaxed atomics (relaxed_memmove), 2-5x slower than libc's memmove for the channel planes these copy.
+static void copyRuns(float *out, const float *input, int64_t count, int64_t length, int64_t inStride, int64_t outStride) {
+  for (int64_t i = 0; i < count; i++) memmove(out + i * outStride, input + i * inStride, (size_t)length * sizeof(float));
+}
+
 static napi_value CopyRuns(napi_env env, napi_callback_info info) {
   KernelCall c;
   if (!kernelCall(env, info, 4, 0, 0, "copyRuns: expected (memory: Float32Array, input, 0, -1, output, count, length, inStride, outStride)", &c)) return NULL;
-  const size_t length = (size_t)c.a[1] * sizeof(float);
-  for (int i = 0; i < c.a[0]; i++) memmove(c.out + (size_t)i * c.a[3], c.input + (size_t)i * c.a[2], length);
+  copyRuns(c.out, c.input, c.a[0], c.a[1], c.a[2], c.a[3]);
   return NULL;
 }
 
@@ -399,39 +402,35 @@ static napi_value CopyRuns(napi_env env, napi_callback_info info) {
 #define STAGE_RECORD 32
 enum { RECORD_POINTWISE = 1, RECORD_DEPTHWISE = 2, RECORD_DEPTHWISE_ACROSS = 3, RECORD_DENSE = 4, RECORD_GLOBAL_AVERAGE = 5, RECORD_LINEAR = 6, RECORD_COPY = 7 };
 
+// Program buffer `index`'s floats, from this run's (offset, length) pairs at `buffers`; null for index -1 (none).
+static float *recordBuffer(char *base, const double *buffers, double index) {
+  return index < 0 ? 0 : (float *)(base + (int64_t)buffers[2 * (int64_t)index]);
+}
+
 // One record, image by image. False, having written nothing for the image it stopped at, where a dense or
 // depthwise kernel could not allocate its planes or a scaled copy failed (the caller runs that task itself).
 static int runRecord(char *base, const double *r, const double *buffers) {
   const int kind = (int)r[0];
   if (kind == RECORD_GLOBAL_AVERAGE) {
     // A global average pool's planes [r[11], r[12]) of r[13] floats each, as globalAveragePlanesSimd calls it.
-    const float *x = (const float *)(base + (int64_t)buffers[2 * (int64_t)r[1]]);
-    float *out = (float *)(base + (int64_t)buffers[2 * (int64_t)r[2]]);
-    (width == 16 ? globalAverage512 : globalAverage256)(x, out, (int)r[11], (int)r[12], (int)r[13]);
+    (width == 16 ? globalAverage512 : globalAverage256)(recordBuffer(base, buffers, r[1]), recordBuffer(base, buffers, r[2]), (int)r[11], (int)r[12], (int)r[13]);
     return 1;
   }
   if (kind == RECORD_COPY) {
     // One copy of a layout op (Concat, Slice, a channel shuffle; ranged/layout.ts, layoutCopies), as CopyRuns
     // makes it: r[13] runs of r[14] floats from buffer r[1] at r[11] + i * r[15] to buffer r[2] at
     // r[12] + i * r[16] (floats).
-    const float *x = (const float *)(base + (int64_t)buffers[2 * (int64_t)r[1]]);
-    float *out = (float *)(base + (int64_t)buffers[2 * (int64_t)r[2]]);
-    const int64_t from = (int64_t)r[11], to = (int64_t)r[12], count = (int64_t)r[13], fromStride = (int64_t)r[15], toStride = (int64_t)r[16];
-    const size_t length = (size_t)r[14] * sizeof(float);
-    for (int64_t i = 0; i < count; i++) memmove(out + to + i * toStride, x + from + i * fromStride, length);
+    const int64_t from = (int64_t)r[11], to = (int64_t)r[12];
+    copyRuns(recordBuffer(base, buffers, r[2]) + to, recordBuffer(base, buffers, r[1]) + from, (int64_t)r[13], (int64_t)r[14], (int64_t)r[15], (int64_t)r[16]);
     return 1;
   }
   if (kind == RECORD_LINEAR) {
     // A fully connected layer's outputs [r[14], r[15]) of every row, as the ranged Gemm calls linear: x r[1],
     // out r[2], weight r[3], bias r[4] (-1: none); rows, inF, outF r[11..13].
-    const float *x = (const float *)(base + (int64_t)buffers[2 * (int64_t)r[1]]);
-    float *out = (float *)(base + (int64_t)buffers[2 * (int64_t)r[2]]);
-    const float *weight = (const float *)(base + (int64_t)buffers[2 * (int64_t)r[3]]);
-    const float *bias = r[4] < 0 ? 0 : (const float *)(base + (int64_t)buffers[2 * (int64_t)r[4]]);
-    (width == 16 ? linear512 : linear256)(x, weight, bias, out, (int)r[11], (int)r[12], (int)r[13], (int)r[14], (int)r[15]);
+    (width == 16 ? linear512 : linear256)(recordBuffer(base, buffers, r[1]), recordBuffer(base, buffers, r[3]), recordBuffer(base, buffers, r[4]), recordBuffer(base, buffers, r[2]),
+                                          (int)r[11], (int)r[12], (int)r[13], (int)r[14], (int)r[15]);
     return 1;
   }
-  const int64_t inputBuffer = (int64_t)r[1], outputBuffer = (int64_t)r[2], residualBuffer = (int64_t)r[3], scaleBuffer = (int64_t)r[4];
   const int scaleFirst = r[5] != 0;
   const float *packed = (const float *)(base + (int64_t)r[6]);
   const float *bias = r[7] < 0 ? 0 : (const float *)(base + (int64_t)r[7]);
@@ -441,10 +440,10 @@ static int runRecord(char *base, const double *r, const double *buffers) {
   const int cin = (int)r[17], cout = (int)r[18], groups = (int)r[19], h = (int)r[20], w = (int)r[21], k = (int)r[22], stride = (int)r[23];
   const int padTop = (int)r[24], padLeft = (int)r[25], outH = (int)r[26], outW = (int)r[27];
   const size_t inImage = (size_t)cin * h * w, outImage = (size_t)cout * outH * outW;
-  const float *input = (const float *)(base + (int64_t)buffers[2 * inputBuffer]);
-  float *output = (float *)(base + (int64_t)buffers[2 * outputBuffer]);
-  const float *residual = residualBuffer < 0 ? 0 : (const float *)(base + (int64_t)buffers[2 * residualBuffer]);
-  const float *scale = scaleBuffer < 0 ? 0 : (const float *)(base + (int64_t)buffers[2 * scaleBuffer]);
+  const float *input = recordBuffer(base, buffers, r[1]);
+  float *output = recordBuffer(base, buffers, r[2]);
+  const float *residual = recordBuffer(base, buffers, r[3]);
+  const float *scale = recordBuffer(base, buffers, r[4]);
   for (int n = b0; n < b1; n++) {
     const float *x = input + (size_t)n * inImage;
     float *out = output + (size_t)n * outImage;
