@@ -26,7 +26,7 @@ import { nativeKernels } from '../kernels/native/index.js';
 import { nativeKernelOf, type NativeKind } from '../kernels/plan/index.js';
 import { activationCode, NO_ACTIVATION } from '../kernels/epilogue.js';
 import { nativeLinearKernels } from '../kernels/linear.js';
-import { layoutCopies } from '../kernels/ranged/layout.js';
+import { isCopyOp, layoutCopies } from '../kernels/ranged/layout.js';
 import { gemmColumns } from '../kernels/ranged/linear.js';
 import type { ChainMember, ProgramDescription, StageDescription } from './program-table.js';
 import { absoluteNow } from './protocol.js';
@@ -120,11 +120,10 @@ function recordsByStage(description: ProgramDescription): Array<number[][] | nul
       for (let t = 0; t < stage.ranges.length / 2; t++) records.push(rangedRecord(stage, stage.ranges[2 * t], stage.ranges[2 * t + 1]));
       return records;
     }
-    const g = planOf(stage.planId, stage.plan).geometry;
     for (let t = 0; t < stage.slices.length / 4; t++) {
       const [b0, b1, c0, c1] = stage.slices.slice(4 * t, 4 * t + 4);
       const q0 = stage.positions ? stage.positions[2 * t] : 0;
-      const q1 = stage.positions ? stage.positions[2 * t + 1] : g.outHeight * g.outWidth;
+      const q1 = stage.positions ? stage.positions[2 * t + 1] : wholePlane(stage);
       records.push(convRecord(stage, b0, b1, c0, c1, q0, q1));
     }
     return records;
@@ -149,7 +148,7 @@ export interface NativeChain {
 }
 
 export function nativeChainOf(chain: Extract<StageDescription, { kind: 'chain' }>): NativeChain | null {
-  const native = chain.members.map((member) => hasRecords(member) || layoutRecords(member, 0, 0) !== null);
+  const native = chain.members.map((member) => hasRecords(member) || copiesAsRecords(member));
   if (!native.some(Boolean)) return null;
   const records: Float64Array[] = [];
   const starts: Int32Array[] = [];
@@ -166,7 +165,8 @@ export function nativeChainOf(chain: Extract<StageDescription, { kind: 'chain' }
         return;
       }
       const [u0, u1] = [(first * member.ranges[1]) / chain.images, (last * member.ranges[1]) / chain.images];
-      task.push(...(layoutRecords(member, u0, u1) ?? [rangedRecord(member, u0, u1)]));
+      if (copiesAsRecords(member)) task.push(...copyRecords(member, u0, u1));
+      else task.push(rangedRecord(member, u0, u1));
     });
     start[chain.members.length] = task.length;
     records.push(packed(task));
@@ -175,12 +175,12 @@ export function nativeChainOf(chain: Extract<StageDescription, { kind: 'chain' }
   return { native, records, starts };
 }
 
-/** A Concat's, Split's or channel shuffle's units [start, end) as one record a copy (ranged/layout.ts, layoutCopies); null for other stages, or without the native kernels. */
-function layoutRecords(stage: ChainMember, start: number, end: number): number[][] | null {
-  if (stage.kind !== 'ranged' || nativeKernels() === null) return null;
-  const copies = layoutCopies(stage.op, start, end);
-  if (copies === null) return null;
-  return copies.map(([input, output, from, to, count, length, fromStride, toStride]) => [
+/** Whether `stage` is a Concat, Split / Slice or channel shuffle whose copies the native kernels make here (ranged/layout.ts, layoutCopies). */
+const copiesAsRecords = (stage: ChainMember): boolean => stage.kind === 'ranged' && isCopyOp(stage.op) && nativeKernels() !== null;
+
+/** A Concat's, Split's or channel shuffle's units [start, end) as one record a copy. */
+function copyRecords(stage: RangedMember, start: number, end: number): number[][] {
+  return layoutCopies(stage.op, start, end)!.map(([input, output, from, to, count, length, fromStride, toStride]) => [
     COPY, stage.inputs[input], stage.outputs[output], -1, -1, 0, 0, -1, 0, 0, 0, from, to, count, length, fromStride, toStride,
   ]);
 }

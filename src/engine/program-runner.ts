@@ -222,12 +222,15 @@ function runChainTask(run: RunnerRun, chain: Extract<StageDescription, { kind: '
       let end = m + 1;
       while (end < members.length && native.native[end]) end++;
       const ran = runMembersNatively(run, native, local, m, end);
-      // Each member's own end (its last record's) in a profiled run; else one time for all, as a one-runner
-      // run records its call.
+      // Each member's own end (its last record's, or the one before it for a layout op over no units) in a
+      // profiled run; else one time for all, as a one-runner run records its call.
       const timed = native.times !== undefined && run.nativeChains!.clock !== null;
-      const now = timed ? 0 : absoluteNow();
+      const now = absoluteNow();
       const starts = native.starts[local];
-      for (let k = 0; k < ran; k++) run.table.memberFinished(s, local, m + k, timed ? native.times![2 * (starts[m + k + 1] - starts[m] - 1) + 1] : now);
+      for (let k = 0; k < ran; k++) {
+        const last = starts[m + k + 1] - starts[m] - 1;
+        run.table.memberFinished(s, local, m + k, timed && last >= 0 ? native.times![2 * last + 1] : now);
+      }
       m += ran;
       if (m === end) {
         m--;

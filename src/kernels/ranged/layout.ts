@@ -119,6 +119,16 @@ function shuffleConcatCopies(p: RangedOp['params'], start: number, end: number, 
   });
 }
 
+/** The ops whose every write is a copy of runs, and the walk of their copies. */
+const COPY_WALKS: Partial<Record<string, (p: RangedOp['params'], start: number, end: number, copier: CopierOf) => void>> = {
+  concat: concatCopies,
+  slice: sliceCopies,
+  shuffleConcat: shuffleConcatCopies,
+};
+
+/** Whether layoutCopies has `op`'s copies: a Concat, a Split / Slice or a fused channel shuffle. */
+export const isCopyOp = (op: RangedOp): boolean => COPY_WALKS[op.kernel] !== undefined;
+
 /** One copy of a layout op's range: input and output (their indexes in the op's), then a RunCopier's arguments. */
 export type LayoutCopy = [input: number, output: number, from: number, to: number, count: number, length: number, fromStride: number, toStride: number];
 
@@ -128,8 +138,8 @@ export type LayoutCopy = [input: number, output: number, from: number, to: numbe
  * layout ops that are not copies of runs (Transpose, Pad) and every other op.
  */
 export function layoutCopies(op: RangedOp, start: number, end: number): LayoutCopy[] | null {
-  const walk = op.kernel === 'concat' ? concatCopies : op.kernel === 'slice' ? sliceCopies : op.kernel === 'shuffleConcat' ? shuffleConcatCopies : null;
-  if (walk === null) return null;
+  const walk = COPY_WALKS[op.kernel];
+  if (walk === undefined) return null;
   const copies: LayoutCopy[] = [];
   walk(op.params, start, end, (input, output) => (from, to, count, length, fromStride, toStride) => copies.push([input, output, from, to, count, length, fromStride, toStride]));
   return copies;
